@@ -1,0 +1,38 @@
+/**
+ * Precompiled accessors for one register field: the syscall path reads and
+ * writes a handful of registers per call, so each arch resolves their offsets
+ * once, at definition time.
+ */
+import type { RegLayout } from './arch.js';
+import { readHigh32, readLow32, readUnsigned, writeWord } from './byte-order.js';
+import { fieldOf } from './register-file.js';
+
+/** RegAccessor reads and writes one register field of a DataView over the register set. */
+export interface RegAccessor {
+  readonly offset: number;
+  readonly size: number;
+  get(dv: DataView): number;
+  low32(dv: DataView): number;
+  /** signed reads the field as a C `long` of its width (exact for values within ±2^53) */
+  signed(dv: DataView): number;
+  set(dv: DataView, value: number): void;
+}
+
+/** accessor compiles a RegAccessor for the named field of `layout`. */
+export function accessor(layout: RegLayout, le: boolean, name: string): RegAccessor {
+  const { offset, size } = fieldOf(layout, name);
+  return {
+    offset,
+    size,
+    get: (dv) => readUnsigned(dv, offset, size, le),
+    low32: (dv) => readLow32(dv, offset, size, le),
+    signed: (dv) => {
+      const lo = readLow32(dv, offset, size, le);
+      if (size !== 8) return lo | 0;
+      const hi = readHigh32(dv, offset, size, le);
+      if (hi >= 0x80000000) return (hi - 0x100000000) * 0x100000000 + lo;
+      return hi * 0x100000000 + lo;
+    },
+    set: (dv, value) => writeWord(dv, offset, size, le, value),
+  };
+}

@@ -1,0 +1,174 @@
+/**
+ * copyProcess is the one fork path shared by fork, clone, eclone and clone3
+ * (kernel/fork.c copy_process). The checks run in the kernel's order:
+ * flag combinations, credentials and namespaces, copy_thread (stack and
+ * TLS), then alloc_pid in the caller's personality. Nothing is committed to
+ * the host until every fallible step has passed, so a failure leaves no task,
+ * no namespace and no pid behind.
+ */
+import { ALL_CAPS, CAP_SETGID, CAP_SETUID, CAP_SYS_ADMIN } from '../abi/capabilities.js';
+import {
+  CLONE_CHILD_CLEARTID,
+  CLONE_CHILD_SETTID,
+  CLONE_FILES,
+  CLONE_FS,
+  CLONE_NEW_MASK,
+  CLONE_NEWNS,
+  CLONE_NEWPID,
+  CLONE_NEWUSER,
+  CLONE_PARENT,
+  CLONE_PARENT_SETTID,
+  CLONE_SETTLS,
+  CLONE_SIGHAND,
+  CLONE_THREAD,
+  CLONE_VM,
+  hasFlag,
+} from '../abi/clone-flags.js';
+import { MAX_PID_NS_LEVEL, MAX_USER_NS_LEVEL } from '../abi/limits.js';
+import { errnoName } from '../abi/errno.js';
+import { writeWord } from '../arch/byte-order.js';
+import { capableIn, UserNamespace, type Credentials } from './credentials.js';
+import { fail } from './kernel-error.js';
+import type { HostState } from './host-state.js';
+import { putPid, type Pid } from './pid.js';
+import { PidNamespace } from './pid-namespace.js';
+import { Task } from './task.js';
+import { ThreadGroup } from './thread-group.js';
+import { tryPutUserInt } from './uaccess.js';
+
+/** CloneRequest is a decoded fork-type call: every syscall front end reduces to one. */
+export interface CloneRequest {
+  /** clone flags, low 32 bits (CSIGNAL bits are ignored here; see exitSignal) */
+  readonly flags: number;
+  readonly exitSignal: number;
+  /** the child's stack pointer; 0 keeps the caller's */
+  readonly stack: number;
+  readonly tls: number;
+  readonly parentTid: number;
+  readonly childTid: number;
+  /** alloc_pid in the caller's personality (eclone targets or clone3 set_tid) */
+  readonly allocate: (ns: PidNamespace) => Pid;
+  /** fallible steps after alloc_pid (pidfd, cgroup); throw to fail the call */
+  readonly afterAlloc?: (child: Pid) => void;
+}
+
+/**
+ * checkNewUser runs do_fork's CLONE_NEWUSER checks (eclone-spec.md §1.7 step 5):
+ * not with CLONE_THREAD, and CAP_SYS_ADMIN, CAP_SETUID and CAP_SETGID needed.
+ * 2.6.32 asked capable() in the initial user namespace; the model asks in the
+ * caller's own, so that containers can nest user namespaces as kernels since
+ * 3.8 allow.
+ */
+export function checkNewUser(task: Task, flags: number): void {
+  if (!hasFlag(flags, CLONE_NEWUSER)) return;
+  if (hasFlag(flags, CLONE_THREAD)) fail('EINVAL', 'CLONE_NEWUSER cannot be combined with CLONE_THREAD');
+  if (hasFlag(flags, CLONE_FS)) fail('EINVAL', 'CLONE_NEWUSER cannot be combined with CLONE_FS');
+  const ns = task.creds.userNs;
+  for (const cap of [CAP_SYS_ADMIN, CAP_SETUID, CAP_SETGID]) {
+    if (!capableIn(task.creds, cap, ns)) fail('EPERM', 'CLONE_NEWUSER needs CAP_SYS_ADMIN, CAP_SETUID and CAP_SETGID');
+  }
+}
+
+/** checkFlagRules applies copy_process's flag-combination rules, in the kernel's order (eclone-spec.md §1.5). */
+function checkFlagRules(parent: Task, flags: number): void {
+  if (hasFlag(flags, CLONE_NEWNS) && hasFlag(flags, CLONE_FS)) fail('EINVAL', 'CLONE_NEWNS with CLONE_FS');
+  if (hasFlag(flags, CLONE_THREAD) && !hasFlag(flags, CLONE_SIGHAND)) fail('EINVAL', 'CLONE_THREAD without CLONE_SIGHAND');
+  if (hasFlag(flags, CLONE_SIGHAND) && !hasFlag(flags, CLONE_VM)) fail('EINVAL', 'CLONE_SIGHAND without CLONE_VM');
+  if (hasFlag(flags, CLONE_PARENT) && parent.group.unkillable) {
+    fail('EINVAL', 'CLONE_PARENT from a pid namespace init: its siblings would have no reaper');
+  }
+  // A thread must live in its group's pid namespace (mainline, after unshare(CLONE_NEWPID)).
+  if (hasFlag(flags, CLONE_THREAD) && parent.pidNsForChildren !== parent.activeNs) {
+    fail('EINVAL', 'CLONE_THREAD after unshare(CLONE_NEWPID): the thread would be in another pid namespace');
+  }
+}
+
+/** newCredentials prepares the child's credentials: a new user namespace with full capabilities there, or the parent's. */
+function newCredentials(parent: Task, flags: number): Credentials {
+  if (!hasFlag(flags, CLONE_NEWUSER)) return parent.creds;
+  const c = parent.creds;
+  if (c.userNs.level + 1 > MAX_USER_NS_LEVEL) fail('EUSERS', `user namespaces nest at most ${MAX_USER_NS_LEVEL} deep`);
+  const userNs = new UserNamespace(c.userNs, c.euid);
+  return { uid: c.uid, euid: c.euid, suid: c.suid, userNs, effective: ALL_CAPS, permitted: ALL_CAPS };
+}
+
+/** newPidNamespace is copy_namespaces + copy_pid_ns for CLONE_NEWPID; null when the child stays in the caller's. */
+function newPidNamespace(parent: Task, flags: number, creds: Credentials): PidNamespace | null {
+  if ((flags & CLONE_NEW_MASK & ~CLONE_NEWUSER) === 0) return null;
+  if (!capableIn(creds, CAP_SYS_ADMIN, creds.userNs)) fail('EPERM', 'creating a namespace needs CAP_SYS_ADMIN');
+  if (!hasFlag(flags, CLONE_NEWPID)) return null; // other namespaces are not modelled
+  if (hasFlag(flags, CLONE_THREAD | CLONE_PARENT)) fail('EINVAL', 'CLONE_NEWPID with CLONE_THREAD or CLONE_PARENT');
+  const outer = parent.pidNsForChildren;
+  if (outer !== parent.activeNs) fail('EINVAL', 'CLONE_NEWPID after unshare(CLONE_NEWPID)');
+  if (outer.level + 1 > MAX_PID_NS_LEVEL) fail('ENOSPC', `pid namespaces nest at most ${MAX_PID_NS_LEVEL} deep`);
+  return new PidNamespace(outer, creds.userNs, outer.pidMax);
+}
+
+/** copyThread builds the child's registers: the parent's at the syscall, a zero result, the new stack and TLS. */
+function copyThread(parent: Task, req: CloneRequest): { regs: Uint8Array; extra: Record<string, Uint8Array> } {
+  const abi = parent.abi;
+  const regs = parent.regs.slice();
+  const dv = new DataView(regs.buffer);
+  const extra: Record<string, Uint8Array> = {};
+  for (const [name, bytes] of Object.entries(parent.extra)) extra[name] = bytes.slice();
+  abi.childReturn(dv);
+  if (req.stack !== 0) {
+    const spField = abi.regs.fields.find((f) => f.name === abi.spRegister)!;
+    writeWord(dv, spField.offset, spField.size, abi.littleEndian, req.stack);
+  }
+  if (hasFlag(req.flags, CLONE_SETTLS)) {
+    // i386 reads a struct user_desc from the caller's memory: a fault is EFAULT.
+    const errno = abi.setTls(dv, extra, req.tls, (addr, len) => parent.mm.read(addr, len));
+    if (errno !== 0) fail(errnoName(errno) ?? 'EINVAL', `CLONE_SETTLS value ${req.tls} refused by ${abi.name}`);
+  }
+  return { regs, extra };
+}
+
+/** copyProcess creates the child described by `req`, or throws a KernelError having changed nothing. */
+export function copyProcess(host: HostState, parent: Task, req: CloneRequest): Task {
+  const flags = req.flags >>> 0;
+  checkFlagRules(parent, flags);
+  const creds = newCredentials(parent, flags);
+  const newNs = newPidNamespace(parent, flags, creds);
+  const { regs, extra } = copyThread(parent, req);
+  const childNs = newNs ?? parent.pidNsForChildren;
+  const pid = req.allocate(childNs);
+  try {
+    req.afterAlloc?.(pid);
+  } catch (e) {
+    putPid(pid);
+    throw e;
+  }
+
+  // Commit: from here on nothing fails.
+  if (creds !== parent.creds) host.commitUserNs(creds.userNs);
+  if (newNs) host.commitPidNs(newNs);
+  const mm = hasFlag(flags, CLONE_VM) ? parent.mm : parent.mm.fork();
+  if (mm === parent.mm) mm.users++;
+  const child = new Task(pid, parent.abi, regs, parent.fpu.slice(), extra, mm, creds, parent.comm);
+  pid.task = child;
+  if (hasFlag(flags, CLONE_THREAD)) {
+    child.group = parent.group;
+    child.parent = parent.parent;
+    child.exitSignal = -1;
+  } else {
+    const files = hasFlag(flags, CLONE_FILES) ? parent.group.files : parent.group.files.copy();
+    if (files === parent.group.files) files.users++;
+    child.group = new ThreadGroup(child, parent.group.pgrp, parent.group.session, files);
+    child.parent = hasFlag(flags, CLONE_PARENT) ? parent.parent : parent;
+    child.exitSignal = req.exitSignal;
+    child.parent?.children.add(child);
+  }
+  child.group.threads.add(child);
+  if (pid.vnr === 1) {
+    // is_child_reaper: the first task of a new namespace is its init.
+    childNs.childReaper = child;
+    child.group.unkillable = true;
+  }
+  host.tasks.add(child);
+  host.lastChild = child;
+  if (hasFlag(flags, CLONE_PARENT_SETTID)) tryPutUserInt(parent, req.parentTid, pid.nrIn(parent.activeNs));
+  if (hasFlag(flags, CLONE_CHILD_SETTID)) tryPutUserInt(child, req.childTid, pid.vnr);
+  if (hasFlag(flags, CLONE_CHILD_CLEARTID)) child.clearChildTid = req.childTid;
+  return child;
+}

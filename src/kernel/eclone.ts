@@ -1,0 +1,76 @@
+/**
+ * eclone(flags_low, cargs, args_size, pids) as the v13 patchset defined it
+ * (eclone-spec.md §1). Validation runs in the patch's order (§1.7):
+ *
+ *  1. args_size must be exactly sizeof(struct clone_args) = 48   EINVAL
+ *  2. copy clone_args from user memory                          EFAULT
+ *  3. reserved0 and clone_flags_high must be 0                   EINVAL
+ *  4. child_stack_size must be 0 on x86, s390 and powerpc       EINVAL
+ *  5. CLONE_NEWUSER checks                                       EINVAL / EPERM
+ *  6. nr_pids <= caller's level + 1, then copy pids[]           EINVAL / EFAULT
+ *  7. any nr_pids > 0 needs CAP_SYS_ADMIN (capable(): initial user namespace)  EPERM
+ *  8. copy_process: flag rules, namespaces, copy_thread
+ *  9. alloc_pid innermost first with the targets                EINVAL / EBUSY
+ *
+ * pids[] is oldest level first and names the youngest levels: with the
+ * caller at level L, pids[nr_pids-1] is level L and pids[0] is level
+ * L+1-nr_pids. The pid inside a new CLONE_NEWPID namespace cannot be named
+ * (it is 1). Returns the child's pid in the caller's namespace.
+ */
+import { ECLONE_ARGS } from '../abi/clone-args.js';
+import { CAP_SYS_ADMIN } from '../abi/capabilities.js';
+import { CSIGNAL } from '../abi/clone-flags.js';
+import { capableIn } from './credentials.js';
+import { checkNewUser, copyProcess } from './copy-process.js';
+import type { HostState } from './host-state.js';
+import { fail } from './kernel-error.js';
+import { allocPidEclone } from './pid-allocator.js';
+import type { Task } from './task.js';
+import { copyFromUser, getU64, getUserInts, isZero64, u64Value, viewOf } from './uaccess.js';
+
+/**
+ * sysEclone runs eclone for `task`; `cloneTls` is what its ABI's clone TLS
+ * register holds, which copy_thread installs when CLONE_SETTLS is set.
+ */
+export function sysEclone(host: HostState, task: Task, flagsLow: number, cargs: number, argsSize: number, pidsAddr: number, cloneTls: number): number {
+  const le = task.abi.littleEndian;
+  if (argsSize !== ECLONE_ARGS.size) fail('EINVAL', `args_size ${argsSize} is not sizeof(struct clone_args) = ${ECLONE_ARGS.size}`);
+  const dv = viewOf(copyFromUser(task, cargs, ECLONE_ARGS.size));
+  const flagsHigh = getU64(dv, ECLONE_ARGS.clone_flags_high, le);
+  const nrPids = dv.getUint32(ECLONE_ARGS.nr_pids, le);
+  const reserved0 = dv.getUint32(ECLONE_ARGS.reserved0, le);
+  if (reserved0 !== 0) fail('EINVAL', `reserved0 is 0x${reserved0.toString(16)}, not 0`);
+  if (!isZero64(flagsHigh)) fail('EINVAL', 'clone_flags_high is not 0: no high clone flags are defined');
+  if (!isZero64(getU64(dv, ECLONE_ARGS.child_stack_size, le))) fail('EINVAL', 'child_stack_size must be 0 on this architecture');
+  checkNewUser(task, flagsLow);
+
+  const callerLevel = task.activeNs.level;
+  const knum = callerLevel + 1;
+  let targets: number[] | null = null;
+  if (nrPids !== 0) {
+    // copy_target_pids takes nr_pids as an int: 2^31 and above turn negative,
+    // pass the bound check and fail in copy_from_user (§1.8 quirk).
+    const n = nrPids | 0;
+    if (n > knum) fail('EINVAL', `nr_pids ${n} exceeds the caller's ${knum} pid levels`);
+    if (n < 0) fail('EFAULT', `nr_pids ${nrPids} is too large to copy`);
+    const pids = getUserInts(task, pidsAddr, n);
+    // target_pids[level] for levels 0..knum; the slot for a new namespace (knum) stays 0.
+    targets = new Array<number>(knum + 1).fill(0);
+    for (let j = 0; j < n; j++) targets[knum - n + j] = pids[j]!;
+    if (!capableIn(task.creds, CAP_SYS_ADMIN, host.rootUserNs)) {
+      fail('EPERM', 'choosing pids with eclone needs CAP_SYS_ADMIN in the initial user namespace');
+    }
+  }
+  const child = copyProcess(host, task, {
+    flags: flagsLow >>> 0,
+    exitSignal: flagsLow & CSIGNAL,
+    // child_stack is the stack pointer itself; 0 keeps the caller's (§1.4).
+    stack: task.abi.wordSize === 4 ? getU64(dv, ECLONE_ARGS.child_stack, le).lo : u64Value(getU64(dv, ECLONE_ARGS.child_stack, le)),
+    // No TLS argument: copy_thread reads clone's TLS register, whatever it holds (arch-layouts.md §10.1).
+    tls: cloneTls,
+    parentTid: u64Value(getU64(dv, ECLONE_ARGS.parent_tid_ptr, le)),
+    childTid: u64Value(getU64(dv, ECLONE_ARGS.child_tid_ptr, le)),
+    allocate: (ns) => allocPidEclone(ns, targets),
+  });
+  return child.pid.nrIn(task.activeNs);
+}

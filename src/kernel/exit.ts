@@ -1,0 +1,149 @@
+/**
+ * Exit, zombies, reparenting and the death of a pid namespace's init
+ * (kernel/exit.c do_exit, exit_notify, forget_original_parent,
+ * release_task; kernel/pid_namespace.c zap_pid_ns_processes).
+ *
+ * - A thread other than the leader is released as soon as it exits.
+ * - The leader becomes a zombie; it can be reaped only once every thread of
+ *   its group has exited (delay_group_leader), and then its parent is told.
+ * - Children of an exiting task go to a live thread of its group, else to its
+ *   pid namespace's child reaper.
+ * - When the last thread of a namespace's init exits, the namespace stops
+ *   accepting pids, every task in it (and so in every namespace below it) is
+ *   killed, and the init reaps them all before it becomes a zombie itself.
+ */
+import { SIGCHLD, SIGKILL } from '../abi/signals.js';
+import { KernelPanic } from './kernel-error.js';
+import type { HostState } from './host-state.js';
+import { putPid } from './pid.js';
+import type { PidNamespace } from './pid-namespace.js';
+import type { Task } from './task.js';
+import type { ThreadGroup } from './thread-group.js';
+import { tryPutUserInt } from './uaccess.js';
+
+/** exitStatus encodes a normal exit for wait4: (code & 0xff) << 8. */
+export function exitStatus(code: number): number {
+  return (code & 0xff) << 8;
+}
+
+/** isReapable reports whether a zombie leader can be waited for: its whole group has exited. */
+export function isReapable(t: Task): boolean {
+  return t.exited && t.isLeader && t.group.threads.size === 0;
+}
+
+/** waitStatusOf is the status a waiter sees for a reapable zombie. */
+export function waitStatusOf(t: Task): number {
+  return t.group.groupExitStatus ?? t.exitStatus;
+}
+
+/** wakeWaiters makes the threads of `group` blocked in wait4 runnable again; they re-issue the call. */
+export function wakeWaiters(group: ThreadGroup): void {
+  for (const t of group.threads) if (t.blockedIn === 'wait4') t.blockedIn = null;
+}
+
+/** notifyParent is do_notify_parent: tell the parent a child changed state. */
+function notifyParent(child: Task): void {
+  const parent = child.parent;
+  if (parent) wakeWaiters(parent.group);
+}
+
+/** releaseTask frees what a reaped (or self-reaping) task still holds: its pid, and for a leader the group's pgrp and session. */
+export function releaseTask(host: HostState, t: Task): void {
+  host.tasks.delete(t);
+  t.parent?.children.delete(t);
+  t.pid.task = null;
+  if (t.isLeader) t.group.detach(putPid);
+  putPid(t.pid);
+}
+
+/** exitGroup kills every thread of `group` with one wait status (do_group_exit). */
+export function exitGroup(host: HostState, group: ThreadGroup, status: number): void {
+  if (group.groupExitStatus === null) group.groupExitStatus = status;
+  group.stopped = false;
+  const threads = [...group.threads];
+  // Non-leaders first, so the leader's exit finds its group empty.
+  for (const t of threads) if (!t.isLeader) exitThread(host, t, status);
+  for (const t of threads) if (t.isLeader) exitThread(host, t, status);
+}
+
+/** exitThread is do_exit for one task. */
+export function exitThread(host: HostState, t: Task, status: number): void {
+  if (t.exited) return;
+  const group = t.group;
+  if (group.unkillable && t.activeNs === host.rootPidNs && group.threads.size === 1 && group.threads.has(t)) {
+    throw new KernelPanic('Attempted to kill init!');
+  }
+  t.exited = true;
+  t.exitStatus = status;
+  t.blockedIn = null;
+  group.threads.delete(t);
+  releaseMemory(t);
+  if (group.threads.size === 0 && --group.files.users === 0) group.files.fds.clear();
+  forgetOriginalParent(host, t);
+  if (!t.isLeader) {
+    releaseTask(host, t);
+    const leader = group.leader;
+    if (leader.exited && group.threads.size === 0) notifyParent(leader);
+    return;
+  }
+  if (group.threads.size === 0) notifyParent(t);
+}
+
+/** releaseMemory is mm_release plus mmput: clear_child_tid for a shared address space, then drop it. */
+function releaseMemory(t: Task): void {
+  const mm = t.mm;
+  if (t.clearChildTid !== 0 && mm.users > 1) tryPutUserInt(t, t.clearChildTid, 0);
+  if (--mm.users === 0) mm.release();
+}
+
+/** findNewReaper chooses who inherits an exiting task's children (find_new_reaper). */
+function findNewReaper(host: HostState, t: Task): Task | null {
+  const ns = t.activeNs;
+  const sibling = firstLiveThread(t.group);
+  if (ns.childReaper === t) {
+    if (sibling) {
+      ns.childReaper = sibling;
+      return sibling;
+    }
+    zapPidNamespace(host, ns, t);
+    return ns.parent?.childReaper ?? null;
+  }
+  return sibling ?? ns.childReaper;
+}
+
+function firstLiveThread(group: ThreadGroup): Task | null {
+  for (const t of group.threads) if (!t.exited) return t;
+  return null;
+}
+
+/** forgetOriginalParent hands an exiting task's children to their new reaper. */
+function forgetOriginalParent(host: HostState, t: Task): void {
+  if (t.children.size === 0) return;
+  const reaper = findNewReaper(host, t);
+  for (const child of [...t.children]) {
+    t.children.delete(child);
+    child.parent = reaper;
+    if (!reaper) continue;
+    reaper.children.add(child);
+    // A child moving to another process signals its new parent with SIGCHLD.
+    if (reaper.group !== t.group) child.exitSignal = SIGCHLD;
+    if (isReapable(child)) notifyParent(child);
+  }
+}
+
+/**
+ * zapPidNamespace is what the death of a namespace's init does: disable
+ * allocation, SIGKILL every other task in the namespace in ascending pid
+ * order (tasks of nested namespaces have numbers here too), then reap every
+ * child of the dying init.
+ */
+export function zapPidNamespace(host: HostState, ns: PidNamespace, init: Task): void {
+  ns.accepting = false;
+  const victims = [...ns.pids.entries()].sort((a, b) => a[0] - b[0]);
+  for (const [, pid] of victims) {
+    const victim = pid.task;
+    if (!victim || victim.exited || victim.group === init.group) continue;
+    exitGroup(host, victim.group, SIGKILL);
+  }
+  for (const child of [...init.children]) if (isReapable(child)) releaseTask(host, child);
+}

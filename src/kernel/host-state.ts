@@ -1,0 +1,24 @@
+/**
+ * HostState is what the kernel's functions need of a host: the root
+ * namespaces, the task set, id counters for committing new namespaces, and
+ * the last child created (for the C library's convenience).
+ */
+import type { Arch } from '../arch/arch.js';
+import type { UserNamespace } from './credentials.js';
+import type { PidNamespace } from './pid-namespace.js';
+import type { Task } from './task.js';
+
+export interface HostState {
+  readonly arch: Arch;
+  readonly pidMax: number;
+  readonly rootUserNs: UserNamespace;
+  readonly rootPidNs: PidNamespace;
+  /** every task not yet released (alive or zombie), in creation order */
+  readonly tasks: Set<Task>;
+  /** the child made by the most recent successful fork-type call */
+  lastChild: Task | null;
+  /** the model clock, in ticks */
+  clock: number;
+  commitPidNs(ns: PidNamespace): void;
+  commitUserNs(ns: UserNamespace): void;
+}

@@ -1,0 +1,140 @@
+/**
+ * Host is a modelled Linux machine of one architecture: a root user
+ * namespace, a root pid namespace whose init (pid 1) is privileged, and the
+ * tasks that descend from it. It is pure and deterministic: no I/O, no clock
+ * but its own, no randomness.
+ */
+import type { Arch, ArchName } from '../arch/arch.js';
+import { archByName, archNames } from '../arch/registry.js';
+import { ALL_CAPS } from '../abi/capabilities.js';
+import { PID_MAX_DEFAULT, PID_MAX_LIMIT, PID_MAX_MIN } from '../abi/limits.js';
+import { MAP_FIXED, PROT_EXEC, PROT_READ, PROT_WRITE } from '../abi/mman.js';
+import { UserNamespace } from './credentials.js';
+import { FileTable } from './files.js';
+import type { HostState } from './host-state.js';
+import { MemoryMap } from './memory-map.js';
+import { allocPidEclone } from './pid-allocator.js';
+import { PidNamespace } from './pid-namespace.js';
+import { enterKernel } from './syscall.js';
+import { Task } from './task.js';
+import { ThreadGroup } from './thread-group.js';
+import { takeSnapshot, type HostSnapshot } from './snapshot.js';
+import { Libc } from '../program/libc.js';
+
+/** STACK_SIZE: the stack mapping every new address space starts with. */
+export const STACK_SIZE = 128 * 1024;
+/** STACK_HEADROOM: how far below the stack top a task's stack pointer starts. */
+const STACK_HEADROOM = 4096;
+
+export interface HostOptions {
+  arch: ArchName | string;
+  /** kernel.pid_max; 301..4,194,304 on 64-bit arches, 301..32768 on 32-bit ones (PID_MAX_LIMIT) */
+  pidMax?: number;
+}
+
+/** pidMaxLimit is PID_MAX_LIMIT for an arch: 4,194,304 with 64-bit longs, PID_MAX_DEFAULT otherwise. */
+export function pidMaxLimit(arch: Arch): number {
+  return arch.wordSize === 8 ? PID_MAX_LIMIT : PID_MAX_DEFAULT;
+}
+
+export class Host implements HostState {
+  readonly tasks = new Set<Task>();
+  lastChild: Task | null = null;
+  clock = 0;
+  readonly rootUserNs: UserNamespace;
+  readonly rootPidNs: PidNamespace;
+  readonly init: Task;
+  private nextPidNsId = 0;
+  private nextUserNsId = 0;
+  private readonly libcs = new WeakMap<Task, Libc>();
+
+  private constructor(
+    readonly arch: Arch,
+    readonly pidMax: number,
+  ) {
+    this.rootUserNs = new UserNamespace(null, 0);
+    this.commitUserNs(this.rootUserNs);
+    this.rootPidNs = new PidNamespace(null, this.rootUserNs, pidMax);
+    this.commitPidNs(this.rootPidNs);
+    this.init = this.createInit();
+  }
+
+  /** create builds a host of the given arch with its init; throws RangeError for an unknown arch or a pid_max out of range. */
+  static create(options: HostOptions): Host {
+    const arch = archByName(options.arch);
+    if (!arch) throw new RangeError(`unknown architecture ${JSON.stringify(options.arch)}: expected one of ${archNames().join(', ')}`);
+    const pidMax = options.pidMax ?? PID_MAX_DEFAULT;
+    const limit = pidMaxLimit(arch);
+    if (!Number.isInteger(pidMax) || pidMax < PID_MAX_MIN || pidMax > limit) {
+      throw new RangeError(`pid_max ${pidMax} is outside ${PID_MAX_MIN}..${limit} for ${arch.name}`);
+    }
+    return new Host(arch, pidMax);
+  }
+
+  commitPidNs(ns: PidNamespace): void {
+    if (ns.id < 0) ns.id = this.nextPidNsId++;
+  }
+
+  commitUserNs(ns: UserNamespace): void {
+    if (ns.id < 0) ns.id = this.nextUserNsId++;
+  }
+
+  /** newAddressSpace makes the address space a task starts with: a text page and a stack. */
+  newAddressSpace(abi: Arch): MemoryMap {
+    const mm = new MemoryMap(abi.pageSize, abi.taskSize, abi.mmapBase);
+    mm.map(abi.textBase, abi.pageSize, PROT_READ | PROT_EXEC, MAP_FIXED, '[text]');
+    mm.map(abi.stackTop - STACK_SIZE, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_FIXED, '[stack]');
+    return mm;
+  }
+
+  private createInit(): Task {
+    const arch = this.arch;
+    const pid = allocPidEclone(this.rootPidNs, null);
+    const extra: Record<string, Uint8Array> = {};
+    for (const [name, size] of Object.entries(arch.extraState)) extra[name] = new Uint8Array(size);
+    const init = new Task(
+      pid,
+      arch,
+      arch.initialRegs(arch.textBase, arch.stackTop - STACK_HEADROOM),
+      arch.initialFpu(),
+      extra,
+      this.newAddressSpace(arch),
+      { uid: 0, euid: 0, suid: 0, userNs: this.rootUserNs, effective: ALL_CAPS, permitted: ALL_CAPS },
+      'init',
+    );
+    pid.task = init;
+    init.group = new ThreadGroup(init, pid, pid, new FileTable());
+    init.group.sessionLeader = true;
+    init.group.unkillable = true;
+    init.group.threads.add(init);
+    this.rootPidNs.childReaper = init;
+    this.tasks.add(init);
+    return init;
+  }
+
+  /** syscall enters the kernel from `task`'s current registers, exactly as its trap instruction would. */
+  syscall(task: Task): void {
+    if (!this.tasks.has(task) || task.exited) throw new RangeError(`task ${task.pid.nr} has exited and cannot make syscalls`);
+    enterKernel(this, task);
+  }
+
+  /** libc returns the C library of `task`: one method per syscall, arguments in C order. */
+  libc(task: Task): Libc {
+    let l = this.libcs.get(task);
+    if (!l) {
+      l = new Libc(this, task);
+      this.libcs.set(task, l);
+    }
+    return l;
+  }
+
+  /** taskByPid finds a live or zombie task by its number in the root namespace. */
+  taskByPid(nr: number): Task | undefined {
+    return this.rootPidNs.pids.get(nr)?.task ?? undefined;
+  }
+
+  /** snapshot returns a plain value that deep-equals another host's exactly when both are in the same state. */
+  snapshot(): HostSnapshot {
+    return takeSnapshot(this);
+  }
+}

@@ -1,0 +1,196 @@
+/**
+ * MemoryMap is a task's address space: VMAs with protections and anonymous
+ * pages allocated on first write. fork() shares every page copy-on-write;
+ * the first write through either side copies the page. Kernel accesses
+ * (copy_from_user / copy_to_user) fault with EFAULT outside a VMA or against
+ * its protection.
+ */
+import { MAP_FIXED, PROT_READ, PROT_WRITE } from '../abi/mman.js';
+import { fail } from './kernel-error.js';
+
+/** Vma is one mapping [start, end) with its protection bits and a name for /proc/PID/maps-style listings. */
+export interface Vma {
+  start: number;
+  end: number;
+  prot: number;
+  name: string;
+}
+
+/** Page is a page frame; refs counts the address spaces sharing it copy-on-write. */
+interface Page {
+  data: Uint8Array;
+  refs: number;
+}
+
+export class MemoryMap {
+  private vmas: Vma[] = [];
+  private pages = new Map<number, Page>();
+  /** users counts the tasks sharing this address space (CLONE_VM), as mm_users. */
+  users = 1;
+
+  constructor(
+    readonly pageSize: number,
+    readonly taskSize: number,
+    readonly mmapBase: number,
+  ) {}
+
+  /** mappings returns a copy of the VMA list, lowest first. */
+  mappings(): Vma[] {
+    return this.vmas.map((v) => ({ ...v }));
+  }
+
+  /** residentPages counts pages that have been written (allocated) in this address space. */
+  residentPages(): number {
+    return this.pages.size;
+  }
+
+  /** isShared reports whether the page holding `addr` is shared copy-on-write with another address space. */
+  isShared(addr: number): boolean {
+    const page = this.pages.get(Math.floor(addr / this.pageSize));
+    return page !== undefined && page.refs > 1;
+  }
+
+  private align(n: number): number {
+    return Math.ceil(n / this.pageSize) * this.pageSize;
+  }
+
+  /** map creates an anonymous mapping and returns its address; `hint` is used only with MAP_FIXED. */
+  map(hint: number, length: number, prot: number, flags: number, name = '[anon]'): number {
+    const len = this.align(length);
+    if (len === 0 || len > this.taskSize) fail('ENOMEM', `cannot map ${length} bytes`);
+    let start: number;
+    if ((flags & MAP_FIXED) !== 0) {
+      if (hint % this.pageSize !== 0) fail('EINVAL', `MAP_FIXED address ${hint} is not page aligned`);
+      if (hint + len > this.taskSize) fail('ENOMEM', `mapping ends beyond TASK_SIZE`);
+      this.unmap(hint, len);
+      start = hint;
+    } else {
+      start = this.findGap(len);
+    }
+    const vma: Vma = { start, end: start + len, prot, name };
+    const at = this.vmas.findIndex((v) => v.start > start);
+    if (at < 0) this.vmas.push(vma);
+    else this.vmas.splice(at, 0, vma);
+    return start;
+  }
+
+  private findGap(len: number): number {
+    let candidate = this.mmapBase;
+    for (const v of this.vmas) {
+      if (v.end <= candidate) continue;
+      if (v.start >= candidate + len) break;
+      candidate = v.end;
+    }
+    if (candidate + len > this.taskSize) fail('ENOMEM', 'no room left in the address space');
+    return candidate;
+  }
+
+  /** unmap removes [addr, addr+length) from every mapping, splitting at the edges, and drops the pages. */
+  unmap(addr: number, length: number): void {
+    if (addr % this.pageSize !== 0) fail('EINVAL', `munmap address ${addr} is not page aligned`);
+    const len = this.align(length);
+    if (len === 0) fail('EINVAL', 'munmap of zero length');
+    const end = addr + len;
+    const kept: Vma[] = [];
+    for (const v of this.vmas) {
+      if (v.end <= addr || v.start >= end) {
+        kept.push(v);
+        continue;
+      }
+      if (v.start < addr) kept.push({ ...v, end: addr });
+      if (v.end > end) kept.push({ ...v, start: end });
+    }
+    this.vmas = kept;
+    for (let p = addr / this.pageSize; p < end / this.pageSize; p++) this.dropPage(p);
+  }
+
+  private dropPage(index: number): void {
+    const page = this.pages.get(index);
+    if (!page) return;
+    page.refs--;
+    this.pages.delete(index);
+  }
+
+  /** release drops every page and mapping: the last user of the address space has gone. */
+  release(): void {
+    for (const page of this.pages.values()) page.refs--;
+    this.pages.clear();
+    this.vmas = [];
+  }
+
+  /** fork returns a copy of this address space sharing every page copy-on-write (dup_mmap). */
+  fork(): MemoryMap {
+    const child = new MemoryMap(this.pageSize, this.taskSize, this.mmapBase);
+    child.vmas = this.vmas.map((v) => ({ ...v }));
+    for (const [index, page] of this.pages) {
+      page.refs++;
+      child.pages.set(index, page);
+    }
+    return child;
+  }
+
+  /** check verifies [addr, addr+len) lies in mappings with `prot`, or throws EFAULT (access_ok plus the VMA walk). */
+  private check(addr: number, len: number, prot: number): void {
+    if (!Number.isSafeInteger(addr) || addr < 0 || len < 0 || addr + len > this.taskSize) {
+      fail('EFAULT', `address ${addr} (+${len}) is outside user space`);
+    }
+    let at = addr;
+    const end = addr + len;
+    for (const v of this.vmas) {
+      if (at >= end) break;
+      if (v.end <= at) continue;
+      if (v.start > at || (v.prot & prot) !== prot) break;
+      at = v.end;
+    }
+    if (at < end) fail('EFAULT', `address ${at} is not mapped ${prot & PROT_WRITE ? 'writable' : 'readable'}`);
+  }
+
+  /** read copies `len` bytes out of user memory (copy_from_user); unwritten anonymous memory reads as zero. */
+  read(addr: number, len: number): Uint8Array {
+    this.check(addr, len, PROT_READ);
+    const out = new Uint8Array(len);
+    let done = 0;
+    while (done < len) {
+      const a = addr + done;
+      const index = Math.floor(a / this.pageSize);
+      const offset = a - index * this.pageSize;
+      const n = Math.min(len - done, this.pageSize - offset);
+      const page = this.pages.get(index);
+      if (page) out.set(page.data.subarray(offset, offset + n), done);
+      done += n;
+    }
+    return out;
+  }
+
+  /** write copies bytes into user memory (copy_to_user), allocating pages on first write and breaking copy-on-write sharing. */
+  write(addr: number, bytes: Uint8Array): void {
+    this.check(addr, bytes.length, PROT_WRITE);
+    let done = 0;
+    while (done < bytes.length) {
+      const a = addr + done;
+      const index = Math.floor(a / this.pageSize);
+      const offset = a - index * this.pageSize;
+      const n = Math.min(bytes.length - done, this.pageSize - offset);
+      this.writablePage(index).set(bytes.subarray(done, done + n), offset);
+      done += n;
+    }
+  }
+
+  private writablePage(index: number): Uint8Array {
+    let page = this.pages.get(index);
+    if (!page) {
+      page = { data: new Uint8Array(this.pageSize), refs: 1 };
+      this.pages.set(index, page);
+    } else if (page.refs > 1) {
+      page.refs--;
+      page = { data: page.data.slice(), refs: 1 };
+      this.pages.set(index, page);
+    }
+    return page.data;
+  }
+
+  /** pageContents lists each allocated page by index with its bytes, lowest first (for snapshots and dumps). */
+  pageContents(): Array<[number, Uint8Array]> {
+    return [...this.pages.entries()].sort((a, b) => a[0] - b[0]).map(([i, p]) => [i, p.data]);
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * alloc_pid in its two personalities, both allocating innermost level first
+ * and freeing exactly what deeper levels took when a level fails:
+ *
+ * - the eclone kernel's (2.6.32 + eclone patch 3, eclone-spec.md §1.7 step 9,
+ *   §1.8, §2): a target per level, 0 meaning auto; used by fork, clone and
+ *   eclone. Exhaustion is EBUSY, because the patched alloc_pid passes
+ *   do_alloc_pidmap's -EBUSY up to every caller.
+ * - mainline clone3 set_tid (§3.3): set_tid[0] names the innermost level, 0 is
+ *   EINVAL, a taken pid is EEXIST, each named level checks the capability
+ *   against its own user namespace, exhaustion is EAGAIN.
+ *
+ * Auto allocation is alloc_pidmap: scan up from last_pid + 1, wrap to
+ * RESERVED_PIDS, so pids below 300 are handed out only on a namespace's first
+ * pass. A targeted allocation never moves last_pid.
+ */
+import { RESERVED_PIDS } from '../abi/limits.js';
+import { fail } from './kernel-error.js';
+import { Pid } from './pid.js';
+import type { PidNamespace } from './pid-namespace.js';
+
+/** allocAuto takes the next free pid of `ns` after last_pid and records it as last_pid; -1 when none is free. */
+export function allocAuto(ns: PidNamespace): number {
+  let start = ns.lastPid + 1;
+  if (start >= ns.pidMax) start = RESERVED_PIDS;
+  let nr = ns.bitmap.findZero(start, ns.pidMax);
+  // The wrapped pass covers [RESERVED_PIDS, last_pid): alloc_pidmap stops when it comes back to last.
+  if (nr < 0 && start > RESERVED_PIDS) nr = ns.bitmap.findZero(RESERVED_PIDS, ns.lastPid);
+  if (nr < 0) return -1;
+  ns.bitmap.set(nr);
+  ns.lastPid = nr;
+  return nr;
+}
+
+/** LevelAllocator takes one number in namespace `ns` (at `level`) or throws a KernelError. */
+type LevelAllocator = (ns: PidNamespace, level: number) => number;
+
+/**
+ * allocPid allocates a struct pid for a new task in `ns`, innermost level
+ * first. On failure at any level the numbers taken at deeper levels are
+ * released; last_pid advances made by auto allocation are kept, except that a
+ * namespace whose first allocation failed gets its cursor back to 0
+ * (mainline's PIDNS_ADDING reset).
+ */
+function allocPid(ns: PidNamespace, takeLevel: LevelAllocator): Pid {
+  const numbers = new Array<number>(ns.level + 1);
+  let level = ns.level;
+  const rollback = (): void => {
+    for (let j = level + 1; j <= ns.level; j++) {
+      const tmp = ns.chain[j]!;
+      tmp.bitmap.clear(numbers[j]!);
+      if (tmp.pids.size === 0) tmp.lastPid = 0;
+    }
+  };
+  try {
+    for (; level >= 0; level--) numbers[level] = takeLevel(ns.chain[level]!, level);
+  } catch (e) {
+    rollback();
+    throw e;
+  }
+  if (!ns.accepting) {
+    // pid_allocated lacks PIDNS_ADDING: the namespace's init has died (pid_namespaces(7)).
+    level = -1;
+    rollback();
+    fail('ENOMEM', `pid namespace at level ${ns.level} no longer accepts processes: its init has exited`);
+  }
+  const pid = new Pid(ns, numbers);
+  for (let i = 0; i <= ns.level; i++) ns.chain[i]!.pids.set(numbers[i]!, pid);
+  return pid;
+}
+
+/**
+ * allocPidEclone is the eclone kernel's alloc_pid(ns, target_pids):
+ * `targets[level]` (absent or 0 = auto) is checked by set_pidmap's rules.
+ */
+export function allocPidEclone(ns: PidNamespace, targets: readonly number[] | null): Pid {
+  return allocPid(ns, (tmp, level) => {
+    const t = targets?.[level] ?? 0;
+    if (t === 0) {
+      const nr = allocAuto(tmp);
+      if (nr < 0) fail('EBUSY', `no free pid at level ${level} (pid_max ${tmp.pidMax})`);
+      return nr;
+    }
+    if (t >= tmp.pidMax) fail('EINVAL', `pid ${t} at level ${level} is not below pid_max ${tmp.pidMax}`);
+    if (t < 0) fail('EINVAL', `pid ${t} at level ${level} is negative`);
+    if (t < RESERVED_PIDS && tmp.lastPid >= RESERVED_PIDS) {
+      fail('EINVAL', `pid ${t} at level ${level} is below ${RESERVED_PIDS} and the namespace has wrapped (last_pid ${tmp.lastPid})`);
+    }
+    if (!tmp.bitmap.set(t)) fail('EBUSY', `pid ${t} is in use at level ${level}`);
+    return t;
+  });
+}
+
+/**
+ * allocPidSetTid is mainline alloc_pid(ns, set_tid, set_tid_size): set_tid[0]
+ * names `ns` itself, set_tid[1] its parent, and so on; levels past the array
+ * are auto. `mayName(tmp)` is checkpoint_restore_ns_capable(tmp->user_ns).
+ */
+export function allocPidSetTid(ns: PidNamespace, setTid: readonly number[], mayName: (tmp: PidNamespace) => boolean): Pid {
+  if (setTid.length > ns.level + 1) {
+    fail('EINVAL', `set_tid_size ${setTid.length} exceeds the ${ns.level + 1} levels of the child's pid namespace`);
+  }
+  return allocPid(ns, (tmp, level) => {
+    const index = ns.level - level;
+    if (index >= setTid.length) {
+      const nr = allocAuto(tmp);
+      if (nr < 0) fail('EAGAIN', `no free pid at level ${level} (pid_max ${tmp.pidMax})`);
+      return nr;
+    }
+    const tid = setTid[index]!;
+    if (tid < 1 || tid >= tmp.pidMax) fail('EINVAL', `set_tid[${index}] = ${tid} is outside 1..${tmp.pidMax - 1}`);
+    if (tid !== 1 && !tmp.childReaper) {
+      fail('EINVAL', `set_tid[${index}] = ${tid}: the namespace at level ${level} has no init yet, so only pid 1 may be named`);
+    }
+    if (!mayName(tmp)) {
+      fail('EPERM', `set_tid[${index}]: no CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN in the user namespace owning level ${level}`);
+    }
+    if (!tmp.bitmap.set(tid)) fail('EEXIST', `pid ${tid} is in use at level ${level}`);
+    return tid;
+  });
+}

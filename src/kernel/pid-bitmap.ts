@@ -1,0 +1,98 @@
+/**
+ * PidBitmap is one namespace's pid bitmap: 32768-bit pages allocated on first
+ * use, each with a count of free bits so that full pages are skipped whole,
+ * as kernel/pid.c's pidmap array with nr_free. Scans work a 32-bit word at a
+ * time: a 4,194,304-pid namespace with one free pid is found in at most 128
+ * page checks plus one page's words, never pid by pid.
+ */
+
+export const BITS_PER_PAGE = 32768;
+const WORDS_PER_PAGE = BITS_PER_PAGE / 32;
+const PAGE_SHIFT = 15;
+
+/** lowestZeroBit returns the index of the lowest clear bit of a word that is not all ones. */
+function lowestZeroBit(word: number): number {
+  const inv = ~word;
+  return 31 - Math.clz32(inv & -inv);
+}
+
+export class PidBitmap {
+  private readonly pages: Array<Uint32Array | undefined>;
+  private readonly free: Int32Array;
+
+  /** Creates an empty bitmap for pids 0..limit-1. */
+  constructor(readonly limit: number) {
+    const count = Math.ceil(limit / BITS_PER_PAGE);
+    this.pages = new Array<Uint32Array | undefined>(count);
+    this.free = new Int32Array(count).fill(BITS_PER_PAGE);
+  }
+
+  /** test reports whether pid `nr` is taken. */
+  test(nr: number): boolean {
+    const page = this.pages[nr >>> PAGE_SHIFT];
+    if (!page) return false;
+    return ((page[(nr & (BITS_PER_PAGE - 1)) >>> 5]! >>> (nr & 31)) & 1) === 1;
+  }
+
+  /** set takes pid `nr`; returns false when it was already taken (test_and_set_bit). */
+  set(nr: number): boolean {
+    const p = nr >>> PAGE_SHIFT;
+    let page = this.pages[p];
+    if (!page) {
+      page = new Uint32Array(WORDS_PER_PAGE);
+      this.pages[p] = page;
+    }
+    const w = (nr & (BITS_PER_PAGE - 1)) >>> 5;
+    const bit = 1 << (nr & 31);
+    if ((page[w]! & bit) !== 0) return false;
+    page[w] = page[w]! | bit;
+    this.free[p] = this.free[p]! - 1;
+    return true;
+  }
+
+  /** clear releases pid `nr`. */
+  clear(nr: number): void {
+    const p = nr >>> PAGE_SHIFT;
+    const page = this.pages[p];
+    if (!page) return;
+    const w = (nr & (BITS_PER_PAGE - 1)) >>> 5;
+    const bit = 1 << (nr & 31);
+    if ((page[w]! & bit) === 0) return;
+    page[w] = page[w]! & ~bit;
+    this.free[p] = this.free[p]! + 1;
+  }
+
+  /** findZero returns the lowest free pid in [from, to), or -1. */
+  findZero(from: number, to: number): number {
+    const end = Math.min(to, this.limit);
+    let nr = Math.max(from, 0);
+    while (nr < end) {
+      const p = nr >>> PAGE_SHIFT;
+      const pageBase = p * BITS_PER_PAGE;
+      const pageEnd = Math.min(pageBase + BITS_PER_PAGE, end);
+      const page = this.pages[p];
+      if (!page) return nr; // never touched: every bit is free
+      if (this.free[p]! > 0) {
+        let w = (nr - pageBase) >>> 5;
+        // mask off bits below nr in its first word
+        let word = page[w]! | ((1 << (nr & 31)) - 1);
+        const lastWord = (pageEnd - 1 - pageBase) >>> 5;
+        for (;;) {
+          if (word !== -1) {
+            const found = pageBase + w * 32 + lowestZeroBit(word);
+            return found < pageEnd ? found : -1;
+          }
+          if (++w > lastWord) break;
+          word = page[w]! | 0;
+        }
+      }
+      nr = pageEnd;
+    }
+    return -1;
+  }
+
+  /** pagesAllocated is how many 32768-bit pages exist (for memory accounting in benchmarks). */
+  pagesAllocated(): number {
+    return this.pages.filter((p) => p !== undefined).length;
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * Pid is struct pid: one number per level, from the root namespace (level 0)
+ * down to the namespace it was allocated in. It stays allocated while a task
+ * uses it as its PID (alive or zombie) or any thread group uses it as its
+ * process group or session id; the last user frees its number at every level.
+ *
+ * Views are named as in include/linux/pid.h: `nr` (the root namespace's
+ * number), `vnr` (the number in its own namespace), `nrIn(ns)`.
+ */
+import type { PidNamespace } from './pid-namespace.js';
+import type { Task } from './task.js';
+
+export class Pid {
+  /** task attached as PIDTYPE_PID, alive or zombie; null once reaped */
+  task: Task | null = null;
+  /** how many thread groups use this pid as PGID / as SID */
+  pgrpUsers = 0;
+  sessionUsers = 0;
+
+  constructor(
+    /** the innermost namespace this pid lives in */
+    readonly ns: PidNamespace,
+    /** numbers[i] is the number at level i */
+    readonly numbers: readonly number[],
+  ) {}
+
+  get level(): number {
+    return this.ns.level;
+  }
+
+  /** nr is the number the root namespace sees. */
+  get nr(): number {
+    return this.numbers[0]!;
+  }
+
+  /** vnr is the number in the pid's own (innermost) namespace. */
+  get vnr(): number {
+    return this.numbers[this.ns.level]!;
+  }
+
+  /** nrIn returns the number `ns` sees, or 0 when this pid is not visible there (pid_nr_ns). */
+  nrIn(ns: PidNamespace): number {
+    if (ns.level > this.ns.level || this.ns.chain[ns.level] !== ns) return 0;
+    return this.numbers[ns.level]!;
+  }
+
+  /** inUse reports whether anything still holds this pid. */
+  get inUse(): boolean {
+    return this.task !== null || this.pgrpUsers > 0 || this.sessionUsers > 0;
+  }
+}
+
+/** putPid frees a pid's numbers at every level once nothing uses it (free_pid). */
+export function putPid(pid: Pid): void {
+  if (pid.inUse) return;
+  for (let i = 0; i <= pid.ns.level; i++) {
+    const ns = pid.ns.chain[i]!;
+    const nr = pid.numbers[i]!;
+    if (ns.pids.get(nr) === pid) {
+      ns.pids.delete(nr);
+      ns.bitmap.clear(nr);
+    }
+  }
+}

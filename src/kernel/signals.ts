@@ -1,0 +1,101 @@
+/**
+ * kill(2) and signal delivery, reduced to the default actions (the model has
+ * no handlers): SIGKILL and the terminating signals end the thread group;
+ * SIGSTOP and the other stop signals stop it; SIGCONT resumes it; SIGCHLD,
+ * SIGURG and SIGWINCH are ignored. A pid namespace's init ignores every
+ * signal sent from inside its namespace; from an ancestor namespace only
+ * SIGKILL and SIGSTOP reach it (pid_namespaces(7)).
+ */
+import { CAP_KILL } from '../abi/capabilities.js';
+import { NSIG, SIGCONT, SIGKILL, SIGSTOP } from '../abi/signals.js';
+import { capableIn } from './credentials.js';
+import { exitGroup, wakeWaiters } from './exit.js';
+import { fail } from './kernel-error.js';
+import type { HostState } from './host-state.js';
+import type { Task } from './task.js';
+import type { ThreadGroup } from './thread-group.js';
+
+const IGNORED = new Set([17 /* SIGCHLD */, 23 /* SIGURG */, 28 /* SIGWINCH */]);
+const STOPPING = new Set([SIGSTOP, 20 /* SIGTSTP */, 21 /* SIGTTIN */, 22 /* SIGTTOU */]);
+
+/** initIgnores reports whether the init of `group`'s namespace drops `sig` coming from `sender`. */
+function initIgnores(sender: Task | null, group: ThreadGroup, sig: number): boolean {
+  if (!group.unkillable || !sender) return false;
+  const initNs = group.leader.activeNs;
+  const fromAncestor = sender.activeNs.level < initNs.level && sender.activeNs.isAncestorOf(initNs);
+  return !(fromAncestor && (sig === SIGKILL || sig === SIGSTOP));
+}
+
+/** deliver applies `sig`'s default action to a thread group. */
+export function deliver(host: HostState, sender: Task | null, group: ThreadGroup, sig: number): void {
+  if (sig === 0 || group.threads.size === 0 || group.groupExitStatus !== null) return;
+  if (initIgnores(sender, group, sig)) return;
+  if (sig === SIGCONT) {
+    if (group.stopped) {
+      group.stopped = false;
+      group.stopReportPending = false;
+      group.continueReportPending = true;
+      notifyParentOf(group);
+    }
+    return;
+  }
+  if (IGNORED.has(sig)) return;
+  if (STOPPING.has(sig)) {
+    if (!group.stopped) {
+      group.stopped = true;
+      group.stopSignal = sig;
+      group.stopReportPending = true;
+      group.continueReportPending = false;
+      notifyParentOf(group);
+    }
+    return;
+  }
+  exitGroup(host, group, sig); // killed by a signal: the status is the signal number
+}
+
+function notifyParentOf(group: ThreadGroup): void {
+  const parent = group.leader.parent;
+  if (parent) wakeWaiters(parent.group);
+}
+
+/** mayKill is kill_ok_by_cred: matching uids, or CAP_KILL in the target's user namespace. */
+function mayKill(sender: Task, target: ThreadGroup): boolean {
+  const s = sender.creds;
+  const t = target.leader.creds;
+  if (s.euid === t.suid || s.euid === t.uid || s.uid === t.suid || s.uid === t.uid) return true;
+  return capableIn(s, CAP_KILL, t.userNs);
+}
+
+/** sysKill is kill(pid, sig) with the pid selectors of kill(2), seen from the caller's namespace. */
+export function sysKill(host: HostState, task: Task, pid: number, sig: number): number {
+  if (sig < 0 || sig > NSIG) fail('EINVAL', `signal ${sig} is not valid`);
+  const ns = task.activeNs;
+  if (pid > 0) {
+    const target = ns.pids.get(pid)?.task;
+    if (!target) fail('ESRCH', `no process ${pid}`);
+    if (!mayKill(task, target.group)) fail('EPERM', `not allowed to signal process ${pid}`);
+    deliver(host, task, target.group, sig);
+    return 0;
+  }
+  // Every group a selector names, in ascending pid order of the caller's namespace.
+  const groups: ThreadGroup[] = [];
+  const seen = new Set<ThreadGroup>();
+  const pgrp = pid === 0 ? task.group.pgrp : pid < -1 ? ns.pids.get(-pid) : undefined;
+  if (pid < -1 && !pgrp) fail('ESRCH', `no process group ${-pid}`);
+  for (const [nr, p] of [...ns.pids.entries()].sort((a, b) => a[0] - b[0])) {
+    const t = p.task;
+    if (!t || !t.isLeader || seen.has(t.group)) continue;
+    if (pgrp ? t.group.pgrp !== pgrp : nr <= 1 || t.group === task.group) continue;
+    seen.add(t.group);
+    groups.push(t.group);
+  }
+  if (groups.length === 0) fail('ESRCH', pid === -1 ? 'no process to signal' : 'the process group is empty');
+  let sent = 0;
+  for (const g of groups) {
+    if (!mayKill(task, g)) continue;
+    deliver(host, task, g, sig);
+    sent++;
+  }
+  if (sent === 0) fail('EPERM', 'not allowed to signal any of the processes');
+  return 0;
+}

@@ -1,0 +1,156 @@
+/**
+ * takeSnapshot renders a host's whole state as plain data in a canonical
+ * order, so that two hosts are in the same state exactly when their
+ * snapshots are deeply equal. Namespaces are those still reachable from a
+ * task; address spaces and file tables appear once and are referred to by
+ * index, so sharing (CLONE_VM, CLONE_FILES) is part of the state.
+ */
+import type { ArchName } from '../arch/arch.js';
+import type { UserNamespace } from './credentials.js';
+import type { FileTable } from './files.js';
+import type { HostState } from './host-state.js';
+import type { MemoryMap } from './memory-map.js';
+import type { PidNamespace } from './pid-namespace.js';
+import type { Task, TaskState } from './task.js';
+
+export interface TaskSnapshot {
+  nspids: number[];
+  tgid: number;
+  ppid: number;
+  pgid: number;
+  sid: number;
+  state: TaskState;
+  exitStatus: number;
+  exitSignal: number;
+  blockedIn: string | null;
+  comm: string;
+  abi: ArchName;
+  creds: { uid: number; euid: number; suid: number; userNs: number; effective: number; permitted: number };
+  regs: string;
+  fpu: string;
+  extra: Record<string, string>;
+  memory: number;
+  files: number;
+  pidNsForChildren: number;
+  clearChildTid: number;
+  children: number[];
+  group: {
+    sessionLeader: boolean;
+    unkillable: boolean;
+    stopped: boolean;
+    stopSignal: number;
+    stopReportPending: boolean;
+    continueReportPending: boolean;
+    groupExitStatus: number | null;
+  };
+}
+
+export interface HostSnapshot {
+  arch: ArchName;
+  pidMax: number;
+  clock: number;
+  userNamespaces: Array<{ id: number; parent: number | null; owner: number }>;
+  pidNamespaces: Array<{ id: number; level: number; parent: number | null; userNs: number; lastPid: number; reaper: number | null; accepting: boolean; pids: number[] }>;
+  tasks: TaskSnapshot[];
+  memory: Array<{ users: number; vmas: Array<{ start: number; end: number; prot: number; name: string }>; pages: Array<[number, string]> }>;
+  files: Array<{ users: number; fds: Array<[number, string, number, number]> }>;
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** hex renders bytes as lowercase hexadecimal. */
+export function hex(bytes: Uint8Array): string {
+  let s = '';
+  for (const b of bytes) s += HEX[b];
+  return s;
+}
+
+export function takeSnapshot(host: HostState): HostSnapshot {
+  const tasks = [...host.tasks].sort((a, b) => a.pid.nr - b.pid.nr);
+  const pidNs = new Set<PidNamespace>();
+  const userNs = new Set<UserNamespace>();
+  const addPidNs = (ns: PidNamespace): void => {
+    for (const n of ns.chain) {
+      pidNs.add(n);
+      for (let u: UserNamespace | null = n.userNs; u; u = u.parent) userNs.add(u);
+    }
+  };
+  const mms: MemoryMap[] = [];
+  const fileTables: FileTable[] = [];
+  const indexOf = <T>(list: T[], item: T): number => {
+    let i = list.indexOf(item);
+    if (i < 0) i = list.push(item) - 1;
+    return i;
+  };
+  const taskSnaps = tasks.map((t): TaskSnapshot => {
+    addPidNs(t.pid.ns);
+    addPidNs(t.pidNsForChildren);
+    addPidNs(t.group.pgrp.ns);
+    addPidNs(t.group.session.ns);
+    for (let u: UserNamespace | null = t.creds.userNs; u; u = u.parent) userNs.add(u);
+    const g = t.group;
+    const extra: Record<string, string> = {};
+    for (const name of Object.keys(t.extra).sort()) extra[name] = hex(t.extra[name]!);
+    return {
+      nspids: t.nspids,
+      tgid: t.tgid,
+      ppid: t.parent?.pid.nr ?? 0,
+      pgid: t.pgid,
+      sid: t.sid,
+      state: t.state,
+      exitStatus: t.exitStatus,
+      exitSignal: t.exitSignal,
+      blockedIn: t.blockedIn,
+      comm: t.comm,
+      abi: t.abi.name,
+      creds: { uid: t.creds.uid, euid: t.creds.euid, suid: t.creds.suid, userNs: t.creds.userNs.id, effective: t.creds.effective, permitted: t.creds.permitted },
+      regs: hex(t.regs),
+      fpu: hex(t.fpu),
+      extra,
+      memory: indexOf(mms, t.mm),
+      files: indexOf(fileTables, g.files),
+      pidNsForChildren: t.pidNsForChildren.id,
+      clearChildTid: t.clearChildTid,
+      children: [...t.children].map((c) => c.pid.nr).sort((a, b) => a - b),
+      group: {
+        sessionLeader: g.sessionLeader,
+        unkillable: g.unkillable,
+        stopped: g.stopped,
+        stopSignal: g.stopSignal,
+        stopReportPending: g.stopReportPending,
+        continueReportPending: g.continueReportPending,
+        groupExitStatus: g.groupExitStatus,
+      },
+    };
+  });
+  return {
+    arch: host.arch.name,
+    pidMax: host.pidMax,
+    clock: host.clock,
+    userNamespaces: [...userNs].sort((a, b) => a.id - b.id).map((u) => ({ id: u.id, parent: u.parent?.id ?? null, owner: u.ownerUid })),
+    pidNamespaces: [...pidNs]
+      .sort((a, b) => a.id - b.id)
+      .map((n) => ({
+        id: n.id,
+        level: n.level,
+        parent: n.parent?.id ?? null,
+        userNs: n.userNs.id,
+        lastPid: n.lastPid,
+        reaper: n.childReaper ? n.childReaper.pid.nr : null,
+        accepting: n.accepting,
+        pids: [...n.pids.keys()].sort((a, b) => a - b),
+      })),
+    tasks: taskSnaps,
+    memory: mms.map((mm) => ({
+      users: mm.users,
+      vmas: mm.mappings(),
+      pages: mm.pageContents().filter(([, data]) => data.some((b) => b !== 0)).map(([i, data]) => [i, hex(data)] as [number, string]),
+    })),
+    files: fileTables.map((f) => ({
+      users: f.users,
+      fds: [...f.fds.entries()]
+        .sort((a, b) => a[0] - b[0])
+        .map(([fd, file]): [number, string, number, number] => [fd, file.kind, file.flags, file.kind === 'ns_last_pid' ? file.pos : file.kind === 'pidfd' ? file.pid.nr : 0]),
+    })),
+  };
+}

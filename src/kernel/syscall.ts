@@ -1,0 +1,42 @@
+/**
+ * The syscall path: the only place a task enters the kernel. The trap is
+ * applied to the task's registers through its ABI, the number selects a
+ * handler from that ABI's table, arguments come from registers and memory,
+ * and the result goes back through the ABI's return convention. A
+ * KernelError becomes an errno here and nowhere else.
+ */
+import { ERRNO } from '../abi/errno.js';
+import type { HostState } from './host-state.js';
+import { isKernelError } from './kernel-error.js';
+import { syscallArgs } from './syscall-args.js';
+import { EXITED, HANDLERS, syscallName, type SyscallResultValue } from './syscall-table.js';
+import type { Task } from './task.js';
+import { BLOCKED } from './wait.js';
+
+/** enterKernel executes the syscall whose number and arguments are in `task`'s registers. */
+export function enterKernel(host: HostState, task: Task): void {
+  const abi = task.abi;
+  const dv = task.dv;
+  abi.enterSyscall(dv, task.extra);
+  const name = syscallName(abi, abi.syscallNumber(dv, task.extra));
+  let result: SyscallResultValue;
+  if (!name || (abi !== host.arch && host.arch.compatMissing?.includes(name))) {
+    result = -ERRNO.ENOSYS;
+  } else {
+    task.blockedIn = null;
+    try {
+      result = HANDLERS[name](host, task, syscallArgs(abi, dv));
+    } catch (e) {
+      if (!isKernelError(e)) throw e;
+      result = -ERRNO[e.errno];
+    }
+  }
+  if (result === EXITED) return;
+  if (result === BLOCKED) {
+    // Sleep in a restartable state: the trap re-executes with the original arguments.
+    abi.restartSyscall(dv, task.extra);
+    task.blockedIn = name ?? null;
+    return;
+  }
+  abi.setReturn(dv, result);
+}

@@ -1,0 +1,87 @@
+/**
+ * Task is one thread: its struct pid, its thread group, its parent and
+ * children, credentials, address space, and register state kept as the
+ * bytes of its ABI's register sets.
+ */
+import type { Arch } from '../arch/arch.js';
+import type { SyscallName } from '../abi/syscall-names.js';
+import type { Credentials } from './credentials.js';
+import type { MemoryMap } from './memory-map.js';
+import type { Pid } from './pid.js';
+import type { PidNamespace } from './pid-namespace.js';
+import type { ThreadGroup } from './thread-group.js';
+
+/** TaskState as ps shows it: R runnable, S blocked in a syscall, T stopped, Z zombie. */
+export type TaskState = 'runnable' | 'blocked' | 'stopped' | 'zombie';
+
+export class Task {
+  group!: ThreadGroup;
+  parent: Task | null = null;
+  /** children whose real_parent is this task (thread group leaders only) */
+  readonly children = new Set<Task>();
+  /** the signal sent to the parent on exit; -1 for threads (they are reaped at once) */
+  exitSignal = 0;
+  /** set once do_exit has run (PF_EXITING / exit_state) */
+  exited = false;
+  /** this task's own exit status in wait4's encoding */
+  exitStatus = 0;
+  /** the syscall this task is blocked in, with its registers in restart form */
+  blockedIn: SyscallName | null = null;
+  /** CLONE_CHILD_CLEARTID address, cleared on exit */
+  clearChildTid = 0;
+  /** pid namespace this task's children are created in (changed by unshare(CLONE_NEWPID)) */
+  pidNsForChildren: PidNamespace;
+  readonly dv: DataView;
+
+  constructor(
+    readonly pid: Pid,
+    readonly abi: Arch,
+    readonly regs: Uint8Array,
+    readonly fpu: Uint8Array,
+    readonly extra: Record<string, Uint8Array>,
+    public mm: MemoryMap,
+    public creds: Credentials,
+    public comm: string,
+  ) {
+    this.dv = new DataView(regs.buffer, regs.byteOffset, regs.byteLength);
+    this.pidNsForChildren = pid.ns;
+  }
+
+  /** activeNs is the pid namespace the task itself lives in (task_active_pid_ns). */
+  get activeNs(): PidNamespace {
+    return this.pid.ns;
+  }
+
+  /** nspids lists the task's number at every level, root namespace first (the NSpid line of /proc/PID/status). */
+  get nspids(): number[] {
+    return [...this.pid.numbers];
+  }
+
+  /** tgid is the root namespace's number of the thread group. */
+  get tgid(): number {
+    return this.group.tgid.nr;
+  }
+
+  /** pgid is the root namespace's number of the process group. */
+  get pgid(): number {
+    return this.group.pgrp.nr;
+  }
+
+  /** sid is the root namespace's number of the session. */
+  get sid(): number {
+    return this.group.session.nr;
+  }
+
+  /** isLeader reports whether this task leads its thread group. */
+  get isLeader(): boolean {
+    return this.group.leader === this;
+  }
+
+  /** state derives the ps state: zombie, then stopped, then blocked, else runnable. */
+  get state(): TaskState {
+    if (this.exited) return 'zombie';
+    if (this.group.stopped) return 'stopped';
+    if (this.blockedIn) return 'blocked';
+    return 'runnable';
+  }
+}

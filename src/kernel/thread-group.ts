@@ -1,0 +1,69 @@
+/**
+ * ThreadGroup is a process: the tasks sharing one tgid (the leader's pid),
+ * with the process-wide state of signal_struct: process group and session
+ * (attached to the group, as PIDTYPE_PGID/SID hang off the leader), stop and
+ * continue state for wait4, the group exit code, and the open-file table.
+ */
+import type { Pid } from './pid.js';
+import type { Task } from './task.js';
+import type { FileTable } from './files.js';
+
+export class ThreadGroup {
+  /** live threads, leader included until it exits */
+  readonly threads = new Set<Task>();
+  /** SIGNAL_UNKILLABLE: set on a pid namespace's init */
+  unkillable = false;
+  /** signal->leader: this process created its session with setsid */
+  sessionLeader = false;
+  stopped = false;
+  /** the signal that stopped the group, reported by WUNTRACED */
+  stopSignal = 0;
+  /** a stop or continue not yet reported to a WUNTRACED / WCONTINUED waiter */
+  stopReportPending = false;
+  continueReportPending = false;
+  /** SIGNAL_GROUP_EXIT: the wait status the whole group exits with */
+  groupExitStatus: number | null = null;
+
+  constructor(
+    public leader: Task,
+    public pgrp: Pid,
+    public session: Pid,
+    public files: FileTable,
+  ) {
+    pgrp.pgrpUsers++;
+    session.sessionUsers++;
+  }
+
+  /** tgid is the leader's pid. */
+  get tgid(): Pid {
+    return this.leader.pid;
+  }
+
+  /** setPgrp moves the group to another process group (change_pid PIDTYPE_PGID). */
+  setPgrp(pgrp: Pid, put: (p: Pid) => void): void {
+    if (pgrp === this.pgrp) return;
+    const old = this.pgrp;
+    pgrp.pgrpUsers++;
+    this.pgrp = pgrp;
+    old.pgrpUsers--;
+    put(old);
+  }
+
+  /** setSession moves the group to another session (change_pid PIDTYPE_SID). */
+  setSession(session: Pid, put: (p: Pid) => void): void {
+    if (session === this.session) return;
+    const old = this.session;
+    session.sessionUsers++;
+    this.session = session;
+    old.sessionUsers--;
+    put(old);
+  }
+
+  /** detach drops the group's process group and session references (at release). */
+  detach(put: (p: Pid) => void): void {
+    this.pgrp.pgrpUsers--;
+    this.session.sessionUsers--;
+    put(this.pgrp);
+    put(this.session);
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * Access to a task's user memory in its own byte order: the kernel's
+ * copy_from_user / put_user. Every failure is EFAULT from the memory map.
+ */
+import type { Task } from './task.js';
+
+/** copyFromUser reads `len` bytes of the task's memory at `addr`. */
+export function copyFromUser(task: Task, addr: number, len: number): Uint8Array {
+  return task.mm.read(addr, len);
+}
+
+/** viewOf wraps bytes in a DataView. */
+export function viewOf(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** U64 is a u64 read as its two halves: exact whatever its value. */
+export interface U64 {
+  hi: number;
+  lo: number;
+}
+
+/** getU64 reads a u64 field in the task's byte order. */
+export function getU64(dv: DataView, offset: number, le: boolean): U64 {
+  return le
+    ? { lo: dv.getUint32(offset, true), hi: dv.getUint32(offset + 4, true) }
+    : { hi: dv.getUint32(offset, false), lo: dv.getUint32(offset + 4, false) };
+}
+
+/** u64Value returns a u64 as a number (exact below 2^53; larger values only ever fail address checks). */
+export function u64Value(v: U64): number {
+  return v.hi * 2 ** 32 + v.lo;
+}
+
+/** isZero64 reports whether a u64 is zero. */
+export function isZero64(v: U64): boolean {
+  return v.hi === 0 && v.lo === 0;
+}
+
+/** putUserInt writes a 32-bit int at `addr` in the task's byte order (put_user of an int or pid_t). */
+export function putUserInt(task: Task, addr: number, value: number): void {
+  const b = new Uint8Array(4);
+  viewOf(b).setInt32(0, value | 0, task.abi.littleEndian);
+  task.mm.write(addr, b);
+}
+
+/** getUserInts reads `count` 32-bit ints at `addr` in the task's byte order. */
+export function getUserInts(task: Task, addr: number, count: number): number[] {
+  const bytes = task.mm.read(addr, count * 4);
+  const dv = viewOf(bytes);
+  const out = new Array<number>(count);
+  for (let i = 0; i < count; i++) out[i] = dv.getInt32(i * 4, task.abi.littleEndian);
+  return out;
+}
+
+/** tryPutUserInt is put_user whose failure the kernel ignores (CLONE_*_SETTID, clear_child_tid). */
+export function tryPutUserInt(task: Task, addr: number, value: number): void {
+  try {
+    putUserInt(task, addr, value);
+  } catch {
+    // the kernel ignores a fault here
+  }
+}
