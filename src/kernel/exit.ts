@@ -118,7 +118,8 @@ function firstLiveThread(group: ThreadGroup): Task | null {
 
 /** forgetOriginalParent hands an exiting task's children to their new reaper. */
 function forgetOriginalParent(host: HostState, t: Task): void {
-  if (t.children.size === 0) return;
+  // Even with no children, the reaper's exit must run: it may be the namespace's init.
+  if (t.children.size === 0 && t.activeNs.childReaper !== t) return;
   const reaper = findNewReaper(host, t);
   for (const child of [...t.children]) {
     t.children.delete(child);
