@@ -26,7 +26,8 @@ import {
 } from '../abi/clone-flags.js';
 import { MAX_PID_NS_LEVEL, MAX_USER_NS_LEVEL } from '../abi/limits.js';
 import { errnoName } from '../abi/errno.js';
-import { writeWord } from '../arch/byte-order.js';
+import { accessor, type RegAccessor } from '../arch/reg-access.js';
+import type { Arch } from '../arch/arch.js';
 import { capableIn, UserNamespace, type Credentials } from './credentials.js';
 import { fail } from './kernel-error.js';
 import type { HostState } from './host-state.js';
@@ -104,24 +105,33 @@ function newPidNamespace(parent: Task, flags: number, creds: Credentials): PidNa
   return new PidNamespace(outer, creds.userNs, outer.pidMax);
 }
 
+const spAccessors = new WeakMap<Arch, RegAccessor>();
+
+/** stackPointer returns the compiled accessor of an ABI's stack pointer register. */
+export function stackPointer(abi: Arch): RegAccessor {
+  let acc = spAccessors.get(abi);
+  if (!acc) {
+    acc = accessor(abi.regs, abi.littleEndian, abi.spRegister);
+    spAccessors.set(abi, acc);
+  }
+  return acc;
+}
+
 /** copyThread builds the child's registers: the parent's at the syscall, a zero result, the new stack and TLS. */
-function copyThread(parent: Task, req: CloneRequest): { regs: Uint8Array; extra: Record<string, Uint8Array> } {
+function copyThread(parent: Task, req: CloneRequest): { regs: Uint8Array; dv: DataView; extra: Record<string, Uint8Array> } {
   const abi = parent.abi;
   const regs = parent.regs.slice();
   const dv = new DataView(regs.buffer);
   const extra: Record<string, Uint8Array> = {};
-  for (const [name, bytes] of Object.entries(parent.extra)) extra[name] = bytes.slice();
+  for (const name in parent.extra) extra[name] = parent.extra[name]!.slice();
   abi.childReturn(dv);
-  if (req.stack !== 0) {
-    const spField = abi.regs.fields.find((f) => f.name === abi.spRegister)!;
-    writeWord(dv, spField.offset, spField.size, abi.littleEndian, req.stack);
-  }
+  if (req.stack !== 0) stackPointer(abi).set(dv, req.stack);
   if (hasFlag(req.flags, CLONE_SETTLS)) {
     // i386 reads a struct user_desc from the caller's memory: a fault is EFAULT.
     const errno = abi.setTls(dv, extra, req.tls, (addr, len) => parent.mm.read(addr, len));
     if (errno !== 0) fail(errnoName(errno) ?? 'EINVAL', `CLONE_SETTLS value ${req.tls} refused by ${abi.name}`);
   }
-  return { regs, extra };
+  return { regs, dv, extra };
 }
 
 /** copyProcess creates the child described by `req`, or throws a KernelError having changed nothing. */
@@ -130,7 +140,7 @@ export function copyProcess(host: HostState, parent: Task, req: CloneRequest): T
   checkFlagRules(parent, flags);
   const creds = newCredentials(parent, flags);
   const newNs = newPidNamespace(parent, flags, creds);
-  const { regs, extra } = copyThread(parent, req);
+  const { regs, dv, extra } = copyThread(parent, req);
   const childNs = newNs ?? parent.pidNsForChildren;
   const pid = req.allocate(childNs);
   try {
@@ -145,7 +155,8 @@ export function copyProcess(host: HostState, parent: Task, req: CloneRequest): T
   if (newNs) host.commitPidNs(newNs);
   const mm = hasFlag(flags, CLONE_VM) ? parent.mm : parent.mm.fork();
   if (mm === parent.mm) mm.users++;
-  const child = new Task(pid, parent.abi, regs, parent.fpu.slice(), extra, mm, creds, parent.comm);
+  // FPU state is an immutable value (replaced, never written in place), so parent and child can share it.
+  const child = new Task(pid, parent.abi, regs, parent.fpu, extra, mm, creds, parent.comm, dv);
   pid.task = child;
   if (hasFlag(flags, CLONE_THREAD)) {
     child.group = parent.group;

@@ -26,7 +26,11 @@ import type { HostState } from './host-state.js';
 import { fail } from './kernel-error.js';
 import { allocPidEclone } from './pid-allocator.js';
 import type { Task } from './task.js';
-import { copyFromUser, getU64, getUserInts, isZero64, u64Value, viewOf } from './uaccess.js';
+import { getU64, getUserInts, isZero64, u64Value } from './uaccess.js';
+
+/** The kernel-side copy of clone_args: one buffer, as the kernel's on-stack struct. */
+const kargs = new Uint8Array(ECLONE_ARGS.size);
+const kargsView = new DataView(kargs.buffer);
 
 /**
  * sysEclone runs eclone for `task`; `cloneTls` is what its ABI's clone TLS
@@ -35,7 +39,8 @@ import { copyFromUser, getU64, getUserInts, isZero64, u64Value, viewOf } from '.
 export function sysEclone(host: HostState, task: Task, flagsLow: number, cargs: number, argsSize: number, pidsAddr: number, cloneTls: number): number {
   const le = task.abi.littleEndian;
   if (argsSize !== ECLONE_ARGS.size) fail('EINVAL', `args_size ${argsSize} is not sizeof(struct clone_args) = ${ECLONE_ARGS.size}`);
-  const dv = viewOf(copyFromUser(task, cargs, ECLONE_ARGS.size));
+  task.mm.readInto(cargs, kargs);
+  const dv = kargsView;
   const flagsHigh = getU64(dv, ECLONE_ARGS.clone_flags_high, le);
   const nrPids = dv.getUint32(ECLONE_ARGS.nr_pids, le);
   const reserved0 = dv.getUint32(ECLONE_ARGS.reserved0, le);

@@ -140,7 +140,7 @@ function forgetOriginalParent(host: HostState, t: Task): void {
  */
 export function zapPidNamespace(host: HostState, ns: PidNamespace, init: Task): void {
   ns.accepting = false;
-  const victims = [...ns.pids.entries()].sort((a, b) => a[0] - b[0]);
+  const victims = [...ns.pids.entries()]; // ascending pid order
   for (const [, pid] of victims) {
     const victim = pid.task;
     if (!victim || victim.exited || victim.group === init.group) continue;

@@ -5,25 +5,29 @@
  * (copy_from_user / copy_to_user) fault with EFAULT outside a VMA or against
  * its protection.
  */
-import { MAP_FIXED, PROT_READ, PROT_WRITE } from '../abi/mman.js';
+import { MAP_FIXED, MAP_SHARED, PROT_READ, PROT_WRITE } from '../abi/mman.js';
 import { fail } from './kernel-error.js';
 
 /** Vma is one mapping [start, end) with its protection bits and a name for /proc/PID/maps-style listings. */
 export interface Vma {
-  start: number;
-  end: number;
-  prot: number;
-  name: string;
+  readonly start: number;
+  readonly end: number;
+  readonly prot: number;
+  /** MAP_SHARED: fork shares the pages themselves, writes are seen by both sides */
+  readonly shared: boolean;
+  readonly name: string;
 }
 
-/** Page is a page frame; refs counts the address spaces sharing it copy-on-write. */
+/** Page is a page frame; refs counts the address spaces mapping it; `shared` pages are never copied on write. */
 interface Page {
   data: Uint8Array;
   refs: number;
+  shared: boolean;
 }
 
 export class MemoryMap {
-  private vmas: Vma[] = [];
+  /** sorted, never mutated in place: fork shares the array until either side maps or unmaps */
+  private vmas: readonly Vma[] = [];
   private pages = new Map<number, Page>();
   /** users counts the tasks sharing this address space (CLONE_VM), as mm_users. */
   users = 1;
@@ -67,10 +71,9 @@ export class MemoryMap {
     } else {
       start = this.findGap(len);
     }
-    const vma: Vma = { start, end: start + len, prot, name };
+    const vma: Vma = { start, end: start + len, prot, shared: (flags & MAP_SHARED) !== 0, name };
     const at = this.vmas.findIndex((v) => v.start > start);
-    if (at < 0) this.vmas.push(vma);
-    else this.vmas.splice(at, 0, vma);
+    this.vmas = at < 0 ? [...this.vmas, vma] : [...this.vmas.slice(0, at), vma, ...this.vmas.slice(at)];
     return start;
   }
 
@@ -121,7 +124,7 @@ export class MemoryMap {
   /** fork returns a copy of this address space sharing every page copy-on-write (dup_mmap). */
   fork(): MemoryMap {
     const child = new MemoryMap(this.pageSize, this.taskSize, this.mmapBase);
-    child.vmas = this.vmas.map((v) => ({ ...v }));
+    child.vmas = this.vmas;
     for (const [index, page] of this.pages) {
       page.refs++;
       child.pages.set(index, page);
@@ -147,8 +150,15 @@ export class MemoryMap {
 
   /** read copies `len` bytes out of user memory (copy_from_user); unwritten anonymous memory reads as zero. */
   read(addr: number, len: number): Uint8Array {
-    this.check(addr, len, PROT_READ);
     const out = new Uint8Array(len);
+    this.readInto(addr, out);
+    return out;
+  }
+
+  /** readInto fills `out` from user memory at `addr` (copy_from_user into a kernel buffer). */
+  readInto(addr: number, out: Uint8Array): void {
+    const len = out.length;
+    this.check(addr, len, PROT_READ);
     let done = 0;
     while (done < len) {
       const a = addr + done;
@@ -157,9 +167,9 @@ export class MemoryMap {
       const n = Math.min(len - done, this.pageSize - offset);
       const page = this.pages.get(index);
       if (page) out.set(page.data.subarray(offset, offset + n), done);
+      else out.fill(0, done, done + n);
       done += n;
     }
-    return out;
   }
 
   /** write copies bytes into user memory (copy_to_user), allocating pages on first write and breaking copy-on-write sharing. */
@@ -179,14 +189,18 @@ export class MemoryMap {
   private writablePage(index: number): Uint8Array {
     let page = this.pages.get(index);
     if (!page) {
-      page = { data: new Uint8Array(this.pageSize), refs: 1 };
+      page = { data: new Uint8Array(this.pageSize), refs: 1, shared: this.vmaAt(index * this.pageSize)?.shared ?? false };
       this.pages.set(index, page);
-    } else if (page.refs > 1) {
+    } else if (page.refs > 1 && !page.shared) {
       page.refs--;
-      page = { data: page.data.slice(), refs: 1 };
+      page = { data: page.data.slice(), refs: 1, shared: false };
       this.pages.set(index, page);
     }
     return page.data;
+  }
+
+  private vmaAt(addr: number): Vma | undefined {
+    return this.vmas.find((v) => v.start <= addr && addr < v.end);
   }
 
   /** pageContents lists each allocated page by index with its bytes, lowest first (for snapshots and dumps). */

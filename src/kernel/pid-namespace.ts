@@ -5,9 +5,9 @@
  * fail with ENOMEM (eclone-spec.md §3.3, §3.4; DESIGN.md §2).
  */
 import type { UserNamespace } from './credentials.js';
-import type { Pid } from './pid.js';
 import type { Task } from './task.js';
 import { PidBitmap } from './pid-bitmap.js';
+import { PidTable } from './pid-table.js';
 
 export class PidNamespace {
   /** id is assigned when the namespace is committed to a host; -1 until then. */
@@ -17,7 +17,7 @@ export class PidNamespace {
   readonly chain: readonly PidNamespace[];
   readonly bitmap: PidBitmap;
   /** find_pid_ns: number in this namespace → struct pid */
-  readonly pids = new Map<number, Pid>();
+  readonly pids = new PidTable();
   lastPid = 0;
   childReaper: Task | null = null;
   /** PIDNS_ADDING: cleared by disable_pid_allocation when the reaper dies */

@@ -82,7 +82,7 @@ export function sysKill(host: HostState, task: Task, pid: number, sig: number): 
   const seen = new Set<ThreadGroup>();
   const pgrp = pid === 0 ? task.group.pgrp : pid < -1 ? ns.pids.get(-pid) : undefined;
   if (pid < -1 && !pgrp) fail('ESRCH', `no process group ${-pid}`);
-  for (const [nr, p] of [...ns.pids.entries()].sort((a, b) => a[0] - b[0])) {
+  for (const [nr, p] of ns.pids.entries()) {
     const t = p.task;
     if (!t || !t.isLeader || seen.has(t.group)) continue;
     if (pgrp ? t.group.pgrp !== pgrp : nr <= 1 || t.group === task.group) continue;

@@ -138,7 +138,7 @@ export function takeSnapshot(host: HostState): HostSnapshot {
         lastPid: n.lastPid,
         reaper: n.childReaper ? n.childReaper.pid.nr : null,
         accepting: n.accepting,
-        pids: [...n.pids.keys()].sort((a, b) => a - b),
+        pids: [...n.pids.keys()],
       })),
     tasks: taskSnaps,
     memory: mms.map((mm) => ({

@@ -24,12 +24,27 @@ export function argRegisters(abi: Arch): RegAccessor[] {
   return acc;
 }
 
-/** syscallArgs builds the argument reader for a task's registers. */
+/** ArgReader reads one syscall's arguments; handlers use it during the call and never keep it. */
+class ArgReader implements SyscallArgs {
+  regs: RegAccessor[] = [];
+  dv: DataView = new DataView(new ArrayBuffer(0));
+  word(i: number): number {
+    return this.regs[i]!.get(this.dv);
+  }
+  int(i: number): number {
+    return this.regs[i]!.low32(this.dv) | 0;
+  }
+  u32(i: number): number {
+    return this.regs[i]!.low32(this.dv);
+  }
+}
+
+/** The model kernel runs one syscall at a time, so one reader serves every call. */
+const reader = new ArgReader();
+
+/** syscallArgs points the argument reader at a task's registers. */
 export function syscallArgs(abi: Arch, dv: DataView): SyscallArgs {
-  const regs = argRegisters(abi);
-  return {
-    word: (i) => regs[i]!.get(dv),
-    int: (i) => regs[i]!.low32(dv) | 0,
-    u32: (i) => regs[i]!.low32(dv),
-  };
+  reader.regs = argRegisters(abi);
+  reader.dv = dv;
+  return reader;
 }

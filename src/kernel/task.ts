@@ -37,13 +37,15 @@ export class Task {
     readonly pid: Pid,
     readonly abi: Arch,
     readonly regs: Uint8Array,
-    readonly fpu: Uint8Array,
+    /** FPU state in the ABI's layout; an immutable value: replace it, never write into it */
+    public fpu: Uint8Array,
     readonly extra: Record<string, Uint8Array>,
     public mm: MemoryMap,
     public creds: Credentials,
     public comm: string,
+    dv?: DataView,
   ) {
-    this.dv = new DataView(regs.buffer, regs.byteOffset, regs.byteLength);
+    this.dv = dv ?? new DataView(regs.buffer, regs.byteOffset, regs.byteLength);
     this.pidNsForChildren = pid.ns;
   }
 

@@ -44,10 +44,15 @@ export function putUserInt(task: Task, addr: number, value: number): void {
   task.mm.write(addr, b);
 }
 
+/** Room for the longest pid array a syscall takes (33 levels). */
+const intScratch = new Uint8Array(33 * 4);
+const intScratchView = new DataView(intScratch.buffer);
+
 /** getUserInts reads `count` 32-bit ints at `addr` in the task's byte order. */
 export function getUserInts(task: Task, addr: number, count: number): number[] {
-  const bytes = task.mm.read(addr, count * 4);
-  const dv = viewOf(bytes);
+  const bytes = count <= 33 ? intScratch.subarray(0, count * 4) : new Uint8Array(count * 4);
+  task.mm.readInto(addr, bytes);
+  const dv = count <= 33 ? intScratchView : viewOf(bytes);
   const out = new Array<number>(count);
   for (let i = 0; i < count; i++) out[i] = dv.getInt32(i * 4, task.abi.littleEndian);
   return out;
