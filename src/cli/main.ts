@@ -1,0 +1,56 @@
+/**
+ * run(argv) is the whole command line: it parses, runs one command and
+ * returns the exit code. bin/ckpt.js only sets process.exitCode from it.
+ */
+import yargs from 'yargs';
+import type { CliContext } from './context.js';
+import { demoCommand } from './commands/demo.js';
+import { EXIT } from './exit-codes.js';
+import { UsageError } from './usage-error.js';
+
+export interface RunIo {
+  out?: (line: string) => void;
+  err?: (line: string) => void;
+}
+
+const EPILOGUE = `Exit codes: ${EXIT.OK} success, ${EXIT.FAILURE} the command found a problem, ${EXIT.USAGE} bad usage, ${EXIT.INTERNAL} internal error (a bug: rerun with --debug and report it).`;
+
+export async function run(argv: readonly string[], io: RunIo = {}): Promise<number> {
+  let code: number = EXIT.OK;
+  const out = io.out ?? ((l: string) => process.stdout.write(`${l}\n`));
+  const err = io.err ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const ctx: CliContext = { out, err, setExitCode: (c) => (code = c) };
+  const debug = argv.includes('--debug');
+  let failed = false;
+  const parser = yargs([...argv])
+    .scriptName('ckpt')
+    .usage('ckpt: container checkpoint/restore with identical pids in every nested pid namespace\n\nUsage: $0 <command> [options]')
+    .command(demoCommand(ctx))
+    .option('debug', { type: 'boolean', default: false, describe: 'print stack traces of internal errors' })
+    .demandCommand(1, 'name a command; try: ckpt demo')
+    .strict()
+    .epilogue(EPILOGUE)
+    .help()
+    .version()
+    .exitProcess(false)
+    .fail((msg, e) => {
+      failed = true;
+      if (e && !(e instanceof UsageError)) throw e;
+      err(`ckpt: ${e?.message ?? msg}`);
+      err('Try: ckpt --help');
+      code = EXIT.USAGE;
+    })
+    .wrap(Math.min(100, process.stdout.columns ?? 100));
+  try {
+    // The callback form keeps --help and --version output in our hands instead of console.log.
+    await parser.parseAsync([...argv], {}, (_e: unknown, _a: unknown, output: string) => {
+      if (output && !failed) out(output);
+    });
+  } catch (e) {
+    if (failed && code === EXIT.USAGE) return code;
+    err(`ckpt: internal error: ${(e as Error).message}`);
+    if (debug) err((e as Error).stack ?? '');
+    return EXIT.INTERNAL;
+  }
+  return code;
+}
