@@ -91,6 +91,8 @@ export class MemoryMap {
   /** unmap removes [addr, addr+length) from every mapping, splitting at the edges, and drops the pages. */
   unmap(addr: number, length: number): void {
     if (addr % this.pageSize !== 0) fail('EINVAL', `munmap address ${addr} is not page aligned`);
+    // do_munmap: start beyond TASK_SIZE or a length reaching past it is EINVAL.
+    if (addr > this.taskSize || length > this.taskSize - addr) fail('EINVAL', `munmap range ${addr} (+${length}) leaves user space`);
     const len = this.align(length);
     if (len === 0) fail('EINVAL', 'munmap of zero length');
     const end = addr + len;
@@ -104,7 +106,9 @@ export class MemoryMap {
       if (v.end > end) kept.push({ ...v, start: end });
     }
     this.vmas = kept;
-    for (let p = addr / this.pageSize; p < end / this.pageSize; p++) this.dropPage(p);
+    const first = addr / this.pageSize;
+    const last = end / this.pageSize;
+    for (const index of [...this.pages.keys()]) if (index >= first && index < last) this.dropPage(index);
   }
 
   private dropPage(index: number): void {
