@@ -8,7 +8,6 @@
  * (eclone-spec.md §1.7 step 9, §3.3).
  */
 import fc from 'fast-check';
-import { appendFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   CLONE_CHILD_SETTID,
@@ -162,13 +161,11 @@ function masked(host: Host): string {
   return JSON.stringify({ ...s, pidNamespaces: s.pidNamespaces.map((n) => ({ ...n, lastPid: 0 })) });
 }
 
-const tally = new Map<string, number>();
 describe('hostile syscall sequences', () => {
   it('never throw, never leak a pid, and leave the host unchanged when they fail', () => {
     fc.assert(
       fc.property(fc.constantFrom(...ALL_ARCHES), fc.array(call, { minLength: 20, maxLength: 60 }), (arch, calls) => {
         const host = Host.create({ arch, pidMax: PID_MAX });
-        if (process.env['TALLY']) appendFileSync('/tmp/fuzz-progress.log', `run ${arch} ${JSON.stringify(calls)}\n`);
         for (const { who, what } of calls) {
           const live = [...host.tasks].filter((t) => !t.exited);
           const t = live[who % live.length]!;
@@ -181,7 +178,6 @@ describe('hostile syscall sequences', () => {
           if (t.group === host.init.group && (what[0] === 'exit_group' || (what[0] === 'exit' && t.group.threads.size === 1))) continue;
           if (host.tasks.size > 60 && FORK_TYPES.has(what[0])) continue;
           const before = host.snapshot();
-          if (process.env['TALLY']) appendFileSync('/tmp/fuzz-progress.log', `  call ${who % live.length} ${JSON.stringify(what)} tasks=${host.tasks.size}\n`);
           let r: SyscallResult;
           try {
             r = invoke(host, t, what);
@@ -192,7 +188,6 @@ describe('hostile syscall sequences', () => {
             expect(host.snapshot()).toEqual(before);
             continue;
           }
-          if (process.env['TALLY']) tally.set(`${what[0]} ${r.errno ?? 'ok'}`, (tally.get(`${what[0]} ${r.errno ?? 'ok'}`) ?? 0) + 1);
           checkPids(host);
           if (r.errno && !(what[0] === 'wait4' && r.errno === 'EFAULT')) {
             const after = host.snapshot();
@@ -203,6 +198,5 @@ describe('hostile syscall sequences', () => {
       }),
       { numRuns: 120, seed: 20091113 },
     );
-    if (process.env['TALLY']) console.log([...tally.entries()].sort());
   }, 120_000);
 });
