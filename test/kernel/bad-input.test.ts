@@ -88,42 +88,44 @@ const call = fc.record({
   ),
 });
 
-function invoke(host: Host, t: Task, what: fc.Arbitrary<unknown> extends never ? never : readonly unknown[]): SyscallResult {
+/** invoke makes one generated call; the arguments come typed from the generators above. */
+function invoke(host: Host, t: Task, what: readonly unknown[]): SyscallResult {
   const l = host.libc(t);
-  const [name, ...a] = what as [string, ...never[]];
+  const [name, ...rest] = what;
+  const arg = (i: number): never => rest[i] as never;
   switch (name) {
     case 'eclone':
-      return l.eclone(a[0], a[1], a[2], a[3]);
+      return l.eclone(arg(0), arg(1), arg(2), arg(3));
     case 'clone3':
-      return l.clone3(a[0], a[1]);
+      return l.clone3(arg(0), arg(1));
     case 'clone':
-      return l.clone(a[0], a[1], a[2], a[3], a[4]);
+      return l.clone(arg(0), arg(1), arg(2), arg(3), arg(4));
     case 'fork':
       return l.fork();
     case 'wait4':
-      return l.wait4(a[0], a[1], a[2], a[3]);
+      return l.wait4(arg(0), arg(1), arg(2), arg(3));
     case 'kill':
-      return l.kill(a[0], a[1]);
+      return l.kill(arg(0), arg(1));
     case 'setpgid':
-      return l.setpgid(a[0], a[1]);
+      return l.setpgid(arg(0), arg(1));
     case 'setsid':
       return l.setsid();
     case 'getpgid':
-      return l.getpgid(a[0]);
+      return l.getpgid(arg(0));
     case 'getsid':
-      return l.getsid(a[0]);
+      return l.getsid(arg(0));
     case 'setuid':
-      return l.setuid(a[0]);
+      return l.setuid(arg(0));
     case 'unshare':
-      return l.unshare(a[0]);
+      return l.unshare(arg(0));
     case 'exit':
-      return l.exit(a[0]);
+      return l.exit(arg(0));
     case 'exit_group':
-      return l.exit_group(a[0]);
+      return l.exit_group(arg(0));
     case 'munmap':
-      return l.munmap(a[0], a[1]);
+      return l.munmap(arg(0), arg(1));
     case 'mmap':
-      return l.mmap(a[0], a[1], a[2], a[3], a[4], a[5]);
+      return l.mmap(arg(0), arg(1), arg(2), arg(3), arg(4), arg(5));
     default:
       throw new Error(`no such call ${name}`);
   }
