@@ -98,13 +98,13 @@ export function sysClone3(host: HostState, task: Task, uargs: number, size: numb
         try {
           putUserInt(task, u64Value(field(CLONE3_ARGS.pidfd)), pidfd);
         } catch (e) {
-          task.group.files.fds.delete(pidfd);
+          task.group.files.delete(pidfd);
           throw e;
         }
       }
       // The model has no cgroup file descriptors to move the child into.
       if (intoCgroup) {
-        if (pidfd >= 0) task.group.files.fds.delete(pidfd);
+        if (pidfd >= 0) task.group.files.delete(pidfd);
         fail('EBADF', `cgroup fd ${cgroup.lo} is not an open cgroup directory`);
       }
     },

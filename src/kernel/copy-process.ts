@@ -34,6 +34,7 @@ import type { HostState } from './host-state.js';
 import { putPid, type Pid } from './pid.js';
 import { PidNamespace } from './pid-namespace.js';
 import { Task } from './task.js';
+import { allocBytes } from './byte-slab.js';
 import { ThreadGroup } from './thread-group.js';
 import { tryPutUserInt } from './uaccess.js';
 
@@ -120,8 +121,9 @@ export function stackPointer(abi: Arch): RegAccessor {
 /** copyThread builds the child's registers: the parent's at the syscall, a zero result, the new stack and TLS. */
 function copyThread(parent: Task, req: CloneRequest): { regs: Uint8Array; dv: DataView; extra: Record<string, Uint8Array> } {
   const abi = parent.abi;
-  const regs = parent.regs.slice();
-  const dv = new DataView(regs.buffer);
+  const regs = allocBytes(parent.regs.length);
+  regs.set(parent.regs);
+  const dv = new DataView(regs.buffer, regs.byteOffset, regs.byteLength);
   const extra: Record<string, Uint8Array> = {};
   for (const name in parent.extra) extra[name] = parent.extra[name]!.slice();
   abi.childReturn(dv);
@@ -168,7 +170,7 @@ export function copyProcess(host: HostState, parent: Task, req: CloneRequest): T
     child.group = new ThreadGroup(child, parent.group.pgrp, parent.group.session, files);
     child.parent = hasFlag(flags, CLONE_PARENT) ? parent.parent : parent;
     child.exitSignal = req.exitSignal;
-    child.parent?.children.add(child);
+    child.parent?.addChild(child);
   }
   child.group.threads.add(child);
   if (pid.vnr === 1) {

@@ -50,7 +50,7 @@ function notifyParent(child: Task): void {
 /** releaseTask frees what a reaped (or self-reaping) task still holds: its pid, and for a leader the group's pgrp and session. */
 export function releaseTask(host: HostState, t: Task): void {
   host.tasks.delete(t);
-  t.parent?.children.delete(t);
+  t.parent?.removeChild(t);
   t.pid.task = null;
   if (t.isLeader) t.group.detach(putPid);
   putPid(t.pid);
@@ -78,7 +78,7 @@ export function exitThread(host: HostState, t: Task, status: number): void {
   t.blockedIn = null;
   group.threads.delete(t);
   releaseMemory(t);
-  if (group.threads.size === 0 && --group.files.users === 0) group.files.fds.clear();
+  if (group.threads.size === 0 && --group.files.users === 0) group.files.clear();
   forgetOriginalParent(host, t);
   if (!t.isLeader) {
     releaseTask(host, t);
@@ -122,10 +122,10 @@ function forgetOriginalParent(host: HostState, t: Task): void {
   if (t.children.size === 0 && t.activeNs.childReaper !== t) return;
   const reaper = findNewReaper(host, t);
   for (const child of [...t.children]) {
-    t.children.delete(child);
+    t.removeChild(child);
     child.parent = reaper;
     if (!reaper) continue;
-    reaper.children.add(child);
+    reaper.addChild(child);
     // A child moving to another process signals its new parent with SIGCHLD.
     if (reaper.group !== t.group) child.exitSignal = SIGCHLD;
     if (isReapable(child)) notifyParent(child);

@@ -36,14 +36,14 @@ export function sysOpen(task: Task, pathAddr: number, flags: number): number {
 }
 
 function fileOf(task: Task, fd: number): OpenFile {
-  const f = task.group.files.fds.get(fd);
+  const f = task.group.files.get(fd);
   if (!f) fail('EBADF', `fd ${fd} is not open`);
   return f;
 }
 
 export function sysClose(task: Task, fd: number): number {
   fileOf(task, fd);
-  task.group.files.fds.delete(fd);
+  task.group.files.delete(fd);
   return 0;
 }
 

@@ -22,14 +22,33 @@ export const NS_LAST_PID_PATH = '/proc/sys/kernel/ns_last_pid';
 const MAX_FDS = 1024;
 
 export class FileTable {
-  readonly fds = new Map<number, OpenFile>();
+  /** allocated with the first open file: most processes of a model host open none */
+  private fds: Map<number, OpenFile> | null = null;
   users = 1;
+
+  get(fd: number): OpenFile | undefined {
+    return this.fds?.get(fd);
+  }
+
+  delete(fd: number): void {
+    this.fds?.delete(fd);
+  }
+
+  clear(): void {
+    this.fds = null;
+  }
+
+  /** entries lists the open descriptors, lowest first. */
+  entries(): Array<[number, OpenFile]> {
+    return this.fds ? [...this.fds.entries()].sort((a, b) => a[0] - b[0]) : [];
+  }
 
   /** install puts `file` at the lowest free descriptor; -1 when the table is full. */
   install(file: OpenFile): number {
+    const fds = (this.fds ??= new Map());
     for (let fd = 0; fd < MAX_FDS; fd++) {
-      if (!this.fds.has(fd)) {
-        this.fds.set(fd, file);
+      if (!fds.has(fd)) {
+        fds.set(fd, file);
         return fd;
       }
     }
@@ -39,7 +58,7 @@ export class FileTable {
   /** copy duplicates the table for a fork without CLONE_FILES (open files are shared objects, as in dup_fd). */
   copy(): FileTable {
     const t = new FileTable();
-    for (const [fd, f] of this.fds) t.fds.set(fd, f);
+    if (this.fds && this.fds.size > 0) t.fds = new Map(this.fds);
     return t;
   }
 }

@@ -148,8 +148,8 @@ export function takeSnapshot(host: HostState): HostSnapshot {
     })),
     files: fileTables.map((f) => ({
       users: f.users,
-      fds: [...f.fds.entries()]
-        .sort((a, b) => a[0] - b[0])
+      fds: f
+        .entries()
         .map(([fd, file]): [number, string, number, number] => [fd, file.kind, file.flags, file.kind === 'ns_last_pid' ? file.pos : file.kind === 'pidfd' ? file.pid.nr : 0]),
     })),
   };

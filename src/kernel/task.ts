@@ -14,11 +14,13 @@ import type { ThreadGroup } from './thread-group.js';
 /** TaskState as ps shows it: R runnable, S blocked in a syscall, T stopped, Z zombie. */
 export type TaskState = 'runnable' | 'blocked' | 'stopped' | 'zombie';
 
+const NO_CHILDREN: ReadonlySet<Task> = new Set();
+
 export class Task {
   group!: ThreadGroup;
   parent: Task | null = null;
-  /** children whose real_parent is this task (thread group leaders only) */
-  readonly children = new Set<Task>();
+  /** children whose real_parent is this task (thread group leaders only); allocated with the first one */
+  private kids: Set<Task> | null = null;
   /** the signal sent to the parent on exit; -1 for threads (they are reaped at once) */
   exitSignal = 0;
   /** set once do_exit has run (PF_EXITING / exit_state) */
@@ -47,6 +49,19 @@ export class Task {
   ) {
     this.dv = dv ?? new DataView(regs.buffer, regs.byteOffset, regs.byteLength);
     this.pidNsForChildren = pid.ns;
+  }
+
+  /** children lists the tasks whose real parent this task is. */
+  get children(): ReadonlySet<Task> {
+    return this.kids ?? NO_CHILDREN;
+  }
+
+  addChild(child: Task): void {
+    (this.kids ??= new Set()).add(child);
+  }
+
+  removeChild(child: Task): void {
+    this.kids?.delete(child);
   }
 
   /** activeNs is the pid namespace the task itself lives in (task_active_pid_ns). */

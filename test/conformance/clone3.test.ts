@@ -202,7 +202,7 @@ describe.each(ALL_ARCHES)('clone3 effects on %s', (arch) => {
     const stack = l.mmap(0, 16384, 3, 0x22, -1, 0).ret;
     const child = l.clone3({ exit_signal: SIGCHLD, stack, stack_size: 16384 }, 64).child!;
     const f = child.abi.regs.fields.find((x) => x.name === child.abi.spRegister)!;
-    const dv = new DataView(child.regs.buffer);
+    const dv = child.dv;
     const sp = f.size === 8 ? Number(dv.getBigUint64(f.offset, false === child.abi.littleEndian ? false : true)) : dv.getUint32(f.offset, child.abi.littleEndian);
     expect(sp).toBe(stack + 16384);
   });

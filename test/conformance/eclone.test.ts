@@ -198,7 +198,7 @@ describe.each(ALL_ARCHES)('eclone effects on %s', (arch) => {
     const b = l.eclone(SIGCHLD, {}, 48, []).child!;
     const sp = (t: Task) => {
       const f = t.abi.regs.fields.find((x) => x.name === t.abi.spRegister)!;
-      const dv = new DataView(t.regs.buffer);
+      const dv = t.dv;
       return f.size === 8 ? Number(dv.getBigUint64(f.offset, t.abi.littleEndian)) : dv.getUint32(f.offset, t.abi.littleEndian);
     };
     expect(sp(a)).toBe(stack + 8192);

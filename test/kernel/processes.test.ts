@@ -27,6 +27,7 @@ import {
   __WCLONE,
   type Task,
 } from '../../src/index.js';
+import { accessor } from '../../src/arch/reg-access.js';
 import { ALL_ARCHES, BAD_POINTER, expectUnchanged, nestedInit, unprivileged } from '../helpers.js';
 
 const THREAD = CLONE_THREAD | CLONE_SIGHAND | CLONE_VM;
@@ -371,8 +372,7 @@ describe.each(ALL_ARCHES)('process lifecycle on %s', (arch) => {
     const t: Task = h.init;
     const nr = t.abi.regs.fields.find((f) => f.name === t.abi.syscall.nr)!;
     const before = t.regs.slice();
-    new DataView(t.regs.buffer).setUint32(nr.offset + nr.size - 4, 999, false === t.abi.littleEndian ? false : true);
-    if (t.abi.littleEndian) new DataView(t.regs.buffer).setUint32(nr.offset, 999, true);
+    accessor(t.abi.regs, t.abi.littleEndian, nr.name).set(t.dv, 999);
     h.syscall(t);
     expect(t.abi.readReturn(t.dv)).toEqual({ ret: -1, errno: 38 });
     t.regs.set(before);
