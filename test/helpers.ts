@@ -41,3 +41,10 @@ export function expectUnchanged<T>(host: Host, fn: () => T): T {
   expect(host.snapshot()).toEqual(before);
   return out;
 }
+
+/** forked forks `n` children of the host init and returns the init: fills pids 2..n+1 on a first pass. */
+export function forked(host: Host, n: number): Task {
+  const l = host.libc(host.init);
+  for (let i = 0; i < n; i++) if (!l.fork().child) throw new Error(`forked: fork ${i} failed`);
+  return host.init;
+}

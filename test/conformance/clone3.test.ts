@@ -22,7 +22,7 @@ import {
   type ErrnoName,
   type Task,
 } from '../../src/index.js';
-import { ALL_ARCHES, BAD_POINTER, nestedInit, unprivileged, userContainer } from '../helpers.js';
+import { ALL_ARCHES, BAD_POINTER, forked, nestedInit, unprivileged, userContainer } from '../helpers.js';
 
 type Args = Omit<Clone3Args, 'set_tid'> & { set_tid?: number[] | number };
 
@@ -42,7 +42,7 @@ const ok = (nspids: number[], ret = nspids[nspids.length - 1]!) => ({ nspids, re
 const CLEAR_SIGHAND = 1n << 32n;
 const INTO_CGROUP = 1n << 33n;
 
-/** dropToCheckpointRestore keeps only CAP_CHECKPOINT_RESTORE in a forked child (selftest clone3_cap_checkpoint_restore). */
+/** checkpointRestoreOnly keeps only CAP_CHECKPOINT_RESTORE in a forked child (selftest clone3_cap_checkpoint_restore). */
 function checkpointRestoreOnly(h: Host): Task {
   const child = h.libc(h.init).fork().child!;
   const cr = 2 ** (CAP_CHECKPOINT_RESTORE - 32);
@@ -88,8 +88,7 @@ const CASES: Clone3Case[] = [
     source: '§6',
     pidMax: 400,
     setup: (h) => {
-      const l = h.libc(h.init);
-      for (let i = 0; i < 300; i++) l.fork();
+      const l = h.libc(forked(h, 300));
       l.kill(42, SIGKILL);
       if (l.wait4(42, 0, 0, 0).ret !== 42) throw new Error('could not reap 42');
       return h.init;
@@ -112,10 +111,7 @@ const CASES: Clone3Case[] = [
     name: 'exhaustion at an auto level is EAGAIN',
     source: '§3.3',
     pidMax: 301,
-    setup: (h) => {
-      for (let i = 0; i < 299; i++) h.libc(h.init).fork();
-      return h.init;
-    },
+    setup: (h) => forked(h, 299),
     args: { exit_signal: SIGCHLD },
     expect: { errno: 'EAGAIN' },
   },

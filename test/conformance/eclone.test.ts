@@ -26,7 +26,7 @@ import {
   type ErrnoName,
   type Task,
 } from '../../src/index.js';
-import { ALL_ARCHES, BAD_POINTER, expectUnchanged, nestedInit, unprivileged } from '../helpers.js';
+import { ALL_ARCHES, BAD_POINTER, forked, expectUnchanged, nestedInit, unprivileged } from '../helpers.js';
 
 interface EcloneCase {
   name: string;
@@ -91,10 +91,7 @@ const CASES: EcloneCase[] = [
     name: 'pid below 300 once last_pid has reached 300',
     source: '§1.7 step 9',
     pidMax: 400,
-    setup: (h) => {
-      for (let i = 0; i < 300; i++) h.libc(h.init).fork();
-      return h.init;
-    },
+    setup: (h) => forked(h, 300),
     args: { nr_pids: 1 },
     pids: [42],
     expect: { errno: 'EINVAL' },
@@ -103,10 +100,7 @@ const CASES: EcloneCase[] = [
     name: 'auto allocation with no free pid is EBUSY',
     source: '§1.7 step 9 (patch 2)',
     pidMax: 301,
-    setup: (h) => {
-      for (let i = 0; i < 299; i++) h.libc(h.init).fork();
-      return h.init;
-    },
+    setup: (h) => forked(h, 299),
     args: { nr_pids: 0 },
     expect: { errno: 'EBUSY' },
   },
