@@ -32,6 +32,7 @@ export const SYSCALL_NAMES = [
   'mmap',
   'munmap',
   'sched_yield',
+  'nanosleep',
 ] as const;
 
 /** SyscallName is one syscall the model implements. */

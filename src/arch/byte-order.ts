@@ -26,6 +26,14 @@ export function readUnsigned(dv: DataView, offset: number, size: number, le: boo
   }
 }
 
+/** readSigned returns a 4- or 8-byte field as a C `long` of that width (exact within ±2^53). */
+export function readSigned(dv: DataView, offset: number, size: number, le: boolean): number {
+  const lo = readLow32(dv, offset, size, le);
+  if (size !== 8) return lo | 0;
+  const hi = readHigh32(dv, offset, size, le);
+  return hi >= 0x80000000 ? (hi - TWO32) * TWO32 + lo : hi * TWO32 + lo;
+}
+
 /** readLow32 returns the low 32 bits of a 4- or 8-byte field, unsigned: what the kernel sees for an `int` or `u32` argument. */
 export function readLow32(dv: DataView, offset: number, size: number, le: boolean): number {
   if (size === 8) return dv.getUint32(le ? offset : offset + 4, le);

@@ -4,7 +4,7 @@
  * once, at definition time.
  */
 import type { RegLayout } from './arch.js';
-import { readHigh32, readLow32, readUnsigned, writeWord } from './byte-order.js';
+import { readLow32, readSigned, readUnsigned, writeWord } from './byte-order.js';
 import { fieldOf } from './register-file.js';
 
 /** RegAccessor reads and writes one register field of a DataView over the register set. */
@@ -18,6 +18,11 @@ export interface RegAccessor {
   set(dv: DataView, value: number): void;
 }
 
+/** copyReg copies one register's bytes into another of the same size: exact for any value, unlike a get/set through a number. */
+export function copyReg(dv: DataView, from: RegAccessor, to: RegAccessor): void {
+  for (let i = 0; i < to.size; i++) dv.setUint8(to.offset + i, dv.getUint8(from.offset + i));
+}
+
 /** accessor compiles a RegAccessor for the named field of `layout`. */
 export function accessor(layout: RegLayout, le: boolean, name: string): RegAccessor {
   const { offset, size } = fieldOf(layout, name);
@@ -26,13 +31,7 @@ export function accessor(layout: RegLayout, le: boolean, name: string): RegAcces
     size,
     get: (dv) => readUnsigned(dv, offset, size, le),
     low32: (dv) => readLow32(dv, offset, size, le),
-    signed: (dv) => {
-      const lo = readLow32(dv, offset, size, le);
-      if (size !== 8) return lo | 0;
-      const hi = readHigh32(dv, offset, size, le);
-      if (hi >= 0x80000000) return (hi - 0x100000000) * 0x100000000 + lo;
-      return hi * 0x100000000 + lo;
-    },
+    signed: (dv) => readSigned(dv, offset, size, le),
     set: (dv, value) => writeWord(dv, offset, size, le, value),
   };
 }

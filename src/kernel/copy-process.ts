@@ -173,6 +173,7 @@ export function copyProcess(host: HostState, parent: Task, req: CloneRequest): T
     child.parent?.addChild(child);
   }
   child.group.threads.add(child);
+  child.exePath = parent.exePath;
   if (pid.vnr === 1) {
     // is_child_reaper: the first task of a new namespace is its init.
     childNs.childReaper = child;

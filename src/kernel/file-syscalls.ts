@@ -61,6 +61,10 @@ export function sysRead(task: Task, fd: number, buf: number, count: number): num
 export function sysWrite(task: Task, fd: number, buf: number, count: number): number {
   const f = fileOf(task, fd);
   if ((f.flags & O_ACCMODE) === O_RDONLY) fail('EBADF', `fd ${fd} is not open for writing`);
+  if (f.kind === 'console') {
+    f.console.write(copyFromUser(task, buf, count));
+    return count;
+  }
   if (f.kind !== 'ns_last_pid') fail('EINVAL', `fd ${fd} cannot be written`);
   const ns = task.activeNs;
   const creds = task.creds;

@@ -3,6 +3,7 @@
  * file: /proc/sys/kernel/ns_last_pid, a pidfd (clone3 CLONE_PIDFD) and the
  * container console. Tables are shared with CLONE_FILES and copied by fork.
  */
+import type { Console } from './console.js';
 import type { Pid } from './pid.js';
 
 export const O_ACCMODE = 3;
@@ -13,7 +14,7 @@ export const O_RDWR = 2;
 export type OpenFile =
   | { kind: 'ns_last_pid'; flags: number; pos: number }
   | { kind: 'pidfd'; flags: number; pid: Pid }
-  | { kind: 'console'; flags: number };
+  | { kind: 'console'; flags: number; console: Console };
 
 /** NS_LAST_PID_PATH: the sysctl file restorers write pid - 1 into (proc(5)). */
 export const NS_LAST_PID_PATH = '/proc/sys/kernel/ns_last_pid';

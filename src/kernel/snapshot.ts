@@ -23,6 +23,8 @@ export interface TaskSnapshot {
   exitStatus: number;
   exitSignal: number;
   blockedIn: string | null;
+  sleepUntil: number | null;
+  exePath: string | null;
   comm: string;
   abi: ArchName;
   creds: { uid: number; euid: number; suid: number; userNs: number; effective: number; permitted: number };
@@ -101,6 +103,8 @@ export function takeSnapshot(host: HostState): HostSnapshot {
       exitStatus: t.exitStatus,
       exitSignal: t.exitSignal,
       blockedIn: t.blockedIn,
+      sleepUntil: t.sleepUntil,
+      exePath: t.exePath,
       comm: t.comm,
       abi: t.abi.name,
       creds: { uid: t.creds.uid, euid: t.creds.euid, suid: t.creds.suid, userNs: t.creds.userNs.id, effective: t.creds.effective, permitted: t.creds.permitted },

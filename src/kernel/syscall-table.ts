@@ -18,6 +18,7 @@ import { sysGetpgid, sysGetpgrp, sysGetsid, sysSetpgid, sysSetsid } from './sess
 import { sysKill } from './signals.js';
 import type { SyscallArgs } from './syscall-args.js';
 import type { Task } from './task.js';
+import { sysNanosleep } from './time-syscalls.js';
 import { sysUnshare } from './unshare.js';
 import { BLOCKED, sysWait4 } from './wait.js';
 
@@ -66,6 +67,7 @@ export const HANDLERS: Readonly<Record<SyscallName, Handler>> = {
   mmap: (_h, t, a) => sysMmap(t, a),
   munmap: (_h, t, a) => sysMunmap(t, a.word(0), a.word(1)),
   sched_yield: () => 0,
+  nanosleep: (h, t, a) => sysNanosleep(h, t, a.word(0)),
 };
 
 const tables = new WeakMap<Arch, Map<number, SyscallName>>();

@@ -29,6 +29,10 @@ export class Task {
   exitStatus = 0;
   /** the syscall this task is blocked in, with its registers in restart form */
   blockedIn: SyscallName | null = null;
+  /** the clock tick a nanosleep ends at, kept across restarts (the kernel's restart_block) */
+  sleepUntil: number | null = null;
+  /** the program file this task runs (as /proc/PID/exe), or null for a task driven from outside */
+  exePath: string | null = null;
   /** CLONE_CHILD_CLEARTID address, cleared on exit */
   clearChildTid = 0;
   /** pid namespace this task's children are created in (changed by unshare(CLONE_NEWPID)) */

@@ -101,7 +101,20 @@ type Pointer<T> = T | number;
 
 const FORK_TYPES = new Set<SyscallName>(['fork', 'clone', 'eclone', 'clone3']);
 
-function int32s(abi: Arch, values: readonly number[]): Uint8Array {
+/** cloneRegisterOrder permutes clone's generic (flags, stack, parent_tid, child_tid, tls) into the ABI's argument order (arch-layouts.md §9). */
+export function cloneRegisterOrder(abi: Arch, [flags, stack, ptid, ctid, tls]: readonly number[]): number[] {
+  switch (abi.syscall.cloneOrder) {
+    case 'default':
+      return [flags!, stack!, ptid!, ctid!, tls!];
+    case 'backwards':
+      return [flags!, stack!, ptid!, tls!, ctid!];
+    case 'backwards2':
+      return [stack!, flags!, ptid!, ctid!, tls!];
+  }
+}
+
+/** int32s lays out C ints in an ABI's byte order. */
+export function int32s(abi: Arch, values: readonly number[]): Uint8Array {
   const b = new Uint8Array(values.length * 4);
   const dv = new DataView(b.buffer);
   values.forEach((v, i) => dv.setInt32(i * 4, v | 0, abi.littleEndian));
@@ -277,12 +290,7 @@ export class Libc {
 
   /** clone(flags, stack, parent_tid, child_tid, tls) in the generic order; the library permutes it for the ABI (arch-layouts.md §9). */
   clone(flags: number, stack: number, parent_tid: number, child_tid: number, tls: number): SyscallResult {
-    const order: Record<Arch['syscall']['cloneOrder'], number[]> = {
-      default: [flags, stack, parent_tid, child_tid, tls],
-      backwards: [flags, stack, parent_tid, tls, child_tid],
-      backwards2: [stack, flags, parent_tid, child_tid, tls],
-    };
-    return this.call('clone', order[this.abi.syscall.cloneOrder]);
+    return this.call('clone', cloneRegisterOrder(this.abi, [flags, stack, parent_tid, child_tid, tls]));
   }
 
   /** eclone(flags_low, clone_args, args_size, pids): the v13 interface; pids[] oldest level first. */

@@ -5,7 +5,7 @@
  * (arch-layouts.md §7, §8).
  */
 import type { Arch, RegLayout } from '../arch.js';
-import { accessor } from '../reg-access.js';
+import { accessor, copyReg } from '../reg-access.js';
 import { fieldRun } from '../register-file.js';
 import { writeBig } from '../byte-order.js';
 
@@ -82,7 +82,7 @@ export function makePpcArch(spec: PpcSpec): Arch {
     getPc: (dv) => nip.get(dv),
     setPc: (dv, pc) => nip.set(dv, pc),
     enterSyscall(dv) {
-      orig.set(dv, r3.get(dv));
+      copyReg(dv, r3, orig);
       trap.set(dv, TRAP_SC);
       nip.set(dv, nip.get(dv) + SC_SIZE);
       setSo(dv, false); // DoSyscall clears SO on entry
@@ -102,7 +102,7 @@ export function makePpcArch(spec: PpcSpec): Arch {
       return { ret: r3.signed(dv), errno: 0 };
     },
     restartSyscall(dv) {
-      r3.set(dv, orig.get(dv));
+      copyReg(dv, orig, r3);
       nip.set(dv, nip.get(dv) - SC_SIZE);
     },
     childReturn(dv) {
@@ -147,6 +147,7 @@ export const PPC_SYSCALLS: Arch['syscalls'] = {
   mmap: 90,
   munmap: 91,
   sched_yield: 158,
+  nanosleep: 162,
 };
 
 /** ppcRegs builds the 48-word elf_gregset_t layout for a word size (arch-layouts.md §7.1). */

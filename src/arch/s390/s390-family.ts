@@ -7,7 +7,7 @@
  */
 import type { Arch, RegLayout } from '../arch.js';
 import { MAX_ERRNO } from '../../abi/errno.js';
-import { accessor } from '../reg-access.js';
+import { accessor, copyReg } from '../reg-access.js';
 import { fieldRun } from '../register-file.js';
 import { writeBig } from '../byte-order.js';
 
@@ -88,7 +88,7 @@ export function makeS390Arch(spec: S390Spec): Arch {
     enterSyscall(dv, extra) {
       // svc 0: the number comes from r1 and is kept as the interruption code.
       systemCall(extra).setUint32(0, r1.low32(dv), false);
-      orig.set(dv, r2.get(dv));
+      copyReg(dv, r2, orig);
       setPc(dv, getPc(dv) + SVC_SIZE);
     },
     syscallNumber: (_dv, extra) => systemCall(extra).getUint32(0, false),
@@ -99,7 +99,7 @@ export function makeS390Arch(spec: S390Spec): Arch {
       return { ret: v, errno: 0 };
     },
     restartSyscall(dv) {
-      r2.set(dv, orig.get(dv));
+      copyReg(dv, orig, r2);
       setPc(dv, getPc(dv) - SVC_SIZE);
     },
     childReturn: (dv) => r2.set(dv, 0),
@@ -137,4 +137,5 @@ export const S390_SYSCALLS: Arch['syscalls'] = {
   mmap: 90,
   munmap: 91,
   sched_yield: 158,
+  nanosleep: 162,
 };

@@ -116,5 +116,6 @@ export const I386: Arch = makeX86Arch({
     mmap: 192, // mmap2
     munmap: 91,
     sched_yield: 158,
+    nanosleep: 162,
   },
 });

@@ -119,5 +119,6 @@ export const X86_64: Arch = makeX86Arch({
     mmap: 9,
     munmap: 11,
     sched_yield: 24,
+    nanosleep: 35,
   },
 });

@@ -5,7 +5,7 @@
  */
 import type { Arch, RegLayout, SyscallAbi } from '../arch.js';
 import { MAX_ERRNO } from '../../abi/errno.js';
-import { accessor } from '../reg-access.js';
+import { accessor, copyReg } from '../reg-access.js';
 
 /** X86Spec is what differs between the two x86 ABIs; the family supplies the behaviour. */
 export interface X86Spec extends Omit<Arch, 'family' | 'littleEndian' | 'getPc' | 'setPc' | 'enterSyscall' | 'syscallNumber' | 'setReturn' | 'readReturn' | 'restartSyscall' | 'childReturn' | 'initialRegs' | 'setTls'> {
@@ -49,11 +49,11 @@ export function makeX86Arch(spec: X86Spec): Arch {
     getPc: (dv) => ip.get(dv),
     setPc: (dv, pc) => ip.set(dv, pc),
     enterSyscall(dv) {
-      origAx.set(dv, ax.get(dv));
+      copyReg(dv, ax, origAx);
       ip.set(dv, ip.get(dv) + insn);
       if (cx && r11) {
-        cx.set(dv, ip.get(dv));
-        r11.set(dv, flags.get(dv));
+        copyReg(dv, ip, cx);
+        copyReg(dv, flags, r11);
       }
     },
     // orig_ax keeps the number; only its low 32 bits select the table entry.
@@ -65,7 +65,7 @@ export function makeX86Arch(spec: X86Spec): Arch {
       return { ret: v, errno: 0 };
     },
     restartSyscall(dv) {
-      ax.set(dv, origAx.get(dv));
+      copyReg(dv, origAx, ax);
       ip.set(dv, ip.get(dv) - insn);
     },
     childReturn: (dv) => ax.set(dv, 0),

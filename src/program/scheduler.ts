@@ -1,0 +1,69 @@
+/**
+ * Scheduler runs the host's programs deterministically: round robin in
+ * ascending root pid order, one statement per step, one clock tick per
+ * step. Sleepers wake when the clock reaches their tick; when nothing can
+ * run but something sleeps, the clock jumps to the first wake-up.
+ */
+import type { Task } from '../kernel/task.js';
+import type { Compiled } from './compile.js';
+import { step, type InterpreterHost, type StepResult } from './interpreter.js';
+
+export class Scheduler {
+  private round: Task[] = [];
+
+  constructor(
+    private readonly host: InterpreterHost,
+    private readonly programs: ReadonlyMap<string, Compiled>,
+  ) {}
+
+  private isRunnable(t: Task): boolean {
+    return t.exePath !== null && this.programs.has(t.exePath) && this.host.tasks.has(t) && t.state === 'runnable';
+  }
+
+  private wakeSleepers(): void {
+    for (const t of this.host.tasks) if (t.blockedIn === 'nanosleep' && t.sleepUntil !== null && t.sleepUntil <= this.host.clock) t.blockedIn = null;
+  }
+
+  private nextRound(): Task[] {
+    return [...this.host.tasks].filter((t) => this.isRunnable(t)).sort((a, b) => a.pid.nr - b.pid.nr);
+  }
+
+  /** step runs one statement of the next runnable task; null when every task is blocked or gone. */
+  step(): { task: Task; result: StepResult } | null {
+    this.wakeSleepers();
+    let task = this.take();
+    if (!task) {
+      const sleepers = [...this.host.tasks].filter((t) => t.blockedIn === 'nanosleep' && t.sleepUntil !== null && this.programs.has(t.exePath ?? ''));
+      if (sleepers.length === 0) return null;
+      this.host.clock = Math.min(...sleepers.map((t) => t.sleepUntil!));
+      this.wakeSleepers();
+      task = this.take();
+      if (!task) return null;
+    }
+    this.host.clock++;
+    return { task, result: step(this.host, task, this.programs.get(task.exePath!)!) };
+  }
+
+  private take(): Task | null {
+    for (;;) {
+      if (this.round.length === 0) {
+        this.round = this.nextRound();
+        if (this.round.length === 0) return null;
+      }
+      const t = this.round.shift()!;
+      if (this.isRunnable(t)) return t;
+    }
+  }
+
+  /** run executes up to `steps` steps; returns how many ran (fewer when everything is idle). */
+  run(steps: number): number {
+    let n = 0;
+    while (n < steps && this.step()) n++;
+    return n;
+  }
+
+  /** runUntilIdle runs until every task is blocked or gone, at most `limit` steps. */
+  runUntilIdle(limit = 1_000_000): number {
+    return this.run(limit);
+  }
+}
