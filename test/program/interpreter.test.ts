@@ -82,3 +82,29 @@ describe('execution through the ABI', () => {
     expect(r.ctr.console.text).toBe('');
   });
 });
+
+describe('the other sample workloads', () => {
+  it('threads: two threads of one process, each with its own tid', () => {
+    const text = readFileSync('images/workloads/threads.wl', 'utf8');
+    const out = ALL_ARCHES.map((arch) => runWorkload(arch, 'images/workloads/threads.wl', text, 200).ctr.console.text);
+    for (const o of out) expect(o).toBe(out[0]);
+    expect(out[0]).toContain('thread 2 of process 1\n');
+    expect(out[0]).toContain('thread 3 of process 1\n');
+    expect(out[0]).toContain('main: threads 2 and 3 finished\n');
+  });
+
+  it('churn: pids wrap past pid_max to 300', () => {
+    const host = Host.create({ arch: 'i386', pidMax: 400 });
+    const compiled = compileWorkload(parseWorkload('churn.wl', readFileSync('images/workloads/churn.wl', 'utf8')));
+    const ctr = startContainer(host, 'c', compiled);
+    new Scheduler(host, new Map([['churn.wl', compiled]])).run(20_000);
+    expect(ctr.console.text).toMatch(/^wrap 1: pid 300 after 399 \(398 forks\)\nwrap 2: pid 300 after 399 \(498 forks\)\n/);
+  });
+
+  it('pidcache: the cached pid always matches getpid()', () => {
+    const r = runWorkload('ppc64', 'pidcache.wl', readFileSync('images/workloads/pidcache.wl', 'utf8'), 400);
+    expect(r.ctr.console.text).toContain('ok 1 round 3\n');
+    expect(r.ctr.console.text).toContain('ok 3 round 3\n');
+    expect(r.ctr.console.text).not.toContain('FAIL');
+  });
+});
