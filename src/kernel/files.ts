@@ -44,6 +44,11 @@ export class FileTable {
     return this.fds ? [...this.fds.entries()].sort((a, b) => a[0] - b[0]) : [];
   }
 
+  /** set puts `file` at descriptor `fd` (restoring a table). */
+  set(fd: number, file: OpenFile): void {
+    (this.fds ??= new Map()).set(fd, file);
+  }
+
   /** install puts `file` at the lowest free descriptor; -1 when the table is full. */
   install(file: OpenFile): number {
     const fds = (this.fds ??= new Map());

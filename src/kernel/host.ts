@@ -26,6 +26,17 @@ export const STACK_SIZE = 128 * 1024;
 /** STACK_HEADROOM: how far below the stack top a task's stack pointer starts. */
 const STACK_HEADROOM = 4096;
 
+/** RestoredHost is what Host.restore needs: the root namespaces, the init, every task, the clock and id counters. */
+export interface RestoredHost {
+  rootUserNs: UserNamespace;
+  rootPidNs: PidNamespace;
+  init: Task;
+  tasks: readonly Task[];
+  clock: number;
+  nextPidNsId: number;
+  nextUserNsId: number;
+}
+
 export interface HostOptions {
   arch: ArchName | string;
   /** kernel.pid_max; 301..4,194,304 on 64-bit arches, 301..32768 on 32-bit ones (PID_MAX_LIMIT) */
@@ -51,12 +62,33 @@ export class Host implements HostState {
   private constructor(
     readonly arch: Arch,
     readonly pidMax: number,
+    restored?: RestoredHost,
   ) {
+    if (restored) {
+      this.rootUserNs = restored.rootUserNs;
+      this.rootPidNs = restored.rootPidNs;
+      this.init = restored.init;
+      for (const t of restored.tasks) this.tasks.add(t);
+      this.clock = restored.clock;
+      this.nextPidNsId = restored.nextPidNsId;
+      this.nextUserNsId = restored.nextUserNsId;
+      return;
+    }
     this.rootUserNs = new UserNamespace(null, 0);
     this.commitUserNs(this.rootUserNs);
     this.rootPidNs = new PidNamespace(null, this.rootUserNs, pidMax);
     this.commitPidNs(this.rootPidNs);
     this.init = this.createInit();
+  }
+
+  /** restore rebuilds a host from decoded parts (src/store/machine-codec.ts); tasks in their original creation order. */
+  static restore(arch: Arch, pidMax: number, parts: RestoredHost): Host {
+    return new Host(arch, pidMax, parts);
+  }
+
+  /** idCounters are the next namespace ids, saved so a restored host names new namespaces as the original would. */
+  get idCounters(): { nextPidNsId: number; nextUserNsId: number } {
+    return { nextPidNsId: this.nextPidNsId, nextUserNsId: this.nextUserNsId };
   }
 
   /** create builds a host of the given arch with its init; throws RangeError for an unknown arch or a pid_max out of range. */

@@ -19,7 +19,7 @@ export interface Vma {
 }
 
 /** Page is a page frame; refs counts the address spaces mapping it; `shared` pages are never copied on write. */
-interface Page {
+export interface Page {
   data: Uint8Array;
   refs: number;
   shared: boolean;
@@ -37,6 +37,23 @@ export class MemoryMap {
     readonly taskSize: number,
     readonly mmapBase: number,
   ) {}
+
+  /** restore rebuilds an address space from its mappings and pages; pages shared between address spaces are passed as the same objects. */
+  static restore(pageSize: number, taskSize: number, mmapBase: number, vmas: readonly Vma[], pages: ReadonlyArray<readonly [number, Page]>, users: number): MemoryMap {
+    const mm = new MemoryMap(pageSize, taskSize, mmapBase);
+    mm.vmas = vmas.map((v) => ({ ...v }));
+    for (const [index, page] of pages) {
+      page.refs++;
+      mm.pages.set(index, page);
+    }
+    mm.users = users;
+    return mm;
+  }
+
+  /** pageObjects lists the page frames by index, for a serializer that stores each shared frame once. */
+  pageObjects(): Array<[number, Page]> {
+    return [...this.pages.entries()].sort((a, b) => a[0] - b[0]);
+  }
 
   /** mappings returns a copy of the VMA list, lowest first. */
   mappings(): Vma[] {

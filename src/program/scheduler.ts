@@ -55,6 +55,16 @@ export class Scheduler {
     }
   }
 
+  /** pending lists the tasks still due in the current round (saved with the host, so a reload continues the same order). */
+  pending(): readonly Task[] {
+    return this.round;
+  }
+
+  /** resumeRound restores a saved round. */
+  resumeRound(tasks: readonly Task[]): void {
+    this.round = [...tasks];
+  }
+
   /** run executes up to `steps` steps; returns how many ran (fewer when everything is idle). */
   run(steps: number): number {
     let n = 0;

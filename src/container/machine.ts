@@ -1,0 +1,53 @@
+/**
+ * Machine is a simulated host as the command line keeps it: the model
+ * kernel, the containers running on it with their consoles, the workload
+ * programs they run, and the scheduler's place in its round.
+ */
+import type { ArchName } from '../arch/arch.js';
+import { Host } from '../kernel/host.js';
+import type { Task } from '../kernel/task.js';
+import { compileWorkload, type Compiled } from '../program/compile.js';
+import { parseWorkload } from '../program/parse.js';
+import { Scheduler } from '../program/scheduler.js';
+import { startContainer, type Container } from './container.js';
+
+export class Machine {
+  readonly containers = new Map<string, Container>();
+  /** program path → its source text, the file-backed text mapping's contents */
+  readonly sources = new Map<string, string>();
+  readonly programs = new Map<string, Compiled>();
+  readonly scheduler: Scheduler;
+
+  constructor(
+    readonly name: string,
+    readonly host: Host,
+  ) {
+    this.scheduler = new Scheduler(host, this.programs);
+  }
+
+  static create(name: string, arch: ArchName | string, pidMax?: number): Machine {
+    return new Machine(name, Host.create({ arch, ...(pidMax === undefined ? {} : { pidMax }) }));
+  }
+
+  /** addProgram parses and compiles a workload (ParseError on bad input) and keeps its text. */
+  addProgram(path: string, text: string): Compiled {
+    const compiled = compileWorkload(parseWorkload(path, text), path);
+    this.sources.set(path, text);
+    this.programs.set(path, compiled);
+    return compiled;
+  }
+
+  /** run starts a container running `path`'s main program. */
+  run(container: string, path: string, text: string): Container {
+    if (this.containers.has(container)) throw new RangeError(`container ${container} already exists on host ${this.name}`);
+    const ctr = startContainer(this.host, container, this.addProgram(path, text));
+    this.containers.set(container, ctr);
+    return ctr;
+  }
+
+  /** tasksOf lists a container's tasks (alive or zombie): those whose pid lives in its namespace or below, in pid order. */
+  tasksOf(container: Container): Task[] {
+    const ns = container.init.pid.ns;
+    return [...this.host.tasks].filter((t) => ns.isAncestorOf(t.pid.ns)).sort((a, b) => a.pid.nr - b.pid.nr);
+  }
+}

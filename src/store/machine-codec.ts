@@ -1,0 +1,300 @@
+/**
+ * encodeMachine and decodeMachine turn a Machine into plain data (numbers,
+ * strings, byte arrays, arrays and maps of those) and back, exactly: the
+ * decoded machine has the same snapshot, the same consoles and continues the
+ * same way. Objects shared in memory are stored once and referred to by
+ * index: page frames shared copy-on-write, FPU states, file tables, consoles
+ * and pids. Pure: no I/O (the store writes the result as CBOR).
+ */
+import type { ArchName } from '../arch/arch.js';
+import { archByName } from '../arch/registry.js';
+import { Console } from '../kernel/console.js';
+import { UserNamespace, type Credentials } from '../kernel/credentials.js';
+import { FileTable, type OpenFile } from '../kernel/files.js';
+import { Host } from '../kernel/host.js';
+import { MemoryMap, type Page, type Vma } from '../kernel/memory-map.js';
+import { Pid } from '../kernel/pid.js';
+import { PidNamespace } from '../kernel/pid-namespace.js';
+import { Task } from '../kernel/task.js';
+import { ThreadGroup } from '../kernel/thread-group.js';
+import type { SyscallName } from '../abi/syscall-names.js';
+import { Machine } from '../container/machine.js';
+
+export const MACHINE_FORMAT = 1;
+
+type Cred = [uid: number, euid: number, suid: number, userNs: number, effective: number, permitted: number];
+type FileRec = [fd: number, kind: OpenFile['kind'], flags: number, ref: number];
+
+export interface MachineRecord {
+  format: number;
+  name: string;
+  arch: ArchName;
+  pidMax: number;
+  clock: number;
+  ids: [nextPidNs: number, nextUserNs: number];
+  userNs: Array<[id: number, parent: number, owner: number]>;
+  pidNs: Array<[id: number, parent: number, userNs: number, lastPid: number, accepting: boolean, reaper: number]>;
+  pids: Array<[ns: number, numbers: number[]]>;
+  consoles: Array<[name: string, text: string]>;
+  files: Array<[users: number, fds: FileRec[]]>;
+  pages: Array<[data: Uint8Array, shared: boolean]>;
+  mms: Array<[users: number, vmas: Array<[number, number, number, boolean, string]>, pages: Array<[index: number, page: number]>]>;
+  fpus: Uint8Array[];
+  groups: Array<{ leader: number; pgrp: number; session: number; files: number; threads: number[]; flags: [boolean, boolean, boolean, number, boolean, boolean]; exit: number | null }>;
+  tasks: Array<{
+    pid: number;
+    group: number;
+    parent: number;
+    children: number[];
+    abi: ArchName;
+    regs: Uint8Array;
+    fpu: number;
+    extra: Array<[string, Uint8Array]>;
+    mm: number;
+    cred: Cred;
+    comm: string;
+    exit: [signal: number, exited: boolean, status: number];
+    blockedIn: string | null;
+    sleepUntil: number | null;
+    exePath: string | null;
+    clearChildTid: number;
+    nsForChildren: number;
+  }>;
+  init: number;
+  containers: Array<[name: string, init: number, console: number]>;
+  programs: Array<[path: string, text: string]>;
+  round: number[];
+}
+
+/** Indexer numbers distinct objects in the order they are first met. */
+class Indexer<T> {
+  readonly items: T[] = [];
+  private readonly index = new Map<T, number>();
+  of(item: T): number {
+    let i = this.index.get(item);
+    if (i === undefined) {
+      i = this.items.push(item) - 1;
+      this.index.set(item, i);
+    }
+    return i;
+  }
+}
+
+export function encodeMachine(m: Machine): MachineRecord {
+  const host = m.host;
+  const tasks = [...host.tasks];
+  const taskIndex = new Map(tasks.map((t, i) => [t, i]));
+  const ti = (t: Task | null): number => (t ? taskIndex.get(t) ?? -1 : -1);
+  const userNs = new Indexer<UserNamespace>();
+  const pidNs = new Indexer<PidNamespace>();
+  const pids = new Indexer<Pid>();
+  const consoles = new Indexer<Console>();
+  const files = new Indexer<FileTable>();
+  const pages = new Indexer<Page>();
+  const mms = new Indexer<MemoryMap>();
+  const fpus = new Indexer<Uint8Array>();
+  const groups = new Indexer<ThreadGroup>();
+  const addUser = (u: UserNamespace): number => {
+    if (u.parent) addUser(u.parent);
+    return userNs.of(u);
+  };
+  const addPidNs = (ns: PidNamespace): number => {
+    if (ns.parent) addPidNs(ns.parent);
+    addUser(ns.userNs);
+    return pidNs.of(ns);
+  };
+  const addPid = (p: Pid): number => {
+    addPidNs(p.ns);
+    return pids.of(p);
+  };
+  for (const c of m.containers.values()) consoles.of(c.console);
+  const taskRecs = tasks.map((t) => {
+    addPidNs(t.pidNsForChildren);
+    const c: Credentials = t.creds;
+    return {
+      pid: addPid(t.pid),
+      group: groups.of(t.group),
+      parent: ti(t.parent),
+      children: [...t.children].map((k) => ti(k)),
+      abi: t.abi.name,
+      regs: t.regs.slice(),
+      fpu: fpus.of(t.fpu),
+      extra: Object.keys(t.extra).map((k): [string, Uint8Array] => [k, t.extra[k]!.slice()]),
+      mm: mms.of(t.mm),
+      cred: [c.uid, c.euid, c.suid, addUser(c.userNs), c.effective, c.permitted] as Cred,
+      comm: t.comm,
+      exit: [t.exitSignal, t.exited, t.exitStatus] as [number, boolean, number],
+      blockedIn: t.blockedIn,
+      sleepUntil: t.sleepUntil,
+      exePath: t.exePath,
+      clearChildTid: t.clearChildTid,
+      nsForChildren: pidNs.of(t.pidNsForChildren),
+    };
+  });
+  const groupRecs = groups.items.map((g) => ({
+    leader: ti(g.leader),
+    pgrp: addPid(g.pgrp),
+    session: addPid(g.session),
+    files: files.of(g.files),
+    threads: [...g.threads].map((t) => ti(t)),
+    flags: [g.unkillable, g.sessionLeader, g.stopped, g.stopSignal, g.stopReportPending, g.continueReportPending] as [boolean, boolean, boolean, number, boolean, boolean],
+    exit: g.groupExitStatus,
+  }));
+  const fileRecs = files.items.map((f): [number, FileRec[]] => [
+    f.users,
+    f.entries().map(([fd, o]): FileRec => [fd, o.kind, o.flags, o.kind === 'ns_last_pid' ? o.pos : o.kind === 'pidfd' ? addPid(o.pid) : consoles.of(o.console)]),
+  ]);
+  const mmRecs = mms.items.map((mm): MachineRecord['mms'][number] => [
+    mm.users,
+    mm.mappings().map((v): [number, number, number, boolean, string] => [v.start, v.end, v.prot, v.shared, v.name]),
+    mm.pageObjects().map(([index, page]): [number, number] => [index, pages.of(page)]),
+  ]);
+  const { nextPidNsId, nextUserNsId } = host.idCounters;
+  return {
+    format: MACHINE_FORMAT,
+    name: m.name,
+    arch: host.arch.name,
+    pidMax: host.pidMax,
+    clock: host.clock,
+    ids: [nextPidNsId, nextUserNsId],
+    userNs: userNs.items.map((u) => [u.id, u.parent ? userNs.of(u.parent) : -1, u.ownerUid]),
+    pidNs: pidNs.items.map((n) => [n.id, n.parent ? pidNs.of(n.parent) : -1, userNs.of(n.userNs), n.lastPid, n.accepting, ti(n.childReaper)]),
+    pids: pids.items.map((p) => [pidNs.of(p.ns), [...p.numbers]]),
+    consoles: consoles.items.map((c) => [c.name, c.text]),
+    files: fileRecs,
+    pages: pages.items.map((p) => [p.data.slice(), p.shared]),
+    mms: mmRecs,
+    fpus: fpus.items.map((f) => f.slice()),
+    groups: groupRecs,
+    tasks: taskRecs,
+    init: ti(host.init),
+    containers: [...m.containers.values()].map((c) => [c.name, ti(c.init), consoles.of(c.console)]),
+    programs: [...m.sources.entries()],
+    round: m.scheduler.pending().map((t) => ti(t)),
+  };
+}
+
+/** MachineDecodeError says what in a machine record is inconsistent. */
+export class MachineDecodeError extends Error {
+  override readonly name = 'MachineDecodeError';
+}
+
+function at<T>(list: readonly T[], i: number, what: string): T {
+  const v = list[i];
+  if (v === undefined) throw new MachineDecodeError(`${what} ${i} does not exist`);
+  return v;
+}
+
+export function decodeMachine(r: MachineRecord): Machine {
+  if (r.format !== MACHINE_FORMAT) throw new MachineDecodeError(`host file format ${r.format} is not ${MACHINE_FORMAT}`);
+  const arch = archByName(r.arch);
+  if (!arch) throw new MachineDecodeError(`unknown architecture ${r.arch}`);
+  const userNs: UserNamespace[] = [];
+  for (const [id, parent, owner] of r.userNs) {
+    const u = new UserNamespace(parent < 0 ? null : at(userNs, parent, 'user namespace'), owner);
+    u.id = id;
+    userNs.push(u);
+  }
+  const pidNs: PidNamespace[] = [];
+  for (const [id, parent, user, lastPid, accepting] of r.pidNs) {
+    const ns = new PidNamespace(parent < 0 ? null : at(pidNs, parent, 'pid namespace'), at(userNs, user, 'user namespace'), r.pidMax);
+    ns.id = id;
+    ns.lastPid = lastPid;
+    ns.accepting = accepting;
+    pidNs.push(ns);
+  }
+  const pids = r.pids.map(([nsIndex, numbers]) => {
+    const ns = at(pidNs, nsIndex, 'pid namespace');
+    if (numbers.length !== ns.level + 1) throw new MachineDecodeError(`a pid in a level-${ns.level} namespace has ${numbers.length} numbers`);
+    return new Pid(ns, numbers);
+  });
+  const consoles = r.consoles.map(([name, text]) => {
+    const c = new Console(name);
+    if (text.length > 0) c.write(new TextEncoder().encode(text));
+    return c;
+  });
+  const files = r.files.map(([users, fds]) => {
+    const t = new FileTable();
+    for (const [fd, kind, flags, ref] of fds) {
+      const file: OpenFile =
+        kind === 'ns_last_pid'
+          ? { kind, flags, pos: ref }
+          : kind === 'pidfd'
+            ? { kind, flags, pid: at(pids, ref, 'pid') }
+            : { kind, flags, console: at(consoles, ref, 'console') };
+      t.set(fd, file);
+    }
+    t.users = users;
+    return t;
+  });
+  const pages: Page[] = r.pages.map(([data, shared]) => ({ data: data.slice(), refs: 0, shared }));
+  const mms = r.mms.map(([users, vmas, pageRefs]) =>
+    MemoryMap.restore(
+      arch.pageSize,
+      arch.taskSize,
+      arch.mmapBase,
+      vmas.map(([start, end, prot, shared, name]): Vma => ({ start, end, prot, shared, name })),
+      pageRefs.map(([index, p]): [number, Page] => [index, at(pages, p, 'page')]),
+      users,
+    ),
+  );
+  const fpus = r.fpus.map((f) => f.slice());
+  const tasks = r.tasks.map((tr) => {
+    const abi = archByName(tr.abi);
+    if (!abi) throw new MachineDecodeError(`unknown task ABI ${tr.abi}`);
+    const [uid, euid, suid, user, effective, permitted] = tr.cred;
+    const extra: Record<string, Uint8Array> = {};
+    for (const [k, v] of tr.extra) extra[k] = v.slice();
+    const pid = at(pids, tr.pid, 'pid');
+    const t = new Task(pid, abi, tr.regs.slice(), at(fpus, tr.fpu, 'fpu state'), extra, at(mms, tr.mm, 'address space'), { uid, euid, suid, userNs: at(userNs, user, 'user namespace'), effective, permitted }, tr.comm);
+    pid.task = t;
+    [t.exitSignal, t.exited, t.exitStatus] = tr.exit;
+    t.blockedIn = tr.blockedIn as SyscallName | null;
+    t.sleepUntil = tr.sleepUntil;
+    t.exePath = tr.exePath;
+    t.clearChildTid = tr.clearChildTid;
+    t.pidNsForChildren = at(pidNs, tr.nsForChildren, 'pid namespace');
+    return t;
+  });
+  const groups = r.groups.map((g) => {
+    const group = new ThreadGroup(at(tasks, g.leader, 'task'), at(pids, g.pgrp, 'pid'), at(pids, g.session, 'pid'), at(files, g.files, 'file table'));
+    for (const t of g.threads) group.threads.add(at(tasks, t, 'task'));
+    [group.unkillable, group.sessionLeader, group.stopped, group.stopSignal, group.stopReportPending, group.continueReportPending] = g.flags;
+    group.groupExitStatus = g.exit;
+    return group;
+  });
+  r.tasks.forEach((tr, i) => {
+    const t = tasks[i]!;
+    t.group = at(groups, tr.group, 'thread group');
+    t.parent = tr.parent < 0 ? null : at(tasks, tr.parent, 'task');
+    for (const c of tr.children) t.addChild(at(tasks, c, 'task'));
+  });
+  // Numbers are allocated exactly for the pids something uses (a pidfd alone keeps none).
+  for (const pid of pids) {
+    if (!pid.inUse) continue;
+    pid.numbers.forEach((nr, level) => {
+      const ns = pid.ns.chain[level]!;
+      if (!ns.bitmap.set(nr)) throw new MachineDecodeError(`pid ${nr} is used twice at level ${level}`);
+      ns.pids.set(nr, pid);
+    });
+  }
+  r.pidNs.forEach(([, , , , , reaper], i) => {
+    pidNs[i]!.childReaper = reaper < 0 ? null : at(tasks, reaper, 'task');
+  });
+  const root = pidNs.find((n) => n.level === 0);
+  if (!root) throw new MachineDecodeError('no root pid namespace');
+  const host = Host.restore(arch, r.pidMax, {
+    rootUserNs: root.userNs,
+    rootPidNs: root,
+    init: at(tasks, r.init, 'task'),
+    tasks,
+    clock: r.clock,
+    nextPidNsId: r.ids[0],
+    nextUserNsId: r.ids[1],
+  });
+  const m = new Machine(r.name, host);
+  for (const [path, text] of r.programs) m.addProgram(path, text);
+  for (const [name, init, console] of r.containers) m.containers.set(name, { name, init: at(tasks, init, 'task'), console: at(consoles, console, 'console') });
+  m.scheduler.resumeRound(r.round.map((i) => at(tasks, i, 'task')));
+  return m;
+}
