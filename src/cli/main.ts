@@ -4,7 +4,12 @@
  */
 import yargs from 'yargs';
 import type { CliContext } from './context.js';
+import { containerCommands } from './commands/containers.js';
 import { demoCommand } from './commands/demo.js';
+import { hostCommand } from './commands/host.js';
+import { ContainerError } from '../container/container.js';
+import { ParseError } from '../program/parse.js';
+import { StoreError } from '../store/store-error.js';
 import { EXIT } from './exit-codes.js';
 import { UsageError } from './usage-error.js';
 
@@ -14,6 +19,16 @@ export interface RunIo {
 }
 
 const EPILOGUE = `Exit codes: ${EXIT.OK} success, ${EXIT.FAILURE} the command found a problem, ${EXIT.USAGE} bad usage, ${EXIT.INTERNAL} internal error (a bug: rerun with --debug and report it).`;
+
+/** isUserError: a problem with the input or the state directory, reported in one line without a stack trace. */
+function isUserError(e: unknown): e is Error {
+  return e instanceof UsageError || e instanceof StoreError || e instanceof ParseError || e instanceof ContainerError;
+}
+
+/** exitCodeFor: bad usage (including a bad name) is 2; a problem found while doing the work is 1. */
+function exitCodeFor(e: Error): number {
+  return e instanceof UsageError || (e instanceof StoreError && e.code === 'CKPT_BAD_NAME') ? EXIT.USAGE : EXIT.FAILURE;
+}
 
 export async function run(argv: readonly string[], io: RunIo = {}): Promise<number> {
   let code: number = EXIT.OK;
@@ -26,6 +41,8 @@ export async function run(argv: readonly string[], io: RunIo = {}): Promise<numb
     .scriptName('ckpt')
     .usage('ckpt: container checkpoint/restore with identical pids in every nested pid namespace\n\nUsage: $0 <command> [options]')
     .command(demoCommand(ctx))
+    .command(hostCommand(ctx))
+    .command(containerCommands(ctx))
     .option('debug', { type: 'boolean', default: false, describe: 'print stack traces of internal errors' })
     .demandCommand(1, 'name a command; try: ckpt demo')
     .strict()
@@ -35,10 +52,10 @@ export async function run(argv: readonly string[], io: RunIo = {}): Promise<numb
     .exitProcess(false)
     .fail((msg, e) => {
       failed = true;
-      if (e && !(e instanceof UsageError)) throw e;
+      if (e && !isUserError(e)) throw e;
       err(`ckpt: ${e?.message ?? msg}`);
-      err('Try: ckpt --help');
-      code = EXIT.USAGE;
+      if (!e) err('Try: ckpt --help');
+      code = e ? exitCodeFor(e) : EXIT.USAGE;
     })
     .wrap(Math.min(100, process.stdout.columns ?? 100));
   try {
@@ -47,7 +64,11 @@ export async function run(argv: readonly string[], io: RunIo = {}): Promise<numb
       if (output && !failed) out(output);
     });
   } catch (e) {
-    if (failed && code === EXIT.USAGE) return code;
+    if (failed && (code === EXIT.USAGE || code === EXIT.FAILURE) && isUserError(e)) return code;
+    if (isUserError(e)) {
+      err(`ckpt: ${e.message}`);
+      return exitCodeFor(e);
+    }
     err(`ckpt: internal error: ${(e as Error).message}`);
     if (debug) err((e as Error).stack ?? '');
     return EXIT.INTERNAL;

@@ -9,7 +9,7 @@ import type { Task } from '../kernel/task.js';
 import { compileWorkload, type Compiled } from '../program/compile.js';
 import { parseWorkload } from '../program/parse.js';
 import { Scheduler } from '../program/scheduler.js';
-import { startContainer, type Container } from './container.js';
+import { ContainerError, startContainer, type Container } from './container.js';
 
 export class Machine {
   readonly containers = new Map<string, Container>();
@@ -39,7 +39,7 @@ export class Machine {
 
   /** run starts a container running `path`'s main program. */
   run(container: string, path: string, text: string): Container {
-    if (this.containers.has(container)) throw new RangeError(`container ${container} already exists on host ${this.name}`);
+    if (this.containers.has(container)) throw new ContainerError(`container ${container} already exists on host ${this.name}`);
     const ctr = startContainer(this.host, container, this.addProgram(path, text));
     this.containers.set(container, ctr);
     return ctr;

@@ -16,8 +16,11 @@ export class Scheduler {
     private readonly programs: ReadonlyMap<string, Compiled>,
   ) {}
 
+  /** only restricts scheduling to some tasks (one container); the others stay where they are */
+  private only: ((t: Task) => boolean) | null = null;
+
   private isRunnable(t: Task): boolean {
-    return t.exePath !== null && this.programs.has(t.exePath) && this.host.tasks.has(t) && t.state === 'runnable';
+    return t.exePath !== null && this.programs.has(t.exePath) && this.host.tasks.has(t) && t.state === 'runnable' && (this.only === null || this.only(t));
   }
 
   private wakeSleepers(): void {
@@ -65,15 +68,21 @@ export class Scheduler {
     this.round = [...tasks];
   }
 
-  /** run executes up to `steps` steps; returns how many ran (fewer when everything is idle). */
-  run(steps: number): number {
-    let n = 0;
-    while (n < steps && this.step()) n++;
-    return n;
+  /** run executes up to `steps` steps (only of tasks `only` accepts, if given); returns how many ran (fewer when everything is idle). */
+  run(steps: number, only?: (t: Task) => boolean): number {
+    this.only = only ?? null;
+    if (only) this.round = this.round.filter(only);
+    try {
+      let n = 0;
+      while (n < steps && this.step()) n++;
+      return n;
+    } finally {
+      this.only = null;
+    }
   }
 
   /** runUntilIdle runs until every task is blocked or gone, at most `limit` steps. */
-  runUntilIdle(limit = 1_000_000): number {
-    return this.run(limit);
+  runUntilIdle(limit = 1_000_000, only?: (t: Task) => boolean): number {
+    return this.run(limit, only);
   }
 }

@@ -170,7 +170,7 @@ export function encodeMachine(m: Machine): MachineRecord {
     init: ti(host.init),
     containers: [...m.containers.values()].map((c) => [c.name, ti(c.init), consoles.of(c.console)]),
     programs: [...m.sources.entries()],
-    round: m.scheduler.pending().map((t) => ti(t)),
+    round: m.scheduler.pending().filter((t) => taskIndex.has(t)).map((t) => ti(t)),
   };
 }
 

@@ -1,0 +1,93 @@
+/** ckpt host create|list|show|rm: the simulated hosts in the state directory. */
+import type { Argv, CommandModule } from 'yargs';
+import { archByName, archNames } from '../../arch/registry.js';
+import { pidMaxLimit } from '../../kernel/host.js';
+import { PID_MAX_DEFAULT, PID_MAX_MIN } from '../../abi/limits.js';
+import type { Machine } from '../../container/machine.js';
+import type { CliContext } from '../context.js';
+import { storeOf, verb, withCommon, type CommonArgs } from '../options.js';
+import { UsageError } from '../usage-error.js';
+
+function summary(m: Machine) {
+  const h = m.host;
+  return {
+    name: m.name,
+    arch: h.arch.name,
+    pidMax: h.pidMax,
+    clock: h.clock,
+    tasks: h.tasks.size,
+    containers: [...m.containers.values()].map((c) => ({ name: c.name, initPid: c.init.pid.nr, state: c.init.state, tasks: m.tasksOf(c).length })),
+  };
+}
+
+export function hostCommand(ctx: CliContext): CommandModule {
+  return {
+    command: 'host <action>',
+    describe: 'Create, list, show and remove simulated hosts',
+    builder: (y: Argv) =>
+      y
+        .command(
+          verb<CommonArgs & { name: string; arch: string; pidMax?: number }>({
+          command: 'create <name>',
+          describe: 'Create a host of an architecture',
+          builder: (b: Argv) =>
+            withCommon(b)
+              .positional('name', { type: 'string', demandOption: true })
+              .option('arch', { type: 'string', demandOption: true, describe: `one of ${archNames().join(', ')} (aliases x86, powerpc)` })
+              .option('pid-max', { type: 'number', describe: `kernel.pid_max (${PID_MAX_MIN}..4194304 on 64-bit arches, ..32768 on 32-bit; default ${PID_MAX_DEFAULT})` })
+              .example('$0 host create big --arch s390x --pid-max 4194304', 'a 64-bit s390 host with the largest pid space'),
+          handler: (a: CommonArgs & { name: string; arch: string; pidMax?: number }) => {
+            const arch = archByName(a.arch);
+            if (!arch) throw new UsageError(`unknown architecture ${JSON.stringify(a.arch)}: expected one of ${archNames().join(', ')} (or x86, powerpc)`);
+            const limit = pidMaxLimit(arch);
+            if (a.pidMax !== undefined && (!Number.isInteger(a.pidMax) || a.pidMax < PID_MAX_MIN || a.pidMax > limit)) {
+              throw new UsageError(`--pid-max ${a.pidMax} is outside ${PID_MAX_MIN}..${limit} for ${arch.name}`);
+            }
+            const m = storeOf(a).create(a.name, arch.name, a.pidMax);
+            ctx.out(a.json ? JSON.stringify(summary(m)) : `created host ${m.name} (${m.host.arch.name}, pid_max ${m.host.pidMax})`);
+          },
+          }),
+        )
+        .command(
+          verb<CommonArgs>({
+          command: 'list',
+          describe: 'List hosts',
+          builder: (b: Argv) => withCommon(b).example('$0 host list --json', 'every host as JSON'),
+          handler: (a: CommonArgs) => {
+            const store = storeOf(a);
+            const hosts = store.list().map((n) => summary(store.read(n)));
+            if (a.json) return ctx.out(JSON.stringify(hosts));
+            if (hosts.length === 0) return ctx.out('no hosts yet: ckpt host create NAME --arch x86_64 (or just ckpt run, which makes the default host)');
+            ctx.out(`${'HOST'.padEnd(16)}${'ARCH'.padEnd(8)}${'PID_MAX'.padEnd(9)}${'TASKS'.padEnd(7)}CONTAINERS`);
+            for (const h of hosts) ctx.out(`${h.name.padEnd(16)}${h.arch.padEnd(8)}${String(h.pidMax).padEnd(9)}${String(h.tasks).padEnd(7)}${h.containers.map((c) => c.name).join(', ')}`);
+          },
+          }),
+        )
+        .command(
+          verb<CommonArgs & { name: string }>({
+          command: 'show <name>',
+          describe: 'Show one host',
+          builder: (b: Argv) => withCommon(b).positional('name', { type: 'string', demandOption: true }).example('$0 host show default', 'its arch, clock and containers'),
+          handler: (a: CommonArgs & { name: string }) => {
+            const s = summary(storeOf(a).read(a.name));
+            if (a.json) return ctx.out(JSON.stringify(s));
+            ctx.out(`host ${s.name}: ${s.arch}, pid_max ${s.pidMax}, clock ${s.clock}, ${s.tasks} tasks`);
+            for (const c of s.containers) ctx.out(`  container ${c.name}: init pid ${c.initPid} (${c.state}), ${c.tasks} tasks`);
+          },
+          }),
+        )
+        .command(
+          verb<CommonArgs & { name: string }>({
+          command: 'rm <name>',
+          describe: 'Remove a host and everything on it',
+          builder: (b: Argv) => withCommon(b).positional('name', { type: 'string', demandOption: true }).example('$0 host rm old', 'delete host old'),
+          handler: (a: CommonArgs & { name: string }) => {
+            storeOf(a).remove(a.name);
+            ctx.out(a.json ? JSON.stringify({ removed: a.name }) : `removed host ${a.name}`);
+          },
+          }),
+        )
+        .demandCommand(1, 'name an action: create, list, show or rm'),
+    handler: () => undefined,
+  };
+}

@@ -1,0 +1,193 @@
+/**
+ * HostStore keeps simulated hosts in a state directory, one CBOR file per
+ * host. Every change happens under the host's lock file and is written
+ * atomically (temporary file, fsync, rename, fsync of the directory), so
+ * concurrent commands never lose an update and a crash never leaves a torn
+ * file. An unreadable host file is an error naming it, never replaced.
+ */
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { decode, encode } from 'cbor-x';
+import { Machine } from '../container/machine.js';
+import { decodeMachine, encodeMachine, MachineDecodeError, type MachineRecord } from './machine-codec.js';
+import { StoreError } from './store-error.js';
+
+const HOST_SUFFIX = '.host';
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const LOCK_TIMEOUT_MS = 60_000;
+
+/** stateRoot picks the state directory: --root, then CKPT_ROOT, then $XDG_STATE_HOME/ckpt, then ~/.local/state/ckpt. */
+export function stateRoot(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  if (explicit) return explicit;
+  if (env['CKPT_ROOT']) return env['CKPT_ROOT'];
+  return join(env['XDG_STATE_HOME'] || join(homedir(), '.local', 'state'), 'ckpt');
+}
+
+/** checkName refuses names that are not safe as file names. */
+export function checkName(kind: string, name: string): string {
+  if (!NAME.test(name)) throw new StoreError('CKPT_BAD_NAME', `bad ${kind} name ${JSON.stringify(name)}: use letters, digits, '.', '_' and '-' (at most 64, not starting with '.' or '-')`);
+  return name;
+}
+
+function sleep(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export class HostStore {
+  readonly dir: string;
+
+  constructor(readonly root: string) {
+    this.dir = join(root, 'hosts');
+  }
+
+  path(name: string): string {
+    return join(this.dir, `${checkName('host', name)}${HOST_SUFFIX}`);
+  }
+
+  /** list names the hosts in the store, sorted. */
+  list(): string[] {
+    try {
+      return readdirSync(this.dir)
+        .filter((f) => f.endsWith(HOST_SUFFIX))
+        .map((f) => f.slice(0, -HOST_SUFFIX.length))
+        .sort();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+  }
+
+  exists(name: string): boolean {
+    return this.list().includes(name);
+  }
+
+  /** lock takes the host's lock file, waiting for another command to finish; a lock left by a dead process is taken over. */
+  private lock(name: string): () => void {
+    mkdirSync(this.dir, { recursive: true });
+    const lockPath = `${this.path(name)}.lock`;
+    const deadline = Date.now() + LOCK_TIMEOUT_MS;
+    for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
+      try {
+        const fd = openSync(lockPath, 'wx');
+        writeSync(fd, String(process.pid));
+        closeSync(fd);
+        return () => rmSync(lockPath, { force: true });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      let holder = NaN;
+      try {
+        holder = Number(readFileSync(lockPath, 'utf8'));
+      } catch {
+        continue; // released meanwhile
+      }
+      if (Number.isInteger(holder) && holder > 0 && !alive(holder)) {
+        rmSync(lockPath, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new StoreError('CKPT_HOST_LOCKED', `host ${name} is locked by process ${holder} (${lockPath})`);
+      sleep(delay);
+    }
+  }
+
+  private load(name: string): Machine {
+    const file = this.path(name);
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(file);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new StoreError('CKPT_HOST_MISSING', `no host named ${name} (looked for ${file}); create it with: ckpt host create ${name} --arch x86_64`);
+      throw e;
+    }
+    let record: MachineRecord;
+    try {
+      record = decode(bytes) as MachineRecord;
+      if (!record || typeof record !== 'object' || record.name !== name) throw new Error('not a ckpt host file');
+      return decodeMachine(record);
+    } catch (e) {
+      const why = e instanceof MachineDecodeError || e instanceof Error ? e.message : String(e);
+      throw new StoreError('CKPT_HOST_CORRUPT', `host file ${file} is unreadable (${why}); it was left as it is`);
+    }
+  }
+
+  private save(m: Machine): void {
+    const file = this.path(m.name);
+    const tmp = `${file}.tmp-${process.pid}`;
+    const encoded = encode(encodeMachine(m));
+    const bytes = new Uint8Array(encoded.buffer, encoded.byteOffset, encoded.byteLength);
+    const fd = openSync(tmp, 'w');
+    try {
+      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
+    const dirFd = openSync(this.dir, 'r');
+    try {
+      fsyncSync(dirFd);
+    } finally {
+      closeSync(dirFd);
+    }
+  }
+
+  /** create makes a new host; an existing one is an error. */
+  create(name: string, arch: string, pidMax?: number): Machine {
+    const unlock = this.lock(name);
+    try {
+      if (this.exists(name)) throw new StoreError('CKPT_HOST_EXISTS', `host ${name} already exists (${this.path(name)})`);
+      const m = Machine.create(name, arch, pidMax);
+      this.save(m);
+      return m;
+    } finally {
+      unlock();
+    }
+  }
+
+  /** read loads a host without changing it. */
+  read(name: string): Machine {
+    const unlock = this.lock(name);
+    try {
+      return this.load(name);
+    } finally {
+      unlock();
+    }
+  }
+
+  /**
+   * update loads a host under its lock, lets `change` act on it and saves
+   * the result; if `change` throws, nothing is written. `orCreate` makes the
+   * host (with that arch) when it does not exist yet.
+   */
+  update<T>(name: string, change: (m: Machine) => T, orCreate?: string): T {
+    const unlock = this.lock(name);
+    try {
+      const m = orCreate && !this.exists(name) ? Machine.create(name, orCreate) : this.load(name);
+      const out = change(m);
+      this.save(m);
+      return out;
+    } finally {
+      unlock();
+    }
+  }
+
+  remove(name: string): void {
+    const unlock = this.lock(name);
+    try {
+      if (!this.exists(name)) throw new StoreError('CKPT_HOST_MISSING', `no host named ${name}`);
+      rmSync(this.path(name));
+    } finally {
+      unlock();
+    }
+  }
+}
