@@ -10,6 +10,7 @@ import { execa } from 'execa';
 import { UserNamespace } from '../src/kernel/credentials.js';
 import { allocAuto } from '../src/kernel/pid-allocator.js';
 import { PidNamespace } from '../src/kernel/pid-namespace.js';
+import { schedulerFigure, storeFigures } from './containers.js';
 import { buildTreeLibc, buildTreeRaw } from './eclone-tree.js';
 import { time, type Figure } from './measure.js';
 import { NaiveAllocator } from './naive-allocator.js';
@@ -151,6 +152,10 @@ async function main(): Promise<void> {
     baseline: real ? { name: 'real kernel clone3 set_tid, 1,000 processes', value: real, unit: 'processes/s' } : { name: 'same tree through the C library', value: tasks / viaLibc, unit: 'calls/s' },
   });
   record({ name: 'eclone, 100,000-task tree, 3 levels (C library)', value: tasks / viaLibc, unit: 'calls/s', baseline: { name: 'register path', value: rawRate, unit: 'calls/s' } });
+  record(schedulerFigure());
+  const store = await storeFigures(join(benchDir, '..', 'bin', 'ckpt.js'));
+  // The store figures must exist before they can be saved: build them first.
+  for (const f of store) record(f);
   writeFileSync(join(benchDir, 'results.json'), `${JSON.stringify({ node: process.version, figures }, null, 2)}\n`);
   console.log(`\nwrote ${join('bench', 'results.json')}`);
 }

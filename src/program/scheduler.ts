@@ -33,7 +33,6 @@ export class Scheduler {
 
   /** step runs one statement of the next runnable task; null when every task is blocked or gone. */
   step(): { task: Task; result: StepResult } | null {
-    this.wakeSleepers();
     let task = this.take();
     if (!task) {
       const sleepers = [...this.host.tasks].filter((t) => t.blockedIn === 'nanosleep' && t.sleepUntil !== null && this.programs.has(t.exePath ?? ''));
@@ -50,6 +49,8 @@ export class Scheduler {
   private take(): Task | null {
     for (;;) {
       if (this.round.length === 0) {
+        // A task runs at most once a round, so waking sleepers at round boundaries is as good as every tick.
+        this.wakeSleepers();
         this.round = this.nextRound();
         if (this.round.length === 0) return null;
       }

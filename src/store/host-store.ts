@@ -143,10 +143,14 @@ export class HostStore {
 
   /** create makes a new host; an existing one is an error. */
   create(name: string, arch: string, pidMax?: number): Machine {
-    const unlock = this.lock(name);
+    return this.add(Machine.create(name, arch, pidMax));
+  }
+
+  /** add stores a machine built elsewhere under its name; an existing host of that name is an error. */
+  add(m: Machine): Machine {
+    const unlock = this.lock(m.name);
     try {
-      if (this.exists(name)) throw new StoreError('CKPT_HOST_EXISTS', `host ${name} already exists (${this.path(name)})`);
-      const m = Machine.create(name, arch, pidMax);
+      if (this.exists(m.name)) throw new StoreError('CKPT_HOST_EXISTS', `host ${m.name} already exists (${this.path(m.name)})`);
       this.save(m);
       return m;
     } finally {

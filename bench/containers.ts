@@ -1,0 +1,65 @@
+/**
+ * Figures for containers that run: scheduler throughput with a 10,000-task
+ * container, and, for a 100,000-task host, ckpt ps and the store's save and
+ * load times.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execaSync } from 'execa';
+import { Machine } from '../src/container/machine.js';
+import { Host } from '../src/index.js';
+import { HostStore } from '../src/store/host-store.js';
+import { buildTreeRaw } from './eclone-tree.js';
+import { time, type Figure } from './measure.js';
+
+/** A workload whose init forks 10,000 children that then call getpid forever. */
+const SPINNERS = ['var i, c', 'program main', 'loop:', '  if i >= 9999 goto spin', '  c = fork()', '  if c == 0 goto spin', '  i = i + 1', '  goto loop', 'spin:', '  c = getpid()', '  goto spin', 'end'].join('\n');
+
+export function schedulerFigure(): Figure {
+  const m = Machine.create('bench', 'x86_64');
+  const c = m.run('c', 'spin.wl', SPINNERS);
+  m.scheduler.run(60_000, (t) => t === c.init); // only the init runs its fork loop: 10,000 tasks
+  const tasks = m.host.tasks.size;
+  const steps = 200_000;
+  // about half the statements of a spinner are syscalls (c = getpid(); goto spin)
+  const seconds = time(() => void m.scheduler.run(steps), 1);
+  const syscalls = steps / 2;
+  const host = Host.create({ arch: 'x86_64' });
+  const libc = host.libc(host.init);
+  const direct = time(() => {
+    for (let i = 0; i < syscalls; i++) libc.getpid();
+  }, 1);
+  return {
+    name: `scheduler, ${tasks}-task container`,
+    value: syscalls / seconds,
+    unit: 'syscalls/s',
+    baseline: { name: 'getpid through the C library, no scheduler', value: syscalls / direct, unit: 'syscalls/s' },
+  };
+}
+
+export async function storeFigures(binPath: string): Promise<Figure[]> {
+  const root = mkdtempSync(join(tmpdir(), 'ckpt-bench-'));
+  try {
+    const { host } = buildTreeRaw('x86_64', 100_000);
+    const m = new Machine('big', host);
+    const store = new HostStore(root);
+    const save = time(() => {
+      store.add(m);
+    }, 1);
+    const load = time(() => void store.read('big'), 1);
+    const file = store.path('big');
+    const size = readFileSync(file).length;
+    const copy = time(() => writeFileSync(join(root, 'copy'), new Uint8Array(readFileSync(file))), 1);
+    const ps = time(() => {
+      execaSync('node', [binPath, 'ps', '--host', 'big', '--json', '--root', root]);
+    }, 1);
+    return [
+      { name: 'store save, 100,000-task host', value: save, unit: 's', baseline: { name: `copy of the same ${(size / 1e6).toFixed(1)} MB file`, value: copy, unit: 's' } },
+      { name: 'store load, 100,000-task host', value: load, unit: 's', baseline: { name: `copy of the same ${(size / 1e6).toFixed(1)} MB file`, value: copy, unit: 's' } },
+      { name: 'ckpt ps --json, 100,000-task host (whole command)', value: ps, unit: 's', baseline: { name: 'store load alone', value: load, unit: 's' } },
+    ];
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
