@@ -139,34 +139,27 @@ class LineParser {
     return left;
   }
 
-  private bitwise(): Expr {
-    let left = this.additive();
+  /** binaryLevel parses a left-associative chain of `ops` over operands from `operand`. */
+  private binaryLevel(ops: readonly string[], operand: () => Expr): Expr {
+    let left = operand();
     for (;;) {
       const t = this.peek();
-      if (t.kind !== 'op' || (t.text !== '|' && t.text !== '&')) return left;
+      if (t.kind !== 'op' || !ops.includes(t.text)) return left;
       this.next();
-      left = { kind: 'binary', op: t.text, left, right: this.additive(), pos: t.pos };
+      left = { kind: 'binary', op: t.text as BinaryOp, left, right: operand(), pos: t.pos };
     }
+  }
+
+  private bitwise(): Expr {
+    return this.binaryLevel(['|', '&'], () => this.additive());
   }
 
   private additive(): Expr {
-    let left = this.term();
-    for (;;) {
-      const t = this.peek();
-      if (t.kind !== 'op' || (t.text !== '+' && t.text !== '-')) return left;
-      this.next();
-      left = { kind: 'binary', op: t.text, left, right: this.term(), pos: t.pos };
-    }
+    return this.binaryLevel(['+', '-'], () => this.term());
   }
 
   private term(): Expr {
-    let left = this.unary();
-    for (;;) {
-      const t = this.peek();
-      if (t.kind !== 'op' || !['*', '/', '%'].includes(t.text)) return left;
-      this.next();
-      left = { kind: 'binary', op: t.text as BinaryOp, left, right: this.unary(), pos: t.pos };
-    }
+    return this.binaryLevel(['*', '/', '%'], () => this.unary());
   }
 
   private unary(): Expr {

@@ -141,6 +141,16 @@ export class HostStore {
     }
   }
 
+  /** locked runs `fn` holding the host's lock. */
+  private locked<T>(name: string, fn: () => T): T {
+    const unlock = this.lock(name);
+    try {
+      return fn();
+    } finally {
+      unlock();
+    }
+  }
+
   /** create makes a new host; an existing one is an error. */
   create(name: string, arch: string, pidMax?: number): Machine {
     return this.add(Machine.create(name, arch, pidMax));
@@ -148,24 +158,16 @@ export class HostStore {
 
   /** add stores a machine built elsewhere under its name; an existing host of that name is an error. */
   add(m: Machine): Machine {
-    const unlock = this.lock(m.name);
-    try {
+    return this.locked(m.name, () => {
       if (this.exists(m.name)) throw new StoreError('CKPT_HOST_EXISTS', `host ${m.name} already exists (${this.path(m.name)})`);
       this.save(m);
       return m;
-    } finally {
-      unlock();
-    }
+    });
   }
 
   /** read loads a host without changing it. */
   read(name: string): Machine {
-    const unlock = this.lock(name);
-    try {
-      return this.load(name);
-    } finally {
-      unlock();
-    }
+    return this.locked(name, () => this.load(name));
   }
 
   /**
@@ -174,24 +176,18 @@ export class HostStore {
    * host (with that arch) when it does not exist yet.
    */
   update<T>(name: string, change: (m: Machine) => T, orCreate?: string): T {
-    const unlock = this.lock(name);
-    try {
+    return this.locked(name, () => {
       const m = orCreate && !this.exists(name) ? Machine.create(name, orCreate) : this.load(name);
       const out = change(m);
       this.save(m);
       return out;
-    } finally {
-      unlock();
-    }
+    });
   }
 
   remove(name: string): void {
-    const unlock = this.lock(name);
-    try {
+    this.locked(name, () => {
       if (!this.exists(name)) throw new StoreError('CKPT_HOST_MISSING', `no host named ${name}`);
       rmSync(this.path(name));
-    } finally {
-      unlock();
-    }
+    });
   }
 }
