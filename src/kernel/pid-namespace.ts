@@ -25,7 +25,8 @@ export class PidNamespace {
 
   constructor(
     readonly parent: PidNamespace | null,
-    readonly userNs: UserNamespace,
+    /** the owning user namespace (set again by a restore, which creates namespaces before credentials) */
+    public userNs: UserNamespace,
     readonly pidMax: number,
   ) {
     this.level = parent ? parent.level + 1 : 0;

@@ -1,0 +1,133 @@
+/**
+ * dumpContainer captures a container of a machine as a ContainerImage,
+ * changing nothing. Pure: the image is plain data (the archive I/O is
+ * elsewhere).
+ */
+import type { Container } from '../container/container.js';
+import type { Machine } from '../container/machine.js';
+import type { UserNamespace } from '../kernel/credentials.js';
+import type { FileTable } from '../kernel/files.js';
+import type { MemoryMap, Page } from '../kernel/memory-map.js';
+import type { Pid } from '../kernel/pid.js';
+import type { PidNamespace } from '../kernel/pid-namespace.js';
+import type { Task } from '../kernel/task.js';
+import type { ContainerImage, ImageTask } from './container-image.js';
+
+/** DumpError says why a container cannot be checkpointed. */
+export class DumpError extends Error {
+  override readonly name = 'DumpError';
+}
+
+class Indexer<T> {
+  readonly items: T[] = [];
+  private readonly index = new Map<T, number>();
+  of(item: T): number {
+    let i = this.index.get(item);
+    if (i === undefined) {
+      i = this.items.push(item) - 1;
+      this.index.set(item, i);
+    }
+    return i;
+  }
+  has(item: T): boolean {
+    return this.index.has(item);
+  }
+}
+
+export function dumpContainer(m: Machine, container: Container): ContainerImage {
+  const root = container.init.pid.ns;
+  const base = root.level;
+  // Creation order, as the host keeps its tasks.
+  const tasks = [...m.host.tasks].filter((t) => root.isAncestorOf(t.pid.ns));
+  const taskIndex = new Map(tasks.map((t, i) => [t, i]));
+  const ti = (t: Task | null): number => (t ? taskIndex.get(t) ?? -1 : -1);
+  const pidNs = new Indexer<PidNamespace>();
+  const userNs = new Indexer<UserNamespace>();
+  const pages = new Indexer<Page>();
+  const mms = new Indexer<MemoryMap>();
+  const fpus = new Indexer<Uint8Array>();
+  const files = new Indexer<FileTable>();
+  const hostUser = m.host.rootUserNs;
+  const addUser = (u: UserNamespace): number => {
+    if (u === hostUser) return -1;
+    if (u.parent) addUser(u.parent);
+    return userNs.of(u);
+  };
+  const addNs = (ns: PidNamespace): number => {
+    if (!root.isAncestorOf(ns)) throw new DumpError(`a task refers to pid namespace level ${ns.level}, outside container ${container.name}`);
+    if (ns !== root && ns.parent) addNs(ns.parent);
+    addUser(ns.userNs);
+    return pidNs.of(ns);
+  };
+  addNs(root);
+  const inside = (p: Pid): number[] | null => (root.isAncestorOf(p.ns) && p.nrIn(root) !== 0 ? p.numbers.slice(base) : null);
+  const records = tasks.map((t): ImageTask => {
+    const g = t.group;
+    for (const [fd, f] of g.files.entries()) {
+      if (f.kind !== 'console') throw new DumpError(`task ${t.pid.nr} has fd ${fd} open on ${f.kind}, which cannot be checkpointed yet`);
+    }
+    const c = t.creds;
+    return {
+      ns: addNs(t.pid.ns),
+      numbers: t.pid.numbers.slice(base),
+      outer: t.pid.numbers.slice(0, base),
+      leader: ti(g.leader),
+      parent: ti(t.parent),
+      children: [...t.children].map((k) => ti(k)),
+      pgid: inside(g.pgrp),
+      sid: inside(g.session),
+      abi: t.abi.name,
+      regs: t.regs.slice(),
+      fpu: fpus.of(t.fpu),
+      extra: Object.keys(t.extra).map((k): [string, Uint8Array] => [k, t.extra[k]!.slice()]),
+      mm: mms.of(t.mm),
+      files: files.of(g.files),
+      cred: [c.uid, c.euid, c.suid, addUser(c.userNs), c.effective, c.permitted],
+      comm: t.comm,
+      exitSignal: t.exitSignal,
+      exited: t.exited,
+      exitStatus: t.exitStatus,
+      blockedIn: t.blockedIn,
+      sleepLeft: t.sleepUntil === null ? null : t.sleepUntil - m.host.clock,
+      exePath: t.exePath,
+      clearChildTid: t.clearChildTid,
+      nsForChildren: addNs(t.pidNsForChildren),
+      group: {
+        unkillable: g.unkillable,
+        sessionLeader: g.sessionLeader,
+        stopped: g.stopped,
+        stopSignal: g.stopSignal,
+        stopReportPending: g.stopReportPending,
+        continueReportPending: g.continueReportPending,
+        groupExitStatus: g.groupExitStatus,
+      },
+    };
+  });
+  const programs = [...new Set(tasks.map((t) => t.exePath).filter((p): p is string => p !== null))].map((p): [string, string] => {
+    const text = m.sources.get(p);
+    if (text === undefined) throw new DumpError(`program ${p} is not known to host ${m.name}`);
+    return [p, text];
+  });
+  const mmRecs = mms.items.map((mm): ContainerImage['mms'][number] => [
+    mm.users,
+    mm.mappings().map((v): [number, number, number, boolean, string] => [v.start, v.end, v.prot, v.shared, v.name]),
+    mm.pageObjects().map(([index, page]): [number, number] => [index, pages.of(page)]),
+  ]);
+  return {
+    name: container.name,
+    arch: m.host.arch.name,
+    pidMax: m.host.pidMax,
+    base,
+    userNs: userNs.items.map((u) => [u.parent && u.parent !== hostUser ? userNs.of(u.parent) : -1, u.ownerUid]),
+    pidNs: pidNs.items.map((n) => [n === root ? -1 : pidNs.of(n.parent!), userNs.has(n.userNs) ? userNs.of(n.userNs) : -1, n.lastPid, n.accepting]),
+    tasks: records,
+    init: ti(container.init),
+    pages: pages.items.map((p) => [p.data.slice(), p.shared]),
+    mms: mmRecs,
+    fpus: fpus.items.map((f) => f.slice()),
+    files: files.items.map((f) => [f.users, f.entries().map(([fd, o]): [number, 'console', number] => [fd, 'console', o.flags])]),
+    console: container.console.text,
+    programs,
+    round: m.scheduler.pending().filter((t) => taskIndex.has(t)).map((t) => ti(t)),
+  };
+}

@@ -1,0 +1,227 @@
+/**
+ * restoreContainer brings a ContainerImage back on a machine with identical
+ * pids at every level of the container. Tasks are created the way Linux-CR's
+ * restart does: a restorer in user space issues eclone() from each task's
+ * parent, naming the pid at every container level (the levels above are
+ * chosen by the target kernel unless hostPids is asked for), sessions and
+ * process groups are rebuilt with setsid and setpgid, and then the kernel
+ * side restores what no syscall can: memory, registers, credentials, open
+ * files, namespace cursors, zombies and sleeping state.
+ *
+ * restoreAtomically works on a copy of the target and returns it only when
+ * every step succeeded: on any failure the target is untouched.
+ */
+import { CLONE_NEWPID, CLONE_SIGHAND, CLONE_THREAD, CLONE_VM } from '../abi/clone-flags.js';
+import { archByName } from '../arch/registry.js';
+import type { Container } from '../container/container.js';
+import { Machine } from '../container/machine.js';
+import { Console } from '../kernel/console.js';
+import { UserNamespace } from '../kernel/credentials.js';
+import { exitThread } from '../kernel/exit.js';
+import { FileTable } from '../kernel/files.js';
+import { MemoryMap, type Page, type Vma } from '../kernel/memory-map.js';
+import { PidNamespace } from '../kernel/pid-namespace.js';
+import type { Task } from '../kernel/task.js';
+import type { SyscallName } from '../abi/syscall-names.js';
+import { decodeMachine, encodeMachine } from '../store/machine-codec.js';
+import type { ContainerImage, ImageTask } from './container-image.js';
+
+/** RestoreError says why an image cannot be restored; `reasons` lists every one found. */
+export class RestoreError extends Error {
+  override readonly name = 'RestoreError';
+  constructor(readonly reasons: string[]) {
+    super(reasons.join('; '));
+  }
+}
+
+export interface RestoreOptions {
+  /** the container's name on the target (default: the image's) */
+  name?: string;
+  /** also name the pids at the levels above the container (they must be free on the target) */
+  hostPids?: boolean;
+}
+
+/** preflight lists every reason the image cannot go onto `target`, without changing anything. */
+export function preflight(target: Machine, image: ContainerImage, opts: RestoreOptions = {}): string[] {
+  const reasons: string[] = [];
+  const name = opts.name ?? image.name;
+  if (target.containers.has(name)) reasons.push(`a container named ${name} already exists on host ${target.name}`);
+  if (image.arch !== target.host.arch.name) reasons.push(`the image is ${image.arch} and host ${target.name} is ${target.host.arch.name}: cross-architecture restore is not supported yet`);
+  if (image.base !== 1) reasons.push(`the image's container sits at pid-namespace level ${image.base}; only containers directly under a host are supported yet`);
+  const biggest = Math.max(0, ...image.tasks.flatMap((t) => t.numbers));
+  if (biggest >= target.host.pidMax) reasons.push(`the image uses pid ${biggest}, not below host ${target.name}'s pid_max ${target.host.pidMax}`);
+  const leaders = new Set(image.tasks.filter((t) => t.leader === image.tasks.indexOf(t)).map((t) => t.numbers.join('/')));
+  for (const t of image.tasks) {
+    for (const [what, id] of [['session', t.sid], ['process group', t.pgid]] as const) {
+      if (id && !leaders.has(id.join('/'))) reasons.push(`${what} ${id[0]} of task ${t.numbers[0]} has no leader left; restoring it needs a placeholder task, which is not supported yet`);
+    }
+  }
+  if (opts.hostPids) {
+    for (const t of image.tasks) {
+      const nr = t.outer[0];
+      if (nr !== undefined && target.host.rootPidNs.bitmap.test(nr)) reasons.push(`host pid ${nr} (task ${t.numbers.join('/')}) is in use on host ${target.name}`);
+    }
+  }
+  return [...new Set(reasons)];
+}
+
+/** restoreAtomically restores onto a copy of `target` and returns the copy; `target` itself is never changed. */
+export function restoreAtomically(target: Machine, image: ContainerImage, opts: RestoreOptions = {}): { machine: Machine; container: Container } {
+  const copy = decodeMachine(encodeMachine(target));
+  const container = restoreContainer(copy, image, opts);
+  return { machine: copy, container };
+}
+
+/** restoreContainer restores in place; a failure leaves `m` half-changed, so callers use restoreAtomically. */
+export function restoreContainer(m: Machine, image: ContainerImage, opts: RestoreOptions = {}): Container {
+  const reasons = preflight(m, image, opts);
+  if (reasons.length > 0) throw new RestoreError(reasons);
+  const host = m.host;
+  const arch = archByName(image.arch)!;
+  const tasks = image.tasks;
+  const created = new Array<Task | undefined>(tasks.length);
+  const at = (i: number): Task => {
+    const t = created[i];
+    if (!t) throw new RestoreError([`task ${tasks[i]?.numbers.join('/')} was needed before it was created`]);
+    return t;
+  };
+
+  /** create makes task i from `creator` with eclone, naming its pid at every container level. */
+  const create = (i: number, creator: Task): Task => {
+    const t = tasks[i]!;
+    const thread = t.leader !== i;
+    const newNs = !thread && t.numbers[t.numbers.length - 1] === 1 && t.numbers.length === creator.pid.level + 1;
+    const levels = creator.pid.level; // the creator's levels 1..levels are container levels
+    const pids = [opts.hostPids ? t.outer[0] ?? 0 : 0, ...t.numbers.slice(0, levels)];
+    const flags = (thread ? CLONE_THREAD | CLONE_SIGHAND | CLONE_VM : t.exitSignal & 0xff) | (newNs ? CLONE_NEWPID : 0);
+    const r = host.libc(creator).eclone(flags >>> 0, { nr_pids: pids.length }, 48, pids);
+    if (!r.child) throw new RestoreError([`eclone of task ${t.numbers.join('/')} failed with ${r.errno} (pids ${pids.join(', ')}, oldest level first)`]);
+    created[i] = r.child;
+    if (t.sid && t.sid.join('/') === t.numbers.join('/') && !thread) {
+      const s = host.libc(r.child).setsid();
+      if (s.errno) throw new RestoreError([`setsid for task ${t.numbers.join('/')} failed with ${s.errno}`]);
+    }
+    return r.child;
+  };
+
+  const visit = (i: number, creator: Task): void => {
+    const me = create(i, creator);
+    tasks.forEach((t, j) => {
+      if (t.leader === i && j !== i) create(j, me);
+    });
+    const family = [i, ...tasks.flatMap((t, j) => (t.leader === i && j !== i ? [j] : []))];
+    for (const k of family) for (const c of tasks[k]!.children) visit(c, at(k));
+  };
+  visit(image.init, host.init);
+
+  // Process groups: leaders first, then members join them (setpgid from the task itself).
+  const own = (t: ImageTask, id: number[]): number => id[t.numbers.length - 1] ?? 0;
+  const isLeader = (t: ImageTask, i: number): boolean => t.leader === i;
+  for (const pass of ['leaders', 'members'] as const) {
+    tasks.forEach((t, i) => {
+      if (!isLeader(t, i) || !t.pgid || t.group.sessionLeader) return;
+      const self = t.pgid.join('/') === t.numbers.join('/');
+      if ((pass === 'leaders') !== self) return;
+      const r = host.libc(at(i)).setpgid(0, self ? 0 : own(t, t.pgid));
+      if (r.errno) throw new RestoreError([`setpgid for task ${t.numbers.join('/')} into group ${t.pgid[0]} failed with ${r.errno}`]);
+    });
+  }
+  // Every task must now be in its session and group, at every container level.
+  const base = host.init.pid.level + 1;
+  tasks.forEach((t, i) => {
+    const g = at(i).group;
+    const sid = g.session.numbers.slice(base);
+    const pgid = g.pgrp.numbers.slice(base);
+    if (t.sid && sid.join('/') !== t.sid.join('/')) throw new RestoreError([`task ${t.numbers.join('/')} ended up in session ${sid.join('/')} instead of ${t.sid.join('/')}: this session layout is not supported yet`]);
+    if (t.pgid && pgid.join('/') !== t.pgid.join('/')) throw new RestoreError([`task ${t.numbers.join('/')} ended up in process group ${pgid.join('/')} instead of ${t.pgid.join('/')}`]);
+  });
+
+  // Kernel side: namespaces and credentials.
+  const userNs: UserNamespace[] = [];
+  for (const [parent, owner] of image.userNs) {
+    const u = new UserNamespace(parent < 0 ? host.rootUserNs : userNs[parent]!, owner);
+    host.commitUserNs(u);
+    userNs.push(u);
+  }
+  const userOf = (i: number): UserNamespace => (i < 0 ? host.rootUserNs : userNs[i]!);
+  const pidNs = new Array<PidNamespace | undefined>(image.pidNs.length);
+  tasks.forEach((t, i) => (pidNs[t.ns] = at(i).pid.ns));
+  image.pidNs.forEach(([parent, user], k) => {
+    if (pidNs[k]) return;
+    const outer = parent < 0 ? host.rootPidNs : pidNs[parent];
+    if (!outer) throw new RestoreError([`pid namespace ${k} has no parent to hang from`]);
+    const ns = new PidNamespace(outer, userOf(user), host.pidMax);
+    host.commitPidNs(ns);
+    pidNs[k] = ns;
+  });
+  image.pidNs.forEach(([, user, lastPid, accepting], k) => {
+    const ns = pidNs[k]!;
+    ns.userNs = userOf(user);
+    ns.lastPid = lastPid;
+    ns.accepting = accepting;
+  });
+
+  // Zombies exit first, with their recorded status (their children were reaped or reparented at death).
+  tasks.forEach((t, i) => {
+    if (!t.exited) return;
+    const task = at(i);
+    if (t.group.groupExitStatus !== null) task.group.groupExitStatus = t.group.groupExitStatus;
+    exitThread(host, task, t.exitStatus);
+  });
+
+  // Memory: each image address space once, each shared page once.
+  const pages: Page[] = image.pages.map(([data, shared]) => ({ data: data.slice(), refs: 0, shared }));
+  const mms = image.mms.map(([users, vmas, refs]) =>
+    MemoryMap.restore(
+      arch.pageSize,
+      arch.taskSize,
+      arch.mmapBase,
+      vmas.map(([start, end, prot, shared, name]): Vma => ({ start, end, prot, shared, name })),
+      refs.map(([index, p]): [number, Page] => [index, pages[p]!]),
+      users,
+    ),
+  );
+  const consoleOut = new Console(opts.name ?? image.name);
+  if (image.console.length > 0) consoleOut.write(new TextEncoder().encode(image.console));
+  const files = image.files.map(([users, fds]) => {
+    const table = new FileTable();
+    for (const [fd, , flags] of fds) table.set(fd, { kind: 'console', flags, console: consoleOut });
+    table.users = users;
+    return table;
+  });
+  const released = new Set<MemoryMap>();
+  tasks.forEach((t, i) => {
+    const task = at(i);
+    const old = task.mm;
+    if (!task.exited && !released.has(old) && --old.users === 0) {
+      old.release();
+      released.add(old);
+    }
+    task.mm = mms[t.mm]!;
+    task.regs.set(t.regs);
+    task.fpu = image.fpus[t.fpu]!.slice();
+    for (const [k, v] of t.extra) task.extra[k]?.set(v);
+    const [uid, euid, suid, user, effective, permitted] = t.cred;
+    task.creds = { uid, euid, suid, userNs: userOf(user), effective, permitted };
+    task.comm = t.comm;
+    task.exitSignal = t.exitSignal;
+    task.exitStatus = t.exitStatus;
+    task.blockedIn = t.blockedIn as SyscallName | null;
+    task.sleepUntil = t.sleepLeft === null ? null : host.clock + t.sleepLeft;
+    task.exePath = t.exePath;
+    task.clearChildTid = t.clearChildTid;
+    task.pidNsForChildren = pidNs[t.nsForChildren]!;
+    if (t.leader === i) {
+      const g = task.group;
+      g.files = files[t.files]!;
+      Object.assign(g, t.group);
+    }
+  });
+
+  for (const [path, text] of image.programs) if (!m.sources.has(path)) m.addProgram(path, text);
+  const init = at(image.init);
+  const container: Container = { name: opts.name ?? image.name, init, console: consoleOut };
+  m.containers.set(container.name, container);
+  m.scheduler.resumeRound([...m.scheduler.pending(), ...image.round.map((i) => at(i))]);
+  return container;
+}

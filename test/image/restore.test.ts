@@ -1,0 +1,94 @@
+/**
+ * Transparency: run N steps, dump, restore on a fresh host, run M steps
+ * prints exactly what running N+M steps prints, and the task tree (pids at
+ * every level, process groups, sessions, threads, states) is the same.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { Machine } from '../../src/container/machine.js';
+import { dumpContainer } from '../../src/image/dump.js';
+import { preflight, restoreAtomically } from '../../src/image/restore.js';
+import type { Task } from '../../src/kernel/task.js';
+import { ALL_ARCHES } from '../helpers.js';
+
+const WORKLOADS = ['nested', 'threads', 'pidcache', 'churn'].map((n) => [n, readFileSync(`images/workloads/${n}.wl`, 'utf8')] as const);
+
+/** tree is the container's task tree as the container sees it: pids from its level down, groups and sessions by their ids inside it. */
+function tree(m: Machine, name: string) {
+  const c = m.containers.get(name)!;
+  const ns = c.init.pid.ns;
+  return m
+    .tasksOf(c)
+    .map((t: Task) => ({
+      nspids: t.nspids.slice(ns.level),
+      tgid: t.group.tgid.nrIn(ns),
+      pgid: t.group.pgrp.nrIn(ns),
+      sid: t.group.session.nrIn(ns),
+      threads: t.group.threads.size,
+      state: t.state,
+      exitStatus: t.exitStatus,
+    }))
+    .sort((a, b) => a.nspids.join('/').localeCompare(b.nspids.join('/')));
+}
+
+/** hostTree adds the host-level numbers: identical right after a --host-pids restore. */
+function hostTree(m: Machine, name: string) {
+  const c = m.containers.get(name)!;
+  return m.tasksOf(c).map((t: Task) => t.nspids);
+}
+
+function start(arch: string, name: string, text: string, pidMax?: number): Machine {
+  const m = Machine.create('h', arch, pidMax);
+  m.run('c', `${name}.wl`, text);
+  return m;
+}
+
+describe.each(ALL_ARCHES)('dump and restore on %s', (arch) => {
+  for (const [name, text] of WORKLOADS) {
+    it(`${name}: run N, dump, restore, run M == run N+M, at several checkpoint points`, () => {
+      const pidMax = name === 'churn' ? 400 : undefined;
+      for (const n of [0, 3, 11, 29, 57, 120]) {
+        const m = 150;
+        const straight = start(arch, name, text, pidMax);
+        straight.scheduler.run(n + m);
+        const source = start(arch, name, text, pidMax);
+        source.scheduler.run(n);
+        const image = dumpContainer(source, source.containers.get('c')!);
+        const target = Machine.create('t', arch, pidMax);
+        const { machine } = restoreAtomically(target, image, { hostPids: true });
+        expect(tree(machine, 'c')).toEqual(tree(source, 'c'));
+        expect(hostTree(machine, 'c')).toEqual(hostTree(source, 'c'));
+        machine.scheduler.run(m);
+        expect(machine.containers.get('c')!.console.text).toBe(straight.containers.get('c')!.console.text);
+        expect(tree(machine, 'c')).toEqual(tree(straight, 'c'));
+      }
+    });
+  }
+});
+
+describe('restore refuses and changes nothing', () => {
+  it('a host pid collision with --host-pids is reported and the target is untouched', () => {
+    const source = start('x86_64', 'nested', WORKLOADS[0]![1]);
+    source.scheduler.run(40);
+    const image = dumpContainer(source, source.containers.get('c')!);
+    const target = Machine.create('t', 'x86_64');
+    target.run('other', 'pidcache.wl', WORKLOADS[2]![1]);
+    target.scheduler.run(30);
+    const before = JSON.stringify(target.host.snapshot());
+    const reasons = preflight(target, image, { hostPids: true });
+    expect(reasons.length).toBeGreaterThan(0);
+    expect(reasons[0]).toMatch(/^host pid \d+ \(task [\d/]+\) is in use on host t$/);
+    expect(() => restoreAtomically(target, image, { hostPids: true })).toThrow(/is in use on host t/);
+    expect(JSON.stringify(target.host.snapshot())).toBe(before);
+    // without --host-pids the levels above the container are chosen by the target
+    const { machine } = restoreAtomically(target, image, {});
+    expect(tree(machine, 'c')).toEqual(tree(source, 'c'));
+    expect(hostTree(machine, 'c').map((n) => n[0])).not.toEqual(hostTree(source, 'c').map((n) => n[0]));
+  });
+
+  it('a different architecture is refused naming both', () => {
+    const source = start('s390x', 'nested', WORKLOADS[0]![1]);
+    const image = dumpContainer(source, source.containers.get('c')!);
+    expect(preflight(Machine.create('t', 'ppc64'), image)).toContain('the image is s390x and host t is ppc64: cross-architecture restore is not supported yet');
+  });
+});
