@@ -26,6 +26,8 @@ function tree(m: Machine, name: string) {
       sid: t.group.session.nrIn(ns),
       threads: t.group.threads.size,
       state: t.state,
+      blockedIn: t.blockedIn,
+      sleepLeft: t.sleepUntil === null ? null : t.sleepUntil - m.host.clock,
       exitStatus: t.exitStatus,
     }))
     .sort((a, b) => a.nspids.join('/').localeCompare(b.nspids.join('/')));
@@ -55,6 +57,7 @@ describe.each(ALL_ARCHES)('dump and restore on %s', (arch) => {
         source.scheduler.run(n);
         const image = dumpContainer(source, source.containers.get('c')!);
         const target = Machine.create('t', arch, pidMax);
+        target.host.clock = 1000 + n; // a host that has been up for a while: sleeps are relative
         const { machine } = restoreAtomically(target, image, { hostPids: true });
         expect(tree(machine, 'c')).toEqual(tree(source, 'c'));
         expect(hostTree(machine, 'c')).toEqual(hostTree(source, 'c'));
