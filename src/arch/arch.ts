@@ -82,6 +82,8 @@ export interface Arch {
   readonly syscalls: Readonly<Record<SyscallName, number>>;
   /** the 32-bit ABI this arch runs as compat tasks, if any (arch-layouts.md §12) */
   readonly compat?: ArchName;
+  /** compatFixup rewrites kernel-controlled fields of this 32-bit ABI's registers for a compat task on its 64-bit host (arch-layouts.md §12) */
+  readonly compatFixup?: (regs: DataView, extra: Record<string, Uint8Array>) => void;
   /** syscalls a compat task of this arch's `compat` ABI cannot make here */
   readonly compatMissing?: readonly SyscallName[];
 

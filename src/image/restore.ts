@@ -13,6 +13,7 @@
  */
 import { CLONE_NEWPID, CLONE_SIGHAND, CLONE_THREAD, CLONE_VM } from '../abi/clone-flags.js';
 import { archByName } from '../arch/registry.js';
+import { placement } from '../arch/compat.js';
 import type { Container } from '../container/container.js';
 import { Machine } from '../container/machine.js';
 import { Console } from '../kernel/console.js';
@@ -46,7 +47,12 @@ export function preflight(target: Machine, image: ContainerImage, opts: RestoreO
   const reasons: string[] = [];
   const name = opts.name ?? image.name;
   if (target.containers.has(name)) reasons.push(`a container named ${name} already exists on host ${target.name}`);
-  if (image.arch !== target.host.arch.name) reasons.push(`the image is ${image.arch} and host ${target.name} is ${target.host.arch.name}: cross-architecture restore is not supported yet`);
+  const imageArch = archByName(image.arch);
+  if (!imageArch) reasons.push(`the image's architecture ${image.arch} is unknown`);
+  else {
+    const p = placement(imageArch, target.host.arch);
+    if (!p.ok) reasons.push(`cannot restore a ${image.arch} image on host ${target.name} (${target.host.arch.name}): ${p.reason}`);
+  }
   if (image.base !== 1) reasons.push(`the image's container sits at pid-namespace level ${image.base}; only containers directly under a host are supported yet`);
   const biggest = Math.max(0, ...image.tasks.flatMap((t) => t.numbers));
   if (biggest >= target.host.pidMax) reasons.push(`the image uses pid ${biggest}, not below host ${target.name}'s pid_max ${target.host.pidMax}`);
@@ -198,9 +204,11 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
       released.add(old);
     }
     task.mm = mms[t.mm]!;
-    task.regs.set(t.regs);
-    task.fpu = image.fpus[t.fpu]!.slice();
-    for (const [k, v] of t.extra) task.extra[k]?.set(v);
+    const extra: Record<string, Uint8Array> = {};
+    for (const [k, v] of t.extra) extra[k] = v.slice();
+    // The task takes its own ABI's state: on a compat host it stays a 32-bit task (arch-layouts.md §12).
+    task.takeState(arch, t.regs.slice(), image.fpus[t.fpu]!.slice(), extra);
+    if (arch !== host.arch) arch.compatFixup?.(task.dv, task.extra);
     const [uid, euid, suid, user, effective, permitted] = t.cred;
     task.creds = { uid, euid, suid, userNs: userOf(user), effective, permitted };
     task.comm = t.comm;

@@ -37,12 +37,12 @@ export class Task {
   clearChildTid = 0;
   /** pid namespace this task's children are created in (changed by unshare(CLONE_NEWPID)) */
   pidNsForChildren: PidNamespace;
-  readonly dv: DataView;
+  dv: DataView;
 
   constructor(
     readonly pid: Pid,
-    readonly abi: Arch,
-    readonly regs: Uint8Array,
+    public abi: Arch,
+    public regs: Uint8Array,
     /** FPU state in the ABI's layout; an immutable value: replace it, never write into it */
     public fpu: Uint8Array,
     readonly extra: Record<string, Uint8Array>,
@@ -53,6 +53,16 @@ export class Task {
   ) {
     this.dv = dv ?? new DataView(regs.buffer, regs.byteOffset, regs.byteLength);
     this.pidNsForChildren = pid.ns;
+  }
+
+  /** takeState gives the task another ABI's register state, as an exec of a compat binary or a restore does. */
+  takeState(abi: Arch, regs: Uint8Array, fpu: Uint8Array, extra: Record<string, Uint8Array>): void {
+    this.abi = abi;
+    this.regs = regs;
+    this.dv = new DataView(regs.buffer, regs.byteOffset, regs.byteLength);
+    this.fpu = fpu;
+    for (const k of Object.keys(this.extra)) delete this.extra[k];
+    Object.assign(this.extra, extra);
   }
 
   /** children lists the tasks whose real parent this task is. */

@@ -92,6 +92,46 @@ describe('restore refuses and changes nothing', () => {
   it('a different architecture is refused naming both', () => {
     const source = start('s390x', 'nested', WORKLOADS[0]![1]);
     const image = dumpContainer(source, source.containers.get('c')!);
-    expect(preflight(Machine.create('t', 'ppc64'), image)).toContain('the image is s390x and host t is ppc64: cross-architecture restore is not supported yet');
+    expect(preflight(Machine.create('t', 'ppc64'), image)[0]).toMatch(/^cannot restore a s390x image on host t \(ppc64\): s390x and ppc64 are different instruction sets/);
+  });
+});
+
+describe('restore onto a compat host', () => {
+  const pairs: Array<[string, string]> = [
+    ['i386', 'x86_64'],
+    ['s390', 's390x'],
+    ['ppc', 'ppc64'],
+  ];
+  for (const [from, to] of pairs) {
+    it(`${from} -> ${to}: the workload keeps running as compat tasks and prints what it would have printed`, () => {
+      for (const [name, text] of WORKLOADS.slice(0, 3)) {
+        const straight = start(from, name, text);
+        straight.scheduler.run(170);
+        const source = start(from, name, text);
+        source.scheduler.run(50);
+        const image = dumpContainer(source, source.containers.get('c')!);
+        const { machine } = restoreAtomically(Machine.create('t', to), image, { hostPids: true });
+        expect(machine.tasksOf(machine.containers.get('c')!).every((t) => t.abi.name === from)).toBe(true);
+        machine.scheduler.run(120);
+        expect(machine.containers.get('c')!.console.text).toBe(straight.containers.get('c')!.console.text);
+        expect(tree(machine, 'c')).toEqual(tree(straight, 'c'));
+      }
+    });
+  }
+
+  it('remaps i386 selectors for ia32 emulation', () => {
+    const source = start('i386', 'nested', WORKLOADS[0]![1]);
+    source.scheduler.run(20);
+    const { machine } = restoreAtomically(Machine.create('t', 'x86_64'), dumpContainer(source, source.containers.get('c')!));
+    const init = machine.containers.get('c')!.init;
+    expect([init.dv.getUint32(52, true), init.dv.getUint32(64, true)]).toEqual([0x23, 0x2b]);
+  });
+
+  it('refuses every other pair, naming both architectures', () => {
+    const source = start('x86_64', 'nested', WORKLOADS[0]![1]);
+    const image = dumpContainer(source, source.containers.get('c')!);
+    expect(preflight(Machine.create('t', 'i386'), image)).toEqual([
+      'cannot restore a x86_64 image on host t (i386): x86_64 is a 64-bit ABI and i386 is 32-bit: registers, addresses and the 64-bit mode cannot be represented',
+    ]);
   });
 });

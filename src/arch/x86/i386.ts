@@ -32,6 +32,35 @@ function setI386Tls(_regs: DataView, extra: Record<string, Uint8Array>, tls: num
 }
 
 
+/**
+ * i386CompatFixup remaps an i386 task's selectors for ia32 emulation on
+ * x86_64 (arch-layouts.md §12): __USER32_CS 0x23, __USER32_DS 0x2b, and the
+ * TLS entries 6..8 (selectors 0x33/0x3b/0x43) to 12..14 (0x63/0x6b/0x73).
+ * Each field is remapped by what it is, never by value alone: 0x73 is the
+ * i386 code selector in cs but a TLS selector on x86_64.
+ */
+function i386CompatFixup(regs: DataView, extra: Record<string, Uint8Array>): void {
+  const le = true;
+  const remap = (offset: number, map: Record<number, number>): void => {
+    const v = regs.getUint32(offset, le);
+    const to = map[v];
+    if (to !== undefined) regs.setUint32(offset, to, le);
+  };
+  const data = { 0x7b: 0x2b };
+  const tls = { 0x33: 0x63, 0x3b: 0x6b, 0x43: 0x73 };
+  remap(52, { 0x73: 0x23 }); // cs
+  for (const off of [64, 28, 32]) remap(off, data); // ss, ds, es
+  for (const off of [36, 40]) remap(off, tls); // fs, gs
+  const table = extra['tls'];
+  if (table) {
+    const dv = new DataView(table.buffer, table.byteOffset, table.byteLength);
+    for (let i = 0; i < I386_TLS_ENTRY_COUNT; i++) {
+      const e = dv.getUint32(i * USER_DESC_SIZE, le);
+      if (e >= I386_TLS_ENTRY_MIN && e < I386_TLS_ENTRY_MIN + I386_TLS_ENTRY_COUNT) dv.setUint32(i * USER_DESC_SIZE, e + 6, le);
+    }
+  }
+}
+
 export const I386: Arch = makeX86Arch({
   name: 'i386',
   wordSize: 4,
@@ -87,6 +116,7 @@ export const I386: Arch = makeX86Arch({
     mmap: 'regs-pgoff', // mmap2
   },
   setTls: setI386Tls,
+  compatFixup: i386CompatFixup,
   syscalls: {
     read: 3,
     write: 4,
