@@ -1,63 +1,58 @@
 /**
- * The demo scenario: the same nested container tree built with eclone on
- * hosts of four architectures, each call entering its own ABI, then rebuilt
- * with clone3 set_tid; and a collision seen through both interfaces.
+ * The demo: a nested container runs on an i386 host, is checkpointed in the
+ * middle of its work, and is restored on an x86_64 host, where its tasks run
+ * on as compat tasks with identical pids at every level of the container.
+ * Also: the collision errno of each interface.
  */
-import { CLONE_NEWPID, Host, SIGCHLD, type ArchName, type Task } from '../index.js';
+import { Machine } from '../container/machine.js';
+import { dumpContainer } from '../image/dump.js';
+import { restoreAtomically } from '../image/restore.js';
+import { Host, SIGCHLD } from '../index.js';
+import type { Task } from '../kernel/task.js';
 
-/** DemoTask is one task of the tree: its role and its pid at every level, host level first. */
-export interface DemoTask {
-  role: string;
-  nspids: number[];
+export interface DemoRow {
+  comm: string;
+  before: number[];
+  after: number[];
+  abiBefore: string;
+  abiAfter: string;
 }
 
-/** The tree, as (role, parent role, pids oldest level first, new namespace?). */
-const TREE: Array<{ role: string; parent: string | null; pids: number[]; newNs: boolean }> = [
-  { role: 'container init', parent: null, pids: [1000], newNs: true },
-  { role: 'nested init', parent: 'container init', pids: [1001, 100], newNs: true },
-  { role: 'worker a', parent: 'nested init', pids: [2000, 200, 10], newNs: false },
-  { role: 'worker b', parent: 'nested init', pids: [2001, 201, 11], newNs: false },
-  { role: 'worker c', parent: 'nested init', pids: [2002, 202, 12], newNs: false },
-];
+export interface DemoResult {
+  from: string;
+  to: string;
+  stepsBefore: number;
+  rows: DemoRow[];
+  identical: boolean;
+  consoleBefore: string;
+  consoleAfter: string;
+  collision: { eclone: string; clone3: string; unchanged: boolean };
+}
 
-/** buildWithEclone replays the tree on a fresh host of `arch`; eclone names every level but a new namespace's own. */
-export function buildWithEclone(arch: ArchName): DemoTask[] {
-  const host = Host.create({ arch });
-  const byRole = new Map<string, Task>();
-  return TREE.map((node) => {
-    const parent = node.parent ? byRole.get(node.parent)! : host.init;
-    const flags = SIGCHLD | (node.newNs ? CLONE_NEWPID : 0);
-    const r = host.libc(parent).eclone(flags, { nr_pids: node.pids.length }, 48, node.pids);
-    if (!r.child) throw new Error(`eclone for ${node.role} failed on ${arch}: ${r.errno}`);
-    byRole.set(node.role, r.child);
-    return { role: node.role, nspids: r.child.nspids };
+/** key orders tasks by their pids inside the container. */
+const key = (t: Task, level: number): string => t.nspids.slice(level).join('/');
+
+export function runDemo(workload: { path: string; text: string }, from = 'i386', to = 'x86_64', steps = 60): DemoResult {
+  const source = Machine.create('old', from);
+  const ctr = source.run('web', workload.path, workload.text);
+  source.scheduler.run(steps);
+  const consoleBefore = ctr.console.text;
+  const image = dumpContainer(source, ctr);
+  const { machine } = restoreAtomically(Machine.create('new', to), image);
+  const restored = machine.containers.get('web')!;
+  const level = ctr.init.pid.level;
+  const after = new Map(machine.tasksOf(restored).map((t) => [key(t, level), t]));
+  const rows = source.tasksOf(ctr).map((t) => {
+    const r = after.get(key(t, level));
+    return { comm: t.comm, before: t.nspids, after: r?.nspids ?? [], abiBefore: t.abi.name, abiAfter: r?.abi.name ?? '-' };
   });
+  const identical = rows.length === after.size && rows.every((r) => r.after.slice(level).join('/') === r.before.slice(level).join('/'));
+  machine.scheduler.runUntilIdle(10_000);
+  return { from, to, stepsBefore: steps, rows, identical, consoleBefore, consoleAfter: restored.console.text.slice(consoleBefore.length), collision: collide(to) };
 }
 
-/** buildWithClone3 replays the tree with clone3: set_tid is innermost first and must name pid 1 of a new namespace. */
-export function buildWithClone3(arch: ArchName): DemoTask[] {
-  const host = Host.create({ arch });
-  const byRole = new Map<string, Task>();
-  return TREE.map((node) => {
-    const parent = node.parent ? byRole.get(node.parent)! : host.init;
-    const setTid = [...node.pids].reverse();
-    if (node.newNs) setTid.unshift(1);
-    const r = host.libc(parent).clone3({ flags: node.newNs ? CLONE_NEWPID : 0, exit_signal: SIGCHLD, set_tid: setTid }, 88);
-    if (!r.child) throw new Error(`clone3 for ${node.role} failed on ${arch}: ${r.errno}`);
-    byRole.set(node.role, r.child);
-    return { role: node.role, nspids: r.child.nspids };
-  });
-}
-
-/** Collision is what each interface reports when a pid the tree needs is taken, and whether the host stayed unchanged. */
-export interface Collision {
-  eclone: string;
-  clone3: string;
-  unchanged: boolean;
-}
-
-/** collide takes host pid 2001 first, then asks for it at every level through both interfaces. */
-export function collide(arch: ArchName): Collision {
+/** collide takes host pid 2001 first, then asks for it through both interfaces. */
+export function collide(arch: string): DemoResult['collision'] {
   const host = Host.create({ arch });
   const l = host.libc(host.init);
   l.eclone(SIGCHLD, { nr_pids: 1 }, 48, [2001]);

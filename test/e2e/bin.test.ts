@@ -10,7 +10,9 @@ describe.skipIf(!built)('bin/ckpt', () => {
   it('runs the demo and exits 0', async () => {
     const r = await execa('node', [BIN, 'demo', '--json']);
     expect(r.exitCode).toBe(0);
-    expect(JSON.parse(r.stdout).identical).toBe(true);
+    const d = JSON.parse(r.stdout);
+    expect(d.identical).toBe(true);
+    expect([d.from, d.to]).toEqual(['i386', 'x86_64']);
   });
 
   it('exits 2 on bad usage with one line on stderr', async () => {

@@ -1,47 +1,49 @@
-/** ckpt demo: the same nested pid tree on four architectures, through eclone and clone3. */
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import type { ArchName } from '../../index.js';
-import { buildWithClone3, buildWithEclone, collide } from '../demo-scenario.js';
+/** ckpt demo: checkpoint a nested container on an i386 host and restore it on an x86_64 host. */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Argv, CommandModule } from 'yargs';
+import { runDemo } from '../demo-scenario.js';
 import type { CliContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import { verb } from '../options.js';
 
-const ARCHES: ArchName[] = ['i386', 'x86_64', 's390x', 'ppc64'];
-
-interface DemoArgs {
-  json: boolean;
+/** sampleWorkload finds images/workloads/nested.wl above this module (it runs from src/ in tests and dist/src/ when built). */
+function sampleWorkload(): { path: string; text: string } {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
+    const path = join(dir, 'images', 'workloads', 'nested.wl');
+    if (existsSync(path)) return { path: 'images/workloads/nested.wl', text: readFileSync(path, 'utf8') };
+  }
+  throw new Error('images/workloads/nested.wl is missing from the installation');
 }
 
-export function demoCommand(ctx: CliContext): CommandModule<object, DemoArgs> {
-  return {
+export function demoCommand(ctx: CliContext): CommandModule {
+  return verb<{ json: boolean; from: string; to: string; steps: number }>({
     command: 'demo',
-    describe: 'Build one nested container tree with identical pids on i386, x86_64, s390x and ppc64',
+    describe: 'Checkpoint a nested container on an i386 host and restore it, running, on an x86_64 host',
     builder: (y: Argv) =>
       y
         .option('json', { type: 'boolean', default: false, describe: 'print the result as JSON' })
-        .example('$0 demo', 'show the pid table side by side')
-        .example('$0 demo --json | jq .eclone', 'the same, for a script') as unknown as Argv<DemoArgs>,
-    handler: (argv: ArgumentsCamelCase<DemoArgs>) => {
-      const eclone = Object.fromEntries(ARCHES.map((a) => [a, buildWithEclone(a)]));
-      const clone3 = buildWithClone3('x86_64');
-      const collision = collide('x86_64');
-      const identical = ARCHES.every((a) => JSON.stringify(eclone[a]) === JSON.stringify(clone3));
-      if (argv.json) {
-        ctx.out(JSON.stringify({ eclone, clone3, collision, identical }, null, 2));
-      } else {
-        ctx.out('One container tree, three pid-namespace levels, built with eclone() through each ABI\'s registers and memory.');
-        ctx.out('Each cell is the task\'s pid at every level, host level first (the NSpid line of /proc/PID/status).\n');
-        const roles = clone3.map((t) => t.role);
-        const width = 16;
-        ctx.out(['task'.padEnd(16), ...ARCHES.map((a) => a.padEnd(width)), 'clone3 (x86_64)'].join(''));
-        roles.forEach((role, i) => {
-          const cells = ARCHES.map((a) => eclone[a]![i]!.nspids.join('/').padEnd(width));
-          ctx.out([role.padEnd(16), ...cells, clone3[i]!.nspids.join('/')].join(''));
-        });
-        ctx.out(`\n${identical ? 'Identical pids at every level on every architecture and through both interfaces.' : 'MISMATCH between architectures or interfaces.'}`);
-        ctx.out(`\nA collision (host pid 2001 already taken): eclone reports ${collision.eclone}, clone3 reports ${collision.clone3}; host ${collision.unchanged ? 'unchanged' : 'CHANGED'}.`);
-        ctx.out('\nCheckpoint and restore of running containers (ckpt dump / ckpt restore) build on this; see the README.');
-      }
-      ctx.setExitCode(identical && collision.unchanged ? EXIT.OK : EXIT.FAILURE);
+        .option('from', { type: 'string', default: 'i386', describe: 'the source host architecture' })
+        .option('to', { type: 'string', default: 'x86_64', describe: 'the target host architecture' })
+        .option('steps', { type: 'number', default: 60, describe: 'scheduler steps to run before the checkpoint' })
+        .example('$0 demo', 'i386 -> x86_64, pids side by side')
+        .example('$0 demo --from s390 --to s390x --json', 'another compat pair, as JSON'),
+    handler: (a) => {
+      const d = runDemo(sampleWorkload(), a.from, a.to, a.steps);
+      ctx.setExitCode(d.identical && d.collision.unchanged ? EXIT.OK : EXIT.FAILURE);
+      if (a.json) return ctx.out(JSON.stringify(d, null, 2));
+      ctx.out(`1. Container web runs images/workloads/nested.wl on an ${d.from} host: three pid-namespace levels.`);
+      ctx.out(`2. After ${d.stepsBefore} steps it is checkpointed, mid-work, and restored on an ${d.to} host.`);
+      ctx.out('   Every task is recreated with eclone() naming its pid at each container level; it runs on as a compat task.\n');
+      ctx.out(`${'task'.padEnd(8)}${`pids on ${d.from} (host first)`.padEnd(28)}${`pids on ${d.to}`.padEnd(20)}abi`);
+      for (const r of d.rows) ctx.out(`${r.comm.padEnd(8)}${r.before.join('/').padEnd(28)}${r.after.join('/').padEnd(20)}${r.abiAfter}`);
+      ctx.out(`\n${d.identical ? 'Identical pids at every level of the container.' : 'MISMATCH: some pid changed.'} (The host level is the target kernel's choice; --host-pids would keep it too.)`);
+      ctx.out('\n3. The console before the checkpoint:');
+      for (const l of d.consoleBefore.trimEnd().split('\n')) ctx.out(`   ${l}`);
+      ctx.out(`\n4. And what the restored container printed on ${d.to}, continuing where it stopped:`);
+      for (const l of d.consoleAfter.trimEnd().split('\n')) ctx.out(`   ${l}`);
+      ctx.out(`\nA collision (host pid 2001 taken): eclone reports ${d.collision.eclone}, clone3 reports ${d.collision.clone3}; host ${d.collision.unchanged ? 'unchanged' : 'CHANGED'}.`);
     },
-  };
+  });
 }
