@@ -7,6 +7,10 @@ import type { CliContext } from './context.js';
 import { containerCommands } from './commands/containers.js';
 import { demoCommand } from './commands/demo.js';
 import { hostCommand } from './commands/host.js';
+import { imageCommands } from './commands/images.js';
+import { ImageError } from '../image/format.js';
+import { RestoreError } from '../image/restore.js';
+import { DumpError } from '../image/dump.js';
 import { ContainerError } from '../container/container.js';
 import { ParseError } from '../program/parse.js';
 import { StoreError } from '../store/store-error.js';
@@ -22,7 +26,7 @@ const EPILOGUE = `Exit codes: ${EXIT.OK} success, ${EXIT.FAILURE} the command fo
 
 /** isUserError: a problem with the input or the state directory, reported in one line without a stack trace. */
 function isUserError(e: unknown): e is Error {
-  return e instanceof UsageError || e instanceof StoreError || e instanceof ParseError || e instanceof ContainerError;
+  return e instanceof UsageError || e instanceof StoreError || e instanceof ParseError || e instanceof ContainerError || e instanceof ImageError || e instanceof RestoreError || e instanceof DumpError;
 }
 
 /** exitCodeFor: bad usage (including a bad name) is 2; a problem found while doing the work is 1. */
@@ -43,6 +47,7 @@ export async function run(argv: readonly string[], io: RunIo = {}): Promise<numb
     .command(demoCommand(ctx))
     .command(hostCommand(ctx))
     .command(containerCommands(ctx))
+    .command(imageCommands(ctx))
     .option('debug', { type: 'boolean', default: false, describe: 'print stack traces of internal errors' })
     .demandCommand(1, 'name a command; try: ckpt demo')
     .strict()

@@ -38,6 +38,8 @@ export class RestoreError extends Error {
 export interface RestoreOptions {
   /** the container's name on the target (default: the image's) */
   name?: string;
+  /** the system call that names the pids: eclone (oldest level first, EBUSY) or clone3 set_tid (innermost first, EEXIST) */
+  via?: 'eclone' | 'clone3';
   /** also name the pids at the levels above the container (they must be free on the target) */
   hostPids?: boolean;
 }
@@ -98,10 +100,20 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
     const thread = t.leader !== i;
     const newNs = !thread && t.numbers[t.numbers.length - 1] === 1 && t.numbers.length === creator.pid.level + 1;
     const levels = creator.pid.level; // the creator's levels 1..levels are container levels
-    const pids = [opts.hostPids ? t.outer[0] ?? 0 : 0, ...t.numbers.slice(0, levels)];
-    const flags = (thread ? CLONE_THREAD | CLONE_SIGHAND | CLONE_VM : t.exitSignal & 0xff) | (newNs ? CLONE_NEWPID : 0);
-    const r = host.libc(creator).eclone(flags >>> 0, { nr_pids: pids.length }, 48, pids);
-    if (!r.child) throw new RestoreError([`eclone of task ${t.numbers.join('/')} failed with ${r.errno} (pids ${pids.join(', ')}, oldest level first)`]);
+    const hostNr = opts.hostPids ? t.outer[0] ?? 0 : 0;
+    const pids = [hostNr, ...t.numbers.slice(0, levels)];
+    const cloneFlags = (thread ? CLONE_THREAD | CLONE_SIGHAND | CLONE_VM : 0) | (newNs ? CLONE_NEWPID : 0);
+    const exitSignal = thread ? 0 : t.exitSignal & 0xff;
+    let r;
+    if (opts.via === 'clone3') {
+      // set_tid is innermost first; a new namespace's own level must be named 1; 0 is not "auto" there.
+      const setTid = [...(newNs ? [1] : []), ...t.numbers.slice(0, levels).reverse(), ...(hostNr ? [hostNr] : [])];
+      r = host.libc(creator).clone3({ flags: cloneFlags, exit_signal: exitSignal, set_tid: setTid }, 88);
+      if (!r.child) throw new RestoreError([`clone3 of task ${t.numbers.join('/')} failed with ${r.errno} (set_tid ${setTid.join(', ')}, innermost level first)`]);
+    } else {
+      r = host.libc(creator).eclone((cloneFlags | exitSignal) >>> 0, { nr_pids: pids.length }, 48, pids);
+      if (!r.child) throw new RestoreError([`eclone of task ${t.numbers.join('/')} failed with ${r.errno} (pids ${pids.join(', ')}, oldest level first)`]);
+    }
     created[i] = r.child;
     if (t.sid && t.sid.join('/') === t.numbers.join('/') && !thread) {
       const s = host.libc(r.child).setsid();

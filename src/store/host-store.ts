@@ -184,6 +184,16 @@ export class HostStore {
     });
   }
 
+  /** replace loads a host under its lock and saves the machine `change` returns in its place (for changes made on a copy). */
+  replace<T>(name: string, change: (m: Machine) => { machine: Machine; out: T }, orCreate?: string): T {
+    return this.locked(name, () => {
+      const m = orCreate && !this.exists(name) ? Machine.create(name, orCreate) : this.load(name);
+      const { machine, out } = change(m);
+      this.save(machine);
+      return out;
+    });
+  }
+
   remove(name: string): void {
     this.locked(name, () => {
       if (!this.exists(name)) throw new StoreError('CKPT_HOST_MISSING', `no host named ${name}`);

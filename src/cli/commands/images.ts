@@ -1,0 +1,168 @@
+/** ckpt dump, restore, check and inspect: checkpoint images. */
+import { existsSync, readFileSync } from 'node:fs';
+import type { Argv, CommandModule } from 'yargs';
+import type { Machine } from '../../container/machine.js';
+import { readImageFile, tarBytes, writeFileAtomically } from '../../image/archive.js';
+import type { ContainerImage } from '../../image/container-image.js';
+import { dumpContainer } from '../../image/dump.js';
+import { decodeImage, encodeImage, sha256 } from '../../image/image-codec.js';
+import { restoreAtomically, RestoreError, type RestoreOptions } from '../../image/restore.js';
+import type { CliContext } from '../context.js';
+import { EXIT } from '../exit-codes.js';
+import { orCreateArch, storeOf, verb, withCommon, withHost, type CommonArgs, type HostArgs } from '../options.js';
+import { UsageError } from '../usage-error.js';
+
+interface RestoreArgs extends HostArgs {
+  image: string;
+  name?: string;
+  hostPids: boolean;
+  via: 'eclone' | 'clone3';
+}
+
+/** resolverFor finds programs an image refers to: on the target host, else as files at their paths. */
+function resolverFor(m: Machine | null) {
+  return (path: string, hash: string): string | undefined => {
+    const known = m?.sources.get(path);
+    if (known !== undefined && sha256(known) === hash) return known;
+    if (!existsSync(path)) return undefined;
+    return readFileSync(path, 'utf8');
+  };
+}
+
+function restoreOptions(a: RestoreArgs): RestoreOptions {
+  return { ...(a.name ? { name: a.name } : {}), hostPids: a.hostPids, via: a.via };
+}
+
+function withRestoreOptions(y: Argv): Argv<unknown> {
+  return withHost(y)
+    .positional('image', { type: 'string', demandOption: true, describe: 'the image file (a tar archive)' })
+    .option('name', { type: 'string', describe: "the container's name on the target (default: its name in the image)" })
+    .option('host-pids', { type: 'boolean', default: false, describe: 'keep the host-level pids too (they must be free)' })
+    .option('via', { choices: ['eclone', 'clone3'] as const, default: 'eclone' as const, describe: 'name the pids with eclone (oldest level first) or clone3 set_tid (innermost first)' });
+}
+
+/** tree renders the image's tasks as an indented tree, every pid level shown. */
+function tree(img: ContainerImage): string[] {
+  const lines: string[] = [];
+  const walk = (i: number, depth: number): void => {
+    const t = img.tasks[i]!;
+    const state = t.exited ? 'Z' : t.group.stopped ? 'T' : t.blockedIn ? 'S' : 'R';
+    const thread = t.leader !== i ? ' (thread)' : '';
+    lines.push(`${'  '.repeat(depth)}${[...t.outer, ...t.numbers].join('/')} ${state} ${t.comm}${thread}${t.blockedIn ? ` [${t.blockedIn}]` : ''}`);
+    img.tasks.forEach((x, j) => {
+      if (x.leader === i && j !== i) walk(j, depth + 1);
+    });
+    for (const c of t.children) walk(c, depth + 1);
+  };
+  walk(img.init, 0);
+  return lines;
+}
+
+export function imageCommands(ctx: CliContext): CommandModule[] {
+  return [
+    verb<HostArgs & { ctr: string; output?: string; leaveRunning: boolean; embedFiles: boolean }>({
+      command: 'dump <ctr>',
+      describe: 'Checkpoint a container into an image file',
+      builder: (y: Argv) =>
+        withHost(y)
+          .positional('ctr', { type: 'string', demandOption: true })
+          .option('output', { alias: 'o', type: 'string', describe: 'image file (default: CTR.ckpt.tar)' })
+          .option('leave-running', { type: 'boolean', default: false, describe: 'keep the container running after the dump' })
+          .option('embed-files', { type: 'boolean', default: false, describe: 'store program text in the image instead of a path and hash' })
+          .example('$0 dump web -o web.tar --leave-running', 'checkpoint web and keep it running'),
+      handler: (a) => {
+        const out = a.output ?? `${a.ctr}.ckpt.tar`;
+        const info = storeOf(a).update(a.host, (m) => {
+          const c = m.containers.get(a.ctr);
+          if (!c) throw new UsageError(`no container ${a.ctr} on host ${m.name}`);
+          const img = dumpContainer(m, c);
+          const bytes = tarBytes(encodeImage(img, { embedPrograms: a.embedFiles }));
+          writeFileAtomically(out, bytes);
+          if (!a.leaveRunning) {
+            const libc = m.host.libc(m.host.init);
+            if (c.init.state !== 'zombie') libc.kill(c.init.pid.nr, 9);
+            libc.wait4(c.init.pid.nr, 0, 0, 0);
+            m.containers.delete(c.name);
+          }
+          return { image: out, container: c.name, arch: img.arch, tasks: img.tasks.length, bytes: bytes.length, leftRunning: a.leaveRunning };
+        });
+        ctx.out(a.json ? JSON.stringify(info) : `dumped ${info.container} (${info.arch}, ${info.tasks} tasks) to ${info.image}, ${info.bytes} bytes${info.leftRunning ? '; it is still running' : '; it was removed'}`);
+      },
+    }),
+    verb<RestoreArgs>({
+      command: 'restore <image>',
+      describe: 'Restore a container from an image, with identical pids at every level of the container',
+      builder: (y: Argv) =>
+        withRestoreOptions(y)
+          .example('$0 restore web.tar --host big', 'bring web back on host big')
+          .example('$0 restore web.tar --via clone3 --host-pids', 'mainline clone3, host pids kept too'),
+      handler: (a) => {
+        const entries = readImageFile(a.image);
+        const out = storeOf(a).replace(
+          a.host,
+          (m) => {
+            const img = decodeImage(entries, resolverFor(m));
+            const { machine, container } = restoreAtomically(m, img, restoreOptions(a));
+            const tasks = machine.tasksOf(container);
+            return { machine, out: { container: container.name, host: machine.name, via: a.via, tasks: tasks.length, initPid: container.init.pid.nr } };
+          },
+          orCreateArch(a),
+        );
+        ctx.out(a.json ? JSON.stringify(out) : `restored ${out.container} on host ${out.host} with ${out.via}: ${out.tasks} tasks, init is pid ${out.initPid} on the host`);
+      },
+    }),
+    verb<RestoreArgs>({
+      command: 'check <image>',
+      describe: 'Say whether an image would restore, and every reason if not; changes nothing',
+      builder: (y: Argv) => withRestoreOptions(y).example('$0 check web.tar --host big --host-pids', 'would it restore with host pids kept?'),
+      handler: (a) => {
+        const entries = readImageFile(a.image);
+        const store = storeOf(a);
+        const m = store.exists(a.host) ? store.read(a.host) : null;
+        let reasons: string[] = [];
+        try {
+          const img = decodeImage(entries, resolverFor(m));
+          // The whole restore, on a copy that is thrown away.
+          if (m) restoreAtomically(m, img, restoreOptions(a));
+          else if (a.host !== 'default') reasons = [`no host named ${a.host}`];
+        } catch (e) {
+          if (e instanceof RestoreError) reasons = e.reasons;
+          else throw e;
+        }
+        ctx.setExitCode(reasons.length === 0 ? EXIT.OK : EXIT.FAILURE);
+        if (a.json) return ctx.out(JSON.stringify({ image: a.image, host: a.host, restorable: reasons.length === 0, reasons }));
+        if (reasons.length === 0) return ctx.out(`${a.image} would restore on host ${a.host}`);
+        ctx.out(`${a.image} would not restore on host ${a.host}:`);
+        for (const r of reasons) ctx.out(`  - ${r}`);
+      },
+    }),
+    verb<CommonArgs & { image: string; tree: boolean }>({
+      command: 'inspect <image>',
+      describe: 'Show what an image holds',
+      builder: (y: Argv) =>
+        withCommon(y)
+          .positional('image', { type: 'string', demandOption: true })
+          .option('tree', { type: 'boolean', default: false, describe: 'the task tree with every pid level' })
+          .example('$0 inspect web.tar --tree', 'who is in it, at every level'),
+      handler: (a) => {
+        const entries = readImageFile(a.image);
+        const img = decodeImage(entries, (path) => (existsSync(path) ? readFileSync(path, 'utf8') : ''));
+        if (a.json) {
+          return ctx.out(
+            JSON.stringify({
+              container: img.name,
+              arch: img.arch,
+              pidMax: img.pidMax,
+              namespaces: img.pidNs.map(([parent, userNs, lastPid, accepting]) => ({ parent, userNs, lastPid, accepting })),
+              tasks: img.tasks.map((t) => ({ nspids: [...t.outer, ...t.numbers], leader: t.leader, parent: t.parent, pgid: t.pgid, sid: t.sid, exited: t.exited, blockedIn: t.blockedIn, comm: t.comm, abi: t.abi })),
+              pages: img.pages.length,
+              programs: img.programs.map(([path]) => path),
+            }),
+          );
+        }
+        ctx.out(`container ${img.name}: ${img.arch}, pid_max ${img.pidMax}, ${img.tasks.length} tasks, ${img.pidNs.length} pid namespaces, ${img.pages.length} distinct pages`);
+        if (a.tree) for (const l of tree(img)) ctx.out(l);
+      },
+    }),
+  ];
+}

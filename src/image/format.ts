@@ -1,0 +1,33 @@
+/**
+ * The checkpoint image format, version 1 (images/FORMAT.md): a tar archive
+ * whose entries do not grow in number with the container. The manifest comes
+ * first and carries the SHA-256 of every other entry.
+ */
+export const IMAGE_MAGIC = 'CKPT-IMAGE';
+export const FORMAT_VERSION = 1;
+export const TOOL_VERSION = 'ckpt 0.1.0';
+
+/** ENTRIES: every entry of a v1 image, in archive order. */
+export const ENTRIES = ['manifest.cbor', 'namespaces.cbor', 'tasks.cbor', 'memory.cbor', 'files.cbor', 'programs.cbor', 'scheduler.cbor', 'pages.bin'] as const;
+export type EntryName = (typeof ENTRIES)[number];
+
+/** ImageError codes are stable: scripts may match on them. */
+export type ImageErrorCode =
+  | 'CKPT_NOT_AN_IMAGE'
+  | 'CKPT_BAD_VERSION'
+  | 'CKPT_BAD_ARCHIVE'
+  | 'CKPT_BAD_CHECKSUM'
+  | 'CKPT_BAD_RECORD'
+  | 'CKPT_INCONSISTENT'
+  | 'CKPT_MISSING_PROGRAM';
+
+/** ImageError: an image that cannot be read, with a stable code and a message naming what is wrong. */
+export class ImageError extends Error {
+  override readonly name = 'ImageError';
+  constructor(
+    readonly code: ImageErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}

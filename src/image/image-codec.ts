@@ -1,0 +1,181 @@
+/**
+ * encodeImage and decodeImage convert a ContainerImage to and from the
+ * entries of format v1. Records are plain CBOR (no cbor-x extensions); page
+ * contents go raw into pages.bin, each distinct private page once. decode
+ * checks the manifest, every entry's SHA-256, every record's schema and the
+ * cross-references between records before returning anything.
+ */
+import { createHash } from 'node:crypto';
+import { decode, encode } from 'cbor-x';
+import type { ZodType } from 'zod';
+import { archByName } from '../arch/registry.js';
+import type { ContainerImage } from './container-image.js';
+import { ENTRIES, FORMAT_VERSION, IMAGE_MAGIC, ImageError, TOOL_VERSION, type EntryName } from './format.js';
+import { filesSchema, manifestSchema, memorySchema, namespacesSchema, programsSchema, schedulerSchema, tasksSchema } from './records.js';
+
+export interface EncodeOptions {
+  /** store program text in the image instead of referring to it by path and hash */
+  embedPrograms?: boolean;
+}
+
+export function sha256(bytes: Uint8Array | string): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+function cbor(value: unknown): Uint8Array {
+  const b = encode(value);
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/** encodeImage returns the entries of the image in archive order. */
+export function encodeImage(img: ContainerImage, opts: EncodeOptions = {}): Array<[EntryName, Uint8Array]> {
+  const arch = archByName(img.arch)!;
+  // Distinct private page contents are stored once; shared (MAP_SHARED) pages keep their identity.
+  const stored: Uint8Array[] = [];
+  const shared: boolean[] = [];
+  const byContent = new Map<string, number>();
+  const remap = img.pages.map(([data, isShared], i) => {
+    const key = isShared ? `shared:${i}` : sha256(data);
+    let at = byContent.get(key);
+    if (at === undefined) {
+      at = stored.push(data) - 1;
+      shared.push(isShared);
+      byContent.set(key, at);
+    }
+    return at;
+  });
+  const pages = new Uint8Array(stored.length * arch.pageSize);
+  stored.forEach((p, i) => pages.set(p, i * arch.pageSize));
+  const body: Array<[EntryName, Uint8Array]> = [
+    ['namespaces.cbor', cbor({ base: img.base, userNs: img.userNs, pidNs: img.pidNs })],
+    ['tasks.cbor', cbor({ init: img.init, tasks: img.tasks })],
+    ['memory.cbor', cbor({ mms: img.mms.map(([users, vmas, refs]) => [users, vmas, refs.map(([index, p]) => [index, remap[p]!])]), shared, fpus: img.fpus })],
+    ['files.cbor', cbor({ files: img.files, console: img.console })],
+    ['programs.cbor', cbor(img.programs.map(([path, text]) => ({ path, sha256: sha256(text), ...(opts.embedPrograms ? { text } : {}) })))],
+    ['scheduler.cbor', cbor({ round: img.round })],
+    ['pages.bin', pages],
+  ];
+  const manifest = {
+    magic: IMAGE_MAGIC,
+    formatVersion: FORMAT_VERSION,
+    tool: TOOL_VERSION,
+    arch: img.arch,
+    pageSize: arch.pageSize,
+    pidMax: img.pidMax,
+    container: img.name,
+    depth: Math.max(...img.tasks.map((t) => t.numbers.length)),
+    counts: { tasks: img.tasks.length, pidNamespaces: img.pidNs.length, userNamespaces: img.userNs.length, pages: stored.length },
+    entries: Object.fromEntries(body.map(([name, bytes]) => [name, sha256(bytes)])),
+  };
+  return [['manifest.cbor', cbor(manifest)], ...body];
+}
+
+function record<T>(entries: ReadonlyMap<string, Uint8Array>, name: EntryName, schema: ZodType<T>): T {
+  const bytes = entries.get(name);
+  if (!bytes) throw new ImageError('CKPT_BAD_ARCHIVE', `the image has no ${name}`);
+  let value: unknown;
+  try {
+    value = decode(bytes);
+  } catch (e) {
+    throw new ImageError('CKPT_BAD_RECORD', `${name} is not valid CBOR: ${(e as Error).message}`);
+  }
+  const r = schema.safeParse(value);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    throw new ImageError('CKPT_BAD_RECORD', `${name}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  }
+  return r.data;
+}
+
+/** ProgramResolver finds the text of a program the image refers to by path and SHA-256. */
+export type ProgramResolver = (path: string, sha256: string) => string | undefined;
+
+export function decodeImage(entries: ReadonlyMap<string, Uint8Array>, resolve: ProgramResolver = () => undefined): ContainerImage {
+  const manifestBytes = entries.get('manifest.cbor');
+  if (!manifestBytes) throw new ImageError('CKPT_NOT_AN_IMAGE', 'not a ckpt image: it has no manifest.cbor');
+  let raw: unknown;
+  try {
+    raw = decode(manifestBytes);
+  } catch {
+    throw new ImageError('CKPT_NOT_AN_IMAGE', 'not a ckpt image: manifest.cbor is not CBOR');
+  }
+  const m = raw as { magic?: unknown; formatVersion?: unknown };
+  if (m?.magic !== IMAGE_MAGIC) throw new ImageError('CKPT_NOT_AN_IMAGE', 'not a ckpt image: the manifest has the wrong magic');
+  if (m.formatVersion !== FORMAT_VERSION) throw new ImageError('CKPT_BAD_VERSION', `image format version ${String(m.formatVersion)} is not supported (this ckpt reads version ${FORMAT_VERSION})`);
+  const manifest = record(entries, 'manifest.cbor', manifestSchema);
+  for (const name of ENTRIES.slice(1)) {
+    const bytes = entries.get(name);
+    if (!bytes) throw new ImageError('CKPT_BAD_ARCHIVE', `the image has no ${name}`);
+    if (manifest.entries[name] !== sha256(bytes)) throw new ImageError('CKPT_BAD_CHECKSUM', `${name} does not match its SHA-256 in the manifest`);
+  }
+  const arch = archByName(manifest.arch)!;
+  if (manifest.pageSize !== arch.pageSize) throw new ImageError('CKPT_INCONSISTENT', `page size ${manifest.pageSize} is not ${arch.name}'s ${arch.pageSize}`);
+  const ns = record(entries, 'namespaces.cbor', namespacesSchema);
+  const { init, tasks } = record(entries, 'tasks.cbor', tasksSchema);
+  const memory = record(entries, 'memory.cbor', memorySchema);
+  const files = record(entries, 'files.cbor', filesSchema);
+  const programs = record(entries, 'programs.cbor', programsSchema);
+  const scheduler = record(entries, 'scheduler.cbor', schedulerSchema);
+  const pagesBin = entries.get('pages.bin')!;
+  if (pagesBin.length !== memory.shared.length * arch.pageSize) throw new ImageError('CKPT_INCONSISTENT', `pages.bin holds ${pagesBin.length} bytes, not ${memory.shared.length} pages of ${arch.pageSize}`);
+  const bad = (what: string): never => {
+    throw new ImageError('CKPT_INCONSISTENT', what);
+  };
+  const inRange = (i: number, n: number, what: string): void => {
+    if (i < 0 || i >= n) bad(`${what} ${i} is out of range (0..${n - 1})`);
+  };
+  if (manifest.counts.tasks !== tasks.length) bad(`the manifest counts ${manifest.counts.tasks} tasks but tasks.cbor has ${tasks.length}`);
+  inRange(init, tasks.length, 'init task');
+  ns.pidNs.forEach(([parent, user], k) => {
+    if (k === 0 ? parent !== -1 : parent < 0 || parent >= k) bad(`pid namespace ${k} has parent ${parent}`);
+    if (user >= ns.userNs.length) bad(`pid namespace ${k} has user namespace ${user}`);
+  });
+  const seen = new Map<string, number>();
+  tasks.forEach((t, i) => {
+    const taskAbi = archByName(t.abi)!;
+    if (t.regs.length !== taskAbi.regs.size) bad(`task ${i} has ${t.regs.length} bytes of ${t.abi} registers, not ${taskAbi.regs.size}`);
+    inRange(t.ns, ns.pidNs.length, `task ${i}'s pid namespace`);
+    inRange(t.leader, tasks.length, `task ${i}'s thread-group leader`);
+    if (t.parent >= tasks.length) bad(`task ${i}'s parent ${t.parent} is out of range`);
+    t.children.forEach((c) => inRange(c, tasks.length, `task ${i}'s child`));
+    inRange(t.mm, memory.mms.length, `task ${i}'s address space`);
+    inRange(t.fpu, memory.fpus.length, `task ${i}'s FPU state`);
+    inRange(t.files, files.files.length, `task ${i}'s file table`);
+    inRange(t.nsForChildren, ns.pidNs.length, `task ${i}'s pid namespace for children`);
+    if (t.cred[3] >= ns.userNs.length) bad(`task ${i}'s user namespace ${t.cred[3]} is out of range`);
+    for (const nr of t.numbers) if (nr >= manifest.pidMax) bad(`task ${i} has pid ${nr}, not below the image's pid_max ${manifest.pidMax}`);
+    t.numbers.forEach((nr, level) => {
+      const key = `${level}:${nr}:${level === t.numbers.length - 1 ? t.ns : 'outer'}`;
+      if (level === t.numbers.length - 1) {
+        if (seen.has(key)) bad(`pid ${nr} is used twice in pid namespace ${t.ns}`);
+        seen.set(key, i);
+      }
+    });
+    if (t.leader !== i && tasks[t.leader]!.leader !== t.leader) bad(`task ${i}'s thread-group leader ${t.leader} is not a leader`);
+  });
+  memory.mms.forEach(([, , refs], k) => refs.forEach(([, p]) => inRange(p, memory.shared.length, `address space ${k}'s page`)));
+  scheduler.round.forEach((i) => inRange(i, tasks.length, 'scheduled task'));
+  const programText = programs.map((p): [string, string] => {
+    const text = p.text ?? resolve(p.path, p.sha256);
+    if (text === undefined) throw new ImageError('CKPT_MISSING_PROGRAM', `program ${p.path} (sha256 ${p.sha256.slice(0, 12)}…) is not in the image and was not found on the target; dump with --embed-files or make it available`);
+    if (sha256(text) !== p.sha256) throw new ImageError('CKPT_MISSING_PROGRAM', `program ${p.path} on the target differs from the one checkpointed (SHA-256 mismatch)`);
+    return [p.path, text];
+  });
+  return {
+    name: manifest.container,
+    arch: arch.name,
+    pidMax: manifest.pidMax,
+    base: ns.base,
+    userNs: ns.userNs,
+    pidNs: ns.pidNs,
+    tasks: tasks as ContainerImage['tasks'],
+    init,
+    pages: memory.shared.map((s, i): [Uint8Array, boolean] => [pagesBin.slice(i * arch.pageSize, (i + 1) * arch.pageSize), s]),
+    mms: memory.mms,
+    fpus: memory.fpus,
+    files: files.files,
+    console: files.console,
+    programs: programText,
+    round: scheduler.round,
+  };
+}

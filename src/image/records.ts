@@ -1,0 +1,86 @@
+/**
+ * The record schemas of image format v1, checked on every read before the
+ * image is used (zod). Byte strings are CBOR byte strings (Uint8Array).
+ */
+import { z } from 'zod';
+import { ARCHES } from '../arch/registry.js';
+import { SYSCALL_NAMES } from '../abi/syscall-names.js';
+
+const archName = z.enum(ARCHES.map((a) => a.name) as [string, ...string[]]);
+const nat = z.number().int().nonnegative();
+const int = z.number().int();
+const idx = z.number().int().min(-1);
+const bytes = z.instanceof(Uint8Array);
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
+
+export const manifestSchema = z.object({
+  magic: z.string(),
+  formatVersion: nat,
+  tool: z.string(),
+  arch: archName,
+  pageSize: nat,
+  pidMax: nat,
+  container: z.string(),
+  depth: nat,
+  counts: z.object({ tasks: nat, pidNamespaces: nat, userNamespaces: nat, pages: nat }),
+  entries: z.record(z.string(), sha256),
+});
+
+export const namespacesSchema = z.object({
+  base: nat,
+  userNs: z.array(z.tuple([idx, nat])),
+  pidNs: z.array(z.tuple([idx, idx, nat, z.boolean()])),
+});
+
+const taskSchema = z.object({
+  ns: nat,
+  numbers: z.array(z.number().int().positive()).min(1).max(33),
+  outer: z.array(z.number().int().positive()).max(32),
+  leader: nat,
+  parent: idx,
+  children: z.array(nat),
+  pgid: z.array(z.number().int().positive()).nullable(),
+  sid: z.array(z.number().int().positive()).nullable(),
+  abi: archName,
+  regs: bytes,
+  fpu: nat,
+  extra: z.array(z.tuple([z.string(), bytes])),
+  mm: nat,
+  files: nat,
+  cred: z.tuple([nat, nat, nat, idx, nat, nat]),
+  comm: z.string().max(64),
+  exitSignal: int,
+  exited: z.boolean(),
+  exitStatus: nat,
+  blockedIn: z.enum(SYSCALL_NAMES as unknown as [string, ...string[]]).nullable(),
+  sleepLeft: int.nullable(),
+  exePath: z.string().nullable(),
+  clearChildTid: nat,
+  nsForChildren: nat,
+  group: z.object({
+    unkillable: z.boolean(),
+    sessionLeader: z.boolean(),
+    stopped: z.boolean(),
+    stopSignal: nat,
+    stopReportPending: z.boolean(),
+    continueReportPending: z.boolean(),
+    groupExitStatus: nat.nullable(),
+  }),
+});
+
+export const tasksSchema = z.object({ init: nat, tasks: z.array(taskSchema).min(1) });
+
+export const memorySchema = z.object({
+  mms: z.array(z.tuple([nat, z.array(z.tuple([nat, nat, nat, z.boolean(), z.string()])), z.array(z.tuple([nat, nat]))])),
+  shared: z.array(z.boolean()),
+  fpus: z.array(bytes),
+});
+
+export const filesSchema = z.object({
+  files: z.array(z.tuple([nat, z.array(z.tuple([nat, z.literal('console'), nat]))])),
+  console: z.string(),
+});
+
+export const programsSchema = z.array(z.object({ path: z.string().min(1), sha256, text: z.string().optional() }));
+
+export const schedulerSchema = z.object({ round: z.array(nat) });
