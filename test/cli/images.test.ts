@@ -1,0 +1,78 @@
+/** dump, check, restore and inspect through the command line. */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { run } from '../../src/cli/main.js';
+
+let root: string;
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), 'ckpt-img-'));
+});
+afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+async function ckpt(...argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await run([...argv, '--root', root], { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+describe('dump and restore through the CLI', () => {
+  it('i386 -> x86_64 with eclone, pids identical at every container level', async () => {
+    const image = join(root, 'web.tar');
+    await ckpt('host', 'create', 'old', '--arch', 'i386');
+    await ckpt('host', 'create', 'new', '--arch', 'x86_64');
+    await ckpt('run', 'web', 'images/workloads/nested.wl', '--host', 'old', '--steps', '50');
+    const before = JSON.parse((await ckpt('ps', 'web', '--host', 'old', '--json')).out);
+    const d = await ckpt('dump', 'web', '--host', 'old', '-o', image);
+    expect(d.code).toBe(0);
+    expect(d.out).toMatch(/^dumped web \(i386, 5 tasks\) to .*web\.tar, \d+ bytes; it was removed$/);
+    expect((await ckpt('ps', '--host', 'old', '--json')).out).toBe('[]');
+    expect((await ckpt('check', image, '--host', 'new')).out).toBe(`${image} would restore on host new`);
+    const r = await ckpt('restore', image, '--host', 'new', '--json');
+    expect(JSON.parse(r.out)).toMatchObject({ container: 'web', host: 'new', via: 'eclone', tasks: 5 });
+    const after = JSON.parse((await ckpt('ps', 'web', '--host', 'new', '--json')).out);
+    const inside = (rows: Array<{ nspids: number[] }>) => rows.map((x) => x.nspids.slice(1)).sort();
+    expect(inside(after)).toEqual(inside(before));
+    await ckpt('step', '--all', '--until-idle', '--host', 'new');
+    expect((await ckpt('logs', 'web', '--host', 'new')).out).toContain('L1 init: no children left');
+  });
+
+  it('a collision is reported with every reason, the errno of the interface, and nothing changes', async () => {
+    const image = join(root, 'p.tar');
+    await ckpt('run', 'p', 'images/workloads/pidcache.wl', '--steps', '20');
+    await ckpt('dump', 'p', '-o', image, '--leave-running');
+    const hostBefore = (await ckpt('host', 'show', 'default', '--json')).out;
+    const c = await ckpt('check', image, '--host-pids', '--name', 'p2', '--json');
+    expect(c.code).toBe(1);
+    const reasons = JSON.parse(c.out).reasons as string[];
+    expect(reasons.length).toBe(3);
+    expect(reasons.every((r) => /^host pid \d+ \(task [\d/]+\) is in use on host default$/.test(r))).toBe(true);
+    const r = await ckpt('restore', image, '--host-pids', '--name', 'p2');
+    expect(r.code).toBe(1);
+    expect(r.err.split('; ').length).toBe(3);
+    expect((await ckpt('host', 'show', 'default', '--json')).out).toBe(hostBefore);
+    // the same image without --host-pids restores beside the original
+    expect((await ckpt('restore', image, '--name', 'p2', '--via', 'clone3')).code).toBe(0);
+  });
+
+  it('inspect shows the tree with every pid level', async () => {
+    const image = join(root, 'n.tar');
+    await ckpt('run', 'n', 'images/workloads/nested.wl', '--steps', '30');
+    await ckpt('dump', 'n', '-o', image, '--embed-files');
+    const t = await ckpt('inspect', image, '--tree');
+    expect(t.out.split('\n')[0]).toMatch(/^container n: x86_64, pid_max 32768, \d+ tasks, \d+ pid namespaces, \d+ distinct pages$/);
+    expect(t.out).toMatch(/^ {2}3\/2\/1 /m);
+    const j = JSON.parse((await ckpt('inspect', image, '--json')).out);
+    expect(j.tasks[0].nspids).toEqual([2, 1]);
+  });
+
+  it('refuses bad input in one line', async () => {
+    expect((await ckpt('restore', join(root, 'none.tar'))).err).toBe(`ckpt: cannot read image ${join(root, 'none.tar')}: ENOENT`);
+    expect((await ckpt('dump', 'ghost')).err.split(' (looked')[0]).toBe('ckpt: no host named default');
+    await ckpt('run', 'real', 'images/workloads/threads.wl');
+    expect((await ckpt('dump', 'ghost')).err).toBe('ckpt: no container ghost on host default');
+    expect(existsSync('ghost.ckpt.tar')).toBe(false);
+  });
+});
