@@ -44,6 +44,16 @@ export interface RestoreOptions {
   hostPids?: boolean;
 }
 
+/** holderOf says what holds root-namespace pid `nr`: a task, a zombie, a thread, or only a process group or session id. */
+function holderOf(m: Machine, nr: number): string {
+  const pid = m.host.rootPidNs.pids.get(nr);
+  const t = pid?.task;
+  if (t) return t.exited ? `zombie ${nr}` : t.isLeader ? `task ${nr}` : `thread ${nr} of process ${t.tgid}`;
+  if (pid && pid.pgrpUsers > 0) return `process group ${nr} (its leader is gone)`;
+  if (pid && pid.sessionUsers > 0) return `session ${nr} (its leader is gone)`;
+  return `pid ${nr}`;
+}
+
 /** preflight lists every reason the image cannot go onto `target`, without changing anything. */
 export function preflight(target: Machine, image: ContainerImage, opts: RestoreOptions = {}): string[] {
   const reasons: string[] = [];
@@ -65,9 +75,11 @@ export function preflight(target: Machine, image: ContainerImage, opts: RestoreO
     }
   }
   if (opts.hostPids) {
+    const errno = opts.via === 'clone3' ? 'EEXIST' : 'EBUSY';
     for (const t of image.tasks) {
       const nr = t.outer[0];
-      if (nr !== undefined && target.host.rootPidNs.bitmap.test(nr)) reasons.push(`host pid ${nr} (task ${t.numbers.join('/')}) is in use on host ${target.name}`);
+      if (nr === undefined || !target.host.rootPidNs.bitmap.test(nr)) continue;
+      reasons.push(`host pid ${nr} (task ${t.numbers.join('/')} of the image) is held by ${holderOf(target, nr)} on host ${target.name}: ${opts.via ?? 'eclone'} would fail with ${errno}`);
     }
   }
   return [...new Set(reasons)];

@@ -48,7 +48,7 @@ describe('dump and restore through the CLI', () => {
     expect(c.code).toBe(1);
     const reasons = JSON.parse(c.out).reasons as string[];
     expect(reasons.length).toBe(3);
-    expect(reasons.every((r) => /^host pid \d+ \(task [\d/]+\) is in use on host default$/.test(r))).toBe(true);
+    expect(reasons.every((r) => /^host pid \d+ \(task [\d/]+ of the image\) is held by task \d+ on host default: eclone would fail with EBUSY$/.test(r))).toBe(true);
     const r = await ckpt('restore', image, '--host-pids', '--name', 'p2');
     expect(r.code).toBe(1);
     expect(r.err.split('; ').length).toBe(3);

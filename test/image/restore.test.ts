@@ -80,8 +80,8 @@ describe('restore refuses and changes nothing', () => {
     const before = JSON.stringify(target.host.snapshot());
     const reasons = preflight(target, image, { hostPids: true });
     expect(reasons.length).toBeGreaterThan(0);
-    expect(reasons[0]).toMatch(/^host pid \d+ \(task [\d/]+\) is in use on host t$/);
-    expect(() => restoreAtomically(target, image, { hostPids: true })).toThrow(/is in use on host t/);
+    expect(reasons[0]).toMatch(/^host pid \d+ \(task [\d/]+ of the image\) is held by .* on host t: eclone would fail with EBUSY$/);
+    expect(() => restoreAtomically(target, image, { hostPids: true })).toThrow(/is held by .* on host t/);
     expect(JSON.stringify(target.host.snapshot())).toBe(before);
     // without --host-pids the levels above the container are chosen by the target
     const { machine } = restoreAtomically(target, image, {});

@@ -1,0 +1,54 @@
+/** Runs every case of the pid-collision suite; a failed restore must leave the target exactly as it was. */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { Machine } from '../../src/container/machine.js';
+import { dumpContainer } from '../../src/image/dump.js';
+import { preflight, restoreAtomically, RestoreError } from '../../src/image/restore.js';
+import { CASES } from './cases.js';
+
+function image(pidMaxSource?: number) {
+  const m = Machine.create('s', 'x86_64', pidMaxSource);
+  const c = m.run('web', 'images/workloads/nested.wl', readFileSync('images/workloads/nested.wl', 'utf8'));
+  m.scheduler.run(50);
+  return dumpContainer(m, c);
+}
+
+describe('pid-collision regression suite', () => {
+  const img = image();
+
+  it('the image is what the cases assume: host pids 2, 3, 5, 6, 7', () => {
+    expect(img.tasks.map((t) => [t.outer[0], t.numbers.join('/')])).toEqual([
+      [2, '1'],
+      [3, '2/1'],
+      [5, '4'],
+      [6, '5/3'],
+      [7, '6'],
+    ]);
+  });
+
+  for (const c of CASES) {
+    it(c.name, () => {
+      const target = Machine.create('t', 'x86_64', c.targetPidMax);
+      c.setup(target);
+      const before = JSON.stringify(target.host.snapshot());
+      let reasons: string[] | null = null;
+      try {
+        const { machine, container } = restoreAtomically(target, img, c.options);
+        expect(machine.tasksOf(container).map((t) => t.nspids.slice(1)).sort()).toEqual(img.tasks.map((t) => t.numbers).sort());
+      } catch (e) {
+        if (!(e instanceof RestoreError)) throw e;
+        reasons = e.reasons;
+      }
+      expect(reasons).toEqual(c.reasons);
+      expect(preflight(target, img, c.options)).toEqual(c.reasons ?? []);
+      expect(JSON.stringify(target.host.snapshot())).toBe(before);
+    });
+  }
+
+  it('an image pid at or above the target pid_max is refused', () => {
+    const big = image(4_194_304);
+    // give one task a pid above 32767 by checkpointing a churned container
+    big.tasks[1]!.numbers[0] = 40_000;
+    expect(preflight(Machine.create('t', 'x86_64'), big)).toEqual(["the image uses pid 40000, not below host t's pid_max 32768"]);
+  });
+});
