@@ -42,6 +42,8 @@ export interface RestoreOptions {
   via?: 'eclone' | 'clone3';
   /** also name the pids at the levels above the container (they must be free on the target) */
   hostPids?: boolean;
+  /** called at each step (for tests that make a restore fail at every step in turn) */
+  onStep?: (step: string) => void;
 }
 
 /** holderOf says what holds root-namespace pid `nr`: a task, a zombie, a thread, or only a process group or session id. */
@@ -107,8 +109,11 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
   };
 
   /** create makes task i from `creator` with eclone, naming its pid at every container level. */
+  const step = opts.onStep ?? ((): void => undefined);
+  let creations = 0;
   const create = (i: number, creator: Task): Task => {
     const t = tasks[i]!;
+    step(`create ${++creations}`);
     const thread = t.leader !== i;
     const newNs = !thread && t.numbers[t.numbers.length - 1] === 1 && t.numbers.length === creator.pid.level + 1;
     const levels = creator.pid.level; // the creator's levels 1..levels are container levels
@@ -144,6 +149,7 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
   };
   visit(image.init, host.init);
 
+  step('process groups');
   // Process groups: leaders first, then members join them (setpgid from the task itself).
   const own = (t: ImageTask, id: number[]): number => id[t.numbers.length - 1] ?? 0;
   const isLeader = (t: ImageTask, i: number): boolean => t.leader === i;
@@ -166,6 +172,7 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
     if (t.pgid && pgid.join('/') !== t.pgid.join('/')) throw new RestoreError([`task ${t.numbers.join('/')} ended up in process group ${pgid.join('/')} instead of ${t.pgid.join('/')}`]);
   });
 
+  step('namespaces and credentials');
   // Kernel side: namespaces and credentials.
   const userNs: UserNamespace[] = [];
   for (const [parent, owner] of image.userNs) {
@@ -191,6 +198,7 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
     ns.accepting = accepting;
   });
 
+  step('last_pid');
   // Zombies exit first, with their recorded status (their children were reaped or reparented at death).
   tasks.forEach((t, i) => {
     if (!t.exited) return;
@@ -199,6 +207,7 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
     exitThread(host, task, t.exitStatus);
   });
 
+  step('memory');
   // Memory: each image address space once, each shared page once.
   const pages: Page[] = image.pages.map(([data, shared]) => ({ data: data.slice(), refs: 0, shared }));
   const mms = image.mms.map(([users, vmas, refs]) =>
@@ -219,6 +228,7 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
     table.users = users;
     return table;
   });
+  step('registers');
   const released = new Set<MemoryMap>();
   tasks.forEach((t, i) => {
     const task = at(i);
@@ -250,6 +260,7 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
     }
   });
 
+  step('scheduler');
   for (const [path, text] of image.programs) if (!m.sources.has(path)) m.addProgram(path, text);
   const init = at(image.init);
   const container: Container = { name: opts.name ?? image.name, init, console: consoleOut };
