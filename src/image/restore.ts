@@ -23,6 +23,7 @@ import { FileTable } from '../kernel/files.js';
 import { MemoryMap, type Page, type Vma } from '../kernel/memory-map.js';
 import { PidNamespace } from '../kernel/pid-namespace.js';
 import type { Task } from '../kernel/task.js';
+import type { Pid } from '../kernel/pid.js';
 import type { SyscallName } from '../abi/syscall-names.js';
 import { decodeMachine, encodeMachine } from '../store/machine-codec.js';
 import type { ContainerImage, ImageTask } from './container-image.js';
@@ -111,9 +112,20 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
   /** create makes task i from `creator` with eclone, naming its pid at every container level. */
   const step = opts.onStep ?? ((): void => undefined);
   let creations = 0;
+  const key = (ids: number[] | null): string => (ids ? ids.join('/') : '');
+  // A session leader calls setsid only once the children that stayed in its old session exist:
+  // they were forked before it made its own session.
+  const pendingSetsid = new Set<number>();
+  const setsid = (i: number): void => {
+    pendingSetsid.delete(i);
+    const s = host.libc(at(i)).setsid();
+    if (s.errno) throw new RestoreError([`setsid for task ${tasks[i]!.numbers.join('/')} failed with ${s.errno}`]);
+  };
   const create = (i: number, creator: Task): Task => {
     const t = tasks[i]!;
     step(`create ${++creations}`);
+    const creatorIndex = created.indexOf(creator);
+    if (pendingSetsid.has(creatorIndex) && key(t.sid) === key(tasks[creatorIndex]!.numbers)) setsid(creatorIndex);
     const thread = t.leader !== i;
     const newNs = !thread && t.numbers[t.numbers.length - 1] === 1 && t.numbers.length === creator.pid.level + 1;
     const levels = creator.pid.level; // the creator's levels 1..levels are container levels
@@ -132,23 +144,21 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
       if (!r.child) throw new RestoreError([`eclone of task ${t.numbers.join('/')} failed with ${r.errno} (pids ${pids.join(', ')}, oldest level first)`]);
     }
     created[i] = r.child;
-    if (t.sid && t.sid.join('/') === t.numbers.join('/') && !thread) {
-      const s = host.libc(r.child).setsid();
-      if (s.errno) throw new RestoreError([`setsid for task ${t.numbers.join('/')} failed with ${s.errno}`]);
-    }
+    if (!thread && key(t.sid) === key(t.numbers)) pendingSetsid.add(i);
     return r.child;
   };
 
-  const visit = (i: number, creator: Task): void => {
-    const me = create(i, creator);
-    tasks.forEach((t, j) => {
-      if (t.leader === i && j !== i) create(j, me);
-    });
-    const family = [i, ...tasks.flatMap((t, j) => (t.leader === i && j !== i ? [j] : []))];
-    for (const k of family) for (const c of tasks[k]!.children) visit(c, at(k));
-  };
-  visit(image.init, host.init);
+  // Tasks are made in the image's order, the order the source created them, so that the scheduler,
+  // which runs tasks in creation order, runs them as before. A thread is made by its leader, a
+  // process by its parent; both always precede it.
+  tasks.forEach((t, i) => {
+    if (i === image.init) return void create(i, host.init);
+    const creator = t.leader !== i ? t.leader : t.parent;
+    if (creator < 0 || !created[creator]) throw new RestoreError([`task ${t.numbers.join('/')} comes before its ${t.leader !== i ? 'thread-group leader' : 'parent'} in the image: this layout is not supported yet`]);
+    create(i, at(creator));
+  });
 
+  for (const i of [...pendingSetsid]) setsid(i);
   step('process groups');
   // Process groups: leaders first, then members join them (setpgid from the task itself).
   const own = (t: ImageTask, id: number[]): number => id[t.numbers.length - 1] ?? 0;
@@ -164,12 +174,12 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
   }
   // Every task must now be in its session and group, at every container level.
   const base = host.init.pid.level + 1;
+  const containerNs = at(image.init).pid.ns;
+  const inside = (p: Pid): string => (p.nrIn(containerNs) !== 0 ? p.numbers.slice(base).join('/') : '');
   tasks.forEach((t, i) => {
     const g = at(i).group;
-    const sid = g.session.numbers.slice(base);
-    const pgid = g.pgrp.numbers.slice(base);
-    if (t.sid && sid.join('/') !== t.sid.join('/')) throw new RestoreError([`task ${t.numbers.join('/')} ended up in session ${sid.join('/')} instead of ${t.sid.join('/')}: this session layout is not supported yet`]);
-    if (t.pgid && pgid.join('/') !== t.pgid.join('/')) throw new RestoreError([`task ${t.numbers.join('/')} ended up in process group ${pgid.join('/')} instead of ${t.pgid.join('/')}`]);
+    if (inside(g.session) !== key(t.sid)) throw new RestoreError([`task ${t.numbers.join('/')} ended up in session ${inside(g.session) || '(outside)'} instead of ${key(t.sid) || '(outside)'}: this session layout is not supported yet`]);
+    if (inside(g.pgrp) !== key(t.pgid)) throw new RestoreError([`task ${t.numbers.join('/')} ended up in process group ${inside(g.pgrp) || '(outside)'} instead of ${key(t.pgid) || '(outside)'}: this group layout is not supported yet`]);
   });
 
   step('namespaces and credentials');

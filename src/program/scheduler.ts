@@ -1,7 +1,8 @@
 /**
- * Scheduler runs the host's programs deterministically: round robin in
- * ascending root pid order, one statement per step, one clock tick per
- * step. Sleepers wake when the clock reaches their tick; when nothing can
+ * Scheduler runs the host's programs deterministically: round robin in the
+ * order tasks were created, one statement per step, one clock tick per
+ * step. Creation order, not pid order, so that a restored container (whose
+ * host-level pids the target chooses) is scheduled as it was. Sleepers wake when the clock reaches their tick; when nothing can
  * run but something sleeps, the clock jumps to the first wake-up.
  */
 import type { Task } from '../kernel/task.js';
@@ -28,7 +29,7 @@ export class Scheduler {
   }
 
   private nextRound(): Task[] {
-    return [...this.host.tasks].filter((t) => this.isRunnable(t)).sort((a, b) => a.pid.nr - b.pid.nr);
+    return [...this.host.tasks].filter((t) => this.isRunnable(t));
   }
 
   /** step runs one statement of the next runnable task; null when every task is blocked or gone. */
