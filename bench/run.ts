@@ -12,6 +12,7 @@ import { allocAuto } from '../src/kernel/pid-allocator.js';
 import { PidNamespace } from '../src/kernel/pid-namespace.js';
 import { schedulerFigure, storeFigures } from './containers.js';
 import { buildTreeLibc, buildTreeRaw } from './eclone-tree.js';
+import { cliFigures, pageFigure, restoreRateFigure } from './images.js';
 import { time, type Figure } from './measure.js';
 import { NaiveAllocator } from './naive-allocator.js';
 
@@ -156,6 +157,9 @@ async function main(): Promise<void> {
   const store = await storeFigures(join(benchDir, '..', 'bin', 'ckpt.js'));
   // The store figures must exist before they can be saved: build them first.
   for (const f of store) record(f);
+  for (const f of cliFigures(join(benchDir, '..', 'bin', 'ckpt.js'))) record(f);
+  record(restoreRateFigure());
+  record(pageFigure());
   writeFileSync(join(benchDir, 'results.json'), `${JSON.stringify({ node: process.version, figures }, null, 2)}\n`);
   console.log(`\nwrote ${join('bench', 'results.json')}`);
 }

@@ -63,7 +63,7 @@ export function encodeImage(img: ContainerImage, opts: EncodeOptions = {}): Arra
     pageSize: arch.pageSize,
     pidMax: img.pidMax,
     container: img.name,
-    depth: Math.max(...img.tasks.map((t) => t.numbers.length)),
+    depth: img.tasks.reduce((d, t) => Math.max(d, t.numbers.length), 0),
     counts: { tasks: img.tasks.length, pidNamespaces: img.pidNs.length, userNamespaces: img.userNs.length, pages: stored.length },
     entries: Object.fromEntries(body.map(([name, bytes]) => [name, sha256(bytes)])),
   };

@@ -69,9 +69,11 @@ export function preflight(target: Machine, image: ContainerImage, opts: RestoreO
     if (!p.ok) reasons.push(`cannot restore a ${image.arch} image on host ${target.name} (${target.host.arch.name}): ${p.reason}`);
   }
   if (image.base !== 1) reasons.push(`the image's container sits at pid-namespace level ${image.base}; only containers directly under a host are supported yet`);
-  const biggest = Math.max(0, ...image.tasks.flatMap((t) => t.numbers));
+  // a loop, not Math.max(...): images hold hundreds of thousands of numbers
+  let biggest = 0;
+  for (const t of image.tasks) for (const nr of t.numbers) if (nr > biggest) biggest = nr;
   if (biggest >= target.host.pidMax) reasons.push(`the image uses pid ${biggest}, not below host ${target.name}'s pid_max ${target.host.pidMax}`);
-  const leaders = new Set(image.tasks.filter((t) => t.leader === image.tasks.indexOf(t)).map((t) => t.numbers.join('/')));
+  const leaders = new Set(image.tasks.filter((t, i) => t.leader === i).map((t) => t.numbers.join('/')));
   for (const t of image.tasks) {
     for (const [what, id] of [['session', t.sid], ['process group', t.pgid]] as const) {
       if (id && !leaders.has(id.join('/'))) reasons.push(`${what} ${id[0]} of task ${t.numbers[0]} has no leader left; restoring it needs a placeholder task, which is not supported yet`);
@@ -103,6 +105,7 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
   const arch = archByName(image.arch)!;
   const tasks = image.tasks;
   const created = new Array<Task | undefined>(tasks.length);
+  const indexOf = new Map<Task, number>();
   const at = (i: number): Task => {
     const t = created[i];
     if (!t) throw new RestoreError([`task ${tasks[i]?.numbers.join('/')} was needed before it was created`]);
@@ -124,7 +127,7 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
   const create = (i: number, creator: Task): Task => {
     const t = tasks[i]!;
     step(`create ${++creations}`);
-    const creatorIndex = created.indexOf(creator);
+    const creatorIndex = indexOf.get(creator) ?? -1;
     if (pendingSetsid.has(creatorIndex) && key(t.sid) === key(tasks[creatorIndex]!.numbers)) setsid(creatorIndex);
     const thread = t.leader !== i;
     const newNs = !thread && t.numbers[t.numbers.length - 1] === 1 && t.numbers.length === creator.pid.level + 1;
@@ -144,6 +147,7 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
       if (!r.child) throw new RestoreError([`eclone of task ${t.numbers.join('/')} failed with ${r.errno} (pids ${pids.join(', ')}, oldest level first)`]);
     }
     created[i] = r.child;
+    indexOf.set(r.child, i);
     if (!thread && key(t.sid) === key(t.numbers)) pendingSetsid.add(i);
     return r.child;
   };

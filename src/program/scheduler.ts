@@ -38,7 +38,7 @@ export class Scheduler {
     if (!task) {
       const sleepers = [...this.host.tasks].filter((t) => t.blockedIn === 'nanosleep' && t.sleepUntil !== null && this.programs.has(t.exePath ?? ''));
       if (sleepers.length === 0) return null;
-      this.host.clock = Math.max(this.host.clock, Math.min(...sleepers.map((t) => t.sleepUntil!)));
+      this.host.clock = Math.max(this.host.clock, sleepers.reduce((m, t) => Math.min(m, t.sleepUntil!), Infinity));
       this.wakeSleepers();
       task = this.take();
       if (!task) return null;

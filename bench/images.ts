@@ -1,0 +1,133 @@
+/**
+ * Figures for checkpoint/restore: a 10,000-task container (3 levels) dumped
+ * and restored through the CLI; the in-model restore rate of a
+ * 100,000-task image; and 512 MiB of distinct pages dumped and restored,
+ * against cat copying the same bytes on the same disk.
+ */
+import { mkdtempSync, rmSync, writeFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execaSync } from 'execa';
+import { Machine } from '../src/container/machine.js';
+import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../src/index.js';
+import { readImageFile, tarBytes, writeFileAtomically } from '../src/image/archive.js';
+import { dumpContainer } from '../src/image/dump.js';
+import { decodeImage, encodeImage } from '../src/image/image-codec.js';
+import { restoreAtomically } from '../src/image/restore.js';
+import { HostStore } from '../src/store/host-store.js';
+import { time, type Figure } from './measure.js';
+
+/** A container three levels deep whose innermost init forks `n` sleepers. */
+function sleepers(n: number): string {
+  return [
+    'var i, c',
+    'program main',
+    '  clone(CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0) start level2',
+    '  sleep 100000000',
+    'end',
+    'program level2',
+    '  clone(CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0) start level3',
+    '  sleep 100000000',
+    'end',
+    'program level3',
+    'loop:',
+    `  if i >= ${n} goto done`,
+    '  fork() start idle',
+    '  i = i + 1',
+    '  goto loop',
+    'done:',
+    '  sleep 100000000',
+    'end',
+    'program idle',
+    '  sleep 100000000',
+    'end',
+  ].join('\n');
+}
+
+/**
+ * bigContainer makes a container of `tasks` tasks, three levels deep. The
+ * innermost init's forks are issued through its C library rather than the
+ * scheduler: the scheduler rescans every task once a round, so a round of
+ * one runnable task among 100,000 sleepers would make building it quadratic.
+ */
+export function bigContainer(tasks: number): Machine {
+  const m = Machine.create('big', 'x86_64', 4 * 1024 * 1024);
+  const c = m.run('ctr', 'sleepers.wl', sleepers(0));
+  while (m.tasksOf(c).length < 3) if (!m.scheduler.step()) break;
+  const level3 = m.tasksOf(c).find((t) => t.pid.level === 3)!;
+  const libc = m.host.libc(level3);
+  for (let n = m.tasksOf(c).length; n < tasks; n++) if (!libc.fork().child) throw new Error('fork failed');
+  return m;
+}
+
+export function cliFigures(binPath: string): Figure[] {
+  const root = mkdtempSync(join(tmpdir(), 'ckpt-bench-img-'));
+  try {
+    const m = bigContainer(10_000);
+    new HostStore(root).add(m);
+    execaSync('node', [binPath, 'host', 'create', 'target', '--arch', 'x86_64', '--pid-max', '4194304', '--root', root]);
+    const image = join(root, 'ctr.tar');
+    const dump = time(() => void execaSync('node', [binPath, 'dump', 'ctr', '--host', 'big', '-o', image, '--leave-running', '--embed-files', '--root', root]), 1);
+    const restore = time(() => void execaSync('node', [binPath, 'restore', image, '--host', 'target', '--root', root]), 1);
+    const ps = time(() => void execaSync('node', [binPath, 'ps', '--host', 'target', '--json', '--root', root]), 1);
+    const bytes = statSync(image).size;
+    return [
+      { name: 'ckpt dump, 10,000-task container, 3 levels', value: dump, unit: 's', baseline: { name: 'ckpt ps --json of the restored host', value: ps, unit: 's' } },
+      { name: 'ckpt restore, 10,000-task container, 3 levels', value: restore, unit: 's', baseline: { name: 'ckpt ps --json of the restored host', value: ps, unit: 's' } },
+      { name: 'image bytes per task, 10,000-task container', value: bytes / 10_000, unit: 'bytes', baseline: { name: 'one x86_64 register set', value: 216, unit: 'bytes' } },
+    ];
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+export function restoreRateFigure(): Figure {
+  const m = bigContainer(100_000);
+  const image = dumpContainer(m, m.containers.get('ctr')!);
+  const target = Machine.create('t', 'x86_64', 4 * 1024 * 1024);
+  const seconds = time(() => void restoreAtomically(target, image), 1);
+  const forks = time(() => void bigContainer(100_000), 1);
+  return {
+    name: 'in-model restore, 100,000-task image',
+    value: image.tasks.length / seconds,
+    unit: 'tasks/s',
+    baseline: { name: 'the container running its own 100,000 forks', value: 100_000 / forks, unit: 'tasks/s' },
+  };
+}
+
+export function pageFigure(): Figure {
+  const root = mkdtempSync(join(tmpdir(), 'ckpt-bench-pages-'));
+  try {
+    const total = 512 * 1024 * 1024;
+    const m = Machine.create('p', 'x86_64');
+    const c = m.run('ctr', 'idle.wl', 'program main\n  sleep 100000000\nend\n');
+    m.scheduler.run(1);
+    const mm = c.init.mm;
+    const base = mm.map(0, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+    const page = new Uint8Array(4096);
+    const dv = new DataView(page.buffer);
+    for (let i = 0; i < total / 4096; i++) {
+      dv.setUint32(0, i, true); // every page distinct
+      mm.write(base + i * 4096, page);
+    }
+    const file = join(root, 'pages.tar');
+    const dump = time(() => writeFileAtomically(file, tarBytes(encodeImage(dumpContainer(m, c)))), 1);
+    const restore = time(() => {
+      const img = decodeImage(readImageFile(file), () => 'program main\n  sleep 100000000\nend\n');
+      restoreAtomically(Machine.create('t', 'x86_64'), img);
+    }, 1);
+    const copy = join(root, 'copy');
+    writeFileSync(copy, '');
+    const cat = time(() => void execaSync('sh', ['-c', `cat '${file}' > '${copy}'`]), 1);
+    const size = statSync(file).size;
+    return {
+      name: 'dump + restore of 512 MiB of distinct pages',
+      value: (2 * size) / (dump + restore) / 1e6,
+      unit: 'MB/s',
+      target: '>= 0.5x cat',
+      baseline: { name: 'cat copying the same bytes on the same disk', value: size / cat / 1e6, unit: 'MB/s' },
+    };
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
