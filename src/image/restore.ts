@@ -11,7 +11,8 @@
  * restoreAtomically works on a copy of the target and returns it only when
  * every step succeeded: on any failure the target is untouched.
  */
-import { CLONE_NEWPID, CLONE_SIGHAND, CLONE_THREAD, CLONE_VM } from '../abi/clone-flags.js';
+import { CLONE_NEWPID, CLONE_PARENT, CLONE_SIGHAND, CLONE_THREAD, CLONE_VM } from '../abi/clone-flags.js';
+import { SIGCHLD } from '../abi/signals.js';
 import { archByName } from '../arch/registry.js';
 import { placement } from '../arch/compat.js';
 import type { Container } from '../container/container.js';
@@ -73,12 +74,22 @@ export function preflight(target: Machine, image: ContainerImage, opts: RestoreO
   let biggest = 0;
   for (const t of image.tasks) for (const nr of t.numbers) if (nr > biggest) biggest = nr;
   if (biggest >= target.host.pidMax) reasons.push(`the image uses pid ${biggest}, not below host ${target.name}'s pid_max ${target.host.pidMax}`);
+  // A session or group whose leader has gone is rebuilt around a placeholder task with the leader's
+  // pid; that needs the placeholder to live where its members do.
   const leaders = new Set(image.tasks.filter((t, i) => t.leader === i).map((t) => t.numbers.join('/')));
-  for (const t of image.tasks) {
+  const sessionParent = new Map<string, number>();
+  image.tasks.forEach((t, i) => {
+    if (t.leader !== i) return;
     for (const [what, id] of [['session', t.sid], ['process group', t.pgid]] as const) {
-      if (id && !leaders.has(id.join('/'))) reasons.push(`${what} ${id[0]} of task ${t.numbers[0]} has no leader left; restoring it needs a placeholder task, which is not supported yet`);
+      if (!id || leaders.has(id.join('/'))) continue;
+      if (id.length !== t.numbers.length) reasons.push(`${what} ${id[0]} of task ${t.numbers.join('/')} has no leader left and lives in another pid namespace than its member: not supported yet`);
+      if (what === 'session') {
+        const p = sessionParent.get(id.join('/'));
+        if (p !== undefined && p !== t.parent) reasons.push(`session ${id[0]} has no leader left and its members have different parents: not supported yet`);
+        sessionParent.set(id.join('/'), t.parent);
+      }
     }
-  }
+  });
   if (opts.hostPids) {
     const errno = opts.via === 'clone3' ? 'EEXIST' : 'EBUSY';
     for (const t of image.tasks) {
@@ -124,9 +135,37 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
     const s = host.libc(at(i)).setsid();
     if (s.errno) throw new RestoreError([`setsid for task ${tasks[i]!.numbers.join('/')} failed with ${s.errno}`]);
   };
-  const create = (i: number, creator: Task): Task => {
+  const leaderKeys = new Set(tasks.filter((t, i) => t.leader === i).map((t) => key(t.numbers)));
+  /** placeholders: a stand-in task with the pid of a session or group leader that has gone */
+  const placeholders: Array<{ helper: Task; parent: Task }> = [];
+  const sessionHelpers = new Map<string, Task>();
+  const placeholder = (ids: number[], creator: Task): Task => {
+    const pids = [0, ...ids.slice(0, creator.pid.level)];
+    const r = opts.via === 'clone3'
+      ? host.libc(creator).clone3({ exit_signal: SIGCHLD, set_tid: [...ids.slice(0, creator.pid.level)].reverse() }, 88)
+      : host.libc(creator).eclone(SIGCHLD, { nr_pids: pids.length }, 48, pids);
+    if (!r.child) throw new RestoreError([`the placeholder for leader ${ids.join('/')} could not be created: ${r.errno}`]);
+    placeholders.push({ helper: r.child, parent: creator });
+    return r.child;
+  };
+  const create = (i: number, given: Task): Task => {
     const t = tasks[i]!;
     step(`create ${++creations}`);
+    let creator = given;
+    let adopt = 0;
+    if (t.leader === i && t.sid && !leaderKeys.has(key(t.sid))) {
+      // A session whose leader has gone: a placeholder with its pid makes it, then forks the
+      // members with CLONE_PARENT so that their parent is still their own.
+      let helper = sessionHelpers.get(key(t.sid));
+      if (!helper) {
+        helper = placeholder(t.sid, given);
+        const s = host.libc(helper).setsid();
+        if (s.errno) throw new RestoreError([`setsid for the placeholder of session ${key(t.sid)} failed with ${s.errno}`]);
+        sessionHelpers.set(key(t.sid), helper);
+      }
+      creator = helper;
+      adopt = CLONE_PARENT;
+    }
     const creatorIndex = indexOf.get(creator) ?? -1;
     if (pendingSetsid.has(creatorIndex) && key(t.sid) === key(tasks[creatorIndex]!.numbers)) setsid(creatorIndex);
     const thread = t.leader !== i;
@@ -134,13 +173,14 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
     const levels = creator.pid.level; // the creator's levels 1..levels are container levels
     const hostNr = opts.hostPids ? t.outer[0] ?? 0 : 0;
     const pids = [hostNr, ...t.numbers.slice(0, levels)];
-    const cloneFlags = (thread ? CLONE_THREAD | CLONE_SIGHAND | CLONE_VM : 0) | (newNs ? CLONE_NEWPID : 0);
+    const cloneFlags = (thread ? CLONE_THREAD | CLONE_SIGHAND | CLONE_VM : 0) | (newNs ? CLONE_NEWPID : 0) | adopt;
     const exitSignal = thread ? 0 : t.exitSignal & 0xff;
     let r;
     if (opts.via === 'clone3') {
       // set_tid is innermost first; a new namespace's own level must be named 1; 0 is not "auto" there.
       const setTid = [...(newNs ? [1] : []), ...t.numbers.slice(0, levels).reverse(), ...(hostNr ? [hostNr] : [])];
-      r = host.libc(creator).clone3({ flags: cloneFlags, exit_signal: exitSignal, set_tid: setTid }, 88);
+      // clone3 refuses an exit signal with CLONE_PARENT: the child takes its creator's leader's.
+      r = host.libc(creator).clone3({ flags: cloneFlags, exit_signal: adopt ? 0 : exitSignal, set_tid: setTid }, 88);
       if (!r.child) throw new RestoreError([`clone3 of task ${t.numbers.join('/')} failed with ${r.errno} (set_tid ${setTid.join(', ')}, innermost level first)`]);
     } else {
       r = host.libc(creator).eclone((cloneFlags | exitSignal) >>> 0, { nr_pids: pids.length }, 48, pids);
@@ -164,6 +204,15 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
 
   for (const i of [...pendingSetsid]) setsid(i);
   step('process groups');
+  // A process group whose leader has gone: a placeholder with its pid, forked by a member, leads it.
+  const groupHelpers = new Set<string>();
+  tasks.forEach((t, i) => {
+    if (t.leader !== i || !t.pgid || leaderKeys.has(key(t.pgid)) || groupHelpers.has(key(t.pgid)) || key(t.pgid) === key(t.sid)) return;
+    groupHelpers.add(key(t.pgid));
+    const helper = placeholder(t.pgid, at(i));
+    const r = host.libc(helper).setpgid(0, 0);
+    if (r.errno) throw new RestoreError([`setpgid for the placeholder of group ${key(t.pgid)} failed with ${r.errno}`]);
+  });
   // Process groups: leaders first, then members join them (setpgid from the task itself).
   const own = (t: ImageTask, id: number[]): number => id[t.numbers.length - 1] ?? 0;
   const isLeader = (t: ImageTask, i: number): boolean => t.leader === i;
@@ -175,6 +224,12 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
       const r = host.libc(at(i)).setpgid(0, self ? 0 : own(t, t.pgid));
       if (r.errno) throw new RestoreError([`setpgid for task ${t.numbers.join('/')} into group ${t.pgid[0]} failed with ${r.errno}`]);
     });
+  }
+  // The placeholders leave: their pids stay allocated as long as the group or session is in use.
+  for (const { helper, parent } of placeholders) {
+    host.libc(helper).exit(0);
+    const r = host.libc(parent).wait4(helper.pid.nrIn(parent.activeNs), 0, 0, 0);
+    if (r.errno) throw new RestoreError([`reaping a placeholder failed with ${r.errno}`]);
   }
   // Every task must now be in its session and group, at every container level.
   const base = host.init.pid.level + 1;

@@ -84,6 +84,7 @@ export function sysClone3(host: HostState, task: Task, uargs: number, size: numb
   const child = copyProcess(host, task, {
     flags: low,
     exitSignal: exitSignal.lo,
+    inheritExitSignalWithParent: true,
     // clone3's stack is the lowest address: the kernel starts the child at stack + stack_size.
     stack: isZero64(stack) ? 0 : stackBase + stackLen,
     tls: u64Value(field(CLONE3_ARGS.tls)),

@@ -43,6 +43,11 @@ export interface CloneRequest {
   /** clone flags, low 32 bits (CSIGNAL bits are ignored here; see exitSignal) */
   readonly flags: number;
   readonly exitSignal: number;
+  /**
+   * With CLONE_PARENT, mainline gives the child its creator's leader's exit signal (clone3 must pass
+   * exit_signal 0 then); 2.6.32, and so eclone, takes the signal from the flags.
+   */
+  readonly inheritExitSignalWithParent?: boolean;
   /** the child's stack pointer; 0 keeps the caller's */
   readonly stack: number;
   readonly tls: number;
@@ -169,7 +174,7 @@ export function copyProcess(host: HostState, parent: Task, req: CloneRequest): T
     if (files === parent.group.files) files.users++;
     child.group = new ThreadGroup(child, parent.group.pgrp, parent.group.session, files);
     child.parent = hasFlag(flags, CLONE_PARENT) ? parent.parent : parent;
-    child.exitSignal = req.exitSignal;
+    child.exitSignal = hasFlag(flags, CLONE_PARENT) && req.inheritExitSignalWithParent ? parent.group.leader.exitSignal : req.exitSignal;
     child.parent?.addChild(child);
   }
   child.group.threads.add(child);

@@ -183,6 +183,17 @@ describe.each(ALL_ARCHES)('clone3 effects on %s', (arch) => {
     expect(lu.clone3({ exit_signal: SIGCHLD, set_tid: [5] }, 88).child!.nspids).toEqual([4, 5]);
   });
 
+  it('CLONE_PARENT with exit_signal 0 makes a sibling that inherits its creator\'s exit signal (mainline copy_process)', () => {
+    const h = Host.create({ arch });
+    const child = h.libc(h.init).fork().child!;
+    const sibling = h.libc(child).clone3({ flags: CLONE_PARENT, exit_signal: 0 }, 64).child!;
+    expect(sibling.parent).toBe(h.init);
+    expect(sibling.exitSignal).toBe(SIGCHLD);
+    // eclone (2.6.32) takes the signal from the flags instead
+    const viaEclone = h.libc(child).eclone(CLONE_PARENT, {}, 48, []).child!;
+    expect(viaEclone.exitSignal).toBe(0);
+  });
+
   it('CLONE_PIDFD writes the new descriptor to pidfd', () => {
     const h = Host.create({ arch });
     const l = h.libc(h.init);

@@ -135,3 +135,57 @@ describe('restore onto a compat host', () => {
     ]);
   });
 });
+
+describe('sessions and groups whose leaders have gone', () => {
+  const text = [
+    'var a, b',
+    'program main',
+    '  a = fork() start groupleader',
+    '  a = fork() start sessionleader',
+    '  a = wait4(-1, 0, 0, 0)',
+    '  a = wait4(-1, 0, 0, 0)',
+    '  print "both leaders reaped\\n"',
+    '  sleep 100000000',
+    'end',
+    'program groupleader',
+    '  a = setpgid(0, 0)',
+    '  b = fork() start member',
+    '  exit(0)',
+    'end',
+    'program sessionleader',
+    '  a = setsid()',
+    '  b = fork() start member',
+    '  b = fork() start member',
+    '  exit(0)',
+    'end',
+    'program member',
+    '  sleep 20',
+    '  a = getpgid(0)',
+    '  b = getsid(0)',
+    '  print "member in group %d, session %d\\n", a, b',
+    '  sleep 100000000',
+    'end',
+  ].join('\n');
+
+  for (const via of ['eclone', 'clone3'] as const) {
+    it(`are rebuilt around placeholder tasks with the leaders' pids (${via})`, () => {
+      for (const arch of ALL_ARCHES) {
+        const straight = start(arch, 'orphans', text);
+        straight.scheduler.run(60);
+        const source = start(arch, 'orphans', text);
+        source.scheduler.run(20);
+        const before = tree(source, 'c');
+        // the leaders are gone: groups and sessions whose ids belong to no task
+        const ids = new Set(before.map((t) => t.nspids[0]));
+        expect(before.some((t) => t.pgid !== 0 && !ids.has(t.pgid))).toBe(true);
+        expect(before.some((t) => t.sid !== 0 && !ids.has(t.sid))).toBe(true);
+        const image = dumpContainer(source, source.containers.get('c')!);
+        const { machine } = restoreAtomically(Machine.create('t', arch), image, { via });
+        expect(tree(machine, 'c')).toEqual(before);
+        machine.scheduler.run(40);
+        expect(machine.containers.get('c')!.console.text).toBe(straight.containers.get('c')!.console.text);
+        expect(machine.containers.get('c')!.console.text).toContain('member in group');
+      }
+    });
+  }
+});
