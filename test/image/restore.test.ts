@@ -189,3 +189,24 @@ describe('sessions and groups whose leaders have gone', () => {
     });
   }
 });
+
+describe('deep nesting', () => {
+  it('a container five pid-namespace levels deep restores with identical pids at every level', () => {
+    const levels = 5;
+    const lines = ['var a, b', 'program main', '  a = clone(CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0) start l2', '  b = fork() start leaf', '  sleep 100000000', 'end'];
+    for (let l = 2; l <= levels; l++) {
+      lines.push(`program l${l}`, '  b = fork() start leaf', l < levels ? `  a = clone(CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0) start l${l + 1}` : '  a = getpid()', '  sleep 100000000', 'end');
+    }
+    lines.push('program leaf', '  a = getpid()', '  print "leaf %d\\n", a', '  sleep 100000000', 'end');
+    for (const arch of ALL_ARCHES) {
+      const source = start(arch, 'deep', lines.join('\n'));
+      // until every level exists and before everything sleeps (then the clock would jump ahead)
+      for (let i = 0; i < 200 && Math.max(...tree(source, 'c').map((t) => t.nspids.length)) < levels; i++) source.scheduler.step();
+      const deepest = Math.max(...tree(source, 'c').map((t) => t.nspids.length));
+      expect(deepest).toBe(levels);
+      const { machine } = restoreAtomically(Machine.create('t', arch), dumpContainer(source, source.containers.get('c')!), { hostPids: true });
+      expect(hostTree(machine, 'c')).toEqual(hostTree(source, 'c'));
+      expect(tree(machine, 'c')).toEqual(tree(source, 'c'));
+    }
+  });
+});
