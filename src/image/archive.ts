@@ -1,12 +1,11 @@
 /**
  * The image archive: the only tar I/O. Writing is deterministic (fixed
- * order, zero mtime and ids) so an image re-encodes to the same bytes, and
- * atomic (a temporary file renamed into place), so a dump leaves either no
+ * order, zero mtime and ids) so an image re-encodes to the same bytes; the
+ * dump writes the result with writeFileAtomically, so it leaves either no
  * file or a complete one. Reading accepts exactly the entries of format v1:
  * regular files with expected names, each once, within the archive's size.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { Header } from 'tar';
 import { ENTRIES, ImageError } from './format.js';
 
@@ -50,31 +49,6 @@ export function untar(archive: Uint8Array): Map<string, Uint8Array> {
   }
   if (entries.size > 0 && [...entries.keys()][0] !== 'manifest.cbor') throw new ImageError('CKPT_BAD_ARCHIVE', 'manifest.cbor must be the first entry');
   return entries;
-}
-
-/** writeFileAtomically writes `bytes` to `path` through a temporary file in the same directory. */
-export function writeFileAtomically(path: string, bytes: Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    const fd = openSync(tmp, 'w');
-    try {
-      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-  try {
-    const dirFd = openSync(dirname(path), 'r');
-    fsyncSync(dirFd);
-    closeSync(dirFd);
-  } catch {
-    // a directory that cannot be opened for fsync (some filesystems): the rename itself is still atomic
-  }
 }
 
 /** readImageFile reads an image archive's entries. */

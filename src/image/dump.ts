@@ -12,26 +12,11 @@ import type { Pid } from '../kernel/pid.js';
 import type { PidNamespace } from '../kernel/pid-namespace.js';
 import type { Task } from '../kernel/task.js';
 import type { ContainerImage, ImageTask } from './container-image.js';
+import { Indexer } from './indexer.js';
 
 /** DumpError says why a container cannot be checkpointed. */
 export class DumpError extends Error {
   override readonly name = 'DumpError';
-}
-
-class Indexer<T> {
-  readonly items: T[] = [];
-  private readonly index = new Map<T, number>();
-  of(item: T): number {
-    let i = this.index.get(item);
-    if (i === undefined) {
-      i = this.items.push(item) - 1;
-      this.index.set(item, i);
-    }
-    return i;
-  }
-  has(item: T): boolean {
-    return this.index.has(item);
-  }
 }
 
 export function dumpContainer(m: Machine, container: Container): ContainerImage {

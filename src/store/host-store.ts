@@ -5,13 +5,14 @@
  * concurrent commands never lose an update and a crash never leaves a torn
  * file. An unreadable host file is an error naming it, never replaced.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { decode, encode } from 'cbor-x';
 import { Machine } from '../container/machine.js';
 import { decodeMachine, encodeMachine, MachineDecodeError, type MachineRecord } from './machine-codec.js';
 import { StoreError } from './store-error.js';
+import { writeFileAtomically } from './atomic-file.js';
 
 const HOST_SUFFIX = '.host';
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -121,24 +122,8 @@ export class HostStore {
   }
 
   private save(m: Machine): void {
-    const file = this.path(m.name);
-    const tmp = `${file}.tmp-${process.pid}`;
     const encoded = encode(encodeMachine(m));
-    const bytes = new Uint8Array(encoded.buffer, encoded.byteOffset, encoded.byteLength);
-    const fd = openSync(tmp, 'w');
-    try {
-      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, file);
-    const dirFd = openSync(this.dir, 'r');
-    try {
-      fsyncSync(dirFd);
-    } finally {
-      closeSync(dirFd);
-    }
+    writeFileAtomically(this.path(m.name), new Uint8Array(encoded.buffer, encoded.byteOffset, encoded.byteLength));
   }
 
   /** locked runs `fn` holding the host's lock. */

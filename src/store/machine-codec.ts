@@ -19,6 +19,7 @@ import { Task } from '../kernel/task.js';
 import { ThreadGroup } from '../kernel/thread-group.js';
 import type { SyscallName } from '../abi/syscall-names.js';
 import { Machine } from '../container/machine.js';
+import { Indexer } from '../image/indexer.js';
 
 export const MACHINE_FORMAT = 1;
 
@@ -64,20 +65,6 @@ export interface MachineRecord {
   containers: Array<[name: string, init: number, console: number]>;
   programs: Array<[path: string, text: string]>;
   round: number[];
-}
-
-/** Indexer numbers distinct objects in the order they are first met. */
-class Indexer<T> {
-  readonly items: T[] = [];
-  private readonly index = new Map<T, number>();
-  of(item: T): number {
-    let i = this.index.get(item);
-    if (i === undefined) {
-      i = this.items.push(item) - 1;
-      this.index.set(item, i);
-    }
-    return i;
-  }
 }
 
 export function encodeMachine(m: Machine): MachineRecord {

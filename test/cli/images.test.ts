@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { run } from '../../src/cli/main.js';
+import { ckptIn } from './run-ckpt.js';
 
 let root: string;
 beforeEach(() => {
@@ -11,12 +11,7 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 
-async function ckpt(...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await run([...argv, '--root', root], { out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const ckpt = (...argv: string[]) => ckptIn(root, argv);
 
 describe('dump and restore through the CLI', () => {
   it('i386 -> x86_64 with eclone, pids identical at every container level', async () => {

@@ -2,7 +2,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import type { Machine } from '../../container/machine.js';
-import { readImageFile, tarBytes, writeFileAtomically } from '../../image/archive.js';
+import { readImageFile, tarBytes } from '../../image/archive.js';
+import { writeFileAtomically } from '../../store/atomic-file.js';
 import type { ContainerImage } from '../../image/container-image.js';
 import { dumpContainer } from '../../image/dump.js';
 import { decodeImage, encodeImage, sha256 } from '../../image/image-codec.js';

@@ -1,0 +1,19 @@
+/** Indexer numbers distinct objects in the order they are first met: how serializers store a shared object once and refer to it by index. */
+export class Indexer<T> {
+  readonly items: T[] = [];
+  private readonly index = new Map<T, number>();
+
+  /** of returns the item's index, adding it if it is new. */
+  of(item: T): number {
+    let i = this.index.get(item);
+    if (i === undefined) {
+      i = this.items.push(item) - 1;
+      this.index.set(item, i);
+    }
+    return i;
+  }
+
+  has(item: T): boolean {
+    return this.index.has(item);
+  }
+}
