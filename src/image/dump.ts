@@ -19,7 +19,8 @@ export class DumpError extends Error {
   override readonly name = 'DumpError';
 }
 
-export function dumpContainer(m: Machine, container: Container): ContainerImage {
+/** dumpContainer captures `container`; `onProgress(done, total)` is told as tasks are recorded. */
+export function dumpContainer(m: Machine, container: Container, onProgress?: (done: number, total: number) => void): ContainerImage {
   const root = container.init.pid.ns;
   const base = root.level;
   // Creation order, as the host keeps its tasks.
@@ -46,7 +47,8 @@ export function dumpContainer(m: Machine, container: Container): ContainerImage 
   };
   addNs(root);
   const inside = (p: Pid): number[] | null => (root.isAncestorOf(p.ns) && p.nrIn(root) !== 0 ? p.numbers.slice(base) : null);
-  const records = tasks.map((t): ImageTask => {
+  const records = tasks.map((t, n): ImageTask => {
+    onProgress?.(n + 1, tasks.length);
     const g = t.group;
     for (const [fd, f] of g.files.entries()) {
       if (f.kind !== 'console') throw new DumpError(`task ${t.pid.nr} has fd ${fd} open on ${f.kind}, which cannot be checkpointed yet`);

@@ -46,6 +46,8 @@ export interface RestoreOptions {
   hostPids?: boolean;
   /** called at each step (for tests that make a restore fail at every step in turn) */
   onStep?: (step: string) => void;
+  /** told how many tasks have been created so far, out of how many */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** holderOf says what holds root-namespace pid `nr`: a task, a zombie, a thread, or only a process group or session id. */
@@ -151,6 +153,7 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
   const create = (i: number, given: Task): Task => {
     const t = tasks[i]!;
     step(`create ${++creations}`);
+    opts.onProgress?.(creations, tasks.length);
     let creator = given;
     let adopt = 0;
     if (t.leader === i && t.sid && !leaderKeys.has(key(t.sid))) {

@@ -12,6 +12,7 @@ import type { CliContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { orCreateArch, storeOf, verb, withCommon, withHost, type CommonArgs, type HostArgs } from '../options.js';
 import { UsageError } from '../usage-error.js';
+import { progressBar } from '../progress.js';
 
 interface RestoreArgs extends HostArgs {
   image: string;
@@ -76,7 +77,9 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
         const info = storeOf(a).update(a.host, (m) => {
           const c = m.containers.get(a.ctr);
           if (!c) throw new UsageError(`no container ${a.ctr} on host ${m.name}`);
-          const img = dumpContainer(m, c);
+          const bar = progressBar('dumping', !a.json);
+          const img = dumpContainer(m, c, (done, total) => bar.update(done, total));
+          bar.stop();
           const bytes = tarBytes(encodeImage(img, { embedPrograms: a.embedFiles }));
           writeFileAtomically(out, bytes);
           if (!a.leaveRunning) {
@@ -103,7 +106,14 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
           a.host,
           (m) => {
             const img = decodeImage(entries, resolverFor(m));
-            const { machine, container } = restoreAtomically(m, img, restoreOptions(a));
+            const bar = progressBar('restoring', !a.json);
+            let restored;
+            try {
+              restored = restoreAtomically(m, img, { ...restoreOptions(a), onProgress: (done, total) => bar.update(done, total) });
+            } finally {
+              bar.stop();
+            }
+            const { machine, container } = restored;
             const tasks = machine.tasksOf(container);
             return { machine, out: { container: container.name, host: machine.name, via: a.via, tasks: tasks.length, initPid: container.init.pid.nr } };
           },
