@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { execaSync } from 'execa';
 import { Machine } from '../src/container/machine.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../src/index.js';
-import { readImageFile, tarBytes } from '../src/image/archive.js';
+import { readImageFile, tarChunks } from '../src/image/archive.js';
 import { writeFileAtomically } from '../src/store/atomic-file.js';
 import { dumpContainer } from '../src/image/dump.js';
 import { decodeImage, encodeImage } from '../src/image/image-codec.js';
@@ -112,7 +112,7 @@ export function pageFigure(): Figure {
       mm.write(base + i * 4096, page);
     }
     const file = join(root, 'pages.tar');
-    const dump = time(() => writeFileAtomically(file, tarBytes(encodeImage(dumpContainer(m, c)))), 1);
+    const dump = time(() => writeFileAtomically(file, tarChunks(encodeImage(dumpContainer(m, c)))), 1);
     const restore = time(() => {
       const img = decodeImage(readImageFile(file), () => 'program main\n  sleep 100000000\nend\n');
       restoreAtomically(Machine.create('t', 'x86_64'), img);

@@ -11,18 +11,29 @@ import { ENTRIES, ImageError } from './format.js';
 
 const BLOCK = 512;
 
-/** tarBytes lays out entries as a ustar archive. */
-export function tarBytes(entries: ReadonlyArray<readonly [string, Uint8Array]>): Uint8Array {
-  const size = entries.reduce((n, [, b]) => n + BLOCK + Math.ceil(b.length / BLOCK) * BLOCK, 2 * BLOCK);
-  const out = new Uint8Array(size);
-  let at = 0;
+/** tarChunks lays out entries as a ustar archive, as a list of chunks to write one after another (no copy of the data). */
+export function tarChunks(entries: ReadonlyArray<readonly [string, Uint8Array]>): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
   for (const [path, bytes] of entries) {
     const h = new Header({ path, mode: 0o644, uid: 0, gid: 0, size: bytes.length, mtime: new Date(0), type: 'File', uname: '', gname: '' });
     const block = Buffer.alloc(BLOCK);
     h.encode(block, 0);
-    out.set(block, at);
-    out.set(bytes, at + BLOCK);
-    at += BLOCK + Math.ceil(bytes.length / BLOCK) * BLOCK;
+    chunks.push(new Uint8Array(block.buffer, block.byteOffset, BLOCK), bytes);
+    const pad = Math.ceil(bytes.length / BLOCK) * BLOCK - bytes.length;
+    if (pad > 0) chunks.push(new Uint8Array(pad));
+  }
+  chunks.push(new Uint8Array(2 * BLOCK));
+  return chunks;
+}
+
+/** tarBytes lays out entries as one ustar archive in memory. */
+export function tarBytes(entries: ReadonlyArray<readonly [string, Uint8Array]>): Uint8Array {
+  const chunks = tarChunks(entries);
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
   }
   return out;
 }
@@ -44,7 +55,7 @@ export function untar(archive: Uint8Array): Map<string, Uint8Array> {
     if (entries.has(path)) throw new ImageError('CKPT_BAD_ARCHIVE', `entry ${path} appears twice`);
     const size = h.size ?? -1;
     if (!Number.isSafeInteger(size) || size < 0 || at + BLOCK + size > archive.length) throw new ImageError('CKPT_BAD_ARCHIVE', `entry ${path} claims ${size} bytes, more than the archive holds`);
-    entries.set(path, archive.slice(at + BLOCK, at + BLOCK + size));
+    entries.set(path, archive.subarray(at + BLOCK, at + BLOCK + size));
     at += BLOCK + Math.ceil(size / BLOCK) * BLOCK;
   }
   if (entries.size > 0 && [...entries.keys()][0] !== 'manifest.cbor') throw new ImageError('CKPT_BAD_ARCHIVE', 'manifest.cbor must be the first entry');

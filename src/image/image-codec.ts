@@ -170,7 +170,8 @@ export function decodeImage(entries: ReadonlyMap<string, Uint8Array>, resolve: P
     pidNs: ns.pidNs,
     tasks: tasks as ContainerImage['tasks'],
     init,
-    pages: memory.shared.map((s, i): [Uint8Array, boolean] => [pagesBin.slice(i * arch.pageSize, (i + 1) * arch.pageSize), s]),
+    // views into pages.bin: restore copies each page into its own frame
+    pages: memory.shared.map((s, i): [Uint8Array, boolean] => [pagesBin.subarray(i * arch.pageSize, (i + 1) * arch.pageSize), s]),
     mms: memory.mms,
     fpus: memory.fpus,
     files: files.files,

@@ -7,12 +7,13 @@
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-export function writeFileAtomically(path: string, bytes: Uint8Array): void {
+export function writeFileAtomically(path: string, bytes: Uint8Array | readonly Uint8Array[]): void {
   const tmp = `${path}.tmp-${process.pid}`;
+  const chunks = bytes instanceof Uint8Array ? [bytes] : bytes;
   try {
     const fd = openSync(tmp, 'w');
     try {
-      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
+      for (const chunk of chunks) for (let done = 0; done < chunk.length; ) done += writeSync(fd, chunk, done, chunk.length - done);
       fsyncSync(fd);
     } finally {
       closeSync(fd);

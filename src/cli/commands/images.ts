@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import type { Machine } from '../../container/machine.js';
-import { readImageFile, tarBytes } from '../../image/archive.js';
+import { readImageFile, tarChunks } from '../../image/archive.js';
 import { writeFileAtomically } from '../../store/atomic-file.js';
 import type { ContainerImage } from '../../image/container-image.js';
 import { dumpContainer } from '../../image/dump.js';
@@ -80,8 +80,9 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
           const bar = progressBar('dumping', !a.json);
           const img = dumpContainer(m, c, (done, total) => bar.update(done, total));
           bar.stop();
-          const bytes = tarBytes(encodeImage(img, { embedPrograms: a.embedFiles }));
-          writeFileAtomically(out, bytes);
+          const chunks = tarChunks(encodeImage(img, { embedPrograms: a.embedFiles }));
+          writeFileAtomically(out, chunks);
+          const bytes = { length: chunks.reduce((n, c) => n + c.length, 0) };
           if (!a.leaveRunning) {
             const libc = m.host.libc(m.host.init);
             if (c.init.state !== 'zombie') libc.kill(c.init.pid.nr, 9);
