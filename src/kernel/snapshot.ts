@@ -11,7 +11,7 @@ import type { FileTable } from './files.js';
 import type { HostState } from './host-state.js';
 import type { MemoryMap } from './memory-map.js';
 import type { PidNamespace } from './pid-namespace.js';
-import type { Task, TaskState } from './task.js';
+import type { TaskState } from './task.js';
 
 export interface TaskSnapshot {
   nspids: number[];

@@ -26,7 +26,7 @@ import {
   type ErrnoName,
   type Task,
 } from '../../src/index.js';
-import { ALL_ARCHES, BAD_POINTER, forked, expectUnchanged, nestedInit, unprivileged } from '../helpers.js';
+import { ALL_ARCHES, BAD_POINTER, forked, nestedInit, unprivileged } from '../helpers.js';
 
 interface EcloneCase {
   name: string;
