@@ -6,8 +6,7 @@
  * memory is not copied on write after every fork.
  */
 import { CLONE_NEWPID, Host, MAP_ANONYMOUS, MAP_SHARED, PROT_READ, PROT_WRITE, SIGCHLD, encodeEcloneArgs } from '../src/index.js';
-import { accessor } from '../src/arch/reg-access.js';
-import { argRegisters } from '../src/kernel/syscall-args.js';
+import { abiRegisters } from '../src/arch/reg-access.js';
 
 /** containers makes two nested containers and returns the level-2 init, the restorer. */
 function containers(arch: string): { host: Host; restorer: ReturnType<Host['libc']>['task'] } {
@@ -28,8 +27,7 @@ export function buildTreeRaw(arch: string, tasks: number): { host: Host; calls: 
   const pids = new Uint8Array(12);
   const pv = new DataView(pids.buffer);
   const dv = restorer.dv;
-  const nr = accessor(abi.regs, abi.littleEndian, abi.syscall.nr);
-  const args = argRegisters(abi);
+  const { nr, args } = abiRegisters(abi);
   const [f, c, s, p] = abi.syscall.ecloneArgs;
   const pc = abi.getPc(dv);
   for (let i = 0; i < tasks; i++) {

@@ -3,7 +3,7 @@
  * writes a handful of registers per call, so each arch resolves their offsets
  * once, at definition time.
  */
-import type { RegLayout } from './arch.js';
+import type { Arch, RegLayout } from './arch.js';
 import { readLow32, readSigned, readUnsigned, writeWord } from './byte-order.js';
 import { fieldOf } from './register-file.js';
 
@@ -21,6 +21,30 @@ export interface RegAccessor {
 /** copyReg copies one register's bytes into another of the same size: exact for any value, unlike a get/set through a number. */
 export function copyReg(dv: DataView, from: RegAccessor, to: RegAccessor): void {
   for (let i = 0; i < to.size; i++) dv.setUint8(to.offset + i, dv.getUint8(from.offset + i));
+}
+
+/** AbiRegisters are the compiled accessors of the registers the syscall path touches. */
+export interface AbiRegisters {
+  readonly nr: RegAccessor;
+  readonly args: readonly RegAccessor[];
+  readonly sp: RegAccessor;
+}
+
+const compiled = new WeakMap<Arch, AbiRegisters>();
+
+/** abiRegisters returns an ABI's syscall-number, argument and stack-pointer accessors, compiled once per ABI. */
+export function abiRegisters(abi: Arch): AbiRegisters {
+  let regs = compiled.get(abi);
+  if (!regs) {
+    const le = abi.littleEndian;
+    regs = {
+      nr: accessor(abi.regs, le, abi.syscall.nr),
+      args: abi.syscall.args.map((name) => accessor(abi.regs, le, name)),
+      sp: accessor(abi.regs, le, abi.spRegister),
+    };
+    compiled.set(abi, regs);
+  }
+  return regs;
 }
 
 /** accessor compiles a RegAccessor for the named field of `layout`. */

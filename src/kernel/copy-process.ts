@@ -26,8 +26,7 @@ import {
 } from '../abi/clone-flags.js';
 import { MAX_PID_NS_LEVEL, MAX_USER_NS_LEVEL } from '../abi/limits.js';
 import { errnoName } from '../abi/errno.js';
-import { accessor, type RegAccessor } from '../arch/reg-access.js';
-import type { Arch } from '../arch/arch.js';
+import { abiRegisters } from '../arch/reg-access.js';
 import { capableIn, UserNamespace, type Credentials } from './credentials.js';
 import { fail } from './kernel-error.js';
 import type { HostState } from './host-state.js';
@@ -111,18 +110,6 @@ function newPidNamespace(parent: Task, flags: number, creds: Credentials): PidNa
   return new PidNamespace(outer, creds.userNs, outer.pidMax);
 }
 
-const spAccessors = new WeakMap<Arch, RegAccessor>();
-
-/** stackPointer returns the compiled accessor of an ABI's stack pointer register. */
-export function stackPointer(abi: Arch): RegAccessor {
-  let acc = spAccessors.get(abi);
-  if (!acc) {
-    acc = accessor(abi.regs, abi.littleEndian, abi.spRegister);
-    spAccessors.set(abi, acc);
-  }
-  return acc;
-}
-
 /** copyThread builds the child's registers: the parent's at the syscall, a zero result, the new stack and TLS. */
 function copyThread(parent: Task, req: CloneRequest): { regs: Uint8Array; dv: DataView; extra: Record<string, Uint8Array> } {
   const abi = parent.abi;
@@ -132,7 +119,7 @@ function copyThread(parent: Task, req: CloneRequest): { regs: Uint8Array; dv: Da
   const extra: Record<string, Uint8Array> = {};
   for (const name in parent.extra) extra[name] = parent.extra[name]!.slice();
   abi.childReturn(dv);
-  if (req.stack !== 0) stackPointer(abi).set(dv, req.stack);
+  if (req.stack !== 0) abiRegisters(abi).sp.set(dv, req.stack);
   if (hasFlag(req.flags, CLONE_SETTLS)) {
     // i386 reads a struct user_desc from the caller's memory: a fault is EFAULT.
     const errno = abi.setTls(dv, extra, req.tls, (addr, len) => parent.mm.read(addr, len));

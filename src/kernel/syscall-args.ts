@@ -4,7 +4,7 @@
  * unsigned long, `int` its low 32 bits signed, `u32` unsigned.
  */
 import type { Arch } from '../arch/arch.js';
-import { accessor, type RegAccessor } from '../arch/reg-access.js';
+import { abiRegisters, type RegAccessor } from '../arch/reg-access.js';
 
 export interface SyscallArgs {
   word(i: number): number;
@@ -12,21 +12,9 @@ export interface SyscallArgs {
   u32(i: number): number;
 }
 
-const argAccessors = new WeakMap<Arch, RegAccessor[]>();
-
-/** argRegisters returns the compiled accessors of an ABI's six argument registers. */
-export function argRegisters(abi: Arch): RegAccessor[] {
-  let acc = argAccessors.get(abi);
-  if (!acc) {
-    acc = abi.syscall.args.map((name) => accessor(abi.regs, abi.littleEndian, name));
-    argAccessors.set(abi, acc);
-  }
-  return acc;
-}
-
 /** ArgReader reads one syscall's arguments; handlers use it during the call and never keep it. */
 class ArgReader implements SyscallArgs {
-  regs: RegAccessor[] = [];
+  regs: readonly RegAccessor[] = [];
   dv: DataView = new DataView(new ArrayBuffer(0));
   word(i: number): number {
     return this.regs[i]!.get(this.dv);
@@ -44,7 +32,7 @@ const reader = new ArgReader();
 
 /** syscallArgs points the argument reader at a task's registers. */
 export function syscallArgs(abi: Arch, dv: DataView): SyscallArgs {
-  reader.regs = argRegisters(abi);
+  reader.regs = abiRegisters(abi).args;
   reader.dv = dv;
   return reader;
 }

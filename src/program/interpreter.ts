@@ -10,11 +10,10 @@ import type { Arch } from '../arch/arch.js';
 import type { SyscallName } from '../abi/syscall-names.js';
 import { MAP_FIXED, MAP_PRIVATE, PROT_EXEC, PROT_READ, PROT_WRITE } from '../abi/mman.js';
 import { readSigned, writeBig, writeWord } from '../arch/byte-order.js';
-import { accessor } from '../arch/reg-access.js';
+import { abiRegisters } from '../arch/reg-access.js';
 import { isKernelError } from '../kernel/kernel-error.js';
 import type { HostState } from '../kernel/host-state.js';
 import { deliver } from '../kernel/signals.js';
-import { argRegisters } from '../kernel/syscall-args.js';
 import { TICK_NS } from '../kernel/time-syscalls.js';
 import type { Task } from '../kernel/task.js';
 import type { Arg, Expr, Stmt } from './ast.js';
@@ -251,9 +250,9 @@ function execute(host: InterpreterHost, task: Task, c: Compiled): StepResult {
       } else {
         regs = marshal(task, c, s);
       }
-      accessor(abi.regs, abi.littleEndian, abi.syscall.nr).set(dv, abi.syscalls[name]);
-      const argRegs = argRegisters(abi);
-      regs.forEach((v, i) => argRegs[i]!.set(dv, v));
+      const { nr, args } = abiRegisters(abi);
+      nr.set(dv, abi.syscalls[name]);
+      regs.forEach((v, i) => args[i]!.set(dv, v));
       abi.setPc(dv, base + TRAP_OFFSET);
     } else if (phase !== TRAP_OFFSET && phase !== TRAP_OFFSET + abi.syscall.insnSize) {
       throw new UserTrap(SIGSEGV);

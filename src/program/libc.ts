@@ -16,10 +16,9 @@ import type { SyscallName } from '../abi/syscall-names.js';
 import { errnoName, type ErrnoName } from '../abi/errno.js';
 import type { Clone3Args, EcloneArgs } from '../abi/clone-args.js';
 import { CLONE3_ARGS, CLONE_ARGS_SIZE_KERNEL, ECLONE_ARGS } from '../abi/clone-args.js';
-import { accessor } from '../arch/reg-access.js';
-import { readUnsigned, writeBig } from '../arch/byte-order.js';
+import { abiRegisters } from '../arch/reg-access.js';
+import { writeBig } from '../arch/byte-order.js';
 import type { Arch } from '../arch/arch.js';
-import { argRegisters } from '../kernel/syscall-args.js';
 import { isKernelError } from '../kernel/kernel-error.js';
 import type { HostState } from '../kernel/host-state.js';
 import type { Task } from '../kernel/task.js';
@@ -141,10 +140,6 @@ export class Libc {
     return this.task.abi;
   }
 
-  private sp(): number {
-    const f = this.abi.regs.fields.find((x) => x.name === this.abi.spRegister)!;
-    return readUnsigned(this.task.dv, f.offset, f.size as 4 | 8, this.abi.littleEndian);
-  }
 
   /** call marshals `args` into registers, traps, and reads the result. */
   private call(name: SyscallName, args: readonly number[], prepare?: (s: Scratch) => readonly number[], after?: (r: SyscallResult) => void): SyscallResult {
@@ -154,12 +149,12 @@ export class Libc {
     const savedRegs = t.regs.slice();
     const savedExtra: Record<string, Uint8Array> = {};
     for (const [k, v] of Object.entries(t.extra)) savedExtra[k] = v.slice();
-    const scratch = new Scratch(t, this.sp());
+    const regs = abiRegisters(abi);
+    const scratch = new Scratch(t, regs.sp.get(t.dv));
     const values = prepare ? prepare(scratch) : args;
     const dv = t.dv;
-    accessor(abi.regs, abi.littleEndian, abi.syscall.nr).set(dv, abi.syscalls[name]);
-    const regs = argRegisters(abi);
-    values.forEach((v, i) => regs[i]!.set(dv, v));
+    regs.nr.set(dv, abi.syscalls[name]);
+    values.forEach((v, i) => regs.args[i]!.set(dv, v));
     this.host.lastChild = null;
     this.host.syscall(t);
     return this.finish({ name, scratch, savedRegs, savedExtra, after });

@@ -7,8 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { ARCHES, CLONE_SETTLS, CLONE_SIGHAND, CLONE_THREAD, CLONE_VM, Host, SIGCHLD, archByName, decodeRegs, encodeRegs, nonZeroPadding, placement, type Arch } from '../../src/index.js';
 import { fieldOf, layoutGaps } from '../../src/arch/register-file.js';
-import { accessor } from '../../src/arch/reg-access.js';
-import { argRegisters } from '../../src/kernel/syscall-args.js';
+import { abiRegisters, accessor } from '../../src/arch/reg-access.js';
 
 /** Offsets and sizes from arch-layouts.md §13.1, per arch: [regs size, fpu size, {field: offset}]. */
 const LAYOUT_FACTS: Record<string, [number, number, Record<string, number>]> = {
@@ -44,8 +43,8 @@ function zeroPads(layout: Arch['regs'], b: Uint8Array): Uint8Array {
 /** setRegs writes the syscall number and arguments the way the task's C library would. */
 function trapWith(h: Host, arch: Arch, nr: number, args: number[]): void {
   const t = h.init;
-  accessor(arch.regs, arch.littleEndian, arch.syscall.nr).set(t.dv, nr);
-  args.forEach((v, i) => argRegisters(arch)[i]!.set(t.dv, v));
+  abiRegisters(arch).nr.set(t.dv, nr);
+  args.forEach((v, i) => abiRegisters(arch).args[i]!.set(t.dv, v));
   h.syscall(t);
 }
 
@@ -121,7 +120,7 @@ describe.each(ARCHES.map((a) => [a.name, a] as const))('%s', (name, arch) => {
     trapWith(h, arch, arch.syscalls.wait4, [-1, 0, 0, 0, 0, 0]);
     expect(h.init.blockedIn).toBe('wait4');
     expect(arch.getPc(h.init.dv)).toBe(pc);
-    expect(argRegisters(arch)[0]!.signed(h.init.dv)).toBe(-1);
+    expect(abiRegisters(arch).args[0]!.signed(h.init.dv)).toBe(-1);
     expect(arch.syscallNumber(h.init.dv, h.init.extra)).toBe(arch.syscalls.wait4);
   });
 

@@ -22,6 +22,7 @@ import {
   type ErrnoName,
   type Task,
 } from '../../src/index.js';
+import { abiRegisters } from '../../src/arch/reg-access.js';
 import { ALL_ARCHES, BAD_POINTER, forked, nestedInit, unprivileged, userContainer } from '../helpers.js';
 
 type Args = Omit<Clone3Args, 'set_tid'> & { set_tid?: number[] | number };
@@ -208,9 +209,7 @@ describe.each(ALL_ARCHES)('clone3 effects on %s', (arch) => {
     const l = h.libc(h.init);
     const stack = l.mmap(0, 16384, 3, 0x22, -1, 0).ret;
     const child = l.clone3({ exit_signal: SIGCHLD, stack, stack_size: 16384 }, 64).child!;
-    const f = child.abi.regs.fields.find((x) => x.name === child.abi.spRegister)!;
-    const dv = child.dv;
-    const sp = f.size === 8 ? Number(dv.getBigUint64(f.offset, false === child.abi.littleEndian ? false : true)) : dv.getUint32(f.offset, child.abi.littleEndian);
+    const sp = abiRegisters(child.abi).sp.get(child.dv);
     expect(sp).toBe(stack + 16384);
   });
 });

@@ -26,6 +26,7 @@ import {
   type ErrnoName,
   type Task,
 } from '../../src/index.js';
+import { abiRegisters } from '../../src/arch/reg-access.js';
 import { ALL_ARCHES, BAD_POINTER, forked, nestedInit, unprivileged } from '../helpers.js';
 
 interface EcloneCase {
@@ -190,11 +191,7 @@ describe.each(ALL_ARCHES)('eclone effects on %s', (arch) => {
     const stack = l.mmap(0, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0).ret;
     const a = l.eclone(SIGCHLD, { child_stack: stack + 8192 }, 48, []).child!;
     const b = l.eclone(SIGCHLD, {}, 48, []).child!;
-    const sp = (t: Task) => {
-      const f = t.abi.regs.fields.find((x) => x.name === t.abi.spRegister)!;
-      const dv = t.dv;
-      return f.size === 8 ? Number(dv.getBigUint64(f.offset, t.abi.littleEndian)) : dv.getUint32(f.offset, t.abi.littleEndian);
-    };
+    const sp = (t: Task) => abiRegisters(t.abi).sp.get(t.dv);
     expect(sp(a)).toBe(stack + 8192);
     expect(sp(b)).toBe(sp(h.init));
   });

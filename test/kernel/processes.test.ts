@@ -27,7 +27,7 @@ import {
   __WCLONE,
   type Task,
 } from '../../src/index.js';
-import { accessor } from '../../src/arch/reg-access.js';
+import { abiRegisters } from '../../src/arch/reg-access.js';
 import { ALL_ARCHES, BAD_POINTER, expectUnchanged, nestedInit, unprivileged } from '../helpers.js';
 
 const THREAD = CLONE_THREAD | CLONE_SIGHAND | CLONE_VM;
@@ -370,9 +370,8 @@ describe.each(ALL_ARCHES)('process lifecycle on %s', (arch) => {
   it('an unknown syscall number is ENOSYS', () => {
     const h = Host.create({ arch });
     const t: Task = h.init;
-    const nr = t.abi.regs.fields.find((f) => f.name === t.abi.syscall.nr)!;
     const before = t.regs.slice();
-    accessor(t.abi.regs, t.abi.littleEndian, nr.name).set(t.dv, 999);
+    abiRegisters(t.abi).nr.set(t.dv, 999);
     h.syscall(t);
     expect(t.abi.readReturn(t.dv)).toEqual({ ret: -1, errno: 38 });
     t.regs.set(before);
