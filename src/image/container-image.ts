@@ -7,6 +7,7 @@
  * consoles, the programs it runs and the scheduler's place.
  */
 import type { ArchName } from '../arch/arch.js';
+import type { AddressSpaceRecord, PageRecord } from './address-space-record.js';
 
 export interface ImageTask {
   /** index into pidNs of the task's own namespace */
@@ -54,8 +55,8 @@ export interface ContainerImage {
   tasks: ImageTask[];
   /** index of the container's init in tasks */
   init: number;
-  pages: Array<[data: Uint8Array, shared: boolean]>;
-  mms: Array<[users: number, vmas: Array<[number, number, number, boolean, string]>, pages: Array<[index: number, page: number]>]>;
+  pages: PageRecord[];
+  mms: AddressSpaceRecord[];
   fpus: Uint8Array[];
   files: Array<[users: number, fds: Array<[fd: number, kind: 'console', flags: number]>]>;
   console: string;

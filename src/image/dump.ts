@@ -13,6 +13,7 @@ import type { PidNamespace } from '../kernel/pid-namespace.js';
 import type { Task } from '../kernel/task.js';
 import type { ContainerImage, ImageTask } from './container-image.js';
 import { Indexer } from './indexer.js';
+import { encodeAddressSpace } from './address-space-record.js';
 
 /** DumpError says why a container cannot be checkpointed. */
 export class DumpError extends Error {
@@ -95,11 +96,7 @@ export function dumpContainer(m: Machine, container: Container, onProgress?: (do
     if (text === undefined) throw new DumpError(`program ${p} is not known to host ${m.name}`);
     return [p, text];
   });
-  const mmRecs = mms.items.map((mm): ContainerImage['mms'][number] => [
-    mm.users,
-    mm.mappings().map((v): [number, number, number, boolean, string] => [v.start, v.end, v.prot, v.shared, v.name]),
-    mm.pageObjects().map(([index, page]): [number, number] => [index, pages.of(page)]),
-  ]);
+  const mmRecs = mms.items.map((mm) => encodeAddressSpace(mm, (page) => pages.of(page)));
   return {
     name: container.name,
     arch: m.host.arch.name,

@@ -21,13 +21,14 @@ import { Console } from '../kernel/console.js';
 import { UserNamespace } from '../kernel/credentials.js';
 import { exitThread } from '../kernel/exit.js';
 import { FileTable } from '../kernel/files.js';
-import { MemoryMap, type Page, type Vma } from '../kernel/memory-map.js';
+import type { MemoryMap } from '../kernel/memory-map.js';
 import { PidNamespace } from '../kernel/pid-namespace.js';
 import type { Task } from '../kernel/task.js';
 import type { Pid } from '../kernel/pid.js';
 import type { SyscallName } from '../abi/syscall-names.js';
 import { decodeMachine, encodeMachine } from '../store/machine-codec.js';
 import type { ContainerImage, ImageTask } from './container-image.js';
+import { decodeAddressSpace, pageFrames } from './address-space-record.js';
 
 /** RestoreError says why an image cannot be restored; `reasons` lists every one found. */
 export class RestoreError extends Error {
@@ -281,17 +282,8 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
 
   step('memory');
   // Memory: each image address space once, each shared page once.
-  const pages: Page[] = image.pages.map(([data, shared]) => ({ data: data.slice(), refs: 0, shared }));
-  const mms = image.mms.map(([users, vmas, refs]) =>
-    MemoryMap.restore(
-      arch.pageSize,
-      arch.taskSize,
-      arch.mmapBase,
-      vmas.map(([start, end, prot, shared, name]): Vma => ({ start, end, prot, shared, name })),
-      refs.map(([index, p]): [number, Page] => [index, pages[p]!]),
-      users,
-    ),
-  );
+  const pages = pageFrames(image.pages);
+  const mms = image.mms.map((rec) => decodeAddressSpace(arch, rec, (p) => pages[p]!));
   const consoleOut = new Console(opts.name ?? image.name);
   if (image.console.length > 0) consoleOut.write(new TextEncoder().encode(image.console));
   const files = image.files.map(([users, fds]) => {

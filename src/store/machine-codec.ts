@@ -12,7 +12,7 @@ import { Console } from '../kernel/console.js';
 import { UserNamespace, type Credentials } from '../kernel/credentials.js';
 import { FileTable, type OpenFile } from '../kernel/files.js';
 import { Host } from '../kernel/host.js';
-import { MemoryMap, type Page, type Vma } from '../kernel/memory-map.js';
+import type { MemoryMap, Page } from '../kernel/memory-map.js';
 import { Pid } from '../kernel/pid.js';
 import { PidNamespace } from '../kernel/pid-namespace.js';
 import { Task } from '../kernel/task.js';
@@ -20,6 +20,7 @@ import { ThreadGroup } from '../kernel/thread-group.js';
 import type { SyscallName } from '../abi/syscall-names.js';
 import { Machine } from '../container/machine.js';
 import { Indexer } from '../image/indexer.js';
+import { decodeAddressSpace, encodeAddressSpace, pageFrames, type AddressSpaceRecord, type PageRecord } from '../image/address-space-record.js';
 
 export const MACHINE_FORMAT = 1;
 
@@ -38,8 +39,8 @@ export interface MachineRecord {
   pids: Array<[ns: number, numbers: number[]]>;
   consoles: Array<[name: string, text: string]>;
   files: Array<[users: number, fds: FileRec[]]>;
-  pages: Array<[data: Uint8Array, shared: boolean]>;
-  mms: Array<[users: number, vmas: Array<[number, number, number, boolean, string]>, pages: Array<[index: number, page: number]>]>;
+  pages: PageRecord[];
+  mms: AddressSpaceRecord[];
   fpus: Uint8Array[];
   groups: Array<{ leader: number; pgrp: number; session: number; files: number; threads: number[]; flags: [boolean, boolean, boolean, number, boolean, boolean]; exit: number | null }>;
   tasks: Array<{
@@ -131,11 +132,7 @@ export function encodeMachine(m: Machine): MachineRecord {
     f.users,
     f.entries().map(([fd, o]): FileRec => [fd, o.kind, o.flags, o.kind === 'ns_last_pid' ? o.pos : o.kind === 'pidfd' ? addPid(o.pid) : consoles.of(o.console)]),
   ]);
-  const mmRecs = mms.items.map((mm): MachineRecord['mms'][number] => [
-    mm.users,
-    mm.mappings().map((v): [number, number, number, boolean, string] => [v.start, v.end, v.prot, v.shared, v.name]),
-    mm.pageObjects().map(([index, page]): [number, number] => [index, pages.of(page)]),
-  ]);
+  const mmRecs = mms.items.map((mm) => encodeAddressSpace(mm, (page) => pages.of(page)));
   const { nextPidNsId, nextUserNsId } = host.idCounters;
   return {
     format: MACHINE_FORMAT,
@@ -214,17 +211,8 @@ export function decodeMachine(r: MachineRecord): Machine {
     t.users = users;
     return t;
   });
-  const pages: Page[] = r.pages.map(([data, shared]) => ({ data: data.slice(), refs: 0, shared }));
-  const mms = r.mms.map(([users, vmas, pageRefs]) =>
-    MemoryMap.restore(
-      arch.pageSize,
-      arch.taskSize,
-      arch.mmapBase,
-      vmas.map(([start, end, prot, shared, name]): Vma => ({ start, end, prot, shared, name })),
-      pageRefs.map(([index, p]): [number, Page] => [index, at(pages, p, 'page')]),
-      users,
-    ),
-  );
+  const pages = pageFrames(r.pages);
+  const mms = r.mms.map((rec) => decodeAddressSpace(arch, rec, (p) => at(pages, p, 'page')));
   const fpus = r.fpus.map((f) => f.slice());
   const tasks = r.tasks.map((tr) => {
     const abi = archByName(tr.abi);
