@@ -17,12 +17,6 @@ export class UserNamespace {
   ) {
     this.level = parent ? parent.level + 1 : 0;
   }
-
-  /** isAncestorOf reports whether this namespace is `other` or one of its ancestors. */
-  isAncestorOf(other: UserNamespace): boolean {
-    for (let ns: UserNamespace | null = other; ns; ns = ns.parent) if (ns === this) return true;
-    return false;
-  }
 }
 
 /** Credentials are immutable; a change makes a new object (as prepare_creds/commit_creds). */

@@ -160,11 +160,6 @@ export class Host implements HostState {
     return l;
   }
 
-  /** taskByPid finds a live or zombie task by its number in the root namespace. */
-  taskByPid(nr: number): Task | undefined {
-    return this.rootPidNs.pids.get(nr)?.task ?? undefined;
-  }
-
   /** snapshot returns a plain value that deep-equals another host's exactly when both are in the same state. */
   snapshot(): HostSnapshot {
     return takeSnapshot(this);

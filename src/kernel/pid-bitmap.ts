@@ -90,9 +90,4 @@ export class PidBitmap {
     }
     return -1;
   }
-
-  /** pagesAllocated is how many 32768-bit pages exist (for memory accounting in benchmarks). */
-  pagesAllocated(): number {
-    return this.pages.filter((p) => p !== undefined).length;
-  }
 }
