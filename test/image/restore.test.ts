@@ -8,36 +8,12 @@ import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/container/machine.js';
 import { dumpContainer } from '../../src/image/dump.js';
 import { preflight, restoreAtomically } from '../../src/image/restore.js';
-import type { Task } from '../../src/kernel/task.js';
+import { containerTree, hostTree } from './container-tree.js';
 import { ALL_ARCHES } from '../helpers.js';
 
 const WORKLOADS = ['nested', 'threads', 'pidcache', 'churn'].map((n) => [n, readFileSync(`images/workloads/${n}.wl`, 'utf8')] as const);
 
-/** tree is the container's task tree as the container sees it: pids from its level down, groups and sessions by their ids inside it. */
-function tree(m: Machine, name: string) {
-  const c = m.containers.get(name)!;
-  const ns = c.init.pid.ns;
-  return m
-    .tasksOf(c)
-    .map((t: Task) => ({
-      nspids: t.nspids.slice(ns.level),
-      tgid: t.group.tgid.nrIn(ns),
-      pgid: t.group.pgrp.nrIn(ns),
-      sid: t.group.session.nrIn(ns),
-      threads: t.group.threads.size,
-      state: t.state,
-      blockedIn: t.blockedIn,
-      sleepLeft: t.sleepUntil === null ? null : t.sleepUntil - m.host.clock,
-      exitStatus: t.exitStatus,
-    }))
-    .sort((a, b) => a.nspids.join('/').localeCompare(b.nspids.join('/')));
-}
-
-/** hostTree adds the host-level numbers: identical right after a --host-pids restore. */
-function hostTree(m: Machine, name: string) {
-  const c = m.containers.get(name)!;
-  return m.tasksOf(c).map((t: Task) => t.nspids);
-}
+const tree = containerTree;
 
 function start(arch: string, name: string, text: string, pidMax?: number): Machine {
   const m = Machine.create('h', arch, pidMax);

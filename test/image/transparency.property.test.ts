@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/container/machine.js';
 import { dumpContainer } from '../../src/image/dump.js';
 import { restoreAtomically, RestoreError } from '../../src/image/restore.js';
-import type { Task } from '../../src/kernel/task.js';
+import { containerTree } from './container-tree.js';
 import { ALL_ARCHES } from '../helpers.js';
 
 const MAIN_STATEMENTS = [
@@ -72,21 +72,7 @@ const workload = fc
     ].join('\n'),
   );
 
-function tree(m: Machine) {
-  const c = m.containers.get('c')!;
-  const ns = c.init.pid.ns;
-  return m
-    .tasksOf(c)
-    .map((t: Task) => ({
-      nspids: t.nspids.slice(ns.level),
-      pgid: t.group.pgrp.nrIn(ns),
-      sid: t.group.session.nrIn(ns),
-      threads: t.group.threads.size,
-      state: t.state,
-      status: t.exitStatus,
-    }))
-    .sort((x, y) => x.nspids.join('/').localeCompare(y.nspids.join('/')));
-}
+const tree = (m: Machine) => containerTree(m, 'c');
 
 describe('transparency over generated workloads', () => {
   it('run N; dump; restore; run M == run N+M', () => {

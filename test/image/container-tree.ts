@@ -1,0 +1,28 @@
+/** Views of a container's task tree for comparing a restored container with its source. */
+import type { Machine } from '../../src/container/machine.js';
+import type { Task } from '../../src/kernel/task.js';
+
+/** containerTree is the tree as the container sees it: pids from its level down, groups and sessions by their ids inside it, sleeps relative to the clock. */
+export function containerTree(m: Machine, name: string) {
+  const c = m.containers.get(name)!;
+  const ns = c.init.pid.ns;
+  return m
+    .tasksOf(c)
+    .map((t: Task) => ({
+      nspids: t.nspids.slice(ns.level),
+      tgid: t.group.tgid.nrIn(ns),
+      pgid: t.group.pgrp.nrIn(ns),
+      sid: t.group.session.nrIn(ns),
+      threads: t.group.threads.size,
+      state: t.state,
+      blockedIn: t.blockedIn,
+      sleepLeft: t.sleepUntil === null ? null : t.sleepUntil - m.host.clock,
+      exitStatus: t.exitStatus,
+    }))
+    .sort((a, b) => a.nspids.join('/').localeCompare(b.nspids.join('/')));
+}
+
+/** hostTree lists the container's tasks with their host-level numbers too: identical right after a --host-pids restore. */
+export function hostTree(m: Machine, name: string): number[][] {
+  return m.tasksOf(m.containers.get(name)!).map((t) => t.nspids);
+}
