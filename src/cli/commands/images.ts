@@ -82,14 +82,14 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
           bar.stop();
           const chunks = tarChunks(encodeImage(img, { embedPrograms: a.embedFiles }));
           writeFileAtomically(out, chunks);
-          const bytes = { length: chunks.reduce((n, c) => n + c.length, 0) };
+          const size = chunks.reduce((n, c) => n + c.length, 0);
           if (!a.leaveRunning) {
             const libc = m.host.libc(m.host.init);
             if (c.init.state !== 'zombie') libc.kill(c.init.pid.nr, 9);
             libc.wait4(c.init.pid.nr, 0, 0, 0);
             m.containers.delete(c.name);
           }
-          return { image: out, container: c.name, arch: img.arch, tasks: img.tasks.length, bytes: bytes.length, leftRunning: a.leaveRunning };
+          return { image: out, container: c.name, arch: img.arch, tasks: img.tasks.length, bytes: size, leftRunning: a.leaveRunning };
         });
         ctx.out(a.json ? JSON.stringify(info) : `dumped ${info.container} (${info.arch}, ${info.tasks} tasks) to ${info.image}, ${info.bytes} bytes${info.leftRunning ? '; it is still running' : '; it was removed'}`);
       },
