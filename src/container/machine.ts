@@ -3,6 +3,7 @@
  * kernel, the containers running on it with their consoles, the workload
  * programs they run, and the scheduler's place in its round.
  */
+import { isValidName, NAME_RULE } from './names.js';
 import type { ArchName } from '../arch/arch.js';
 import { Host } from '../kernel/host.js';
 import type { Task } from '../kernel/task.js';
@@ -39,6 +40,7 @@ export class Machine {
 
   /** run starts a container running `path`'s main program. */
   run(container: string, path: string, text: string): Container {
+    if (!isValidName(container)) throw new ContainerError(`bad container name ${JSON.stringify(container)}: ${NAME_RULE}`);
     if (this.containers.has(container)) throw new ContainerError(`container ${container} already exists on host ${this.name}`);
     const ctr = startContainer(this.host, container, this.addProgram(path, text));
     this.containers.set(container, ctr);

@@ -5,11 +5,13 @@
  * file or a complete one. Reading accepts exactly the entries of format v1:
  * regular files with expected names, each once, within the archive's size.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { Header } from 'tar';
 import { ENTRIES, ImageError } from './format.js';
 
 const BLOCK = 512;
+/** the largest image read: one typed array (Node 20's limit is 4 GiB) */
+export const MAX_IMAGE_BYTES = 4 * 1024 * 1024 * 1024 - 1;
 
 /** tarChunks lays out entries as a ustar archive, as a list of chunks to write one after another (no copy of the data). */
 export function tarChunks(entries: ReadonlyArray<readonly [string, Uint8Array]>): Uint8Array[] {
@@ -38,37 +40,75 @@ export function tarBytes(entries: ReadonlyArray<readonly [string, Uint8Array]>):
   return out;
 }
 
-/** untar reads the entries of an image archive, refusing anything format v1 does not contain. */
+const isZero = (bytes: Uint8Array): boolean => bytes.every((b) => b === 0);
+
+/**
+ * untar reads the entries of an image archive, refusing anything format v1
+ * does not contain: other names or types, entries out of order or twice,
+ * sizes beyond the archive, non-zero padding, a missing end-of-archive
+ * marker or data after it. Every byte of a valid image is thus either
+ * covered by a header checksum, an entry's SHA-256, or must be zero.
+ * The entries are views into `archive`: nothing is allocated from what a
+ * header claims.
+ */
 export function untar(archive: Uint8Array): Map<string, Uint8Array> {
   const entries = new Map<string, Uint8Array>();
-  const allowed = new Set<string>(ENTRIES);
+  const bad = (why: string): never => {
+    throw new ImageError('CKPT_BAD_ARCHIVE', why);
+  };
   let at = 0;
+  let next = 0; // index in ENTRIES the next entry may have at the earliest
   for (;;) {
-    if (at + BLOCK > archive.length) throw new ImageError('CKPT_BAD_ARCHIVE', 'the archive ends in the middle of a header');
+    if (at + BLOCK > archive.length) bad(`the archive ends at byte ${archive.length}, in the middle of a header or before its end-of-archive marker`);
     const block = archive.subarray(at, at + BLOCK);
-    if (block.every((b) => b === 0)) break;
+    if (isZero(block)) break;
     const h = new Header(Buffer.from(block.buffer, block.byteOffset, BLOCK), 0);
-    if (!h.cksumValid) throw new ImageError('CKPT_BAD_ARCHIVE', `tar header at byte ${at} has a bad checksum`);
+    if (!h.cksumValid) bad(`tar header at byte ${at} has a bad checksum`);
     const path = h.path ?? '';
-    if (h.type !== 'File') throw new ImageError('CKPT_BAD_ARCHIVE', `entry ${JSON.stringify(path)} is a ${h.type}, not a regular file`);
-    if (!allowed.has(path)) throw new ImageError('CKPT_BAD_ARCHIVE', `unexpected entry ${JSON.stringify(path)}`);
-    if (entries.has(path)) throw new ImageError('CKPT_BAD_ARCHIVE', `entry ${path} appears twice`);
+    if (h.type !== 'File') bad(`entry ${JSON.stringify(path)} is a ${h.type}, not a regular file`);
+    const k = (ENTRIES as readonly string[]).indexOf(path);
+    if (k < 0) bad(`unexpected entry ${JSON.stringify(path)}`);
+    if (entries.has(path)) bad(`entry ${path} appears twice`);
+    if (k < next) bad(`entry ${path} is out of order (format v1 writes ${ENTRIES.join(', ')})`);
+    if (entries.size === 0 && k !== 0) bad('manifest.cbor must be the first entry');
+    next = k + 1;
     const size = h.size ?? -1;
-    if (!Number.isSafeInteger(size) || size < 0 || at + BLOCK + size > archive.length) throw new ImageError('CKPT_BAD_ARCHIVE', `entry ${path} claims ${size} bytes, more than the archive holds`);
+    if (!Number.isSafeInteger(size) || size < 0 || at + BLOCK + size > archive.length) bad(`entry ${path} claims ${size} bytes, more than the archive holds`);
+    const end = at + BLOCK + Math.ceil(size / BLOCK) * BLOCK;
+    if (end > archive.length || !isZero(archive.subarray(at + BLOCK + size, end))) bad(`entry ${path} is not followed by zero padding`);
     entries.set(path, archive.subarray(at + BLOCK, at + BLOCK + size));
-    at += BLOCK + Math.ceil(size / BLOCK) * BLOCK;
+    at = end;
   }
-  if (entries.size > 0 && [...entries.keys()][0] !== 'manifest.cbor') throw new ImageError('CKPT_BAD_ARCHIVE', 'manifest.cbor must be the first entry');
+  // The end-of-archive marker is two zero blocks; tar writers may add more zeros to fill a record.
+  if (at + 2 * BLOCK > archive.length) bad('the archive ends without its end-of-archive marker');
+  if (archive.length % BLOCK !== 0 || !isZero(archive.subarray(at))) bad(`the archive has data after its end-of-archive marker (byte ${at})`);
   return entries;
 }
 
-/** readImageFile reads an image archive's entries. */
+/** readImageFile reads an image archive's entries; only a regular file is read, and only as many bytes as it holds. */
 export function readImageFile(path: string): Map<string, Uint8Array> {
-  let bytes: Buffer;
+  let bytes: Uint8Array;
   try {
-    bytes = readFileSync(path);
+    // O_NONBLOCK: opening a FIFO must not wait for a writer before it is refused
+    const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile()) throw new ImageError('CKPT_BAD_ARCHIVE', `image ${path} is not a regular file`);
+      if (st.size > MAX_IMAGE_BYTES) throw new ImageError('CKPT_BAD_ARCHIVE', `image ${path} is ${st.size} bytes, more than the ${MAX_IMAGE_BYTES} this ckpt reads`);
+      bytes = new Uint8Array(st.size);
+      let done = 0;
+      while (done < st.size) {
+        const n = readSync(fd, bytes, done, st.size - done, null);
+        if (n === 0) break;
+        done += n;
+      }
+      if (done !== st.size) bytes = bytes.subarray(0, done); // the file shrank while being read
+    } finally {
+      closeSync(fd);
+    }
   } catch (e) {
+    if (e instanceof ImageError) throw e;
     throw new ImageError('CKPT_BAD_ARCHIVE', `cannot read image ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  return untar(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  return untar(bytes);
 }

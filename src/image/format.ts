@@ -7,8 +7,8 @@ export const IMAGE_MAGIC = 'CKPT-IMAGE';
 export const FORMAT_VERSION = 1;
 export const TOOL_VERSION = 'ckpt 0.1.0';
 
-/** ENTRIES: every entry of a v1 image, in archive order. */
-export const ENTRIES = ['manifest.cbor', 'namespaces.cbor', 'tasks.cbor', 'memory.cbor', 'files.cbor', 'programs.cbor', 'scheduler.cbor', 'pages.bin'] as const;
+/** ENTRIES: every entry of a v1 image, in archive order (manifest.sha256 makes every byte of an image checked). */
+export const ENTRIES = ['manifest.cbor', 'manifest.sha256', 'namespaces.cbor', 'tasks.cbor', 'memory.cbor', 'files.cbor', 'programs.cbor', 'scheduler.cbor', 'pages.bin'] as const;
 export type EntryName = (typeof ENTRIES)[number];
 
 /** ImageError codes are stable: scripts may match on them. */
@@ -19,6 +19,7 @@ export type ImageErrorCode =
   | 'CKPT_BAD_CHECKSUM'
   | 'CKPT_BAD_RECORD'
   | 'CKPT_INCONSISTENT'
+  | 'CKPT_PRIVILEGE'
   | 'CKPT_MISSING_PROGRAM';
 
 /** ImageError: an image that cannot be read, with a stable code and a message naming what is wrong. */

@@ -11,6 +11,7 @@ import type { ZodType } from 'zod';
 import { archByName } from '../arch/registry.js';
 import type { ContainerImage } from './container-image.js';
 import { ENTRIES, FORMAT_VERSION, IMAGE_MAGIC, ImageError, TOOL_VERSION, type EntryName } from './format.js';
+import { checkImage } from './image-consistency.js';
 import { filesSchema, manifestSchema, memorySchema, namespacesSchema, programsSchema, schedulerSchema, tasksSchema } from './records.js';
 
 export interface EncodeOptions {
@@ -67,7 +68,17 @@ export function encodeImage(img: ContainerImage, opts: EncodeOptions = {}): Arra
     counts: { tasks: img.tasks.length, pidNamespaces: img.pidNs.length, userNamespaces: img.userNs.length, pages: stored.length },
     entries: Object.fromEntries(body.map(([name, bytes]) => [name, sha256(bytes)])),
   };
-  return [['manifest.cbor', cbor(manifest)], ...body];
+  const manifestBytes = cbor(manifest);
+  return [['manifest.cbor', manifestBytes], ['manifest.sha256', manifestDigest(manifestBytes)], ...body];
+}
+
+/** manifestDigest is the manifest.sha256 entry: one line in sha256sum's format, so `sha256sum -c manifest.sha256` checks an unpacked image. */
+function manifestDigest(manifest: Uint8Array): Uint8Array {
+  return new TextEncoder().encode(`${sha256(manifest)}  manifest.cbor\n`);
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 function record<T>(entries: ReadonlyMap<string, Uint8Array>, name: EntryName, schema: ZodType<T>): T {
@@ -93,6 +104,9 @@ export type ProgramResolver = (path: string, sha256: string) => string | undefin
 export function decodeImage(entries: ReadonlyMap<string, Uint8Array>, resolve: ProgramResolver = () => undefined): ContainerImage {
   const manifestBytes = entries.get('manifest.cbor');
   if (!manifestBytes) throw new ImageError('CKPT_NOT_AN_IMAGE', 'not a ckpt image: it has no manifest.cbor');
+  // The manifest's own digest first: a damaged manifest is damage, not another format version.
+  const digest = entries.get('manifest.sha256');
+  if (digest && !sameBytes(digest, manifestDigest(manifestBytes))) throw new ImageError('CKPT_BAD_CHECKSUM', 'manifest.cbor does not match manifest.sha256');
   let raw: unknown;
   try {
     raw = decode(manifestBytes);
@@ -102,8 +116,9 @@ export function decodeImage(entries: ReadonlyMap<string, Uint8Array>, resolve: P
   const m = raw as { magic?: unknown; formatVersion?: unknown };
   if (m?.magic !== IMAGE_MAGIC) throw new ImageError('CKPT_NOT_AN_IMAGE', 'not a ckpt image: the manifest has the wrong magic');
   if (m.formatVersion !== FORMAT_VERSION) throw new ImageError('CKPT_BAD_VERSION', `image format version ${String(m.formatVersion)} is not supported (this ckpt reads version ${FORMAT_VERSION})`);
+  if (!digest) throw new ImageError('CKPT_BAD_ARCHIVE', 'the image has no manifest.sha256');
   const manifest = record(entries, 'manifest.cbor', manifestSchema);
-  for (const name of ENTRIES.slice(1)) {
+  for (const name of ENTRIES.slice(2)) {
     const bytes = entries.get(name);
     if (!bytes) throw new ImageError('CKPT_BAD_ARCHIVE', `the image has no ${name}`);
     if (manifest.entries[name] !== sha256(bytes)) throw new ImageError('CKPT_BAD_CHECKSUM', `${name} does not match its SHA-256 in the manifest`);
@@ -118,50 +133,15 @@ export function decodeImage(entries: ReadonlyMap<string, Uint8Array>, resolve: P
   const scheduler = record(entries, 'scheduler.cbor', schedulerSchema);
   const pagesBin = entries.get('pages.bin')!;
   if (pagesBin.length !== memory.shared.length * arch.pageSize) throw new ImageError('CKPT_INCONSISTENT', `pages.bin holds ${pagesBin.length} bytes, not ${memory.shared.length} pages of ${arch.pageSize}`);
-  const bad = (what: string): never => {
-    throw new ImageError('CKPT_INCONSISTENT', what);
+  const counted = (what: string, claimed: number, actual: number): void => {
+    if (claimed !== actual) throw new ImageError('CKPT_INCONSISTENT', `the manifest counts ${claimed} ${what} but the image has ${actual}`);
   };
-  const inRange = (i: number, n: number, what: string): void => {
-    if (i < 0 || i >= n) bad(`${what} ${i} is out of range (0..${n - 1})`);
-  };
-  if (manifest.counts.tasks !== tasks.length) bad(`the manifest counts ${manifest.counts.tasks} tasks but tasks.cbor has ${tasks.length}`);
-  inRange(init, tasks.length, 'init task');
-  ns.pidNs.forEach(([parent, user], k) => {
-    if (k === 0 ? parent !== -1 : parent < 0 || parent >= k) bad(`pid namespace ${k} has parent ${parent}`);
-    if (user >= ns.userNs.length) bad(`pid namespace ${k} has user namespace ${user}`);
-  });
-  const seen = new Map<string, number>();
-  tasks.forEach((t, i) => {
-    const taskAbi = archByName(t.abi)!;
-    if (t.regs.length !== taskAbi.regs.size) bad(`task ${i} has ${t.regs.length} bytes of ${t.abi} registers, not ${taskAbi.regs.size}`);
-    inRange(t.ns, ns.pidNs.length, `task ${i}'s pid namespace`);
-    inRange(t.leader, tasks.length, `task ${i}'s thread-group leader`);
-    if (t.parent >= tasks.length) bad(`task ${i}'s parent ${t.parent} is out of range`);
-    t.children.forEach((c) => inRange(c, tasks.length, `task ${i}'s child`));
-    inRange(t.mm, memory.mms.length, `task ${i}'s address space`);
-    inRange(t.fpu, memory.fpus.length, `task ${i}'s FPU state`);
-    inRange(t.files, files.files.length, `task ${i}'s file table`);
-    inRange(t.nsForChildren, ns.pidNs.length, `task ${i}'s pid namespace for children`);
-    if (t.cred[3] >= ns.userNs.length) bad(`task ${i}'s user namespace ${t.cred[3]} is out of range`);
-    for (const nr of t.numbers) if (nr >= manifest.pidMax) bad(`task ${i} has pid ${nr}, not below the image's pid_max ${manifest.pidMax}`);
-    t.numbers.forEach((nr, level) => {
-      const key = `${level}:${nr}:${level === t.numbers.length - 1 ? t.ns : 'outer'}`;
-      if (level === t.numbers.length - 1) {
-        if (seen.has(key)) bad(`pid ${nr} is used twice in pid namespace ${t.ns}`);
-        seen.set(key, i);
-      }
-    });
-    if (t.leader !== i && tasks[t.leader]!.leader !== t.leader) bad(`task ${i}'s thread-group leader ${t.leader} is not a leader`);
-  });
-  memory.mms.forEach(([, , refs], k) => refs.forEach(([, p]) => inRange(p, memory.shared.length, `address space ${k}'s page`)));
-  scheduler.round.forEach((i) => inRange(i, tasks.length, 'scheduled task'));
-  const programText = programs.map((p): [string, string] => {
-    const text = p.text ?? resolve(p.path, p.sha256);
-    if (text === undefined) throw new ImageError('CKPT_MISSING_PROGRAM', `program ${p.path} (sha256 ${p.sha256.slice(0, 12)}…) is not in the image and was not found on the target; dump with --embed-files or make it available`);
-    if (sha256(text) !== p.sha256) throw new ImageError('CKPT_MISSING_PROGRAM', `program ${p.path} on the target differs from the one checkpointed (SHA-256 mismatch)`);
-    return [p.path, text];
-  });
-  return {
+  counted('tasks', manifest.counts.tasks, tasks.length);
+  counted('pid namespaces', manifest.counts.pidNamespaces, ns.pidNs.length);
+  counted('user namespaces', manifest.counts.userNamespaces, ns.userNs.length);
+  counted('pages', manifest.counts.pages, memory.shared.length);
+  counted('pid levels of depth', manifest.depth, tasks.reduce((d, t) => Math.max(d, t.numbers.length), 0));
+  const img: ContainerImage = {
     name: manifest.container,
     arch: arch.name,
     pidMax: manifest.pidMax,
@@ -176,7 +156,16 @@ export function decodeImage(entries: ReadonlyMap<string, Uint8Array>, resolve: P
     fpus: memory.fpus,
     files: files.files,
     console: files.console,
-    programs: programText,
+    programs: programs.map((p): [string, string] => [p.path, '']),
     round: scheduler.round,
   };
+  checkImage(img);
+  // Programs are looked for only once the image is known to be consistent.
+  img.programs = programs.map((p): [string, string] => {
+    const text = p.text ?? resolve(p.path, p.sha256);
+    if (text === undefined) throw new ImageError('CKPT_MISSING_PROGRAM', `program ${p.path} (sha256 ${p.sha256.slice(0, 12)}…) is not in the image and was not found on the target; dump with --embed-files or make it available`);
+    if (sha256(text) !== p.sha256) throw new ImageError('CKPT_MISSING_PROGRAM', `program ${p.path} on the target differs from the one checkpointed (SHA-256 mismatch)`);
+    return [p.path, text];
+  });
+  return img;
 }

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { ARCHES } from '../arch/registry.js';
+import { NAME_PATTERN } from '../container/names.js';
 import { SYSCALL_NAMES } from '../abi/syscall-names.js';
 
 const archName = z.enum(ARCHES.map((a) => a.name) as [string, ...string[]]);
@@ -20,7 +21,7 @@ export const manifestSchema = z.object({
   arch: archName,
   pageSize: nat,
   pidMax: nat,
-  container: z.string(),
+  container: z.string().regex(NAME_PATTERN, 'not a valid container name'),
   depth: nat,
   counts: z.object({ tasks: nat, pidNamespaces: nat, userNamespaces: nat, pages: nat }),
   entries: z.record(z.string(), sha256),

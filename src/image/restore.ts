@@ -17,6 +17,7 @@ import { archByName } from '../arch/registry.js';
 import { placement } from '../arch/compat.js';
 import type { Container } from '../container/container.js';
 import { Machine } from '../container/machine.js';
+import { isValidName, NAME_RULE } from '../container/names.js';
 import { Console } from '../kernel/console.js';
 import { UserNamespace } from '../kernel/credentials.js';
 import { exitThread } from '../kernel/exit.js';
@@ -30,12 +31,41 @@ import { decodeMachine, encodeMachine } from '../store/machine-codec.js';
 import type { ContainerImage, ImageTask } from './container-image.js';
 import { decodeAddressSpace, pageFrames } from './address-space-record.js';
 
-/** RestoreError says why an image cannot be restored; `reasons` lists every one found. */
+/** Stable codes of the reasons a restore is refused or fails; scripts may match on them. */
+export type RestoreErrorCode =
+  | 'CKPT_NAME_TAKEN'
+  | 'CKPT_BAD_NAME'
+  | 'CKPT_ARCH_MISMATCH'
+  | 'CKPT_PID_MAX'
+  | 'CKPT_PID_COLLISION'
+  | 'CKPT_PRIVILEGE'
+  | 'CKPT_UNSUPPORTED'
+  | 'CKPT_RESTORE_FAILED';
+
+/** Problem is one reason an image cannot be restored. */
+export interface Problem {
+  readonly code: RestoreErrorCode;
+  readonly message: string;
+}
+
+/** RestoreError says why an image cannot be restored; `problems` lists every one found, the first one's code is `code`. */
 export class RestoreError extends Error {
   override readonly name = 'RestoreError';
-  constructor(readonly reasons: string[]) {
-    super(reasons.join('; '));
+  readonly code: RestoreErrorCode;
+  constructor(readonly problems: readonly Problem[]) {
+    super(problems.map((p) => p.message).join('; '));
+    this.code = problems[0]?.code ?? 'CKPT_RESTORE_FAILED';
   }
+
+  /** reasons: the problems' messages */
+  get reasons(): string[] {
+    return this.problems.map((p) => p.message);
+  }
+}
+
+/** failed stops a restore at a step that went wrong (the copy being restored onto is thrown away). */
+function failed(message: string, code: RestoreErrorCode = 'CKPT_RESTORE_FAILED'): never {
+  throw new RestoreError([{ code, message }]);
 }
 
 export interface RestoreOptions {
@@ -45,6 +75,11 @@ export interface RestoreOptions {
   via?: 'eclone' | 'clone3';
   /** also name the pids at the levels above the container (they must be free on the target) */
   hostPids?: boolean;
+  /**
+   * whether the restoring context holds CAP_SYS_ADMIN (eclone) or CAP_CHECKPOINT_RESTORE (clone3) in the
+   * target host's root namespaces, as naming host pids needs (default true: the library is its own host)
+   */
+  privileged?: boolean;
   /** called at each step (for tests that make a restore fail at every step in turn) */
   onStep?: (step: string) => void;
   /** told how many tasks have been created so far, out of how many */
@@ -62,21 +97,25 @@ function holderOf(m: Machine, nr: number): string {
 }
 
 /** preflight lists every reason the image cannot go onto `target`, without changing anything. */
-export function preflight(target: Machine, image: ContainerImage, opts: RestoreOptions = {}): string[] {
-  const reasons: string[] = [];
+export function preflight(target: Machine, image: ContainerImage, opts: RestoreOptions = {}): Problem[] {
+  const problems: Problem[] = [];
+  const add = (code: RestoreErrorCode, message: string): void => {
+    if (!problems.some((p) => p.message === message)) problems.push({ code, message });
+  };
   const name = opts.name ?? image.name;
-  if (target.containers.has(name)) reasons.push(`a container named ${name} already exists on host ${target.name}`);
+  if (!isValidName(name)) add('CKPT_BAD_NAME', `bad container name ${JSON.stringify(name)}: ${NAME_RULE}`);
+  if (target.containers.has(name)) add('CKPT_NAME_TAKEN', `a container named ${name} already exists on host ${target.name}`);
   const imageArch = archByName(image.arch);
-  if (!imageArch) reasons.push(`the image's architecture ${image.arch} is unknown`);
+  if (!imageArch) add('CKPT_ARCH_MISMATCH', `the image's architecture ${image.arch} is unknown`);
   else {
     const p = placement(imageArch, target.host.arch);
-    if (!p.ok) reasons.push(`cannot restore a ${image.arch} image on host ${target.name} (${target.host.arch.name}): ${p.reason}`);
+    if (!p.ok) add('CKPT_ARCH_MISMATCH', `cannot restore a ${image.arch} image on host ${target.name} (${target.host.arch.name}): ${p.reason}`);
   }
-  if (image.base !== 1) reasons.push(`the image's container sits at pid-namespace level ${image.base}; only containers directly under a host are supported yet`);
+  if (image.base !== 1) add('CKPT_UNSUPPORTED', `the image's container sits at pid-namespace level ${image.base}; only containers directly under a host are supported yet`);
   // a loop, not Math.max(...): images hold hundreds of thousands of numbers
   let biggest = 0;
   for (const t of image.tasks) for (const nr of t.numbers) if (nr > biggest) biggest = nr;
-  if (biggest >= target.host.pidMax) reasons.push(`the image uses pid ${biggest}, not below host ${target.name}'s pid_max ${target.host.pidMax}`);
+  if (biggest >= target.host.pidMax) add('CKPT_PID_MAX', `the image uses pid ${biggest}, not below host ${target.name}'s pid_max ${target.host.pidMax}`);
   // A session or group whose leader has gone is rebuilt around a placeholder task with the leader's
   // pid; that needs the placeholder to live where its members do.
   const leaders = new Set(image.tasks.filter((t, i) => t.leader === i).map((t) => t.numbers.join('/')));
@@ -85,23 +124,26 @@ export function preflight(target: Machine, image: ContainerImage, opts: RestoreO
     if (t.leader !== i) return;
     for (const [what, id] of [['session', t.sid], ['process group', t.pgid]] as const) {
       if (!id || leaders.has(id.join('/'))) continue;
-      if (id.length !== t.numbers.length) reasons.push(`${what} ${id[0]} of task ${t.numbers.join('/')} has no leader left and lives in another pid namespace than its member: not supported yet`);
+      if (id.length !== t.numbers.length) add('CKPT_UNSUPPORTED', `${what} ${id[0]} of task ${t.numbers.join('/')} has no leader left and lives in another pid namespace than its member: not supported yet`);
       if (what === 'session') {
         const p = sessionParent.get(id.join('/'));
-        if (p !== undefined && p !== t.parent) reasons.push(`session ${id[0]} has no leader left and its members have different parents: not supported yet`);
+        if (p !== undefined && p !== t.parent) add('CKPT_UNSUPPORTED', `session ${id[0]} has no leader left and its members have different parents: not supported yet`);
         sessionParent.set(id.join('/'), t.parent);
       }
     }
   });
   if (opts.hostPids) {
+    if (opts.privileged === false) {
+      add('CKPT_PRIVILEGE', `--host-pids names pids in host ${target.name}'s root pid namespace, which needs ${opts.via === 'clone3' ? 'CAP_CHECKPOINT_RESTORE (or CAP_SYS_ADMIN)' : 'CAP_SYS_ADMIN'} there; the restoring context does not have it`);
+    }
     const errno = opts.via === 'clone3' ? 'EEXIST' : 'EBUSY';
     for (const t of image.tasks) {
       const nr = t.outer[0];
       if (nr === undefined || !target.host.rootPidNs.bitmap.test(nr)) continue;
-      reasons.push(`host pid ${nr} (task ${t.numbers.join('/')} of the image) is held by ${holderOf(target, nr)} on host ${target.name}: ${opts.via ?? 'eclone'} would fail with ${errno}`);
+      add('CKPT_PID_COLLISION', `host pid ${nr} (task ${t.numbers.join('/')} of the image) is held by ${holderOf(target, nr)} on host ${target.name}: ${opts.via ?? 'eclone'} would fail with ${errno}`);
     }
   }
-  return [...new Set(reasons)];
+  return problems;
 }
 
 /** restoreAtomically restores onto a copy of `target` and returns the copy; `target` itself is never changed. */
@@ -113,8 +155,8 @@ export function restoreAtomically(target: Machine, image: ContainerImage, opts: 
 
 /** restoreContainer restores in place; a failure leaves `m` half-changed, so callers use restoreAtomically. */
 export function restoreContainer(m: Machine, image: ContainerImage, opts: RestoreOptions = {}): Container {
-  const reasons = preflight(m, image, opts);
-  if (reasons.length > 0) throw new RestoreError(reasons);
+  const problems = preflight(m, image, opts);
+  if (problems.length > 0) throw new RestoreError(problems);
   const host = m.host;
   const arch = archByName(image.arch)!;
   const tasks = image.tasks;
@@ -122,7 +164,7 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
   const indexOf = new Map<Task, number>();
   const at = (i: number): Task => {
     const t = created[i];
-    if (!t) throw new RestoreError([`task ${tasks[i]?.numbers.join('/')} was needed before it was created`]);
+    if (!t) failed(`task ${tasks[i]?.numbers.join('/')} was needed before it was created`);
     return t;
   };
 
@@ -136,7 +178,7 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
   const setsid = (i: number): void => {
     pendingSetsid.delete(i);
     const s = host.libc(at(i)).setsid();
-    if (s.errno) throw new RestoreError([`setsid for task ${tasks[i]!.numbers.join('/')} failed with ${s.errno}`]);
+    if (s.errno) failed(`setsid for task ${tasks[i]!.numbers.join('/')} failed with ${s.errno}`);
   };
   const leaderKeys = new Set(tasks.filter((t, i) => t.leader === i).map((t) => key(t.numbers)));
   /** placeholders: a stand-in task with the pid of a session or group leader that has gone */
@@ -147,7 +189,7 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
     const r = opts.via === 'clone3'
       ? host.libc(creator).clone3({ exit_signal: SIGCHLD, set_tid: [...ids.slice(0, creator.pid.level)].reverse() }, 88)
       : host.libc(creator).eclone(SIGCHLD, { nr_pids: pids.length }, 48, pids);
-    if (!r.child) throw new RestoreError([`the placeholder for leader ${ids.join('/')} could not be created: ${r.errno}`]);
+    if (!r.child) failed(`the placeholder for leader ${ids.join('/')} could not be created: ${r.errno}`);
     placeholders.push({ helper: r.child, parent: creator });
     return r.child;
   };
@@ -164,7 +206,7 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
       if (!helper) {
         helper = placeholder(t.sid, given);
         const s = host.libc(helper).setsid();
-        if (s.errno) throw new RestoreError([`setsid for the placeholder of session ${key(t.sid)} failed with ${s.errno}`]);
+        if (s.errno) failed(`setsid for the placeholder of session ${key(t.sid)} failed with ${s.errno}`);
         sessionHelpers.set(key(t.sid), helper);
       }
       creator = helper;
@@ -185,10 +227,10 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
       const setTid = [...(newNs ? [1] : []), ...t.numbers.slice(0, levels).reverse(), ...(hostNr ? [hostNr] : [])];
       // clone3 refuses an exit signal with CLONE_PARENT: the child takes its creator's leader's.
       r = host.libc(creator).clone3({ flags: cloneFlags, exit_signal: adopt ? 0 : exitSignal, set_tid: setTid }, 88);
-      if (!r.child) throw new RestoreError([`clone3 of task ${t.numbers.join('/')} failed with ${r.errno} (set_tid ${setTid.join(', ')}, innermost level first)`]);
+      if (!r.child) failed(`clone3 of task ${t.numbers.join('/')} failed with ${r.errno} (set_tid ${setTid.join(', ')}, innermost level first)`);
     } else {
       r = host.libc(creator).eclone((cloneFlags | exitSignal) >>> 0, { nr_pids: pids.length }, 48, pids);
-      if (!r.child) throw new RestoreError([`eclone of task ${t.numbers.join('/')} failed with ${r.errno} (pids ${pids.join(', ')}, oldest level first)`]);
+      if (!r.child) failed(`eclone of task ${t.numbers.join('/')} failed with ${r.errno} (pids ${pids.join(', ')}, oldest level first)`);
     }
     created[i] = r.child;
     indexOf.set(r.child, i);
@@ -202,7 +244,7 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
   tasks.forEach((t, i) => {
     if (i === image.init) return void create(i, host.init);
     const creator = t.leader !== i ? t.leader : t.parent;
-    if (creator < 0 || !created[creator]) throw new RestoreError([`task ${t.numbers.join('/')} comes before its ${t.leader !== i ? 'thread-group leader' : 'parent'} in the image: this layout is not supported yet`]);
+    if (creator < 0 || !created[creator]) failed(`task ${t.numbers.join('/')} comes before its ${t.leader !== i ? 'thread-group leader' : 'parent'} in the image: this layout is not supported yet`, 'CKPT_UNSUPPORTED');
     create(i, at(creator));
   });
 
@@ -215,7 +257,7 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
     groupHelpers.add(key(t.pgid));
     const helper = placeholder(t.pgid, at(i));
     const r = host.libc(helper).setpgid(0, 0);
-    if (r.errno) throw new RestoreError([`setpgid for the placeholder of group ${key(t.pgid)} failed with ${r.errno}`]);
+    if (r.errno) failed(`setpgid for the placeholder of group ${key(t.pgid)} failed with ${r.errno}`);
   });
   // Process groups: leaders first, then members join them (setpgid from the task itself).
   const own = (t: ImageTask, id: number[]): number => id[t.numbers.length - 1] ?? 0;
@@ -226,14 +268,14 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
       const self = t.pgid.join('/') === t.numbers.join('/');
       if ((pass === 'leaders') !== self) return;
       const r = host.libc(at(i)).setpgid(0, self ? 0 : own(t, t.pgid));
-      if (r.errno) throw new RestoreError([`setpgid for task ${t.numbers.join('/')} into group ${t.pgid[0]} failed with ${r.errno}`]);
+      if (r.errno) failed(`setpgid for task ${t.numbers.join('/')} into group ${t.pgid[0]} failed with ${r.errno}`);
     });
   }
   // The placeholders leave: their pids stay allocated as long as the group or session is in use.
   for (const { helper, parent } of placeholders) {
     host.libc(helper).exit(0);
     const r = host.libc(parent).wait4(helper.pid.nrIn(parent.activeNs), 0, 0, 0);
-    if (r.errno) throw new RestoreError([`reaping a placeholder failed with ${r.errno}`]);
+    if (r.errno) failed(`reaping a placeholder failed with ${r.errno}`);
   }
   // Every task must now be in its session and group, at every container level.
   const base = host.init.pid.level + 1;
@@ -241,15 +283,17 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
   const inside = (p: Pid): string => (p.nrIn(containerNs) !== 0 ? p.numbers.slice(base).join('/') : '');
   tasks.forEach((t, i) => {
     const g = at(i).group;
-    if (inside(g.session) !== key(t.sid)) throw new RestoreError([`task ${t.numbers.join('/')} ended up in session ${inside(g.session) || '(outside)'} instead of ${key(t.sid) || '(outside)'}: this session layout is not supported yet`]);
-    if (inside(g.pgrp) !== key(t.pgid)) throw new RestoreError([`task ${t.numbers.join('/')} ended up in process group ${inside(g.pgrp) || '(outside)'} instead of ${key(t.pgid) || '(outside)'}: this group layout is not supported yet`]);
+    if (inside(g.session) !== key(t.sid)) failed(`task ${t.numbers.join('/')} ended up in session ${inside(g.session) || '(outside)'} instead of ${key(t.sid) || '(outside)'}: this session layout is not supported yet`, 'CKPT_UNSUPPORTED');
+    if (inside(g.pgrp) !== key(t.pgid)) failed(`task ${t.numbers.join('/')} ended up in process group ${inside(g.pgrp) || '(outside)'} instead of ${key(t.pgid) || '(outside)'}: this group layout is not supported yet`, 'CKPT_UNSUPPORTED');
   });
 
   step('namespaces and credentials');
   // Kernel side: namespaces and credentials.
   const userNs: UserNamespace[] = [];
   for (const [parent, owner] of image.userNs) {
-    const u = new UserNamespace(parent < 0 ? host.rootUserNs : userNs[parent]!, owner);
+    // The container's own user namespace belongs to whoever restores it, not to the uid the image names:
+    // an image cannot make another host user the owner (and so capable) of what it restores.
+    const u = parent < 0 ? new UserNamespace(host.rootUserNs, host.init.creds.euid) : new UserNamespace(userNs[parent]!, owner);
     host.commitUserNs(u);
     userNs.push(u);
   }
@@ -259,7 +303,7 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
   image.pidNs.forEach(([parent, user], k) => {
     if (pidNs[k]) return;
     const outer = parent < 0 ? host.rootPidNs : pidNs[parent];
-    if (!outer) throw new RestoreError([`pid namespace ${k} has no parent to hang from`]);
+    if (!outer) failed(`pid namespace ${k} has no parent to hang from`);
     const ns = new PidNamespace(outer, userOf(user), host.pidMax);
     host.commitPidNs(ns);
     pidNs[k] = ns;

@@ -10,12 +10,12 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { decode, encode } from 'cbor-x';
 import { Machine } from '../container/machine.js';
+import { isValidName, NAME_RULE } from '../container/names.js';
 import { decodeMachine, encodeMachine, MachineDecodeError, type MachineRecord } from './machine-codec.js';
 import { StoreError } from './store-error.js';
 import { writeFileAtomically } from './atomic-file.js';
 
 const HOST_SUFFIX = '.host';
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const LOCK_TIMEOUT_MS = 60_000;
 
 /** stateRoot picks the state directory: --root, then CKPT_ROOT, then $XDG_STATE_HOME/ckpt, then ~/.local/state/ckpt. */
@@ -27,7 +27,7 @@ export function stateRoot(explicit: string | undefined, env: NodeJS.ProcessEnv =
 
 /** checkName refuses names that are not safe as file names. */
 export function checkName(kind: string, name: string): string {
-  if (!NAME.test(name)) throw new StoreError('CKPT_BAD_NAME', `bad ${kind} name ${JSON.stringify(name)}: use letters, digits, '.', '_' and '-' (at most 64, not starting with '.' or '-')`);
+  if (!isValidName(name)) throw new StoreError('CKPT_BAD_NAME', `bad ${kind} name ${JSON.stringify(name)}: ${NAME_RULE}`);
   return name;
 }
 

@@ -41,9 +41,10 @@ describe('dump and restore through the CLI', () => {
     const hostBefore = (await ckpt('host', 'show', 'default', '--json')).out;
     const c = await ckpt('check', image, '--host-pids', '--name', 'p2', '--json');
     expect(c.code).toBe(1);
-    const reasons = JSON.parse(c.out).reasons as string[];
+    const reasons = JSON.parse(c.out).reasons as Array<{ code: string; message: string }>;
     expect(reasons.length).toBe(3);
-    expect(reasons.every((r) => /^host pid \d+ \(task [\d/]+ of the image\) is held by task \d+ on host default: eclone would fail with EBUSY$/.test(r))).toBe(true);
+    expect(reasons.every((r) => r.code === 'CKPT_PID_COLLISION')).toBe(true);
+    expect(reasons.every(({ message: r }) => /^host pid \d+ \(task [\d/]+ of the image\) is held by task \d+ on host default: eclone would fail with EBUSY$/.test(r))).toBe(true);
     const r = await ckpt('restore', image, '--host-pids', '--name', 'p2');
     expect(r.code).toBe(1);
     expect(r.err.split('; ').length).toBe(3);

@@ -40,7 +40,7 @@ describe('pid-collision regression suite', () => {
         reasons = e.reasons;
       }
       expect(reasons).toEqual(c.reasons);
-      expect(preflight(target, img, c.options)).toEqual(c.reasons ?? []);
+      expect(preflight(target, img, c.options).map((p) => p.message)).toEqual(c.reasons ?? []);
       expect(JSON.stringify(target.host.snapshot())).toBe(before);
     });
   }
@@ -49,6 +49,6 @@ describe('pid-collision regression suite', () => {
     const big = image(4_194_304);
     // give one task a pid above 32767 by checkpointing a churned container
     big.tasks[1]!.numbers[0] = 40_000;
-    expect(preflight(Machine.create('t', 'x86_64'), big)).toEqual(["the image uses pid 40000, not below host t's pid_max 32768"]);
+    expect(preflight(Machine.create('t', 'x86_64'), big)).toEqual([{ code: 'CKPT_PID_MAX', message: "the image uses pid 40000, not below host t's pid_max 32768" }]);
   });
 });

@@ -54,7 +54,7 @@ describe('restore refuses and changes nothing', () => {
     target.run('other', 'pidcache.wl', WORKLOADS[2]![1]);
     target.scheduler.run(30);
     const before = JSON.stringify(target.host.snapshot());
-    const reasons = preflight(target, image, { hostPids: true });
+    const reasons = preflight(target, image, { hostPids: true }).map((p) => p.message);
     expect(reasons.length).toBeGreaterThan(0);
     expect(reasons[0]).toMatch(/^host pid \d+ \(task [\d/]+ of the image\) is held by .* on host t: eclone would fail with EBUSY$/);
     expect(() => restoreAtomically(target, image, { hostPids: true })).toThrow(/is held by .* on host t/);
@@ -68,7 +68,7 @@ describe('restore refuses and changes nothing', () => {
   it('a different architecture is refused naming both', () => {
     const source = start('s390x', 'nested', WORKLOADS[0]![1]);
     const image = dumpContainer(source, source.containers.get('c')!);
-    expect(preflight(Machine.create('t', 'ppc64'), image)[0]).toMatch(/^cannot restore a s390x image on host t \(ppc64\): s390x and ppc64 are different instruction sets/);
+    expect(preflight(Machine.create('t', 'ppc64'), image)[0]?.message).toMatch(/^cannot restore a s390x image on host t \(ppc64\): s390x and ppc64 are different instruction sets/);
   });
 });
 
@@ -107,7 +107,7 @@ describe('restore onto a compat host', () => {
     const source = start('x86_64', 'nested', WORKLOADS[0]![1]);
     const image = dumpContainer(source, source.containers.get('c')!);
     expect(preflight(Machine.create('t', 'i386'), image)).toEqual([
-      'cannot restore a x86_64 image on host t (i386): x86_64 is a 64-bit ABI and i386 is 32-bit: registers, addresses and the 64-bit mode cannot be represented',
+      { code: 'CKPT_ARCH_MISMATCH', message: 'cannot restore a x86_64 image on host t (i386): x86_64 is a 64-bit ABI and i386 is 32-bit: registers, addresses and the 64-bit mode cannot be represented' },
     ]);
   });
 });

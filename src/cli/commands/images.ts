@@ -1,7 +1,8 @@
 /** ckpt dump, restore, check and inspect: checkpoint images. */
 import { existsSync, readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
-import type { Machine } from '../../container/machine.js';
+import { Machine } from '../../container/machine.js';
+import { ImageError } from '../../image/format.js';
 import { readImageFile, tarChunks } from '../../image/archive.js';
 import { writeFileAtomically } from '../../store/atomic-file.js';
 import type { ContainerImage } from '../../image/container-image.js';
@@ -13,6 +14,7 @@ import { EXIT } from '../exit-codes.js';
 import { orCreateArch, storeOf, verb, withCommon, withHost, type CommonArgs, type HostArgs } from '../options.js';
 import { UsageError } from '../usage-error.js';
 import { progressBar } from '../progress.js';
+import { restorerIsPrivileged } from '../privilege.js';
 
 interface RestoreArgs extends HostArgs {
   image: string;
@@ -32,7 +34,7 @@ function resolverFor(m: Machine | null) {
 }
 
 function restoreOptions(a: RestoreArgs): RestoreOptions {
-  return { ...(a.name ? { name: a.name } : {}), hostPids: a.hostPids, via: a.via };
+  return { ...(a.name ? { name: a.name } : {}), hostPids: a.hostPids, via: a.via, privileged: restorerIsPrivileged(a.via) };
 }
 
 function withRestoreOptions(y: Argv): Argv<unknown> {
@@ -128,24 +130,26 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
       describe: 'Say whether an image would restore, and every reason if not; changes nothing',
       builder: (y: Argv) => withRestoreOptions(y).example('$0 check web.tar --host big --host-pids', 'would it restore with host pids kept?'),
       handler: (a) => {
-        const entries = readImageFile(a.image);
         const store = storeOf(a);
         const m = store.exists(a.host) ? store.read(a.host) : null;
-        let reasons: string[] = [];
+        let problems: Array<{ code: string; message: string }> = [];
         try {
-          const img = decodeImage(entries, resolverFor(m));
-          // The whole restore, on a copy that is thrown away.
-          if (m) restoreAtomically(m, img, restoreOptions(a));
-          else if (a.host !== 'default') reasons = [`no host named ${a.host}`];
+          const img = decodeImage(readImageFile(a.image), resolverFor(m));
+          // The whole restore, on a copy that is thrown away (the default host is made on first use).
+          const arch = orCreateArch(a);
+          const target = m ?? (arch ? Machine.create(a.host, arch) : null);
+          if (target) restoreAtomically(target, img, restoreOptions(a));
+          else problems = [{ code: 'CKPT_HOST_MISSING', message: `no host named ${a.host}` }];
         } catch (e) {
-          if (e instanceof RestoreError) reasons = e.reasons;
+          if (e instanceof RestoreError) problems = [...e.problems];
+          else if (e instanceof ImageError) problems = [{ code: e.code, message: e.message }];
           else throw e;
         }
-        ctx.setExitCode(reasons.length === 0 ? EXIT.OK : EXIT.FAILURE);
-        if (a.json) return ctx.out(JSON.stringify({ image: a.image, host: a.host, restorable: reasons.length === 0, reasons }));
-        if (reasons.length === 0) return ctx.out(`${a.image} would restore on host ${a.host}`);
+        ctx.setExitCode(problems.length === 0 ? EXIT.OK : EXIT.FAILURE);
+        if (a.json) return ctx.out(JSON.stringify({ image: a.image, host: a.host, restorable: problems.length === 0, reasons: problems }));
+        if (problems.length === 0) return ctx.out(`${a.image} would restore on host ${a.host}`);
         ctx.out(`${a.image} would not restore on host ${a.host}:`);
-        for (const r of reasons) ctx.out(`  - ${r}`);
+        for (const p of problems) ctx.out(`  - ${p.message} [${p.code}]`);
       },
     }),
     verb<CommonArgs & { image: string; tree: boolean }>({
