@@ -13,14 +13,19 @@ const BLOCK = 512;
 /** the largest image read: one typed array (Node 20's limit is 4 GiB) */
 export const MAX_IMAGE_BYTES = 4 * 1024 * 1024 * 1024 - 1;
 
+/** headerFor is the one tar header ckpt writes for an entry: deterministic, so a reader can demand it byte for byte. */
+function headerFor(path: string, size: number): Uint8Array {
+  const h = new Header({ path, mode: 0o644, uid: 0, gid: 0, size, mtime: new Date(0), type: 'File', uname: '', gname: '' });
+  const block = Buffer.alloc(BLOCK);
+  h.encode(block, 0);
+  return new Uint8Array(block.buffer, block.byteOffset, BLOCK);
+}
+
 /** tarChunks lays out entries as a ustar archive, as a list of chunks to write one after another (no copy of the data). */
 export function tarChunks(entries: ReadonlyArray<readonly [string, Uint8Array]>): Uint8Array[] {
   const chunks: Uint8Array[] = [];
   for (const [path, bytes] of entries) {
-    const h = new Header({ path, mode: 0o644, uid: 0, gid: 0, size: bytes.length, mtime: new Date(0), type: 'File', uname: '', gname: '' });
-    const block = Buffer.alloc(BLOCK);
-    h.encode(block, 0);
-    chunks.push(new Uint8Array(block.buffer, block.byteOffset, BLOCK), bytes);
+    chunks.push(headerFor(path, bytes.length), bytes);
     const pad = Math.ceil(bytes.length / BLOCK) * BLOCK - bytes.length;
     if (pad > 0) chunks.push(new Uint8Array(pad));
   }
@@ -40,14 +45,75 @@ export function tarBytes(entries: ReadonlyArray<readonly [string, Uint8Array]>):
   return out;
 }
 
-const isZero = (bytes: Uint8Array): boolean => bytes.every((b) => b === 0);
+function isZero(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] !== 0) return false;
+  return true;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+const canonicalHeaders = new Map<string, Uint8Array>();
+
+/** canonicalHeader is headerFor, remembered: a reader compares every header it sees with it. */
+function canonicalHeader(path: string, size: number): Uint8Array {
+  const key = `${path}\0${size}`;
+  let h = canonicalHeaders.get(key);
+  if (!h) {
+    if (canonicalHeaders.size > 64) canonicalHeaders.clear();
+    h = headerFor(path, size);
+    canonicalHeaders.set(key, h);
+  }
+  return h;
+}
+
+/** nameAndSize reads a ustar header's name (offset 0, NUL-terminated) and octal size (offset 124); NaN for a size that is not plain octal. */
+function nameAndSize(block: Uint8Array): { path: string; size: number } {
+  let n = 0;
+  while (n < 100 && block[n] !== 0) n++;
+  const path = Buffer.from(block.buffer, block.byteOffset, n).toString('latin1');
+  let size = 0;
+  let i = 124;
+  while (i < 136 && block[i] === 0x20) i++;
+  const first = i;
+  for (; i < 136 && block[i]! >= 0x30 && block[i]! <= 0x37; i++) size = size * 8 + (block[i]! - 0x30);
+  return { path, size: i === first ? NaN : size };
+}
+
+/**
+ * readHeader accepts exactly the header ckpt writes for one of the format's
+ * entries (the checksum alone would miss flips in its own terminator bytes),
+ * and otherwise says what is wrong with it.
+ */
+function readHeader(block: Uint8Array, at: number): { path: string; size: number } {
+  const { path, size } = nameAndSize(block);
+  if (Number.isSafeInteger(size) && (ENTRIES as readonly string[]).includes(path) && sameBytes(block, canonicalHeader(path, size))) return { path, size };
+  const bad = (why: string): never => {
+    throw new ImageError('CKPT_BAD_ARCHIVE', why);
+  };
+  let h: Header;
+  try {
+    h = new Header(Buffer.from(block.buffer, block.byteOffset, BLOCK), 0);
+  } catch (e) {
+    return bad(`tar header at byte ${at} cannot be parsed: ${(e as Error).message}`);
+  }
+  if (!h.cksumValid) bad(`tar header at byte ${at} has a bad checksum`);
+  const name = h.path ?? '';
+  if (h.type !== 'File') bad(`entry ${JSON.stringify(name)} is a ${h.type}, not a regular file`);
+  if (!(ENTRIES as readonly string[]).includes(name)) bad(`unexpected entry ${JSON.stringify(name)}`);
+  return bad(`tar header of ${name} at byte ${at} is not the one format v1 writes (mode, owner, time and names are fixed)`);
+}
 
 /**
  * untar reads the entries of an image archive, refusing anything format v1
  * does not contain: other names or types, entries out of order or twice,
  * sizes beyond the archive, non-zero padding, a missing end-of-archive
- * marker or data after it. Every byte of a valid image is thus either
- * covered by a header checksum, an entry's SHA-256, or must be zero.
+ * marker or data after it. Every byte of a valid image is thus fixed
+ * (headers must be the ones ckpt writes), covered by an entry's SHA-256,
+ * or zero.
  * The entries are views into `archive`: nothing is allocated from what a
  * header claims.
  */
@@ -62,18 +128,13 @@ export function untar(archive: Uint8Array): Map<string, Uint8Array> {
     if (at + BLOCK > archive.length) bad(`the archive ends at byte ${archive.length}, in the middle of a header or before its end-of-archive marker`);
     const block = archive.subarray(at, at + BLOCK);
     if (isZero(block)) break;
-    const h = new Header(Buffer.from(block.buffer, block.byteOffset, BLOCK), 0);
-    if (!h.cksumValid) bad(`tar header at byte ${at} has a bad checksum`);
-    const path = h.path ?? '';
-    if (h.type !== 'File') bad(`entry ${JSON.stringify(path)} is a ${h.type}, not a regular file`);
+    const { path, size } = readHeader(block, at);
     const k = (ENTRIES as readonly string[]).indexOf(path);
-    if (k < 0) bad(`unexpected entry ${JSON.stringify(path)}`);
     if (entries.has(path)) bad(`entry ${path} appears twice`);
     if (k < next) bad(`entry ${path} is out of order (format v1 writes ${ENTRIES.join(', ')})`);
     if (entries.size === 0 && k !== 0) bad('manifest.cbor must be the first entry');
     next = k + 1;
-    const size = h.size ?? -1;
-    if (!Number.isSafeInteger(size) || size < 0 || at + BLOCK + size > archive.length) bad(`entry ${path} claims ${size} bytes, more than the archive holds`);
+    if (at + BLOCK + size > archive.length) bad(`entry ${path} claims ${size} bytes, more than the archive holds`);
     const end = at + BLOCK + Math.ceil(size / BLOCK) * BLOCK;
     if (end > archive.length || !isZero(archive.subarray(at + BLOCK + size, end))) bad(`entry ${path} is not followed by zero padding`);
     entries.set(path, archive.subarray(at + BLOCK, at + BLOCK + size));
