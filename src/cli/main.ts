@@ -29,6 +29,12 @@ function isUserError(e: unknown): e is Error {
   return e instanceof UsageError || e instanceof StoreError || e instanceof ParseError || e instanceof ContainerError || e instanceof ImageError || e instanceof RestoreError || e instanceof DumpError;
 }
 
+/** codeOf is an error's stable code (CKPT_...), when it has one. */
+function codeOf(e: Error): string | undefined {
+  const code = (e as { code?: unknown }).code;
+  return typeof code === 'string' && code.startsWith('CKPT_') ? code : undefined;
+}
+
 /** exitCodeFor: bad usage (including a bad name) is 2; a problem found while doing the work is 1. */
 function exitCodeFor(e: Error): number {
   return e instanceof UsageError || (e instanceof StoreError && e.code === 'CKPT_BAD_NAME') ? EXIT.USAGE : EXIT.FAILURE;
@@ -40,6 +46,7 @@ export async function run(argv: readonly string[], io: RunIo = {}): Promise<numb
   const err = io.err ?? ((l: string) => process.stderr.write(`${l}\n`));
   const ctx: CliContext = { out, err, setExitCode: (c) => (code = c) };
   const debug = argv.includes('--debug');
+  const json = argv.includes('--json');
   let failed = false;
   const parser = yargs([...argv])
     .scriptName('ckpt')
@@ -48,7 +55,7 @@ export async function run(argv: readonly string[], io: RunIo = {}): Promise<numb
     .command(hostCommand(ctx))
     .command(containerCommands(ctx))
     .command(imageCommands(ctx))
-    .option('debug', { type: 'boolean', default: false, describe: 'print stack traces of internal errors' })
+    .option('debug', { type: 'boolean', default: false, describe: 'print the stack trace of any error' })
     .demandCommand(1, 'name a command; try: ckpt demo')
     .strict()
     .epilogue(EPILOGUE)
@@ -58,11 +65,22 @@ export async function run(argv: readonly string[], io: RunIo = {}): Promise<numb
     .fail((msg, e) => {
       failed = true;
       if (e && !isUserError(e)) throw e;
-      err(`ckpt: ${e?.message ?? msg}`);
+      if (e) report(e);
+      else report(new UsageError(msg));
       if (!e) err('Try: ckpt --help');
       code = e ? exitCodeFor(e) : EXIT.USAGE;
     })
     .wrap(Math.min(100, process.stdout.columns ?? 100));
+  /** report prints a user error: one line on stderr with its code, JSON on stdout for --json, the stack only with --debug. */
+  const report = (e: Error): void => {
+    const c = codeOf(e);
+    err(`ckpt: ${e.message}${c && c !== 'CKPT_USAGE' ? ` [${c}]` : ''}`);
+    if (json) {
+      const problems = e instanceof RestoreError ? e.problems : undefined;
+      out(JSON.stringify({ error: { code: c ?? 'CKPT_USAGE', message: e.message, ...(problems ? { problems } : {}) } }));
+    }
+    if (debug) err(e.stack ?? '');
+  };
   try {
     // The callback form keeps --help and --version output in our hands instead of console.log.
     await parser.parseAsync([...argv], {}, (_e: unknown, _a: unknown, output: string) => {
@@ -71,11 +89,12 @@ export async function run(argv: readonly string[], io: RunIo = {}): Promise<numb
   } catch (e) {
     if (failed && (code === EXIT.USAGE || code === EXIT.FAILURE) && isUserError(e)) return code;
     if (isUserError(e)) {
-      err(`ckpt: ${e.message}`);
+      report(e);
       return exitCodeFor(e);
     }
     err(`ckpt: internal error: ${(e as Error).message}`);
     if (debug) err((e as Error).stack ?? '');
+    else err('ckpt: this is a bug; rerun with --debug for the stack trace and report it');
     return EXIT.INTERNAL;
   }
   return code;

@@ -21,6 +21,7 @@ export interface Container {
 /** ContainerError says why a container could not start, with the kernel's errno. */
 export class ContainerError extends Error {
   override readonly name = 'ContainerError';
+  readonly code = 'CKPT_CONTAINER_FAILED';
 }
 
 export function startContainer(host: Host, name: string, program: Compiled): Container {

@@ -18,6 +18,7 @@ import { encodeAddressSpace } from './address-space-record.js';
 /** DumpError says why a container cannot be checkpointed. */
 export class DumpError extends Error {
   override readonly name = 'DumpError';
+  readonly code = 'CKPT_DUMP_REFUSED';
 }
 
 /** dumpContainer captures `container`; `onProgress(done, total)` is told as tasks are recorded. */

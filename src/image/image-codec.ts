@@ -98,8 +98,8 @@ function record<T>(entries: ReadonlyMap<string, Uint8Array>, name: EntryName, sc
   return r.data;
 }
 
-/** ProgramResolver finds the text of a program the image refers to by path and SHA-256. */
-export type ProgramResolver = (path: string, sha256: string) => string | undefined;
+/** ProgramResolver finds the text of a program the image refers to by path and SHA-256; null: do not look (programs keep empty text, for inspecting only). */
+export type ProgramResolver = ((path: string, sha256: string) => string | undefined) | null;
 
 export function decodeImage(entries: ReadonlyMap<string, Uint8Array>, resolve: ProgramResolver = () => undefined): ContainerImage {
   const manifestBytes = entries.get('manifest.cbor');
@@ -161,6 +161,7 @@ export function decodeImage(entries: ReadonlyMap<string, Uint8Array>, resolve: P
   };
   checkImage(img);
   // Programs are looked for only once the image is known to be consistent.
+  if (resolve === null) return img;
   img.programs = programs.map((p): [string, string] => {
     const text = p.text ?? resolve(p.path, p.sha256);
     if (text === undefined) throw new ImageError('CKPT_MISSING_PROGRAM', `program ${p.path} (sha256 ${p.sha256.slice(0, 12)}…) is not in the image and was not found on the target; dump with --embed-files or make it available`);

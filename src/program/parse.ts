@@ -9,6 +9,7 @@ import { CONSTANTS } from './constants.js';
 
 export class ParseError extends Error {
   override readonly name = 'ParseError';
+  readonly code = 'CKPT_PARSE_ERROR';
   constructor(
     readonly file: string,
     readonly line: number,

@@ -65,7 +65,7 @@ describe('dump and restore through the CLI', () => {
   });
 
   it('refuses bad input in one line', async () => {
-    expect((await ckpt('restore', join(root, 'none.tar'))).err).toBe(`ckpt: cannot read image ${join(root, 'none.tar')}: ENOENT`);
+    expect((await ckpt('restore', join(root, 'none.tar'))).err).toBe(`ckpt: cannot read image ${join(root, 'none.tar')}: ENOENT [CKPT_BAD_ARCHIVE]`);
     expect((await ckpt('dump', 'ghost')).err.split(' (looked')[0]).toBe('ckpt: no host named default');
     await ckpt('run', 'real', 'images/workloads/threads.wl');
     expect((await ckpt('dump', 'ghost')).err).toBe('ckpt: no container ghost on host default');

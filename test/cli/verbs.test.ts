@@ -34,9 +34,9 @@ describe('host verbs', () => {
     const cases: Array<[string[], number, string]> = [
       [['host', 'create', 'x', '--arch', 'sparc'], 2, 'ckpt: unknown architecture "sparc": expected one of i386, x86_64, s390, s390x, ppc, ppc64 (or x86, powerpc)'],
       [['host', 'create', 'x', '--arch', 'i386', '--pid-max', '4194304'], 2, 'ckpt: --pid-max 4194304 is outside 301..32768 for i386'],
-      [['host', 'create', '../evil', '--arch', 'i386'], 2, 'ckpt: bad host name "../evil": use letters, digits, \'.\', \'_\' and \'-\' (at most 64, not starting with \'.\' or \'-\')'],
-      [['host', 'show', 'ghost'], 1, `ckpt: no host named ghost (looked for ${join(root, 'hosts', 'ghost.host')}); create it with: ckpt host create ghost --arch x86_64`],
-      [['host', 'rm', 'ghost'], 1, 'ckpt: no host named ghost'],
+      [['host', 'create', '../evil', '--arch', 'i386'], 2, 'ckpt: bad host name "../evil": use letters, digits, \'.\', \'_\' and \'-\' (at most 64, not starting with \'.\' or \'-\') [CKPT_BAD_NAME]'],
+      [['host', 'show', 'ghost'], 1, `ckpt: no host named ghost (looked for ${join(root, 'hosts', 'ghost.host')}); create it with: ckpt host create ghost --arch x86_64 [CKPT_HOST_MISSING]`],
+      [['host', 'rm', 'ghost'], 1, 'ckpt: no host named ghost [CKPT_HOST_MISSING]'],
     ];
     for (const [argv, code, line] of cases) {
       const r = await ckpt(...argv);
@@ -44,7 +44,7 @@ describe('host verbs', () => {
       expect(r.err).not.toMatch(/\n\s+at /);
     }
     await ckpt('host', 'create', 'dup', '--arch', 'i386');
-    expect((await ckpt('host', 'create', 'dup', '--arch', 'i386')).err).toBe(`ckpt: host dup already exists (${join(root, 'hosts', 'dup.host')})`);
+    expect((await ckpt('host', 'create', 'dup', '--arch', 'i386')).err).toBe(`ckpt: host dup already exists (${join(root, 'hosts', 'dup.host')}) [CKPT_HOST_EXISTS]`);
   });
 
   it('names a truncated host file and leaves it alone', async () => {
@@ -53,7 +53,7 @@ describe('host verbs', () => {
     truncateSync(file, 100);
     const r = await ckpt('ps');
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(new RegExp(`^ckpt: host file ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is unreadable \\(.*\\); it was left as it is$`));
+    expect(r.err).toMatch(new RegExp(`^ckpt: host file ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is unreadable \\(.*\\); it was left as it is \\[CKPT_HOST_CORRUPT\\]$`));
     expect(readFileSync(file).length).toBe(100);
   });
 });
@@ -93,7 +93,7 @@ describe('container verbs', () => {
     (await import('node:fs')).writeFileSync(bad, 'program main\n  kill(1)\nend\n');
     const r = await ckpt('run', 'x', bad);
     expect(r.code).toBe(1);
-    expect(r.err).toBe(`ckpt: ${bad}:2:3: expected 2 arguments for kill, found 1`);
+    expect(r.err).toBe(`ckpt: ${bad}:2:3: expected 2 arguments for kill, found 1 [CKPT_PARSE_ERROR]`);
     expect((await ckpt('step')).err.split('\n')[0]).toBe('ckpt: name a container or give --all');
   });
 });

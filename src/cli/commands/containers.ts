@@ -1,4 +1,5 @@
 /** ckpt run, ps, step, logs, kill and rm: containers on a simulated host. */
+import { printable } from '../printable.js';
 import { readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import type { Container } from '../../container/container.js';
@@ -95,7 +96,7 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
         if (a.json) return ctx.out(JSON.stringify(rows));
         ctx.out(`${'CONTAINER'.padEnd(12)}${'NSPID'.padEnd(20)}${'PPID'.padEnd(7)}${'PGID'.padEnd(7)}${'SID'.padEnd(7)}${'THR'.padEnd(5)}${'S'.padEnd(3)}COMMAND`);
         for (const r of rows) {
-          ctx.out(`${r.container.padEnd(12)}${r.nspids.join('/').padEnd(20)}${String(r.ppid).padEnd(7)}${String(r.pgid).padEnd(7)}${String(r.sid).padEnd(7)}${String(r.threads).padEnd(5)}${(STATE_LETTER[r.state] ?? '?').padEnd(3)}${r.comm}`);
+          ctx.out(`${r.container.padEnd(12)}${r.nspids.join('/').padEnd(20)}${String(r.ppid).padEnd(7)}${String(r.pgid).padEnd(7)}${String(r.sid).padEnd(7)}${String(r.threads).padEnd(5)}${(STATE_LETTER[r.state] ?? '?').padEnd(3)}${printable(r.comm)}`);
         }
       },
     }),

@@ -1,5 +1,5 @@
 /** ckpt dump, restore, check and inspect: checkpoint images. */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { Machine } from '../../container/machine.js';
 import { ImageError } from '../../image/format.js';
@@ -14,6 +14,7 @@ import { EXIT } from '../exit-codes.js';
 import { orCreateArch, storeOf, verb, withCommon, withHost, type CommonArgs, type HostArgs } from '../options.js';
 import { UsageError } from '../usage-error.js';
 import { progressBar } from '../progress.js';
+import { printable } from '../printable.js';
 import { restorerIsPrivileged } from '../privilege.js';
 
 interface RestoreArgs extends HostArgs {
@@ -23,13 +24,26 @@ interface RestoreArgs extends HostArgs {
   via: 'eclone' | 'clone3';
 }
 
+/** the largest program file looked at for an image that refers to it by path */
+const MAX_PROGRAM_BYTES = 16 * 1024 * 1024;
+
+/** readProgramFile reads a program an image names, only if it is a regular file of sensible size (an image may name /dev/zero). */
+function readProgramFile(path: string): string | undefined {
+  try {
+    const st = statSync(path);
+    if (!st.isFile() || st.size > MAX_PROGRAM_BYTES) return undefined;
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
 /** resolverFor finds programs an image refers to: on the target host, else as files at their paths. */
 function resolverFor(m: Machine | null) {
   return (path: string, hash: string): string | undefined => {
     const known = m?.sources.get(path);
     if (known !== undefined && sha256(known) === hash) return known;
-    if (!existsSync(path)) return undefined;
-    return readFileSync(path, 'utf8');
+    return readProgramFile(path);
   };
 }
 
@@ -52,7 +66,7 @@ function tree(img: ContainerImage): string[] {
     const t = img.tasks[i]!;
     const state = t.exited ? 'Z' : t.group.stopped ? 'T' : t.blockedIn ? 'S' : 'R';
     const thread = t.leader !== i ? ' (thread)' : '';
-    lines.push(`${'  '.repeat(depth)}${[...t.outer, ...t.numbers].join('/')} ${state} ${t.comm}${thread}${t.blockedIn ? ` [${t.blockedIn}]` : ''}`);
+    lines.push(`${'  '.repeat(depth)}${[...t.outer, ...t.numbers].join('/')} ${state} ${printable(t.comm)}${thread}${t.blockedIn ? ` [${t.blockedIn}]` : ''}`);
     img.tasks.forEach((x, j) => {
       if (x.leader === i && j !== i) walk(j, depth + 1);
     });
@@ -130,11 +144,13 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
       describe: 'Say whether an image would restore, and every reason if not; changes nothing',
       builder: (y: Argv) => withRestoreOptions(y).example('$0 check web.tar --host big --host-pids', 'would it restore with host pids kept?'),
       handler: (a) => {
-        const store = storeOf(a);
-        const m = store.exists(a.host) ? store.read(a.host) : null;
         let problems: Array<{ code: string; message: string }> = [];
         try {
-          const img = decodeImage(readImageFile(a.image), resolverFor(m));
+          // the image first: a bad one is refused before the state directory is touched
+          const entries = readImageFile(a.image);
+          const store = storeOf(a);
+          const m = store.exists(a.host) ? store.read(a.host) : null;
+          const img = decodeImage(entries, resolverFor(m));
           // The whole restore, on a copy that is thrown away (the default host is made on first use).
           const arch = orCreateArch(a);
           const target = m ?? (arch ? Machine.create(a.host, arch) : null);
@@ -162,7 +178,7 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
           .example('$0 inspect web.tar --tree', 'who is in it, at every level'),
       handler: (a) => {
         const entries = readImageFile(a.image);
-        const img = decodeImage(entries, (path) => (existsSync(path) ? readFileSync(path, 'utf8') : ''));
+        const img = decodeImage(entries, null);
         if (a.json) {
           return ctx.out(
             JSON.stringify({
