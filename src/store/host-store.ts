@@ -5,7 +5,7 @@
  * concurrent commands never lose an update and a crash never leaves a torn
  * file. An unreadable host file is an error naming it, never replaced.
  */
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { decode, encode } from 'cbor-x';
@@ -72,32 +72,58 @@ export class HostStore {
     return this.list().includes(name);
   }
 
-  /** lock takes the host's lock file, waiting for another command to finish; a lock left by a dead process is taken over. */
+  /**
+   * lock takes the host's lock file, waiting for another command to finish.
+   * The lock is made whole before it appears (written under a private name,
+   * then hard-linked into place), so a command killed at any moment leaves
+   * either no lock or one naming its pid; a lock whose process is dead is
+   * taken over, and the leftovers of dead writers are swept away.
+   */
   private lock(name: string): () => void {
     mkdirSync(this.dir, { recursive: true });
     const lockPath = `${this.path(name)}.lock`;
+    const mine = `${lockPath}.${process.pid}`;
     const deadline = Date.now() + LOCK_TIMEOUT_MS;
     for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
+      writeFileSync(mine, String(process.pid));
       try {
-        const fd = openSync(lockPath, 'wx');
-        writeSync(fd, String(process.pid));
-        closeSync(fd);
+        linkSync(mine, lockPath);
+        this.sweep(name);
         return () => rmSync(lockPath, { force: true });
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      } finally {
+        rmSync(mine, { force: true });
       }
       let holder = NaN;
+      let ino = -1;
       try {
+        ino = statSync(lockPath).ino;
         holder = Number(readFileSync(lockPath, 'utf8'));
       } catch {
         continue; // released meanwhile
       }
       if (Number.isInteger(holder) && holder > 0 && !alive(holder)) {
-        rmSync(lockPath, { force: true });
+        // Only the lock we looked at: another command may have taken it over meanwhile.
+        try {
+          if (statSync(lockPath).ino === ino) rmSync(lockPath);
+        } catch {
+          // gone already
+        }
         continue;
       }
       if (Date.now() > deadline) throw new StoreError('CKPT_HOST_LOCKED', `host ${name} is locked by process ${holder} (${lockPath})`);
       sleep(delay);
+    }
+  }
+
+  /** sweep removes what killed commands left behind for this host: half-written files and lock attempts of dead processes. */
+  private sweep(name: string): void {
+    const prefix = `${name}${HOST_SUFFIX}.`;
+    for (const f of readdirSync(this.dir)) {
+      if (!f.startsWith(prefix)) continue;
+      const m = /^(?:tmp-|lock\.)(\d+)$/.exec(f.slice(prefix.length));
+      if (m && !alive(Number(m[1]))) rmSync(join(this.dir, f), { force: true });
     }
   }
 
