@@ -16,7 +16,11 @@ import { StoreError } from './store-error.js';
 import { writeFileAtomically } from './atomic-file.js';
 
 const HOST_SUFFIX = '.host';
-const LOCK_TIMEOUT_MS = 60_000;
+/** how long a command waits for another one's lock: CKPT_LOCK_TIMEOUT seconds, 60 by default */
+function lockTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const s = Number(env['CKPT_LOCK_TIMEOUT']);
+  return env['CKPT_LOCK_TIMEOUT'] !== undefined && Number.isFinite(s) && s >= 0 ? s * 1000 : 60_000;
+}
 
 /** stateRoot picks the state directory: --root, then CKPT_ROOT, then $XDG_STATE_HOME/ckpt, then ~/.local/state/ckpt. */
 export function stateRoot(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
@@ -83,7 +87,7 @@ export class HostStore {
     mkdirSync(this.dir, { recursive: true });
     const lockPath = `${this.path(name)}.lock`;
     const mine = `${lockPath}.${process.pid}`;
-    const deadline = Date.now() + LOCK_TIMEOUT_MS;
+    const deadline = Date.now() + lockTimeoutMs();
     for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
       writeFileSync(mine, String(process.pid));
       try {
@@ -112,7 +116,7 @@ export class HostStore {
         }
         continue;
       }
-      if (Date.now() > deadline) throw new StoreError('CKPT_HOST_LOCKED', `host ${name} is locked by process ${holder} (${lockPath})`);
+      if (Date.now() > deadline) throw new StoreError('CKPT_HOST_LOCKED', `host ${name} is locked by process ${holder} (${lockPath}); waited ${lockTimeoutMs() / 1000} s (CKPT_LOCK_TIMEOUT)`);
       sleep(delay);
     }
   }

@@ -152,7 +152,8 @@ export function encodeMachine(m: Machine): MachineRecord {
     groups: groupRecs,
     tasks: taskRecs,
     init: ti(host.init),
-    containers: [...m.containers.values()].map((c) => [c.name, ti(c.init), consoles.of(c.console)]),
+    // a container whose init has been reaped has no task left (its namespace died with it): it is gone
+    containers: [...m.containers.values()].filter((c) => m.host.tasks.has(c.init)).map((c) => [c.name, ti(c.init), consoles.of(c.console)]),
     programs: [...m.sources.entries()],
     round: m.scheduler.pending().filter((t) => taskIndex.has(t)).map((t) => ti(t)),
   };

@@ -1,0 +1,284 @@
+/**
+ * Issue 5, errors: every error path of the command line, as data: what is
+ * run, the exact first line on stderr (message and stable code) and the exit
+ * code. No user error prints a stack trace; --debug prints it; --json also
+ * gives the error as JSON on stdout; an internal error is exit 70 with a
+ * hint. A scan of the sources checks that every message a user error can
+ * carry appears in this table, so a new error path cannot go untested.
+ */
+import { decode, encode } from 'cbor-x';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLONE_PIDFD } from '../../src/abi/clone-flags.js';
+import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../src/abi/mman.js';
+import { SIGCHLD } from '../../src/abi/signals.js';
+import { run } from '../../src/cli/main.js';
+import { Machine } from '../../src/container/machine.js';
+import { tarBytes, untar } from '../../src/image/archive.js';
+import type { ContainerImage } from '../../src/image/container-image.js';
+import { dumpContainer } from '../../src/image/dump.js';
+import { encodeImage, sha256 } from '../../src/image/image-codec.js';
+import { HostStore } from '../../src/store/host-store.js';
+import { ckptIn } from './run-ckpt.js';
+
+const NESTED = 'images/workloads/nested.wl';
+const nestedText = readFileSync(NESTED, 'utf8');
+
+interface Case {
+  /** what goes wrong */
+  what: string;
+  argv: (dir: string) => string[];
+  code: 1 | 2;
+  /** the exact first line of stderr, or a pattern for lines that name temporary paths */
+  line: string | RegExp;
+}
+
+let dir: string;
+let root: string;
+const state = (): string => root;
+
+/** image writes a tampered or plain image of a small nested container and returns its path. */
+function image(name: string, change: (img: ContainerImage) => void = () => undefined, arch = 'x86_64', embed = true): string {
+  const m = Machine.create('src', arch);
+  const c = m.run('img', NESTED, nestedText);
+  m.scheduler.run(30);
+  const img = dumpContainer(m, c);
+  change(img);
+  const path = join(dir, `${name}.tar`);
+  writeFileSync(path, tarBytes(encodeImage(img, { embedPrograms: embed })));
+  return path;
+}
+
+const CASES: Case[] = [
+  // yargs: usage
+  { what: 'an unknown command', argv: () => ['frobnicate'], code: 2, line: 'ckpt: Unknown arguments: root, frobnicate' },
+  { what: 'an unknown option', argv: () => ['ps', '--colour'], code: 2, line: 'ckpt: Unknown argument: colour' },
+  { what: 'a missing argument', argv: () => ['dump'], code: 2, line: 'ckpt: Not enough non-option arguments: got 0, need at least 1' },
+  { what: 'a value outside the choices', argv: () => ['restore', 'x.tar', '--via', 'fork'], code: 2, line: 'ckpt: Invalid values:' },
+  { what: 'no command', argv: () => [], code: 2, line: 'ckpt: name a command; try: ckpt demo' },
+  // host verbs
+  { what: 'an unknown architecture', argv: () => ['host', 'create', 'x', '--arch', 'sparc'], code: 2, line: 'ckpt: unknown architecture "sparc": expected one of i386, x86_64, s390, s390x, ppc, ppc64 (or x86, powerpc)' },
+  { what: 'pid_max out of range', argv: () => ['host', 'create', 'x', '--arch', 'i386', '--pid-max', '100'], code: 2, line: 'ckpt: --pid-max 100 is outside 301..32768 for i386' },
+  { what: 'a bad host name', argv: () => ['host', 'create', '../evil', '--arch', 'i386'], code: 2, line: `ckpt: bad host name "../evil": use letters, digits, '.', '_' and '-' (at most 64, not starting with '.' or '-') [CKPT_BAD_NAME]` },
+  { what: 'a host that exists', argv: () => ['host', 'create', 'default', '--arch', 'i386'], code: 1, line: /^ckpt: host default already exists \(.*default\.host\) \[CKPT_HOST_EXISTS\]$/ },
+  { what: 'a missing host', argv: () => ['host', 'show', 'ghost'], code: 1, line: /^ckpt: no host named ghost \(looked for .*ghost\.host\); create it with: ckpt host create ghost --arch x86_64 \[CKPT_HOST_MISSING\]$/ },
+  { what: 'removing a missing host', argv: () => ['host', 'rm', 'ghost'], code: 1, line: 'ckpt: no host named ghost [CKPT_HOST_MISSING]' },
+  { what: 'a corrupt host file', argv: () => ['ps', '--host', 'broken'], code: 1, line: /^ckpt: host file .*broken\.host is unreadable \(.*\); it was left as it is \[CKPT_HOST_CORRUPT\]$/ },
+  { what: 'a host locked by a live process', argv: () => ['ps', '--host', 'locked'], code: 1, line: /^ckpt: host locked is locked by process \d+ \(.*locked\.host\.lock\); waited 0\.2 s \(CKPT_LOCK_TIMEOUT\) \[CKPT_HOST_LOCKED\]$/ },
+  // container verbs
+  { what: 'an unreadable workload', argv: () => ['run', 'x', 'no/such.wl'], code: 2, line: 'ckpt: cannot read workload no/such.wl: ENOENT' },
+  { what: 'a workload that does not parse', argv: () => ['run', 'x', join(dir, 'bad.wl')], code: 1, line: /^ckpt: .*bad\.wl:2:3: expected 2 arguments for kill, found 1 \[CKPT_PARSE_ERROR\]$/ },
+  { what: 'a bad container name', argv: () => ['run', '../x', NESTED], code: 1, line: `ckpt: bad container name "../x": use letters, digits, '.', '_' and '-' (at most 64, not starting with '.' or '-') [CKPT_CONTAINER_FAILED]` },
+  { what: 'a container name taken', argv: () => ['run', 'web', NESTED], code: 1, line: 'ckpt: container web already exists on host default [CKPT_CONTAINER_FAILED]' },
+  { what: 'a container that cannot start (no pid left)', argv: () => ['run', 'more', NESTED, '--host', 'full'], code: 1, line: 'ckpt: cannot start container more: clone failed with EBUSY [CKPT_CONTAINER_FAILED]' },
+  { what: 'a missing container', argv: () => ['logs', 'ghost'], code: 2, line: 'ckpt: no container ghost on host default (it has: web, done)' },
+  { what: 'an unknown signal', argv: () => ['kill', 'web', '--signal', 'BOGUS'], code: 2, line: 'ckpt: unknown signal "BOGUS": use a number 1..64 or one of KILL, TERM, STOP, CONT, INT, HUP' },
+  { what: 'step with nothing named', argv: () => ['step'], code: 2, line: 'ckpt: name a container or give --all' },
+  { what: 'step with both', argv: () => ['step', 'web', '--all'], code: 2, line: 'ckpt: give a container or --all, not both' },
+  { what: 'step with a bad count', argv: () => ['step', 'web', '--steps', '-3'], code: 2, line: 'ckpt: --steps -3 is not a count' },
+  { what: 'rm of a running container', argv: () => ['rm', 'web'], code: 2, line: 'ckpt: container web is still running: stop it with ckpt kill web, or use --force' },
+  // dump
+  { what: 'dump of a missing container', argv: () => ['dump', 'ghost', '-o', join(dir, 'g.tar')], code: 2, line: 'ckpt: no container ghost on host default' },
+  { what: 'dump of a task holding a pidfd', argv: () => ['dump', 'p', '--host', 'pidfd', '-o', join(dir, 'p.tar')], code: 1, line: /^ckpt: task \d+ has fd \d+ open on pidfd, which cannot be checkpointed yet \[CKPT_DUMP_REFUSED\]$/ },
+  { what: 'dump of a program the host lost', argv: () => ['dump', 'web', '--host', 'lost', '-o', join(dir, 'l.tar')], code: 1, line: `ckpt: program ${NESTED} is not known to host lost [CKPT_DUMP_REFUSED]` },
+  { what: 'dump of a task in a namespace outside its container', argv: () => ['dump', 'web', '--host', 'escaped', '-o', join(dir, 'e.tar')], code: 1, line: /^ckpt: a task refers to pid namespace level 0, outside container web \[CKPT_DUMP_REFUSED\]$/ },
+  // images
+  { what: 'a missing image', argv: () => ['restore', join(dir, 'none.tar')], code: 1, line: /^ckpt: cannot read image .*none\.tar: ENOENT \[CKPT_BAD_ARCHIVE\]$/ },
+  { what: 'not an image', argv: () => ['inspect', join(dir, 'notimage.tar')], code: 1, line: 'ckpt: not a ckpt image: the manifest has the wrong magic [CKPT_NOT_AN_IMAGE]' },
+  { what: 'another format version', argv: () => ['inspect', join(dir, 'v2.tar')], code: 1, line: 'ckpt: image format version 2 is not supported (this ckpt reads version 1) [CKPT_BAD_VERSION]' },
+  { what: 'a damaged entry', argv: () => ['restore', join(dir, 'damaged.tar')], code: 1, line: 'ckpt: tasks.cbor does not match its SHA-256 in the manifest [CKPT_BAD_CHECKSUM]' },
+  { what: 'a record of the wrong shape', argv: () => ['restore', join(dir, 'shape.tar')], code: 1, line: 'ckpt: scheduler.cbor: round: Invalid input: expected array, received string [CKPT_BAD_RECORD]' },
+  { what: 'an inconsistent image', argv: () => ['restore', join(dir, 'cycle.tar')], code: 1, line: /^ckpt: task \d+'s parent \d+ does not come before it \(a parent cycle, or an order ckpt never writes\) \[CKPT_INCONSISTENT\]$/ },
+  { what: 'an image reaching above its container', argv: () => ['restore', join(dir, 'escalate.tar')], code: 1, line: "ckpt: task 1 would run in the host's user namespace, with its capabilities there [CKPT_PRIVILEGE]" },
+  { what: 'a program neither in the image nor on the target', argv: () => ['restore', join(dir, 'noprog.tar')], code: 1, line: /^ckpt: program .*elsewhere\.wl \(sha256 [0-9a-f]{12}…\) is not in the image and was not found on the target; dump with --embed-files or make it available \[CKPT_MISSING_PROGRAM\]$/ },
+  // restore refusals
+  { what: 'a container name taken on the target', argv: () => ['restore', join(dir, 'plain.tar'), '--name', 'web'], code: 1, line: 'ckpt: a container named web already exists on host default [CKPT_NAME_TAKEN]' },
+  { what: 'a bad name for the restored container', argv: () => ['restore', join(dir, 'plain.tar'), '--name', 'a/b'], code: 1, line: `ckpt: bad container name "a/b": use letters, digits, '.', '_' and '-' (at most 64, not starting with '.' or '-') [CKPT_BAD_NAME]` },
+  { what: 'an incompatible architecture', argv: () => ['restore', join(dir, 'plain.tar'), '--host', 'small32'], code: 1, line: 'ckpt: cannot restore a x86_64 image on host small32 (i386): x86_64 is a 64-bit ABI and i386 is 32-bit: registers, addresses and the 64-bit mode cannot be represented [CKPT_ARCH_MISMATCH]' },
+  { what: 'a pid above the target pid_max', argv: () => ['restore', join(dir, 'bigpid.tar'), '--host', 'tiny'], code: 1, line: "ckpt: the image uses pid 5000, not below host tiny's pid_max 400 [CKPT_PID_MAX]" },
+  { what: 'a host pid collision', argv: () => ['restore', join(dir, 'plain.tar'), '--host-pids', '--name', 'again', '--host', 'twin'], code: 1, line: /^ckpt: host pid \d+ \(task 1 of the image\) is held by task \d+ on host twin: eclone would fail with EBUSY(; .*)? \[CKPT_PID_COLLISION\]$/ },
+  { what: 'a container not directly under a host', argv: () => ['restore', join(dir, 'deep.tar'), '--name', 'deep'], code: 1, line: "ckpt: the image's container sits at pid-namespace level 2; only containers directly under a host are supported yet [CKPT_UNSUPPORTED]" },
+  { what: 'a check that finds problems', argv: () => ['check', join(dir, 'plain.tar'), '--name', 'web'], code: 1, line: '' },
+];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'ckpt-errors-'));
+  root = join(dir, 'state');
+  process.env['CKPT_LOCK_TIMEOUT'] = '0.2';
+  const store = new HostStore(root);
+  await ckptIn(root, ['run', 'web', NESTED, '--steps', '10']);
+  await ckptIn(root, ['run', 'done', NESTED, '--steps', '1']);
+  writeFileSync(join(dir, 'bad.wl'), 'program main\n  kill(1)\nend\n');
+  // hosts set up in-process for the paths the command line cannot reach by itself
+  writeFileSync(join(root, 'hosts', 'broken.host'), 'not cbor at all');
+  store.create('locked', 'x86_64');
+  writeFileSync(join(root, 'hosts', 'locked.host.lock'), String(process.pid));
+  const full = Machine.create('full', 'x86_64', 301);
+  const filler = full.run('filler', 'sleepers.wl', 'program main\n  sleep 100000000\nend\n');
+  full.scheduler.run(1);
+  while (full.host.libc(full.host.init).fork().child);
+  void filler;
+  store.add(full);
+  const pidfd = Machine.create('pidfd', 'x86_64');
+  const p = pidfd.run('p', NESTED, nestedText);
+  pidfd.scheduler.run(1);
+  const l = pidfd.host.libc(p.init);
+  const page = l.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0).ret;
+  if (!l.clone3({ flags: CLONE_PIDFD, pidfd: page, exit_signal: SIGCHLD }, 88).child) throw new Error('clone3 with CLONE_PIDFD failed');
+  store.add(pidfd);
+  const lost = Machine.create('lost', 'x86_64');
+  lost.run('web', NESTED, nestedText);
+  lost.sources.delete(NESTED);
+  store.add(lost);
+  const escaped = Machine.create('escaped', 'x86_64');
+  const e = escaped.run('web', NESTED, nestedText);
+  e.init.pidNsForChildren = escaped.host.rootPidNs;
+  store.add(escaped);
+  store.create('small32', 'i386');
+  store.create('tiny', 'x86_64', 400);
+  const twin = Machine.create('twin', 'x86_64');
+  twin.run('web', NESTED, nestedText);
+  store.add(twin);
+  // images
+  const notManifest = Uint8Array.from([0xa1, 0x61, 0x78, 0x01]);
+  writeFileSync(join(dir, 'notimage.tar'), tarBytes([['manifest.cbor', notManifest], ['manifest.sha256', new TextEncoder().encode(`${sha256(notManifest)}  manifest.cbor\n`)]]));
+  const plain = image('plain');
+  void plain;
+  const v2 = new Uint8Array(readFileSync(plain));
+  writeFileSync(join(dir, 'v2.tar'), v2);
+  rewrite('v2.tar', 'manifest.cbor', (m) => ({ ...(m as object), formatVersion: 2 }));
+  writeFileSync(join(dir, 'damaged.tar'), v2);
+  rewrite('damaged.tar', 'tasks.cbor', (t) => ({ ...(t as object), init: 99 }), false);
+  writeFileSync(join(dir, 'shape.tar'), v2);
+  rewrite('shape.tar', 'scheduler.cbor', () => ({ round: 'soon' }));
+  image('cycle', (img) => {
+    // task 1 becomes the child of the last process: each is then the other's ancestor
+    const last = img.tasks.map((t, i) => (t.leader === i ? i : -1)).filter((i) => i > 1).pop()!;
+    const old = img.tasks[img.tasks[1]!.parent]!;
+    old.children = old.children.filter((c) => c !== 1);
+    img.tasks[1]!.parent = last;
+    img.tasks[last]!.children.push(1);
+  });
+  image('escalate', (img) => void (img.tasks[1]!.cred[3] = -1));
+  image(
+    'noprog',
+    (img) => {
+      img.programs = img.programs.map(([, text]) => [join(dir, 'elsewhere.wl'), text]);
+      for (const t of img.tasks) if (t.exePath) t.exePath = join(dir, 'elsewhere.wl');
+    },
+    'x86_64',
+    false,
+  );
+  image('bigpid', (img) => void (img.tasks[1]!.numbers[1] = 5000));
+  image('deep', (img) => {
+    img.base = 2;
+    for (const t of img.tasks) t.outer = [...t.outer, 9];
+  });
+});
+
+afterAll(() => {
+  delete process.env['CKPT_LOCK_TIMEOUT'];
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** rewrite replaces one record of an image file, keeping (or not) the digests valid. */
+function rewrite(file: string, entry: string, change: (record: unknown) => unknown, reseal = true): void {
+  const path = join(dir, file);
+  const entries = [...untar(new Uint8Array(readFileSync(path)))];
+  const bytes = (v: unknown): Uint8Array => new Uint8Array(encode(v));
+  let out = entries.map(([n, b]): [string, Uint8Array] => [n, n === entry ? bytes(change(decode(b))) : b]);
+  if (reseal) {
+    const manifest = decode(out[0]![1]) as { entries: Record<string, string> };
+    for (const [n, b] of out.slice(2)) manifest.entries[n] = sha256(b);
+    const m = bytes(manifest);
+    out = out.map(([n, b]) => [n, n === 'manifest.cbor' ? m : n === 'manifest.sha256' ? new TextEncoder().encode(`${sha256(m)}  manifest.cbor\n`) : b]);
+  }
+  writeFileSync(path, tarBytes(out));
+}
+
+/** fixedParts reads a string or template literal starting at `at` and returns its text outside ${...} (which may nest literals). */
+function fixedParts(text: string, at: number, quote: string): string[] {
+  const parts = [''];
+  let depth = 0;
+  for (let i = at; i < text.length; i++) {
+    const c = text[i]!;
+    if (depth === 0 && c === quote) break;
+    if (depth === 0 && quote === '`' && c === '$' && text[i + 1] === '{') {
+      depth = 1;
+      i++;
+      parts.push('');
+    } else if (depth > 0) {
+      if (c === '{') depth++;
+      else if (c === '}') depth--;
+    } else parts[parts.length - 1] += c;
+  }
+  return parts;
+}
+
+describe('every error path of the command line', () => {
+  for (const c of CASES) {
+    it(`${c.what}: exit ${c.code}, one line, no stack trace`, async () => {
+      const before = readdirSync(join(state(), 'hosts')).map((f) => `${f}:${readFileSync(join(state(), 'hosts', f)).length}`);
+      const r = await ckptIn(state(), c.argv(dir));
+      expect(r.code, r.err).toBe(c.code);
+      const first = r.err.split('\n')[0] ?? '';
+      if (c.what === 'a check that finds problems') expect(r.out).toContain('would not restore on host default:\n  - a container named web already exists on host default [CKPT_NAME_TAKEN]');
+      else if (typeof c.line === 'string') expect(c.line.endsWith(':') ? first.slice(0, c.line.length) : first).toBe(c.line);
+      else expect(first).toMatch(c.line);
+      expect(r.err).not.toMatch(/\n\s+at /);
+      // a failed command changes no host file
+      expect(readdirSync(join(state(), 'hosts')).map((f) => `${f}:${readFileSync(join(state(), 'hosts', f)).length}`)).toEqual(before);
+    });
+  }
+
+  it('--debug adds the stack trace of a user error', async () => {
+    const r = await ckptIn(state(), ['logs', 'ghost', '--debug']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^ckpt: no container ghost on host default.*\nUsageError: no container ghost[^\n]*\n\s+at /s);
+  });
+
+  it('--json gives the error as JSON on stdout, with its code and every problem', async () => {
+    const r = await ckptIn(state(), ['restore', join(dir, 'plain.tar'), '--name', 'web', '--json']);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.out)).toEqual({
+      error: {
+        code: 'CKPT_NAME_TAKEN',
+        message: 'a container named web already exists on host default',
+        problems: [{ code: 'CKPT_NAME_TAKEN', message: 'a container named web already exists on host default' }],
+      },
+    });
+  });
+
+  it('an internal error is exit 70 with a hint, and its stack only with --debug', async () => {
+    const boom = (): never => {
+      throw new TypeError('boom');
+    };
+    const err: string[] = [];
+    expect(await run(['host', 'list', '--root', join(dir, 'empty')], { out: boom, err: (l) => err.push(l) })).toBe(70);
+    expect(err).toEqual(['ckpt: internal error: boom', 'ckpt: this is a bug; rerun with --debug for the stack trace and report it']);
+    const debug: string[] = [];
+    expect(await run(['host', 'list', '--root', join(dir, 'empty'), '--debug'], { out: boom, err: (l) => debug.push(l) })).toBe(70);
+    expect(debug[0]).toBe('ckpt: internal error: boom');
+    expect(debug[1]).toMatch(/^TypeError: boom\n\s+at /);
+  });
+
+  it('every message a user error can carry is in the table above', () => {
+    const sources = ['src/cli/commands', 'src/store', 'src/container', 'src/image', 'src/program'].flatMap((d) => readdirSync(d).map((f) => join(d, f)));
+    const expected = CASES.map((c) => (typeof c.line === 'string' ? c.line : c.line.source.replace(/\\/g, ''))).join('\n');
+    const missing: string[] = [];
+    let sites = 0;
+    for (const file of sources) {
+      const text = readFileSync(file, 'utf8');
+      for (const m of text.matchAll(/new (?:UsageError|StoreError|ContainerError|DumpError)\((?:'CKPT_\w+', )?([`'])/g)) {
+        // the longest fixed stretch of the message, between its interpolations
+        const fixed = fixedParts(text, m.index + m[0].length, m[1]!).sort((a, b) => b.length - a.length)[0]!;
+        sites++;
+        if (!expected.includes(fixed)) missing.push(`${file}: ${fixed}`);
+      }
+    }
+    expect(missing).toEqual([]);
+    expect(sites).toBeGreaterThanOrEqual(22);
+  });
+});
