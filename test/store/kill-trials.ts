@@ -1,0 +1,121 @@
+/**
+ * Kill trials for issue 5's crash safety: ckpt is killed with SIGKILL at
+ * random moments during a command (kill times spread over the command's own
+ * duration). After every kill the host file loads and holds exactly the
+ * state before the command or the state after it (the commands are
+ * deterministic, so "after" is an uninterrupted run on a copy), a dump's
+ * output is absent or complete and identical to an uninterrupted dump, and
+ * the next command sweeps away what the killed one left.
+ */
+import { execa } from 'execa';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import { Machine } from '../../src/container/machine.js';
+import { tarChunks, untar } from '../../src/image/archive.js';
+import { dumpContainer } from '../../src/image/dump.js';
+import { decodeImage, encodeImage } from '../../src/image/image-codec.js';
+import { writeFileAtomically } from '../../src/store/atomic-file.js';
+import { HostStore } from '../../src/store/host-store.js';
+
+export const BIN = new URL('../../bin/ckpt.js', import.meta.url).pathname;
+export const built = existsSync(new URL('../../dist/src/cli/main.js', import.meta.url));
+export const TRIALS_PER_VERB = 14;
+
+/** A host whose file takes a while to load and save: a container of 1,500 sleeping tasks, and a small running one. */
+function startingHost(): Machine {
+  const m = Machine.create('default', 'x86_64');
+  const c = m.run('big', 'sleepers.wl', 'program main\n  sleep 100000000\nend\n');
+  m.scheduler.run(1);
+  const libc = m.host.libc(c.init);
+  for (let n = 0; n < 1500; n++) if (!libc.fork().child) throw new Error('fork failed');
+  m.run('small', 'images/workloads/nested.wl', readFileSync('images/workloads/nested.wl', 'utf8'));
+  m.scheduler.run(20);
+  return m;
+}
+
+const bytes = (path: string): Uint8Array => new Uint8Array(readFileSync(path));
+
+/** same compares two files' bytes. */
+function same(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** A small deterministic PRNG, so the kill times are the same from run to run (the scheduling of the OS is not). */
+function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+/** CrashBed is a state directory to copy for every trial, and an image of its small container. */
+export interface CrashBed {
+  dir: string;
+  base: string;
+  image: string;
+}
+
+export function crashBed(): CrashBed {
+  const dir = mkdtempSync(join(tmpdir(), 'ckpt-crash-'));
+  const base = join(dir, 'base');
+  const m = startingHost();
+  new HostStore(base).add(m);
+  const image = join(dir, 'small.tar');
+  writeFileAtomically(image, tarChunks(encodeImage(dumpContainer(m, m.containers.get('small')!), { embedPrograms: true })));
+  return { dir, base, image };
+}
+
+const hostFile = (root: string): string => join(root, 'hosts', 'default.host');
+
+/** killTrials runs `argv` uninterrupted once, then TRIALS_PER_VERB times killed, and checks every outcome. */
+export async function killTrials(bed: CrashBed, verb: string, argv: (root: string) => string[], seed: number): Promise<void> {
+  const { dir, base } = bed;
+  // the reference: the same command, uninterrupted, on a copy
+  const ref = join(dir, `${verb}-ref`);
+  cpSync(base, ref, { recursive: true });
+  const started = Date.now();
+  const done = await execa('node', [BIN, ...argv(ref), '--root', ref]);
+  const duration = Date.now() - started;
+  expect(done.exitCode).toBe(0);
+  const before = bytes(hostFile(base));
+  const after = bytes(hostFile(ref));
+  expect(same(after, before)).toBe(false);
+  const refImage = verb === 'dump' ? bytes(join(ref, 'out.tar')) : null;
+
+  const random = prng(seed);
+  const seen = { before: 0, after: 0 };
+  for (let trial = 0; trial < TRIALS_PER_VERB; trial++) {
+    const root = join(dir, `${verb}-${trial}`);
+    cpSync(base, root, { recursive: true });
+    // the first trial is killed at once, the last one never; the others at random through the command's run
+    const delay = trial === 0 ? 0 : trial === TRIALS_PER_VERB - 1 ? 10 * duration : Math.floor(random() * duration * 1.1);
+    const child = execa('node', [BIN, ...argv(root), '--root', root], { reject: false });
+    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+    child.kill('SIGKILL');
+    await child;
+
+    const now = bytes(hostFile(root));
+    const state = same(now, before) ? 'before' : same(now, after) ? 'after' : 'torn';
+    expect(state, `trial ${trial}, killed after ${delay} ms`).not.toBe('torn');
+    seen[state as 'before' | 'after']++;
+    // the host still loads, even though the killed command may have held its lock, and its leftovers are swept
+    expect(new HostStore(root).read('default').containers.has('big')).toBe(true);
+    expect(readdirSync(join(root, 'hosts'))).toEqual(['default.host']);
+    if (refImage) {
+      const out = join(root, 'out.tar');
+      if (existsSync(out)) {
+        expect(same(bytes(out), refImage)).toBe(true);
+        expect(decodeImage(untar(bytes(out)), null).name).toBe('small');
+      }
+    }
+    rmSync(root, { recursive: true, force: true });
+  }
+  expect(seen.before).toBeGreaterThan(0);
+  expect(seen.after).toBeGreaterThan(0);
+}
