@@ -16,9 +16,31 @@ export function encodeAddressSpace(mm: MemoryMap, pageOf: (page: Page) => number
   return [mm.users, mm.mappings().map((v): VmaRecord => [v.start, v.end, v.prot, v.shared, v.name]), mm.pageObjects().map(([index, page]) => [index, pageOf(page)])];
 }
 
-/** pageFrames makes a fresh page frame for each recorded page (the records' bytes are copied, never shared). */
-export function pageFrames(records: readonly PageRecord[]): Page[] {
-  return records.map(([data, shared]) => ({ data: data.slice(), refs: 0, shared }));
+/**
+ * pageRecords copies page frames into records, all in one buffer: one
+ * allocation and one pass instead of one small buffer per page, which at
+ * hundreds of thousands of pages costs more in garbage collection than
+ * the copying itself.
+ */
+export function pageRecords(frames: readonly Page[]): PageRecord[] {
+  const size = frames.reduce((n, f) => n + f.data.length, 0);
+  const all = new Uint8Array(size);
+  let at = 0;
+  return frames.map((f): PageRecord => {
+    all.set(f.data, at);
+    at += f.data.length;
+    return [all.subarray(at - f.data.length, at), f.shared];
+  });
+}
+
+/**
+ * pageFrames makes a page frame for each recorded page. The bytes are
+ * copied (in one buffer, see pageRecords) unless `adopt` says the records'
+ * bytes belong to the caller alone and may become the frames themselves.
+ */
+export function pageFrames(records: readonly PageRecord[], adopt = false): Page[] {
+  if (adopt) return records.map(([data, shared]) => ({ data, refs: 0, shared }));
+  return pageRecords(records.map(([data, shared]) => ({ data, refs: 0, shared }))).map(([data, shared]) => ({ data, refs: 0, shared }));
 }
 
 /** decodeAddressSpace rebuilds an address space of ABI `arch` over `frames`; `frameAt` may check an index. */

@@ -22,11 +22,14 @@ function headerFor(path: string, size: number): Uint8Array {
 }
 
 /** tarChunks lays out entries as a ustar archive, as a list of chunks to write one after another (no copy of the data). */
-export function tarChunks(entries: ReadonlyArray<readonly [string, Uint8Array]>): Uint8Array[] {
+export function tarChunks(entries: ReadonlyArray<readonly [string, Uint8Array | readonly Uint8Array[]]>): Uint8Array[] {
   const chunks: Uint8Array[] = [];
   for (const [path, bytes] of entries) {
-    chunks.push(headerFor(path, bytes.length), bytes);
-    const pad = Math.ceil(bytes.length / BLOCK) * BLOCK - bytes.length;
+    const parts = bytes instanceof Uint8Array ? [bytes] : bytes;
+    const size = parts.reduce((n, p) => n + p.length, 0);
+    chunks.push(headerFor(path, size));
+    for (const part of parts) chunks.push(part); // not push(...parts): pages.bin may be 100,000s of chunks
+    const pad = Math.ceil(size / BLOCK) * BLOCK - size;
     if (pad > 0) chunks.push(new Uint8Array(pad));
   }
   chunks.push(new Uint8Array(2 * BLOCK));
@@ -34,7 +37,7 @@ export function tarChunks(entries: ReadonlyArray<readonly [string, Uint8Array]>)
 }
 
 /** tarBytes lays out entries as one ustar archive in memory. */
-export function tarBytes(entries: ReadonlyArray<readonly [string, Uint8Array]>): Uint8Array {
+export function tarBytes(entries: ReadonlyArray<readonly [string, Uint8Array | readonly Uint8Array[]]>): Uint8Array {
   const chunks = tarChunks(entries);
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
   let at = 0;

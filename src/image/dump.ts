@@ -13,7 +13,7 @@ import type { PidNamespace } from '../kernel/pid-namespace.js';
 import type { Task } from '../kernel/task.js';
 import type { ContainerImage, ImageTask } from './container-image.js';
 import { Indexer } from './indexer.js';
-import { encodeAddressSpace } from './address-space-record.js';
+import { encodeAddressSpace, pageRecords } from './address-space-record.js';
 
 /** DumpError says why a container cannot be checkpointed. */
 export class DumpError extends Error {
@@ -21,8 +21,19 @@ export class DumpError extends Error {
   readonly code = 'CKPT_DUMP_REFUSED';
 }
 
-/** dumpContainer captures `container`; `onProgress(done, total)` is told as tasks are recorded. */
-export function dumpContainer(m: Machine, container: Container, onProgress?: (done: number, total: number) => void): ContainerImage {
+export interface DumpOptions {
+  /** told as tasks are recorded */
+  onProgress?: (done: number, total: number) => void;
+  /**
+   * The image's pages are the machine's page frames themselves, not copies: for a caller that
+   * encodes the image before the machine runs again (ckpt dump), saving a copy of all memory.
+   */
+  shareFrames?: boolean;
+}
+
+/** dumpContainer captures `container`. */
+export function dumpContainer(m: Machine, container: Container, opts: DumpOptions = {}): ContainerImage {
+  const { onProgress } = opts;
   const root = container.init.pid.ns;
   const base = root.level;
   // Creation order, as the host keeps its tasks.
@@ -107,7 +118,7 @@ export function dumpContainer(m: Machine, container: Container, onProgress?: (do
     pidNs: pidNs.items.map((n) => [n === root ? -1 : pidNs.of(n.parent!), userNs.has(n.userNs) ? userNs.of(n.userNs) : -1, n.lastPid, n.accepting]),
     tasks: records,
     init: ti(container.init),
-    pages: pages.items.map((p) => [p.data.slice(), p.shared]),
+    pages: opts.shareFrames ? pages.items.map((p) => [p.data, p.shared]) : pageRecords(pages.items),
     mms: mmRecs,
     fpus: fpus.items.map((f) => f.slice()),
     files: files.items.map((f) => [f.users, f.entries().map(([fd, o]): [number, 'console', number] => [fd, 'console', o.flags])]),

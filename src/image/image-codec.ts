@@ -12,6 +12,7 @@ import { archByName } from '../arch/registry.js';
 import type { ContainerImage } from './container-image.js';
 import { ENTRIES, FORMAT_VERSION, IMAGE_MAGIC, ImageError, TOOL_VERSION, type EntryName } from './format.js';
 import { checkImage } from './image-consistency.js';
+import { storePages } from './page-store.js';
 import { filesSchema, manifestSchema, memorySchema, namespacesSchema, programsSchema, schedulerSchema, tasksSchema } from './records.js';
 
 export interface EncodeOptions {
@@ -19,8 +20,14 @@ export interface EncodeOptions {
   embedPrograms?: boolean;
 }
 
-export function sha256(bytes: Uint8Array | string): string {
-  return createHash('sha256').update(bytes).digest('hex');
+/** EntryBytes is an entry's content: one array, or chunks to be written one after another (pages.bin, uncopied). */
+export type EntryBytes = Uint8Array | readonly Uint8Array[];
+
+export function sha256(bytes: Uint8Array | string | readonly Uint8Array[]): string {
+  const h = createHash('sha256');
+  if (Array.isArray(bytes)) for (const chunk of bytes) h.update(chunk);
+  else h.update(bytes as Uint8Array | string);
+  return h.digest('hex');
 }
 
 function cbor(value: unknown): Uint8Array {
@@ -29,25 +36,10 @@ function cbor(value: unknown): Uint8Array {
 }
 
 /** encodeImage returns the entries of the image in archive order. */
-export function encodeImage(img: ContainerImage, opts: EncodeOptions = {}): Array<[EntryName, Uint8Array]> {
+export function encodeImage(img: ContainerImage, opts: EncodeOptions = {}): Array<[EntryName, EntryBytes]> {
   const arch = archByName(img.arch)!;
-  // Distinct private page contents are stored once; shared (MAP_SHARED) pages keep their identity.
-  const stored: Uint8Array[] = [];
-  const shared: boolean[] = [];
-  const byContent = new Map<string, number>();
-  const remap = img.pages.map(([data, isShared], i) => {
-    const key = isShared ? `shared:${i}` : sha256(data);
-    let at = byContent.get(key);
-    if (at === undefined) {
-      at = stored.push(data) - 1;
-      shared.push(isShared);
-      byContent.set(key, at);
-    }
-    return at;
-  });
-  const pages = new Uint8Array(stored.length * arch.pageSize);
-  stored.forEach((p, i) => pages.set(p, i * arch.pageSize));
-  const body: Array<[EntryName, Uint8Array]> = [
+  const { bin: pages, shared, remap } = storePages(img.pages);
+  const body: Array<[EntryName, EntryBytes]> = [
     ['namespaces.cbor', cbor({ base: img.base, userNs: img.userNs, pidNs: img.pidNs })],
     ['tasks.cbor', cbor({ init: img.init, tasks: img.tasks })],
     ['memory.cbor', cbor({ mms: img.mms.map(([users, vmas, refs]) => [users, vmas, refs.map(([index, p]) => [index, remap[p]!])]), shared, fpus: img.fpus })],
@@ -65,7 +57,7 @@ export function encodeImage(img: ContainerImage, opts: EncodeOptions = {}): Arra
     pidMax: img.pidMax,
     container: img.name,
     depth: img.tasks.reduce((d, t) => Math.max(d, t.numbers.length), 0),
-    counts: { tasks: img.tasks.length, pidNamespaces: img.pidNs.length, userNamespaces: img.userNs.length, pages: stored.length },
+    counts: { tasks: img.tasks.length, pidNamespaces: img.pidNs.length, userNamespaces: img.userNs.length, pages: shared.length },
     entries: Object.fromEntries(body.map(([name, bytes]) => [name, sha256(bytes)])),
   };
   const manifestBytes = cbor(manifest);

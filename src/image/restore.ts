@@ -80,6 +80,8 @@ export interface RestoreOptions {
    * target host's root namespaces, as naming host pids needs (default true: the library is its own host)
    */
   privileged?: boolean;
+  /** the image's page bytes belong to the caller alone (read for this restore): they become the frames, uncopied */
+  adoptPages?: boolean;
   /** called at each step (for tests that make a restore fail at every step in turn) */
   onStep?: (step: string) => void;
   /** told how many tasks have been created so far, out of how many */
@@ -326,7 +328,7 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
 
   step('memory');
   // Memory: each image address space once, each shared page once.
-  const pages = pageFrames(image.pages);
+  const pages = pageFrames(image.pages, opts.adoptPages);
   const mms = image.mms.map((rec) => decodeAddressSpace(arch, rec, (p) => pages[p]!));
   const consoleOut = new Console(opts.name ?? image.name);
   if (image.console.length > 0) consoleOut.write(new TextEncoder().encode(image.console));

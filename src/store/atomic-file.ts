@@ -4,8 +4,35 @@
  * file in the same directory, fsync it, rename it into place, fsync the
  * directory.
  */
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writevSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+
+/** IOV_MAX: the most buffers one writev takes */
+const IOV_MAX = 1024;
+
+/** writeAll writes the chunks in order with writev, a batch of buffers per call, resuming after short writes. */
+function writeAll(fd: number, chunks: readonly Uint8Array[]): void {
+  for (let i = 0; i < chunks.length; ) {
+    const batch = chunks.slice(i, i + IOV_MAX);
+    let written = writevSync(fd, batch as Uint8Array[]);
+    const want = batch.reduce((n, c) => n + c.length, 0);
+    if (written === want) {
+      i += batch.length;
+      continue;
+    }
+    // a short write: finish the chunk it stopped in, then go on from the next one
+    for (const c of batch) {
+      if (written >= c.length) {
+        written -= c.length;
+        i++;
+        continue;
+      }
+      for (let done = written; done < c.length; ) done += writeSync(fd, c, done, c.length - done);
+      i++;
+      break;
+    }
+  }
+}
 
 export function writeFileAtomically(path: string, bytes: Uint8Array | readonly Uint8Array[]): void {
   const tmp = `${path}.tmp-${process.pid}`;
@@ -13,7 +40,7 @@ export function writeFileAtomically(path: string, bytes: Uint8Array | readonly U
   try {
     const fd = openSync(tmp, 'w');
     try {
-      for (const chunk of chunks) for (let done = 0; done < chunk.length; ) done += writeSync(fd, chunk, done, chunk.length - done);
+      writeAll(fd, chunks);
       fsyncSync(fd);
     } finally {
       closeSync(fd);

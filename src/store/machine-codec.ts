@@ -20,7 +20,7 @@ import { ThreadGroup } from '../kernel/thread-group.js';
 import type { SyscallName } from '../abi/syscall-names.js';
 import { Machine } from '../container/machine.js';
 import { Indexer } from '../image/indexer.js';
-import { decodeAddressSpace, encodeAddressSpace, pageFrames, type AddressSpaceRecord, type PageRecord } from '../image/address-space-record.js';
+import { decodeAddressSpace, encodeAddressSpace, pageFrames, pageRecords, type AddressSpaceRecord, type PageRecord } from '../image/address-space-record.js';
 
 export const MACHINE_FORMAT = 1;
 
@@ -146,7 +146,7 @@ export function encodeMachine(m: Machine): MachineRecord {
     pids: pids.items.map((p) => [pidNs.of(p.ns), [...p.numbers]]),
     consoles: consoles.items.map((c) => [c.name, c.text]),
     files: fileRecs,
-    pages: pages.items.map((p) => [p.data.slice(), p.shared]),
+    pages: pageRecords(pages.items),
     mms: mmRecs,
     fpus: fpus.items.map((f) => f.slice()),
     groups: groupRecs,

@@ -94,7 +94,8 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
           const c = m.containers.get(a.ctr);
           if (!c) throw new UsageError(`no container ${a.ctr} on host ${m.name}`);
           const bar = progressBar('dumping', !a.json);
-          const img = dumpContainer(m, c, (done, total) => bar.update(done, total));
+          // the image is encoded and written before the machine runs again, so it may share the page frames
+          const img = dumpContainer(m, c, { shareFrames: true, onProgress: (done, total) => bar.update(done, total) });
           bar.stop();
           const chunks = tarChunks(encodeImage(img, { embedPrograms: a.embedFiles }));
           writeFileAtomically(out, chunks);
@@ -126,7 +127,8 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
             const bar = progressBar('restoring', !a.json);
             let restored;
             try {
-              restored = restoreAtomically(m, img, { ...restoreOptions(a), onProgress: (done, total) => bar.update(done, total) });
+              // the image was read for this restore alone, so its page bytes can become the frames
+              restored = restoreAtomically(m, img, { ...restoreOptions(a), adoptPages: true, onProgress: (done, total) => bar.update(done, total) });
             } finally {
               bar.stop();
             }

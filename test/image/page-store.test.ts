@@ -1,0 +1,40 @@
+/** pages.bin layout: distinct private contents once, shared pages kept apart, no copy when a dump already laid them out. */
+import { describe, expect, it } from 'vitest';
+import { storePages } from '../../src/image/page-store.js';
+
+const page = (fill: number, size = 64): Uint8Array => new Uint8Array(size).fill(fill);
+
+describe('storePages', () => {
+  it('stores equal private pages once and keeps every shared page', () => {
+    const s = storePages([[page(1), false], [page(2), false], [page(1), false], [page(1), true], [page(1), true]]);
+    expect(s.remap).toEqual([0, 1, 0, 2, 3]);
+    expect(s.shared).toEqual([false, false, true, true]);
+    const bin = Uint8Array.from(s.bin.flatMap((c) => [...c]));
+    expect(bin.length).toBe(4 * 64);
+    expect([...bin.subarray(64, 128)]).toEqual([...page(2)]);
+  });
+
+  it('tells pages apart by their bytes, not their hash: pages differing in one byte are both kept', () => {
+    const a = page(0);
+    const b = page(0);
+    b[63] = 1;
+    expect(storePages([[a, false], [b, false]]).remap).toEqual([0, 1]);
+  });
+
+  it('copies nothing: pages that lie back to back in one buffer become one view of it', () => {
+    const all = new Uint8Array(4 * 64).map((_, i) => i % 251);
+    all.fill(7, 192);
+    const pages: Array<[Uint8Array, boolean]> = [0, 1, 2, 3].map((i) => [all.subarray(i * 64, (i + 1) * 64), false]);
+    pages.push([all.subarray(0, 64), false]); // a repeat of the first page: stored once
+    const s = storePages(pages);
+    expect(s.bin.map((c) => [c.buffer === all.buffer, c.byteOffset, c.length])).toEqual([[true, 0, 256]]);
+    expect(s.remap).toEqual([0, 1, 2, 3, 0]);
+  });
+
+  it('finds equal pages whatever their alignment in memory', () => {
+    const backing = new Uint8Array(129);
+    backing.set(page(9), 1);
+    const odd = backing.subarray(1, 65);
+    expect(storePages([[odd, false], [page(9), false]]).remap).toEqual([0, 0]);
+  });
+});
