@@ -113,7 +113,6 @@ export function preflight(target: Machine, image: ContainerImage, opts: RestoreO
     const p = placement(imageArch, target.host.arch);
     if (!p.ok) add('CKPT_ARCH_MISMATCH', `cannot restore a ${image.arch} image on host ${target.name} (${target.host.arch.name}): ${p.reason}`);
   }
-  if (image.base !== 1) add('CKPT_UNSUPPORTED', `the image's container sits at pid-namespace level ${image.base}; only containers directly under a host are supported yet`);
   // a loop, not Math.max(...): images hold hundreds of thousands of numbers
   let biggest = 0;
   for (const t of image.tasks) for (const nr of t.numbers) if (nr > biggest) biggest = nr;
@@ -135,11 +134,14 @@ export function preflight(target: Machine, image: ContainerImage, opts: RestoreO
     }
   });
   if (opts.hostPids) {
+    // A container that sat deeper on its source comes back directly under the target host (its own
+    // levels are what identical pids are about); its host-level pid then has no counterpart to keep.
+    if (image.base !== 1) add('CKPT_UNSUPPORTED', `--host-pids: the image's container sat at pid-namespace level ${image.base} on its source, not directly under a host, so it has no host-level pid to keep`);
     if (opts.privileged === false) {
       add('CKPT_PRIVILEGE', `--host-pids names pids in host ${target.name}'s root pid namespace, which needs ${opts.via === 'clone3' ? 'CAP_CHECKPOINT_RESTORE (or CAP_SYS_ADMIN)' : 'CAP_SYS_ADMIN'} there; the restoring context does not have it`);
     }
     const errno = opts.via === 'clone3' ? 'EEXIST' : 'EBUSY';
-    for (const t of image.tasks) {
+    for (const t of image.base === 1 ? image.tasks : []) {
       const nr = t.outer[0];
       if (nr === undefined || !target.host.rootPidNs.bitmap.test(nr)) continue;
       add('CKPT_PID_COLLISION', `host pid ${nr} (task ${t.numbers.join('/')} of the image) is held by ${holderOf(target, nr)} on host ${target.name}: ${opts.via ?? 'eclone'} would fail with ${errno}`);

@@ -112,6 +112,19 @@ describe('restore onto a compat host', () => {
   });
 });
 
+describe('a container that sat deeper on its source', () => {
+  it('comes back directly under the target host with identical pids at its own levels; host pids cannot be kept', () => {
+    const source = start('x86_64', 'nested', WORKLOADS[0]![1]);
+    source.scheduler.run(40);
+    const image = dumpContainer(source, source.containers.get('c')!);
+    // as if it had run inside another container: one more level above it
+    const deeper = { ...image, base: 2, tasks: image.tasks.map((t) => ({ ...t, outer: [...t.outer, 7] })) };
+    const { machine } = restoreAtomically(Machine.create('t', 'x86_64'), deeper);
+    expect(tree(machine, 'c')).toEqual(tree(source, 'c'));
+    expect(preflight(Machine.create('t', 'x86_64'), deeper, { hostPids: true }).map((p) => p.code)).toEqual(['CKPT_UNSUPPORTED']);
+  });
+});
+
 describe('sessions and groups whose leaders have gone', () => {
   const text = [
     'var a, b',
