@@ -42,6 +42,13 @@ export interface ImageTask {
   group: { unkillable: boolean; sessionLeader: boolean; stopped: boolean; stopSignal: number; stopReportPending: boolean; continueReportPending: boolean; groupExitStatus: number | null };
 }
 
+/**
+ * FileRecord is one open descriptor: the container console; /proc/sys/kernel/ns_last_pid with its
+ * file position; or a pidfd naming the task (an index into tasks) whose pid it holds, -1 when that
+ * task has been reaped (the pidfd then refers to no live pid, as in the kernel).
+ */
+export type FileRecord = [fd: number, kind: 'console', flags: number] | [fd: number, kind: 'ns_last_pid', flags: number, pos: number] | [fd: number, kind: 'pidfd', flags: number, task: number];
+
 export interface ContainerImage {
   name: string;
   arch: ArchName;
@@ -58,7 +65,7 @@ export interface ContainerImage {
   pages: PageRecord[];
   mms: AddressSpaceRecord[];
   fpus: Uint8Array[];
-  files: Array<[users: number, fds: Array<[fd: number, kind: 'console', flags: number]>]>;
+  files: Array<[users: number, fds: FileRecord[]]>;
   console: string;
   programs: Array<[path: string, text: string]>;
   /** container tasks still due in the scheduler's current round, in order */

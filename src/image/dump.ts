@@ -11,7 +11,7 @@ import type { MemoryMap, Page } from '../kernel/memory-map.js';
 import type { Pid } from '../kernel/pid.js';
 import type { PidNamespace } from '../kernel/pid-namespace.js';
 import type { Task } from '../kernel/task.js';
-import type { ContainerImage, ImageTask } from './container-image.js';
+import type { ContainerImage, FileRecord, ImageTask } from './container-image.js';
 import { Indexer } from './indexer.js';
 import { encodeAddressSpace, pageRecords } from './address-space-record.js';
 
@@ -64,7 +64,7 @@ export function dumpContainer(m: Machine, container: Container, opts: DumpOption
     onProgress?.(n + 1, tasks.length);
     const g = t.group;
     for (const [fd, f] of g.files.entries()) {
-      if (f.kind !== 'console') throw new DumpError(`task ${t.pid.nr} has fd ${fd} open on ${f.kind}, which cannot be checkpointed yet`);
+      if (f.kind === 'pidfd' && f.pid.task && !taskIndex.has(f.pid.task)) throw new DumpError(`task ${t.pid.nr} has fd ${fd}, a pidfd for pid ${f.pid.nr} outside container ${container.name}, which cannot be checkpointed`);
     }
     const c = t.creds;
     return {
@@ -121,7 +121,10 @@ export function dumpContainer(m: Machine, container: Container, opts: DumpOption
     pages: opts.shareFrames ? pages.items.map((p) => [p.data, p.shared]) : pageRecords(pages.items),
     mms: mmRecs,
     fpus: fpus.items.map((f) => f.slice()),
-    files: files.items.map((f) => [f.users, f.entries().map(([fd, o]): [number, 'console', number] => [fd, 'console', o.flags])]),
+    files: files.items.map((f) => [
+      f.users,
+      f.entries().map(([fd, o]): FileRecord => (o.kind === 'console' ? [fd, o.kind, o.flags] : o.kind === 'ns_last_pid' ? [fd, o.kind, o.flags, o.pos] : [fd, o.kind, o.flags, ti(o.pid.task)])),
+    ]),
     console: container.console.text,
     programs,
     round: m.scheduler.pending().filter((t) => taskIndex.has(t)).map((t) => ti(t)),

@@ -167,13 +167,14 @@ function checkTasks(img: ContainerImage, levels: number[]): void {
   }
 }
 
-/** checkFiles: each table's descriptors distinct and within nr_open. */
+/** checkFiles: each table's descriptors distinct and within nr_open, pidfds naming tasks of the image. */
 function checkFiles(img: ContainerImage): void {
   img.files.forEach(([, fds], k) => {
     const seen = new Set<number>();
-    for (const [fd] of fds) {
+    for (const [fd, kind, , ref] of fds) {
       if (fd >= NR_OPEN || seen.has(fd)) fail(`file table ${k} has descriptor ${fd} twice or beyond ${NR_OPEN}`);
       seen.add(fd);
+      if (kind === 'pidfd' && ref !== -1) inRange(ref!, img.tasks.length, `file table ${k}'s pidfd ${fd} task`);
     }
   });
 }

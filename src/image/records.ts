@@ -78,7 +78,9 @@ export const memorySchema = z.object({
 });
 
 export const filesSchema = z.object({
-  files: z.array(z.tuple([nat, z.array(z.tuple([nat, z.literal('console'), nat]))])),
+  files: z.array(
+    z.tuple([nat, z.array(z.union([z.tuple([nat, z.literal('console'), nat]), z.tuple([nat, z.literal('ns_last_pid'), nat, nat]), z.tuple([nat, z.literal('pidfd'), nat, idx])]))]),
+  ),
   console: z.string(),
 });
 

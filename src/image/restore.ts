@@ -25,7 +25,7 @@ import { FileTable } from '../kernel/files.js';
 import type { MemoryMap } from '../kernel/memory-map.js';
 import { PidNamespace } from '../kernel/pid-namespace.js';
 import type { Task } from '../kernel/task.js';
-import type { Pid } from '../kernel/pid.js';
+import { Pid } from '../kernel/pid.js';
 import type { SyscallName } from '../abi/syscall-names.js';
 import { decodeMachine, encodeMachine } from '../store/machine-codec.js';
 import type { ContainerImage, ImageTask } from './container-image.js';
@@ -336,7 +336,13 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
   if (image.console.length > 0) consoleOut.write(new TextEncoder().encode(image.console));
   const files = image.files.map(([users, fds]) => {
     const table = new FileTable();
-    for (const [fd, , flags] of fds) table.set(fd, { kind: 'console', flags, console: consoleOut });
+    for (const rec of fds) {
+      const [fd, kind, flags] = rec;
+      if (kind === 'console') table.set(fd, { kind, flags, console: consoleOut });
+      else if (kind === 'ns_last_pid') table.set(fd, { kind, flags, pos: rec[3]! });
+      // a pidfd whose task was reaped holds a pid no task uses and no namespace lists
+      else table.set(fd, { kind, flags, pid: rec[3]! >= 0 ? at(rec[3]!).pid : new Pid(containerNs, new Array<number>(containerNs.level + 1).fill(0)) });
+    }
     table.users = users;
     return table;
   });

@@ -8,6 +8,12 @@ import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/container/machine.js';
 import { dumpContainer } from '../../src/image/dump.js';
 import { preflight, restoreAtomically } from '../../src/image/restore.js';
+import { tarBytes, untar } from '../../src/image/archive.js';
+import { decodeImage, encodeImage } from '../../src/image/image-codec.js';
+import { CLONE_PIDFD } from '../../src/abi/clone-flags.js';
+import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../src/abi/mman.js';
+import { SIGCHLD } from '../../src/abi/signals.js';
+import { NS_LAST_PID_PATH, O_RDWR } from '../../src/kernel/files.js';
 import { containerTree, hostTree } from './container-tree.js';
 import { ALL_ARCHES } from '../helpers.js';
 
@@ -109,6 +115,28 @@ describe('restore onto a compat host', () => {
     expect(preflight(Machine.create('t', 'i386'), image)).toEqual([
       { code: 'CKPT_ARCH_MISMATCH', message: 'cannot restore a x86_64 image on host t (i386): x86_64 is a 64-bit ABI and i386 is 32-bit: registers, addresses and the 64-bit mode cannot be represented' },
     ]);
+  });
+});
+
+describe('open files', () => {
+  it('ns_last_pid with its position and pidfds (of a live task and of a reaped one) come back', () => {
+    const source = start('ppc64', 'nested', WORKLOADS[0]![1]);
+    source.scheduler.run(30);
+    const init = source.containers.get('c')!.init;
+    const l = source.host.libc(init);
+    const page = l.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0).ret;
+    const nsLastPid = l.open(NS_LAST_PID_PATH, O_RDWR, 0).ret;
+    expect(l.write(nsLastPid, '700', 3).ret).toBe(3);
+    const live = l.clone3({ flags: CLONE_PIDFD, pidfd: page, exit_signal: SIGCHLD }, 88).child!;
+    const gone = l.clone3({ flags: CLONE_PIDFD, pidfd: page + 8, exit_signal: SIGCHLD }, 88).child!;
+    source.host.libc(gone).exit(0);
+    expect([live.pid.nrIn(init.pid.ns), l.wait4(gone.pid.nrIn(init.pid.ns), 0, 0, 0).ret]).toEqual([701, 702]); // ns_last_pid was written
+    const describeFiles = (m: Machine) =>
+      m.containers.get('c')!.init.group.files.entries().map(([fd, f]) => [fd, f.kind, f.flags, f.kind === 'ns_last_pid' ? f.pos : f.kind === 'pidfd' ? (f.pid.task ? f.pid.task.nspids.slice(1) : 'reaped') : '']);
+    const image = decodeImage(untar(tarBytes(encodeImage(dumpContainer(source, source.containers.get('c')!), { embedPrograms: true }))));
+    const { machine } = restoreAtomically(Machine.create('t', 'ppc64'), image);
+    expect(describeFiles(machine)).toEqual(describeFiles(source));
+    expect(describeFiles(machine).map((f) => f[1])).toEqual(['console', 'console', 'console', 'ns_last_pid', 'pidfd', 'pidfd']);
   });
 });
 
