@@ -8,6 +8,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { Header } from 'tar';
 import { ENTRIES, ImageError } from './format.js';
+import { isZero, sameBytes } from './bytes.js';
 
 const BLOCK = 512;
 /** the largest image read: one typed array (Node 20's limit is 4 GiB) */
@@ -46,17 +47,6 @@ export function tarBytes(entries: ReadonlyArray<readonly [string, Uint8Array | r
     at += c.length;
   }
   return out;
-}
-
-function isZero(bytes: Uint8Array): boolean {
-  for (let i = 0; i < bytes.length; i++) if (bytes[i] !== 0) return false;
-  return true;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 const canonicalHeaders = new Map<string, Uint8Array>();

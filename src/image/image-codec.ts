@@ -14,6 +14,7 @@ import { ENTRIES, FORMAT_VERSION, IMAGE_MAGIC, ImageError, TOOL_VERSION, type En
 import { checkImage } from './image-consistency.js';
 import { storePages } from './page-store.js';
 import { filesSchema, manifestSchema, memorySchema, namespacesSchema, programsSchema, schedulerSchema, tasksSchema } from './records.js';
+import { sameBytes } from './bytes.js';
 
 export interface EncodeOptions {
   /** store program text in the image instead of referring to it by path and hash */
@@ -67,10 +68,6 @@ export function encodeImage(img: ContainerImage, opts: EncodeOptions = {}): Arra
 /** manifestDigest is the manifest.sha256 entry: one line in sha256sum's format, so `sha256sum -c manifest.sha256` checks an unpacked image. */
 function manifestDigest(manifest: Uint8Array): Uint8Array {
   return new TextEncoder().encode(`${sha256(manifest)}  manifest.cbor\n`);
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 function record<T>(entries: ReadonlyMap<string, Uint8Array>, name: EntryName, schema: ZodType<T>): T {

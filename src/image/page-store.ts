@@ -9,6 +9,7 @@
  * nothing is copied.
  */
 import type { PageRecord } from './address-space-record.js';
+import { sameBytes } from './bytes.js';
 
 export interface StoredPages {
   /** pages.bin, as chunks to write one after another */
@@ -41,12 +42,6 @@ function pageHash(data: Uint8Array): number {
   let h = Math.imul(Math.imul(Math.imul(a ^ b, 0x01000193) ^ c, 0x01000193) ^ d, 0x01000193);
   for (let i = n * 4; i < aligned.length; i++) h = Math.imul(h ^ aligned[i]!, 0x01000193);
   return h;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 export function storePages(pages: readonly PageRecord[]): StoredPages {
