@@ -1,11 +1,14 @@
 /**
  * writeFileAtomically replaces `path` with `bytes` so that a crash leaves
  * either the old file or the new one, never a torn one: write a temporary
- * file in the same directory, fsync it, rename it into place, fsync the
- * directory.
+ * file in the same directory (hidden, named after the file and the writing
+ * process), fsync it, rename it into place, fsync the directory. A writer
+ * killed before its rename leaves its temporary file behind; the next write
+ * of the same path removes those of processes that are gone.
  */
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writevSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writevSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { processAlive } from './process-alive.js';
 
 /** IOV_MAX: the most buffers one writev takes */
 const IOV_MAX = 1024;
@@ -34,8 +37,30 @@ function writeAll(fd: number, chunks: readonly Uint8Array[]): void {
   }
 }
 
+/** tempName is the temporary file a process writes `path` through. */
+function tempName(path: string, pid: number): string {
+  return join(dirname(path), `.${basename(path)}.${pid}.tmp`);
+}
+
+/** sweepTemporaries removes temporary files of `path` left by writers that were killed. */
+export function sweepTemporaries(path: string): void {
+  const prefix = `.${basename(path)}.`;
+  let names: string[];
+  try {
+    names = readdirSync(dirname(path));
+  } catch {
+    return; // the write itself will say what is wrong with the directory
+  }
+  for (const f of names) {
+    if (!f.startsWith(prefix) || !f.endsWith('.tmp')) continue;
+    const pid = Number(f.slice(prefix.length, -'.tmp'.length));
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !processAlive(pid)) rmSync(join(dirname(path), f), { force: true });
+  }
+}
+
 export function writeFileAtomically(path: string, bytes: Uint8Array | readonly Uint8Array[]): void {
-  const tmp = `${path}.tmp-${process.pid}`;
+  sweepTemporaries(path);
+  const tmp = tempName(path, process.pid);
   const chunks = bytes instanceof Uint8Array ? [bytes] : bytes;
   try {
     const fd = openSync(tmp, 'w');

@@ -13,7 +13,8 @@ import { Machine } from '../container/machine.js';
 import { isValidName, NAME_RULE } from '../container/names.js';
 import { decodeMachine, encodeMachine, MachineDecodeError, type MachineRecord } from './machine-codec.js';
 import { StoreError } from './store-error.js';
-import { writeFileAtomically } from './atomic-file.js';
+import { sweepTemporaries, writeFileAtomically } from './atomic-file.js';
+import { processAlive } from './process-alive.js';
 
 const HOST_SUFFIX = '.host';
 /** how long a command waits for another one's lock: CKPT_LOCK_TIMEOUT seconds, 60 by default */
@@ -37,15 +38,6 @@ export function checkName(kind: string, name: string): string {
 
 function sleep(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export class HostStore {
@@ -107,7 +99,7 @@ export class HostStore {
       } catch {
         continue; // released meanwhile
       }
-      if (Number.isInteger(holder) && holder > 0 && !alive(holder)) {
+      if (Number.isInteger(holder) && holder > 0 && !processAlive(holder)) {
         // Only the lock we looked at: another command may have taken it over meanwhile.
         try {
           if (statSync(lockPath).ino === ino) rmSync(lockPath);
@@ -121,13 +113,14 @@ export class HostStore {
     }
   }
 
-  /** sweep removes what killed commands left behind for this host: half-written files and lock attempts of dead processes. */
+  /** sweep removes what killed commands left behind for this host: half-written files and lock attempts. */
   private sweep(name: string): void {
+    sweepTemporaries(this.path(name));
     const prefix = `${name}${HOST_SUFFIX}.`;
     for (const f of readdirSync(this.dir)) {
       if (!f.startsWith(prefix)) continue;
-      const m = /^(?:tmp-|lock\.)(\d+)$/.exec(f.slice(prefix.length));
-      if (m && !alive(Number(m[1]))) rmSync(join(this.dir, f), { force: true });
+      const m = /^lock\.(\d+)$/.exec(f.slice(prefix.length));
+      if (m && !processAlive(Number(m[1]))) rmSync(join(this.dir, f), { force: true });
     }
   }
 
