@@ -32,7 +32,7 @@ import { fail } from './kernel-error.js';
 import type { HostState } from './host-state.js';
 import { putPid, type Pid } from './pid.js';
 import { PidNamespace } from './pid-namespace.js';
-import { Task } from './task.js';
+import { NO_EXTRA, Task } from './task.js';
 import { allocBytes } from './byte-slab.js';
 import { ThreadGroup } from './thread-group.js';
 import { tryPutUserInt } from './uaccess.js';
@@ -111,13 +111,17 @@ function newPidNamespace(parent: Task, flags: number, creds: Credentials): PidNa
 }
 
 /** copyThread builds the child's registers: the parent's at the syscall, a zero result, the new stack and TLS. */
-function copyThread(parent: Task, req: CloneRequest): { regs: Uint8Array; dv: DataView; extra: Record<string, Uint8Array> } {
+function copyThread(parent: Task, req: CloneRequest): { regs: Uint8Array; extra: Record<string, Uint8Array> } {
   const abi = parent.abi;
   const regs = allocBytes(parent.regs.length);
   regs.set(parent.regs);
+  // a view for these few writes only: the child keeps none until it runs (Task.dv)
   const dv = new DataView(regs.buffer, regs.byteOffset, regs.byteLength);
-  const extra: Record<string, Uint8Array> = {};
-  for (const name in parent.extra) extra[name] = parent.extra[name]!.slice();
+  let extra = NO_EXTRA;
+  for (const name in parent.extra) {
+    if (extra === NO_EXTRA) extra = {};
+    extra[name] = parent.extra[name]!.slice();
+  }
   abi.childReturn(dv);
   if (req.stack !== 0) abiRegisters(abi).sp.set(dv, req.stack);
   if (hasFlag(req.flags, CLONE_SETTLS)) {
@@ -125,7 +129,7 @@ function copyThread(parent: Task, req: CloneRequest): { regs: Uint8Array; dv: Da
     const errno = abi.setTls(dv, extra, req.tls, (addr, len) => parent.mm.read(addr, len));
     if (errno !== 0) fail(errnoName(errno) ?? 'EINVAL', `CLONE_SETTLS value ${req.tls} refused by ${abi.name}`);
   }
-  return { regs, dv, extra };
+  return { regs, extra };
 }
 
 /** copyProcess creates the child described by `req`, or throws a KernelError having changed nothing. */
@@ -134,7 +138,7 @@ export function copyProcess(host: HostState, parent: Task, req: CloneRequest): T
   checkFlagRules(parent, flags);
   const creds = newCredentials(parent, flags);
   const newNs = newPidNamespace(parent, flags, creds);
-  const { regs, dv, extra } = copyThread(parent, req);
+  const { regs, extra } = copyThread(parent, req);
   const childNs = newNs ?? parent.pidNsForChildren;
   const pid = req.allocate(childNs);
   try {
@@ -150,7 +154,7 @@ export function copyProcess(host: HostState, parent: Task, req: CloneRequest): T
   const mm = hasFlag(flags, CLONE_VM) ? parent.mm : parent.mm.fork();
   if (mm === parent.mm) mm.users++;
   // FPU state is an immutable value (replaced, never written in place), so parent and child can share it.
-  const child = new Task(pid, parent.abi, regs, parent.fpu, extra, mm, creds, parent.comm, dv);
+  const child = new Task(pid, parent.abi, regs, parent.fpu, extra, mm, creds, parent.comm);
   pid.task = child;
   if (hasFlag(flags, CLONE_THREAD)) {
     child.group = parent.group;
@@ -164,7 +168,7 @@ export function copyProcess(host: HostState, parent: Task, req: CloneRequest): T
     child.exitSignal = hasFlag(flags, CLONE_PARENT) && req.inheritExitSignalWithParent ? parent.group.leader.exitSignal : req.exitSignal;
     child.parent?.addChild(child);
   }
-  child.group.threads.add(child);
+  child.group.addThread(child);
   child.exePath = parent.exePath;
   if (pid.vnr === 1) {
     // is_child_reaper: the first task of a new namespace is its init.

@@ -16,6 +16,9 @@ export type TaskState = 'runnable' | 'blocked' | 'stopped' | 'zombie';
 
 const NO_CHILDREN: ReadonlySet<Task> = new Set();
 
+/** the extra state of the ABIs that have none (x86_64, ppc, ppc64): shared, never written */
+export const NO_EXTRA: Record<string, Uint8Array> = Object.freeze({});
+
 export class Task {
   group!: ThreadGroup;
   parent: Task | null = null;
@@ -37,7 +40,8 @@ export class Task {
   clearChildTid = 0;
   /** pid namespace this task's children are created in (changed by unshare(CLONE_NEWPID)) */
   pidNsForChildren: PidNamespace;
-  dv: DataView;
+  /** made on first use: most tasks of a large restored tree never run, and a host holds 100,000s */
+  private view: DataView | null;
 
   constructor(
     readonly pid: Pid,
@@ -45,24 +49,29 @@ export class Task {
     public regs: Uint8Array,
     /** FPU state in the ABI's layout; an immutable value: replace it, never write into it */
     public fpu: Uint8Array,
-    readonly extra: Record<string, Uint8Array>,
+    /** per-ABI state beyond the registers; tasks with none share one frozen empty record */
+    public extra: Record<string, Uint8Array>,
     public mm: MemoryMap,
     public creds: Credentials,
     public comm: string,
     dv?: DataView,
   ) {
-    this.dv = dv ?? new DataView(regs.buffer, regs.byteOffset, regs.byteLength);
+    this.view = dv ?? null;
     this.pidNsForChildren = pid.ns;
+  }
+
+  /** dv reads and writes the registers in the ABI's byte order. */
+  get dv(): DataView {
+    return (this.view ??= new DataView(this.regs.buffer, this.regs.byteOffset, this.regs.byteLength));
   }
 
   /** takeState gives the task another ABI's register state, as an exec of a compat binary or a restore does. */
   takeState(abi: Arch, regs: Uint8Array, fpu: Uint8Array, extra: Record<string, Uint8Array>): void {
     this.abi = abi;
     this.regs = regs;
-    this.dv = new DataView(regs.buffer, regs.byteOffset, regs.byteLength);
+    this.view = null;
     this.fpu = fpu;
-    for (const k of Object.keys(this.extra)) delete this.extra[k];
-    Object.assign(this.extra, extra);
+    this.extra = extra;
   }
 
   /** children lists the tasks whose real parent this task is. */

@@ -9,8 +9,9 @@ import type { Task } from './task.js';
 import type { FileTable } from './files.js';
 
 export class ThreadGroup {
-  /** live threads, leader included until it exits */
-  readonly threads = new Set<Task>();
+  /** the only thread, kept without a Set until the threads are asked for: most groups never have a second */
+  private only: Task | null = null;
+  private all: Set<Task> | null = null;
   /** SIGNAL_UNKILLABLE: set on a pid namespace's init */
   unkillable = false;
   /** signal->leader: this process created its session with setsid */
@@ -32,6 +33,21 @@ export class ThreadGroup {
   ) {
     pgrp.pgrpUsers++;
     session.sessionUsers++;
+  }
+
+  /** threads: the live threads, leader included until it exits. */
+  get threads(): Set<Task> {
+    if (!this.all) {
+      this.all = new Set(this.only ? [this.only] : []);
+      this.only = null;
+    }
+    return this.all;
+  }
+
+  /** addThread joins a thread to the group (copy_process), without making a Set for the first one. */
+  addThread(t: Task): void {
+    if (!this.all && !this.only) this.only = t;
+    else this.threads.add(t);
   }
 
   /** tgid is the leader's pid. */
