@@ -98,6 +98,12 @@ function holderOf(m: Machine, nr: number): string {
   return `pid ${nr}`;
 }
 
+/** parentInSession: the task's parent is in the task's session too, so forking from it puts the child there. */
+function parentInSession(tasks: readonly ImageTask[], t: ImageTask): boolean {
+  const p = tasks[t.parent];
+  return p !== undefined && t.sid !== null && p.sid !== null && p.sid.join('/') === t.sid.join('/');
+}
+
 /** preflight lists every reason the image cannot go onto `target`, without changing anything. */
 export function preflight(target: Machine, image: ContainerImage, opts: RestoreOptions = {}): Problem[] {
   const problems: Problem[] = [];
@@ -126,9 +132,11 @@ export function preflight(target: Machine, image: ContainerImage, opts: RestoreO
     for (const [what, id] of [['session', t.sid], ['process group', t.pgid]] as const) {
       if (!id || leaders.has(id.join('/'))) continue;
       if (id.length !== t.numbers.length) add('CKPT_UNSUPPORTED', `${what} ${id[0]} of task ${t.numbers.join('/')} has no leader left and lives in another pid namespace than its member: not supported yet`);
-      if (what === 'session') {
+      // Members whose parent is in the session too are forked by that parent; the others by the
+      // placeholder on behalf of their parent, which must then be the same for all of them.
+      if (what === 'session' && !parentInSession(image.tasks, t)) {
         const p = sessionParent.get(id.join('/'));
-        if (p !== undefined && p !== t.parent) add('CKPT_UNSUPPORTED', `session ${id[0]} has no leader left and its members have different parents: not supported yet`);
+        if (p !== undefined && p !== t.parent) add('CKPT_UNSUPPORTED', `session ${id[0]} has no leader left and its members whose parents are outside it have different parents: not supported yet`);
         sessionParent.set(id.join('/'), t.parent);
       }
     }
@@ -203,9 +211,10 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
     opts.onProgress?.(creations, tasks.length);
     let creator = given;
     let adopt = 0;
-    if (t.leader === i && t.sid && !leaderKeys.has(key(t.sid))) {
+    if (t.leader === i && t.sid && !leaderKeys.has(key(t.sid)) && !parentInSession(tasks, t)) {
       // A session whose leader has gone: a placeholder with its pid makes it, then forks the
-      // members with CLONE_PARENT so that their parent is still their own.
+      // members whose parent is outside the session with CLONE_PARENT, so that their parent is
+      // still their own; members whose parent is inside are forked by it and inherit the session.
       let helper = sessionHelpers.get(key(t.sid));
       if (!helper) {
         helper = placeholder(t.sid, given);

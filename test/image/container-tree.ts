@@ -2,7 +2,7 @@
 import type { Machine } from '../../src/container/machine.js';
 import type { Task } from '../../src/kernel/task.js';
 
-/** containerTree is the tree as the container sees it: pids from its level down, groups and sessions by their ids inside it, sleeps relative to the clock. */
+/** containerTree is the tree as the container sees it: pids from its level down, parents, groups and sessions by their ids inside it, sleeps relative to the clock. */
 export function containerTree(m: Machine, name: string) {
   const c = m.containers.get(name)!;
   const ns = c.init.pid.ns;
@@ -11,6 +11,7 @@ export function containerTree(m: Machine, name: string) {
     .map((t: Task) => ({
       nspids: t.nspids.slice(ns.level),
       tgid: t.group.tgid.nrIn(ns),
+      ppid: t.parent ? t.parent.pid.nrIn(ns) : 0,
       pgid: t.group.pgrp.nrIn(ns),
       sid: t.group.session.nrIn(ns),
       threads: t.group.threads.size,

@@ -207,6 +207,58 @@ describe('sessions and groups whose leaders have gone', () => {
   }
 });
 
+describe('a session whose leader has gone, two generations deep', () => {
+  // The leader's children are reparented to the container's init when it dies; their own
+  // children stay theirs. So the session's members have different parents: init for the
+  // first generation, and each of those for the second.
+  const text = [
+    'var a, b',
+    'program main',
+    '  a = fork() start sessionleader',
+    '  a = wait4(-1, 0, 0, 0)',
+    '  sleep 100000000',
+    'end',
+    'program sessionleader',
+    '  a = setsid()',
+    '  b = fork() start parent',
+    '  b = fork() start parent',
+    '  exit(0)',
+    'end',
+    'program parent',
+    '  b = fork() start member',
+    '  sleep 100000000',
+    'end',
+    'program member',
+    '  sleep 30',
+    '  b = getsid(0)',
+    '  a = getppid()',
+    '  print "member in session %d, parent %d\\n", b, a',
+    '  sleep 100000000',
+    'end',
+  ].join('\n');
+
+  for (const via of ['eclone', 'clone3'] as const) {
+    it(`is rebuilt with every member under its own parent (${via})`, () => {
+      for (const arch of ['i386', 's390x'] as const) {
+        const straight = start(arch, 'gens', text);
+        straight.scheduler.run(80);
+        const source = start(arch, 'gens', text);
+        source.scheduler.run(25);
+        const before = tree(source, 'c');
+        const ids = new Set(before.map((t) => t.nspids[0]));
+        const members = before.filter((t) => t.sid !== 0 && !ids.has(t.sid));
+        expect(new Set(members.map((t) => t.ppid)).size).toBe(3); // init, and each first-generation parent
+        const image = decodeImage(untar(tarBytes(encodeImage(dumpContainer(source, source.containers.get('c')!), { embedPrograms: true }))));
+        const { machine } = restoreAtomically(Machine.create('t', arch), image, { via });
+        expect(tree(machine, 'c')).toEqual(before);
+        machine.scheduler.run(55);
+        expect(machine.containers.get('c')!.console.text).toBe(straight.containers.get('c')!.console.text);
+        expect(machine.containers.get('c')!.console.text).toContain('member in session');
+      }
+    });
+  }
+});
+
 describe('deep nesting', () => {
   it('a container five pid-namespace levels deep restores with identical pids at every level', () => {
     const levels = 5;
