@@ -56,6 +56,8 @@ export const SEMANTIC_CASES = [
   'ns-for-children-unrelated',
   'exe-not-listed',
   'fd-twice',
+  'group-beyond-pid-max',
+  'session-leader-elsewhere',
 ] as const;
 export type SemanticCase = (typeof SEMANTIC_CASES)[number];
 
@@ -367,6 +369,15 @@ function semantic(seed: Seed, which: SemanticCase, n: number): Uint8Array {
     case 'exe-not-listed':
       t.exePath = `/not/in/the/image/${n}`;
       break;
+    case 'group-beyond-pid-max':
+      t.pgid = [img.pidMax + (n % 7)];
+      break;
+    case 'session-leader-elsewhere': {
+      const leader = tasks.find((x, i) => x.leader === i && x.group.sessionLeader);
+      if (leader) leader.pgid = [img.pidMax - 1 - (n % 3)];
+      else t.group.sessionLeader = true;
+      break;
+    }
     case 'fd-twice': {
       const table = img.files[t.files]!;
       table[1].push([table[1][0]?.[0] ?? 0, 'console', 2], [table[1][0]?.[0] ?? 0, 'console', 2]);
