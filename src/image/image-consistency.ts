@@ -89,6 +89,33 @@ function checkMemory(img: ContainerImage): void {
   });
 }
 
+/**
+ * checkGroups: process group and session ids are pid paths from the container level down to the
+ * namespace of the group's pid, an ancestor of the member's (or its own). A group whose leader has
+ * gone still holds its pid, so no other task can have that number there. setsid makes the caller
+ * leader of a new session and of a new group, both with its own pid, and a session leader cannot
+ * change its group (setpgid: EPERM).
+ */
+function checkGroups(img: ContainerImage, ancestors: readonly number[][], used: ReadonlyMap<string, number>): void {
+  const { tasks } = img;
+  const byPath = new Set(tasks.map((t) => t.numbers.join('/')));
+  tasks.forEach((t, i) => {
+    const own = t.numbers.join('/');
+    if (t.leader === i && t.group.sessionLeader !== (t.sid?.join('/') === own)) fail(`task ${i} ${t.group.sessionLeader ? 'leads a session other than its own pid' : 'has its own pid as session but does not lead it'}`);
+    if (t.leader === i && t.group.sessionLeader && t.pgid?.join('/') !== own) fail(`task ${i} leads a session but is in another process group`);
+    for (const [what, id] of [['process group', t.pgid], ['session', t.sid]] as const) {
+      if (id === null) continue;
+      if (id.length > t.numbers.length) fail(`task ${i}'s ${what} ${id.join('/')} lies deeper than the task itself`);
+      const chain = ancestors[t.ns]!;
+      id.forEach((nr, d) => {
+        if (nr >= img.pidMax) fail(`task ${i}'s ${what} ${id.join('/')} has pid ${nr}, not below pid_max ${img.pidMax}`);
+        const holder = used.get(`${chain[d]}:${nr}`);
+        if (!byPath.has(id.join('/')) && holder !== undefined) fail(`task ${i}'s ${what} ${id.join('/')} has no leader, yet task ${holder} holds its pid ${nr}`);
+      });
+    }
+  });
+}
+
 /** checkTasks: the task tree, thread groups, pids at every level, and each task's state against its ABI. */
 function checkTasks(img: ContainerImage, levels: number[]): void {
   const { tasks } = img;
@@ -156,27 +183,7 @@ function checkTasks(img: ContainerImage, levels: number[]): void {
     }
     if (t.exitSignal < -1 || t.exitSignal > NSIG) fail(`task ${i} has exit signal ${t.exitSignal}`);
   });
-  // Process groups and sessions: ids are pid paths from the container level down to the namespace
-  // of the group's pid, an ancestor of the member's (or its own). A group whose leader has gone
-  // still holds its pid, so no other task can have that number there.
-  const byPath = new Set(tasks.map((t) => t.numbers.join('/')));
-  tasks.forEach((t, i) => {
-    // setsid makes the caller leader of a new session and of a new group, both with its own pid,
-    // and a session leader cannot change its group (setpgid: EPERM)
-    const own = t.numbers.join('/');
-    if (t.leader === i && t.group.sessionLeader !== (t.sid?.join('/') === own)) fail(`task ${i} ${t.group.sessionLeader ? 'leads a session other than its own pid' : 'has its own pid as session but does not lead it'}`);
-    if (t.leader === i && t.group.sessionLeader && t.pgid?.join('/') !== own) fail(`task ${i} leads a session but is in another process group`);
-    for (const [what, id] of [['process group', t.pgid], ['session', t.sid]] as const) {
-      if (id === null) continue;
-      if (id.length > t.numbers.length) fail(`task ${i}'s ${what} ${id.join('/')} lies deeper than the task itself`);
-      const chain = ancestors[t.ns]!;
-      id.forEach((nr, d) => {
-        if (nr >= img.pidMax) fail(`task ${i}'s ${what} ${id.join('/')} has pid ${nr}, not below pid_max ${img.pidMax}`);
-        const holder = used.get(`${chain[d]}:${nr}`);
-        if (!byPath.has(id.join('/')) && holder !== undefined) fail(`task ${i}'s ${what} ${id.join('/')} has no leader, yet task ${holder} holds its pid ${nr}`);
-      });
-    }
-  });
+  checkGroups(img, ancestors, used);
   tasks.forEach((t, i) => {
     if (t.children.length !== (childrenOf.get(i) ?? 0)) fail(`task ${i} lists ${t.children.length} children but ${childrenOf.get(i) ?? 0} tasks name it as their parent`);
   });
