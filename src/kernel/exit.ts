@@ -28,7 +28,7 @@ export function exitStatus(code: number): number {
 
 /** isReapable reports whether a zombie leader can be waited for: its whole group has exited. */
 export function isReapable(t: Task): boolean {
-  return t.exited && t.isLeader && t.group.threads.size === 0;
+  return t.exited && t.isLeader && t.group.threadCount === 0;
 }
 
 /** waitStatusOf is the status a waiter sees for a reapable zombie. */
@@ -38,7 +38,7 @@ export function waitStatusOf(t: Task): number {
 
 /** wakeWaiters makes the threads of `group` blocked in wait4 runnable again; they re-issue the call. */
 export function wakeWaiters(group: ThreadGroup): void {
-  for (const t of group.threads) if (t.blockedIn === 'wait4') t.blockedIn = null;
+  for (const t of group.threadList()) if (t.blockedIn === 'wait4') t.blockedIn = null;
 }
 
 /** notifyParent is do_notify_parent: tell the parent a child changed state. */
@@ -60,7 +60,7 @@ export function releaseTask(host: HostState, t: Task): void {
 export function exitGroup(host: HostState, group: ThreadGroup, status: number): void {
   if (group.groupExitStatus === null) group.groupExitStatus = status;
   group.stopped = false;
-  const threads = [...group.threads];
+  const threads = group.threadList();
   // Non-leaders first, so the leader's exit finds its group empty.
   for (const t of threads) if (!t.isLeader) exitThread(host, t, status);
   for (const t of threads) if (t.isLeader) exitThread(host, t, status);
@@ -70,23 +70,23 @@ export function exitGroup(host: HostState, group: ThreadGroup, status: number): 
 export function exitThread(host: HostState, t: Task, status: number): void {
   if (t.exited) return;
   const group = t.group;
-  if (group.unkillable && t.activeNs === host.rootPidNs && group.threads.size === 1 && group.threads.has(t)) {
+  if (group.unkillable && t.activeNs === host.rootPidNs && group.threadCount === 1 && group.hasThread(t)) {
     throw new KernelPanic('Attempted to kill init!');
   }
   t.exited = true;
   t.exitStatus = status;
   t.blockedIn = null;
-  group.threads.delete(t);
+  group.deleteThread(t);
   releaseMemory(t);
-  if (group.threads.size === 0 && --group.files.users === 0) group.files.clear();
+  if (group.threadCount === 0 && --group.files.users === 0) group.files.clear();
   forgetOriginalParent(host, t);
   if (!t.isLeader) {
     releaseTask(host, t);
     const leader = group.leader;
-    if (leader.exited && group.threads.size === 0) notifyParent(leader);
+    if (leader.exited && group.threadCount === 0) notifyParent(leader);
     return;
   }
-  if (group.threads.size === 0) notifyParent(t);
+  if (group.threadCount === 0) notifyParent(t);
 }
 
 /** releaseMemory is mm_release plus mmput: clear_child_tid for a shared address space, then drop it. */
@@ -112,7 +112,7 @@ function findNewReaper(host: HostState, t: Task): Task | null {
 }
 
 function firstLiveThread(group: ThreadGroup): Task | null {
-  for (const t of group.threads) if (!t.exited) return t;
+  for (const t of group.threadList()) if (!t.exited) return t;
   return null;
 }
 

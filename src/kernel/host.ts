@@ -138,7 +138,7 @@ export class Host implements HostState {
     init.group = new ThreadGroup(init, pid, pid, new FileTable());
     init.group.sessionLeader = true;
     init.group.unkillable = true;
-    init.group.threads.add(init);
+    init.group.addThread(init);
     this.rootPidNs.childReaper = init;
     this.tasks.add(init);
     return init;

@@ -28,7 +28,7 @@ function initIgnores(sender: Task | null, group: ThreadGroup, sig: number): bool
 
 /** deliver applies `sig`'s default action to a thread group. */
 export function deliver(host: HostState, sender: Task | null, group: ThreadGroup, sig: number): void {
-  if (sig === 0 || group.threads.size === 0 || group.groupExitStatus !== null) return;
+  if (sig === 0 || group.threadCount === 0 || group.groupExitStatus !== null) return;
   if (initIgnores(sender, group, sig)) return;
   if (sig === SIGCONT) {
     if (group.stopped) {

@@ -44,6 +44,26 @@ export class ThreadGroup {
     return this.all;
   }
 
+  /** threadCount is threads.size without making the Set. */
+  get threadCount(): number {
+    return this.all ? this.all.size : this.only ? 1 : 0;
+  }
+
+  /** threadList lists the threads without making the Set. */
+  threadList(): Task[] {
+    return this.all ? [...this.all] : this.only ? [this.only] : [];
+  }
+
+  hasThread(t: Task): boolean {
+    return this.all ? this.all.has(t) : this.only === t;
+  }
+
+  /** deleteThread removes a thread that has exited. */
+  deleteThread(t: Task): void {
+    if (this.all) this.all.delete(t);
+    else if (this.only === t) this.only = null;
+  }
+
   /** addThread joins a thread to the group (copy_process), without making a Set for the first one. */
   addThread(t: Task): void {
     if (!this.all && !this.only) this.only = t;

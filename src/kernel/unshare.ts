@@ -29,7 +29,7 @@ const UNSHARE_VALID = (CLONE_THREAD | CLONE_FS | CLONE_NEW_MASK | CLONE_SIGHAND 
 export function sysUnshare(host: HostState, task: Task, flags: number): number {
   if (((flags >>> 0) & ~UNSHARE_VALID) !== 0) fail('EINVAL', `unshare flags 0x${(flags >>> 0).toString(16)} has unknown bits`);
   // Unsharing the thread group, signal handlers or address space needs a single-threaded caller.
-  const multiThreaded = task.group.threads.size > 1;
+  const multiThreaded = task.group.threadCount > 1;
   if (hasFlag(flags, CLONE_THREAD | CLONE_SIGHAND | CLONE_VM | CLONE_NEWUSER) && multiThreaded) {
     fail('EINVAL', 'a multithreaded process cannot unshare CLONE_THREAD, CLONE_SIGHAND, CLONE_VM or CLONE_NEWUSER');
   }

@@ -47,7 +47,7 @@ export function sysWait4(host: HostState, task: Task, pid: number, statusAddr: n
     if ((options & __WALL) === 0 && (c.exitSignal !== SIGCHLD) !== ((options & __WCLONE) !== 0)) return false;
     return true;
   };
-  const waiters = (options & __WNOTHREAD) !== 0 ? [task] : [...task.group.threads];
+  const waiters = (options & __WNOTHREAD) !== 0 ? [task] : task.group.threadList();
   let found = false;
   for (const w of waiters) {
     for (const c of w.children) {

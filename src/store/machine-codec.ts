@@ -124,7 +124,7 @@ export function encodeMachine(m: Machine): MachineRecord {
     pgrp: addPid(g.pgrp),
     session: addPid(g.session),
     files: files.of(g.files),
-    threads: [...g.threads].map((t) => ti(t)),
+    threads: g.threadList().map((t) => ti(t)),
     flags: [g.unkillable, g.sessionLeader, g.stopped, g.stopSignal, g.stopReportPending, g.continueReportPending] as [boolean, boolean, boolean, number, boolean, boolean],
     exit: g.groupExitStatus,
   }));
@@ -234,7 +234,7 @@ export function decodeMachine(r: MachineRecord): Machine {
   });
   const groups = r.groups.map((g) => {
     const group = new ThreadGroup(at(tasks, g.leader, 'task'), at(pids, g.pgrp, 'pid'), at(pids, g.session, 'pid'), at(files, g.files, 'file table'));
-    for (const t of g.threads) group.threads.add(at(tasks, t, 'task'));
+    for (const t of g.threads) group.addThread(at(tasks, t, 'task'));
     [group.unkillable, group.sessionLeader, group.stopped, group.stopSignal, group.stopReportPending, group.continueReportPending] = g.flags;
     group.groupExitStatus = g.exit;
     return group;

@@ -36,7 +36,7 @@ function psRow(container: string, t: Task): PsRow {
     ppid: t.group.leader.parent?.group.tgid.nr ?? 0,
     pgid: t.pgid,
     sid: t.sid,
-    threads: t.group.threads.size,
+    threads: t.group.threadCount,
     state: t.state,
     comm: t.comm,
   };
