@@ -17,30 +17,35 @@ export function encodeAddressSpace(mm: MemoryMap, pageOf: (page: Page) => number
 }
 
 /**
- * pageRecords copies page frames into records, all in one buffer: one
- * allocation and one pass instead of one small buffer per page, which at
- * hundreds of thousands of pages costs more in garbage collection than
- * the copying itself.
+ * copiedTogether copies byte arrays into one buffer and returns a view of
+ * each copy: one allocation instead of one per page, which at hundreds of
+ * thousands of pages costs more in garbage collection than the copying.
  */
-export function pageRecords(frames: readonly Page[]): PageRecord[] {
-  const size = frames.reduce((n, f) => n + f.data.length, 0);
-  const all = new Uint8Array(size);
+function copiedTogether(parts: readonly Uint8Array[]): Uint8Array[] {
+  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
-  return frames.map((f): PageRecord => {
-    all.set(f.data, at);
-    at += f.data.length;
-    return [all.subarray(at - f.data.length, at), f.shared];
+  return parts.map((p) => {
+    all.set(p, at);
+    at += p.length;
+    return all.subarray(at - p.length, at);
   });
+}
+
+/** pageRecords copies page frames into records. */
+export function pageRecords(frames: readonly Page[]): PageRecord[] {
+  const copies = copiedTogether(frames.map((f) => f.data));
+  return frames.map((f, i): PageRecord => [copies[i]!, f.shared]);
 }
 
 /**
  * pageFrames makes a page frame for each recorded page. The bytes are
- * copied (in one buffer, see pageRecords) unless `adopt` says the records'
- * bytes belong to the caller alone and may become the frames themselves.
+ * copied unless `adopt` says the records' bytes belong to the caller alone
+ * and may become the frames themselves.
  */
 export function pageFrames(records: readonly PageRecord[], adopt = false): Page[] {
-  if (adopt) return records.map(([data, shared]) => ({ data, refs: 0, shared }));
-  return pageRecords(records.map(([data, shared]) => ({ data, refs: 0, shared }))).map(([data, shared]) => ({ data, refs: 0, shared }));
+  const bytes = records.map(([data]) => data);
+  const data = adopt ? bytes : copiedTogether(bytes);
+  return records.map(([, shared], i) => ({ data: data[i]!, refs: 0, shared }));
 }
 
 /** decodeAddressSpace rebuilds an address space of ABI `arch` over `frames`; `frameAt` may check an index. */

@@ -66,7 +66,7 @@ export function encodeImage(img: ContainerImage, opts: EncodeOptions = {}): Arra
 }
 
 /** manifestDigest is the manifest.sha256 entry: one line in sha256sum's format, so `sha256sum -c manifest.sha256` checks an unpacked image. */
-function manifestDigest(manifest: Uint8Array): Uint8Array {
+export function manifestDigest(manifest: Uint8Array): Uint8Array {
   return new TextEncoder().encode(`${sha256(manifest)}  manifest.cbor\n`);
 }
 

@@ -9,7 +9,7 @@ import type { Task } from './task.js';
 import type { FileTable } from './files.js';
 
 export class ThreadGroup {
-  /** the only thread, kept without a Set until the threads are asked for: most groups never have a second */
+  /** the live threads: one kept as is, a Set only from the second on (most groups never have one) */
   private only: Task | null = null;
   private all: Set<Task> | null = null;
   /** SIGNAL_UNKILLABLE: set on a pid namespace's init */
@@ -35,21 +35,12 @@ export class ThreadGroup {
     session.sessionUsers++;
   }
 
-  /** threads: the live threads, leader included until it exits. */
-  get threads(): Set<Task> {
-    if (!this.all) {
-      this.all = new Set(this.only ? [this.only] : []);
-      this.only = null;
-    }
-    return this.all;
-  }
-
-  /** threadCount is threads.size without making the Set. */
+  /** threadCount: how many live threads, leader included until it exits. */
   get threadCount(): number {
     return this.all ? this.all.size : this.only ? 1 : 0;
   }
 
-  /** threadList lists the threads without making the Set. */
+  /** threadList lists the live threads. */
   threadList(): Task[] {
     return this.all ? [...this.all] : this.only ? [this.only] : [];
   }
@@ -58,16 +49,19 @@ export class ThreadGroup {
     return this.all ? this.all.has(t) : this.only === t;
   }
 
+  /** addThread joins a thread to the group (copy_process); the Set is made with the second one. */
+  addThread(t: Task): void {
+    if (this.all) this.all.add(t);
+    else if (this.only) {
+      this.all = new Set([this.only, t]);
+      this.only = null;
+    } else this.only = t;
+  }
+
   /** deleteThread removes a thread that has exited. */
   deleteThread(t: Task): void {
     if (this.all) this.all.delete(t);
     else if (this.only === t) this.only = null;
-  }
-
-  /** addThread joins a thread to the group (copy_process), without making a Set for the first one. */
-  addThread(t: Task): void {
-    if (!this.all && !this.only) this.only = t;
-    else this.threads.add(t);
   }
 
   /** tgid is the leader's pid. */

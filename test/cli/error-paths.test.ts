@@ -6,7 +6,6 @@
  * hint. A scan of the sources checks that every message a user error can
  * carry appears in this table, so a new error path cannot go untested.
  */
-import { decode, encode } from 'cbor-x';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,10 +13,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { O_RDWR } from '../../src/kernel/files.js';
 import { run } from '../../src/cli/main.js';
 import { Machine } from '../../src/container/machine.js';
-import { tarBytes, untar } from '../../src/image/archive.js';
+import { tarBytes } from '../../src/image/archive.js';
 import type { ContainerImage } from '../../src/image/container-image.js';
 import { dumpContainer } from '../../src/image/dump.js';
-import { encodeImage, sha256 } from '../../src/image/image-codec.js';
+import { encodeImage, manifestDigest } from '../../src/image/image-codec.js';
+import { rewriteRecord } from '../fuzz/image-mutations.js';
 import { HostStore } from '../../src/store/host-store.js';
 import { ckptIn } from './run-ckpt.js';
 
@@ -141,7 +141,7 @@ beforeAll(async () => {
   store.add(twin);
   // images
   const notManifest = Uint8Array.from([0xa1, 0x61, 0x78, 0x01]);
-  writeFileSync(join(dir, 'notimage.tar'), tarBytes([['manifest.cbor', notManifest], ['manifest.sha256', new TextEncoder().encode(`${sha256(notManifest)}  manifest.cbor\n`)]]));
+  writeFileSync(join(dir, 'notimage.tar'), tarBytes([['manifest.cbor', notManifest], ['manifest.sha256', manifestDigest(notManifest)]]));
   const plain = image('plain');
   void plain;
   const v2 = new Uint8Array(readFileSync(plain));
@@ -181,19 +181,10 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** rewrite replaces one record of an image file, keeping (or not) the digests valid. */
+/** rewrite replaces one record of an image file, keeping the digests valid unless `reseal` is false. */
 function rewrite(file: string, entry: string, change: (record: unknown) => unknown, reseal = true): void {
   const path = join(dir, file);
-  const entries = [...untar(new Uint8Array(readFileSync(path)))];
-  const bytes = (v: unknown): Uint8Array => new Uint8Array(encode(v));
-  let out = entries.map(([n, b]): [string, Uint8Array] => [n, n === entry ? bytes(change(decode(b))) : b]);
-  if (reseal) {
-    const manifest = decode(out[0]![1]) as { entries: Record<string, string> };
-    for (const [n, b] of out.slice(2)) manifest.entries[n] = sha256(b);
-    const m = bytes(manifest);
-    out = out.map(([n, b]) => [n, n === 'manifest.cbor' ? m : n === 'manifest.sha256' ? new TextEncoder().encode(`${sha256(m)}  manifest.cbor\n`) : b]);
-  }
-  writeFileSync(path, tarBytes(out));
+  writeFileSync(path, rewriteRecord(new Uint8Array(readFileSync(path)), entry, change, !reseal));
 }
 
 /** fixedParts reads a string or template literal starting at `at` and returns its text outside ${...} (which may nest literals). */

@@ -14,7 +14,7 @@ import { Header } from 'tar';
 import { tarBytes, untar } from '../../src/image/archive.js';
 import type { ContainerImage } from '../../src/image/container-image.js';
 import { ENTRIES } from '../../src/image/format.js';
-import { decodeImage, encodeImage, sha256 } from '../../src/image/image-codec.js';
+import { decodeImage, encodeImage, manifestDigest, sha256 } from '../../src/image/image-codec.js';
 
 const BLOCK = 512;
 
@@ -147,7 +147,7 @@ function rawTar(entries: Entry[], lie?: { i: number; type?: string; path?: strin
 /** withManifestDigest recomputes manifest.sha256 for whatever manifest.cbor now holds. */
 function withManifestDigest(entries: Entry[]): Entry[] {
   const manifest = entries.find(([n]) => n === 'manifest.cbor')?.[1] ?? new Uint8Array();
-  return entries.map(([n, b]): Entry => [n, n === 'manifest.sha256' ? new TextEncoder().encode(`${sha256(manifest)}  manifest.cbor\n`) : b]);
+  return entries.map(([n, b]): Entry => [n, n === 'manifest.sha256' ? manifestDigest(manifest) : b]);
 }
 
 /** reseal recomputes the manifest's entry digests and manifest.sha256, so a record change reaches the schemas. */
@@ -204,10 +204,14 @@ function otherType(v: unknown): unknown {
   return [1, 2, 3];
 }
 
-function mutateRecord(seed: Seed, entry: number, change: (record: unknown) => unknown, keepDigests = false): Uint8Array {
-  const name = ENTRIES[entry]!;
-  const entries = entriesOf(seed).map(([n, b]): Entry => [n, n === name ? plainCbor(change(decode(b))) : b]);
+/** rewriteRecord replaces record `name` of an archive with `change` of its decoded value, and fixes the digests unless told to keep them. */
+export function rewriteRecord(archive: Uint8Array, name: string, change: (record: unknown) => unknown, keepDigests = false): Uint8Array {
+  const entries = [...untar(archive)].map(([n, b]): Entry => [n, n === name ? plainCbor(change(decode(b))) : b]);
   return tarBytes(keepDigests ? entries : sealed(entries, name));
+}
+
+function mutateRecord(seed: Seed, entry: number, change: (record: unknown) => unknown, keepDigests = false): Uint8Array {
+  return rewriteRecord(seed.bytes, ENTRIES[entry]!, change, keepDigests);
 }
 
 // ---- CBOR bombs ------------------------------------------------------------

@@ -8,13 +8,11 @@ import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/container/machine.js';
 import { dumpContainer } from '../../src/image/dump.js';
 import { preflight, restoreAtomically } from '../../src/image/restore.js';
-import { tarBytes, untar } from '../../src/image/archive.js';
-import { decodeImage, encodeImage } from '../../src/image/image-codec.js';
 import { CLONE_PIDFD } from '../../src/abi/clone-flags.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../src/abi/mman.js';
 import { SIGCHLD } from '../../src/abi/signals.js';
 import { NS_LAST_PID_PATH, O_RDWR } from '../../src/kernel/files.js';
-import { containerTree, hostTree } from './container-tree.js';
+import { containerTree, hostTree, throughBytes } from './container-tree.js';
 import { ALL_ARCHES } from '../helpers.js';
 
 const WORKLOADS = ['nested', 'threads', 'pidcache', 'churn'].map((n) => [n, readFileSync(`images/workloads/${n}.wl`, 'utf8')] as const);
@@ -25,6 +23,26 @@ function start(arch: string, name: string, text: string, pidMax?: number): Machi
   const m = Machine.create('h', arch, pidMax);
   m.run('c', `${name}.wl`, text);
   return m;
+}
+
+/**
+ * restoresMidRun runs `text` for n steps, lets `inspect` look at the tree, restores the container
+ * through image bytes and runs m more steps: the tree and the console must match a run that was
+ * never interrupted. Returns the console.
+ */
+function restoresMidRun(arch: string, name: string, text: string, n: number, m: number, via: 'eclone' | 'clone3', inspect: (before: ReturnType<typeof tree>) => void): string {
+  const straight = start(arch, name, text);
+  straight.scheduler.run(n + m);
+  const source = start(arch, name, text);
+  source.scheduler.run(n);
+  const before = tree(source, 'c');
+  inspect(before);
+  const { machine } = restoreAtomically(Machine.create('t', arch), throughBytes(dumpContainer(source, source.containers.get('c')!)), { via });
+  expect(tree(machine, 'c')).toEqual(before);
+  machine.scheduler.run(m);
+  const console = machine.containers.get('c')!.console.text;
+  expect(console).toBe(straight.containers.get('c')!.console.text);
+  return console;
 }
 
 describe.each(ALL_ARCHES)('dump and restore on %s', (arch) => {
@@ -133,7 +151,7 @@ describe('open files', () => {
     expect([live.pid.nrIn(init.pid.ns), l.wait4(gone.pid.nrIn(init.pid.ns), 0, 0, 0).ret]).toEqual([701, 702]); // ns_last_pid was written
     const describeFiles = (m: Machine) =>
       m.containers.get('c')!.init.group.files.entries().map(([fd, f]) => [fd, f.kind, f.flags, f.kind === 'ns_last_pid' ? f.pos : f.kind === 'pidfd' ? (f.pid.task ? f.pid.task.nspids.slice(1) : 'reaped') : '']);
-    const image = decodeImage(untar(tarBytes(encodeImage(dumpContainer(source, source.containers.get('c')!), { embedPrograms: true }))));
+    const image = throughBytes(dumpContainer(source, source.containers.get('c')!));
     const { machine } = restoreAtomically(Machine.create('t', 'ppc64'), image);
     expect(describeFiles(machine)).toEqual(describeFiles(source));
     expect(describeFiles(machine).map((f) => f[1])).toEqual(['console', 'console', 'console', 'ns_last_pid', 'pidfd', 'pidfd']);
@@ -187,21 +205,13 @@ describe('sessions and groups whose leaders have gone', () => {
   for (const via of ['eclone', 'clone3'] as const) {
     it(`are rebuilt around placeholder tasks with the leaders' pids (${via})`, () => {
       for (const arch of ALL_ARCHES) {
-        const straight = start(arch, 'orphans', text);
-        straight.scheduler.run(60);
-        const source = start(arch, 'orphans', text);
-        source.scheduler.run(20);
-        const before = tree(source, 'c');
-        // the leaders are gone: groups and sessions whose ids belong to no task
-        const ids = new Set(before.map((t) => t.nspids[0]));
-        expect(before.some((t) => t.pgid !== 0 && !ids.has(t.pgid))).toBe(true);
-        expect(before.some((t) => t.sid !== 0 && !ids.has(t.sid))).toBe(true);
-        const image = dumpContainer(source, source.containers.get('c')!);
-        const { machine } = restoreAtomically(Machine.create('t', arch), image, { via });
-        expect(tree(machine, 'c')).toEqual(before);
-        machine.scheduler.run(40);
-        expect(machine.containers.get('c')!.console.text).toBe(straight.containers.get('c')!.console.text);
-        expect(machine.containers.get('c')!.console.text).toContain('member in group');
+        const console = restoresMidRun(arch, 'orphans', text, 20, 40, via, (before) => {
+          // the leaders are gone: groups and sessions whose ids belong to no task
+          const ids = new Set(before.map((t) => t.nspids[0]));
+          expect(before.some((t) => t.pgid !== 0 && !ids.has(t.pgid))).toBe(true);
+          expect(before.some((t) => t.sid !== 0 && !ids.has(t.sid))).toBe(true);
+        });
+        expect(console).toContain('member in group');
       }
     });
   }
@@ -240,20 +250,12 @@ describe('a session whose leader has gone, two generations deep', () => {
   for (const via of ['eclone', 'clone3'] as const) {
     it(`is rebuilt with every member under its own parent (${via})`, () => {
       for (const arch of ['i386', 's390x'] as const) {
-        const straight = start(arch, 'gens', text);
-        straight.scheduler.run(80);
-        const source = start(arch, 'gens', text);
-        source.scheduler.run(25);
-        const before = tree(source, 'c');
-        const ids = new Set(before.map((t) => t.nspids[0]));
-        const members = before.filter((t) => t.sid !== 0 && !ids.has(t.sid));
-        expect(new Set(members.map((t) => t.ppid)).size).toBe(3); // init, and each first-generation parent
-        const image = decodeImage(untar(tarBytes(encodeImage(dumpContainer(source, source.containers.get('c')!), { embedPrograms: true }))));
-        const { machine } = restoreAtomically(Machine.create('t', arch), image, { via });
-        expect(tree(machine, 'c')).toEqual(before);
-        machine.scheduler.run(55);
-        expect(machine.containers.get('c')!.console.text).toBe(straight.containers.get('c')!.console.text);
-        expect(machine.containers.get('c')!.console.text).toContain('member in session');
+        const console = restoresMidRun(arch, 'gens', text, 25, 55, via, (before) => {
+          const ids = new Set(before.map((t) => t.nspids[0]));
+          const members = before.filter((t) => t.sid !== 0 && !ids.has(t.sid));
+          expect(new Set(members.map((t) => t.ppid)).size).toBe(3); // init, and each first-generation parent
+        });
+        expect(console).toContain('member in session');
       }
     });
   }
