@@ -49,6 +49,11 @@ export function tarBytes(entries: ReadonlyArray<readonly [string, Uint8Array | r
   return out;
 }
 
+/** bad refuses an archive: CKPT_BAD_ARCHIVE with what is wrong. */
+function bad(why: string): never {
+  throw new ImageError('CKPT_BAD_ARCHIVE', why);
+}
+
 const canonicalHeaders = new Map<string, Uint8Array>();
 
 /** canonicalHeader is headerFor, remembered: a reader compares every header it sees with it. */
@@ -84,9 +89,6 @@ function nameAndSize(block: Uint8Array): { path: string; size: number } {
 function readHeader(block: Uint8Array, at: number): { path: string; size: number } {
   const { path, size } = nameAndSize(block);
   if (Number.isSafeInteger(size) && (ENTRIES as readonly string[]).includes(path) && sameBytes(block, canonicalHeader(path, size))) return { path, size };
-  const bad = (why: string): never => {
-    throw new ImageError('CKPT_BAD_ARCHIVE', why);
-  };
   let h: Header;
   try {
     h = new Header(Buffer.from(block.buffer, block.byteOffset, BLOCK), 0);
@@ -112,9 +114,6 @@ function readHeader(block: Uint8Array, at: number): { path: string; size: number
  */
 export function untar(archive: Uint8Array): Map<string, Uint8Array> {
   const entries = new Map<string, Uint8Array>();
-  const bad = (why: string): never => {
-    throw new ImageError('CKPT_BAD_ARCHIVE', why);
-  };
   let at = 0;
   let next = 0; // index in ENTRIES the next entry may have at the earliest
   for (;;) {
@@ -147,8 +146,8 @@ export function readImageFile(path: string): Map<string, Uint8Array> {
     const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
     try {
       const st = fstatSync(fd);
-      if (!st.isFile()) throw new ImageError('CKPT_BAD_ARCHIVE', `image ${path} is not a regular file`);
-      if (st.size > MAX_IMAGE_BYTES) throw new ImageError('CKPT_BAD_ARCHIVE', `image ${path} is ${st.size} bytes, more than the ${MAX_IMAGE_BYTES} this ckpt reads`);
+      if (!st.isFile()) bad(`image ${path} is not a regular file`);
+      if (st.size > MAX_IMAGE_BYTES) bad(`image ${path} is ${st.size} bytes, more than the ${MAX_IMAGE_BYTES} this ckpt reads`);
       bytes = new Uint8Array(st.size);
       let done = 0;
       while (done < st.size) {
@@ -162,7 +161,7 @@ export function readImageFile(path: string): Map<string, Uint8Array> {
     }
   } catch (e) {
     if (e instanceof ImageError) throw e;
-    throw new ImageError('CKPT_BAD_ARCHIVE', `cannot read image ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    bad(`cannot read image ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   return untar(bytes);
 }

@@ -13,26 +13,18 @@ import { processAlive } from './process-alive.js';
 /** IOV_MAX: the most buffers one writev takes */
 const IOV_MAX = 1024;
 
-/** writeAll writes the chunks in order with writev, a batch of buffers per call, resuming after short writes. */
+/** writeAll writes the chunks in order with writev, a batch of buffers per call; a short write is finished chunk by chunk. */
 function writeAll(fd: number, chunks: readonly Uint8Array[]): void {
-  for (let i = 0; i < chunks.length; ) {
-    const batch = chunks.slice(i, i + IOV_MAX);
-    let written = writevSync(fd, batch as Uint8Array[]);
-    const want = batch.reduce((n, c) => n + c.length, 0);
-    if (written === want) {
-      i += batch.length;
-      continue;
-    }
-    // a short write: finish the chunk it stopped in, then go on from the next one
+  for (let i = 0; i < chunks.length; i += IOV_MAX) {
+    const batch = chunks.slice(i, i + IOV_MAX) as Uint8Array[];
+    let written = writevSync(fd, batch);
     for (const c of batch) {
       if (written >= c.length) {
         written -= c.length;
-        i++;
         continue;
       }
       for (let done = written; done < c.length; ) done += writeSync(fd, c, done, c.length - done);
-      i++;
-      break;
+      written = 0;
     }
   }
 }

@@ -8,6 +8,7 @@
  * the next command sweeps away what the killed one left.
  */
 import { execa } from 'execa';
+import fc from 'fast-check';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +16,7 @@ import { expect } from 'vitest';
 import { Machine } from '../../src/container/machine.js';
 import { tarChunks, untar } from '../../src/image/archive.js';
 import { dumpContainer } from '../../src/image/dump.js';
+import { sameBytes } from '../../src/image/bytes.js';
 import { decodeImage, encodeImage } from '../../src/image/image-codec.js';
 import { writeFileAtomically } from '../../src/store/atomic-file.js';
 import { HostStore } from '../../src/store/host-store.js';
@@ -36,23 +38,6 @@ function startingHost(): Machine {
 }
 
 const bytes = (path: string): Uint8Array => new Uint8Array(readFileSync(path));
-
-/** same compares two files' bytes. */
-function same(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-/** A small deterministic PRNG, so the kill times are the same from run to run (the scheduling of the OS is not). */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /** CrashBed is a state directory to copy for every trial, and an image of its small container. */
 export interface CrashBed {
@@ -85,23 +70,24 @@ export async function killTrials(bed: CrashBed, verb: string, argv: (root: strin
   expect(done.exitCode).toBe(0);
   const before = bytes(hostFile(base));
   const after = bytes(hostFile(ref));
-  expect(same(after, before)).toBe(false);
+  expect(sameBytes(after, before)).toBe(false);
   const refImage = verb === 'dump' ? bytes(join(ref, 'out.tar')) : null;
 
-  const random = prng(seed);
+  // kill points in thousandths of the command's duration (up to 1.1x), uniform, from a fixed seed, so they are the same from run to run (the scheduling of the OS is not)
+  const points = fc.sample(fc.noBias(fc.integer({ min: 0, max: 1100 })), { seed, numRuns: TRIALS_PER_VERB });
   const seen = { before: 0, after: 0 };
   for (let trial = 0; trial < TRIALS_PER_VERB; trial++) {
     const root = join(dir, `${verb}-${trial}`);
     cpSync(base, root, { recursive: true });
     // the first trial is killed at once, the last one never; the others at random through the command's run
-    const delay = trial === 0 ? 0 : trial === TRIALS_PER_VERB - 1 ? 10 * duration : Math.floor(random() * duration * 1.1);
+    const delay = trial === 0 ? 0 : trial === TRIALS_PER_VERB - 1 ? 10 * duration : Math.floor((points[trial]! * duration) / 1000);
     const child = execa('node', [BIN, ...argv(root), '--root', root], { reject: false });
     if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     child.kill('SIGKILL');
     await child;
 
     const now = bytes(hostFile(root));
-    const state = same(now, before) ? 'before' : same(now, after) ? 'after' : 'torn';
+    const state = sameBytes(now, before) ? 'before' : sameBytes(now, after) ? 'after' : 'torn';
     expect(state, `trial ${trial}, killed after ${delay} ms`).not.toBe('torn');
     seen[state as 'before' | 'after']++;
     // the host still loads, even though the killed command may have held its lock, and its leftovers are swept
@@ -110,7 +96,7 @@ export async function killTrials(bed: CrashBed, verb: string, argv: (root: strin
     if (refImage) {
       const out = join(root, 'out.tar');
       if (existsSync(out)) {
-        expect(same(bytes(out), refImage)).toBe(true);
+        expect(sameBytes(bytes(out), refImage)).toBe(true);
         expect(decodeImage(untar(bytes(out)), null).name).toBe('small');
       }
       // a killed dump may leave its hidden temporary file; the next dump of the same path removes it
