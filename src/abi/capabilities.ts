@@ -2,6 +2,7 @@
 export const CAP_KILL = 5;
 export const CAP_SETGID = 6;
 export const CAP_SETUID = 7;
+export const CAP_SYS_PTRACE = 19;
 export const CAP_SYS_ADMIN = 21;
 export const CAP_CHECKPOINT_RESTORE = 40;
 /** CAP_LAST_CAP in the model's capability space. */

@@ -25,6 +25,8 @@ export const SYSCALL_NAMES = [
   'eclone',
   'clone3',
   'unshare',
+  'setns',
+  'pidfd_open',
   'exit',
   'exit_group',
   'wait4',

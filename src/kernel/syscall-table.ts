@@ -20,6 +20,8 @@ import type { SyscallArgs } from './syscall-args.js';
 import type { Task } from './task.js';
 import { sysNanosleep } from './time-syscalls.js';
 import { sysUnshare } from './unshare.js';
+import { sysSetns } from './setns.js';
+import { sysPidfdOpen } from './pidfd-open.js';
 import { BLOCKED, sysWait4 } from './wait.js';
 
 /** EXITED is what exit and exit_group return: the caller no longer exists to receive a result. */
@@ -54,6 +56,8 @@ export const HANDLERS: Readonly<Record<SyscallName, Handler>> = {
   },
   clone3: (h, t, a) => sysClone3(h, t, a.word(0), a.word(1)),
   unshare: (h, t, a) => sysUnshare(h, t, a.u32(0)),
+  setns: (_h, t, a) => sysSetns(t, a.int(0), a.int(1)),
+  pidfd_open: (_h, t, a) => sysPidfdOpen(t, a.int(0), a.u32(1)),
   exit: (h, t, a) => {
     exitThread(h, t, exitStatus(a.int(0)));
     return EXITED;

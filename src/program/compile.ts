@@ -41,6 +41,8 @@ const ARITY: Record<SyscallName, number> = {
   eclone: 4,
   clone3: 2,
   unshare: 1,
+  setns: 2,
+  pidfd_open: 2,
   exit: 1,
   exit_group: 1,
   wait4: 4,

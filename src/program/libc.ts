@@ -267,6 +267,12 @@ export class Libc {
   unshare(flags: number): SyscallResult {
     return this.call('unshare', [flags]);
   }
+  setns(fd: number, nstype: number): SyscallResult {
+    return this.call('setns', [fd, nstype]);
+  }
+  pidfd_open(pid: number, flags: number): SyscallResult {
+    return this.call('pidfd_open', [pid, flags]);
+  }
   exit(status: number): SyscallResult {
     return this.call('exit', [status]);
   }

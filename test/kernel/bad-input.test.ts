@@ -81,6 +81,8 @@ const call = fc.record({
     fc.tuple(fc.constant('getsid' as const), pidNr),
     fc.tuple(fc.constant('setuid' as const), fc.constantFrom(0, 1000, -1)),
     fc.tuple(fc.constant('unshare' as const), flags),
+    fc.tuple(fc.constant('pidfd_open' as const), pidNr, fc.constantFrom(0, 0, 0o4000, 1)),
+    fc.tuple(fc.constant('setns' as const), fc.constantFrom(0, 3, 4, 5, -1), fc.oneof(flags, fc.constantFrom(0x20000000, 0x10000000, 0x30000000))),
     fc.tuple(fc.constant('exit' as const), num),
     fc.tuple(fc.constant('exit_group' as const), num),
     fc.tuple(fc.constant('munmap' as const), num, num),
@@ -118,6 +120,10 @@ function invoke(host: Host, t: Task, what: readonly unknown[]): SyscallResult {
       return l.setuid(arg(0));
     case 'unshare':
       return l.unshare(arg(0));
+    case 'pidfd_open':
+      return l.pidfd_open(arg(0), arg(1));
+    case 'setns':
+      return l.setns(arg(0), arg(1));
     case 'exit':
       return l.exit(arg(0));
     case 'exit_group':

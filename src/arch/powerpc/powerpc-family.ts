@@ -140,6 +140,8 @@ export const PPC_SYSCALLS: Arch['syscalls'] = {
   eclone: 323,
   clone3: 435,
   unshare: 282,
+  setns: 350,
+  pidfd_open: 434,
   exit: 1,
   exit_group: 234,
   wait4: 114,

@@ -130,6 +130,8 @@ export const S390_SYSCALLS: Arch['syscalls'] = {
   eclone: 332,
   clone3: 435,
   unshare: 303,
+  setns: 339,
+  pidfd_open: 434,
   exit: 1,
   exit_group: 248,
   wait4: 114,

@@ -139,6 +139,8 @@ export const I386: Arch = makeX86Arch({
     eclone: 337,
     clone3: 435,
     unshare: 310,
+    setns: 346,
+    pidfd_open: 434,
     exit: 1,
     exit_group: 252,
     wait4: 114,

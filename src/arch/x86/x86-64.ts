@@ -112,6 +112,8 @@ export const X86_64: Arch = makeX86Arch({
     eclone: 299,
     clone3: 435,
     unshare: 272,
+    setns: 308,
+    pidfd_open: 434,
     exit: 60,
     exit_group: 231,
     wait4: 61,

@@ -1,0 +1,25 @@
+/**
+ * pidfd_open(pid, flags) (kernel/pid.c, Linux 5.10 semantics; pidfd_open(2)):
+ * a file descriptor that refers to a process, as clone3's CLONE_PIDFD gives.
+ * Order: unknown flags, then pid <= 0 (EINVAL); a pid the caller's namespace
+ * does not know (ESRCH); a pid that is not a thread-group leader, or whose
+ * process has been reaped (EINVAL, pid_has_task(PIDTYPE_TGID)).
+ */
+import { O_RDWR } from './files.js';
+import { fail } from './kernel-error.js';
+import type { Task } from './task.js';
+
+/** PIDFD_NONBLOCK is O_NONBLOCK (the same value on every modelled ABI). */
+export const PIDFD_NONBLOCK = 0o4000;
+
+export function sysPidfdOpen(task: Task, pid: number, flags: number): number {
+  if ((flags >>> 0 & ~PIDFD_NONBLOCK) !== 0) fail('EINVAL', `pidfd_open flags 0x${(flags >>> 0).toString(16)} has unknown bits`);
+  if (pid <= 0) fail('EINVAL', `pid ${pid} is not positive`);
+  const p = task.activeNs.pids.get(pid);
+  if (!p) fail('ESRCH', `no process ${pid} in the caller's pid namespace`);
+  const t = p.task;
+  if (!t || t.group.leader !== t) fail('EINVAL', `pid ${pid} is not a thread-group leader`);
+  const fd = task.group.files.install({ kind: 'pidfd', flags: O_RDWR | (flags & PIDFD_NONBLOCK), pid: p });
+  if (fd < 0) fail('EMFILE', 'no free file descriptor for the pidfd');
+  return fd;
+}
