@@ -46,9 +46,11 @@ export function dumpContainer(m: Machine, container: Container, opts: DumpOption
   const mms = new Indexer<MemoryMap>();
   const fpus = new Indexer<Uint8Array>();
   const files = new Indexer<FileTable>();
-  const hostUser = m.host.rootUserNs;
+  // The user namespaces above the container's own (the host's, and an enclosing container's) are outside the image.
+  const outside = new Set<UserNamespace>([m.host.rootUserNs]);
+  for (let u = container.init.creds.userNs.parent; u; u = u.parent) outside.add(u);
   const addUser = (u: UserNamespace): number => {
-    if (u === hostUser) return -1;
+    if (outside.has(u)) return -1;
     if (u.parent) addUser(u.parent);
     return userNs.of(u);
   };
@@ -114,7 +116,7 @@ export function dumpContainer(m: Machine, container: Container, opts: DumpOption
     arch: m.host.arch.name,
     pidMax: m.host.pidMax,
     base,
-    userNs: userNs.items.map((u) => [u.parent && u.parent !== hostUser ? userNs.of(u.parent) : -1, u.ownerUid]),
+    userNs: userNs.items.map((u) => [u.parent && !outside.has(u.parent) ? userNs.of(u.parent) : -1, u.ownerUid]),
     pidNs: pidNs.items.map((n) => [n === root ? -1 : pidNs.of(n.parent!), userNs.has(n.userNs) ? userNs.of(n.userNs) : -1, n.lastPid, n.accepting]),
     tasks: records,
     init: ti(container.init),

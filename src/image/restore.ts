@@ -12,6 +12,7 @@
  * every step succeeded: on any failure the target is untouched.
  */
 import { CLONE_NEWPID, CLONE_PARENT, CLONE_SIGHAND, CLONE_THREAD, CLONE_VM } from '../abi/clone-flags.js';
+import { MAX_PID_NS_LEVEL } from '../abi/limits.js';
 import { SIGCHLD } from '../abi/signals.js';
 import { archByName } from '../arch/registry.js';
 import { placement } from '../arch/compat.js';
@@ -39,6 +40,7 @@ export type RestoreErrorCode =
   | 'CKPT_PID_MAX'
   | 'CKPT_PID_COLLISION'
   | 'CKPT_PRIVILEGE'
+  | 'CKPT_NO_CONTAINER'
   | 'CKPT_UNSUPPORTED'
   | 'CKPT_RESTORE_FAILED';
 
@@ -76,6 +78,12 @@ export interface RestoreOptions {
   /** also name the pids at the levels above the container (they must be free on the target) */
   hostPids?: boolean;
   /**
+   * restore inside this running container of the target: the image's container becomes a nested one, its
+   * pid namespace a child of that container's (entered with pidfd_open and setns, as CRIU does for an
+   * existing pid namespace); with hostPids the pids at that container's level are named too
+   */
+  into?: string;
+  /**
    * whether the restoring context holds CAP_SYS_ADMIN (eclone) or CAP_CHECKPOINT_RESTORE (clone3) in the
    * target host's root namespaces, as naming host pids needs (default true: the library is its own host)
    */
@@ -88,14 +96,21 @@ export interface RestoreOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-/** holderOf says what holds root-namespace pid `nr`: a task, a zombie, a thread, or only a process group or session id. */
-function holderOf(m: Machine, nr: number): string {
-  const pid = m.host.rootPidNs.pids.get(nr);
+/** holderOf says what holds pid `nr` of namespace `ns`: a task, a zombie, a thread, or only a process group or session id. */
+function holderOf(ns: PidNamespace, nr: number): string {
+  const pid = ns.pids.get(nr);
   const t = pid?.task;
-  if (t) return t.exited ? `zombie ${nr}` : t.isLeader ? `task ${nr}` : `thread ${nr} of process ${t.tgid}`;
+  if (t) return t.exited ? `zombie ${nr}` : t.isLeader ? `task ${nr}` : `thread ${nr} of process ${t.group.tgid.nrIn(ns)}`;
   if (pid && pid.pgrpUsers > 0) return `process group ${nr} (its leader is gone)`;
   if (pid && pid.sessionUsers > 0) return `session ${nr} (its leader is gone)`;
   return `pid ${nr}`;
+}
+
+/** depthOf counts the levels from the image's container namespace down to namespace k (0 for the container's own). */
+function depthOf(image: ContainerImage, k: number): number {
+  let d = 0;
+  for (let p = image.pidNs[k]?.[0] ?? -1; p >= 0 && d <= MAX_PID_NS_LEVEL; p = image.pidNs[p]?.[0] ?? -1) d++;
+  return d;
 }
 
 /** parentInSession: the task's parent is in the task's session too, so forking from it puts the child there. */
@@ -104,12 +119,32 @@ function parentInSession(tasks: readonly ImageTask[], t: ImageTask): boolean {
   return p !== undefined && t.sid !== null && p.sid !== null && p.sid.join('/') === t.sid.join('/');
 }
 
+/** enclosingOf is the task the restored container hangs below: the host's init, or the init of the container named by `into`. */
+function enclosingOf(target: Machine, opts: RestoreOptions): Task | null {
+  if (opts.into === undefined) return target.host.init;
+  const c = target.containers.get(opts.into);
+  return c && !c.init.exited && c.init.pid.ns.accepting ? c.init : null;
+}
+
+/** levelName names a level above the restored container: the host's, or a container's. */
+function levelName(target: Machine, ns: PidNamespace): string {
+  if (ns.level === 0) return `host ${target.name}`;
+  const c = [...target.containers.values()].find((k) => k.init.pid.ns === ns);
+  return c ? `container ${c.name}` : `pid-namespace level ${ns.level}`;
+}
+
 /** preflight lists every reason the image cannot go onto `target`, without changing anything. */
 export function preflight(target: Machine, image: ContainerImage, opts: RestoreOptions = {}): Problem[] {
   const problems: Problem[] = [];
   const add = (code: RestoreErrorCode, message: string): void => {
     if (!problems.some((p) => p.message === message)) problems.push({ code, message });
   };
+  const enclosing = enclosingOf(target, opts);
+  if (!enclosing) {
+    const c = opts.into === undefined ? undefined : target.containers.get(opts.into);
+    add('CKPT_NO_CONTAINER', c ? `--into ${opts.into}: that container's init has exited, so its pid namespace takes no new processes` : `--into ${opts.into}: no container of that name on host ${target.name}`);
+  }
+  const above = enclosing ? enclosing.pid.ns : null;
   const name = opts.name ?? image.name;
   if (!isValidName(name)) add('CKPT_BAD_NAME', `bad container name ${JSON.stringify(name)}: ${NAME_RULE}`);
   if (target.containers.has(name)) add('CKPT_NAME_TAKEN', `a container named ${name} already exists on host ${target.name}`);
@@ -121,7 +156,7 @@ export function preflight(target: Machine, image: ContainerImage, opts: RestoreO
   }
   // a loop, not Math.max(...): images hold hundreds of thousands of numbers
   let biggest = 0;
-  for (const t of image.tasks) for (const nr of t.numbers) if (nr > biggest) biggest = nr;
+  for (const t of image.tasks) for (const nr of opts.hostPids ? [...t.outer, ...t.numbers] : t.numbers) if (nr > biggest) biggest = nr;
   if (biggest >= target.host.pidMax) add('CKPT_PID_MAX', `the image uses pid ${biggest}, not below host ${target.name}'s pid_max ${target.host.pidMax}`);
   // A session or group whose leader has gone is rebuilt around a placeholder task with the leader's
   // pid; that needs the placeholder to live where its members do.
@@ -141,21 +176,68 @@ export function preflight(target: Machine, image: ContainerImage, opts: RestoreO
       }
     }
   });
-  if (opts.hostPids) {
-    // A container that sat deeper on its source comes back directly under the target host (its own
-    // levels are what identical pids are about); its host-level pid then has no counterpart to keep.
-    if (image.base !== 1) add('CKPT_UNSUPPORTED', `--host-pids: the image's container sat at pid-namespace level ${image.base} on its source, not directly under a host, so it has no host-level pid to keep`);
+  if (above && above.level + image.pidNs.reduce((d, _, k) => Math.max(d, depthOf(image, k)), 0) + 1 > MAX_PID_NS_LEVEL) {
+    add('CKPT_UNSUPPORTED', `the image's namespaces would nest deeper than ${MAX_PID_NS_LEVEL} levels below ${levelName(target, above)}`);
+  }
+  if (opts.hostPids && above) {
+    // The pids above the container are kept only where the image has one for every level above it:
+    // a container that sat at the same depth on its source.
+    if (image.base !== above.level + 1) {
+      add('CKPT_UNSUPPORTED', `--host-pids: the image's container sat at pid-namespace level ${image.base} on its source, but would come back at level ${above.level + 1} ${opts.into === undefined ? 'directly under the host' : `inside container ${opts.into}`}, so its pids above the container have no counterpart to keep`);
+    }
     if (opts.privileged === false) {
       add('CKPT_PRIVILEGE', `--host-pids names pids in host ${target.name}'s root pid namespace, which needs ${opts.via === 'clone3' ? 'CAP_CHECKPOINT_RESTORE (or CAP_SYS_ADMIN)' : 'CAP_SYS_ADMIN'} there; the restoring context does not have it`);
     }
     const errno = opts.via === 'clone3' ? 'EEXIST' : 'EBUSY';
-    for (const t of image.base === 1 ? image.tasks : []) {
-      const nr = t.outer[0];
-      if (nr === undefined || !target.host.rootPidNs.bitmap.test(nr)) continue;
-      add('CKPT_PID_COLLISION', `host pid ${nr} (task ${t.numbers.join('/')} of the image) is held by ${holderOf(target, nr)} on host ${target.name}: ${opts.via ?? 'eclone'} would fail with ${errno}`);
+    for (const t of image.base === above.level + 1 ? image.tasks : []) {
+      t.outer.forEach((nr, level) => {
+        const ns = above.chain[level]!;
+        if (!ns.bitmap.test(nr)) return;
+        const where = level === 0 ? `host pid ${nr}` : `pid ${nr} at level ${level} (${levelName(target, ns)})`;
+        add('CKPT_PID_COLLISION', `${where} (task ${t.numbers.join('/')} of the image) is held by ${holderOf(ns, nr)} ${level === 0 ? `on host ${target.name}` : `in ${levelName(target, ns)}`}: ${opts.via ?? 'eclone'} would fail with ${errno}`);
+      });
     }
   }
   return problems;
+}
+
+/**
+ * enterContainer makes, in the pid namespace `ns` of a running container, the helper that will create
+ * the restored container's init: the restorer (the host's init) joins `ns` for its children with
+ * pidfd_open and setns, clones the helper there with clone3 set_tid naming a pid at every level that the
+ * image does not need, and joins its own namespace again. (A child made in a joined namespace cannot
+ * make a new one itself: copy_pid_ns refuses it, hence the helper.)
+ */
+function enterContainer(host: Machine['host'], ns: PidNamespace, tasks: readonly ImageTask[], opts: RestoreOptions): Task {
+  const l = host.libc(host.init);
+  const reaper = ns.childReaper!;
+  const join = (nr: number): void => {
+    const fd = l.pidfd_open(nr, 0);
+    const r = fd.errno ? fd : l.setns(fd.ret, CLONE_NEWPID);
+    if (fd.ret >= 0) l.close(fd.ret);
+    if (r.errno) failed(`entering the pid namespace of ${nr === 1 ? 'the host' : `container init ${nr}`} failed with ${r.errno}`);
+  };
+  join(reaper.pid.nr);
+  // The helper's pids: the highest free ones that no task of the image asks for.
+  const setTid: number[] = [];
+  for (let level = ns.level; level >= 0; level--) {
+    const tmp = ns.chain[level]!;
+    const wanted = new Set(opts.hostPids ? tasks.map((t) => t.outer[level]) : []);
+    let nr = tmp.pidMax - 1;
+    while (nr > 0 && (tmp.bitmap.test(nr) || wanted.has(nr))) nr--;
+    setTid.push(nr);
+  }
+  const r = l.clone3({ exit_signal: SIGCHLD, set_tid: setTid }, 88);
+  join(1);
+  if (!r.child) failed(`the helper inside the enclosing container could not be created: clone3 failed with ${r.errno}`);
+  return r.child;
+}
+
+/** leave ends the helper made by enterContainer and reaps it. */
+function leave(host: Machine['host'], helper: Task): void {
+  host.libc(helper).exit(0);
+  const r = host.libc(host.init).wait4(helper.pid.nr, 0, 0, 0);
+  if (r.errno) failed(`reaping the helper failed with ${r.errno}`);
 }
 
 /** restoreAtomically restores onto a copy of `target` and returns the copy; `target` itself is never changed. */
@@ -172,6 +254,10 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
   const host = m.host;
   const arch = archByName(image.arch)!;
   const tasks = image.tasks;
+  const above = enclosingOf(m, opts)!.pid.ns;
+  /** the levels above the container: 0 .. above.level */
+  const outerLevels = above.level + 1;
+  const outerPids = (t: ImageTask): number[] => (opts.hostPids ? t.outer.slice(0, outerLevels) : new Array<number>(outerLevels).fill(0));
   const created = new Array<Task | undefined>(tasks.length);
   const indexOf = new Map<Task, number>();
   const at = (i: number): Task => {
@@ -197,9 +283,10 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
   const placeholders: Array<{ helper: Task; parent: Task }> = [];
   const sessionHelpers = new Map<string, Task>();
   const placeholder = (ids: number[], creator: Task): Task => {
-    const pids = [0, ...ids.slice(0, creator.pid.level)];
+    const inside = ids.slice(0, creator.pid.level - above.level);
+    const pids = [...new Array<number>(outerLevels).fill(0), ...inside];
     const r = opts.via === 'clone3'
-      ? host.libc(creator).clone3({ exit_signal: SIGCHLD, set_tid: [...ids.slice(0, creator.pid.level)].reverse() }, 88)
+      ? host.libc(creator).clone3({ exit_signal: SIGCHLD, set_tid: [...inside].reverse() }, 88)
       : host.libc(creator).eclone(SIGCHLD, { nr_pids: pids.length }, 48, pids);
     if (!r.child) failed(`the placeholder for leader ${ids.join('/')} could not be created: ${r.errno}`);
     placeholders.push({ helper: r.child, parent: creator });
@@ -228,16 +315,17 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
     const creatorIndex = indexOf.get(creator) ?? -1;
     if (pendingSetsid.has(creatorIndex) && key(t.sid) === key(tasks[creatorIndex]!.numbers)) setsid(creatorIndex);
     const thread = t.leader !== i;
-    const newNs = !thread && t.numbers[t.numbers.length - 1] === 1 && t.numbers.length === creator.pid.level + 1;
-    const levels = creator.pid.level; // the creator's levels 1..levels are container levels
-    const hostNr = opts.hostPids ? t.outer[0] ?? 0 : 0;
-    const pids = [hostNr, ...t.numbers.slice(0, levels)];
+    const newNs = !thread && t.numbers[t.numbers.length - 1] === 1 && t.numbers.length === creator.pid.level - above.level + 1;
+    // the creator's levels past `above` are container levels; the ones up to it are outer levels
+    const inside = t.numbers.slice(0, creator.pid.level - above.level);
+    const outer = outerPids(t);
+    const pids = [...outer, ...inside];
     const cloneFlags = (thread ? CLONE_THREAD | CLONE_SIGHAND | CLONE_VM : 0) | (newNs ? CLONE_NEWPID : 0) | adopt;
     const exitSignal = thread ? 0 : t.exitSignal & 0xff;
     let r;
     if (opts.via === 'clone3') {
       // set_tid is innermost first; a new namespace's own level must be named 1; 0 is not "auto" there.
-      const setTid = [...(newNs ? [1] : []), ...t.numbers.slice(0, levels).reverse(), ...(hostNr ? [hostNr] : [])];
+      const setTid = [...(newNs ? [1] : []), ...[...inside].reverse(), ...(opts.hostPids ? [...outer].reverse() : [])];
       // clone3 refuses an exit signal with CLONE_PARENT: the child takes its creator's leader's.
       r = host.libc(creator).clone3({ flags: cloneFlags, exit_signal: adopt ? 0 : exitSignal, set_tid: setTid }, 88);
       if (!r.child) failed(`clone3 of task ${t.numbers.join('/')} failed with ${r.errno} (set_tid ${setTid.join(', ')}, innermost level first)`);
@@ -254,8 +342,15 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
   // Tasks are made in the image's order, the order the source created them, so that the scheduler,
   // which runs tasks in creation order, runs them as before. A thread is made by its leader, a
   // process by its parent; both always precede it.
+  const enclosing = opts.into === undefined ? null : enterContainer(host, above, tasks, opts);
   tasks.forEach((t, i) => {
-    if (i === image.init) return void create(i, host.init);
+    if (i === image.init) {
+      create(i, enclosing ?? host.init);
+      // The helper that made the container's init in the enclosing namespace leaves; the init is
+      // reparented to that namespace's reaper, the enclosing container's init.
+      if (enclosing) leave(host, enclosing);
+      return;
+    }
     const creator = t.leader !== i ? t.leader : t.parent;
     if (creator < 0 || !created[creator]) failed(`task ${t.numbers.join('/')} comes before its ${t.leader !== i ? 'thread-group leader' : 'parent'} in the image: this layout is not supported yet`, 'CKPT_UNSUPPORTED');
     create(i, at(creator));
@@ -291,7 +386,7 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
     if (r.errno) failed(`reaping a placeholder failed with ${r.errno}`);
   }
   // Every task must now be in its session and group, at every container level.
-  const base = host.init.pid.level + 1;
+  const base = outerLevels;
   const containerNs = at(image.init).pid.ns;
   const inside = (p: Pid): string => (p.nrIn(containerNs) !== 0 ? p.numbers.slice(base).join('/') : '');
   tasks.forEach((t, i) => {
@@ -306,7 +401,9 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
   for (const [parent, owner] of image.userNs) {
     // The container's own user namespace belongs to whoever restores it, not to the uid the image names:
     // an image cannot make another host user the owner (and so capable) of what it restores.
-    const u = parent < 0 ? new UserNamespace(host.rootUserNs, host.init.creds.euid) : new UserNamespace(userNs[parent]!, owner);
+    // Inside another container it belongs to that container's root, as a container it started would.
+    const enclosingCreds = (enclosingOf(m, opts) ?? host.init).creds;
+    const u = parent < 0 ? new UserNamespace(enclosingCreds.userNs, enclosingCreds.euid) : new UserNamespace(userNs[parent]!, owner);
     host.commitUserNs(u);
     userNs.push(u);
   }
@@ -315,7 +412,7 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
   tasks.forEach((t, i) => (pidNs[t.ns] = at(i).pid.ns));
   image.pidNs.forEach(([parent, user], k) => {
     if (pidNs[k]) return;
-    const outer = parent < 0 ? host.rootPidNs : pidNs[parent];
+    const outer = parent < 0 ? above : pidNs[parent];
     if (!outer) failed(`pid namespace ${k} has no parent to hang from`);
     const ns = new PidNamespace(outer, userOf(user), host.pidMax);
     host.commitPidNs(ns);

@@ -6,6 +6,13 @@
  * 4, 5/3 and 6. Host-level pids are named only with --host-pids, so that is
  * where a restore can collide; the container's own levels are fresh
  * namespaces on the target.
+ *
+ * The `inside` image is the same container restored inside a running
+ * container `box` (host pid 12, after ten other host processes) and
+ * checkpointed there: host pids 13..17, pids 2..6 at box's level. Restored
+ * --into a target's `box` with --host-pids, the pids at box's level, an
+ * existing namespace, are named too: that is where a container-level pid,
+ * or only the second level, can collide.
  */
 import type { Machine } from '../../src/container/machine.js';
 import type { RestoreOptions } from '../../src/image/restore.js';
@@ -18,7 +25,19 @@ export interface CollisionCase {
   targetPidMax?: number;
   /** null: the restore succeeds */
   reasons: string[] | null;
+  /** the image restored: the nested sample dumped from directly under a host (default), or from inside box */
+  image?: 'inside';
 }
+
+/** IDLE is box's workload: a container that sleeps, into which images are restored. */
+export const IDLE = 'program main\n  sleep 100000000\nend\n';
+
+/** box runs the container `box` on the target and returns its init. */
+const box = (m: Machine) => m.run('box', 'idle.wl', IDLE).init;
+
+/** collisionAtBox is the reason given when box-level pid 2, which the image's init needs, is taken by `holder`. */
+const collisionAtBox = (via: 'eclone' | 'clone3', holder: string): string =>
+  `pid 2 at level 1 (container box) (task 1 of the image) is held by ${holder} in container box: ${via} would fail with ${via === 'eclone' ? 'EBUSY' : 'EEXIST'}`;
 
 const THREAD = 0x10000 | 0x800 | 0x100;
 
@@ -117,6 +136,114 @@ export const CASES: CollisionCase[] = [
     options: {},
     targetPidMax: 301,
     reasons: null,
+  },
+  {
+    name: 'into a running container: every pid kept, the host\'s and the container\'s levels too',
+    image: 'inside',
+    setup: (m) => void box(m),
+    options: { into: 'box', hostPids: true },
+    reasons: null,
+  },
+  {
+    name: 'a container-level pid held by a live task (a collision only at the second level)',
+    image: 'inside',
+    setup: (m) => void fork(m, box(m)),
+    options: { into: 'box', hostPids: true },
+    reasons: [collisionAtBox('eclone', 'task 2')],
+  },
+  {
+    name: 'the same container-level collision through clone3',
+    image: 'inside',
+    setup: (m) => void fork(m, box(m)),
+    options: { into: 'box', hostPids: true, via: 'clone3' },
+    reasons: [collisionAtBox('clone3', 'task 2')],
+  },
+  {
+    name: 'a container-level pid held by a zombie',
+    image: 'inside',
+    setup: (m) => void m.host.libc(fork(m, box(m))).exit(0),
+    options: { into: 'box', hostPids: true },
+    reasons: [collisionAtBox('eclone', 'zombie 2')],
+  },
+  {
+    name: "a container-level pid held by a thread's tid",
+    image: 'inside',
+    setup: (m) => void m.host.libc(box(m)).clone(THREAD, 0, 0, 0, 0),
+    options: { into: 'box', hostPids: true },
+    reasons: [collisionAtBox('eclone', 'thread 2 of process 1')],
+  },
+  {
+    name: 'a container-level pid held only as a process group id',
+    image: 'inside',
+    setup: (m) => {
+      const init = box(m);
+      const leader = fork(m, init);
+      m.host.libc(leader).setpgid(0, 0);
+      fork(m, leader);
+      m.host.libc(leader).exit(0);
+      m.host.libc(init).wait4(2, 0, 0, 0);
+    },
+    options: { into: 'box', hostPids: true },
+    reasons: [collisionAtBox('eclone', 'process group 2 (its leader is gone)'), 'pid 3 at level 1 (container box) (task 2/1 of the image) is held by task 3 in container box: eclone would fail with EBUSY'],
+  },
+  {
+    name: 'a container-level pid held only as a session id',
+    image: 'inside',
+    setup: (m) => {
+      const init = box(m);
+      const leader = fork(m, init);
+      m.host.libc(leader).setsid();
+      const member = fork(m, leader);
+      m.host.libc(member).setpgid(0, 0);
+      m.host.libc(leader).exit(0);
+      m.host.libc(init).wait4(2, 0, 0, 0);
+    },
+    options: { into: 'box', hostPids: true },
+    reasons: [collisionAtBox('eclone', 'session 2 (its leader is gone)'), 'pid 3 at level 1 (container box) (task 2/1 of the image) is held by task 3 in container box: eclone would fail with EBUSY'],
+  },
+  {
+    name: 'collisions at the host level and at the container level together',
+    image: 'inside',
+    setup: (m) => {
+      const init = box(m);
+      for (let i = 0; i < 11; i++) fork(m);
+      fork(m, init);
+    },
+    options: { into: 'box', hostPids: true },
+    reasons: [
+      'host pid 13 (task 1 of the image) is held by task 13 on host t: eclone would fail with EBUSY',
+      collisionAtBox('eclone', 'task 2'),
+      // box's child took the next host pid, 14
+      'host pid 14 (task 2/1 of the image) is held by task 14 on host t: eclone would fail with EBUSY',
+    ],
+  },
+  {
+    name: 'into a running container without --host-pids: the levels above are the target kernel\'s choice',
+    image: 'inside',
+    setup: (m) => {
+      const init = box(m);
+      for (let i = 0; i < 4; i++) fork(m, init);
+    },
+    options: { into: 'box' },
+    reasons: null,
+  },
+  {
+    name: 'into a container that does not exist',
+    setup: () => undefined,
+    options: { into: 'box' },
+    reasons: ['--into box: no container of that name on host t'],
+  },
+  {
+    name: 'into a container whose init has exited',
+    setup: (m) => void m.host.libc(box(m)).exit(0),
+    options: { into: 'box' },
+    reasons: ["--into box: that container's init has exited, so its pid namespace takes no new processes"],
+  },
+  {
+    name: '--host-pids needs an image from the same depth',
+    setup: (m) => void box(m),
+    options: { into: 'box', hostPids: true },
+    reasons: ["--host-pids: the image's container sat at pid-namespace level 1 on its source, but would come back at level 2 inside container box, so its pids above the container have no counterpart to keep"],
   },
   {
     name: 'an existing container of the same name',

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/container/machine.js';
 import { dumpContainer } from '../../src/image/dump.js';
 import { preflight, restoreAtomically, RestoreError } from '../../src/image/restore.js';
-import { CASES } from './cases.js';
+import { CASES, IDLE } from './cases.js';
 
 function image(pidMaxSource?: number) {
   const m = Machine.create('s', 'x86_64', pidMaxSource);
@@ -13,8 +13,29 @@ function image(pidMaxSource?: number) {
   return dumpContainer(m, c);
 }
 
+/** imageInside: the same container restored inside `box` (after ten other host processes) and checkpointed there. */
+function imageInside() {
+  const m = Machine.create('s', 'x86_64');
+  for (let i = 0; i < 10; i++) m.host.libc(m.host.init).fork();
+  m.run('box', 'idle.wl', IDLE);
+  const { machine, container } = restoreAtomically(m, image(), { into: 'box' });
+  return dumpContainer(machine, container);
+}
+
 describe('pid-collision regression suite', () => {
   const img = image();
+  const inside = imageInside();
+
+  it('the inside image is what the cases assume: host pids 13..17, box-level pids 2..6, the same pids below', () => {
+    expect(inside.base).toBe(2);
+    expect(inside.tasks.map((t) => [t.outer.join('/'), t.numbers.join('/')])).toEqual([
+      ['13/2', '1'],
+      ['14/3', '2/1'],
+      ['15/4', '4'],
+      ['16/5', '5/3'],
+      ['17/6', '6'],
+    ]);
+  });
 
   it('the image is what the cases assume: host pids 2, 3, 5, 6, 7', () => {
     expect(img.tasks.map((t) => [t.outer[0], t.numbers.join('/')])).toEqual([
@@ -32,15 +53,20 @@ describe('pid-collision regression suite', () => {
       c.setup(target);
       const before = JSON.stringify(target.host.snapshot());
       let reasons: string[] | null = null;
+      const source = c.image === 'inside' ? inside : img;
       try {
-        const { machine, container } = restoreAtomically(target, img, c.options);
-        expect(machine.tasksOf(container).map((t) => t.nspids.slice(1)).sort()).toEqual(img.tasks.map((t) => t.numbers).sort());
+        const { machine, container } = restoreAtomically(target, source, c.options);
+        const above = container.init.pid.level;
+        expect(machine.tasksOf(container).map((t) => t.nspids.slice(above)).sort()).toEqual(source.tasks.map((t) => t.numbers).sort());
+        // with --host-pids the levels above are the image's too
+        if (c.options.hostPids) expect(machine.tasksOf(container).map((t) => t.nspids.slice(0, above)).sort()).toEqual(source.tasks.map((t) => t.outer).sort());
+        if (c.options.into) expect(container.init.parent).toBe(machine.containers.get(c.options.into)!.init);
       } catch (e) {
         if (!(e instanceof RestoreError)) throw e;
         reasons = e.reasons;
       }
       expect(reasons).toEqual(c.reasons);
-      expect(preflight(target, img, c.options).map((p) => p.message)).toEqual(c.reasons ?? []);
+      expect(preflight(target, source, c.options).map((p) => p.message)).toEqual(c.reasons ?? []);
       expect(JSON.stringify(target.host.snapshot())).toBe(before);
     });
   }

@@ -14,6 +14,7 @@ import { SIGCHLD } from '../../src/abi/signals.js';
 import { NS_LAST_PID_PATH, O_RDWR } from '../../src/kernel/files.js';
 import { containerTree, hostTree, throughBytes } from './container-tree.js';
 import { ALL_ARCHES } from '../helpers.js';
+import type { Task } from '../../src/kernel/task.js';
 
 const WORKLOADS = ['nested', 'threads', 'pidcache', 'churn'].map((n) => [n, readFileSync(`images/workloads/${n}.wl`, 'utf8')] as const);
 
@@ -169,6 +170,47 @@ describe('a container that sat deeper on its source', () => {
     expect(tree(machine, 'c')).toEqual(tree(source, 'c'));
     expect(preflight(Machine.create('t', 'x86_64'), deeper, { hostPids: true }).map((p) => p.code)).toEqual(['CKPT_UNSUPPORTED']);
   });
+});
+
+describe('restoring inside a running container (--into)', () => {
+  const IDLE = 'program main\n  sleep 100000000\nend\n';
+  for (const [name, text] of WORKLOADS) {
+    it(`${name}: run N, dump, restore inside box, run M == run N+M; dumped there and restored inside another box with every pid kept`, () => {
+      const pidMax = name === 'churn' ? 400 : undefined;
+      const n = 37;
+      const m = 150;
+      const straightAt = (steps: number): string => {
+        const straight = start('x86_64', name, text, pidMax);
+        straight.scheduler.run(steps);
+        return straight.containers.get('c')!.console.text;
+      };
+      const source = start('x86_64', name, text, pidMax);
+      source.scheduler.run(n);
+      const target = Machine.create('t', 'x86_64', pidMax);
+      target.run('box', 'idle.wl', IDLE);
+      target.scheduler.run(1); // box's init goes to sleep
+      const { machine } = restoreAtomically(target, throughBytes(dumpContainer(source, source.containers.get('c')!)), { into: 'box' });
+      expect(tree(machine, 'c')).toEqual(tree(source, 'c'));
+      const ctr = machine.containers.get('c')!;
+      expect(ctr.init.pid.level).toBe(2);
+      expect(ctr.init.parent).toBe(machine.containers.get('box')!.init);
+      // only c's tasks run, as in the straight run (box would otherwise take steps of the round)
+      const inC = (mc: Machine) => (t: Task) => mc.containers.get('c')!.init.pid.ns.isAncestorOf(t.pid.ns);
+      machine.scheduler.run(m, inC(machine));
+      expect(ctr.console.text).toBe(straightAt(n + m));
+      // Now from inside box to inside another host's box, with the pids at the host's and box's levels kept.
+      const again = Machine.create('u', 'x86_64', pidMax);
+      again.run('box', 'idle.wl', IDLE);
+      again.scheduler.run(1);
+      const image = throughBytes(dumpContainer(machine, ctr));
+      expect(image.base).toBe(2);
+      const back = restoreAtomically(again, image, { into: 'box', hostPids: true, via: 'clone3' }).machine;
+      expect(hostTree(back, 'c')).toEqual(hostTree(machine, 'c'));
+      expect(tree(back, 'c')).toEqual(tree(machine, 'c'));
+      back.scheduler.run(m, inC(back));
+      expect(back.containers.get('c')!.console.text).toBe(straightAt(n + 2 * m));
+    });
+  }
 });
 
 describe('sessions and groups whose leaders have gone', () => {
