@@ -47,6 +47,22 @@ export class Machine {
     return ctr;
   }
 
+  /** remove forgets a container and the containers restored inside it, whose tasks were in its namespaces. */
+  remove(container: Container): void {
+    const ns = container.init.pid.ns;
+    for (const [name, c] of this.containers) if (ns.isAncestorOf(c.init.pid.ns)) this.containers.delete(name);
+  }
+
+  /** innermostContainer is the deepest container whose namespaces hold `task`, or undefined. */
+  innermostContainer(task: Task): Container | undefined {
+    let best: Container | undefined;
+    for (const c of this.containers.values()) {
+      const ns = c.init.pid.ns;
+      if (ns.isAncestorOf(task.pid.ns) && (!best || ns.level > best.init.pid.ns.level)) best = c;
+    }
+    return best;
+  }
+
   /** tasksOf lists a container's tasks (alive or zombie): those whose pid lives in its namespace or below, in pid order. */
   tasksOf(container: Container): Task[] {
     const ns = container.init.pid.ns;

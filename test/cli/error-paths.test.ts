@@ -97,7 +97,8 @@ const CASES: Case[] = [
   { what: 'an incompatible architecture', argv: () => ['restore', join(dir, 'plain.tar'), '--host', 'small32'], code: 1, line: 'ckpt: cannot restore a x86_64 image on host small32 (i386): x86_64 is a 64-bit ABI and i386 is 32-bit: registers, addresses and the 64-bit mode cannot be represented [CKPT_ARCH_MISMATCH]' },
   { what: 'a pid above the target pid_max', argv: () => ['restore', join(dir, 'bigpid.tar'), '--host', 'tiny'], code: 1, line: "ckpt: the image uses pid 5000, not below host tiny's pid_max 400 [CKPT_PID_MAX]" },
   { what: 'a host pid collision', argv: () => ['restore', join(dir, 'plain.tar'), '--host-pids', '--name', 'again', '--host', 'twin'], code: 1, line: /^ckpt: host pid \d+ \(task 1 of the image\) is held by task \d+ on host twin: eclone would fail with EBUSY(; .*)? \[CKPT_PID_COLLISION\]$/ },
-  { what: 'host pids for a container that was not directly under a host', argv: () => ['restore', join(dir, 'deep.tar'), '--name', 'deep', '--host-pids'], code: 1, line: "ckpt: --host-pids: the image's container sat at pid-namespace level 2 on its source, not directly under a host, so it has no host-level pid to keep [CKPT_UNSUPPORTED]" },
+  { what: 'host pids for a container that was not directly under a host', argv: () => ['restore', join(dir, 'deep.tar'), '--name', 'deep', '--host-pids'], code: 1, line: "ckpt: --host-pids: the image's container sat at pid-namespace level 2 on its source, but would come back at level 1 directly under the host, so its pids above the container have no counterpart to keep [CKPT_UNSUPPORTED]" },
+  { what: 'restoring into a container that does not exist', argv: () => ['restore', join(dir, 'plain.tar'), '--name', 'n2', '--into', 'ghost'], code: 1, line: 'ckpt: --into ghost: no container of that name on host default [CKPT_NO_CONTAINER]' },
   { what: 'a check that finds problems', argv: () => ['check', join(dir, 'plain.tar'), '--name', 'web'], code: 1, line: '' },
 ];
 

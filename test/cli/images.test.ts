@@ -1,5 +1,5 @@
 /** dump, check, restore and inspect through the command line. */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -14,6 +14,41 @@ afterEach(() => rmSync(root, { recursive: true, force: true }));
 const ckpt = (...argv: string[]) => ckptIn(root, argv);
 
 describe('dump and restore through the CLI', () => {
+  it('--into: restored inside a running container, shown under it, moved on with every pid kept, removed with it', async () => {
+    const idle = join(root, 'idle.wl');
+    writeFileSync(idle, 'program main\nidle:\n  sleep 100000000\n  goto idle\nend\n');
+    const image = join(root, 'web.tar');
+    const inside = join(root, 'inside.tar');
+    await ckpt('run', 'web', 'images/workloads/nested.wl', '--steps', '50');
+    const before = JSON.parse((await ckpt('ps', 'web', '--json')).out);
+    expect((await ckpt('dump', 'web', '-o', image)).code).toBe(0);
+    await ckpt('run', 'pod', idle, '--steps', '1');
+    const check = await ckpt('check', image, '--into', 'pod', '--host-pids', '--json');
+    expect(check.code).toBe(1);
+    expect(JSON.parse(check.out).reasons.map((r: { code: string }) => r.code)).toEqual(['CKPT_UNSUPPORTED']);
+    const r = await ckpt('restore', image, '--into', 'pod', '--json');
+    expect(r.code).toBe(0);
+    const rows = JSON.parse((await ckpt('ps', '--json')).out) as Array<{ container: string; nspids: number[] }>;
+    // web's tasks are one level deeper than before, with the same pids at web's own levels, and listed under web only
+    expect(rows.filter((x) => x.container === 'web').map((x) => x.nspids.slice(2))).toEqual(before.map((x: { nspids: number[] }) => x.nspids.slice(1)));
+    expect(rows.filter((x) => x.container === 'pod')).toHaveLength(1);
+    // from pod on this host to pod on another, every pid kept
+    expect((await ckpt('dump', 'web', '-o', inside, '--leave-running')).code).toBe(0);
+    await ckpt('host', 'create', 'other', '--arch', 'x86_64');
+    await ckpt('run', 'pod', idle, '--steps', '1', '--host', 'other');
+    expect((await ckpt('restore', inside, '--into', 'pod', '--host-pids', '--via', 'clone3', '--host', 'other')).code).toBe(0);
+    const moved = JSON.parse((await ckpt('ps', 'web', '--json', '--host', 'other')).out);
+    expect(moved.map((x: { nspids: number[] }) => x.nspids)).toEqual(rows.filter((x) => x.container === 'web').map((x) => x.nspids));
+    // a collision at pod's level is named there
+    const again = await ckpt('check', inside, '--into', 'pod', '--host-pids', '--host', 'other', '--name', 'web2');
+    expect(again.out.split('\n')[1]).toMatch(/^ {2}- host pid \d+ \(task 1 of the image\) is held by task \d+ on host other: eclone would fail with EBUSY \[CKPT_PID_COLLISION\]$/);
+    expect(again.out).toMatch(/pid 2 at level 1 \(container pod\) \(task 1 of the image\) is held by task 2 in container pod: eclone would fail with EBUSY \[CKPT_PID_COLLISION\]/);
+    // removing pod takes web with it
+    expect((await ckpt('rm', 'pod', '--force')).code).toBe(0);
+    expect(JSON.parse((await ckpt('ps', '--json')).out)).toEqual([]);
+    expect((await ckpt('restore', image, '--into', 'ghost')).err).toBe('ckpt: --into ghost: no container of that name on host default [CKPT_NO_CONTAINER]');
+  });
+
   it('i386 -> x86_64 with eclone, pids identical at every container level', async () => {
     const image = join(root, 'web.tar');
     await ckpt('host', 'create', 'old', '--arch', 'i386');

@@ -22,6 +22,7 @@ interface RestoreArgs extends HostArgs {
   name?: string;
   hostPids: boolean;
   via: 'eclone' | 'clone3';
+  into?: string;
 }
 
 /** the largest program file looked at for an image that refers to it by path */
@@ -48,14 +49,15 @@ function resolverFor(m: Machine | null) {
 }
 
 function restoreOptions(a: RestoreArgs): RestoreOptions {
-  return { ...(a.name ? { name: a.name } : {}), hostPids: a.hostPids, via: a.via, privileged: restorerIsPrivileged(a.via) };
+  return { ...(a.name ? { name: a.name } : {}), ...(a.into === undefined ? {} : { into: a.into }), hostPids: a.hostPids, via: a.via, privileged: restorerIsPrivileged(a.via) };
 }
 
 function withRestoreOptions(y: Argv): Argv<unknown> {
   return withHost(y)
     .positional('image', { type: 'string', demandOption: true, describe: 'the image file (a tar archive)' })
     .option('name', { type: 'string', describe: "the container's name on the target (default: its name in the image)" })
-    .option('host-pids', { type: 'boolean', default: false, describe: 'keep the host-level pids too (they must be free)' })
+    .option('host-pids', { type: 'boolean', default: false, describe: 'keep the pids at the levels above the container too: the host\'s, and with --into that container\'s (they must be free)' })
+    .option('into', { type: 'string', describe: 'restore inside this running container, as a container nested in it (its pid namespace is entered with setns)' })
     .option('via', { choices: ['eclone', 'clone3'] as const, default: 'eclone' as const, describe: 'name the pids with eclone (oldest level first) or clone3 set_tid (innermost first)' });
 }
 
@@ -104,7 +106,7 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
             const libc = m.host.libc(m.host.init);
             if (c.init.state !== 'zombie') libc.kill(c.init.pid.nr, 9);
             libc.wait4(c.init.pid.nr, 0, 0, 0);
-            m.containers.delete(c.name);
+            m.remove(c);
           }
           return { image: out, container: c.name, arch: img.arch, tasks: img.tasks.length, bytes: size, leftRunning: a.leaveRunning };
         });
@@ -117,7 +119,8 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
       builder: (y: Argv) =>
         withRestoreOptions(y)
           .example('$0 restore web.tar --host big', 'bring web back on host big')
-          .example('$0 restore web.tar --via clone3 --host-pids', 'mainline clone3, host pids kept too'),
+          .example('$0 restore web.tar --via clone3 --host-pids', 'mainline clone3, host pids kept too')
+          .example('$0 restore web.tar --into pod --host-pids', 'inside running container pod, pids kept at every level'),
       handler: (a) => {
         const entries = readImageFile(a.image);
         const out = storeOf(a).replace(
