@@ -18,17 +18,28 @@ export interface Vma {
   readonly name: string;
 }
 
-/** Page is a page frame; refs counts the address spaces mapping it; `shared` pages are never copied on write. */
+/** Page is a page frame; refs counts the page tables mapping it; `shared` pages are never copied on write. */
 export interface Page {
   data: Uint8Array;
   refs: number;
   shared: boolean;
 }
 
+/**
+ * PageTable maps page indexes to frames. fork shares the table itself until
+ * either side changes it (most forked children of a restorer never write),
+ * so `sharers` counts the address spaces using it; a page is private to an
+ * address space only when both its table and the page are unshared.
+ */
+interface PageTable {
+  readonly pages: Map<number, Page>;
+  sharers: number;
+}
+
 export class MemoryMap {
   /** sorted, never mutated in place: fork shares the array until either side maps or unmaps */
   private vmas: readonly Vma[] = [];
-  private pages = new Map<number, Page>();
+  private table: PageTable = { pages: new Map(), sharers: 1 };
   /** users counts the tasks sharing this address space (CLONE_VM), as mm_users. */
   users = 1;
 
@@ -44,7 +55,7 @@ export class MemoryMap {
     mm.vmas = vmas.map((v) => ({ ...v }));
     for (const [index, page] of pages) {
       page.refs++;
-      mm.pages.set(index, page);
+      mm.table.pages.set(index, page);
     }
     mm.users = users;
     return mm;
@@ -52,7 +63,17 @@ export class MemoryMap {
 
   /** pageObjects lists the page frames by index, for a serializer that stores each shared frame once. */
   pageObjects(): Array<[number, Page]> {
-    return [...this.pages.entries()].sort((a, b) => a[0] - b[0]);
+    return [...this.table.pages.entries()].sort((a, b) => a[0] - b[0]);
+  }
+
+  /** ownTable gives this address space a table of its own before it changes it (the copy-on-write of the table). */
+  private ownTable(): Map<number, Page> {
+    const t = this.table;
+    if (t.sharers === 1) return t.pages;
+    t.sharers--;
+    for (const page of t.pages.values()) page.refs++;
+    this.table = { pages: new Map(t.pages), sharers: 1 };
+    return this.table.pages;
   }
 
   /** mappings returns a copy of the VMA list, lowest first. */
@@ -62,13 +83,13 @@ export class MemoryMap {
 
   /** residentPages counts pages that have been written (allocated) in this address space. */
   residentPages(): number {
-    return this.pages.size;
+    return this.table.pages.size;
   }
 
   /** isShared reports whether the page holding `addr` is shared copy-on-write with another address space. */
   isShared(addr: number): boolean {
-    const page = this.pages.get(Math.floor(addr / this.pageSize));
-    return page !== undefined && page.refs > 1;
+    const page = this.table.pages.get(Math.floor(addr / this.pageSize));
+    return page !== undefined && (page.refs > 1 || this.table.sharers > 1);
   }
 
   private align(n: number): number {
@@ -125,31 +146,30 @@ export class MemoryMap {
     this.vmas = kept;
     const first = addr / this.pageSize;
     const last = end / this.pageSize;
-    for (const index of [...this.pages.keys()]) if (index >= first && index < last) this.dropPage(index);
-  }
-
-  private dropPage(index: number): void {
-    const page = this.pages.get(index);
-    if (!page) return;
-    page.refs--;
-    this.pages.delete(index);
+    let dropped: number[] | null = null;
+    for (const index of this.table.pages.keys()) if (index >= first && index < last) (dropped ??= []).push(index);
+    if (!dropped) return;
+    const pages = this.ownTable();
+    for (const index of dropped) {
+      pages.get(index)!.refs--;
+      pages.delete(index);
+    }
   }
 
   /** release drops every page and mapping: the last user of the address space has gone. */
   release(): void {
-    for (const page of this.pages.values()) page.refs--;
-    this.pages.clear();
+    if (this.table.sharers > 1) this.table.sharers--;
+    else for (const page of this.table.pages.values()) page.refs--;
+    this.table = { pages: new Map(), sharers: 1 };
     this.vmas = [];
   }
 
-  /** fork returns a copy of this address space sharing every page copy-on-write (dup_mmap). */
+  /** fork returns a copy of this address space sharing every page copy-on-write (dup_mmap): at first, the table itself. */
   fork(): MemoryMap {
     const child = new MemoryMap(this.pageSize, this.taskSize, this.mmapBase);
     child.vmas = this.vmas;
-    for (const [index, page] of this.pages) {
-      page.refs++;
-      child.pages.set(index, page);
-    }
+    child.table = this.table;
+    this.table.sharers++;
     return child;
   }
 
@@ -186,7 +206,7 @@ export class MemoryMap {
       const index = Math.floor(a / this.pageSize);
       const offset = a - index * this.pageSize;
       const n = Math.min(len - done, this.pageSize - offset);
-      const page = this.pages.get(index);
+      const page = this.table.pages.get(index);
       if (page) out.set(page.data.subarray(offset, offset + n), done);
       else out.fill(0, done, done + n);
       done += n;
@@ -208,14 +228,18 @@ export class MemoryMap {
   }
 
   private writablePage(index: number): Uint8Array {
-    let page = this.pages.get(index);
+    let page = this.table.pages.get(index);
+    // A MAP_SHARED frame is written in place, whoever else maps it.
+    if (page?.shared) return page.data;
+    if (page && page.refs === 1 && this.table.sharers === 1) return page.data;
+    const pages = this.ownTable();
     if (!page) {
       page = { data: new Uint8Array(this.pageSize), refs: 1, shared: this.vmaAt(index * this.pageSize)?.shared ?? false };
-      this.pages.set(index, page);
-    } else if (page.refs > 1 && !page.shared) {
+      pages.set(index, page);
+    } else {
       page.refs--;
       page = { data: page.data.slice(), refs: 1, shared: false };
-      this.pages.set(index, page);
+      pages.set(index, page);
     }
     return page.data;
   }
@@ -226,6 +250,6 @@ export class MemoryMap {
 
   /** pageContents lists each allocated page by index with its bytes, lowest first (for snapshots and dumps). */
   pageContents(): Array<[number, Uint8Array]> {
-    return [...this.pages.entries()].sort((a, b) => a[0] - b[0]).map(([i, p]) => [i, p.data]);
+    return [...this.table.pages.entries()].sort((a, b) => a[0] - b[0]).map(([i, p]) => [i, p.data]);
   }
 }
