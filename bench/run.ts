@@ -12,7 +12,7 @@ import { allocAuto } from '../src/kernel/pid-allocator.js';
 import { PidNamespace } from '../src/kernel/pid-namespace.js';
 import { schedulerFigure, storeFigures } from './containers.js';
 import { buildTreeLibc, buildTreeRaw } from './eclone-tree.js';
-import { cliFigures, pageFigure, restoreRateFigure } from './images.js';
+import { cliFigures, pageFigures, restoreRateFigure } from './images.js';
 import { time, type Figure } from './measure.js';
 import { NaiveAllocator } from './naive-allocator.js';
 
@@ -159,7 +159,7 @@ async function main(): Promise<void> {
   for (const f of store) record(f);
   for (const f of cliFigures(join(benchDir, '..', 'bin', 'ckpt.js'))) record(f);
   record(restoreRateFigure());
-  record(pageFigure());
+  for (const f of pageFigures()) record(f);
   writeFileSync(join(benchDir, 'results.json'), `${JSON.stringify({ node: process.version, figures }, null, 2)}\n`);
   console.log(`\nwrote ${join('bench', 'results.json')}`);
 }

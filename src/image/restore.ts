@@ -113,6 +113,43 @@ function depthOf(image: ContainerImage, k: number): number {
   return d;
 }
 
+/** reaperOf is the index of the init of task t's pid namespace, or -1. */
+function reaperOf(tasks: readonly ImageTask[], t: ImageTask): number {
+  return tasks.findIndex((r) => r.ns === t.ns && r.numbers[r.numbers.length - 1] === 1);
+}
+
+/**
+ * LeaderlessSession says how a session whose leader has gone is rebuilt: a placeholder with its id
+ * makes it, created by `creator`; members whose parent is inside the session are forked by that
+ * parent; the others by the placeholder: with CLONE_PARENT when their parent is the creator, and
+ * plainly when it is their namespace's init, which inherits them when the placeholder leaves.
+ */
+interface LeaderlessSession {
+  /** parents outside the session other than the init: at most one can be served */
+  parents: Set<number>;
+  /** the placeholder's creator (the one such parent, else the init), and the first member it serves */
+  creator: number;
+  first: number;
+}
+
+/** leaderlessSessions finds the sessions without a leader and how each would be rebuilt, keyed by their ids. */
+function leaderlessSessions(tasks: readonly ImageTask[]): Map<string, LeaderlessSession> {
+  const leaders = new Set(tasks.filter((t, i) => t.leader === i).map((t) => t.numbers.join('/')));
+  const out = new Map<string, LeaderlessSession>();
+  tasks.forEach((t, i) => {
+    if (t.leader !== i || !t.sid || leaders.has(t.sid.join('/')) || parentInSession(tasks, t)) return;
+    const key = t.sid.join('/');
+    let s = out.get(key);
+    if (!s) out.set(key, (s = { parents: new Set(), creator: -1, first: i }));
+    if (t.parent !== reaperOf(tasks, t)) {
+      s.parents.add(t.parent);
+      s.creator = t.parent;
+    }
+  });
+  for (const s of out.values()) if (s.creator < 0) s.creator = tasks[s.first]!.parent;
+  return out;
+}
+
 /** parentInSession: the task's parent is in the task's session too, so forking from it puts the child there. */
 function parentInSession(tasks: readonly ImageTask[], t: ImageTask): boolean {
   const p = tasks[t.parent];
@@ -161,19 +198,16 @@ export function preflight(target: Machine, image: ContainerImage, opts: RestoreO
   // A session or group whose leader has gone is rebuilt around a placeholder task with the leader's
   // pid; that needs the placeholder to live where its members do.
   const leaders = new Set(image.tasks.filter((t, i) => t.leader === i).map((t) => t.numbers.join('/')));
-  const sessionParent = new Map<string, number>();
+  const sessions = leaderlessSessions(image.tasks);
+  for (const [id, s] of sessions) {
+    if (s.parents.size > 1) add('CKPT_UNSUPPORTED', `session ${id.split('/')[0]} has no leader left and its members whose parents are outside it have different parents other than their namespace's init: not supported yet`);
+    else if (s.creator >= 0 && s.creator > s.first) add('CKPT_UNSUPPORTED', `session ${id.split('/')[0]} has no leader left and the parent of some of its members was created after the first of them: not supported yet`);
+  }
   image.tasks.forEach((t, i) => {
     if (t.leader !== i) return;
     for (const [what, id] of [['session', t.sid], ['process group', t.pgid]] as const) {
       if (!id || leaders.has(id.join('/'))) continue;
       if (id.length !== t.numbers.length) add('CKPT_UNSUPPORTED', `${what} ${id[0]} of task ${t.numbers.join('/')} has no leader left and lives in another pid namespace than its member: not supported yet`);
-      // Members whose parent is in the session too are forked by that parent; the others by the
-      // placeholder on behalf of their parent, which must then be the same for all of them.
-      if (what === 'session' && !parentInSession(image.tasks, t)) {
-        const p = sessionParent.get(id.join('/'));
-        if (p !== undefined && p !== t.parent) add('CKPT_UNSUPPORTED', `session ${id[0]} has no leader left and its members whose parents are outside it have different parents: not supported yet`);
-        sessionParent.set(id.join('/'), t.parent);
-      }
     }
   });
   if (above && above.level + image.pidNs.reduce((d, _, k) => Math.max(d, depthOf(image, k)), 0) + 1 > MAX_PID_NS_LEVEL) {
@@ -282,6 +316,7 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
   /** placeholders: a stand-in task with the pid of a session or group leader that has gone */
   const placeholders: Array<{ helper: Task; parent: Task }> = [];
   const sessionHelpers = new Map<string, Task>();
+  const sessions = leaderlessSessions(tasks);
   const placeholder = (ids: number[], creator: Task): Task => {
     const inside = ids.slice(0, creator.pid.level - above.level);
     const pids = [...new Array<number>(outerLevels).fill(0), ...inside];
@@ -298,19 +333,19 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
     opts.onProgress?.(creations, tasks.length);
     let creator = given;
     let adopt = 0;
-    if (t.leader === i && t.sid && !leaderKeys.has(key(t.sid)) && !parentInSession(tasks, t)) {
-      // A session whose leader has gone: a placeholder with its pid makes it, then forks the
-      // members whose parent is outside the session with CLONE_PARENT, so that their parent is
-      // still their own; members whose parent is inside are forked by it and inherit the session.
+    const leaderless = t.leader === i && t.sid ? sessions.get(key(t.sid)) : undefined;
+    if (leaderless && !parentInSession(tasks, t)) {
+      // A session whose leader has gone (see LeaderlessSession): the placeholder forks this member,
+      // with CLONE_PARENT when its parent is the placeholder's creator.
       let helper = sessionHelpers.get(key(t.sid));
       if (!helper) {
-        helper = placeholder(t.sid, given);
+        helper = placeholder(t.sid!, at(leaderless.creator));
         const s = host.libc(helper).setsid();
         if (s.errno) failed(`setsid for the placeholder of session ${key(t.sid)} failed with ${s.errno}`);
         sessionHelpers.set(key(t.sid), helper);
       }
       creator = helper;
-      adopt = CLONE_PARENT;
+      adopt = t.parent === leaderless.creator ? CLONE_PARENT : 0;
     }
     const creatorIndex = indexOf.get(creator) ?? -1;
     if (pendingSetsid.has(creatorIndex) && key(t.sid) === key(tasks[creatorIndex]!.numbers)) setsid(creatorIndex);
@@ -482,6 +517,11 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
       g.files = files[t.files]!;
       Object.assign(g, t.group);
     }
+  });
+
+  // Children in the order the source kept them (creation, or reparenting when a parent died).
+  tasks.forEach((t, i) => {
+    if (t.children.length > 1) at(i).orderChildren(t.children.map(at));
   });
 
   step('scheduler');

@@ -87,6 +87,14 @@ export class Task {
     this.kids?.delete(child);
   }
 
+  /** orderChildren puts the children in the given order (a restore: the order wait4(-1) finds them in); others stay after them. */
+  orderChildren(order: readonly Task[]): void {
+    if (!this.kids) return;
+    const listed = new Set(order);
+    const rest = [...this.kids].filter((k) => !listed.has(k));
+    this.kids = new Set([...order.filter((k) => this.kids!.has(k)), ...rest]);
+  }
+
   /** activeNs is the pid namespace the task itself lives in (task_active_pid_ns). */
   get activeNs(): PidNamespace {
     return this.pid.ns;

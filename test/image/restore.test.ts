@@ -259,6 +259,58 @@ describe('sessions and groups whose leaders have gone', () => {
   }
 });
 
+describe('a session whose leader has gone, its members with different parents outside it', () => {
+  // The leader forks A and B; A forks X and then leaves for a session of its own; the leader
+  // dies, so B is reparented to init. Session members B (parent init) and X (parent A, outside
+  // the session) have different parents: the placeholder is made by A, forks X with CLONE_PARENT
+  // and B plainly, and B goes back to init when the placeholder leaves.
+  const text = [
+    'var a, b',
+    'program main',
+    '  a = fork() start leader',
+    '  sleep 10',
+    '  a = wait4(-1, 0, 0, 0)',
+    '  print "init reaped %d\\n", a',
+    '  sleep 100000000',
+    'end',
+    'program leader',
+    '  a = setsid()',
+    '  a = fork() start parent',
+    '  a = fork() start member',
+    '  sleep 5',
+    '  exit(0)',
+    'end',
+    'program parent',
+    '  a = fork() start member',
+    '  a = setsid()',
+    '  print "A made session %d\\n", a',
+    '  sleep 100000000',
+    'end',
+    'program member',
+    '  sleep 30',
+    '  a = getppid()',
+    '  b = getsid(0)',
+    '  print "member: parent %d, session %d\\n", a, b',
+    '  sleep 100000000',
+    'end',
+  ].join('\n');
+
+  for (const via of ['eclone', 'clone3'] as const) {
+    it(`restores with each member's own parent and session (${via})`, () => {
+      for (const arch of ALL_ARCHES) {
+        const console = restoresMidRun(arch, 'mixed', text, 25, 60, via, (before) => {
+          const sid = before.find((t) => t.nspids[0] === 4)!.sid;
+          const members = before.filter((t) => t.sid === sid && t.nspids[0] !== sid);
+          expect(members.map((t) => t.ppid).sort()).toEqual([1, 3]);
+          expect(before.some((t) => t.nspids[0] === sid)).toBe(false);
+        });
+        expect(console).toContain('member: parent 1, session 2');
+        expect(console).toContain('member: parent 3, session 2');
+      }
+    });
+  }
+});
+
 describe('a session whose leader has gone, two generations deep', () => {
   // The leader's children are reparented to the container's init when it dies; their own
   // children stay theirs. So the session's members have different parents: init for the
