@@ -113,10 +113,6 @@ function depthOf(image: ContainerImage, k: number): number {
   return d;
 }
 
-/** reaperOf is the index of the init of task t's pid namespace, or -1. */
-function reaperOf(tasks: readonly ImageTask[], t: ImageTask): number {
-  return tasks.findIndex((r) => r.ns === t.ns && r.numbers[r.numbers.length - 1] === 1);
-}
 
 /**
  * LeaderlessSession says how a session whose leader has gone is rebuilt: a placeholder with its id
@@ -135,13 +131,18 @@ interface LeaderlessSession {
 /** leaderlessSessions finds the sessions without a leader and how each would be rebuilt, keyed by their ids. */
 function leaderlessSessions(tasks: readonly ImageTask[]): Map<string, LeaderlessSession> {
   const leaders = new Set(tasks.filter((t, i) => t.leader === i).map((t) => t.numbers.join('/')));
+  // each pid namespace's init, by namespace index
+  const reaper = new Map<number, number>();
+  tasks.forEach((t, i) => {
+    if (t.numbers[t.numbers.length - 1] === 1) reaper.set(t.ns, i);
+  });
   const out = new Map<string, LeaderlessSession>();
   tasks.forEach((t, i) => {
     if (t.leader !== i || !t.sid || leaders.has(t.sid.join('/')) || parentInSession(tasks, t)) return;
     const key = t.sid.join('/');
     let s = out.get(key);
     if (!s) out.set(key, (s = { parents: new Set(), creator: -1, first: i }));
-    if (t.parent !== reaperOf(tasks, t)) {
+    if (t.parent !== reaper.get(t.ns)) {
       s.parents.add(t.parent);
       s.creator = t.parent;
     }
@@ -377,13 +378,13 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
   // Tasks are made in the image's order, the order the source created them, so that the scheduler,
   // which runs tasks in creation order, runs them as before. A thread is made by its leader, a
   // process by its parent; both always precede it.
-  const enclosing = opts.into === undefined ? null : enterContainer(host, above, tasks, opts);
+  const nsHelper = opts.into === undefined ? null : enterContainer(host, above, tasks, opts);
   tasks.forEach((t, i) => {
     if (i === image.init) {
-      create(i, enclosing ?? host.init);
+      create(i, nsHelper ?? host.init);
       // The helper that made the container's init in the enclosing namespace leaves; the init is
       // reparented to that namespace's reaper, the enclosing container's init.
-      if (enclosing) leave(host, enclosing);
+      if (nsHelper) leave(host, nsHelper);
       return;
     }
     const creator = t.leader !== i ? t.leader : t.parent;
