@@ -4,6 +4,7 @@
  * programs they run, and the scheduler's place in its round.
  */
 import { isValidName, NAME_RULE } from './names.js';
+import { SIGKILL } from '../abi/signals.js';
 import type { ArchName } from '../arch/arch.js';
 import { Host } from '../kernel/host.js';
 import type { Task } from '../kernel/task.js';
@@ -47,8 +48,15 @@ export class Machine {
     return ctr;
   }
 
-  /** remove forgets a container and the containers restored inside it, whose tasks were in its namespaces. */
+  /**
+   * remove ends a container: its init is killed if still running and reaped when the host's init is
+   * its parent (one restored inside another container is its init's to reap, as the kernel would
+   * have it), and the container is forgotten with those restored inside it.
+   */
   remove(container: Container): void {
+    const libc = this.host.libc(this.host.init);
+    if (container.init.state !== 'zombie') libc.kill(container.init.pid.nr, SIGKILL);
+    if (container.init.parent === this.host.init) libc.wait4(container.init.pid.nr, 0, 0, 0);
     const ns = container.init.pid.ns;
     for (const [name, c] of this.containers) if (ns.isAncestorOf(c.init.pid.ns)) this.containers.delete(name);
   }

@@ -6,6 +6,7 @@
  */
 import type { Arch } from '../arch/arch.js';
 import { MemoryMap, type Page } from '../kernel/memory-map.js';
+import { byteLength } from './bytes.js';
 
 export type VmaRecord = [start: number, end: number, prot: number, shared: boolean, name: string];
 export type AddressSpaceRecord = [users: number, vmas: VmaRecord[], pages: Array<[index: number, page: number]>];
@@ -22,7 +23,7 @@ export function encodeAddressSpace(mm: MemoryMap, pageOf: (page: Page) => number
  * thousands of pages costs more in garbage collection than the copying.
  */
 function copiedTogether(parts: readonly Uint8Array[]): Uint8Array[] {
-  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  const all = new Uint8Array(byteLength(parts));
   let at = 0;
   return parts.map((p) => {
     all.set(p, at);

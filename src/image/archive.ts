@@ -8,7 +8,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { Header } from 'tar';
 import { ENTRIES, ImageError } from './format.js';
-import { isZero, sameBytes } from './bytes.js';
+import { byteLength, concatBytes, isZero, sameBytes } from './bytes.js';
 
 const BLOCK = 512;
 /** the largest image read: one typed array (Node 20's limit is 4 GiB) */
@@ -27,7 +27,7 @@ export function tarChunks(entries: ReadonlyArray<readonly [string, Uint8Array | 
   const chunks: Uint8Array[] = [];
   for (const [path, bytes] of entries) {
     const parts = bytes instanceof Uint8Array ? [bytes] : bytes;
-    const size = parts.reduce((n, p) => n + p.length, 0);
+    const size = byteLength(parts);
     chunks.push(headerFor(path, size));
     for (const part of parts) chunks.push(part); // not push(...parts): pages.bin may be 100,000s of chunks
     const pad = Math.ceil(size / BLOCK) * BLOCK - size;
@@ -39,14 +39,7 @@ export function tarChunks(entries: ReadonlyArray<readonly [string, Uint8Array | 
 
 /** tarBytes lays out entries as one ustar archive in memory. */
 export function tarBytes(entries: ReadonlyArray<readonly [string, Uint8Array | readonly Uint8Array[]]>): Uint8Array {
-  const chunks = tarChunks(entries);
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  return concatBytes(tarChunks(entries));
 }
 
 /** bad refuses an archive: CKPT_BAD_ARCHIVE with what is wrong. */

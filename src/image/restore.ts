@@ -289,7 +289,8 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
   const host = m.host;
   const arch = archByName(image.arch)!;
   const tasks = image.tasks;
-  const above = enclosingOf(m, opts)!.pid.ns;
+  const enclosing = enclosingOf(m, opts)!;
+  const above = enclosing.pid.ns;
   /** the levels above the container: 0 .. above.level */
   const outerLevels = above.level + 1;
   const outerPids = (t: ImageTask): number[] => (opts.hostPids ? t.outer.slice(0, outerLevels) : new Array<number>(outerLevels).fill(0));
@@ -438,8 +439,7 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
     // The container's own user namespace belongs to whoever restores it, not to the uid the image names:
     // an image cannot make another host user the owner (and so capable) of what it restores.
     // Inside another container it belongs to that container's root, as a container it started would.
-    const enclosingCreds = (enclosingOf(m, opts) ?? host.init).creds;
-    const u = parent < 0 ? new UserNamespace(enclosingCreds.userNs, enclosingCreds.euid) : new UserNamespace(userNs[parent]!, owner);
+    const u = parent < 0 ? new UserNamespace(enclosing.creds.userNs, enclosing.creds.euid) : new UserNamespace(userNs[parent]!, owner);
     host.commitUserNs(u);
     userNs.push(u);
   }

@@ -43,6 +43,25 @@ const THREAD = 0x10000 | 0x800 | 0x100;
 
 const fork = (m: Machine, parent = m.host.init) => m.host.libc(parent).fork().child!;
 
+/** orphanGroup: `parent` forks a leader (its pid 2) that makes a group, forks a member and is reaped: the group id outlives it. */
+const orphanGroup = (m: Machine, parent = m.host.init): void => {
+  const leader = fork(m, parent);
+  m.host.libc(leader).setpgid(0, 0);
+  fork(m, leader);
+  m.host.libc(leader).exit(0);
+  m.host.libc(parent).wait4(2, 0, 0, 0);
+};
+
+/** orphanSession: the same with a session, its member in a group of its own, so only the session id is left. */
+const orphanSession = (m: Machine, parent = m.host.init): void => {
+  const leader = fork(m, parent);
+  m.host.libc(leader).setsid();
+  const member = fork(m, leader);
+  m.host.libc(member).setpgid(0, 0);
+  m.host.libc(leader).exit(0);
+  m.host.libc(parent).wait4(2, 0, 0, 0);
+};
+
 export const CASES: CollisionCase[] = [
   {
     name: 'no collision: a fresh target keeps every host pid',
@@ -70,13 +89,7 @@ export const CASES: CollisionCase[] = [
   },
   {
     name: 'a host pid held only as a process group id',
-    setup: (m) => {
-      const leader = fork(m);
-      m.host.libc(leader).setpgid(0, 0);
-      fork(m, leader);
-      m.host.libc(leader).exit(0);
-      m.host.libc(m.host.init).wait4(2, 0, 0, 0);
-    },
+    setup: (m) => orphanGroup(m),
     options: { hostPids: true },
     reasons: [
       'host pid 2 (task 1 of the image) is held by process group 2 (its leader is gone) on host t: eclone would fail with EBUSY',
@@ -85,14 +98,7 @@ export const CASES: CollisionCase[] = [
   },
   {
     name: 'a host pid held only as a session id',
-    setup: (m) => {
-      const leader = fork(m);
-      m.host.libc(leader).setsid();
-      const member = fork(m, leader);
-      m.host.libc(member).setpgid(0, 0);
-      m.host.libc(leader).exit(0);
-      m.host.libc(m.host.init).wait4(2, 0, 0, 0);
-    },
+    setup: (m) => orphanSession(m),
     options: { hostPids: true },
     reasons: [
       'host pid 2 (task 1 of the image) is held by session 2 (its leader is gone) on host t: eclone would fail with EBUSY',
@@ -175,29 +181,14 @@ export const CASES: CollisionCase[] = [
   {
     name: 'a container-level pid held only as a process group id',
     image: 'inside',
-    setup: (m) => {
-      const init = box(m);
-      const leader = fork(m, init);
-      m.host.libc(leader).setpgid(0, 0);
-      fork(m, leader);
-      m.host.libc(leader).exit(0);
-      m.host.libc(init).wait4(2, 0, 0, 0);
-    },
+    setup: (m) => orphanGroup(m, box(m)),
     options: { into: 'box', hostPids: true },
     reasons: [collisionAtBox('eclone', 'process group 2 (its leader is gone)'), 'pid 3 at level 1 (container box) (task 2/1 of the image) is held by task 3 in container box: eclone would fail with EBUSY'],
   },
   {
     name: 'a container-level pid held only as a session id',
     image: 'inside',
-    setup: (m) => {
-      const init = box(m);
-      const leader = fork(m, init);
-      m.host.libc(leader).setsid();
-      const member = fork(m, leader);
-      m.host.libc(member).setpgid(0, 0);
-      m.host.libc(leader).exit(0);
-      m.host.libc(init).wait4(2, 0, 0, 0);
-    },
+    setup: (m) => orphanSession(m, box(m)),
     options: { into: 'box', hostPids: true },
     reasons: [collisionAtBox('eclone', 'session 2 (its leader is gone)'), 'pid 3 at level 1 (container box) (task 2/1 of the image) is held by task 3 in container box: eclone would fail with EBUSY'],
   },

@@ -12,6 +12,7 @@ import { decode, encode } from 'cbor-x';
 import fc from 'fast-check';
 import { Header } from 'tar';
 import { tarBytes, untar } from '../../src/image/archive.js';
+import { concatBytes } from '../../src/image/bytes.js';
 import type { ContainerImage } from '../../src/image/container-image.js';
 import { ENTRIES } from '../../src/image/format.js';
 import { decodeImage, encodeImage, manifestDigest, sha256 } from '../../src/image/image-codec.js';
@@ -135,13 +136,7 @@ function rawTar(entries: Entry[], lie?: { i: number; type?: string; path?: strin
     parts.push(bytes, new Uint8Array((BLOCK - (bytes.length % BLOCK)) % BLOCK));
   });
   parts.push(new Uint8Array(2 * BLOCK));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 /** withManifestDigest recomputes manifest.sha256 for whatever manifest.cbor now holds. */

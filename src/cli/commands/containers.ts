@@ -168,12 +168,7 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
       handler: (a) => {
         storeOf(a).update(a.host, (m) => {
           const c = containerOf(m, a.ctr);
-          const libc = m.host.libc(m.host.init);
-          if (c.init.state !== 'zombie') {
-            if (!a.force) throw new UsageError(`container ${c.name} is still running: stop it with ckpt kill ${c.name}, or use --force`);
-            libc.kill(c.init.pid.nr, 9);
-          }
-          libc.wait4(c.init.pid.nr, 0, 0, 0);
+          if (c.init.state !== 'zombie' && !a.force) throw new UsageError(`container ${c.name} is still running: stop it with ckpt kill ${c.name}, or use --force`);
           m.remove(c);
         });
         ctx.out(a.json ? JSON.stringify({ removed: a.ctr }) : `removed container ${a.ctr}`);

@@ -4,6 +4,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { Machine } from '../../container/machine.js';
 import { ImageError } from '../../image/format.js';
 import { readImageFile, tarChunks } from '../../image/archive.js';
+import { byteLength } from '../../image/bytes.js';
 import { writeFileAtomically } from '../../store/atomic-file.js';
 import type { ContainerImage } from '../../image/container-image.js';
 import { dumpContainer } from '../../image/dump.js';
@@ -101,13 +102,8 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
           bar.stop();
           const chunks = tarChunks(encodeImage(img, { embedPrograms: a.embedFiles }));
           writeFileAtomically(out, chunks);
-          const size = chunks.reduce((n, c) => n + c.length, 0);
-          if (!a.leaveRunning) {
-            const libc = m.host.libc(m.host.init);
-            if (c.init.state !== 'zombie') libc.kill(c.init.pid.nr, 9);
-            libc.wait4(c.init.pid.nr, 0, 0, 0);
-            m.remove(c);
-          }
+          const size = byteLength(chunks);
+          if (!a.leaveRunning) m.remove(c);
           return { image: out, container: c.name, arch: img.arch, tasks: img.tasks.length, bytes: size, leftRunning: a.leaveRunning };
         });
         ctx.out(a.json ? JSON.stringify(info) : `dumped ${info.container} (${info.arch}, ${info.tasks} tasks) to ${info.image}, ${info.bytes} bytes${info.leftRunning ? '; it is still running' : '; it was removed'}`);
