@@ -10,13 +10,12 @@ import { join } from 'node:path';
 import { execaSync } from 'execa';
 import { Machine } from '../src/container/machine.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../src/index.js';
-import { readImageFile, tarChunks } from '../src/image/archive.js';
-import { writeFileAtomically } from '../src/store/atomic-file.js';
+import { readImageFile, writeImageFile } from '../src/image/image-file.js';
 import { dumpContainer } from '../src/image/dump.js';
-import { decodeImage, encodeImage } from '../src/image/image-codec.js';
+import { decodeImage } from '../src/image/image-codec.js';
 import { restoreAtomically } from '../src/image/restore.js';
 import { HostStore } from '../src/store/host-store.js';
-import { time, type Figure } from './measure.js';
+import { time, timeAsync, type Figure } from './measure.js';
 
 /** A container three levels deep whose innermost init forks `n` sleepers. */
 function sleepers(n: number): string {
@@ -96,7 +95,7 @@ export function restoreRateFigure(): Figure {
   };
 }
 
-export function pageFigures(): Figure[] {
+export async function pageFigures(): Promise<Figure[]> {
   const root = mkdtempSync(join(tmpdir(), 'ckpt-bench-pages-'));
   try {
     const total = 512 * 1024 * 1024;
@@ -112,9 +111,10 @@ export function pageFigures(): Figure[] {
       mm.write(base + i * 4096, page);
     }
     const file = join(root, 'pages.tar');
-    const dump = time(() => writeFileAtomically(file, tarChunks(encodeImage(dumpContainer(m, c, { shareFrames: true })))), 2); // as ckpt dump does
-    const restore = time(() => {
-      const img = decodeImage(readImageFile(file), () => 'program main\n  sleep 100000000\nend\n');
+    const dump = await timeAsync(async () => void (await writeImageFile(file, dumpContainer(m, c, { shareFrames: true }))), 2); // as ckpt dump does
+    const restore = await timeAsync(async () => {
+      const { entries, digests } = await readImageFile(file);
+      const img = decodeImage(entries, () => 'program main\n  sleep 100000000\nend\n', digests);
       restoreAtomically(Machine.create('t', 'x86_64'), img, { adoptPages: true }); // as ckpt restore does
     }, 2);
     const copy = join(root, 'copy');

@@ -20,3 +20,15 @@ export function time(fn: () => void, runs = 3): number {
   }
   return best;
 }
+
+/** timeAsync is time for work that waits on I/O. */
+export async function timeAsync(fn: () => Promise<void>, runs = 3): Promise<number> {
+  let best = Infinity;
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    await fn();
+    const s = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (s < best) best = s;
+  }
+  return best;
+}

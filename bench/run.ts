@@ -159,7 +159,7 @@ async function main(): Promise<void> {
   for (const f of store) record(f);
   for (const f of cliFigures(join(benchDir, '..', 'bin', 'ckpt.js'))) record(f);
   record(restoreRateFigure());
-  for (const f of pageFigures()) record(f);
+  for (const f of await pageFigures()) record(f);
   writeFileSync(join(benchDir, 'results.json'), `${JSON.stringify({ node: process.version, figures }, null, 2)}\n`);
   console.log(`\nwrote ${join('bench', 'results.json')}`);
 }

@@ -1,28 +1,36 @@
 /**
- * progressBar shows a bar on a terminal for work over many tasks (cli-progress);
- * off a terminal, in --json mode or for small work it shows nothing.
+ * progressBar shows a bar on a terminal for long work (cli-progress): over
+ * many tasks, or many bytes; off a terminal, in --json mode or for small
+ * work it shows nothing.
  */
 import { SingleBar, Presets } from 'cli-progress';
 
-/** PROGRESS_THRESHOLD: below this many tasks the work is too quick to need a bar. */
-const PROGRESS_THRESHOLD = 2000;
+/** What a bar counts, shown in `unit`s of `scale`; below `threshold` the work is too quick to need a bar. */
+export interface BarUnit {
+  unit: string;
+  scale: number;
+  threshold: number;
+}
+
+export const TASKS: BarUnit = { unit: 'tasks', scale: 1, threshold: 2000 };
+export const BYTES: BarUnit = { unit: 'MiB', scale: 1024 * 1024, threshold: 64 * 1024 * 1024 };
 
 export interface Progress {
   update(done: number, total: number): void;
   stop(): void;
 }
 
-export function progressBar(label: string, enabled: boolean): Progress {
+export function progressBar(label: string, enabled: boolean, counts: BarUnit = TASKS): Progress {
   if (!enabled || !process.stderr.isTTY) return { update: () => undefined, stop: () => undefined };
   let bar: SingleBar | null = null;
   return {
     update(done, total) {
-      if (total < PROGRESS_THRESHOLD) return;
+      if (total < counts.threshold) return;
       if (!bar) {
-        bar = new SingleBar({ format: `${label} [{bar}] {value}/{total} tasks`, stream: process.stderr, hideCursor: true, synchronousUpdate: true }, Presets.shades_classic);
-        bar.start(total, 0);
+        bar = new SingleBar({ format: `${label} [{bar}] {value}/{total} ${counts.unit}`, stream: process.stderr, hideCursor: true, synchronousUpdate: true }, Presets.shades_classic);
+        bar.start(Math.round(total / counts.scale), 0);
       }
-      bar.update(done);
+      bar.update(Math.round(done / counts.scale));
     },
     stop() {
       bar?.stop();

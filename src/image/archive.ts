@@ -1,11 +1,11 @@
 /**
- * The image archive: the only tar I/O. Writing is deterministic (fixed
- * order, zero mtime and ids) so an image re-encodes to the same bytes; the
- * dump writes the result with writeFileAtomically, so it leaves either no
- * file or a complete one. Reading accepts exactly the entries of format v1:
- * regular files with expected names, each once, within the archive's size.
+ * The image archive: the tar layout, in memory (image-file.ts reads and
+ * writes the files). Writing is deterministic (fixed order, zero mtime and
+ * ids) so an image re-encodes to the same bytes. Reading accepts exactly
+ * the entries of format v1: regular files with expected names, each once,
+ * within the archive's size.
  */
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { createHash, type Hash } from 'node:crypto';
 import { Header } from 'tar';
 import { ENTRIES, ImageError } from './format.js';
 import { byteLength, concatBytes, isZero, sameBytes } from './bytes.js';
@@ -22,19 +22,38 @@ function headerFor(path: string, size: number): Uint8Array {
   return new Uint8Array(block.buffer, block.byteOffset, BLOCK);
 }
 
-/** tarChunks lays out entries as a ustar archive, as a list of chunks to write one after another (no copy of the data). */
-export function tarChunks(entries: ReadonlyArray<readonly [string, Uint8Array | readonly Uint8Array[]]>): Uint8Array[] {
+/** LaidOutEntry says where an entry's data lies in the archive: its byte offset, and its chunks' indices [first, end). */
+export interface LaidOutEntry {
+  path: string;
+  offset: number;
+  size: number;
+  first: number;
+  end: number;
+}
+
+/** tarLayout lays out entries as a ustar archive: the chunks to write one after another (no copy of the data), and where each entry lies. */
+export function tarLayout(entries: ReadonlyArray<readonly [string, Uint8Array | readonly Uint8Array[]]>): { chunks: Uint8Array[]; entries: LaidOutEntry[] } {
   const chunks: Uint8Array[] = [];
+  const laidOut: LaidOutEntry[] = [];
+  let offset = 0;
   for (const [path, bytes] of entries) {
     const parts = bytes instanceof Uint8Array ? [bytes] : bytes;
     const size = byteLength(parts);
     chunks.push(headerFor(path, size));
+    const first = chunks.length;
     for (const part of parts) chunks.push(part); // not push(...parts): pages.bin may be 100,000s of chunks
+    laidOut.push({ path, offset: offset + BLOCK, size, first, end: chunks.length });
     const pad = Math.ceil(size / BLOCK) * BLOCK - size;
     if (pad > 0) chunks.push(new Uint8Array(pad));
+    offset += BLOCK + size + pad;
   }
   chunks.push(new Uint8Array(2 * BLOCK));
-  return chunks;
+  return { chunks, entries: laidOut };
+}
+
+/** tarChunks lays out entries as a ustar archive, as a list of chunks to write one after another. */
+export function tarChunks(entries: ReadonlyArray<readonly [string, Uint8Array | readonly Uint8Array[]]>): Uint8Array[] {
+  return tarLayout(entries).chunks;
 }
 
 /** tarBytes lays out entries as one ustar archive in memory. */
@@ -131,30 +150,60 @@ export function untar(archive: Uint8Array): Map<string, Uint8Array> {
   return entries;
 }
 
-/** readImageFile reads an image archive's entries; only a regular file is read, and only as many bytes as it holds. */
-export function readImageFile(path: string): Map<string, Uint8Array> {
-  let bytes: Uint8Array;
-  try {
-    // O_NONBLOCK: opening a FIFO must not wait for a writer before it is refused
-    const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-    try {
-      const st = fstatSync(fd);
-      if (!st.isFile()) bad(`image ${path} is not a regular file`);
-      if (st.size > MAX_IMAGE_BYTES) bad(`image ${path} is ${st.size} bytes, more than the ${MAX_IMAGE_BYTES} this ckpt reads`);
-      bytes = new Uint8Array(st.size);
-      let done = 0;
-      while (done < st.size) {
-        const n = readSync(fd, bytes, done, st.size - done, null);
-        if (n === 0) break;
-        done += n;
+/** DigestedEntry: the SHA-256 (hex) of the archive's bytes [start, end), taken as an entry's data. */
+export interface DigestedEntry {
+  start: number;
+  end: number;
+  digest: string;
+}
+
+/**
+ * EntryDigester hashes each entry's data while the archive's bytes arrive
+ * in order, so that reading and hashing overlap. It follows the headers as
+ * untar does (name and size at their fixed offsets) and stops at anything
+ * it cannot follow; untar then judges the archive, and a digest counts
+ * only for the very bytes untar hands out as that entry (see digestsFor).
+ */
+export class EntryDigester {
+  readonly digested = new Map<string, DigestedEntry>();
+  private at = 0; // the next header
+  private entry: { path: string; start: number; end: number; fed: number; hash: Hash } | null = null;
+  private stopped = false;
+
+  constructor(private readonly archive: Uint8Array) {}
+
+  /** advance: the archive's bytes [0, available) are now in place. */
+  advance(available: number): void {
+    while (!this.stopped) {
+      const e = this.entry;
+      if (e) {
+        const upto = Math.min(e.end, available);
+        if (upto > e.fed) e.hash.update(this.archive.subarray(e.fed, upto));
+        e.fed = upto;
+        if (e.fed < e.end) return;
+        if (!this.digested.has(e.path)) this.digested.set(e.path, { start: e.start, end: e.end, digest: e.hash.digest('hex') });
+        this.at = e.start + Math.ceil((e.end - e.start) / BLOCK) * BLOCK;
+        this.entry = null;
       }
-      if (done !== st.size) bytes = bytes.subarray(0, done); // the file shrank while being read
-    } finally {
-      closeSync(fd);
+      if (this.at + BLOCK > available) return;
+      const block = this.archive.subarray(this.at, this.at + BLOCK);
+      const { path, size } = nameAndSize(block);
+      if (isZero(block) || !Number.isSafeInteger(size) || this.at + BLOCK + size > this.archive.length) {
+        this.stopped = true;
+        return;
+      }
+      this.entry = { path, start: this.at + BLOCK, end: this.at + BLOCK + size, fed: this.at + BLOCK, hash: createHash('sha256') };
     }
-  } catch (e) {
-    if (e instanceof ImageError) throw e;
-    bad(`cannot read image ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  return untar(bytes);
+}
+
+/** digestsFor keeps the digests of exactly the bytes each of untar's entries is: the same offset and length in `archive`. */
+export function digestsFor(archive: Uint8Array, entries: ReadonlyMap<string, Uint8Array>, digested: ReadonlyMap<string, DigestedEntry>): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [path, view] of entries) {
+    const d = digested.get(path);
+    const start = view.byteOffset - archive.byteOffset;
+    if (d && view.buffer === archive.buffer && d.start === start && d.end === start + view.length) out.set(path, d.digest);
+  }
+  return out;
 }

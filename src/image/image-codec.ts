@@ -36,9 +36,15 @@ function cbor(value: unknown): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
-/** encodeImage returns the entries of the image in archive order. */
-export function encodeImage(img: ContainerImage, opts: EncodeOptions = {}): Array<[EntryName, EntryBytes]> {
-  const arch = archByName(img.arch)!;
+/** EncodedBody is every entry after the manifest, in archive order, with what the manifest says about them. */
+export interface EncodedBody {
+  body: Array<[EntryName, EntryBytes]>;
+  /** distinct pages stored in pages.bin */
+  pages: number;
+}
+
+/** encodeBody returns the entries the manifest describes, in archive order. */
+export function encodeBody(img: ContainerImage, opts: EncodeOptions = {}): EncodedBody {
   const { bin: pages, shared, remap } = storePages(img.pages);
   const body: Array<[EntryName, EntryBytes]> = [
     ['namespaces.cbor', cbor({ base: img.base, userNs: img.userNs, pidNs: img.pidNs })],
@@ -49,20 +55,37 @@ export function encodeImage(img: ContainerImage, opts: EncodeOptions = {}): Arra
     ['scheduler.cbor', cbor({ round: img.round })],
     ['pages.bin', pages],
   ];
+  return { body, pages: shared.length };
+}
+
+/**
+ * manifestEntries returns manifest.cbor and manifest.sha256 for a body whose
+ * entries have the given SHA-256 digests (hex). A digest is always 64
+ * characters, so the manifest's size does not depend on the digests: a
+ * writer may lay the archive out before it knows them.
+ */
+export function manifestEntries(img: ContainerImage, encoded: EncodedBody, digests: ReadonlyMap<EntryName, string>): Array<[EntryName, Uint8Array]> {
   const manifest = {
     magic: IMAGE_MAGIC,
     formatVersion: FORMAT_VERSION,
     tool: TOOL_VERSION,
     arch: img.arch,
-    pageSize: arch.pageSize,
+    pageSize: archByName(img.arch)!.pageSize,
     pidMax: img.pidMax,
     container: img.name,
     depth: img.tasks.reduce((d, t) => Math.max(d, t.numbers.length), 0),
-    counts: { tasks: img.tasks.length, pidNamespaces: img.pidNs.length, userNamespaces: img.userNs.length, pages: shared.length },
-    entries: Object.fromEntries(body.map(([name, bytes]) => [name, sha256(bytes)])),
+    counts: { tasks: img.tasks.length, pidNamespaces: img.pidNs.length, userNamespaces: img.userNs.length, pages: encoded.pages },
+    entries: Object.fromEntries(encoded.body.map(([name]) => [name, digests.get(name)!])),
   };
   const manifestBytes = cbor(manifest);
-  return [['manifest.cbor', manifestBytes], ['manifest.sha256', manifestDigest(manifestBytes)], ...body];
+  return [['manifest.cbor', manifestBytes], ['manifest.sha256', manifestDigest(manifestBytes)]];
+}
+
+/** encodeImage returns the entries of the image in archive order. */
+export function encodeImage(img: ContainerImage, opts: EncodeOptions = {}): Array<[EntryName, EntryBytes]> {
+  const encoded = encodeBody(img, opts);
+  const digests = new Map(encoded.body.map(([name, bytes]) => [name, sha256(bytes)]));
+  return [...manifestEntries(img, encoded, digests), ...encoded.body];
 }
 
 /** manifestDigest is the manifest.sha256 entry: one line in sha256sum's format, so `sha256sum -c manifest.sha256` checks an unpacked image. */
@@ -90,7 +113,12 @@ function record<T>(entries: ReadonlyMap<string, Uint8Array>, name: EntryName, sc
 /** ProgramResolver finds the text of a program the image refers to by path and SHA-256; null: do not look (programs keep empty text, for inspecting only). */
 export type ProgramResolver = ((path: string, sha256: string) => string | undefined) | null;
 
-export function decodeImage(entries: ReadonlyMap<string, Uint8Array>, resolve: ProgramResolver = () => undefined): ContainerImage {
+/**
+ * decodeImage checks and decodes an image's entries. `digests`: SHA-256s
+ * already computed over exactly these bytes (readImageFile hashes while it
+ * reads); an entry without one is hashed here.
+ */
+export function decodeImage(entries: ReadonlyMap<string, Uint8Array>, resolve: ProgramResolver = () => undefined, digests: ReadonlyMap<string, string> = new Map()): ContainerImage {
   const manifestBytes = entries.get('manifest.cbor');
   if (!manifestBytes) throw new ImageError('CKPT_NOT_AN_IMAGE', 'not a ckpt image: it has no manifest.cbor');
   // The manifest's own digest first: a damaged manifest is damage, not another format version.
@@ -110,7 +138,7 @@ export function decodeImage(entries: ReadonlyMap<string, Uint8Array>, resolve: P
   for (const name of ENTRIES.slice(2)) {
     const bytes = entries.get(name);
     if (!bytes) throw new ImageError('CKPT_BAD_ARCHIVE', `the image has no ${name}`);
-    if (manifest.entries[name] !== sha256(bytes)) throw new ImageError('CKPT_BAD_CHECKSUM', `${name} does not match its SHA-256 in the manifest`);
+    if (manifest.entries[name] !== (digests.get(name) ?? sha256(bytes))) throw new ImageError('CKPT_BAD_CHECKSUM', `${name} does not match its SHA-256 in the manifest`);
   }
   const arch = archByName(manifest.arch)!;
   if (manifest.pageSize !== arch.pageSize) throw new ImageError('CKPT_INCONSISTENT', `page size ${manifest.pageSize} is not ${arch.name}'s ${arch.pageSize}`);

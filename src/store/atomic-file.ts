@@ -6,7 +6,8 @@
  * killed before its rename leaves its temporary file behind; the next write
  * of the same path removes those of processes that are gone.
  */
-import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writevSync, writeSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, openSync, readdirSync, renameSync, rmSync, writevSync, writeSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { processAlive } from './process-alive.js';
 
@@ -67,6 +68,11 @@ export function writeFileAtomically(path: string, bytes: Uint8Array | readonly U
     rmSync(tmp, { force: true });
     throw e;
   }
+  syncDirectoryOf(path);
+}
+
+/** syncDirectoryOf makes a rename into the directory of `path` durable. */
+function syncDirectoryOf(path: string): void {
   try {
     const dirFd = openSync(dirname(path), 'r');
     fsyncSync(dirFd);
@@ -74,4 +80,85 @@ export function writeFileAtomically(path: string, bytes: Uint8Array | readonly U
   } catch {
     // a directory that cannot be opened for fsync on some filesystems: the rename is still atomic
   }
+}
+
+/** a streamed write's batch: this many bytes, staged in one buffer, so that each write is large and several are on their way to the disk at once */
+const BATCH_BYTES = 16 * 1024 * 1024;
+/** batches written at the same time (Node's thread pool has four threads) */
+const IN_FLIGHT = 4;
+
+export interface StreamedWrite {
+  /** called with each chunk's index, in order, as the chunk is staged for the disk: hash it here, and the hashing overlaps the writing */
+  onChunk?(index: number): void;
+  /** bytes written over placeholders once every chunk is written, before the file is made durable */
+  patches?(): ReadonlyArray<{ at: number; bytes: Uint8Array }>;
+  onProgress?(written: number, total: number): void;
+}
+
+/**
+ * writeFileAtomicallyStreamed is writeFileAtomically for large files of
+ * many chunks (pages.bin is one chunk per page): the chunks are copied into
+ * large batches that go out several at once, each durable when its write
+ * returns (O_DSYNC), so the disk works while the caller hashes the next
+ * chunks, rather than all at the end in one fsync. The same guarantee:
+ * either the old file or the whole new one.
+ */
+export async function writeFileAtomicallyStreamed(path: string, chunks: readonly Uint8Array[], how: StreamedWrite = {}): Promise<void> {
+  sweepTemporaries(path);
+  const tmp = tempName(path, process.pid);
+  const total = chunks.reduce((n, c) => n + c.length, 0);
+  try {
+    const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_DSYNC, 0o644);
+    try {
+      const inFlight: Array<Promise<void>> = [];
+      const spare: Uint8Array[] = [];
+      let stage: Uint8Array | null = null;
+      let fill = 0;
+      let at = 0;
+      let written = 0;
+      const ship = async (): Promise<void> => {
+        const batch = stage!;
+        const size = fill;
+        inFlight.push(
+          writeFully(fh, batch.subarray(0, size), at).then(() => {
+            spare.push(batch);
+            written += size;
+            how.onProgress?.(written, total);
+          }),
+        );
+        at += size;
+        stage = null;
+        fill = 0;
+        if (inFlight.length >= IN_FLIGHT) await inFlight.shift();
+      };
+      for (let i = 0; i < chunks.length; i++) {
+        how.onChunk?.(i);
+        const chunk = chunks[i]!;
+        for (let from = 0; from < chunk.length; ) {
+          stage ??= spare.pop() ?? new Uint8Array(Math.min(BATCH_BYTES, total - at));
+          const n = Math.min(chunk.length - from, stage.length - fill);
+          stage.set(chunk.subarray(from, from + n), fill);
+          fill += n;
+          from += n;
+          if (fill === stage.length) await ship();
+        }
+      }
+      if (fill > 0) await ship();
+      await Promise.all(inFlight);
+      for (const { at: offset, bytes } of how.patches?.() ?? []) await writeFully(fh, bytes, offset);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  syncDirectoryOf(path);
+}
+
+/** writeFully writes `bytes` at `at`, finishing a short write. */
+async function writeFully(fh: FileHandle, bytes: Uint8Array, at: number): Promise<void> {
+  for (let done = 0; done < bytes.length; ) done += (await fh.write(bytes, done, bytes.length - done, at + done)).bytesWritten;
 }

@@ -185,17 +185,34 @@ export class HostStore {
    */
   update<T>(name: string, change: (m: Machine) => T, orCreate?: string): T {
     return this.locked(name, () => {
-      const m = orCreate && !this.exists(name) ? Machine.create(name, orCreate) : this.load(name);
+      const m = this.loadOrCreate(name, orCreate);
       const out = change(m);
       this.save(m);
       return out;
     });
   }
 
+  /** updateAsync is update for a change that waits on I/O (a dump writing its image); the lock is held until it settles. */
+  async updateAsync<T>(name: string, change: (m: Machine) => Promise<T>): Promise<T> {
+    const unlock = this.lock(name);
+    try {
+      const m = this.load(name);
+      const out = await change(m);
+      this.save(m);
+      return out;
+    } finally {
+      unlock();
+    }
+  }
+
+  private loadOrCreate(name: string, orCreate: string | undefined): Machine {
+    return orCreate && !this.exists(name) ? Machine.create(name, orCreate) : this.load(name);
+  }
+
   /** replace loads a host under its lock and saves the machine `change` returns in its place (for changes made on a copy). */
   replace<T>(name: string, change: (m: Machine) => { machine: Machine; out: T }, orCreate?: string): T {
     return this.locked(name, () => {
-      const m = orCreate && !this.exists(name) ? Machine.create(name, orCreate) : this.load(name);
+      const m = this.loadOrCreate(name, orCreate);
       const { machine, out } = change(m);
       this.save(machine);
       return out;

@@ -160,10 +160,10 @@ describe('archive safety', () => {
       writeFileAtomically(process.argv[1], tarChunks(encodeImage(dumpContainer(m, c), { embedPrograms: true })));`;
     await execa('node', ['--input-type=module', '-e', make, big]);
     const measure = `
-      import { readImageFile } from './dist/src/image/archive.js';
+      import { readImageFile } from './dist/src/image/image-file.js';
       import { decodeImage } from './dist/src/image/image-codec.js';
       const before = process.resourceUsage().maxRSS;
-      const img = decodeImage(readImageFile(process.argv[1]));
+      const { entries, digests } = await readImageFile(process.argv[1]); const img = decodeImage(entries, undefined, digests);
       console.log(JSON.stringify({ grew: (process.resourceUsage().maxRSS - before) * 1024, pages: img.pages.length }));`;
     const r = await execa('node', ['--input-type=module', '-e', measure, big]);
     const { grew, pages } = JSON.parse(r.stdout) as { grew: number; pages: number };

@@ -3,18 +3,16 @@ import { readFileSync, statSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { Machine } from '../../container/machine.js';
 import { ImageError } from '../../image/format.js';
-import { readImageFile, tarChunks } from '../../image/archive.js';
-import { byteLength } from '../../image/bytes.js';
-import { writeFileAtomically } from '../../store/atomic-file.js';
+import { readImageFile, writeImageFile } from '../../image/image-file.js';
 import type { ContainerImage } from '../../image/container-image.js';
 import { dumpContainer } from '../../image/dump.js';
-import { decodeImage, encodeImage, sha256 } from '../../image/image-codec.js';
+import { decodeImage, sha256 } from '../../image/image-codec.js';
 import { restoreAtomically, RestoreError, type RestoreOptions } from '../../image/restore.js';
 import type { CliContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { orCreateArch, storeOf, verb, withCommon, withHost, type CommonArgs, type HostArgs } from '../options.js';
 import { UsageError } from '../usage-error.js';
-import { progressBar } from '../progress.js';
+import { BYTES, progressBar } from '../progress.js';
 import { printable } from '../printable.js';
 import { restorerIsPrivileged } from '../privilege.js';
 
@@ -91,18 +89,22 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
           .option('leave-running', { type: 'boolean', default: false, describe: 'keep the container running after the dump' })
           .option('embed-files', { type: 'boolean', default: false, describe: 'store program text in the image instead of a path and hash' })
           .example('$0 dump web -o web.tar --leave-running', 'checkpoint web and keep it running'),
-      handler: (a) => {
+      handler: async (a) => {
         const out = a.output ?? `${a.ctr}.ckpt.tar`;
-        const info = storeOf(a).update(a.host, (m) => {
+        const info = await storeOf(a).updateAsync(a.host, async (m) => {
           const c = m.containers.get(a.ctr);
           if (!c) throw new UsageError(`no container ${a.ctr} on host ${m.name}`);
           const bar = progressBar('dumping', !a.json);
           // the image is encoded and written before the machine runs again, so it may share the page frames
           const img = dumpContainer(m, c, { shareFrames: true, onProgress: (done, total) => bar.update(done, total) });
           bar.stop();
-          const chunks = tarChunks(encodeImage(img, { embedPrograms: a.embedFiles }));
-          writeFileAtomically(out, chunks);
-          const size = byteLength(chunks);
+          const writing = progressBar('writing', !a.json, BYTES);
+          let size: number;
+          try {
+            size = await writeImageFile(out, img, { embedPrograms: a.embedFiles, onProgress: (done, total) => writing.update(done, total) });
+          } finally {
+            writing.stop();
+          }
           if (!a.leaveRunning) m.remove(c);
           return { image: out, container: c.name, arch: img.arch, tasks: img.tasks.length, bytes: size, leftRunning: a.leaveRunning };
         });
@@ -117,12 +119,12 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
           .example('$0 restore web.tar --host big', 'bring web back on host big')
           .example('$0 restore web.tar --via clone3 --host-pids', 'mainline clone3, host pids kept too')
           .example('$0 restore web.tar --into pod --host-pids', 'inside running container pod, pids kept at every level'),
-      handler: (a) => {
-        const entries = readImageFile(a.image);
+      handler: async (a) => {
+        const { entries, digests } = await readImageFile(a.image);
         const out = storeOf(a).replace(
           a.host,
           (m) => {
-            const img = decodeImage(entries, resolverFor(m));
+            const img = decodeImage(entries, resolverFor(m), digests);
             const bar = progressBar('restoring', !a.json);
             let restored;
             try {
@@ -144,14 +146,14 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
       command: 'check <image>',
       describe: 'Say whether an image would restore, and every reason if not; changes nothing',
       builder: (y: Argv) => withRestoreOptions(y).example('$0 check web.tar --host big --host-pids', 'would it restore with host pids kept?'),
-      handler: (a) => {
+      handler: async (a) => {
         let problems: Array<{ code: string; message: string }> = [];
         try {
           // the image first: a bad one is refused before the state directory is touched
-          const entries = readImageFile(a.image);
+          const { entries, digests } = await readImageFile(a.image);
           const store = storeOf(a);
           const m = store.exists(a.host) ? store.read(a.host) : null;
-          const img = decodeImage(entries, resolverFor(m));
+          const img = decodeImage(entries, resolverFor(m), digests);
           // The whole restore, on a copy that is thrown away (the default host is made on first use).
           const arch = orCreateArch(a);
           const target = m ?? (arch ? Machine.create(a.host, arch) : null);
@@ -177,9 +179,9 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
           .positional('image', { type: 'string', demandOption: true })
           .option('tree', { type: 'boolean', default: false, describe: 'the task tree with every pid level' })
           .example('$0 inspect web.tar --tree', 'who is in it, at every level'),
-      handler: (a) => {
-        const entries = readImageFile(a.image);
-        const img = decodeImage(entries, null);
+      handler: async (a) => {
+        const { entries, digests } = await readImageFile(a.image);
+        const img = decodeImage(entries, null, digests);
         if (a.json) {
           return ctx.out(
             JSON.stringify({

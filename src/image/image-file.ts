@@ -1,0 +1,117 @@
+/**
+ * Image files on disk. Writing: the archive is laid out before pages.bin's
+ * digest is known (the manifest's size does not depend on it), pages.bin is
+ * hashed chunk by chunk as its batches go to the disk, and the manifest is
+ * written into its place last, all through one atomic replacement: no file
+ * or a complete one. Reading: the file is read in parallel batches, each
+ * entry hashed as its bytes arrive, so decodeImage need not hash again.
+ */
+import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { writeFileAtomicallyStreamed } from '../store/atomic-file.js';
+import { digestsFor, EntryDigester, MAX_IMAGE_BYTES, tarLayout, untar } from './archive.js';
+import type { ContainerImage } from './container-image.js';
+import { ImageError, type EntryName } from './format.js';
+import { encodeBody, manifestEntries, sha256, type EncodeOptions } from './image-codec.js';
+
+/** a digest the manifest holds until pages.bin's is known: the same length, so nothing moves */
+const PLACEHOLDER = '0'.repeat(64);
+
+export interface WriteImageOptions extends EncodeOptions {
+  onProgress?(written: number, total: number): void;
+}
+
+/** writeImageFile writes `img` to `path` atomically and returns the image's size in bytes. */
+export async function writeImageFile(path: string, img: ContainerImage, opts: WriteImageOptions = {}): Promise<number> {
+  const encoded = encodeBody(img, opts);
+  const digests = new Map<EntryName, string>(encoded.body.map(([name, bytes]) => [name, name === 'pages.bin' ? PLACEHOLDER : sha256(bytes)]));
+  const draft = manifestEntries(img, encoded, digests);
+  const { chunks, entries } = tarLayout([...draft, ...encoded.body]);
+  const pages = entries.find((e) => e.path === 'pages.bin')!;
+  const hash = createHash('sha256');
+  await writeFileAtomicallyStreamed(path, chunks, {
+    onChunk: (i) => {
+      if (i >= pages.first && i < pages.end) hash.update(chunks[i]!);
+    },
+    patches: () => {
+      digests.set('pages.bin', hash.digest('hex'));
+      return manifestEntries(img, encoded, digests).map(([name, bytes], k) => {
+        const at = entries[k]!;
+        if (at.path !== name || at.size !== bytes.length) throw new Error(`internal: ${name} changed size once its digests were known`);
+        return { at: at.offset, bytes };
+      });
+    },
+    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+  });
+  return chunks.reduce((n, c) => n + c.length, 0);
+}
+
+/** ReadImage: an image file's entries (views into one buffer) and their SHA-256s, taken while reading. */
+export interface ReadImage {
+  entries: Map<string, Uint8Array>;
+  digests: Map<string, string>;
+}
+
+/** a read's batch, and how many are on their way at once (Node's thread pool has four threads) */
+const BATCH_BYTES = 16 * 1024 * 1024;
+const IN_FLIGHT = 4;
+
+/** readImageFile reads an image archive; only a regular file is read, and only as many bytes as it holds. */
+export async function readImageFile(path: string): Promise<ReadImage> {
+  let bytes: Uint8Array;
+  let digester: EntryDigester;
+  try {
+    // O_NONBLOCK: opening a FIFO must not wait for a writer before it is refused
+    const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) throw new ImageError('CKPT_BAD_ARCHIVE', `image ${path} is not a regular file`);
+      if (st.size > MAX_IMAGE_BYTES) throw new ImageError('CKPT_BAD_ARCHIVE', `image ${path} is ${st.size} bytes, more than the ${MAX_IMAGE_BYTES} this ckpt reads`);
+      bytes = new Uint8Array(st.size);
+      digester = new EntryDigester(bytes);
+      const reads: Array<Promise<number>> = [];
+      let next = 0;
+      const issue = (): void => {
+        if (next >= bytes.length) return;
+        const at = next;
+        const n = Math.min(BATCH_BYTES, bytes.length - at);
+        next += n;
+        reads.push(readFully(fh, bytes, at, n));
+      };
+      for (let k = 0; k < IN_FLIGHT; k++) issue();
+      // Batches are taken in order: bytes [0, done) are in place, and hashed while later ones are read.
+      let done = 0;
+      while (reads.length > 0) {
+        const got = await reads.shift()!;
+        if (got < Math.min(BATCH_BYTES, bytes.length - done)) {
+          // the file shrank while being read: what follows the short batch is not there
+          await Promise.allSettled(reads);
+          bytes = bytes.subarray(0, done + got);
+          break;
+        }
+        done += got;
+        digester.advance(done);
+        issue();
+      }
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    if (e instanceof ImageError) throw e;
+    throw new ImageError('CKPT_BAD_ARCHIVE', `cannot read image ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const entries = untar(bytes);
+  return { entries, digests: digestsFor(bytes, entries, digester.digested) };
+}
+
+/** readFully reads `n` bytes at `at` unless the file ends first; it returns how many it read. */
+async function readFully(fh: FileHandle, into: Uint8Array, at: number, n: number): Promise<number> {
+  let got = 0;
+  while (got < n) {
+    const { bytesRead } = await fh.read(into, at + got, n - got, at + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return got;
+}
