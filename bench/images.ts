@@ -110,8 +110,13 @@ export async function pageFigures(): Promise<Figure[]> {
       dv.setUint32(0, i, true); // every page distinct
       mm.write(base + i * 4096, page);
     }
-    const file = join(root, 'pages.tar');
-    const dump = await timeAsync(async () => void (await writeImageFile(file, dumpContainer(m, c, { shareFrames: true }))), 2); // as ckpt dump does
+    // each dump to a new file, as a dump usually is: replacing an old image would add freeing its blocks
+    let file = '';
+    let runs = 0;
+    const dump = await timeAsync(async () => {
+      file = join(root, `pages-${++runs}.tar`);
+      await writeImageFile(file, dumpContainer(m, c, { shareFrames: true })); // as ckpt dump does
+    }, 2);
     const restore = await timeAsync(async () => {
       const { entries, digests } = await readImageFile(file);
       const img = decodeImage(entries, () => 'program main\n  sleep 100000000\nend\n', digests);

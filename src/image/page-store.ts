@@ -2,8 +2,9 @@
  * storePages lays out the distinct page contents of an image as pages.bin:
  * private pages with the same bytes are stored once (copy-on-write makes
  * them interchangeable), shared pages keep their identity. Candidates are
- * found by a fast hash of the page's words and confirmed byte for byte, so
- * a collision costs a comparison, never a wrong page. pages.bin is given
+ * found by a hash of a few of the page's words (of all of them where many
+ * pages are alike in those) and confirmed byte for byte, so a collision
+ * costs a comparison, never a wrong page. pages.bin is given
  * as a list of chunks, views of the pages themselves, neighbours that lie
  * back to back in one buffer (as a dump leaves them) joined into one view:
  * nothing is copied.
@@ -20,14 +21,19 @@ export interface StoredPages {
   remap: number[];
 }
 
-/**
- * pageHash is FNV-1a over the page's 32-bit words in four interleaved lanes
- * (independent multiplies run in parallel on the CPU), folded together; an
- * unaligned page is copied first, so equal bytes always hash equal.
- */
-function pageHash(data: Uint8Array): number {
+/** words32 views a page as 32-bit words; an unaligned page is copied first, so equal bytes always give equal words. */
+function words32(data: Uint8Array): Int32Array {
   const aligned = data.byteOffset % 4 === 0 ? data : data.slice();
-  const words = new Int32Array(aligned.buffer, aligned.byteOffset, aligned.length >>> 2);
+  return new Int32Array(aligned.buffer, aligned.byteOffset, aligned.length >>> 2);
+}
+
+/**
+ * fullHash is FNV-1a over every 32-bit word of the page in four interleaved
+ * lanes (independent multiplies run in parallel on the CPU), folded
+ * together, then over the bytes after the last whole word.
+ */
+function fullHash(data: Uint8Array): number {
+  const words = words32(data);
   let a = 0x811c9dc5 | 0;
   let b = 0x050c5d1f;
   let c = 0x1b873593;
@@ -40,30 +46,80 @@ function pageHash(data: Uint8Array): number {
     d = Math.imul(d ^ words[i + 3]!, 0x01000193);
   }
   let h = Math.imul(Math.imul(Math.imul(a ^ b, 0x01000193) ^ c, 0x01000193) ^ d, 0x01000193);
-  for (let i = n * 4; i < aligned.length; i++) h = Math.imul(h ^ aligned[i]!, 0x01000193);
+  for (let i = n * 4; i < data.length; i++) h = Math.imul(h ^ data[i]!, 0x01000193);
   return h;
+}
+
+/** SAMPLES: the words sampleHash reads, spread evenly over the page (one per 128 bytes of a 4 KiB page) */
+const SAMPLES = 32;
+
+/** sampleHash is FNV-1a over a few words spread over the page, and its length: a sixteenth of the work of fullHash for pages that differ. */
+function sampleHash(data: Uint8Array): number {
+  const stride = Math.max(4, Math.floor(data.length / SAMPLES) & ~3);
+  let h = Math.imul(0x811c9dc5 ^ data.length, 0x01000193);
+  for (let i = 0; i + 4 <= data.length; i += stride) h = Math.imul(h ^ (data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24)), 0x01000193);
+  return h;
+}
+
+/** a bucket stores more pages than this only split by fullHash: pages alike in the sampled words cost a full hash, not a comparison with each other */
+const CROWDED = 8;
+
+/** Bucket: stored pages whose sampled words hash alike (more than one); once crowded, also split by fullHash. */
+interface Bucket {
+  kept: number[];
+  byFullHash: Map<number, number[]> | null;
 }
 
 export function storePages(pages: readonly PageRecord[]): StoredPages {
   const kept: Uint8Array[] = [];
   const shared: boolean[] = [];
-  const byHash = new Map<number, number[]>();
-  const remap = pages.map(([data, isShared]) => {
-    if (!isShared) {
-      const h = pageHash(data);
-      const candidates = byHash.get(h);
-      const same = candidates?.find((k) => sameBytes(kept[k]!, data));
-      if (same !== undefined) return same;
-      const k = kept.push(data) - 1;
-      shared.push(false);
-      if (candidates) candidates.push(k);
-      else byHash.set(h, [k]);
+  // most samples are met once: a number until a second page shares it
+  const bySample = new Map<number, number | Bucket>();
+  const keep = (data: Uint8Array, isShared: boolean): number => {
+    shared.push(isShared);
+    return kept.push(data) - 1;
+  };
+  /** find returns the stored page with `data`'s bytes, storing it if there is none. */
+  const find = (data: Uint8Array): number => {
+    const key = sampleHash(data);
+    const found = bySample.get(key);
+    if (found === undefined) {
+      const k = keep(data, false);
+      bySample.set(key, k);
       return k;
     }
-    shared.push(true);
-    return kept.push(data) - 1;
-  });
+    if (typeof found === 'number') {
+      if (sameBytes(kept[found]!, data)) return found;
+      const k = keep(data, false);
+      bySample.set(key, { kept: [found, k], byFullHash: null });
+      return k;
+    }
+    if (!found.byFullHash) {
+      const same = found.kept.find((j) => sameBytes(kept[j]!, data));
+      if (same !== undefined) return same;
+      const k = keep(data, false);
+      found.kept.push(k);
+      if (found.kept.length > CROWDED) {
+        found.byFullHash = new Map();
+        for (const j of found.kept) pushTo(found.byFullHash, fullHash(kept[j]!), j);
+      }
+      return k;
+    }
+    const h = fullHash(data);
+    const same = found.byFullHash.get(h)?.find((j) => sameBytes(kept[j]!, data));
+    if (same !== undefined) return same;
+    const k = keep(data, false);
+    pushTo(found.byFullHash, h, k);
+    return k;
+  };
+  const remap = pages.map(([data, isShared]) => (isShared ? keep(data, true) : find(data)));
   return { bin: runs(kept), shared, remap };
+}
+
+function pushTo(m: Map<number, number[]>, key: number, value: number): void {
+  const list = m.get(key);
+  if (list) list.push(value);
+  else m.set(key, [value]);
 }
 
 /** runs joins neighbouring pages that lie back to back in the same buffer into one view each. */

@@ -13,6 +13,13 @@ const int = z.number().int();
 const idx = z.number().int().min(-1);
 const bytes = z.instanceof(Uint8Array);
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
+const isNat = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0;
+// Per-page arrays (100,000s of elements) are checked in one loop each: a tuple or array schema would copy every element.
+/** [natural, natural] pairs */
+const natPairs = z.custom<Array<[number, number]>>((v) => Array.isArray(v) && v.every((p) => Array.isArray(p) && p.length === 2 && isNat(p[0]) && isNat(p[1])), {
+  message: 'expected an array of [natural, natural] pairs',
+});
+const booleans = z.custom<boolean[]>((v) => Array.isArray(v) && v.every((b) => typeof b === 'boolean'), { message: 'expected an array of booleans' });
 
 export const manifestSchema = z.object({
   magic: z.string(),
@@ -72,8 +79,8 @@ const taskSchema = z.object({
 export const tasksSchema = z.object({ init: nat, tasks: z.array(taskSchema).min(1) });
 
 export const memorySchema = z.object({
-  mms: z.array(z.tuple([nat, z.array(z.tuple([nat, nat, nat, z.boolean(), z.string()])), z.array(z.tuple([nat, nat]))])),
-  shared: z.array(z.boolean()),
+  mms: z.array(z.tuple([nat, z.array(z.tuple([nat, nat, nat, z.boolean(), z.string()])), natPairs])),
+  shared: booleans,
   fpus: z.array(bytes),
 });
 

@@ -31,6 +31,18 @@ describe('storePages', () => {
     expect(s.remap).toEqual([0, 1, 2, 3, 0]);
   });
 
+  it('tells apart many pages alike in every sampled word, and still finds their repeats (a crowded bucket is split by a hash of every word)', () => {
+    // 4 KiB pages differing only in byte 1, which no sampled word covers; each appears twice, the repeats in reverse order
+    const alike = Array.from({ length: 40 }, (_, i) => {
+      const p = new Uint8Array(4096).fill(3);
+      p[1] = i;
+      return p;
+    });
+    const s = storePages([...alike, ...alike.map((p) => p.slice()).reverse()].map((p): [Uint8Array, boolean] => [p, false]));
+    expect(s.remap).toEqual([...alike.keys(), ...[...alike.keys()].reverse()]);
+    expect(s.shared.length).toBe(40);
+  });
+
   it('finds equal pages whatever their alignment in memory', () => {
     const backing = new Uint8Array(129);
     backing.set(page(9), 1);
