@@ -20,9 +20,10 @@ export type ImageErrorCode =
   | 'CKPT_BAD_RECORD'
   | 'CKPT_INCONSISTENT'
   | 'CKPT_PRIVILEGE'
-  | 'CKPT_MISSING_PROGRAM';
+  | 'CKPT_MISSING_PROGRAM'
+  | 'CKPT_WRITE_FAILED';
 
-/** ImageError: an image that cannot be read, with a stable code and a message naming what is wrong. */
+/** ImageError: an image that cannot be read (or written), with a stable code and a message naming what is wrong. */
 export class ImageError extends Error {
   override readonly name = 'ImageError';
   constructor(

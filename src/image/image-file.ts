@@ -22,7 +22,24 @@ export interface WriteImageOptions extends EncodeOptions {
   onProgress?(written: number, total: number): void;
 }
 
-/** writeImageFile writes `img` to `path` atomically and returns the image's size in bytes. */
+/** WHY says in words what the errors a write of an image can meet mean. */
+const WHY: Record<string, string> = {
+  ENOENT: 'no such directory',
+  ENOTDIR: 'a component of the path is not a directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EISDIR: 'it is a directory',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'read-only file system',
+  EIO: 'input/output error',
+};
+
+/**
+ * writeImageFile writes `img` to `path` atomically and returns the image's
+ * size in bytes. A path that cannot be written is CKPT_WRITE_FAILED, with
+ * nothing left behind.
+ */
 export async function writeImageFile(path: string, img: ContainerImage, opts: WriteImageOptions = {}): Promise<number> {
   const encoded = encodeBody(img, opts);
   const digests = new Map<EntryName, string>(encoded.body.map(([name, bytes]) => [name, name === 'pages.bin' ? PLACEHOLDER : sha256(bytes)]));
@@ -30,20 +47,26 @@ export async function writeImageFile(path: string, img: ContainerImage, opts: Wr
   const { chunks, entries } = tarLayout([...draft, ...encoded.body]);
   const pages = entries.find((e) => e.path === 'pages.bin')!;
   const hash = createHash('sha256');
-  await writeFileAtomicallyStreamed(path, chunks, {
-    onChunk: (i) => {
-      if (i >= pages.first && i < pages.end) hash.update(chunks[i]!);
-    },
-    patches: () => {
-      digests.set('pages.bin', hash.digest('hex'));
-      return manifestEntries(img, encoded, digests).map(([name, bytes], k) => {
-        const at = entries[k]!;
-        if (at.path !== name || at.size !== bytes.length) throw new Error(`internal: ${name} changed size once its digests were known`);
-        return { at: at.offset, bytes };
-      });
-    },
-    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-  });
+  try {
+    await writeFileAtomicallyStreamed(path, chunks, {
+      onChunk: (i) => {
+        if (i >= pages.first && i < pages.end) hash.update(chunks[i]!);
+      },
+      patches: () => {
+        digests.set('pages.bin', hash.digest('hex'));
+        return manifestEntries(img, encoded, digests).map(([name, bytes], k) => {
+          const at = entries[k]!;
+          if (at.path !== name || at.size !== bytes.length) throw new Error(`internal: ${name} changed size once its digests were known`);
+          return { at: at.offset, bytes };
+        });
+      },
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code !== 'string') throw e;
+    throw new ImageError('CKPT_WRITE_FAILED', `cannot write image ${path}: ${code}${WHY[code] ? ` (${WHY[code]})` : ''}; nothing was written`);
+  }
   return chunks.reduce((n, c) => n + c.length, 0);
 }
 
@@ -58,7 +81,7 @@ const BATCH_BYTES = 16 * 1024 * 1024;
 const IN_FLIGHT = 4;
 
 /** readImageFile reads an image archive; only a regular file is read, and only as many bytes as it holds. */
-export async function readImageFile(path: string): Promise<ReadImage> {
+export async function readImageFile(path: string, onProgress?: (read: number, total: number) => void): Promise<ReadImage> {
   let bytes: Uint8Array;
   let digester: EntryDigester;
   try {
@@ -92,6 +115,7 @@ export async function readImageFile(path: string): Promise<ReadImage> {
         }
         done += got;
         digester.advance(done);
+        onProgress?.(done, bytes.length);
         issue();
       }
     } finally {

@@ -81,6 +81,8 @@ const CASES: Case[] = [
   { what: 'dump of a missing container', argv: () => ['dump', 'ghost', '-o', join(dir, 'g.tar')], code: 2, line: 'ckpt: no container ghost on host default' },
   { what: 'dump of a task holding a pidfd of a process outside its container', argv: () => ['dump', 'p', '--host', 'pidfd', '-o', join(dir, 'p.tar')], code: 1, line: /^ckpt: task \d+ has fd 3, a pidfd for pid \d+ outside container p, which cannot be checkpointed \[CKPT_DUMP_REFUSED\]$/ },
   { what: 'dump of a program the host lost', argv: () => ['dump', 'web', '--host', 'lost', '-o', join(dir, 'l.tar')], code: 1, line: `ckpt: program ${NESTED} is not known to host lost [CKPT_DUMP_REFUSED]` },
+  { what: 'dump into a directory that does not exist', argv: () => ['dump', 'web', '-o', join(dir, 'nowhere', 'w.tar')], code: 1, line: /^ckpt: cannot write image .*nowhere\/w\.tar: ENOENT \(no such directory\); nothing was written \[CKPT_WRITE_FAILED\]$/ },
+  { what: 'dump over a directory', argv: () => ['dump', 'web', '-o', dir], code: 1, line: /^ckpt: cannot write image .*: EISDIR \(it is a directory\); nothing was written \[CKPT_WRITE_FAILED\]$/ },
   { what: 'dump of a task in a namespace outside its container', argv: () => ['dump', 'web', '--host', 'escaped', '-o', join(dir, 'e.tar')], code: 1, line: /^ckpt: a task refers to pid namespace level 0, outside container web \[CKPT_DUMP_REFUSED\]$/ },
   // images
   { what: 'a missing image', argv: () => ['restore', join(dir, 'none.tar')], code: 1, line: /^ckpt: cannot read image .*none\.tar: ENOENT \[CKPT_BAD_ARCHIVE\]$/ },

@@ -5,7 +5,7 @@
  * taken while reading, are those of the very bytes each entry is.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -55,7 +55,9 @@ describe('writeImageFile', () => {
 
   it('reads back with a digest for every entry, equal to the SHA-256 of that entry\'s bytes, and decodes to what re-encodes to the file', async () => {
     const file = join(dir, 'big.tar');
-    const { entries, digests } = await readImageFile(file);
+    const progress: number[] = [];
+    const { entries, digests } = await readImageFile(file, (done, total) => progress.push(done, total));
+    expect(progress.slice(-2)).toEqual([statSync(file).size, statSync(file).size]);
     expect([...digests.keys()]).toEqual([...entries.keys()]);
     for (const [name, bytes] of entries) expect(digests.get(name), name).toBe(sha(bytes));
     const img = decodeImage(entries, undefined, digests);

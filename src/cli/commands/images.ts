@@ -3,7 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { Machine } from '../../container/machine.js';
 import { ImageError } from '../../image/format.js';
-import { readImageFile, writeImageFile } from '../../image/image-file.js';
+import { readImageFile, writeImageFile, type ReadImage } from '../../image/image-file.js';
 import type { ContainerImage } from '../../image/container-image.js';
 import { dumpContainer } from '../../image/dump.js';
 import { decodeImage, sha256 } from '../../image/image-codec.js';
@@ -58,6 +58,16 @@ function withRestoreOptions(y: Argv): Argv<unknown> {
     .option('host-pids', { type: 'boolean', default: false, describe: 'keep the pids at the levels above the container too: the host\'s, and with --into that container\'s (they must be free)' })
     .option('into', { type: 'string', describe: 'restore inside this running container, as a container nested in it (its pid namespace is entered with setns)' })
     .option('via', { choices: ['eclone', 'clone3'] as const, default: 'eclone' as const, describe: 'name the pids with eclone (oldest level first) or clone3 set_tid (innermost first)' });
+}
+
+/** readImage reads an image file, with a progress bar on a terminal for a large one. */
+async function readImage(path: string, json: boolean): Promise<ReadImage> {
+  const bar = progressBar('reading', !json, BYTES);
+  try {
+    return await readImageFile(path, (done, total) => bar.update(done, total));
+  } finally {
+    bar.stop();
+  }
 }
 
 /** tree renders the image's tasks as an indented tree, every pid level shown. */
@@ -120,7 +130,7 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
           .example('$0 restore web.tar --via clone3 --host-pids', 'mainline clone3, host pids kept too')
           .example('$0 restore web.tar --into pod --host-pids', 'inside running container pod, pids kept at every level'),
       handler: async (a) => {
-        const { entries, digests } = await readImageFile(a.image);
+        const { entries, digests } = await readImage(a.image, a.json);
         const out = storeOf(a).replace(
           a.host,
           (m) => {
@@ -150,7 +160,7 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
         let problems: Array<{ code: string; message: string }> = [];
         try {
           // the image first: a bad one is refused before the state directory is touched
-          const { entries, digests } = await readImageFile(a.image);
+          const { entries, digests } = await readImage(a.image, a.json);
           const store = storeOf(a);
           const m = store.exists(a.host) ? store.read(a.host) : null;
           const img = decodeImage(entries, resolverFor(m), digests);
@@ -180,7 +190,7 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
           .option('tree', { type: 'boolean', default: false, describe: 'the task tree with every pid level' })
           .example('$0 inspect web.tar --tree', 'who is in it, at every level'),
       handler: async (a) => {
-        const { entries, digests } = await readImageFile(a.image);
+        const { entries, digests } = await readImage(a.image, a.json);
         const img = decodeImage(entries, null, digests);
         if (a.json) {
           return ctx.out(
