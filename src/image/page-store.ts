@@ -50,10 +50,10 @@ function fullHash(data: Uint8Array): number {
   return h;
 }
 
-/** SAMPLES: the words sampleHash reads, spread evenly over the page (one per 128 bytes of a 4 KiB page) */
-const SAMPLES = 32;
+/** SAMPLES: the words sampleHash reads, spread evenly over the page (one per 512 bytes of a 4 KiB page: each is a cache miss on a page not yet read) */
+const SAMPLES = 8;
 
-/** sampleHash is FNV-1a over a few words spread over the page, and its length: a sixteenth of the work of fullHash for pages that differ. */
+/** sampleHash is FNV-1a over a few words spread over the page, and its length: far less work than fullHash for pages that differ. */
 function sampleHash(data: Uint8Array): number {
   const stride = Math.max(4, Math.floor(data.length / SAMPLES) & ~3);
   let h = Math.imul(0x811c9dc5 ^ data.length, 0x01000193);

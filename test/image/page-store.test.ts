@@ -32,10 +32,10 @@ describe('storePages', () => {
   });
 
   it('tells apart many pages alike in every sampled word, and still finds their repeats (a crowded bucket is split by a hash of every word)', () => {
-    // 4 KiB pages differing only in byte 1, which no sampled word covers; each appears twice, the repeats in reverse order
+    // 4 KiB pages differing only in byte 5, which no sampled word covers (they start at bytes 0, 512, ...); each appears twice, the repeats in reverse order
     const alike = Array.from({ length: 40 }, (_, i) => {
       const p = new Uint8Array(4096).fill(3);
-      p[1] = i;
+      p[5] = i;
       return p;
     });
     const s = storePages([...alike, ...alike.map((p) => p.slice()).reverse()].map((p): [Uint8Array, boolean] => [p, false]));
