@@ -39,7 +39,7 @@ interface PageTable {
 export class MemoryMap {
   /** sorted, never mutated in place: fork shares the array until either side maps or unmaps */
   private vmas: readonly Vma[] = [];
-  private table: PageTable = { pages: new Map(), sharers: 1 };
+  private table: PageTable;
   /** users counts the tasks sharing this address space (CLONE_VM), as mm_users. */
   users = 1;
 
@@ -47,7 +47,11 @@ export class MemoryMap {
     readonly pageSize: number,
     readonly taskSize: number,
     readonly mmapBase: number,
-  ) {}
+    /** fork passes the table it shares: a child of a restorer makes no table of its own until it writes */
+    table?: PageTable,
+  ) {
+    this.table = table ?? { pages: new Map(), sharers: 1 };
+  }
 
   /** restore rebuilds an address space from its mappings and pages; pages shared between address spaces are passed as the same objects. */
   static restore(pageSize: number, taskSize: number, mmapBase: number, vmas: readonly Vma[], pages: ReadonlyArray<readonly [number, Page]>, users: number): MemoryMap {
@@ -166,9 +170,8 @@ export class MemoryMap {
 
   /** fork returns a copy of this address space sharing every page copy-on-write (dup_mmap): at first, the table itself. */
   fork(): MemoryMap {
-    const child = new MemoryMap(this.pageSize, this.taskSize, this.mmapBase);
+    const child = new MemoryMap(this.pageSize, this.taskSize, this.mmapBase, this.table);
     child.vmas = this.vmas;
-    child.table = this.table;
     this.table.sharers++;
     return child;
   }
