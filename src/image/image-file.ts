@@ -9,8 +9,9 @@
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { writeFileAtomicallyStreamed } from '../store/atomic-file.js';
+import { BATCH_BYTES, IN_FLIGHT, writeFileAtomicallyStreamed } from '../store/atomic-file.js';
 import { digestsFor, EntryDigester, MAX_IMAGE_BYTES, tarLayout, untar } from './archive.js';
+import { byteLength } from './bytes.js';
 import type { ContainerImage } from './container-image.js';
 import { ImageError, type EntryName } from './format.js';
 import { encodeBody, manifestEntries, sha256, type EncodeOptions } from './image-codec.js';
@@ -67,7 +68,7 @@ export async function writeImageFile(path: string, img: ContainerImage, opts: Wr
     if (typeof code !== 'string') throw e;
     throw new ImageError('CKPT_WRITE_FAILED', `cannot write image ${path}: ${code}${WHY[code] ? ` (${WHY[code]})` : ''}; nothing was written`);
   }
-  return chunks.reduce((n, c) => n + c.length, 0);
+  return byteLength(chunks);
 }
 
 /** ReadImage: an image file's entries (views into one buffer) and their SHA-256s, taken while reading. */
@@ -75,10 +76,6 @@ export interface ReadImage {
   entries: Map<string, Uint8Array>;
   digests: Map<string, string>;
 }
-
-/** a read's batch, and how many are on their way at once (Node's thread pool has four threads) */
-const BATCH_BYTES = 16 * 1024 * 1024;
-const IN_FLIGHT = 4;
 
 /** readImageFile reads an image archive; only a regular file is read, and only as many bytes as it holds. */
 export async function readImageFile(path: string, onProgress?: (read: number, total: number) => void): Promise<ReadImage> {

@@ -113,7 +113,6 @@ function depthOf(image: ContainerImage, k: number): number {
   return d;
 }
 
-
 /**
  * LeaderlessSession says how a session whose leader has gone is rebuilt: a placeholder with its id
  * makes it, created by `creator`; members whose parent is inside the session are forked by that

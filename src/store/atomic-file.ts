@@ -9,6 +9,7 @@
 import { closeSync, constants, fsyncSync, openSync, readdirSync, renameSync, rmSync, writevSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { byteLength } from '../image/bytes.js';
 import { processAlive } from './process-alive.js';
 
 /** IOV_MAX: the most buffers one writev takes */
@@ -82,10 +83,10 @@ function syncDirectoryOf(path: string): void {
   }
 }
 
-/** a streamed write's batch: this many bytes, staged in one buffer, so that each write is large and several are on their way to the disk at once */
-const BATCH_BYTES = 16 * 1024 * 1024;
-/** batches written at the same time (Node's thread pool has four threads) */
-const IN_FLIGHT = 4;
+/** a streamed write's (or read's) batch: this many bytes, so that each transfer is large and several are on their way to or from the disk at once */
+export const BATCH_BYTES = 16 * 1024 * 1024;
+/** batches transferred at the same time (Node's thread pool has four threads) */
+export const IN_FLIGHT = 4;
 
 export interface StreamedWrite {
   /** called with each chunk's index, in order, as the chunk is staged for the disk: hash it here, and the hashing overlaps the writing */
@@ -106,7 +107,7 @@ export interface StreamedWrite {
 export async function writeFileAtomicallyStreamed(path: string, chunks: readonly Uint8Array[], how: StreamedWrite = {}): Promise<void> {
   sweepTemporaries(path);
   const tmp = tempName(path, process.pid);
-  const total = chunks.reduce((n, c) => n + c.length, 0);
+  const total = byteLength(chunks);
   try {
     const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_DSYNC, 0o644);
     try {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Machine } from '../../src/container/machine.js';
 import { digestsFor, EntryDigester, tarBytes, untar } from '../../src/image/archive.js';
+import { concatBytes } from '../../src/image/bytes.js';
 import { dumpContainer } from '../../src/image/dump.js';
 import { ImageError } from '../../src/image/format.js';
 import { decodeImage, encodeImage } from '../../src/image/image-codec.js';
@@ -114,12 +115,7 @@ describe('writeFileAtomicallyStreamed', () => {
     const seen: number[] = [];
     const file = join(dir, 'streamed.bin');
     await writeFileAtomicallyStreamed(file, chunks, { onChunk: (i) => seen.push(i), patches: () => [{ at: 1, bytes: Uint8Array.of(9, 9) }] });
-    const expected = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-    let at = 0;
-    for (const c of chunks) {
-      expected.set(c, at);
-      at += c.length;
-    }
+    const expected = concatBytes(chunks);
     expected.set([9, 9], 1);
     expect(sha(new Uint8Array(readFileSync(file)))).toBe(sha(expected));
     expect(seen).toEqual(chunks.map((_, i) => i));

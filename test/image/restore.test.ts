@@ -46,6 +46,18 @@ function restoresMidRun(arch: string, name: string, text: string, n: number, m: 
   return console;
 }
 
+/** itRestoresMidRun: through eclone and through clone3, restoresMidRun on each of `arches`, and the console then shows each of `shows`. */
+function itRestoresMidRun(title: string, arches: readonly string[], run: { name: string; text: string; n: number; m: number }, inspect: (before: ReturnType<typeof tree>) => void, shows: readonly string[]): void {
+  for (const via of ['eclone', 'clone3'] as const) {
+    it(`${title} (${via})`, () => {
+      for (const arch of arches) {
+        const console = restoresMidRun(arch, run.name, run.text, run.n, run.m, via, inspect);
+        for (const line of shows) expect(console).toContain(line);
+      }
+    });
+  }
+}
+
 describe.each(ALL_ARCHES)('dump and restore on %s', (arch) => {
   for (const [name, text] of WORKLOADS) {
     it(`${name}: run N, dump, restore, run M == run N+M, at several checkpoint points`, () => {
@@ -244,19 +256,18 @@ describe('sessions and groups whose leaders have gone', () => {
     'end',
   ].join('\n');
 
-  for (const via of ['eclone', 'clone3'] as const) {
-    it(`are rebuilt around placeholder tasks with the leaders' pids (${via})`, () => {
-      for (const arch of ALL_ARCHES) {
-        const console = restoresMidRun(arch, 'orphans', text, 20, 40, via, (before) => {
-          // the leaders are gone: groups and sessions whose ids belong to no task
-          const ids = new Set(before.map((t) => t.nspids[0]));
-          expect(before.some((t) => t.pgid !== 0 && !ids.has(t.pgid))).toBe(true);
-          expect(before.some((t) => t.sid !== 0 && !ids.has(t.sid))).toBe(true);
-        });
-        expect(console).toContain('member in group');
-      }
-    });
-  }
+  itRestoresMidRun(
+    "are rebuilt around placeholder tasks with the leaders' pids",
+    ALL_ARCHES,
+    { name: 'orphans', text, n: 20, m: 40 },
+    (before) => {
+      // the leaders are gone: groups and sessions whose ids belong to no task
+      const ids = new Set(before.map((t) => t.nspids[0]));
+      expect(before.some((t) => t.pgid !== 0 && !ids.has(t.pgid))).toBe(true);
+      expect(before.some((t) => t.sid !== 0 && !ids.has(t.sid))).toBe(true);
+    },
+    ['member in group'],
+  );
 });
 
 describe('a session whose leader has gone, its members with different parents outside it', () => {
@@ -295,20 +306,18 @@ describe('a session whose leader has gone, its members with different parents ou
     'end',
   ].join('\n');
 
-  for (const via of ['eclone', 'clone3'] as const) {
-    it(`restores with each member's own parent and session (${via})`, () => {
-      for (const arch of ALL_ARCHES) {
-        const console = restoresMidRun(arch, 'mixed', text, 25, 60, via, (before) => {
-          const sid = before.find((t) => t.nspids[0] === 4)!.sid;
-          const members = before.filter((t) => t.sid === sid && t.nspids[0] !== sid);
-          expect(members.map((t) => t.ppid).sort()).toEqual([1, 3]);
-          expect(before.some((t) => t.nspids[0] === sid)).toBe(false);
-        });
-        expect(console).toContain('member: parent 1, session 2');
-        expect(console).toContain('member: parent 3, session 2');
-      }
-    });
-  }
+  itRestoresMidRun(
+    "restores with each member's own parent and session",
+    ALL_ARCHES,
+    { name: 'mixed', text, n: 25, m: 60 },
+    (before) => {
+      const sid = before.find((t) => t.nspids[0] === 4)!.sid;
+      const members = before.filter((t) => t.sid === sid && t.nspids[0] !== sid);
+      expect(members.map((t) => t.ppid).sort()).toEqual([1, 3]);
+      expect(before.some((t) => t.nspids[0] === sid)).toBe(false);
+    },
+    ['member: parent 1, session 2', 'member: parent 3, session 2'],
+  );
 });
 
 describe('a session whose leader has gone, two generations deep', () => {
@@ -341,18 +350,17 @@ describe('a session whose leader has gone, two generations deep', () => {
     'end',
   ].join('\n');
 
-  for (const via of ['eclone', 'clone3'] as const) {
-    it(`is rebuilt with every member under its own parent (${via})`, () => {
-      for (const arch of ['i386', 's390x'] as const) {
-        const console = restoresMidRun(arch, 'gens', text, 25, 55, via, (before) => {
-          const ids = new Set(before.map((t) => t.nspids[0]));
-          const members = before.filter((t) => t.sid !== 0 && !ids.has(t.sid));
-          expect(new Set(members.map((t) => t.ppid)).size).toBe(3); // init, and each first-generation parent
-        });
-        expect(console).toContain('member in session');
-      }
-    });
-  }
+  itRestoresMidRun(
+    'is rebuilt with every member under its own parent',
+    ['i386', 's390x'],
+    { name: 'gens', text, n: 25, m: 55 },
+    (before) => {
+      const ids = new Set(before.map((t) => t.nspids[0]));
+      const members = before.filter((t) => t.sid !== 0 && !ids.has(t.sid));
+      expect(new Set(members.map((t) => t.ppid)).size).toBe(3); // init, and each first-generation parent
+    },
+    ['member in session'],
+  );
 });
 
 describe('deep nesting', () => {
