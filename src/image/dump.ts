@@ -75,7 +75,7 @@ export function dumpContainer(m: Machine, container: Container, opts: DumpOption
       outer: t.pid.numbers.slice(0, base),
       leader: ti(g.leader),
       parent: ti(t.parent),
-      children: [...t.children].map((k) => ti(k)),
+      children: [...t.children()].map((k) => ti(k)),
       pgid: inside(g.pgrp),
       sid: inside(g.session),
       abi: t.abi.name,

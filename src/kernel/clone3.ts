@@ -33,7 +33,7 @@ import type { HostState } from './host-state.js';
 import { fail } from './kernel-error.js';
 import { allocPidSetTid } from './pid-allocator.js';
 import type { Task } from './task.js';
-import { copyFromUser, getU64, getUserInts, isZero64, putUserInt, u64Value, viewOf, type U64 } from './uaccess.js';
+import { copyFromUser, getU64, getUserInts, isZero64, putUserInt, u64At, u64Value, viewOf, type U64 } from './uaccess.js';
 
 const INT_MAX = 0x7fffffff;
 
@@ -87,9 +87,9 @@ export function sysClone3(host: HostState, task: Task, uargs: number, size: numb
     inheritExitSignalWithParent: true,
     // clone3's stack is the lowest address: the kernel starts the child at stack + stack_size.
     stack: isZero64(stack) ? 0 : stackBase + stackLen,
-    tls: u64Value(field(CLONE3_ARGS.tls)),
-    parentTid: u64Value(field(CLONE3_ARGS.parent_tid)),
-    childTid: u64Value(field(CLONE3_ARGS.child_tid)),
+    tls: u64At(dv, CLONE3_ARGS.tls, le),
+    parentTid: u64At(dv, CLONE3_ARGS.parent_tid, le),
+    childTid: u64At(dv, CLONE3_ARGS.child_tid, le),
     allocate: (ns) =>
       allocPidSetTid(ns, setTid, (tmp) => capableIn(task.creds, CAP_CHECKPOINT_RESTORE, tmp.userNs) || capableIn(task.creds, CAP_SYS_ADMIN, tmp.userNs)),
     afterAlloc: (pid) => {
@@ -97,7 +97,7 @@ export function sysClone3(host: HostState, task: Task, uargs: number, size: numb
         pidfd = task.group.files.install({ kind: 'pidfd', flags: O_RDWR, pid });
         if (pidfd < 0) fail('EMFILE', 'no free file descriptor for the pidfd');
         try {
-          putUserInt(task, u64Value(field(CLONE3_ARGS.pidfd)), pidfd);
+          putUserInt(task, u64At(dv, CLONE3_ARGS.pidfd, le), pidfd);
         } catch (e) {
           task.group.files.delete(pidfd);
           throw e;

@@ -110,18 +110,40 @@ function newPidNamespace(parent: Task, flags: number, creds: Credentials): PidNa
   return new PidNamespace(outer, creds.userNs, outer.pidMax);
 }
 
-/** copyThread builds the child's registers: the parent's at the syscall, a zero result, the new stack and TLS. */
-function copyThread(parent: Task, req: CloneRequest): { regs: Uint8Array; extra: Record<string, Uint8Array> } {
-  const abi = parent.abi;
-  const regs = allocBytes(parent.regs.length);
-  regs.set(parent.regs);
-  // a view for these few writes only: the child keeps none until it runs (Task.dv)
-  const dv = new DataView(regs.buffer, regs.byteOffset, regs.byteLength);
+/** RegScratch is a kernel buffer the size of one ABI's register sets, with its view: copy_thread edits the child's registers there. */
+interface RegScratch {
+  readonly bytes: Uint8Array;
+  readonly dv: DataView;
+}
+
+/** One scratch per register-set size: a view per child would be an object to collect for every fork. */
+const scratches = new Map<number, RegScratch>();
+
+function scratchFor(size: number): RegScratch {
+  let s = scratches.get(size);
+  if (!s) {
+    const bytes = new Uint8Array(size);
+    s = { bytes, dv: new DataView(bytes.buffer) };
+    scratches.set(size, s);
+  }
+  return s;
+}
+
+/** copyExtra copies the per-ABI state beyond the registers (most ABIs have none and share the empty record). */
+function copyExtra(parent: Task): Record<string, Uint8Array> {
   let extra = NO_EXTRA;
   for (const name in parent.extra) {
     if (extra === NO_EXTRA) extra = {};
     extra[name] = parent.extra[name]!.slice();
   }
+  return extra;
+}
+
+/** copyThread builds the child's registers: the parent's at the syscall, a zero result, the new stack and TLS (into `extra` where the ABI keeps it). */
+function copyThread(parent: Task, req: CloneRequest, extra: Record<string, Uint8Array>): Uint8Array {
+  const abi = parent.abi;
+  const { bytes, dv } = scratchFor(parent.regs.length);
+  bytes.set(parent.regs);
   abi.childReturn(dv);
   if (req.stack !== 0) abiRegisters(abi).sp.set(dv, req.stack);
   if (hasFlag(req.flags, CLONE_SETTLS)) {
@@ -129,7 +151,9 @@ function copyThread(parent: Task, req: CloneRequest): { regs: Uint8Array; extra:
     const errno = abi.setTls(dv, extra, req.tls, (addr, len) => parent.mm.read(addr, len));
     if (errno !== 0) fail(errnoName(errno) ?? 'EINVAL', `CLONE_SETTLS value ${req.tls} refused by ${abi.name}`);
   }
-  return { regs, extra };
+  const regs = allocBytes(bytes.length);
+  regs.set(bytes);
+  return regs;
 }
 
 /** copyProcess creates the child described by `req`, or throws a KernelError having changed nothing. */
@@ -138,7 +162,8 @@ export function copyProcess(host: HostState, parent: Task, req: CloneRequest): T
   checkFlagRules(parent, flags);
   const creds = newCredentials(parent, flags);
   const newNs = newPidNamespace(parent, flags, creds);
-  const { regs, extra } = copyThread(parent, req);
+  const extra = copyExtra(parent);
+  const regs = copyThread(parent, req, extra);
   const childNs = newNs ?? parent.pidNsForChildren;
   const pid = req.allocate(childNs);
   try {

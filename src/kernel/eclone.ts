@@ -26,7 +26,7 @@ import type { HostState } from './host-state.js';
 import { fail } from './kernel-error.js';
 import { allocPidEclone } from './pid-allocator.js';
 import type { Task } from './task.js';
-import { getU64, getUserInts, isZero64, u64Value } from './uaccess.js';
+import { getUserInts, u64At, u64Low } from './uaccess.js';
 
 /** The kernel-side copy of clone_args: one buffer, as the kernel's on-stack struct. */
 const kargs = new Uint8Array(ECLONE_ARGS.size);
@@ -41,12 +41,11 @@ export function sysEclone(host: HostState, task: Task, flagsLow: number, cargs: 
   if (argsSize !== ECLONE_ARGS.size) fail('EINVAL', `args_size ${argsSize} is not sizeof(struct clone_args) = ${ECLONE_ARGS.size}`);
   task.mm.readInto(cargs, kargs);
   const dv = kargsView;
-  const flagsHigh = getU64(dv, ECLONE_ARGS.clone_flags_high, le);
   const nrPids = dv.getUint32(ECLONE_ARGS.nr_pids, le);
   const reserved0 = dv.getUint32(ECLONE_ARGS.reserved0, le);
   if (reserved0 !== 0) fail('EINVAL', `reserved0 is 0x${reserved0.toString(16)}, not 0`);
-  if (!isZero64(flagsHigh)) fail('EINVAL', 'clone_flags_high is not 0: no high clone flags are defined');
-  if (!isZero64(getU64(dv, ECLONE_ARGS.child_stack_size, le))) fail('EINVAL', 'child_stack_size must be 0 on this architecture');
+  if (u64At(dv, ECLONE_ARGS.clone_flags_high, le) !== 0) fail('EINVAL', 'clone_flags_high is not 0: no high clone flags are defined');
+  if (u64At(dv, ECLONE_ARGS.child_stack_size, le) !== 0) fail('EINVAL', 'child_stack_size must be 0 on this architecture');
   checkNewUser(task, flagsLow);
 
   const callerLevel = task.activeNs.level;
@@ -59,9 +58,13 @@ export function sysEclone(host: HostState, task: Task, flagsLow: number, cargs: 
     if (n > knum) fail('EINVAL', `nr_pids ${n} exceeds the caller's ${knum} pid levels`);
     if (n < 0) fail('EFAULT', `nr_pids ${nrPids} is too large to copy`);
     const pids = getUserInts(task, pidsAddr, n);
-    // target_pids[level] for levels 0..knum; the slot for a new namespace (knum) stays 0.
-    targets = new Array<number>(knum + 1).fill(0);
-    for (let j = 0; j < n; j++) targets[knum - n + j] = pids[j]!;
+    // target_pids[level] for levels 0..knum; the slot for a new namespace (knum) stays 0 (absent).
+    // A restorer names every level, and then pids[] is that array already.
+    if (n === knum) targets = pids;
+    else {
+      targets = new Array<number>(knum).fill(0);
+      for (let j = 0; j < n; j++) targets[knum - n + j] = pids[j]!;
+    }
     if (!capableIn(task.creds, CAP_SYS_ADMIN, host.rootUserNs)) {
       fail('EPERM', 'choosing pids with eclone needs CAP_SYS_ADMIN in the initial user namespace');
     }
@@ -70,11 +73,11 @@ export function sysEclone(host: HostState, task: Task, flagsLow: number, cargs: 
     flags: flagsLow >>> 0,
     exitSignal: flagsLow & CSIGNAL,
     // child_stack is the stack pointer itself; 0 keeps the caller's (§1.4).
-    stack: task.abi.wordSize === 4 ? getU64(dv, ECLONE_ARGS.child_stack, le).lo : u64Value(getU64(dv, ECLONE_ARGS.child_stack, le)),
+    stack: task.abi.wordSize === 4 ? u64Low(dv, ECLONE_ARGS.child_stack, le) : u64At(dv, ECLONE_ARGS.child_stack, le),
     // No TLS argument: copy_thread reads clone's TLS register, whatever it holds (arch-layouts.md §10.1).
     tls: cloneTls,
-    parentTid: u64Value(getU64(dv, ECLONE_ARGS.parent_tid_ptr, le)),
-    childTid: u64Value(getU64(dv, ECLONE_ARGS.child_tid_ptr, le)),
+    parentTid: u64At(dv, ECLONE_ARGS.parent_tid_ptr, le),
+    childTid: u64At(dv, ECLONE_ARGS.child_tid_ptr, le),
     allocate: (ns) => allocPidEclone(ns, targets),
   });
   return child.pid.nrIn(task.activeNs);

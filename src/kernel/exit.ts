@@ -119,9 +119,9 @@ function firstLiveThread(group: ThreadGroup): Task | null {
 /** forgetOriginalParent hands an exiting task's children to their new reaper. */
 function forgetOriginalParent(host: HostState, t: Task): void {
   // Even with no children, the reaper's exit must run: it may be the namespace's init.
-  if (t.children.size === 0 && t.activeNs.childReaper !== t) return;
+  if (t.childCount === 0 && t.activeNs.childReaper !== t) return;
   const reaper = findNewReaper(host, t);
-  for (const child of [...t.children]) {
+  for (const child of [...t.children()]) {
     t.removeChild(child);
     child.parent = reaper;
     if (!reaper) continue;
@@ -146,5 +146,5 @@ export function zapPidNamespace(host: HostState, ns: PidNamespace, init: Task): 
     if (!victim || victim.exited || victim.group === init.group) continue;
     exitGroup(host, victim.group, SIGKILL);
   }
-  for (const child of [...init.children]) if (isReapable(child)) releaseTask(host, child);
+  for (const child of [...init.children()]) if (isReapable(child)) releaseTask(host, child);
 }

@@ -1,12 +1,13 @@
 /**
  * HostState is what the kernel's functions need of a host: the root
- * namespaces, the task set, id counters for committing new namespaces, and
+ * namespaces, the task list, id counters for committing new namespaces, and
  * the last child created (for the C library's convenience).
  */
 import type { Arch } from '../arch/arch.js';
 import type { UserNamespace } from './credentials.js';
 import type { PidNamespace } from './pid-namespace.js';
 import type { Task } from './task.js';
+import type { TaskList } from './task-list.js';
 
 export interface HostState {
   readonly arch: Arch;
@@ -14,7 +15,7 @@ export interface HostState {
   readonly rootUserNs: UserNamespace;
   readonly rootPidNs: PidNamespace;
   /** every task not yet released (alive or zombie), in creation order */
-  readonly tasks: Set<Task>;
+  readonly tasks: TaskList;
   /** the child made by the most recent successful fork-type call */
   lastChild: Task | null;
   /** the model clock, in ticks */

@@ -17,6 +17,7 @@ import { allocPidEclone } from './pid-allocator.js';
 import { PidNamespace } from './pid-namespace.js';
 import { enterKernel } from './syscall.js';
 import { Task } from './task.js';
+import { TaskList } from './task-list.js';
 import { ThreadGroup } from './thread-group.js';
 import { takeSnapshot, type HostSnapshot } from './snapshot.js';
 import { Libc } from '../program/libc.js';
@@ -49,7 +50,7 @@ export function pidMaxLimit(arch: Arch): number {
 }
 
 export class Host implements HostState {
-  readonly tasks = new Set<Task>();
+  readonly tasks = new TaskList();
   lastChild: Task | null = null;
   clock = 0;
   readonly rootUserNs: UserNamespace;

@@ -199,9 +199,8 @@ export class MemoryMap {
     return out;
   }
 
-  /** readInto fills `out` from user memory at `addr` (copy_from_user into a kernel buffer). */
-  readInto(addr: number, out: Uint8Array): void {
-    const len = out.length;
+  /** readInto fills the first `len` bytes of `out` from user memory at `addr` (copy_from_user into a kernel buffer). */
+  readInto(addr: number, out: Uint8Array, len = out.length): void {
     this.check(addr, len, PROT_READ);
     let done = 0;
     while (done < len) {
@@ -210,7 +209,7 @@ export class MemoryMap {
       const offset = a - index * this.pageSize;
       const n = Math.min(len - done, this.pageSize - offset);
       const page = this.table.pages.get(index);
-      if (page) out.set(page.data.subarray(offset, offset + n), done);
+      if (page) copyBytes(out, done, page.data, offset, n);
       else out.fill(0, done, done + n);
       done += n;
     }
@@ -225,7 +224,7 @@ export class MemoryMap {
       const index = Math.floor(a / this.pageSize);
       const offset = a - index * this.pageSize;
       const n = Math.min(bytes.length - done, this.pageSize - offset);
-      this.writablePage(index).set(bytes.subarray(done, done + n), offset);
+      copyBytes(this.writablePage(index), offset, bytes, done, n);
       done += n;
     }
   }
@@ -255,4 +254,13 @@ export class MemoryMap {
   pageContents(): Array<[number, Uint8Array]> {
     return [...this.table.pages.entries()].sort((a, b) => a[0] - b[0]).map(([i, p]) => [i, p.data]);
   }
+}
+
+/** Up to this many bytes (a pid_t, a pointer) a loop copies faster than making a subarray view to copy from. */
+const SHORT_COPY = 8;
+
+/** copyBytes copies `n` bytes from src[srcAt] to dst[dstAt]. */
+function copyBytes(dst: Uint8Array, dstAt: number, src: Uint8Array, srcAt: number, n: number): void {
+  if (n <= SHORT_COPY) for (let i = 0; i < n; i++) dst[dstAt + i] = src[srcAt + i]!;
+  else dst.set(src.subarray(srcAt, srcAt + n), dstAt);
 }

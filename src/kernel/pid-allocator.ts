@@ -14,7 +14,7 @@
  * RESERVED_PIDS, so pids below 300 are handed out only on a namespace's first
  * pass. A targeted allocation never moves last_pid.
  */
-import { RESERVED_PIDS } from '../abi/limits.js';
+import { MAX_PID_NS_LEVEL, RESERVED_PIDS } from '../abi/limits.js';
 import { fail } from './kernel-error.js';
 import { Pid } from './pid.js';
 import type { PidNamespace } from './pid-namespace.js';
@@ -32,41 +32,47 @@ export function allocAuto(ns: PidNamespace): number {
   return nr;
 }
 
-/** LevelAllocator takes one number in namespace `ns` (at `level`) or throws a KernelError. */
-type LevelAllocator = (ns: PidNamespace, level: number) => number;
+/** LevelAllocator takes one number in namespace `ns` (at `level`) for a call described by `call`, or throws a KernelError. */
+type LevelAllocator<C> = (call: C, ns: PidNamespace, level: number) => number;
 
 /**
  * allocPid allocates a struct pid for a new task in `ns`, innermost level
  * first. On failure at any level the numbers taken at deeper levels are
  * released; last_pid advances made by auto allocation are kept, except that a
  * namespace whose first allocation failed gets its cursor back to 0
- * (mainline's PIDNS_ADDING reset).
+ * (mainline's PIDNS_ADDING reset). `take` is a module function given `call`
+ * rather than a closure: a restorer makes 100,000s of these calls.
  */
-function allocPid(ns: PidNamespace, takeLevel: LevelAllocator): Pid {
-  const numbers = new Array<number>(ns.level + 1);
+function allocPid<C>(ns: PidNamespace, take: LevelAllocator<C>, call: C): Pid {
+  const numbers = taken;
   let level = ns.level;
-  const rollback = (): void => {
-    for (let j = level + 1; j <= ns.level; j++) {
-      const tmp = ns.chain[j]!;
-      tmp.bitmap.clear(numbers[j]!);
-      if (tmp.pids.size === 0) tmp.lastPid = 0;
-    }
-  };
   try {
-    for (; level >= 0; level--) numbers[level] = takeLevel(ns.chain[level]!, level);
+    for (; level >= 0; level--) numbers[level] = take(call, ns.chain[level]!, level);
   } catch (e) {
-    rollback();
+    releaseBelow(ns, numbers, level);
     throw e;
   }
   if (!ns.accepting) {
     // pid_allocated lacks PIDNS_ADDING: the namespace's init has died (pid_namespaces(7)).
-    level = -1;
-    rollback();
+    releaseBelow(ns, numbers, -1);
     fail('ENOMEM', `pid namespace at level ${ns.level} no longer accepts processes: its init has exited`);
   }
-  const pid = new Pid(ns, numbers);
+  // slice of a packed array: an exact-size packed array, where filling a new one innermost first would leave it holey
+  const pid = new Pid(ns, numbers.slice(0, ns.level + 1));
   for (let i = 0; i <= ns.level; i++) ns.chain[i]!.pids.set(numbers[i]!, pid);
   return pid;
+}
+
+/** The numbers of the allocation in progress, one slot per possible level (the kernel allocates one pid at a time). */
+const taken: number[] = new Array<number>(MAX_PID_NS_LEVEL + 1).fill(0);
+
+/** releaseBelow frees the numbers taken at the levels deeper than `level` (the rollback of a failed alloc_pid). */
+function releaseBelow(ns: PidNamespace, numbers: readonly number[], level: number): void {
+  for (let j = level + 1; j <= ns.level; j++) {
+    const tmp = ns.chain[j]!;
+    tmp.bitmap.clear(numbers[j]!);
+    if (tmp.pids.size === 0) tmp.lastPid = 0;
+  }
 }
 
 /**
@@ -74,21 +80,24 @@ function allocPid(ns: PidNamespace, takeLevel: LevelAllocator): Pid {
  * `targets[level]` (absent or 0 = auto) is checked by set_pidmap's rules.
  */
 export function allocPidEclone(ns: PidNamespace, targets: readonly number[] | null): Pid {
-  return allocPid(ns, (tmp, level) => {
-    const t = targets?.[level] ?? 0;
-    if (t === 0) {
-      const nr = allocAuto(tmp);
-      if (nr < 0) fail('EBUSY', `no free pid at level ${level} (pid_max ${tmp.pidMax})`);
-      return nr;
-    }
-    if (t >= tmp.pidMax) fail('EINVAL', `pid ${t} at level ${level} is not below pid_max ${tmp.pidMax}`);
-    if (t < 0) fail('EINVAL', `pid ${t} at level ${level} is negative`);
-    if (t < RESERVED_PIDS && tmp.lastPid >= RESERVED_PIDS) {
-      fail('EINVAL', `pid ${t} at level ${level} is below ${RESERVED_PIDS} and the namespace has wrapped (last_pid ${tmp.lastPid})`);
-    }
-    if (!tmp.bitmap.set(t)) fail('EBUSY', `pid ${t} is in use at level ${level}`);
-    return t;
-  });
+  return allocPid(ns, takeTarget, targets);
+}
+
+/** takeTarget is one level of the eclone kernel's alloc_pid: set_pidmap for a target, alloc_pidmap for 0. */
+function takeTarget(targets: readonly number[] | null, tmp: PidNamespace, level: number): number {
+  const t = targets?.[level] ?? 0;
+  if (t === 0) {
+    const nr = allocAuto(tmp);
+    if (nr < 0) fail('EBUSY', `no free pid at level ${level} (pid_max ${tmp.pidMax})`);
+    return nr;
+  }
+  if (t >= tmp.pidMax) fail('EINVAL', `pid ${t} at level ${level} is not below pid_max ${tmp.pidMax}`);
+  if (t < 0) fail('EINVAL', `pid ${t} at level ${level} is negative`);
+  if (t < RESERVED_PIDS && tmp.lastPid >= RESERVED_PIDS) {
+    fail('EINVAL', `pid ${t} at level ${level} is below ${RESERVED_PIDS} and the namespace has wrapped (last_pid ${tmp.lastPid})`);
+  }
+  if (!tmp.bitmap.set(t)) fail('EBUSY', `pid ${t} is in use at level ${level}`);
+  return t;
 }
 
 /**
@@ -100,22 +109,33 @@ export function allocPidSetTid(ns: PidNamespace, setTid: readonly number[], mayN
   if (setTid.length > ns.level + 1) {
     fail('EINVAL', `set_tid_size ${setTid.length} exceeds the ${ns.level + 1} levels of the child's pid namespace`);
   }
-  return allocPid(ns, (tmp, level) => {
-    const index = ns.level - level;
-    if (index >= setTid.length) {
-      const nr = allocAuto(tmp);
-      if (nr < 0) fail('EAGAIN', `no free pid at level ${level} (pid_max ${tmp.pidMax})`);
-      return nr;
-    }
-    const tid = setTid[index]!;
-    if (tid < 1 || tid >= tmp.pidMax) fail('EINVAL', `set_tid[${index}] = ${tid} is outside 1..${tmp.pidMax - 1}`);
-    if (tid !== 1 && !tmp.childReaper) {
-      fail('EINVAL', `set_tid[${index}] = ${tid}: the namespace at level ${level} has no init yet, so only pid 1 may be named`);
-    }
-    if (!mayName(tmp)) {
-      fail('EPERM', `set_tid[${index}]: no CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN in the user namespace owning level ${level}`);
-    }
-    if (!tmp.bitmap.set(tid)) fail('EEXIST', `pid ${tid} is in use at level ${level}`);
-    return tid;
-  });
+  return allocPid(ns, takeSetTid, { setTid, mayName, innermost: ns.level });
+}
+
+/** SetTidCall is what each level of a clone3 set_tid allocation needs to know. */
+interface SetTidCall {
+  readonly setTid: readonly number[];
+  readonly mayName: (tmp: PidNamespace) => boolean;
+  /** the child's namespace level: set_tid[0] names it */
+  readonly innermost: number;
+}
+
+/** takeSetTid is one level of mainline alloc_pid: a named level is checked, a level past set_tid is auto. */
+function takeSetTid(call: SetTidCall, tmp: PidNamespace, level: number): number {
+  const index = call.innermost - level;
+  if (index >= call.setTid.length) {
+    const nr = allocAuto(tmp);
+    if (nr < 0) fail('EAGAIN', `no free pid at level ${level} (pid_max ${tmp.pidMax})`);
+    return nr;
+  }
+  const tid = call.setTid[index]!;
+  if (tid < 1 || tid >= tmp.pidMax) fail('EINVAL', `set_tid[${index}] = ${tid} is outside 1..${tmp.pidMax - 1}`);
+  if (tid !== 1 && !tmp.childReaper) {
+    fail('EINVAL', `set_tid[${index}] = ${tid}: the namespace at level ${level} has no init yet, so only pid 1 may be named`);
+  }
+  if (!call.mayName(tmp)) {
+    fail('EPERM', `set_tid[${index}]: no CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN in the user namespace owning level ${level}`);
+  }
+  if (!tmp.bitmap.set(tid)) fail('EEXIST', `pid ${tid} is in use at level ${level}`);
+  return tid;
 }

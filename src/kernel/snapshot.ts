@@ -115,7 +115,7 @@ export function takeSnapshot(host: HostState): HostSnapshot {
       files: indexOf(fileTables, g.files),
       pidNsForChildren: t.pidNsForChildren.id,
       clearChildTid: t.clearChildTid,
-      children: [...t.children].map((c) => c.pid.nr).sort((a, b) => a - b),
+      children: [...t.children()].map((c) => c.pid.nr).sort((a, b) => a - b),
       group: {
         sessionLeader: g.sessionLeader,
         unkillable: g.unkillable,

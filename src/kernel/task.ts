@@ -14,16 +14,27 @@ import type { ThreadGroup } from './thread-group.js';
 /** TaskState as ps shows it: R runnable, S blocked in a syscall, T stopped, Z zombie. */
 export type TaskState = 'runnable' | 'blocked' | 'stopped' | 'zombie';
 
-const NO_CHILDREN: ReadonlySet<Task> = new Set();
-
 /** the extra state of the ABIs that have none (x86_64, ppc, ppc64): shared, never written */
 export const NO_EXTRA: Record<string, Uint8Array> = Object.freeze({});
 
 export class Task {
   group!: ThreadGroup;
   parent: Task | null = null;
-  /** children whose real_parent is this task (thread group leaders only); allocated with the first one */
-  private kids: Set<Task> | null = null;
+  /**
+   * The children list (children whose real_parent is this task, thread group
+   * leaders only) is intrusive, as the kernel's children/sibling list_heads:
+   * a restorer's 100,000 children cost no table to grow.
+   */
+  private firstChild: Task | null = null;
+  private lastChild: Task | null = null;
+  private prevSibling: Task | null = null;
+  private nextSibling: Task | null = null;
+  /** the task whose children list holds this one */
+  private childOf: Task | null = null;
+  private childTotal = 0;
+  /** links of the host's task list (TaskList) */
+  prevTask: Task | null = null;
+  nextTask: Task | null = null;
   /** the signal sent to the parent on exit; -1 for threads (they are reaped at once) */
   exitSignal = 0;
   /** set once do_exit has run (PF_EXITING / exit_state) */
@@ -74,25 +85,48 @@ export class Task {
     this.extra = extra;
   }
 
-  /** children lists the tasks whose real parent this task is. */
-  get children(): ReadonlySet<Task> {
-    return this.kids ?? NO_CHILDREN;
+  /** children walks the tasks whose real parent this task is, oldest first (the order wait4(-1) looks at them); copy it before changing the list. */
+  *children(): IterableIterator<Task> {
+    for (let c = this.firstChild; c; c = c.nextSibling) yield c;
   }
 
+  /** childCount is how many children are on the list. */
+  get childCount(): number {
+    return this.childTotal;
+  }
+
+  /** addChild puts `child` last on this task's children list, taking it off any other first. */
   addChild(child: Task): void {
-    (this.kids ??= new Set()).add(child);
+    if (child.childOf === this) return;
+    child.childOf?.removeChild(child);
+    child.childOf = this;
+    child.prevSibling = this.lastChild;
+    child.nextSibling = null;
+    if (this.lastChild) this.lastChild.nextSibling = child;
+    else this.firstChild = child;
+    this.lastChild = child;
+    this.childTotal++;
   }
 
+  /** removeChild takes `child` off this task's children list; a task not on it is left alone. */
   removeChild(child: Task): void {
-    this.kids?.delete(child);
+    if (child.childOf !== this) return;
+    const { prevSibling: prev, nextSibling: next } = child;
+    if (prev) prev.nextSibling = next;
+    else this.firstChild = next;
+    if (next) next.prevSibling = prev;
+    else this.lastChild = prev;
+    child.prevSibling = child.nextSibling = child.childOf = null;
+    this.childTotal--;
   }
 
   /** orderChildren puts the children in the given order (a restore: the order wait4(-1) finds them in); others stay after them. */
   orderChildren(order: readonly Task[]): void {
-    if (!this.kids) return;
-    const listed = new Set(order);
-    const rest = [...this.kids].filter((k) => !listed.has(k));
-    this.kids = new Set([...order.filter((k) => this.kids!.has(k)), ...rest]);
+    const current = [...this.children()];
+    const mine = new Set(current);
+    for (const c of current) this.removeChild(c);
+    for (const c of order) if (mine.has(c)) this.addChild(c);
+    for (const c of current) this.addChild(c);
   }
 
   /** activeNs is the pid namespace the task itself lives in (task_active_pid_ns). */

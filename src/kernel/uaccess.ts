@@ -27,6 +27,16 @@ export function getU64(dv: DataView, offset: number, le: boolean): U64 {
     : { hi: dv.getUint32(offset, false), lo: dv.getUint32(offset + 4, false) };
 }
 
+/** u64At reads a u64 field as a number: exact below 2^53, and zero exactly when the field is (the hot paths need no halves). */
+export function u64At(dv: DataView, offset: number, le: boolean): number {
+  return dv.getUint32(le ? offset + 4 : offset, le) * 2 ** 32 + dv.getUint32(le ? offset : offset + 4, le);
+}
+
+/** u64Low reads the low 32 bits of a u64 field: what a 32-bit kernel keeps of it. */
+export function u64Low(dv: DataView, offset: number, le: boolean): number {
+  return dv.getUint32(le ? offset : offset + 4, le);
+}
+
 /** u64Value returns a u64 as a number (exact below 2^53; larger values only ever fail address checks). */
 export function u64Value(v: U64): number {
   return v.hi * 2 ** 32 + v.lo;
@@ -50,11 +60,13 @@ const intScratchView = new DataView(intScratch.buffer);
 
 /** getUserInts reads `count` 32-bit ints at `addr` in the task's byte order. */
 export function getUserInts(task: Task, addr: number, count: number): number[] {
-  const bytes = count <= 33 ? intScratch.subarray(0, count * 4) : new Uint8Array(count * 4);
-  task.mm.readInto(addr, bytes);
-  const dv = count <= 33 ? intScratchView : viewOf(bytes);
+  const small = count <= 33;
+  const bytes = small ? intScratch : new Uint8Array(count * 4);
+  task.mm.readInto(addr, bytes, count * 4);
+  const dv = small ? intScratchView : viewOf(bytes);
+  const le = task.abi.littleEndian;
   const out = new Array<number>(count);
-  for (let i = 0; i < count; i++) out[i] = dv.getInt32(i * 4, task.abi.littleEndian);
+  for (let i = 0; i < count; i++) out[i] = dv.getInt32(i * 4, le);
   return out;
 }
 

@@ -50,7 +50,7 @@ export function sysWait4(host: HostState, task: Task, pid: number, statusAddr: n
   const waiters = (options & __WNOTHREAD) !== 0 ? [task] : task.group.threadList();
   let found = false;
   for (const w of waiters) {
-    for (const c of w.children) {
+    for (const c of w.children()) {
       if (!eligible(c)) continue;
       found = true;
       if (isReapable(c)) {

@@ -103,7 +103,7 @@ export function encodeMachine(m: Machine): MachineRecord {
       pid: addPid(t.pid),
       group: groups.of(t.group),
       parent: ti(t.parent),
-      children: [...t.children].map((k) => ti(k)),
+      children: [...t.children()].map((k) => ti(k)),
       abi: t.abi.name,
       regs: t.regs.slice(),
       fpu: fpus.of(t.fpu),
