@@ -1,20 +1,25 @@
 /**
- * allocBytes hands out small zeroed byte arrays carved from shared 64 KiB
- * buffers. Every task keeps its registers as bytes; one ArrayBuffer per task
- * costs far more than a view on a shared one when hosts hold 100,000 tasks.
+ * Register sets live in shared 64 KiB slabs, each task holding a slab and an
+ * offset: a host holds 100,000s of tasks, and an ArrayBuffer, or even a
+ * view, per task costs far more than the bytes themselves.
  */
 const SLAB_SIZE = 64 * 1024;
-let slab = new ArrayBuffer(SLAB_SIZE);
+let slab = new Uint8Array(SLAB_SIZE);
 let used = 0;
 
-export function allocBytes(size: number): Uint8Array {
-  if (size > SLAB_SIZE / 4) return new Uint8Array(size);
-  const aligned = (used + 7) & ~7;
-  if (aligned + size > SLAB_SIZE) {
-    slab = new ArrayBuffer(SLAB_SIZE);
+/** slabWithRoom returns the slab the next `size` bytes will be carved from, starting a new one when this one is full. */
+export function slabWithRoom(size: number): Uint8Array {
+  if (size > SLAB_SIZE) throw new RangeError(`a slab slot holds at most ${SLAB_SIZE} bytes, not ${size}`);
+  if (((used + 7) & ~7) + size > SLAB_SIZE) {
+    slab = new Uint8Array(SLAB_SIZE);
     used = 0;
-    return allocBytes(size);
   }
-  used = aligned + size;
-  return new Uint8Array(slab, aligned, size);
+  return slab;
+}
+
+/** claim carves `size` zeroed bytes from the slab slabWithRoom(size) returned, and returns their offset. */
+export function claim(size: number): number {
+  const at = (used + 7) & ~7;
+  used = at + size;
+  return at;
 }

@@ -33,7 +33,6 @@ import type { HostState } from './host-state.js';
 import { putPid, type Pid } from './pid.js';
 import { PidNamespace } from './pid-namespace.js';
 import { NO_EXTRA, Task } from './task.js';
-import { allocBytes } from './byte-slab.js';
 import { ThreadGroup } from './thread-group.js';
 import { tryPutUserInt } from './uaccess.js';
 
@@ -139,7 +138,11 @@ function copyExtra(parent: Task): Record<string, Uint8Array> {
   return extra;
 }
 
-/** copyThread builds the child's registers: the parent's at the syscall, a zero result, the new stack and TLS (into `extra` where the ABI keeps it). */
+/**
+ * copyThread builds the child's registers: the parent's at the syscall, a zero
+ * result, the new stack and TLS (into `extra` where the ABI keeps it). They are
+ * built in a scratch buffer, which the child's Task copies.
+ */
 function copyThread(parent: Task, req: CloneRequest, extra: Record<string, Uint8Array>): Uint8Array {
   const abi = parent.abi;
   const { bytes, dv } = scratchFor(parent.regs.length);
@@ -151,9 +154,7 @@ function copyThread(parent: Task, req: CloneRequest, extra: Record<string, Uint8
     const errno = abi.setTls(dv, extra, req.tls, (addr, len) => parent.mm.read(addr, len));
     if (errno !== 0) fail(errnoName(errno) ?? 'EINVAL', `CLONE_SETTLS value ${req.tls} refused by ${abi.name}`);
   }
-  const regs = allocBytes(bytes.length);
-  regs.set(bytes);
-  return regs;
+  return bytes;
 }
 
 /** copyProcess creates the child described by `req`, or throws a KernelError having changed nothing. */

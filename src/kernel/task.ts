@@ -10,6 +10,7 @@ import type { MemoryMap } from './memory-map.js';
 import type { Pid } from './pid.js';
 import type { PidNamespace } from './pid-namespace.js';
 import type { ThreadGroup } from './thread-group.js';
+import { claim, slabWithRoom } from './byte-slab.js';
 
 /** TaskState as ps shows it: R runnable, S blocked in a syscall, T stopped, Z zombie. */
 export type TaskState = 'runnable' | 'blocked' | 'stopped' | 'zombie';
@@ -54,10 +55,15 @@ export class Task {
   /** made on first use: most tasks of a large restored tree never run, and a host holds 100,000s */
   private view: DataView | null;
 
+  /** the register bytes: `regAt` onward in a slab shared with other tasks (byte-slab.ts), `abi.regs.size` long */
+  private regSlab: Uint8Array;
+  private regAt: number;
+
   constructor(
     readonly pid: Pid,
     public abi: Arch,
-    public regs: Uint8Array,
+    /** the register sets in the ABI's layout; copied, so the caller may reuse them */
+    regs: Uint8Array,
     /** FPU state in the ABI's layout; an immutable value: replace it, never write into it */
     public fpu: Uint8Array,
     /** per-ABI state beyond the registers; tasks with none share one frozen empty record */
@@ -65,24 +71,40 @@ export class Task {
     public mm: MemoryMap,
     public creds: Credentials,
     public comm: string,
-    dv?: DataView,
   ) {
-    this.view = dv ?? null;
+    this.view = null;
     this.pidNsForChildren = pid.ns;
+    this.regSlab = slabWithRoom(regs.length);
+    this.regAt = claim(regs.length);
+    this.storeRegs(regs);
+  }
+
+  /** regs is a view of the register bytes: writing through it changes the task's registers. */
+  get regs(): Uint8Array {
+    return this.regSlab.subarray(this.regAt, this.regAt + this.abi.regs.size);
   }
 
   /** dv reads and writes the registers in the ABI's byte order. */
   get dv(): DataView {
-    return (this.view ??= new DataView(this.regs.buffer, this.regs.byteOffset, this.regs.byteLength));
+    return (this.view ??= new DataView(this.regSlab.buffer, this.regSlab.byteOffset + this.regAt, this.abi.regs.size));
   }
 
   /** takeState gives the task another ABI's register state, as an exec of a compat binary or a restore does. */
   takeState(abi: Arch, regs: Uint8Array, fpu: Uint8Array, extra: Record<string, Uint8Array>): void {
+    if (regs.length !== this.abi.regs.size) {
+      this.regSlab = slabWithRoom(regs.length);
+      this.regAt = claim(regs.length);
+    }
     this.abi = abi;
-    this.regs = regs;
+    this.storeRegs(regs);
     this.view = null;
     this.fpu = fpu;
     this.extra = extra;
+  }
+
+  private storeRegs(regs: Uint8Array): void {
+    if (regs.length !== this.abi.regs.size) throw new RangeError(`${this.abi.name} register sets are ${this.abi.regs.size} bytes, not ${regs.length}`);
+    this.regSlab.set(regs, this.regAt);
   }
 
   /** children walks the tasks whose real parent this task is, oldest first (the order wait4(-1) looks at them); copy it before changing the list. */
