@@ -16,7 +16,8 @@ export const ALL_CAPS: CapSet = 2 ** (CAP_LAST_CAP + 1) - 1;
 
 /** hasCap reports whether `set` holds capability `cap`. */
 export function hasCap(set: CapSet, cap: number): boolean {
-  return Math.floor(set / 2 ** cap) % 2 === 1;
+  // >>> takes the low 32 bits of the set: integer shifts instead of a power and a division on every check.
+  return cap < 32 ? ((set >>> cap) & 1) === 1 : ((Math.floor(set / 2 ** 32) >>> (cap - 32)) & 1) === 1;
 }
 
 /** capsFromWords joins capset's two 32-bit words (low, high) into one set. */

@@ -7,6 +7,7 @@
  */
 import { MAP_FIXED, MAP_SHARED, PROT_READ, PROT_WRITE } from '../abi/mman.js';
 import { fail } from './kernel-error.js';
+import { ViewCache } from './view-cache.js';
 
 /** Vma is one mapping [start, end) with its protection bits and a name for /proc/PID/maps-style listings. */
 export interface Vma {
@@ -256,11 +257,21 @@ export class MemoryMap {
   }
 }
 
-/** Up to this many bytes (a pid_t, a pointer) a loop copies faster than making a subarray view to copy from. */
-const SHORT_COPY = 8;
+/** Up to this many bytes (a struct clone_args, a pid array) words are copied one by one; longer copies go through a subarray view. */
+const SHORT_COPY = 64;
+
+/** Views of the arrays short copies go between: a restorer's calls copy between the same few again and again. */
+const views = new ViewCache();
 
 /** copyBytes copies `n` bytes from src[srcAt] to dst[dstAt]. */
 function copyBytes(dst: Uint8Array, dstAt: number, src: Uint8Array, srcAt: number, n: number): void {
-  if (n <= SHORT_COPY) for (let i = 0; i < n; i++) dst[dstAt + i] = src[srcAt + i]!;
-  else dst.set(src.subarray(srcAt, srcAt + n), dstAt);
+  if (n > SHORT_COPY) {
+    dst.set(src.subarray(srcAt, srcAt + n), dstAt);
+    return;
+  }
+  const d = views.viewOf(dst);
+  const s = views.viewOf(src);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) d.setInt32(dstAt + i, s.getInt32(srcAt + i));
+  for (; i < n; i++) d.setUint8(dstAt + i, s.getUint8(srcAt + i));
 }

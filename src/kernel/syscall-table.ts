@@ -74,13 +74,19 @@ export const HANDLERS: Readonly<Record<SyscallName, Handler>> = {
   nanosleep: (h, t, a) => sysNanosleep(h, t, a.word(0)),
 };
 
-const tables = new WeakMap<Arch, Map<number, SyscallName>>();
+/** SyscallEntry is one row of an ABI's table: the syscall a number selects and its handler. */
+export interface SyscallEntry {
+  readonly name: SyscallName;
+  readonly handler: Handler;
+}
 
-/** syscallName returns the syscall an ABI's number selects, or undefined (ENOSYS). */
-export function syscallName(abi: Arch, nr: number): SyscallName | undefined {
+const tables = new WeakMap<Arch, Map<number, SyscallEntry>>();
+
+/** syscallEntry returns what an ABI's number selects, or undefined (ENOSYS); the handler comes with it, so dispatch looks up nothing by name. */
+export function syscallEntry(abi: Arch, nr: number): SyscallEntry | undefined {
   let table = tables.get(abi);
   if (!table) {
-    table = new Map(Object.entries(abi.syscalls).map(([name, n]) => [n, name as SyscallName]));
+    table = new Map(Object.entries(abi.syscalls).map(([name, n]) => [n, { name: name as SyscallName, handler: HANDLERS[name as SyscallName] }]));
     tables.set(abi, table);
   }
   return table.get(nr);

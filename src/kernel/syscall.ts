@@ -9,7 +9,7 @@ import { ERRNO } from '../abi/errno.js';
 import type { HostState } from './host-state.js';
 import { isKernelError } from './kernel-error.js';
 import { syscallArgs } from './syscall-args.js';
-import { EXITED, HANDLERS, syscallName, type SyscallResultValue } from './syscall-table.js';
+import { EXITED, syscallEntry, type SyscallResultValue } from './syscall-table.js';
 import type { Task } from './task.js';
 import { BLOCKED } from './wait.js';
 
@@ -18,14 +18,15 @@ export function enterKernel(host: HostState, task: Task): void {
   const abi = task.abi;
   const dv = task.dv;
   abi.enterSyscall(dv, task.extra);
-  const name = syscallName(abi, abi.syscallNumber(dv, task.extra));
+  const entry = syscallEntry(abi, abi.syscallNumber(dv, task.extra));
+  const name = entry?.name;
   let result: SyscallResultValue;
-  if (!name || (abi !== host.arch && host.arch.compatMissing?.includes(name))) {
+  if (!entry || (abi !== host.arch && host.arch.compatMissing?.includes(entry.name))) {
     result = -ERRNO.ENOSYS;
   } else {
     task.blockedIn = null;
     try {
-      result = HANDLERS[name](host, task, syscallArgs(abi, dv));
+      result = entry.handler(host, task, syscallArgs(abi, dv));
     } catch (e) {
       if (!isKernelError(e)) throw e;
       result = -ERRNO[e.errno];

@@ -58,6 +58,8 @@ export class Task {
   /** the register bytes: `regAt` onward in a slab shared with other tasks (byte-slab.ts), `abi.regs.size` long */
   private regSlab: Uint8Array;
   private regAt: number;
+  /** made on first use, like `view` */
+  private regView: Uint8Array | null = null;
 
   constructor(
     readonly pid: Pid,
@@ -81,7 +83,7 @@ export class Task {
 
   /** regs is a view of the register bytes: writing through it changes the task's registers. */
   get regs(): Uint8Array {
-    return this.regSlab.subarray(this.regAt, this.regAt + this.abi.regs.size);
+    return (this.regView ??= this.regSlab.subarray(this.regAt, this.regAt + this.abi.regs.size));
   }
 
   /** dv reads and writes the registers in the ABI's byte order. */
@@ -98,6 +100,7 @@ export class Task {
     this.abi = abi;
     this.storeRegs(regs);
     this.view = null;
+    this.regView = null;
     this.fpu = fpu;
     this.extra = extra;
   }
