@@ -257,14 +257,23 @@ export class MemoryMap {
   }
 }
 
-/** Up to this many bytes (a struct clone_args, a pid array) words are copied one by one; longer copies go through a subarray view. */
+/**
+ * Copies of up to a word (a program's variable, a pid) go byte by byte; up to
+ * SHORT_COPY bytes (a struct clone_args, a pid array) in 32-bit words through
+ * cached views, since a restorer copies between the same page and kernel
+ * buffer on every call; longer ones through a subarray view.
+ */
+const WORD_COPY = 8;
 const SHORT_COPY = 64;
 
-/** Views of the arrays short copies go between: a restorer's calls copy between the same few again and again. */
 const views = new ViewCache();
 
 /** copyBytes copies `n` bytes from src[srcAt] to dst[dstAt]. */
 function copyBytes(dst: Uint8Array, dstAt: number, src: Uint8Array, srcAt: number, n: number): void {
+  if (n <= WORD_COPY) {
+    for (let i = 0; i < n; i++) dst[dstAt + i] = src[srcAt + i]!;
+    return;
+  }
   if (n > SHORT_COPY) {
     dst.set(src.subarray(srcAt, srcAt + n), dstAt);
     return;

@@ -53,7 +53,7 @@ export class Task {
   /** pid namespace this task's children are created in (changed by unshare(CLONE_NEWPID)) */
   pidNsForChildren: PidNamespace;
   /** made on first use: most tasks of a large restored tree never run, and a host holds 100,000s */
-  private view: DataView | null;
+  private view: DataView | null = null;
 
   /** the register bytes: `regAt` onward in a slab shared with other tasks (byte-slab.ts), `abi.regs.size` long */
   private regSlab: Uint8Array;
@@ -74,7 +74,6 @@ export class Task {
     public creds: Credentials,
     public comm: string,
   ) {
-    this.view = null;
     this.pidNsForChildren = pid.ns;
     this.regSlab = slabWithRoom(regs.length);
     this.regAt = claim(regs.length);

@@ -10,7 +10,9 @@ import type { Compiled } from './compile.js';
 import { step, type InterpreterHost, type StepResult } from './interpreter.js';
 
 export class Scheduler {
+  /** the tasks due this round; those before `at` have had their turn (an index, not shift(): rounds are 10,000s long) */
   private round: Task[] = [];
+  private at = 0;
 
   constructor(
     private readonly host: InterpreterHost,
@@ -49,31 +51,33 @@ export class Scheduler {
 
   private take(): Task | null {
     for (;;) {
-      if (this.round.length === 0) {
+      if (this.at === this.round.length) {
         // A task runs at most once a round, so waking sleepers at round boundaries is as good as every tick.
         this.wakeSleepers();
         this.round = this.nextRound();
+        this.at = 0;
         if (this.round.length === 0) return null;
       }
-      const t = this.round.shift()!;
+      const t = this.round[this.at++]!;
       if (this.isRunnable(t)) return t;
     }
   }
 
   /** pending lists the tasks still due in the current round (saved with the host, so a reload continues the same order). */
   pending(): readonly Task[] {
-    return this.round;
+    return this.round.slice(this.at);
   }
 
   /** resumeRound restores a saved round. */
   resumeRound(tasks: readonly Task[]): void {
     this.round = [...tasks];
+    this.at = 0;
   }
 
   /** run executes up to `steps` steps (only of tasks `only` accepts, if given); returns how many ran (fewer when everything is idle). */
   run(steps: number, only?: (t: Task) => boolean): number {
     this.only = only ?? null;
-    if (only) this.round = this.round.filter(only);
+    if (only) this.resumeRound(this.pending().filter(only));
     try {
       let n = 0;
       while (n < steps && this.step()) n++;

@@ -43,6 +43,18 @@ describe('the host task list', () => {
     expect([...h.tasks]).toEqual([h.init, kids[0], kids[3], kids[4]]);
   });
 
+  it('a walk reaches a task created during it', () => {
+    const h = Host.create({ arch: 'x86_64' });
+    const a = h.libc(h.init).fork().child!;
+    const seen: Task[] = [];
+    let late: Task | null = null;
+    for (const t of h.tasks) {
+      seen.push(t);
+      if (t === a) late = h.libc(h.init).fork().child!;
+    }
+    expect(seen).toEqual([h.init, a, late]);
+  });
+
   it('adding a listed task again changes nothing', () => {
     const h = Host.create({ arch: 'x86_64' });
     const a = h.libc(h.init).fork().child!;
