@@ -127,9 +127,13 @@ interface LeaderlessSession {
   first: number;
 }
 
+/** leaderIds lists the pids (all levels, joined by '/') of the thread-group leaders: the session and group ids whose leader is still there. */
+function leaderIds(tasks: readonly ImageTask[]): Set<string> {
+  return new Set(tasks.filter((t, i) => t.leader === i).map((t) => t.numbers.join('/')));
+}
+
 /** leaderlessSessions finds the sessions without a leader and how each would be rebuilt, keyed by their ids. */
-function leaderlessSessions(tasks: readonly ImageTask[]): Map<string, LeaderlessSession> {
-  const leaders = new Set(tasks.filter((t, i) => t.leader === i).map((t) => t.numbers.join('/')));
+function leaderlessSessions(tasks: readonly ImageTask[], leaders: ReadonlySet<string>): Map<string, LeaderlessSession> {
   // each pid namespace's init, by namespace index
   const reaper = new Map<number, number>();
   tasks.forEach((t, i) => {
@@ -197,8 +201,8 @@ export function preflight(target: Machine, image: ContainerImage, opts: RestoreO
   if (biggest >= target.host.pidMax) add('CKPT_PID_MAX', `the image uses pid ${biggest}, not below host ${target.name}'s pid_max ${target.host.pidMax}`);
   // A session or group whose leader has gone is rebuilt around a placeholder task with the leader's
   // pid; that needs the placeholder to live where its members do.
-  const leaders = new Set(image.tasks.filter((t, i) => t.leader === i).map((t) => t.numbers.join('/')));
-  const sessions = leaderlessSessions(image.tasks);
+  const leaders = leaderIds(image.tasks);
+  const sessions = leaderlessSessions(image.tasks, leaders);
   for (const [id, s] of sessions) {
     if (s.parents.size > 1) add('CKPT_UNSUPPORTED', `session ${id.split('/')[0]} has no leader left and its members whose parents are outside it have different parents other than their namespace's init: not supported yet`);
     else if (s.creator >= 0 && s.creator > s.first) add('CKPT_UNSUPPORTED', `session ${id.split('/')[0]} has no leader left and the parent of some of its members was created after the first of them: not supported yet`);
@@ -313,11 +317,11 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
     const s = host.libc(at(i)).setsid();
     if (s.errno) failed(`setsid for task ${tasks[i]!.numbers.join('/')} failed with ${s.errno}`);
   };
-  const leaderKeys = new Set(tasks.filter((t, i) => t.leader === i).map((t) => key(t.numbers)));
+  const leaderKeys = leaderIds(tasks);
   /** placeholders: a stand-in task with the pid of a session or group leader that has gone */
   const placeholders: Array<{ helper: Task; parent: Task }> = [];
   const sessionHelpers = new Map<string, Task>();
-  const sessions = leaderlessSessions(tasks);
+  const sessions = leaderlessSessions(tasks, leaderKeys);
   const placeholder = (ids: number[], creator: Task): Task => {
     const inside = ids.slice(0, creator.pid.level - above.level);
     const pids = [...new Array<number>(outerLevels).fill(0), ...inside];

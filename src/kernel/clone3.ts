@@ -33,6 +33,7 @@ import type { HostState } from './host-state.js';
 import { fail } from './kernel-error.js';
 import { allocPidSetTid } from './pid-allocator.js';
 import type { Task } from './task.js';
+import { installPidfd } from './pidfd-open.js';
 import { copyFromUser, getU64, getUserInts, isZero64, putUserInt, u64At, u64Value, viewOf, type U64 } from './uaccess.js';
 
 const INT_MAX = 0x7fffffff;
@@ -94,8 +95,7 @@ export function sysClone3(host: HostState, task: Task, uargs: number, size: numb
       allocPidSetTid(ns, setTid, (tmp) => capableIn(task.creds, CAP_CHECKPOINT_RESTORE, tmp.userNs) || capableIn(task.creds, CAP_SYS_ADMIN, tmp.userNs)),
     afterAlloc: (pid) => {
       if (hasFlag(low, CLONE_PIDFD)) {
-        pidfd = task.group.files.install({ kind: 'pidfd', flags: O_RDWR, pid });
-        if (pidfd < 0) fail('EMFILE', 'no free file descriptor for the pidfd');
+        pidfd = installPidfd(task, pid, O_RDWR);
         try {
           putUserInt(task, u64At(dv, CLONE3_ARGS.pidfd, le), pidfd);
         } catch (e) {

@@ -7,6 +7,7 @@
  */
 import { O_RDWR } from './files.js';
 import { fail } from './kernel-error.js';
+import type { Pid } from './pid.js';
 import type { Task } from './task.js';
 
 /** PIDFD_NONBLOCK is O_NONBLOCK (the same value on every modelled ABI). */
@@ -19,7 +20,12 @@ export function sysPidfdOpen(task: Task, pid: number, flags: number): number {
   if (!p) fail('ESRCH', `no process ${pid} in the caller's pid namespace`);
   const t = p.task;
   if (!t || t.group.leader !== t) fail('EINVAL', `pid ${pid} is not a thread-group leader`);
-  const fd = task.group.files.install({ kind: 'pidfd', flags: O_RDWR | (flags & PIDFD_NONBLOCK), pid: p });
+  return installPidfd(task, p, O_RDWR | (flags & PIDFD_NONBLOCK));
+}
+
+/** installPidfd puts a pidfd for `pid` at the caller's lowest free descriptor (pidfd_open, clone3's CLONE_PIDFD), or fails with EMFILE. */
+export function installPidfd(task: Task, pid: Pid, flags: number): number {
+  const fd = task.group.files.install({ kind: 'pidfd', flags, pid });
   if (fd < 0) fail('EMFILE', 'no free file descriptor for the pidfd');
   return fd;
 }
