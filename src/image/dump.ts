@@ -69,10 +69,11 @@ export function dumpContainer(m: Machine, container: Container, opts: DumpOption
       if (f.kind === 'pidfd' && f.pid.task && !taskIndex.has(f.pid.task)) throw new DumpError(`task ${t.pid.nr} has fd ${fd}, a pidfd for pid ${f.pid.nr} outside container ${container.name}, which cannot be checkpointed`);
     }
     const c = t.creds;
+    const numbers = t.pid.numbers;
     return {
       ns: addNs(t.pid.ns),
-      numbers: t.pid.numbers.slice(base),
-      outer: t.pid.numbers.slice(0, base),
+      numbers: numbers.slice(base),
+      outer: numbers.slice(0, base),
       leader: ti(g.leader),
       parent: ti(t.parent),
       children: [...t.children()].map((k) => ti(k)),

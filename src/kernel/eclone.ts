@@ -21,16 +21,37 @@ import { ECLONE_ARGS } from '../abi/clone-args.js';
 import { CAP_SYS_ADMIN } from '../abi/capabilities.js';
 import { CSIGNAL } from '../abi/clone-flags.js';
 import { capableIn } from './credentials.js';
-import { checkNewUser, copyProcess } from './copy-process.js';
+import { MAX_PID_NS_LEVEL } from '../abi/limits.js';
+import { checkNewUser, copyProcess, type CloneRequest } from './copy-process.js';
 import type { HostState } from './host-state.js';
 import { fail } from './kernel-error.js';
 import { allocPidEclone } from './pid-allocator.js';
 import type { Task } from './task.js';
-import { getUserInts, u64At, u64Low } from './uaccess.js';
+import { getUserIntsInto, u64At, u64Low } from './uaccess.js';
 
 /** The kernel-side copy of clone_args: one buffer, as the kernel's on-stack struct. */
 const kargs = new Uint8Array(ECLONE_ARGS.size);
 const kargsView = new DataView(kargs.buffer);
+
+/** target_pids[level] of the call in progress, one slot per possible level: the kernel's buffer, reused by every call. */
+const targetPids = new Array<number>(MAX_PID_NS_LEVEL + 2).fill(0);
+
+/**
+ * The request eclone hands copy_process, filled in by each call: the kernel
+ * keeps kernel_clone_args on its stack, and the model runs one syscall at a
+ * time. A new object and closure per call would be garbage for every child of
+ * a 100,000-task restore.
+ */
+const request: { -readonly [K in keyof CloneRequest]: CloneRequest[K] } & { targets: readonly number[] | null } = {
+  flags: 0,
+  exitSignal: 0,
+  stack: 0,
+  tls: 0,
+  parentTid: 0,
+  childTid: 0,
+  targets: null,
+  allocate: (ns) => allocPidEclone(ns, request.targets),
+};
 
 /**
  * sysEclone runs eclone for `task`; `cloneTls` is what its ABI's clone TLS
@@ -57,28 +78,25 @@ export function sysEclone(host: HostState, task: Task, flagsLow: number, cargs: 
     const n = nrPids | 0;
     if (n > knum) fail('EINVAL', `nr_pids ${n} exceeds the caller's ${knum} pid levels`);
     if (n < 0) fail('EFAULT', `nr_pids ${nrPids} is too large to copy`);
-    const pids = getUserInts(task, pidsAddr, n);
-    // target_pids[level] for levels 0..knum; the slot for a new namespace (knum) stays 0 (absent).
-    // A restorer names every level, and then pids[] is that array already.
-    if (n === knum) targets = pids;
-    else {
-      targets = new Array<number>(knum).fill(0);
-      for (let j = 0; j < n; j++) targets[knum - n + j] = pids[j]!;
-    }
+    // target_pids[level] for levels 0..knum: pids[] fills the youngest n levels,
+    // the older ones and the slot for a new namespace (knum) stay 0 (auto).
+    targets = targetPids;
+    for (let level = 0; level <= knum; level++) targets[level] = 0;
+    getUserIntsInto(task, pidsAddr, n, targets, knum - n);
     if (!capableIn(task.creds, CAP_SYS_ADMIN, host.rootUserNs)) {
       fail('EPERM', 'choosing pids with eclone needs CAP_SYS_ADMIN in the initial user namespace');
     }
   }
-  const child = copyProcess(host, task, {
-    flags: flagsLow >>> 0,
-    exitSignal: flagsLow & CSIGNAL,
-    // child_stack is the stack pointer itself; 0 keeps the caller's (§1.4).
-    stack: task.abi.wordSize === 4 ? u64Low(dv, ECLONE_ARGS.child_stack, le) : u64At(dv, ECLONE_ARGS.child_stack, le),
-    // No TLS argument: copy_thread reads clone's TLS register, whatever it holds (arch-layouts.md §10.1).
-    tls: cloneTls,
-    parentTid: u64At(dv, ECLONE_ARGS.parent_tid_ptr, le),
-    childTid: u64At(dv, ECLONE_ARGS.child_tid_ptr, le),
-    allocate: (ns) => allocPidEclone(ns, targets),
-  });
+  const req = request;
+  req.flags = flagsLow >>> 0;
+  req.exitSignal = flagsLow & CSIGNAL;
+  // child_stack is the stack pointer itself; 0 keeps the caller's (§1.4).
+  req.stack = task.abi.wordSize === 4 ? u64Low(dv, ECLONE_ARGS.child_stack, le) : u64At(dv, ECLONE_ARGS.child_stack, le);
+  // No TLS argument: copy_thread reads clone's TLS register, whatever it holds (arch-layouts.md §10.1).
+  req.tls = cloneTls;
+  req.parentTid = u64At(dv, ECLONE_ARGS.parent_tid_ptr, le);
+  req.childTid = u64At(dv, ECLONE_ARGS.child_tid_ptr, le);
+  req.targets = targets;
+  const child = copyProcess(host, task, req);
   return child.pid.nrIn(task.activeNs);
 }

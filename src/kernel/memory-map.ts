@@ -37,9 +37,12 @@ interface PageTable {
   sharers: number;
 }
 
+/** the mappings of an empty address space: shared, since mappings are replaced, never edited */
+const NO_VMAS: readonly Vma[] = Object.freeze([]);
+
 export class MemoryMap {
   /** sorted, never mutated in place: fork shares the array until either side maps or unmaps */
-  private vmas: readonly Vma[] = [];
+  private vmas: readonly Vma[] = NO_VMAS;
   private table: PageTable;
   /** users counts the tasks sharing this address space (CLONE_VM), as mm_users. */
   users = 1;
@@ -166,7 +169,7 @@ export class MemoryMap {
     if (this.table.sharers > 1) this.table.sharers--;
     else for (const page of this.table.pages.values()) page.refs--;
     this.table = { pages: new Map(), sharers: 1 };
-    this.vmas = [];
+    this.vmas = NO_VMAS;
   }
 
   /** fork returns a copy of this address space sharing every page copy-on-write (dup_mmap): at first, the table itself. */
@@ -184,7 +187,9 @@ export class MemoryMap {
     }
     let at = addr;
     const end = addr + len;
-    for (const v of this.vmas) {
+    const vmas = this.vmas;
+    for (let i = 0; i < vmas.length; i++) {
+      const v = vmas[i]!;
       if (at >= end) break;
       if (v.end <= at) continue;
       if (v.start > at || (v.prot & prot) !== prot) break;

@@ -57,8 +57,7 @@ function allocPid<C>(ns: PidNamespace, take: LevelAllocator<C>, call: C): Pid {
     releaseBelow(ns, numbers, -1);
     fail('ENOMEM', `pid namespace at level ${ns.level} no longer accepts processes: its init has exited`);
   }
-  // slice of a packed array: an exact-size packed array, where filling a new one innermost first would leave it holey
-  const pid = new Pid(ns, numbers.slice(0, ns.level + 1));
+  const pid = new Pid(ns, numbers);
   for (let i = 0; i <= ns.level; i++) ns.chain[i]!.pids.set(numbers[i]!, pid);
   return pid;
 }

@@ -8,6 +8,7 @@
  * number), `vnr` (the number in its own namespace), `nrIn(ns)`.
  */
 import type { PidNamespace } from './pid-namespace.js';
+import { pidNumberSlabs } from './slabs.js';
 import type { Task } from './task.js';
 
 export class Pid {
@@ -17,31 +18,51 @@ export class Pid {
   pgrpUsers = 0;
   sessionUsers = 0;
 
+  /** the numbers, level 0 first, at `at` in a slab shared with other pids: an array per pid would be two more objects per task */
+  private readonly slab: Int32Array;
+  private readonly at: number;
+
   constructor(
     /** the innermost namespace this pid lives in */
     readonly ns: PidNamespace,
-    /** numbers[i] is the number at level i */
-    readonly numbers: readonly number[],
-  ) {}
+    /** numbers[i] is the number at level i, for levels 0..ns.level (copied) */
+    numbers: ArrayLike<number>,
+  ) {
+    const n = ns.level + 1;
+    if (numbers.length < n) throw new RangeError(`a pid in a level-${ns.level} namespace needs ${n} numbers, not ${numbers.length}`);
+    this.slab = pidNumberSlabs.withRoom(n);
+    this.at = pidNumberSlabs.claim(n);
+    for (let i = 0; i < n; i++) this.slab[this.at + i] = numbers[i]!;
+  }
 
   get level(): number {
     return this.ns.level;
   }
 
+  /** numbers lists the number at every level, level 0 first (a copy). */
+  get numbers(): number[] {
+    return Array.from(this.slab.subarray(this.at, this.at + this.ns.level + 1));
+  }
+
+  /** nrAt is the number at `level` (0..this.level). */
+  nrAt(level: number): number {
+    return this.slab[this.at + level]!;
+  }
+
   /** nr is the number the root namespace sees. */
   get nr(): number {
-    return this.numbers[0]!;
+    return this.slab[this.at]!;
   }
 
   /** vnr is the number in the pid's own (innermost) namespace. */
   get vnr(): number {
-    return this.numbers[this.ns.level]!;
+    return this.slab[this.at + this.ns.level]!;
   }
 
   /** nrIn returns the number `ns` sees, or 0 when this pid is not visible there (pid_nr_ns). */
   nrIn(ns: PidNamespace): number {
     if (ns.level > this.ns.level || this.ns.chain[ns.level] !== ns) return 0;
-    return this.numbers[ns.level]!;
+    return this.slab[this.at + ns.level]!;
   }
 
   /** inUse reports whether anything still holds this pid. */
@@ -55,7 +76,7 @@ export function putPid(pid: Pid): void {
   if (pid.inUse) return;
   for (let i = 0; i <= pid.ns.level; i++) {
     const ns = pid.ns.chain[i]!;
-    const nr = pid.numbers[i]!;
+    const nr = pid.nrAt(i);
     if (ns.pids.get(nr) === pid) {
       ns.pids.delete(nr);
       ns.bitmap.clear(nr);

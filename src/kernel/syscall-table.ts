@@ -51,8 +51,9 @@ export const HANDLERS: Readonly<Record<SyscallName, Handler>> = {
   fork: (h, t) => sysFork(h, t),
   clone: (h, t, a) => sysClone(h, t, a),
   eclone: (h, t, a) => {
-    const [f, c, s, p] = t.abi.syscall.ecloneArgs;
-    return sysEclone(h, t, a.u32(f), a.word(c), a.int(s), a.word(p), a.word(t.abi.syscall.cloneTlsArg));
+    // indexed, not destructured: destructuring allocates an iterator on every call
+    const at = t.abi.syscall.ecloneArgs;
+    return sysEclone(h, t, a.u32(at[0]), a.word(at[1]), a.int(at[2]), a.word(at[3]), a.word(t.abi.syscall.cloneTlsArg));
   },
   clone3: (h, t, a) => sysClone3(h, t, a.word(0), a.word(1)),
   unshare: (h, t, a) => sysUnshare(h, t, a.u32(0)),

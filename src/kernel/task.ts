@@ -10,7 +10,7 @@ import type { MemoryMap } from './memory-map.js';
 import type { Pid } from './pid.js';
 import type { PidNamespace } from './pid-namespace.js';
 import type { ThreadGroup } from './thread-group.js';
-import { claim, slabWithRoom } from './byte-slab.js';
+import { registerSlabs } from './slabs.js';
 
 /** TaskState as ps shows it: R runnable, S blocked in a syscall, T stopped, Z zombie. */
 export type TaskState = 'runnable' | 'blocked' | 'stopped' | 'zombie';
@@ -55,7 +55,7 @@ export class Task {
   /** made on first use: most tasks of a large restored tree never run, and a host holds 100,000s */
   private view: DataView | null = null;
 
-  /** the register bytes: `regAt` onward in a slab shared with other tasks (byte-slab.ts), `abi.regs.size` long */
+  /** the register bytes: `regAt` onward in a slab shared with other tasks (slabs.ts), `abi.regs.size` long */
   private regSlab: Uint8Array;
   private regAt: number;
   /** made on first use, like `view` */
@@ -75,8 +75,8 @@ export class Task {
     public comm: string,
   ) {
     this.pidNsForChildren = pid.ns;
-    this.regSlab = slabWithRoom(regs.length);
-    this.regAt = claim(regs.length);
+    this.regSlab = registerSlabs.withRoom(regs.length);
+    this.regAt = registerSlabs.claim(regs.length);
     this.storeRegs(regs);
   }
 
@@ -93,8 +93,8 @@ export class Task {
   /** takeState gives the task another ABI's register state, as an exec of a compat binary or a restore does. */
   takeState(abi: Arch, regs: Uint8Array, fpu: Uint8Array, extra: Record<string, Uint8Array>): void {
     if (regs.length !== this.abi.regs.size) {
-      this.regSlab = slabWithRoom(regs.length);
-      this.regAt = claim(regs.length);
+      this.regSlab = registerSlabs.withRoom(regs.length);
+      this.regAt = registerSlabs.claim(regs.length);
     }
     this.abi = abi;
     this.storeRegs(regs);
@@ -160,7 +160,7 @@ export class Task {
 
   /** nspids lists the task's number at every level, root namespace first (the NSpid line of /proc/PID/status). */
   get nspids(): number[] {
-    return [...this.pid.numbers];
+    return this.pid.numbers;
   }
 
   /** tgid is the root namespace's number of the thread group. */

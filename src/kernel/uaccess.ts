@@ -29,12 +29,16 @@ export function getU64(dv: DataView, offset: number, le: boolean): U64 {
 
 /** u64At reads a u64 field as a number: exact below 2^53, and zero exactly when the field is (the hot paths need no halves). */
 export function u64At(dv: DataView, offset: number, le: boolean): number {
-  return dv.getUint32(le ? offset + 4 : offset, le) * 2 ** 32 + dv.getUint32(le ? offset : offset + 4, le);
+  // offsets in locals: V8 inlines the loads then (see byte-order.ts)
+  const hiAt = le ? offset + 4 : offset;
+  const loAt = le ? offset : offset + 4;
+  return dv.getUint32(hiAt, le) * 2 ** 32 + dv.getUint32(loAt, le);
 }
 
 /** u64Low reads the low 32 bits of a u64 field: what a 32-bit kernel keeps of it. */
 export function u64Low(dv: DataView, offset: number, le: boolean): number {
-  return dv.getUint32(le ? offset : offset + 4, le);
+  const loAt = le ? offset : offset + 4;
+  return dv.getUint32(loAt, le);
 }
 
 /** u64Value returns a u64 as a number (exact below 2^53; larger values only ever fail address checks). */
@@ -60,13 +64,17 @@ const intScratchView = new DataView(intScratch.buffer);
 
 /** getUserInts reads `count` 32-bit ints at `addr` in the task's byte order. */
 export function getUserInts(task: Task, addr: number, count: number): number[] {
+  return getUserIntsInto(task, addr, count, new Array<number>(count), 0);
+}
+
+/** getUserIntsInto is getUserInts storing into out[at..at+count) (a kernel buffer reused from call to call); returns `out`. */
+export function getUserIntsInto(task: Task, addr: number, count: number, out: number[], at: number): number[] {
   const small = count <= 33;
   const bytes = small ? intScratch : new Uint8Array(count * 4);
   task.mm.readInto(addr, bytes, count * 4);
   const dv = small ? intScratchView : viewOf(bytes);
   const le = task.abi.littleEndian;
-  const out = new Array<number>(count);
-  for (let i = 0; i < count; i++) out[i] = dv.getInt32(i * 4, le);
+  for (let i = 0; i < count; i++) out[at + i] = dv.getInt32(i * 4, le);
   return out;
 }
 

@@ -143,7 +143,7 @@ export function encodeMachine(m: Machine): MachineRecord {
     ids: [nextPidNsId, nextUserNsId],
     userNs: userNs.items.map((u) => [u.id, u.parent ? userNs.of(u.parent) : -1, u.ownerUid]),
     pidNs: pidNs.items.map((n) => [n.id, n.parent ? pidNs.of(n.parent) : -1, userNs.of(n.userNs), n.lastPid, n.accepting, ti(n.childReaper)]),
-    pids: pids.items.map((p) => [pidNs.of(p.ns), [...p.numbers]]),
+    pids: pids.items.map((p) => [pidNs.of(p.ns), p.numbers]),
     consoles: consoles.items.map((c) => [c.name, c.text]),
     files: fileRecs,
     pages: pageRecords(pages.items),

@@ -185,6 +185,19 @@ describe.each(ALL_ARCHES)('eclone effects on %s', (arch) => {
     expect(l.fork().child!.nspids).toEqual([3, 3]);
   });
 
+  it('each call names only its own pids: levels a call leaves out are auto, whatever an earlier call named there (§1.7 step 6)', () => {
+    const h = Host.create({ arch });
+    const c2 = nestedInit(h, 2); // nspids [3, 2, 1]
+    const l = h.libc(c2);
+    expect(l.eclone(SIGCHLD, { nr_pids: 3 }, 48, [700, 800, 900]).child!.nspids).toEqual([700, 800, 900]);
+    // nr_pids 1 names the caller's level only: levels 0 and 1 take their next auto pid, not 700 and 800 again
+    expect(l.eclone(SIGCHLD, { nr_pids: 1 }, 48, [901]).child!.nspids).toEqual([4, 3, 901]);
+    // a call refused after copying pids[] (EPERM) leaves nothing behind for the next one
+    const weak = h.libc(unprivileged(h, c2)); // [5, 4, 2]
+    expect(weak.eclone(SIGCHLD, { nr_pids: 3 }, 48, [710, 810, 910]).errno).toBe('EPERM');
+    expect(l.eclone(SIGCHLD, {}, 48, []).child!.nspids).toEqual([6, 5, 3]);
+  });
+
   it('child_stack is the child\'s stack pointer; 0 keeps the caller\'s', () => {
     const h = Host.create({ arch });
     const l = h.libc(h.init);

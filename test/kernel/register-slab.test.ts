@@ -1,6 +1,6 @@
 /**
  * Tasks keep their registers in slabs shared by hundreds of tasks
- * (src/kernel/byte-slab.ts). Sharing the storage must not share the state:
+ * (src/kernel/slabs.ts). Sharing the storage must not share the state:
  * each child gets the parent's registers with its own return value, across
  * slab boundaries, and a write to one task's registers reaches no other.
  */
