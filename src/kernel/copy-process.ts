@@ -130,6 +130,7 @@ function scratchFor(size: number): RegScratch {
 
 /** copyExtra copies the per-ABI state beyond the registers (most ABIs have none and share the empty record). */
 function copyExtra(parent: Task): Record<string, Uint8Array> {
+  if (parent.extra === NO_EXTRA) return NO_EXTRA; // no for-in over the empty record on every fork
   let extra = NO_EXTRA;
   for (const name in parent.extra) {
     if (extra === NO_EXTRA) extra = {};
