@@ -1,6 +1,6 @@
 /**
  * Figures for containers that run: scheduler throughput with a 10,000-task
- * container, and, for a 100,000-task host, ckpt ps and the store's save and
+ * container and with one busy task among 10,000 sleepers, and, for a 100,000-task host, ckpt ps and the store's save and
  * load times.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,6 +35,30 @@ export function schedulerFigure(): Figure {
     value: syscalls / seconds,
     unit: 'syscalls/s',
     baseline: { name: 'getpid through the C library, no scheduler', value: syscalls / direct, unit: 'syscalls/s' },
+  };
+}
+
+/** A workload whose init forks 10,000 children that sleep for good, then calls getpid forever itself. */
+const SLEEPERS = ['var i, c', 'program main', 'loop:', '  if i >= 10000 goto spin', '  c = fork()', '  if c == 0 goto nap', '  i = i + 1', '  goto loop', 'nap:', '  sleep 1000000000', '  exit(0)', 'spin:', '  c = getpid()', '  goto spin', 'end'].join('\n');
+
+/** BUSY: the same busy loop with no other task. */
+const BUSY = ['var c', 'program main', 'spin:', '  c = getpid()', '  goto spin', 'end'].join('\n');
+
+/** sleepersFigure times one busy task among 10,000 sleepers against the same task alone: sleepers should cost nothing. */
+export function sleepersFigure(): Figure {
+  const m = Machine.create('bench', 'x86_64');
+  m.run('c', 'nap.wl', SLEEPERS);
+  m.scheduler.run(100_000); // the forks, and every child into its sleep
+  const alone = Machine.create('bench', 'x86_64');
+  alone.run('c', 'busy.wl', BUSY);
+  const steps = 200_000;
+  const withSleepers = time(() => void m.scheduler.run(steps), 1);
+  const busyAlone = time(() => void alone.scheduler.run(steps), 1);
+  return {
+    name: `scheduler, 1 busy task among ${m.host.tasks.size - 2} sleepers`,
+    value: steps / withSleepers,
+    unit: 'steps/s',
+    baseline: { name: 'the same busy task alone', value: steps / busyAlone, unit: 'steps/s' },
   };
 }
 

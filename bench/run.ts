@@ -10,7 +10,7 @@ import { execa } from 'execa';
 import { UserNamespace } from '../src/kernel/credentials.js';
 import { allocAuto } from '../src/kernel/pid-allocator.js';
 import { PidNamespace } from '../src/kernel/pid-namespace.js';
-import { schedulerFigure, storeFigures } from './containers.js';
+import { schedulerFigure, sleepersFigure, storeFigures } from './containers.js';
 import { buildTreeLibc, buildTreeRaw } from './eclone-tree.js';
 import { cliFigures, pageFigures, restoreRateFigure } from './images.js';
 import { time, type Figure } from './measure.js';
@@ -154,6 +154,7 @@ async function main(): Promise<void> {
   });
   record({ name: 'eclone, 100,000-task tree, 3 levels (C library)', value: tasks / viaLibc, unit: 'calls/s', baseline: { name: 'register path', value: rawRate, unit: 'calls/s' } });
   record(schedulerFigure());
+  record(sleepersFigure());
   const store = await storeFigures(join(benchDir, '..', 'bin', 'ckpt.js'));
   // The store figures must exist before they can be saved: build them first.
   for (const f of store) record(f);

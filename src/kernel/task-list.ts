@@ -55,6 +55,11 @@ export class TaskList {
   get first(): Task | null {
     return this.head;
   }
+
+  /** last is the newest listed task. */
+  get last(): Task | null {
+    return this.tail;
+  }
 }
 
 /**
