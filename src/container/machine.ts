@@ -7,6 +7,7 @@ import { isValidName, NAME_RULE } from './names.js';
 import { SIGKILL } from '../abi/signals.js';
 import type { ArchName } from '../arch/arch.js';
 import { Host } from '../kernel/host.js';
+import type { PidNamespace } from '../kernel/pid-namespace.js';
 import type { Task } from '../kernel/task.js';
 import { compileWorkload, type Compiled } from '../program/compile.js';
 import { parseWorkload } from '../program/parse.js';
@@ -61,14 +62,31 @@ export class Machine {
     for (const [name, c] of this.containers) if (ns.isAncestorOf(c.init.pid.ns)) this.containers.delete(name);
   }
 
-  /** innermostContainer is the deepest container whose namespaces hold `task`, or undefined. */
-  innermostContainer(task: Task): Container | undefined {
-    let best: Container | undefined;
+  /**
+   * ownTasks lists, for each container, the tasks whose innermost container
+   * it is (a container restored --into another sits inside it), in pid order:
+   * one pass over the host's tasks, each looked up from its own namespace
+   * outward, not every container asked about every task.
+   */
+  ownTasks(): Map<Container, Task[]> {
+    const byNs = new Map<PidNamespace, Container>();
+    const out = new Map<Container, Task[]>();
     for (const c of this.containers.values()) {
-      const ns = c.init.pid.ns;
-      if (ns.isAncestorOf(task.pid.ns) && (!best || ns.level > best.init.pid.ns.level)) best = c;
+      if (!byNs.has(c.init.pid.ns)) byNs.set(c.init.pid.ns, c);
+      out.set(c, []);
     }
-    return best;
+    for (const t of this.host.tasks) {
+      const chain = t.pid.ns.chain;
+      for (let level = chain.length - 1; level >= 0; level--) {
+        const c = byNs.get(chain[level]!);
+        if (c) {
+          out.get(c)!.push(t);
+          break;
+        }
+      }
+    }
+    for (const tasks of out.values()) tasks.sort((a, b) => a.pid.nr - b.pid.nr);
+    return out;
   }
 
   /** tasksOf lists a container's tasks (alive or zombie): those whose pid lives in its namespace or below, in pid order. */

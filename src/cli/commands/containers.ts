@@ -93,7 +93,8 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
         const m = storeOf(a).read(a.host);
         const ctrs = a.ctr ? [containerOf(m, a.ctr)] : [...m.containers.values()];
         // A task shows under the innermost container holding it (a container restored --into another sits inside it).
-        const rows = a.ctr ? m.tasksOf(ctrs[0]!).map((t) => psRow(ctrs[0]!.name, t)) : ctrs.flatMap((c) => m.tasksOf(c).filter((t) => m.innermostContainer(t) === c).map((t) => psRow(c.name, t)));
+        const own = a.ctr ? null : m.ownTasks();
+        const rows = ctrs.flatMap((c) => (own ? own.get(c)! : m.tasksOf(c)).map((t) => psRow(c.name, t)));
         if (a.json) return ctx.out(JSON.stringify(rows));
         ctx.out(`${'CONTAINER'.padEnd(12)}${'NSPID'.padEnd(20)}${'PPID'.padEnd(7)}${'PGID'.padEnd(7)}${'SID'.padEnd(7)}${'THR'.padEnd(5)}${'S'.padEnd(3)}COMMAND`);
         for (const r of rows) {
