@@ -62,8 +62,10 @@ class ReferenceScheduler {
 
   run(steps: number, only?: (t: Task) => boolean): string[] {
     this.only = only ?? null;
-    if (only) this.round = this.round.slice(this.at).filter(only);
-    if (only) this.at = 0;
+    if (only) {
+      this.round = this.round.slice(this.at).filter(only);
+      this.at = 0;
+    }
     const trace: string[] = [];
     for (let s = this.step(); s; s = trace.length < steps ? this.step() : null) trace.push(`${s.task.pid.nr}:${s.result}`);
     this.only = null;
