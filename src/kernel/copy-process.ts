@@ -188,8 +188,8 @@ export function copyProcess(host: HostState, parent: Task, req: CloneRequest): T
     child.parent = parent.parent;
     child.exitSignal = -1;
   } else {
-    const files = hasFlag(flags, CLONE_FILES) ? parent.group.files : parent.group.files.copy();
-    if (files === parent.group.files) files.users++;
+    const files = hasFlag(flags, CLONE_FILES) ? parent.group.files : parent.group.filesForFork();
+    if (files && files === parent.group.files) files.users++;
     child.group = new ThreadGroup(child, parent.group.pgrp, parent.group.session, files);
     child.parent = hasFlag(flags, CLONE_PARENT) ? parent.parent : parent;
     child.exitSignal = hasFlag(flags, CLONE_PARENT) && req.inheritExitSignalWithParent ? parent.group.leader.exitSignal : req.exitSignal;

@@ -27,6 +27,11 @@ export class FileTable {
   private fds: Map<number, OpenFile> | null = null;
   users = 1;
 
+  /** isEmpty: no descriptor is open */
+  get isEmpty(): boolean {
+    return !this.fds || this.fds.size === 0;
+  }
+
   get(fd: number): OpenFile | undefined {
     return this.fds?.get(fd);
   }

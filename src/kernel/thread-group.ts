@@ -6,7 +6,7 @@
  */
 import type { Pid } from './pid.js';
 import type { Task } from './task.js';
-import type { FileTable } from './files.js';
+import { FileTable } from './files.js';
 
 export class ThreadGroup {
   /** the live threads: one kept as is, a Set only from the second on (most groups never have one) */
@@ -24,15 +24,38 @@ export class ThreadGroup {
   continueReportPending = false;
   /** SIGNAL_GROUP_EXIT: the wait status the whole group exits with */
   groupExitStatus: number | null = null;
+  /** the open-file table; null stands for an empty one of the group's own, made on first use */
+  private fileTable: FileTable | null;
 
   constructor(
     public leader: Task,
     public pgrp: Pid,
     public session: Pid,
-    public files: FileTable,
+    /** the group's table, or null for a new empty one (a fork of a process with no open files) */
+    files: FileTable | null,
   ) {
+    this.fileTable = files;
     pgrp.pgrpUsers++;
     session.sessionUsers++;
+  }
+
+  /**
+   * files is the group's open-file table. A fork copies its parent's table,
+   * and most processes of a model host open none: the copy of an empty table
+   * is left unmade until something looks at it, which then gets an empty
+   * table of the group's own, exactly what the copy would have been.
+   */
+  get files(): FileTable {
+    return (this.fileTable ??= new FileTable());
+  }
+
+  set files(table: FileTable) {
+    this.fileTable = table;
+  }
+
+  /** filesForFork is the table a fork without CLONE_FILES gives its child: a copy, or null (empty, made on use) when nothing is open. */
+  filesForFork(): FileTable | null {
+    return this.fileTable && !this.fileTable.isEmpty ? this.fileTable.copy() : null;
   }
 
   /** threadCount: how many live threads, leader included until it exits. */
