@@ -37,14 +37,18 @@ export function waitStatusOf(t: Task): number {
 }
 
 /** wakeWaiters makes the threads of `group` blocked in wait4 runnable again; they re-issue the call. */
-export function wakeWaiters(group: ThreadGroup): void {
-  for (const t of group.threadList()) if (t.blockedIn === 'wait4') t.blockedIn = null;
+export function wakeWaiters(host: HostState, group: ThreadGroup): void {
+  for (const t of group.threadList()) {
+    if (t.blockedIn !== 'wait4') continue;
+    t.blockedIn = null;
+    host.wakeups++;
+  }
 }
 
 /** notifyParent is do_notify_parent: tell the parent a child changed state. */
-function notifyParent(child: Task): void {
+function notifyParent(host: HostState, child: Task): void {
   const parent = child.parent;
-  if (parent) wakeWaiters(parent.group);
+  if (parent) wakeWaiters(host, parent.group);
 }
 
 /** releaseTask frees what a reaped (or self-reaping) task still holds: its pid, and for a leader the group's pgrp and session. */
@@ -83,10 +87,10 @@ export function exitThread(host: HostState, t: Task, status: number): void {
   if (!t.isLeader) {
     releaseTask(host, t);
     const leader = group.leader;
-    if (leader.exited && group.threadCount === 0) notifyParent(leader);
+    if (leader.exited && group.threadCount === 0) notifyParent(host, leader);
     return;
   }
-  if (group.threadCount === 0) notifyParent(t);
+  if (group.threadCount === 0) notifyParent(host, t);
 }
 
 /** releaseMemory is mm_release plus mmput: clear_child_tid for a shared address space, then drop it. */
@@ -128,7 +132,7 @@ function forgetOriginalParent(host: HostState, t: Task): void {
     reaper.addChild(child);
     // A child moving to another process signals its new parent with SIGCHLD.
     if (reaper.group !== t.group) child.exitSignal = SIGCHLD;
-    if (isReapable(child)) notifyParent(child);
+    if (isReapable(child)) notifyParent(host, child);
   }
 }
 

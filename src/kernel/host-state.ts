@@ -20,6 +20,13 @@ export interface HostState {
   lastChild: Task | null;
   /** the model clock, in ticks */
   clock: number;
+  /**
+   * how many times the kernel has made a blocked or stopped task able to run
+   * again on another's behalf (a wait4 waiter woken, a group continued) or a
+   * blocked task re-entered a call: a scheduler that sets such tasks aside
+   * looks at them again when this changes
+   */
+  wakeups: number;
   commitPidNs(ns: PidNamespace): void;
   commitUserNs(ns: UserNamespace): void;
 }

@@ -53,6 +53,7 @@ export class Host implements HostState {
   readonly tasks = new TaskList();
   lastChild: Task | null = null;
   clock = 0;
+  wakeups = 0;
   readonly rootUserNs: UserNamespace;
   readonly rootPidNs: PidNamespace;
   readonly init: Task;

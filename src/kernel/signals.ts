@@ -33,9 +33,10 @@ export function deliver(host: HostState, sender: Task | null, group: ThreadGroup
   if (sig === SIGCONT) {
     if (group.stopped) {
       group.stopped = false;
+      host.wakeups++;
       group.stopReportPending = false;
       group.continueReportPending = true;
-      notifyParentOf(group);
+      notifyParentOf(host, group);
     }
     return;
   }
@@ -46,16 +47,16 @@ export function deliver(host: HostState, sender: Task | null, group: ThreadGroup
       group.stopSignal = sig;
       group.stopReportPending = true;
       group.continueReportPending = false;
-      notifyParentOf(group);
+      notifyParentOf(host, group);
     }
     return;
   }
   exitGroup(host, group, sig); // killed by a signal: the status is the signal number
 }
 
-function notifyParentOf(group: ThreadGroup): void {
+function notifyParentOf(host: HostState, group: ThreadGroup): void {
   const parent = group.leader.parent;
-  if (parent) wakeWaiters(parent.group);
+  if (parent) wakeWaiters(host, parent.group);
 }
 
 /** mayKill is kill_ok_by_cred: matching uids, or CAP_KILL in the target's user namespace. */

@@ -24,7 +24,11 @@ export function enterKernel(host: HostState, task: Task): void {
   if (!entry || (abi !== host.arch && host.arch.compatMissing?.includes(entry.name))) {
     result = -ERRNO.ENOSYS;
   } else {
-    task.blockedIn = null;
+    if (task.blockedIn !== null) {
+      // a blocked task re-entering its call (resumed from outside the scheduler) may come out runnable
+      task.blockedIn = null;
+      host.wakeups++;
+    }
     try {
       result = entry.handler(host, task, syscallArgs(abi, dv));
     } catch (e) {

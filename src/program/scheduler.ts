@@ -7,11 +7,16 @@
  * sleeps, the clock jumps to the first wake-up.
  *
  * A round is every runnable task, in the host's list order. Building one
- * looks only at the tasks that might run: a task asleep in nanosleep can be
- * made runnable by nothing but its timer (a signal that ends it leaves a
- * zombie), so it waits in a SleepQueue until its tick and costs nothing
- * before. A container of 10,000 sleepers and one busy task runs as fast as
- * the busy task alone.
+ * looks only at the tasks that might run:
+ * - a task asleep in nanosleep can be made runnable by nothing but its timer
+ *   (a signal that ends it leaves a zombie), so it waits in a SleepQueue
+ *   until its tick;
+ * - a task blocked in wait4, stopped, or a zombie can be made runnable only
+ *   by the kernel on another's behalf (a child's exit, SIGCONT) or by
+ *   re-entering its call from outside, all of which the kernel counts in
+ *   `host.wakeups`: it is set aside until that count moves.
+ * A container of 10,000 sleepers or waiters and one busy task runs as fast
+ * as the busy task alone.
  */
 import type { Task } from '../kernel/task.js';
 import type { Compiled } from './compile.js';
@@ -29,8 +34,12 @@ export class Scheduler {
   private seen = 0;
   /** tasks in a timed nanosleep with a program to run when they wake */
   private readonly sleeping = new SleepQueue();
-  /** tasks taken off `sleeping` before their round boundary, to go back into `watch` there */
+  /** tasks taken off `sleeping` or `parked` before their round boundary, to go back into `watch` there */
   private woken: Task[] = [];
+  /** tasks blocked in wait4, stopped, or zombies, with a program: set aside until the kernel wakes something */
+  private parked: Task[] = [];
+  /** host.wakeups when `parked` was last looked at */
+  private wakeupsSeen = 0;
 
   constructor(
     private readonly host: InterpreterHost,
@@ -46,6 +55,11 @@ export class Scheduler {
 
   private isRunnable(t: Task): boolean {
     return this.hasProgram(t) && this.host.tasks.has(t) && t.state === 'runnable' && (this.only === null || this.only(t));
+  }
+
+  /** isParked: waits for the kernel to wake it (wait4, a stop) or never runs again (a zombie), and has a program */
+  private isParked(t: Task): boolean {
+    return (t.exited || t.group.stopped || t.blockedIn === 'wait4') && this.hasProgram(t);
   }
 
   /** isTimedSleeper: asleep in nanosleep until a tick still to come, with a program to run after */
@@ -76,6 +90,11 @@ export class Scheduler {
   private nextRound(): Task[] {
     this.discover();
     while ((this.sleeping.peek()?.until ?? Infinity) <= this.host.clock) this.woken.push(this.sleeping.pop()!.task);
+    if (this.host.wakeups !== this.wakeupsSeen) {
+      this.wakeupsSeen = this.host.wakeups;
+      for (const t of this.parked) this.woken.push(t);
+      this.parked = [];
+    }
     if (this.woken.length > 0) this.rejoin();
     const round: Task[] = [];
     const kept: Task[] = [];
@@ -89,6 +108,10 @@ export class Scheduler {
       if (t.blockedIn === 'nanosleep' && t.sleepUntil !== null && t.sleepUntil <= clock) t.blockedIn = null;
       if (this.isTimedSleeper(t)) {
         this.sleeping.push(t, t.sleepUntil!);
+        continue;
+      }
+      if (this.isParked(t)) {
+        this.parked.push(t);
         continue;
       }
       kept.push(t);

@@ -127,6 +127,29 @@ kid:
 end
 `;
 
+/** CHAIN: 30 processes, each waiting in wait4 for the next; the last spins a while, exits, and the chain unwinds. */
+const CHAIN = `
+var i, c, r
+program main
+loop:
+  if i >= 30 goto leaf
+  c = fork()
+  if c == 0 goto deeper
+  r = wait4(c, 0, 0, 0)
+  print "%d reaped %d\\n", i, r
+  exit(i)
+deeper:
+  i = i + 1
+  goto loop
+leaf:
+  if i >= 230 goto done
+  i = i + 1
+  goto leaf
+done:
+  exit(0)
+end
+`;
+
 const SAMPLES = ['churn', 'nested', 'pidcache', 'threads'].map((n) => [`${n}.wl`, readFileSync(`images/workloads/${n}.wl`, 'utf8')] as const);
 
 /** twins starts the same containers on two machines: one scheduled by the scheduler, one by the reference. */
@@ -176,6 +199,26 @@ describe('the scheduler keeps the schedule its definition gives', () => {
     expect(a.containers.get('c0')!.console.text).toContain('reaped');
     // left: the host's init, and the container's init, a zombie the host's init has not reaped
     expect([...a.host.tasks].map((t) => t.state)).toEqual(['runnable', 'zombie']);
+  });
+
+  it('a chain of wait4 waiters unwinds the same way: each wakes when its child exits', () => {
+    const { a, b, ref } = twins('ppc64', [['chain.wl', CHAIN], ['sleepy.wl', SLEEPY]]);
+    expect(stepTrace(a, 100_000)).toEqual(ref.run(100_000));
+    expectSame(a, b);
+    expect(a.containers.get('c0')!.console.text.split('\n')).toHaveLength(31);
+  });
+
+  it('a task blocked in wait4 that a call from outside the scheduler brings back (libc on a blocked task) is scheduled again', () => {
+    const { a, b, ref } = twins('i386', [['chain.wl', CHAIN]]);
+    const initOf = (m: Machine) => m.containers.get('c0')!.init;
+    expect(stepTrace(a, 20)).toEqual(ref.run(20)); // the init has forked and waits: set aside by now
+    expect(initOf(a).blockedIn).toBe('wait4');
+    for (const m of [a, b]) expect(m.host.libc(initOf(m)).getpid().ret).toBe(1);
+    expect(initOf(a).blockedIn).toBe(null);
+    const got = stepTrace(a, 300);
+    expect(got).toEqual(ref.run(300));
+    expect(got).toContain(`${initOf(a).pid.nr}:blocked`); // it ran, re-issued wait4 and blocked again
+    expectSame(a, b);
   });
 
   it('a task killed in its sleep no longer sets the clock: idle, it jumps straight to the next live sleeper', () => {
