@@ -62,9 +62,14 @@ export class Scheduler {
     return (t.exited || t.group.stopped || t.blockedIn === 'wait4') && this.hasProgram(t);
   }
 
-  /** isTimedSleeper: asleep in nanosleep until a tick still to come, with a program to run after */
+  /** sleepsWithProgram: on the host, asleep in nanosleep, with a program to run when it wakes */
+  private sleepsWithProgram(t: Task): boolean {
+    return t.blockedIn === 'nanosleep' && t.sleepUntil !== null && this.host.tasks.has(t) && this.hasProgram(t);
+  }
+
+  /** isTimedSleeper: sleepsWithProgram until a tick still to come */
   private isTimedSleeper(t: Task): boolean {
-    return t.blockedIn === 'nanosleep' && t.sleepUntil !== null && t.sleepUntil > this.host.clock && this.hasProgram(t);
+    return this.sleepsWithProgram(t) && t.sleepUntil! > this.host.clock;
   }
 
   /**
@@ -146,9 +151,10 @@ export class Scheduler {
       const top = this.sleeping.peek();
       if (!top) return null;
       const t = top.task;
-      if (t.sleepUntil === top.until && t.blockedIn === 'nanosleep' && this.host.tasks.has(t) && this.hasProgram(t)) return top.until;
+      const asleep = this.sleepsWithProgram(t);
+      if (asleep && t.sleepUntil === top.until) return top.until;
       this.sleeping.pop();
-      if (this.host.tasks.has(t) && t.blockedIn === 'nanosleep' && t.sleepUntil !== null && this.hasProgram(t)) this.sleeping.push(t, t.sleepUntil);
+      if (asleep) this.sleeping.push(t, t.sleepUntil!);
       else this.woken.push(t);
     }
   }
