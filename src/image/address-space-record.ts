@@ -5,7 +5,7 @@
  * sharing survives the round trip.
  */
 import type { Arch } from '../arch/arch.js';
-import { MemoryMap, type Page } from '../kernel/memory-map.js';
+import { addressSpaceLayout, MemoryMap, type Page } from '../kernel/memory-map.js';
 import { byteLength } from './bytes.js';
 
 export type VmaRecord = [start: number, end: number, prot: number, shared: boolean, name: string];
@@ -52,9 +52,7 @@ export function pageFrames(records: readonly PageRecord[], adopt = false): Page[
 /** decodeAddressSpace rebuilds an address space of ABI `arch` over `frames`; `frameAt` may check an index. */
 export function decodeAddressSpace(arch: Arch, [users, vmas, refs]: AddressSpaceRecord, frameAt: (i: number) => Page): MemoryMap {
   return MemoryMap.restore(
-    arch.pageSize,
-    arch.taskSize,
-    arch.mmapBase,
+    addressSpaceLayout(arch.pageSize, arch.taskSize, arch.mmapBase),
     vmas.map(([start, end, prot, shared, name]) => ({ start, end, prot, shared, name })),
     refs.map(([index, p]): [number, Page] => [index, frameAt(p)]),
     users,

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { ARCHES } from '../arch/registry.js';
 import { NAME_PATTERN } from '../container/names.js';
+import { NSIG } from '../abi/signals.js';
 import { SYSCALL_NAMES } from '../abi/syscall-names.js';
 
 const archName = z.enum(ARCHES.map((a) => a.name) as [string, ...string[]]);
@@ -69,7 +70,7 @@ const taskSchema = z.object({
     unkillable: z.boolean(),
     sessionLeader: z.boolean(),
     stopped: z.boolean(),
-    stopSignal: nat,
+    stopSignal: nat.max(NSIG),
     stopReportPending: z.boolean(),
     continueReportPending: z.boolean(),
     groupExitStatus: nat.nullable(),

@@ -12,7 +12,7 @@ import { MAP_FIXED, PROT_EXEC, PROT_READ, PROT_WRITE } from '../abi/mman.js';
 import { UserNamespace } from './credentials.js';
 import { FileTable } from './files.js';
 import type { HostState } from './host-state.js';
-import { MemoryMap } from './memory-map.js';
+import { addressSpaceLayout, MemoryMap } from './memory-map.js';
 import { allocPidEclone } from './pid-allocator.js';
 import { PidNamespace } from './pid-namespace.js';
 import { enterKernel } from './syscall.js';
@@ -115,7 +115,7 @@ export class Host implements HostState {
 
   /** newAddressSpace makes the address space a task starts with: a text page and a stack. */
   newAddressSpace(abi: Arch): MemoryMap {
-    const mm = new MemoryMap(abi.pageSize, abi.taskSize, abi.mmapBase);
+    const mm = new MemoryMap(addressSpaceLayout(abi.pageSize, abi.taskSize, abi.mmapBase));
     mm.map(abi.textBase, abi.pageSize, PROT_READ | PROT_EXEC, MAP_FIXED, '[text]');
     mm.map(abi.stackTop - STACK_SIZE, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_FIXED, '[stack]');
     return mm;

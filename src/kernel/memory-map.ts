@@ -37,6 +37,27 @@ interface PageTable {
   sharers: number;
 }
 
+/** AddressSpaceLayout is an ABI's page size, TASK_SIZE and mmap base. */
+export interface AddressSpaceLayout {
+  readonly pageSize: number;
+  readonly taskSize: number;
+  readonly mmapBase: number;
+}
+
+/** one frozen layout per distinct ABI layout, so that every address space points at the same few objects */
+const layouts = new Map<string, AddressSpaceLayout>();
+
+/** addressSpaceLayout returns the shared layout with these values. */
+export function addressSpaceLayout(pageSize: number, taskSize: number, mmapBase: number): AddressSpaceLayout {
+  const key = `${pageSize}/${taskSize}/${mmapBase}`;
+  let layout = layouts.get(key);
+  if (!layout) {
+    layout = Object.freeze({ pageSize, taskSize, mmapBase });
+    layouts.set(key, layout);
+  }
+  return layout;
+}
+
 /** the mappings of an empty address space: shared, since mappings are replaced, never edited */
 const NO_VMAS: readonly Vma[] = Object.freeze([]);
 
@@ -48,18 +69,29 @@ export class MemoryMap {
   users = 1;
 
   constructor(
-    readonly pageSize: number,
-    readonly taskSize: number,
-    readonly mmapBase: number,
+    /** shared with every address space of the ABI: three numbers per address space would be copied by every collection */
+    readonly layout: AddressSpaceLayout,
     /** fork passes the table it shares: a child of a restorer makes no table of its own until it writes */
     table?: PageTable,
   ) {
     this.table = table ?? { pages: new Map(), sharers: 1 };
   }
 
+  get pageSize(): number {
+    return this.layout.pageSize;
+  }
+
+  get taskSize(): number {
+    return this.layout.taskSize;
+  }
+
+  get mmapBase(): number {
+    return this.layout.mmapBase;
+  }
+
   /** restore rebuilds an address space from its mappings and pages; pages shared between address spaces are passed as the same objects. */
-  static restore(pageSize: number, taskSize: number, mmapBase: number, vmas: readonly Vma[], pages: ReadonlyArray<readonly [number, Page]>, users: number): MemoryMap {
-    const mm = new MemoryMap(pageSize, taskSize, mmapBase);
+  static restore(layout: AddressSpaceLayout, vmas: readonly Vma[], pages: ReadonlyArray<readonly [number, Page]>, users: number): MemoryMap {
+    const mm = new MemoryMap(layout);
     mm.vmas = vmas.map((v) => ({ ...v }));
     for (const [index, page] of pages) {
       page.refs++;
@@ -174,7 +206,7 @@ export class MemoryMap {
 
   /** fork returns a copy of this address space sharing every page copy-on-write (dup_mmap): at first, the table itself. */
   fork(): MemoryMap {
-    const child = new MemoryMap(this.pageSize, this.taskSize, this.mmapBase, this.table);
+    const child = new MemoryMap(this.layout, this.table);
     child.vmas = this.vmas;
     this.table.sharers++;
     return child;
@@ -182,7 +214,7 @@ export class MemoryMap {
 
   /** check verifies [addr, addr+len) lies in mappings with `prot`, or throws EFAULT (access_ok plus the VMA walk). */
   private check(addr: number, len: number, prot: number): void {
-    if (!Number.isSafeInteger(addr) || addr < 0 || len < 0 || addr + len > this.taskSize) {
+    if (!Number.isSafeInteger(addr) || addr < 0 || len < 0 || addr + len > this.layout.taskSize) {
       fail('EFAULT', `address ${addr} (+${len}) is outside user space`);
     }
     let at = addr;
@@ -208,12 +240,13 @@ export class MemoryMap {
   /** readInto fills the first `len` bytes of `out` from user memory at `addr` (copy_from_user into a kernel buffer). */
   readInto(addr: number, out: Uint8Array, len = out.length): void {
     this.check(addr, len, PROT_READ);
+    const pageSize = this.layout.pageSize;
     let done = 0;
     while (done < len) {
       const a = addr + done;
-      const index = Math.floor(a / this.pageSize);
-      const offset = a - index * this.pageSize;
-      const n = Math.min(len - done, this.pageSize - offset);
+      const index = Math.floor(a / pageSize);
+      const offset = a - index * pageSize;
+      const n = Math.min(len - done, pageSize - offset);
       const page = this.table.pages.get(index);
       if (page) copyBytes(out, done, page.data, offset, n);
       else out.fill(0, done, done + n);
@@ -224,12 +257,13 @@ export class MemoryMap {
   /** write copies bytes into user memory (copy_to_user), allocating pages on first write and breaking copy-on-write sharing. */
   write(addr: number, bytes: Uint8Array): void {
     this.check(addr, bytes.length, PROT_WRITE);
+    const pageSize = this.layout.pageSize;
     let done = 0;
     while (done < bytes.length) {
       const a = addr + done;
-      const index = Math.floor(a / this.pageSize);
-      const offset = a - index * this.pageSize;
-      const n = Math.min(bytes.length - done, this.pageSize - offset);
+      const index = Math.floor(a / pageSize);
+      const offset = a - index * pageSize;
+      const n = Math.min(bytes.length - done, pageSize - offset);
       copyBytes(this.writablePage(index), offset, bytes, done, n);
       done += n;
     }

@@ -18,21 +18,42 @@ export type TaskState = 'runnable' | 'blocked' | 'stopped' | 'zombie';
 /** the extra state of the ABIs that have none (x86_64, ppc, ppc64): shared, never written */
 export const NO_EXTRA: Record<string, Uint8Array> = Object.freeze({});
 
+/**
+ * TaskRare is what most tasks of a large restored tree never have: children,
+ * a blocked call, a timer, an exit status, a clear-tid address, a program, a
+ * pid namespace for children of its own, the views a running task's
+ * registers are read through. It is kept out of Task and made on first
+ * write, because a host holds 100,000s of tasks and the garbage collector
+ * copies every surviving byte of each twice.
+ */
+class TaskRare {
+  firstChild: Task | null = null;
+  lastChild: Task | null = null;
+  childTotal = 0;
+  exitStatus = 0;
+  blockedIn: SyscallName | null = null;
+  sleepUntil: number | null = null;
+  clearChildTid = 0;
+  exePath: string | null = null;
+  /** set by unshare(CLONE_NEWPID) or setns; null while it is the task's own */
+  nsForChildren: PidNamespace | null = null;
+  view: DataView | null = null;
+  regView: Uint8Array | null = null;
+}
+
 export class Task {
   group!: ThreadGroup;
   parent: Task | null = null;
   /**
    * The children list (children whose real_parent is this task, thread group
    * leaders only) is intrusive, as the kernel's children/sibling list_heads:
-   * a restorer's 100,000 children cost no table to grow.
+   * a restorer's 100,000 children cost no table to grow. Its head is in
+   * `rare`; these link this task into its parent's list.
    */
-  private firstChild: Task | null = null;
-  private lastChild: Task | null = null;
   private prevSibling: Task | null = null;
   private nextSibling: Task | null = null;
   /** the task whose children list holds this one */
   private childOf: Task | null = null;
-  private childTotal = 0;
   /** links of the host's task list (TaskList) */
   prevTask: Task | null = null;
   nextTask: Task | null = null;
@@ -40,26 +61,12 @@ export class Task {
   exitSignal = 0;
   /** set once do_exit has run (PF_EXITING / exit_state) */
   exited = false;
-  /** this task's own exit status in wait4's encoding */
-  exitStatus = 0;
-  /** the syscall this task is blocked in, with its registers in restart form */
-  blockedIn: SyscallName | null = null;
-  /** the clock tick a nanosleep ends at, kept across restarts (the kernel's restart_block) */
-  sleepUntil: number | null = null;
-  /** the program file this task runs (as /proc/PID/exe), or null for a task driven from outside */
-  exePath: string | null = null;
-  /** CLONE_CHILD_CLEARTID address, cleared on exit */
-  clearChildTid = 0;
-  /** pid namespace this task's children are created in (changed by unshare(CLONE_NEWPID)) */
-  pidNsForChildren: PidNamespace;
-  /** made on first use: most tasks of a large restored tree never run, and a host holds 100,000s */
-  private view: DataView | null = null;
+  /** what few tasks have (TaskRare); null until one is written */
+  private rare: TaskRare | null = null;
 
   /** the register bytes: `regAt` onward in a slab shared with other tasks (slabs.ts), `abi.regs.size` long */
   private regSlab: Uint8Array;
   private regAt: number;
-  /** made on first use, like `view` */
-  private regView: Uint8Array | null = null;
 
   constructor(
     readonly pid: Pid,
@@ -74,20 +81,80 @@ export class Task {
     public creds: Credentials,
     public comm: string,
   ) {
-    this.pidNsForChildren = pid.ns;
     this.regSlab = registerSlabs.withRoom(regs.length);
     this.regAt = registerSlabs.claim(regs.length);
     this.storeRegs(regs);
   }
 
+  /** more is the task's TaskRare, made on first use. */
+  private get more(): TaskRare {
+    return (this.rare ??= new TaskRare());
+  }
+
+  /** exePath is the program file this task runs (as /proc/PID/exe), or null for a task driven from outside. */
+  get exePath(): string | null {
+    return this.rare ? this.rare.exePath : null;
+  }
+
+  set exePath(path: string | null) {
+    if (path !== null || this.rare) this.more.exePath = path;
+  }
+
+  /** pidNsForChildren is the pid namespace this task's children are created in (changed by unshare(CLONE_NEWPID) and setns). */
+  get pidNsForChildren(): PidNamespace {
+    return this.rare?.nsForChildren ?? this.pid.ns;
+  }
+
+  set pidNsForChildren(ns: PidNamespace) {
+    if (ns !== this.pid.ns || this.rare) this.more.nsForChildren = ns;
+  }
+
   /** regs is a view of the register bytes: writing through it changes the task's registers. */
   get regs(): Uint8Array {
-    return (this.regView ??= this.regSlab.subarray(this.regAt, this.regAt + this.abi.regs.size));
+    const more = this.more;
+    return (more.regView ??= this.regSlab.subarray(this.regAt, this.regAt + this.abi.regs.size));
   }
 
   /** dv reads and writes the registers in the ABI's byte order. */
   get dv(): DataView {
-    return (this.view ??= new DataView(this.regSlab.buffer, this.regSlab.byteOffset + this.regAt, this.abi.regs.size));
+    const more = this.more;
+    return (more.view ??= new DataView(this.regSlab.buffer, this.regSlab.byteOffset + this.regAt, this.abi.regs.size));
+  }
+
+  /** exitStatus is this task's own exit status in wait4's encoding. */
+  get exitStatus(): number {
+    return this.rare ? this.rare.exitStatus : 0;
+  }
+
+  set exitStatus(status: number) {
+    this.more.exitStatus = status;
+  }
+
+  /** blockedIn is the syscall this task is blocked in, with its registers in restart form. */
+  get blockedIn(): SyscallName | null {
+    return this.rare ? this.rare.blockedIn : null;
+  }
+
+  set blockedIn(name: SyscallName | null) {
+    if (name !== null || this.rare) this.more.blockedIn = name;
+  }
+
+  /** sleepUntil is the clock tick a nanosleep ends at, kept across restarts (the kernel's restart_block). */
+  get sleepUntil(): number | null {
+    return this.rare ? this.rare.sleepUntil : null;
+  }
+
+  set sleepUntil(tick: number | null) {
+    if (tick !== null || this.rare) this.more.sleepUntil = tick;
+  }
+
+  /** clearChildTid is the CLONE_CHILD_CLEARTID address, cleared on exit; 0 for none. */
+  get clearChildTid(): number {
+    return this.rare ? this.rare.clearChildTid : 0;
+  }
+
+  set clearChildTid(addr: number) {
+    if (addr !== 0 || this.rare) this.more.clearChildTid = addr;
   }
 
   /** takeState gives the task another ABI's register state, as an exec of a compat binary or a restore does. */
@@ -98,8 +165,7 @@ export class Task {
     }
     this.abi = abi;
     this.storeRegs(regs);
-    this.view = null;
-    this.regView = null;
+    if (this.rare) this.rare.view = this.rare.regView = null;
     this.fpu = fpu;
     this.extra = extra;
   }
@@ -111,37 +177,39 @@ export class Task {
 
   /** children walks the tasks whose real parent this task is, oldest first (the order wait4(-1) looks at them); copy it before changing the list. */
   *children(): IterableIterator<Task> {
-    for (let c = this.firstChild; c; c = c.nextSibling) yield c;
+    for (let c = this.rare?.firstChild ?? null; c; c = c.nextSibling) yield c;
   }
 
   /** childCount is how many children are on the list. */
   get childCount(): number {
-    return this.childTotal;
+    return this.rare ? this.rare.childTotal : 0;
   }
 
   /** addChild puts `child` last on this task's children list, taking it off any other first. */
   addChild(child: Task): void {
     if (child.childOf === this) return;
     child.childOf?.removeChild(child);
+    const list = this.more;
     child.childOf = this;
-    child.prevSibling = this.lastChild;
+    child.prevSibling = list.lastChild;
     child.nextSibling = null;
-    if (this.lastChild) this.lastChild.nextSibling = child;
-    else this.firstChild = child;
-    this.lastChild = child;
-    this.childTotal++;
+    if (list.lastChild) list.lastChild.nextSibling = child;
+    else list.firstChild = child;
+    list.lastChild = child;
+    list.childTotal++;
   }
 
   /** removeChild takes `child` off this task's children list; a task not on it is left alone. */
   removeChild(child: Task): void {
     if (child.childOf !== this) return;
+    const list = this.more;
     const { prevSibling: prev, nextSibling: next } = child;
     if (prev) prev.nextSibling = next;
-    else this.firstChild = next;
+    else list.firstChild = next;
     if (next) next.prevSibling = prev;
-    else this.lastChild = prev;
+    else list.lastChild = prev;
     child.prevSibling = child.nextSibling = child.childOf = null;
-    this.childTotal--;
+    list.childTotal--;
   }
 
   /** orderChildren puts the children in the given order (a restore: the order wait4(-1) finds them in); others stay after them. */

@@ -4,24 +4,58 @@
  * (attached to the group, as PIDTYPE_PGID/SID hang off the leader), stop and
  * continue state for wait4, the group exit code, and the open-file table.
  */
+import { NSIG } from '../abi/signals.js';
 import type { Pid } from './pid.js';
 import type { Task } from './task.js';
 import { FileTable } from './files.js';
 
-export class ThreadGroup {
-  /** the live threads: one kept as is, a Set only from the second on (most groups never have one) */
-  private only: Task | null = null;
-  private all: Set<Task> | null = null;
+/**
+ * The group's flags (the kernel's signal->flags and signal->leader), each a
+ * bit of ThreadGroup.state and read and written as a boolean property.
+ */
+const FLAGS = {
   /** SIGNAL_UNKILLABLE: set on a pid namespace's init */
-  unkillable = false;
+  unkillable: 1,
   /** signal->leader: this process created its session with setsid */
-  sessionLeader = false;
-  stopped = false;
-  /** the signal that stopped the group, reported by WUNTRACED */
-  stopSignal = 0;
-  /** a stop or continue not yet reported to a WUNTRACED / WCONTINUED waiter */
-  stopReportPending = false;
-  continueReportPending = false;
+  sessionLeader: 2,
+  /** SIGNAL_STOP_STOPPED: the group is stopped */
+  stopped: 4,
+  /** a stop not yet reported to a WUNTRACED waiter */
+  stopReportPending: 8,
+  /** a continue not yet reported to a WCONTINUED waiter */
+  continueReportPending: 16,
+} as const;
+
+/** the stop signal is kept in the bits above the flags (signals are 1..NSIG) */
+const STOP_SIGNAL_SHIFT = 8;
+const FLAG_BITS = (1 << STOP_SIGNAL_SHIFT) - 1;
+
+/** each flag of FLAGS is a boolean property of a group (defined on the prototype by the class's static block) */
+export interface ThreadGroup extends Record<keyof typeof FLAGS, boolean> {}
+
+export class ThreadGroup {
+  /** the live threads: the one task, a Set only from the second on (most groups never have one), or null */
+  private threads: Task | Set<Task> | null = null;
+  /**
+   * The flags and the stop signal in one number: a host holds 100,000s of
+   * groups, and the garbage collector copies every field of each twice.
+   */
+  private state = 0;
+
+  // Each flag of FLAGS becomes a boolean accessor of one bit of `state`.
+  static {
+    for (const [name, bit] of Object.entries(FLAGS)) {
+      Object.defineProperty(ThreadGroup.prototype, name, {
+        get(this: ThreadGroup): boolean {
+          return (this.state & bit) !== 0;
+        },
+        set(this: ThreadGroup, on: boolean) {
+          this.state = on ? this.state | bit : this.state & ~bit;
+        },
+      });
+    }
+  }
+
   /** SIGNAL_GROUP_EXIT: the wait status the whole group exits with */
   groupExitStatus: number | null = null;
   /** the open-file table; null stands for an empty one of the group's own, made on first use */
@@ -58,33 +92,45 @@ export class ThreadGroup {
     return this.fileTable && !this.fileTable.isEmpty ? this.fileTable.copy() : null;
   }
 
+  /** the signal that stopped the group, reported by WUNTRACED; 0 before any stop */
+  get stopSignal(): number {
+    return this.state >>> STOP_SIGNAL_SHIFT;
+  }
+
+  set stopSignal(sig: number) {
+    if (!Number.isInteger(sig) || sig < 0 || sig > NSIG) throw new RangeError(`stop signal ${sig} is not a signal number`);
+    this.state = (this.state & FLAG_BITS) | (sig << STOP_SIGNAL_SHIFT);
+  }
+
   /** threadCount: how many live threads, leader included until it exits. */
   get threadCount(): number {
-    return this.all ? this.all.size : this.only ? 1 : 0;
+    const t = this.threads;
+    return t instanceof Set ? t.size : t ? 1 : 0;
   }
 
   /** threadList lists the live threads. */
   threadList(): Task[] {
-    return this.all ? [...this.all] : this.only ? [this.only] : [];
+    const t = this.threads;
+    return t instanceof Set ? [...t] : t ? [t] : [];
   }
 
-  hasThread(t: Task): boolean {
-    return this.all ? this.all.has(t) : this.only === t;
+  hasThread(task: Task): boolean {
+    const t = this.threads;
+    return t instanceof Set ? t.has(task) : t === task;
   }
 
   /** addThread joins a thread to the group (copy_process); the Set is made with the second one. */
-  addThread(t: Task): void {
-    if (this.all) this.all.add(t);
-    else if (this.only) {
-      this.all = new Set([this.only, t]);
-      this.only = null;
-    } else this.only = t;
+  addThread(task: Task): void {
+    const t = this.threads;
+    if (t instanceof Set) t.add(task);
+    else this.threads = t ? new Set([t, task]) : task;
   }
 
   /** deleteThread removes a thread that has exited. */
-  deleteThread(t: Task): void {
-    if (this.all) this.all.delete(t);
-    else if (this.only === t) this.only = null;
+  deleteThread(task: Task): void {
+    const t = this.threads;
+    if (t instanceof Set) t.delete(task);
+    else if (t === task) this.threads = null;
   }
 
   /** tgid is the leader's pid. */
@@ -120,3 +166,4 @@ export class ThreadGroup {
     put(this.session);
   }
 }
+

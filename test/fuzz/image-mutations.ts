@@ -11,6 +11,7 @@
 import { decode, encode } from 'cbor-x';
 import fc from 'fast-check';
 import { Header } from 'tar';
+import { NSIG } from '../../src/abi/signals.js';
 import { tarBytes, untar } from '../../src/image/archive.js';
 import { concatBytes } from '../../src/image/bytes.js';
 import type { ContainerImage } from '../../src/image/container-image.js';
@@ -59,6 +60,7 @@ export const SEMANTIC_CASES = [
   'fd-twice',
   'group-beyond-pid-max',
   'session-leader-elsewhere',
+  'stop-signal-beyond-nsig',
 ] as const;
 export type SemanticCase = (typeof SEMANTIC_CASES)[number];
 
@@ -370,6 +372,9 @@ function semantic(seed: Seed, which: SemanticCase, n: number): Uint8Array {
       break;
     case 'group-beyond-pid-max':
       t.pgid = [img.pidMax + (n % 7)];
+      break;
+    case 'stop-signal-beyond-nsig':
+      t.group.stopSignal = NSIG + 1 + (n % 200);
       break;
     case 'session-leader-elsewhere': {
       const leader = tasks.find((x, i) => x.leader === i && x.group.sessionLeader);
