@@ -492,6 +492,8 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
     return table;
   });
   step('registers');
+  // An FPU state is an immutable value (replaced, never written in place): tasks the image gives the same one share one copy.
+  const fpus = image.fpus.map((f) => f.slice());
   const released = new Set<MemoryMap>();
   tasks.forEach((t, i) => {
     const task = at(i);
@@ -504,7 +506,7 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
     const extra: Record<string, Uint8Array> = {};
     for (const [k, v] of t.extra) extra[k] = v.slice();
     // The task takes its own ABI's state: on a compat host it stays a 32-bit task (arch-layouts.md §12).
-    task.takeState(arch, t.regs.slice(), image.fpus[t.fpu]!.slice(), extra);
+    task.takeState(arch, t.regs, fpus[t.fpu]!, extra);
     if (arch !== host.arch) arch.compatFixup?.(task.dv, task.extra);
     const [uid, euid, suid, user, effective, permitted] = t.cred;
     task.creds = { uid, euid, suid, userNs: userOf(user), effective, permitted };

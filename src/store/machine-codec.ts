@@ -222,7 +222,7 @@ export function decodeMachine(r: MachineRecord): Machine {
     const extra: Record<string, Uint8Array> = {};
     for (const [k, v] of tr.extra) extra[k] = v.slice();
     const pid = at(pids, tr.pid, 'pid');
-    const t = new Task(pid, abi, tr.regs.slice(), at(fpus, tr.fpu, 'fpu state'), extra, at(mms, tr.mm, 'address space'), { uid, euid, suid, userNs: at(userNs, user, 'user namespace'), effective, permitted }, tr.comm);
+    const t = new Task(pid, abi, tr.regs, at(fpus, tr.fpu, 'fpu state'), extra, at(mms, tr.mm, 'address space'), { uid, euid, suid, userNs: at(userNs, user, 'user namespace'), effective, permitted }, tr.comm);
     pid.task = t;
     [t.exitSignal, t.exited, t.exitStatus] = tr.exit;
     t.blockedIn = tr.blockedIn as SyscallName | null;

@@ -383,3 +383,31 @@ describe('deep nesting', () => {
     }
   });
 });
+
+describe('register and FPU state', () => {
+  it.each(ALL_ARCHES)("%s: tasks given one FPU state share one copy of it, and the restored host holds none of the image's own bytes", (arch) => {
+    const source = start(arch, 'nested', WORKLOADS[0]![1]);
+    source.scheduler.run(40);
+    const image = dumpContainer(source, source.containers.get('c')!);
+    const { machine } = restoreAtomically(Machine.create('t', arch), image);
+    const before = tree(machine, 'c');
+    const tasks = machine.tasksOf(machine.containers.get('c')!);
+    expect(tasks.length).toBe(image.tasks.length);
+    const byIndex = new Map<number, Uint8Array>();
+    image.tasks.forEach((t, i) => {
+      const fpu = tasks.find((x) => x.nspids.slice(-t.numbers.length).join('/') === t.numbers.join('/'))!.fpu;
+      expect(fpu).toEqual(image.fpus[t.fpu]);
+      expect(image.fpus).not.toContain(fpu);
+      const first = byIndex.get(t.fpu);
+      if (first) expect(fpu, `task ${i}`).toBe(first);
+      else byIndex.set(t.fpu, fpu);
+    });
+    expect(byIndex.size).toBeLessThan(image.tasks.length); // some tasks do share one
+    // Scribbling over the image afterwards changes nothing restored.
+    const snapshot = machine.host.snapshot();
+    for (const f of image.fpus) f.fill(0xa5);
+    for (const t of image.tasks) t.regs.fill(0x5a);
+    expect(machine.host.snapshot()).toEqual(snapshot);
+    expect(tree(machine, 'c')).toEqual(before);
+  });
+});
