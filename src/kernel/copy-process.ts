@@ -29,6 +29,7 @@ import { errnoName } from '../abi/errno.js';
 import { abiRegisters } from '../arch/reg-access.js';
 import { capableIn, UserNamespace, type Credentials } from './credentials.js';
 import { fail } from './kernel-error.js';
+import type { ForkedAddressSpace, MemoryMap } from './memory-map.js';
 import type { HostState } from './host-state.js';
 import { putPid, type Pid } from './pid.js';
 import { PidNamespace } from './pid-namespace.js';
@@ -178,8 +179,11 @@ export function copyProcess(host: HostState, parent: Task, req: CloneRequest): T
   // Commit: from here on nothing fails.
   if (creds !== parent.creds) host.commitUserNs(creds.userNs);
   if (newNs) host.commitPidNs(newNs);
-  const mm = hasFlag(flags, CLONE_VM) ? parent.mm : parent.mm.fork();
-  if (mm === parent.mm) mm.users++;
+  let mm: MemoryMap | ForkedAddressSpace;
+  if (hasFlag(flags, CLONE_VM)) {
+    mm = parent.mm;
+    mm.users++;
+  } else mm = parent.mm.fork();
   // FPU state is an immutable value (replaced, never written in place), so parent and child can share it.
   const child = new Task(pid, parent.abi, regs, parent.fpu, extra, mm, creds, parent.comm);
   pid.task = child;

@@ -32,7 +32,7 @@ export interface Page {
  * so `sharers` counts the address spaces using it; a page is private to an
  * address space only when both its table and the page are unshared.
  */
-interface PageTable {
+export interface PageTable {
   readonly pages: Map<number, Page>;
   sharers: number;
 }
@@ -61,12 +61,31 @@ export function addressSpaceLayout(pageSize: number, taskSize: number, mmapBase:
 /** the mappings of an empty address space: shared, since mappings are replaced, never edited */
 const NO_VMAS: readonly Vma[] = Object.freeze([]);
 
+/**
+ * ForkedAddressSpace is what fork leaves a child until it first touches its
+ * memory: the parent's mappings and page table as they were at the fork,
+ * holding one share of the table. A restorer's children, which mostly never
+ * run, share one of these while the restorer's own mappings and table stay
+ * the same objects, instead of an address space object each: a host holds
+ * 100,000s of tasks, and the collector's cost is mostly per object.
+ * MemoryMap.fromFork makes a child's own address space from it.
+ */
+export class ForkedAddressSpace {
+  constructor(
+    readonly layout: AddressSpaceLayout,
+    readonly vmas: readonly Vma[],
+    readonly table: PageTable,
+  ) {}
+}
+
 export class MemoryMap {
   /** sorted, never mutated in place: fork shares the array until either side maps or unmaps */
   private vmas: readonly Vma[] = NO_VMAS;
   private table: PageTable;
   /** users counts the tasks sharing this address space (CLONE_VM), as mm_users. */
   users = 1;
+  /** what the last fork handed out: handed out again while `vmas` and `table` are still those objects */
+  private lastFork: ForkedAddressSpace | null = null;
 
   constructor(
     /** shared with every address space of the ABI: three numbers per address space would be copied by every collection */
@@ -204,12 +223,28 @@ export class MemoryMap {
     this.vmas = NO_VMAS;
   }
 
-  /** fork returns a copy of this address space sharing every page copy-on-write (dup_mmap): at first, the table itself. */
-  fork(): MemoryMap {
-    const child = new MemoryMap(this.layout, this.table);
-    child.vmas = this.vmas;
+  /**
+   * fork is dup_mmap: the child's copy shares every page copy-on-write, at
+   * first the table itself. It returns the copy as a ForkedAddressSpace that
+   * holds one more share of the table; MemoryMap.fromFork makes it an address
+   * space. Mappings and tables are replaced, never edited, while shared, so
+   * the same objects mean the same contents, and one snapshot serves every
+   * fork until either changes.
+   */
+  fork(): ForkedAddressSpace {
+    let snapshot = this.lastFork;
+    if (snapshot === null || snapshot.vmas !== this.vmas || snapshot.table !== this.table) {
+      snapshot = this.lastFork = new ForkedAddressSpace(this.layout, this.vmas, this.table);
+    }
     this.table.sharers++;
-    return child;
+    return snapshot;
+  }
+
+  /** fromFork makes the address space a fork left as `snapshot`, taking over the share of the table it holds. */
+  static fromFork(snapshot: ForkedAddressSpace): MemoryMap {
+    const mm = new MemoryMap(snapshot.layout, snapshot.table);
+    mm.vmas = snapshot.vmas;
+    return mm;
   }
 
   /** check verifies [addr, addr+len) lies in mappings with `prot`, or throws EFAULT (access_ok plus the VMA walk). */

@@ -6,7 +6,7 @@
 import type { Arch } from '../arch/arch.js';
 import type { SyscallName } from '../abi/syscall-names.js';
 import type { Credentials } from './credentials.js';
-import type { MemoryMap } from './memory-map.js';
+import { ForkedAddressSpace, MemoryMap } from './memory-map.js';
 import type { Pid } from './pid.js';
 import type { PidNamespace } from './pid-namespace.js';
 import type { ThreadGroup } from './thread-group.js';
@@ -64,6 +64,9 @@ export class Task {
   /** what few tasks have (TaskRare); null until one is written */
   private rare: TaskRare | null = null;
 
+  /** the address space, or until first use after a fork, the copy-on-write share of the parent's the fork left (memory-map.ts) */
+  private space: MemoryMap | ForkedAddressSpace;
+
   /** the register bytes: `regAt` onward in a slab shared with other tasks (slabs.ts), `abi.regs.size` long */
   private regSlab: Uint8Array;
   private regAt: number;
@@ -77,13 +80,25 @@ export class Task {
     public fpu: Uint8Array,
     /** per-ABI state beyond the registers; tasks with none share one frozen empty record */
     public extra: Record<string, Uint8Array>,
-    public mm: MemoryMap,
+    /** the address space, or what fork left (made into an address space on first use) */
+    space: MemoryMap | ForkedAddressSpace,
     public creds: Credentials,
     public comm: string,
   ) {
+    this.space = space;
     this.regSlab = registerSlabs.withRoom(regs.length);
     this.regAt = registerSlabs.claim(regs.length);
     this.storeRegs(regs);
+  }
+
+  /** mm is the task's address space. */
+  get mm(): MemoryMap {
+    const space = this.space;
+    return space instanceof ForkedAddressSpace ? (this.space = MemoryMap.fromFork(space)) : space;
+  }
+
+  set mm(mm: MemoryMap) {
+    this.space = mm;
   }
 
   /** more is the task's TaskRare, made on first use. */
