@@ -189,17 +189,23 @@ export function copyProcess(host: HostState, parent: Task, req: CloneRequest): T
   pid.task = child;
   if (hasFlag(flags, CLONE_THREAD)) {
     child.group = parent.group;
+    parent.group.addThread(child);
     child.parent = parent.parent;
     child.exitSignal = -1;
   } else {
     const files = hasFlag(flags, CLONE_FILES) ? parent.group.files : parent.group.filesForFork();
-    if (files && files === parent.group.files) files.users++;
-    child.group = new ThreadGroup(child, parent.group.pgrp, parent.group.session, files);
+    if (files) {
+      if (files === parent.group.files) files.users++;
+      child.group = new ThreadGroup(child, parent.group.pgrp, parent.group.session, files);
+      child.group.addThread(child);
+    } else {
+      // No file table to give: the group is made, led by the child, when something first looks at it.
+      child.group = parent.group.fork();
+    }
     child.parent = hasFlag(flags, CLONE_PARENT) ? parent.parent : parent;
     child.exitSignal = hasFlag(flags, CLONE_PARENT) && req.inheritExitSignalWithParent ? parent.group.leader.exitSignal : req.exitSignal;
     child.parent?.addChild(child);
   }
-  child.group.addThread(child);
   child.exePath = parent.exePath;
   if (pid.vnr === 1) {
     // is_child_reaper: the first task of a new namespace is its init.

@@ -9,7 +9,7 @@ import type { Credentials } from './credentials.js';
 import { ForkedAddressSpace, MemoryMap } from './memory-map.js';
 import type { Pid } from './pid.js';
 import type { PidNamespace } from './pid-namespace.js';
-import type { ThreadGroup } from './thread-group.js';
+import { ForkedGroup, ThreadGroup } from './thread-group.js';
 import { registerSlabs } from './slabs.js';
 
 /** TaskState as ps shows it: R runnable, S blocked in a syscall, T stopped, Z zombie. */
@@ -42,7 +42,8 @@ class TaskRare {
 }
 
 export class Task {
-  group!: ThreadGroup;
+  /** the thread group, or until first use after a fork, what the fork left (thread-group.ts) */
+  private groupState: ThreadGroup | ForkedGroup | null = null;
   parent: Task | null = null;
   /**
    * The children list (children whose real_parent is this task, thread group
@@ -89,6 +90,19 @@ export class Task {
     this.regSlab = registerSlabs.withRoom(regs.length);
     this.regAt = registerSlabs.claim(regs.length);
     this.storeRegs(regs);
+  }
+
+  /** group is the task's thread group (its process). */
+  get group(): ThreadGroup {
+    const g = this.groupState;
+    if (g instanceof ThreadGroup) return g;
+    if (g === null) throw new Error('a task is given its thread group when it is made');
+    return (this.groupState = ThreadGroup.fromFork(this, g));
+  }
+
+  /** group is set when the task is made: a group, or what a fork left (made into this task's group, led by it, on first use). */
+  set group(group: ThreadGroup | ForkedGroup) {
+    this.groupState = group;
   }
 
   /** mm is the task's address space. */

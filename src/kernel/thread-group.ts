@@ -33,6 +33,21 @@ const FLAG_BITS = (1 << STOP_SIGNAL_SHIFT) - 1;
 /** each flag of FLAGS is a boolean property of a group (defined on the prototype by the class's static block) */
 export interface ThreadGroup extends Record<keyof typeof FLAGS, boolean> {}
 
+/**
+ * ForkedGroup is what a fork without CLONE_THREAD leaves a process of no
+ * open files until its group is first looked at: the process group and
+ * session it joined, counted as users at the fork. Every such fork of a
+ * process gets the same one while the process stays in that group and
+ * session: a restorer's children, which mostly never run, cost no group
+ * object each. ThreadGroup.fromFork makes the child's group from it.
+ */
+export class ForkedGroup {
+  constructor(
+    readonly pgrp: Pid,
+    readonly session: Pid,
+  ) {}
+}
+
 export class ThreadGroup {
   /** the live threads: the one task, a Set only from the second on (most groups never have one), or null */
   private threads: Task | Set<Task> | null = null;
@@ -60,6 +75,8 @@ export class ThreadGroup {
   groupExitStatus: number | null = null;
   /** the open-file table; null stands for an empty one of the group's own, made on first use */
   private fileTable: FileTable | null;
+  /** what the last fork was given (fork) */
+  private lastFork: ForkedGroup | null = null;
 
   constructor(
     public leader: Task,
@@ -67,10 +84,33 @@ export class ThreadGroup {
     public session: Pid,
     /** the group's table, or null for a new empty one (a fork of a process with no open files) */
     files: FileTable | null,
+    /** the process group and session already count this group as a user (a fork counted it) */
+    counted = false,
   ) {
     this.fileTable = files;
+    if (counted) return;
     pgrp.pgrpUsers++;
     session.sessionUsers++;
+  }
+
+  /** fromFork makes the group a fork left as `forked`, led by `leader`, taking over the users the fork counted. */
+  static fromFork(leader: Task, forked: ForkedGroup): ThreadGroup {
+    const group = new ThreadGroup(leader, forked.pgrp, forked.session, null, true);
+    group.addThread(leader);
+    return group;
+  }
+
+  /**
+   * fork gives a child process that shares nothing of this group its start:
+   * this group's process group and session, each counted one more user. The
+   * same ForkedGroup serves every fork while they stay the same.
+   */
+  fork(): ForkedGroup {
+    let forked = this.lastFork;
+    if (forked === null || forked.pgrp !== this.pgrp || forked.session !== this.session) forked = this.lastFork = new ForkedGroup(this.pgrp, this.session);
+    this.pgrp.pgrpUsers++;
+    this.session.sessionUsers++;
+    return forked;
   }
 
   /**
