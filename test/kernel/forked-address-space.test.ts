@@ -29,7 +29,7 @@ const op = fc.oneof(
 describe('the address space a fork leaves', () => {
   it('any run of forks, writes, reads and exits leaves each task the memory a copy at each fork would', () => {
     fc.assert(
-      fc.property(fc.constantFrom(...ALL_ARCHES), fc.array(op, { maxLength: 60 }), (arch, ops) => {
+      fc.property(fc.constantFrom(...ALL_ARCHES), fc.array(op, { minLength: 10, maxLength: 60, size: 'max' }), (arch, ops) => {
         const h = Host.create({ arch });
         const base = h.libc(h.init).mmap(0, SPAN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0).ret;
         const model = new Map<Task, Uint8Array>([[h.init, new Uint8Array(SPAN)]]);
