@@ -22,7 +22,7 @@ const access = fc.record({
 describe('user memory copies', () => {
   it('reads return what a flat array with the same writes holds, in the parent and in a forked child', () => {
     fc.assert(
-      fc.property(fc.array(access, { maxLength: 40 }), (accesses) => {
+      fc.property(fc.array(access, { maxLength: 40, size: 'max' }), (accesses) => {
         const h = Host.create({ arch: 'x86_64' });
         const parent = h.init;
         const base = h.libc(parent).mmap(0, SPAN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0).ret;
