@@ -84,7 +84,7 @@ export class MemoryMap {
   private table: PageTable;
   /** users counts the tasks sharing this address space (CLONE_VM), as mm_users. */
   users = 1;
-  /** what the last fork handed out: handed out again while `vmas` and `table` are still those objects */
+  /** what the last fork handed out: handed out again while `vmas` and `table` are still those objects, dropped when either is replaced (so an old table is not kept alive) */
   private lastFork: ForkedAddressSpace | null = null;
 
   constructor(
@@ -132,6 +132,7 @@ export class MemoryMap {
     t.sharers--;
     for (const page of t.pages.values()) page.refs++;
     this.table = { pages: new Map(t.pages), sharers: 1 };
+    this.lastFork = null;
     return this.table.pages;
   }
 
@@ -171,6 +172,7 @@ export class MemoryMap {
     const vma: Vma = { start, end: start + len, prot, shared: (flags & MAP_SHARED) !== 0, name };
     const at = this.vmas.findIndex((v) => v.start > start);
     this.vmas = at < 0 ? [...this.vmas, vma] : [...this.vmas.slice(0, at), vma, ...this.vmas.slice(at)];
+    this.lastFork = null;
     return start;
   }
 
@@ -203,6 +205,7 @@ export class MemoryMap {
       if (v.end > end) kept.push({ ...v, start: end });
     }
     this.vmas = kept;
+    this.lastFork = null;
     const first = addr / this.pageSize;
     const last = end / this.pageSize;
     let dropped: number[] | null = null;
@@ -221,6 +224,7 @@ export class MemoryMap {
     else for (const page of this.table.pages.values()) page.refs--;
     this.table = { pages: new Map(), sharers: 1 };
     this.vmas = NO_VMAS;
+    this.lastFork = null;
   }
 
   /**

@@ -75,7 +75,7 @@ export class ThreadGroup {
   groupExitStatus: number | null = null;
   /** the open-file table; null stands for an empty one of the group's own, made on first use */
   private fileTable: FileTable | null;
-  /** what the last fork was given (fork) */
+  /** what the last fork was given (fork), dropped when the group moves */
   private lastFork: ForkedGroup | null = null;
 
   constructor(
@@ -184,6 +184,7 @@ export class ThreadGroup {
     const old = this.pgrp;
     pgrp.pgrpUsers++;
     this.pgrp = pgrp;
+    this.lastFork = null;
     old.pgrpUsers--;
     put(old);
   }
@@ -194,6 +195,7 @@ export class ThreadGroup {
     const old = this.session;
     session.sessionUsers++;
     this.session = session;
+    this.lastFork = null;
     old.sessionUsers--;
     put(old);
   }

@@ -78,6 +78,8 @@ describe('the address space a fork leaves', () => {
     const late = l.fork().child!;
     expect(spaceOf(late)).not.toBe(first);
     l.store(priv, Uint8Array.of(7));
+    // The restorer's table was replaced: it no longer holds the old snapshot (and with it the old table) for a next fork.
+    expect((h.init.mm as unknown as { lastFork: unknown }).lastFork).toBeNull();
     const later = l.fork().child!;
     expect(spaceOf(later)).not.toBe(spaceOf(late));
     // Each child sees the shared page as it is now, and the private one as it was at its fork.
