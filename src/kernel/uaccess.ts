@@ -29,7 +29,9 @@ export function getU64(dv: DataView, offset: number, le: boolean): U64 {
 
 /** u64At reads a u64 field as a number: exact below 2^53, and zero exactly when the field is (the hot paths need no halves). */
 export function u64At(dv: DataView, offset: number, le: boolean): number {
-  // offsets in locals: V8 inlines the loads then (see byte-order.ts)
+  // Not readUnsigned(dv, offset, 8, le): eclone reads five of these a call, and going
+  // through that function's switch measured 800 more instructions per eclone.
+  // Offsets in locals: V8 inlines the loads then (see byte-order.ts).
   const hiAt = le ? offset + 4 : offset;
   const loAt = le ? offset : offset + 4;
   return dv.getUint32(hiAt, le) * 2 ** 32 + dv.getUint32(loAt, le);

@@ -14,10 +14,6 @@ export interface Sleeper {
 export class SleepQueue {
   private readonly heap: Sleeper[] = [];
 
-  get size(): number {
-    return this.heap.length;
-  }
-
   /** peek is the sleeper that wakes first, or undefined. */
   peek(): Sleeper | undefined {
     return this.heap[0];
