@@ -1,7 +1,7 @@
 /**
  * Figures for containers that run: scheduler throughput with a 10,000-task
- * container and with one busy task among 10,000 sleepers, and, for a 100,000-task host, ckpt ps and the store's save and
- * load times.
+ * container and with one busy task among 10,000 sleepers, and, for a
+ * 100,000-task host, ckpt ps and the store's save and load times.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
