@@ -16,7 +16,7 @@ import { addressSpaceLayout, MemoryMap } from './memory-map.js';
 import { allocPidEclone } from './pid-allocator.js';
 import { PidNamespace } from './pid-namespace.js';
 import { enterKernel } from './syscall.js';
-import { Task } from './task.js';
+import { NO_EXTRA, Task } from './task.js';
 import { TaskList } from './task-list.js';
 import { ThreadGroup } from './thread-group.js';
 import { takeSnapshot, type HostSnapshot } from './snapshot.js';
@@ -124,8 +124,10 @@ export class Host implements HostState {
   private createInit(): Task {
     const arch = this.arch;
     const pid = allocPidEclone(this.rootPidNs, null);
-    const extra: Record<string, Uint8Array> = {};
-    for (const [name, size] of Object.entries(arch.extraState)) extra[name] = new Uint8Array(size);
+    // An ABI with no state beyond the registers shares the one empty record, as forks do.
+    const extraSizes = Object.entries(arch.extraState);
+    const extra: Record<string, Uint8Array> = extraSizes.length === 0 ? NO_EXTRA : {};
+    for (const [name, size] of extraSizes) extra[name] = new Uint8Array(size);
     const init = new Task(
       pid,
       arch,

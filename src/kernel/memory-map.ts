@@ -42,6 +42,8 @@ export interface AddressSpaceLayout {
   readonly pageSize: number;
   readonly taskSize: number;
   readonly mmapBase: number;
+  /** what a page never written reads as; never written itself */
+  readonly zeroPage: Uint8Array;
 }
 
 /** one frozen layout per distinct ABI layout, so that every address space points at the same few objects */
@@ -52,7 +54,7 @@ export function addressSpaceLayout(pageSize: number, taskSize: number, mmapBase:
   const key = `${pageSize}/${taskSize}/${mmapBase}`;
   let layout = layouts.get(key);
   if (!layout) {
-    layout = Object.freeze({ pageSize, taskSize, mmapBase });
+    layout = Object.freeze({ pageSize, taskSize, mmapBase, zeroPage: new Uint8Array(pageSize) });
     layouts.set(key, layout);
   }
   return layout;
@@ -279,7 +281,9 @@ export class MemoryMap {
   /** readInto fills the first `len` bytes of `out` from user memory at `addr` (copy_from_user into a kernel buffer). */
   readInto(addr: number, out: Uint8Array, len = out.length): void {
     this.check(addr, len, PROT_READ);
-    const pageSize = this.layout.pageSize;
+    // One copy for present and absent pages alike: a branch that a
+    // restorer's calls never take would cost optimised code when first taken.
+    const { pageSize, zeroPage } = this.layout;
     let done = 0;
     while (done < len) {
       const a = addr + done;
@@ -287,8 +291,7 @@ export class MemoryMap {
       const offset = a - index * pageSize;
       const n = Math.min(len - done, pageSize - offset);
       const page = this.table.pages.get(index);
-      if (page) copyBytes(out, done, page.data, offset, n);
-      else out.fill(0, done, done + n);
+      copyBytes(out, done, page ? page.data : zeroPage, offset, n);
       done += n;
     }
   }

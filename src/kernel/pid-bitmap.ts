@@ -17,13 +17,14 @@ function lowestZeroBit(word: number): number {
 }
 
 export class PidBitmap {
-  private readonly pages: Array<Uint32Array | undefined>;
+  /** null until first use; made full of null rather than holey, so the array never changes elements kind (and map) when a page is first stored */
+  private readonly pages: Array<Uint32Array | null>;
   private readonly free: Int32Array;
 
   /** Creates an empty bitmap for pids 0..limit-1. */
   constructor(readonly limit: number) {
     const count = Math.ceil(limit / BITS_PER_PAGE);
-    this.pages = new Array<Uint32Array | undefined>(count);
+    this.pages = new Array<Uint32Array | null>(count).fill(null);
     this.free = new Int32Array(count).fill(BITS_PER_PAGE);
   }
 

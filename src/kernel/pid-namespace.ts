@@ -17,7 +17,7 @@ export class PidNamespace {
   readonly chain: readonly PidNamespace[];
   readonly bitmap: PidBitmap;
   /** find_pid_ns: number in this namespace → struct pid */
-  readonly pids = new PidTable();
+  readonly pids: PidTable;
   lastPid = 0;
   childReaper: Task | null = null;
   /** PIDNS_ADDING: cleared by disable_pid_allocation when the reaper dies */
@@ -32,6 +32,7 @@ export class PidNamespace {
     this.level = parent ? parent.level + 1 : 0;
     this.chain = parent ? [...parent.chain, this] : [this];
     this.bitmap = new PidBitmap(pidMax);
+    this.pids = new PidTable(pidMax);
     // pid 0 is never handed out (pidmap_init / create_pid_namespace set bit 0)
     this.bitmap.set(0);
   }

@@ -10,8 +10,19 @@ const SHIFT = 15;
 const PAGE = 1 << SHIFT;
 
 export class PidTable {
-  private readonly pages: Array<Array<Pid | undefined> | undefined> = [];
+  /**
+   * Pages, and the slots of each, are made full (of null, of undefined) at
+   * their final length: an array that later had to grow or go from holey
+   * small integers to objects would change map, and code optimised for one
+   * namespace's table would be thrown away at the next namespace's.
+   */
+  private readonly pages: Array<Array<Pid | undefined> | null>;
   private count = 0;
+
+  /** Makes an empty table for numbers 0..limit-1. */
+  constructor(limit: number) {
+    this.pages = new Array<Array<Pid | undefined> | null>(Math.ceil(limit / PAGE)).fill(null);
+  }
 
   get size(): number {
     return this.count;
@@ -26,7 +37,7 @@ export class PidTable {
     const p = nr >>> SHIFT;
     let page = this.pages[p];
     if (!page) {
-      page = new Array<Pid | undefined>(PAGE);
+      page = new Array<Pid | undefined>(PAGE).fill(undefined);
       this.pages[p] = page;
     }
     if (page[nr & (PAGE - 1)] === undefined) this.count++;

@@ -30,7 +30,10 @@ export function enterKernel(host: HostState, task: Task): void {
       host.wakeups++;
     }
     try {
-      result = entry.handler(host, task, syscallArgs(abi, dv));
+      // Through call(): V8 then makes a plain call rather than one that
+      // assumes the last handler again, whose code would be thrown away
+      // whenever the next call is to another syscall.
+      result = entry.handler.call(undefined, host, task, syscallArgs(abi, dv));
     } catch (e) {
       if (!isKernelError(e)) throw e;
       result = -ERRNO[e.errno];

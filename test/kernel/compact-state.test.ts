@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { CLONE_NEWPID, Host, type Task } from '../../src/index.js';
 import { NSIG, SIGSTOP } from '../../src/abi/signals.js';
 import { addressSpaceLayout } from '../../src/kernel/memory-map.js';
+import { NO_EXTRA } from '../../src/kernel/task.js';
 import { ThreadGroup } from '../../src/kernel/thread-group.js';
 import { ALL_ARCHES } from '../helpers.js';
 
@@ -129,7 +130,23 @@ describe("an address space's layout", () => {
     expect(child.mm).not.toBe(h.init.mm);
     expect(child.mm.layout).toBe(layout);
     expect(layout).toBe(addressSpaceLayout(h.arch.pageSize, h.arch.taskSize, h.arch.mmapBase));
-    expect(layout).toEqual({ pageSize: h.arch.pageSize, taskSize: h.arch.taskSize, mmapBase: h.arch.mmapBase });
+    expect(layout).toEqual({ pageSize: h.arch.pageSize, taskSize: h.arch.taskSize, mmapBase: h.arch.mmapBase, zeroPage: new Uint8Array(h.arch.pageSize) });
     expect(Object.isFrozen(layout)).toBe(true);
+  });
+});
+
+describe("a task's state beyond the registers", () => {
+  it.each(ALL_ARCHES)('%s: init and its forks share the one empty record when the ABI has none, and have copies of their own when it has some', (arch) => {
+    const h = Host.create({ arch });
+    const child = h.libc(h.init).fork().child!;
+    const sizes = Object.entries(h.arch.extraState);
+    if (sizes.length === 0) {
+      expect(h.init.extra).toBe(NO_EXTRA);
+      expect(child.extra).toBe(NO_EXTRA);
+      return;
+    }
+    for (const t of [h.init, child]) expect(Object.entries(t.extra).map(([k, v]) => [k, v.length])).toEqual(sizes);
+    expect(child.extra).not.toBe(h.init.extra);
+    for (const [name] of sizes) expect(child.extra[name]).not.toBe(h.init.extra[name]);
   });
 });
