@@ -20,7 +20,11 @@ export interface RegAccessor {
 
 /** copyReg copies one register's bytes into another of the same size: exact for any value, unlike a get/set through a number. */
 export function copyReg(dv: DataView, from: RegAccessor, to: RegAccessor): void {
-  for (let i = 0; i < to.size; i++) dv.setUint8(to.offset + i, dv.getUint8(from.offset + i));
+  // A word at a time: every syscall entry copies two or three registers, and byte
+  // by byte measured about 300 more instructions per eclone. Bytes keep their order either way.
+  let i = 0;
+  for (; i + 4 <= to.size; i += 4) dv.setUint32(to.offset + i, dv.getUint32(from.offset + i));
+  for (; i < to.size; i++) dv.setUint8(to.offset + i, dv.getUint8(from.offset + i));
 }
 
 /** AbiRegisters are the compiled accessors of the registers the syscall path touches. */
