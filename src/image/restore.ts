@@ -25,7 +25,7 @@ import { exitThread } from '../kernel/exit.js';
 import { FileTable } from '../kernel/files.js';
 import type { MemoryMap } from '../kernel/memory-map.js';
 import { PidNamespace } from '../kernel/pid-namespace.js';
-import type { Task } from '../kernel/task.js';
+import { copyExtraState, type Task } from '../kernel/task.js';
 import { Pid } from '../kernel/pid.js';
 import type { SyscallName } from '../abi/syscall-names.js';
 import { decodeMachine, encodeMachine } from '../store/machine-codec.js';
@@ -503,8 +503,7 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
       released.add(old);
     }
     task.mm = mms[t.mm]!;
-    const extra: Record<string, Uint8Array> = {};
-    for (const [k, v] of t.extra) extra[k] = v.slice();
+    const extra = copyExtraState(t.extra);
     // The task takes its own ABI's state: on a compat host it stays a 32-bit task (arch-layouts.md §12).
     task.takeState(arch, t.regs, fpus[t.fpu]!, extra);
     if (arch !== host.arch) arch.compatFixup?.(task.dv, task.extra);

@@ -33,7 +33,7 @@ import type { ForkedAddressSpace, MemoryMap } from './memory-map.js';
 import type { HostState } from './host-state.js';
 import { putPid, type Pid } from './pid.js';
 import { PidNamespace } from './pid-namespace.js';
-import { NO_EXTRA, Task } from './task.js';
+import { copyExtraState, NO_EXTRA, Task } from './task.js';
 import { ThreadGroup } from './thread-group.js';
 import { tryPutUserInt } from './uaccess.js';
 
@@ -131,13 +131,8 @@ function scratchFor(size: number): RegScratch {
 
 /** copyExtra copies the per-ABI state beyond the registers (most ABIs have none and share the empty record). */
 function copyExtra(parent: Task): Record<string, Uint8Array> {
-  if (parent.extra === NO_EXTRA) return NO_EXTRA; // no for-in over the empty record on every fork
-  let extra = NO_EXTRA;
-  for (const name in parent.extra) {
-    if (extra === NO_EXTRA) extra = {};
-    extra[name] = parent.extra[name]!.slice();
-  }
-  return extra;
+  // no Object.entries of the empty record on every fork
+  return parent.extra === NO_EXTRA ? NO_EXTRA : copyExtraState(Object.entries(parent.extra));
 }
 
 /**

@@ -16,7 +16,7 @@ import { addressSpaceLayout, MemoryMap } from './memory-map.js';
 import { allocPidEclone } from './pid-allocator.js';
 import { PidNamespace } from './pid-namespace.js';
 import { enterKernel } from './syscall.js';
-import { NO_EXTRA, Task } from './task.js';
+import { copyExtraState, Task } from './task.js';
 import { TaskList } from './task-list.js';
 import { ThreadGroup } from './thread-group.js';
 import { takeSnapshot, type HostSnapshot } from './snapshot.js';
@@ -115,7 +115,7 @@ export class Host implements HostState {
 
   /** newAddressSpace makes the address space a task starts with: a text page and a stack. */
   newAddressSpace(abi: Arch): MemoryMap {
-    const mm = new MemoryMap(addressSpaceLayout(abi.pageSize, abi.taskSize, abi.mmapBase));
+    const mm = new MemoryMap(addressSpaceLayout(abi));
     mm.map(abi.textBase, abi.pageSize, PROT_READ | PROT_EXEC, MAP_FIXED, '[text]');
     mm.map(abi.stackTop - STACK_SIZE, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_FIXED, '[stack]');
     return mm;
@@ -124,10 +124,7 @@ export class Host implements HostState {
   private createInit(): Task {
     const arch = this.arch;
     const pid = allocPidEclone(this.rootPidNs, null);
-    // An ABI with no state beyond the registers shares the one empty record, as forks do.
-    const extraSizes = Object.entries(arch.extraState);
-    const extra: Record<string, Uint8Array> = extraSizes.length === 0 ? NO_EXTRA : {};
-    for (const [name, size] of extraSizes) extra[name] = new Uint8Array(size);
+    const extra = copyExtraState(Object.entries(arch.extraState).map(([name, size]) => [name, new Uint8Array(size)] as const));
     const init = new Task(
       pid,
       arch,

@@ -18,6 +18,16 @@ export type TaskState = 'runnable' | 'blocked' | 'stopped' | 'zombie';
 /** the extra state of the ABIs that have none (x86_64, ppc, ppc64): shared, never written */
 export const NO_EXTRA: Record<string, Uint8Array> = Object.freeze({});
 
+/** copyExtraState makes a task's extra state from copies of `entries`: the shared empty record when there are none. */
+export function copyExtraState(entries: Iterable<readonly [string, Uint8Array]>): Record<string, Uint8Array> {
+  let extra = NO_EXTRA;
+  for (const [name, bytes] of entries) {
+    if (extra === NO_EXTRA) extra = {};
+    extra[name] = bytes.slice();
+  }
+  return extra;
+}
+
 /**
  * TaskRare is what most tasks of a large restored tree never have: children,
  * a blocked call, a timer, an exit status, a clear-tid address, a program, a
@@ -156,7 +166,7 @@ export class Task {
   }
 
   set exitStatus(status: number) {
-    this.more.exitStatus = status;
+    if (status !== 0 || this.rare) this.more.exitStatus = status;
   }
 
   /** blockedIn is the syscall this task is blocked in, with its registers in restart form. */

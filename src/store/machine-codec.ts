@@ -15,7 +15,7 @@ import { Host } from '../kernel/host.js';
 import type { MemoryMap, Page } from '../kernel/memory-map.js';
 import { Pid } from '../kernel/pid.js';
 import { PidNamespace } from '../kernel/pid-namespace.js';
-import { Task } from '../kernel/task.js';
+import { copyExtraState, Task } from '../kernel/task.js';
 import { ThreadGroup } from '../kernel/thread-group.js';
 import type { SyscallName } from '../abi/syscall-names.js';
 import { Machine } from '../container/machine.js';
@@ -219,8 +219,7 @@ export function decodeMachine(r: MachineRecord): Machine {
     const abi = archByName(tr.abi);
     if (!abi) throw new MachineDecodeError(`unknown task ABI ${tr.abi}`);
     const [uid, euid, suid, user, effective, permitted] = tr.cred;
-    const extra: Record<string, Uint8Array> = {};
-    for (const [k, v] of tr.extra) extra[k] = v.slice();
+    const extra = copyExtraState(tr.extra);
     const pid = at(pids, tr.pid, 'pid');
     const t = new Task(pid, abi, tr.regs, at(fpus, tr.fpu, 'fpu state'), extra, at(mms, tr.mm, 'address space'), { uid, euid, suid, userNs: at(userNs, user, 'user namespace'), effective, permitted }, tr.comm);
     pid.task = t;
