@@ -52,7 +52,7 @@ export function pageFrames(records: readonly PageRecord[], adopt = false): Page[
 /** decodeAddressSpace rebuilds an address space of ABI `arch` over `frames`; `frameAt` may check an index. */
 export function decodeAddressSpace(arch: Arch, [users, vmas, refs]: AddressSpaceRecord, frameAt: (i: number) => Page): MemoryMap {
   return MemoryMap.restore(
-    addressSpaceLayout(arch.pageSize, arch.taskSize, arch.mmapBase),
+    addressSpaceLayout(arch),
     vmas.map(([start, end, prot, shared, name]) => ({ start, end, prot, shared, name })),
     refs.map(([index, p]): [number, Page] => [index, frameAt(p)]),
     users,

@@ -6,6 +6,7 @@
  * its protection.
  */
 import { MAP_FIXED, MAP_SHARED, PROT_READ, PROT_WRITE } from '../abi/mman.js';
+import type { Arch } from '../arch/arch.js';
 import { fail } from './kernel-error.js';
 import { ViewCache } from './view-cache.js';
 
@@ -49,8 +50,8 @@ export interface AddressSpaceLayout {
 /** one frozen layout per distinct ABI layout, so that every address space points at the same few objects */
 const layouts = new Map<string, AddressSpaceLayout>();
 
-/** addressSpaceLayout returns the shared layout with these values. */
-export function addressSpaceLayout(pageSize: number, taskSize: number, mmapBase: number): AddressSpaceLayout {
+/** addressSpaceLayout returns the shared layout with an ABI's values. */
+export function addressSpaceLayout({ pageSize, taskSize, mmapBase }: Pick<Arch, 'pageSize' | 'taskSize' | 'mmapBase'>): AddressSpaceLayout {
   const key = `${pageSize}/${taskSize}/${mmapBase}`;
   let layout = layouts.get(key);
   if (!layout) {

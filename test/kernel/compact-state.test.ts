@@ -129,7 +129,7 @@ describe("an address space's layout", () => {
     const { layout } = h.init.mm;
     expect(child.mm).not.toBe(h.init.mm);
     expect(child.mm.layout).toBe(layout);
-    expect(layout).toBe(addressSpaceLayout(h.arch.pageSize, h.arch.taskSize, h.arch.mmapBase));
+    expect(layout).toBe(addressSpaceLayout(h.arch));
     expect(layout).toEqual({ pageSize: h.arch.pageSize, taskSize: h.arch.taskSize, mmapBase: h.arch.mmapBase, zeroPage: new Uint8Array(h.arch.pageSize) });
     expect(Object.isFrozen(layout)).toBe(true);
   });
