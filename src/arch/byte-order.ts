@@ -69,7 +69,11 @@ export function writeWord(dv: DataView, offset: number, size: number, le: boolea
     case 8: {
       let hi: number;
       let lo: number;
-      if (value >= 0) {
+      if (value >= 0 && value < TWO32) {
+        // most stores (a pid, a small number, an address of a 32-bit task) need no division
+        hi = 0;
+        lo = value >>> 0;
+      } else if (value >= 0) {
         hi = Math.floor(value / TWO32) >>> 0;
         lo = value >>> 0;
       } else if (value >= -TWO32) {
