@@ -8,7 +8,7 @@
 import { MAP_FIXED, MAP_SHARED, PROT_READ, PROT_WRITE } from '../abi/mman.js';
 import type { Arch } from '../arch/arch.js';
 import { fail } from './kernel-error.js';
-import { ViewCache } from './view-cache.js';
+import { WordViews } from './word-views.js';
 
 /** Vma is one mapping [start, end) with its protection bits and a name for /proc/PID/maps-style listings. */
 export interface Vma {
@@ -89,6 +89,17 @@ export class MemoryMap {
   users = 1;
   /** what the last fork handed out: handed out again while `vmas` and `table` are still those objects, dropped when either is replaced (so an old table is not kept alive) */
   private lastFork: ForkedAddressSpace | null = null;
+  /**
+   * The last page looked up, as a one-entry TLB: the page at [tlbBase,
+   * tlbBase + pageSize) of `tlbPages`, or undefined when never written. A
+   * restorer copies in and out of the same page on every call, and a lookup
+   * costs a division and, above 2^31 pages, the hashing of a heap number.
+   * Reset whenever the table changes or is replaced: tables are only changed
+   * by their one owner, so no other address space can make it stale.
+   */
+  private tlbPages: Map<number, Page> | null = null;
+  private tlbBase = 0;
+  private tlbPage: Page | undefined = undefined;
 
   constructor(
     /** shared with every address space of the ABI: three numbers per address space would be copied by every collection */
@@ -136,6 +147,7 @@ export class MemoryMap {
     for (const page of t.pages.values()) page.refs++;
     this.table = { pages: new Map(t.pages), sharers: 1 };
     this.lastFork = null;
+    this.tlbPages = null;
     return this.table.pages;
   }
 
@@ -219,6 +231,7 @@ export class MemoryMap {
       pages.get(index)!.refs--;
       pages.delete(index);
     }
+    this.tlbPages = null;
   }
 
   /** release drops every page and mapping: the last user of the address space has gone. */
@@ -228,6 +241,7 @@ export class MemoryMap {
     this.table = { pages: new Map(), sharers: 1 };
     this.vmas = NO_VMAS;
     this.lastFork = null;
+    this.tlbPages = null;
   }
 
   /**
@@ -288,10 +302,9 @@ export class MemoryMap {
     let done = 0;
     while (done < len) {
       const a = addr + done;
-      const index = Math.floor(a / pageSize);
-      const offset = a - index * pageSize;
+      const page = this.pageAt(a);
+      const offset = a - this.tlbBase;
       const n = Math.min(len - done, pageSize - offset);
-      const page = this.table.pages.get(index);
       copyBytes(out, done, page ? page.data : zeroPage, offset, n);
       done += n;
     }
@@ -304,28 +317,46 @@ export class MemoryMap {
     let done = 0;
     while (done < bytes.length) {
       const a = addr + done;
-      const index = Math.floor(a / pageSize);
-      const offset = a - index * pageSize;
+      const data = this.writablePage(a);
+      const offset = a - this.tlbBase;
       const n = Math.min(bytes.length - done, pageSize - offset);
-      copyBytes(this.writablePage(index), offset, bytes, done, n);
+      copyBytes(data, offset, bytes, done, n);
       done += n;
     }
   }
 
-  private writablePage(index: number): Uint8Array {
-    let page = this.table.pages.get(index);
+  /** pageAt looks up the page holding `a` (undefined: never written) and leaves its start in tlbBase. */
+  private pageAt(a: number): Page | undefined {
+    const pages = this.table.pages;
+    const pageSize = this.layout.pageSize;
+    if (pages === this.tlbPages && a >= this.tlbBase && a - this.tlbBase < pageSize) return this.tlbPage;
+    const index = Math.floor(a / pageSize);
+    const page = pages.get(index);
+    this.tlbPages = pages;
+    this.tlbBase = index * pageSize;
+    this.tlbPage = page;
+    return page;
+  }
+
+  /** writablePage returns the bytes of the page holding `a`, ready for a write, and leaves its start in tlbBase. */
+  private writablePage(a: number): Uint8Array {
+    let page = this.pageAt(a);
     // A MAP_SHARED frame is written in place, whoever else maps it.
     if (page?.shared) return page.data;
     if (page && page.refs === 1 && this.table.sharers === 1) return page.data;
+    const base = this.tlbBase;
+    const index = base / this.pageSize;
     const pages = this.ownTable();
     if (!page) {
-      page = { data: new Uint8Array(this.pageSize), refs: 1, shared: this.vmaAt(index * this.pageSize)?.shared ?? false };
-      pages.set(index, page);
+      page = { data: new Uint8Array(this.pageSize), refs: 1, shared: this.vmaAt(base)?.shared ?? false };
     } else {
       page.refs--;
       page = { data: page.data.slice(), refs: 1, shared: false };
-      pages.set(index, page);
     }
+    pages.set(index, page);
+    this.tlbPages = pages;
+    this.tlbBase = base;
+    this.tlbPage = page;
     return page.data;
   }
 
@@ -341,28 +372,31 @@ export class MemoryMap {
 
 /**
  * Copies of up to a word (a program's variable, a pid) go byte by byte; up to
- * SHORT_COPY bytes (a struct clone_args, a pid array) in 32-bit words through
- * cached views, since a restorer copies between the same page and kernel
- * buffer on every call; longer ones through a subarray view.
+ * SHORT_COPY bytes (a struct clone_args, a pid array) a 32-bit word at a
+ * time when both sides are word aligned, as they are between a page and a
+ * kernel buffer on every restorer call; longer ones through a subarray view.
+ * Words are copied as they lie in memory, so byte order does not matter.
  */
 const WORD_COPY = 8;
 const SHORT_COPY = 64;
 
-const views = new ViewCache();
+const words = new WordViews();
 
 /** copyBytes copies `n` bytes from src[srcAt] to dst[dstAt]. */
 function copyBytes(dst: Uint8Array, dstAt: number, src: Uint8Array, srcAt: number, n: number): void {
-  if (n <= WORD_COPY) {
-    for (let i = 0; i < n; i++) dst[dstAt + i] = src[srcAt + i]!;
-    return;
-  }
   if (n > SHORT_COPY) {
     dst.set(src.subarray(srcAt, srcAt + n), dstAt);
     return;
   }
-  const d = views.viewOf(dst);
-  const s = views.viewOf(src);
   let i = 0;
-  for (; i + 4 <= n; i += 4) d.setInt32(dstAt + i, s.getInt32(srcAt + i));
-  for (; i < n; i++) d.setUint8(dstAt + i, s.getUint8(srcAt + i));
+  if (n > WORD_COPY && ((dstAt | srcAt | dst.byteOffset | src.byteOffset) & 3) === 0) {
+    const d = words.wordsOf(dst);
+    const s = words.wordsOf(src);
+    const to = dstAt >>> 2;
+    const from = srcAt >>> 2;
+    const count = n >>> 2;
+    for (let w = 0; w < count; w++) d[to + w] = s[from + w]!;
+    i = count << 2;
+  }
+  for (; i < n; i++) dst[dstAt + i] = src[srcAt + i]!;
 }

@@ -1,20 +1,20 @@
 /**
- * ViewCache keeps DataViews of the few byte arrays a syscall copies between
- * (a page, a kernel buffer), so that a short copy can move 32-bit words
- * instead of bytes without making a view, an object to collect, per copy.
- * Entries are replaced round robin; a miss costs one view.
+ * WordViews keeps Int32Array views of the few byte arrays a syscall copies
+ * between (a page, a kernel buffer), so that a short aligned copy can move
+ * 32-bit words as array elements, without making a view, an object to
+ * collect, per copy. Entries are replaced round robin; a miss costs one view.
  */
 const SLOTS = 8;
 
-export class ViewCache {
+export class WordViews {
   private readonly arrays: Array<Uint8Array | null> = new Array<Uint8Array | null>(SLOTS).fill(null);
-  private readonly views: Array<DataView | null> = new Array<DataView | null>(SLOTS).fill(null);
+  private readonly views: Array<Int32Array | null> = new Array<Int32Array | null>(SLOTS).fill(null);
   private next = 0;
 
-  /** viewOf returns a DataView spanning exactly `bytes`. */
-  viewOf(bytes: Uint8Array): DataView {
+  /** wordsOf returns the words of `bytes`, whose byteOffset must be a multiple of 4 (a trailing part word is left out). */
+  wordsOf(bytes: Uint8Array): Int32Array {
     for (let i = 0; i < SLOTS; i++) if (this.arrays[i] === bytes) return this.views[i]!;
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const view = new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
     this.arrays[this.next] = bytes;
     this.views[this.next] = view;
     this.next = (this.next + 1) % SLOTS;

@@ -1,51 +1,78 @@
 /**
  * copy_from_user / copy_to_user against a plain byte array: any run of
- * writes and reads, of any length (short ones go word by word through cached
- * views, long ones through subarrays), at any offset (across page edges), in
- * an address space and in a forked copy of it (copy-on-write), reads back
- * exactly what a flat array holding the same writes does.
+ * writes and reads, of any length (short ones a word at a time when aligned,
+ * long ones through subarrays), at any offset (across page edges), into
+ * kernel buffers at any alignment, in an address space and in copies forked
+ * from it at any point (copy-on-write), with pages unmapped and mapped again
+ * between accesses, reads back exactly what a flat array holding the same
+ * writes does. The address space's one-entry page cache must never answer
+ * for a page that has since been replaced, dropped or copied.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Host, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../src/index.js';
+import { Host, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE, type Task } from '../../src/index.js';
 
-const SPAN = 3 * 4096;
+const PAGE = 4096;
+const SPAN = 3 * PAGE;
 
-const access = fc.record({
-  write: fc.boolean(),
-  child: fc.boolean(),
-  at: fc.integer({ min: 0, max: SPAN - 1 }),
-  len: fc.oneof(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 200 })),
-  seed: fc.integer({ min: 0, max: 255 }),
-});
+/** firstDifference is the first offset where two equally long byte arrays differ, or -1. */
+function firstDifference(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
+  return a.length === b.length ? -1 : a.length;
+}
+
+const access = fc.oneof(
+  fc.record({
+    op: fc.constantFrom('write' as const, 'read' as const),
+    task: fc.nat(),
+    at: fc.integer({ min: 0, max: SPAN - 1 }),
+    len: fc.oneof(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 200 })),
+    seed: fc.integer({ min: 0, max: 255 }),
+  }),
+  fc.record({ op: fc.constant('fork' as const), task: fc.nat() }),
+  fc.record({ op: fc.constant('remap' as const), task: fc.nat(), page: fc.integer({ min: 0, max: SPAN / PAGE - 1 }) }),
+);
 
 describe('user memory copies', () => {
-  it('reads return what a flat array with the same writes holds, in the parent and in a forked child', () => {
+  it('reads return what a flat array with the same writes holds, in the parent and in children forked at any point', () => {
     fc.assert(
       fc.property(fc.array(access, { maxLength: 40, size: 'max' }), (accesses) => {
         const h = Host.create({ arch: 'x86_64' });
-        const parent = h.init;
-        const base = h.libc(parent).mmap(0, SPAN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0).ret;
-        const child = h.libc(parent).fork().child!;
-        const model = new Map([
-          [parent, new Uint8Array(SPAN)],
-          [child, new Uint8Array(SPAN)],
-        ]);
+        const base = h.libc(h.init).mmap(0, SPAN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0).ret;
+        const tasks: Task[] = [h.init];
+        const model = new Map<Task, Uint8Array>([[h.init, new Uint8Array(SPAN)]]);
         for (const a of accesses) {
-          const t = a.child ? child : parent;
-          const len = Math.min(a.len, SPAN - a.at);
-          if (a.write) {
-            const bytes = Uint8Array.from({ length: len }, (_, i) => (a.seed + i * 7) & 0xff);
+          const t = tasks[a.task % tasks.length]!;
+          const flat = model.get(t)!;
+          if (a.op === 'fork') {
+            const child = h.libc(t).fork().child!;
+            tasks.push(child);
+            model.set(child, flat.slice());
+          } else if (a.op === 'remap') {
+            // munmap drops the page; mapping it again gives a page that reads as zero
+            const addr = base + a.page * PAGE;
+            expect(h.libc(t).munmap(addr, PAGE).ret).toBe(0);
+            expect(h.libc(t).mmap(addr, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0).ret).toBe(addr);
+            flat.fill(0, a.page * PAGE, (a.page + 1) * PAGE);
+          } else if (a.op === 'write') {
+            const len = Math.min(a.len, SPAN - a.at);
+            // from a buffer at any alignment
+            const bytes = new Uint8Array((a.seed & 3) + len).subarray(a.seed & 3);
+            for (let i = 0; i < len; i++) bytes[i] = (a.seed + i * 7) & 0xff;
             t.mm.write(base + a.at, bytes);
-            model.get(t)!.set(bytes, a.at);
+            flat.set(bytes, a.at);
           } else {
-            const into = new Uint8Array(len + 3).fill(0xee);
+            const len = Math.min(a.len, SPAN - a.at);
+            // a kernel buffer at any alignment, with guard bytes after it
+            const skew = a.seed & 3;
+            const buffer = new Uint8Array(skew + len + 3).fill(0xee);
+            const into = buffer.subarray(skew);
             t.mm.readInto(base + a.at, into, len);
-            expect([...into.subarray(0, len)]).toEqual([...model.get(t)!.subarray(a.at, a.at + len)]);
-            expect([...into.subarray(len)]).toEqual([0xee, 0xee, 0xee]);
+            expect([...into.subarray(0, len)]).toEqual([...flat.subarray(a.at, a.at + len)]);
+            expect([...buffer.subarray(0, skew), ...into.subarray(len)]).toEqual(new Array(skew + 3).fill(0xee));
           }
         }
-        for (const [t, bytes] of model) expect([...t.mm.read(base, SPAN)]).toEqual([...bytes]);
+        for (const [t, bytes] of model) expect(firstDifference(t.mm.read(base, SPAN), bytes)).toBe(-1);
       }),
       { numRuns: 300 },
     );
