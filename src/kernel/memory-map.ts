@@ -100,6 +100,13 @@ export class MemoryMap {
   private tlbPages: Map<number, Page> | null = null;
   private tlbBase = 0;
   private tlbPage: Page | undefined = undefined;
+  /**
+   * The mapping that alone held the last range checked, and the list it was
+   * found in (2.6.32's mm->mmap_cache, which find_vma tries first). Mappings
+   * are replaced, never edited, so the entry holds while `vmas` is that list.
+   */
+  private vmaHit: Vma | null = null;
+  private vmaHitIn: readonly Vma[] | null = null;
 
   constructor(
     /** shared with every address space of the ABI: three numbers per address space would be copied by every collection */
@@ -273,14 +280,20 @@ export class MemoryMap {
     if (!Number.isSafeInteger(addr) || addr < 0 || len < 0 || addr + len > this.layout.taskSize) {
       fail('EFAULT', `address ${addr} (+${len}) is outside user space`);
     }
-    let at = addr;
     const end = addr + len;
     const vmas = this.vmas;
+    const last = this.vmaHit;
+    if (last !== null && this.vmaHitIn === vmas && last.start <= addr && end <= last.end && (last.prot & prot) === prot) return;
+    let at = addr;
     for (let i = 0; i < vmas.length; i++) {
       const v = vmas[i]!;
       if (at >= end) break;
       if (v.end <= at) continue;
       if (v.start > at || (v.prot & prot) !== prot) break;
+      if (at === addr && end <= v.end) {
+        this.vmaHit = v;
+        this.vmaHitIn = vmas;
+      }
       at = v.end;
     }
     if (at < end) fail('EFAULT', `address ${at} is not mapped ${prot & PROT_WRITE ? 'writable' : 'readable'}`);

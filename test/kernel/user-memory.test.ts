@@ -6,11 +6,13 @@
  * from it at any point (copy-on-write), with pages unmapped and mapped again
  * between accesses, reads back exactly what a flat array holding the same
  * writes does. The address space's one-entry page cache must never answer
- * for a page that has since been replaced, dropped or copied.
+ * for a page that has since been replaced, dropped or copied, nor its
+ * mapping cache for a mapping that has gone or lacks the access's protection.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Host, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE, type Task } from '../../src/index.js';
+import { KernelError } from '../../src/kernel/kernel-error.js';
 
 const PAGE = 4096;
 const SPAN = 3 * PAGE;
@@ -76,5 +78,23 @@ describe('user memory copies', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('the mapping that held the last access still answers for its protection, its end and its removal (mmap_cache)', () => {
+    const h = Host.create({ arch: 'x86_64' });
+    const l = h.libc(h.init);
+    const mm = h.init.mm;
+    const efault = expect.objectContaining<Partial<KernelError>>({ errno: 'EFAULT' });
+    const ro = l.mmap(0, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0).ret;
+    mm.readInto(ro, new Uint8Array(8));
+    expect(() => mm.write(ro, new Uint8Array(8))).toThrow(efault);
+    const rw = l.mmap(0, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0).ret;
+    mm.write(rw + PAGE, Uint8Array.of(1, 2, 3, 4));
+    expect(l.munmap(rw + PAGE, PAGE).ret).toBe(0);
+    expect(() => mm.readInto(rw + PAGE, new Uint8Array(4))).toThrow(efault);
+    mm.write(rw, new Uint8Array(8));
+    // a range running past the end of the mapping that held the last one
+    expect(() => mm.readInto(rw + PAGE - 4, new Uint8Array(8))).toThrow(efault);
+    expect(() => mm.write(rw + PAGE - 4, new Uint8Array(8))).toThrow(efault);
   });
 });
