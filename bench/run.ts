@@ -13,7 +13,7 @@ import { PidNamespace } from '../src/kernel/pid-namespace.js';
 import { schedulerFigure, sleepersFigure, storeFigures } from './containers.js';
 import { buildTreeLibc, buildTreeRaw } from './eclone-tree.js';
 import { cliFigures, pageFigures, restoreRateFigure } from './images.js';
-import { time, type Figure } from './measure.js';
+import { median, time, timeEach, type Figure } from './measure.js';
 import { NaiveAllocator } from './naive-allocator.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -24,7 +24,8 @@ function record(f: Figure): void {
   if (f.baseline) f.ratio = f.value / f.baseline.value;
   figures.push(f);
   const base = f.baseline ? `  baseline ${fmt(f.baseline.value)} ${f.baseline.unit} (${f.baseline.name})  ratio ${f.ratio!.toFixed(2)}x` : '';
-  console.log(`${f.name.padEnd(48)} ${fmt(f.value).padStart(12)} ${f.unit}${base}${f.target ? `  target ${f.target}` : ''}`);
+  const spread = f.runs ? `  (runs ${fmt(Math.min(...f.runs))}..${fmt(Math.max(...f.runs))})` : '';
+  console.log(`${f.name.padEnd(48)} ${fmt(f.value).padStart(12)} ${f.unit}${spread}${base}${f.target ? `  target ${f.target}` : ''}`);
 }
 
 function fmt(v: number): string {
@@ -140,26 +141,32 @@ async function main(): Promise<void> {
   targeted(4 * 1024 * 1024, 2_000_000);
   oneFree();
 
+  // eclone throughput is measured as JIT benchmark harnesses measure it: the first builds of
+  // a process pay for V8 compiling the syscall path, then throwing away and re-optimising code
+  // when each new host's setup takes branches the loop never did; those builds are reported on
+  // their own. The target figure is the median of the builds after them, so that neither the
+  // warm-up nor one lucky or unlucky build decides it.
   const tasks = 100_000;
-  const raw = time(() => void buildTreeRaw('x86_64', tasks), 2);
-  // The same builds again, once the JIT has settled: the first two pay for V8 optimising and
-  // re-optimising after each new host's setup, which runs branches the loop never takes.
-  const warm = time(() => void buildTreeRaw('x86_64', tasks), 3);
+  const cold = timeEach(() => void buildTreeRaw('x86_64', tasks), 2);
+  const steady = timeEach(() => void buildTreeRaw('x86_64', tasks), 5);
   const viaLibc = time(() => void buildTreeLibc('x86_64', tasks), 1);
   const real = await realKernel(1000);
-  const rawRate = tasks / raw;
+  const rawRate = tasks / median(steady);
+  const coldRate = tasks / Math.min(...cold);
   record({
     name: 'eclone, 100,000-task tree, 3 levels (registers)',
     value: rawRate,
     unit: 'calls/s',
-    target: '>= 500,000 calls/s',
+    target: '>= 500,000 calls/s (median of builds 3-7)',
+    runs: steady.map((s) => tasks / s),
     baseline: real ? { name: 'real kernel clone3 set_tid, 1,000 processes', value: real, unit: 'processes/s' } : { name: 'same tree through the C library', value: tasks / viaLibc, unit: 'calls/s' },
   });
   record({
-    name: 'eclone, 100,000-task tree, 3 levels (registers, builds 3-5)',
-    value: tasks / warm,
+    name: 'eclone, 100,000-task tree, 3 levels (registers, cold: best of builds 1-2)',
+    value: coldRate,
     unit: 'calls/s',
-    baseline: { name: 'builds 1-2, the figure above', value: rawRate, unit: 'calls/s' },
+    runs: cold.map((s) => tasks / s),
+    baseline: { name: 'median of builds 3-7, the figure above', value: rawRate, unit: 'calls/s' },
   });
   record({ name: 'eclone, 100,000-task tree, 3 levels (C library)', value: tasks / viaLibc, unit: 'calls/s', baseline: { name: 'register path', value: rawRate, unit: 'calls/s' } });
   record(schedulerFigure());
