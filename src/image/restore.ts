@@ -13,6 +13,7 @@
  */
 import { CLONE_NEWPID, CLONE_PARENT, CLONE_SIGHAND, CLONE_THREAD, CLONE_VM } from '../abi/clone-flags.js';
 import { MAX_PID_NS_LEVEL } from '../abi/limits.js';
+import { MAP_ANONYMOUS, MAP_SHARED, PROT_READ, PROT_WRITE } from '../abi/mman.js';
 import { SIGCHLD } from '../abi/signals.js';
 import { archByName } from '../arch/registry.js';
 import { placement } from '../arch/compat.js';
@@ -28,6 +29,7 @@ import { PidNamespace } from '../kernel/pid-namespace.js';
 import { copyExtraState, type Task } from '../kernel/task.js';
 import { Pid } from '../kernel/pid.js';
 import type { SyscallName } from '../abi/syscall-names.js';
+import { ARGUMENT_WINDOW, Libc } from '../program/libc.js';
 import { decodeMachine, encodeMachine } from '../store/machine-codec.js';
 import type { ContainerImage, ImageTask } from './container-image.js';
 import { decodeAddressSpace, pageFrames } from './address-space-record.js';
@@ -326,11 +328,23 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
     const inside = ids.slice(0, creator.pid.level - above.level);
     const pids = [...new Array<number>(outerLevels).fill(0), ...inside];
     const r = opts.via === 'clone3'
-      ? host.libc(creator).clone3({ exit_signal: SIGCHLD, set_tid: [...inside].reverse() }, 88)
-      : host.libc(creator).eclone(SIGCHLD, { nr_pids: pids.length }, 48, pids);
+      ? libcOf(creator).clone3({ exit_signal: SIGCHLD, set_tid: [...inside].reverse() }, 88)
+      : libcOf(creator).eclone(SIGCHLD, { nr_pids: pids.length }, 48, pids);
     if (!r.child) failed(`the placeholder for leader ${ids.join('/')} could not be created: ${r.errno}`);
     placeholders.push({ helper: r.child, parent: creator });
     return r.child;
+  };
+  // The container's tasks marshal their eclone and clone3 arguments into one MAP_SHARED window
+  // that the container's init maps and every task made after it inherits, as a restorer's
+  // argument page: a window on the stack would be copied on write after every fork. The
+  // address spaces that hold it are replaced by the image's at the end.
+  let window: number | undefined;
+  const callers = new Map<Task, Libc>();
+  const libcOf = (creator: Task): Libc => {
+    if (window === undefined || creator.pid.level <= above.level) return host.libc(creator);
+    let l = callers.get(creator);
+    if (!l) callers.set(creator, (l = new Libc(host, creator, window)));
+    return l;
   };
   const create = (i: number, given: Task): Task => {
     const t = tasks[i]!;
@@ -367,10 +381,10 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
       // set_tid is innermost first; a new namespace's own level must be named 1; 0 is not "auto" there.
       const setTid = [...(newNs ? [1] : []), ...[...inside].reverse(), ...(opts.hostPids ? [...outer].reverse() : [])];
       // clone3 refuses an exit signal with CLONE_PARENT: the child takes its creator's leader's.
-      r = host.libc(creator).clone3({ flags: cloneFlags, exit_signal: adopt ? 0 : exitSignal, set_tid: setTid }, 88);
+      r = libcOf(creator).clone3({ flags: cloneFlags, exit_signal: adopt ? 0 : exitSignal, set_tid: setTid }, 88);
       if (!r.child) failed(`clone3 of task ${t.numbers.join('/')} failed with ${r.errno} (set_tid ${setTid.join(', ')}, innermost level first)`);
     } else {
-      r = host.libc(creator).eclone((cloneFlags | exitSignal) >>> 0, { nr_pids: pids.length }, 48, pids);
+      r = libcOf(creator).eclone((cloneFlags | exitSignal) >>> 0, { nr_pids: pids.length }, 48, pids);
       if (!r.child) failed(`eclone of task ${t.numbers.join('/')} failed with ${r.errno} (pids ${pids.join(', ')}, oldest level first)`);
     }
     created[i] = r.child;
@@ -385,7 +399,10 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
   const nsHelper = opts.into === undefined ? null : enterContainer(host, above, tasks, opts);
   tasks.forEach((t, i) => {
     if (i === image.init) {
-      create(i, nsHelper ?? host.init);
+      const init = create(i, nsHelper ?? host.init);
+      const m = host.libc(init).mmap(0, ARGUMENT_WINDOW, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+      if (m.errno) failed(`the container's init could not map its argument window: mmap failed with ${m.errno}`);
+      window = m.ret;
       // The helper that made the container's init in the enclosing namespace leaves; the init is
       // reparented to that namespace's reaper, the enclosing container's init.
       if (nsHelper) leave(host, nsHelper);

@@ -11,6 +11,9 @@
  * Like a function call, a call preserves the caller's context: the
  * registers and the stack bytes used for marshalling are put back
  * afterwards, so a call that fails leaves the host exactly as it was.
+ * A Libc may instead be given an argument window of its own: a mapping of
+ * ARGUMENT_WINDOW bytes the caller made (a restorer's MAP_SHARED mapping,
+ * which its forked children write in place rather than copy on write).
  */
 import type { SyscallName } from '../abi/syscall-names.js';
 import { errnoName, type ErrnoName } from '../abi/errno.js';
@@ -41,22 +44,23 @@ export class UserFault extends Error {
   override readonly name = 'UserFault';
 }
 
-/** Where marshalled arguments go: a window below the stack pointer, clear of any red zone or ABI frame. */
+/** Where marshalled arguments go by default: a window below the stack pointer, clear of any red zone or ABI frame. */
 const SCRATCH_TOP_GAP = 512;
 const SCRATCH_SIZE = 8192;
 
-/** Scratch places argument bytes on the task's stack and can put the original bytes back. */
+/** The size of an argument window given to a Libc: what the stack window holds. */
+export const ARGUMENT_WINDOW = SCRATCH_SIZE;
+
+/** Scratch places argument bytes in a window of SCRATCH_SIZE bytes from `low` and can put the original bytes back. */
 class Scratch {
   private next: number;
-  private readonly low: number;
   private readonly writes: Array<{ addr: number; original: Uint8Array }> = [];
 
   constructor(
     private readonly task: Task,
-    sp: number,
+    private readonly low: number,
   ) {
-    this.low = Math.floor((sp - SCRATCH_TOP_GAP - SCRATCH_SIZE) / 16) * 16;
-    this.next = this.low;
+    this.next = low;
   }
 
   /** put copies bytes into the window and returns their address. */
@@ -134,6 +138,8 @@ export class Libc {
   constructor(
     private readonly host: LibcHost,
     readonly task: Task,
+    /** where calls marshal structs and arrays: ARGUMENT_WINDOW bytes from this address, or (undefined) below the stack pointer */
+    private readonly window?: number,
   ) {}
 
   private get abi(): Arch {
@@ -150,7 +156,7 @@ export class Libc {
     const savedExtra: Record<string, Uint8Array> = {};
     for (const [k, v] of Object.entries(t.extra)) savedExtra[k] = v.slice();
     const regs = abiRegisters(abi);
-    const scratch = new Scratch(t, regs.sp.get(t.dv));
+    const scratch = new Scratch(t, this.window ?? Math.floor((regs.sp.get(t.dv) - SCRATCH_TOP_GAP - SCRATCH_SIZE) / 16) * 16);
     const values = prepare ? prepare(scratch) : args;
     const dv = t.dv;
     regs.nr.set(dv, abi.syscalls[name]);

@@ -82,6 +82,29 @@ describe.each(ALL_ARCHES)('dump and restore on %s', (arch) => {
   }
 });
 
+describe('what a restore leaves in memory', () => {
+  // The restorer's own marshalling (an argument window its tasks inherit) must leave no trace:
+  // a dump of the restored container holds exactly the address spaces and pages of the image.
+  for (const via of ['eclone', 'clone3'] as const) {
+    it(`every task has exactly the image's mappings and pages, none of the restorer's, on every ABI (${via})`, () => {
+      for (const arch of ALL_ARCHES) {
+        for (const [name, text] of WORKLOADS) {
+          const source = start(arch, name, text, name === 'churn' ? 400 : undefined);
+          source.scheduler.run(40);
+          const image = dumpContainer(source, source.containers.get('c')!);
+          const target = Machine.create('t', arch, name === 'churn' ? 400 : undefined);
+          const hostMappings = target.host.init.mm.mappings();
+          const { machine } = restoreAtomically(target, image, { via });
+          const again = dumpContainer(machine, machine.containers.get('c')!);
+          expect(again.mms, `${arch} ${name}`).toEqual(image.mms);
+          expect(again.pages, `${arch} ${name}`).toEqual(image.pages);
+          expect(machine.host.init.mm.mappings(), `${arch} ${name}`).toEqual(hostMappings);
+        }
+      }
+    });
+  }
+});
+
 describe('restore refuses and changes nothing', () => {
   it('a host pid collision with --host-pids is reported and the target is untouched', () => {
     const source = start('x86_64', 'nested', WORKLOADS[0]![1]);
