@@ -24,7 +24,6 @@ import { Console } from '../kernel/console.js';
 import { UserNamespace } from '../kernel/credentials.js';
 import { exitThread } from '../kernel/exit.js';
 import { FileTable } from '../kernel/files.js';
-import type { MemoryMap } from '../kernel/memory-map.js';
 import { PidNamespace } from '../kernel/pid-namespace.js';
 import { copyExtraState, type Task } from '../kernel/task.js';
 import { Pid } from '../kernel/pid.js';
@@ -511,15 +510,11 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
   step('registers');
   // An FPU state is an immutable value (replaced, never written in place): tasks the image gives the same one share one copy.
   const fpus = image.fpus.map((f) => f.slice());
-  const released = new Set<MemoryMap>();
   tasks.forEach((t, i) => {
     const task = at(i);
-    const old = task.mm;
-    if (!task.exited && !released.has(old) && --old.users === 0) {
-      old.release();
-      released.add(old);
-    }
-    task.mm = mms[t.mm]!;
+    // A task that has exited let go of its address space then.
+    if (task.exited) task.mm = mms[t.mm]!;
+    else task.replaceSpace(mms[t.mm]!);
     const extra = copyExtraState(t.extra);
     // The task takes its own ABI's state: on a compat host it stays a 32-bit task (arch-layouts.md §12).
     task.takeState(arch, t.regs, fpus[t.fpu]!, extra);

@@ -79,6 +79,17 @@ export class ForkedAddressSpace {
     readonly vmas: readonly Vma[],
     readonly table: PageTable,
   ) {}
+
+  /** releaseShare is release() for a child that never touched this copy: it gives back the share of the table the fork took. */
+  releaseShare(): void {
+    releaseTable(this.table);
+  }
+}
+
+/** releaseTable drops one address space's use of a page table: a share of it, or, for its last user, every page's reference. */
+function releaseTable(table: PageTable): void {
+  if (table.sharers > 1) table.sharers--;
+  else for (const page of table.pages.values()) page.refs--;
 }
 
 export class MemoryMap {
@@ -243,8 +254,7 @@ export class MemoryMap {
 
   /** release drops every page and mapping: the last user of the address space has gone. */
   release(): void {
-    if (this.table.sharers > 1) this.table.sharers--;
-    else for (const page of this.table.pages.values()) page.refs--;
+    releaseTable(this.table);
     this.table = { pages: new Map(), sharers: 1 };
     this.vmas = NO_VMAS;
     this.lastFork = null;

@@ -125,6 +125,20 @@ export class Task {
     this.space = mm;
   }
 
+  /**
+   * replaceSpace gives the task `mm` and lets go of its old address space, as
+   * exec_mmap's mmput: the last user releases it, and a copy a fork left
+   * untouched only gives back its share of the parent's table, without ever
+   * being made into an address space. For a task that still uses its
+   * space; one already released is left alone.
+   */
+  replaceSpace(mm: MemoryMap): void {
+    const old = this.space;
+    if (old instanceof ForkedAddressSpace) old.releaseShare();
+    else if (old.users > 0 && --old.users === 0) old.release();
+    this.space = mm;
+  }
+
   /** more is the task's TaskRare, made on first use. */
   private get more(): TaskRare {
     return (this.rare ??= new TaskRare());

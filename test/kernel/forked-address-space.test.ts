@@ -107,4 +107,23 @@ describe('the address space a fork leaves', () => {
     expect([...h.libc(b).load(priv, 1)]).toEqual([2]);
     expect([...l.load(priv, 1)]).toEqual([3]);
   });
+
+  it('replacing the address space of children, touched or not, gives their shares of the table back (exec_mmap)', () => {
+    for (const arch of ALL_ARCHES) {
+      const h = Host.create({ arch });
+      const l = h.libc(h.init);
+      const base = l.mmap(0, SPAN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0).ret;
+      h.init.mm.write(base, Uint8Array.of(7));
+      const children = [l.fork().child!, l.fork().child!, l.fork().child!];
+      expect(h.init.mm.isShared(base)).toBe(true);
+      // one child has touched its memory and has an address space of its own; the others have not
+      expect(h.libc(children[0]!).load(base, 1)).toEqual(Uint8Array.of(7));
+      expect(children.map((c) => (spaceOf(c) as object).constructor.name)).toEqual(['MemoryMap', 'ForkedAddressSpace', 'ForkedAddressSpace']);
+      for (const c of children) c.replaceSpace(h.newAddressSpace(c.abi));
+      expect(children.map((c) => (spaceOf(c) as object).constructor.name)).toEqual(['MemoryMap', 'MemoryMap', 'MemoryMap']);
+      // every share is back: the parent's next write is in place, its page no longer shared
+      expect(h.init.mm.isShared(base)).toBe(false);
+      expect(h.libc(h.init).load(base, 1)).toEqual(Uint8Array.of(7));
+    }
+  });
 });
