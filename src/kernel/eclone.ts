@@ -60,13 +60,20 @@ const request: { -readonly [K in keyof CloneRequest]: CloneRequest[K] } & { targ
 export function sysEclone(host: HostState, task: Task, flagsLow: number, cargs: number, argsSize: number, pidsAddr: number, cloneTls: number): number {
   const le = task.abi.littleEndian;
   if (argsSize !== ECLONE_ARGS.size) fail('EINVAL', `args_size ${argsSize} is not sizeof(struct clone_args) = ${ECLONE_ARGS.size}`);
-  task.mm.readInto(cargs, kargs);
-  const dv = kargsView;
-  const nrPids = dv.getUint32(ECLONE_ARGS.nr_pids, le);
-  const reserved0 = dv.getUint32(ECLONE_ARGS.reserved0, le);
+  // copy_from_user of the whole struct: every field is read before anything can write user memory
+  const mm = task.mm;
+  let dv = mm.readView(cargs, ECLONE_ARGS.size);
+  let at = mm.viewBase;
+  if (dv === null) {
+    mm.readInto(cargs, kargs);
+    dv = kargsView;
+    at = 0;
+  }
+  const nrPids = dv.getUint32(at + ECLONE_ARGS.nr_pids, le);
+  const reserved0 = dv.getUint32(at + ECLONE_ARGS.reserved0, le);
   if (reserved0 !== 0) fail('EINVAL', `reserved0 is 0x${reserved0.toString(16)}, not 0`);
-  if (u64At(dv, ECLONE_ARGS.clone_flags_high, le) !== 0) fail('EINVAL', 'clone_flags_high is not 0: no high clone flags are defined');
-  if (u64At(dv, ECLONE_ARGS.child_stack_size, le) !== 0) fail('EINVAL', 'child_stack_size must be 0 on this architecture');
+  if (u64At(dv, at + ECLONE_ARGS.clone_flags_high, le) !== 0) fail('EINVAL', 'clone_flags_high is not 0: no high clone flags are defined');
+  if (u64At(dv, at + ECLONE_ARGS.child_stack_size, le) !== 0) fail('EINVAL', 'child_stack_size must be 0 on this architecture');
   checkNewUser(task, flagsLow);
 
   const callerLevel = task.activeNs.level;
@@ -91,11 +98,11 @@ export function sysEclone(host: HostState, task: Task, flagsLow: number, cargs: 
   req.flags = flagsLow >>> 0;
   req.exitSignal = flagsLow & CSIGNAL;
   // child_stack is the stack pointer itself; 0 keeps the caller's (§1.4).
-  req.stack = task.abi.wordSize === 4 ? u64Low(dv, ECLONE_ARGS.child_stack, le) : u64At(dv, ECLONE_ARGS.child_stack, le);
+  req.stack = task.abi.wordSize === 4 ? u64Low(dv, at + ECLONE_ARGS.child_stack, le) : u64At(dv, at + ECLONE_ARGS.child_stack, le);
   // No TLS argument: copy_thread reads clone's TLS register, whatever it holds (arch-layouts.md §10.1).
   req.tls = cloneTls;
-  req.parentTid = u64At(dv, ECLONE_ARGS.parent_tid_ptr, le);
-  req.childTid = u64At(dv, ECLONE_ARGS.child_tid_ptr, le);
+  req.parentTid = u64At(dv, at + ECLONE_ARGS.parent_tid_ptr, le);
+  req.childTid = u64At(dv, at + ECLONE_ARGS.child_tid_ptr, le);
   req.targets = targets;
   const child = copyProcess(host, task, req);
   return child.pid.nrIn(task.activeNs);

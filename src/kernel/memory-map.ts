@@ -45,6 +45,7 @@ export interface AddressSpaceLayout {
   readonly mmapBase: number;
   /** what a page never written reads as; never written itself */
   readonly zeroPage: Uint8Array;
+  readonly zeroView: DataView;
 }
 
 /** one frozen layout per distinct ABI layout, so that every address space points at the same few objects */
@@ -55,7 +56,8 @@ export function addressSpaceLayout({ pageSize, taskSize, mmapBase }: Pick<Arch, 
   const key = `${pageSize}/${taskSize}/${mmapBase}`;
   let layout = layouts.get(key);
   if (!layout) {
-    layout = Object.freeze({ pageSize, taskSize, mmapBase, zeroPage: new Uint8Array(pageSize) });
+    const zeroPage = new Uint8Array(pageSize);
+    layout = Object.freeze({ pageSize, taskSize, mmapBase, zeroPage, zeroView: new DataView(zeroPage.buffer) });
     layouts.set(key, layout);
   }
   return layout;
@@ -111,6 +113,10 @@ export class MemoryMap {
   private tlbPages: Map<number, Page> | null = null;
   private tlbBase = 0;
   private tlbPage: Page | undefined = undefined;
+  /** a view of the TLB's page, made when readView first needs it */
+  private tlbView: DataView | null = null;
+  /** where the range readView last returned starts in its view */
+  viewBase = 0;
   /**
    * The mapping that alone held the last range checked, and the list it was
    * found in (2.6.32's mm->mmap_cache, which find_vma tries first). Mappings
@@ -358,7 +364,24 @@ export class MemoryMap {
     this.tlbPages = pages;
     this.tlbBase = index * pageSize;
     this.tlbPage = page;
+    this.tlbView = null;
     return page;
+  }
+
+  /**
+   * readView is copy_from_user without the copy, for a kernel that reads a
+   * struct's fields at once: after the same checks as read, it returns a view
+   * of the page holding [addr, addr+len), the range starting at viewBase, or
+   * null when the range crosses a page (the caller copies it instead). The
+   * view is only good until user memory next changes.
+   */
+  readView(addr: number, len: number): DataView | null {
+    this.check(addr, len, PROT_READ);
+    const page = this.pageAt(addr);
+    const offset = addr - this.tlbBase;
+    if (offset + len > this.layout.pageSize) return null;
+    this.viewBase = offset;
+    return (this.tlbView ??= page ? new DataView(page.data.buffer, page.data.byteOffset, page.data.byteLength) : this.layout.zeroView);
   }
 
   /** writablePage returns the bytes of the page holding `a`, ready for a write, and leaves its start in tlbBase. */
@@ -380,6 +403,7 @@ export class MemoryMap {
     this.tlbPages = pages;
     this.tlbBase = base;
     this.tlbPage = page;
+    this.tlbView = null;
     return page.data;
   }
 

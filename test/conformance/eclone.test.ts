@@ -22,12 +22,13 @@ import {
   PROT_READ,
   PROT_WRITE,
   SIGCHLD,
+  encodeEcloneArgs,
   type EcloneArgs,
   type ErrnoName,
   type Task,
 } from '../../src/index.js';
 import { abiRegisters } from '../../src/arch/reg-access.js';
-import { ALL_ARCHES, BAD_POINTER, forked, nestedInit, unprivileged } from '../helpers.js';
+import { ALL_ARCHES, BAD_POINTER, expectUnchanged, forked, nestedInit, unprivileged } from '../helpers.js';
 
 interface EcloneCase {
   name: string;
@@ -207,5 +208,39 @@ describe.each(ALL_ARCHES)('eclone effects on %s', (arch) => {
     const sp = (t: Task) => abiRegisters(t.abi).sp.get(t.dv);
     expect(sp(a)).toBe(stack + 8192);
     expect(sp(b)).toBe(sp(h.init));
+  });
+});
+
+describe.each(ALL_ARCHES)('clone_args and pids[] anywhere in user memory on %s', (arch) => {
+  // copy_from_user of clone_args and pids[] (§1.7 steps 2 and 6) wherever they lie: inside a page,
+  // across a page edge, in a page never written (reads as zero); a range running into an unmapped
+  // page is EFAULT and changes nothing.
+  it('reads them alike inside a page, across a page edge and from a page never written; EFAULT past the mapping', () => {
+    const h = Host.create({ arch });
+    const l = h.libc(h.init);
+    const page = h.init.abi.pageSize;
+    const base = l.mmap(0, 4 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0).ret;
+    const le = h.init.abi.littleEndian;
+    const residentBefore = h.init.mm.residentPages();
+    const places = [0, page - 48, page - 20, page - 2];
+    places.forEach((at, k) => {
+      const args = base + at;
+      const pids = base + page + (k === 3 ? page - 2 : 64 + 8 * k); // the last array crosses into the third page
+      l.store(args, encodeEcloneArgs({ nr_pids: 1 }, le));
+      l.storeInt32(pids, 377 + k);
+      expect(l.eclone(SIGCHLD, args, 48, pids).ret, `clone_args at +${at}`).toBe(377 + k);
+    });
+    // a struct in a page never written is all zeros: nr_pids 0, so the kernel picks the pid
+    const fresh = base + 3 * page + 1024;
+    expect(h.init.mm.residentPages()).toBe(residentBefore + 3);
+    const auto = l.eclone(SIGCHLD, fresh, 48, 0);
+    expect(auto.errno).toBeUndefined();
+    expect(auto.child!.nspids).toEqual([auto.ret]);
+    // past the end of the mapping: the copy faults, whether the struct crosses into the hole or not
+    expect(l.munmap(base + 2 * page, page).ret).toBe(0);
+    const edge = base + 2 * page - 20;
+    l.store(edge, encodeEcloneArgs({ nr_pids: 1 }, le).subarray(0, 20));
+    expect(expectUnchanged(h, () => l.eclone(SIGCHLD, edge, 48, base + page + 64)).errno).toBe('EFAULT');
+    expect(expectUnchanged(h, () => l.eclone(SIGCHLD, base, 48, base + 2 * page - 2)).errno).toBe('EFAULT');
   });
 });

@@ -130,7 +130,11 @@ describe("an address space's layout", () => {
     expect(child.mm).not.toBe(h.init.mm);
     expect(child.mm.layout).toBe(layout);
     expect(layout).toBe(addressSpaceLayout(h.arch));
-    expect(layout).toEqual({ pageSize: h.arch.pageSize, taskSize: h.arch.taskSize, mmapBase: h.arch.mmapBase, zeroPage: new Uint8Array(h.arch.pageSize) });
+    const { zeroView, ...values } = layout;
+    expect(values).toEqual({ pageSize: h.arch.pageSize, taskSize: h.arch.taskSize, mmapBase: h.arch.mmapBase, zeroPage: new Uint8Array(h.arch.pageSize) });
+    // the view of the zero page that in-place reads of never-written memory go through
+    expect(zeroView.buffer).toBe(layout.zeroPage.buffer);
+    expect(zeroView.byteLength).toBe(h.arch.pageSize);
     expect(Object.isFrozen(layout)).toBe(true);
   });
 });
