@@ -340,6 +340,8 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
   let window: number | undefined;
   const callers = new Map<Task, Libc>();
   const libcOf = (creator: Task): Libc => {
+    // A creator outside the container (the host's init, a helper in the enclosing namespace) keeps
+    // its own address space after the restore, so it marshals on its stack as before.
     if (window === undefined || creator.pid.level <= above.level) return host.libc(creator);
     let l = callers.get(creator);
     if (!l) callers.set(creator, (l = new Libc(host, creator, window)));
