@@ -13,14 +13,7 @@ export interface Figure {
 
 /** time returns the seconds `fn` takes, the best of `runs`. */
 export function time(fn: () => void, runs = 3): number {
-  let best = Infinity;
-  for (let i = 0; i < runs; i++) {
-    const t0 = process.hrtime.bigint();
-    fn();
-    const s = Number(process.hrtime.bigint() - t0) / 1e9;
-    if (s < best) best = s;
-  }
-  return best;
+  return Math.min(...timeEach(fn, runs));
 }
 
 /** timeEach returns the seconds each of `runs` calls of `fn` takes, in order. */

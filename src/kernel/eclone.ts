@@ -62,13 +62,8 @@ export function sysEclone(host: HostState, task: Task, flagsLow: number, cargs: 
   if (argsSize !== ECLONE_ARGS.size) fail('EINVAL', `args_size ${argsSize} is not sizeof(struct clone_args) = ${ECLONE_ARGS.size}`);
   // copy_from_user of the whole struct: every field is read before anything can write user memory
   const mm = task.mm;
-  let dv = mm.readView(cargs, ECLONE_ARGS.size);
-  let at = mm.viewBase;
-  if (dv === null) {
-    mm.readInto(cargs, kargs);
-    dv = kargsView;
-    at = 0;
-  }
+  const dv = mm.readView(cargs, ECLONE_ARGS.size, kargs, kargsView);
+  const at = mm.viewBase;
   const nrPids = dv.getUint32(at + ECLONE_ARGS.nr_pids, le);
   const reserved0 = dv.getUint32(at + ECLONE_ARGS.reserved0, le);
   if (reserved0 !== 0) fail('EINVAL', `reserved0 is 0x${reserved0.toString(16)}, not 0`);

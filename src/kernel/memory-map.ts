@@ -369,17 +369,22 @@ export class MemoryMap {
   }
 
   /**
-   * readView is copy_from_user without the copy, for a kernel that reads a
-   * struct's fields at once: after the same checks as read, it returns a view
-   * of the page holding [addr, addr+len), the range starting at viewBase, or
-   * null when the range crosses a page (the caller copies it instead). The
-   * view is only good until user memory next changes.
+   * readView is copy_from_user for a kernel that reads a struct's fields at
+   * once: after the same checks as read, it returns a view holding
+   * [addr, addr+len) from viewBase on. That is the page itself when the range
+   * lies in one (no copy), else `buffer`, at least `len` bytes with `view`
+   * over it, filled by a copy. The view is only good until user memory next
+   * changes.
    */
-  readView(addr: number, len: number): DataView | null {
+  readView(addr: number, len: number, buffer: Uint8Array, view: DataView): DataView {
     this.check(addr, len, PROT_READ);
     const page = this.pageAt(addr);
     const offset = addr - this.tlbBase;
-    if (offset + len > this.layout.pageSize) return null;
+    if (offset + len > this.layout.pageSize) {
+      this.readInto(addr, buffer, len);
+      this.viewBase = 0;
+      return view;
+    }
     this.viewBase = offset;
     return (this.tlbView ??= page ? new DataView(page.data.buffer, page.data.byteOffset, page.data.byteLength) : this.layout.zeroView);
   }

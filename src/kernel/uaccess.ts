@@ -72,16 +72,10 @@ export function getUserInts(task: Task, addr: number, count: number): number[] {
 /** getUserIntsInto is getUserInts storing into out[at..at+count) (a kernel buffer reused from call to call); returns `out`. */
 export function getUserIntsInto(task: Task, addr: number, count: number, out: number[], at: number): number[] {
   const mm = task.mm;
-  // read in place when the array lies in one page; copied into a kernel buffer when it crosses one
-  let dv = mm.readView(addr, count * 4);
-  let base = mm.viewBase;
-  if (dv === null) {
-    const small = count <= 33;
-    const bytes = small ? intScratch : new Uint8Array(count * 4);
-    mm.readInto(addr, bytes, count * 4);
-    dv = small ? intScratchView : viewOf(bytes);
-    base = 0;
-  }
+  const small = count <= 33;
+  const buffer = small ? intScratch : new Uint8Array(count * 4);
+  const dv = mm.readView(addr, count * 4, buffer, small ? intScratchView : viewOf(buffer));
+  const base = mm.viewBase;
   const le = task.abi.littleEndian;
   for (let i = 0; i < count; i++) out[at + i] = dv.getInt32(base + i * 4, le);
   return out;
