@@ -36,8 +36,16 @@ export interface AbiRegisters {
 
 const compiled = new WeakMap<Arch, AbiRegisters>();
 
+/** The ABI last asked for and its accessors: every syscall asks, and a host runs one ABI. */
+let lastAbi: Arch | null = null;
+let lastRegs: AbiRegisters | null = null;
+
 /** abiRegisters returns an ABI's syscall-number, argument and stack-pointer accessors, compiled once per ABI. */
 export function abiRegisters(abi: Arch): AbiRegisters {
+  return abi === lastAbi ? lastRegs! : compileRegisters(abi);
+}
+
+function compileRegisters(abi: Arch): AbiRegisters {
   let regs = compiled.get(abi);
   if (!regs) {
     const le = abi.littleEndian;
@@ -48,6 +56,8 @@ export function abiRegisters(abi: Arch): AbiRegisters {
     };
     compiled.set(abi, regs);
   }
+  lastAbi = abi;
+  lastRegs = regs;
   return regs;
 }
 

@@ -66,7 +66,17 @@ export interface CloneRequest {
  * 3.8 allow.
  */
 export function checkNewUser(task: Task, flags: number): void {
-  if (!hasFlag(flags, CLONE_NEWUSER)) return;
+  if (hasFlag(flags, CLONE_NEWUSER)) checkNewUserRequest(task, flags);
+}
+
+/**
+ * The hot paths of copy_process are split this way throughout: a few
+ * bytes that test the flags and are inlined into every fork, and the
+ * checks for the flags that are set, called only then. A restorer's
+ * eclone sets none of them, and a call that is not inlined costs tens of
+ * instructions on each of its 100,000s of forks.
+ */
+function checkNewUserRequest(task: Task, flags: number): void {
   if (hasFlag(flags, CLONE_THREAD)) fail('EINVAL', 'CLONE_NEWUSER cannot be combined with CLONE_THREAD');
   if (hasFlag(flags, CLONE_FS)) fail('EINVAL', 'CLONE_NEWUSER cannot be combined with CLONE_FS');
   const ns = task.creds.userNs;
@@ -75,8 +85,15 @@ export function checkNewUser(task: Task, flags: number): void {
   }
 }
 
+/** the flags some flag-combination rule is about */
+const RULED_FLAGS = CLONE_NEWNS | CLONE_THREAD | CLONE_SIGHAND | CLONE_PARENT;
+
 /** checkFlagRules applies copy_process's flag-combination rules, in the kernel's order (eclone-spec.md §1.5). */
 function checkFlagRules(parent: Task, flags: number): void {
+  if ((flags & RULED_FLAGS) !== 0) checkFlagCombinations(parent, flags);
+}
+
+function checkFlagCombinations(parent: Task, flags: number): void {
   if (hasFlag(flags, CLONE_NEWNS) && hasFlag(flags, CLONE_FS)) fail('EINVAL', 'CLONE_NEWNS with CLONE_FS');
   if (hasFlag(flags, CLONE_THREAD) && !hasFlag(flags, CLONE_SIGHAND)) fail('EINVAL', 'CLONE_THREAD without CLONE_SIGHAND');
   if (hasFlag(flags, CLONE_SIGHAND) && !hasFlag(flags, CLONE_VM)) fail('EINVAL', 'CLONE_SIGHAND without CLONE_VM');
@@ -91,7 +108,10 @@ function checkFlagRules(parent: Task, flags: number): void {
 
 /** newCredentials prepares the child's credentials: a new user namespace with full capabilities there, or the parent's. */
 function newCredentials(parent: Task, flags: number): Credentials {
-  if (!hasFlag(flags, CLONE_NEWUSER)) return parent.creds;
+  return (flags & CLONE_NEWUSER) === 0 ? parent.creds : newUserCredentials(parent);
+}
+
+function newUserCredentials(parent: Task): Credentials {
   const c = parent.creds;
   if (c.userNs.level + 1 > MAX_USER_NS_LEVEL) fail('EUSERS', `user namespaces nest at most ${MAX_USER_NS_LEVEL} deep`);
   const userNs = new UserNamespace(c.userNs, c.euid);
@@ -100,7 +120,10 @@ function newCredentials(parent: Task, flags: number): Credentials {
 
 /** newPidNamespace is copy_namespaces + copy_pid_ns for CLONE_NEWPID; null when the child stays in the caller's. */
 function newPidNamespace(parent: Task, flags: number, creds: Credentials): PidNamespace | null {
-  if ((flags & CLONE_NEW_MASK & ~CLONE_NEWUSER) === 0) return null;
+  return (flags & CLONE_NEW_MASK & ~CLONE_NEWUSER) === 0 ? null : newNamespaces(parent, flags, creds);
+}
+
+function newNamespaces(parent: Task, flags: number, creds: Credentials): PidNamespace | null {
   if (!capableIn(creds, CAP_SYS_ADMIN, creds.userNs)) fail('EPERM', 'creating a namespace needs CAP_SYS_ADMIN');
   if (!hasFlag(flags, CLONE_NEWPID)) return null; // other namespaces are not modelled
   if (hasFlag(flags, CLONE_THREAD | CLONE_PARENT)) fail('EINVAL', 'CLONE_NEWPID with CLONE_THREAD or CLONE_PARENT');
@@ -192,23 +215,41 @@ function commitChild(host: HostState, parent: Task, req: CloneRequest, pid: Pid,
   // FPU state is an immutable value (replaced, never written in place), so parent and child can share it.
   const child = new Task(pid, parent.abi, regs, parent.fpu, extra, mm, creds, parent.comm);
   pid.task = child;
+  linkChild(host, parent, req, child, childNs);
+  return child;
+}
+
+/**
+ * linkChild puts a new child into its thread group, its parent's children,
+ * its namespace and the host's task list. Apart from commitChild, so that
+ * the JIT, which inlines a bounded amount of code into each function it
+ * compiles, has room in commitChild to inline the Task constructor (a
+ * constructor call it does not inline goes through V8's generic construct
+ * stub).
+ */
+function linkChild(host: HostState, parent: Task, req: CloneRequest, child: Task, childNs: PidNamespace): void {
+  const flags = req.flags >>> 0;
+  const pid = child.pid;
+  // Read once: each read inlines the getter, and what the JIT inlines is budgeted.
+  const group = parent.group;
   if (hasFlag(flags, CLONE_THREAD)) {
-    child.group = parent.group;
-    parent.group.addThread(child);
+    child.group = group;
+    group.addThread(child);
     child.parent = parent.parent;
     child.exitSignal = -1;
   } else {
-    const files = hasFlag(flags, CLONE_FILES) ? parent.group.files : parent.group.filesForFork();
+    const files = hasFlag(flags, CLONE_FILES) ? group.files : group.filesForFork();
     if (files) {
-      if (files === parent.group.files) files.users++;
-      child.group = new ThreadGroup(child, parent.group.pgrp, parent.group.session, files);
-      child.group.addThread(child);
+      if (files === group.files) files.users++;
+      const own = new ThreadGroup(child, group.pgrp, group.session, files);
+      child.group = own;
+      own.addThread(child);
     } else {
       // No file table to give: the group is made, led by the child, when something first looks at it.
-      child.group = parent.group.fork();
+      child.group = group.fork();
     }
     child.parent = hasFlag(flags, CLONE_PARENT) ? parent.parent : parent;
-    child.exitSignal = hasFlag(flags, CLONE_PARENT) && req.inheritExitSignalWithParent ? parent.group.leader.exitSignal : req.exitSignal;
+    child.exitSignal = hasFlag(flags, CLONE_PARENT) && req.inheritExitSignalWithParent ? group.leader.exitSignal : req.exitSignal;
     child.parent?.addChild(child);
   }
   child.exePath = parent.exePath;
@@ -222,5 +263,4 @@ function commitChild(host: HostState, parent: Task, req: CloneRequest, pid: Pid,
   if (hasFlag(flags, CLONE_PARENT_SETTID)) tryPutUserInt(parent, req.parentTid, pid.nrIn(parent.activeNs));
   if (hasFlag(flags, CLONE_CHILD_SETTID)) tryPutUserInt(child, req.childTid, pid.vnr);
   if (hasFlag(flags, CLONE_CHILD_CLEARTID)) child.clearChildTid = req.childTid;
-  return child;
 }

@@ -27,7 +27,7 @@ import type { HostState } from './host-state.js';
 import { fail } from './kernel-error.js';
 import { allocPidEclone } from './pid-allocator.js';
 import type { Task } from './task.js';
-import { getUserIntsInto, u64At, u64Low } from './uaccess.js';
+import { getUserIntsInto, u64At, u64IsZero, u64Low } from './uaccess.js';
 
 /** The kernel-side copy of clone_args: one buffer, as the kernel's on-stack struct. */
 const kargs = new Uint8Array(ECLONE_ARGS.size);
@@ -67,8 +67,8 @@ export function sysEclone(host: HostState, task: Task, flagsLow: number, cargs: 
   const nrPids = dv.getUint32(at + ECLONE_ARGS.nr_pids, le);
   const reserved0 = dv.getUint32(at + ECLONE_ARGS.reserved0, le);
   if (reserved0 !== 0) fail('EINVAL', `reserved0 is 0x${reserved0.toString(16)}, not 0`);
-  if (u64At(dv, at + ECLONE_ARGS.clone_flags_high, le) !== 0) fail('EINVAL', 'clone_flags_high is not 0: no high clone flags are defined');
-  if (u64At(dv, at + ECLONE_ARGS.child_stack_size, le) !== 0) fail('EINVAL', 'child_stack_size must be 0 on this architecture');
+  if (!u64IsZero(dv, at + ECLONE_ARGS.clone_flags_high)) fail('EINVAL', 'clone_flags_high is not 0: no high clone flags are defined');
+  if (!u64IsZero(dv, at + ECLONE_ARGS.child_stack_size)) fail('EINVAL', 'child_stack_size must be 0 on this architecture');
   checkNewUser(task, flagsLow);
 
   const callerLevel = task.activeNs.level;

@@ -90,13 +90,24 @@ function takeTarget(targets: readonly number[] | null, tmp: PidNamespace, level:
     if (nr < 0) fail('EBUSY', `no free pid at level ${level} (pid_max ${tmp.pidMax})`);
     return nr;
   }
+  if (t >= tmp.pidMax || t < 0 || (t < RESERVED_PIDS && tmp.lastPid >= RESERVED_PIDS)) refuseTarget(t, tmp, level);
+  if (!tmp.bitmap.set(t)) fail('EBUSY', busyMessage(t, level));
+  return t;
+}
+
+/**
+ * refuseTarget fails with set_pidmap's first rule that `t` breaks. The
+ * messages are made here, not in takeTarget, which every eclone runs once
+ * a level: their bytecode there would count against what the JIT inlines.
+ */
+function refuseTarget(t: number, tmp: PidNamespace, level: number): never {
   if (t >= tmp.pidMax) fail('EINVAL', `pid ${t} at level ${level} is not below pid_max ${tmp.pidMax}`);
   if (t < 0) fail('EINVAL', `pid ${t} at level ${level} is negative`);
-  if (t < RESERVED_PIDS && tmp.lastPid >= RESERVED_PIDS) {
-    fail('EINVAL', `pid ${t} at level ${level} is below ${RESERVED_PIDS} and the namespace has wrapped (last_pid ${tmp.lastPid})`);
-  }
-  if (!tmp.bitmap.set(t)) fail('EBUSY', `pid ${t} is in use at level ${level}`);
-  return t;
+  fail('EINVAL', `pid ${t} at level ${level} is below ${RESERVED_PIDS} and the namespace has wrapped (last_pid ${tmp.lastPid})`);
+}
+
+function busyMessage(t: number, level: number): string {
+  return `pid ${t} is in use at level ${level}`;
 }
 
 /**

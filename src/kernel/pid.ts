@@ -29,7 +29,7 @@ export class Pid {
     numbers: ArrayLike<number>,
   ) {
     const n = ns.level + 1;
-    if (numbers.length < n) throw new RangeError(`a pid in a level-${ns.level} namespace needs ${n} numbers, not ${numbers.length}`);
+    if (numbers.length < n) tooFewNumbers(ns, numbers.length);
     this.slab = pidNumberSlabs.withRoom(n);
     this.at = pidNumberSlabs.claim(n);
     for (let i = 0; i < n; i++) this.slab[this.at + i] = numbers[i]!;
@@ -69,6 +69,15 @@ export class Pid {
   get inUse(): boolean {
     return this.task !== null || this.pgrpUsers > 0 || this.sessionUsers > 0;
   }
+}
+
+/**
+ * tooFewNumbers throws Pid's RangeError. Kept out of the constructor, which
+ * every fork runs: the message's bytecode there would count against what
+ * the JIT may inline into its callers.
+ */
+function tooFewNumbers(ns: PidNamespace, given: number): never {
+  throw new RangeError(`a pid in a level-${ns.level} namespace needs ${ns.level + 1} numbers, not ${given}`);
 }
 
 /** putPid frees a pid's numbers at every level once nothing uses it (free_pid). */

@@ -21,7 +21,7 @@ export class Slabs<T extends Uint8Array | Int32Array> {
 
   /** withRoom returns the slab the next `size` elements will be carved from, starting a new one when this one is full. */
   withRoom(size: number): T {
-    if (size > this.length) throw new RangeError(`a slab slot holds at most ${this.length} elements, not ${size}`);
+    if (size > this.length) tooLarge(this.length, size);
     if (this.alignedUsed() + size > this.length) {
       this.slab = this.make(this.length);
       this.used = 0;
@@ -39,6 +39,11 @@ export class Slabs<T extends Uint8Array | Int32Array> {
   private alignedUsed(): number {
     return (this.used + this.align - 1) & -this.align;
   }
+}
+
+/** tooLarge throws withRoom's RangeError, out of the path every fork runs (see pid.ts tooFewNumbers). */
+function tooLarge(length: number, size: number): never {
+  throw new RangeError(`a slab slot holds at most ${length} elements, not ${size}`);
 }
 
 /** Register sets: 64 KiB slabs, each set 8-byte aligned like the 8-byte registers in it. */

@@ -51,6 +51,11 @@ class TaskRare {
   regView: Uint8Array | null = null;
 }
 
+/** wrongRegisterSize throws storeRegs's RangeError, out of the constructor every fork runs (see pid.ts tooFewNumbers). */
+function wrongRegisterSize(abi: Arch, given: number): never {
+  throw new RangeError(`${abi.name} register sets are ${abi.regs.size} bytes, not ${given}`);
+}
+
 export class Task {
   /** the thread group, or until first use after a fork, what the fork left (thread-group.ts) */
   private groupState: ThreadGroup | ForkedGroup | null = null;
@@ -104,9 +109,15 @@ export class Task {
 
   /** group is the task's thread group (its process). */
   get group(): ThreadGroup {
+    // Short, so that the JIT inlines it everywhere within its budget; the fork case is out of line.
     const g = this.groupState;
-    if (g instanceof ThreadGroup) return g;
-    if (g === null) throw new Error('a task is given its thread group when it is made');
+    return g instanceof ThreadGroup ? g : this.groupFromFork();
+  }
+
+  /** groupFromFork makes the group a fork left into this task's own, led by it. */
+  private groupFromFork(): ThreadGroup {
+    const g = this.groupState;
+    if (g === null || g instanceof ThreadGroup) throw new Error('a task is given its thread group when it is made');
     return (this.groupState = ThreadGroup.fromFork(this, g));
   }
 
@@ -117,6 +128,13 @@ export class Task {
 
   /** mm is the task's address space. */
   get mm(): MemoryMap {
+    // Short for the JIT's inlining budget, as `group`.
+    const space = this.space;
+    return space instanceof MemoryMap ? space : this.spaceFromFork();
+  }
+
+  /** spaceFromFork makes the copy a fork left into this task's own address space. */
+  private spaceFromFork(): MemoryMap {
     const space = this.space;
     return space instanceof ForkedAddressSpace ? (this.space = MemoryMap.fromFork(space)) : space;
   }
@@ -224,7 +242,7 @@ export class Task {
   }
 
   private storeRegs(regs: Uint8Array): void {
-    if (regs.length !== this.abi.regs.size) throw new RangeError(`${this.abi.name} register sets are ${this.abi.regs.size} bytes, not ${regs.length}`);
+    if (regs.length !== this.abi.regs.size) wrongRegisterSize(this.abi, regs.length);
     this.regSlab.set(regs, this.regAt);
   }
 

@@ -37,6 +37,11 @@ export function u64At(dv: DataView, offset: number, le: boolean): number {
   return dv.getUint32(hiAt, le) * 2 ** 32 + dv.getUint32(loAt, le);
 }
 
+/** u64IsZero reports whether a u64 field is 0, in either byte order (a field that must be 0). */
+export function u64IsZero(dv: DataView, offset: number): boolean {
+  return (dv.getUint32(offset) | dv.getUint32(offset + 4)) === 0;
+}
+
 /** u64Low reads the low 32 bits of a u64 field: what a 32-bit kernel keeps of it. */
 export function u64Low(dv: DataView, offset: number, le: boolean): number {
   const loAt = le ? offset : offset + 4;
