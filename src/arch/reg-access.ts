@@ -3,8 +3,9 @@
  * writes a handful of registers per call, so each arch resolves their offsets
  * once, at definition time.
  */
-import type { Arch, RegLayout } from './arch.js';
+import type { RegLayout } from './arch.js';
 import { readLow32, readSigned, readUnsigned, writeWord } from './byte-order.js';
+import { perAbi } from './per-abi.js';
 import { fieldOf } from './register-file.js';
 
 /** RegAccessor reads and writes one register field of a DataView over the register set. */
@@ -34,32 +35,15 @@ export interface AbiRegisters {
   readonly sp: RegAccessor;
 }
 
-const compiled = new WeakMap<Arch, AbiRegisters>();
-
-/** The ABI last asked for and its accessors: every syscall asks, and a host runs one ABI. */
-let lastAbi: Arch | null = null;
-let lastRegs: AbiRegisters | null = null;
-
 /** abiRegisters returns an ABI's syscall-number, argument and stack-pointer accessors, compiled once per ABI. */
-export function abiRegisters(abi: Arch): AbiRegisters {
-  return abi === lastAbi ? lastRegs! : compileRegisters(abi);
-}
-
-function compileRegisters(abi: Arch): AbiRegisters {
-  let regs = compiled.get(abi);
-  if (!regs) {
-    const le = abi.littleEndian;
-    regs = {
-      nr: accessor(abi.regs, le, abi.syscall.nr),
-      args: abi.syscall.args.map((name) => accessor(abi.regs, le, name)),
-      sp: accessor(abi.regs, le, abi.spRegister),
-    };
-    compiled.set(abi, regs);
-  }
-  lastAbi = abi;
-  lastRegs = regs;
-  return regs;
-}
+export const abiRegisters = perAbi((abi): AbiRegisters => {
+  const le = abi.littleEndian;
+  return {
+    nr: accessor(abi.regs, le, abi.syscall.nr),
+    args: abi.syscall.args.map((name) => accessor(abi.regs, le, name)),
+    sp: accessor(abi.regs, le, abi.spRegister),
+  };
+});
 
 /**
  * accessor compiles a RegAccessor for the named field of `layout`: closures

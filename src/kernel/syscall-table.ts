@@ -5,6 +5,7 @@
  * here from those maps.
  */
 import type { Arch } from '../arch/arch.js';
+import { perAbi } from '../arch/per-abi.js';
 import type { SyscallName } from '../abi/syscall-names.js';
 import { sysClone3 } from './clone3.js';
 import { sysCapget, sysCapset, sysGetuid, sysSetuid } from './credentials-syscalls.js';
@@ -81,27 +82,15 @@ export interface SyscallEntry {
   readonly handler: Handler;
 }
 
-/** Each ABI's table, indexed by syscall number (every number is below a few hundred). */
-const tables = new WeakMap<Arch, readonly (SyscallEntry | undefined)[]>();
-
-/** The ABI of the last lookup and its table: a host runs one ABI, so the WeakMap is rarely asked. */
-let lastAbi: Arch | null = null;
-let lastTable: readonly (SyscallEntry | undefined)[] = [];
+/** tableOf is each ABI's table, indexed by syscall number (every number is below a few hundred). */
+const tableOf = perAbi((abi): readonly (SyscallEntry | undefined)[] => {
+  const rows = new Array<SyscallEntry | undefined>(Math.max(...Object.values(abi.syscalls)) + 1).fill(undefined);
+  for (const [name, n] of Object.entries(abi.syscalls)) rows[n] = { name: name as SyscallName, handler: HANDLERS[name as SyscallName] };
+  return rows;
+});
 
 /** syscallEntry returns what an ABI's number selects, or undefined (ENOSYS); the handler comes with it, so dispatch looks up nothing by name. */
 export function syscallEntry(abi: Arch, nr: number): SyscallEntry | undefined {
-  const table = abi === lastAbi ? lastTable : tableOf(abi);
+  const table = tableOf(abi);
   return nr >= 0 && nr < table.length ? table[nr] : undefined;
-}
-
-function tableOf(abi: Arch): readonly (SyscallEntry | undefined)[] {
-  let table = tables.get(abi);
-  if (!table) {
-    const rows = new Array<SyscallEntry | undefined>(Math.max(...Object.values(abi.syscalls)) + 1).fill(undefined);
-    for (const [name, n] of Object.entries(abi.syscalls)) rows[n] = { name: name as SyscallName, handler: HANDLERS[name as SyscallName] };
-    tables.set(abi, (table = rows));
-  }
-  lastAbi = abi;
-  lastTable = table;
-  return table;
 }

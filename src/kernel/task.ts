@@ -117,7 +117,7 @@ export class Task {
   /** groupFromFork makes the group a fork left into this task's own, led by it. */
   private groupFromFork(): ThreadGroup {
     const g = this.groupState;
-    if (g === null || g instanceof ThreadGroup) throw new Error('a task is given its thread group when it is made');
+    if (!(g instanceof ForkedGroup)) throw new Error('a task is given its thread group when it is made');
     return (this.groupState = ThreadGroup.fromFork(this, g));
   }
 
