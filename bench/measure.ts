@@ -6,9 +6,25 @@ export interface Figure {
   unit: string;
   baseline?: { name: string; value: number; unit: string };
   ratio?: number;
-  target?: string;
+  /** what the issue asks of the figure: at least `atLeast` of its value, or of its ratio to the baseline */
+  target?: Target;
+  /** whether this run met the target (set when the figure is recorded) */
+  met?: boolean;
   /** every run's value, when the figure summarises several (the median of them) */
   runs?: number[];
+}
+
+export interface Target {
+  atLeast: number;
+  of: 'value' | 'ratio';
+  /** the target as the issue states it, e.g. ">= 500,000 calls/s" */
+  text: string;
+}
+
+/** targetMet reports whether `f`'s value, or its ratio to its baseline, reaches its target. */
+export function targetMet(f: Figure, target: Target): boolean {
+  const measured = target.of === 'value' ? f.value : f.baseline ? f.value / f.baseline.value : NaN;
+  return measured >= target.atLeast;
 }
 
 /** time returns the seconds `fn` takes, the best of `runs`. */

@@ -13,7 +13,8 @@ import { PidNamespace } from '../src/kernel/pid-namespace.js';
 import { schedulerFigure, sleepersFigure, storeFigures } from './containers.js';
 import { buildTreeLibc, buildTreeRaw } from './eclone-tree.js';
 import { cliFigures, pageFigures, restoreRateFigure } from './images.js';
-import { median, time, timeEach, type Figure } from './measure.js';
+import { cpus, loadavg } from 'node:os';
+import { median, targetMet, time, timeEach, type Figure } from './measure.js';
 import { NaiveAllocator } from './naive-allocator.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -22,10 +23,11 @@ const figures: Figure[] = [];
 
 function record(f: Figure): void {
   if (f.baseline) f.ratio = f.value / f.baseline.value;
+  if (f.target) f.met = targetMet(f, f.target);
   figures.push(f);
   const base = f.baseline ? `  baseline ${fmt(f.baseline.value)} ${f.baseline.unit} (${f.baseline.name})  ratio ${f.ratio!.toFixed(2)}x` : '';
   const spread = f.runs ? `  (runs ${fmt(Math.min(...f.runs))}..${fmt(Math.max(...f.runs))})` : '';
-  console.log(`${f.name.padEnd(48)} ${fmt(f.value).padStart(12)} ${f.unit}${spread}${base}${f.target ? `  target ${f.target}` : ''}`);
+  console.log(`${f.name.padEnd(48)} ${fmt(f.value).padStart(12)} ${f.unit}${spread}${base}${f.target ? `  target ${f.target.text}: ${f.met ? 'met' : 'NOT met'}` : ''}`);
 }
 
 function fmt(v: number): string {
@@ -157,7 +159,7 @@ async function main(): Promise<void> {
     name: 'eclone, 100,000-task tree, 3 levels (registers)',
     value: rawRate,
     unit: 'calls/s',
-    target: '>= 500,000 calls/s (median of builds 3-7)',
+    target: { atLeast: 500_000, of: 'value', text: '>= 500,000 calls/s (median of builds 3-7)' },
     runs: steady.map((s) => tasks / s),
     baseline: real ? { name: 'real kernel clone3 set_tid, 1,000 processes', value: real, unit: 'processes/s' } : { name: 'same tree through the C library', value: tasks / viaLibc, unit: 'calls/s' },
   });
@@ -177,8 +179,13 @@ async function main(): Promise<void> {
   for (const f of cliFigures(join(benchDir, '..', 'bin', 'ckpt.js'))) record(f);
   record(restoreRateFigure());
   for (const f of await pageFigures()) record(f);
-  writeFileSync(join(benchDir, 'results.json'), `${JSON.stringify({ node: process.version, figures }, null, 2)}\n`);
-  console.log(`\nwrote ${join('bench', 'results.json')}`);
+  const targets = figures.filter((f) => f.target);
+  const missed = targets.filter((f) => !f.met);
+  console.log(`\ntargets: ${targets.length - missed.length} of ${targets.length} met${missed.length ? ` (not met: ${missed.map((f) => f.name).join('; ')})` : ''}`);
+  // Figures from one machine at one moment: say which machine, and how busy it was, so runs can be compared.
+  const machine = { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', loadavg: loadavg() };
+  writeFileSync(join(benchDir, 'results.json'), `${JSON.stringify({ node: process.version, machine, figures }, null, 2)}\n`);
+  console.log(`wrote ${join('bench', 'results.json')}`);
 }
 
 await main();
