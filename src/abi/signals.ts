@@ -2,6 +2,7 @@
  * Signal numbers the model delivers. x86, s390 and powerpc all use the
  * generic numbering for these (asm/signal.h).
  */
+export const SIGHUP = 1;
 export const SIGKILL = 9;
 export const SIGCHLD = 17;
 export const SIGCONT = 18;

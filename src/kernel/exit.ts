@@ -8,12 +8,15 @@
  *   its group has exited (delay_group_leader), and then its parent is told.
  * - Children of an exiting task go to a live thread of its group, else to its
  *   pid namespace's child reaper.
+ * - An exit that orphans a process group with a stopped member sends the
+ *   group SIGHUP and SIGCONT (orphaned-pgrp.ts).
  * - When the last thread of a namespace's init exits, the namespace stops
  *   accepting pids, every task in it (and so in every namespace below it) is
  *   killed, and the init reaps them all before it becomes a zombie itself.
  */
 import { SIGCHLD, SIGKILL } from '../abi/signals.js';
 import { KernelPanic } from './kernel-error.js';
+import { killOrphanedPgrp } from './orphaned-pgrp.js';
 import type { HostState } from './host-state.js';
 import { putPid } from './pid.js';
 import type { PidNamespace } from './pid-namespace.js';
@@ -84,6 +87,8 @@ export function exitThread(host: HostState, t: Task, status: number): void {
   releaseMemory(t);
   if (group.threadCount === 0 && --group.files.users === 0) group.files.clear();
   forgetOriginalParent(host, t);
+  // exit_notify: the group's death may orphan its own process group.
+  if (group.threadCount === 0) killOrphanedPgrp(host, group.leader, null);
   if (!t.isLeader) {
     releaseTask(host, t);
     const leader = group.leader;
@@ -130,9 +135,12 @@ function forgetOriginalParent(host: HostState, t: Task): void {
     child.parent = reaper;
     if (!reaper) continue;
     reaper.addChild(child);
-    // A child moving to another process signals its new parent with SIGCHLD.
-    if (reaper.group !== t.group) child.exitSignal = SIGCHLD;
+    if (reaper.group === t.group) continue; // a threaded reparent: nobody need know (forget_original_parent)
+    // reparent_leader: a child moving to another process signals its new parent with SIGCHLD,
+    // and the move may orphan its process group.
+    child.exitSignal = SIGCHLD;
     if (isReapable(child)) notifyParent(host, child);
+    killOrphanedPgrp(host, child, t);
   }
 }
 

@@ -18,18 +18,28 @@ import type { ThreadGroup } from './thread-group.js';
 const IGNORED = new Set([17 /* SIGCHLD */, 23 /* SIGURG */, 28 /* SIGWINCH */]);
 const STOPPING = new Set([SIGSTOP, 20 /* SIGTSTP */, 21 /* SIGTTIN */, 22 /* SIGTTOU */]);
 
-/** initIgnores reports whether the init of `group`'s namespace drops `sig` coming from `sender`. */
-function initIgnores(sender: Task | null, group: ThreadGroup, sig: number): boolean {
-  if (!group.unkillable || !sender) return false;
+/** a fault's signal (force_sig): with no handler it reaches even an init, whose SIGNAL_UNKILLABLE it clears */
+export const FORCED = 'forced';
+/** a signal the kernel sends of its own accord (SEND_SIG_PRIV): an init still ignores it, but for SIGKILL and SIGSTOP */
+export const FROM_KERNEL = 'kernel';
+
+/** Sender is who a signal comes from: a task (kill(2)), or the kernel. */
+export type Sender = Task | typeof FORCED | typeof FROM_KERNEL;
+
+/** initIgnores is sig_task_ignored for the init of `group`'s namespace: whether it drops `sig` coming from `sender`. */
+function initIgnores(sender: Sender, group: ThreadGroup, sig: number): boolean {
+  if (!group.unkillable || sender === FORCED) return false;
+  const kernelOnly = sig === SIGKILL || sig === SIGSTOP;
+  if (sender === FROM_KERNEL) return !kernelOnly;
   const initNs = group.leader.activeNs;
   const fromAncestor = sender.activeNs.level < initNs.level && sender.activeNs.isAncestorOf(initNs);
-  return !(fromAncestor && (sig === SIGKILL || sig === SIGSTOP));
+  return !(fromAncestor && kernelOnly);
 }
 
 /** deliver applies `sig`'s default action to a thread group. */
-export function deliver(host: HostState, sender: Task | null, group: ThreadGroup, sig: number): void {
+export function deliver(host: HostState, sender: Sender, group: ThreadGroup, sig: number): void {
   if (sig === 0 || group.threadCount === 0 || group.groupExitStatus !== null) return;
-  if (initIgnores(sender, group, sig)) return;
+  // prepare_signal resumes a stopped group on SIGCONT before anything may ignore the signal: even an init that ignores it is continued.
   if (sig === SIGCONT) {
     if (group.stopped) {
       group.stopped = false;
@@ -40,6 +50,7 @@ export function deliver(host: HostState, sender: Task | null, group: ThreadGroup
     }
     return;
   }
+  if (initIgnores(sender, group, sig)) return;
   if (IGNORED.has(sig)) return;
   if (STOPPING.has(sig)) {
     if (!group.stopped) {
@@ -59,12 +70,18 @@ function notifyParentOf(host: HostState, group: ThreadGroup): void {
   if (parent) wakeWaiters(host, parent.group);
 }
 
-/** mayKill is kill_ok_by_cred: matching uids, or CAP_KILL in the target's user namespace. */
-function mayKill(sender: Task, target: ThreadGroup): boolean {
+/**
+ * mayKill is check_kill_permission: a thread of the target's own group, matching
+ * uids or CAP_KILL in the target's user namespace (kill_ok_by_cred), or for
+ * SIGCONT, a sender in the target's session (kill(2)).
+ */
+function mayKill(sender: Task, target: ThreadGroup, sig: number): boolean {
+  if (sender.group === target) return true;
   const s = sender.creds;
   const t = target.leader.creds;
   if (s.euid === t.suid || s.euid === t.uid || s.uid === t.suid || s.uid === t.uid) return true;
-  return capableIn(s, CAP_KILL, t.userNs);
+  if (capableIn(s, CAP_KILL, t.userNs)) return true;
+  return sig === SIGCONT && target.session === sender.group.session;
 }
 
 /** sysKill is kill(pid, sig) with the pid selectors of kill(2), seen from the caller's namespace. */
@@ -74,7 +91,7 @@ export function sysKill(host: HostState, task: Task, pid: number, sig: number): 
   if (pid > 0) {
     const target = ns.pids.get(pid)?.task;
     if (!target) fail('ESRCH', `no process ${pid}`);
-    if (!mayKill(task, target.group)) fail('EPERM', `not allowed to signal process ${pid}`);
+    if (!mayKill(task, target.group, sig)) fail('EPERM', `not allowed to signal process ${pid}`);
     deliver(host, task, target.group, sig);
     return 0;
   }
@@ -93,7 +110,7 @@ export function sysKill(host: HostState, task: Task, pid: number, sig: number): 
   if (groups.length === 0) fail('ESRCH', pid === -1 ? 'no process to signal' : 'the process group is empty');
   let sent = 0;
   for (const g of groups) {
-    if (!mayKill(task, g)) continue;
+    if (!mayKill(task, g, sig)) continue;
     deliver(host, task, g, sig);
     sent++;
   }

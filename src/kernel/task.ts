@@ -126,6 +126,16 @@ export class Task {
     this.groupState = group;
   }
 
+  /** processGroup is the process group of the task's thread group, read without making what a fork left into a group of its own. */
+  get processGroup(): Pid {
+    return (this.groupState as ThreadGroup | ForkedGroup).pgrp;
+  }
+
+  /** session is the session of the task's thread group, read as processGroup is. */
+  get session(): Pid {
+    return (this.groupState as ThreadGroup | ForkedGroup).session;
+  }
+
   /** mm is the task's address space. */
   get mm(): MemoryMap {
     // Short for the JIT's inlining budget, as `group`.

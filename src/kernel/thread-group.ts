@@ -30,6 +30,27 @@ const FLAGS = {
 const STOP_SIGNAL_SHIFT = 8;
 const FLAG_BITS = (1 << STOP_SIGNAL_SHIFT) - 1;
 
+/**
+ * How many groups of each process group are stopped (attached to it, with
+ * SIGNAL_STOP_STOPPED set): has_stopped_jobs in one look, where the kernel
+ * walks the group's members. Kept beside struct pid rather than in it, since
+ * every pid would carry the field and almost none ever needs it; kept up to
+ * date by the `stopped` flag, setPgrp and detach, the only ways a group's
+ * stop state or process group changes.
+ */
+const stoppedIn = new WeakMap<Pid, number>();
+
+function countStopped(pgrp: Pid, delta: 1 | -1): void {
+  const n = (stoppedIn.get(pgrp) ?? 0) + delta;
+  if (n === 0) stoppedIn.delete(pgrp);
+  else stoppedIn.set(pgrp, n);
+}
+
+/** hasStoppedJobs reports whether a group of process group `pgrp` is stopped (kernel/exit.c has_stopped_jobs). */
+export function hasStoppedJobs(pgrp: Pid): boolean {
+  return stoppedIn.has(pgrp);
+}
+
 /** each flag of FLAGS is a boolean property of a group (defined on the prototype by the class's static block) */
 export interface ThreadGroup extends Record<keyof typeof FLAGS, boolean> {}
 
@@ -65,7 +86,9 @@ export class ThreadGroup {
           return (this.state & bit) !== 0;
         },
         set(this: ThreadGroup, on: boolean) {
+          const was = (this.state & bit) !== 0;
           this.state = on ? this.state | bit : this.state & ~bit;
+          if (bit === FLAGS.stopped && was !== on) countStopped(this.pgrp, on ? 1 : -1);
         },
       });
     }
@@ -80,7 +103,9 @@ export class ThreadGroup {
 
   constructor(
     public leader: Task,
+    /** the process group: moved only by setPgrp, which keeps the count of stopped groups with it */
     public pgrp: Pid,
+    /** the session: moved only by setSession */
     public session: Pid,
     /** the group's table, or null for a new empty one (a fork of a process with no open files) */
     files: FileTable | null,
@@ -184,6 +209,10 @@ export class ThreadGroup {
     const old = this.pgrp;
     pgrp.pgrpUsers++;
     this.pgrp = pgrp;
+    if (this.stopped) {
+      countStopped(old, -1);
+      countStopped(pgrp, 1);
+    }
     this.lastFork = null;
     old.pgrpUsers--;
     put(old);
@@ -202,6 +231,7 @@ export class ThreadGroup {
 
   /** detach drops the group's process group and session references (at release). */
   detach(put: (p: Pid) => void): void {
+    if (this.stopped) countStopped(this.pgrp, -1);
     this.pgrp.pgrpUsers--;
     this.session.sessionUsers--;
     put(this.pgrp);

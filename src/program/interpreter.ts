@@ -13,7 +13,7 @@ import { readSigned, writeBig, writeWord } from '../arch/byte-order.js';
 import { abiRegisters } from '../arch/reg-access.js';
 import { isKernelError } from '../kernel/kernel-error.js';
 import type { HostState } from '../kernel/host-state.js';
-import { deliver } from '../kernel/signals.js';
+import { deliver, FORCED } from '../kernel/signals.js';
 import { TICK_NS } from '../kernel/time-syscalls.js';
 import type { Task } from '../kernel/task.js';
 import type { Arg, Expr, Stmt } from './ast.js';
@@ -218,7 +218,7 @@ export function step(host: InterpreterHost, task: Task, c: Compiled): StepResult
     return execute(host, task, c);
   } catch (e) {
     if (!(e instanceof UserTrap)) throw e;
-    deliver(host, null, task.group, e.signal);
+    deliver(host, FORCED, task.group, e.signal);
     return 'faulted';
   }
 }

@@ -16,7 +16,7 @@ import { containerTree, hostTree, throughBytes } from './container-tree.js';
 import { ALL_ARCHES } from '../helpers.js';
 import type { Task } from '../../src/kernel/task.js';
 
-const WORKLOADS = ['nested', 'threads', 'pidcache', 'churn'].map((n) => [n, readFileSync(`images/workloads/${n}.wl`, 'utf8')] as const);
+const WORKLOADS = ['nested', 'threads', 'pidcache', 'churn', 'jobs'].map((n) => [n, readFileSync(`images/workloads/${n}.wl`, 'utf8')] as const);
 
 const tree = containerTree;
 
@@ -433,4 +433,21 @@ describe('register and FPU state', () => {
     expect(machine.host.snapshot()).toEqual(snapshot);
     expect(tree(machine, 'c')).toEqual(before);
   });
+});
+
+describe('a stopped job whose group is orphaned after the checkpoint', () => {
+  // images/workloads/jobs.wl: checkpointed while the job is stopped and its session leader,
+  // the group's last link, has not yet exited (kernel/exit.c kill_orphaned_pgrp).
+  const text = readFileSync('images/workloads/jobs.wl', 'utf8');
+
+  itRestoresMidRun(
+    'is sent SIGHUP when its last link exits, on the restored host as on the source',
+    ALL_ARCHES,
+    { name: 'orphaned-job', text, n: 13, m: 40 },
+    (before) => {
+      const job = before.find((t) => t.nspids[0] === 3)!;
+      expect([job.state, job.pgid, job.sid]).toEqual(['stopped', 3, 2]);
+    },
+    ['init reaped 2\ninit reaped 3\n'],
+  );
 });

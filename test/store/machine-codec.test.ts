@@ -8,6 +8,7 @@ import { ALL_ARCHES } from '../helpers.js';
 
 const NESTED = readFileSync('images/workloads/nested.wl', 'utf8');
 const PIDCACHE = readFileSync('images/workloads/pidcache.wl', 'utf8');
+const JOBS = readFileSync('images/workloads/jobs.wl', 'utf8');
 
 function roundTrip(m: Machine): Machine {
   return decodeMachine(decode(encode(encodeMachine(m))) as MachineRecord);
@@ -31,6 +32,22 @@ describe.each(ALL_ARCHES)('machine codec on %s', (arch) => {
       expect(loaded.containers.get('b')!.console.text).toBe(straight.containers.get('b')!.console.text);
       expect(loaded.host.snapshot()).toEqual(straight.host.snapshot());
     }
+  });
+});
+
+describe.each(ALL_ARCHES)('a stopped job saved and loaded on %s', (arch) => {
+  it('is still its group\'s stopped job: the leader\'s exit after the load orphans the group and SIGHUP ends the job (kill_orphaned_pgrp)', () => {
+    const straight = Machine.create('h', arch);
+    straight.run('j', 'jobs.wl', JOBS);
+    straight.scheduler.run(60);
+    const saved = Machine.create('h', arch);
+    saved.run('j', 'jobs.wl', JOBS);
+    saved.scheduler.run(13); // the job stopped, its leader not yet gone
+    expect(saved.tasksOf(saved.containers.get('j')!).map((t) => t.state)).toContain('stopped');
+    const loaded = roundTrip(saved);
+    loaded.scheduler.run(47);
+    expect(loaded.containers.get('j')!.console.text).toBe('init reaped 2\ninit reaped 3\n');
+    expect(loaded.host.snapshot()).toEqual(straight.host.snapshot());
   });
 });
 
