@@ -1,10 +1,11 @@
 /** The named constants a workload may use: signals, clone flags, wait options, mmap bits. */
 import * as flags from '../abi/clone-flags.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE } from '../abi/mman.js';
-import { SIGCHLD, SIGCONT, SIGKILL, SIGSTOP } from '../abi/signals.js';
+import { SIGCHLD, SIGCONT, SIGHUP, SIGKILL, SIGSTOP } from '../abi/signals.js';
 import { WCONTINUED, WNOHANG, WUNTRACED, __WALL, __WCLONE } from '../abi/wait.js';
 
 export const CONSTANTS: Readonly<Record<string, number>> = {
+  SIGHUP,
   SIGKILL,
   SIGCHLD,
   SIGCONT,

@@ -101,6 +101,14 @@ describe('the other sample workloads', () => {
     expect(ctr.console.text).toMatch(/^wrap 1: pid 300 after 399 \(399 forks\)\nwrap 2: pid 300 after 399 \(499 forks\)\n/);
   });
 
+  it('jobs: the orphaned stopped job is ended by SIGHUP (a signal constant of the language) and reaped', () => {
+    const r = runWorkload('s390', 'jobs.wl', readFileSync('images/workloads/jobs.wl', 'utf8'), 100);
+    expect(r.ctr.console.text).toBe('init reaped 2\ninit reaped 3\n');
+    const hup = runWorkload('x86_64', 'hup.wl', 'var r\nprogram main\n  r = fork()\n  if r == 0 goto kid\n  sleep 5\n  r = kill(r, SIGHUP)\n  sleep 100\nkid:\n  sleep 100\nend\n', 10);
+    const kid = [...hup.host.tasks].find((t) => t.parent === hup.ctr.init)!;
+    expect([kid.state, kid.group.groupExitStatus]).toEqual(['zombie', 1]);
+  });
+
   it('pidcache: the cached pid always matches getpid()', () => {
     const r = runWorkload('ppc64', 'pidcache.wl', readFileSync('images/workloads/pidcache.wl', 'utf8'), 400);
     expect(r.ctr.console.text).toContain('ok 1 round 3\n');
