@@ -24,7 +24,7 @@ describe('host verbs', () => {
       ['p', 'ppc'],
       ['z', 's390x'],
     ]);
-    expect((await ckpt('host', 'show', 'z')).out).toBe('host z: s390x, pid_max 4194304, clock 0, 1 tasks');
+    expect((await ckpt('host', 'show', 'z')).out).toBe('host z: s390x, pid_max 4194304, clock 0, 1 task');
     expect((await ckpt('host', 'rm', 'z')).code).toBe(0);
     expect((await ckpt('host', 'list')).out).toContain('p ');
     expect((await ckpt('host', 'list')).out).not.toContain('z ');

@@ -7,6 +7,7 @@ import type { Machine } from '../../container/machine.js';
 import type { Task } from '../../kernel/task.js';
 import type { CliContext } from '../context.js';
 import { orCreateArch, storeOf, verb, withHost, type HostArgs } from '../options.js';
+import { counted } from '../counted.js';
 import { UsageError } from '../usage-error.js';
 
 function containerOf(m: Machine, name: string): Container {
@@ -79,7 +80,7 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
           },
           orCreateArch(a),
         );
-        ctx.out(a.json ? JSON.stringify(out) : `started container ${out.container} on host ${out.host}: init is pid ${out.initPid} on the host, pid 1 inside${out.steps ? `; ran ${out.steps} steps` : ''}`);
+        ctx.out(a.json ? JSON.stringify(out) : `started container ${out.container} on host ${out.host}: init is pid ${out.initPid} on the host, pid 1 inside${out.steps ? `; ran ${counted(out.steps, 'step')}` : ''}`);
       },
     }),
     verb<HostArgs & { ctr?: string }>({
@@ -125,7 +126,7 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
           const ran = a.untilIdle ? m.scheduler.runUntilIdle(1_000_000, only) : m.scheduler.run(a.steps, only);
           return { steps: ran, clock: m.host.clock };
         });
-        ctx.out(a.json ? JSON.stringify(out) : `ran ${out.steps} steps; clock is ${out.clock}`);
+        ctx.out(a.json ? JSON.stringify(out) : `ran ${counted(out.steps, 'step')}; clock is ${out.clock}`);
       },
     }),
     verb<HostArgs & { ctr: string }>({

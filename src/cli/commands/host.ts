@@ -6,6 +6,7 @@ import { PID_MAX_DEFAULT, PID_MAX_MIN } from '../../abi/limits.js';
 import type { Machine } from '../../container/machine.js';
 import type { CliContext } from '../context.js';
 import { storeOf, verb, withCommon, type CommonArgs } from '../options.js';
+import { counted } from '../counted.js';
 import { UsageError } from '../usage-error.js';
 
 function summary(m: Machine) {
@@ -71,8 +72,8 @@ export function hostCommand(ctx: CliContext): CommandModule {
           handler: (a: CommonArgs & { name: string }) => {
             const s = summary(storeOf(a).read(a.name));
             if (a.json) return ctx.out(JSON.stringify(s));
-            ctx.out(`host ${s.name}: ${s.arch}, pid_max ${s.pidMax}, clock ${s.clock}, ${s.tasks} tasks`);
-            for (const c of s.containers) ctx.out(`  container ${c.name}: init pid ${c.initPid} (${c.state}), ${c.tasks} tasks`);
+            ctx.out(`host ${s.name}: ${s.arch}, pid_max ${s.pidMax}, clock ${s.clock}, ${counted(s.tasks, 'task')}`);
+            for (const c of s.containers) ctx.out(`  container ${c.name}: init pid ${c.initPid} (${c.state}), ${counted(c.tasks, 'task')}`);
           },
           }),
         )

@@ -13,6 +13,7 @@ import { EXIT } from '../exit-codes.js';
 import { orCreateArch, storeOf, verb, withCommon, withHost, type CommonArgs, type HostArgs } from '../options.js';
 import { UsageError } from '../usage-error.js';
 import { BYTES, progressBar } from '../progress.js';
+import { counted } from '../counted.js';
 import { printable } from '../printable.js';
 import { restorerIsPrivileged } from '../privilege.js';
 
@@ -118,7 +119,7 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
           if (!a.leaveRunning) m.remove(c);
           return { image: out, container: c.name, arch: img.arch, tasks: img.tasks.length, bytes: size, leftRunning: a.leaveRunning };
         });
-        ctx.out(a.json ? JSON.stringify(info) : `dumped ${info.container} (${info.arch}, ${info.tasks} tasks) to ${info.image}, ${info.bytes} bytes${info.leftRunning ? '; it is still running' : '; it was removed'}`);
+        ctx.out(a.json ? JSON.stringify(info) : `dumped ${info.container} (${info.arch}, ${counted(info.tasks, 'task')}) to ${info.image}, ${info.bytes} bytes${info.leftRunning ? '; it is still running' : '; it was removed'}`);
       },
     }),
     verb<RestoreArgs>({
@@ -149,7 +150,7 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
           },
           orCreateArch(a),
         );
-        ctx.out(a.json ? JSON.stringify(out) : `restored ${out.container} on host ${out.host} with ${out.via}: ${out.tasks} tasks, init is pid ${out.initPid} on the host`);
+        ctx.out(a.json ? JSON.stringify(out) : `restored ${out.container} on host ${out.host} with ${out.via}: ${counted(out.tasks, 'task')}, init is pid ${out.initPid} on the host`);
       },
     }),
     verb<RestoreArgs>({
@@ -205,7 +206,7 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
             }),
           );
         }
-        ctx.out(`container ${img.name}: ${img.arch}, pid_max ${img.pidMax}, ${img.tasks.length} tasks, ${img.pidNs.length} pid namespaces, ${img.pages.length} distinct pages`);
+        ctx.out(`container ${img.name}: ${img.arch}, pid_max ${img.pidMax}, ${counted(img.tasks.length, 'task')}, ${counted(img.pidNs.length, 'pid namespace')}, ${counted(img.pages.length, 'distinct page')}`);
         if (a.tree) for (const l of tree(img)) ctx.out(l);
       },
     }),
