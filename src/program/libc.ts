@@ -134,6 +134,8 @@ function putU32(b: Uint8Array, offset: number, le: boolean, v: number | undefine
 
 export class Libc {
   private pending: PendingCall | null = null;
+  /** the caller's registers while a call runs: one buffer per library, as calls never overlap (a blocked one must be resumed first), since a copy per call costs a malloc and a free */
+  private savedRegs: Uint8Array | null = null;
 
   constructor(
     private readonly host: LibcHost,
@@ -152,7 +154,10 @@ export class Libc {
     if (this.pending) throw new RangeError(`libc: task ${this.task.pid.nr} is blocked in ${this.pending.name}; call resume() first`);
     const t = this.task;
     const abi = this.abi;
-    const savedRegs = t.regs.slice();
+    const regsNow = t.regs;
+    let savedRegs = this.savedRegs;
+    if (savedRegs === null || savedRegs.length !== regsNow.length) savedRegs = this.savedRegs = new Uint8Array(regsNow.length);
+    savedRegs.set(regsNow);
     const savedExtra: Record<string, Uint8Array> = {};
     for (const [k, v] of Object.entries(t.extra)) savedExtra[k] = v.slice();
     const regs = abiRegisters(abi);
