@@ -1,12 +1,12 @@
 /**
  * Image files on disk. Writing: the archive is laid out before pages.bin's
  * digest is known (the manifest's size does not depend on it), pages.bin is
- * hashed chunk by chunk as its batches go to the disk, and the manifest is
+ * hashed batch by batch as the batches go to the disk (on a worker thread
+ * when it is large, sha256-stream.ts), and the manifest is
  * written into its place last, all through one atomic replacement: no file
  * or a complete one. Reading: the file is read in parallel batches, each
  * entry hashed as its bytes arrive, so decodeImage need not hash again.
  */
-import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { BATCH_BYTES, IN_FLIGHT, writeFileAtomicallyStreamed } from '../store/atomic-file.js';
@@ -15,6 +15,7 @@ import { byteLength } from './bytes.js';
 import type { ContainerImage } from './container-image.js';
 import { ImageError, type EntryName } from './format.js';
 import { encodeBody, manifestEntries, sha256, type EncodeOptions } from './image-codec.js';
+import { sha256Stream } from './sha256-stream.js';
 
 /** a digest the manifest holds until pages.bin's is known: the same length, so nothing moves */
 const PLACEHOLDER = '0'.repeat(64);
@@ -47,14 +48,18 @@ export async function writeImageFile(path: string, img: ContainerImage, opts: Wr
   const draft = manifestEntries(img, encoded, digests);
   const { chunks, entries } = tarLayout([...draft, ...encoded.body]);
   const pages = entries.find((e) => e.path === 'pages.bin')!;
-  const hash = createHash('sha256');
+  const pagesEnd = pages.offset + pages.size;
+  const hash = sha256Stream(pages.size);
   try {
     await writeFileAtomicallyStreamed(path, chunks, {
-      onChunk: (i) => {
-        if (i >= pages.first && i < pages.end) hash.update(chunks[i]!);
+      // the part of each batch that is pages.bin's data, hashed while the batch is written
+      onBatch: (bytes, at) => {
+        const from = Math.max(at, pages.offset);
+        const to = Math.min(at + bytes.length, pagesEnd);
+        return from < to ? hash.update(bytes.subarray(from - at, to - at)) : undefined;
       },
-      patches: () => {
-        digests.set('pages.bin', hash.digest('hex'));
+      patches: async () => {
+        digests.set('pages.bin', await hash.digest());
         return manifestEntries(img, encoded, digests).map(([name, bytes], k) => {
           const at = entries[k]!;
           if (at.path !== name || at.size !== bytes.length) throw new Error(`internal: ${name} changed size once its digests were known`);
@@ -67,6 +72,8 @@ export async function writeImageFile(path: string, img: ContainerImage, opts: Wr
     const code = (e as NodeJS.ErrnoException).code;
     if (typeof code !== 'string') throw e;
     throw new ImageError('CKPT_WRITE_FAILED', `cannot write image ${path}: ${code}${WHY[code] ? ` (${WHY[code]})` : ''}; nothing was written`);
+  } finally {
+    await hash.close();
   }
   return byteLength(chunks);
 }

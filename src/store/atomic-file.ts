@@ -89,10 +89,15 @@ export const BATCH_BYTES = 16 * 1024 * 1024;
 export const IN_FLIGHT = 4;
 
 export interface StreamedWrite {
-  /** called with each chunk's index, in order, as the chunk is staged for the disk: hash it here, and the hashing overlaps the writing */
-  onChunk?(index: number): void;
+  /**
+   * called with each batch as it goes to the disk, and the file offset it
+   * goes to: hash it here, and the hashing overlaps the writing. The batch
+   * lies in shared memory (another thread may read it) and is not reused
+   * before the returned promise settles.
+   */
+  onBatch?(bytes: Uint8Array, at: number): Promise<void> | void;
   /** bytes written over placeholders once every chunk is written, before the file is made durable */
-  patches?(): ReadonlyArray<{ at: number; bytes: Uint8Array }>;
+  patches?(): ReadonlyArray<{ at: number; bytes: Uint8Array }> | Promise<ReadonlyArray<{ at: number; bytes: Uint8Array }>>;
   onProgress?(written: number, total: number): void;
 }
 
@@ -100,7 +105,7 @@ export interface StreamedWrite {
  * writeFileAtomicallyStreamed is writeFileAtomically for large files of
  * many chunks (pages.bin is one chunk per page): the chunks are copied into
  * large batches that go out several at once, each durable when its write
- * returns (O_DSYNC), so the disk works while the caller hashes the next
+ * returns (O_DSYNC), so the disk works while the caller stages the next
  * chunks, rather than all at the end in one fsync. The same guarantee:
  * either the old file or the whole new one.
  */
@@ -119,24 +124,23 @@ export async function writeFileAtomicallyStreamed(path: string, chunks: readonly
       let written = 0;
       const ship = async (): Promise<void> => {
         const batch = stage!;
-        const size = fill;
+        const bytes = batch.subarray(0, fill);
         inFlight.push(
-          writeFully(fh, batch.subarray(0, size), at).then(() => {
+          Promise.all([writeFully(fh, bytes, at), how.onBatch?.(bytes, at)]).then(() => {
             spare.push(batch);
-            written += size;
+            written += bytes.length;
             how.onProgress?.(written, total);
           }),
         );
-        at += size;
+        at += bytes.length;
         stage = null;
         fill = 0;
         if (inFlight.length >= IN_FLIGHT) await inFlight.shift();
       };
-      for (let i = 0; i < chunks.length; i++) {
-        how.onChunk?.(i);
-        const chunk = chunks[i]!;
+      for (const chunk of chunks) {
         for (let from = 0; from < chunk.length; ) {
-          stage ??= spare.pop() ?? new Uint8Array(Math.min(BATCH_BYTES, total - at));
+          // shared memory, so that onBatch may hand the batch to another thread without a copy
+          stage ??= spare.pop() ?? new Uint8Array(new SharedArrayBuffer(Math.min(BATCH_BYTES, total - at)));
           const n = Math.min(chunk.length - from, stage.length - fill);
           stage.set(chunk.subarray(from, from + n), fill);
           fill += n;
@@ -146,7 +150,7 @@ export async function writeFileAtomicallyStreamed(path: string, chunks: readonly
       }
       if (fill > 0) await ship();
       await Promise.all(inFlight);
-      for (const { at: offset, bytes } of how.patches?.() ?? []) await writeFully(fh, bytes, offset);
+      for (const { at: offset, bytes } of (await how.patches?.()) ?? []) await writeFully(fh, bytes, offset);
       await fh.sync();
     } finally {
       await fh.close();

@@ -17,7 +17,7 @@ import { ImageError } from '../../src/image/format.js';
 import { decodeImage, encodeImage } from '../../src/image/image-codec.js';
 import { readImageFile, writeImageFile } from '../../src/image/image-file.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../src/index.js';
-import { writeFileAtomicallyStreamed } from '../../src/store/atomic-file.js';
+import { BATCH_BYTES, writeFileAtomicallyStreamed } from '../../src/store/atomic-file.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ckpt-image-file-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -39,7 +39,7 @@ function containerWithPages(mib: number) {
 }
 
 describe('writeImageFile', () => {
-  it('writes the bytes encodeImage lays out, the manifest patched in with pages.bin\'s digest, and reports progress to the last byte', async () => {
+  it('writes the bytes encodeImage lays out, the manifest patched in with pages.bin\'s digest (hashed on a worker: over 32 MiB), and reports progress to the last byte', async () => {
     const { m, c } = containerWithPages(40);
     const img = dumpContainer(m, c, { shareFrames: true });
     const file = join(dir, 'big.tar');
@@ -109,16 +109,24 @@ describe('EntryDigester and digestsFor', () => {
 });
 
 describe('writeFileAtomicallyStreamed', () => {
-  it('writes chunks larger and smaller than a batch in order, each staged once, then the patches; a failure leaves no file', async () => {
+  it('writes chunks larger and smaller than a batch in order, each batch shown to onBatch in shared memory at its offset, then the patches; a failure leaves no file', async () => {
     const big = new Uint8Array(40 << 20).map((_, i) => i * 7);
     const chunks = [Uint8Array.of(1, 2, 3), big, ...Array.from({ length: 5000 }, (_, i) => Uint8Array.of(i & 0xff)), new Uint8Array(9)];
-    const seen: number[] = [];
+    const seen: Array<{ at: number; sha: string; shared: boolean }> = [];
     const file = join(dir, 'streamed.bin');
-    await writeFileAtomicallyStreamed(file, chunks, { onChunk: (i) => seen.push(i), patches: () => [{ at: 1, bytes: Uint8Array.of(9, 9) }] });
-    const expected = concatBytes(chunks);
+    await writeFileAtomicallyStreamed(file, chunks, {
+      onBatch: (bytes, at) => void seen.push({ at, sha: sha(bytes), shared: bytes.buffer instanceof SharedArrayBuffer }),
+      patches: async () => [{ at: 1, bytes: Uint8Array.of(9, 9) }],
+    });
+    const unpatched = concatBytes(chunks);
+    const expected = unpatched.slice();
     expected.set([9, 9], 1);
     expect(sha(new Uint8Array(readFileSync(file)))).toBe(sha(expected));
-    expect(seen).toEqual(chunks.map((_, i) => i));
+    // the batches tile the file in order, each BATCH_BYTES but the last, and are what the file holds there before the patches
+    const offsets = seen.map((b) => b.at);
+    expect(offsets).toEqual(offsets.map((_, k) => k * BATCH_BYTES));
+    expect(seen.map((b) => b.sha)).toEqual(offsets.map((at) => sha(unpatched.subarray(at, at + BATCH_BYTES))));
+    expect(seen.every((b) => b.shared)).toBe(true);
 
     const failed = join(dir, 'failed.bin');
     await expect(
