@@ -136,6 +136,7 @@ export class Host implements HostState {
       'init',
     );
     pid.task = init;
+    init.exitSignal = 0; // it has no parent to signal
     init.group = new ThreadGroup(init, pid, pid, new FileTable());
     init.group.sessionLeader = true;
     init.group.unkillable = true;

@@ -3,6 +3,7 @@
  * children, credentials, address space, and register state kept as the
  * bytes of its ABI's register sets.
  */
+import { SIGCHLD } from '../abi/signals.js';
 import type { Arch } from '../arch/arch.js';
 import type { SyscallName } from '../abi/syscall-names.js';
 import type { Credentials } from './credentials.js';
@@ -29,14 +30,17 @@ export function copyExtraState(entries: Iterable<readonly [string, Uint8Array]>)
 }
 
 /**
- * TaskRare is what most tasks of a large restored tree never have: children,
- * a blocked call, a timer, an exit status, a clear-tid address, a program, a
- * pid namespace for children of its own, the views a running task's
- * registers are read through. It is kept out of Task and made on first
+ * TaskRare is what most tasks of a large restored tree never have: an exit
+ * signal other than SIGCHLD, an exit, children, a blocked call, a timer, an
+ * exit status, a clear-tid address, a program, a pid namespace for children
+ * of its own, the views a running task's registers are read through. It is kept out of Task and made on first
  * write, because a host holds 100,000s of tasks and the garbage collector
  * copies every surviving byte of each twice.
  */
 class TaskRare {
+  /** a process's is almost always SIGCHLD: only other values make a TaskRare */
+  exitSignal = SIGCHLD;
+  exited = false;
   firstChild: Task | null = null;
   lastChild: Task | null = null;
   childTotal = 0;
@@ -73,10 +77,6 @@ export class Task {
   /** links of the host's task list (TaskList) */
   prevTask: Task | null = null;
   nextTask: Task | null = null;
-  /** the signal sent to the parent on exit; -1 for threads (they are reaped at once) */
-  exitSignal = 0;
-  /** set once do_exit has run (PF_EXITING / exit_state) */
-  exited = false;
   /** what few tasks have (TaskRare); null until one is written */
   private rare: TaskRare | null = null;
 
@@ -200,6 +200,24 @@ export class Task {
   get dv(): DataView {
     const more = this.more;
     return (more.view ??= new DataView(this.regSlab.buffer, this.regSlab.byteOffset + this.regAt, this.abi.regs.size));
+  }
+
+  /** exitSignal is the signal sent to the parent on exit; -1 for threads (they are reaped at once). */
+  get exitSignal(): number {
+    return this.rare ? this.rare.exitSignal : SIGCHLD;
+  }
+
+  set exitSignal(sig: number) {
+    if (sig !== SIGCHLD || this.rare) this.more.exitSignal = sig;
+  }
+
+  /** exited is set once do_exit has run (PF_EXITING / exit_state). */
+  get exited(): boolean {
+    return this.rare !== null && this.rare.exited;
+  }
+
+  set exited(done: boolean) {
+    if (done || this.rare) this.more.exited = done;
   }
 
   /** exitStatus is this task's own exit status in wait4's encoding. */
