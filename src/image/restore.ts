@@ -155,6 +155,45 @@ function leaderlessSessions(tasks: readonly ImageTask[], leaders: ReadonlySet<st
   return out;
 }
 
+/**
+ * A ReparentedMember is a process whose parent is its namespace's init,
+ * outside its session, while the session's leader is still in the image: a
+ * daemon's double fork (the leader, or a member it made, forked it and
+ * exited, and the init took it over). Forked from the init it would join the
+ * init's session; the leader forks it instead, with CLONE_PARENT when the
+ * leader's parent is that init too, else plainly, for the leader's exit (a
+ * zombie in the image, exiting again in the restore) to hand it to the init.
+ */
+interface ReparentedMember {
+  leader: number;
+  adopt: boolean;
+}
+
+/** reparentedMembers finds them, and the ones no leader can make ("not supported yet" reasons). */
+function reparentedMembers(tasks: readonly ImageTask[]): { members: Map<number, ReparentedMember>; unsupported: string[] } {
+  const reaper = new Map<number, number>();
+  const leaderOf = new Map<string, number>();
+  tasks.forEach((t, i) => {
+    if (t.numbers[t.numbers.length - 1] === 1) reaper.set(t.ns, i);
+    if (t.leader === i) leaderOf.set(t.numbers.join('/'), i);
+  });
+  const members = new Map<number, ReparentedMember>();
+  const unsupported: string[] = [];
+  tasks.forEach((t, i) => {
+    if (t.leader !== i || !t.sid || t.parent !== reaper.get(t.ns) || parentInSession(tasks, t)) return;
+    const l = leaderOf.get(t.sid.join('/'));
+    // a session without a leader is rebuilt around a placeholder (LeaderlessSession); one led from
+    // another namespace was left by an init that made a session of its own after forking (pendingSetsid)
+    if (l === undefined || l === i || tasks[l]!.ns !== t.ns) return;
+    const leader = tasks[l]!;
+    const gone = tasks.every((u, k) => u.leader !== l || u.exited || k === l) && leader.exited;
+    if (leader.parent === t.parent) members.set(i, { leader: l, adopt: true });
+    else if (gone) members.set(i, { leader: l, adopt: false });
+    else unsupported.push(`task ${t.numbers.join('/')} has its namespace's init as parent, outside its session ${t.sid[0]}, whose leader ${leader.numbers.join('/')} is still running with another parent: not supported yet`);
+  });
+  return { members, unsupported };
+}
+
 /** parentInSession: the task's parent is in the task's session too, so forking from it puts the child there. */
 function parentInSession(tasks: readonly ImageTask[], t: ImageTask): boolean {
   const p = tasks[t.parent];
@@ -204,6 +243,7 @@ export function preflight(target: Machine, image: ContainerImage, opts: RestoreO
   // pid; that needs the placeholder to live where its members do.
   const leaders = leaderIds(image.tasks);
   const sessions = leaderlessSessions(image.tasks, leaders);
+  for (const reason of reparentedMembers(image.tasks).unsupported) add('CKPT_UNSUPPORTED', reason);
   for (const [id, s] of sessions) {
     if (s.parents.size > 1) add('CKPT_UNSUPPORTED', `session ${id.split('/')[0]} has no leader left and its members whose parents are outside it have different parents other than their namespace's init: not supported yet`);
     else if (s.creator >= 0 && s.creator > s.first) add('CKPT_UNSUPPORTED', `session ${id.split('/')[0]} has no leader left and the parent of some of its members was created after the first of them: not supported yet`);
@@ -323,6 +363,7 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
   const placeholders: Array<{ helper: Task; parent: Task }> = [];
   const sessionHelpers = new Map<string, Task>();
   const sessions = leaderlessSessions(tasks, leaderKeys);
+  const reparented = reparentedMembers(tasks).members;
   const placeholder = (ids: number[], creator: Task): Task => {
     const inside = ids.slice(0, creator.pid.level - above.level);
     const pids = [...new Array<number>(outerLevels).fill(0), ...inside];
@@ -366,6 +407,11 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
       }
       creator = helper;
       adopt = t.parent === leaderless.creator ? CLONE_PARENT : 0;
+    }
+    const member = reparented.get(i);
+    if (member) {
+      creator = at(member.leader);
+      adopt = member.adopt ? CLONE_PARENT : 0;
     }
     const creatorIndex = indexOf.get(creator) ?? -1;
     if (pendingSetsid.has(creatorIndex) && key(t.sid) === key(tasks[creatorIndex]!.numbers)) setsid(creatorIndex);

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/container/machine.js';
 import { dumpContainer } from '../../src/image/dump.js';
-import { preflight, restoreAtomically } from '../../src/image/restore.js';
+import { preflight, restoreAtomically, RestoreError } from '../../src/image/restore.js';
 import { CLONE_PIDFD } from '../../src/abi/clone-flags.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../src/abi/mman.js';
 import { SIGCHLD } from '../../src/abi/signals.js';
@@ -450,4 +450,142 @@ describe('a stopped job whose group is orphaned after the checkpoint', () => {
     },
     ['init reaped 2\ninit reaped 3\n'],
   );
+});
+
+describe('a daemon\'s double fork: a member of a session whose leader is still there, reparented to the init outside it', () => {
+  // The session leader forks the worker (or forks the one that forks it) and exits; the init,
+  // in another session, takes the worker over. Forked by the init, the worker would land in the
+  // init's session: the leader forks it, with CLONE_PARENT when the init is its parent too,
+  // else plainly, and its exit as a zombie hands the worker to the init again.
+  const worker = 'worker: parent 1, session 2';
+  const leaderExitedChildOfInit = [
+    'var a, b',
+    'program main',
+    '  a = fork() start daemon',
+    '  sleep 100000000',
+    'end',
+    'program daemon',
+    '  a = setsid()',
+    '  a = fork() start worker',
+    '  exit(0)',
+    'end',
+    'program worker',
+    '  sleep 40',
+    '  a = getppid()',
+    '  b = getsid(0)',
+    '  print "worker: parent %d, session %d\\n", a, b',
+    '  sleep 100000000',
+    'end',
+  ].join('\n');
+  itRestoresMidRun(
+    'the leader, a zombie child of the init, forks it with CLONE_PARENT',
+    ALL_ARCHES,
+    { name: 'daemon', text: leaderExitedChildOfInit, n: 8, m: 40 },
+    (before) => expect(before.map((t) => [t.nspids[0], t.ppid, t.sid, t.state])).toEqual([[1, 0, 0, 'blocked'], [2, 1, 2, 'zombie'], [3, 1, 2, 'blocked']]),
+    [`${worker}\n`],
+  );
+  const leaderExitedChildOfOther = [
+    'var a, b',
+    'program main',
+    '  a = fork() start parent',
+    '  sleep 100000000',
+    'end',
+    'program parent',
+    '  a = fork() start daemon',
+    '  sleep 100000000',
+    'end',
+    'program daemon',
+    '  a = setsid()',
+    '  a = fork() start worker',
+    '  exit(0)',
+    'end',
+    'program worker',
+    '  sleep 40',
+    '  a = getppid()',
+    '  b = getsid(0)',
+    '  print "worker: parent %d, session %d\\n", a, b',
+    '  sleep 100000000',
+    'end',
+  ].join('\n');
+  itRestoresMidRun(
+    'the leader, a zombie with another parent, forks it and hands it to the init by exiting again',
+    ALL_ARCHES,
+    { name: 'daemon2', text: leaderExitedChildOfOther, n: 11, m: 40 },
+    (before) => expect(before.map((t) => [t.nspids[0], t.ppid, t.sid, t.state])).toEqual([[1, 0, 0, 'blocked'], [2, 1, 0, 'blocked'], [3, 2, 3, 'zombie'], [4, 1, 3, 'blocked']]),
+    ['worker: parent 1, session 3\n'],
+  );
+  const leaderRunning = [
+    'var a, b',
+    'program main',
+    '  a = fork() start daemon',
+    '  sleep 100000000',
+    'end',
+    'program daemon',
+    '  a = setsid()',
+    '  a = fork() start middle',
+    '  a = wait4(-1, 0, 0, 0)',
+    '  print "daemon reaped %d\\n", a',
+    '  sleep 100000000',
+    'end',
+    'program middle',
+    '  a = fork() start worker',
+    '  exit(0)',
+    'end',
+    'program worker',
+    '  sleep 40',
+    '  a = getppid()',
+    '  b = getsid(0)',
+    '  print "worker: parent %d, session %d\\n", a, b',
+    '  sleep 100000000',
+    'end',
+  ].join('\n');
+  itRestoresMidRun(
+    'a running leader, child of the init, forks it with CLONE_PARENT',
+    ALL_ARCHES,
+    { name: 'daemon3', text: leaderRunning, n: 12, m: 40 },
+    (before) => expect(before.map((t) => [t.nspids[0], t.ppid, t.sid])).toEqual([[1, 0, 0], [2, 1, 2], [4, 1, 2]]),
+    ['daemon reaped 3\n', `${worker}\n`],
+  );
+
+  it('with a running leader whose parent is not the init, is refused before the target changes, naming the task', () => {
+    const text = [
+    'var a, b',
+    'program main',
+    '  a = fork() start parent',
+    '  sleep 100000000',
+    'end',
+    'program parent',
+    '  a = fork() start daemon',
+    '  sleep 100000000',
+    'end',
+    'program daemon',
+    '  a = setsid()',
+    '  a = fork() start middle',
+    '  a = wait4(-1, 0, 0, 0)',
+    '  print "daemon reaped %d\\n", a',
+    '  sleep 100000000',
+    'end',
+    'program middle',
+    '  a = fork() start worker',
+    '  exit(0)',
+    'end',
+    'program worker',
+    '  sleep 40',
+    '  a = getppid()',
+    '  b = getsid(0)',
+    '  print "worker: parent %d, session %d\\n", a, b',
+    '  sleep 100000000',
+    'end',
+    ].join('\n');
+    const source = start('x86_64', 'daemon4', text);
+    source.scheduler.run(14);
+    const image = throughBytes(dumpContainer(source, source.containers.get('c')!));
+    const target = Machine.create('t', 'x86_64');
+    expect(preflight(target, image).map((p) => [p.code, p.message])).toEqual([
+      ['CKPT_UNSUPPORTED', 'task 5 has its namespace\'s init as parent, outside its session 3, whose leader 3 is still running with another parent: not supported yet'],
+    ]);
+    const before = target.host.snapshot();
+    expect(() => restoreAtomically(target, image)).toThrow(RestoreError);
+    expect(target.host.snapshot()).toEqual(before);
+  });
 });

@@ -2,6 +2,8 @@
  * Transparency as a property (fast-check): for generated workloads, every
  * ABI and random checkpoint points, run N; dump; restore; run M prints
  * exactly what run N+M prints, and the container's task tree is the same.
+ * The workloads include job control (stopped jobs, groups of their own), so
+ * that groups orphaned after the checkpoint are among them.
  * Layouts the restorer refuses (a session whose leader has gone, kept by
  * members: a placeholder task, not built yet) must be refused up front and
  * leave the target unchanged; most generated cases restore.
@@ -25,6 +27,9 @@ const MAIN_STATEMENTS = [
   ['  a = getpid()', '  b = getppid()', '  print "main %d of %d\\n", a, b'],
   ['  clone(CLONE_THREAD | CLONE_SIGHAND | CLONE_VM, 0, 0, 0, 0) start thread'],
   ['  c = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)', '  store c, 77', '  load b, c', '  print "mem %d\\n", b'],
+  // job control: stop and continue the newest child (or, with none, the init's own group)
+  ['  b = kill(a, SIGSTOP)', '  print "stop %d\\n", b'],
+  ['  b = kill(a, SIGCONT)', '  print "cont %d\\n", b'],
 ] as const;
 
 const CHILD_STATEMENTS = [
@@ -33,6 +38,9 @@ const CHILD_STATEMENTS = [
   ['  a = getpid()', '  print "child %d\\n", a'],
   ['  a = fork() start leaf'],
   ['  a = wait4(-1, 0, 0, 0)', '  print "child reaped %d\\n", a'],
+  // job control: a group of its own, and a stopped job, which this child's exit orphans when it made a session of its own first
+  ['  b = setpgid(0, 0)', '  print "child group %d\\n", b'],
+  ['  a = fork() start leaf', '  b = kill(a, SIGSTOP)'],
 ] as const;
 
 const workload = fc
