@@ -186,9 +186,15 @@ export class Scheduler {
     }
   }
 
-  /** pending lists the tasks still due in the current round (saved with the host, so a reload continues the same order). */
+  /**
+   * pending lists the tasks still due in the current round (saved with the
+   * host and in images, so a reload or a restore continues the same order).
+   * A task that has exited since the round began is left out: it can never
+   * take its turn (take skips it), and an image may not schedule a zombie.
+   * One that blocked or stopped stays: it may be woken before its turn.
+   */
   pending(): readonly Task[] {
-    return this.round.slice(this.at);
+    return this.round.slice(this.at).filter((t) => !t.exited && this.host.tasks.has(t));
   }
 
   /** resumeRound restores a saved round. */

@@ -589,3 +589,30 @@ describe('a daemon\'s double fork: a member of a session whose leader is still t
     expect(target.host.snapshot()).toEqual(before);
   });
 });
+
+describe('a task killed in the middle of a round', () => {
+  // The child is due later in the round when its parent kills it: the round the image keeps must
+  // leave the zombie out, as the scheduler would skip it, or the image is one its own reader refuses.
+  const text = [
+    'var a, b',
+    'program main',
+    '  a = fork() start child',
+    '  b = kill(a, SIGKILL)',
+    '  sleep 5',
+    '  a = wait4(-1, 0, 0, 0)',
+    '  print "reaped %d\\n", a',
+    '  sleep 100000000',
+    'end',
+    'program child',
+    '  sleep 3',
+    '  exit(0)',
+    'end',
+  ].join('\n');
+  itRestoresMidRun(
+    'is not in the round its image keeps',
+    ALL_ARCHES,
+    { name: 'killed', text, n: 2, m: 20 },
+    (before) => expect(before.map((t) => [t.nspids[0], t.state])).toEqual([[1, 'runnable'], [2, 'zombie']]),
+    ['reaped 2\n'],
+  );
+});

@@ -30,6 +30,7 @@ const MAIN_STATEMENTS = [
   // job control: stop and continue the newest child (or, with none, the init's own group)
   ['  b = kill(a, SIGSTOP)', '  print "stop %d\\n", b'],
   ['  b = kill(a, SIGCONT)', '  print "cont %d\\n", b'],
+  ['  b = kill(a, SIGKILL)'],
 ] as const;
 
 const CHILD_STATEMENTS = [
@@ -69,6 +70,7 @@ const workload = fc
       '  print "ns reaped %d\\n", a',
       'end',
       'program leaf',
+      '  sleep 3', // alive a while, so that its parent may exit first and leave it to the init
       '  a = getpid()',
       '  print "leaf %d\\n", a',
       '  exit(3)',
