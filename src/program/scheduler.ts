@@ -162,13 +162,13 @@ export class Scheduler {
   /** step runs one statement of the next runnable task; null when every task is blocked or gone. */
   step(): { task: Task; result: StepResult } | null {
     let task = this.take();
-    if (!task) {
+    while (!task) {
       // Every sleeper with a program is queued now: the round that came out empty has just sorted them.
+      // A wake-up may make nothing runnable (the sleeper was stopped meanwhile): then on to the next.
       const wakeup = this.nextWakeup();
       if (wakeup === null) return null;
       this.host.clock = Math.max(this.host.clock, wakeup);
       task = this.take();
-      if (!task) return null;
     }
     this.host.clock++;
     return { task, result: step(this.host, task, this.programs.get(task.exePath!)!) };

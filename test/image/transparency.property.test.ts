@@ -31,6 +31,8 @@ const MAIN_STATEMENTS = [
   ['  b = kill(a, SIGSTOP)', '  print "stop %d\\n", b'],
   ['  b = kill(a, SIGCONT)', '  print "cont %d\\n", b'],
   ['  b = kill(a, SIGKILL)'],
+  ['  b = kill(0 - a, SIGCONT)', '  print "cont group %d\\n", b'],
+  ['  a = setsid()', '  print "init session %d\\n", a'],
 ] as const;
 
 const CHILD_STATEMENTS = [
@@ -42,6 +44,9 @@ const CHILD_STATEMENTS = [
   // job control: a group of its own, and a stopped job, which this child's exit orphans when it made a session of its own first
   ['  b = setpgid(0, 0)', '  print "child group %d\\n", b'],
   ['  a = fork() start leaf', '  b = kill(a, SIGSTOP)'],
+  ['  clone(CLONE_THREAD | CLONE_SIGHAND | CLONE_VM, 0, 0, 0, 0) start thread'],
+  ['  a = clone(CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0) start ns'],
+  ['  b = kill(0, SIGSTOP)'],
 ] as const;
 
 const workload = fc
