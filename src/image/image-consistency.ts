@@ -161,18 +161,20 @@ function checkTasks(img: ContainerImage, levels: number[]): void {
       if (other !== undefined) fail(`pid ${nr} is used by both task ${other} and task ${i} in pid namespace ${chain[d]} (level ${levels[chain[d]!]})`);
       used.set(key, i);
     });
-    // tree: creators come first (so no cycle), threads share their leader's namespace, memory and files
+    // tree: creators come first (so no cycle), threads share their leader's namespace, memory and files.
+    // A process's parent is a task, a thread perhaps (the one that forked it, or the sibling thread it
+    // went to when that one exited), which may come after it; the parent's thread-group leader may not.
     if (t.leader !== i) {
       if (t.leader < 0 || t.leader >= i) fail(`task ${i}'s thread-group leader ${t.leader} does not come before it`);
       const leader = tasks[t.leader]!;
       if (leader.leader !== t.leader) fail(`task ${i}'s thread-group leader ${t.leader} is not a leader`);
       if (t.ns !== leader.ns || t.mm !== leader.mm || t.files !== leader.files) fail(`thread ${i} does not share its leader's pid namespace, memory and files`);
       if (t.parent !== leader.parent) fail(`thread ${i} has another parent than its leader`);
-      if (t.children.length > 0) fail(`thread ${i} lists children: children belong to leaders`);
     } else if (i !== img.init) {
       if (t.parent < 0) fail(`task ${i} has no parent inside the container`);
-      if (t.parent >= i) fail(`task ${i}'s parent ${t.parent} does not come before it (a parent cycle, or an order ckpt never writes)`);
-      if (tasks[t.parent]!.leader !== t.parent) fail(`task ${i}'s parent ${t.parent} is a thread, not a process`);
+      inRange(t.parent, tasks.length, `task ${i}'s parent`);
+      const process = tasks[t.parent]!.leader;
+      if (!(process >= 0 && process < i)) fail(`task ${i}'s parent ${t.parent} belongs to no process that comes before it (a parent cycle, or an order ckpt never writes)`);
       childrenOf.set(t.parent, (childrenOf.get(t.parent) ?? 0) + 1);
     }
     const seen = new Set<number>();

@@ -444,6 +444,7 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
   // which runs tasks in creation order, runs them as before. A thread is made by its leader, a
   // process by its parent; both always precede it.
   const nsHelper = opts.into === undefined ? null : enterContainer(host, above, tasks, opts);
+  const laterParent = new Map<number, number>();
   tasks.forEach((t, i) => {
     if (i === image.init) {
       const init = create(i, nsHelper ?? host.init);
@@ -455,10 +456,22 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
       if (nsHelper) leave(host, nsHelper);
       return;
     }
-    const creator = t.leader !== i ? t.leader : t.parent;
+    let creator = t.leader !== i ? t.leader : t.parent;
+    // A parent thread made after its child (the child went to it when the thread that forked it exited):
+    // the child is forked by that thread's leader, and handed to the thread once the threads exist.
+    if (t.leader === i && creator >= 0 && !created[creator] && tasks[creator]!.leader !== creator) {
+      laterParent.set(i, creator);
+      creator = tasks[creator]!.leader;
+    }
     if (creator < 0 || !created[creator]) failed(`task ${t.numbers.join('/')} comes before its ${t.leader !== i ? 'thread-group leader' : 'parent'} in the image: this layout is not supported yet`, 'CKPT_UNSUPPORTED');
     create(i, at(creator));
   });
+  // The kernel keeps a child on the children list of the very thread that is its parent (real_parent).
+  for (const [child, parent] of laterParent) {
+    const c = at(child);
+    c.parent = at(parent);
+    at(parent).addChild(c);
+  }
 
   for (const i of [...pendingSetsid]) setsid(i);
   step('process groups');

@@ -90,7 +90,7 @@ const CASES: Case[] = [
   { what: 'another format version', argv: () => ['inspect', join(dir, 'v2.tar')], code: 1, line: 'ckpt: image format version 2 is not supported (this ckpt reads version 1) [CKPT_BAD_VERSION]' },
   { what: 'a damaged entry', argv: () => ['restore', join(dir, 'damaged.tar')], code: 1, line: 'ckpt: tasks.cbor does not match its SHA-256 in the manifest [CKPT_BAD_CHECKSUM]' },
   { what: 'a record of the wrong shape', argv: () => ['restore', join(dir, 'shape.tar')], code: 1, line: 'ckpt: scheduler.cbor: round: Invalid input: expected array, received string [CKPT_BAD_RECORD]' },
-  { what: 'an inconsistent image', argv: () => ['restore', join(dir, 'cycle.tar')], code: 1, line: /^ckpt: task \d+'s parent \d+ does not come before it \(a parent cycle, or an order ckpt never writes\) \[CKPT_INCONSISTENT\]$/ },
+  { what: 'an inconsistent image', argv: () => ['restore', join(dir, 'cycle.tar')], code: 1, line: /^ckpt: task \d+'s parent \d+ belongs to no process that comes before it \(a parent cycle, or an order ckpt never writes\) \[CKPT_INCONSISTENT\]$/ },
   { what: 'an image reaching above its container', argv: () => ['restore', join(dir, 'escalate.tar')], code: 1, line: "ckpt: task 1 would run in the host's user namespace, with its capabilities there [CKPT_PRIVILEGE]" },
   { what: 'a program neither in the image nor on the target', argv: () => ['restore', join(dir, 'noprog.tar')], code: 1, line: /^ckpt: program .*elsewhere\.wl \(sha256 [0-9a-f]{12}…\) is not in the image and was not found on the target; dump with --embed-files or make it available \[CKPT_MISSING_PROGRAM\]$/ },
   // restore refusals

@@ -616,3 +616,70 @@ describe('a task killed in the middle of a round', () => {
     ['reaped 2\n'],
   );
 });
+
+describe('a process whose parent is a thread', () => {
+  // The kernel's real parent is the very thread that forked (children lists are per thread), and
+  // when that thread exits its children go to a sibling thread, perhaps one made after them.
+  const forkedByThread = [
+    'var r, w, k',
+    'program main',
+    '  r = fork() start proc',
+    '  sleep 100000000',
+    'end',
+    'program proc',
+    '  r = clone(CLONE_THREAD | CLONE_SIGHAND | CLONE_VM, 0, 0, 0, 0) start worker',
+    '  sleep 3',
+    '  r = wait4(-1, 0, 0, 0)',
+    '  print "proc reaped %d\\n", r',
+    '  sleep 100000000',
+    'end',
+    'program worker',
+    '  w = fork() start kid',
+    '  sleep 100000000',
+    'end',
+    'program kid',
+    '  sleep 20',
+    '  k = getppid()',
+    '  print "kid: parent %d\\n", k',
+    '  exit(5)',
+    'end',
+  ].join('\n');
+  itRestoresMidRun(
+    'forked by a thread: on that thread\'s children list; its leader reaps it',
+    ALL_ARCHES,
+    { name: 'thread-parent', text: forkedByThread, n: 9, m: 30 },
+    (before) => expect(before.map((t) => [t.nspids[0], t.ppid, t.tgid])).toEqual([[1, 0, 1], [2, 1, 2], [3, 1, 2], [4, 3, 4]]),
+    ['kid: parent 2\nproc reaped 4\n'],
+  );
+  const leaderExits = [
+    'var r, w, k',
+    'program main',
+    '  r = fork() start proc',
+    '  sleep 100000000',
+    'end',
+    'program proc',
+    '  r = fork() start kid',
+    '  r = clone(CLONE_THREAD | CLONE_SIGHAND | CLONE_VM, 0, 0, 0, 0) start worker',
+    '  exit(0)',
+    'end',
+    'program worker',
+    '  sleep 5',
+    '  w = wait4(-1, 0, 0, 0)',
+    '  print "worker reaped %d\\n", w',
+    '  sleep 100000000',
+    'end',
+    'program kid',
+    '  sleep 20',
+    '  k = getppid()',
+    '  print "kid: parent %d\\n", k',
+    '  exit(5)',
+    'end',
+  ].join('\n');
+  itRestoresMidRun(
+    'whose forking thread exited: it went to a sibling thread made after it',
+    ALL_ARCHES,
+    { name: 'later-parent', text: leaderExits, n: 9, m: 30 },
+    (before) => expect(before.map((t) => [t.nspids[0], t.ppid, t.tgid, t.state])).toEqual([[1, 0, 1, 'blocked'], [2, 1, 2, 'zombie'], [3, 4, 3, 'blocked'], [4, 1, 2, 'runnable']]),
+    ['kid: parent 2\nworker reaped 3\n'],
+  );
+});
