@@ -156,42 +156,36 @@ function leaderlessSessions(tasks: readonly ImageTask[], leaders: ReadonlySet<st
 }
 
 /**
- * A ReparentedMember is a process whose parent is its namespace's init,
- * outside its session, while the session's leader is still in the image: a
- * daemon's double fork (the leader, or a member it made, forked it and
- * exited, and the init took it over). Forked from the init it would join the
- * init's session; the leader forks it instead, with CLONE_PARENT when the
- * leader's parent is that init too, else plainly, for the leader's exit (a
- * zombie in the image, exiting again in the restore) to hand it to the init.
+ * SessionHosts: who can fork a process into a session its creator is not in
+ * when the restore reaches it (a daemon's double fork: the one that forked
+ * it exited and the init took it over, in another session; or a child of
+ * one that left its old session behind). A process of that session made
+ * before it forks it: with CLONE_PARENT when that one's parent is the
+ * child's parent too, else plainly, when that one has exited and the child's
+ * parent is the init (a zombie in the image, exiting again in the restore
+ * hands the child to the init). Keyed by namespace and session ('' for the
+ * session outside the container its init was born in), the first of each.
  */
-interface ReparentedMember {
-  leader: number;
-  adopt: boolean;
+interface SessionHosts {
+  /** by `${ns}:${session}:${parent}`: a process of that session whose parent is `parent` */
+  adopter: Map<string, number>;
+  /** by `${ns}:${session}`: a process of that session whose group has exited */
+  exited: Map<string, number>;
 }
 
-/** reparentedMembers finds them, and the ones no leader can make ("not supported yet" reasons). */
-function reparentedMembers(tasks: readonly ImageTask[]): { members: Map<number, ReparentedMember>; unsupported: string[] } {
-  const reaper = new Map<number, number>();
-  const leaderOf = new Map<string, number>();
-  tasks.forEach((t, i) => {
-    if (t.numbers[t.numbers.length - 1] === 1) reaper.set(t.ns, i);
-    if (t.leader === i) leaderOf.set(t.numbers.join('/'), i);
+function sessionHosts(tasks: readonly ImageTask[]): SessionHosts {
+  const hosts: SessionHosts = { adopter: new Map(), exited: new Map() };
+  const live = new Set<number>();
+  tasks.forEach((t) => {
+    if (!t.exited) live.add(t.leader);
   });
-  const members = new Map<number, ReparentedMember>();
-  const unsupported: string[] = [];
-  tasks.forEach((t, i) => {
-    if (t.leader !== i || !t.sid || t.parent !== reaper.get(t.ns) || parentInSession(tasks, t)) return;
-    const l = leaderOf.get(t.sid.join('/'));
-    // a session without a leader is rebuilt around a placeholder (LeaderlessSession); one led from
-    // another namespace was left by an init that made a session of its own after forking (pendingSetsid)
-    if (l === undefined || l === i || tasks[l]!.ns !== t.ns) return;
-    const leader = tasks[l]!;
-    const gone = tasks.every((u, k) => u.leader !== l || u.exited || k === l) && leader.exited;
-    if (leader.parent === t.parent) members.set(i, { leader: l, adopt: true });
-    else if (gone) members.set(i, { leader: l, adopt: false });
-    else unsupported.push(`task ${t.numbers.join('/')} has its namespace's init as parent, outside its session ${t.sid[0]}, whose leader ${leader.numbers.join('/')} is still running with another parent: not supported yet`);
+  tasks.forEach((t, k) => {
+    if (t.leader !== k) return;
+    const where = `${t.ns}:${t.sid ? t.sid.join('/') : ''}`;
+    if (t.parent >= 0 && !hosts.adopter.has(`${where}:${t.parent}`)) hosts.adopter.set(`${where}:${t.parent}`, k);
+    if (!live.has(k) && !hosts.exited.has(where)) hosts.exited.set(where, k);
   });
-  return { members, unsupported };
+  return hosts;
 }
 
 /** parentInSession: the task's parent is in the task's session too, so forking from it puts the child there. */
@@ -243,7 +237,6 @@ export function preflight(target: Machine, image: ContainerImage, opts: RestoreO
   // pid; that needs the placeholder to live where its members do.
   const leaders = leaderIds(image.tasks);
   const sessions = leaderlessSessions(image.tasks, leaders);
-  for (const reason of reparentedMembers(image.tasks).unsupported) add('CKPT_UNSUPPORTED', reason);
   for (const [id, s] of sessions) {
     if (s.parents.size > 1) add('CKPT_UNSUPPORTED', `session ${id.split('/')[0]} has no leader left and its members whose parents are outside it have different parents other than their namespace's init: not supported yet`);
     else if (s.creator >= 0 && s.creator > s.first) add('CKPT_UNSUPPORTED', `session ${id.split('/')[0]} has no leader left and the parent of some of its members was created after the first of them: not supported yet`);
@@ -353,6 +346,38 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
   // A session leader calls setsid only once the children that stayed in its old session exist:
   // they were forked before it made its own session.
   const pendingSetsid = new Set<number>();
+  // bornIn is the session a task must be forked into ('' for the one outside the container): its own,
+  // unless it leads one, made later with setsid; then the one its children (or theirs) that stayed
+  // behind are in (one with a leader), or undefined when none did. Children (of any of a process's threads) come after the
+  // process, so a pass from the last task back sees them first.
+  const birth = new Array<string | undefined>(tasks.length);
+  const led = leaderIds(tasks);
+  const childrenOfProcess = new Map<number, number[]>();
+  tasks.forEach((t) => {
+    if (t.children.length > 0) childrenOfProcess.set(t.leader, [...(childrenOfProcess.get(t.leader) ?? []), ...t.children]);
+  });
+  for (let i = tasks.length - 1; i >= 0; i--) {
+    const t = tasks[i]!;
+    const own = key(t.numbers);
+    if (key(t.sid) !== own) {
+      birth[i] = key(t.sid);
+      continue;
+    }
+    for (const c of childrenOfProcess.get(i) ?? []) {
+      const b = c > i ? birth[c] : undefined;
+      // a session whose leader has gone is rebuilt around a placeholder, which its creator makes: no constraint
+      if (b !== undefined && b !== own && (b === '' || led.has(b))) {
+        birth[i] = b;
+        break;
+      }
+    }
+  }
+  const bornIn = (i: number): string | undefined => birth[i];
+  /** sessionKey is the session `task` is in now, as bornIn names it */
+  const sessionKey = (task: Task): string => {
+    const sid = task.group.session;
+    return sid.nrIn(at(image.init).pid.ns) !== 0 ? sid.numbers.slice(outerLevels).join('/') : '';
+  };
   const setsid = (i: number): void => {
     pendingSetsid.delete(i);
     const s = host.libc(at(i)).setsid();
@@ -363,7 +388,11 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
   const placeholders: Array<{ helper: Task; parent: Task }> = [];
   const sessionHelpers = new Map<string, Task>();
   const sessions = leaderlessSessions(tasks, leaderKeys);
-  const reparented = reparentedMembers(tasks).members;
+  const hosts = sessionHosts(tasks);
+  const reaperOf = new Map<number, number>();
+  tasks.forEach((t, i) => {
+    if (t.numbers[t.numbers.length - 1] === 1 && t.leader === i) reaperOf.set(t.ns, i);
+  });
   const placeholder = (ids: number[], creator: Task): Task => {
     const inside = ids.slice(0, creator.pid.level - above.level);
     const pids = [...new Array<number>(outerLevels).fill(0), ...inside];
@@ -408,13 +437,21 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
       creator = helper;
       adopt = t.parent === leaderless.creator ? CLONE_PARENT : 0;
     }
-    const member = reparented.get(i);
-    if (member) {
-      creator = at(member.leader);
-      adopt = member.adopt ? CLONE_PARENT : 0;
+    let creatorIndex = indexOf.get(creator) ?? -1;
+    const need = bornIn(i);
+    if (pendingSetsid.has(creatorIndex) && need === key(tasks[creatorIndex]!.numbers)) setsid(creatorIndex);
+    if (!leaderless && t.leader === i && i !== image.init && need !== undefined && sessionKey(creator) !== need) {
+      // Its creator is not in the session it must be born in (see SessionHosts): one of that session forks it.
+      const where = `${t.ns}:${need}`;
+      const a = hosts.adopter.get(`${where}:${t.parent}`);
+      const e = t.parent === reaperOf.get(t.ns) ? hosts.exited.get(where) : undefined;
+      const other = a !== undefined && a < i ? a : e !== undefined && e < i ? e : undefined;
+      if (other === undefined) failed(`task ${t.numbers.join('/')} must be born in ${need ? `session ${need.split('/')[0]}` : 'the session outside the container'}, where no process made before it has its parent or has exited to hand it to its init: not supported yet`, 'CKPT_UNSUPPORTED');
+      creator = at(other);
+      creatorIndex = other;
+      adopt = other === a ? CLONE_PARENT : 0;
+      if (pendingSetsid.has(other) && need === key(tasks[other]!.numbers)) setsid(other);
     }
-    const creatorIndex = indexOf.get(creator) ?? -1;
-    if (pendingSetsid.has(creatorIndex) && key(t.sid) === key(tasks[creatorIndex]!.numbers)) setsid(creatorIndex);
     const thread = t.leader !== i;
     const newNs = !thread && t.numbers[t.numbers.length - 1] === 1 && t.numbers.length === creator.pid.level - above.level + 1;
     // the creator's levels past `above` are container levels; the ones up to it are outer levels
