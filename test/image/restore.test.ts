@@ -452,6 +452,32 @@ describe('a stopped job whose group is orphaned after the checkpoint', () => {
   );
 });
 
+/** WORKER: what the daemons below leave behind: it says who its parent is and which session it is in. */
+const WORKER = ['program worker', '  sleep 40', '  a = getppid()', '  b = getsid(0)', '  print "worker: parent %d, session %d\\n", a, b', '  sleep 100000000', 'end'];
+
+/** oneLevelDown puts a process between the init and the daemon: the daemon's parent is not the init. */
+function oneLevelDown(text: string): string {
+  return text.replace('  a = fork() start daemon\n', '  a = fork() start parent\n  sleep 100000000\nend\nprogram parent\n  a = fork() start daemon\n');
+}
+
+/** DAEMON_START: the init forks a daemon, which makes a session of its own. */
+const DAEMON_START = ['var a, b', 'program main', '  a = fork() start daemon', '  sleep 100000000', 'end', 'program daemon', '  a = setsid()'];
+
+/** DAEMON: a session leader, a child of the init, forks a middle process that forks the worker and exits; the leader reaps it. */
+const DAEMON = [
+  ...DAEMON_START,
+  '  a = fork() start middle',
+  '  a = wait4(-1, 0, 0, 0)',
+  '  print "daemon reaped %d\\n", a',
+  '  sleep 100000000',
+  'end',
+  'program middle',
+  '  a = fork() start worker',
+  '  exit(0)',
+  'end',
+  ...WORKER,
+].join('\n');
+
 describe('a daemon\'s double fork: a member of a session whose leader is still there, reparented to the init outside it', () => {
   // The session leader forks the worker (or forks the one that forks it) and exits; the init,
   // in another session, takes the worker over. Forked by the init, the worker would land in the
@@ -459,23 +485,11 @@ describe('a daemon\'s double fork: a member of a session whose leader is still t
   // else plainly, and its exit as a zombie hands the worker to the init again.
   const worker = 'worker: parent 1, session 2';
   const leaderExitedChildOfInit = [
-    'var a, b',
-    'program main',
-    '  a = fork() start daemon',
-    '  sleep 100000000',
-    'end',
-    'program daemon',
-    '  a = setsid()',
+    ...DAEMON_START,
     '  a = fork() start worker',
     '  exit(0)',
     'end',
-    'program worker',
-    '  sleep 40',
-    '  a = getppid()',
-    '  b = getsid(0)',
-    '  print "worker: parent %d, session %d\\n", a, b',
-    '  sleep 100000000',
-    'end',
+    ...WORKER,
   ].join('\n');
   itRestoresMidRun(
     'the leader, a zombie child of the init, forks it with CLONE_PARENT',
@@ -484,29 +498,8 @@ describe('a daemon\'s double fork: a member of a session whose leader is still t
     (before) => expect(before.map((t) => [t.nspids[0], t.ppid, t.sid, t.state])).toEqual([[1, 0, 0, 'blocked'], [2, 1, 2, 'zombie'], [3, 1, 2, 'blocked']]),
     [`${worker}\n`],
   );
-  const leaderExitedChildOfOther = [
-    'var a, b',
-    'program main',
-    '  a = fork() start parent',
-    '  sleep 100000000',
-    'end',
-    'program parent',
-    '  a = fork() start daemon',
-    '  sleep 100000000',
-    'end',
-    'program daemon',
-    '  a = setsid()',
-    '  a = fork() start worker',
-    '  exit(0)',
-    'end',
-    'program worker',
-    '  sleep 40',
-    '  a = getppid()',
-    '  b = getsid(0)',
-    '  print "worker: parent %d, session %d\\n", a, b',
-    '  sleep 100000000',
-    'end',
-  ].join('\n');
+  // the same, one level down: the leader's parent is not the init
+  const leaderExitedChildOfOther = oneLevelDown(leaderExitedChildOfInit);
   itRestoresMidRun(
     'the leader, a zombie with another parent, forks it and hands it to the init by exiting again',
     ALL_ARCHES,
@@ -514,86 +507,13 @@ describe('a daemon\'s double fork: a member of a session whose leader is still t
     (before) => expect(before.map((t) => [t.nspids[0], t.ppid, t.sid, t.state])).toEqual([[1, 0, 0, 'blocked'], [2, 1, 0, 'blocked'], [3, 2, 3, 'zombie'], [4, 1, 3, 'blocked']]),
     ['worker: parent 1, session 3\n'],
   );
-  const leaderRunning = [
-    'var a, b',
-    'program main',
-    '  a = fork() start daemon',
-    '  sleep 100000000',
-    'end',
-    'program daemon',
-    '  a = setsid()',
-    '  a = fork() start middle',
-    '  a = wait4(-1, 0, 0, 0)',
-    '  print "daemon reaped %d\\n", a',
-    '  sleep 100000000',
-    'end',
-    'program middle',
-    '  a = fork() start worker',
-    '  exit(0)',
-    'end',
-    'program worker',
-    '  sleep 40',
-    '  a = getppid()',
-    '  b = getsid(0)',
-    '  print "worker: parent %d, session %d\\n", a, b',
-    '  sleep 100000000',
-    'end',
-  ].join('\n');
   itRestoresMidRun(
     'a running leader, child of the init, forks it with CLONE_PARENT',
     ALL_ARCHES,
-    { name: 'daemon3', text: leaderRunning, n: 12, m: 40 },
+    { name: 'daemon3', text: DAEMON, n: 12, m: 40 },
     (before) => expect(before.map((t) => [t.nspids[0], t.ppid, t.sid])).toEqual([[1, 0, 0], [2, 1, 2], [4, 1, 2]]),
     ['daemon reaped 3\n', `${worker}\n`],
   );
-
-  it('with a running leader whose parent is not the init, and the one that forked it reaped, is refused before the target changes, naming the task', () => {
-    const text = [
-    'var a, b',
-    'program main',
-    '  a = fork() start parent',
-    '  sleep 100000000',
-    'end',
-    'program parent',
-    '  a = fork() start daemon',
-    '  sleep 100000000',
-    'end',
-    'program daemon',
-    '  a = setsid()',
-    '  a = fork() start middle',
-    '  a = wait4(-1, 0, 0, 0)',
-    '  print "daemon reaped %d\\n", a',
-    '  sleep 100000000',
-    'end',
-    'program middle',
-    '  a = fork() start worker',
-    '  exit(0)',
-    'end',
-    'program worker',
-    '  sleep 40',
-    '  a = getppid()',
-    '  b = getsid(0)',
-    '  print "worker: parent %d, session %d\\n", a, b',
-    '  sleep 100000000',
-    'end',
-    ].join('\n');
-    const source = start('x86_64', 'daemon4', text);
-    source.scheduler.run(14);
-    const image = throughBytes(dumpContainer(source, source.containers.get('c')!));
-    const target = Machine.create('t', 'x86_64');
-    const before = target.host.snapshot();
-    let refusal: unknown;
-    try {
-      restoreAtomically(target, image);
-    } catch (e) {
-      refusal = e;
-    }
-    expect(refusal).toBeInstanceOf(RestoreError);
-    expect((refusal as RestoreError).problems).toEqual([
-      { code: 'CKPT_UNSUPPORTED', message: 'task 5 must be born in session 3, where no process made before it has its parent or has exited to hand it to its init: not supported yet' },
-    ]);
-    expect(target.host.snapshot()).toEqual(before);
-  });
 });
 
 describe('a task killed in the middle of a round', () => {
@@ -751,35 +671,8 @@ describe('a process whose parent is the init but whose session is not', () => {
     (before) => expect(before.map((t) => [t.nspids[0], t.ppid, t.sid, t.pgid, t.state])).toEqual([[1, 0, 1, 1, 'blocked'], [2, 1, 0, 2, 'zombie'], [3, 1, 0, 2, 'blocked']]),
     ['leaf: session 0, group 2\n'],
   );
-  const forkerExited = [
-    'var a, b',
-    'program main',
-    '  a = fork() start parent',
-    '  sleep 100000000',
-    'end',
-    'program parent',
-    '  a = fork() start daemon',
-    '  sleep 100000000',
-    'end',
-    'program daemon',
-    '  a = setsid()',
-    '  a = fork() start middle',
-    '  a = wait4(-1, 0, 0, 0)',
-    '  print "daemon reaped %d\\n", a',
-    '  sleep 100000000',
-    'end',
-    'program middle',
-    '  a = fork() start worker',
-    '  exit(0)',
-    'end',
-    'program worker',
-    '  sleep 40',
-    '  a = getppid()',
-    '  b = getsid(0)',
-    '  print "worker: parent %d, session %d\\n", a, b',
-    '  sleep 100000000',
-    'end',
-  ].join('\n');
+  // DAEMON one level down: the session leader's parent is not the init
+  const forkerExited = oneLevelDown(DAEMON);
   itRestoresMidRun(
     'in a session whose running leader has another parent: forked by the member that forked it, a zombie',
     ALL_ARCHES,
@@ -787,4 +680,23 @@ describe('a process whose parent is the init but whose session is not', () => {
     (before) => expect(before.map((t) => [t.nspids[0], t.ppid, t.sid, t.state])).toEqual([[1, 0, 0, 'blocked'], [2, 1, 0, 'blocked'], [3, 2, 3, 'runnable'], [4, 3, 3, 'zombie'], [5, 1, 3, 'runnable']]),
     ['daemon reaped 4\n', 'worker: parent 1, session 3\n'],
   );
+
+  it('once the member that forked it is reaped, refused before the target changes, naming the task', () => {
+    const source = start('x86_64', 'forker', forkerExited);
+    source.scheduler.run(14);
+    const image = throughBytes(dumpContainer(source, source.containers.get('c')!));
+    const target = Machine.create('t', 'x86_64');
+    const before = target.host.snapshot();
+    let refusal: unknown;
+    try {
+      restoreAtomically(target, image);
+    } catch (e) {
+      refusal = e;
+    }
+    expect(refusal).toBeInstanceOf(RestoreError);
+    expect((refusal as RestoreError).problems).toEqual([
+      { code: 'CKPT_UNSUPPORTED', message: 'task 5 must be born in session 3, where no process made before it has its parent or has exited to hand it to its init: not supported yet' },
+    ]);
+    expect(target.host.snapshot()).toEqual(before);
+  });
 });
