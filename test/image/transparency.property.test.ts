@@ -33,6 +33,9 @@ const MAIN_STATEMENTS = [
   ['  b = kill(a, SIGKILL)'],
   ['  b = kill(0 - a, SIGCONT)', '  print "cont group %d\\n", b'],
   ['  a = setsid()', '  print "init session %d\\n", a'],
+  ['  a = fork() start child', '  b = setpgid(a, a)'],
+  ['  b = kill(0 - 1, SIGSTOP)'],
+  ['  b = kill(0 - 1, SIGCONT)'],
 ] as const;
 
 const CHILD_STATEMENTS = [
