@@ -156,36 +156,28 @@ function leaderlessSessions(tasks: readonly ImageTask[], leaders: ReadonlySet<st
 }
 
 /**
- * SessionHosts: who can fork a process into a session its creator is not in
- * when the restore reaches it (a daemon's double fork: the one that forked
- * it exited and the init took it over, in another session; or a child of
- * one that left its old session behind). A process of that session made
- * before it forks it: with CLONE_PARENT when that one's parent is the
- * child's parent too, else plainly, when that one has exited and the child's
- * parent is the init (a zombie in the image, exiting again in the restore
- * hands the child to the init). Keyed by namespace and session ('' for the
- * session outside the container its init was born in), the first of each.
+ * sessionMembers lists, for each session ('' for the one outside the
+ * container its init was born in), its processes in image order: who can
+ * fork a process into a session its creator is not in when the restore
+ * reaches it (a daemon's double fork: the one that forked it exited and the
+ * init took it over, in another session; or a child of one that left its
+ * old session behind). A process of that session made before it, in its
+ * namespace or one above, forks it: with CLONE_PARENT when that one has the
+ * same parent (and is not a namespace's init, which may not), else plainly
+ * when that one has exited and the child's parent is the reaper of that
+ * one's namespace (a zombie in the image, exiting again in the restore, hands
+ * the child to it).
  */
-interface SessionHosts {
-  /** by `${ns}:${session}:${parent}`: a process of that session whose parent is `parent` */
-  adopter: Map<string, number>;
-  /** by `${ns}:${session}`: a process of that session whose group has exited */
-  exited: Map<string, number>;
-}
-
-function sessionHosts(tasks: readonly ImageTask[]): SessionHosts {
-  const hosts: SessionHosts = { adopter: new Map(), exited: new Map() };
-  const live = new Set<number>();
-  tasks.forEach((t) => {
-    if (!t.exited) live.add(t.leader);
-  });
+function sessionMembers(tasks: readonly ImageTask[]): Map<string, number[]> {
+  const out = new Map<string, number[]>();
   tasks.forEach((t, k) => {
     if (t.leader !== k) return;
-    const where = `${t.ns}:${t.sid ? t.sid.join('/') : ''}`;
-    if (t.parent >= 0 && !hosts.adopter.has(`${where}:${t.parent}`)) hosts.adopter.set(`${where}:${t.parent}`, k);
-    if (!live.has(k) && !hosts.exited.has(where)) hosts.exited.set(where, k);
+    const where = t.sid ? t.sid.join('/') : '';
+    const list = out.get(where);
+    if (list) list.push(k);
+    else out.set(where, [k]);
   });
-  return hosts;
+  return out;
 }
 
 /** parentInSession: the task's parent is in the task's session too, so forking from it puts the child there. */
@@ -388,12 +380,34 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
   const placeholders: Array<{ helper: Task; parent: Task }> = [];
   const sessionHelpers = new Map<string, Task>();
   const sessions = leaderlessSessions(tasks, leaderKeys);
-  const hosts = sessionHosts(tasks);
+  const members = sessionMembers(tasks);
   const reaperOf = new Map<number, number>();
+  const live = new Set<number>();
   tasks.forEach((t, i) => {
     if (t.numbers[t.numbers.length - 1] === 1 && t.leader === i) reaperOf.set(t.ns, i);
+    if (!t.exited) live.add(t.leader);
   });
+  /** within reports whether image pid namespace `outer` is `inner` or one of its ancestors */
+  const within = (outer: number, inner: number): boolean => {
+    for (let k = inner; k >= 0; k = image.pidNs[k]![0]) if (k === outer) return true;
+    return false;
+  };
+  /** hostFor finds who of session `need` can make task i in its stead (see sessionMembers), and how */
+  const hostFor = (i: number, need: string): { k: number; adopt: boolean } | undefined => {
+    const t = tasks[i]!;
+    // a new namespace's init is made with CLONE_NEWPID, from its parent namespace only, and never with CLONE_PARENT
+    const newNs = t.numbers[t.numbers.length - 1] === 1 && !nsOf.has(t.ns);
+    for (const k of members.get(need) ?? []) {
+      if (k >= i) break;
+      const u = tasks[k]!;
+      if (newNs ? u.ns !== image.pidNs[t.ns]![0] : !within(u.ns, t.ns)) continue;
+      if (!newNs && u.parent === t.parent && reaperOf.get(u.ns) !== k) return { k, adopt: true };
+      if (!live.has(k) && t.parent === reaperOf.get(u.ns)) return { k, adopt: false };
+    }
+    return undefined;
+  };
   const placeholder = (ids: number[], creator: Task): Task => {
+    creator.pidNsForChildren = creator.pid.ns; // a placeholder lives in its creator's namespace (preflight)
     const inside = ids.slice(0, creator.pid.level - above.level);
     const pids = [...new Array<number>(outerLevels).fill(0), ...inside];
     const r = opts.via === 'clone3'
@@ -441,21 +455,31 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
     const need = bornIn(i);
     if (pendingSetsid.has(creatorIndex) && need === key(tasks[creatorIndex]!.numbers)) setsid(creatorIndex);
     if (!leaderless && t.leader === i && i !== image.init && need !== undefined && sessionKey(creator) !== need) {
-      // Its creator is not in the session it must be born in (see SessionHosts): one of that session forks it.
-      const where = `${t.ns}:${need}`;
-      const a = hosts.adopter.get(`${where}:${t.parent}`);
-      const e = t.parent === reaperOf.get(t.ns) ? hosts.exited.get(where) : undefined;
-      const other = a !== undefined && a < i ? a : e !== undefined && e < i ? e : undefined;
-      if (other === undefined) failed(`task ${t.numbers.join('/')} must be born in ${need ? `session ${need.split('/')[0]}` : 'the session outside the container'}, where no process made before it has its parent or has exited to hand it to its init: not supported yet`, 'CKPT_UNSUPPORTED');
-      creator = at(other);
-      creatorIndex = other;
-      adopt = other === a ? CLONE_PARENT : 0;
-      if (pendingSetsid.has(other) && need === key(tasks[other]!.numbers)) setsid(other);
+      // Its creator is not in the session it must be born in (see sessionMembers): one of that session forks it.
+      const other = hostFor(i, need);
+      if (!other) failed(`task ${t.numbers.join('/')} must be born in ${need ? `session ${need.split('/')[0]}` : 'the session outside the container'}, where no process made before it has its parent or has exited to hand it to its init: not supported yet`, 'CKPT_UNSUPPORTED');
+      creator = at(other.k);
+      creatorIndex = other.k;
+      adopt = other.adopt ? CLONE_PARENT : 0;
+      if (pendingSetsid.has(other.k) && need === key(tasks[other.k]!.numbers)) setsid(other.k);
     }
     const thread = t.leader !== i;
-    const newNs = !thread && t.numbers[t.numbers.length - 1] === 1 && t.numbers.length === creator.pid.level - above.level + 1;
+    const newNs = !thread && t.numbers[t.numbers.length - 1] === 1 && !nsOf.has(t.ns);
     // the creator's levels past `above` are container levels; the ones up to it are outer levels
-    const inside = t.numbers.slice(0, creator.pid.level - above.level);
+    const depth = creator.pid.level - above.level;
+    // CLONE_THREAD needs pid_ns_for_children to be the creator's own namespace
+    if (thread) creator.pidNsForChildren = creator.pid.ns;
+    else {
+      // A child goes where its creator's pid_ns_for_children points (moved by unshare and setns); a new
+      // namespace is made below that one. The creator is pointed there, as the image's history had it.
+      const parentNs = image.pidNs[t.ns]![0];
+      const target = newNs ? (parentNs < 0 ? creator.pid.ns : nsOf.get(parentNs)) : nsOf.get(t.ns);
+      if (!target) failed(`task ${t.numbers.join('/')} is in a pid namespace made after it: this layout is not supported yet`, 'CKPT_UNSUPPORTED');
+      creator.pidNsForChildren = target;
+      // eclone names pids down to its caller's level only: a deeper one is the next its namespace gives (ns_last_pid)
+      if (!newNs && t.numbers.length > depth && opts.via !== 'clone3') target.lastPid = t.numbers[t.numbers.length - 1]! - 1;
+    }
+    const inside = opts.via === 'clone3' ? t.numbers.slice(0, newNs ? -1 : undefined) : t.numbers.slice(0, depth);
     const outer = outerPids(t);
     const pids = [...outer, ...inside];
     const cloneFlags = (thread ? CLONE_THREAD | CLONE_SIGHAND | CLONE_VM : 0) | (newNs ? CLONE_NEWPID : 0) | adopt;
@@ -471,8 +495,12 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
       r = libcOf(creator).eclone((cloneFlags | exitSignal) >>> 0, { nr_pids: pids.length }, 48, pids);
       if (!r.child) failed(`eclone of task ${t.numbers.join('/')} failed with ${r.errno} (pids ${pids.join(', ')}, oldest level first)`);
     }
+    if (r.child.pid.numbers.slice(outerLevels).join('/') !== t.numbers.join('/')) {
+      failed(`task ${t.numbers.join('/')} came back as ${r.child.pid.numbers.slice(outerLevels).join('/')}: this layout is not supported yet`, 'CKPT_UNSUPPORTED');
+    }
     created[i] = r.child;
     indexOf.set(r.child, i);
+    if (!nsOf.has(t.ns)) nsOf.set(t.ns, r.child.pid.ns);
     if (!thread && key(t.sid) === key(t.numbers)) pendingSetsid.add(i);
     return r.child;
   };
@@ -482,6 +510,8 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
   // process by its parent; both always precede it.
   const nsHelper = opts.into === undefined ? null : enterContainer(host, above, tasks, opts);
   const laterParent = new Map<number, number>();
+  /** the restored pid namespace of each of the image's, once its first task exists */
+  const nsOf = new Map<number, PidNamespace>();
   tasks.forEach((t, i) => {
     if (i === image.init) {
       const init = create(i, nsHelper ?? host.init);

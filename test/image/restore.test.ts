@@ -700,3 +700,35 @@ describe('a process whose parent is the init but whose session is not', () => {
     expect(target.host.snapshot()).toEqual(before);
   });
 });
+
+describe('a process that unshared its children\'s pid namespace', () => {
+  // unshare(CLONE_NEWPID) points the caller's children at a new namespace: the first is its init,
+  // the next are its pid 2, 3... The restorer points the creator there too before forking them.
+  const text = [
+    'var a, b',
+    'program main',
+    '  a = fork() start child',
+    '  sleep 100000000',
+    'end',
+    'program child',
+    '  b = unshare(CLONE_NEWPID)',
+    '  a = fork() start inner',
+    '  a = fork() start inner',
+    '  sleep 100000000',
+    'end',
+    'program inner',
+    '  sleep 20',
+    '  a = getpid()',
+    '  b = getppid()',
+    '  print "inner %d, parent %d\\n", a, b',
+    '  sleep 100000000',
+    'end',
+  ].join('\n');
+  itRestoresMidRun(
+    'keeps its children in that namespace, and its later ones go there too',
+    ALL_ARCHES,
+    { name: 'unshared', text, n: 8, m: 30 },
+    (before) => expect(before.map((t) => t.nspids)).toEqual([[1], [2], [3, 1], [4, 2]]),
+    ['inner 1, parent 0\n', 'inner 2, parent 0\n'],
+  );
+});

@@ -36,6 +36,7 @@ const MAIN_STATEMENTS = [
   ['  a = fork() start child', '  b = setpgid(a, a)'],
   ['  b = kill(0 - 1, SIGSTOP)'],
   ['  b = kill(0 - 1, SIGCONT)'],
+  ['  a = wait4(-1, 0, WUNTRACED | WCONTINUED | WNOHANG, 0)', '  print "untraced %d\\n", a'],
 ] as const;
 
 const CHILD_STATEMENTS = [
@@ -50,6 +51,7 @@ const CHILD_STATEMENTS = [
   ['  clone(CLONE_THREAD | CLONE_SIGHAND | CLONE_VM, 0, 0, 0, 0) start thread'],
   ['  a = clone(CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0) start ns'],
   ['  b = kill(0, SIGSTOP)'],
+  ['  b = unshare(CLONE_NEWPID)', '  a = fork() start ns'],
 ] as const;
 
 const workload = fc
