@@ -180,6 +180,13 @@ function sessionMembers(tasks: readonly ImageTask[]): Map<string, number[]> {
   return out;
 }
 
+/** hasNumbers reports whether `pid` has exactly `numbers` at its levels from `from` down (without making arrays: one check per restored task). */
+function hasNumbers(pid: Pid, from: number, numbers: readonly number[]): boolean {
+  if (pid.level - from + 1 !== numbers.length) return false;
+  for (let d = 0; d < numbers.length; d++) if (pid.nrAt(from + d) !== numbers[d]) return false;
+  return true;
+}
+
 /** parentInSession: the task's parent is in the task's session too, so forking from it puts the child there. */
 function parentInSession(tasks: readonly ImageTask[], t: ImageTask): boolean {
   const p = tasks[t.parent];
@@ -495,7 +502,7 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
       r = libcOf(creator).eclone((cloneFlags | exitSignal) >>> 0, { nr_pids: pids.length }, 48, pids);
       if (!r.child) failed(`eclone of task ${t.numbers.join('/')} failed with ${r.errno} (pids ${pids.join(', ')}, oldest level first)`);
     }
-    if (r.child.pid.numbers.slice(outerLevels).join('/') !== t.numbers.join('/')) {
+    if (!hasNumbers(r.child.pid, outerLevels, t.numbers)) {
       failed(`task ${t.numbers.join('/')} came back as ${r.child.pid.numbers.slice(outerLevels).join('/')}: this layout is not supported yet`, 'CKPT_UNSUPPORTED');
     }
     created[i] = r.child;
