@@ -22,13 +22,11 @@ function headerFor(path: string, size: number): Uint8Array {
   return new Uint8Array(block.buffer, block.byteOffset, BLOCK);
 }
 
-/** LaidOutEntry says where an entry's data lies in the archive: its byte offset, and its chunks' indices [first, end). */
+/** LaidOutEntry says where an entry's data lies in the archive: its byte offset and size. */
 export interface LaidOutEntry {
   path: string;
   offset: number;
   size: number;
-  first: number;
-  end: number;
 }
 
 /** tarLayout lays out entries as a ustar archive: the chunks to write one after another (no copy of the data), and where each entry lies. */
@@ -40,9 +38,8 @@ export function tarLayout(entries: ReadonlyArray<readonly [string, Uint8Array | 
     const parts = bytes instanceof Uint8Array ? [bytes] : bytes;
     const size = byteLength(parts);
     chunks.push(headerFor(path, size));
-    const first = chunks.length;
     for (const part of parts) chunks.push(part); // not push(...parts): pages.bin may be 100,000s of chunks
-    laidOut.push({ path, offset: offset + BLOCK, size, first, end: chunks.length });
+    laidOut.push({ path, offset: offset + BLOCK, size });
     const pad = Math.ceil(size / BLOCK) * BLOCK - size;
     if (pad > 0) chunks.push(new Uint8Array(pad));
     offset += BLOCK + size + pad;

@@ -133,13 +133,18 @@ function leaderIds(tasks: readonly ImageTask[]): Set<string> {
   return new Set(tasks.filter((t, i) => t.leader === i).map((t) => t.numbers.join('/')));
 }
 
-/** leaderlessSessions finds the sessions without a leader and how each would be rebuilt, keyed by their ids. */
-function leaderlessSessions(tasks: readonly ImageTask[], leaders: ReadonlySet<string>): Map<string, LeaderlessSession> {
-  // each pid namespace's init, by namespace index
+/** reapersOf maps each pid namespace of the image to its init's task index. */
+function reapersOf(tasks: readonly ImageTask[]): Map<number, number> {
   const reaper = new Map<number, number>();
   tasks.forEach((t, i) => {
     if (t.numbers[t.numbers.length - 1] === 1) reaper.set(t.ns, i);
   });
+  return reaper;
+}
+
+/** leaderlessSessions finds the sessions without a leader and how each would be rebuilt, keyed by their ids. */
+function leaderlessSessions(tasks: readonly ImageTask[], leaders: ReadonlySet<string>): Map<string, LeaderlessSession> {
+  const reaper = reapersOf(tasks);
   const out = new Map<string, LeaderlessSession>();
   tasks.forEach((t, i) => {
     if (t.leader !== i || !t.sid || leaders.has(t.sid.join('/')) || parentInSession(tasks, t)) return;
@@ -155,19 +160,7 @@ function leaderlessSessions(tasks: readonly ImageTask[], leaders: ReadonlySet<st
   return out;
 }
 
-/**
- * sessionMembers lists, for each session ('' for the one outside the
- * container its init was born in), its processes in image order: who can
- * fork a process into a session its creator is not in when the restore
- * reaches it (a daemon's double fork: the one that forked it exited and the
- * init took it over, in another session; or a child of one that left its
- * old session behind). A process of that session made before it, in its
- * namespace or one above, forks it: with CLONE_PARENT when that one has the
- * same parent (and is not a namespace's init, which may not), else plainly
- * when that one has exited and the child's parent is the reaper of that
- * one's namespace (a zombie in the image, exiting again in the restore, hands
- * the child to it).
- */
+/** sessionMembers lists each session's processes in image order ('' for the session outside the container its init was born in). */
 function sessionMembers(tasks: readonly ImageTask[]): Map<string, number[]> {
   const out = new Map<string, number[]>();
   tasks.forEach((t, k) => {
@@ -345,15 +338,18 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
   // A session leader calls setsid only once the children that stayed in its old session exist:
   // they were forked before it made its own session.
   const pendingSetsid = new Set<number>();
-  // bornIn is the session a task must be forked into ('' for the one outside the container): its own,
-  // unless it leads one, made later with setsid; then the one its children (or theirs) that stayed
-  // behind are in (one with a leader), or undefined when none did. Children (of any of a process's threads) come after the
-  // process, so a pass from the last task back sees them first.
+  // birth[i] is the session task i must be forked into ('' for the one outside the container): its
+  // own, unless it leads one, made later with setsid; then the one (with a leader) its children, or
+  // theirs, that stayed behind are in, or undefined when none did. Children (of any of a process's
+  // threads) come after the process, so a pass from the last task back sees them first.
   const birth = new Array<string | undefined>(tasks.length);
   const led = leaderIds(tasks);
   const childrenOfProcess = new Map<number, number[]>();
   tasks.forEach((t) => {
-    if (t.children.length > 0) childrenOfProcess.set(t.leader, [...(childrenOfProcess.get(t.leader) ?? []), ...t.children]);
+    if (t.children.length === 0) return;
+    const list = childrenOfProcess.get(t.leader);
+    if (list) list.push(...t.children);
+    else childrenOfProcess.set(t.leader, [...t.children]);
   });
   for (let i = tasks.length - 1; i >= 0; i--) {
     const t = tasks[i]!;
@@ -371,11 +367,12 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
       }
     }
   }
-  const bornIn = (i: number): string | undefined => birth[i];
-  /** sessionKey is the session `task` is in now, as bornIn names it */
-  const sessionKey = (task: Task): string => {
-    const sid = task.group.session;
-    return sid.nrIn(at(image.init).pid.ns) !== 0 ? sid.numbers.slice(outerLevels).join('/') : '';
+  /** idInside names a restored session or group id as the image does: its numbers from the container down, '' for one outside (cached: asked once per created process) */
+  const insideNames = new Map<Pid, string>();
+  const idInside = (p: Pid): string => {
+    let name = insideNames.get(p);
+    if (name === undefined) insideNames.set(p, (name = p.nrIn(at(image.init).pid.ns) !== 0 ? p.numbers.slice(outerLevels).join('/') : ''));
+    return name;
   };
   const setsid = (i: number): void => {
     pendingSetsid.delete(i);
@@ -388,22 +385,32 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
   const sessionHelpers = new Map<string, Task>();
   const sessions = leaderlessSessions(tasks, leaderKeys);
   const members = sessionMembers(tasks);
-  const reaperOf = new Map<number, number>();
+  const reaperOf = reapersOf(tasks);
+  /** processes with a thread still running */
   const live = new Set<number>();
-  tasks.forEach((t, i) => {
-    if (t.numbers[t.numbers.length - 1] === 1 && t.leader === i) reaperOf.set(t.ns, i);
-    if (!t.exited) live.add(t.leader);
-  });
+  for (const t of tasks) if (!t.exited) live.add(t.leader);
+  /** startsNamespace: task i is the init of a namespace not made yet (made with CLONE_NEWPID) */
+  const startsNamespace = (i: number): boolean => tasks[i]!.numbers[tasks[i]!.numbers.length - 1] === 1 && !nsOf.has(tasks[i]!.ns);
   /** within reports whether image pid namespace `outer` is `inner` or one of its ancestors */
   const within = (outer: number, inner: number): boolean => {
     for (let k = inner; k >= 0; k = image.pidNs[k]![0]) if (k === outer) return true;
     return false;
   };
-  /** hostFor finds who of session `need` can make task i in its stead (see sessionMembers), and how */
+  /**
+   * hostFor finds who can fork task i into session `need` when its creator is
+   * not in it (a daemon's double fork: the one that forked it exited and the
+   * init, in another session, took it over; or a child of one that left its
+   * old session behind): a process of that session made before it, in its
+   * namespace or one above. With CLONE_PARENT when that one has the same
+   * parent (and is not a namespace's init, which may not), else plainly when
+   * that one has exited and the child's parent is the reaper of that one's
+   * namespace: a zombie in the image, exiting again in the restore, hands the
+   * child to it.
+   */
   const hostFor = (i: number, need: string): { k: number; adopt: boolean } | undefined => {
     const t = tasks[i]!;
     // a new namespace's init is made with CLONE_NEWPID, from its parent namespace only, and never with CLONE_PARENT
-    const newNs = t.numbers[t.numbers.length - 1] === 1 && !nsOf.has(t.ns);
+    const newNs = startsNamespace(i);
     for (const k of members.get(need) ?? []) {
       if (k >= i) break;
       const u = tasks[k]!;
@@ -459,10 +466,10 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
       adopt = t.parent === leaderless.creator ? CLONE_PARENT : 0;
     }
     let creatorIndex = indexOf.get(creator) ?? -1;
-    const need = bornIn(i);
+    const need = birth[i];
     if (pendingSetsid.has(creatorIndex) && need === key(tasks[creatorIndex]!.numbers)) setsid(creatorIndex);
-    if (!leaderless && t.leader === i && i !== image.init && need !== undefined && sessionKey(creator) !== need) {
-      // Its creator is not in the session it must be born in (see sessionMembers): one of that session forks it.
+    if (!leaderless && t.leader === i && i !== image.init && need !== undefined && idInside(creator.group.session) !== need) {
+      // Its creator is not in the session it must be born in: one of that session forks it (hostFor).
       const other = hostFor(i, need);
       if (!other) failed(`task ${t.numbers.join('/')} must be born in ${need ? `session ${need.split('/')[0]}` : 'the session outside the container'}, where no process made before it has its parent or has exited to hand it to its init: not supported yet`, 'CKPT_UNSUPPORTED');
       creator = at(other.k);
@@ -471,7 +478,7 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
       if (pendingSetsid.has(other.k) && need === key(tasks[other.k]!.numbers)) setsid(other.k);
     }
     const thread = t.leader !== i;
-    const newNs = !thread && t.numbers[t.numbers.length - 1] === 1 && !nsOf.has(t.ns);
+    const newNs = !thread && startsNamespace(i);
     // the creator's levels past `above` are container levels; the ones up to it are outer levels
     const depth = creator.pid.level - above.level;
     // CLONE_THREAD needs pid_ns_for_children to be the creator's own namespace
@@ -577,13 +584,11 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
     if (r.errno) failed(`reaping a placeholder failed with ${r.errno}`);
   }
   // Every task must now be in its session and group, at every container level.
-  const base = outerLevels;
   const containerNs = at(image.init).pid.ns;
-  const inside = (p: Pid): string => (p.nrIn(containerNs) !== 0 ? p.numbers.slice(base).join('/') : '');
   tasks.forEach((t, i) => {
     const g = at(i).group;
-    if (inside(g.session) !== key(t.sid)) failed(`task ${t.numbers.join('/')} ended up in session ${inside(g.session) || '(outside)'} instead of ${key(t.sid) || '(outside)'}: this session layout is not supported yet`, 'CKPT_UNSUPPORTED');
-    if (inside(g.pgrp) !== key(t.pgid)) failed(`task ${t.numbers.join('/')} ended up in process group ${inside(g.pgrp) || '(outside)'} instead of ${key(t.pgid) || '(outside)'}: this group layout is not supported yet`, 'CKPT_UNSUPPORTED');
+    if (idInside(g.session) !== key(t.sid)) failed(`task ${t.numbers.join('/')} ended up in session ${idInside(g.session) || '(outside)'} instead of ${key(t.sid) || '(outside)'}: this session layout is not supported yet`, 'CKPT_UNSUPPORTED');
+    if (idInside(g.pgrp) !== key(t.pgid)) failed(`task ${t.numbers.join('/')} ended up in process group ${idInside(g.pgrp) || '(outside)'} instead of ${key(t.pgid) || '(outside)'}: this group layout is not supported yet`, 'CKPT_UNSUPPORTED');
   });
 
   step('namespaces and credentials');

@@ -33,9 +33,10 @@ export function copyExtraState(entries: Iterable<readonly [string, Uint8Array]>)
  * TaskRare is what most tasks of a large restored tree never have: an exit
  * signal other than SIGCHLD, an exit, children, a blocked call, a timer, an
  * exit status, a clear-tid address, a program, a pid namespace for children
- * of its own, the views a running task's registers are read through. It is kept out of Task and made on first
- * write, because a host holds 100,000s of tasks and the garbage collector
- * copies every surviving byte of each twice.
+ * of its own, the views a running task's registers are read through. It is
+ * kept out of Task and made on first write, because a host holds 100,000s
+ * of tasks and the garbage collector copies every surviving byte of each
+ * twice.
  */
 class TaskRare {
   /** a process's is almost always SIGCHLD: only other values make a TaskRare */

@@ -546,6 +546,7 @@ describe('a task killed in the middle of a round', () => {
 describe('a process whose parent is a thread', () => {
   // The kernel's real parent is the very thread that forked (children lists are per thread), and
   // when that thread exits its children go to a sibling thread, perhaps one made after them.
+  const KID = ['program kid', '  sleep 20', '  k = getppid()', '  print "kid: parent %d\\n", k', '  exit(5)', 'end'];
   const forkedByThread = [
     'var r, w, k',
     'program main',
@@ -563,12 +564,7 @@ describe('a process whose parent is a thread', () => {
     '  w = fork() start kid',
     '  sleep 100000000',
     'end',
-    'program kid',
-    '  sleep 20',
-    '  k = getppid()',
-    '  print "kid: parent %d\\n", k',
-    '  exit(5)',
-    'end',
+    ...KID,
   ].join('\n');
   itRestoresMidRun(
     'forked by a thread: on that thread\'s children list; its leader reaps it',
@@ -594,12 +590,7 @@ describe('a process whose parent is a thread', () => {
     '  print "worker reaped %d\\n", w',
     '  sleep 100000000',
     'end',
-    'program kid',
-    '  sleep 20',
-    '  k = getppid()',
-    '  print "kid: parent %d\\n", k',
-    '  exit(5)',
-    'end',
+    ...KID,
   ].join('\n');
   itRestoresMidRun(
     'whose forking thread exited: it went to a sibling thread made after it',
