@@ -1,5 +1,5 @@
 /**
- * The model core does no I/O (DESIGN.md §1): src/abi, src/arch, src/kernel
+ * The model core does no I/O (the project's layout rule: README.md, Layout): src/abi, src/arch, src/kernel
  * and src/program import nothing that touches files, processes or the
  * network, and read no clock and no randomness.
  */

@@ -3,7 +3,7 @@
  * fields with no padding, read in the calling task's byte order.
  */
 
-/** eclone's struct clone_args (v13, eclone-spec.md §1.2): exactly 48 bytes. */
+/** eclone's struct clone_args (eclone v13; docs/semantics.md §4.2): exactly 48 bytes. */
 export const ECLONE_ARGS = {
   size: 48,
   clone_flags_high: 0,

@@ -1,4 +1,4 @@
-/** Kernel limits of the pid machinery (include/linux/threads.h, pid_namespace.h; eclone-spec.md §2, §3.6). */
+/** Kernel limits of the pid machinery (include/linux/threads.h, kernel/pid.c, include/linux/pid_namespace.h; docs/semantics.md §2.2, §3.1). */
 export const PID_MAX_DEFAULT = 0x8000;
 /** PID_MAX_LIMIT on 64-bit kernels: 4 * 1024 * 1024. */
 export const PID_MAX_LIMIT = 4 * 1024 * 1024;

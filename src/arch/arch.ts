@@ -1,7 +1,7 @@
 /**
  * The one interface behind which the six ABIs differ: word size and byte
  * order, the general register set and FPU state in their real layouts
- * (arch-layouts.md §13.1), the syscall ABI, syscall numbers and the compat
+ * (docs/semantics.md §15.2), the syscall ABI, syscall numbers and the compat
  * relation. Only src/arch switches on an architecture.
  */
 import type { SyscallName } from '../abi/syscall-names.js';
@@ -27,7 +27,7 @@ export interface RegLayout {
   readonly zero: readonly string[];
 }
 
-/** CloneOrder is clone(2)'s raw argument order (arch/Kconfig CLONE_BACKWARDS*, arch-layouts.md §9). */
+/** CloneOrder is clone(2)'s raw argument order (arch/Kconfig CLONE_BACKWARDS*; docs/semantics.md §6.4). */
 export type CloneOrder = 'default' | 'backwards' | 'backwards2';
 
 /** How an arch passes mmap's six arguments: in registers, in registers with a page offset, or as a struct in memory. */
@@ -80,9 +80,9 @@ export interface Arch {
   readonly tlsRegisters: readonly string[];
   readonly syscall: SyscallAbi;
   readonly syscalls: Readonly<Record<SyscallName, number>>;
-  /** the 32-bit ABI this arch runs as compat tasks, if any (arch-layouts.md §12) */
+  /** the 32-bit ABI this arch runs as compat tasks, if any (docs/semantics.md §15.7) */
   readonly compat?: ArchName;
-  /** compatFixup rewrites kernel-controlled fields of this 32-bit ABI's registers for a compat task on its 64-bit host (arch-layouts.md §12) */
+  /** compatFixup rewrites kernel-controlled fields of this 32-bit ABI's registers for a compat task on its 64-bit host (docs/semantics.md §15.7) */
   readonly compatFixup?: (regs: DataView, extra: Record<string, Uint8Array>) => void;
   /** syscalls a compat task of this arch's `compat` ABI cannot make here */
   readonly compatMissing?: readonly SyscallName[];
@@ -102,7 +102,7 @@ export interface Arch {
   setReturn(regs: DataView, value: number): void;
   /** readReturn is the C library's view of the result: ret, or -1 and errno. */
   readReturn(regs: DataView): { ret: number; errno: number };
-  /** restartSyscall puts a task that blocked in a syscall back in front of the trap, arguments restored (arch-layouts.md §13.1 inv. 3). */
+  /** restartSyscall puts a task that blocked in a syscall back in front of the trap, arguments restored (docs/semantics.md §15.5). */
   restartSyscall(regs: DataView, extra: Record<string, Uint8Array>): void;
   /** childReturn sets what a new child sees: a zero result (and CR0.SO clear on powerpc). */
   childReturn(regs: DataView): void;

@@ -1,5 +1,5 @@
 /**
- * Which task ABI may run on which host arch (arch-layouts.md §12, §13.2):
+ * Which task ABI may run on which host arch (docs/semantics.md §15.7):
  * natively on its own arch, as a compat task on the 64-bit arch of its
  * family, and nowhere else.
  */

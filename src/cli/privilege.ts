@@ -1,8 +1,8 @@
 /**
  * restorerIsPrivileged says whether this ckpt process could name pids in a
  * real host's root pid namespace: eclone needs CAP_SYS_ADMIN, clone3's
- * set_tid CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN (eclone-spec.md §1.7,
- * §3.3), read from the effective set in /proc/self/status.
+ * set_tid CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN (docs/semantics.md §4.4
+ * step 7, §5.3), read from the effective set in /proc/self/status.
  */
 import { readFileSync } from 'node:fs';
 import { CAP_CHECKPOINT_RESTORE, CAP_SYS_ADMIN } from '../abi/capabilities.js';

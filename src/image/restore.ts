@@ -656,7 +656,7 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
     if (task.exited) task.mm = mms[t.mm]!;
     else task.replaceSpace(mms[t.mm]!);
     const extra = copyExtraState(t.extra);
-    // The task takes its own ABI's state: on a compat host it stays a 32-bit task (arch-layouts.md §12).
+    // The task takes its own ABI's state: on a compat host it stays a 32-bit task (docs/semantics.md §15.7).
     task.takeState(arch, t.regs, fpus[t.fpu]!, extra);
     if (arch !== host.arch) arch.compatFixup?.(task.dv, task.extra);
     const [uid, euid, suid, user, effective, permitted] = t.cred;

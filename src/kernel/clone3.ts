@@ -1,5 +1,6 @@
 /**
- * clone3(uargs, size) with set_tid, as mainline (eclone-spec.md §3):
+ * clone3(uargs, size) with set_tid, as mainline (kernel/fork.c, kernel/pid.c,
+ * Linux 6.x; docs/semantics.md §5):
  *
  *  copy_clone_args_from_user: size > PAGE_SIZE E2BIG; size < 64 EINVAL;
  *    a non-zero byte past the kernel's struct E2BIG (checked before the head

@@ -59,7 +59,7 @@ export interface CloneRequest {
 }
 
 /**
- * checkNewUser runs do_fork's CLONE_NEWUSER checks (eclone-spec.md §1.7 step 5):
+ * checkNewUser runs do_fork's CLONE_NEWUSER checks (docs/semantics.md §6.2):
  * not with CLONE_THREAD, and CAP_SYS_ADMIN, CAP_SETUID and CAP_SETGID needed.
  * 2.6.32 asked capable() in the initial user namespace; the model asks in the
  * caller's own, so that containers can nest user namespaces as kernels since
@@ -88,7 +88,7 @@ function checkNewUserRequest(task: Task, flags: number): void {
 /** the flags some flag-combination rule is about */
 const RULED_FLAGS = CLONE_NEWNS | CLONE_THREAD | CLONE_SIGHAND | CLONE_PARENT;
 
-/** checkFlagRules applies copy_process's flag-combination rules, in the kernel's order (eclone-spec.md §1.5). */
+/** checkFlagRules applies copy_process's flag-combination rules, in the kernel's order (docs/semantics.md §6.1). */
 function checkFlagRules(parent: Task, flags: number): void {
   if ((flags & RULED_FLAGS) !== 0) checkFlagCombinations(parent, flags);
 }

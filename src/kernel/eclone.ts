@@ -1,6 +1,6 @@
 /**
  * eclone(flags_low, cargs, args_size, pids) as the v13 patchset defined it
- * (eclone-spec.md §1). Validation runs in the patch's order (§1.7):
+ * (docs/semantics.md §4). Validation runs in the patch's order (§4.4):
  *
  *  1. args_size must be exactly sizeof(struct clone_args) = 48   EINVAL
  *  2. copy clone_args from user memory                          EFAULT
@@ -76,7 +76,7 @@ export function sysEclone(host: HostState, task: Task, flagsLow: number, cargs: 
   let targets: number[] | null = null;
   if (nrPids !== 0) {
     // copy_target_pids takes nr_pids as an int: 2^31 and above turn negative,
-    // pass the bound check and fail in copy_from_user (§1.8 quirk).
+    // pass the bound check and fail in copy_from_user (docs/semantics.md §4.4 step 6).
     const n = nrPids | 0;
     if (n > knum) fail('EINVAL', `nr_pids ${n} exceeds the caller's ${knum} pid levels`);
     if (n < 0) fail('EFAULT', `nr_pids ${nrPids} is too large to copy`);
@@ -92,9 +92,9 @@ export function sysEclone(host: HostState, task: Task, flagsLow: number, cargs: 
   const req = request;
   req.flags = flagsLow >>> 0;
   req.exitSignal = flagsLow & CSIGNAL;
-  // child_stack is the stack pointer itself; 0 keeps the caller's (§1.4).
+  // child_stack is the stack pointer itself; 0 keeps the caller's (docs/semantics.md §4.5).
   req.stack = task.abi.wordSize === 4 ? u64Low(dv, at + ECLONE_ARGS.child_stack, le) : u64At(dv, at + ECLONE_ARGS.child_stack, le);
-  // No TLS argument: copy_thread reads clone's TLS register, whatever it holds (arch-layouts.md §10.1).
+  // No TLS argument: copy_thread reads clone's TLS register, whatever it holds (docs/semantics.md §4.5).
   req.tls = cloneTls;
   req.parentTid = u64At(dv, at + ECLONE_ARGS.parent_tid_ptr, le);
   req.childTid = u64At(dv, at + ECLONE_ARGS.child_tid_ptr, le);

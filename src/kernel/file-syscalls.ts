@@ -1,7 +1,8 @@
 /**
  * open, read, write and close over the model's few files. The one path that
  * opens is /proc/sys/kernel/ns_last_pid (mode 0666), which acts on the
- * opener's own pid namespace (eclone-spec.md §5, mainline semantics):
+ * opener's own pid namespace (kernel/pid_namespace.c pid_ns_ctl_handler,
+ * Linux 6.x; docs/semantics.md §3.5):
  * reading gives last_pid; writing needs CAP_SYS_ADMIN or
  * CAP_CHECKPOINT_RESTORE in the namespace's owning user namespace (EPERM,
  * checked first) and a value in [0, pid_max] (EINVAL), and sets last_pid.

@@ -1,7 +1,7 @@
 /**
  * fork(2) and clone(2) through the model's one fork path. clone's raw
  * argument order differs per architecture (CLONE_BACKWARDS on i386 and
- * powerpc, CLONE_BACKWARDS2 on s390; arch-layouts.md §9).
+ * powerpc, CLONE_BACKWARDS2 on s390; docs/semantics.md §6.4).
  */
 import { CSIGNAL, CLONE_PIDFD } from '../abi/clone-flags.js';
 import { SIGCHLD } from '../abi/signals.js';

@@ -2,11 +2,11 @@
  * alloc_pid in its two personalities, both allocating innermost level first
  * and freeing exactly what deeper levels took when a level fails:
  *
- * - the eclone kernel's (2.6.32 + eclone patch 3, eclone-spec.md §1.7 step 9,
- *   §1.8, §2): a target per level, 0 meaning auto; used by fork, clone and
+ * - the eclone kernel's (2.6.32 kernel/pid.c + eclone v13 patch 3;
+ *   docs/semantics.md §3.2, §4.4 step 9): a target per level, 0 meaning auto; used by fork, clone and
  *   eclone. Exhaustion is EBUSY, because the patched alloc_pid passes
  *   do_alloc_pidmap's -EBUSY up to every caller.
- * - mainline clone3 set_tid (§3.3): set_tid[0] names the innermost level, 0 is
+ * - mainline clone3 set_tid (kernel/pid.c alloc_pid, Linux 6.x; docs/semantics.md §5.3): set_tid[0] names the innermost level, 0 is
  *   EINVAL, a taken pid is EEXIST, each named level checks the capability
  *   against its own user namespace, exhaustion is EAGAIN.
  *

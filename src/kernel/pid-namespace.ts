@@ -2,7 +2,7 @@
  * PidNamespace: a level of pid numbering. Each has its own bitmap and
  * last_pid, an owning user namespace, a child reaper (its pid 1) and the
  * PIDNS_ADDING flag, cleared when the reaper dies so that later forks into it
- * fail with ENOMEM (eclone-spec.md §3.3, §3.4; DESIGN.md §2).
+ * fail with ENOMEM (docs/semantics.md §2.1, §3.4, §7.4).
  */
 import type { UserNamespace } from './credentials.js';
 import type { Task } from './task.js';

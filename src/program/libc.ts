@@ -104,7 +104,7 @@ type Pointer<T> = T | number;
 
 const FORK_TYPES = new Set<SyscallName>(['fork', 'clone', 'eclone', 'clone3']);
 
-/** cloneRegisterOrder permutes clone's generic (flags, stack, parent_tid, child_tid, tls) into the ABI's argument order (arch-layouts.md §9). */
+/** cloneRegisterOrder permutes clone's generic (flags, stack, parent_tid, child_tid, tls) into the ABI's argument order (docs/semantics.md §6.4). */
 export function cloneRegisterOrder(abi: Arch, [flags, stack, ptid, ctid, tls]: readonly number[]): number[] {
   switch (abi.syscall.cloneOrder) {
     case 'default':
@@ -300,7 +300,7 @@ export class Libc {
     return this.call('close', [fd]);
   }
 
-  /** clone(flags, stack, parent_tid, child_tid, tls) in the generic order; the library permutes it for the ABI (arch-layouts.md §9). */
+  /** clone(flags, stack, parent_tid, child_tid, tls) in the generic order; the library permutes it for the ABI (docs/semantics.md §6.4). */
   clone(flags: number, stack: number, parent_tid: number, child_tid: number, tls: number): SyscallResult {
     return this.call('clone', cloneRegisterOrder(this.abi, [flags, stack, parent_tid, child_tid, tls]));
   }

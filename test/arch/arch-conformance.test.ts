@@ -1,6 +1,6 @@
 /**
  * One suite over every registry entry: register and FPU layouts as
- * arch-layouts.md §13.1 gives them, byte-exact round trips, the syscall ABI
+ * docs/semantics.md §15.2 gives them, byte-exact round trips, the syscall ABI
  * seen from raw registers (including powerpc's CR0.SO error convention and
  * the restart state), syscall numbers, TLS, and the compat relation.
  */
@@ -9,7 +9,7 @@ import { ARCHES, CLONE_SETTLS, CLONE_SIGHAND, CLONE_THREAD, CLONE_VM, Host, SIGC
 import { fieldOf, layoutGaps } from '../../src/arch/register-file.js';
 import { abiRegisters, accessor } from '../../src/arch/reg-access.js';
 
-/** Offsets and sizes from arch-layouts.md §13.1, per arch: [regs size, fpu size, {field: offset}]. */
+/** Offsets and sizes from docs/semantics.md §15.2, per arch: [regs size, fpu size, {field: offset}]. */
 const LAYOUT_FACTS: Record<string, [number, number, Record<string, number>]> = {
   i386: [68, 512, { bx: 0, ax: 24, gs: 40, orig_ax: 44, ip: 48, cs: 52, flags: 56, sp: 60, ss: 64 }],
   x86_64: [216, 512, { r15: 0, bp: 32, r10: 56, ax: 80, di: 112, orig_ax: 120, ip: 128, sp: 152, fs_base: 168, gs_base: 176, gs: 208 }],
@@ -51,7 +51,7 @@ function trapWith(h: Host, arch: Arch, nr: number, args: number[]): void {
 describe.each(ARCHES.map((a) => [a.name, a] as const))('%s', (name, arch) => {
   const [regsSize, fpuSize, offsets] = LAYOUT_FACTS[name]!;
 
-  it('has the register and FPU layouts of arch-layouts.md §13.1, every byte named once', () => {
+  it('has the register and FPU layouts of docs/semantics.md §15.2, every byte named once', () => {
     expect(arch.regs.size).toBe(regsSize);
     expect(arch.fpu.size).toBe(fpuSize);
     for (const [field, offset] of Object.entries(offsets)) expect([field, fieldOf(arch.regs, field).offset]).toEqual([field, offset]);
@@ -141,7 +141,7 @@ describe.each(ARCHES.map((a) => [a.name, a] as const))('%s', (name, arch) => {
   });
 });
 
-describe('compat relation (arch-layouts.md §12, §13.2)', () => {
+describe('compat relation (docs/semantics.md §15.7)', () => {
   it('allows identity and the three compat pairs and refuses every other pair with a reason', () => {
     const compat = new Set(['i386>x86_64', 's390>s390x', 'ppc>ppc64']);
     for (const from of ARCHES) {

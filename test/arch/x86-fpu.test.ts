@@ -1,4 +1,4 @@
-/** FSAVE ⇄ FXSAVE conversion as the kernel does it (arch-layouts.md §4.4, fpu/regset.c), on its known vectors. */
+/** FSAVE ⇄ FXSAVE conversion as the kernel does it (docs/semantics.md §15.8, arch/x86/kernel/fpu/regset.c), on its known vectors. */
 import { describe, expect, it } from 'vitest';
 import { fsaveToFxsave, fxsaveToFsave, twdFxsrToI387, twdI387ToFxsr } from '../../src/index.js';
 import { fxsaveInit } from '../../src/arch/x86/fpu.js';

@@ -3,8 +3,8 @@
  * capabilities in a user namespace above its container's, cannot choose who
  * owns the container's user namespace on the target, and --host-pids needs
  * a restoring context privileged in the host's root namespaces (eclone:
- * CAP_SYS_ADMIN, eclone-spec.md §1.7 step 3; clone3: CAP_CHECKPOINT_RESTORE
- * or CAP_SYS_ADMIN, §3.3). The CLI test drops to uid 65534 and so needs root.
+ * CAP_SYS_ADMIN, docs/semantics.md §4.4 step 7; clone3: CAP_CHECKPOINT_RESTORE
+ * or CAP_SYS_ADMIN, §5.3). The CLI test drops to uid 65534 and so needs root.
  */
 import { execa } from 'execa';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';

@@ -5,7 +5,7 @@
  * escaped, every pid is registered at every level exactly while something
  * uses it (no leak, no half-created task), and a failing call left the host
  * unchanged, except for the cursor advances the kernel itself keeps
- * (eclone-spec.md §1.7 step 9, §3.3).
+ * (docs/semantics.md §3.4).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';

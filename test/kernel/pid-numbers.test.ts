@@ -1,5 +1,5 @@
 /**
- * A struct pid keeps one number per level (eclone-spec.md §2), stored in
+ * A struct pid keeps one number per level (docs/semantics.md §2.1, §2.3), stored in
  * slabs shared by many pids (src/kernel/slabs.ts). Sharing the storage must
  * not share the numbers: every pid of a deep tree keeps its own across slab
  * boundaries, through frees and reuse, and `numbers` is a copy.

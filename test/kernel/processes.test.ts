@@ -2,7 +2,7 @@
  * Task lifecycle in the model kernel: reaper death, zombies, process groups
  * and sessions, reparenting, threads, wait4, kill, credentials, unshare and
  * ns_last_pid. Sources: pid_namespaces(7), wait4(2), kill(2), setpgid(2),
- * setsid(2), proc(5), eclone-spec.md §3.4 and §5.
+ * setsid(2), proc(5), docs/semantics.md §3.5, §5.4 and §7.
  */
 import { describe, expect, it } from 'vitest';
 import {
@@ -293,7 +293,7 @@ describe.each(ALL_ARCHES)('process lifecycle on %s', (arch) => {
     expect(deepest.nspids.length).toBe(33);
     expect(expectUnchanged(h, () => h.libc(deepest).clone(SIGCHLD | CLONE_NEWPID, 0, 0, 0, 0)).errno).toBe('ENOSPC');
     expect(expectUnchanged(h, () => h.libc(deepest).unshare(CLONE_NEWPID)).errno).toBe('ENOSPC');
-    // clone3 at level 32 can name 32 levels, never the root's (§3.6)
+    // clone3 at level 32 can name 32 levels, never the root's (docs/semantics.md §2.2, §5.3)
     const r = h.libc(deepest).clone3({ exit_signal: SIGCHLD, set_tid: Array.from({ length: 32 }, () => 100) }, 88);
     expect(r.child!.nspids).toEqual([34, ...Array.from({ length: 32 }, () => 100)]);
   });
@@ -314,7 +314,7 @@ describe.each(ALL_ARCHES)('process lifecycle on %s', (arch) => {
     expect(lt.fork().child!.nspids).toEqual([5, 2]);
   });
 
-  it('ns_last_pid: read, write, permission, bounds, and the silent skip of a busy pid (proc(5), eclone-spec.md §5)', () => {
+  it('ns_last_pid: read, write, permission, bounds, and the silent skip of a busy pid (proc(5), docs/semantics.md §3.5)', () => {
     const h = Host.create({ arch });
     const l = h.libc(h.init);
     const path = '/proc/sys/kernel/ns_last_pid';

@@ -2,7 +2,7 @@
  * What ppc and ppc64 share: `sc` with the number in r0 and arguments in
  * r3..r8; errors as a positive errno in r3 with CR0.SO set in ccr; restart
  * from orig_gpr3; clone in CLONE_BACKWARDS order; the 264-byte FP set
- * (arch-layouts.md §7, §8).
+ * (docs/semantics.md §15).
  */
 import type { Arch, RegLayout } from '../arch.js';
 import { accessor, copyReg } from '../reg-access.js';
@@ -152,7 +152,7 @@ export const PPC_SYSCALLS: Arch['syscalls'] = {
   nanosleep: 162,
 };
 
-/** ppcRegs builds the 48-word elf_gregset_t layout for a word size (arch-layouts.md §7.1). */
+/** ppcRegs builds the 48-word elf_gregset_t layout for a word size (arch/powerpc/include/uapi/asm/ptrace.h; docs/semantics.md §15.2). */
 export function ppcRegs(word: 4 | 8, mqName: 'mq' | 'softe'): RegLayout {
   const spr = ['nip', 'msr', 'orig_gpr3', 'ctr', 'link', 'xer', 'ccr', mqName, 'trap', 'dar', 'dsisr', 'result'];
   return {

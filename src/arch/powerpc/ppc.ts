@@ -1,4 +1,4 @@
-/** ppc (32-bit, big-endian): 48 x 4-byte gregset, TLS in r2 (arch-layouts.md §7). */
+/** ppc (32-bit, big-endian): 48 x 4-byte gregset, TLS in r2 (docs/semantics.md §15.2). */
 import type { Arch } from '../arch.js';
 import { makePpcArch, ppcRegs } from './powerpc-family.js';
 

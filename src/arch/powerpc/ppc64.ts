@@ -1,4 +1,4 @@
-/** ppc64 (big-endian): 48 x 8-byte gregset, TLS in r13; runs ppc tasks as compat (arch-layouts.md §8, §12). */
+/** ppc64 (big-endian): 48 x 8-byte gregset, TLS in r13; runs ppc tasks as compat (docs/semantics.md §15.2, §15.7). */
 import type { Arch } from '../arch.js';
 import { makePpcArch, ppcRegs } from './powerpc-family.js';
 

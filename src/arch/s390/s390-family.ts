@@ -3,7 +3,7 @@
  * arguments in r2..r7, -errno in r2, orig_gpr2 keeping the first argument
  * for restart, the svc number kept apart (NT_S390_SYSTEM_CALL), clone in
  * CLONE_BACKWARDS2 order, and the 136-byte FP register set
- * (arch-layouts.md §5, §6).
+ * (docs/semantics.md §15).
  */
 import type { Arch, RegLayout } from '../arch.js';
 import { MAX_ERRNO } from '../../abi/errno.js';

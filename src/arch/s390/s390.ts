@@ -1,6 +1,7 @@
 /**
  * s390 (31-bit ESA/390 user mode): s390_regs as the compat view, 144 bytes
- * big-endian, PSW address with the AMODE31 bit (arch-layouts.md §5.1).
+ * big-endian, PSW address with the AMODE31 bit (arch/s390/include/asm/ptrace.h;
+ * docs/semantics.md §15.2).
  */
 import type { Arch } from '../arch.js';
 import { fieldRun } from '../register-file.js';
@@ -33,7 +34,7 @@ export const S390: Arch = makeS390Arch({
   mmapBase: 0x40000000,
   textBase: 0x00400000,
   regs: REGS,
-  // PSW32 user bits: DAT|IO|EXT, MCHECK|PSTATE, BASE (arch-layouts.md §5.1), primary ASC
+  // PSW32 user bits: DAT|IO|EXT, MCHECK|PSTATE, BASE (arch/s390/include/asm/compat.h PSW32_USER_BITS; docs/semantics.md §15.2), primary ASC
   userPswMask: 0x070d0000n,
   amode31: true,
   tlsRegisters: ['acr0'],

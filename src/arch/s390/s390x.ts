@@ -1,6 +1,6 @@
 /**
  * s390x (z/Architecture): s390_regs, 216 bytes big-endian, 64-bit PSW;
- * runs 31-bit s390 tasks as compat (arch-layouts.md §6, §12).
+ * runs 31-bit s390 tasks as compat (docs/semantics.md §15.2, §15.7).
  */
 import type { Arch } from '../arch.js';
 import { fieldRun } from '../register-file.js';
@@ -33,7 +33,7 @@ export const S390X: Arch = makeS390Arch({
   mmapBase: 0x3ff00000000,
   textBase: 0x80000000,
   regs: REGS,
-  // DAT|IO|EXT, MCHECK|PSTATE, EA|BA (arch-layouts.md §6.1)
+  // DAT|IO|EXT, MCHECK|PSTATE, EA|BA (arch/s390/include/uapi/asm/ptrace.h PSW_MASK_*; docs/semantics.md §15.2)
   userPswMask: 0x0705000180000000n,
   amode31: false,
   tlsRegisters: ['acr0', 'acr1'],

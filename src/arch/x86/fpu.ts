@@ -1,7 +1,7 @@
 /**
  * x86 FPU state: the FSAVE image (108 bytes, i386 NT_PRFPREG) and the FXSAVE
  * image (512 bytes) in its 32- and 64-bit forms, and the kernel's conversions
- * between them (arch-layouts.md §4; arch/x86/kernel/fpu/regset.c
+ * between them (docs/semantics.md §15.8; arch/x86/kernel/fpu/regset.c
  * convert_from_fxsr / convert_to_fxsr, twd_i387_to_fxsr / twd_fxsr_to_i387).
  */
 import type { RegLayout } from '../arch.js';

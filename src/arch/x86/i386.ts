@@ -2,7 +2,7 @@
  * i386: struct user_regs_struct (68 bytes, little-endian), int $0x80 with the
  * number in eax and arguments in ebx ecx edx esi edi ebp, clone in
  * CLONE_BACKWARDS order, eclone v13 = 337 with pids in edi
- * (arch-layouts.md §2, §10.2; eclone-spec.md §1.3).
+ * (arch/x86/include/asm/user_32.h; docs/semantics.md §15.2, §15.3).
  */
 import type { Arch } from '../arch.js';
 import { named } from '../register-file.js';
@@ -34,7 +34,7 @@ function setI386Tls(_regs: DataView, extra: Record<string, Uint8Array>, tls: num
 
 /**
  * i386CompatFixup remaps an i386 task's selectors for ia32 emulation on
- * x86_64 (arch-layouts.md §12): __USER32_CS 0x23, __USER32_DS 0x2b, and the
+ * x86_64 (arch/x86/include/asm/segment.h; docs/semantics.md §15.7): __USER32_CS 0x23, __USER32_DS 0x2b, and the
  * TLS entries 6..8 (selectors 0x33/0x3b/0x43) to 12..14 (0x63/0x6b/0x73).
  * Each field is remapped by what it is, never by value alone: 0x73 is the
  * i386 code selector in cs but a TLS selector on x86_64.

@@ -2,7 +2,7 @@
  * x86_64: struct user_regs_struct (216 bytes, little-endian), `syscall` with
  * the number in rax and arguments in rdi rsi rdx r10 r8 r9 (rcx and r11
  * clobbered), clone in the default order, eclone v13 = 299; runs i386 tasks
- * as compat (arch-layouts.md §3, §12).
+ * as compat (arch/x86/include/asm/user_64.h; docs/semantics.md §15).
  */
 import type { Arch } from '../arch.js';
 import { named } from '../register-file.js';
@@ -88,7 +88,7 @@ export const X86_64: Arch = makeX86Arch({
     return 0;
   },
   compat: 'i386',
-  // v13 added no ia32 entry for eclone (the ia32 stub came with v14): eclone-spec.md §1.3.
+  // v13 added no ia32 entry for eclone (the ia32 stub came with v14): docs/semantics.md §15.3.
   compatMissing: ['eclone'],
   syscalls: {
     read: 0,

@@ -1,7 +1,7 @@
 /**
  * What i386 and x86_64 share: negative-errno returns in ax, orig_ax holding
  * the syscall number for restart, a 2-byte trap instruction, and the FXSAVE
- * FPU image (arch-layouts.md §2-§4).
+ * FPU image (docs/semantics.md §15).
  */
 import type { Arch, RegLayout, SyscallAbi } from '../arch.js';
 import { MAX_ERRNO } from '../../abi/errno.js';
