@@ -1,0 +1,90 @@
+/**
+ * The one place ckpt starts the real-kernel helper (src/linux/helper/ckpt-helper.c,
+ * built into dist/linux/ckpt-helper). Node itself never forks, clones or
+ * changes namespaces: V8 is multi-threaded, and a forked copy of it inherits
+ * one thread and whatever locks the others held. The helper does those calls;
+ * this file talks to it over its line protocol (documented in the C file's
+ * header): one command line in, one reply line out.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createInterface, type Interface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+
+/** helperPath is where the build puts the compiled helper. */
+export function helperPath(): string {
+  // dist/src/linux/helper.js -> dist/linux/ckpt-helper; src/linux/helper.ts (vitest) -> dist/linux/ckpt-helper
+  const here = dirname(fileURLToPath(import.meta.url));
+  const fromDist = join(here, '..', '..', 'linux', 'ckpt-helper');
+  if (existsSync(fromDist)) return fromDist;
+  return join(here, '..', '..', 'dist', 'linux', 'ckpt-helper');
+}
+
+/** LinuxSupport says whether the real-kernel parts can run here, and if not, what is missing (one line). */
+export type LinuxSupport = { ok: true } | { ok: false; reason: string };
+
+/** probeLinux checks for the compiled helper and for the privilege to make pid namespaces. */
+export async function probeLinux(): Promise<LinuxSupport> {
+  if (process.platform !== 'linux') return { ok: false, reason: `real-kernel features need Linux, not ${process.platform}` };
+  const path = helperPath();
+  if (!existsSync(path)) return { ok: false, reason: 'the real-kernel helper is not built (no C compiler (cc) at install time?)' };
+  const r = await execa(path, ['probe'], { reject: false, timeout: 10_000 });
+  const line = String(r.stdout).trim().split('\n')[0] ?? '';
+  if (r.exitCode === 0 && line === 'ok') return { ok: true };
+  return { ok: false, reason: line || `the helper's probe failed (${r.shortMessage})` };
+}
+
+function spawnServe(dir: string) {
+  return execa(helperPath(), ['serve', dir], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', buffer: false, reject: false });
+}
+
+/**
+ * HelperSession is one running helper serving one channel directory. Every
+ * command waits for its reply; commands are answered in order. close() kills
+ * and reaps every process the helper made before it exits.
+ */
+export class HelperSession {
+  private readonly waiting: Array<(line: string) => void> = [];
+  private ended = false;
+
+  private constructor(
+    private readonly child: ReturnType<typeof spawnServe>,
+    lines: Interface,
+  ) {
+    lines.on('line', (line) => this.waiting.shift()?.(line));
+    lines.on('close', () => {
+      this.ended = true;
+      for (const w of this.waiting.splice(0)) w('err the helper exited');
+    });
+  }
+
+  /** start runs `ckpt-helper serve DIR`; DIR holds the agents' FIFOs and should be private (mode 700). */
+  static start(dir: string): HelperSession {
+    const child = spawnServe(dir);
+    const lines = createInterface({ input: child.stdout });
+    return new HelperSession(child, lines);
+  }
+
+  /** pid of the helper process itself (the parent of every init it makes). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** command sends one command line and resolves with its reply line. */
+  command(line: string): Promise<string> {
+    if (this.ended) return Promise.resolve('err the helper exited');
+    return new Promise((resolve) => {
+      this.waiting.push(resolve);
+      this.child.stdin.write(`${line}\n`);
+    });
+  }
+
+  /** close kills every agent, lets the helper reap what it made, and waits for it to exit. */
+  async close(): Promise<void> {
+    if (!this.ended) {
+      this.child.stdin.end('quit\n');
+    }
+    await this.child;
+  }
+}
