@@ -127,7 +127,7 @@ export const RULES: readonly RuleRow[] = [
     rule: 'newUserNeedsCaps',
     summary: 'clone or eclone with CLONE_NEWUSER without capabilities',
     mainline: { value: false, does: 'allowed: no capability is needed', source: 'kernel/user_namespace.c create_user_ns (v6.12; since 3.8)' },
-    '2.6.32': { value: true, does: 'EPERM without CAP_SYS_ADMIN, CAP_SETUID and CAP_SETGID', source: 'kernel/fork.c copy_process (v2.6.32)' },
+    '2.6.32': { value: true, does: 'EPERM without CAP_SYS_ADMIN, CAP_SETUID and CAP_SETGID', source: 'kernel/fork.c do_fork (v2.6.32)' },
   }),
   row({
     rule: 'pidfdNonLeader',
