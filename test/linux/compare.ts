@@ -1,24 +1,27 @@
 /** One scenario on both sides, and what a hand case expects of the comparison. */
 import type { HelperSession } from '../../src/linux/helper.js';
-import { runModel } from './run-model.js';
+import { comparable, runModel } from './run-model.js';
 import { runReal } from './run-real.js';
 import { firstDifference, scenarioText, type HandCase, type Scenario } from './scenario.js';
 
 export interface Comparison {
+  /** the scenario as run: set_tid arrays cut to the comparable levels */
+  scenario: Scenario;
   real: string[];
   model: string[];
   /** index of the first line that differs, -1 if none */
   at: number;
 }
 
-export async function compare(h: HelperSession, s: Scenario): Promise<Comparison> {
+export async function compare(h: HelperSession, given: Scenario): Promise<Comparison> {
+  const s = comparable(given);
   const real = await runReal(h, s);
   const model = runModel(s);
-  return { real, model, at: firstDifference(real, model) };
+  return { scenario: s, real, model, at: firstDifference(real, model) };
 }
 
 /** report prints a scenario and both outputs side by side, the first difference marked. */
-export function report(s: Scenario, c: Comparison): string {
+export function report(c: Comparison): string {
   const n = Math.max(c.real.length, c.model.length);
   const rows: string[] = [];
   for (let i = 0; i < n; i++) {
@@ -26,7 +29,7 @@ export function report(s: Scenario, c: Comparison): string {
     rows.push(`${mark} linux: ${c.real[i] ?? '(none)'}`);
     if (mark === '!') rows.push(`${mark} model: ${c.model[i] ?? '(none)'}`);
   }
-  return `${scenarioText(s)}\n${rows.join('\n')}`;
+  return `${scenarioText(c.scenario)}\n${rows.join('\n')}`;
 }
 
 /** verdict says whether a hand case came out as it expects; null if it did, else why not. */

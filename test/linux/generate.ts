@@ -23,7 +23,14 @@ const pid = fc.integer({ min: 1, max: 7 });
 const code = fc.integer({ min: 0, max: 3 });
 const setTid = fc.array(fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 1, max: 6 }) }, { weight: 1, arbitrary: fc.constantFrom(0, 10, 300, 4194304) }), { minLength: 0, maxLength: 3 });
 
-const op: fc.Arbitrary<Op> = fc.oneof(
+/** Generator switches, for exploring past a known disagreement: without user namespaces, no op makes or enters one. */
+export interface GenOptions {
+  userns: boolean;
+}
+
+const withoutUserns = (op: Op): boolean => !(('flags' in op && op.flags & NEWUSER) || (op.op === 'setns' && op.nstype & NEWUSER));
+
+const anyOp: fc.Arbitrary<Op> = fc.oneof(
   {
     weight: 10,
     arbitrary: fc.record({
@@ -66,9 +73,12 @@ function toScenario(rootSetTid: boolean, raw: ReadonlyArray<{ pick: number; call
   return { steps, ...(rootSetTid ? { rootSetTid } : {}) };
 }
 
-export const scenarioArb: fc.Arbitrary<Scenario> = fc
-  .tuple(fc.boolean(), fc.array(fc.record({ pick: fc.nat({ max: 5 }), call: op }), { minLength: 1, maxLength: 12 }))
-  .map(([rootSetTid, raw]) => toScenario(rootSetTid, raw));
+export function scenarioArb(o: GenOptions = { userns: true }): fc.Arbitrary<Scenario> {
+  const op = o.userns ? anyOp : anyOp.filter(withoutUserns);
+  return fc
+    .tuple(fc.boolean(), fc.array(fc.record({ pick: fc.nat({ max: 5 }), call: op }), { minLength: 1, maxLength: 12 }))
+    .map(([rootSetTid, raw]) => toScenario(rootSetTid, raw));
+}
 
 export interface Disagreement {
   scenario: Scenario;
@@ -77,9 +87,9 @@ export interface Disagreement {
 }
 
 /** findDisagreement runs `cases` generated scenarios; the first disagreement, shrunk, or null. */
-export async function findDisagreement(h: HelperSession, cases: number, seed: number): Promise<Disagreement | null> {
+export async function findDisagreement(h: HelperSession, cases: number, seed: number, o?: GenOptions): Promise<Disagreement | null> {
   const result = await fc.check(
-    fc.asyncProperty(scenarioArb, async (s) => (await compare(h, s)).at < 0),
+    fc.asyncProperty(scenarioArb(o), async (s) => (await compare(h, s)).at < 0),
     { numRuns: cases, seed, endOnFailure: false },
   );
   if (!result.failed || !result.counterexample) {
@@ -87,5 +97,6 @@ export async function findDisagreement(h: HelperSession, cases: number, seed: nu
     return null;
   }
   const [scenario] = result.counterexample;
-  return { scenario, comparison: await compare(h, scenario), runs: result.numRuns };
+  const comparison = await compare(h, scenario);
+  return { scenario: comparison.scenario, comparison, runs: result.numRuns };
 }

@@ -91,10 +91,10 @@ class ModelRun {
       }
       case 'exit':
         l.exit(op.code);
-        return 'exited';
+        return 'did not return';
       case 'exit_group':
         l.exit_group(op.code);
-        return 'exited';
+        return 'did not return';
       case 'wait4': {
         const status = [0];
         const r = l.wait4(op.pid, status, op.options, 0);
@@ -133,6 +133,16 @@ class ModelRun {
     }
   }
 
+  /** try is step() with a model exception turned into a line; a caller that died in the call gets no return value, as on the machine. */
+  try(i: number, t: Task, op: Op): string {
+    try {
+      const text = this.step(i, t, op);
+      return this.host.tasks.has(t) && !t.exited ? text : 'did not return';
+    } catch (e) {
+      return `model threw: ${(e as Error).message}`;
+    }
+  }
+
   private plain(r: SyscallResult): string {
     return `ret=${r.ret}${errText(r)}`;
   }
@@ -154,6 +164,28 @@ class ModelRun {
   }
 }
 
+/**
+ * comparable cuts every set_tid array to the levels from the scenario's
+ * namespace down, as the model counts them at that step: the levels above
+ * belong to the machine (its own pids) and to the model host (pids 1..) and
+ * are not comparable. A wrong depth in the model still shows, in the pids
+ * printed for every task.
+ */
+export function comparable(s: Scenario): Scenario {
+  const run = new ModelRun(s);
+  const steps = s.steps.map((step, i) => {
+    const t = run.running(step.task);
+    let call = step.call;
+    if (t && call.op === 'clone3') {
+      const levels = t.pidNsForChildren.level; // the scenario's namespace is level 1
+      if (call.setTid.length > levels) call = { ...call, setTid: call.setTid.slice(0, levels) };
+    }
+    if (t) run.try(i, t, call);
+    return { task: step.task, call };
+  });
+  return { ...s, steps };
+}
+
 /** runModel runs `s` on a fresh model host and returns its lines. */
 export function runModel(s: Scenario): string[] {
   const run = new ModelRun(s);
@@ -165,13 +197,7 @@ export function runModel(s: Scenario): string[] {
       lines.push(`${head}: not running`);
       continue;
     }
-    let text: string;
-    try {
-      text = run.step(i, t, step.call);
-    } catch (e) {
-      text = `model threw: ${(e as Error).message}`;
-    }
-    lines.push(`${head}: ${text}`);
+    lines.push(`${head}: ${run.try(i, t, step.call)}`);
   }
   for (const id of run.tasks.keys()) lines.push(finalLine(id, run.final(id)));
   return lines;

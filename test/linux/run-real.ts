@@ -108,13 +108,13 @@ export async function runReal(h: HelperSession, s: Scenario): Promise<string[]> 
       }
       const childId = i + 1;
       const line = await h.command(`op ${step.task} ${request(step.call, childId)}`);
-      const isExit = step.call.op === 'exit' || step.call.op === 'exit_group';
-      if (line === 'gone' || ((line === 'dead' || line === 'stuck') && !isExit)) {
+      if (line === 'gone') {
         lines.push(`${head}: not running`);
         continue;
       }
+      // the caller died in the call (exit, or a signal it sent itself), or is stuck in its exit
       if (line === 'dead' || line === 'stuck') {
-        lines.push(`${head}: exited`);
+        lines.push(`${head}: did not return`);
         continue;
       }
       const reply = parseReply(line.replace(/ unsettled$/, ''));

@@ -589,14 +589,19 @@ static int stuck_exiting(const struct agent *ag, long *since) {
   return t - *since >= STUCK_MS;
 }
 
-/* settled_one: 1 when the agent is dead, idle, or stuck in an exit that waits for others. */
+/*
+ * settled_one: 1 when the agent is idle, stuck in an exit that waits for
+ * others, or dead and done with: a zombie, or gone from /proc (an exited
+ * thread is released a moment after its pidfd reports the exit, and its pid
+ * is only free once it is gone).
+ */
 static int settled_one(struct agent *ag, long *since) {
   if (!ag->alive) return 1;
-  if (pidfd_exited(ag, 0)) { ag->alive = 0; return 1; }
   char st;
   unsigned long fl;
   unsigned long long stt;
-  if (proc_stat(ag, &st, &fl, &stt) < 0 || st == 'Z' || st == 'X') { ag->alive = 0; return 1; }
+  if (proc_stat(ag, &st, &fl, &stt) < 0 || st == 'Z') { ag->alive = 0; return 1; }
+  if (st == 'X' || pidfd_exited(ag, 0)) return 0;
   if (fl & PF_EXITING) return stuck_exiting(ag, since);
   *since = 0;
   return !sigkill_pending(ag);
@@ -644,8 +649,8 @@ static int reply_line(struct agent *ag, char *buf, long cap, int ms, int *why) {
         continue;
       }
     }
+    /* dead: settle_all waits until it is a zombie or gone */
     if (pf[1].revents & POLLIN) {
-      ag->alive = 0;
       *why = 1;
       return -1;
     }
@@ -656,7 +661,6 @@ static int reply_line(struct agent *ag, char *buf, long cap, int ms, int *why) {
     unsigned long fl;
     unsigned long long stt;
     if (proc_stat(ag, &st, &fl, &stt) < 0 || st == 'Z' || st == 'X') {
-      ag->alive = 0;
       *why = 1;
       return -1;
     }
