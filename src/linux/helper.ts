@@ -6,7 +6,7 @@
  * this file talks to it over its line protocol (documented in the C file's
  * header): one command line in, one reply line out.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -47,12 +47,17 @@ function spawnServe(dir: string) {
 export class HelperSession {
   private readonly waiting: Array<(line: string) => void> = [];
   private ended = false;
+  /** every process or thread the helper made: its pid on the machine and its start time (tells it from a later process with that pid) */
+  private readonly made = new Map<number, string>();
 
   private constructor(
     private readonly child: ReturnType<typeof spawnServe>,
     lines: Interface,
   ) {
-    lines.on('line', (line) => this.waiting.shift()?.(line));
+    lines.on('line', (line) => {
+      this.remember(line);
+      this.waiting.shift()?.(line);
+    });
     lines.on('close', () => {
       this.ended = true;
       for (const w of this.waiting.splice(0)) w('err the helper exited');
@@ -71,6 +76,12 @@ export class HelperSession {
     return this.child.pid;
   }
 
+  /** kill ends the helper at once (SIGKILL), as a crash would: its inits die with it, and their namespaces with them. */
+  async kill(): Promise<void> {
+    this.child.kill('SIGKILL');
+    await this.child;
+  }
+
   /** command sends one command line and resolves with its reply line. */
   command(line: string): Promise<string> {
     if (this.ended) return Promise.resolve('err the helper exited');
@@ -80,11 +91,35 @@ export class HelperSession {
     });
   }
 
+  /** remember notes the machine pid of a new agent, named in a reply as child=ID nspid=PID,... */
+  private remember(line: string): void {
+    const m = / child=\d+ nspid=(\d+)/.exec(line);
+    if (!m) return;
+    const pid = Number(m[1]);
+    const start = startTime(pid);
+    if (start !== null) this.made.set(pid, start);
+  }
+
+  /** leftovers lists the pids of processes this session made that still exist (alive or zombie). */
+  leftovers(): number[] {
+    return [...this.made].filter(([pid, start]) => startTime(pid) === start).map(([pid]) => pid);
+  }
+
   /** close kills every agent, lets the helper reap what it made, and waits for it to exit. */
   async close(): Promise<void> {
     if (!this.ended) {
       this.child.stdin.end('quit\n');
     }
     await this.child;
+  }
+}
+
+/** startTime reads field 22 of /proc/PID/stat, or null when there is no such process. */
+function startTime(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
   }
 }

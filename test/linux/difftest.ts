@@ -20,6 +20,7 @@ async function main(): Promise<number> {
     .option('seed', { type: 'number', default: 18, describe: 'fast-check seed' })
     .option('hand', { type: 'boolean', default: true, describe: 'run the hand cases too' })
     .option('userns', { type: 'boolean', default: true, describe: 'generate ops that make or enter user namespaces (--no-userns to explore past a known disagreement)' })
+    .option('pid-max', { type: 'boolean', default: true, describe: 'generate reads and writes of pid_max (--no-pid-max to explore past a known disagreement)' })
     .strict()
     .parse();
   const support = await probeLinux();
@@ -43,7 +44,7 @@ async function main(): Promise<number> {
       }
     }
     const t0 = process.hrtime.bigint();
-    const found = await findDisagreement(h, argv.cases, argv.seed, { userns: argv.userns });
+    const found = await findDisagreement(h, argv.cases, argv.seed, { userns: argv.userns, pidMax: argv.pidMax });
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     if (found) {
       failed++;

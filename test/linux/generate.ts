@@ -23,12 +23,14 @@ const pid = fc.integer({ min: 1, max: 7 });
 const code = fc.integer({ min: 0, max: 3 });
 const setTid = fc.array(fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 1, max: 6 }) }, { weight: 1, arbitrary: fc.constantFrom(0, 10, 300, 4194304) }), { minLength: 0, maxLength: 3 });
 
-/** Generator switches, for exploring past a known disagreement: without user namespaces, no op makes or enters one. */
+/** Generator switches, for exploring past a known disagreement: without user namespaces no op makes or enters one; without pid_max no op reads or writes it. */
 export interface GenOptions {
   userns: boolean;
+  pidMax: boolean;
 }
 
 const withoutUserns = (op: Op): boolean => !(('flags' in op && op.flags & NEWUSER) || (op.op === 'setns' && op.nstype & NEWUSER));
+const withoutPidMax = (op: Op): boolean => !((op.op === 'read_sysctl' || op.op === 'write_sysctl') && op.name === 'pid_max');
 
 const anyOp: fc.Arbitrary<Op> = fc.oneof(
   {
@@ -59,6 +61,11 @@ const anyOp: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ op: 'ids' as const }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('read_sysctl' as const), name: fc.constant('ns_last_pid' as const) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('write_sysctl' as const), name: fc.constant('ns_last_pid' as const), value: fc.integer({ min: 0, max: 8 }) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('read_sysctl' as const), name: fc.constant('pid_max' as const) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ op: fc.constant('write_sysctl' as const), name: fc.constant('pid_max' as const), value: fc.constantFrom(300, 301, 302, 310, 4194304, 4194305) }),
+  },
 );
 
 /** toScenario names each step's task among those that may exist by then: the root and every earlier clone3's child. */
@@ -73,8 +80,8 @@ function toScenario(rootSetTid: boolean, raw: ReadonlyArray<{ pick: number; call
   return { steps, ...(rootSetTid ? { rootSetTid } : {}) };
 }
 
-export function scenarioArb(o: GenOptions = { userns: true }): fc.Arbitrary<Scenario> {
-  const op = o.userns ? anyOp : anyOp.filter(withoutUserns);
+export function scenarioArb(o: GenOptions = { userns: true, pidMax: true }): fc.Arbitrary<Scenario> {
+  const op = anyOp.filter((x) => (o.userns || withoutUserns(x)) && (o.pidMax || withoutPidMax(x)));
   return fc
     .tuple(fc.boolean(), fc.array(fc.record({ pick: fc.nat({ max: 5 }), call: op }), { minLength: 1, maxLength: 12 }))
     .map(([rootSetTid, raw]) => toScenario(rootSetTid, raw));
