@@ -46,6 +46,6 @@ onLinux(`the mainline model against Linux${support.ok ? '' : ` (skipped: ${suppo
 
   it(`${BATCH.cases} generated scenarios (seed ${BATCH.seed}) agree`, async () => {
     const found = await findDisagreement(h, BATCH.cases, BATCH.seed);
-    expect(found, found ? `disagreement after ${found.runs} scenarios, shrunk:\n${report(found.comparison)}` : '').toBeNull();
+    expect(found, found ? `disagreement after ${found.runs} scenarios, shrunk:\n${report(found.comparison)}${found.unreproduced ? `\nagreed when run again; the last failing run:\n${report(found.unreproduced)}` : ''}` : '').toBeNull();
   }, 300_000);
 });

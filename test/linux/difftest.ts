@@ -50,6 +50,7 @@ async function main(): Promise<number> {
       failed++;
       console.log(`generated: disagreement after ${found.runs} scenarios (seed ${argv.seed}); shrunk:`);
       console.log(report(found.comparison));
+      if (found.unreproduced) console.log(`the shrunk scenario agreed when run again: the last failing run, as it happened:\n${report(found.unreproduced)}`);
     } else {
       console.log(`generated: ${argv.cases} scenarios (seed ${argv.seed}) agree, ${seconds.toFixed(1)} s`);
     }

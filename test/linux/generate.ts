@@ -91,19 +91,31 @@ export interface Disagreement {
   scenario: Scenario;
   comparison: Comparison;
   runs: number;
+  /** the first failing run as it happened, when the shrunk scenario did not fail again on a re-run (a race) */
+  unreproduced?: Comparison;
 }
 
 /** findDisagreement runs `cases` generated scenarios; the first disagreement, shrunk, or null. */
 export async function findDisagreement(h: HelperSession, cases: number, seed: number, o?: GenOptions): Promise<Disagreement | null> {
+  let first: Comparison | null = null;
+  let last: Comparison | null = null;
   const result = await fc.check(
-    fc.asyncProperty(scenarioArb(o), async (s) => (await compare(h, s)).at < 0),
+    fc.asyncProperty(scenarioArb(o), async (s) => {
+      const c = await compare(h, s);
+      if (c.at >= 0) {
+        first ??= c;
+        last = c;
+      }
+      return c.at < 0;
+    }),
     { numRuns: cases, seed, endOnFailure: false },
   );
   if (!result.failed || !result.counterexample) {
     if (result.failed) throw new Error(`difftest: the property failed without a counterexample: ${String(result.errorInstance)}`);
     return null;
   }
-  const [scenario] = result.counterexample;
-  const comparison = await compare(h, scenario);
-  return { scenario: comparison.scenario, comparison, runs: result.numRuns };
+  const comparison = await compare(h, result.counterexample[0]);
+  const found: Disagreement = { scenario: comparison.scenario, comparison, runs: result.numRuns };
+  if (comparison.at < 0) found.unreproduced = last ?? first ?? comparison;
+  return found;
 }

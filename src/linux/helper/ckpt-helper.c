@@ -572,10 +572,16 @@ static void nap(long us) {
   nanosleep(&ts, NULL);
 }
 
-/* STUCK_MS: how long an exiting task must sleep before it counts as waiting for others (an init whose namespace is not empty yet) */
-#define STUCK_MS 20
+/* STUCK_MS: without a readable wchan, how long an exiting task must sleep before it counts as waiting for others */
+#define STUCK_MS 50
 
-/* stuck_exiting: the task is exiting and has slept for STUCK_MS; *since is when that was first seen (0: not seen). */
+/*
+ * stuck_exiting: the task is an init stuck in its exit, waiting for the
+ * processes of its namespace whose parents are outside it to be reaped
+ * (kernel/pid_namespace.c zap_pid_ns_processes, its last loop). Its wchan
+ * says so exactly; where wchan is hidden, an exiting task asleep for
+ * STUCK_MS counts (*since: when that sleep was first seen, 0 if not).
+ */
 static int stuck_exiting(const struct agent *ag, long *since) {
   char st;
   unsigned long fl;
@@ -584,6 +590,9 @@ static int stuck_exiting(const struct agent *ag, long *since) {
     *since = 0;
     return 0;
   }
+  char path[64], wchan[128];
+  snprintf(path, sizeof path, "/proc/%ld/wchan", ag->tid);
+  if (read_file_raw(path, wchan, sizeof wchan) > 0 && strcmp(wchan, "0") != 0) return !strcmp(wchan, "zap_pid_ns_processes");
   long t = now_ms();
   if (!*since) *since = t;
   return t - *since >= STUCK_MS;
@@ -595,12 +604,22 @@ static int stuck_exiting(const struct agent *ag, long *since) {
  * thread is released a moment after its pidfd reports the exit, and its pid
  * is only free once it is gone).
  */
+/*
+ * RELEASE_GRACE_MS: how long after a task vanishes from /proc the settling
+ * waits. An exited thread is unhashed (gone from /proc) under tasklist_lock
+ * but its pid numbers are freed just after the lock is dropped (6.15+
+ * release_task: free_pids), and nothing else tells when that is done.
+ */
+#define RELEASE_GRACE_MS 10
+static long last_vanished;
+
 static int settled_one(struct agent *ag, long *since) {
   if (!ag->alive) return 1;
   char st;
   unsigned long fl;
   unsigned long long stt;
-  if (proc_stat(ag, &st, &fl, &stt) < 0 || st == 'Z') { ag->alive = 0; return 1; }
+  if (proc_stat(ag, &st, &fl, &stt) < 0) { ag->alive = 0; last_vanished = now_ms(); return 1; }
+  if (st == 'Z') { ag->alive = 0; return 1; }
   if (st == 'X' || pidfd_exited(ag, 0)) return 0;
   if (fl & PF_EXITING) return stuck_exiting(ag, since);
   *since = 0;
@@ -616,7 +635,7 @@ static int settle_all(void) {
     int all = 1;
     for (int i = 0; i < MAX_AGENTS; i++)
       if (agents[i].used && agents[i].alive && !settled_one(&agents[i], &since[i])) all = 0;
-    if (all) return 0;
+    if (all && now_ms() - last_vanished >= RELEASE_GRACE_MS) return 0;
     if (now_ms() - t0 > 10000) return -1;
     nap(round < 50 ? 100 : 1000);
   }
