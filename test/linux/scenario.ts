@@ -55,6 +55,15 @@ export interface HandCase {
   expect: Expectation;
 }
 
+/**
+ * The sysctl files a step reads or writes. Both act on the caller's own pid
+ * namespace whatever /proc is mounted: ns_last_pid through its handler
+ * (kernel/pid_namespace.c pid_ns_ctl_handler), pid_max, per namespace since
+ * 6.14, through a sysctl set looked up by task_active_pid_ns(current)
+ * (kernel/pid.c pid_table_root_lookup). Seen on 6.18: a fresh namespace reads
+ * pid_max 4194304 (PID_MAX_LIMIT) while the machine's is 32768; writes take
+ * 301..4194304; ns_last_pid then takes 0..pid_max.
+ */
 export const SYSCTL_PATH = { ns_last_pid: '/proc/sys/kernel/ns_last_pid', pid_max: '/proc/sys/kernel/pid_max' } as const;
 
 const FLAG_NAMES: Array<[number, string]> = [

@@ -517,6 +517,7 @@ struct agent {
   long tid;                    /* in the helper's pid namespace */
   unsigned long long start;    /* start time: tells the agent from a later process with its pid */
   int is_init;
+  int is_thread;               /* made with CLONE_THREAD: never a zombie, only gone */
 };
 
 static struct agent agents[MAX_AGENTS];
@@ -619,7 +620,9 @@ static int settled_one(struct agent *ag, long *since) {
   unsigned long fl;
   unsigned long long stt;
   if (proc_stat(ag, &st, &fl, &stt) < 0) { ag->alive = 0; last_vanished = now_ms(); return 1; }
-  if (st == 'Z') { ag->alive = 0; return 1; }
+  /* a thread passes through EXIT_ZOMBIE to EXIT_DEAD under tasklist_lock (exit_notify): its Z is never final */
+  if (st == 'Z' && !ag->is_thread) { ag->alive = 0; return 1; }
+  if (st == 'Z') return 0;
   if (st == 'X' || pidfd_exited(ag, 0)) return 0;
   if (fl & PF_EXITING) return stuck_exiting(ag, since);
   *since = 0;
@@ -806,7 +809,10 @@ static void cmd_op(long long id, char *rest, struct out *o) {
     if (n >= 2 && !strcmp(t[0], "clone3") && strncmp(line, "r -1", 4) != 0) {
       long long newid = 0;
       parse_ll(t[1], &newid);
+      long long flags = 0;
+      if (n >= 3) parse_ll(t[2], &flags);
       if (newid < 0 || newid >= MAX_AGENTS || adopt(newid, o, 0) < 0) put_str(o, " child=lost");
+      else agents[newid].is_thread = (flags & CLONE_THREAD) != 0;
     }
   }
   if (settle_all() < 0) put_str(o, " unsettled");
