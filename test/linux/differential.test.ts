@@ -37,7 +37,7 @@ onLinux(`the mainline model against Linux${support.ok ? '' : ` (skipped: ${suppo
 
   for (const hc of HAND_CASES) {
     const mark = hc.expect.kind === 'agree' ? '' : ` [${hc.expect.kind}]`;
-    it(`class ${hc.issueClass}: ${hc.name}${mark}`, async () => {
+    it(`${hc.issueClass ? `class ${hc.issueClass}` : 'suite'}: ${hc.name}${mark}`, async () => {
       const c = await compare(h, hc.scenario);
       const why = verdict(hc, c);
       expect(why, why ? `${why}\n${report(c)}` : '').toBeNull();

@@ -36,7 +36,7 @@ async function main(): Promise<number> {
       for (const hc of HAND_CASES) {
         const c = await compare(h, hc.scenario);
         const why = verdict(hc, c);
-        console.log(`${why ? 'FAIL' : 'ok  '} class ${String(hc.issueClass).padStart(2)}: ${hc.name}${why ? `: ${why}` : ''}`);
+        console.log(`${why ? 'FAIL' : 'ok  '} ${hc.issueClass ? `class ${String(hc.issueClass).padStart(2)}` : 'suite   '}: ${hc.name}${why ? `: ${why}` : ''}`);
         if (why) {
           failed++;
           console.log(report(c));

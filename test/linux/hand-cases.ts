@@ -1,6 +1,6 @@
 /**
  * The sixteen disagreement classes of issue 18, one hand-written scenario
- * each. Pids are literal: t0 is pid 1 of the scenario's namespace, and its
+ * each, and (issueClass 0) cases of the suite's own rules. Pids are literal: t0 is pid 1 of the scenario's namespace, and its
  * children get 2, 3, ... in order unless a step says otherwise.
  */
 import type { HandCase, Op, Scenario, Step } from './scenario.js';
@@ -133,5 +133,23 @@ export const HAND_CASES: HandCase[] = [
     scenario: scenario([clone3(0, NEWPID | SIGHAND_VM), on(1, { op: 'exit', code: 0 }), wait(0), clone3(0), on(4, { op: 'exit', code: 0 }), wait(0)]),
     // The model has no signal handlers: it must refuse to share them (step 0) and say so.
     expect: { kind: 'modelRefuses', step: 0 },
+  },
+  {
+    name: 'threads dying together hand their children to the init in an order Linux does not fix: the waits are compared as a set',
+    issueClass: 0,
+    scenario: scenario([
+      clone3(0),
+      clone3(1, THREAD),
+      clone3(1),
+      clone3(2),
+      on(3, { op: 'exit', code: 1 }),
+      on(4, { op: 'exit', code: 2 }),
+      on(1, { op: 'exit_group', code: 0 }),
+      wait(0),
+      wait(0),
+      wait(0),
+      wait(0),
+    ]),
+    expect: { kind: 'agree' },
   },
 ];

@@ -186,9 +186,72 @@ export function comparable(s: Scenario): Scenario {
   return { ...s, steps };
 }
 
+/** ModelOutput: the lines, and the runs of steps whose order Linux does not fix (see racyWaits). */
+export interface ModelOutput {
+  lines: string[];
+  /** [first, last] step indices of each run of wait4 calls whose results may come in any order */
+  orderFree: Array<[number, number]>;
+}
+
+interface Before {
+  parent: Task | null;
+  exited: boolean;
+  group: object;
+}
+
+/**
+ * When two or more threads of a process die in one step (exit_group, or a
+ * SIGKILL to the process), Linux runs their exits concurrently: each hands
+ * its children to a sibling still alive or to the reaper (kernel/exit.c
+ * find_new_reaper), so the order in which the children end up in the
+ * reaper's list, and so the order in which wait4(-1) finds them, depends on
+ * which thread died first. For such children only the set a run of waits
+ * reaps is invariant, so a run of wait4 steps of one caller that each reap a
+ * child reparented in the same such step is compared as a set.
+ */
+class RaceLog {
+  /** the step in which a task was handed over by threads dying together */
+  private readonly racyParent = new Map<Task, number>();
+  /** step index -> the racy batch of the child that wait4 step reaped */
+  readonly waits = new Map<number, number>();
+
+  snapshot(run: ModelRun): Map<Task, Before> {
+    const m = new Map<Task, Before>();
+    for (const t of run.tasks.values()) if (run.host.tasks.has(t)) m.set(t, { parent: t.parent, exited: t.exited, group: t.group });
+    return m;
+  }
+
+  after(i: number, op: Op, run: ModelRun, before: Map<Task, Before>): void {
+    const deaths = new Map<object, number>();
+    for (const [t, b] of before) if (!b.exited && (!run.host.tasks.has(t) || t.exited)) deaths.set(b.group, (deaths.get(b.group) ?? 0) + 1);
+    if ([...deaths.values()].some((n) => n >= 2)) {
+      for (const [t, b] of before) if (run.host.tasks.has(t) && t.parent !== b.parent) this.racyParent.set(t, i);
+    }
+    if (op.op !== 'wait4') return;
+    for (const [t, b] of before) {
+      if (b.exited && !run.host.tasks.has(t) && this.racyParent.has(t)) this.waits.set(i, this.racyParent.get(t)!);
+    }
+  }
+
+  /** runs of consecutive wait4 steps of one caller reaping children of one racy batch */
+  runs(s: Scenario): Array<[number, number]> {
+    const out: Array<[number, number]> = [];
+    let i = 0;
+    while (i < s.steps.length) {
+      const batch = this.waits.get(i);
+      let j = i;
+      while (batch !== undefined && this.waits.get(j + 1) === batch && s.steps[j + 1]!.task === s.steps[i]!.task) j++;
+      if (j > i) out.push([i, j]);
+      i = j + 1;
+    }
+    return out;
+  }
+}
+
 /** runModel runs `s` on a fresh model host and returns its lines. */
-export function runModel(s: Scenario): string[] {
+export function runModel(s: Scenario): ModelOutput {
   const run = new ModelRun(s);
+  const races = new RaceLog();
   const lines: string[] = [];
   for (const [i, step] of s.steps.entries()) {
     const head = `${i} t${step.task}`;
@@ -197,8 +260,10 @@ export function runModel(s: Scenario): string[] {
       lines.push(`${head}: not running`);
       continue;
     }
+    const before = races.snapshot(run);
     lines.push(`${head}: ${run.try(i, t, step.call)}`);
+    races.after(i, step.call, run, before);
   }
   for (const id of run.tasks.keys()) lines.push(finalLine(id, run.final(id)));
-  return lines;
+  return { lines, orderFree: races.runs(s) };
 }
