@@ -2,9 +2,11 @@
 import type { HelperSession } from '../../src/linux/helper.js';
 import { comparable, runModel } from './run-model.js';
 import { runReal } from './run-real.js';
-import { firstDifference, scenarioText, type HandCase, type Scenario } from './scenario.js';
+import { firstDifference, modelOnly, scenarioText, type HandCase, type Scenario } from './scenario.js';
 
 export interface Comparison {
+  /** why the scenario was not run on the machine (an op Linux does not have), if it was not */
+  skipped?: string;
   /** the scenario as run: set_tid arrays cut to the comparable levels */
   scenario: Scenario;
   real: string[];
@@ -16,6 +18,8 @@ export interface Comparison {
 export async function compare(h: HelperSession, given: Scenario): Promise<Comparison> {
   const s = comparable(given);
   const model = runModel(s);
+  const skipped = modelOnly(s);
+  if (skipped) return { scenario: s, skipped, real: [], model: model.lines, at: -1 };
   const real = inOrder(await runReal(h, s), model.orderFree);
   const lines = inOrder(model.lines, model.orderFree);
   return { scenario: s, real, model: lines, at: firstDifference(real, lines) };

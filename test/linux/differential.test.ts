@@ -44,6 +44,13 @@ onLinux(`the mainline model against Linux${support.ok ? '' : ` (skipped: ${suppo
     }, 30_000);
   }
 
+  it('runs a scenario with eclone on the model only, saying why', async () => {
+    const c = await compare(h, { steps: [{ task: 0, call: { op: 'eclone', flags: 17, pids: [] } }] });
+    expect(c.skipped).toBe('step 0 calls eclone, which Linux does not have');
+    expect(c.real).toEqual([]);
+    expect(c.model[0]).toBe('0 t0: ret=2 pids=2 ids=2,1,0,0,2');
+  });
+
   it(`${BATCH.cases} generated scenarios (seed ${BATCH.seed}) agree`, async () => {
     const found = await findDisagreement(h, BATCH.cases, BATCH.seed);
     expect(found, found ? `disagreement after ${found.runs} scenarios, shrunk:\n${report(found.comparison)}${found.unreproduced ? `\nagreed when run again; the last failing run:\n${report(found.unreproduced)}` : ''}` : '').toBeNull();

@@ -89,6 +89,12 @@ class ModelRun {
         this.name(i + 1, r.child);
         return `ret=${r.ret} pids=${this.levels(r.child).join(',')} ${ids(this.host.libc(r.child))}`;
       }
+      case 'eclone': {
+        const r = l.eclone(op.flags >>> 0, { nr_pids: op.pids.length }, 48, op.pids);
+        if (r.ret < 0 || !r.child) return `ret=-1${errText(r)}`;
+        this.name(i + 1, r.child);
+        return `ret=${r.ret} pids=${this.levels(r.child).join(',')} ${ids(this.host.libc(r.child))}`;
+      }
       case 'exit':
         l.exit(op.code);
         return 'did not return';

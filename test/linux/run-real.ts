@@ -17,6 +17,8 @@ function request(op: Op, childId: number): string {
   switch (op.op) {
     case 'clone3':
       return `clone3 ${childId} ${op.flags >>> 0} ${exitSignal(op.flags)} ${op.setTid.length} ${op.setTid.join(' ')}`.trim();
+    case 'eclone':
+      throw new Error('eclone is model-only: compare() does not run such a scenario on the machine');
     case 'exit':
     case 'exit_group':
       return `${op.op} ${op.code}`;

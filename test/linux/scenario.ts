@@ -11,9 +11,10 @@
  * literal numbers in the caller's namespace, exactly as a program passes them.
  */
 
-/** The ops a step can do; `model-only` ones (eclone) are skipped on the real kernel. */
+/** The ops a step can do. eclone exists on the model only: a scenario with it is not run on the machine (see MODEL_ONLY). */
 export type Op =
   | { op: 'clone3'; flags: number; setTid: number[] }
+  | { op: 'eclone'; flags: number; pids: number[] }
   | { op: 'exit'; code: number }
   | { op: 'exit_group'; code: number }
   | { op: 'wait4'; pid: number; options: number }
@@ -27,6 +28,15 @@ export type Op =
   | { op: 'ids' }
   | { op: 'read_sysctl'; name: 'ns_last_pid' | 'pid_max' }
   | { op: 'write_sysctl'; name: 'ns_last_pid' | 'pid_max'; value: number };
+
+/** MODEL_ONLY names the ops Linux does not have: eclone (the v13 patch was never merged). */
+export const MODEL_ONLY: ReadonlySet<Op['op']> = new Set(['eclone']);
+
+/** modelOnly says why a scenario cannot run on the machine, or null. */
+export function modelOnly(s: Scenario): string | null {
+  const step = s.steps.findIndex((st) => MODEL_ONLY.has(st.call.op));
+  return step < 0 ? null : `step ${step} calls ${s.steps[step]!.call.op}, which Linux does not have`;
+}
 
 export interface Step {
   task: number;
@@ -89,6 +99,8 @@ export function opText(op: Op): string {
   switch (op.op) {
     case 'clone3':
       return `clone3(${flagText(op.flags)}, set_tid=[${op.setTid.join(',')}])`;
+    case 'eclone':
+      return `eclone(${flagText(op.flags)}, pids=[${op.pids.join(',')}])`;
     case 'exit':
     case 'exit_group':
       return `${op.op}(${op.code})`;
