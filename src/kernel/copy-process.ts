@@ -134,8 +134,21 @@ function newCredentials(parent: Task, flags: number): Credentials {
 function newUserCredentials(parent: Task): Credentials {
   const c = parent.creds;
   if (c.userNs.level + 1 > MAX_USER_NS_LEVEL) fail('EUSERS', `user namespaces nest at most ${MAX_USER_NS_LEVEL} deep`);
+  checkCreatorMapped(parent);
   const userNs = new UserNamespace(c.userNs, c.euid);
   return { uid: c.uid, euid: c.euid, suid: c.suid, userNs, effective: ALL_CAPS, permitted: ALL_CAPS };
+}
+
+/**
+ * checkCreatorMapped is create_user_ns's rule that the creator's euid and
+ * egid be mapped in its own user namespace (kernel/user_namespace.c, v6.12):
+ * on mainline a user namespace below the initial one has no map in the
+ * model, so nothing can be made from inside one (personality.ts unmappedUserNs).
+ */
+export function checkCreatorMapped(task: Task): void {
+  if (task.activeNs.rules.unmappedUserNs && task.creds.userNs.parent !== null) {
+    fail('EPERM', 'a user namespace cannot be made from inside one whose uid_map and gid_map were never written: the creator\'s ids have no mapping there');
+  }
 }
 
 /** newPidNamespace is copy_namespaces + copy_pid_ns for CLONE_NEWPID; null when the child stays in the caller's. */

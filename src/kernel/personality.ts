@@ -44,6 +44,8 @@ export interface KernelRules {
   readonly newUserNeedsCaps: boolean;
   /** class 15: the errno of pidfd_open for a pid that is not a thread-group leader */
   readonly pidfdNonLeader: ErrnoName;
+  /** oracle D2: user namespaces below the initial one have no uid/gid map (the model cannot write one): no user namespace made from inside one, no setuid there, getuid reads the overflow uid */
+  readonly unmappedUserNs: boolean;
   /** class 16: a new pid namespace init sharing its creator's signal handlers (CLONE_SIGHAND without CLONE_THREAD) is refused */
   readonly refuseSharedHandlerInit: boolean;
 }
@@ -134,6 +136,16 @@ export const RULES: readonly RuleRow[] = [
     summary: 'pidfd_open of a thread that is not its group\'s leader',
     mainline: { value: 'ENOENT', does: 'ENOENT', source: 'kernel/fork.c pidfd_prepare (v6.15)' },
     '2.6.32': { value: 'EINVAL', does: 'EINVAL as Linux 5.10 (pidfd_open postdates 2.6.32; the model kept 5.10\'s rule)', source: 'kernel/pid.c pidfd_open (v5.10)' },
+  }),
+  row({
+    rule: 'unmappedUserNs',
+    summary: 'ids in a user namespace below the initial one, which has no uid_map or gid_map (the model has no way to write one)',
+    mainline: {
+      value: true,
+      does: 'a user namespace made from inside one is EPERM (its creator\'s ids have no mapping there), setuid there is EINVAL (the uid maps to no kernel uid), getuid reads the overflow uid 65534',
+      source: 'kernel/user_namespace.c create_user_ns, kernel/sys.c __sys_setuid and getuid (from_kuid_munged) (v6.12)',
+    },
+    '2.6.32': { value: false, does: 'no maps exist: ids are the creator\'s, and user namespaces nest', source: 'kernel/user_namespace.c create_user_ns (v2.6.32)' },
   }),
   row({
     rule: 'refuseSharedHandlerInit',

@@ -23,7 +23,7 @@ import type { HostState } from './host-state.js';
 import { fail } from './kernel-error.js';
 import { PidNamespace } from './pid-namespace.js';
 import { threadGroupEmpty, type Task } from './task.js';
-import { checkPidNsOwner } from './copy-process.js';
+import { checkCreatorMapped, checkPidNsOwner } from './copy-process.js';
 
 const UNSHARE_VALID = (CLONE_THREAD | CLONE_FS | CLONE_NEW_MASK | CLONE_SIGHAND | CLONE_VM | CLONE_FILES | CLONE_SYSVSEM) >>> 0;
 
@@ -39,6 +39,7 @@ export function sysUnshare(host: HostState, task: Task, flags: number): number {
   let newUser: UserNamespace | null = null;
   if (hasFlag(flags, CLONE_NEWUSER)) {
     if (creds.userNs.level + 1 > MAX_USER_NS_LEVEL) fail('EUSERS', `user namespaces nest at most ${MAX_USER_NS_LEVEL} deep`);
+    checkCreatorMapped(task);
     newUser = new UserNamespace(creds.userNs, creds.euid);
     creds = { ...creds, userNs: newUser, effective: ALL_CAPS, permitted: ALL_CAPS };
   }

@@ -117,10 +117,13 @@ describe('dump and restore through the CLI', () => {
     await ckpt('run', 'n', 'images/workloads/nested.wl', '--steps', '30');
     await ckpt('dump', 'n', '-o', image, '--embed-files');
     const t = await ckpt('inspect', image, '--tree');
-    expect(t.out.split('\n')[0]).toMatch(/^container n: x86_64, pid_max 32768, \d+ tasks, \d+ pid namespaces, \d+ distinct pages$/);
+    expect(t.out.split('\n')[0]).toMatch(/^container n: x86_64, kernel mainline, pid_max 32768, \d+ tasks, \d+ pid namespaces, \d+ distinct pages$/);
     expect(t.out).toMatch(/^ {2}3\/2\/1 /m);
     const j = JSON.parse((await ckpt('inspect', image, '--json')).out);
     expect(j.tasks[0].nspids).toEqual([2, 1]);
+    expect(j.kernel).toBe('mainline');
+    // a golden image, written before personalities, is a 2.6.32 one
+    expect(JSON.parse((await ckpt('inspect', 'images/golden/x86_64-nested.tar', '--json')).out).kernel).toBe('2.6.32');
   });
 
   it('refuses bad input in one line', async () => {

@@ -295,6 +295,23 @@ describe.each(ALL_ARCHES)('mainline and 2.6.32 on %s', (arch) => {
     expect(l.pidfd_open(c.pid.nr, 0).errno).toBe(byKernel(kernel, 'ESRCH', 'EINVAL'));
   });
 
+  both('oracle D2: a user namespace has no uid map: mainline refuses a user namespace made inside it (EPERM) and setuid there (EINVAL), and getuid reads 65534', (kernel) => {
+    const h = Host.create({ arch, kernel });
+    const u = userContainer(h);
+    const lu = h.libc(u);
+    expect(lu.getuid().ret).toBe(byKernel(kernel, 65534, 0));
+    expect(lu.clone3({ flags: CLONE_NEWUSER | CLONE_NEWPID, exit_signal: SIGCHLD }, 88).errno).toBe(byKernel(kernel, 'EPERM', undefined));
+    expect(lu.clone(SIGCHLD | CLONE_NEWUSER, 0, 0, 0, 0).errno).toBe(byKernel(kernel, 'EPERM', undefined));
+    expect(lu.setuid(1000).errno).toBe(byKernel(kernel, 'EINVAL', undefined));
+    // unshare(NEWUSER|NEWPID) twice: the user namespace is refused first
+    const p = h.libc(h.init).fork().child!;
+    expect(h.libc(p).unshare(CLONE_NEWUSER | CLONE_NEWPID).ret).toBe(0);
+    expect(h.libc(p).unshare(CLONE_NEWUSER | CLONE_NEWPID).errno).toBe(byKernel(kernel, 'EPERM', 'EINVAL'));
+    // from the initial user namespace it is allowed on both
+    expect(h.libc(h.init).getuid().ret).toBe(0);
+    expect(h.libc(h.init).clone(SIGCHLD | CLONE_NEWUSER, 0, 0, 0, 0).errno).toBe(undefined);
+  });
+
   both('16: an init sharing its creator\'s signal handlers: mainline refuses it (EOPNOTSUPP, not modelled), 2.6.32 makes it', (kernel) => {
     const h = Host.create({ arch, kernel });
     const l = h.libc(h.init);
