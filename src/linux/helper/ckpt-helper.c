@@ -626,7 +626,8 @@ static int settled_one(struct agent *ag, long *since) {
   if (st == 'X' || pidfd_exited(ag, 0)) return 0;
   if (fl & PF_EXITING) return stuck_exiting(ag, since);
   *since = 0;
-  return !sigkill_pending(ag);
+  /* an idle agent sleeps in its read; one that runs may have just taken a SIGKILL off its queue, not yet exiting */
+  return st == 'S' && !sigkill_pending(ag);
 }
 
 /* settle_all waits (up to 10 s) until every agent is settled: the kernel has finished what the last call set off. */
