@@ -13,9 +13,25 @@ import { HelperSession, probeLinux } from '../../src/linux/helper.js';
 import { compare, report, verdict } from './compare.js';
 import { findDisagreement } from './generate.js';
 import { HAND_CASES } from './hand-cases.js';
+import type { Scenario } from './scenario.js';
 
 /** The fixed batch npm test runs: at least 300 scenarios. */
 const BATCH = { cases: 300, seed: 18 };
+
+/**
+ * Disagreements the suite found outside issue 18's classes that the model
+ * does not follow yet, each with a scenario that shows it. While one is
+ * listed, the batch leaves out the ops that meet it, and a test asserts it
+ * still differs: once the model is fixed that test fails, and the entry must
+ * go (and the ops come back into the batch).
+ */
+const PENDING: Array<{ what: string; leaveOut: 'pidMax'; scenario: Scenario }> = [
+  {
+    what: 'the model has no per-namespace pid_max sysctl (kernel/pid.c, 6.14+)',
+    leaveOut: 'pidMax',
+    scenario: { steps: [{ task: 0, call: { op: 'read_sysctl', name: 'pid_max' } }] },
+  },
+];
 
 const support = await probeLinux();
 if (!support.ok) console.log(`test/linux: differential suite skipped: ${support.reason}`);
@@ -51,8 +67,15 @@ onLinux(`the mainline model against Linux${support.ok ? '' : ` (skipped: ${suppo
     expect(c.model[0]).toBe('0 t0: ret=2 pids=2 ids=2,1,0,0,2');
   });
 
+  for (const p of PENDING) {
+    it(`still differs, so the batch leaves it out: ${p.what}`, async () => {
+      const c = await compare(h, p.scenario);
+      expect(c.at, `now agrees: remove it from PENDING\n${report(c)}`).toBeGreaterThanOrEqual(0);
+    });
+  }
+
   it(`${BATCH.cases} generated scenarios (seed ${BATCH.seed}) agree`, async () => {
-    const found = await findDisagreement(h, BATCH.cases, BATCH.seed);
+    const found = await findDisagreement(h, BATCH.cases, BATCH.seed, { userns: true, pidMax: !PENDING.some((p) => p.leaveOut === 'pidMax') });
     expect(found, found ? `disagreement after ${found.runs} scenarios, shrunk:\n${report(found.comparison)}${found.unreproduced ? `\nagreed when run again; the last failing run:\n${report(found.unreproduced)}` : ''}` : '').toBeNull();
   }, 300_000);
 });
