@@ -698,24 +698,20 @@ static int adopt(long long id, struct out *o, int is_init) {
   memset(ag, 0, sizeof *ag);
   ag->pidfd = -1;
   if (open_channel_ends(id, ag) < 0) return -1;
+  /* the hello line: no pidfd yet (its pid is in it), so wait on the channel alone */
   char hello[LINE];
-  struct agent probe = *ag;
-  /* no pidfd yet: wait on the reply alone */
-  probe.pidfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
   struct pollfd pf = {.fd = ag->rep, .events = POLLIN};
-  if (poll(&pf, 1, 10000) <= 0) { close(probe.pidfd); return -1; }
   long n = 0;
   for (;;) {
     char c;
-    if (read(ag->rep, &c, 1) != 1) {
-      if (poll(&pf, 1, 10000) <= 0) { close(probe.pidfd); return -1; }
+    if (read(ag->rep, &c, 1) == 1) {
+      if (c == '\n') break;
+      if (n < LINE - 1) hello[n++] = c;
       continue;
     }
-    if (c == '\n') break;
-    if (n < LINE - 1) hello[n++] = c;
+    if (poll(&pf, 1, 10000) <= 0) return -1;
   }
   hello[n] = 0;
-  close(probe.pidfd);
   const char *ns = strstr(hello, "nspid=");
   if (!ns) return -1;
   ag->tid = strtol(ns + 6, NULL, 10);
