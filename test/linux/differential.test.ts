@@ -64,7 +64,7 @@ onLinux(`the mainline model against Linux${support.ok ? '' : ` (skipped: ${suppo
     const c = await compare(h, { steps: [{ task: 0, call: { op: 'eclone', flags: 17, pids: [] } }] });
     expect(c.skipped).toBe('step 0 calls eclone, which Linux does not have');
     expect(c.real).toEqual([]);
-    expect(c.model[0]).toBe('0 t0: ret=2 pids=2 ids=2,1,0,0,2');
+    expect(c.model[0]).toBe('0 t0: ret=2 pids=2 ids=2,1,0,0,2 uid=0');
   });
 
   for (const p of PENDING) {

@@ -40,7 +40,7 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
       expect(await h.command('init 0 0 0 0')).toMatch(/^r \d+ - child=0 nspid=\d+,1$/);
       expect(await h.command('op 0 clone3 1 0 17 0')).toMatch(/^r 2 - child=1 nspid=\d+,2$/);
       expect(await h.command(`op 1 clone3 2 ${0x10000 | 0x800 | 0x100} 0 0`)).toMatch(/^r 3 - child=2 nspid=\d+,3$/);
-      expect(await h.command('op 2 ids')).toBe('r 0 - pid=2 ppid=1 pgrp=0 sid=0 tid=3');
+      expect(await h.command('op 2 ids')).toBe('r 0 - pid=2 ppid=1 pgrp=0 sid=0 tid=3 uid=0');
       expect(await h.command('op 0 clone3 3 0 17 1 2')).toBe('r -1 EEXIST');
       expect(await h.command('op 1 exit 4')).toBe('dead');
       expect(await h.command('op 1 ids')).toBe('gone');

@@ -27,7 +27,7 @@ function errText(r: SyscallResult): string {
 }
 
 function ids(l: Libc): string {
-  return `ids=${l.getpid().ret},${l.getppid().ret},${l.getpgid(0).ret},${l.getsid(0).ret},${l.gettid().ret}`;
+  return `ids=${l.getpid().ret},${l.getppid().ret},${l.getpgid(0).ret},${l.getsid(0).ret},${l.gettid().ret} uid=${l.getuid().ret}`;
 }
 
 function readSysctl(l: Libc, name: keyof typeof SYSCTL_PATH): string {

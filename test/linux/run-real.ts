@@ -88,7 +88,7 @@ export function outcome(op: Op, reply: Reply, levels: (nspid: string) => string,
 
 function idsText(reply: Reply): string {
   const k = reply.kv;
-  return `ids=${k.get('pid')},${k.get('ppid')},${k.get('pgrp')},${k.get('sid')},${k.get('tid')}`;
+  return `ids=${k.get('pid')},${k.get('ppid')},${k.get('pgrp')},${k.get('sid')},${k.get('tid')} uid=${k.get('uid')}`;
 }
 
 /** runReal runs `s` on the machine and returns its lines; the helper is left with no agent. */

@@ -53,7 +53,7 @@
  *   setsid | setpgid PID PGID | setuid UID | unshare FLAGS | kill PID SIG
  *   setns PID NSTYPE                          pidfd_open(PID) then setns; stage=pidfd|setns
  *   pidfd_open PID FLAGS                      the descriptor is closed again
- *   ids                                       pid= ppid= pgrp= sid= tid= (own namespace)
+ *   ids                                       pid= ppid= pgrp= sid= tid= uid= (own namespaces)
  *   read PATH | write PATH VALUE              a /proc or sysctl file; read gives value=
  *   mmap LEN PROT FLAGS | poke ADDR HEX | peek ADDR LEN   memory of the agent
  * The first line an agent writes is "hello nspid=A,B,...".
@@ -450,6 +450,8 @@ static void agent_request(char **t, int n, struct out *o) {
     put_num(o, SYS1(SYS_getsid, 0));
     put_str(o, " tid=");
     put_num(o, SYS0(SYS_gettid));
+    put_str(o, " uid=");
+    put_num(o, SYS0(SYS_getuid));
   } else if (!strcmp(op, "read") && n >= 2) {
     char buf[256];
     r = read_file_raw(t[1], buf, sizeof buf);
