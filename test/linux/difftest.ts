@@ -11,7 +11,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { HelperSession, probeLinux } from '../../src/linux/helper.js';
 import { compare, report, verdict } from './compare.js';
-import { findDisagreement } from './generate.js';
+import { findDisagreement, survey } from './generate.js';
 import { HAND_CASES } from './hand-cases.js';
 
 async function main(): Promise<number> {
@@ -21,6 +21,7 @@ async function main(): Promise<number> {
     .option('hand', { type: 'boolean', default: true, describe: 'run the hand cases too' })
     .option('userns', { type: 'boolean', default: true, describe: 'generate ops that make or enter user namespaces (--no-userns to explore past a known disagreement)' })
     .option('pid-max', { type: 'boolean', default: true, describe: 'generate reads and writes of pid_max (--no-pid-max to explore past a known disagreement)' })
+    .option('survey', { type: 'boolean', default: false, describe: 'run every case without stopping or shrinking; count the disagreements by kind' })
     .strict()
     .parse();
   const support = await probeLinux();
@@ -44,6 +45,15 @@ async function main(): Promise<number> {
       }
     }
     const t0 = process.hrtime.bigint();
+    if (argv.survey) {
+      const sv = await survey(h, argv.cases, argv.seed, { userns: argv.userns, pidMax: argv.pidMax });
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      console.log(`survey: ${sv.runs} scenarios (seed ${argv.seed}), ${sv.agree} agree, ${sv.runs - sv.agree} disagree, ${seconds.toFixed(1)} s`);
+      for (const [kind, k] of [...sv.kinds].sort((a, b) => b[1].count - a[1].count)) {
+        console.log(`\n${k.count} x ${kind}\n${report(k.example)}`);
+      }
+      return sv.agree === sv.runs && failed === 0 ? 0 : 1;
+    }
     const found = await findDisagreement(h, argv.cases, argv.seed, { userns: argv.userns, pidMax: argv.pidMax });
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     if (found) {

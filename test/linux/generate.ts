@@ -119,3 +119,31 @@ export async function findDisagreement(h: HelperSession, cases: number, seed: nu
   if (comparison.at < 0) found.unreproduced = last ?? first ?? comparison;
   return found;
 }
+
+/** A survey's tally: disagreements grouped by the first line that differs, with the first scenario of each. */
+export interface Survey {
+  runs: number;
+  agree: number;
+  kinds: Map<string, { count: number; example: Comparison }>;
+}
+
+/** survey runs `cases` generated scenarios without stopping or shrinking and groups the disagreements. */
+export async function survey(h: HelperSession, cases: number, seed: number, o?: GenOptions): Promise<Survey> {
+  const out: Survey = { runs: 0, agree: 0, kinds: new Map() };
+  for (const s of fc.sample(scenarioArb(o), { seed, numRuns: cases })) {
+    const c = await compare(h, s);
+    out.runs++;
+    if (c.at < 0) {
+      out.agree++;
+      continue;
+    }
+    // the kind: the op of the first differing step and both results, without step numbers and task names
+    const strip = (l: string | undefined): string => (l ?? '(none)').replace(/^\d+ t\d+: /, '').replace(/\d+/g, 'N');
+    const step = c.scenario.steps[Number(c.real[c.at]?.split(' ')[0])];
+    const key = `${step ? step.call.op : 'final state'}: linux ${strip(c.real[c.at])} / model ${strip(c.model[c.at])}`;
+    const k = out.kinds.get(key);
+    if (k) k.count++;
+    else out.kinds.set(key, { count: 1, example: c });
+  }
+  return out;
+}
