@@ -3,11 +3,12 @@
  * and nothing the helper made outlives it, whether it is closed or killed.
  * Needs root (pid namespaces); skipped with the reason otherwise.
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HelperSession, probeLinux } from '../../src/linux/helper.js';
+import { execa } from 'execa';
+import { HelperSession, helperPath, probeLinux } from '../../src/linux/helper.js';
 
 const support = await probeLinux();
 if (!support.ok) console.log(`test/linux: real-kernel tests skipped: ${support.reason}`);
@@ -33,6 +34,20 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
     dirs.push(dir);
     return { h: HelperSession.start(dir), dir };
   };
+
+  it('says in one line what is missing when it runs without root', async () => {
+    const which = await execa('sh', ['-c', 'command -v setpriv'], { reject: false });
+    if (which.exitCode !== 0) return console.log('test/linux: setpriv (util-linux) is missing: the unprivileged probe is not tried');
+    const dir = mkdtempSync(join(tmpdir(), 'ckpt-helper-probe-'));
+    dirs.push(dir);
+    chmodSync(dir, 0o755);
+    const exe = join(dir, 'ckpt-helper');
+    copyFileSync(helperPath(), exe);
+    chmodSync(exe, 0o755);
+    const r = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', exe, 'probe'], { reject: false });
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toBe('not root (euid 65534): making pid namespaces and naming pids needs root');
+  });
 
   it('makes an init, a child and a thread, each answering on its own channel', async () => {
     const { h } = session();
