@@ -72,6 +72,25 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
     expect(h.leftovers()).toEqual([]);
   }, 30_000);
 
+  it('frees an init stuck in its exit because it sits in another process group of its namespace', async () => {
+    const { h } = session();
+    try {
+      await h.command('init 0 0 0 0');
+      await h.command('op 0 clone3 1 0 17 0');
+      expect(await h.command('op 1 setpgid 0 0')).toBe('r 0 -');
+      expect(await h.command('op 0 setpgid 0 2')).toBe('r 0 -');
+      expect(await h.command('op 1 exit 0')).toBe('dead');
+      expect(await h.command('op 0 wait4 2 1')).toBe('r 2 - status=0');
+      // pid 2 lives on as the init's process group: zap_pid_ns_processes waits for it for good
+      expect(await h.command('op 0 exit 0')).toBe('stuck');
+      expect(await h.command('state 0')).toMatch(/^s exiting /);
+      expect(await h.command('reset')).toBe('ok');
+    } finally {
+      await h.close();
+    }
+    expect(await gone(h, 5000)).toEqual([]);
+  }, 30_000);
+
   it('leaves no process and no channel behind when closed', async () => {
     const { h, dir } = session();
     await h.command('init 0 0 0 0');

@@ -153,6 +153,15 @@ class ModelRun {
     return `ret=${r.ret}${errText(r)}`;
   }
 
+  /** strandsAnInit: would `t` calling setpgid(pid, pgid) move a namespace's init into another group of that namespace? */
+  strandsAnInit(t: Task, pid: number, pgid: number): boolean {
+    const ns = t.activeNs;
+    const target = pid === 0 ? t : [...this.tasks.values()].find((x) => this.host.tasks.has(x) && x.pid.nrIn(ns) === pid);
+    if (!target || target.pid.vnr !== 1) return false;
+    const own = target.pid.nrIn(ns);
+    return pgid !== 0 && pgid !== own;
+  }
+
   /** levels are a task's pids from the scenario's namespace (level 1) down. */
   levels(t: Task): number[] {
     return t.nspids.slice(1);
@@ -176,16 +185,26 @@ class ModelRun {
  * belong to the machine (its own pids) and to the model host (pids 1..) and
  * are not comparable. A wrong depth in the model still shows, in the pids
  * printed for every task.
+ *
+ * It also leaves out (as a plain ids() call, so that task names stay) any
+ * setpgid that would put a pid namespace's init into another process group
+ * of its namespace. On Linux such an init can never finish its exit:
+ * zap_pid_ns_processes (kernel/pid_namespace.c) waits until the namespace
+ * holds no pid but the init's own, and its process group holds a second one
+ * until the init is released, so it sleeps there for good, unkillable, and
+ * only its parent can free it (setpgid back to its own group). The suite must
+ * leave no process behind, so it never makes one (DISAGREEMENTS D5).
  */
 export function comparable(s: Scenario): Scenario {
   const run = new ModelRun(s);
   const steps = s.steps.map((step, i) => {
     const t = run.running(step.task);
-    let call = step.call;
+    let call: Op = step.call;
     if (t && call.op === 'clone3') {
       const levels = t.pidNsForChildren.level; // the scenario's namespace is level 1
       if (call.setTid.length > levels) call = { ...call, setTid: call.setTid.slice(0, levels) };
     }
+    if (t && call.op === 'setpgid' && run.strandsAnInit(t, call.pid, call.pgid)) call = { op: 'ids' };
     if (t) run.try(i, t, call);
     return { task: step.task, call };
   });

@@ -134,7 +134,8 @@ export async function runReal(h: HelperSession, s: Scenario): Promise<string[]> 
     }
     for (const id of made) lines.push(finalLine(id, await finalOf(h, id, rootLevel)));
   } finally {
-    await h.command('reset');
+    const reset = await h.command('reset');
+    if (reset !== 'ok') throw new Error(`the helper could not clean up after the scenario: ${reset}`);
   }
   return lines;
 }

@@ -773,18 +773,35 @@ static void close_agent(struct agent *ag, long long id) {
   memset(ag, 0, sizeof *ag);
 }
 
-/* cmd_reset kills every agent and reaps the inits the helper made: nothing it made is left. */
+/*
+ * cmd_reset kills every agent and reaps the inits the helper made: nothing it
+ * made is left. Each init is first put back into a process group of its own:
+ * an init sitting in another group of its namespace can never finish its exit
+ * (zap_pid_ns_processes waits for its namespace to hold no pid but the
+ * init's, and the group holds one), and only its parent can move it.
+ */
 static void cmd_reset(struct out *o) {
   for (int i = 0; i < MAX_AGENTS; i++)
+    if (agents[i].used && agents[i].is_init) setpgid((pid_t)agents[i].tid, (pid_t)agents[i].tid);
+  for (int i = 0; i < MAX_AGENTS; i++)
     if (agents[i].used && agents[i].alive && agents[i].pidfd >= 0) SYS4(NR_PIDFD_SEND_SIGNAL, agents[i].pidfd, SIGKILL, 0, 0);
+  int stuck = 0;
   for (int i = 0; i < MAX_AGENTS; i++)
     if (agents[i].used && agents[i].is_init) {
+      /* never wait for good: an init stuck in its exit is reported, not waited on */
+      struct pollfd pf = {.fd = agents[i].pidfd, .events = POLLIN};
       int status;
+      if (agents[i].pidfd >= 0 && poll(&pf, 1, 10000) <= 0) { stuck++; continue; }
       while (waitpid((pid_t)agents[i].tid, &status, __WALL) < 0 && errno == EINTR) {}
     }
   for (int i = 0; i < MAX_AGENTS; i++)
     if (agents[i].used) close_agent(&agents[i], i);
-  put_str(o, "ok");
+  if (stuck) {
+    put_str(o, "err inits stuck in their exit, left behind: ");
+    put_num(o, stuck);
+  } else {
+    put_str(o, "ok");
+  }
 }
 
 static void cmd_op(long long id, char *rest, struct out *o) {
