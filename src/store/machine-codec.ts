@@ -11,7 +11,7 @@ import { archByName } from '../arch/registry.js';
 import { Console } from '../kernel/console.js';
 import { UserNamespace, type Credentials } from '../kernel/credentials.js';
 import { FileTable, type OpenFile } from '../kernel/files.js';
-import { Host } from '../kernel/host.js';
+import { Host, pidCapacity } from '../kernel/host.js';
 import type { MemoryMap, Page } from '../kernel/memory-map.js';
 import { Pid } from '../kernel/pid.js';
 import { PidNamespace } from '../kernel/pid-namespace.js';
@@ -38,7 +38,8 @@ export interface MachineRecord {
   clock: number;
   ids: [nextPidNs: number, nextUserNs: number];
   userNs: Array<[id: number, parent: number, owner: number]>;
-  pidNs: Array<[id: number, parent: number, userNs: number, lastPid: number, accepting: boolean, reaper: number]>;
+  /** pidMax: the namespace's own (mainline); absent in host files written before personalities, where it is the host's */
+  pidNs: Array<[id: number, parent: number, userNs: number, lastPid: number, accepting: boolean, reaper: number, pidMax?: number]>;
   pids: Array<[ns: number, numbers: number[]]>;
   consoles: Array<[name: string, text: string]>;
   files: Array<[users: number, fds: FileRec[]]>;
@@ -133,7 +134,7 @@ export function encodeMachine(m: Machine): MachineRecord {
   }));
   const fileRecs = files.items.map((f): [number, FileRec[]] => [
     f.users,
-    f.entries().map(([fd, o]): FileRec => [fd, o.kind, o.flags, o.kind === 'ns_last_pid' ? o.pos : o.kind === 'pidfd' ? addPid(o.pid) : consoles.of(o.console)]),
+    f.entries().map(([fd, o]): FileRec => [fd, o.kind, o.flags, o.kind === 'ns_last_pid' || o.kind === 'pid_max' ? o.pos : o.kind === 'pidfd' ? addPid(o.pid) : consoles.of(o.console)]),
   ]);
   const mmRecs = mms.items.map((mm) => encodeAddressSpace(mm, (page) => pages.of(page)));
   const { nextPidNsId, nextUserNsId } = host.idCounters;
@@ -146,7 +147,7 @@ export function encodeMachine(m: Machine): MachineRecord {
     clock: host.clock,
     ids: [nextPidNsId, nextUserNsId],
     userNs: userNs.items.map((u) => [u.id, u.parent ? userNs.of(u.parent) : -1, u.ownerUid]),
-    pidNs: pidNs.items.map((n) => [n.id, n.parent ? pidNs.of(n.parent) : -1, userNs.of(n.userNs), n.lastPid, n.accepting, ti(n.childReaper)]),
+    pidNs: pidNs.items.map((n) => [n.id, n.parent ? pidNs.of(n.parent) : -1, userNs.of(n.userNs), n.lastPid, n.accepting, ti(n.childReaper), n.pidMax]),
     pids: pids.items.map((p) => [pidNs.of(p.ns), p.numbers]),
     consoles: consoles.items.map((c) => [c.name, c.text]),
     files: fileRecs,
@@ -188,8 +189,9 @@ export function decodeMachine(r: MachineRecord): Machine {
     userNs.push(u);
   }
   const pidNs: PidNamespace[] = [];
-  for (const [id, parent, user, lastPid, accepting] of r.pidNs) {
-    const ns = new PidNamespace(parent < 0 ? null : at(pidNs, parent, 'pid namespace'), at(userNs, user, 'user namespace'), r.pidMax, rules);
+  for (const [id, parent, user, lastPid, accepting, , pidMax] of r.pidNs) {
+    const outer = parent < 0 ? null : at(pidNs, parent, 'pid namespace');
+    const ns = new PidNamespace(outer, at(userNs, user, 'user namespace'), pidMax ?? r.pidMax, rules, outer ? outer.capacity : pidCapacity(arch, rules, r.pidMax));
     ns.id = id;
     ns.lastPid = lastPid;
     ns.accepting = accepting;
@@ -209,7 +211,7 @@ export function decodeMachine(r: MachineRecord): Machine {
     const t = new FileTable();
     for (const [fd, kind, flags, ref] of fds) {
       const file: OpenFile =
-        kind === 'ns_last_pid'
+        kind === 'ns_last_pid' || kind === 'pid_max'
           ? { kind, flags, pos: ref }
           : kind === 'pidfd'
             ? { kind, flags, pid: at(pids, ref, 'pid') }

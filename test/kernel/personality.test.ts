@@ -21,7 +21,8 @@ import {
   type Task,
 } from '../../src/index.js';
 import { Machine } from '../../src/container/machine.js';
-import { NS_LAST_PID_PATH, O_RDWR } from '../../src/kernel/files.js';
+import { NS_LAST_PID_PATH, O_RDWR, PID_MAX_PATH } from '../../src/kernel/files.js';
+import { pidMaxLimit } from '../../src/kernel/host.js';
 import { kernelRules, KERNEL_NAMES, RULES, type KernelName } from '../../src/kernel/personality.js';
 import { decodeMachine, encodeMachine } from '../../src/store/machine-codec.js';
 import { ALL_ARCHES, unprivileged, userContainer } from '../helpers.js';
@@ -40,8 +41,13 @@ function setLastPid(h: Host, t: Task, value: number): void {
 
 /** readLastPid reads ns_last_pid as `t` sees it. */
 function readLastPid(h: Host, t: Task): string {
+  return readFile(h, t, NS_LAST_PID_PATH);
+}
+
+/** readFile reads one of the model's /proc/sys/kernel files as `t` sees it. */
+function readFile(h: Host, t: Task, path: string): string {
   const l = h.libc(t);
-  const fd = l.open(NS_LAST_PID_PATH, O_RDWR).ret;
+  const fd = l.open(path, 0).ret;
   const buf = new Uint8Array(16);
   const n = l.read(fd, buf, 16).ret;
   l.close(fd);
@@ -310,6 +316,40 @@ describe.each(ALL_ARCHES)('mainline and 2.6.32 on %s', (arch) => {
     // from the initial user namespace it is allowed on both
     expect(h.libc(h.init).getuid().ret).toBe(0);
     expect(h.libc(h.init).clone(SIGCHLD | CLONE_NEWUSER, 0, 0, 0, 0).errno).toBe(undefined);
+  });
+
+  both('oracle D1: pid_max is each namespace\'s own on mainline, through /proc/sys/kernel/pid_max; 2.6.32 has no such file in the model', (kernel) => {
+    const h = Host.create({ arch, kernel });
+    const l = h.libc(h.init);
+    if (kernel === '2.6.32') return expect(l.open(PID_MAX_PATH, O_RDWR).errno).toBe('ENOENT');
+    const limit = pidMaxLimit(h.arch);
+    expect(readFile(h, h.init, PID_MAX_PATH)).toBe('32768\n');
+    const init = l.clone(SIGCHLD | CLONE_NEWPID, 0, 0, 0, 0).child!;
+    // a new namespace starts at PID_MAX_LIMIT, whatever its parent's is
+    expect(readFile(h, init, PID_MAX_PATH)).toBe(`${limit}\n`);
+    const li = h.libc(init);
+    const fd = li.open(PID_MAX_PATH, O_RDWR).ret;
+    expect(li.write(fd, '300').errno).toBe('EINVAL');
+    expect(li.write(fd, String(limit + 1)).errno).toBe('EINVAL');
+    expect(li.write(fd, '302').ret).toBe(3);
+    expect(readFile(h, init, PID_MAX_PATH)).toBe('302\n');
+    expect(readFile(h, h.init, PID_MAX_PATH)).toBe('32768\n');
+    // allocation and ns_last_pid in that namespace follow its own pid_max
+    for (let i = 2; i < 302; i++) expect(li.fork().child!.nspids[1]).toBe(i);
+    expect(li.fork().errno).toBe('EAGAIN');
+    expect(li.clone3({ exit_signal: SIGCHLD, set_tid: [302] }, 88).errno).toBe('EINVAL');
+    const nl = li.open(NS_LAST_PID_PATH, O_RDWR).ret;
+    expect(li.write(nl, '303').errno).toBe('EINVAL');
+    expect(li.write(nl, '302').ret).toBe(3);
+    // read-only for anyone but root of the owning user namespace
+    const weak = unprivileged(h);
+    expect(h.libc(weak).open(PID_MAX_PATH, O_RDWR).errno).toBe('EACCES');
+    expect(h.libc(weak).open(PID_MAX_PATH, 0).errno).toBe(undefined);
+    // the host file keeps each namespace's pid_max
+    const m = new Machine('m', h);
+    const back = decodeMachine(encodeMachine(m)).host;
+    expect(back.snapshot()).toEqual(h.snapshot());
+    expect(back.snapshot().pidNamespaces.map((n) => n.pidMax)).toEqual([32768, 302]);
   });
 
   both('16: an init sharing its creator\'s signal handlers: mainline refuses it (EOPNOTSUPP, not modelled), 2.6.32 makes it', (kernel) => {
