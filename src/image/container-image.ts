@@ -29,7 +29,8 @@ export interface ImageTask {
   extra: Array<[string, Uint8Array]>;
   mm: number;
   files: number;
-  cred: [uid: number, euid: number, suid: number, userNs: number, effective: number, permitted: number];
+  /** nondumpable: present (true) only for a process a credential change made not dumpable */
+  cred: [uid: number, euid: number, suid: number, userNs: number, effective: number, permitted: number, nondumpable?: true];
   comm: string;
   exitSignal: number;
   exited: boolean;

@@ -58,7 +58,7 @@ const taskSchema = z.object({
   extra: z.array(z.tuple([z.string(), bytes])),
   mm: nat,
   files: nat,
-  cred: z.tuple([nat, nat, nat, idx, nat, nat]),
+  cred: z.union([z.tuple([nat, nat, nat, idx, nat, nat]), z.tuple([nat, nat, nat, idx, nat, nat, z.literal(true)])]),
   comm: z.string().max(64),
   exitSignal: int,
   exited: z.boolean(),

@@ -702,8 +702,8 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
     // The task takes its own ABI's state: on a compat host it stays a 32-bit task (arch-layouts.md §12).
     task.takeState(arch, t.regs, fpus[t.fpu]!, extra);
     if (arch !== host.arch) arch.compatFixup?.(task.dv, task.extra);
-    const [uid, euid, suid, user, effective, permitted] = t.cred;
-    task.creds = { uid, euid, suid, userNs: userOf(user), effective, permitted };
+    const [uid, euid, suid, user, effective, permitted, nondumpable] = t.cred;
+    task.creds = { uid, euid, suid, userNs: userOf(user), effective, permitted, ...(nondumpable ? { nondumpable } : {}) };
     task.comm = t.comm;
     task.exitSignal = t.exitSignal;
     task.exitStatus = t.exitStatus;

@@ -27,7 +27,7 @@ export interface TaskSnapshot {
   exePath: string | null;
   comm: string;
   abi: ArchName;
-  creds: { uid: number; euid: number; suid: number; userNs: number; effective: number; permitted: number };
+  creds: { uid: number; euid: number; suid: number; userNs: number; effective: number; permitted: number; dumpable: boolean };
   regs: string;
   fpu: string;
   extra: Record<string, string>;
@@ -107,7 +107,7 @@ export function takeSnapshot(host: HostState): HostSnapshot {
       exePath: t.exePath,
       comm: t.comm,
       abi: t.abi.name,
-      creds: { uid: t.creds.uid, euid: t.creds.euid, suid: t.creds.suid, userNs: t.creds.userNs.id, effective: t.creds.effective, permitted: t.creds.permitted },
+      creds: { uid: t.creds.uid, euid: t.creds.euid, suid: t.creds.suid, userNs: t.creds.userNs.id, effective: t.creds.effective, permitted: t.creds.permitted, dumpable: !t.creds.nondumpable },
       regs: hex(t.regs),
       fpu: hex(t.fpu),
       extra,

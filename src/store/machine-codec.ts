@@ -25,7 +25,7 @@ import { decodeAddressSpace, encodeAddressSpace, pageFrames, pageRecords, type A
 
 export const MACHINE_FORMAT = 1;
 
-type Cred = [uid: number, euid: number, suid: number, userNs: number, effective: number, permitted: number];
+type Cred = [uid: number, euid: number, suid: number, userNs: number, effective: number, permitted: number, nondumpable?: boolean];
 type FileRec = [fd: number, kind: OpenFile['kind'], flags: number, ref: number];
 
 export interface MachineRecord {
@@ -113,7 +113,7 @@ export function encodeMachine(m: Machine): MachineRecord {
       fpu: fpus.of(t.fpu),
       extra: Object.keys(t.extra).map((k): [string, Uint8Array] => [k, t.extra[k]!.slice()]),
       mm: mms.of(t.mm),
-      cred: [c.uid, c.euid, c.suid, addUser(c.userNs), c.effective, c.permitted] as Cred,
+      cred: (c.nondumpable ? [c.uid, c.euid, c.suid, addUser(c.userNs), c.effective, c.permitted, true] : [c.uid, c.euid, c.suid, addUser(c.userNs), c.effective, c.permitted]) as Cred,
       comm: t.comm,
       exit: [t.exitSignal, t.exited, t.exitStatus] as [number, boolean, number],
       blockedIn: t.blockedIn,
@@ -227,10 +227,10 @@ export function decodeMachine(r: MachineRecord): Machine {
   const tasks = r.tasks.map((tr) => {
     const abi = archByName(tr.abi);
     if (!abi) throw new MachineDecodeError(`unknown task ABI ${tr.abi}`);
-    const [uid, euid, suid, user, effective, permitted] = tr.cred;
+    const [uid, euid, suid, user, effective, permitted, nondumpable] = tr.cred;
     const extra = copyExtraState(tr.extra);
     const pid = at(pids, tr.pid, 'pid');
-    const t = new Task(pid, abi, tr.regs, at(fpus, tr.fpu, 'fpu state'), extra, at(mms, tr.mm, 'address space'), { uid, euid, suid, userNs: at(userNs, user, 'user namespace'), effective, permitted }, tr.comm);
+    const t = new Task(pid, abi, tr.regs, at(fpus, tr.fpu, 'fpu state'), extra, at(mms, tr.mm, 'address space'), { uid, euid, suid, userNs: at(userNs, user, 'user namespace'), effective, permitted, ...(nondumpable ? { nondumpable: true as const } : {}) }, tr.comm);
     pid.task = t;
     [t.exitSignal, t.exited, t.exitStatus] = tr.exit;
     t.blockedIn = tr.blockedIn as SyscallName | null;

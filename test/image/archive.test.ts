@@ -115,3 +115,18 @@ describe('a namespace\'s own pid_max (mainline)', () => {
     expect(pidMaxOf(machine.tasksOf(container), 1).map(([, v]) => v)).toContain(5000);
   });
 });
+
+describe('a process made not dumpable', () => {
+  it('keeps the flag through an image (the seventh element of cred), and only it has one', () => {
+    const m = Machine.create('s', 'x86_64');
+    const c = m.run('c', 'images/workloads/nested.wl', readFileSync('images/workloads/nested.wl', 'utf8'));
+    m.scheduler.run(30);
+    const child = m.tasksOf(c).find((t) => t !== c.init)!;
+    child.creds = { ...child.creds, nondumpable: true }; // as a setuid that changed its euid leaves it
+    const img = decodeImage(untar(tarBytes(encodeImage(dumpContainer(m, c), { embedPrograms: true }))));
+    expect(img.tasks.filter((t) => t.cred.length === 7).map((t) => t.numbers.join('/'))).toEqual([child.pid.numbers.slice(1).join('/')]);
+    const { machine, container } = restoreAtomically(Machine.create('t', 'x86_64'), img);
+    const restored = machine.tasksOf(container).filter((t) => t.creds.nondumpable).map((t) => t.pid.numbers.slice(1).join('/'));
+    expect(restored).toEqual([child.pid.numbers.slice(1).join('/')]);
+  });
+});

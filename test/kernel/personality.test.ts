@@ -25,7 +25,7 @@ import { NS_LAST_PID_PATH, O_RDWR, PID_MAX_PATH } from '../../src/kernel/files.j
 import { pidMaxLimit } from '../../src/kernel/host.js';
 import { kernelRules, KERNEL_NAMES, RULES, type KernelName } from '../../src/kernel/personality.js';
 import { decodeMachine, encodeMachine } from '../../src/store/machine-codec.js';
-import { ALL_ARCHES, unprivileged, userContainer } from '../helpers.js';
+import { ALL_ARCHES, expectUnchanged, unprivileged, userContainer } from '../helpers.js';
 
 const THREAD = CLONE_THREAD | CLONE_SIGHAND | CLONE_VM;
 /** byKernel picks the expected outcome of a personality */
@@ -257,6 +257,29 @@ describe.each(ALL_ARCHES)('mainline and 2.6.32 on %s', (arch) => {
       // the other way round, CAP_SYS_PTRACE over the child namespace lets it through
       const back = h.libc(h.init).pidfd_open(u.pid.nr, 0).ret;
       expect(h.libc(h.init).setns(back, CLONE_NEWNET).ret).toBe(0);
+    }
+  });
+
+  it('oracle D3: setns to a process setuid made not dumpable is EPERM for a caller of the same uid, before the namespaces\' own checks (both)', () => {
+    for (const kernel of KERNEL_NAMES) {
+      const h = Host.create({ arch, kernel });
+      const t0 = h.libc(h.init).fork().child!;
+      expect(h.libc(t0).setuid(1000).ret).toBe(0);
+      const t2 = h.libc(t0).fork().child!;
+      const lt = h.libc(t2);
+      const fd = lt.pidfd_open(t0.pid.nr, 0).ret;
+      // userns_install would say EINVAL (the caller's own user namespace): the ptrace check comes first
+      expect(expectUnchanged(h, () => lt.setns(fd, CLONE_NEWUSER | CLONE_NEWPID)).errno).toBe('EPERM');
+      // once it has exited it has no address space to ask about: the zombie is ESRCH
+      h.libc(t0).exit(0);
+      expect(lt.setns(fd, CLONE_NEWPID).errno).toBe('ESRCH');
+      // a dumpable target of the same uid passes the ptrace check
+      const t3 = h.libc(h.init).fork().child!;
+      const t4 = h.libc(t3).fork().child!;
+      const fd3 = h.libc(t4).pidfd_open(t3.pid.nr, 0).ret;
+      expect(h.libc(t4).setns(fd3, CLONE_NEWNET).ret).toBe(0);
+      // and the flag survives a host file
+      expect(decodeMachine(encodeMachine(new Machine('m', h))).host.snapshot()).toEqual(h.snapshot());
     }
   });
 
