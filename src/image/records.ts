@@ -40,7 +40,7 @@ export const namespacesSchema = z.object({
   base: nat,
   userNs: z.array(z.tuple([idx, nat])),
   // last_pid is -1 on a mainline host before any automatic allocation
-  pidNs: z.array(z.tuple([idx, idx, idx, z.boolean()])),
+  pidNs: z.array(z.union([z.tuple([idx, idx, idx, z.boolean()]), z.tuple([idx, idx, idx, z.boolean(), nat])])),
 });
 
 const taskSchema = z.object({
@@ -58,7 +58,7 @@ const taskSchema = z.object({
   extra: z.array(z.tuple([z.string(), bytes])),
   mm: nat,
   files: nat,
-  cred: z.tuple([nat, nat, nat, idx, nat, nat]),
+  cred: z.union([z.tuple([nat, nat, nat, idx, nat, nat]), z.tuple([nat, nat, nat, idx, nat, nat, z.literal(true)])]),
   comm: z.string().max(64),
   exitSignal: int,
   exited: z.boolean(),
@@ -89,7 +89,7 @@ export const memorySchema = z.object({
 
 export const filesSchema = z.object({
   files: z.array(
-    z.tuple([nat, z.array(z.union([z.tuple([nat, z.literal('console'), nat]), z.tuple([nat, z.literal('ns_last_pid'), nat, nat]), z.tuple([nat, z.literal('pidfd'), nat, idx])]))]),
+    z.tuple([nat, z.array(z.union([z.tuple([nat, z.literal('console'), nat]), z.tuple([nat, z.literal('ns_last_pid'), nat, nat]), z.tuple([nat, z.literal('pid_max'), nat, nat]), z.tuple([nat, z.literal('pidfd'), nat, idx])]))]),
   ),
   console: z.string(),
 });

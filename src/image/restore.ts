@@ -11,6 +11,7 @@
  * restoreAtomically works on a copy of the target and returns it only when
  * every step succeeded: on any failure the target is untouched.
  */
+import { pidMaxLimit } from '../kernel/host.js';
 import { LEGACY_KERNEL } from '../kernel/personality.js';
 import { CLONE_NEWPID, CLONE_NEWUSER, CLONE_PARENT, CLONE_SIGHAND, CLONE_THREAD, CLONE_VM } from '../abi/clone-flags.js';
 import { MAX_PID_NS_LEVEL } from '../abi/limits.js';
@@ -230,8 +231,22 @@ export function preflight(target: Machine, image: ContainerImage, opts: RestoreO
   }
   // a loop, not Math.max(...): images hold hundreds of thousands of numbers
   let biggest = 0;
-  for (const t of image.tasks) for (const nr of opts.hostPids ? [...t.outer, ...t.numbers] : t.numbers) if (nr > biggest) biggest = nr;
+  let biggestInside = 0;
+  for (const t of image.tasks) {
+    if (opts.hostPids) for (const nr of t.outer) if (nr > biggest) biggest = nr;
+    for (const nr of t.numbers) if (nr > biggestInside) biggestInside = nr;
+  }
+  // On mainline the container's namespaces are new ones, each with a pid_max of its own (PID_MAX_LIMIT unless the image says otherwise).
+  const perNs = target.host.rules.perNsPidMax;
+  if (!perNs) biggest = Math.max(biggest, biggestInside);
   if (biggest >= target.host.pidMax) add('CKPT_PID_MAX', `the image uses pid ${biggest}, not below host ${target.name}'s pid_max ${target.host.pidMax}`);
+  if (perNs) {
+    const limit = pidMaxLimit(target.host.arch);
+    if (biggestInside >= limit) add('CKPT_PID_MAX', `the image uses pid ${biggestInside} in its own namespaces, not below host ${target.name}'s PID_MAX_LIMIT ${limit}`);
+    image.pidNs.forEach(([, , , , pidMax], k) => {
+      if (pidMax !== undefined && pidMax > limit) add('CKPT_PID_MAX', `pid namespace ${k} of the image has pid_max ${pidMax}, above host ${target.name}'s PID_MAX_LIMIT ${limit}`);
+    });
+  }
   // A session or group whose leader has gone is rebuilt around a placeholder task with the leader's
   // pid; that needs the placeholder to live where its members do.
   const leaders = leaderIds(image.tasks);
@@ -636,13 +651,14 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
     if (pidNs[k]) return;
     const outer = parent < 0 ? above : pidNs[parent];
     if (!outer) failed(`pid namespace ${k} has no parent to hang from`);
-    const ns = new PidNamespace(outer, userOf(user), host.pidMax);
+    const ns = new PidNamespace(outer, userOf(user), outer.childPidMax());
     host.commitPidNs(ns);
     pidNs[k] = ns;
   });
-  image.pidNs.forEach(([, user, lastPid, accepting], k) => {
+  image.pidNs.forEach(([, user, lastPid, accepting, pidMax], k) => {
     const ns = pidNs[k]!;
     ns.userNs = userOf(user);
+    if (pidMax !== undefined) ns.pidMax = pidMax;
     ns.lastPid = lastPid;
     ns.accepting = accepting;
   });
@@ -667,7 +683,7 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
     for (const rec of fds) {
       const [fd, kind, flags] = rec;
       if (kind === 'console') table.set(fd, { kind, flags, console: consoleOut });
-      else if (kind === 'ns_last_pid') table.set(fd, { kind, flags, pos: rec[3]! });
+      else if (kind === 'ns_last_pid' || kind === 'pid_max') table.set(fd, { kind, flags, pos: rec[3]! });
       // a pidfd whose task was reaped holds a pid no task uses and no namespace lists
       else table.set(fd, { kind, flags, pid: rec[3]! >= 0 ? at(rec[3]!).pid : new Pid(containerNs, new Array<number>(containerNs.level + 1).fill(0)) });
     }
@@ -686,8 +702,8 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
     // The task takes its own ABI's state: on a compat host it stays a 32-bit task (arch-layouts.md §12).
     task.takeState(arch, t.regs, fpus[t.fpu]!, extra);
     if (arch !== host.arch) arch.compatFixup?.(task.dv, task.extra);
-    const [uid, euid, suid, user, effective, permitted] = t.cred;
-    task.creds = { uid, euid, suid, userNs: userOf(user), effective, permitted };
+    const [uid, euid, suid, user, effective, permitted, nondumpable] = t.cred;
+    task.creds = { uid, euid, suid, userNs: userOf(user), effective, permitted, ...(nondumpable ? { nondumpable } : {}) };
     task.comm = t.comm;
     task.exitSignal = t.exitSignal;
     task.exitStatus = t.exitStatus;

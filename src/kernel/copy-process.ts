@@ -166,7 +166,7 @@ function newNamespaces(parent: Task, flags: number, creds: Credentials): PidName
   if (outer !== parent.activeNs) fail('EINVAL', 'CLONE_NEWPID after unshare(CLONE_NEWPID)');
   checkPidNsOwner(outer, creds.userNs);
   if (outer.level + 1 > MAX_PID_NS_LEVEL) fail('ENOSPC', `pid namespaces nest at most ${MAX_PID_NS_LEVEL} deep`);
-  return new PidNamespace(outer, creds.userNs, outer.pidMax);
+  return new PidNamespace(outer, creds.userNs, outer.childPidMax());
 }
 
 /**

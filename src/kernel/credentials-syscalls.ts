@@ -21,6 +21,9 @@ function unmapped(task: Task): boolean {
   return task.activeNs.rules.unmappedUserNs && task.creds.userNs.parent !== null;
 }
 
+/** commit_creds: a changed euid makes the process not dumpable (suid_dumpable 0) */
+const NONDUMPABLE = { nondumpable: true } as const;
+
 export function sysGetuid(task: Task): number {
   return unmapped(task) ? OVERFLOW_UID : task.creds.uid;
 }
@@ -35,11 +38,11 @@ export function sysSetuid(task: Task, uid: number): number {
   if (capableIn(c, CAP_SETUID, c.userNs)) {
     // cap_emulate_setxuid: leaving uid 0 for good drops every capability.
     const drop = u !== 0 && (c.uid === 0 || c.euid === 0 || c.suid === 0);
-    task.creds = { ...c, uid: u, euid: u, suid: u, ...(drop ? { effective: 0, permitted: 0 } : {}) };
+    task.creds = { ...c, uid: u, euid: u, suid: u, ...(drop ? { effective: 0, permitted: 0 } : {}), ...(u !== c.euid ? NONDUMPABLE : {}) };
     return 0;
   }
   if (u !== c.uid && u !== c.suid) fail('EPERM', `an unprivileged process cannot take uid ${u}`);
-  task.creds = { ...c, euid: u };
+  task.creds = { ...c, euid: u, ...(u !== c.euid ? NONDUMPABLE : {}) };
   return 0;
 }
 

@@ -52,6 +52,11 @@ export function pidMaxLimit(arch: Arch): number {
   return arch.wordSize === 8 ? PID_MAX_LIMIT : PID_MAX_DEFAULT;
 }
 
+/** pidCapacity is how far a host's pid namespaces may number: PID_MAX_LIMIT where pid_max can change (mainline), else the host's pid_max. */
+export function pidCapacity(arch: Arch, rules: KernelRules, pidMax: number): number {
+  return rules.perNsPidMax ? pidMaxLimit(arch) : pidMax;
+}
+
 export class Host implements HostState {
   readonly tasks = new TaskList();
   lastChild: Task | null = null;
@@ -69,7 +74,7 @@ export class Host implements HostState {
 
   private constructor(
     readonly arch: Arch,
-    readonly pidMax: number,
+    pidMax: number,
     kernel: KernelName,
     restored?: RestoredHost,
   ) {
@@ -87,7 +92,7 @@ export class Host implements HostState {
     }
     this.rootUserNs = new UserNamespace(null, 0);
     this.commitUserNs(this.rootUserNs);
-    this.rootPidNs = new PidNamespace(null, this.rootUserNs, pidMax, this.rules);
+    this.rootPidNs = new PidNamespace(null, this.rootUserNs, pidMax, this.rules, pidCapacity(arch, this.rules, pidMax));
     this.commitPidNs(this.rootPidNs);
     this.init = this.createInit();
   }
@@ -95,6 +100,11 @@ export class Host implements HostState {
   /** restore rebuilds a host from decoded parts (src/store/machine-codec.ts); tasks in their original creation order. */
   static restore(arch: Arch, pidMax: number, parts: RestoredHost): Host {
     return new Host(arch, pidMax, parts.rootPidNs.rules.name, parts);
+  }
+
+  /** pidMax is the root pid namespace's pid_max (kernel.pid_max; on mainline each namespace has its own). */
+  get pidMax(): number {
+    return this.rootPidNs.pidMax;
   }
 
   /** kernel is the host's personality. */

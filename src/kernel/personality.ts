@@ -46,6 +46,8 @@ export interface KernelRules {
   readonly pidfdNonLeader: ErrnoName;
   /** oracle D2: user namespaces below the initial one have no uid/gid map (the model cannot write one): no user namespace made from inside one, no setuid there, getuid reads the overflow uid */
   readonly unmappedUserNs: boolean;
+  /** oracle D1: pid_max is each namespace's own, set through /proc/sys/kernel/pid_max, a new namespace starting at PID_MAX_LIMIT */
+  readonly perNsPidMax: boolean;
   /** class 16: a new pid namespace init sharing its creator's signal handlers (CLONE_SIGHAND without CLONE_THREAD) is refused */
   readonly refuseSharedHandlerInit: boolean;
 }
@@ -146,6 +148,16 @@ export const RULES: readonly RuleRow[] = [
       source: 'kernel/user_namespace.c create_user_ns, kernel/sys.c __sys_setuid and getuid (from_kuid_munged) (v6.12)',
     },
     '2.6.32': { value: false, does: 'no maps exist: ids are the creator\'s, and user namespaces nest', source: 'kernel/user_namespace.c create_user_ns (v2.6.32)' },
+  }),
+  row({
+    rule: 'perNsPidMax',
+    summary: 'pid_max',
+    mainline: {
+      value: true,
+      does: 'each pid namespace has its own, read and written through /proc/sys/kernel/pid_max in the caller\'s namespace (301..PID_MAX_LIMIT, written by root of its owning user namespace); a new namespace starts at PID_MAX_LIMIT; allocation and ns_last_pid check each level\'s own',
+      source: 'kernel/pid.c pid_table_root_permissions, alloc_pid; kernel/pid_namespace.c create_pid_namespace (v6.14)',
+    },
+    '2.6.32': { value: false, does: 'one global pid_max, fixed for the host\'s life in the model (the sysctl is not modelled)', source: 'kernel/pid.c pid_max (v2.6.32)' },
   }),
   row({
     rule: 'refuseSharedHandlerInit',

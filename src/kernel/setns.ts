@@ -45,7 +45,8 @@ const SETNS_FLAGS = (CLONE_NEW_MASK | CLONE_NEWTIME) >>> 0;
  * either the same user namespace with the target's permitted capabilities
  * within the caller's, or CAP_SYS_PTRACE in the target's user namespace. A
  * caller in a child user namespace so cannot read a process of the parent's,
- * whatever the uids.
+ * whatever the uids. A target made not dumpable by a credential change (setuid) also needs
+ * CAP_SYS_PTRACE, while it has an address space.
  */
 function mayReadProcess(caller: Task, target: Task): boolean {
   if (caller.group === target.group) return true;
@@ -54,6 +55,9 @@ function mayReadProcess(caller: Task, target: Task): boolean {
   const ptraceCap = capableIn(c, CAP_SYS_PTRACE, t.userNs);
   const sameUids = c.uid === t.uid && c.uid === t.euid && c.uid === t.suid;
   if (!sameUids && !ptraceCap) return false;
+  // a live target that is not dumpable needs CAP_SYS_PTRACE over its mm's user namespace (the
+  // model takes its credentials'); an exited one has no mm left to ask about
+  if (t.nondumpable && !target.exited && !ptraceCap) return false;
   return (c.userNs === t.userNs && isSubset(t.permitted, c.permitted)) || ptraceCap;
 }
 

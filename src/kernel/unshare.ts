@@ -50,7 +50,7 @@ export function sysUnshare(host: HostState, task: Task, flags: number): number {
       if (task.pidNsForChildren !== task.activeNs) fail('EINVAL', 'this process has already unshared its pid namespace');
       checkPidNsOwner(task.activeNs, creds.userNs);
       if (task.activeNs.level + 1 > MAX_PID_NS_LEVEL) fail('ENOSPC', `pid namespaces nest at most ${MAX_PID_NS_LEVEL} deep`);
-      newPid = new PidNamespace(task.activeNs, creds.userNs, task.activeNs.pidMax);
+      newPid = new PidNamespace(task.activeNs, creds.userNs, task.activeNs.childPidMax());
     }
   }
   if (newUser) {

@@ -98,7 +98,7 @@ const CASES: Case[] = [
   { what: 'a container name taken on the target', argv: () => ['restore', join(dir, 'plain.tar'), '--name', 'web'], code: 1, line: 'ckpt: a container named web already exists on host default [CKPT_NAME_TAKEN]' },
   { what: 'a bad name for the restored container', argv: () => ['restore', join(dir, 'plain.tar'), '--name', 'a/b'], code: 1, line: `ckpt: bad container name "a/b": use letters, digits, '.', '_' and '-' (at most 64, not starting with '.' or '-') [CKPT_BAD_NAME]` },
   { what: 'an incompatible architecture', argv: () => ['restore', join(dir, 'plain.tar'), '--host', 'small32'], code: 1, line: 'ckpt: cannot restore a x86_64 image on host small32 (i386): x86_64 is a 64-bit ABI and i386 is 32-bit: registers, addresses and the 64-bit mode cannot be represented [CKPT_ARCH_MISMATCH]' },
-  { what: 'a pid above the target pid_max', argv: () => ['restore', join(dir, 'bigpid.tar'), '--host', 'tiny'], code: 1, line: "ckpt: the image uses pid 5000, not below host tiny's pid_max 400 [CKPT_PID_MAX]" },
+  { what: 'a pid above the target pid_max', argv: () => ['restore', join(dir, 'bigpid.tar'), '--host', 'tiny', '--host-pids'], code: 1, line: "ckpt: the image uses pid 5000, not below host tiny's pid_max 400 [CKPT_PID_MAX]" },
   { what: 'a host pid collision', argv: () => ['restore', join(dir, 'plain.tar'), '--host-pids', '--name', 'again', '--host', 'twin'], code: 1, line: /^ckpt: host pid \d+ \(task 1 of the image\) is held by task \d+ on host twin: eclone would fail with EBUSY(; .*)? \[CKPT_PID_COLLISION\]$/ },
   { what: 'host pids for a container that was not directly under a host', argv: () => ['restore', join(dir, 'deep.tar'), '--name', 'deep', '--host-pids'], code: 1, line: "ckpt: --host-pids: the image's container sat at pid-namespace level 2 on its source, but would come back at level 1 directly under the host, so its pids above the container have no counterpart to keep [CKPT_UNSUPPORTED]" },
   { what: 'restoring into a container that does not exist', argv: () => ['restore', join(dir, 'plain.tar'), '--name', 'n2', '--into', 'ghost'], code: 1, line: 'ckpt: --into ghost: no container of that name on host default [CKPT_NO_CONTAINER]' },
@@ -173,7 +173,8 @@ beforeAll(async () => {
     'x86_64',
     false,
   );
-  image('bigpid', (img) => void (img.tasks[1]!.numbers[1] = 5000));
+  // a host-level pid: on a mainline host the container's own namespaces each have a pid_max of their own
+  image('bigpid', (img) => void (img.tasks[1]!.outer[0] = 5000));
   image('deep', (img) => {
     img.base = 2;
     for (const t of img.tasks) t.outer = [...t.outer, 9];

@@ -103,10 +103,20 @@ describe('pid-collision regression suite', () => {
     expect(preflight(Machine.create('u', 'x86_64'), old).map((p) => p.code)).toEqual(['CKPT_KERNEL_MISMATCH']);
   });
 
-  it('an image pid at or above the target pid_max is refused', () => {
-    const big = image(4_194_304);
+  it('an image pid at or above the target pid_max is refused (2.6.32: one pid_max for every namespace)', () => {
+    const big = image(4_194_304, '2.6.32');
     // give one task a pid above 32767 by checkpointing a churned container
     big.tasks[1]!.numbers[0] = 40_000;
-    expect(preflight(Machine.create('t', 'x86_64'), big)).toEqual([{ code: 'CKPT_PID_MAX', message: "the image uses pid 40000, not below host t's pid_max 32768" }]);
+    expect(preflight(Machine.create('t', 'x86_64', undefined, '2.6.32'), big)).toEqual([{ code: 'CKPT_PID_MAX', message: "the image uses pid 40000, not below host t's pid_max 32768" }]);
+  });
+
+  it('on mainline the container\'s namespaces have pid_max of their own: a pid above the host\'s is fine, one above PID_MAX_LIMIT is not', () => {
+    const big = image(4_194_304);
+    big.tasks[1]!.numbers[0] = 40_000;
+    expect(preflight(Machine.create('t', 'x86_64'), big)).toEqual([]);
+    big.pidNs[0]![4] = 5_000_000;
+    expect(preflight(Machine.create('t', 'x86_64'), big)).toEqual([{ code: 'CKPT_PID_MAX', message: "pid namespace 0 of the image has pid_max 5000000, above host t's PID_MAX_LIMIT 4194304" }]);
+    big.tasks[1]!.outer[0] = 40_000;
+    expect(preflight(Machine.create('t', 'x86_64'), big, { hostPids: true }).map((p) => p.message)).toContain("the image uses pid 40000, not below host t's pid_max 32768");
   });
 });

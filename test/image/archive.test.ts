@@ -11,6 +11,7 @@ import { dumpContainer } from '../../src/image/dump.js';
 import { ImageError } from '../../src/image/format.js';
 import { decodeImage, encodeImage } from '../../src/image/image-codec.js';
 import { restoreAtomically } from '../../src/image/restore.js';
+import type { Task } from '../../src/kernel/task.js';
 import { GOLDEN_ARCHES, goldenImage } from '../fixtures/make-golden-images.js';
 
 const golden = (arch: string) => new Uint8Array(readFileSync(`images/golden/${arch}-nested.tar`));
@@ -95,5 +96,37 @@ describe('the kernel personality in the manifest', () => {
       if (kernel === 'mainline') expect(decodeImage(untar(bytes)).pidNs[1]![2]).toBe(-1);
       else expect(codeOf(() => decodeImage(untar(bytes)))).toBe('CKPT_INCONSISTENT');
     }
+  });
+});
+
+describe('a namespace\'s own pid_max (mainline)', () => {
+  it('is recorded only where /proc/sys/kernel/pid_max changed it, and restored', () => {
+    const m = Machine.create('s', 'x86_64');
+    const c = m.run('c', 'images/workloads/nested.wl', readFileSync('images/workloads/nested.wl', 'utf8'));
+    m.scheduler.run(30);
+    expect(dumpContainer(m, c).pidNs.every((n) => n.length === 4)).toBe(true);
+    const inner = m.tasksOf(c).find((t) => t.pid.level === 2)!.pid.ns;
+    inner.pidMax = 5000; // as a write of /proc/sys/kernel/pid_max in that namespace does
+    const img = decodeImage(untar(tarBytes(encodeImage(dumpContainer(m, c), { embedPrograms: true }))));
+    expect(img.pidNs.map((n) => n[4]).filter((v) => v !== undefined)).toEqual([5000]);
+    const { machine, container } = restoreAtomically(Machine.create('t', 'x86_64'), img);
+    const pidMaxOf = (tasks: readonly Task[], level: number) => tasks.map((t) => [t.pid.numbers.slice(level).join('/'), t.pid.ns.pidMax]).sort();
+    expect(pidMaxOf(machine.tasksOf(container), 1)).toEqual(pidMaxOf(m.tasksOf(c), 1));
+    expect(pidMaxOf(machine.tasksOf(container), 1).map(([, v]) => v)).toContain(5000);
+  });
+});
+
+describe('a process made not dumpable', () => {
+  it('keeps the flag through an image (the seventh element of cred), and only it has one', () => {
+    const m = Machine.create('s', 'x86_64');
+    const c = m.run('c', 'images/workloads/nested.wl', readFileSync('images/workloads/nested.wl', 'utf8'));
+    m.scheduler.run(30);
+    const child = m.tasksOf(c).find((t) => t !== c.init)!;
+    child.creds = { ...child.creds, nondumpable: true }; // as a setuid that changed its euid leaves it
+    const img = decodeImage(untar(tarBytes(encodeImage(dumpContainer(m, c), { embedPrograms: true }))));
+    expect(img.tasks.filter((t) => t.cred.length === 7).map((t) => t.numbers.join('/'))).toEqual([child.pid.numbers.slice(1).join('/')]);
+    const { machine, container } = restoreAtomically(Machine.create('t', 'x86_64'), img);
+    const restored = machine.tasksOf(container).filter((t) => t.creds.nondumpable).map((t) => t.pid.numbers.slice(1).join('/'));
+    expect(restored).toEqual([child.pid.numbers.slice(1).join('/')]);
   });
 });

@@ -21,10 +21,11 @@ import {
   type Task,
 } from '../../src/index.js';
 import { Machine } from '../../src/container/machine.js';
-import { NS_LAST_PID_PATH, O_RDWR } from '../../src/kernel/files.js';
+import { NS_LAST_PID_PATH, O_RDWR, PID_MAX_PATH } from '../../src/kernel/files.js';
+import { pidMaxLimit } from '../../src/kernel/host.js';
 import { kernelRules, KERNEL_NAMES, RULES, type KernelName } from '../../src/kernel/personality.js';
 import { decodeMachine, encodeMachine } from '../../src/store/machine-codec.js';
-import { ALL_ARCHES, unprivileged, userContainer } from '../helpers.js';
+import { ALL_ARCHES, expectUnchanged, unprivileged, userContainer } from '../helpers.js';
 
 const THREAD = CLONE_THREAD | CLONE_SIGHAND | CLONE_VM;
 /** byKernel picks the expected outcome of a personality */
@@ -40,8 +41,13 @@ function setLastPid(h: Host, t: Task, value: number): void {
 
 /** readLastPid reads ns_last_pid as `t` sees it. */
 function readLastPid(h: Host, t: Task): string {
+  return readFile(h, t, NS_LAST_PID_PATH);
+}
+
+/** readFile reads one of the model's /proc/sys/kernel files as `t` sees it. */
+function readFile(h: Host, t: Task, path: string): string {
   const l = h.libc(t);
-  const fd = l.open(NS_LAST_PID_PATH, O_RDWR).ret;
+  const fd = l.open(path, 0).ret;
   const buf = new Uint8Array(16);
   const n = l.read(fd, buf, 16).ret;
   l.close(fd);
@@ -254,6 +260,29 @@ describe.each(ALL_ARCHES)('mainline and 2.6.32 on %s', (arch) => {
     }
   });
 
+  it('oracle D3: setns to a process setuid made not dumpable is EPERM for a caller of the same uid, before the namespaces\' own checks (both)', () => {
+    for (const kernel of KERNEL_NAMES) {
+      const h = Host.create({ arch, kernel });
+      const t0 = h.libc(h.init).fork().child!;
+      expect(h.libc(t0).setuid(1000).ret).toBe(0);
+      const t2 = h.libc(t0).fork().child!;
+      const lt = h.libc(t2);
+      const fd = lt.pidfd_open(t0.pid.nr, 0).ret;
+      // userns_install would say EINVAL (the caller's own user namespace): the ptrace check comes first
+      expect(expectUnchanged(h, () => lt.setns(fd, CLONE_NEWUSER | CLONE_NEWPID)).errno).toBe('EPERM');
+      // once it has exited it has no address space to ask about: the zombie is ESRCH
+      h.libc(t0).exit(0);
+      expect(lt.setns(fd, CLONE_NEWPID).errno).toBe('ESRCH');
+      // a dumpable target of the same uid passes the ptrace check
+      const t3 = h.libc(h.init).fork().child!;
+      const t4 = h.libc(t3).fork().child!;
+      const fd3 = h.libc(t4).pidfd_open(t3.pid.nr, 0).ret;
+      expect(h.libc(t4).setns(fd3, CLONE_NEWNET).ret).toBe(0);
+      // and the flag survives a host file
+      expect(decodeMachine(encodeMachine(new Machine('m', h))).host.snapshot()).toEqual(h.snapshot());
+    }
+  });
+
   it('13: setns with CLONE_NEWUSER | CLONE_NEWPID asks the capabilities of the caller\'s credentials at the call (both)', () => {
     for (const kernel of KERNEL_NAMES) {
       const h = Host.create({ arch, kernel });
@@ -310,6 +339,40 @@ describe.each(ALL_ARCHES)('mainline and 2.6.32 on %s', (arch) => {
     // from the initial user namespace it is allowed on both
     expect(h.libc(h.init).getuid().ret).toBe(0);
     expect(h.libc(h.init).clone(SIGCHLD | CLONE_NEWUSER, 0, 0, 0, 0).errno).toBe(undefined);
+  });
+
+  both('oracle D1: pid_max is each namespace\'s own on mainline, through /proc/sys/kernel/pid_max; 2.6.32 has no such file in the model', (kernel) => {
+    const h = Host.create({ arch, kernel });
+    const l = h.libc(h.init);
+    if (kernel === '2.6.32') return expect(l.open(PID_MAX_PATH, O_RDWR).errno).toBe('ENOENT');
+    const limit = pidMaxLimit(h.arch);
+    expect(readFile(h, h.init, PID_MAX_PATH)).toBe('32768\n');
+    const init = l.clone(SIGCHLD | CLONE_NEWPID, 0, 0, 0, 0).child!;
+    // a new namespace starts at PID_MAX_LIMIT, whatever its parent's is
+    expect(readFile(h, init, PID_MAX_PATH)).toBe(`${limit}\n`);
+    const li = h.libc(init);
+    const fd = li.open(PID_MAX_PATH, O_RDWR).ret;
+    expect(li.write(fd, '300').errno).toBe('EINVAL');
+    expect(li.write(fd, String(limit + 1)).errno).toBe('EINVAL');
+    expect(li.write(fd, '302').ret).toBe(3);
+    expect(readFile(h, init, PID_MAX_PATH)).toBe('302\n');
+    expect(readFile(h, h.init, PID_MAX_PATH)).toBe('32768\n');
+    // allocation and ns_last_pid in that namespace follow its own pid_max
+    for (let i = 2; i < 302; i++) expect(li.fork().child!.nspids[1]).toBe(i);
+    expect(li.fork().errno).toBe('EAGAIN');
+    expect(li.clone3({ exit_signal: SIGCHLD, set_tid: [302] }, 88).errno).toBe('EINVAL');
+    const nl = li.open(NS_LAST_PID_PATH, O_RDWR).ret;
+    expect(li.write(nl, '303').errno).toBe('EINVAL');
+    expect(li.write(nl, '302').ret).toBe(3);
+    // read-only for anyone but root of the owning user namespace
+    const weak = unprivileged(h);
+    expect(h.libc(weak).open(PID_MAX_PATH, O_RDWR).errno).toBe('EACCES');
+    expect(h.libc(weak).open(PID_MAX_PATH, 0).errno).toBe(undefined);
+    // the host file keeps each namespace's pid_max
+    const m = new Machine('m', h);
+    const back = decodeMachine(encodeMachine(m)).host;
+    expect(back.snapshot()).toEqual(h.snapshot());
+    expect(back.snapshot().pidNamespaces.map((n) => n.pidMax)).toEqual([32768, 302]);
   });
 
   both('16: an init sharing its creator\'s signal handlers: mainline refuses it (EOPNOTSUPP, not modelled), 2.6.32 makes it', (kernel) => {
