@@ -91,6 +91,24 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
     expect(await gone(h, 5000)).toEqual([]);
   }, 30_000);
 
+  it('frees a stuck init of a nested namespace through its parent', async () => {
+    const { h } = session();
+    try {
+      await h.command('init 0 0 0 0');
+      expect(await h.command(`op 0 clone3 1 ${0x20000000} 17 0`)).toMatch(/^r 2 - child=1 nspid=\d+,2,1$/);
+      await h.command('op 1 clone3 2 0 17 0');
+      expect(await h.command('op 2 setpgid 0 0')).toBe('r 0 -');
+      expect(await h.command('op 1 setpgid 0 2')).toBe('r 0 -');
+      expect(await h.command('op 2 exit 0')).toBe('dead');
+      expect(await h.command('op 1 wait4 2 1')).toBe('r 2 - status=0');
+      expect(await h.command('op 1 exit 0')).toBe('stuck');
+      expect(await h.command('reset')).toBe('ok');
+    } finally {
+      await h.close();
+    }
+    expect(await gone(h, 5000)).toEqual([]);
+  }, 30_000);
+
   it('leaves no process and no channel behind when closed', async () => {
     const { h, dir } = session();
     await h.command('init 0 0 0 0');

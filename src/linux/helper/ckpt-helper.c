@@ -520,6 +520,8 @@ struct agent {
   unsigned long long start;    /* start time: tells the agent from a later process with its pid */
   int is_init;
   int is_thread;               /* made with CLONE_THREAD: never a zombie, only gone */
+  int nlev;                    /* its pid at each level, the helper's namespace first */
+  long nspid[40];
 };
 
 static struct agent agents[MAX_AGENTS];
@@ -717,6 +719,12 @@ static int adopt(long long id, struct out *o, int is_init) {
   const char *ns = strstr(hello, "nspid=");
   if (!ns) return -1;
   ag->tid = strtol(ns + 6, NULL, 10);
+  for (const char *p = ns + 6; *p && ag->nlev < 40;) {
+    char *end;
+    ag->nspid[ag->nlev++] = strtol(p, &end, 10);
+    if (*end != ',') break;
+    p = end + 1;
+  }
   ag->pidfd = (int)SYS2(NR_PIDFD_OPEN, ag->tid, PIDFD_THREAD);
   if (ag->pidfd < 0) return -1;
   char st;
@@ -780,9 +788,47 @@ static void close_agent(struct agent *ag, long long id) {
  * (zap_pid_ns_processes waits for its namespace to hold no pid but the
  * init's, and the group holds one), and only its parent can move it.
  */
+/* ask sends one request to an idle agent and waits (2 s at most) for its reply; 0 if it answered */
+static int ask(struct agent *ag, const char *req) {
+  char line[LINE];
+  int why;
+  if (write_all(ag->req, req, (long)strlen(req)) < 0) return -1;
+  return reply_line(ag, line, sizeof line, 2000, &why);
+}
+
+/*
+ * unstick_inits puts every namespace init the helper made back into a
+ * process group of its own before anything is killed: a living init does it
+ * itself, one already stuck in its exit is moved by its parent, if that is an
+ * agent still waiting for requests (the inits the helper made directly, it
+ * moves itself).
+ */
+static void unstick_inits(void) {
+  char req[128];
+  for (int i = 0; i < MAX_AGENTS; i++) {
+    struct agent *ag = &agents[i];
+    if (!ag->used || !ag->alive || ag->nlev < 2 || ag->nspid[ag->nlev - 1] != 1 || ag->is_thread) continue;
+    if (ag->is_init) { setpgid((pid_t)ag->tid, (pid_t)ag->tid); continue; }
+    char st;
+    unsigned long fl;
+    unsigned long long stt;
+    if (proc_stat(ag, &st, &fl, &stt) < 0) continue;
+    if (!(fl & PF_EXITING)) { ask(ag, "setpgid 0 0\n"); continue; }
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%ld/status", ag->tid);
+    if (read_file_raw(path, buf, sizeof buf) <= 0) continue;
+    const char *pp = strstr(buf, "\nPPid:");
+    long long pid_id = pp ? id_of_tid(strtol(pp + 6, NULL, 10)) : -1;
+    struct agent *parent = pid_id >= 0 ? &agents[pid_id] : NULL;
+    if (!parent || !parent->alive || parent->nlev < 1 || parent->nlev > ag->nlev || proc_stat(parent, &st, &fl, &stt) < 0 || (fl & PF_EXITING)) continue;
+    long mine = ag->nspid[parent->nlev - 1]; /* the init's pid as its parent sees it */
+    snprintf(req, sizeof req, "setpgid %ld %ld\n", mine, mine);
+    ask(parent, req);
+  }
+}
+
 static void cmd_reset(struct out *o) {
-  for (int i = 0; i < MAX_AGENTS; i++)
-    if (agents[i].used && agents[i].is_init) setpgid((pid_t)agents[i].tid, (pid_t)agents[i].tid);
+  unstick_inits();
   for (int i = 0; i < MAX_AGENTS; i++)
     if (agents[i].used && agents[i].alive && agents[i].pidfd >= 0) SYS4(NR_PIDFD_SEND_SIGNAL, agents[i].pidfd, SIGKILL, 0, 0);
   int stuck = 0;
