@@ -109,6 +109,25 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
     expect(await gone(h, 5000)).toEqual([]);
   }, 30_000);
 
+  it('keeps persistent agents waiting between helpers: detach, then attach from another', async () => {
+    const { h, dir } = session();
+    expect(await h.command('init 0 0 0 1')).toMatch(/^r \d+ - child=0 nspid=\d+,1$/);
+    expect(await h.command('op 0 clone3 1 0 17 0')).toMatch(/^r 2 - child=1 /);
+    await h.command('detach');
+    await h.close();
+    expect(h.leftovers()).toHaveLength(2);
+    const later = HelperSession.start(dir);
+    try {
+      expect(await later.command('attach 1')).toMatch(/^ok child=1 nspid=\d+,2$/);
+      expect(await later.command('op 1 ids')).toBe('r 0 - pid=2 ppid=1 pgrp=0 sid=0 tid=2 uid=0');
+      expect(await later.command('attach 0')).toMatch(/^ok child=0 nspid=\d+,1$/);
+      expect(await later.command('attach 7')).toBe('err no channel for that agent');
+    } finally {
+      await later.close();
+    }
+    expect(await gone(h, 5000)).toEqual([]);
+  }, 30_000);
+
   it('leaves no process and no channel behind when closed', async () => {
     const { h, dir } = session();
     await h.command('init 0 0 0 0');

@@ -35,7 +35,9 @@
  *                                   is settled (idle, dead, or stuck exiting)
  *   state ID                        what /proc says of agent ID
  *   reset                           SIGKILL every agent, reap the inits, remove the FIFOs
- *   quit
+ *   attach ID                       follow agent ID, made by an earlier helper (PERSIST 1)
+ *   detach                          exit, leaving every agent waiting on its channel
+ *   quit                            reset, then exit (also on end of input)
  * Replies:
  *   r RET ERRNO [key=value...]      a call's result; ERRNO is "-" on success
  *   dead | stuck | timeout          the agent died in the call (exit) / is stuck in its exit
@@ -54,6 +56,7 @@
  *   setns PID NSTYPE                          pidfd_open(PID) then setns; stage=pidfd|setns
  *   pidfd_open PID FLAGS                      the descriptor is closed again
  *   ids                                       pid= ppid= pgrp= sid= tid= uid= (own namespaces)
+ *   hello                                     nspid= again (for a later helper's attach)
  *   read PATH | write PATH VALUE              a /proc or sysctl file; read gives value=
  *   mmap LEN PROT FLAGS | poke ADDR HEX | peek ADDR LEN   memory of the agent
  * The first line an agent writes is "hello nspid=A,B,...".
@@ -303,6 +306,12 @@ static int agent_start(void *arg) {
     if (s.req != 4) { SYS3(SYS_dup3, s.req, 4, 0); s.req = 4; }
     if (s.rep != 5) { SYS3(SYS_dup3, s.rep, 5, 0); s.rep = 5; }
     SYS3(NR_CLOSE_RANGE, 6, ~0U, 0);
+    /* nor the helper's stdio: a detached helper's caller must see its output end */
+    long null = SYS4(SYS_openat, AT_FDCWD, "/dev/null", O_RDWR, 0);
+    if (null >= 0) {
+      for (int fd = 0; fd < 3; fd++) SYS3(SYS_dup3, null, fd, 0);
+      if (null > 5) SYS1(SYS_close, null);
+    }
   }
   char status[LINE];
   struct out o = {.len = 0};
@@ -489,6 +498,10 @@ static void agent_request(char **t, int n, struct out *o) {
       o->buf[o->len++] = hx[p[i] >> 4];
       o->buf[o->len++] = hx[p[i] & 15];
     }
+  } else if (!strcmp(op, "hello")) {
+    char status[LINE];
+    put_str(o, "r 0 - nspid=");
+    if (read_file_raw("/proc/thread-self/status", status, sizeof status) > 0) put_nspid(o, status);
   } else if (!strcmp(op, "noop")) {
     put_result(o, 0);
   } else {
@@ -696,6 +709,8 @@ static int reply_line(struct agent *ag, char *buf, long cap, int ms, int *why) {
   }
 }
 
+static int record(struct agent *ag, const char *hello, struct out *o, long long id, int is_init);
+
 /* adopt makes the controller's record of a new agent from its hello line. */
 static int adopt(long long id, struct out *o, int is_init) {
   struct agent *ag = &agents[id];
@@ -716,6 +731,11 @@ static int adopt(long long id, struct out *o, int is_init) {
     if (poll(&pf, 1, 10000) <= 0) return -1;
   }
   hello[n] = 0;
+  return record(ag, hello, o, id, is_init);
+}
+
+/* record fills in an agent's record from a line carrying its nspid= */
+static int record(struct agent *ag, const char *hello, struct out *o, long long id, int is_init) {
   const char *ns = strstr(hello, "nspid=");
   if (!ns) return -1;
   ag->tid = strtol(ns + 6, NULL, 10);
@@ -738,6 +758,31 @@ static int adopt(long long id, struct out *o, int is_init) {
   put_str(o, " ");
   put_str(o, ns);
   return 0;
+}
+
+/* cmd_attach reaches an agent a helper made before (a persistent one) through its channel. */
+static void cmd_attach(long long id, struct out *o) {
+  if (id < 0 || id >= MAX_AGENTS || agents[id].used) { put_str(o, "err bad or taken agent id"); return; }
+  struct agent *ag = &agents[id];
+  memset(ag, 0, sizeof *ag);
+  ag->pidfd = -1;
+  if (open_channel_ends(id, ag) < 0) { put_str(o, "err no channel for that agent"); return; }
+  char line[LINE];
+  struct pollfd pf = {.fd = ag->rep, .events = POLLIN};
+  long n = 0;
+  if (write_all(ag->req, "hello\n", 6) < 0) { close(ag->req); close(ag->rep); put_str(o, "err the agent is gone"); return; }
+  for (;;) {
+    char c;
+    if (read(ag->rep, &c, 1) == 1) {
+      if (c == '\n') break;
+      if (n < LINE - 1) line[n++] = c;
+      continue;
+    }
+    if (poll(&pf, 1, 5000) <= 0) { close(ag->req); close(ag->rep); put_str(o, "err the agent does not answer"); return; }
+  }
+  line[n] = 0;
+  put_str(o, "ok");
+  if (record(ag, line, o, id, 0) < 0) { put_str(o, " but cannot follow it"); return; }
 }
 
 static long long id_of_tid(long tid) {
@@ -918,6 +963,8 @@ static int serve(const char *dir) {
     int n = split(copy, t);
     if (n == 0) put_str(&o, "err empty command");
     else if (!strcmp(t[0], "quit")) break;
+    else if (!strcmp(t[0], "detach")) return 0;
+    else if (!strcmp(t[0], "attach") && n >= 2) { long long id = -1; parse_ll(t[1], &id); cmd_attach(id, &o); }
     else if (!strcmp(t[0], "init")) cmd_init(t, n, &o);
     else if (!strcmp(t[0], "reset")) cmd_reset(&o);
     else if (!strcmp(t[0], "state") && n >= 2) { long long id = -1; parse_ll(t[1], &id); cmd_state(id, &o); }
