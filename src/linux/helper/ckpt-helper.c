@@ -544,18 +544,20 @@ static struct agent *agent_of(long long id) {
   return id >= 0 && id < MAX_AGENTS && agents[id].used ? &agents[id] : NULL;
 }
 
-/* proc_stat reads a task's state letter, flags and start time; 0 if it is (still) the agent's task. */
+/* proc_stat reads a task's state letter, flags and start time: 0, or -1 when the agent's task is gone (no such pid, or another process's), -2 when /proc could not say (a task in the middle of its exit) */
 static int proc_stat(const struct agent *ag, char *state, unsigned long *flags, unsigned long long *start) {
   char path[64], buf[1024];
   snprintf(path, sizeof path, "/proc/%ld/stat", ag->tid);
-  if (read_file_raw(path, buf, sizeof buf) <= 0) return -1;
+  long r = read_file_raw(path, buf, sizeof buf);
+  if (r == -ENOENT || r == -ESRCH) return -1;
+  if (r <= 0) return -2;
   char *p = strrchr(buf, ')');
-  if (!p) return -1;
+  if (!p) return -2;
   char st;
   unsigned long fl;
   unsigned long long stt;
   /* fields 3 (state) .. 22 (starttime) */
-  if (sscanf(p + 2, "%c %*d %*d %*d %*d %*d %lu %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &st, &fl, &stt) != 3) return -1;
+  if (sscanf(p + 2, "%c %*d %*d %*d %*d %*d %lu %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &st, &fl, &stt) != 3) return -2;
   if (ag->start && stt != ag->start) return -1;
   *state = st, *flags = fl, *start = stt;
   return 0;
@@ -636,7 +638,9 @@ static int settled_one(struct agent *ag, long *since) {
   char st;
   unsigned long fl;
   unsigned long long stt;
-  if (proc_stat(ag, &st, &fl, &stt) < 0) { ag->alive = 0; last_vanished = now_ms(); return 1; }
+  int r = proc_stat(ag, &st, &fl, &stt);
+  if (r == -2) return 0;
+  if (r < 0) { ag->alive = 0; last_vanished = now_ms(); return 1; }
   /* a thread passes through EXIT_ZOMBIE to EXIT_DEAD under tasklist_lock (exit_notify): its Z is never final */
   if (st == 'Z' && !ag->is_thread) { ag->alive = 0; return 1; }
   if (st == 'Z') return 0;
@@ -700,7 +704,8 @@ static int reply_line(struct agent *ag, char *buf, long cap, int ms, int *why) {
     char st;
     unsigned long fl;
     unsigned long long stt;
-    if (proc_stat(ag, &st, &fl, &stt) < 0 || st == 'Z' || st == 'X') {
+    int r = proc_stat(ag, &st, &fl, &stt);
+    if (r == -1 || (r == 0 && (st == 'Z' || st == 'X'))) {
       *why = 1;
       return -1;
     }
@@ -799,7 +804,13 @@ static void cmd_state(long long id, struct out *o) {
   char st;
   unsigned long fl;
   unsigned long long stt;
-  if (proc_stat(ag, &st, &fl, &stt) < 0 || read_file_raw(path, buf, sizeof buf) <= 0 || st == 'X') {
+  int r = proc_stat(ag, &st, &fl, &stt);
+  /* a thread is never a lasting zombie: it is on its way out (exit_notify), so wait (1 s at most) until it is gone */
+  for (int i = 0; i < 1000 && ag->is_thread && (r == -2 || (r == 0 && (st == 'Z' || st == 'X'))); i++) {
+    nap(1000);
+    r = proc_stat(ag, &st, &fl, &stt);
+  }
+  if (r < 0 || read_file_raw(path, buf, sizeof buf) <= 0 || st == 'X') {
     put_str(o, "s gone ppid=- nspid=");
     return;
   }
