@@ -176,6 +176,28 @@ describe.each(ALL_ARCHES)('mainline and 2.6.32 on %s', (arch) => {
     expect(lu.clone3({ exit_signal: SIGCHLD, set_tid: [1, 900] }, 88).errno).toBe('ENOMEM');
   });
 
+  it('oracle D5: on mainline a dead init whose own process group holds another pid of its namespace waits until its parent moves it to a group of its own', () => {
+    const h = Host.create({ arch });
+    const l = h.libc(h.init);
+    const t0 = l.clone(SIGCHLD | CLONE_NEWPID, 0, 0, 0, 0).child!;
+    const l0 = h.libc(t0);
+    const t1 = l0.fork().child!; // pid 2 inside
+    expect(h.libc(t1).setpgid(0, 0).ret).toBe(0);
+    expect(l0.setpgid(0, 2).ret).toBe(0);
+    h.libc(t1).exit(0);
+    expect(l0.wait4(2, 0, WNOHANG, 0).ret).toBe(2);
+    h.libc(t0).exit(0);
+    // pid 2 lives on as t0's process group: zap_pid_ns_processes waits for it
+    expect(l.wait4(t0.pid.nr, 0, WNOHANG, 0).ret).toBe(0);
+    const waiter = l.clone(THREAD, 0, 0, 0, 0).child!;
+    h.libc(waiter).wait4(t0.pid.nr, 0, 0, 0);
+    expect(waiter.blockedIn).toBe('wait4');
+    // its parent moves it back to a group of its own: pid 2 is freed, the init finishes, the waiter wakes
+    expect(l.setpgid(t0.pid.nr, t0.pid.nr).ret).toBe(0);
+    expect(waiter.blockedIn).toBe(null);
+    expect(h.libc(waiter).resume().ret).toBe(t0.pid.nr);
+  });
+
   both('6: CLONE_NEWPID | CLONE_THREAD after setuid(1000): mainline EINVAL, 2.6.32 EPERM', (kernel) => {
     const h = Host.create({ arch, kernel });
     const weak = unprivileged(h);
