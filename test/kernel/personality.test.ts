@@ -282,7 +282,7 @@ describe.each(ALL_ARCHES)('mainline and 2.6.32 on %s', (arch) => {
     }
   });
 
-  it('oracle D3: setns to a process setuid made not dumpable is EPERM for a caller of the same uid, before the namespaces\' own checks (both)', () => {
+  it('oracle D3, D6: setns to a process setuid made not dumpable is EPERM for a caller of the same uid, before the namespaces\' own checks (both)', () => {
     for (const kernel of KERNEL_NAMES) {
       const h = Host.create({ arch, kernel });
       const t0 = h.libc(h.init).fork().child!;
@@ -300,6 +300,21 @@ describe.each(ALL_ARCHES)('mainline and 2.6.32 on %s', (arch) => {
       const t4 = h.libc(t3).fork().child!;
       const fd3 = h.libc(t4).pidfd_open(t3.pid.nr, 0).ret;
       expect(h.libc(t4).setns(fd3, CLONE_NEWNET).ret).toBe(0);
+      // the mm's user namespace is the initial one, whatever user namespace the target has moved to (D6)
+      const owner = h.libc(h.init).fork().child!;
+      expect(h.libc(owner).setuid(1000).ret).toBe(0);
+      // (2.6.32 asks capabilities for CLONE_NEWUSER, which uid 1000 has not)
+      if (kernel === 'mainline') {
+        const inNew = h.libc(owner).clone3({ flags: CLONE_NEWUSER, exit_signal: SIGCHLD }, 88).child!;
+        const fdNew = h.libc(owner).pidfd_open(inNew.pid.nr, 0).ret;
+        expect(h.libc(owner).setns(fdNew, CLONE_NEWUSER).errno).toBe('EPERM');
+      }
+      const mover = h.libc(h.init).fork().child!;
+      const lm = h.libc(mover);
+      expect(lm.setuid(1000).ret).toBe(0);
+      expect(lm.unshare(CLONE_NEWUSER | CLONE_NEWPID).ret).toBe(0);
+      const kid = lm.clone3({ exit_signal: SIGCHLD }, 88).child!;
+      expect(lm.setns(lm.pidfd_open(kid.pid.nr, 0).ret, CLONE_NEWUSER | CLONE_NEWPID).errno).toBe('EPERM');
       // and the flag survives a host file
       expect(decodeMachine(encodeMachine(new Machine('m', h))).host.snapshot()).toEqual(h.snapshot());
     }
