@@ -108,7 +108,7 @@ function checkFlagCombinations(parent: Task, flags: number): void {
     if (hasFlag(flags, CLONE_NEWPID) && parent.activeNs.rules.threadNewPidCheckedFirst) fail('EINVAL', 'CLONE_NEWPID with CLONE_THREAD: a thread cannot be in a new pid namespace');
     // A thread must live in its group's pid namespace (mainline, after unshare(CLONE_NEWPID)).
     if (parent.pidNsForChildren !== parent.activeNs) fail('EINVAL', 'CLONE_THREAD after unshare(CLONE_NEWPID): the thread would be in another pid namespace');
-  }
+  } else if (hasFlag(flags, CLONE_SIGHAND)) checkSharedHandlers(parent, flags);
 }
 
 /**
@@ -119,9 +119,11 @@ function checkFlagCombinations(parent: Task, flags: number): void {
  * would reap its children by itself from then on. The model has no signal
  * handlers, and says so rather than behave differently.
  */
-function checkSharedHandlers(parent: Task, flags: number, childNs: PidNamespace, newNs: PidNamespace | null): void {
-  if (hasFlag(flags, CLONE_THREAD) || !childNs.rules.refuseSharedHandlerInit) return;
-  if (newNs || !childNs.childReaper) {
+function checkSharedHandlers(parent: Task, flags: number): void {
+  const childNs = parent.pidNsForChildren;
+  if (!childNs.rules.refuseSharedHandlerInit) return;
+  // the child is an init: of a new namespace, or the first child after unshare(CLONE_NEWPID)
+  if (hasFlag(flags, CLONE_NEWPID) || !childNs.childReaper) {
     fail('EOPNOTSUPP', `a pid namespace init sharing the signal handlers of its creator (pid ${parent.pid.nr}) is not modelled: the model has no signal handlers for its death to set SIGCHLD to ignored in`);
   }
 }
@@ -136,7 +138,8 @@ function newUserCredentials(parent: Task): Credentials {
   if (c.userNs.level + 1 > MAX_USER_NS_LEVEL) fail('EUSERS', `user namespaces nest at most ${MAX_USER_NS_LEVEL} deep`);
   checkCreatorMapped(parent);
   const userNs = new UserNamespace(c.userNs, c.euid);
-  return { uid: c.uid, euid: c.euid, suid: c.suid, userNs, effective: ALL_CAPS, permitted: ALL_CAPS };
+  // a not-dumpable flag is the address space's, which the child's copies
+  return { uid: c.uid, euid: c.euid, suid: c.suid, userNs, effective: ALL_CAPS, permitted: ALL_CAPS, ...(c.nondumpable ? { nondumpable: true as const } : {}) };
 }
 
 /**
@@ -233,7 +236,6 @@ export function copyProcess(host: HostState, parent: Task, req: CloneRequest): T
   const extra = copyExtra(parent);
   const regs = copyThread(parent, req, extra);
   const childNs = newNs ?? parent.pidNsForChildren;
-  if ((flags & CLONE_SIGHAND) !== 0) checkSharedHandlers(parent, flags, childNs, newNs);
   const pid = req.allocate(childNs);
   try {
     req.afterAlloc?.(pid);

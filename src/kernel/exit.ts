@@ -52,7 +52,7 @@ function waitsForNamespace(t: Task): boolean {
 }
 
 /** wakeDeadInits tells the parent of each dead namespace init the freeing of `pid`'s numbers let go (mainline: the last other pid of its namespace). */
-function wakeDeadInits(host: HostState, numbers: Pid): void {
+export function wakeDeadInits(host: HostState, numbers: Pid): void {
   for (let level = numbers.ns.level; level > 0; level--) {
     const ns = numbers.ns.chain[level]!;
     if (ns.accepting || !ns.rules.initWaitsForNamespace || ns.pids.size !== 1) continue;

@@ -29,7 +29,7 @@
  */
 import { ALL_CAPS, CAP_SYS_ADMIN, CAP_SYS_PTRACE, isSubset } from '../abi/capabilities.js';
 import { CLONE_NEW_MASK, CLONE_NEWPID, CLONE_NEWUSER, hasFlag } from '../abi/clone-flags.js';
-import { capableIn } from './credentials.js';
+import { capableIn, type UserNamespace } from './credentials.js';
 import { fail } from './kernel-error.js';
 import { threadGroupEmpty, type Task } from './task.js';
 
@@ -55,10 +55,18 @@ function mayReadProcess(caller: Task, target: Task): boolean {
   const ptraceCap = capableIn(c, CAP_SYS_PTRACE, t.userNs);
   const sameUids = c.uid === t.uid && c.uid === t.euid && c.uid === t.suid;
   if (!sameUids && !ptraceCap) return false;
-  // a live target that is not dumpable needs CAP_SYS_PTRACE over its mm's user namespace (the
-  // model takes its credentials'); an exited one has no mm left to ask about
-  if (t.nondumpable && !target.exited && !ptraceCap) return false;
+  // A live target that is not dumpable needs CAP_SYS_PTRACE over its mm's user namespace: the one
+  // the mm was made in, which a fork keeps (kernel/fork.c dup_mm) and only exec renews. The model has
+  // no exec, so every mm's is the initial user namespace. An exited target has no mm left to ask about.
+  if (t.nondumpable && !target.exited && !capableIn(c, CAP_SYS_PTRACE, initialUserNs(t.userNs))) return false;
   return (c.userNs === t.userNs && isSubset(t.permitted, c.permitted)) || ptraceCap;
+}
+
+/** initialUserNs is the root of the user namespace tree `ns` is in. */
+function initialUserNs(ns: UserNamespace): UserNamespace {
+  let root = ns;
+  while (root.parent) root = root.parent;
+  return root;
 }
 
 export function sysSetns(task: Task, fd: number, nstype: number): number {

@@ -176,6 +176,28 @@ describe.each(ALL_ARCHES)('mainline and 2.6.32 on %s', (arch) => {
     expect(lu.clone3({ exit_signal: SIGCHLD, set_tid: [1, 900] }, 88).errno).toBe('ENOMEM');
   });
 
+  it('oracle D5: on mainline a dead init whose own process group holds another pid of its namespace waits until its parent moves it to a group of its own', () => {
+    const h = Host.create({ arch });
+    const l = h.libc(h.init);
+    const t0 = l.clone(SIGCHLD | CLONE_NEWPID, 0, 0, 0, 0).child!;
+    const l0 = h.libc(t0);
+    const t1 = l0.fork().child!; // pid 2 inside
+    expect(h.libc(t1).setpgid(0, 0).ret).toBe(0);
+    expect(l0.setpgid(0, 2).ret).toBe(0);
+    h.libc(t1).exit(0);
+    expect(l0.wait4(2, 0, WNOHANG, 0).ret).toBe(2);
+    h.libc(t0).exit(0);
+    // pid 2 lives on as t0's process group: zap_pid_ns_processes waits for it
+    expect(l.wait4(t0.pid.nr, 0, WNOHANG, 0).ret).toBe(0);
+    const waiter = l.clone(THREAD, 0, 0, 0, 0).child!;
+    h.libc(waiter).wait4(t0.pid.nr, 0, 0, 0);
+    expect(waiter.blockedIn).toBe('wait4');
+    // its parent moves it back to a group of its own: pid 2 is freed, the init finishes, the waiter wakes
+    expect(l.setpgid(t0.pid.nr, t0.pid.nr).ret).toBe(0);
+    expect(waiter.blockedIn).toBe(null);
+    expect(h.libc(waiter).resume().ret).toBe(t0.pid.nr);
+  });
+
   both('6: CLONE_NEWPID | CLONE_THREAD after setuid(1000): mainline EINVAL, 2.6.32 EPERM', (kernel) => {
     const h = Host.create({ arch, kernel });
     const weak = unprivileged(h);
@@ -260,7 +282,7 @@ describe.each(ALL_ARCHES)('mainline and 2.6.32 on %s', (arch) => {
     }
   });
 
-  it('oracle D3: setns to a process setuid made not dumpable is EPERM for a caller of the same uid, before the namespaces\' own checks (both)', () => {
+  it('oracle D3, D6: setns to a process setuid made not dumpable is EPERM for a caller of the same uid, before the namespaces\' own checks (both)', () => {
     for (const kernel of KERNEL_NAMES) {
       const h = Host.create({ arch, kernel });
       const t0 = h.libc(h.init).fork().child!;
@@ -278,6 +300,21 @@ describe.each(ALL_ARCHES)('mainline and 2.6.32 on %s', (arch) => {
       const t4 = h.libc(t3).fork().child!;
       const fd3 = h.libc(t4).pidfd_open(t3.pid.nr, 0).ret;
       expect(h.libc(t4).setns(fd3, CLONE_NEWNET).ret).toBe(0);
+      // the mm's user namespace is the initial one, whatever user namespace the target has moved to (D6)
+      const owner = h.libc(h.init).fork().child!;
+      expect(h.libc(owner).setuid(1000).ret).toBe(0);
+      // (2.6.32 asks capabilities for CLONE_NEWUSER, which uid 1000 has not)
+      if (kernel === 'mainline') {
+        const inNew = h.libc(owner).clone3({ flags: CLONE_NEWUSER, exit_signal: SIGCHLD }, 88).child!;
+        const fdNew = h.libc(owner).pidfd_open(inNew.pid.nr, 0).ret;
+        expect(h.libc(owner).setns(fdNew, CLONE_NEWUSER).errno).toBe('EPERM');
+      }
+      const mover = h.libc(h.init).fork().child!;
+      const lm = h.libc(mover);
+      expect(lm.setuid(1000).ret).toBe(0);
+      expect(lm.unshare(CLONE_NEWUSER | CLONE_NEWPID).ret).toBe(0);
+      const kid = lm.clone3({ exit_signal: SIGCHLD }, 88).child!;
+      expect(lm.setns(lm.pidfd_open(kid.pid.nr, 0).ret, CLONE_NEWUSER | CLONE_NEWPID).errno).toBe('EPERM');
       // and the flag survives a host file
       expect(decodeMachine(encodeMachine(new Machine('m', h))).host.snapshot()).toEqual(h.snapshot());
     }
