@@ -3,6 +3,7 @@
  * its ratio to a baseline measured in the same run, written to
  * bench/results.json.
  */
+import { kernelRules } from '../src/kernel/personality.js';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +13,7 @@ import { allocAuto } from '../src/kernel/pid-allocator.js';
 import { PidNamespace } from '../src/kernel/pid-namespace.js';
 import { schedulerFigure, sleepersFigure, storeFigures } from './containers.js';
 import { buildTreeLibc, buildTreeRaw } from './eclone-tree.js';
+import { differentialFigure } from './differential.js';
 import { cliFigures, pageFigures, restoreRateFigure } from './images.js';
 import { cpus, loadavg } from 'node:os';
 import { median, targetMet, time, timeEach, type Figure } from './measure.js';
@@ -34,6 +36,9 @@ function fmt(v: number): string {
   return v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toPrecision(3);
 }
 
+/** the allocator benchmarks compare alloc_pidmap with its naive form: 2.6.32's rules (personality.ts cyclicIdr) */
+const PIDMAP = kernelRules('2.6.32');
+
 /** A deterministic pseudo-random sequence (LCG) so both allocators see the same churn. */
 function lcg(seed: number): () => number {
   let x = seed >>> 0;
@@ -43,7 +48,7 @@ function lcg(seed: number): () => number {
 /** churn: fill a namespace to 90%, then free and allocate `ops` times at random places. */
 function autoChurn(pidMax: number, ops: number): void {
   const userNs = new UserNamespace(null, 0);
-  const ns = new PidNamespace(null, userNs, pidMax);
+  const ns = new PidNamespace(null, userNs, pidMax, PIDMAP);
   const naive = new NaiveAllocator(pidMax);
   const fill = Math.floor(pidMax * 0.9);
   for (let i = 0; i < fill; i++) {
@@ -70,7 +75,7 @@ function autoChurn(pidMax: number, ops: number): void {
 }
 
 function targeted(pidMax: number, ops: number): void {
-  const ns = new PidNamespace(null, new UserNamespace(null, 0), pidMax);
+  const ns = new PidNamespace(null, new UserNamespace(null, 0), pidMax, PIDMAP);
   const naive = new NaiveAllocator(pidMax);
   const model = time(() => {
     const r = lcg(7);
@@ -91,7 +96,7 @@ function targeted(pidMax: number, ops: number): void {
 
 function oneFree(): void {
   const pidMax = 4 * 1024 * 1024;
-  const ns = new PidNamespace(null, new UserNamespace(null, 0), pidMax);
+  const ns = new PidNamespace(null, new UserNamespace(null, 0), pidMax, PIDMAP);
   const naive = new NaiveAllocator(pidMax);
   for (let nr = 1; nr < pidMax; nr++) {
     ns.bitmap.set(nr);
@@ -179,6 +184,8 @@ async function main(): Promise<void> {
   for (const f of cliFigures(join(benchDir, '..', 'bin', 'ckpt.js'))) record(f);
   record(restoreRateFigure());
   for (const f of await pageFigures()) record(f);
+  const diff = await differentialFigure();
+  if (diff) record(diff);
   const targets = figures.filter((f) => f.target);
   const missed = targets.filter((f) => !f.met);
   console.log(`\ntargets: ${targets.length - missed.length} of ${targets.length} met${missed.length ? ` (not met: ${missed.map((f) => f.name).join('; ')})` : ''}`);

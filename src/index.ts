@@ -2,6 +2,7 @@
  * ckpt's public library API. This is the only file that re-exports.
  */
 export { Host, pidMaxLimit, STACK_SIZE, type HostOptions } from './kernel/host.js';
+export { DEFAULT_KERNEL, KERNEL_NAMES, RULES as KERNEL_RULES, kernelRules, type KernelName, type KernelRules } from './kernel/personality.js';
 export type { Task, TaskState } from './kernel/task.js';
 export type { HostSnapshot, TaskSnapshot } from './kernel/snapshot.js';
 export { ARGUMENT_WINDOW, Libc, UserFault, encodeEcloneArgs, encodeClone3Args, type SyscallResult } from './program/libc.js';

@@ -8,6 +8,7 @@ import { SIGKILL } from '../abi/signals.js';
 import type { ArchName } from '../arch/arch.js';
 import { Host } from '../kernel/host.js';
 import type { PidNamespace } from '../kernel/pid-namespace.js';
+import type { KernelName } from '../kernel/personality.js';
 import type { Task } from '../kernel/task.js';
 import { compileWorkload, type Compiled } from '../program/compile.js';
 import { parseWorkload } from '../program/parse.js';
@@ -28,8 +29,9 @@ export class Machine {
     this.scheduler = new Scheduler(host, this.programs);
   }
 
-  static create(name: string, arch: ArchName | string, pidMax?: number): Machine {
-    return new Machine(name, Host.create({ arch, ...(pidMax === undefined ? {} : { pidMax }) }));
+  /** create makes a machine with a new host; `kernel` is its personality (mainline unless given). */
+  static create(name: string, arch: ArchName | string, pidMax?: number, kernel?: KernelName): Machine {
+    return new Machine(name, Host.create({ arch, ...(pidMax === undefined ? {} : { pidMax }), ...(kernel === undefined ? {} : { kernel }) }));
   }
 
   /** addProgram parses and compiles a workload (ParseError on bad input) and keeps its text. */

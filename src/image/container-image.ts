@@ -7,6 +7,7 @@
  * consoles, the programs it runs and the scheduler's place.
  */
 import type { ArchName } from '../arch/arch.js';
+import type { KernelName } from '../kernel/personality.js';
 import type { AddressSpaceRecord, PageRecord } from './address-space-record.js';
 
 export interface ImageTask {
@@ -28,7 +29,8 @@ export interface ImageTask {
   extra: Array<[string, Uint8Array]>;
   mm: number;
   files: number;
-  cred: [uid: number, euid: number, suid: number, userNs: number, effective: number, permitted: number];
+  /** nondumpable: present (true) only for a process a credential change made not dumpable */
+  cred: [uid: number, euid: number, suid: number, userNs: number, effective: number, permitted: number, nondumpable?: true];
   comm: string;
   exitSignal: number;
   exited: boolean;
@@ -47,18 +49,24 @@ export interface ImageTask {
  * file position; or a pidfd naming the task (an index into tasks) whose pid it holds, -1 when that
  * task has been reaped (the pidfd then refers to no live pid, as in the kernel).
  */
-export type FileRecord = [fd: number, kind: 'console', flags: number] | [fd: number, kind: 'ns_last_pid', flags: number, pos: number] | [fd: number, kind: 'pidfd', flags: number, task: number];
+export type FileRecord = [fd: number, kind: 'console', flags: number] | [fd: number, kind: 'ns_last_pid' | 'pid_max', flags: number, pos: number] | [fd: number, kind: 'pidfd', flags: number, task: number];
 
 export interface ContainerImage {
   name: string;
   arch: ArchName;
+  /** the source host's kernel personality; absent for a 2.6.32 host (and every image written before personalities) */
+  kernel?: KernelName;
   pidMax: number;
   /** the level of the container's pid namespace on the source host */
   base: number;
   /** user namespaces below the host's; parent -1 is the host's root */
   userNs: Array<[parent: number, owner: number]>;
-  /** pid namespaces from the container's down; [0] is the container's; parent -1 is outside */
-  pidNs: Array<[parent: number, userNs: number, lastPid: number, accepting: boolean]>;
+  /**
+   * pid namespaces from the container's down; [0] is the container's; parent -1 is outside.
+   * pidMax is there only for a namespace whose pid_max is not the one a new namespace starts with
+   * (mainline: PID_MAX_LIMIT of the source's arch), i.e. one /proc/sys/kernel/pid_max changed
+   */
+  pidNs: Array<[parent: number, userNs: number, lastPid: number, accepting: boolean, pidMax?: number]>;
   tasks: ImageTask[];
   /** index of the container's init in tasks */
   init: number;

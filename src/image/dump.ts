@@ -3,6 +3,7 @@
  * changing nothing. Pure: the image is plain data (the archive I/O is
  * elsewhere).
  */
+import { LEGACY_KERNEL } from '../kernel/personality.js';
 import type { Container } from '../container/container.js';
 import type { Machine } from '../container/machine.js';
 import type { UserNamespace } from '../kernel/credentials.js';
@@ -85,7 +86,7 @@ export function dumpContainer(m: Machine, container: Container, opts: DumpOption
       extra: Object.keys(t.extra).map((k): [string, Uint8Array] => [k, t.extra[k]!.slice()]),
       mm: mms.of(t.mm),
       files: files.of(g.files),
-      cred: [c.uid, c.euid, c.suid, addUser(c.userNs), c.effective, c.permitted],
+      cred: c.nondumpable ? [c.uid, c.euid, c.suid, addUser(c.userNs), c.effective, c.permitted, true] : [c.uid, c.euid, c.suid, addUser(c.userNs), c.effective, c.permitted],
       comm: t.comm,
       exitSignal: t.exitSignal,
       exited: t.exited,
@@ -115,10 +116,17 @@ export function dumpContainer(m: Machine, container: Container, opts: DumpOption
   return {
     name: container.name,
     arch: m.host.arch.name,
+    // a 2.6.32 host's image leaves the personality out: the bytes of images written before personalities
+    ...(m.host.kernel === LEGACY_KERNEL ? {} : { kernel: m.host.kernel }),
     pidMax: m.host.pidMax,
     base,
     userNs: userNs.items.map((u) => [u.parent && !outside.has(u.parent) ? userNs.of(u.parent) : -1, u.ownerUid]),
-    pidNs: pidNs.items.map((n) => [n === root ? -1 : pidNs.of(n.parent!), userNs.has(n.userNs) ? userNs.of(n.userNs) : -1, n.lastPid, n.accepting]),
+    // pid_max only where /proc/sys/kernel/pid_max changed it from what a new namespace starts with (never on 2.6.32)
+    pidNs: pidNs.items.map((n): ContainerImage['pidNs'][number] => {
+      const parent = n === root ? -1 : pidNs.of(n.parent!);
+      const user = userNs.has(n.userNs) ? userNs.of(n.userNs) : -1;
+      return n.parent && n.pidMax !== n.parent.childPidMax() ? [parent, user, n.lastPid, n.accepting, n.pidMax] : [parent, user, n.lastPid, n.accepting];
+    }),
     tasks: records,
     init: ti(container.init),
     pages: opts.shareFrames ? pages.items.map((p) => [p.data, p.shared]) : pageRecords(pages.items),
@@ -126,7 +134,7 @@ export function dumpContainer(m: Machine, container: Container, opts: DumpOption
     fpus: fpus.items.map((f) => f.slice()),
     files: files.items.map((f) => [
       f.users,
-      f.entries().map(([fd, o]): FileRecord => (o.kind === 'console' ? [fd, o.kind, o.flags] : o.kind === 'ns_last_pid' ? [fd, o.kind, o.flags, o.pos] : [fd, o.kind, o.flags, ti(o.pid.task)])),
+      f.entries().map(([fd, o]): FileRecord => (o.kind === 'console' ? [fd, o.kind, o.flags] : o.kind === 'ns_last_pid' || o.kind === 'pid_max' ? [fd, o.kind, o.flags, o.pos] : [fd, o.kind, o.flags, ti(o.pid.task)])),
     ]),
     console: container.console.text,
     programs,

@@ -27,18 +27,28 @@ const inRange = (i: number, n: number, what: string): void => {
 };
 
 /** checkNamespaces: parents precede children, the nesting stays within the kernel's 32 levels; returns each pid namespace's level. */
+/**
+ * pidLimit bounds an image's pids: the host's pid_max on 2.6.32; on mainline each namespace has a
+ * pid_max of its own, a new one PID_MAX_LIMIT (kernel/pid_namespace.c create_pid_namespace, v6.14).
+ */
+function pidLimit(img: ContainerImage): number {
+  return img.kernel === 'mainline' ? PID_MAX_LIMIT : img.pidMax;
+}
+
 function checkNamespaces(img: ContainerImage): number[] {
   if (img.base < 1 || img.base > MAX_PID_NS_LEVEL) fail(`the container's pid-namespace level ${img.base} is not within 1..${MAX_PID_NS_LEVEL}`);
   img.userNs.forEach(([parent], k) => {
     if (parent < -1 || parent >= k) fail(`user namespace ${k} has parent ${parent}: a parent must come before its children`);
   });
   const levels: number[] = [];
-  img.pidNs.forEach(([parent, user, lastPid], k) => {
+  img.pidNs.forEach(([parent, user, lastPid, , pidMax], k) => {
+    if (pidMax !== undefined && (img.kernel !== 'mainline' || pidMax < PID_MAX_MIN || pidMax > PID_MAX_LIMIT)) fail(`pid namespace ${k} has pid_max ${pidMax}: only a mainline host's namespace has its own, within ${PID_MAX_MIN}..${PID_MAX_LIMIT}`);
     if (k === 0 ? parent !== -1 : parent < 0 || parent >= k) fail(`pid namespace ${k} has parent ${parent}: the container's comes first, and a parent before its children`);
     if (user < -1 || user >= img.userNs.length) fail(`pid namespace ${k} has user namespace ${user}, which the image does not hold`);
     const level = k === 0 ? img.base : levels[parent]! + 1;
     if (level > MAX_PID_NS_LEVEL) fail(`pid namespace ${k} would be at level ${level}, deeper than the kernel's ${MAX_PID_NS_LEVEL}`);
-    if (lastPid >= img.pidMax) fail(`pid namespace ${k} has last_pid ${lastPid}, not below pid_max ${img.pidMax}`);
+    if (lastPid < 0 && img.kernel !== 'mainline') fail(`pid namespace ${k} has last_pid ${lastPid}: only a mainline host's namespace reads -1`);
+    if (lastPid >= (pidMax ?? pidLimit(img))) fail(`pid namespace ${k} has last_pid ${lastPid}, not below pid_max ${pidMax ?? pidLimit(img)}`);
     levels.push(level);
   });
   return levels;
@@ -108,7 +118,7 @@ function checkGroups(img: ContainerImage, ancestors: readonly number[][], used: 
       if (id.length > t.numbers.length) fail(`task ${i}'s ${what} ${id.join('/')} lies deeper than the task itself`);
       const chain = ancestors[t.ns]!;
       id.forEach((nr, d) => {
-        if (nr >= img.pidMax) fail(`task ${i}'s ${what} ${id.join('/')} has pid ${nr}, not below pid_max ${img.pidMax}`);
+        if (nr >= pidLimit(img)) fail(`task ${i}'s ${what} ${id.join('/')} has pid ${nr}, not below pid_max ${pidLimit(img)}`);
         const holder = used.get(`${chain[d]}:${nr}`);
         if (!byPath.has(id.join('/')) && holder !== undefined) fail(`task ${i}'s ${what} ${id.join('/')} has no leader, yet task ${holder} holds its pid ${nr}`);
       });
@@ -154,7 +164,7 @@ function checkTasks(img: ContainerImage, levels: number[]): void {
     const chain = ancestors[t.ns]!;
     if (t.numbers.length !== chain.length) fail(`task ${i} has ${t.numbers.length} pid levels but its namespace is ${chain.length} deep in the container`);
     if (t.outer.length !== img.base) fail(`task ${i} has ${t.outer.length} pids above the container, not ${img.base}`);
-    for (const nr of [...t.outer, ...t.numbers]) if (nr >= img.pidMax) fail(`task ${i} has pid ${nr}, not below the image's pid_max ${img.pidMax}`);
+    for (const nr of [...t.outer, ...t.numbers]) if (nr >= pidLimit(img)) fail(`task ${i} has pid ${nr}, not below the image's pid_max ${pidLimit(img)}`);
     t.numbers.forEach((nr, d) => {
       const key = `${chain[d]}:${nr}`;
       const other = used.get(key);

@@ -27,6 +27,7 @@ export const manifestSchema = z.object({
   formatVersion: nat,
   tool: z.string(),
   arch: archName,
+  kernel: z.enum(['mainline', '2.6.32']).optional(),
   pageSize: nat,
   pidMax: nat,
   container: z.string().regex(NAME_PATTERN, 'not a valid container name'),
@@ -38,7 +39,8 @@ export const manifestSchema = z.object({
 export const namespacesSchema = z.object({
   base: nat,
   userNs: z.array(z.tuple([idx, nat])),
-  pidNs: z.array(z.tuple([idx, idx, nat, z.boolean()])),
+  // last_pid is -1 on a mainline host before any automatic allocation
+  pidNs: z.array(z.union([z.tuple([idx, idx, idx, z.boolean()]), z.tuple([idx, idx, idx, z.boolean(), nat])])),
 });
 
 const taskSchema = z.object({
@@ -56,7 +58,7 @@ const taskSchema = z.object({
   extra: z.array(z.tuple([z.string(), bytes])),
   mm: nat,
   files: nat,
-  cred: z.tuple([nat, nat, nat, idx, nat, nat]),
+  cred: z.union([z.tuple([nat, nat, nat, idx, nat, nat]), z.tuple([nat, nat, nat, idx, nat, nat, z.literal(true)])]),
   comm: z.string().max(64),
   exitSignal: int,
   exited: z.boolean(),
@@ -87,7 +89,7 @@ export const memorySchema = z.object({
 
 export const filesSchema = z.object({
   files: z.array(
-    z.tuple([nat, z.array(z.union([z.tuple([nat, z.literal('console'), nat]), z.tuple([nat, z.literal('ns_last_pid'), nat, nat]), z.tuple([nat, z.literal('pidfd'), nat, idx])]))]),
+    z.tuple([nat, z.array(z.union([z.tuple([nat, z.literal('console'), nat]), z.tuple([nat, z.literal('ns_last_pid'), nat, nat]), z.tuple([nat, z.literal('pid_max'), nat, nat]), z.tuple([nat, z.literal('pidfd'), nat, idx])]))]),
   ),
   console: z.string(),
 });

@@ -11,7 +11,9 @@
  * restoreAtomically works on a copy of the target and returns it only when
  * every step succeeded: on any failure the target is untouched.
  */
-import { CLONE_NEWPID, CLONE_PARENT, CLONE_SIGHAND, CLONE_THREAD, CLONE_VM } from '../abi/clone-flags.js';
+import { pidMaxLimit } from '../kernel/host.js';
+import { LEGACY_KERNEL } from '../kernel/personality.js';
+import { CLONE_NEWPID, CLONE_NEWUSER, CLONE_PARENT, CLONE_SIGHAND, CLONE_THREAD, CLONE_VM } from '../abi/clone-flags.js';
 import { MAX_PID_NS_LEVEL } from '../abi/limits.js';
 import { MAP_ANONYMOUS, MAP_SHARED, PROT_READ, PROT_WRITE } from '../abi/mman.js';
 import { SIGCHLD } from '../abi/signals.js';
@@ -21,7 +23,7 @@ import type { Container } from '../container/container.js';
 import { Machine } from '../container/machine.js';
 import { isValidName, NAME_RULE } from '../container/names.js';
 import { Console } from '../kernel/console.js';
-import { UserNamespace } from '../kernel/credentials.js';
+import { inUserns, UserNamespace } from '../kernel/credentials.js';
 import { exitThread } from '../kernel/exit.js';
 import { FileTable } from '../kernel/files.js';
 import { PidNamespace } from '../kernel/pid-namespace.js';
@@ -38,6 +40,7 @@ export type RestoreErrorCode =
   | 'CKPT_NAME_TAKEN'
   | 'CKPT_BAD_NAME'
   | 'CKPT_ARCH_MISMATCH'
+  | 'CKPT_KERNEL_MISMATCH'
   | 'CKPT_PID_MAX'
   | 'CKPT_PID_COLLISION'
   | 'CKPT_PRIVILEGE'
@@ -221,10 +224,29 @@ export function preflight(target: Machine, image: ContainerImage, opts: RestoreO
     const p = placement(imageArch, target.host.arch);
     if (!p.ok) add('CKPT_ARCH_MISMATCH', `cannot restore a ${image.arch} image on host ${target.name} (${target.host.arch.name}): ${p.reason}`);
   }
+  // The two personalities allocate, wrap and exit differently: a process restored under the other's rules would not go on as it did.
+  const imageKernel = image.kernel ?? LEGACY_KERNEL;
+  if (imageKernel !== target.host.kernel) {
+    add('CKPT_KERNEL_MISMATCH', `cannot restore an image of a ${imageKernel} host on host ${target.name}, whose kernel personality is ${target.host.kernel}: restore it on a ${imageKernel} host (ckpt host create NAME --kernel ${imageKernel})`);
+  }
   // a loop, not Math.max(...): images hold hundreds of thousands of numbers
   let biggest = 0;
-  for (const t of image.tasks) for (const nr of opts.hostPids ? [...t.outer, ...t.numbers] : t.numbers) if (nr > biggest) biggest = nr;
+  let biggestInside = 0;
+  for (const t of image.tasks) {
+    if (opts.hostPids) for (const nr of t.outer) if (nr > biggest) biggest = nr;
+    for (const nr of t.numbers) if (nr > biggestInside) biggestInside = nr;
+  }
+  // On mainline the container's namespaces are new ones, each with a pid_max of its own (PID_MAX_LIMIT unless the image says otherwise).
+  const perNs = target.host.rules.perNsPidMax;
+  if (!perNs) biggest = Math.max(biggest, biggestInside);
   if (biggest >= target.host.pidMax) add('CKPT_PID_MAX', `the image uses pid ${biggest}, not below host ${target.name}'s pid_max ${target.host.pidMax}`);
+  if (perNs) {
+    const limit = pidMaxLimit(target.host.arch);
+    if (biggestInside >= limit) add('CKPT_PID_MAX', `the image uses pid ${biggestInside} in its own namespaces, not below host ${target.name}'s PID_MAX_LIMIT ${limit}`);
+    image.pidNs.forEach(([, , , , pidMax], k) => {
+      if (pidMax !== undefined && pidMax > limit) add('CKPT_PID_MAX', `pid namespace ${k} of the image has pid_max ${pidMax}, above host ${target.name}'s PID_MAX_LIMIT ${limit}`);
+    });
+  }
   // A session or group whose leader has gone is rebuilt around a placeholder task with the leader's
   // pid; that needs the placeholder to live where its members do.
   const leaders = leaderIds(image.tasks);
@@ -242,6 +264,13 @@ export function preflight(target: Machine, image: ContainerImage, opts: RestoreO
   });
   if (above && above.level + image.pidNs.reduce((d, _, k) => Math.max(d, depthOf(image, k)), 0) + 1 > MAX_PID_NS_LEVEL) {
     add('CKPT_UNSUPPORTED', `the image's namespaces would nest deeper than ${MAX_PID_NS_LEVEL} levels below ${levelName(target, above)}`);
+  }
+  if (above && target.host.rules.pidNsOwnerNested && !inUserns(above.userNs, target.host.init.creds.userNs)) {
+    // Mainline: a pid namespace inside the enclosing container must be made by a process in that
+    // container's user namespace (create_pid_namespace), which has no capability outside it.
+    const why = `on a mainline host a pid namespace inside ${levelName(target, above)} must be made by a process in its user namespace`;
+    if (opts.via !== 'clone3') add('CKPT_UNSUPPORTED', `${why}, and eclone names pids only with CAP_SYS_ADMIN in the initial user namespace: restore with --via clone3, or onto a 2.6.32 host`);
+    else if (opts.hostPids) add('CKPT_UNSUPPORTED', `--host-pids: ${why}, which cannot name pids in the namespaces above it: restore without --host-pids, or onto a 2.6.32 host`);
   }
   if (opts.hostPids && above) {
     // The pids above the container are kept only where the image has one for every level above it:
@@ -270,7 +299,9 @@ export function preflight(target: Machine, image: ContainerImage, opts: RestoreO
  * the restored container's init: the restorer (the host's init) joins `ns` for its children with
  * pidfd_open and setns, clones the helper there with clone3 set_tid naming a pid at every level that the
  * image does not need, and joins its own namespace again. (A child made in a joined namespace cannot
- * make a new one itself: copy_pid_ns refuses it, hence the helper.)
+ * make a new one itself: copy_pid_ns refuses it, hence the helper.) On mainline a new pid namespace
+ * must be owned by its parent's user namespace or one below it (create_pid_namespace), so the helper
+ * then also joins the container's user namespace, with a pidfd it inherited, before it makes anything.
  */
 function enterContainer(host: Machine['host'], ns: PidNamespace, tasks: readonly ImageTask[], opts: RestoreOptions): Task {
   const l = host.libc(host.init);
@@ -281,6 +312,10 @@ function enterContainer(host: Machine['host'], ns: PidNamespace, tasks: readonly
     if (fd.ret >= 0) l.close(fd.ret);
     if (r.errno) failed(`entering the pid namespace of ${nr === 1 ? 'the host' : `container init ${nr}`} failed with ${r.errno}`);
   };
+  const needsUserNs = ns.rules.pidNsOwnerNested && !inUserns(ns.userNs, host.init.creds.userNs);
+  // kept open for the helper to inherit when it must join the container's user namespace
+  const userFd = needsUserNs ? l.pidfd_open(reaper.pid.nr, 0) : null;
+  if (userFd?.errno) failed(`opening container init ${reaper.pid.nr} failed with ${userFd.errno}`);
   join(reaper.pid.nr);
   // The helper's pids: the highest free ones that no task of the image asks for.
   const setTid: number[] = [];
@@ -293,7 +328,14 @@ function enterContainer(host: Machine['host'], ns: PidNamespace, tasks: readonly
   }
   const r = l.clone3({ exit_signal: SIGCHLD, set_tid: setTid }, 88);
   join(1);
+  if (userFd) l.close(userFd.ret);
   if (!r.child) failed(`the helper inside the enclosing container could not be created: clone3 failed with ${r.errno}`);
+  if (userFd) {
+    const hl = host.libc(r.child);
+    const u = hl.setns(userFd.ret, CLONE_NEWUSER);
+    hl.close(userFd.ret);
+    if (u.errno) failed(`the helper could not join the enclosing container's user namespace: setns failed with ${u.errno}`);
+  }
   return r.child;
 }
 
@@ -609,13 +651,14 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
     if (pidNs[k]) return;
     const outer = parent < 0 ? above : pidNs[parent];
     if (!outer) failed(`pid namespace ${k} has no parent to hang from`);
-    const ns = new PidNamespace(outer, userOf(user), host.pidMax);
+    const ns = new PidNamespace(outer, userOf(user), outer.childPidMax());
     host.commitPidNs(ns);
     pidNs[k] = ns;
   });
-  image.pidNs.forEach(([, user, lastPid, accepting], k) => {
+  image.pidNs.forEach(([, user, lastPid, accepting, pidMax], k) => {
     const ns = pidNs[k]!;
     ns.userNs = userOf(user);
+    if (pidMax !== undefined) ns.pidMax = pidMax;
     ns.lastPid = lastPid;
     ns.accepting = accepting;
   });
@@ -640,7 +683,7 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
     for (const rec of fds) {
       const [fd, kind, flags] = rec;
       if (kind === 'console') table.set(fd, { kind, flags, console: consoleOut });
-      else if (kind === 'ns_last_pid') table.set(fd, { kind, flags, pos: rec[3]! });
+      else if (kind === 'ns_last_pid' || kind === 'pid_max') table.set(fd, { kind, flags, pos: rec[3]! });
       // a pidfd whose task was reaped holds a pid no task uses and no namespace lists
       else table.set(fd, { kind, flags, pid: rec[3]! >= 0 ? at(rec[3]!).pid : new Pid(containerNs, new Array<number>(containerNs.level + 1).fill(0)) });
     }
@@ -659,8 +702,8 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
     // The task takes its own ABI's state: on a compat host it stays a 32-bit task (docs/semantics.md §15.7).
     task.takeState(arch, t.regs, fpus[t.fpu]!, extra);
     if (arch !== host.arch) arch.compatFixup?.(task.dv, task.extra);
-    const [uid, euid, suid, user, effective, permitted] = t.cred;
-    task.creds = { uid, euid, suid, userNs: userOf(user), effective, permitted };
+    const [uid, euid, suid, user, effective, permitted, nondumpable] = t.cred;
+    task.creds = { uid, euid, suid, userNs: userOf(user), effective, permitted, ...(nondumpable ? { nondumpable } : {}) };
     task.comm = t.comm;
     task.exitSignal = t.exitSignal;
     task.exitStatus = t.exitStatus;

@@ -13,23 +13,36 @@ const HEADER_SIZE = 8;
 /** Two struct __user_cap_data_struct {effective, permitted, inheritable} for version 3. */
 const DATA_SIZE = 24;
 
+/** OVERFLOW_UID: what a uid without a mapping in the reader's user namespace reads as (/proc/sys/kernel/overflowuid) */
+const OVERFLOW_UID = 65534;
+
+/** unmapped: on mainline the model's user namespaces below the initial one have no uid map (personality.ts unmappedUserNs). */
+function unmapped(task: Task): boolean {
+  return task.activeNs.rules.unmappedUserNs && task.creds.userNs.parent !== null;
+}
+
+/** commit_creds: a changed euid makes the process not dumpable (suid_dumpable 0) */
+const NONDUMPABLE = { nondumpable: true } as const;
+
 export function sysGetuid(task: Task): number {
-  return task.creds.uid;
+  return unmapped(task) ? OVERFLOW_UID : task.creds.uid;
 }
 
 /** sysSetuid: privileged, sets every uid; otherwise only the effective uid, to the real or saved one. */
 export function sysSetuid(task: Task, uid: number): number {
   const u = uid >>> 0;
   if (u === 0xffffffff) fail('EINVAL', 'uid -1 is not a valid uid');
+  // make_kuid finds no mapping: kernel/sys.c __sys_setuid checks this before any capability
+  if (unmapped(task)) fail('EINVAL', `uid ${u} has no mapping in the caller's user namespace, whose uid_map was never written`);
   const c = task.creds;
   if (capableIn(c, CAP_SETUID, c.userNs)) {
     // cap_emulate_setxuid: leaving uid 0 for good drops every capability.
     const drop = u !== 0 && (c.uid === 0 || c.euid === 0 || c.suid === 0);
-    task.creds = { ...c, uid: u, euid: u, suid: u, ...(drop ? { effective: 0, permitted: 0 } : {}) };
+    task.creds = { ...c, uid: u, euid: u, suid: u, ...(drop ? { effective: 0, permitted: 0 } : {}), ...(u !== c.euid ? NONDUMPABLE : {}) };
     return 0;
   }
   if (u !== c.uid && u !== c.suid) fail('EPERM', `an unprivileged process cannot take uid ${u}`);
-  task.creds = { ...c, euid: u };
+  task.creds = { ...c, euid: u, ...(u !== c.euid ? NONDUMPABLE : {}) };
   return 0;
 }
 

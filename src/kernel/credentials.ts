@@ -27,6 +27,20 @@ export interface Credentials {
   readonly userNs: UserNamespace;
   readonly effective: CapSet;
   readonly permitted: CapSet;
+  /**
+   * set once a credential change made the process not dumpable (kernel/cred.c commit_creds: a
+   * changed euid sets the mm's dumpable flag to suid_dumpable, 0 by default). The flag belongs to
+   * the address space, which a fork copies; the model has no exec to reset it, so it travels with
+   * the credentials a fork shares. Absent: dumpable.
+   */
+  readonly nondumpable?: true;
+}
+
+/** inUserns reports whether `child` is `ancestor` or below it (kernel/user_namespace.c in_userns). */
+export function inUserns(ancestor: UserNamespace, child: UserNamespace): boolean {
+  let ns: UserNamespace | null = child;
+  while (ns && ns.level > ancestor.level) ns = ns.parent;
+  return ns === ancestor;
 }
 
 /** capableIn reports whether `creds` has capability `cap` in user namespace `target` (cap_capable). */

@@ -1,7 +1,7 @@
 /**
- * FileTable: a thread group's open files. The model has three kinds of open
- * file: /proc/sys/kernel/ns_last_pid, a pidfd (clone3 CLONE_PIDFD) and the
- * container console. Tables are shared with CLONE_FILES and copied by fork.
+ * FileTable: a thread group's open files. The model has four kinds of open
+ * file: /proc/sys/kernel/ns_last_pid, /proc/sys/kernel/pid_max (mainline), a
+ * pidfd (clone3 CLONE_PIDFD) and the container console. Tables are shared with CLONE_FILES and copied by fork.
  */
 import type { Console } from './console.js';
 import type { Pid } from './pid.js';
@@ -13,11 +13,14 @@ export const O_RDWR = 2;
 
 export type OpenFile =
   | { kind: 'ns_last_pid'; flags: number; pos: number }
+  | { kind: 'pid_max'; flags: number; pos: number }
   | { kind: 'pidfd'; flags: number; pid: Pid }
   | { kind: 'console'; flags: number; console: Console };
 
 /** NS_LAST_PID_PATH: the sysctl file restorers write pid - 1 into (proc(5)). */
 export const NS_LAST_PID_PATH = '/proc/sys/kernel/ns_last_pid';
+/** PID_MAX_PATH: the caller's pid namespace's pid_max (a file of mainline hosts only: personality.ts perNsPidMax). */
+export const PID_MAX_PATH = '/proc/sys/kernel/pid_max';
 
 /** MAX_FDS: RLIMIT_NOFILE's usual soft limit. */
 const MAX_FDS = 1024;

@@ -6,6 +6,7 @@
  */
 import type { UserNamespace } from './credentials.js';
 import type { Task } from './task.js';
+import { DEFAULT_KERNEL, kernelRules, type KernelRules } from './personality.js';
 import { PidBitmap } from './pid-bitmap.js';
 import { PidTable } from './pid-table.js';
 
@@ -18,7 +19,8 @@ export class PidNamespace {
   readonly bitmap: PidBitmap;
   /** find_pid_ns: number in this namespace → struct pid */
   readonly pids: PidTable;
-  lastPid = 0;
+  /** last_pid: the idr cursor minus one on mainline, so -1 before any automatic allocation there (personality.ts) */
+  lastPid: number;
   childReaper: Task | null = null;
   /** PIDNS_ADDING: cleared by disable_pid_allocation when the reaper dies */
   accepting = true;
@@ -27,14 +29,29 @@ export class PidNamespace {
     readonly parent: PidNamespace | null,
     /** the owning user namespace (set again by a restore, which creates namespaces before credentials) */
     public userNs: UserNamespace,
-    readonly pidMax: number,
+    /** pid_max: the host's for every namespace on 2.6.32; each namespace's own on mainline, where /proc/sys/kernel/pid_max changes it */
+    public pidMax: number,
+    /** the host's kernel personality: a child namespace has its parent's */
+    readonly rules: KernelRules = parent ? parent.rules : kernelRules(DEFAULT_KERNEL),
+    /** the highest pid_max the namespace may be given (PID_MAX_LIMIT on mainline, its pid_max on 2.6.32): what its bitmap holds */
+    readonly capacity: number = parent ? parent.capacity : pidMax,
   ) {
+    this.lastPid = rules.initialLastPid;
     this.level = parent ? parent.level + 1 : 0;
     this.chain = parent ? [...parent.chain, this] : [this];
-    this.bitmap = new PidBitmap(pidMax);
-    this.pids = new PidTable(pidMax);
+    this.bitmap = new PidBitmap(capacity);
+    this.pids = new PidTable(capacity);
     // pid 0 is never handed out (pidmap_init / create_pid_namespace set bit 0)
     this.bitmap.set(0);
+  }
+
+  /**
+   * childPidMax is the pid_max a namespace made below this one starts with: on mainline
+   * PID_MAX_LIMIT, whatever this one's is (kernel/pid_namespace.c create_pid_namespace, v6.14+);
+   * on 2.6.32 the one global pid_max.
+   */
+  childPidMax(): number {
+    return this.rules.perNsPidMax ? this.capacity : this.pidMax;
   }
 
   /** isAncestorOf reports whether this namespace is `other` or an ancestor of it. */

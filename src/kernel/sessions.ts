@@ -5,6 +5,8 @@
  */
 import { fail } from './kernel-error.js';
 import { putPid, type Pid } from './pid.js';
+import { wakeDeadInits } from './exit.js';
+import type { HostState } from './host-state.js';
 import type { Task } from './task.js';
 
 /** findTask is find_task_by_vpid: pid 0 means the caller. */
@@ -40,7 +42,7 @@ export function sysSetsid(task: Task): number {
 }
 
 /** sysSetpgid moves process `pid` (0: the caller) into process group `pgid` (0: its own pid). */
-export function sysSetpgid(task: Task, pid: number, pgid: number): number {
+export function sysSetpgid(host: HostState, task: Task, pid: number, pgid: number): number {
   const ns = task.activeNs;
   const caller = task.group;
   if (pid === 0) pid = caller.tgid.nrIn(ns);
@@ -64,7 +66,11 @@ export function sysSetpgid(task: Task, pid: number, pgid: number): number {
     if (!member || member.group.session !== caller.session) fail('EPERM', `process group ${pgid} is in another session`);
     target = pgrp;
   }
+  const old = g.pgrp;
   g.setPgrp(target, putPid);
+  // free_pid wakes a dead init waiting for its namespace to empty (mainline): the group may have held
+  // the last other pid of it, e.g. an init moved back to a group of its own by its parent
+  if (old !== target && !old.inUse && old.level > 0) wakeDeadInits(host, old);
   return 0;
 }
 

@@ -27,7 +27,7 @@ export interface TaskSnapshot {
   exePath: string | null;
   comm: string;
   abi: ArchName;
-  creds: { uid: number; euid: number; suid: number; userNs: number; effective: number; permitted: number };
+  creds: { uid: number; euid: number; suid: number; userNs: number; effective: number; permitted: number; dumpable: boolean };
   regs: string;
   fpu: string;
   extra: Record<string, string>;
@@ -52,7 +52,7 @@ export interface HostSnapshot {
   pidMax: number;
   clock: number;
   userNamespaces: Array<{ id: number; parent: number | null; owner: number }>;
-  pidNamespaces: Array<{ id: number; level: number; parent: number | null; userNs: number; lastPid: number; reaper: number | null; accepting: boolean; pids: number[] }>;
+  pidNamespaces: Array<{ id: number; level: number; parent: number | null; userNs: number; lastPid: number; pidMax: number; reaper: number | null; accepting: boolean; pids: number[] }>;
   tasks: TaskSnapshot[];
   memory: Array<{ users: number; vmas: Array<{ start: number; end: number; prot: number; name: string }>; pages: Array<[number, string]> }>;
   files: Array<{ users: number; fds: Array<[number, string, number, number]> }>;
@@ -107,7 +107,7 @@ export function takeSnapshot(host: HostState): HostSnapshot {
       exePath: t.exePath,
       comm: t.comm,
       abi: t.abi.name,
-      creds: { uid: t.creds.uid, euid: t.creds.euid, suid: t.creds.suid, userNs: t.creds.userNs.id, effective: t.creds.effective, permitted: t.creds.permitted },
+      creds: { uid: t.creds.uid, euid: t.creds.euid, suid: t.creds.suid, userNs: t.creds.userNs.id, effective: t.creds.effective, permitted: t.creds.permitted, dumpable: !t.creds.nondumpable },
       regs: hex(t.regs),
       fpu: hex(t.fpu),
       extra,
@@ -140,6 +140,7 @@ export function takeSnapshot(host: HostState): HostSnapshot {
         parent: n.parent?.id ?? null,
         userNs: n.userNs.id,
         lastPid: n.lastPid,
+        pidMax: n.pidMax,
         reaper: n.childReaper ? n.childReaper.pid.nr : null,
         accepting: n.accepting,
         pids: [...n.pids.keys()],
@@ -154,7 +155,7 @@ export function takeSnapshot(host: HostState): HostSnapshot {
       users: f.users,
       fds: f
         .entries()
-        .map(([fd, file]): [number, string, number, number] => [fd, file.kind, file.flags, file.kind === 'ns_last_pid' ? file.pos : file.kind === 'pidfd' ? file.pid.nr : 0]),
+        .map(([fd, file]): [number, string, number, number] => [fd, file.kind, file.flags, file.kind === 'ns_last_pid' || file.kind === 'pid_max' ? file.pos : file.kind === 'pidfd' ? file.pid.nr : 0]),
     })),
   };
 }

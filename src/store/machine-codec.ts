@@ -11,10 +11,11 @@ import { archByName } from '../arch/registry.js';
 import { Console } from '../kernel/console.js';
 import { UserNamespace, type Credentials } from '../kernel/credentials.js';
 import { FileTable, type OpenFile } from '../kernel/files.js';
-import { Host } from '../kernel/host.js';
+import { Host, pidCapacity } from '../kernel/host.js';
 import type { MemoryMap, Page } from '../kernel/memory-map.js';
 import { Pid } from '../kernel/pid.js';
 import { PidNamespace } from '../kernel/pid-namespace.js';
+import { isKernelName, kernelRules, LEGACY_KERNEL, type KernelName } from '../kernel/personality.js';
 import { copyExtraState, Task } from '../kernel/task.js';
 import { ThreadGroup } from '../kernel/thread-group.js';
 import type { SyscallName } from '../abi/syscall-names.js';
@@ -24,18 +25,21 @@ import { decodeAddressSpace, encodeAddressSpace, pageFrames, pageRecords, type A
 
 export const MACHINE_FORMAT = 1;
 
-type Cred = [uid: number, euid: number, suid: number, userNs: number, effective: number, permitted: number];
+type Cred = [uid: number, euid: number, suid: number, userNs: number, effective: number, permitted: number, nondumpable?: boolean];
 type FileRec = [fd: number, kind: OpenFile['kind'], flags: number, ref: number];
 
 export interface MachineRecord {
   format: number;
   name: string;
   arch: ArchName;
+  /** the kernel personality; absent in host files written before personalities, which are 2.6.32 hosts */
+  kernel?: KernelName;
   pidMax: number;
   clock: number;
   ids: [nextPidNs: number, nextUserNs: number];
   userNs: Array<[id: number, parent: number, owner: number]>;
-  pidNs: Array<[id: number, parent: number, userNs: number, lastPid: number, accepting: boolean, reaper: number]>;
+  /** pidMax: the namespace's own (mainline); absent in host files written before personalities, where it is the host's */
+  pidNs: Array<[id: number, parent: number, userNs: number, lastPid: number, accepting: boolean, reaper: number, pidMax?: number]>;
   pids: Array<[ns: number, numbers: number[]]>;
   consoles: Array<[name: string, text: string]>;
   files: Array<[users: number, fds: FileRec[]]>;
@@ -109,7 +113,7 @@ export function encodeMachine(m: Machine): MachineRecord {
       fpu: fpus.of(t.fpu),
       extra: Object.keys(t.extra).map((k): [string, Uint8Array] => [k, t.extra[k]!.slice()]),
       mm: mms.of(t.mm),
-      cred: [c.uid, c.euid, c.suid, addUser(c.userNs), c.effective, c.permitted] as Cred,
+      cred: (c.nondumpable ? [c.uid, c.euid, c.suid, addUser(c.userNs), c.effective, c.permitted, true] : [c.uid, c.euid, c.suid, addUser(c.userNs), c.effective, c.permitted]) as Cred,
       comm: t.comm,
       exit: [t.exitSignal, t.exited, t.exitStatus] as [number, boolean, number],
       blockedIn: t.blockedIn,
@@ -130,7 +134,7 @@ export function encodeMachine(m: Machine): MachineRecord {
   }));
   const fileRecs = files.items.map((f): [number, FileRec[]] => [
     f.users,
-    f.entries().map(([fd, o]): FileRec => [fd, o.kind, o.flags, o.kind === 'ns_last_pid' ? o.pos : o.kind === 'pidfd' ? addPid(o.pid) : consoles.of(o.console)]),
+    f.entries().map(([fd, o]): FileRec => [fd, o.kind, o.flags, o.kind === 'ns_last_pid' || o.kind === 'pid_max' ? o.pos : o.kind === 'pidfd' ? addPid(o.pid) : consoles.of(o.console)]),
   ]);
   const mmRecs = mms.items.map((mm) => encodeAddressSpace(mm, (page) => pages.of(page)));
   const { nextPidNsId, nextUserNsId } = host.idCounters;
@@ -138,11 +142,12 @@ export function encodeMachine(m: Machine): MachineRecord {
     format: MACHINE_FORMAT,
     name: m.name,
     arch: host.arch.name,
+    kernel: host.kernel,
     pidMax: host.pidMax,
     clock: host.clock,
     ids: [nextPidNsId, nextUserNsId],
     userNs: userNs.items.map((u) => [u.id, u.parent ? userNs.of(u.parent) : -1, u.ownerUid]),
-    pidNs: pidNs.items.map((n) => [n.id, n.parent ? pidNs.of(n.parent) : -1, userNs.of(n.userNs), n.lastPid, n.accepting, ti(n.childReaper)]),
+    pidNs: pidNs.items.map((n) => [n.id, n.parent ? pidNs.of(n.parent) : -1, userNs.of(n.userNs), n.lastPid, n.accepting, ti(n.childReaper), n.pidMax]),
     pids: pids.items.map((p) => [pidNs.of(p.ns), p.numbers]),
     consoles: consoles.items.map((c) => [c.name, c.text]),
     files: fileRecs,
@@ -174,6 +179,9 @@ export function decodeMachine(r: MachineRecord): Machine {
   if (r.format !== MACHINE_FORMAT) throw new MachineDecodeError(`host file format ${r.format} is not ${MACHINE_FORMAT}`);
   const arch = archByName(r.arch);
   if (!arch) throw new MachineDecodeError(`unknown architecture ${r.arch}`);
+  const kernel = r.kernel ?? LEGACY_KERNEL;
+  if (!isKernelName(kernel)) throw new MachineDecodeError(`unknown kernel personality ${JSON.stringify(kernel)}`);
+  const rules = kernelRules(kernel);
   const userNs: UserNamespace[] = [];
   for (const [id, parent, owner] of r.userNs) {
     const u = new UserNamespace(parent < 0 ? null : at(userNs, parent, 'user namespace'), owner);
@@ -181,8 +189,9 @@ export function decodeMachine(r: MachineRecord): Machine {
     userNs.push(u);
   }
   const pidNs: PidNamespace[] = [];
-  for (const [id, parent, user, lastPid, accepting] of r.pidNs) {
-    const ns = new PidNamespace(parent < 0 ? null : at(pidNs, parent, 'pid namespace'), at(userNs, user, 'user namespace'), r.pidMax);
+  for (const [id, parent, user, lastPid, accepting, , pidMax] of r.pidNs) {
+    const outer = parent < 0 ? null : at(pidNs, parent, 'pid namespace');
+    const ns = new PidNamespace(outer, at(userNs, user, 'user namespace'), pidMax ?? r.pidMax, rules, outer ? outer.capacity : pidCapacity(arch, rules, r.pidMax));
     ns.id = id;
     ns.lastPid = lastPid;
     ns.accepting = accepting;
@@ -202,7 +211,7 @@ export function decodeMachine(r: MachineRecord): Machine {
     const t = new FileTable();
     for (const [fd, kind, flags, ref] of fds) {
       const file: OpenFile =
-        kind === 'ns_last_pid'
+        kind === 'ns_last_pid' || kind === 'pid_max'
           ? { kind, flags, pos: ref }
           : kind === 'pidfd'
             ? { kind, flags, pid: at(pids, ref, 'pid') }
@@ -218,10 +227,10 @@ export function decodeMachine(r: MachineRecord): Machine {
   const tasks = r.tasks.map((tr) => {
     const abi = archByName(tr.abi);
     if (!abi) throw new MachineDecodeError(`unknown task ABI ${tr.abi}`);
-    const [uid, euid, suid, user, effective, permitted] = tr.cred;
+    const [uid, euid, suid, user, effective, permitted, nondumpable] = tr.cred;
     const extra = copyExtraState(tr.extra);
     const pid = at(pids, tr.pid, 'pid');
-    const t = new Task(pid, abi, tr.regs, at(fpus, tr.fpu, 'fpu state'), extra, at(mms, tr.mm, 'address space'), { uid, euid, suid, userNs: at(userNs, user, 'user namespace'), effective, permitted }, tr.comm);
+    const t = new Task(pid, abi, tr.regs, at(fpus, tr.fpu, 'fpu state'), extra, at(mms, tr.mm, 'address space'), { uid, euid, suid, userNs: at(userNs, user, 'user namespace'), effective, permitted, ...(nondumpable ? { nondumpable: true as const } : {}) }, tr.comm);
     pid.task = t;
     [t.exitSignal, t.exited, t.exitStatus] = tr.exit;
     t.blockedIn = tr.blockedIn as SyscallName | null;

@@ -1,4 +1,5 @@
 /** ckpt dump, restore, check and inspect: checkpoint images. */
+import { LEGACY_KERNEL } from '../../kernel/personality.js';
 import { readFileSync, statSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { Machine } from '../../container/machine.js';
@@ -198,6 +199,7 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
             JSON.stringify({
               container: img.name,
               arch: img.arch,
+              kernel: img.kernel ?? LEGACY_KERNEL,
               pidMax: img.pidMax,
               namespaces: img.pidNs.map(([parent, userNs, lastPid, accepting]) => ({ parent, userNs, lastPid, accepting })),
               tasks: img.tasks.map((t) => ({ nspids: [...t.outer, ...t.numbers], leader: t.leader, parent: t.parent, pgid: t.pgid, sid: t.sid, exited: t.exited, blockedIn: t.blockedIn, comm: t.comm, abi: t.abi })),
@@ -206,7 +208,7 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
             }),
           );
         }
-        ctx.out(`container ${img.name}: ${img.arch}, pid_max ${img.pidMax}, ${counted(img.tasks.length, 'task')}, ${counted(img.pidNs.length, 'pid namespace')}, ${counted(img.pages.length, 'distinct page')}`);
+        ctx.out(`container ${img.name}: ${img.arch}, kernel ${img.kernel ?? LEGACY_KERNEL}, pid_max ${img.pidMax}, ${counted(img.tasks.length, 'task')}, ${counted(img.pidNs.length, 'pid namespace')}, ${counted(img.pages.length, 'distinct page')}`);
         if (a.tree) for (const l of tree(img)) ctx.out(l);
       },
     }),

@@ -1,0 +1,153 @@
+/**
+ * The helper's lifecycle on the real kernel: agents answer, die as asked,
+ * and nothing the helper made outlives it, whether it is closed or killed.
+ * Needs root (pid namespaces); skipped with the reason otherwise.
+ */
+import { chmodSync, copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { HelperSession, helperPath, probeLinux } from '../../src/linux/helper.js';
+
+const support = await probeLinux();
+if (!support.ok) console.log(`test/linux: real-kernel tests skipped: ${support.reason}`);
+const onLinux = support.ok ? describe : describe.skip;
+
+async function gone(h: HelperSession, ms: number): Promise<number[]> {
+  const until = Date.now() + ms;
+  let left = h.leftovers();
+  while (left.length > 0 && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 20));
+    left = h.leftovers();
+  }
+  return left;
+}
+
+onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason})`}`, () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+  const session = (): { h: HelperSession; dir: string } => {
+    const dir = mkdtempSync(join(tmpdir(), 'ckpt-helper-test-'));
+    dirs.push(dir);
+    return { h: HelperSession.start(dir), dir };
+  };
+
+  it('says in one line what is missing when it runs without root', async () => {
+    const which = await execa('sh', ['-c', 'command -v setpriv'], { reject: false });
+    if (which.exitCode !== 0) return console.log('test/linux: setpriv (util-linux) is missing: the unprivileged probe is not tried');
+    const dir = mkdtempSync(join(tmpdir(), 'ckpt-helper-probe-'));
+    dirs.push(dir);
+    chmodSync(dir, 0o755);
+    const exe = join(dir, 'ckpt-helper');
+    copyFileSync(helperPath(), exe);
+    chmodSync(exe, 0o755);
+    const r = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', exe, 'probe'], { reject: false });
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toBe('not root (euid 65534): making pid namespaces and naming pids needs root');
+  });
+
+  it('makes an init, a child and a thread, each answering on its own channel', async () => {
+    const { h } = session();
+    try {
+      expect(await h.command('init 0 0 0 0')).toMatch(/^r \d+ - child=0 nspid=\d+,1$/);
+      expect(await h.command('op 0 clone3 1 0 17 0')).toMatch(/^r 2 - child=1 nspid=\d+,2$/);
+      expect(await h.command(`op 1 clone3 2 ${0x10000 | 0x800 | 0x100} 0 0`)).toMatch(/^r 3 - child=2 nspid=\d+,3$/);
+      expect(await h.command('op 2 ids')).toBe('r 0 - pid=2 ppid=1 pgrp=0 sid=0 tid=3 uid=0');
+      expect(await h.command('op 0 clone3 3 0 17 1 2')).toBe('r -1 EEXIST');
+      expect(await h.command('op 1 exit 4')).toBe('dead');
+      expect(await h.command('op 1 ids')).toBe('gone');
+      expect(await h.command('state 1')).toMatch(/^s zombie ppid=0 nspid=\d+,2$/);
+      // a leader whose thread lives on is not reaped yet; the group's status is its last thread's
+      expect(await h.command('op 0 wait4 -1 1')).toBe('r 0 - status=0');
+      expect(await h.command('op 2 exit 5')).toBe('dead');
+      expect(await h.command('op 0 wait4 -1 1')).toBe('r 2 - status=1280');
+      expect(await h.command('nonsense')).toBe('err unknown command nonsense');
+      expect(await h.command('op 0 nonsense')).toBe('err unknown request nonsense');
+    } finally {
+      await h.close();
+    }
+    expect(h.leftovers()).toEqual([]);
+  }, 30_000);
+
+  it('frees an init stuck in its exit because it sits in another process group of its namespace', async () => {
+    const { h } = session();
+    try {
+      await h.command('init 0 0 0 0');
+      await h.command('op 0 clone3 1 0 17 0');
+      expect(await h.command('op 1 setpgid 0 0')).toBe('r 0 -');
+      expect(await h.command('op 0 setpgid 0 2')).toBe('r 0 -');
+      expect(await h.command('op 1 exit 0')).toBe('dead');
+      expect(await h.command('op 0 wait4 2 1')).toBe('r 2 - status=0');
+      // pid 2 lives on as the init's process group: zap_pid_ns_processes waits for it for good
+      expect(await h.command('op 0 exit 0')).toBe('stuck');
+      expect(await h.command('state 0')).toMatch(/^s exiting /);
+      expect(await h.command('reset')).toBe('ok');
+    } finally {
+      await h.close();
+    }
+    expect(await gone(h, 5000)).toEqual([]);
+  }, 30_000);
+
+  it('frees a stuck init of a nested namespace through its parent', async () => {
+    const { h } = session();
+    try {
+      await h.command('init 0 0 0 0');
+      expect(await h.command(`op 0 clone3 1 ${0x20000000} 17 0`)).toMatch(/^r 2 - child=1 nspid=\d+,2,1$/);
+      await h.command('op 1 clone3 2 0 17 0');
+      expect(await h.command('op 2 setpgid 0 0')).toBe('r 0 -');
+      expect(await h.command('op 1 setpgid 0 2')).toBe('r 0 -');
+      expect(await h.command('op 2 exit 0')).toBe('dead');
+      expect(await h.command('op 1 wait4 2 1')).toBe('r 2 - status=0');
+      expect(await h.command('op 1 exit 0')).toBe('stuck');
+      expect(await h.command('reset')).toBe('ok');
+    } finally {
+      await h.close();
+    }
+    expect(await gone(h, 5000)).toEqual([]);
+  }, 30_000);
+
+  it('keeps persistent agents waiting between helpers: detach, then attach from another', async () => {
+    const { h, dir } = session();
+    expect(await h.command('init 0 0 0 1')).toMatch(/^r \d+ - child=0 nspid=\d+,1$/);
+    expect(await h.command('op 0 clone3 1 0 17 0')).toMatch(/^r 2 - child=1 /);
+    await h.command('detach');
+    await h.close();
+    expect(h.leftovers()).toHaveLength(2);
+    const later = HelperSession.start(dir);
+    try {
+      expect(await later.command('attach 1')).toMatch(/^ok child=1 nspid=\d+,2$/);
+      expect(await later.command('op 1 ids')).toBe('r 0 - pid=2 ppid=1 pgrp=0 sid=0 tid=2 uid=0');
+      expect(await later.command('attach 0')).toMatch(/^ok child=0 nspid=\d+,1$/);
+      expect(await later.command('attach 7')).toBe('err no channel for that agent');
+    } finally {
+      await later.close();
+    }
+    expect(await gone(h, 5000)).toEqual([]);
+  }, 30_000);
+
+  it('leaves no process and no channel behind when closed', async () => {
+    const { h, dir } = session();
+    await h.command('init 0 0 0 0');
+    await h.command('op 0 clone3 1 0 17 0');
+    await h.command(`op 0 clone3 2 ${0x20000000} 17 0`);
+    await h.command('op 2 clone3 3 0 17 0');
+    expect(h.leftovers()).toHaveLength(4);
+    await h.close();
+    expect(await gone(h, 5000)).toEqual([]);
+    expect(readdirSync(dir)).toEqual([]);
+  }, 30_000);
+
+  it('takes every process it made down with it when it is killed', async () => {
+    const { h } = session();
+    await h.command('init 0 0 0 0');
+    await h.command('op 0 clone3 1 0 17 0');
+    await h.command('op 1 clone3 2 0 17 0');
+    await h.command('op 1 exit 0'); // t2 is now an orphan of the namespace's init
+    expect(h.leftovers().length).toBeGreaterThanOrEqual(2);
+    await h.kill();
+    expect(await gone(h, 5000)).toEqual([]);
+  }, 30_000);
+});
