@@ -59,7 +59,7 @@ export interface CloneRequest {
 }
 
 /**
- * checkNewUser runs do_fork's CLONE_NEWUSER checks (eclone-spec.md §1.7 step 5):
+ * checkNewUser runs do_fork's CLONE_NEWUSER checks (docs/semantics.md §6.2):
  * not with CLONE_THREAD or CLONE_FS; on 2.6.32, CAP_SYS_ADMIN, CAP_SETUID and
  * CAP_SETGID needed (personality.ts newUserNeedsCaps; mainline's
  * create_user_ns asks for none). 2.6.32 asked capable() in the initial user
@@ -90,7 +90,7 @@ function checkNewUserRequest(task: Task, flags: number): void {
 /** the flags some flag-combination rule is about */
 const RULED_FLAGS = CLONE_NEWNS | CLONE_THREAD | CLONE_SIGHAND | CLONE_PARENT;
 
-/** checkFlagRules applies copy_process's flag-combination rules, in the kernel's order (eclone-spec.md §1.5). */
+/** checkFlagRules applies copy_process's flag-combination rules, in the kernel's order (docs/semantics.md §6.1). */
 function checkFlagRules(parent: Task, flags: number): void {
   if ((flags & RULED_FLAGS) !== 0) checkFlagCombinations(parent, flags);
 }

@@ -1,5 +1,5 @@
 /**
- * clone3() with set_tid as mainline has it: every rule of eclone-spec.md §3,
+ * clone3() with set_tid as mainline has it: every rule of docs/semantics.md §5,
  * including the selftest cases it cites (clone3_set_tid.c, clone3.c,
  * clone3_cap_checkpoint_restore.c), through each ABI's registers and memory.
  * Every case runs on both kernel personalities (src/kernel/personality.ts):
@@ -37,7 +37,7 @@ interface Clone3Case {
   setup?: (h: Host) => Task;
   args: Args | number;
   size?: number;
-  /** the kernel keeps the cursor advance of auto allocations made before the failing check (§3.3) */
+  /** the kernel keeps the cursor advance of auto allocations made before the failing check (§5.3) */
   advancesLastPid?: true;
   /** the outcome on mainline, and on 2.6.32 unless `v2632` says otherwise */
   expect: Outcome;
@@ -66,34 +66,34 @@ function checkpointRestoreOnly(h: Host): Task {
 }
 
 const CASES: Clone3Case[] = [
-  // copy_clone_args_from_user (§3.2 steps 1-9)
-  { name: 'size above PAGE_SIZE', source: '§3.2 step 1', args: { exit_signal: SIGCHLD }, size: 4097, expect: { errno: 'E2BIG' } },
-  { name: 'size below CLONE_ARGS_SIZE_VER0', source: '§3.2 step 2', args: { exit_signal: SIGCHLD }, size: 63, expect: { errno: 'EINVAL' } },
-  { name: 'a 64-byte struct has no set_tid and works', source: '§3.2 step 3', args: { exit_signal: SIGCHLD }, size: 64, expect: ok([2]) },
-  { name: 'a zero tail past the kernel struct is accepted', source: '§3.2 step 3', args: { exit_signal: SIGCHLD }, size: 120, expect: ok([2]) },
-  { name: 'struct unmapped', source: '§3.2 step 3', args: BAD_POINTER, size: 88, expect: { errno: 'EFAULT' } },
-  { name: 'set_tid_size 33', source: '§3.2 step 4', args: { exit_signal: SIGCHLD, set_tid: 0x1000, set_tid_size: 33 }, size: 80, expect: { errno: 'EINVAL' } },
-  { name: 'set_tid_size without set_tid', source: '§3.2 step 5', args: { exit_signal: SIGCHLD, set_tid_size: 1 }, size: 80, expect: { errno: 'EINVAL' } },
-  { name: 'CRIU probe: set_tid = -1 with set_tid_size 0 means set_tid is supported', source: '§3.2 step 6', args: { exit_signal: SIGCHLD, set_tid: -1 }, size: 80, expect: { errno: 'EINVAL' } },
-  { name: 'exit_signal outside CSIGNAL', source: '§3.2 step 7', args: { exit_signal: 0x100 }, expect: { errno: 'EINVAL' } },
-  { name: 'exit_signal 65 is not a valid signal', source: '§3.2 step 7', args: { exit_signal: 65 }, expect: { errno: 'EINVAL' } },
-  { name: 'CLONE_INTO_CGROUP in an 80-byte struct', source: '§3.2 step 8', args: { flags: INTO_CGROUP, exit_signal: SIGCHLD }, size: 80, expect: { errno: 'EINVAL' } },
-  { name: 'set_tid unmapped', source: '§3.2 step 9', args: { exit_signal: SIGCHLD, set_tid: BAD_POINTER, set_tid_size: 1 }, size: 80, expect: { errno: 'EFAULT' } },
-  // clone3_args_valid (§3.2 steps 10-14)
-  { name: 'an unknown flag above bit 33', source: '§3.2 step 10', args: { flags: 1n << 40n, exit_signal: SIGCHLD }, expect: { errno: 'EINVAL' } },
-  { name: 'CSIGNAL bits in flags', source: '§3.2 step 11', args: { flags: SIGCHLD }, expect: { errno: 'EINVAL' } },
-  { name: 'CLONE_DETACHED', source: '§3.2 step 11', args: { flags: CLONE_DETACHED, exit_signal: SIGCHLD }, expect: { errno: 'EINVAL' } },
-  { name: 'CLONE_SIGHAND with CLONE_CLEAR_SIGHAND', source: '§3.2 step 12', args: { flags: BigInt(CLONE_SIGHAND | CLONE_VM) | CLEAR_SIGHAND }, expect: { errno: 'EINVAL' } },
-  { name: 'CLONE_THREAD with an exit signal', source: '§3.2 step 13', args: { flags: CLONE_THREAD | CLONE_SIGHAND | CLONE_VM, exit_signal: SIGCHLD }, expect: { errno: 'EINVAL' } },
-  { name: 'CLONE_PARENT with an exit signal', source: '§3.2 step 13', args: { flags: CLONE_PARENT, exit_signal: SIGCHLD }, expect: { errno: 'EINVAL' } },
-  { name: 'stack without stack_size', source: '§3.2 step 14', args: { exit_signal: SIGCHLD, stack: 0x10000 }, expect: { errno: 'EINVAL' } },
-  { name: 'stack_size without stack', source: '§3.2 step 14', args: { exit_signal: SIGCHLD, stack_size: 4096 }, expect: { errno: 'EINVAL' } },
-  // alloc_pid with set_tid (§3.3)
-  { name: 'set_tid_size beyond the child namespace levels', source: '§3.3', args: { exit_signal: SIGCHLD, set_tid: [500, 600] }, expect: { errno: 'EINVAL' } },
-  { name: 'set_tid 0 is EINVAL, not auto', source: '§3.3 check 1, §6', args: { exit_signal: SIGCHLD, set_tid: [0] }, expect: { errno: 'EINVAL' } },
-  { name: 'set_tid negative', source: '§3.3 check 1', args: { exit_signal: SIGCHLD, set_tid: [-1] }, expect: { errno: 'EINVAL' } },
-  { name: 'set_tid equal to pid_max', source: '§3.3 check 1', args: { exit_signal: SIGCHLD, set_tid: [32768] }, expect: { errno: 'EINVAL' } },
-  { name: 'set_tid names a free pid', source: '§3.3', args: { exit_signal: SIGCHLD, set_tid: [600] }, expect: ok([600]) },
+  // copy_clone_args_from_user (§5.2 steps 1-9)
+  { name: 'size above PAGE_SIZE', source: '§5.2 step 1', args: { exit_signal: SIGCHLD }, size: 4097, expect: { errno: 'E2BIG' } },
+  { name: 'size below CLONE_ARGS_SIZE_VER0', source: '§5.2 step 2', args: { exit_signal: SIGCHLD }, size: 63, expect: { errno: 'EINVAL' } },
+  { name: 'a 64-byte struct has no set_tid and works', source: '§5.2 step 3', args: { exit_signal: SIGCHLD }, size: 64, expect: ok([2]) },
+  { name: 'a zero tail past the kernel struct is accepted', source: '§5.2 step 3', args: { exit_signal: SIGCHLD }, size: 120, expect: ok([2]) },
+  { name: 'struct unmapped', source: '§5.2 step 3', args: BAD_POINTER, size: 88, expect: { errno: 'EFAULT' } },
+  { name: 'set_tid_size 33', source: '§5.2 step 4', args: { exit_signal: SIGCHLD, set_tid: 0x1000, set_tid_size: 33 }, size: 80, expect: { errno: 'EINVAL' } },
+  { name: 'set_tid_size without set_tid', source: '§5.2 step 5', args: { exit_signal: SIGCHLD, set_tid_size: 1 }, size: 80, expect: { errno: 'EINVAL' } },
+  { name: 'CRIU probe: set_tid = -1 with set_tid_size 0 means set_tid is supported', source: '§5.2 step 6', args: { exit_signal: SIGCHLD, set_tid: -1 }, size: 80, expect: { errno: 'EINVAL' } },
+  { name: 'exit_signal outside CSIGNAL', source: '§5.2 step 7', args: { exit_signal: 0x100 }, expect: { errno: 'EINVAL' } },
+  { name: 'exit_signal 65 is not a valid signal', source: '§5.2 step 7', args: { exit_signal: 65 }, expect: { errno: 'EINVAL' } },
+  { name: 'CLONE_INTO_CGROUP in an 80-byte struct', source: '§5.2 step 8', args: { flags: INTO_CGROUP, exit_signal: SIGCHLD }, size: 80, expect: { errno: 'EINVAL' } },
+  { name: 'set_tid unmapped', source: '§5.2 step 9', args: { exit_signal: SIGCHLD, set_tid: BAD_POINTER, set_tid_size: 1 }, size: 80, expect: { errno: 'EFAULT' } },
+  // clone3_args_valid (§5.2 steps 10-14)
+  { name: 'an unknown flag above bit 33', source: '§5.2 step 10', args: { flags: 1n << 40n, exit_signal: SIGCHLD }, expect: { errno: 'EINVAL' } },
+  { name: 'CSIGNAL bits in flags', source: '§5.2 step 11', args: { flags: SIGCHLD }, expect: { errno: 'EINVAL' } },
+  { name: 'CLONE_DETACHED', source: '§5.2 step 11', args: { flags: CLONE_DETACHED, exit_signal: SIGCHLD }, expect: { errno: 'EINVAL' } },
+  { name: 'CLONE_SIGHAND with CLONE_CLEAR_SIGHAND', source: '§5.2 step 12', args: { flags: BigInt(CLONE_SIGHAND | CLONE_VM) | CLEAR_SIGHAND }, expect: { errno: 'EINVAL' } },
+  { name: 'CLONE_THREAD with an exit signal', source: '§5.2 step 13', args: { flags: CLONE_THREAD | CLONE_SIGHAND | CLONE_VM, exit_signal: SIGCHLD }, expect: { errno: 'EINVAL' } },
+  { name: 'CLONE_PARENT with an exit signal', source: '§5.2 step 13', args: { flags: CLONE_PARENT, exit_signal: SIGCHLD }, expect: { errno: 'EINVAL' } },
+  { name: 'stack without stack_size', source: '§5.2 step 14', args: { exit_signal: SIGCHLD, stack: 0x10000 }, expect: { errno: 'EINVAL' } },
+  { name: 'stack_size without stack', source: '§5.2 step 14', args: { exit_signal: SIGCHLD, stack_size: 4096 }, expect: { errno: 'EINVAL' } },
+  // alloc_pid with set_tid (§5.3)
+  { name: 'set_tid_size beyond the child namespace levels', source: '§5.3', args: { exit_signal: SIGCHLD, set_tid: [500, 600] }, expect: { errno: 'EINVAL' } },
+  { name: 'set_tid 0 is EINVAL, not auto', source: '§5.3 check 1, §6', args: { exit_signal: SIGCHLD, set_tid: [0] }, expect: { errno: 'EINVAL' } },
+  { name: 'set_tid negative', source: '§5.3 check 1', args: { exit_signal: SIGCHLD, set_tid: [-1] }, expect: { errno: 'EINVAL' } },
+  { name: 'set_tid equal to pid_max', source: '§5.3 check 1', args: { exit_signal: SIGCHLD, set_tid: [32768] }, expect: { errno: 'EINVAL' } },
+  { name: 'set_tid names a free pid', source: '§5.3', args: { exit_signal: SIGCHLD, set_tid: [600] }, expect: ok([600]) },
   {
     name: 'set_tid below 300 is allowed after the namespace has wrapped (eclone says EINVAL)',
     source: '§6',
@@ -107,20 +107,20 @@ const CASES: Clone3Case[] = [
     args: { exit_signal: SIGCHLD, set_tid: [42] },
     expect: ok([42]),
   },
-  { name: 'set_tid of the caller\'s own pid is EEXIST', source: '§3.3 check 4', args: { exit_signal: SIGCHLD, set_tid: [1] }, expect: { errno: 'EEXIST' } },
-  { name: 'pid 1 in a namespace whose init is alive is EEXIST (selftest case 15)', source: '§3.4', setup: (h) => nestedInit(h, 1), args: { exit_signal: SIGCHLD, set_tid: [1] }, expect: { errno: 'EEXIST' } },
-  { name: 'CLONE_NEWPID: the new namespace must get pid 1', source: '§3.3 check 2, §3.4', args: { flags: CLONE_NEWPID, exit_signal: SIGCHLD, set_tid: [5] }, expect: { errno: 'EINVAL' } },
-  { name: 'CLONE_NEWPID: set_tid[0] = 1 and the parent level named', source: '§3.3, §3.4', args: { flags: CLONE_NEWPID, exit_signal: SIGCHLD, set_tid: [1, 700] }, expect: ok([700, 1], 700) },
-  { name: 'set_tid naming levels from the innermost out', source: '§3.3', setup: (h) => nestedInit(h, 2), args: { exit_signal: SIGCHLD, set_tid: [40, 50] }, expect: ok([4, 50, 40], 40) },
-  { name: 'a pid taken at an outer level only', source: '§3.3 check 4', setup: (h) => nestedInit(h, 1), args: { exit_signal: SIGCHLD, set_tid: [50, 2] }, expect: { errno: 'EEXIST' } },
-  { name: 'unprivileged: EPERM', source: '§3.3 check 3, §3.5', setup: (h) => unprivileged(h), args: { exit_signal: SIGCHLD, set_tid: [600] }, expect: { errno: 'EPERM' } },
-  { name: 'unprivileged with an invalid innermost tid gets EINVAL first (selftest case 17)', source: '§3.3', setup: (h) => unprivileged(h), args: { exit_signal: SIGCHLD, set_tid: [0] }, expect: { errno: 'EINVAL' } },
-  { name: 'CAP_CHECKPOINT_RESTORE alone suffices', source: '§3.3 check 3 (5.9+)', setup: checkpointRestoreOnly, args: { exit_signal: SIGCHLD, set_tid: [600] }, expect: ok([600]) },
-  { name: 'a user-namespace container may name its own level', source: '§3.3 check 3', setup: (h) => userContainer(h), args: { exit_signal: SIGCHLD, set_tid: [40] }, expect: ok([3, 40], 40) },
-  { name: 'but not the level its user namespace does not own', source: '§3.3 check 3', setup: (h) => userContainer(h), args: { exit_signal: SIGCHLD, set_tid: [40, 900] }, expect: { errno: 'EPERM' } },
+  { name: 'set_tid of the caller\'s own pid is EEXIST', source: '§5.3 check 4', args: { exit_signal: SIGCHLD, set_tid: [1] }, expect: { errno: 'EEXIST' } },
+  { name: 'pid 1 in a namespace whose init is alive is EEXIST (selftest case 15)', source: '§5.4', setup: (h) => nestedInit(h, 1), args: { exit_signal: SIGCHLD, set_tid: [1] }, expect: { errno: 'EEXIST' } },
+  { name: 'CLONE_NEWPID: the new namespace must get pid 1', source: '§5.3 check 2, §5.4', args: { flags: CLONE_NEWPID, exit_signal: SIGCHLD, set_tid: [5] }, expect: { errno: 'EINVAL' } },
+  { name: 'CLONE_NEWPID: set_tid[0] = 1 and the parent level named', source: '§5.3, §5.4', args: { flags: CLONE_NEWPID, exit_signal: SIGCHLD, set_tid: [1, 700] }, expect: ok([700, 1], 700) },
+  { name: 'set_tid naming levels from the innermost out', source: '§5.3', setup: (h) => nestedInit(h, 2), args: { exit_signal: SIGCHLD, set_tid: [40, 50] }, expect: ok([4, 50, 40], 40) },
+  { name: 'a pid taken at an outer level only', source: '§5.3 check 4', setup: (h) => nestedInit(h, 1), args: { exit_signal: SIGCHLD, set_tid: [50, 2] }, expect: { errno: 'EEXIST' } },
+  { name: 'unprivileged: EPERM', source: '§5.3 check 3, §5.2', setup: (h) => unprivileged(h), args: { exit_signal: SIGCHLD, set_tid: [600] }, expect: { errno: 'EPERM' } },
+  { name: 'unprivileged with an invalid innermost tid gets EINVAL first (selftest case 17)', source: '§5.3', setup: (h) => unprivileged(h), args: { exit_signal: SIGCHLD, set_tid: [0] }, expect: { errno: 'EINVAL' } },
+  { name: 'CAP_CHECKPOINT_RESTORE alone suffices', source: '§5.3 check 3 (5.9+)', setup: checkpointRestoreOnly, args: { exit_signal: SIGCHLD, set_tid: [600] }, expect: ok([600]) },
+  { name: 'a user-namespace container may name its own level', source: '§5.3 check 3', setup: (h) => userContainer(h), args: { exit_signal: SIGCHLD, set_tid: [40] }, expect: ok([3, 40], 40) },
+  { name: 'but not the level its user namespace does not own', source: '§5.3 check 3', setup: (h) => userContainer(h), args: { exit_signal: SIGCHLD, set_tid: [40, 900] }, expect: { errno: 'EPERM' } },
   {
     name: 'exhaustion at an auto level is EAGAIN',
-    source: '§3.3',
+    source: '§5.3',
     pidMax: 301,
     setup: (h) => forked(h, 299),
     args: { exit_signal: SIGCHLD },
@@ -128,7 +128,7 @@ const CASES: Clone3Case[] = [
   },
   {
     name: 'a namespace whose init died accepts no pids: ENOMEM',
-    source: '§3.3, §3.4',
+    source: '§5.3, §5.4',
     setup: (h) => {
       const u = h.libc(h.init).fork().child!;
       h.libc(u).unshare(CLONE_NEWPID);
@@ -141,7 +141,7 @@ const CASES: Clone3Case[] = [
     expect: { errno: 'ENOMEM' },
   },
   { name: 'CLONE_PIDFD with CLONE_THREAD', source: 'clone(2)', args: { flags: CLONE_PIDFD | CLONE_THREAD | CLONE_SIGHAND | CLONE_VM, pidfd: 0x1000 }, expect: { errno: 'EINVAL' } },
-  { name: 'CLONE_NEWUSER with CLONE_THREAD', source: '§1.7 step 5', args: { flags: CLONE_NEWUSER | CLONE_THREAD | CLONE_SIGHAND | CLONE_VM }, expect: { errno: 'EINVAL' } },
+  { name: 'CLONE_NEWUSER with CLONE_THREAD', source: '§4.4 step 5', args: { flags: CLONE_NEWUSER | CLONE_THREAD | CLONE_SIGHAND | CLONE_VM }, expect: { errno: 'EINVAL' } },
   {
     name: 'CLONE_NEWPID | CLONE_PARENT from a process that is not an init',
     source: 'kernel/pid_namespace.c copy_pid_ns (v6.12): no CLONE_PARENT rule',
@@ -183,7 +183,7 @@ function run(arch: string, kernel: Kernel, c: Clone3Case) {
   return { ret: r.ret, nspids: r.child?.nspids };
 }
 
-describe.each(KERNELS)('clone3 with set_tid (eclone-spec.md §3) through every ABI on a %s host', (kernel) => {
+describe.each(KERNELS)('clone3 with set_tid (docs/semantics.md §5) through every ABI on a %s host', (kernel) => {
   for (const c of CASES) {
     const differs = kernel === '2.6.32' && c.v2632;
     it(`${c.name} [${differs ? `2.6.32 differs: ${c.v2632!.source}` : c.source}]`, () => {

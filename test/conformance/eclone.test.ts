@@ -1,6 +1,6 @@
 /**
- * eclone() as the v13 patchset defined it: every rule of eclone-spec.md §1,
- * including the cr-tests eclone-1..5 cases (§1.9), entered through each of
+ * eclone() as the v13 patchset defined it: every rule of docs/semantics.md §4,
+ * including the cr-tests eclone-1..5 cases (cr-tests), entered through each of
  * the six ABIs' registers and memory. Each case is data: who calls, with
  * what, and the outcome; failing calls must leave the host unchanged. Every
  * case runs on both kernel personalities (src/kernel/personality.ts): eclone
@@ -57,24 +57,24 @@ type Kernel = (typeof KERNELS)[number];
 const ok = (nspids: number[], ret = nspids[nspids.length - 1]!) => ({ nspids, ret });
 
 const CASES: EcloneCase[] = [
-  // §1.7 step 1: args_size must be exactly 48
-  { name: 'args_size 47', source: '§1.7 step 1', size: 47, args: { nr_pids: 1 }, pids: [377], expect: { errno: 'EINVAL' } },
-  { name: 'args_size 56 (the pre-v13 struct)', source: '§1.7 step 1, §1.1', size: 56, args: { nr_pids: 1 }, pids: [377], expect: { errno: 'EINVAL' } },
-  { name: 'args_size checked before the struct is read', source: '§1.7 steps 1-2', size: 0, args: BAD_POINTER, expect: { errno: 'EINVAL' } },
+  // §4.4 step 1: args_size must be exactly 48
+  { name: 'args_size 47', source: '§4.4 step 1', size: 47, args: { nr_pids: 1 }, pids: [377], expect: { errno: 'EINVAL' } },
+  { name: 'args_size 56 (the pre-v13 struct)', source: '§4.4 step 1, §4.1', size: 56, args: { nr_pids: 1 }, pids: [377], expect: { errno: 'EINVAL' } },
+  { name: 'args_size checked before the struct is read', source: '§4.4 steps 1-2', size: 0, args: BAD_POINTER, expect: { errno: 'EINVAL' } },
   // step 2
-  { name: 'cargs NULL', source: '§1.7 step 2', args: 0, expect: { errno: 'EFAULT' } },
-  { name: 'cargs unmapped', source: '§1.7 step 2', args: BAD_POINTER, expect: { errno: 'EFAULT' } },
+  { name: 'cargs NULL', source: '§4.4 step 2', args: 0, expect: { errno: 'EFAULT' } },
+  { name: 'cargs unmapped', source: '§4.4 step 2', args: BAD_POINTER, expect: { errno: 'EFAULT' } },
   // step 3 (cr-tests eclone-3, eclone-4)
-  { name: 'eclone-3: reserved0 = 0xdeadbeef', source: '§1.9 eclone-3', args: { nr_pids: 1, reserved0: 0xdeadbeef }, pids: [377], expect: { errno: 'EINVAL' } },
-  { name: 'eclone-4: clone_flags_high != 0', source: '§1.9 eclone-4', args: { nr_pids: 1, clone_flags_high: 1n << 40n }, pids: [377], expect: { errno: 'EINVAL' } },
-  { name: 'reserved0 checked before pids are copied', source: '§1.7 steps 3, 6', args: { nr_pids: 1, reserved0: 1 }, pids: BAD_POINTER, expect: { errno: 'EINVAL' } },
+  { name: 'eclone-3: reserved0 = 0xdeadbeef', source: 'cr-tests eclone-3', args: { nr_pids: 1, reserved0: 0xdeadbeef }, pids: [377], expect: { errno: 'EINVAL' } },
+  { name: 'eclone-4: clone_flags_high != 0', source: 'cr-tests eclone-4', args: { nr_pids: 1, clone_flags_high: 1n << 40n }, pids: [377], expect: { errno: 'EINVAL' } },
+  { name: 'reserved0 checked before pids are copied', source: '§4.4 steps 3, 6', args: { nr_pids: 1, reserved0: 1 }, pids: BAD_POINTER, expect: { errno: 'EINVAL' } },
   // step 4
-  { name: 'child_stack_size != 0', source: '§1.4, §1.7 step 4', args: { child_stack_size: 8192 }, expect: { errno: 'EINVAL' } },
+  { name: 'child_stack_size != 0', source: '§4.5, §4.4 step 4', args: { child_stack_size: 8192 }, expect: { errno: 'EINVAL' } },
   // step 5
-  { name: 'CLONE_NEWUSER with CLONE_THREAD', source: '§1.7 step 5', flags: CLONE_NEWUSER | CLONE_THREAD | CLONE_SIGHAND | CLONE_VM, args: {}, expect: { errno: 'EINVAL' } },
+  { name: 'CLONE_NEWUSER with CLONE_THREAD', source: '§4.4 step 5', flags: CLONE_NEWUSER | CLONE_THREAD | CLONE_SIGHAND | CLONE_VM, args: {}, expect: { errno: 'EINVAL' } },
   {
     name: 'CLONE_NEWUSER unprivileged',
-    source: '§1.7 step 5',
+    source: '§4.4 step 5',
     setup: (h) => unprivileged(h),
     flags: SIGCHLD | CLONE_NEWUSER,
     args: {},
@@ -83,7 +83,7 @@ const CASES: EcloneCase[] = [
   },
   {
     name: 'CLONE_NEWPID | CLONE_THREAD after setuid(1000)',
-    source: '§1.5; kernel/nsproxy.c copy_namespaces (v2.6.32): CAP_SYS_ADMIN first',
+    source: '§6.1; kernel/nsproxy.c copy_namespaces (v2.6.32): CAP_SYS_ADMIN first',
     setup: (h) => unprivileged(h),
     flags: CLONE_NEWPID | CLONE_THREAD | CLONE_SIGHAND | CLONE_VM,
     args: {},
@@ -91,42 +91,42 @@ const CASES: EcloneCase[] = [
     mainline: { expect: { errno: 'EINVAL' }, source: 'kernel/fork.c copy_process (v6.12): the flag check comes before any capability' },
   },
   // step 6
-  { name: 'eclone-5a: nr_pids 2 in the root namespace', source: '§1.9 eclone-5', args: { nr_pids: 2 }, pids: [377, 399], expect: { errno: 'EINVAL' } },
-  { name: 'nr_pids bound is checked before the capability', source: '§1.7 step 7', setup: (h) => unprivileged(h), args: { nr_pids: 2 }, pids: [377, 399], expect: { errno: 'EINVAL' } },
-  { name: 'nr_pids beyond a level-2 caller', source: '§1.6', setup: (h) => nestedInit(h, 2), args: { nr_pids: 4 }, pids: [1, 2, 3, 4], expect: { errno: 'EINVAL' } },
-  { name: 'pids unmapped', source: '§1.7 step 6', args: { nr_pids: 1 }, pids: BAD_POINTER, expect: { errno: 'EFAULT' } },
-  { name: 'pids NULL with nr_pids 1', source: '§1.7 step 6', args: { nr_pids: 1 }, pids: 0, expect: { errno: 'EFAULT' } },
-  { name: 'nr_pids >= 2^31 turns negative and faults', source: '§1.8 quirk', args: { nr_pids: 0x80000000 }, pids: [377], expect: { errno: 'EFAULT' } },
+  { name: 'eclone-5a: nr_pids 2 in the root namespace', source: 'cr-tests eclone-5', args: { nr_pids: 2 }, pids: [377, 399], expect: { errno: 'EINVAL' } },
+  { name: 'nr_pids bound is checked before the capability', source: '§4.4 step 7', setup: (h) => unprivileged(h), args: { nr_pids: 2 }, pids: [377, 399], expect: { errno: 'EINVAL' } },
+  { name: 'nr_pids beyond a level-2 caller', source: '§4.3', setup: (h) => nestedInit(h, 2), args: { nr_pids: 4 }, pids: [1, 2, 3, 4], expect: { errno: 'EINVAL' } },
+  { name: 'pids unmapped', source: '§4.4 step 6', args: { nr_pids: 1 }, pids: BAD_POINTER, expect: { errno: 'EFAULT' } },
+  { name: 'pids NULL with nr_pids 1', source: '§4.4 step 6', args: { nr_pids: 1 }, pids: 0, expect: { errno: 'EFAULT' } },
+  { name: 'nr_pids >= 2^31 turns negative and faults', source: '§4.4 quirk', args: { nr_pids: 0x80000000 }, pids: [377], expect: { errno: 'EFAULT' } },
   // step 7
-  { name: 'unprivileged caller naming a pid', source: '§1.6, §1.7 step 7', setup: (h) => unprivileged(h), args: { nr_pids: 1 }, pids: [377], expect: { errno: 'EPERM' } },
-  { name: 'unprivileged caller with only auto entries still needs CAP_SYS_ADMIN', source: '§1.6', setup: (h) => unprivileged(h), args: { nr_pids: 1 }, pids: [0], expect: { errno: 'EPERM' } },
-  { name: 'the capability is checked before the pid values', source: '§1.7 step 7', setup: (h) => unprivileged(h), args: { nr_pids: 1 }, pids: [-5], expect: { errno: 'EPERM' } },
-  { name: 'unprivileged caller with nr_pids 0 is plain clone', source: '§1.6', setup: (h) => unprivileged(h), args: { nr_pids: 0 }, expect: ok([3]) },
+  { name: 'unprivileged caller naming a pid', source: '§4.3, §4.4 step 7', setup: (h) => unprivileged(h), args: { nr_pids: 1 }, pids: [377], expect: { errno: 'EPERM' } },
+  { name: 'unprivileged caller with only auto entries still needs CAP_SYS_ADMIN', source: '§4.3', setup: (h) => unprivileged(h), args: { nr_pids: 1 }, pids: [0], expect: { errno: 'EPERM' } },
+  { name: 'the capability is checked before the pid values', source: '§4.4 step 7', setup: (h) => unprivileged(h), args: { nr_pids: 1 }, pids: [-5], expect: { errno: 'EPERM' } },
+  { name: 'unprivileged caller with nr_pids 0 is plain clone', source: '§4.3', setup: (h) => unprivileged(h), args: { nr_pids: 0 }, expect: ok([3]) },
   // step 8: copy_process flag rules
-  { name: 'CLONE_THREAD without CLONE_SIGHAND', source: '§1.5', flags: CLONE_THREAD | CLONE_VM, args: {}, expect: { errno: 'EINVAL' } },
-  { name: 'CLONE_SIGHAND without CLONE_VM', source: '§1.5', flags: CLONE_SIGHAND, args: {}, expect: { errno: 'EINVAL' } },
-  { name: 'CLONE_NEWNS with CLONE_FS', source: '§1.5', flags: CLONE_NEWNS | CLONE_FS, args: {}, expect: { errno: 'EINVAL' } },
-  { name: 'CLONE_PARENT from an init', source: '§1.5', flags: SIGCHLD | CLONE_PARENT, args: {}, expect: { errno: 'EINVAL' } },
+  { name: 'CLONE_THREAD without CLONE_SIGHAND', source: '§6.1', flags: CLONE_THREAD | CLONE_VM, args: {}, expect: { errno: 'EINVAL' } },
+  { name: 'CLONE_SIGHAND without CLONE_VM', source: '§6.1', flags: CLONE_SIGHAND, args: {}, expect: { errno: 'EINVAL' } },
+  { name: 'CLONE_NEWNS with CLONE_FS', source: '§6.1', flags: CLONE_NEWNS | CLONE_FS, args: {}, expect: { errno: 'EINVAL' } },
+  { name: 'CLONE_PARENT from an init', source: '§6.1', flags: SIGCHLD | CLONE_PARENT, args: {}, expect: { errno: 'EINVAL' } },
   {
     name: 'CLONE_NEWPID with CLONE_PARENT from a process that is not an init',
-    source: '§1.5',
+    source: '§6.1',
     setup: (h) => h.libc(h.init).fork().child!,
     flags: CLONE_NEWPID | CLONE_PARENT,
     args: {},
     expect: { errno: 'EINVAL' },
     mainline: { expect: ok([3, 1], 3), source: 'kernel/pid_namespace.c copy_pid_ns (v6.12): no CLONE_PARENT rule' },
   },
-  { name: 'CLONE_NEWPID unprivileged', source: '§1.5', setup: (h) => unprivileged(h), flags: SIGCHLD | CLONE_NEWPID, args: {}, expect: { errno: 'EPERM' } },
+  { name: 'CLONE_NEWPID unprivileged', source: '§6.1', setup: (h) => unprivileged(h), flags: SIGCHLD | CLONE_NEWPID, args: {}, expect: { errno: 'EPERM' } },
   // step 9: set_pidmap per level
-  { name: 'eclone-1: pid 377 in the root namespace', source: '§1.9 eclone-1', flags: SIGCHLD | CLONE_PARENT_SETTID | CLONE_CHILD_SETTID, args: { nr_pids: 1 }, pids: [377], expect: ok([377]) },
-  { name: 'eclone-2: the caller\'s own pid is EBUSY', source: '§1.9 eclone-2', args: { nr_pids: 1 }, pids: [1], expect: { errno: 'EBUSY' } },
-  { name: 'pid >= pid_max', source: '§1.7 step 9', args: { nr_pids: 1 }, pids: [32768], expect: { errno: 'EINVAL' } },
-  { name: 'pid just below pid_max', source: '§1.7 step 9', args: { nr_pids: 1 }, pids: [32767], expect: ok([32767]) },
-  { name: 'negative pid', source: '§1.7 step 9', args: { nr_pids: 1 }, pids: [-1], expect: { errno: 'EINVAL' } },
-  { name: 'pid below 300 on a first pass', source: '§1.7 step 9, §2', args: { nr_pids: 1 }, pids: [42], expect: ok([42]) },
+  { name: 'eclone-1: pid 377 in the root namespace', source: 'cr-tests eclone-1', flags: SIGCHLD | CLONE_PARENT_SETTID | CLONE_CHILD_SETTID, args: { nr_pids: 1 }, pids: [377], expect: ok([377]) },
+  { name: 'eclone-2: the caller\'s own pid is EBUSY', source: 'cr-tests eclone-2', args: { nr_pids: 1 }, pids: [1], expect: { errno: 'EBUSY' } },
+  { name: 'pid >= pid_max', source: '§4.4 step 9', args: { nr_pids: 1 }, pids: [32768], expect: { errno: 'EINVAL' } },
+  { name: 'pid just below pid_max', source: '§4.4 step 9', args: { nr_pids: 1 }, pids: [32767], expect: ok([32767]) },
+  { name: 'negative pid', source: '§4.4 step 9', args: { nr_pids: 1 }, pids: [-1], expect: { errno: 'EINVAL' } },
+  { name: 'pid below 300 on a first pass', source: '§4.4 step 9, §3.2', args: { nr_pids: 1 }, pids: [42], expect: ok([42]) },
   {
     name: 'pid below 300 once last_pid has reached 300',
-    source: '§1.7 step 9',
+    source: '§4.4 step 9',
     pidMax: 400,
     setup: (h) => forked(h, 300),
     args: { nr_pids: 1 },
@@ -135,20 +135,20 @@ const CASES: EcloneCase[] = [
   },
   {
     name: 'auto allocation with no free pid is EBUSY',
-    source: '§1.7 step 9 (patch 2)',
+    source: '§4.4 step 9 (patch 2)',
     pidMax: 301,
     setup: (h) => forked(h, 299),
     args: { nr_pids: 0 },
     expect: { errno: 'EBUSY' },
     mainline: { expect: { errno: 'EAGAIN' }, source: 'kernel/pid.c alloc_pid (v6.12): -ENOSPC from the idr is -EAGAIN' },
   },
-  { name: 'eclone-5b: nr_pids 2 from level 1', source: '§1.9 eclone-5', setup: (h) => nestedInit(h, 1), args: { nr_pids: 2 }, pids: [377, 399], expect: ok([377, 399]) },
-  { name: 'a short array names the youngest levels', source: '§1.6', setup: (h) => nestedInit(h, 2), args: { nr_pids: 1 }, pids: [77], expect: ok([4, 3, 77]) },
-  { name: '0 entries are auto at their level', source: '§1.6', setup: (h) => nestedInit(h, 2), args: { nr_pids: 3 }, pids: [0, 55, 0], expect: ok([4, 55, 2]) },
-  { name: 'a pid taken only at an outer level is EBUSY', source: '§1.7 step 9', setup: (h) => nestedInit(h, 1), args: { nr_pids: 2 }, pids: [2, 50], expect: { errno: 'EBUSY' } },
+  { name: 'eclone-5b: nr_pids 2 from level 1', source: 'cr-tests eclone-5', setup: (h) => nestedInit(h, 1), args: { nr_pids: 2 }, pids: [377, 399], expect: ok([377, 399]) },
+  { name: 'a short array names the youngest levels', source: '§4.3', setup: (h) => nestedInit(h, 2), args: { nr_pids: 1 }, pids: [77], expect: ok([4, 3, 77]) },
+  { name: '0 entries are auto at their level', source: '§4.3', setup: (h) => nestedInit(h, 2), args: { nr_pids: 3 }, pids: [0, 55, 0], expect: ok([4, 55, 2]) },
+  { name: 'a pid taken only at an outer level is EBUSY', source: '§4.4 step 9', setup: (h) => nestedInit(h, 1), args: { nr_pids: 2 }, pids: [2, 50], expect: { errno: 'EBUSY' } },
   {
     name: 'CLONE_NEWPID: the child is 1 inside, the pids name the caller\'s levels',
-    source: '§1.6',
+    source: '§4.3',
     setup: (h) => nestedInit(h, 1),
     flags: SIGCHLD | CLONE_NEWPID,
     args: { nr_pids: 2 },
@@ -167,7 +167,7 @@ function run(arch: string, kernel: Kernel, c: EcloneCase) {
   return { ret: r.ret, nspids: r.child?.nspids };
 }
 
-describe.each(KERNELS)('eclone (eclone-spec.md §1) through every ABI on a %s host', (kernel) => {
+describe.each(KERNELS)('eclone (docs/semantics.md §4) through every ABI on a %s host', (kernel) => {
   for (const c of CASES) {
     const differs = kernel === 'mainline' && c.mainline;
     it(`${c.name} [${differs ? `mainline differs: ${c.mainline!.source}` : c.source}]`, () => {
@@ -215,7 +215,7 @@ describe.each(ALL_ARCHES)('eclone effects on %s', (arch) => {
     expect(l.eclone(SIGCHLD, { nr_pids: 2 }, 48, [300, 50]).child!.nspids).toEqual([300, 50]);
   });
 
-  it('auto allocations at inner levels keep their last_pid advance when an outer level fails (§1.7 step 9, inferred from the code)', () => {
+  it('auto allocations at inner levels keep their last_pid advance when an outer level fails (§4.4 step 9, inferred from the code)', () => {
     const h = Host.create({ arch });
     const c1 = nestedInit(h, 1);
     const l = h.libc(c1);
@@ -224,7 +224,7 @@ describe.each(ALL_ARCHES)('eclone effects on %s', (arch) => {
     expect(l.fork().child!.nspids).toEqual([3, 3]);
   });
 
-  it('each call names only its own pids: levels a call leaves out are auto, whatever an earlier call named there (§1.7 step 6)', () => {
+  it('each call names only its own pids: levels a call leaves out are auto, whatever an earlier call named there (§4.4 step 6)', () => {
     const h = Host.create({ arch });
     const c2 = nestedInit(h, 2); // nspids [3, 2, 1]
     const l = h.libc(c2);
@@ -250,7 +250,7 @@ describe.each(ALL_ARCHES)('eclone effects on %s', (arch) => {
 });
 
 describe.each(ALL_ARCHES)('clone_args and pids[] anywhere in user memory on %s', (arch) => {
-  // copy_from_user of clone_args and pids[] (§1.7 steps 2 and 6) wherever they lie: inside a page,
+  // copy_from_user of clone_args and pids[] (§4.4 steps 2 and 6) wherever they lie: inside a page,
   // across a page edge, in a page never written (reads as zero); a range running into an unmapped
   // page is EFAULT and changes nothing.
   it('reads them alike inside a page, across a page edge and from a page never written; EFAULT past the mapping', () => {

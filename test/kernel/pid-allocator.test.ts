@@ -1,5 +1,5 @@
 /**
- * The pid allocator (eclone-spec.md §2, §1.8, §3.3): on 2.6.32, first pass
+ * The pid allocator (docs/semantics.md §3): on 2.6.32, first pass
  * from 1, wrap to RESERVED_PIDS; on mainline, idr_alloc_cyclic's wrap;
  * targeted allocation never moving last_pid, innermost first with exact
  * rollback, and word-at-a-time scans up to PID_MAX_LIMIT.
