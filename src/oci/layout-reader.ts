@@ -114,8 +114,13 @@ export class LayoutReader {
       // only checkpoints are looked for: an entry that says it is something else is not read
       if (entry.artifactType !== undefined && entry.artifactType !== CKPT_IMAGE) continue;
       if (entry.mediaType !== OCI_MANIFEST && entry.mediaType !== OCI_INDEX) continue;
-      const found = await this.resolve(entry, depth + 1);
-      if (found) return found;
+      try {
+        const found = await this.resolve(entry, depth + 1);
+        if (found) return found;
+      } catch (e) {
+        // a manifest of something else beside a checkpoint in an index is passed over; damage is not
+        if (!(e instanceof ImageError && e.code === 'CKPT_NOT_AN_IMAGE')) throw e;
+      }
     }
     if (depth === 0) throw new ImageError('CKPT_NOT_AN_IMAGE', `index ${d.digest} holds no ckpt checkpoint (artifactType ${CKPT_IMAGE})`);
     return undefined;

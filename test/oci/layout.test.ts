@@ -36,7 +36,7 @@ function listing(root: string): Map<string, string> {
     for (const name of readdirSync(join(root, rel))) {
       const p = join(rel, name);
       if (statSync(join(root, p)).isDirectory()) walk(p);
-      else out.set(p, sha(readFileSync(join(root, p))));
+      else out.set(p, sha(new Uint8Array(readFileSync(join(root, p)))));
     }
   };
   walk('');
@@ -107,7 +107,7 @@ describe('export and import', () => {
       expect(m.layers[0]!.digest).toBe(r.layer.digest);
       const out = join(dir, `back-${k}.tar`);
       await importFromLayout(ref, out);
-      expect(Buffer.compare(readFileSync(out), readFileSync(image))).toBe(0);
+      expect(Buffer.compare(new Uint8Array(readFileSync(out)), new Uint8Array(readFileSync(image)))).toBe(0);
     }
     // one layout holds them all, each under its tag
     expect(checkLayout(join(dir, 'layout')).size).toBe(GOLDEN.length);
@@ -152,7 +152,7 @@ describe('export and import', () => {
     expect(listing(ref.dir)).toEqual(before);
     // a copy of the image (another file, another mtime) is the same image: its manifest is reused
     const copy = join(dir, 'copy.tar');
-    writeFileSync(copy, readFileSync(image));
+    writeFileSync(copy, new Uint8Array(readFileSync(image)));
     const other = await exportToLayout(copy, { ...ref, tag: 'two' });
     expect(other).toMatchObject({ blobsWritten: 0, indexChanged: true, manifest: first.manifest });
     const after = listing(ref.dir);

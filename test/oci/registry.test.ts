@@ -54,7 +54,7 @@ describe.skipIf(missing !== null)(`push and pull through a registry on 127.0.0.1
     const pulled = await ckpt('pull', target, '-o', back, '--no-tls-verify');
     expect(pulled.err).toBe('');
     expect(pulled.out).toMatch(/^pulled web \(x86_64, \d+ tasks\) from docker:\/\/127\.0\.0\.1:\d+\/ckpt\/web:1 to /);
-    expect(Buffer.compare(readFileSync(back), readFileSync(image))).toBe(0);
+    expect(Buffer.compare(new Uint8Array(readFileSync(back)), new Uint8Array(readFileSync(image)))).toBe(0);
     expect((await ckpt('host', 'create', 'other', '--arch', 'x86_64')).code).toBe(0);
     const restored = await ckpt('restore', back, '--host', 'other');
     expect(restored.err).toBe('');
