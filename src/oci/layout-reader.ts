@@ -54,12 +54,17 @@ export class LayoutReader {
     readonly rawIndex: unknown,
   ) {}
 
+  /** checkLayoutFile checks oci-layout: the image-layout version this ckpt knows. */
+  static async checkLayoutFile(files: LayoutFiles): Promise<void> {
+    const layout = validated(layoutFileSchema, await files.readJson('oci-layout'), `${files.dir}/oci-layout`);
+    if (layout.imageLayoutVersion !== LAYOUT_VERSION) badLayout(`${files.dir}/oci-layout: version ${layout.imageLayoutVersion} is not ${LAYOUT_VERSION}`);
+  }
+
   /** open checks the layout's directory, oci-layout, blob directories and index.json. */
   static async open(dir: string): Promise<LayoutReader> {
     const files = new LayoutFiles(dir);
     if (!(await files.isDirectory())) badLayout(`${dir} is not a directory holding an OCI image layout`);
-    const layout = validated(layoutFileSchema, await files.readJson('oci-layout'), `${dir}/oci-layout`);
-    if (layout.imageLayoutVersion !== LAYOUT_VERSION) badLayout(`${dir}/oci-layout: version ${layout.imageLayoutVersion} is not ${LAYOUT_VERSION}`);
+    await LayoutReader.checkLayoutFile(files);
     await files.checkBlobDirectories();
     const raw = await files.readJson('index.json');
     const index = validated(indexSchema, raw, `${dir}/index.json`);

@@ -90,12 +90,19 @@ async function openForWriting(dir: string): Promise<{ files: LayoutFiles; reader
       writeFailed(`layout directory ${dir}`, e);
     }
   }
-  if (await files.exists('oci-layout')) {
-    // an existing layout is read with every check a reader makes, so ckpt never adds to a layout it would refuse
-    const reader = (await files.exists('index.json')) ? await LayoutReader.open(dir) : undefined;
-    return { files, reader };
+  let exists: { layout: boolean; index: boolean; empty: boolean };
+  try {
+    exists = { layout: await files.exists('oci-layout'), index: await files.exists('index.json'), empty: await files.isEmpty() };
+  } catch (e) {
+    writeFailed(`layout directory ${dir}`, e);
   }
-  if (!(await files.isEmpty())) badLayout(`${dir} holds files but is not an OCI image layout (no oci-layout); ckpt writes a layout only into an empty or new directory`);
+  if (exists.layout) {
+    // an existing layout is read with every check a reader makes, so ckpt never adds to a layout it would refuse
+    if (exists.index) return { files, reader: await LayoutReader.open(dir) };
+    await LayoutReader.checkLayoutFile(files);
+    return { files, reader: undefined };
+  }
+  if (!exists.empty) badLayout(`${dir} holds files but is not an OCI image layout (no oci-layout); ckpt writes a layout only into an empty or new directory`);
   await files.writeAtomically(files.path('oci-layout'), new TextEncoder().encode(JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION })), `${dir}/oci-layout`);
   return { files, reader: undefined };
 }

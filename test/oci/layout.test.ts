@@ -187,6 +187,15 @@ describe('export and import', () => {
     writeFileSync(join(l, 'todo.txt'), 'x');
     await expect(exportToLayout('images/golden/i386-nested.tar', { dir: l, tag: 'a' })).rejects.toMatchObject({ code: 'CKPT_BAD_LAYOUT' });
     expect(readdirSync(l)).toEqual(['todo.txt']);
+    // a layout of a version this ckpt does not know is not added to either
+    const future = join(dir, 'future');
+    mkdirSync(future);
+    writeFileSync(join(future, 'oci-layout'), '{"imageLayoutVersion":"9.0.0"}');
+    await expect(exportToLayout('images/golden/i386-nested.tar', { dir: future, tag: 'a' })).rejects.toMatchObject({ code: 'CKPT_BAD_LAYOUT' });
+    expect(readdirSync(future)).toEqual(['oci-layout']);
+    // a file where the directory should be
+    writeFileSync(join(dir, 'file'), 'x');
+    await expect(exportToLayout('images/golden/i386-nested.tar', { dir: join(dir, 'file'), tag: 'a' })).rejects.toMatchObject({ code: 'CKPT_WRITE_FAILED' });
   });
 
   it('a damaged image is not exported, and leaves no layout behind', async () => {
