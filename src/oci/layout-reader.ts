@@ -35,6 +35,24 @@ function checkedDescriptor(d: Descriptor, max: number, what: string): Descriptor
   return d;
 }
 
+/**
+ * checkpointManifest checks a manifest is a ckpt checkpoint: the image-spec
+ * schema, artifactType, the empty config, one layer of the ckpt media type
+ * within the size an image may have. Returns the manifest and its layer.
+ */
+export function checkpointManifest(value: unknown, what: string): { manifest: Manifest; layer: Descriptor } {
+  const manifest = validated(manifestSchema, value, what);
+  if (manifest.mediaType !== undefined && manifest.mediaType !== OCI_MANIFEST) badLayout(`${what}: its mediaType is ${manifest.mediaType}`);
+  if (manifest.artifactType !== CKPT_IMAGE) throw new ImageError('CKPT_NOT_AN_IMAGE', `${what} is not a ckpt checkpoint: its artifactType is ${manifest.artifactType ?? '(none)'}, not ${CKPT_IMAGE}`);
+  const c = manifest.config;
+  if (c.mediaType !== OCI_EMPTY || c.digest !== EMPTY_DIGEST || c.size !== EMPTY_JSON.length) badLayout(`${what}: its config is not the empty descriptor (${OCI_EMPTY}, ${EMPTY_DIGEST}, size 2)`);
+  if (c.data !== undefined && c.data !== Buffer.from(EMPTY_JSON).toString('base64')) badLayout(`${what}: its config's data is not {}`);
+  if (manifest.layers.length !== 1) badLayout(`${what}: a checkpoint has one layer, this manifest has ${manifest.layers.length}`);
+  const layer = checkedDescriptor(manifest.layers[0]!, MAX_IMAGE_BYTES, `${what}: layer 0`);
+  if (layer.mediaType !== CKPT_IMAGE) badLayout(`${what}: its layer is ${layer.mediaType}, not ${CKPT_IMAGE}`);
+  return { manifest, layer };
+}
+
 /** Artifact: a ckpt checkpoint found in a layout, with its image layer still to be read. */
 export interface Artifact {
   manifestDigest: string;
@@ -133,15 +151,7 @@ export class LayoutReader {
 
   /** artifactAt reads a manifest and checks it is a ckpt checkpoint: artifactType, empty config, one image layer. */
   private async artifactAt(d: Descriptor, what: string): Promise<Artifact | undefined> {
-    const manifest = validated(manifestSchema, await this.readJsonBlob(d, what), what);
-    if (manifest.mediaType !== undefined && manifest.mediaType !== OCI_MANIFEST) badLayout(`${what}: its mediaType is ${manifest.mediaType}`);
-    if (manifest.artifactType !== CKPT_IMAGE) throw new ImageError('CKPT_NOT_AN_IMAGE', `${what} is not a ckpt checkpoint: its artifactType is ${manifest.artifactType ?? '(none)'}, not ${CKPT_IMAGE}`);
-    const c = manifest.config;
-    if (c.mediaType !== OCI_EMPTY || c.digest !== EMPTY_DIGEST || c.size !== EMPTY_JSON.length) badLayout(`${what}: its config is not the empty descriptor (${OCI_EMPTY}, ${EMPTY_DIGEST}, size 2)`);
-    if (c.data !== undefined && c.data !== Buffer.from(EMPTY_JSON).toString('base64')) badLayout(`${what}: its config's data is not {}`);
-    if (manifest.layers.length !== 1) badLayout(`${what}: a checkpoint has one layer, this manifest has ${manifest.layers.length}`);
-    const layer = checkedDescriptor(manifest.layers[0]!, MAX_IMAGE_BYTES, `${what}: layer 0`);
-    if (layer.mediaType !== CKPT_IMAGE) badLayout(`${what}: its layer is ${layer.mediaType}, not ${CKPT_IMAGE}`);
+    const { manifest, layer } = checkpointManifest(await this.readJsonBlob(d, what), what);
     return { manifestDigest: d.digest, manifestSize: d.size, manifest, layer };
   }
 

@@ -35,6 +35,20 @@ export async function skopeoCopy(src: string, dst: string, opts: CopyOptions): P
   if (r.failed) throw new ImageError('CKPT_TRANSFER_FAILED', `skopeo copy ${src.startsWith('docker://') ? src : dst} failed: ${lastLine(String(r.stderr)) || (r.shortMessage ?? 'no message')}`);
 }
 
+/**
+ * skopeoManifest fetches the manifest a registry reference names (`skopeo
+ * inspect --raw`), at most `max` bytes, so a pull can refuse what is not a
+ * checkpoint before downloading any blob.
+ */
+export async function skopeoManifest(ref: string, opts: CopyOptions, max: number): Promise<Uint8Array> {
+  const { execa } = await import('execa');
+  const r = await execa('skopeo', ['inspect', '--raw', `--tls-verify=${String(opts.tlsVerify)}`, '--', ref], { reject: false, stdin: 'ignore', encoding: 'buffer', maxBuffer: max });
+  if ((r as { code?: string }).code === 'ENOENT') throw new ImageError('CKPT_NO_SKOPEO', INSTALL_SKOPEO);
+  if ((r as { isMaxBuffer?: boolean }).isMaxBuffer) throw new ImageError('CKPT_BAD_LAYOUT', `the manifest of ${ref} is more than the ${max} bytes this ckpt reads`);
+  if (r.failed) throw new ImageError('CKPT_TRANSFER_FAILED', `skopeo inspect ${ref} failed: ${lastLine(new TextDecoder().decode(r.stderr as Uint8Array)) || (r.shortMessage ?? 'no message')}`);
+  return r.stdout as Uint8Array;
+}
+
 /** haveSkopeo: whether skopeo can be run (push and pull check this before doing any work). */
 export async function haveSkopeo(): Promise<boolean> {
   const { execa } = await import('execa');

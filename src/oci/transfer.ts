@@ -8,11 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomically } from '../store/atomic-file.js';
 import { ImageError } from '../image/format.js';
-import { writeFailed } from './layout-files.js';
-import { readLayoutImage, type Artifact } from './layout-reader.js';
+import { MAX_JSON_BYTES, parseJson, writeFailed } from './layout-files.js';
+import { checkpointManifest, readLayoutImage, type Artifact } from './layout-reader.js';
+import { OCI_INDEX } from './media-types.js';
 import { checkImageBytes, exportImage, readCheckedImage, type CheckedImage, type ExportResult } from './layout-writer.js';
 import { formatLayoutReference, type LayoutReference } from './reference.js';
-import { haveSkopeo, INSTALL_SKOPEO, skopeoCopy, type CopyOptions } from './skopeo.js';
+import { haveSkopeo, INSTALL_SKOPEO, skopeoCopy, skopeoManifest, type CopyOptions } from './skopeo.js';
 
 /** the tag of the private layout push and pull go through */
 const STAGING_TAG = 'ckpt';
@@ -76,6 +77,10 @@ export async function pushImage(imagePath: string, registryRef: string, opts: Co
 /** pullImage copies a checkpoint from the registry, checks the layout and the image, and writes the image to `out`. */
 export async function pullImage(registryRef: string, out: string, opts: CopyOptions): Promise<Imported> {
   await requireSkopeo();
+  // Not a checkpoint (an ordinary container image, say): refused before a blob is downloaded.
+  // An index is left to skopeo, which picks a manifest from it; the copy is checked in full either way.
+  const raw = parseJson(await skopeoManifest(registryRef, opts, MAX_JSON_BYTES), `the manifest of ${registryRef}`);
+  if ((raw as { mediaType?: unknown } | null)?.mediaType !== OCI_INDEX) checkpointManifest(raw, registryRef);
   return withStaging(async (ref) => {
     await skopeoCopy(registryRef, formatLayoutReference(ref), opts);
     return importFromLayout(ref, out);

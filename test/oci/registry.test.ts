@@ -6,12 +6,13 @@
  * both when it runs as root).
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANNOTATION, CKPT_IMAGE } from '../../src/oci/media-types.js';
+import { exportToLayout } from '../../src/oci/transfer.js';
 import { ckptIn } from '../cli/run-ckpt.js';
 import { missingTools, startRegistry, type Registry } from './registry.js';
 
@@ -66,7 +67,28 @@ describe.skipIf(missing !== null)(`push and pull through a registry on 127.0.0.1
     const r = await ckpt('pull', `docker://${registry.host}/ckpt/web:nope`, '-o', out, '--no-tls-verify');
     expect(r.code).toBe(1);
     expect(r.err.split('\n')).toHaveLength(1);
-    expect(r.err).toMatch(/^ckpt: skopeo copy docker:\/\/127\.0\.0\.1:\d+\/ckpt\/web:nope failed: .*manifest unknown.* \[CKPT_TRANSFER_FAILED\]$/);
+    expect(r.err).toMatch(/^ckpt: skopeo inspect docker:\/\/127\.0\.0\.1:\d+\/ckpt\/web:nope failed: .*manifest unknown.* \[CKPT_TRANSFER_FAILED\]$/);
+    expect(() => readFileSync(out)).toThrow();
+  }, 60_000);
+
+  it('an artifact of another kind is refused from its manifest, before any blob is downloaded', async () => {
+    // a layout whose manifest says it is something else, pushed with skopeo itself
+    const layout = join(root, 'other');
+    await exportToLayout('images/golden/i386-nested.tar', { dir: layout, tag: 'x' });
+    const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8'));
+    const blob = (d: string) => join(layout, 'blobs', 'sha256', d.slice(7));
+    const manifest = JSON.parse(readFileSync(blob(index.manifests[0].digest), 'utf8'));
+    manifest.artifactType = 'application/vnd.example.thing.v1';
+    const text = JSON.stringify(manifest);
+    const digest = `sha256:${createHash('sha256').update(text).digest('hex')}`;
+    writeFileSync(blob(digest), text);
+    index.manifests[0] = { ...index.manifests[0], digest, size: Buffer.byteLength(text), artifactType: manifest.artifactType };
+    writeFileSync(join(layout, 'index.json'), JSON.stringify(index));
+    const target = `docker://${registry.host}/other/thing:1`;
+    await execa('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${layout}:x`, target]);
+    const out = join(root, 'thing.tar');
+    const r = await ckpt('pull', target, '-o', out, '--no-tls-verify');
+    expect(r).toMatchObject({ code: 1, err: `ckpt: ${target} is not a ckpt checkpoint: its artifactType is application/vnd.example.thing.v1, not ${CKPT_IMAGE} [CKPT_NOT_AN_IMAGE]` });
     expect(() => readFileSync(out)).toThrow();
   }, 60_000);
 });
