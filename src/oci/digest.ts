@@ -1,12 +1,13 @@
 /** Digests as ckpt reads and writes them: sha256 only, 64 lowercase hex digits, nothing else. */
 import { ImageError } from '../image/format.js';
+import { shown } from './shown.js';
 
 const SHA256_DIGEST = /^sha256:([0-9a-f]{64})$/;
 
 /** parseDigest returns a digest's hex part, refusing any other algorithm or form (so a digest can become a file name safely). */
 export function parseDigest(digest: string): string {
   const m = SHA256_DIGEST.exec(digest);
-  if (!m) throw new ImageError('CKPT_BAD_LAYOUT', `digest ${JSON.stringify(digest.slice(0, 100))} is not sha256: and 64 lowercase hex digits, the only form this ckpt reads`);
+  if (!m) throw new ImageError('CKPT_BAD_LAYOUT', `digest ${shown(digest)} is not sha256: and 64 lowercase hex digits, the only form this ckpt reads`);
   return m[1]!;
 }
 

@@ -15,6 +15,7 @@ import { lstat, mkdir, open, readdir, rename, rm, stat, type FileHandle } from '
 import { join } from 'node:path';
 import { ImageError } from '../image/format.js';
 import { parseDigest } from './digest.js';
+import { shown } from './shown.js';
 
 /** the largest index.json, manifest or nested index read (what registries commonly accept for a manifest) */
 export const MAX_JSON_BYTES = 4 * 1024 * 1024;
@@ -231,6 +232,6 @@ export function parseJson(bytes: Uint8Array, what: string): unknown {
   try {
     return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch (e) {
-    badLayout(`${what} is not JSON: ${(e as Error).message}`);
+    badLayout(`${what} is not JSON: ${shown((e as Error).message, 200)}`);
   }
 }

@@ -11,7 +11,8 @@ import { ImageError } from '../image/format.js';
 import { parseDigest } from './digest.js';
 import { badLayout, LayoutFiles, MAX_JSON_BYTES, parseJson } from './layout-files.js';
 import { ANNOTATION, CKPT_IMAGE, EMPTY_DIGEST, EMPTY_JSON, LAYOUT_VERSION, OCI_EMPTY, OCI_INDEX, OCI_MANIFEST } from './media-types.js';
-import { DEFAULT_TAG, formatLayoutReference, type LayoutReference } from './reference.js';
+import { DEFAULT_TAG, formatLayoutReference, isValidTag, type LayoutReference } from './reference.js';
+import { shown } from './shown.js';
 import { indexSchema, layoutFileSchema, manifestSchema, type Descriptor, type Index, type Manifest } from './spec-schemas.js';
 
 /** how deep indexes may nest below index.json */
@@ -24,7 +25,7 @@ function validated<T>(schema: { safeParse(v: unknown): { success: true; data: T 
   const r = schema.safeParse(value);
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
-  badLayout(`${what}: ${issue.path.map(String).join('.') || '(root)'}: ${issue.message}`);
+  badLayout(`${what}: ${issue.path.length === 0 ? '(root)' : shown(issue.path.map(String).join('.'))}: ${issue.message}`);
 }
 
 /** checkedDescriptor refuses a descriptor whose digest is not sha256 or whose size is not a byte count within `max`. */
@@ -94,6 +95,13 @@ export class LayoutReader {
     return this.index.manifests.map((d) => d.annotations?.[ANNOTATION.refName]).filter((t): t is string => t !== undefined);
   }
 
+  /** tagList names the layout's tags for a message, any that is not a valid tag quoted and escaped. */
+  private tagList(): string {
+    const tags = this.tags();
+    if (tags.length === 0) return 'it has no tags';
+    return `its tags: ${tags.slice(0, 10).map((t) => (isValidTag(t) ? t : shown(t, 40))).join(', ')}${tags.length > 10 ? ', …' : ''}`;
+  }
+
   /**
    * entryFor picks index.json's entry for `tag`; without a tag, `latest`
    * when there is one, else the only entry.
@@ -106,8 +114,7 @@ export class LayoutReader {
     if (hits.length > 1) badLayout(`${this.files.dir}/index.json names ${hits.length} manifests ${tag}`);
     if (hits.length === 1) return hits[0]!;
     if (ref.tag === undefined && entries.length === 1) return entries[0]!;
-    const tags = this.tags();
-    const known = tags.length === 0 ? 'it has no tags' : `its tags: ${tags.slice(0, 10).join(', ')}${tags.length > 10 ? ', …' : ''}`;
+    const known = this.tagList();
     throw new ImageError('CKPT_TAG_NOT_FOUND', `${formatLayoutReference(ref)}: ${ref.tag === undefined ? `the layout has ${entries.length} manifests and none is tagged ${DEFAULT_TAG}; name one with oci:DIR:TAG` : `no manifest is tagged ${tag}`} (${known})`);
   }
 

@@ -109,7 +109,8 @@ async function openForWriting(dir: string): Promise<{ files: LayoutFiles; reader
 
 /** sameImageIn looks for a checkpoint of the layout whose layer is this image: its manifest is reused. */
 async function sameImageIn(reader: LayoutReader, layer: BlobRef): Promise<Artifact | undefined> {
-  const candidates = reader.index.manifests.filter((d) => d.mediaType === OCI_MANIFEST && d.artifactType === CKPT_IMAGE).slice(0, MAX_REUSE_CANDIDATES);
+  // entries other tools wrote (skopeo's) may not say their artifactType
+  const candidates = reader.index.manifests.filter((d) => d.mediaType === OCI_MANIFEST && (d.artifactType === undefined || d.artifactType === CKPT_IMAGE)).slice(0, MAX_REUSE_CANDIDATES);
   for (const d of candidates) {
     try {
       const a = await reader.resolve(d);

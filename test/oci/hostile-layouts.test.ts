@@ -8,7 +8,7 @@
  * succeed, and be seen.
  */
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -88,6 +88,8 @@ async function outcome(dir: string, tag: string | null = 't'): Promise<string> {
     await importFromLayout({ dir, tag: tag ?? undefined }, out);
   } catch (e) {
     if (!(e instanceof ImageError)) throw new Error(`not an ImageError: ${(e as Error).stack}`);
+    // nothing from the layout reaches the terminal unescaped
+    expect(e.message).toMatch(/^[^\u0000-\u001f\u007f-\u009f]*$/);
     expect(existsSync(out)).toBe(false);
     return e.code;
   }
@@ -158,6 +160,20 @@ describe('hostile layouts: paths and files', () => {
       else symlinkSync('/dev/zero', p);
       expect(await outcome(l.dir), kind).toBe('CKPT_BAD_LAYOUT');
     }
+  });
+
+  it('a tag or a key with control characters is shown escaped', async () => {
+    const l = new Layout();
+    const index = l.index;
+    index.manifests.push({ ...index.manifests[0], annotations: { 'org.opencontainers.image.ref.name': '\u001b]0;pwned\u0007' } });
+    l.index = index;
+    const err = await importFromLayout({ dir: l.dir, tag: 'nope' }, join(work, 'x.tar')).catch((e: Error) => e);
+    expect((err as Error).message).toBe(`nope: no manifest is tagged nope (its tags: t, "\\u001b]0;pwned\\u0007")`.replace(/^/, `oci:${l.dir}:`));
+    const m = new Layout();
+    const manifest = m.manifest;
+    (manifest.annotations as Record<string, unknown>)['\u009b2J'] = 7;
+    m.reseal(manifest);
+    expect(await outcome(m.dir)).toBe('CKPT_BAD_LAYOUT');
   });
 
   it('missing pieces: the directory, oci-layout, index.json, blobs/, a blob', async () => {
@@ -283,7 +299,8 @@ const MANIFEST_PATHS = [['schemaVersion'], ['mediaType'], ['artifactType'], ['co
 const INTERESTING = fc.constantFrom<unknown>(
   null, true, 0, -1, 1.5, 2 ** 31, 2 ** 53, 1e300, '', 'x', [], {}, 't',
   'sha256:../../outside/index.json', `sha256:${'0'.repeat(64)}`, `sha256:${'F'.repeat(64)}`, `sha512:${'0'.repeat(128)}`, `sha256:${sha('{}')}`,
-  OCI_INDEX, OCI_MANIFEST, 'application/vnd.oci.empty.v1+json', 'application/vnd.ckpt.image.v1.tar', '../../../../etc/passwd',
+  OCI_INDEX, OCI_MANIFEST, 'application/vnd.oci.empty.v1+json', 'application/vnd.example+json', 'text/plain', 'application/vnd.ckpt.image.v1.tar', '../../../../etc/passwd',
+  '\u001b]0;pwned\u0007', '\u009b2J', { '\u001b[2J': 1 }, { 'org.opencontainers.image.ref.name': '\u001b[31mt' },
 );
 
 function setPath(root: unknown, path: ReadonlyArray<string | number>, value: unknown, remove: boolean): void {
@@ -301,7 +318,9 @@ function setPath(root: unknown, path: ReadonlyArray<string | number>, value: unk
 describe('hostile layouts: fuzzed', () => {
   it('300 fixed-seed mutations of index.json, the manifest (resealed or not) and the blobs: refused with a code, or the same image', async () => {
     const mutation = fc.oneof(
-      fc.record({ kind: fc.constant('json' as const), file: fc.constantFrom('index', 'manifest'), path: fc.nat(100), value: fc.oneof(INTERESTING, fc.jsonValue({ maxDepth: 2 })), remove: fc.boolean(), reseal: fc.boolean() }),
+      fc.record({ kind: fc.constant('json' as const), file: fc.constantFrom('index', 'manifest'), path: fc.nat(100), value: fc.oneof({ arbitrary: INTERESTING, weight: 3 }, { arbitrary: fc.jsonValue({ maxDepth: 2 }), weight: 1 }), remove: fc.boolean(), reseal: fc.boolean() }),
+      // a manifest made into another kind of thing, resealed so the change is reached
+      fc.record({ kind: fc.constant('retype' as const), path: fc.constantFrom(['artifactType'], ['mediaType'], ['config', 'mediaType'], ['layers', 0, 'mediaType']), value: fc.constantFrom(OCI_INDEX, OCI_MANIFEST, 'application/vnd.example+json', 'application/vnd.oci.image.config.v1+json', 'application/vnd.oci.image.layer.v1.tar+gzip') }),
       fc.record({ kind: fc.constant('bytes' as const), file: fc.constantFrom('oci-layout', 'index.json', 'manifest', 'layer', 'config'), op: fc.constantFrom('flip', 'truncate', 'append', 'empty'), at: fc.nat() }),
     );
     const tally = new Map<string, number>();
@@ -309,7 +328,15 @@ describe('hostile layouts: fuzzed', () => {
       fc.asyncProperty(fc.array(mutation, { minLength: 1, maxLength: 3 }), async (muts) => {
         const l = new Layout();
         for (const m of muts) {
-          if (m.kind === 'json') {
+          if (m.kind === 'retype') {
+            try {
+              const doc = l.manifest;
+              setPath(doc, m.path, m.value, false);
+              l.reseal(doc);
+            } catch {
+              continue; // an earlier mutation left the manifest or the index unreadable
+            }
+          } else if (m.kind === 'json') {
             const isIndex = m.file === 'index';
             let doc: unknown;
             try {
@@ -334,7 +361,7 @@ describe('hostile layouts: fuzzed', () => {
             } catch {
               continue;
             }
-            if (!existsSync(p)) continue;
+            if (!existsSync(p) || !statSync(p).isFile()) continue; // an earlier mutation made the name point elsewhere
             const b = new Uint8Array(readFileSync(p));
             const at = b.length === 0 ? 0 : m.at % b.length;
             if (m.op === 'flip' && b.length > 0) b[at]! ^= 1 << (m.at % 8);
