@@ -8,13 +8,10 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { decode } from 'cbor-x';
-import { MAX_IMAGE_BYTES, untar } from '../image/archive.js';
-import type { ContainerImage } from '../image/container-image.js';
-import { FORMAT_VERSION, ImageError } from '../image/format.js';
-import { decodeImage } from '../image/image-codec.js';
-import { artifactManifest, type BlobRef, type CheckpointFacts } from './artifact-manifest.js';
-import { badLayout, LayoutFiles, readRegularFile, sha256Hex, writeFailed } from './layout-files.js';
+import { ImageError } from '../image/format.js';
+import { artifactManifest, type BlobRef } from './artifact-manifest.js';
+import { factsOf, type CheckedImage } from './checked-image.js';
+import { badLayout, LayoutFiles, sha256Hex, writeFailed } from './layout-files.js';
 import { LayoutReader, type Artifact } from './layout-reader.js';
 import { ANNOTATION, CKPT_IMAGE, EMPTY_JSON, LAYOUT_VERSION, OCI_INDEX, OCI_MANIFEST } from './media-types.js';
 import { DEFAULT_TAG, type LayoutReference } from './reference.js';
@@ -22,46 +19,6 @@ import type { Descriptor } from './spec-schemas.js';
 
 /** how many of the layout's checkpoints are looked at for one with the same image, to reuse its manifest */
 const MAX_REUSE_CANDIDATES = 64;
-/** the kernel personalities an image may record (src/kernel) */
-const KERNELS = new Set(['mainline', '2.6.32']);
-
-/** ReadImageFile: an image file's bytes, checked as an image, and what it is. */
-export interface CheckedImage {
-  bytes: Uint8Array;
-  image: ContainerImage;
-  /** the kernel personality recorded in the manifest, if any */
-  kernel: string | undefined;
-}
-
-/** checkImageBytes decodes an image's bytes in full (every checksum and record) without looking for its programs. */
-export function checkImageBytes(bytes: Uint8Array): CheckedImage {
-  const entries = untar(bytes);
-  const image = decodeImage(entries, null);
-  // Read from the manifest as it is, so an image from a ckpt that records no personality still exports.
-  const raw = decode(entries.get('manifest.cbor')!) as { kernel?: unknown };
-  const kernel = typeof raw.kernel === 'string' && KERNELS.has(raw.kernel) ? raw.kernel : undefined;
-  return { bytes, image, kernel };
-}
-
-/** readCheckedImage reads and checks an image file. */
-export async function readCheckedImage(path: string): Promise<CheckedImage & { mtime: Date }> {
-  const { bytes, stats } = await readRegularFile(path, `image ${path}`, { max: MAX_IMAGE_BYTES, noFollow: false, code: 'CKPT_BAD_ARCHIVE' });
-  return { ...checkImageBytes(bytes), mtime: stats.mtime };
-}
-
-export function factsOf(img: CheckedImage, title: string, created: Date): CheckpointFacts {
-  return {
-    container: img.image.name,
-    arch: img.image.arch,
-    kernel: img.kernel,
-    tasks: img.image.tasks.length,
-    pidLevels: img.image.tasks.reduce((d, t) => Math.max(d, t.numbers.length), 0),
-    formatVersion: FORMAT_VERSION,
-    created: created.toISOString().replace(/\.\d{3}Z$/, 'Z'),
-    title,
-  };
-}
-
 export interface ExportResult {
   manifest: BlobRef;
   layer: BlobRef;

@@ -11,7 +11,8 @@ import { ImageError } from '../image/format.js';
 import { MAX_JSON_BYTES, parseJson, writeFailed } from './layout-files.js';
 import { checkpointManifest, readLayoutImage, type Artifact } from './layout-reader.js';
 import { OCI_INDEX } from './media-types.js';
-import { checkImageBytes, exportImage, readCheckedImage, type CheckedImage, type ExportResult } from './layout-writer.js';
+import { checkImageBytes, readCheckedImage, type CheckedImage } from './checked-image.js';
+import { exportImage, type ExportResult } from './layout-writer.js';
 import { formatLayoutReference, type LayoutReference } from './reference.js';
 import { haveSkopeo, INSTALL_SKOPEO, skopeoCopy, skopeoManifest, type CopyOptions } from './skopeo.js';
 
