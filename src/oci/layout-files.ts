@@ -117,8 +117,9 @@ export class LayoutFiles {
     }
   }
 
+  /** isEmpty: the directory holds nothing but ckpt's own bookkeeping (a writer's lock). */
   async isEmpty(): Promise<boolean> {
-    return (await readdir(this.dir)).length === 0;
+    return (await readdir(this.dir)).every((name) => name.startsWith('.ckpt-'));
   }
 
   async exists(name: 'oci-layout' | 'index.json'): Promise<boolean> {

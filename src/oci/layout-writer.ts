@@ -12,6 +12,7 @@ import { ImageError } from '../image/format.js';
 import { artifactManifest, type BlobRef } from './artifact-manifest.js';
 import { factsOf, type CheckedImage } from './checked-image.js';
 import { badLayout, LayoutFiles, sha256Hex, writeFailed } from './layout-files.js';
+import { withLayoutLock } from './layout-lock.js';
 import { LayoutReader, type Artifact } from './layout-reader.js';
 import { ANNOTATION, CKPT_IMAGE, EMPTY_JSON, LAYOUT_VERSION, OCI_INDEX, OCI_MANIFEST } from './media-types.js';
 import { DEFAULT_TAG, type LayoutReference } from './reference.js';
@@ -38,15 +39,8 @@ function emptyIndex(): Record<string, unknown> & { manifests: Descriptor[] } {
  * an existing one must be a layout already, or empty (ckpt does not write
  * into a directory that holds something else).
  */
-async function openForWriting(dir: string): Promise<{ files: LayoutFiles; reader: LayoutReader | undefined }> {
-  const files = new LayoutFiles(dir);
-  if (!(await files.isDirectory())) {
-    try {
-      await mkdir(dir, { recursive: true, mode: 0o755 });
-    } catch (e) {
-      writeFailed(`layout directory ${dir}`, e);
-    }
-  }
+async function openForWriting(files: LayoutFiles): Promise<LayoutReader | undefined> {
+  const dir = files.dir;
   let exists: { layout: boolean; index: boolean; empty: boolean };
   try {
     exists = { layout: await files.exists('oci-layout'), index: await files.exists('index.json'), empty: await files.isEmpty() };
@@ -55,13 +49,13 @@ async function openForWriting(dir: string): Promise<{ files: LayoutFiles; reader
   }
   if (exists.layout) {
     // an existing layout is read with every check a reader makes, so ckpt never adds to a layout it would refuse
-    if (exists.index) return { files, reader: await LayoutReader.open(dir) };
+    if (exists.index) return LayoutReader.open(dir);
     await LayoutReader.checkLayoutFile(files);
-    return { files, reader: undefined };
+    return undefined;
   }
   if (!exists.empty) badLayout(`${dir} holds files but is not an OCI image layout (no oci-layout); ckpt writes a layout only into an empty or new directory`);
   await files.writeAtomically(files.path('oci-layout'), new TextEncoder().encode(JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION })), `${dir}/oci-layout`);
-  return { files, reader: undefined };
+  return undefined;
 }
 
 /** sameImageIn looks for a checkpoint of the layout whose layer is this image: its manifest is reused. */
@@ -85,8 +79,20 @@ async function sameImageIn(reader: LayoutReader, layer: BlobRef): Promise<Artifa
  * layout `ref` names, tagged `ref.tag` (default `latest`).
  */
 export async function exportImage(path: string, img: CheckedImage & { mtime: Date }, ref: LayoutReference): Promise<ExportResult> {
-  const tag = ref.tag ?? DEFAULT_TAG;
-  const { files, reader } = await openForWriting(ref.dir);
+  const files = new LayoutFiles(ref.dir);
+  if (!(await files.isDirectory())) {
+    try {
+      await mkdir(ref.dir, { recursive: true, mode: 0o755 });
+    } catch (e) {
+      writeFailed(`layout directory ${ref.dir}`, e);
+    }
+  }
+  return withLayoutLock(ref.dir, () => exportLocked(files, path, img, ref.tag ?? DEFAULT_TAG));
+}
+
+/** exportLocked is exportImage's work, done holding the layout's lock. */
+async function exportLocked(files: LayoutFiles, path: string, img: CheckedImage & { mtime: Date }, tag: string): Promise<ExportResult> {
+  const reader = await openForWriting(files);
   await files.makeBlobDirectories();
   const layer: BlobRef = { digest: `sha256:${sha256Hex(img.bytes)}`, size: img.bytes.length };
   const reused = reader ? await sameImageIn(reader, layer) : undefined;
@@ -108,7 +114,7 @@ export async function exportImage(path: string, img: CheckedImage & { mtime: Dat
   if (!unchanged) {
     const entry: Descriptor = { mediaType: OCI_MANIFEST, artifactType: CKPT_IMAGE, digest: manifest.digest, size: manifest.size, annotations: { [ANNOTATION.refName]: tag } };
     index.manifests = [...index.manifests.filter((d) => d.annotations?.[ANNOTATION.refName] !== tag), entry];
-    await files.writeAtomically(files.path('index.json'), new TextEncoder().encode(JSON.stringify(index)), `${ref.dir}/index.json`);
+    await files.writeAtomically(files.path('index.json'), new TextEncoder().encode(JSON.stringify(index)), `${files.dir}/index.json`);
   }
   return { manifest, layer, tag, blobsWritten, indexChanged: !unchanged };
 }

@@ -4,6 +4,7 @@
  * descriptor against the blob it names; export then import gives back the
  * image byte for byte; exporting again writes nothing new.
  */
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -205,5 +206,35 @@ describe('export and import', () => {
     writeFileSync(image, bytes);
     await expect(exportToLayout(image, { dir: join(dir, 'l'), tag: 'a' })).rejects.toMatchObject({ name: 'ImageError' });
     expect(readdirSync(dir)).toEqual(['bad.tar']);
+  });
+});
+
+describe('concurrent exports', () => {
+  it('eight exports into one layout at once: every tag lands, none lost', async () => {
+    const l = join(dir, 'l');
+    await Promise.all(GOLDEN.concat(GOLDEN.slice(0, 2)).map((image, k) => exportToLayout(image, { dir: l, tag: `t${k}` })));
+    expect([...checkLayout(l).keys()].sort()).toEqual(Array.from({ length: GOLDEN.length + 2 }, (_, k) => `t${k}`).sort());
+  });
+});
+
+describe('the layout lock', () => {
+  it('a lock left by a process that is gone is taken over; a live one is waited for, up to CKPT_LOCK_TIMEOUT', async () => {
+    const l = join(dir, 'l');
+    mkdirSync(l);
+    // a pid that was a process and is no more
+    const gone = spawnSync('true').pid!;
+    writeFileSync(join(l, '.ckpt-lock'), String(gone));
+    await exportToLayout('images/golden/i386-nested.tar', { dir: l, tag: 'a' });
+    expect(readdirSync(l).sort()).toEqual(['blobs', 'index.json', 'oci-layout']);
+    writeFileSync(join(l, '.ckpt-lock'), String(process.pid));
+    const timeout = process.env.CKPT_LOCK_TIMEOUT;
+    process.env.CKPT_LOCK_TIMEOUT = '0.3';
+    try {
+      await expect(exportToLayout('images/golden/ppc-nested.tar', { dir: l, tag: 'b' })).rejects.toMatchObject({ code: 'CKPT_WRITE_FAILED', message: `layout ${l} is locked by process ${process.pid} (${join(l, '.ckpt-lock')}); waited 0.3 s (CKPT_LOCK_TIMEOUT)` });
+    } finally {
+      if (timeout === undefined) delete process.env.CKPT_LOCK_TIMEOUT;
+      else process.env.CKPT_LOCK_TIMEOUT = timeout;
+    }
+    expect([...checkLayout(l).keys()]).toEqual(['a']);
   });
 });
