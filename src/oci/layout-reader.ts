@@ -111,7 +111,7 @@ export class LayoutReader {
     const named = (tag: string) => entries.filter((d) => d.annotations?.[ANNOTATION.refName] === tag);
     const tag = ref.tag ?? DEFAULT_TAG;
     const hits = named(tag);
-    if (hits.length > 1) badLayout(`${this.files.dir}/index.json names ${hits.length} manifests ${tag}`);
+    if (hits.length > 1) badLayout(`${this.files.dir}/index.json has ${hits.length} entries tagged ${tag}; a tag names one`);
     if (hits.length === 1) return hits[0]!;
     if (ref.tag === undefined && entries.length === 1) return entries[0]!;
     const known = this.tagList();
