@@ -228,10 +228,41 @@ export class LayoutFiles {
   }
 }
 
-/** parseJson parses a JSON file's bytes: UTF-8, one value. */
+/** how deeply arrays and objects may nest in a JSON file (an OCI manifest needs 4) */
+export const MAX_JSON_DEPTH = 64;
+
+/** nestingOf: how deeply arrays and objects nest in JSON text, brackets inside strings aside (no recursion). */
+function nestingOf(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // a backslash escapes the next character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) deepest = Math.max(deepest, ++depth);
+    else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return deepest;
+}
+
+/**
+ * parseJson parses a JSON file's bytes: UTF-8, one value, nested at most
+ * MAX_JSON_DEPTH deep (a value nested deeper would overflow the stack of
+ * whatever walks it later, JSON.stringify among them).
+ */
 export function parseJson(bytes: Uint8Array, what: string): unknown {
+  let text: string;
   try {
-    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    badLayout(`${what} is not UTF-8 text`);
+  }
+  if (nestingOf(text) > MAX_JSON_DEPTH) badLayout(`${what} nests arrays and objects more than ${MAX_JSON_DEPTH} deep`);
+  try {
+    return JSON.parse(text);
   } catch (e) {
     badLayout(`${what} is not JSON: ${shown((e as Error).message, 200)}`);
   }

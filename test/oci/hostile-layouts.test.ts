@@ -204,6 +204,9 @@ describe('hostile layouts: sizes and digests', () => {
       ['layer bytes changed', (l) => { const p = l.blob(l.layerHex); const b = readFileSync(p); b[b.length - 3000]! ^= 4; writeFileSync(p, new Uint8Array(b)); }, 'CKPT_BAD_CHECKSUM'],
       ['manifest bytes changed', (l) => { const p = l.blob(l.manifestHex); writeFileSync(p, readFileSync(p, 'utf8').replace('nested', 'nestee')); }, 'CKPT_BAD_CHECKSUM'],
       ['index.json of 5 MiB', (l) => writeFileSync(join(l.dir, 'index.json'), ' '.repeat(5 * 2 ** 20)), 'CKPT_BAD_LAYOUT'],
+      ['index.json nested a million deep', (l) => { const i = JSON.stringify(l.index); writeFileSync(join(l.dir, 'index.json'), `${i.slice(0, -1)},"x":${'['.repeat(1e6)}${']'.repeat(1e6)}}`); }, 'CKPT_BAD_LAYOUT'],
+      ['index.json nested 65 deep', (l) => { const i = JSON.stringify(l.index); writeFileSync(join(l.dir, 'index.json'), `${i.slice(0, -1)},"x":${'['.repeat(64)}${']'.repeat(64)}}`); }, 'CKPT_BAD_LAYOUT'],
+      ['harmless: index.json nested 64 deep, brackets in strings', (l) => { const i = JSON.stringify(l.index); writeFileSync(join(l.dir, 'index.json'), `${i.slice(0, -1)},"x":${'['.repeat(63)}"]]\\\"[[["${']'.repeat(63)}}`); }, 'same'],
       ['another image behind the right digest', (l) => { const other = new Uint8Array(readFileSync(OTHER)); const m = l.manifest; m.layers[0]!.digest = `sha256:${sha(other)}`; m.layers[0]!.size = other.length; writeFileSync(l.blob(sha(other)), other); l.reseal(m); }, 'other'],
     ];
     for (const [what, damage, code] of cases) {
@@ -282,6 +285,7 @@ describe('hostile layouts: writing', () => {
     for (const [what, damage] of [
       ['blobs/', (l: Layout) => { rmSync(join(l.dir, 'blobs'), { recursive: true }); symlinkSync(target, join(l.dir, 'blobs')); }],
       ['blobs/sha256/', (l: Layout) => { rmSync(join(l.dir, 'blobs', 'sha256'), { recursive: true }); symlinkSync(target, join(l.dir, 'blobs', 'sha256')); }],
+      ['index.json nested a million deep', (l: Layout) => { const i = JSON.stringify(l.index); writeFileSync(join(l.dir, 'index.json'), `${i.slice(0, -1)},"x":${'['.repeat(1e6)}${']'.repeat(1e6)}}`); }],
       ['index.json', (l: Layout) => { writeFileSync(join(target, 'index.json'), readFileSync(join(l.dir, 'index.json'), 'utf8')); rmSync(join(l.dir, 'index.json')); symlinkSync(join(target, 'index.json'), join(l.dir, 'index.json')); }],
     ] as const) {
       const l = new Layout();
