@@ -10,8 +10,8 @@ import { ANNOTATION, CKPT_IMAGE, EMPTY_DIGEST, EMPTY_JSON, OCI_EMPTY, OCI_MANIFE
 export interface CheckpointFacts {
   container: string;
   arch: string;
-  /** the kernel personality of the source host, when the image records it */
-  kernel: string | undefined;
+  /** the kernel personality of the source host */
+  kernel: string;
   tasks: number;
   /** pid levels inside the container (the deepest task's) */
   pidLevels: number;
@@ -35,7 +35,7 @@ export function annotationsFor(f: CheckpointFacts): Record<string, string> {
     [ANNOTATION.container]: f.container,
     [ANNOTATION.criuContainerName]: f.container,
     [ANNOTATION.arch]: f.arch,
-    ...(f.kernel === undefined ? {} : { [ANNOTATION.kernel]: f.kernel }),
+    [ANNOTATION.kernel]: f.kernel,
     [ANNOTATION.tasks]: String(f.tasks),
     [ANNOTATION.pidLevels]: String(f.pidLevels),
     [ANNOTATION.format]: String(f.formatVersion),

@@ -12,22 +12,25 @@ import { readRegularFile } from './layout-files.js';
 
 /** the kernel personalities an image may record (src/kernel) */
 const KERNELS = new Set(['mainline', '2.6.32']);
+/** the personality of an image that records none */
+const UNRECORDED_KERNEL = '2.6.32';
 
 /** CheckedImage: an image's bytes, checked as an image, and what it is. */
 export interface CheckedImage {
   bytes: Uint8Array;
   image: ContainerImage;
-  /** the kernel personality recorded in the manifest, if any */
-  kernel: string | undefined;
+  /** the source host's kernel personality */
+  kernel: string;
 }
 
 /** checkImageBytes decodes an image's bytes in full (every checksum and record) without looking for its programs. */
 export function checkImageBytes(bytes: Uint8Array): CheckedImage {
   const entries = untar(bytes);
   const image = decodeImage(entries, null);
-  // Read from the manifest as it is, so an image from a ckpt that records no personality still exports.
+  // Read from the manifest as it is: an image records its personality only when it is not 2.6.32
+  // (images written before personalities existed came from 2.6.32-era hosts).
   const raw = decode(entries.get('manifest.cbor')!) as { kernel?: unknown };
-  const kernel = typeof raw.kernel === 'string' && KERNELS.has(raw.kernel) ? raw.kernel : undefined;
+  const kernel = typeof raw.kernel === 'string' && KERNELS.has(raw.kernel) ? raw.kernel : UNRECORDED_KERNEL;
   return { bytes, image, kernel };
 }
 
