@@ -16,7 +16,7 @@ import { BYTES, progressBar } from '../progress.js';
 import { counted } from '../counted.js';
 import { printable } from '../printable.js';
 import { restorerIsPrivileged } from '../privilege.js';
-import { isLayoutReference, readImageFromLayout } from './oci.js';
+import { isLayoutReference } from '../../oci/reference.js';
 
 interface RestoreArgs extends HostArgs {
   image: string;
@@ -64,7 +64,8 @@ function withRestoreOptions(y: Argv): Argv<unknown> {
 
 /** readImage reads an image file, with a progress bar on a terminal for a large one, or the image an oci:DIR[:TAG] reference names. */
 async function readImage(path: string, json: boolean): Promise<ReadImage> {
-  if (isLayoutReference(path)) return readImageFromLayout(path);
+  // the OCI code is loaded only for a layout reference
+  if (isLayoutReference(path)) return (await import('./oci.js')).readImageFromLayout(path);
   const bar = progressBar('reading', !json, BYTES);
   try {
     return await readImageFile(path, (done, total) => bar.update(done, total));

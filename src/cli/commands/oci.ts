@@ -4,7 +4,7 @@ import { ImageError } from '../../image/format.js';
 import type { ReadImage } from '../../image/image-file.js';
 import { untar } from '../../image/archive.js';
 import { readLayoutImage } from '../../oci/layout-reader.js';
-import { formatLayoutReference, isLayoutReference, parseLayoutReference, parseRegistryReference, type LayoutReference } from '../../oci/reference.js';
+import { formatLayoutReference, parseLayoutReference, parseRegistryReference, type LayoutReference } from '../../oci/reference.js';
 import { exportToLayout, importFromLayout, pullImage, pushImage, type Imported } from '../../oci/transfer.js';
 import type { CliContext } from '../context.js';
 import { counted } from '../counted.js';
@@ -28,8 +28,6 @@ export function layoutArg(s: string): LayoutReference {
 function registryArg(s: string): string {
   return asUsage(() => parseRegistryReference(s));
 }
-
-export { isLayoutReference };
 
 /** readImageFromLayout: restore, check and inspect take an oci:DIR[:TAG] reference as well as a file. */
 export async function readImageFromLayout(reference: string): Promise<ReadImage> {
