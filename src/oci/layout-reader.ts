@@ -43,8 +43,8 @@ function checkedDescriptor(d: Descriptor, max: number, what: string): Descriptor
  */
 export function checkpointManifest(value: unknown, what: string): { manifest: Manifest; layer: Descriptor } {
   const manifest = validated(manifestSchema, value, what);
-  if (manifest.mediaType !== undefined && manifest.mediaType !== OCI_MANIFEST) badLayout(`${what}: its mediaType is ${manifest.mediaType}`);
   if (manifest.artifactType !== CKPT_IMAGE) throw new ImageError('CKPT_NOT_AN_IMAGE', `${what} is not a ckpt checkpoint: its artifactType is ${manifest.artifactType ?? '(none)'}, not ${CKPT_IMAGE}`);
+  if (manifest.mediaType !== undefined && manifest.mediaType !== OCI_MANIFEST) badLayout(`${what}: its mediaType is ${manifest.mediaType}`);
   const c = manifest.config;
   if (c.mediaType !== OCI_EMPTY || c.digest !== EMPTY_DIGEST || c.size !== EMPTY_JSON.length) badLayout(`${what}: its config is not the empty descriptor (${OCI_EMPTY}, ${EMPTY_DIGEST}, size 2)`);
   if (c.data !== undefined && c.data !== Buffer.from(EMPTY_JSON).toString('base64')) badLayout(`${what}: its config's data is not {}`);

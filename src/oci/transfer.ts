@@ -10,7 +10,6 @@ import { writeFileAtomically } from '../store/atomic-file.js';
 import { ImageError } from '../image/format.js';
 import { MAX_JSON_BYTES, parseJson, writeFailed } from './layout-files.js';
 import { checkpointManifest, readLayoutImage, type Artifact } from './layout-reader.js';
-import { OCI_INDEX } from './media-types.js';
 import { checkImageBytes, readCheckedImage, type CheckedImage } from './checked-image.js';
 import { exportImage, type ExportResult } from './layout-writer.js';
 import { formatLayoutReference, type LayoutReference } from './reference.js';
@@ -79,9 +78,10 @@ export async function pushImage(imagePath: string, registryRef: string, opts: Co
 export async function pullImage(registryRef: string, out: string, opts: CopyOptions): Promise<Imported> {
   await requireSkopeo();
   // Not a checkpoint (an ordinary container image, say): refused before a blob is downloaded.
-  // An index is left to skopeo, which picks a manifest from it; the copy is checked in full either way.
+  // The copy is then checked in full as any layout.
   const raw = parseJson(await skopeoManifest(registryRef, opts, MAX_JSON_BYTES), `the manifest of ${registryRef}`);
-  if ((raw as { mediaType?: unknown } | null)?.mediaType !== OCI_INDEX) checkpointManifest(raw, registryRef);
+  if (Array.isArray((raw as { manifests?: unknown } | null)?.manifests)) throw new ImageError('CKPT_NOT_AN_IMAGE', `${registryRef} is an image index, not a ckpt checkpoint (ckpt push makes one manifest; name a checkpoint's own by its digest, REPO@sha256:...)`);
+  checkpointManifest(raw, registryRef);
   return withStaging(async (ref) => {
     await skopeoCopy(registryRef, formatLayoutReference(ref), opts);
     return importFromLayout(ref, out);

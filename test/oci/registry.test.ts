@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ANNOTATION, CKPT_IMAGE } from '../../src/oci/media-types.js';
+import { ANNOTATION, CKPT_IMAGE, OCI_INDEX } from '../../src/oci/media-types.js';
 import { exportToLayout } from '../../src/oci/transfer.js';
 import { ckptIn } from '../cli/run-ckpt.js';
 import { missingTools, startRegistry, type Registry } from './registry.js';
@@ -71,7 +71,7 @@ describe.skipIf(missing !== null)(`push and pull through a registry on 127.0.0.1
     expect(() => readFileSync(out)).toThrow();
   }, 60_000);
 
-  it('an artifact of another kind is refused from its manifest, before any blob is downloaded', async () => {
+  it('an artifact of another kind, or an index, is refused from its manifest, before any blob is downloaded; a checkpoint named by digest is pulled', async () => {
     // a layout whose manifest says it is something else, pushed with skopeo itself
     const layout = join(root, 'other');
     await exportToLayout('images/golden/i386-nested.tar', { dir: layout, tag: 'x' });
@@ -90,5 +90,22 @@ describe.skipIf(missing !== null)(`push and pull through a registry on 127.0.0.1
     const r = await ckpt('pull', target, '-o', out, '--no-tls-verify');
     expect(r).toMatchObject({ code: 1, err: `ckpt: ${target} is not a ckpt checkpoint: its artifactType is application/vnd.example.thing.v1, not ${CKPT_IMAGE} [CKPT_NOT_AN_IMAGE]` });
     expect(() => readFileSync(out)).toThrow();
+    // an image index (here around a real checkpoint) is not followed either
+    const good = join(root, 'good');
+    await exportToLayout('images/golden/i386-nested.tar', { dir: good, tag: 'x' });
+    const entry = JSON.parse(readFileSync(join(good, 'index.json'), 'utf8')).manifests[0];
+    const indexText = JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: entry.mediaType, digest: entry.digest, size: entry.size, platform: { architecture: 'amd64', os: 'linux' } }] });
+    const indexDigest = `sha256:${createHash('sha256').update(indexText).digest('hex')}`;
+    writeFileSync(join(good, 'blobs', 'sha256', indexDigest.slice(7)), indexText);
+    writeFileSync(join(good, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: OCI_INDEX, digest: indexDigest, size: Buffer.byteLength(indexText), annotations: { [ANNOTATION.refName]: 'idx' } }] }));
+    const indexTarget = `docker://${registry.host}/other/index:1`;
+    await execa('skopeo', ['copy', '--quiet', '--all', '--dest-tls-verify=false', `oci:${good}:idx`, indexTarget]);
+    const viaIndex = await ckpt('pull', indexTarget, '-o', out, '--no-tls-verify');
+    expect(viaIndex.code).toBe(1);
+    expect(viaIndex.err).toBe(`ckpt: ${indexTarget} is an image index, not a ckpt checkpoint (ckpt push makes one manifest; name a checkpoint's own by its digest, REPO@sha256:...) [CKPT_NOT_AN_IMAGE]`);
+    // named by its digest, the checkpoint inside comes out
+    const byDigest = await ckpt('pull', `docker://${registry.host}/other/index@${entry.digest}`, '-o', out, '--no-tls-verify');
+    expect(byDigest.err).toBe('');
+    expect(Buffer.compare(new Uint8Array(readFileSync(out)), new Uint8Array(readFileSync('images/golden/i386-nested.tar')))).toBe(0);
   }, 60_000);
 });
