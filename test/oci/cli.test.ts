@@ -13,7 +13,7 @@ afterEach(() => rmSync(root, { recursive: true, force: true }));
 
 const ckpt = (...argv: string[]) => ckptIn(root, argv);
 
-describe('checkpoints in OCI layouts through the CLI', () => {
+describe('checkpoints in OCI layouts through the CLI', { timeout: 30_000 }, () => {
   it('dump, export, restore straight from oci:DIR:TAG with the same pids; inspect and check read it too; import gives the file back', async () => {
     expect((await ckpt('run', 'web', 'images/workloads/nested.wl', '--steps', '40')).code).toBe(0);
     const ps = async (...more: string[]) => JSON.parse((await ckpt('ps', 'web', '--json', ...more)).out).map((r: { nspids: number[] }) => r.nspids.slice(1));

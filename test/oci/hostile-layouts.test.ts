@@ -36,7 +36,7 @@ beforeAll(async () => {
   outside = join(work, 'outside');
   await exportToLayout(IMAGE, { dir: pristine, tag: 't' });
   await exportToLayout(OTHER, { dir: outside, tag: 't' });
-});
+}, 30_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const sha = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
@@ -99,7 +99,7 @@ async function outcome(dir: string, tag: string | null = 't'): Promise<string> {
   return 'same';
 }
 
-describe('hostile layouts: paths and files', () => {
+describe('hostile layouts: paths and files', { timeout: 30_000 }, () => {
   it('a symbolic link for a blob, for blobs/, blobs/sha256/ or index.json is not followed (it leads to a valid layout outside)', async () => {
     const links: Array<[string, (l: Layout) => void]> = [
       ['layer blob', (l) => {
@@ -191,7 +191,7 @@ describe('hostile layouts: paths and files', () => {
   });
 });
 
-describe('hostile layouts: sizes and digests', () => {
+describe('hostile layouts: sizes and digests', { timeout: 30_000 }, () => {
   it('sizes: negative, fractional, huge, or not the blob\'s; contents not the digest\'s', async () => {
     const cases: Array<[string, (l: Layout) => void, string]> = [
       ['negative manifest size', (l) => { const i = l.index; i.manifests[0]!.size = -1; l.index = i; }, 'CKPT_BAD_LAYOUT'],
@@ -278,7 +278,7 @@ describe('hostile layouts: sizes and digests', () => {
   });
 });
 
-describe('hostile layouts: writing', () => {
+describe('hostile layouts: writing', { timeout: 30_000 }, () => {
   it('export never writes through a symbolic link out of the layout', async () => {
     const target = join(work, 'target');
     mkdirSync(target);
@@ -319,7 +319,7 @@ function setPath(root: unknown, path: ReadonlyArray<string | number>, value: unk
   else at[last] = value;
 }
 
-describe('hostile layouts: fuzzed', () => {
+describe('hostile layouts: fuzzed', { timeout: 30_000 }, () => {
   it('300 fixed-seed mutations of index.json, the manifest (resealed or not) and the blobs: refused with a code, or the same image', async () => {
     const mutation = fc.oneof(
       fc.record({ kind: fc.constant('json' as const), file: fc.constantFrom('index', 'manifest'), path: fc.nat(100), value: fc.oneof({ arbitrary: INTERESTING, weight: 3 }, { arbitrary: fc.jsonValue({ maxDepth: 2 }), weight: 1 }), remove: fc.boolean(), reseal: fc.boolean() }),

@@ -72,7 +72,7 @@ function checkLayout(layout: string): Map<string, ReturnType<typeof manifestSche
   return byTag;
 }
 
-describe('the image-spec schemas, as zod', () => {
+describe('the image-spec schemas, as zod', { timeout: 30_000 }, () => {
   const d = { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', size: 32654, digest: 'sha256:9834876dcfb05cb167a5c24953eba58c4ac89b1adf57f28f2f9d09af107ee8f0' };
 
   it('accept the spec examples of a descriptor, a manifest with an artifactType and an index', () => {
@@ -99,7 +99,7 @@ describe('the image-spec schemas, as zod', () => {
   });
 });
 
-describe('export and import', () => {
+describe('export and import', { timeout: 30_000 }, () => {
   it('every golden image: a layout valid against the spec schemas, and import gives back the image byte for byte', async () => {
     for (const [k, image] of GOLDEN.entries()) {
       const ref = parseLayoutReference(`oci:${join(dir, 'layout')}:g${k}`);
@@ -211,7 +211,7 @@ describe('export and import', () => {
   });
 });
 
-describe('concurrent exports', () => {
+describe('concurrent exports', { timeout: 30_000 }, () => {
   it('eight exports into one layout at once: every tag lands, none lost', async () => {
     const l = join(dir, 'l');
     await Promise.all(GOLDEN.concat(GOLDEN.slice(0, 2)).map((image, k) => exportToLayout(image, { dir: l, tag: `t${k}` })));
@@ -219,7 +219,7 @@ describe('concurrent exports', () => {
   });
 });
 
-describe('the layout lock', () => {
+describe('the layout lock', { timeout: 30_000 }, () => {
   it('a lock left by a process that is gone is taken over; a live one is waited for, up to CKPT_LOCK_TIMEOUT', async () => {
     const l = join(dir, 'l');
     mkdirSync(l);

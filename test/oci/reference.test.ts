@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatLayoutReference, isValidTag, parseLayoutReference, parseRegistryReference } from '../../src/oci/reference.js';
 
-describe('references', () => {
+describe('references', { timeout: 30_000 }, () => {
   it('oci:DIR[:TAG]: the directory ends at the first colon (as skopeo reads it); the rest is the tag', () => {
     expect(parseLayoutReference('oci:ckpts')).toEqual({ dir: 'ckpts', tag: undefined });
     expect(parseLayoutReference('oci:/srv/ckpts:web-1')).toEqual({ dir: '/srv/ckpts', tag: 'web-1' });
