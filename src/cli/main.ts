@@ -8,6 +8,7 @@ import { containerCommands } from './commands/containers.js';
 import { demoCommand } from './commands/demo.js';
 import { hostCommand } from './commands/host.js';
 import { imageCommands } from './commands/images.js';
+import { ociCommands } from './commands/oci.js';
 import { ImageError } from '../image/format.js';
 import { RestoreError } from '../image/restore.js';
 import { DumpError } from '../image/dump.js';
@@ -55,6 +56,7 @@ export async function run(argv: readonly string[], io: RunIo = {}): Promise<numb
     .command(hostCommand(ctx))
     .command(containerCommands(ctx))
     .command(imageCommands(ctx))
+    .command(ociCommands(ctx))
     .option('debug', { type: 'boolean', default: false, describe: 'print the stack trace of any error' })
     .demandCommand(1, 'name a command; try: ckpt demo')
     .strict()

@@ -21,7 +21,17 @@ export type ImageErrorCode =
   | 'CKPT_INCONSISTENT'
   | 'CKPT_PRIVILEGE'
   | 'CKPT_MISSING_PROGRAM'
-  | 'CKPT_WRITE_FAILED';
+  | 'CKPT_WRITE_FAILED'
+  /** an OCI image layout that is malformed or unsafe to read (src/oci) */
+  | 'CKPT_BAD_LAYOUT'
+  /** an oci:DIR[:TAG] or docker:// reference that cannot be parsed */
+  | 'CKPT_BAD_REFERENCE'
+  /** a tag (or a default one) that names no checkpoint in the layout */
+  | 'CKPT_TAG_NOT_FOUND'
+  /** push or pull without skopeo installed */
+  | 'CKPT_NO_SKOPEO'
+  /** skopeo could not copy to or from the registry */
+  | 'CKPT_TRANSFER_FAILED';
 
 /** ImageError: an image that cannot be read (or written), with a stable code and a message naming what is wrong. */
 export class ImageError extends Error {

@@ -17,6 +17,7 @@ import { BYTES, progressBar } from '../progress.js';
 import { counted } from '../counted.js';
 import { printable } from '../printable.js';
 import { restorerIsPrivileged } from '../privilege.js';
+import { isLayoutReference } from '../../oci/reference.js';
 
 interface RestoreArgs extends HostArgs {
   image: string;
@@ -55,15 +56,17 @@ function restoreOptions(a: RestoreArgs): RestoreOptions {
 
 function withRestoreOptions(y: Argv): Argv<unknown> {
   return withHost(y)
-    .positional('image', { type: 'string', demandOption: true, describe: 'the image file (a tar archive)' })
+    .positional('image', { type: 'string', demandOption: true, describe: 'the image file (a tar archive), or oci:DIR[:TAG] in an OCI image layout' })
     .option('name', { type: 'string', describe: "the container's name on the target (default: its name in the image)" })
     .option('host-pids', { type: 'boolean', default: false, describe: 'keep the pids at the levels above the container too: the host\'s, and with --into that container\'s (they must be free)' })
     .option('into', { type: 'string', describe: 'restore inside this running container, as a container nested in it (its pid namespace is entered with setns)' })
     .option('via', { choices: ['eclone', 'clone3'] as const, default: 'eclone' as const, describe: 'name the pids with eclone (oldest level first) or clone3 set_tid (innermost first)' });
 }
 
-/** readImage reads an image file, with a progress bar on a terminal for a large one. */
+/** readImage reads an image file, with a progress bar on a terminal for a large one, or the image an oci:DIR[:TAG] reference names. */
 async function readImage(path: string, json: boolean): Promise<ReadImage> {
+  // the OCI code is loaded only for a layout reference
+  if (isLayoutReference(path)) return (await import('./oci.js')).readImageFromLayout(path);
   const bar = progressBar('reading', !json, BYTES);
   try {
     return await readImageFile(path, (done, total) => bar.update(done, total));
@@ -188,7 +191,7 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
       describe: 'Show what an image holds',
       builder: (y: Argv) =>
         withCommon(y)
-          .positional('image', { type: 'string', demandOption: true })
+          .positional('image', { type: 'string', demandOption: true, describe: 'the image file, or oci:DIR[:TAG]' })
           .option('tree', { type: 'boolean', default: false, describe: 'the task tree with every pid level' })
           .example('$0 inspect web.tar --tree', 'who is in it, at every level'),
       handler: async (a) => {
