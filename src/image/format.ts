@@ -21,7 +21,11 @@ export type ImageErrorCode =
   | 'CKPT_INCONSISTENT'
   | 'CKPT_PRIVILEGE'
   | 'CKPT_MISSING_PROGRAM'
-  | 'CKPT_WRITE_FAILED';
+  | 'CKPT_WRITE_FAILED'
+  | 'CKPT_READ_FAILED'
+  | 'CKPT_TRUNCATED'
+  | 'CKPT_OUTPUT_EXISTS'
+  | 'CKPT_NO_ZSTD';
 
 /** ImageError: an image that cannot be read (or written), with a stable code and a message naming what is wrong. */
 export class ImageError extends Error {

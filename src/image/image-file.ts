@@ -93,7 +93,7 @@ export async function readImageFile(path: string, onProgress?: (read: number, to
     const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
     try {
       const st = await fh.stat();
-      if (!st.isFile()) throw new ImageError('CKPT_BAD_ARCHIVE', `image ${path} is not a regular file`);
+      if (!st.isFile()) throw new ImageError('CKPT_READ_FAILED', `image ${path} is not a regular file`);
       if (st.size > MAX_IMAGE_BYTES) throw new ImageError('CKPT_BAD_ARCHIVE', `image ${path} is ${st.size} bytes, more than the ${MAX_IMAGE_BYTES} this ckpt reads`);
       bytes = new Uint8Array(st.size);
       digester = new EntryDigester(bytes);
@@ -127,7 +127,7 @@ export async function readImageFile(path: string, onProgress?: (read: number, to
     }
   } catch (e) {
     if (e instanceof ImageError) throw e;
-    throw new ImageError('CKPT_BAD_ARCHIVE', `cannot read image ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new ImageError('CKPT_READ_FAILED', `cannot read image ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   const entries = untar(bytes);
   return { entries, digests: digestsFor(bytes, entries, digester.digested) };

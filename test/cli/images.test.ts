@@ -100,10 +100,10 @@ describe('dump and restore through the CLI', () => {
   });
 
   it('refuses bad input in one line', async () => {
-    expect((await ckpt('restore', join(root, 'none.tar'))).err).toBe(`ckpt: cannot read image ${join(root, 'none.tar')}: ENOENT [CKPT_BAD_ARCHIVE]`);
+    expect((await ckpt('restore', join(root, 'none.tar'))).err).toBe(`ckpt: cannot read image ${join(root, 'none.tar')}: ENOENT [CKPT_READ_FAILED]`);
     expect((await ckpt('dump', 'ghost')).err.split(' (looked')[0]).toBe('ckpt: no host named default');
     await ckpt('run', 'real', 'images/workloads/threads.wl');
-    expect((await ckpt('dump', 'ghost')).err).toBe('ckpt: no container ghost on host default');
+    expect((await ckpt('dump', 'ghost')).err).toBe('ckpt: no container ghost on host default (it has: real) [CKPT_NO_CONTAINER]');
     expect(existsSync('ghost.ckpt.tar')).toBe(false);
   });
 });

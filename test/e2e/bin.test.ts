@@ -18,7 +18,7 @@ describe.skipIf(!built)('bin/ckpt', () => {
   it('exits 2 on bad usage with one line on stderr', async () => {
     const r = await execa('node', [BIN, 'nope'], { reject: false });
     expect(r.exitCode).toBe(2);
-    expect(r.stderr.split('\n')[0]).toBe('ckpt: Unknown argument: nope');
+    expect(r.stderr.split('\n')[0]).toBe('ckpt: unknown command "nope"');
   });
 });
 

@@ -5,7 +5,7 @@ import { pidMaxLimit } from '../../kernel/host.js';
 import { PID_MAX_DEFAULT, PID_MAX_MIN } from '../../abi/limits.js';
 import type { Machine } from '../../container/machine.js';
 import type { CliContext } from '../context.js';
-import { storeOf, verb, withCommon, type CommonArgs } from '../options.js';
+import { countOf, nameOf, storeOf, verb, withCommon, type CommonArgs } from '../options.js';
 import { counted } from '../counted.js';
 import { UsageError } from '../usage-error.js';
 
@@ -33,15 +33,15 @@ export function hostCommand(ctx: CliContext): CommandModule {
           describe: 'Create a host of an architecture',
           builder: (b: Argv) =>
             withCommon(b)
-              .positional('name', { type: 'string', demandOption: true })
-              .option('arch', { type: 'string', demandOption: true, describe: `one of ${archNames().join(', ')} (aliases x86, powerpc)` })
-              .option('pid-max', { type: 'number', describe: `kernel.pid_max (${PID_MAX_MIN}..4194304 on 64-bit arches, ..32768 on 32-bit; default ${PID_MAX_DEFAULT})` })
+              .positional('name', { type: 'string', demandOption: true, coerce: nameOf('host') })
+              .option('arch', { type: 'string', demandOption: true, requiresArg: true, describe: `one of ${archNames().join(', ')} (aliases x86, powerpc)` })
+              .option('pid-max', { type: 'string', requiresArg: true, coerce: countOf('pid-max'), describe: `kernel.pid_max (${PID_MAX_MIN}..4194304 on 64-bit arches, ..32768 on 32-bit; default ${PID_MAX_DEFAULT})` })
               .example('$0 host create big --arch s390x --pid-max 4194304', 'a 64-bit s390 host with the largest pid space'),
           handler: (a: CommonArgs & { name: string; arch: string; pidMax?: number }) => {
             const arch = archByName(a.arch);
             if (!arch) throw new UsageError(`unknown architecture ${JSON.stringify(a.arch)}: expected one of ${archNames().join(', ')} (or x86, powerpc)`);
             const limit = pidMaxLimit(arch);
-            if (a.pidMax !== undefined && (!Number.isInteger(a.pidMax) || a.pidMax < PID_MAX_MIN || a.pidMax > limit)) {
+            if (a.pidMax !== undefined && (a.pidMax < PID_MAX_MIN || a.pidMax > limit)) {
               throw new UsageError(`--pid-max ${a.pidMax} is outside ${PID_MAX_MIN}..${limit} for ${arch.name}`);
             }
             const m = storeOf(a).create(a.name, arch.name, a.pidMax);
@@ -68,7 +68,7 @@ export function hostCommand(ctx: CliContext): CommandModule {
           verb<CommonArgs & { name: string }>({
           command: 'show <name>',
           describe: 'Show one host',
-          builder: (b: Argv) => withCommon(b).positional('name', { type: 'string', demandOption: true }).example('$0 host show default', 'its arch, clock and containers'),
+          builder: (b: Argv) => withCommon(b).positional('name', { type: 'string', demandOption: true, coerce: nameOf('host') }).example('$0 host show default', 'its arch, clock and containers'),
           handler: (a: CommonArgs & { name: string }) => {
             const s = summary(storeOf(a).read(a.name));
             if (a.json) return ctx.out(JSON.stringify(s));
@@ -81,7 +81,7 @@ export function hostCommand(ctx: CliContext): CommandModule {
           verb<CommonArgs & { name: string }>({
           command: 'rm <name>',
           describe: 'Remove a host and everything on it',
-          builder: (b: Argv) => withCommon(b).positional('name', { type: 'string', demandOption: true }).example('$0 host rm old', 'delete host old'),
+          builder: (b: Argv) => withCommon(b).positional('name', { type: 'string', demandOption: true, coerce: nameOf('host') }).example('$0 host rm old', 'delete host old'),
           handler: (a: CommonArgs & { name: string }) => {
             storeOf(a).remove(a.name);
             ctx.out(a.json ? JSON.stringify({ removed: a.name }) : `removed host ${a.name}`);

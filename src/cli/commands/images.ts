@@ -9,9 +9,8 @@ import { dumpContainer } from '../../image/dump.js';
 import { decodeImage, sha256 } from '../../image/image-codec.js';
 import { restoreAtomically, RestoreError, type RestoreOptions } from '../../image/restore.js';
 import type { CliContext } from '../context.js';
-import { EXIT } from '../exit-codes.js';
-import { orCreateArch, storeOf, verb, withCommon, withHost, type CommonArgs, type HostArgs } from '../options.js';
-import { UsageError } from '../usage-error.js';
+import { EXIT } from '../error-codes.js';
+import { containerOf, nameOf, orCreateArch, storeOf, verb, withCommon, withContainer, withHost, type CommonArgs, type HostArgs } from '../options.js';
 import { BYTES, progressBar } from '../progress.js';
 import { counted } from '../counted.js';
 import { printable } from '../printable.js';
@@ -55,9 +54,9 @@ function restoreOptions(a: RestoreArgs): RestoreOptions {
 function withRestoreOptions(y: Argv): Argv<unknown> {
   return withHost(y)
     .positional('image', { type: 'string', demandOption: true, describe: 'the image file (a tar archive)' })
-    .option('name', { type: 'string', describe: "the container's name on the target (default: its name in the image)" })
+    .option('name', { type: 'string', requiresArg: true, coerce: nameOf('container'), describe: "the container's name on the target (default: its name in the image)" })
     .option('host-pids', { type: 'boolean', default: false, describe: 'keep the pids at the levels above the container too: the host\'s, and with --into that container\'s (they must be free)' })
-    .option('into', { type: 'string', describe: 'restore inside this running container, as a container nested in it (its pid namespace is entered with setns)' })
+    .option('into', { type: 'string', requiresArg: true, coerce: nameOf('container'), describe: 'restore inside this running container, as a container nested in it (its pid namespace is entered with setns)' })
     .option('via', { choices: ['eclone', 'clone3'] as const, default: 'eclone' as const, describe: 'name the pids with eclone (oldest level first) or clone3 set_tid (innermost first)' });
 }
 
@@ -94,8 +93,7 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
       command: 'dump <ctr>',
       describe: 'Checkpoint a container into an image file',
       builder: (y: Argv) =>
-        withHost(y)
-          .positional('ctr', { type: 'string', demandOption: true })
+        withContainer(withHost(y))
           .option('output', { alias: 'o', type: 'string', describe: 'image file (default: CTR.ckpt.tar)' })
           .option('leave-running', { type: 'boolean', default: false, describe: 'keep the container running after the dump' })
           .option('embed-files', { type: 'boolean', default: false, describe: 'store program text in the image instead of a path and hash' })
@@ -103,8 +101,7 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
       handler: async (a) => {
         const out = a.output ?? `${a.ctr}.ckpt.tar`;
         const info = await storeOf(a).updateAsync(a.host, async (m) => {
-          const c = m.containers.get(a.ctr);
-          if (!c) throw new UsageError(`no container ${a.ctr} on host ${m.name}`);
+          const c = containerOf(m, a.ctr);
           const bar = progressBar('dumping', !a.json);
           // the image is encoded and written before the machine runs again, so it may share the page frames
           const img = dumpContainer(m, c, { shareFrames: true, onProgress: (done, total) => bar.update(done, total) });
