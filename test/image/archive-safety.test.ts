@@ -105,7 +105,7 @@ describe('archive safety', () => {
     }
     const missing = await ckptIn(root, ['restore', join(dir, 'nothing.tar')]);
     expect(missing.code).toBe(1);
-    expect(missing.err).toBe(`ckpt: cannot read image ${join(dir, 'nothing.tar')}: ENOENT [CKPT_BAD_ARCHIVE]`);
+    expect(missing.err).toBe(`ckpt: cannot read image ${join(dir, 'nothing.tar')}: ENOENT [CKPT_READ_FAILED]`);
   });
 
   it('a dump writes its output file and nothing else, and replaces a symlink at that path instead of writing through it', async () => {
