@@ -52,8 +52,8 @@ describe('broken images are refused with a stable code', () => {
     ['an entry missing', () => rebuild(base().filter(([n]) => n !== 'memory.cbor')), 'CKPT_BAD_ARCHIVE'],
     ['an unexpected entry', () => rebuild([...base(), ['../evil', new Uint8Array(3)]]), 'CKPT_BAD_ARCHIVE'],
     ['an entry twice', () => rebuild([...base(), base()[1]!]), 'CKPT_BAD_ARCHIVE'],
-    ['the manifest not first', () => rebuild(base().reverse()), 'CKPT_BAD_ARCHIVE'],
-    ['truncated', () => golden('x86_64').slice(0, 1000), 'CKPT_BAD_ARCHIVE'],
+    ['the manifest not first', () => rebuild(base().reverse()), 'CKPT_NOT_AN_IMAGE'],
+    ['truncated', () => golden('x86_64').slice(0, 1000), 'CKPT_TRUNCATED'],
     ['not an image at all', () => rebuild([['manifest.cbor', new Uint8Array([0xa1, 0x61, 0x78, 0x01])]]), 'CKPT_NOT_AN_IMAGE'],
   ];
   for (const [what, make, code] of cases) it(what, () => expect(codeOf(() => decodeImage(untar(make())))).toBe(code));
