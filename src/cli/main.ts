@@ -14,6 +14,7 @@ import { codeOf, EXIT, exitStatusOf } from './error-codes.js';
 import { UsageError } from './usage-error.js';
 import { commandName, VERBS, type VerbEntry } from './verbs.js';
 import { toolVersion } from './version.js';
+import { writingImageToStdout } from './stdout-image.js';
 import { refusedWith } from './refused.js';
 
 export interface RunIo {
@@ -138,7 +139,19 @@ function reporter(ctx: CliContext, json: boolean, debug: boolean): Reporter {
   };
 }
 
+/**
+ * quietOnClosedPipe: when what reads ckpt's output goes away (ckpt ps | head -2), ckpt ends quietly
+ * instead of dying with a stack trace; a dump writing its image to standard output fails by itself.
+ */
+function quietOnClosedPipe(): void {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    if (!writingImageToStdout()) process.exit(typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK);
+  });
+}
+
 export async function run(argv: readonly string[], io: RunIo = {}): Promise<number> {
+  if (!io.out) quietOnClosedPipe();
   let code: number = EXIT.OK;
   const out = io.out ?? ((l: string) => process.stdout.write(`${l}\n`));
   const err = io.err ?? ((l: string) => process.stderr.write(`${l}\n`));

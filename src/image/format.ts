@@ -33,6 +33,8 @@ export class ImageError extends Error {
   constructor(
     readonly code: ImageErrorCode,
     message: string,
+    /** every problem of this kind, when there are several (each program missing) */
+    readonly problems?: ReadonlyArray<{ code: ImageErrorCode; message: string }>,
   ) {
     super(message);
   }

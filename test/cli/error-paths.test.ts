@@ -92,6 +92,7 @@ const CASES: Case[] = [
   { what: 'dump of a task holding a pidfd of a process outside its container', argv: () => ['dump', 'p', '--host', 'pidfd', '-o', join(dir, 'p.tar')], code: 1, line: /^ckpt: task \d+ has fd 3, a pidfd for pid \d+ outside container p, which cannot be checkpointed \[CKPT_DUMP_REFUSED\]$/ },
   { what: 'dump of a program the host lost', argv: () => ['dump', 'web', '--host', 'lost', '-o', join(dir, 'l.tar')], code: 1, line: `ckpt: program ${NESTED} is not known to host lost [CKPT_DUMP_REFUSED]` },
   { what: 'dump into a directory that does not exist', argv: () => ['dump', 'web', '-o', join(dir, 'nowhere', 'w.tar')], code: 1, line: /^ckpt: cannot write image .*nowhere\/w\.tar: ENOENT \(no such directory\); nothing was written \[CKPT_WRITE_FAILED\]$/ },
+  { what: 'dump over a file that exists', argv: () => ['dump', 'web', '-o', join(dir, 'bad.wl')], code: 1, line: /^ckpt: .*bad\.wl exists; give --force to replace it \[CKPT_OUTPUT_EXISTS\]$/ },
   { what: 'dump over a directory', argv: () => ['dump', 'web', '-o', dir], code: 1, line: /^ckpt: cannot write image .*: EISDIR \(it is a directory\); nothing was written \[CKPT_WRITE_FAILED\]$/ },
   { what: 'dump of a task in a namespace outside its container', argv: () => ['dump', 'web', '--host', 'escaped', '-o', join(dir, 'e.tar')], code: 1, line: /^ckpt: a task refers to pid namespace level 0, outside container web \[CKPT_DUMP_REFUSED\]$/ },
   // images
@@ -103,7 +104,7 @@ const CASES: Case[] = [
   { what: 'a record of the wrong shape', argv: () => ['restore', join(dir, 'shape.tar')], code: 1, line: 'ckpt: scheduler.cbor: round: Invalid input: expected array, received string [CKPT_BAD_RECORD]' },
   { what: 'an inconsistent image', argv: () => ['restore', join(dir, 'cycle.tar')], code: 1, line: /^ckpt: task \d+'s parent \d+ belongs to no process that comes before it \(a parent cycle, or an order ckpt never writes\) \[CKPT_INCONSISTENT\]$/ },
   { what: 'an image reaching above its container', argv: () => ['restore', join(dir, 'escalate.tar')], code: 1, line: "ckpt: task 1 would run in the host's user namespace, with its capabilities there [CKPT_PRIVILEGE]" },
-  { what: 'a program neither in the image nor on the target', argv: () => ['restore', join(dir, 'noprog.tar')], code: 1, line: /^ckpt: program .*elsewhere\.wl \(sha256 [0-9a-f]{12}…\) is not in the image and was not found on the target; dump with --embed-files or make it available \[CKPT_MISSING_PROGRAM\]$/ },
+  { what: 'a program neither in the image nor on the target', argv: () => ['restore', join(dir, 'noprog.tar')], code: 1, line: /^ckpt: program .*elsewhere\.wl \(sha256 [0-9a-f]{12}…\) is not in the image and was not found on the target; make it available there \(images are self-contained unless dumped with --no-embed-programs\) \[CKPT_MISSING_PROGRAM\]$/ },
   // restore refusals
   { what: 'a container name taken on the target', argv: () => ['restore', join(dir, 'plain.tar'), '--name', 'web'], code: 1, line: 'ckpt: a container named web already exists on host default [CKPT_NAME_TAKEN]' },
   { what: 'a bad name for the restored container', argv: () => ['restore', join(dir, 'plain.tar'), '--name', 'a/b'], code: 2, line: `ckpt: bad container name "a/b": use letters, digits, '.', '_' and '-' (at most 64, not starting with '.' or '-') [CKPT_BAD_NAME]` },

@@ -91,7 +91,7 @@ describe('dump and restore through the CLI', () => {
   it('inspect shows the tree with every pid level', async () => {
     const image = join(root, 'n.tar');
     await ckpt('run', 'n', 'images/workloads/nested.wl', '--steps', '30');
-    await ckpt('dump', 'n', '-o', image, '--embed-files');
+    await ckpt('dump', 'n', '-o', image);
     const t = await ckpt('inspect', image, '--tree');
     expect(t.out.split('\n')[0]).toMatch(/^container n: x86_64, pid_max 32768, \d+ tasks, \d+ pid namespaces, \d+ distinct pages$/);
     expect(t.out).toMatch(/^ {2}3\/2\/1 /m);

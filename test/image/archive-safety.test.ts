@@ -8,7 +8,7 @@
  */
 import { execa } from 'execa';
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Header } from 'tar';
@@ -117,7 +117,11 @@ describe('archive safety', () => {
     const victim = join(dir, 'victim');
     writeFileSync(victim, 'precious');
     symlinkSync(victim, join(out, 'web.tar'));
-    const r = await ckptIn(root, ['dump', 'web', '-o', join(out, 'web.tar'), '--leave-running']);
+    // without --force an existing path is refused, a symlink too; with it, the symlink is replaced
+    const refused = await ckptIn(root, ['dump', 'web', '-o', join(out, 'web.tar'), '--leave-running']);
+    expect(refused.err).toBe(`ckpt: ${join(out, 'web.tar')} exists; give --force to replace it [CKPT_OUTPUT_EXISTS]`);
+    expect(readlinkSync(join(out, 'web.tar'))).toBe(victim);
+    const r = await ckptIn(root, ['dump', 'web', '-o', join(out, 'web.tar'), '--leave-running', '--force']);
     expect(r.code).toBe(0);
     expect(readdirSync(out)).toEqual(['web.tar']);
     expect(lstatSync(join(out, 'web.tar')).isFile()).toBe(true);
@@ -143,7 +147,7 @@ describe('archive safety', () => {
       writeFileSync(file, bomb);
       const r = await execa('node', ['--max-old-space-size=64', BIN, 'inspect', file, '--root', root], { reject: false });
       expect(r.exitCode, r.stderr).toBe(1);
-      expect(r.stderr).toMatch(/\[CKPT_(BAD_ARCHIVE|BAD_CHECKSUM|BAD_RECORD)\]$/);
+      expect(r.stderr).toMatch(/\[CKPT_(BAD_ARCHIVE|BAD_CHECKSUM|BAD_RECORD|TRUNCATED)\]$/);
     }
     // a real image of 32 MiB of distinct pages: the peak resident size grows by at most 4x the file
     const big = join(dir, 'big.tar');
