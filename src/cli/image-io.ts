@@ -8,7 +8,7 @@
 import { constants, createReadStream, createWriteStream, fsyncSync, openSync, closeSync, renameSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { Readable, type Writable } from 'node:stream';
+import { addAbortSignal, Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import type { ContainerImage } from '../image/container-image.js';
@@ -120,7 +120,7 @@ async function readHead(path: string): Promise<Uint8Array> {
  */
 export async function readImageInput(path: string, onProgress?: (read: number, total: number) => void, signal?: AbortSignal): Promise<ReadImage> {
   if (path === STDIO) {
-    const bytes = await collect(process.stdin);
+    const bytes = await collect(signal ? addAbortSignal(signal, process.stdin) : process.stdin);
     signal?.throwIfAborted();
     const c = compressionOf(bytes);
     return readImageBytes(c === 'none' ? bytes : await expand(c, Readable.from([bytes])));

@@ -6,7 +6,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { runDemo } from '../demo-scenario.js';
 import type { CliContext } from '../context.js';
 import { EXIT } from '../error-codes.js';
-import { countOf, verb } from '../options.js';
+import { countOf, verb, withCommon } from '../options.js';
 import { refuse } from '../refused.js';
 import { archByName, archNames } from '../../arch/registry.js';
 import { UsageError } from '../usage-error.js';
@@ -34,8 +34,7 @@ export function demoCommand(ctx: CliContext): CommandModule {
     command: 'demo',
     describe: 'Checkpoint a nested container on an i386 host and restore it, running, on an x86_64 host',
     builder: (y: Argv) =>
-      y
-        .option('json', { type: 'boolean', default: false, describe: 'print the result as JSON' })
+      withCommon(y)
         .option('from', { type: 'string', requiresArg: true, default: 'i386', coerce: archOf('from'), describe: 'the source host architecture' })
         .option('to', { type: 'string', requiresArg: true, default: 'x86_64', coerce: archOf('to'), describe: 'the target host architecture' })
         .option('steps', { type: 'string', requiresArg: true, default: '60', coerce: countOf('steps'), describe: 'scheduler steps to run before the checkpoint (N)' })
