@@ -47,7 +47,7 @@ describe('dump and restore through the CLI', () => {
     expect((await ckpt('rm', 'pod', '--force')).code).toBe(0);
     expect(JSON.parse((await ckpt('ps', '--json')).out)).toEqual([]);
     expect((await ckpt('restore', image, '--into', 'ghost')).err).toBe('ckpt: --into ghost: no container of that name on host default [CKPT_NO_CONTAINER]');
-  });
+  }, 60_000);
 
   it('i386 -> x86_64 with eclone, pids identical at every container level', async () => {
     const image = join(root, 'web.tar');
@@ -67,7 +67,7 @@ describe('dump and restore through the CLI', () => {
     expect(inside(after)).toEqual(inside(before));
     await ckpt('step', '--all', '--until-idle', '--host', 'new');
     expect((await ckpt('logs', 'web', '--host', 'new')).out).toContain('L1 init: no children left');
-  });
+  }, 30_000);
 
   it('a collision is reported with every reason, the errno of the interface, and nothing changes', async () => {
     const image = join(root, 'p.tar');
@@ -86,7 +86,7 @@ describe('dump and restore through the CLI', () => {
     expect((await ckpt('host', 'show', 'default', '--json')).out).toBe(hostBefore);
     // the same image without --host-pids restores beside the original
     expect((await ckpt('restore', image, '--name', 'p2', '--via', 'clone3')).code).toBe(0);
-  });
+  }, 30_000);
 
   it('inspect shows the tree with every pid level', async () => {
     const image = join(root, 'n.tar');
@@ -97,7 +97,7 @@ describe('dump and restore through the CLI', () => {
     expect(t.out).toMatch(/^ {2}3\/2\/1 /m);
     const j = JSON.parse((await ckpt('inspect', image, '--json')).out);
     expect(j.tasks[0].nspids).toEqual([2, 1]);
-  });
+  }, 30_000);
 
   it('refuses bad input in one line', async () => {
     expect((await ckpt('restore', join(root, 'none.tar'))).err).toBe(`ckpt: cannot read image ${join(root, 'none.tar')}: ENOENT [CKPT_READ_FAILED]`);
@@ -105,5 +105,5 @@ describe('dump and restore through the CLI', () => {
     await ckpt('run', 'real', 'images/workloads/threads.wl');
     expect((await ckpt('dump', 'ghost')).err).toBe('ckpt: no container ghost on host default (it has: real) [CKPT_NO_CONTAINER]');
     expect(existsSync('ghost.ckpt.tar')).toBe(false);
-  });
+  }, 30_000);
 });
