@@ -286,3 +286,18 @@ describe('every error path of the command line', () => {
     expect(sites).toBeGreaterThanOrEqual(22);
   });
 });
+
+describe('each error is reported once', () => {
+  it('ckpt host alone: one error line and one hint', async () => {
+    const r = await ckptIn(state(), ['host']);
+    expect(r.err.split('\n')).toEqual(['ckpt: missing argument: the usage is ckpt host <create|list|show|rm>', 'Try: ckpt host --help']);
+  });
+
+  it('logs of a missing container with --json: exactly one JSON object on stdout', async () => {
+    const r = await ckptIn(state(), ['logs', 'ghost', '--json']);
+    expect(r.code).toBe(1);
+    expect(r.out.split('\n')).toHaveLength(1);
+    expect(JSON.parse(r.out)).toEqual({ error: { code: 'CKPT_NO_CONTAINER', message: 'no container ghost on host default (it has: web, done)' } });
+    expect(r.err.split('\n')).toHaveLength(1);
+  });
+});

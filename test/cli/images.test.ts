@@ -1,5 +1,5 @@
 /** dump, check, restore and inspect through the command line. */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -105,5 +105,34 @@ describe('dump and restore through the CLI', () => {
     await ckpt('run', 'real', 'images/workloads/threads.wl');
     expect((await ckpt('dump', 'ghost')).err).toBe('ckpt: no container ghost on host default (it has: real) [CKPT_NO_CONTAINER]');
     expect(existsSync('ghost.ckpt.tar')).toBe(false);
+  }, 30_000);
+});
+
+describe('ckpt check', () => {
+  it('lists every reason an image cannot restore at once: a missing program and an architecture mismatch together', async () => {
+    const program = join(root, 'gone.wl');
+    writeFileSync(program, readFileSync('images/workloads/nested.wl', 'utf8'));
+    await ckpt('host', 'create', 'src64', '--arch', 'x86_64');
+    await ckpt('host', 'create', 'small', '--arch', 'i386');
+    await ckpt('run', 'g', program, '--host', 'src64', '--steps', '10');
+    const image = join(root, 'g.tar');
+    expect((await ckpt('dump', 'g', '--host', 'src64', '-o', image, '--no-embed-programs')).code).toBe(0);
+    rmSync(program);
+    const r = await ckpt('check', image, '--host', 'small', '--json');
+    expect(r.code).toBe(1);
+    const reasons = JSON.parse(r.out).reasons as Array<{ code: string; message: string }>;
+    expect(reasons.map((p) => p.code).sort()).toEqual(['CKPT_ARCH_MISMATCH', 'CKPT_MISSING_PROGRAM']);
+    expect(reasons.find((p) => p.code === 'CKPT_MISSING_PROGRAM')!.message).toContain(program);
+  }, 30_000);
+
+  it('with programs embedded (the default), an image restores wherever its program file is gone', async () => {
+    const program = join(root, 'moved.wl');
+    writeFileSync(program, readFileSync('images/workloads/nested.wl', 'utf8'));
+    await ckpt('host', 'create', 'src64', '--arch', 'x86_64');
+    await ckpt('run', 'm', program, '--host', 'src64', '--steps', '10');
+    const image = join(root, 'm.tar');
+    expect((await ckpt('dump', 'm', '--host', 'src64', '-o', image)).code).toBe(0);
+    rmSync(program);
+    expect((await ckpt('check', image, '--host', 'src64', '--name', 'm2')).out).toBe(`${image} would restore on host src64`);
   }, 30_000);
 });
