@@ -162,8 +162,12 @@ export async function run(argv: readonly string[], io: RunIo = {}): Promise<numb
   try {
     const at = firstPositional(args);
     if (at < 0) {
-      if (args.includes('--version')) return out(toolVersion()), EXIT.OK;
-      if (args.includes('--help') || args.includes('-h')) return out(topLevelHelp()), EXIT.OK;
+      // no verb: --help and --version are answered from the table of verbs, loading none of them
+      const answer = args.includes('--version') ? toolVersion() : args.includes('--help') || args.includes('-h') ? topLevelHelp() : null;
+      if (answer !== null) {
+        out(answer);
+        return EXIT.OK;
+      }
       const stray = args.find((a, i) => a.startsWith('-') && !FLAGS_BEFORE_VERB.has(a) && !VALUE_OPTIONS_BEFORE_VERB.has(a) && !VALUE_OPTIONS_BEFORE_VERB.has(args[i - 1] ?? ''));
       if (stray) throw new UsageError(`unknown option ${stray.split('=')[0]} (name a command first: ckpt COMMAND ${stray})`);
       throw new UsageError('name a command; try: ckpt demo');
