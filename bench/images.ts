@@ -67,7 +67,7 @@ export function cliFigures(binPath: string): Figure[] {
     new HostStore(root).add(m);
     execaSync('node', [binPath, 'host', 'create', 'target', '--arch', 'x86_64', '--pid-max', '4194304', '--root', root]);
     const image = join(root, 'ctr.tar');
-    const dump = time(() => void execaSync('node', [binPath, 'dump', 'ctr', '--host', 'big', '-o', image, '--leave-running', '--embed-files', '--root', root]), 1);
+    const dump = time(() => void execaSync('node', [binPath, 'dump', 'ctr', '--host', 'big', '-o', image, '--leave-running', '--root', root]), 1);
     const restore = time(() => void execaSync('node', [binPath, 'restore', image, '--host', 'target', '--root', root]), 1);
     const ps = time(() => void execaSync('node', [binPath, 'ps', '--host', 'target', '--json', '--root', root]), 1);
     const bytes = statSync(image).size;

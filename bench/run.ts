@@ -15,6 +15,7 @@ import { schedulerFigure, sleepersFigure, storeFigures } from './containers.js';
 import { buildTreeLibc, buildTreeRaw } from './eclone-tree.js';
 import { differentialFigure } from './differential.js';
 import { cliFigures, pageFigures, restoreRateFigure } from './images.js';
+import { startupFigures } from './startup.js';
 import { cpus, loadavg } from 'node:os';
 import { median, targetMet, time, timeEach, type Figure } from './measure.js';
 import { NaiveAllocator } from './naive-allocator.js';
@@ -181,6 +182,7 @@ async function main(): Promise<void> {
   const store = await storeFigures(join(benchDir, '..', 'bin', 'ckpt.js'));
   // The store figures must exist before they can be saved: build them first.
   for (const f of store) record(f);
+  for (const f of startupFigures(join(benchDir, '..', 'bin', 'ckpt.js'))) record(f);
   for (const f of cliFigures(join(benchDir, '..', 'bin', 'ckpt.js'))) record(f);
   record(restoreRateFigure());
   for (const f of await pageFigures()) record(f);

@@ -1,103 +1,214 @@
 /**
  * run(argv) is the whole command line: it parses, runs one command and
  * returns the exit code. bin/ckpt.js only sets process.exitCode from it.
+ *
+ * Parsing is validation: the verb named is the only one whose code is
+ * loaded (VERBS), yargs checks its options strictly, and a parse that fails
+ * throws before any handler runs, so a mistyped option never runs the
+ * command with defaults. Every error is reported in one place, once.
  */
-import yargs from 'yargs';
+import type { Argv } from 'yargs';
 import type { CliContext } from './context.js';
-import { containerCommands } from './commands/containers.js';
-import { demoCommand } from './commands/demo.js';
-import { hostCommand } from './commands/host.js';
-import { imageCommands } from './commands/images.js';
-import { ociCommands } from './commands/oci.js';
-import { ImageError } from '../image/format.js';
-import { RestoreError } from '../image/restore.js';
-import { DumpError } from '../image/dump.js';
-import { ContainerError } from '../container/container.js';
-import { ParseError } from '../program/parse.js';
-import { StoreError } from '../store/store-error.js';
-import { EXIT } from './exit-codes.js';
+import { didYouMean } from './did-you-mean.js';
+import { codeOf, EXIT, exitStatusOf } from './error-codes.js';
 import { UsageError } from './usage-error.js';
+import { commandName, VERBS, type VerbEntry } from './verbs.js';
+import { toolVersion } from './version.js';
+import { writingImageToStdout } from './stdout-image.js';
+import { refusedWith } from './refused.js';
 
 export interface RunIo {
   out?: (line: string) => void;
   err?: (line: string) => void;
 }
 
-const EPILOGUE = `Exit codes: ${EXIT.OK} success, ${EXIT.FAILURE} the command found a problem, ${EXIT.USAGE} bad usage, ${EXIT.INTERNAL} internal error (a bug: rerun with --debug and report it).`;
+const TAGLINE = 'ckpt: container checkpoint/restore with identical pids in every nested pid namespace';
+const EPILOGUE = `Exit codes: ${EXIT.OK} success, ${EXIT.FAILURE} the command found a problem, ${EXIT.USAGE} bad usage, ${EXIT.SIGINT}/${EXIT.SIGTERM} stopped by SIGINT/SIGTERM (nothing changed), ${EXIT.INTERNAL} internal error (a bug: rerun with --debug and report it). Errors end in a stable code: see the README's table.`;
+/** options that take a value and may come before the verb */
+const VALUE_OPTIONS_BEFORE_VERB = new Set(['--root', '--host']);
+/** flags every verb takes, so they may come before it */
+const FLAGS_BEFORE_VERB = new Set(['--json', '--debug', '--quiet', '-q']);
 
-/** isUserError: a problem with the input or the state directory, reported in one line without a stack trace. */
-function isUserError(e: unknown): e is Error {
-  return e instanceof UsageError || e instanceof StoreError || e instanceof ParseError || e instanceof ContainerError || e instanceof ImageError || e instanceof RestoreError || e instanceof DumpError;
+/** topLevelHelp is `ckpt --help`, made from the table of verbs without loading any of them. */
+function topLevelHelp(): string {
+  const width = Math.max(...VERBS.map((v) => v.usage.length)) + 7;
+  return [
+    TAGLINE,
+    '',
+    'Usage: ckpt <command> [options]',
+    '',
+    'Commands:',
+    ...VERBS.map((v) => `  ${`ckpt ${v.usage}`.padEnd(width)}${v.describe}`),
+    '',
+    'Options:',
+    '  --help     Show help (ckpt COMMAND --help: its options and an example)',
+    '  --version  Show version number',
+    '  --debug    print the stack trace of any error',
+    '',
+    EPILOGUE,
+  ].join('\n');
 }
 
-/** codeOf is an error's stable code (CKPT_...), when it has one. */
-function codeOf(e: Error): string | undefined {
-  const code = (e as { code?: unknown }).code;
-  return typeof code === 'string' && code.startsWith('CKPT_') ? code : undefined;
+/** beforeDashDash: the arguments ckpt itself reads (after `--` comes data, never an option). */
+function beforeDashDash(argv: readonly string[]): string[] {
+  const end = argv.indexOf('--');
+  return [...(end < 0 ? argv : argv.slice(0, end))];
 }
 
-/** exitCodeFor: bad usage (including a bad name) is 2; a problem found while doing the work is 1. */
-function exitCodeFor(e: Error): number {
-  return e instanceof UsageError || (e instanceof StoreError && e.code === 'CKPT_BAD_NAME') ? EXIT.USAGE : EXIT.FAILURE;
+/** firstPositional is the verb's position: the first argument that is neither an option nor the value of one. */
+function firstPositional(args: readonly string[]): number {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (VALUE_OPTIONS_BEFORE_VERB.has(a)) i++;
+    else if (!a.startsWith('-') || a === '-') return i;
+  }
+  return -1;
+}
+
+/** verbUsage is the usage of what was run, the verb or its sub-verb: a usage error's help hint points at its own help. */
+function verbUsage(entry: VerbEntry, args: readonly string[], at: number): { path: string; usage: string } {
+  const sub = args.slice(at + 1).find((a) => !a.startsWith('-'));
+  const usage = entry.subverbs && sub !== undefined ? entry.subverbs[sub] : undefined;
+  return usage ? { path: `${entry.name} ${sub}`, usage } : { path: entry.name, usage: entry.usage };
+}
+
+/** optionWords lists the options a parser knows (dashed, aliases included), for did-you-mean. */
+function optionWords(parser: Argv): string[] {
+  const opts = (parser as unknown as { getOptions(): unknown }).getOptions() as { key: Record<string, unknown>; alias: Record<string, string[]> };
+  const names = new Set([...Object.keys(opts.key), ...Object.values(opts.alias).flat()]);
+  return [...names].filter((n) => !/[A-Z]/.test(n) && n !== '$0').map((n) => (n.length === 1 ? `-${n}` : `--${n}`));
+}
+
+/** dashed is how an option is written on the command line: -o, --pid-max. */
+const dashed = (key: string): string => (key.length === 1 ? `-${key}` : `--${key}`);
+
+/** usageMessage says in one line what yargs refused, naming the option or argument, with a did-you-mean where one is close. */
+export function usageMessage(msg: string, args: readonly string[], known: readonly string[], usage: string): string {
+  const unknown = /^Unknown arguments?: (.*)$/.exec(msg);
+  if (unknown) {
+    const words = unknown[1]!.split(', ');
+    const given = (w: string): boolean => args.some((a) => a === dashed(w) || a.startsWith(`${dashed(w)}=`) || a === `--no-${w}`);
+    const options = words.filter(given);
+    if (options.length > 0) {
+      return options
+        .map((w) => {
+          const guess = didYouMean(dashed(w), known);
+          return `unknown option ${dashed(w)}${guess ? ` (did you mean ${guess}?)` : ''}`;
+        })
+        .join('; ');
+    }
+    return `unexpected argument${words.length > 1 ? 's' : ''} ${words.map((w) => JSON.stringify(w)).join(', ')}`;
+  }
+  if (/^Not enough non-option arguments/.test(msg)) return `missing argument: the usage is ckpt ${usage}`;
+  const following = /^Not enough arguments following: (.*)$/.exec(msg);
+  if (following) return `${dashed(following[1]!)} needs a value`;
+  const required = /^Missing required arguments?: (.*)$/.exec(msg);
+  if (required) return `missing ${required[1]!.split(', ').map(dashed).join(', ')}`;
+  const invalid = /Argument: (\S+), Given: (.*), Choices: (.*)$/m.exec(msg);
+  if (invalid) return `${dashed(invalid[1]!)} ${invalid[2]!.replace(/^"(.*)"$/, '$1')} is not one of ${invalid[3]!.replace(/"/g, '')}`;
+  return msg.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+}
+
+/** Report: how an error reaches the user, once: one line on stderr, a help hint for bad usage, one JSON object with --json. */
+interface Reporter {
+  report(e: unknown, hint: string | undefined): number;
+}
+
+function reporter(ctx: CliContext, json: boolean, debug: boolean): Reporter {
+  return {
+    report(e, hint) {
+      const code = codeOf(e);
+      const error = e instanceof Error ? e : new Error(String(e));
+      if (!code || code === 'CKPT_INTERNAL') {
+        ctx.err(`ckpt: internal error: ${error.message}`);
+        if (debug) ctx.err(error.stack ?? '');
+        else ctx.err('ckpt: this is a bug; rerun with --debug for the stack trace and report it');
+        if (json) ctx.out(JSON.stringify({ error: { code: 'CKPT_INTERNAL', message: error.message } }));
+        return EXIT.INTERNAL;
+      }
+      const usage = code === 'CKPT_USAGE';
+      ctx.err(`ckpt: ${error.message}${usage ? '' : ` [${code}]`}`);
+      if (usage && hint) ctx.err(`Try: ${hint}`);
+      if (json) {
+        const problems = (e as { problems?: unknown }).problems;
+        ctx.out(JSON.stringify({ error: { code, message: error.message, ...(usage && hint ? { hint } : {}), ...(Array.isArray(problems) ? { problems } : {}) } }));
+      }
+      if (debug) ctx.err(error.stack ?? '');
+      return exitStatusOf(e);
+    },
+  };
+}
+
+/**
+ * quietOnClosedPipe: when what reads ckpt's output goes away (ckpt ps | head -2), ckpt ends quietly
+ * instead of dying with a stack trace; a dump writing its image to standard output fails by itself.
+ */
+function quietOnClosedPipe(): void {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    if (!writingImageToStdout()) process.exit(typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK);
+  });
 }
 
 export async function run(argv: readonly string[], io: RunIo = {}): Promise<number> {
+  if (!io.out) quietOnClosedPipe();
   let code: number = EXIT.OK;
   const out = io.out ?? ((l: string) => process.stdout.write(`${l}\n`));
   const err = io.err ?? ((l: string) => process.stderr.write(`${l}\n`));
   const ctx: CliContext = { out, err, setExitCode: (c) => (code = c) };
-  const debug = argv.includes('--debug');
-  const json = argv.includes('--json');
-  let failed = false;
-  const parser = yargs([...argv])
-    .scriptName('ckpt')
-    .usage('ckpt: container checkpoint/restore with identical pids in every nested pid namespace\n\nUsage: $0 <command> [options]')
-    .command(demoCommand(ctx))
-    .command(hostCommand(ctx))
-    .command(containerCommands(ctx))
-    .command(imageCommands(ctx))
-    .command(ociCommands(ctx))
-    .option('debug', { type: 'boolean', default: false, describe: 'print the stack trace of any error' })
-    .demandCommand(1, 'name a command; try: ckpt demo')
-    .strict()
-    .epilogue(EPILOGUE)
-    .help()
-    .version()
-    .exitProcess(false)
-    .fail((msg, e) => {
-      failed = true;
-      if (e && !isUserError(e)) throw e;
-      if (e) report(e);
-      else report(new UsageError(msg));
-      if (!e) err('Try: ckpt --help');
-      code = e ? exitCodeFor(e) : EXIT.USAGE;
-    })
-    .wrap(Math.min(100, process.stdout.columns ?? 100));
-  /** report prints a user error: one line on stderr with its code, JSON on stdout for --json, the stack only with --debug. */
-  const report = (e: Error): void => {
-    const c = codeOf(e);
-    err(`ckpt: ${e.message}${c && c !== 'CKPT_USAGE' ? ` [${c}]` : ''}`);
-    if (json) {
-      const problems = e instanceof RestoreError ? e.problems : undefined;
-      out(JSON.stringify({ error: { code: c ?? 'CKPT_USAGE', message: e.message, ...(problems ? { problems } : {}) } }));
-    }
-    if (debug) err(e.stack ?? '');
-  };
+  const args = beforeDashDash(argv);
+  const { report } = reporter(ctx, args.includes('--json'), args.includes('--debug'));
+  let hint: string | undefined = 'ckpt --help';
   try {
-    // The callback form keeps --help and --version output in our hands instead of console.log.
-    await parser.parseAsync([...argv], {}, (_e: unknown, _a: unknown, output: string) => {
-      if (output && !failed) out(output);
-    });
-  } catch (e) {
-    if (failed && (code === EXIT.USAGE || code === EXIT.FAILURE) && isUserError(e)) return code;
-    if (isUserError(e)) {
-      report(e);
-      return exitCodeFor(e);
+    const at = firstPositional(args);
+    if (at < 0) {
+      // no verb: --help and --version are answered from the table of verbs, loading none of them
+      const answer = args.includes('--version') ? toolVersion() : args.includes('--help') || args.includes('-h') ? topLevelHelp() : null;
+      if (answer !== null) {
+        out(answer);
+        return EXIT.OK;
+      }
+      const stray = args.find((a, i) => a.startsWith('-') && !FLAGS_BEFORE_VERB.has(a) && !VALUE_OPTIONS_BEFORE_VERB.has(a) && !VALUE_OPTIONS_BEFORE_VERB.has(args[i - 1] ?? ''));
+      if (stray) throw new UsageError(`unknown option ${stray.split('=')[0]} (name a command first: ckpt COMMAND ${stray})`);
+      throw new UsageError('name a command; try: ckpt demo');
     }
-    err(`ckpt: internal error: ${(e as Error).message}`);
-    if (debug) err((e as Error).stack ?? '');
-    else err('ckpt: this is a bug; rerun with --debug for the stack trace and report it');
-    return EXIT.INTERNAL;
+    const entry = VERBS.find((v) => v.name === args[at]);
+    if (!entry) {
+      const guess = didYouMean(args[at]!, VERBS.map((v) => v.name));
+      throw new UsageError(`unknown command ${JSON.stringify(args[at])}${guess ? ` (did you mean ${guess}?)` : ''}`);
+    }
+    const what = verbUsage(entry, args, at);
+    hint = `ckpt ${what.path} --help`;
+    const module = [await entry.load(ctx)].flat().find((m) => commandName(m) === entry.name);
+    if (!module) throw new Error(`verb ${entry.name} is in the table but its module does not define it`);
+    const { default: yargs } = await import('yargs');
+    let helpText = '';
+    const parser: Argv = yargs(args)
+      .scriptName('ckpt')
+      .usage(`${TAGLINE}\n\nUsage: $0 <command> [options]`)
+      .command(module)
+      .option('debug', { type: 'boolean', default: false, describe: 'print the stack trace of any error' })
+      .demandCommand(1, 'name a command; try: ckpt demo')
+      .strict()
+      .epilogue(EPILOGUE)
+      .help()
+      .version(toolVersion())
+      .exitProcess(false)
+      // Throwing here is what stops yargs: a failed parse never reaches a handler.
+      .fail((msg: string | null, e: Error | undefined) => {
+        if (e && e.name !== 'YError') throw e;
+        const refused = refusedWith(msg ?? e?.message ?? '');
+        if (refused) throw refused;
+        throw new UsageError(usageMessage(msg ?? e?.message ?? 'bad usage', args, optionWords(parser), what.usage));
+      })
+      .wrap(Math.min(100, process.stdout.columns ?? 100));
+    // The callback form keeps --help and --version output in our hands instead of console.log.
+    await parser.parseAsync(args, {}, (_e: unknown, _a: unknown, output: string) => {
+      if (output) helpText = output;
+    });
+    if (helpText) out(helpText);
+    return code;
+  } catch (e) {
+    return report(e, hint);
   }
-  return code;
 }

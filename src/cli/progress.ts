@@ -1,7 +1,8 @@
 /**
  * progressBar shows a bar on a terminal for long work (cli-progress): over
- * many tasks, or many bytes; off a terminal, in --json mode or for small
- * work it shows nothing.
+ * many tasks, or many bytes; off a terminal, on one that cannot move its
+ * cursor (TERM=dumb), with --quiet or --json, or for small work it shows
+ * nothing.
  */
 import { SingleBar, Presets } from 'cli-progress';
 
@@ -21,7 +22,7 @@ export interface Progress {
 }
 
 export function progressBar(label: string, enabled: boolean, counts: BarUnit = TASKS): Progress {
-  if (!enabled || !process.stderr.isTTY) return { update: () => undefined, stop: () => undefined };
+  if (!enabled || !terminalTakesProgress()) return { update: () => undefined, stop: () => undefined };
   let bar: SingleBar | null = null;
   return {
     update(done, total) {
@@ -36,4 +37,9 @@ export function progressBar(label: string, enabled: boolean, counts: BarUnit = T
       bar?.stop();
     },
   };
+}
+
+/** terminalTakesProgress: stderr is a terminal that can redraw a line. */
+export function terminalTakesProgress(env: NodeJS.ProcessEnv = process.env, stderr: { isTTY?: boolean } = process.stderr): boolean {
+  return stderr.isTTY === true && env['TERM'] !== 'dumb';
 }

@@ -21,7 +21,12 @@ export interface Container {
 /** ContainerError says why a container could not start, with the kernel's errno. */
 export class ContainerError extends Error {
   override readonly name = 'ContainerError';
-  readonly code = 'CKPT_CONTAINER_FAILED';
+  constructor(
+    message: string,
+    readonly code: 'CKPT_CONTAINER_FAILED' | 'CKPT_BAD_NAME' | 'CKPT_CONTAINER_EXISTS' = 'CKPT_CONTAINER_FAILED',
+  ) {
+    super(message);
+  }
 }
 
 export function startContainer(host: Host, name: string, program: Compiled): Container {

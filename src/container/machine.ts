@@ -44,8 +44,8 @@ export class Machine {
 
   /** run starts a container running `path`'s main program. */
   run(container: string, path: string, text: string): Container {
-    if (!isValidName(container)) throw new ContainerError(`bad container name ${JSON.stringify(container)}: ${NAME_RULE}`);
-    if (this.containers.has(container)) throw new ContainerError(`container ${container} already exists on host ${this.name}`);
+    if (!isValidName(container)) throw new ContainerError(`bad container name ${JSON.stringify(container)}: ${NAME_RULE}`, 'CKPT_BAD_NAME');
+    if (this.containers.has(container)) throw new ContainerError(`container ${container} already exists on host ${this.name}`, 'CKPT_CONTAINER_EXISTS');
     const ctr = startContainer(this.host, container, this.addProgram(path, text));
     this.containers.set(container, ctr);
     return ctr;

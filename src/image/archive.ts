@@ -63,6 +63,34 @@ function bad(why: string): never {
   throw new ImageError('CKPT_BAD_ARCHIVE', why);
 }
 
+/** truncated refuses an archive that ends before its last entry does: CKPT_TRUNCATED, saying where. */
+function truncated(why: string): never {
+  throw new ImageError('CKPT_TRUNCATED', `the image is truncated: ${why}`);
+}
+
+const USTAR_MAGIC = 'ustar';
+
+/**
+ * checkIsImage refuses bytes that are not the start of a ckpt image:
+ * CKPT_NOT_AN_IMAGE for anything but a tar archive whose first entry is
+ * manifest.cbor (another program's tar, a file that is not a tar at all).
+ */
+export function checkIsImage(archive: Uint8Array): void {
+  if (archive.length === 0) throw new ImageError('CKPT_NOT_AN_IMAGE', 'not a ckpt image: it is empty');
+  const block = new Uint8Array(BLOCK);
+  block.set(archive.subarray(0, BLOCK));
+  const { path } = nameAndSize(block);
+  if (archive.length < BLOCK) {
+    // what there is of a header names the manifest (every byte of its 100-byte name field that is there matches)
+    const name = new Uint8Array(100);
+    name.set(new TextEncoder().encode('manifest.cbor'));
+    if (sameBytes(archive.subarray(0, 100), name.subarray(0, Math.min(100, archive.length)))) truncated(`it ends at byte ${archive.length}, inside the header of manifest.cbor`);
+  }
+  const magic = Buffer.from(block.buffer, block.byteOffset + 257, 5).toString('latin1');
+  if (magic !== USTAR_MAGIC) throw new ImageError('CKPT_NOT_AN_IMAGE', 'not a ckpt image: it is not a tar archive (nor a gzip or zstd one)');
+  if (path !== 'manifest.cbor') throw new ImageError('CKPT_NOT_AN_IMAGE', `not a ckpt image: a tar archive whose first entry is ${JSON.stringify(path)}, not manifest.cbor`);
+}
+
 const canonicalHeaders = new Map<string, Uint8Array>();
 
 /** canonicalHeader is headerFor, remembered: a reader compares every header it sees with it. */
@@ -122,11 +150,12 @@ function readHeader(block: Uint8Array, at: number): { path: string; size: number
  * header claims.
  */
 export function untar(archive: Uint8Array): Map<string, Uint8Array> {
+  checkIsImage(archive);
   const entries = new Map<string, Uint8Array>();
   let at = 0;
   let next = 0; // index in ENTRIES the next entry may have at the earliest
   for (;;) {
-    if (at + BLOCK > archive.length) bad(`the archive ends at byte ${archive.length}, in the middle of a header or before its end-of-archive marker`);
+    if (at + BLOCK > archive.length) truncated(`it ends at byte ${archive.length}, ${at === archive.length ? 'where a header or its end-of-archive marker should follow' : 'in the middle of a header'}`);
     const block = archive.subarray(at, at + BLOCK);
     if (isZero(block)) break;
     const { path, size } = readHeader(block, at);
@@ -135,14 +164,15 @@ export function untar(archive: Uint8Array): Map<string, Uint8Array> {
     if (k < next) bad(`entry ${path} is out of order (format v1 writes ${ENTRIES.join(', ')})`);
     if (entries.size === 0 && k !== 0) bad('manifest.cbor must be the first entry');
     next = k + 1;
-    if (at + BLOCK + size > archive.length) bad(`entry ${path} claims ${size} bytes, more than the archive holds`);
+    if (at + BLOCK + size > archive.length) truncated(`entry ${path} has ${archive.length - at - BLOCK} of its ${size} bytes`);
     const end = at + BLOCK + Math.ceil(size / BLOCK) * BLOCK;
-    if (end > archive.length || !isZero(archive.subarray(at + BLOCK + size, end))) bad(`entry ${path} is not followed by zero padding`);
+    if (end > archive.length) truncated(`entry ${path} ends without its padding`);
+    if (!isZero(archive.subarray(at + BLOCK + size, end))) bad(`entry ${path} is not followed by zero padding`);
     entries.set(path, archive.subarray(at + BLOCK, at + BLOCK + size));
     at = end;
   }
   // The end-of-archive marker is two zero blocks; tar writers may add more zeros to fill a record.
-  if (at + 2 * BLOCK > archive.length) bad('the archive ends without its end-of-archive marker');
+  if (at + 2 * BLOCK > archive.length) truncated('it ends without its end-of-archive marker');
   if (archive.length % BLOCK !== 0 || !isZero(archive.subarray(at))) bad(`the archive has data after its end-of-archive marker (byte ${at})`);
   return entries;
 }

@@ -31,7 +31,11 @@ export type ImageErrorCode =
   /** push or pull without skopeo installed */
   | 'CKPT_NO_SKOPEO'
   /** skopeo could not copy to or from the registry */
-  | 'CKPT_TRANSFER_FAILED';
+  | 'CKPT_TRANSFER_FAILED'
+  | 'CKPT_READ_FAILED'
+  | 'CKPT_TRUNCATED'
+  | 'CKPT_OUTPUT_EXISTS'
+  | 'CKPT_NO_ZSTD';
 
 /** ImageError: an image that cannot be read (or written), with a stable code and a message naming what is wrong. */
 export class ImageError extends Error {
@@ -39,6 +43,8 @@ export class ImageError extends Error {
   constructor(
     readonly code: ImageErrorCode,
     message: string,
+    /** every problem of this kind, when there are several (each program missing) */
+    readonly problems?: ReadonlyArray<{ code: ImageErrorCode; message: string }>,
   ) {
     super(message);
   }

@@ -17,7 +17,7 @@ import { filesSchema, manifestSchema, memorySchema, namespacesSchema, programsSc
 import { sameBytes } from './bytes.js';
 
 export interface EncodeOptions {
-  /** store program text in the image instead of referring to it by path and hash */
+  /** store program text in the image (the default: an image restores anywhere); false refers to it by path and hash only */
   embedPrograms?: boolean;
 }
 
@@ -51,7 +51,7 @@ export function encodeBody(img: ContainerImage, opts: EncodeOptions = {}): Encod
     ['tasks.cbor', cbor({ init: img.init, tasks: img.tasks })],
     ['memory.cbor', cbor({ mms: img.mms.map(([users, vmas, refs]) => [users, vmas, refs.map(([index, p]) => [index, remap[p]!])]), shared, fpus: img.fpus })],
     ['files.cbor', cbor({ files: img.files, console: img.console })],
-    ['programs.cbor', cbor(img.programs.map(([path, text]) => ({ path, sha256: sha256(text), ...(opts.embedPrograms ? { text } : {}) })))],
+    ['programs.cbor', cbor(img.programs.map(([path, text]) => ({ path, sha256: sha256(text), ...(opts.embedPrograms === false ? {} : { text }) })))],
     ['scheduler.cbor', cbor({ round: img.round })],
     ['pages.bin', pages],
   ];
@@ -181,11 +181,14 @@ export function decodeImage(entries: ReadonlyMap<string, Uint8Array>, resolve: P
   checkImage(img);
   // Programs are looked for only once the image is known to be consistent.
   if (resolve === null) return img;
+  // Every missing program is named, not only the first.
+  const missing: Array<{ code: 'CKPT_MISSING_PROGRAM'; message: string }> = [];
   img.programs = programs.map((p): [string, string] => {
     const text = p.text ?? resolve(p.path, p.sha256);
-    if (text === undefined) throw new ImageError('CKPT_MISSING_PROGRAM', `program ${p.path} (sha256 ${p.sha256.slice(0, 12)}…) is not in the image and was not found on the target; dump with --embed-files or make it available`);
-    if (sha256(text) !== p.sha256) throw new ImageError('CKPT_MISSING_PROGRAM', `program ${p.path} on the target differs from the one checkpointed (SHA-256 mismatch)`);
-    return [p.path, text];
+    if (text === undefined) missing.push({ code: 'CKPT_MISSING_PROGRAM', message: `program ${p.path} (sha256 ${p.sha256.slice(0, 12)}…) is not in the image and was not found on the target; make it available there (images are self-contained unless dumped with --no-embed-programs)` });
+    else if (sha256(text) !== p.sha256) missing.push({ code: 'CKPT_MISSING_PROGRAM', message: `program ${p.path} on the target differs from the one checkpointed (SHA-256 mismatch)` });
+    return [p.path, text ?? ''];
   });
+  if (missing.length > 0) throw new ImageError('CKPT_MISSING_PROGRAM', `${missing[0]!.message}${missing.length > 1 ? ` (and ${missing.length - 1} more)` : ''}`, missing);
   return img;
 }

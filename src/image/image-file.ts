@@ -14,7 +14,7 @@ import { digestsFor, EntryDigester, MAX_IMAGE_BYTES, tarLayout, untar } from './
 import { byteLength } from './bytes.js';
 import type { ContainerImage } from './container-image.js';
 import { ImageError, type EntryName } from './format.js';
-import { encodeBody, manifestEntries, sha256, type EncodeOptions } from './image-codec.js';
+import { encodeBody, encodeImage, manifestEntries, sha256, type EncodeOptions } from './image-codec.js';
 import { sha256Stream } from './sha256-stream.js';
 
 /** a digest the manifest holds until pages.bin's is known: the same length, so nothing moves */
@@ -22,6 +22,8 @@ const PLACEHOLDER = '0'.repeat(64);
 
 export interface WriteImageOptions extends EncodeOptions {
   onProgress?(written: number, total: number): void;
+  /** stops the write before the image is renamed into place (nothing is left behind); once renamed, it has no effect */
+  signal?: AbortSignal;
 }
 
 /** WHY says in words what the errors a write of an image can meet mean. */
@@ -50,15 +52,22 @@ export async function writeImageFile(path: string, img: ContainerImage, opts: Wr
   const pages = entries.find((e) => e.path === 'pages.bin')!;
   const pagesEnd = pages.offset + pages.size;
   const hash = sha256Stream(pages.size);
+  let stopped = false;
   try {
     await writeFileAtomicallyStreamed(path, chunks, {
       // the part of each batch that is pages.bin's data, hashed while the batch is written
       onBatch: (bytes, at) => {
+        // one batch fails, once: the writer then removes its temporary file
+        if (opts.signal?.aborted && !stopped) {
+          stopped = true;
+          throw opts.signal.reason;
+        }
         const from = Math.max(at, pages.offset);
         const to = Math.min(at + bytes.length, pagesEnd);
         return from < to ? hash.update(bytes.subarray(from - at, to - at)) : undefined;
       },
       patches: async () => {
+        opts.signal?.throwIfAborted();
         digests.set('pages.bin', await hash.digest());
         return manifestEntries(img, encoded, digests).map(([name, bytes], k) => {
           const at = entries[k]!;
@@ -70,7 +79,7 @@ export async function writeImageFile(path: string, img: ContainerImage, opts: Wr
     });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (typeof code !== 'string') throw e;
+    if (typeof code !== 'string' || opts.signal?.aborted) throw e;
     throw new ImageError('CKPT_WRITE_FAILED', `cannot write image ${path}: ${code}${WHY[code] ? ` (${WHY[code]})` : ''}; nothing was written`);
   } finally {
     await hash.close();
@@ -85,7 +94,7 @@ export interface ReadImage {
 }
 
 /** readImageFile reads an image archive; only a regular file is read, and only as many bytes as it holds. */
-export async function readImageFile(path: string, onProgress?: (read: number, total: number) => void): Promise<ReadImage> {
+export async function readImageFile(path: string, onProgress?: (read: number, total: number) => void, signal?: AbortSignal): Promise<ReadImage> {
   let bytes: Uint8Array;
   let digester: EntryDigester;
   try {
@@ -93,7 +102,7 @@ export async function readImageFile(path: string, onProgress?: (read: number, to
     const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
     try {
       const st = await fh.stat();
-      if (!st.isFile()) throw new ImageError('CKPT_BAD_ARCHIVE', `image ${path} is not a regular file`);
+      if (!st.isFile()) throw new ImageError('CKPT_READ_FAILED', `image ${path} is not a regular file`);
       if (st.size > MAX_IMAGE_BYTES) throw new ImageError('CKPT_BAD_ARCHIVE', `image ${path} is ${st.size} bytes, more than the ${MAX_IMAGE_BYTES} this ckpt reads`);
       bytes = new Uint8Array(st.size);
       digester = new EntryDigester(bytes);
@@ -110,6 +119,10 @@ export async function readImageFile(path: string, onProgress?: (read: number, to
       // Batches are taken in order: bytes [0, done) are in place, and hashed while later ones are read.
       let done = 0;
       while (reads.length > 0) {
+        if (signal?.aborted) {
+          await Promise.allSettled(reads);
+          throw signal.reason;
+        }
         const got = await reads.shift()!;
         if (got < Math.min(BATCH_BYTES, bytes.length - done)) {
           // the file shrank while being read: what follows the short batch is not there
@@ -126,11 +139,21 @@ export async function readImageFile(path: string, onProgress?: (read: number, to
       await fh.close();
     }
   } catch (e) {
-    if (e instanceof ImageError) throw e;
-    throw new ImageError('CKPT_BAD_ARCHIVE', `cannot read image ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    if (e instanceof ImageError || signal?.aborted) throw e;
+    throw new ImageError('CKPT_READ_FAILED', `cannot read image ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   const entries = untar(bytes);
   return { entries, digests: digestsFor(bytes, entries, digester.digested) };
+}
+
+/** readImageBytes reads an image held in memory (read from a pipe, or decompressed): its entries; decodeImage hashes them. */
+export function readImageBytes(bytes: Uint8Array): ReadImage {
+  return { entries: untar(bytes), digests: new Map() };
+}
+
+/** imageChunks lays an image out as the chunks of its archive, every digest computed first: for a writer that cannot go back (a pipe, a compressor). */
+export function imageChunks(img: ContainerImage, opts: EncodeOptions = {}): Uint8Array[] {
+  return tarLayout(encodeImage(img, opts)).chunks;
 }
 
 /** readFully reads `n` bytes at `at` unless the file ends first; it returns how many it read. */

@@ -143,10 +143,16 @@ function evaluate(task: Task, c: Compiled, e: Expr): number {
   }
 }
 
+/** hex renders %x: a value as unsigned hexadecimal, all its bits (an address above 4 GiB keeps its high bits); a negative one in two's complement of 32 bits, or 64 when it does not fit in 32. */
+export function hex(v: number): string {
+  if (v >= 0) return Number.isSafeInteger(v) ? v.toString(16) : BigInt(Math.trunc(v)).toString(16);
+  return v >= -0x8000_0000 ? (v >>> 0).toString(16) : BigInt.asUintN(64, BigInt(Math.trunc(v))).toString(16);
+}
+
 /** format renders print's format with %d, %x and %%. */
-function format(fmt: string, values: number[]): string {
+export function format(fmt: string, values: number[]): string {
   let i = 0;
-  return fmt.replace(/%([dx%])/g, (_, k: string) => (k === '%' ? '%' : k === 'd' ? String(values[i++]) : (values[i++]! >>> 0).toString(16)));
+  return fmt.replace(/%([dx%])/g, (_, k: string) => (k === '%' ? '%' : k === 'd' ? String(values[i++]) : hex(values[i++]!)));
 }
 
 /** Scratch places marshalled bytes in the data mapping's scratch area, one statement at a time. */

@@ -17,7 +17,7 @@ describe('capability sets', () => {
       }),
       { numRuns: 5000 },
     );
-  });
+  }, 60_000);
 
   it('every capability is in ALL_CAPS and none in the empty set', () => {
     for (let cap = 0; cap <= CAP_LAST_CAP; cap++) {
@@ -33,5 +33,5 @@ describe('capability sets', () => {
         expect(capsFromWords(...capsToWords(set))).toBe(set);
       }),
     );
-  });
+  }, 60_000);
 });

@@ -51,15 +51,23 @@ function image(name: string, change: (img: ContainerImage) => void = () => undef
 
 const CASES: Case[] = [
   // yargs: usage
-  { what: 'an unknown command', argv: () => ['frobnicate'], code: 2, line: 'ckpt: Unknown arguments: root, frobnicate' },
-  { what: 'an unknown option', argv: () => ['ps', '--colour'], code: 2, line: 'ckpt: Unknown argument: colour' },
-  { what: 'a missing argument', argv: () => ['dump'], code: 2, line: 'ckpt: Not enough non-option arguments: got 0, need at least 1' },
-  { what: 'a value outside the choices', argv: () => ['restore', 'x.tar', '--via', 'fork'], code: 2, line: 'ckpt: Invalid values:' },
+  { what: 'an unknown command', argv: () => ['frobnicate'], code: 2, line: 'ckpt: unknown command "frobnicate"' },
+  { what: 'a mistyped command', argv: () => ['dupm', 'web'], code: 2, line: 'ckpt: unknown command "dupm" (did you mean dump?)' },
+  { what: 'an option before any command', argv: () => ['--colour'], code: 2, line: 'ckpt: unknown option --colour (name a command first: ckpt COMMAND --colour)' },
+  { what: 'an unknown option', argv: () => ['ps', '--colour'], code: 2, line: 'ckpt: unknown option --colour' },
+  { what: 'a mistyped option', argv: () => ['kill', 'web', '--sig', 'STOP'], code: 2, line: 'ckpt: unknown option --sig (did you mean --signal?)' },
+  { what: 'an option without its value', argv: () => ['kill', 'web', '--signal'], code: 2, line: 'ckpt: --signal needs a value' },
+  { what: 'a missing option', argv: () => ['host', 'create', 'x'], code: 2, line: 'ckpt: missing --arch' },
+  { what: 'an argument too many', argv: () => ['logs', 'web', 'more'], code: 2, line: 'ckpt: unexpected argument "more"' },
+  { what: 'an unknown architecture for the demo', argv: () => ['demo', '--from', 'vax'], code: 2, line: 'ckpt: --from "vax" is not an architecture: expected one of i386, x86_64, s390, s390x, ppc, ppc64 (or x86, powerpc)' },
+  { what: 'a missing argument', argv: () => ['dump'], code: 2, line: 'ckpt: missing argument: the usage is ckpt dump <ctr>' },
+  { what: 'host without an action', argv: () => ['host'], code: 2, line: 'ckpt: missing argument: the usage is ckpt host <create|list|show|rm>' },
+  { what: 'a value outside the choices', argv: () => ['restore', 'x.tar', '--via', 'fork'], code: 2, line: 'ckpt: --via fork is not one of eclone, clone3' },
   { what: 'no command', argv: () => [], code: 2, line: 'ckpt: name a command; try: ckpt demo' },
   // host verbs
   { what: 'an unknown architecture', argv: () => ['host', 'create', 'x', '--arch', 'sparc'], code: 2, line: 'ckpt: unknown architecture "sparc": expected one of i386, x86_64, s390, s390x, ppc, ppc64 (or x86, powerpc)' },
   { what: 'pid_max out of range', argv: () => ['host', 'create', 'x', '--arch', 'i386', '--pid-max', '100'], code: 2, line: 'ckpt: --pid-max 100 is outside 301..32768 for i386' },
-  { what: 'an unknown kernel personality', argv: () => ['host', 'create', 'x', '--arch', 'i386', '--kernel', '3.0'], code: 2, line: 'ckpt: --kernel 3.0 is not a kernel personality: use mainline or 2.6.32' },
+  { what: 'an unknown kernel personality', argv: () => ['host', 'create', 'x', '--arch', 'i386', '--kernel', '3.0'], code: 2, line: 'ckpt: --kernel 3.0 is not one of mainline, 2.6.32' },
   { what: 'a bad host name', argv: () => ['host', 'create', '../evil', '--arch', 'i386'], code: 2, line: `ckpt: bad host name "../evil": use letters, digits, '.', '_' and '-' (at most 64, not starting with '.' or '-') [CKPT_BAD_NAME]` },
   { what: 'a host that exists', argv: () => ['host', 'create', 'default', '--arch', 'i386'], code: 1, line: /^ckpt: host default already exists \(.*default\.host\) \[CKPT_HOST_EXISTS\]$/ },
   { what: 'a missing host', argv: () => ['host', 'show', 'ghost'], code: 1, line: /^ckpt: no host named ghost \(looked for .*ghost\.host\); create it with: ckpt host create ghost --arch x86_64 \[CKPT_HOST_MISSING\]$/ },
@@ -67,36 +75,40 @@ const CASES: Case[] = [
   { what: 'a corrupt host file', argv: () => ['ps', '--host', 'broken'], code: 1, line: /^ckpt: host file .*broken\.host is unreadable \(.*\); it was left as it is \[CKPT_HOST_CORRUPT\]$/ },
   { what: 'a host locked by a live process', argv: () => ['ps', '--host', 'locked'], code: 1, line: /^ckpt: host locked is locked by process \d+ \(.*locked\.host\.lock\); waited 0\.2 s \(CKPT_LOCK_TIMEOUT\) \[CKPT_HOST_LOCKED\]$/ },
   // container verbs
-  { what: 'an unreadable workload', argv: () => ['run', 'x', 'no/such.wl'], code: 2, line: 'ckpt: cannot read workload no/such.wl: ENOENT' },
+  { what: 'an unreadable workload', argv: () => ['run', 'x', 'no/such.wl'], code: 1, line: 'ckpt: cannot read workload no/such.wl: ENOENT [CKPT_READ_FAILED]' },
   { what: 'a workload that does not parse', argv: () => ['run', 'x', join(dir, 'bad.wl')], code: 1, line: /^ckpt: .*bad\.wl:2:3: expected 2 arguments for kill, found 1 \[CKPT_PARSE_ERROR\]$/ },
-  { what: 'a bad container name', argv: () => ['run', '../x', NESTED], code: 1, line: `ckpt: bad container name "../x": use letters, digits, '.', '_' and '-' (at most 64, not starting with '.' or '-') [CKPT_CONTAINER_FAILED]` },
-  { what: 'a container name taken', argv: () => ['run', 'web', NESTED], code: 1, line: 'ckpt: container web already exists on host default [CKPT_CONTAINER_FAILED]' },
+  { what: 'a bad container name', argv: () => ['run', '../x', NESTED], code: 2, line: `ckpt: bad container name "../x": use letters, digits, '.', '_' and '-' (at most 64, not starting with '.' or '-') [CKPT_BAD_NAME]` },
+  { what: 'a container name taken', argv: () => ['run', 'web', NESTED], code: 1, line: 'ckpt: container web already exists on host default [CKPT_CONTAINER_EXISTS]' },
   { what: 'a container that cannot start (no pid left)', argv: () => ['run', 'more', NESTED, '--host', 'full'], code: 1, line: 'ckpt: cannot start container more: clone failed with EAGAIN [CKPT_CONTAINER_FAILED]' },
-  { what: 'a missing container', argv: () => ['logs', 'ghost'], code: 2, line: 'ckpt: no container ghost on host default (it has: web, done)' },
+  { what: 'a missing container', argv: () => ['logs', 'ghost'], code: 1, line: 'ckpt: no container ghost on host default (it has: web, done) [CKPT_NO_CONTAINER]' },
   { what: 'an unknown signal', argv: () => ['kill', 'web', '--signal', 'BOGUS'], code: 2, line: 'ckpt: unknown signal "BOGUS": use a number 1..64 or one of KILL, TERM, STOP, CONT, INT, HUP' },
   { what: 'step with nothing named', argv: () => ['step'], code: 2, line: 'ckpt: name a container or give --all' },
   { what: 'step with both', argv: () => ['step', 'web', '--all'], code: 2, line: 'ckpt: give a container or --all, not both' },
-  { what: 'step with a bad count', argv: () => ['step', 'web', '--steps', '-3'], code: 2, line: 'ckpt: --steps -3 is not a count' },
-  { what: 'rm of a running container', argv: () => ['rm', 'web'], code: 2, line: 'ckpt: container web is still running: stop it with ckpt kill web, or use --force' },
+  { what: 'step with a bad count', argv: () => ['step', 'web', '--steps', '-3'], code: 2, line: 'ckpt: --steps needs a whole number, not "-3"' },
+  { what: 'step with a count that is not a number', argv: () => ['step', 'web', '--steps', 'abc'], code: 2, line: 'ckpt: --steps needs a whole number, not "abc"' },
+  { what: 'rm of a running container', argv: () => ['rm', 'web'], code: 1, line: 'ckpt: container web is still running: stop it with ckpt kill web, or use --force [CKPT_CONTAINER_RUNNING]' },
+  { what: 'rm of a running container on another host', argv: () => ['rm', 'web', '--host', 'twin'], code: 1, line: 'ckpt: container web is still running: stop it with ckpt kill web --host twin, or use --force [CKPT_CONTAINER_RUNNING]' },
   // dump
-  { what: 'dump of a missing container', argv: () => ['dump', 'ghost', '-o', join(dir, 'g.tar')], code: 2, line: 'ckpt: no container ghost on host default' },
+  { what: 'dump of a missing container', argv: () => ['dump', 'ghost', '-o', join(dir, 'g.tar')], code: 1, line: 'ckpt: no container ghost on host default (it has: web, done) [CKPT_NO_CONTAINER]' },
   { what: 'dump of a task holding a pidfd of a process outside its container', argv: () => ['dump', 'p', '--host', 'pidfd', '-o', join(dir, 'p.tar')], code: 1, line: /^ckpt: task \d+ has fd 3, a pidfd for pid \d+ outside container p, which cannot be checkpointed \[CKPT_DUMP_REFUSED\]$/ },
   { what: 'dump of a program the host lost', argv: () => ['dump', 'web', '--host', 'lost', '-o', join(dir, 'l.tar')], code: 1, line: `ckpt: program ${NESTED} is not known to host lost [CKPT_DUMP_REFUSED]` },
   { what: 'dump into a directory that does not exist', argv: () => ['dump', 'web', '-o', join(dir, 'nowhere', 'w.tar')], code: 1, line: /^ckpt: cannot write image .*nowhere\/w\.tar: ENOENT \(no such directory\); nothing was written \[CKPT_WRITE_FAILED\]$/ },
+  { what: 'dump over a file that exists', argv: () => ['dump', 'web', '-o', join(dir, 'bad.wl')], code: 1, line: /^ckpt: .*bad\.wl exists; give --force to replace it \[CKPT_OUTPUT_EXISTS\]$/ },
   { what: 'dump over a directory', argv: () => ['dump', 'web', '-o', dir], code: 1, line: /^ckpt: cannot write image .*: EISDIR \(it is a directory\); nothing was written \[CKPT_WRITE_FAILED\]$/ },
   { what: 'dump of a task in a namespace outside its container', argv: () => ['dump', 'web', '--host', 'escaped', '-o', join(dir, 'e.tar')], code: 1, line: /^ckpt: a task refers to pid namespace level 0, outside container web \[CKPT_DUMP_REFUSED\]$/ },
   // images
-  { what: 'a missing image', argv: () => ['restore', join(dir, 'none.tar')], code: 1, line: /^ckpt: cannot read image .*none\.tar: ENOENT \[CKPT_BAD_ARCHIVE\]$/ },
+  { what: 'a missing image', argv: () => ['restore', join(dir, 'none.tar')], code: 1, line: /^ckpt: cannot read image .*none\.tar: ENOENT \[CKPT_READ_FAILED\]$/ },
+  { what: 'inspect of a missing image', argv: () => ['inspect', join(dir, 'none.tar')], code: 1, line: /^ckpt: cannot read image .*none\.tar: ENOENT \[CKPT_READ_FAILED\]$/ },
   { what: 'not an image', argv: () => ['inspect', join(dir, 'notimage.tar')], code: 1, line: 'ckpt: not a ckpt image: the manifest has the wrong magic [CKPT_NOT_AN_IMAGE]' },
   { what: 'another format version', argv: () => ['inspect', join(dir, 'v2.tar')], code: 1, line: 'ckpt: image format version 2 is not supported (this ckpt reads version 1) [CKPT_BAD_VERSION]' },
   { what: 'a damaged entry', argv: () => ['restore', join(dir, 'damaged.tar')], code: 1, line: 'ckpt: tasks.cbor does not match its SHA-256 in the manifest [CKPT_BAD_CHECKSUM]' },
   { what: 'a record of the wrong shape', argv: () => ['restore', join(dir, 'shape.tar')], code: 1, line: 'ckpt: scheduler.cbor: round: Invalid input: expected array, received string [CKPT_BAD_RECORD]' },
   { what: 'an inconsistent image', argv: () => ['restore', join(dir, 'cycle.tar')], code: 1, line: /^ckpt: task \d+'s parent \d+ belongs to no process that comes before it \(a parent cycle, or an order ckpt never writes\) \[CKPT_INCONSISTENT\]$/ },
   { what: 'an image reaching above its container', argv: () => ['restore', join(dir, 'escalate.tar')], code: 1, line: "ckpt: task 1 would run in the host's user namespace, with its capabilities there [CKPT_PRIVILEGE]" },
-  { what: 'a program neither in the image nor on the target', argv: () => ['restore', join(dir, 'noprog.tar')], code: 1, line: /^ckpt: program .*elsewhere\.wl \(sha256 [0-9a-f]{12}…\) is not in the image and was not found on the target; dump with --embed-files or make it available \[CKPT_MISSING_PROGRAM\]$/ },
+  { what: 'a program neither in the image nor on the target', argv: () => ['restore', join(dir, 'noprog.tar')], code: 1, line: /^ckpt: program .*elsewhere\.wl \(sha256 [0-9a-f]{12}…\) is not in the image and was not found on the target; make it available there \(images are self-contained unless dumped with --no-embed-programs\) \[CKPT_MISSING_PROGRAM\]$/ },
   // restore refusals
   { what: 'a container name taken on the target', argv: () => ['restore', join(dir, 'plain.tar'), '--name', 'web'], code: 1, line: 'ckpt: a container named web already exists on host default [CKPT_NAME_TAKEN]' },
-  { what: 'a bad name for the restored container', argv: () => ['restore', join(dir, 'plain.tar'), '--name', 'a/b'], code: 1, line: `ckpt: bad container name "a/b": use letters, digits, '.', '_' and '-' (at most 64, not starting with '.' or '-') [CKPT_BAD_NAME]` },
+  { what: 'a bad name for the restored container', argv: () => ['restore', join(dir, 'plain.tar'), '--name', 'a/b'], code: 2, line: `ckpt: bad container name "a/b": use letters, digits, '.', '_' and '-' (at most 64, not starting with '.' or '-') [CKPT_BAD_NAME]` },
   { what: 'an incompatible architecture', argv: () => ['restore', join(dir, 'plain.tar'), '--host', 'small32'], code: 1, line: 'ckpt: cannot restore a x86_64 image on host small32 (i386): x86_64 is a 64-bit ABI and i386 is 32-bit: registers, addresses and the 64-bit mode cannot be represented [CKPT_ARCH_MISMATCH]' },
   { what: 'a pid above the target pid_max', argv: () => ['restore', join(dir, 'bigpid.tar'), '--host', 'tiny', '--host-pids'], code: 1, line: "ckpt: the image uses pid 5000, not below host tiny's pid_max 400 [CKPT_PID_MAX]" },
   { what: 'a host pid collision', argv: () => ['restore', join(dir, 'plain.tar'), '--host-pids', '--name', 'again', '--host', 'twin'], code: 1, line: /^ckpt: host pid \d+ \(task 1 of the image\) is held by task \d+ on host twin: eclone would fail with EBUSY(; .*)? \[CKPT_PID_COLLISION\]$/ },
@@ -229,8 +241,8 @@ describe('every error path of the command line', () => {
 
   it('--debug adds the stack trace of a user error', async () => {
     const r = await ckptIn(state(), ['logs', 'ghost', '--debug']);
-    expect(r.code).toBe(2);
-    expect(r.err).toMatch(/^ckpt: no container ghost on host default.*\nUsageError: no container ghost[^\n]*\n\s+at /s);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^ckpt: no container ghost on host default.*\nCliError: no container ghost[^\n]*\n\s+at /s);
   });
 
   it('--json gives the error as JSON on stdout, with its code and every problem', async () => {
@@ -259,13 +271,13 @@ describe('every error path of the command line', () => {
   });
 
   it('every message a user error can carry is in the table above', () => {
-    const sources = ['src/cli/commands', 'src/store', 'src/container', 'src/image', 'src/program'].flatMap((d) => readdirSync(d).map((f) => join(d, f)));
+    const sources = ['src/cli', 'src/cli/commands', 'src/store', 'src/container', 'src/image', 'src/program'].flatMap((d) => readdirSync(d).filter((f) => f.endsWith('.ts')).map((f) => join(d, f)));
     const expected = CASES.map((c) => (typeof c.line === 'string' ? c.line : c.line.source.replace(/\\/g, ''))).join('\n');
     const missing: string[] = [];
     let sites = 0;
     for (const file of sources) {
       const text = readFileSync(file, 'utf8');
-      for (const m of text.matchAll(/new (?:UsageError|StoreError|ContainerError|DumpError)\((?:'CKPT_\w+', )?([`'])/g)) {
+      for (const m of text.matchAll(/new (?:UsageError|StoreError|ContainerError|DumpError|CliError)\((?:'CKPT_\w+', )?([`'])/g)) {
         // the longest fixed stretch of the message, between its interpolations
         const fixed = fixedParts(text, m.index + m[0].length, m[1]!).sort((a, b) => b.length - a.length)[0]!;
         sites++;
@@ -274,5 +286,20 @@ describe('every error path of the command line', () => {
     }
     expect(missing).toEqual([]);
     expect(sites).toBeGreaterThanOrEqual(22);
+  });
+});
+
+describe('each error is reported once', () => {
+  it('ckpt host alone: one error line and one hint', async () => {
+    const r = await ckptIn(state(), ['host']);
+    expect(r.err.split('\n')).toEqual(['ckpt: missing argument: the usage is ckpt host <create|list|show|rm>', 'Try: ckpt host --help']);
+  });
+
+  it('logs of a missing container with --json: exactly one JSON object on stdout', async () => {
+    const r = await ckptIn(state(), ['logs', 'ghost', '--json']);
+    expect(r.code).toBe(1);
+    expect(r.out.split('\n')).toHaveLength(1);
+    expect(JSON.parse(r.out)).toEqual({ error: { code: 'CKPT_NO_CONTAINER', message: 'no container ghost on host default (it has: web, done)' } });
+    expect(r.err.split('\n')).toHaveLength(1);
   });
 });

@@ -1,5 +1,5 @@
 /** dump, check, restore and inspect through the command line. */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -48,7 +48,7 @@ describe('dump and restore through the CLI', () => {
     expect((await ckpt('rm', 'pod', '--force')).code).toBe(0);
     expect(JSON.parse((await ckpt('ps', '--json')).out)).toEqual([]);
     expect((await ckpt('restore', image, '--into', 'ghost')).err).toBe('ckpt: --into ghost: no container of that name on host default [CKPT_NO_CONTAINER]');
-  });
+  }, 60_000);
 
   it('an image restores only onto a host of its kernel personality; on mainline, --into a container goes through clone3', async () => {
     const idle = join(root, 'idle.wl');
@@ -91,7 +91,7 @@ describe('dump and restore through the CLI', () => {
     expect(inside(after)).toEqual(inside(before));
     await ckpt('step', '--all', '--until-idle', '--host', 'new');
     expect((await ckpt('logs', 'web', '--host', 'new')).out).toContain('L1 init: no children left');
-  });
+  }, 30_000);
 
   it('a collision is reported with every reason, the errno of the interface, and nothing changes', async () => {
     const image = join(root, 'p.tar');
@@ -110,12 +110,12 @@ describe('dump and restore through the CLI', () => {
     expect((await ckpt('host', 'show', 'default', '--json')).out).toBe(hostBefore);
     // the same image without --host-pids restores beside the original
     expect((await ckpt('restore', image, '--name', 'p2', '--via', 'clone3')).code).toBe(0);
-  });
+  }, 30_000);
 
   it('inspect shows the tree with every pid level', async () => {
     const image = join(root, 'n.tar');
     await ckpt('run', 'n', 'images/workloads/nested.wl', '--steps', '30');
-    await ckpt('dump', 'n', '-o', image, '--embed-files');
+    await ckpt('dump', 'n', '-o', image);
     const t = await ckpt('inspect', image, '--tree');
     expect(t.out.split('\n')[0]).toMatch(/^container n: x86_64, kernel mainline, pid_max 32768, \d+ tasks, \d+ pid namespaces, \d+ distinct pages$/);
     expect(t.out).toMatch(/^ {2}3\/2\/1 /m);
@@ -124,13 +124,42 @@ describe('dump and restore through the CLI', () => {
     expect(j.kernel).toBe('mainline');
     // a golden image, written before personalities, is a 2.6.32 one
     expect(JSON.parse((await ckpt('inspect', 'images/golden/x86_64-nested.tar', '--json')).out).kernel).toBe('2.6.32');
-  });
+  }, 30_000);
 
   it('refuses bad input in one line', async () => {
-    expect((await ckpt('restore', join(root, 'none.tar'))).err).toBe(`ckpt: cannot read image ${join(root, 'none.tar')}: ENOENT [CKPT_BAD_ARCHIVE]`);
+    expect((await ckpt('restore', join(root, 'none.tar'))).err).toBe(`ckpt: cannot read image ${join(root, 'none.tar')}: ENOENT [CKPT_READ_FAILED]`);
     expect((await ckpt('dump', 'ghost')).err.split(' (looked')[0]).toBe('ckpt: no host named default');
     await ckpt('run', 'real', 'images/workloads/threads.wl');
-    expect((await ckpt('dump', 'ghost')).err).toBe('ckpt: no container ghost on host default');
+    expect((await ckpt('dump', 'ghost')).err).toBe('ckpt: no container ghost on host default (it has: real) [CKPT_NO_CONTAINER]');
     expect(existsSync('ghost.ckpt.tar')).toBe(false);
-  });
+  }, 30_000);
+});
+
+describe('ckpt check', () => {
+  it('lists every reason an image cannot restore at once: a missing program and an architecture mismatch together', async () => {
+    const program = join(root, 'gone.wl');
+    writeFileSync(program, readFileSync('images/workloads/nested.wl', 'utf8'));
+    await ckpt('host', 'create', 'src64', '--arch', 'x86_64');
+    await ckpt('host', 'create', 'small', '--arch', 'i386');
+    await ckpt('run', 'g', program, '--host', 'src64', '--steps', '10');
+    const image = join(root, 'g.tar');
+    expect((await ckpt('dump', 'g', '--host', 'src64', '-o', image, '--no-embed-programs')).code).toBe(0);
+    rmSync(program);
+    const r = await ckpt('check', image, '--host', 'small', '--json');
+    expect(r.code).toBe(1);
+    const reasons = JSON.parse(r.out).reasons as Array<{ code: string; message: string }>;
+    expect(reasons.map((p) => p.code).sort()).toEqual(['CKPT_ARCH_MISMATCH', 'CKPT_MISSING_PROGRAM']);
+    expect(reasons.find((p) => p.code === 'CKPT_MISSING_PROGRAM')!.message).toContain(program);
+  }, 30_000);
+
+  it('with programs embedded (the default), an image restores wherever its program file is gone', async () => {
+    const program = join(root, 'moved.wl');
+    writeFileSync(program, readFileSync('images/workloads/nested.wl', 'utf8'));
+    await ckpt('host', 'create', 'src64', '--arch', 'x86_64');
+    await ckpt('run', 'm', program, '--host', 'src64', '--steps', '10');
+    const image = join(root, 'm.tar');
+    expect((await ckpt('dump', 'm', '--host', 'src64', '-o', image)).code).toBe(0);
+    rmSync(program);
+    expect((await ckpt('check', image, '--host', 'src64', '--name', 'm2')).out).toBe(`${image} would restore on host src64`);
+  }, 30_000);
 });

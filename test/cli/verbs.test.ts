@@ -36,7 +36,7 @@ describe('host verbs', () => {
     const cases: Array<[string[], number, string]> = [
       [['host', 'create', 'x', '--arch', 'sparc'], 2, 'ckpt: unknown architecture "sparc": expected one of i386, x86_64, s390, s390x, ppc, ppc64 (or x86, powerpc)'],
       [['host', 'create', 'x', '--arch', 'i386', '--pid-max', '4194304'], 2, 'ckpt: --pid-max 4194304 is outside 301..32768 for i386'],
-      [['host', 'create', 'x', '--arch', 'i386', '--kernel', '3.0'], 2, 'ckpt: --kernel 3.0 is not a kernel personality: use mainline or 2.6.32'],
+      [['host', 'create', 'x', '--arch', 'i386', '--kernel', '3.0'], 2, 'ckpt: --kernel 3.0 is not one of mainline, 2.6.32'],
       [['host', 'create', '../evil', '--arch', 'i386'], 2, 'ckpt: bad host name "../evil": use letters, digits, \'.\', \'_\' and \'-\' (at most 64, not starting with \'.\' or \'-\') [CKPT_BAD_NAME]'],
       [['host', 'show', 'ghost'], 1, `ckpt: no host named ghost (looked for ${join(root, 'hosts', 'ghost.host')}); create it with: ckpt host create ghost --arch x86_64 [CKPT_HOST_MISSING]`],
       [['host', 'rm', 'ghost'], 1, 'ckpt: no host named ghost [CKPT_HOST_MISSING]'],
@@ -67,31 +67,31 @@ describe('container verbs', () => {
     expect(JSON.parse(started.out)).toEqual({ container: 'web', host: 'default', initPid: 2, steps: 0 });
     expect((await ckpt('step', 'web', '--steps', '40')).out).toMatch(/^ran 40 steps; clock is 40$/);
     const ps = JSON.parse((await ckpt('ps', 'web', '--json')).out);
-    expect(ps[0]).toEqual({ container: 'web', nspids: [2, 1], tgid: 2, ppid: 1, pgid: 1, sid: 1, threads: 1, state: 'runnable', comm: 'main' });
+    expect(ps[0]).toEqual({ container: 'web', nspids: [2, 1], tgid: 2, ppid: 1, pgid: 1, sid: 1, threads: 1, thread: false, state: 'runnable', abi: 'x86_64', command: 'nested.wl:main', wait: null, comm: 'main' });
     expect(ps.some((r: { nspids: number[] }) => r.nspids.length === 4)).toBe(true);
     const table = (await ckpt('ps')).out.split('\n');
-    expect(table[0]).toMatch(/^CONTAINER\s+NSPID\s+PPID\s+PGID\s+SID\s+THR\s+S\s+COMMAND$/);
-    expect(table[1]).toMatch(/^web\s+2\/1\s+1\s+1\s+1\s+1\s+R\s+main$/);
+    expect(table[0]).toMatch(/^CONTAINER\s+NSPID\s+PPID\s+PGID\s+SID\s+THR\s+ABI\s+S\s+WAIT\s+COMMAND$/);
+    expect(table[1]).toMatch(/^web\s+2\/1\s+1\s+1\s+1\s+1\s+x86_64\s+R\s+-\s+nested\.wl:main$/);
     expect((await ckpt('step', '--all', '--until-idle')).code).toBe(0);
     const logs = await ckpt('logs', 'web');
     expect(logs.out.split('\n')[0]).toBe('L1 init: pid 1 ppid 0');
     expect(logs.out).toContain('L1 init: no children left');
     expect((await ckpt('rm', 'web')).out).toBe('removed container web');
-    expect((await ckpt('logs', 'web')).err).toBe('ckpt: no container web on host default');
+    expect((await ckpt('logs', 'web')).err).toBe('ckpt: no container web on host default [CKPT_NO_CONTAINER]');
   });
 
   it('kill and rm --force', async () => {
     await ckpt('run', 'p', 'images/workloads/pidcache.wl', '--steps', '20');
     expect((await ckpt('kill', 'p', '--signal', 'STOP')).out).toBe('sent signal 19 to p; its init is stopped');
-    expect((await ckpt('rm', 'p')).err).toBe('ckpt: container p is still running: stop it with ckpt kill p, or use --force');
-    expect((await ckpt('kill', 'p', '--signal', 'BOGUS')).err).toBe('ckpt: unknown signal "BOGUS": use a number 1..64 or one of KILL, TERM, STOP, CONT, INT, HUP');
+    expect((await ckpt('rm', 'p')).err).toBe('ckpt: container p is still running: stop it with ckpt kill p, or use --force [CKPT_CONTAINER_RUNNING]');
+    expect((await ckpt('kill', 'p', '--signal', 'BOGUS')).err).toBe('ckpt: unknown signal "BOGUS": use a number 1..64 or one of KILL, TERM, STOP, CONT, INT, HUP\nTry: ckpt kill --help');
     expect((await ckpt('rm', 'p', '--force')).code).toBe(0);
     const host = JSON.parse((await ckpt('host', 'show', 'default', '--json')).out);
     expect(host.tasks).toBe(1);
   });
 
   it('reports workload problems precisely', async () => {
-    expect((await ckpt('run', 'x', 'no/such/file.wl')).err).toBe('ckpt: cannot read workload no/such/file.wl: ENOENT');
+    expect((await ckpt('run', 'x', 'no/such/file.wl')).err).toBe('ckpt: cannot read workload no/such/file.wl: ENOENT [CKPT_READ_FAILED]');
     const bad = join(root, 'bad.wl');
     (await import('node:fs')).writeFileSync(bad, 'program main\n  kill(1)\nend\n');
     const r = await ckpt('run', 'x', bad);

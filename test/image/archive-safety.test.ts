@@ -8,7 +8,7 @@
  */
 import { execa } from 'execa';
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Header } from 'tar';
@@ -36,19 +36,21 @@ function withEvil(evil: Uint8Array, afterManifest = false): Uint8Array {
   return Uint8Array.from([...parts.flatMap((p) => [...p]), ...new Uint8Array(1024)]);
 }
 
-const HOSTILE: Array<[string, Uint8Array, RegExp]> = [
-  ['an absolute path', withEvil(entry('/etc/cron.d/evil', new Uint8Array([1]))), /unexpected entry "\/etc\/cron.d\/evil"/],
-  ['a path with ..', withEvil(entry('../../evil', new Uint8Array([1]))), /unexpected entry "..\/..\/evil"/],
-  ['a symlink', withEvil(entry('manifest.cbor', new Uint8Array(), { type: 'SymbolicLink', linkpath: '/etc/shadow' })), /is a SymbolicLink, not a regular file/],
-  ['a hardlink', withEvil(entry('tasks.cbor', new Uint8Array(), { type: 'Link', linkpath: '/etc/shadow' }), true), /is a Link, not a regular file/],
-  ['a character device', withEvil(entry('dev', new Uint8Array(), { type: 'CharacterDevice' })), /is a CharacterDevice, not a regular file/],
-  ['a block device', withEvil(entry('sda', new Uint8Array(), { type: 'BlockDevice' })), /is a BlockDevice, not a regular file/],
-  ['a FIFO', withEvil(entry('fifo', new Uint8Array(), { type: 'FIFO' })), /is a FIFO, not a regular file/],
-  ['a directory', withEvil(entry('hosts/', new Uint8Array(), { type: 'Directory' })), /is a Directory, not a regular file/],
-  ['a pax header', withEvil(entry('PaxHeader', new Uint8Array(), { type: 'ExtendedHeader' })), /is a ExtendedHeader, not a regular file/],
-  ['an unknown entry', withEvil(entry('notes.txt', new Uint8Array([1, 2])), true), /unexpected entry "notes.txt"/],
-  ['an entry claiming 8 GiB', withEvil(entry('manifest.cbor', new Uint8Array(), { size: 8 * 1024 ** 3 - 1 })), /claims 8589934591 bytes, more than the archive holds/],
-  ['an entry claiming more than is left', withEvil(entry('manifest.cbor', new Uint8Array(100), { size: 5000 })), /claims 5000 bytes, more than the archive holds|not followed by zero padding/],
+/** Each: what, the archive, what the refusal says and its code (a tar whose first entry is not the manifest is not a ckpt image at all). */
+const HOSTILE: Array<[string, Uint8Array, RegExp, string]> = [
+  ['an absolute path', withEvil(entry('/etc/cron.d/evil', new Uint8Array([1]))), /a tar archive whose first entry is "\/etc\/cron.d\/evil", not manifest.cbor/, 'CKPT_NOT_AN_IMAGE'],
+  ['a path with ..', withEvil(entry('../../evil', new Uint8Array([1]))), /first entry is "..\/..\/evil"/, 'CKPT_NOT_AN_IMAGE'],
+  ['a symlink', withEvil(entry('manifest.cbor', new Uint8Array(), { type: 'SymbolicLink', linkpath: '/etc/shadow' })), /is a SymbolicLink, not a regular file/, 'CKPT_BAD_ARCHIVE'],
+  ['a hardlink', withEvil(entry('tasks.cbor', new Uint8Array(), { type: 'Link', linkpath: '/etc/shadow' }), true), /is a Link, not a regular file/, 'CKPT_BAD_ARCHIVE'],
+  ['a character device', withEvil(entry('dev', new Uint8Array(), { type: 'CharacterDevice' })), /first entry is "dev"/, 'CKPT_NOT_AN_IMAGE'],
+  ['a character device after the manifest', withEvil(entry('dev', new Uint8Array(), { type: 'CharacterDevice' }), true), /is a CharacterDevice, not a regular file/, 'CKPT_BAD_ARCHIVE'],
+  ['a block device', withEvil(entry('sda', new Uint8Array(), { type: 'BlockDevice' }), true), /is a BlockDevice, not a regular file/, 'CKPT_BAD_ARCHIVE'],
+  ['a FIFO', withEvil(entry('fifo', new Uint8Array(), { type: 'FIFO' }), true), /is a FIFO, not a regular file/, 'CKPT_BAD_ARCHIVE'],
+  ['a directory', withEvil(entry('hosts/', new Uint8Array(), { type: 'Directory' }), true), /is a Directory, not a regular file/, 'CKPT_BAD_ARCHIVE'],
+  ['a pax header', withEvil(entry('PaxHeader', new Uint8Array(), { type: 'ExtendedHeader' }), true), /is a ExtendedHeader, not a regular file/, 'CKPT_BAD_ARCHIVE'],
+  ['an unknown entry', withEvil(entry('notes.txt', new Uint8Array([1, 2])), true), /unexpected entry "notes.txt"/, 'CKPT_BAD_ARCHIVE'],
+  ['an entry claiming 8 GiB', withEvil(entry('manifest.cbor', new Uint8Array(), { size: 8 * 1024 ** 3 - 1 })), /the image is truncated: entry manifest.cbor has \d+ of its 8589934591 bytes/, 'CKPT_TRUNCATED'],
+  ['an entry claiming more than is left', withEvil(entry('manifest.cbor', new Uint8Array(100), { size: 5000 })), /not followed by zero padding/, 'CKPT_BAD_ARCHIVE'],
 ];
 
 /** listing names every file under `dir` with its size and mtime, to show nothing was written. */
@@ -76,7 +78,7 @@ describe('archive safety', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  for (const [what, bytes, message] of HOSTILE) {
+  for (const [what, bytes, message, code] of HOSTILE) {
     it(`${what} is refused by restore, check and inspect, and nothing is written`, async () => {
       const file = join(dir, 'evil.tar');
       writeFileSync(file, bytes);
@@ -86,7 +88,7 @@ describe('archive safety', () => {
         const r = await ckptIn(root, argv);
         expect(r.code, argv.join(' ')).toBe(1);
         const said = argv[0] === 'check' ? JSON.parse(r.out).reasons[0] : { code: r.err.match(/\[(CKPT_\w+)\]/)?.[1], message: r.err };
-        expect(said.code).toBe('CKPT_BAD_ARCHIVE');
+        expect(said.code).toBe(code);
         expect(said.message).toMatch(message);
       }
       expect(listing(dir)).toEqual(before);
@@ -101,11 +103,11 @@ describe('archive safety', () => {
     for (const path of [fifo, join(dir, 'adir.tar'), '/dev/zero']) {
       const r = await ckptIn(root, ['inspect', path]);
       expect(r.code).toBe(1);
-      expect(r.err).toBe(`ckpt: image ${path} is not a regular file [CKPT_BAD_ARCHIVE]`);
+      expect(r.err).toBe(`ckpt: image ${path} is not a regular file [CKPT_READ_FAILED]`);
     }
     const missing = await ckptIn(root, ['restore', join(dir, 'nothing.tar')]);
     expect(missing.code).toBe(1);
-    expect(missing.err).toBe(`ckpt: cannot read image ${join(dir, 'nothing.tar')}: ENOENT [CKPT_BAD_ARCHIVE]`);
+    expect(missing.err).toBe(`ckpt: cannot read image ${join(dir, 'nothing.tar')}: ENOENT [CKPT_READ_FAILED]`);
   });
 
   it('a dump writes its output file and nothing else, and replaces a symlink at that path instead of writing through it', async () => {
@@ -115,7 +117,11 @@ describe('archive safety', () => {
     const victim = join(dir, 'victim');
     writeFileSync(victim, 'precious');
     symlinkSync(victim, join(out, 'web.tar'));
-    const r = await ckptIn(root, ['dump', 'web', '-o', join(out, 'web.tar'), '--leave-running']);
+    // without --force an existing path is refused, a symlink too; with it, the symlink is replaced
+    const refused = await ckptIn(root, ['dump', 'web', '-o', join(out, 'web.tar'), '--leave-running']);
+    expect(refused.err).toBe(`ckpt: ${join(out, 'web.tar')} exists; give --force to replace it [CKPT_OUTPUT_EXISTS]`);
+    expect(readlinkSync(join(out, 'web.tar'))).toBe(victim);
+    const r = await ckptIn(root, ['dump', 'web', '-o', join(out, 'web.tar'), '--leave-running', '--force']);
     expect(r.code).toBe(0);
     expect(readdirSync(out)).toEqual(['web.tar']);
     expect(lstatSync(join(out, 'web.tar')).isFile()).toBe(true);
@@ -123,7 +129,7 @@ describe('archive safety', () => {
     expect(untar(new Uint8Array(readFileSync(join(out, 'web.tar')))).size).toBe(9);
     // a dump that fails (no such container) leaves no file at all
     const bad = await ckptIn(root, ['dump', 'nope', '-o', join(out, 'nope.tar')]);
-    expect(bad.code).toBe(2);
+    expect(bad.code).toBe(1);
     expect(readdirSync(out)).toEqual(['web.tar']);
   });
 
@@ -141,7 +147,7 @@ describe('archive safety', () => {
       writeFileSync(file, bomb);
       const r = await execa('node', ['--max-old-space-size=64', BIN, 'inspect', file, '--root', root], { reject: false });
       expect(r.exitCode, r.stderr).toBe(1);
-      expect(r.stderr).toMatch(/\[CKPT_(BAD_ARCHIVE|BAD_CHECKSUM|BAD_RECORD)\]$/);
+      expect(r.stderr).toMatch(/\[CKPT_(BAD_ARCHIVE|BAD_CHECKSUM|BAD_RECORD|TRUNCATED)\]$/);
     }
     // a real image of 32 MiB of distinct pages: the peak resident size grows by at most 4x the file
     const big = join(dir, 'big.tar');

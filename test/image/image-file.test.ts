@@ -71,7 +71,7 @@ describe('writeImageFile', () => {
     const { m, c } = containerWithPages(20);
     await writeImageFile(file, dumpContainer(m, c, { shareFrames: true }));
     truncateSync(file, 17 << 20);
-    await expect(readImageFile(file)).rejects.toMatchObject({ code: 'CKPT_BAD_ARCHIVE' });
+    await expect(readImageFile(file)).rejects.toMatchObject({ code: 'CKPT_TRUNCATED' });
     await expect(readImageFile(join(dir, 'missing.tar'))).rejects.toThrow(ImageError);
   }, 60_000);
 });

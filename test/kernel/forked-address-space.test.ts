@@ -60,7 +60,7 @@ describe('the address space a fork leaves', () => {
       }),
       { numRuns: 200 },
     );
-  });
+  }, 60_000);
 
   it("a restorer's children share one snapshot until one of them, or the restorer, changes something", () => {
     const h = Host.create({ arch: 'x86_64' });

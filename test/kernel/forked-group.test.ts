@@ -102,7 +102,7 @@ describe('the group a fork leaves', () => {
       }),
       { numRuns: 300 },
     );
-  });
+  }, 60_000);
 
   it("a restorer's children share one ForkedGroup until the restorer changes group, and each is made its own on first look", () => {
     const h = Host.create({ arch: 'ppc64' });

@@ -35,7 +35,7 @@ describe('pid numbers', () => {
     const again = l.eclone(SIGCHLD, { nr_pids: 3 }, 48, [1_000, 14_000, 2_000]).child!;
     expect(again.nspids).toEqual([1_000, 14_000, 2_000]);
     expect(kids[1]!.task.nspids).toEqual(kids[1]!.want);
-  });
+  }, 60_000);
 
   it('numbers is a copy: changing it changes no pid', () => {
     const h = Host.create({ arch: 'x86_64' });

@@ -24,7 +24,7 @@ describe.each(ALL_ARCHES)('register storage on %s', (arch) => {
     for (const k of kids) if (k !== target) expect(k.regs).toEqual(first);
     expect(kids[499]!.regs).toEqual(first);
     expect(kids[501]!.regs).toEqual(first);
-  });
+  }, 60_000);
 
   it('a register write through dv is what regs shows, and takeState replaces the bytes in place', () => {
     const h = Host.create({ arch });

@@ -78,7 +78,7 @@ describe('user memory copies', () => {
       }),
       { numRuns: 300 },
     );
-  });
+  }, 60_000);
 
   it('the mapping that held the last access still answers for its protection, its end and its removal (mmap_cache)', () => {
     const h = Host.create({ arch: 'x86_64' });

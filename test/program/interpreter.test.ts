@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { Host } from '../../src/index.js';
 import { startContainer } from '../../src/container/container.js';
 import { compileWorkload, SLOT, TRAP_OFFSET } from '../../src/program/compile.js';
-import { dataBase } from '../../src/program/interpreter.js';
+import { dataBase, format, hex } from '../../src/program/interpreter.js';
 import { parseWorkload } from '../../src/program/parse.js';
 import { Scheduler } from '../../src/program/scheduler.js';
 import { ALL_ARCHES } from '../helpers.js';
@@ -114,5 +114,14 @@ describe('the other sample workloads', () => {
     expect(r.ctr.console.text).toContain('ok 1 round 3\n');
     expect(r.ctr.console.text).toContain('ok 3 round 3\n');
     expect(r.ctr.console.text).not.toContain('FAIL');
+  });
+});
+
+describe('print %x', () => {
+  it('prints every bit of a large value, and a negative one in two\'s complement', () => {
+    expect(format('%x %x %x %d%%', [0x7f0000000000, 255, 0, 5])).toBe('7f0000000000 ff 0 5%');
+    expect(hex(-1)).toBe('ffffffff');
+    expect(hex(-0x1_0000_0000)).toBe('ffffffff00000000');
+    expect(hex(2 ** 60)).toBe('1000000000000000');
   });
 });

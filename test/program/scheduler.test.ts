@@ -270,7 +270,7 @@ describe('the scheduler keeps the schedule its definition gives', () => {
       }),
       { numRuns: 25 },
     );
-  });
+  }, 60_000);
 });
 
 /** containerFilter accepts the tasks living in the container's pid namespace or below it. */

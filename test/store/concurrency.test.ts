@@ -27,7 +27,7 @@ describe.skipIf(!built)('20 commands on one host at once', () => {
     await ckpt('host', 'create', 'default', '--arch', 's390x');
     // a container to dump while the others change the host, and an image to restore meanwhile
     await ckpt('run', 'base', 'images/workloads/churn.wl', '--steps', '5');
-    await ckpt('dump', 'base', '-o', join(root, 'base.tar'), '--leave-running', '--embed-files');
+    await ckpt('dump', 'base', '-o', join(root, 'base.tar'), '--leave-running');
     const before = (await ckpt('host', 'show', 'default')).stdout;
     const clock0 = (JSON.parse(before) as { clock: number }).clock;
     const commands: string[][] = [

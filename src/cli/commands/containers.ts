@@ -1,55 +1,30 @@
 /** ckpt run, ps, step, logs, kill and rm: containers on a simulated host. */
-import { printable } from '../printable.js';
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import type { Container } from '../../container/container.js';
-import type { Machine } from '../../container/machine.js';
 import type { Task } from '../../kernel/task.js';
 import type { CliContext } from '../context.js';
-import { orCreateArch, storeOf, verb, withHost, type HostArgs } from '../options.js';
+import { containerOf, countOf, onHost, orCreateArch, storeOf, verb, withContainer, withHost, type HostArgs } from '../options.js';
 import { counted } from '../counted.js';
-import { UsageError } from '../usage-error.js';
+import { CliError, UsageError } from '../usage-error.js';
+import { refuse } from '../refused.js';
+import { psRows, psTable, psTree } from '../ps-view.js';
 
-function containerOf(m: Machine, name: string): Container {
-  const c = m.containers.get(name);
-  if (!c) throw new UsageError(`no container ${name} on host ${m.name}${m.containers.size ? ` (it has: ${[...m.containers.keys()].join(', ')})` : ''}`);
-  return c;
+/** inContainer selects the tasks of one container (its namespace and those below it), for the scheduler. */
+function inContainer(c: Container): (t: Task) => boolean {
+  const ns = c.init.pid.ns;
+  return (t) => ns.isAncestorOf(t.pid.ns);
 }
 
-/** PsRow is one task as ps shows it; ids are as the host's root namespace sees them. */
-export interface PsRow {
-  container: string;
-  nspids: number[];
-  tgid: number;
-  ppid: number;
-  pgid: number;
-  sid: number;
-  threads: number;
-  state: string;
-  comm: string;
-}
-
-function psRow(container: string, t: Task): PsRow {
-  return {
-    container,
-    nspids: t.nspids,
-    tgid: t.tgid,
-    ppid: t.group.leader.parent?.group.tgid.nr ?? 0,
-    pgid: t.pgid,
-    sid: t.sid,
-    threads: t.group.threadCount,
-    state: t.state,
-    comm: t.comm,
-  };
-}
-
-const STATE_LETTER: Record<string, string> = { runnable: 'R', blocked: 'S', stopped: 'T', zombie: 'Z' };
 const SIGNALS: Record<string, number> = { KILL: 9, TERM: 15, STOP: 19, CONT: 18, INT: 2, HUP: 1 };
 
-function signalOf(s: string): number {
+/** signalOf reads a signal's name or number while parsing. */
+function signalOf(given: unknown): number {
+  const s = String(given);
   const name = s.toUpperCase().replace(/^SIG/, '');
   const n = SIGNALS[name] ?? (/^\d+$/.test(s) ? Number(s) : NaN);
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`unknown signal ${JSON.stringify(s)}: use a number 1..64 or one of ${Object.keys(SIGNALS).join(', ')}`);
+  if (!Number.isInteger(n) || n < 1 || n > 64) refuse(new UsageError(`unknown signal ${JSON.stringify(s)}: use a number 1..64 or one of ${Object.keys(SIGNALS).join(', ')}`));
   return n;
 }
 
@@ -59,23 +34,24 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
       command: 'run <ctr> <workload>',
       describe: 'Start a container running a workload file',
       builder: (y: Argv) =>
-        withHost(y)
-          .positional('ctr', { type: 'string', demandOption: true, describe: 'container name' })
+        withContainer(withHost(y))
           .positional('workload', { type: 'string', demandOption: true, describe: 'workload file (images/workloads/README.md)' })
-          .option('steps', { type: 'number', default: 0, describe: 'run this many scheduler steps after starting' })
+          .option('steps', { type: 'string', requiresArg: true, default: '0', coerce: countOf('steps'), describe: 'run this many scheduler steps of this container after starting (N)' })
           .example('$0 run web images/workloads/nested.wl --steps 100', 'start it and run 100 steps'),
       handler: (a) => {
         let text: string;
         try {
           text = readFileSync(a.workload, 'utf8');
         } catch (e) {
-          throw new UsageError(`cannot read workload ${a.workload}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+          throw new CliError('CKPT_READ_FAILED', `cannot read workload ${a.workload}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
         }
+        // The program is known by its absolute path: an image made from any directory names the same file.
+        const path = resolve(a.workload);
         const out = storeOf(a).update(
           a.host,
           (m) => {
-            const c = m.run(a.ctr, a.workload, text);
-            const ran = a.steps > 0 ? m.scheduler.run(a.steps) : 0;
+            const c = m.run(a.ctr, path, text);
+            const ran = a.steps > 0 ? m.scheduler.run(a.steps, inContainer(c)) : 0;
             return { container: a.ctr, host: m.name, initPid: c.init.pid.nr, steps: ran };
           },
           orCreateArch(a),
@@ -83,24 +59,23 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
         ctx.out(a.json ? JSON.stringify(out) : `started container ${out.container} on host ${out.host}: init is pid ${out.initPid} on the host, pid 1 inside${out.steps ? `; ran ${counted(out.steps, 'step')}` : ''}`);
       },
     }),
-    verb<HostArgs & { ctr?: string }>({
+    verb<HostArgs & { ctr?: string; tree: boolean }>({
       command: 'ps [ctr]',
-      describe: 'Show the process tree with every pid level',
+      describe: 'Show the tasks with every pid level, their ABI and wait state (--tree: as a tree)',
       builder: (y: Argv) =>
         withHost(y)
           .positional('ctr', { type: 'string', describe: 'only this container' })
-          .example('$0 ps web --json', 'one object per task, nspids host level first'),
+          .option('tree', { type: 'boolean', default: false, describe: 'draw the process tree, threads under their process' })
+          .example('$0 ps web --json', 'one object per task, nspids host level first')
+          .example('$0 ps --tree', 'who started whom, every pid level shown'),
       handler: (a) => {
         const m = storeOf(a).read(a.host);
         const ctrs = a.ctr ? [containerOf(m, a.ctr)] : [...m.containers.values()];
         // A task shows under the innermost container holding it (a container restored --into another sits inside it).
         const own = a.ctr ? null : m.ownTasks();
-        const rows = ctrs.flatMap((c) => (own ? own.get(c)! : m.tasksOf(c)).map((t) => psRow(c.name, t)));
+        const rows = ctrs.flatMap((c) => psRows(c.name, own ? own.get(c)! : m.tasksOf(c)));
         if (a.json) return ctx.out(JSON.stringify(rows));
-        ctx.out(`${'CONTAINER'.padEnd(12)}${'NSPID'.padEnd(20)}${'PPID'.padEnd(7)}${'PGID'.padEnd(7)}${'SID'.padEnd(7)}${'THR'.padEnd(5)}${'S'.padEnd(3)}COMMAND`);
-        for (const r of rows) {
-          ctx.out(`${r.container.padEnd(12)}${r.nspids.join('/').padEnd(20)}${String(r.ppid).padEnd(7)}${String(r.pgid).padEnd(7)}${String(r.sid).padEnd(7)}${String(r.threads).padEnd(5)}${(STATE_LETTER[r.state] ?? '?').padEnd(3)}${printable(r.comm)}`);
-        }
+        for (const line of a.tree ? psTree(rows) : psTable(rows)) ctx.out(line);
       },
     }),
     verb<HostArgs & { ctr?: string; all: boolean; steps: number; untilIdle: boolean }>({
@@ -110,19 +85,15 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
         withHost(y)
           .positional('ctr', { type: 'string', describe: 'the container to run' })
           .option('all', { type: 'boolean', default: false, describe: 'run every container on the host' })
-          .option('steps', { type: 'number', default: 1, describe: 'how many steps (one statement of one task each)' })
+          .option('steps', { type: 'string', requiresArg: true, default: '1', coerce: countOf('steps'), describe: 'how many steps (one statement of one task each)' })
           .option('until-idle', { type: 'boolean', default: false, describe: 'run until every task is blocked or gone' })
           .example('$0 step web --steps 50', 'fifty statements of container web')
           .example('$0 step --all --until-idle', 'everything, until nothing can run'),
       handler: (a) => {
         if (!a.ctr && !a.all) throw new UsageError('name a container or give --all');
         if (a.ctr && a.all) throw new UsageError('give a container or --all, not both');
-        if (!Number.isInteger(a.steps) || a.steps < 0) throw new UsageError(`--steps ${a.steps} is not a count`);
         const out = storeOf(a).update(a.host, (m) => {
-          const only = a.ctr ? (() => {
-            const ns = containerOf(m, a.ctr!).init.pid.ns;
-            return (t: Task) => ns.isAncestorOf(t.pid.ns);
-          })() : undefined;
+          const only = a.ctr ? inContainer(containerOf(m, a.ctr)) : undefined;
           const ran = a.untilIdle ? m.scheduler.runUntilIdle(1_000_000, only) : m.scheduler.run(a.steps, only);
           return { steps: ran, clock: m.host.clock };
         });
@@ -132,23 +103,22 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
     verb<HostArgs & { ctr: string }>({
       command: 'logs <ctr>',
       describe: "Print a container's console",
-      builder: (y: Argv) => withHost(y).positional('ctr', { type: 'string', demandOption: true }).example('$0 logs web', 'everything it printed'),
+      builder: (y: Argv) => withContainer(withHost(y)).example('$0 logs web', 'everything it printed'),
       handler: (a) => {
         const c = containerOf(storeOf(a).read(a.host), a.ctr);
         if (a.json) ctx.out(JSON.stringify({ container: c.name, console: c.console.text }));
         else if (c.console.text.length > 0) ctx.out(c.console.text.replace(/\n$/, ''));
       },
     }),
-    verb<HostArgs & { ctr: string; signal: string }>({
+    verb<HostArgs & { ctr: string; signal: number }>({
       command: 'kill <ctr>',
       describe: "Send a signal to a container's init (from the host, an ancestor namespace)",
       builder: (y: Argv) =>
-        withHost(y)
-          .positional('ctr', { type: 'string', demandOption: true })
-          .option('signal', { type: 'string', default: 'KILL', describe: 'KILL, TERM, STOP, CONT, INT, HUP or a number' })
+        withContainer(withHost(y))
+          .option('signal', { alias: 's', type: 'string', requiresArg: true, default: 'KILL', coerce: signalOf, describe: 'KILL, TERM, STOP, CONT, INT, HUP or a number' })
           .example('$0 kill web --signal STOP', 'stop the whole container'),
       handler: (a) => {
-        const sig = signalOf(a.signal);
+        const sig = a.signal;
         const out = storeOf(a).update(a.host, (m) => {
           const c = containerOf(m, a.ctr);
           const r = m.host.libc(m.host.init).kill(c.init.pid.nr, sig);
@@ -163,14 +133,13 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
       command: 'rm <ctr>',
       describe: 'Remove a container whose init has exited (--force kills it first)',
       builder: (y: Argv) =>
-        withHost(y)
-          .positional('ctr', { type: 'string', demandOption: true })
+        withContainer(withHost(y))
           .option('force', { type: 'boolean', default: false, describe: 'kill it first if it is still running' })
           .example('$0 rm web --force', 'kill and remove'),
       handler: (a) => {
         storeOf(a).update(a.host, (m) => {
           const c = containerOf(m, a.ctr);
-          if (c.init.state !== 'zombie' && !a.force) throw new UsageError(`container ${c.name} is still running: stop it with ckpt kill ${c.name}, or use --force`);
+          if (c.init.state !== 'zombie' && !a.force) throw new CliError('CKPT_CONTAINER_RUNNING', `container ${c.name} is still running: stop it with ckpt kill ${c.name}${onHost(a)}, or use --force`);
           m.remove(c);
         });
         ctx.out(a.json ? JSON.stringify({ removed: a.ctr }) : `removed container ${a.ctr}`);

@@ -5,8 +5,11 @@ import { fileURLToPath } from 'node:url';
 import type { Argv, CommandModule } from 'yargs';
 import { runDemo } from '../demo-scenario.js';
 import type { CliContext } from '../context.js';
-import { EXIT } from '../exit-codes.js';
-import { verb } from '../options.js';
+import { EXIT } from '../error-codes.js';
+import { countOf, verb, withCommon } from '../options.js';
+import { refuse } from '../refused.js';
+import { archByName, archNames } from '../../arch/registry.js';
+import { UsageError } from '../usage-error.js';
 
 /** sampleWorkload finds images/workloads/nested.wl above this module (it runs from src/ in tests and dist/src/ when built). */
 function sampleWorkload(): { path: string; text: string } {
@@ -17,16 +20,24 @@ function sampleWorkload(): { path: string; text: string } {
   throw new Error('images/workloads/nested.wl is missing from the installation');
 }
 
+/** archOf checks an architecture name while parsing. */
+function archOf(option: string): (name: unknown) => string {
+  return (name) => {
+    const arch = archByName(String(name));
+    if (!arch) refuse(new UsageError(`--${option} ${JSON.stringify(String(name))} is not an architecture: expected one of ${archNames().join(', ')} (or x86, powerpc)`));
+    return arch.name;
+  };
+}
+
 export function demoCommand(ctx: CliContext): CommandModule {
   return verb<{ json: boolean; from: string; to: string; steps: number }>({
     command: 'demo',
     describe: 'Checkpoint a nested container on an i386 host and restore it, running, on an x86_64 host',
     builder: (y: Argv) =>
-      y
-        .option('json', { type: 'boolean', default: false, describe: 'print the result as JSON' })
-        .option('from', { type: 'string', default: 'i386', describe: 'the source host architecture' })
-        .option('to', { type: 'string', default: 'x86_64', describe: 'the target host architecture' })
-        .option('steps', { type: 'number', default: 60, describe: 'scheduler steps to run before the checkpoint' })
+      withCommon(y)
+        .option('from', { type: 'string', requiresArg: true, default: 'i386', coerce: archOf('from'), describe: 'the source host architecture' })
+        .option('to', { type: 'string', requiresArg: true, default: 'x86_64', coerce: archOf('to'), describe: 'the target host architecture' })
+        .option('steps', { type: 'string', requiresArg: true, default: '60', coerce: countOf('steps'), describe: 'scheduler steps to run before the checkpoint (N)' })
         .example('$0 demo', 'i386 -> x86_64, pids side by side')
         .example('$0 demo --from s390 --to s390x --json', 'another compat pair, as JSON'),
     handler: (a) => {

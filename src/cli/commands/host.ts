@@ -6,7 +6,7 @@ import { DEFAULT_KERNEL, isKernelName, KERNEL_NAMES } from '../../kernel/persona
 import { PID_MAX_DEFAULT, PID_MAX_MIN } from '../../abi/limits.js';
 import type { Machine } from '../../container/machine.js';
 import type { CliContext } from '../context.js';
-import { storeOf, verb, withCommon, type CommonArgs } from '../options.js';
+import { countOf, nameOf, storeOf, verb, withCommon, type CommonArgs } from '../options.js';
 import { counted } from '../counted.js';
 import { UsageError } from '../usage-error.js';
 
@@ -35,17 +35,17 @@ export function hostCommand(ctx: CliContext): CommandModule {
           describe: 'Create a host of an architecture',
           builder: (b: Argv) =>
             withCommon(b)
-              .positional('name', { type: 'string', demandOption: true })
-              .option('arch', { type: 'string', demandOption: true, describe: `one of ${archNames().join(', ')} (aliases x86, powerpc)` })
-              .option('pid-max', { type: 'number', describe: `kernel.pid_max (${PID_MAX_MIN}..4194304 on 64-bit arches, ..32768 on 32-bit; default ${PID_MAX_DEFAULT})` })
-              .option('kernel', { type: 'string', default: DEFAULT_KERNEL, describe: `the kernel personality: ${KERNEL_NAMES.join(' (Linux 6.x rules, with eclone added) or ')} (the eclone era)` })
+              .positional('name', { type: 'string', demandOption: true, coerce: nameOf('host') })
+              .option('arch', { type: 'string', demandOption: true, requiresArg: true, describe: `one of ${archNames().join(', ')} (aliases x86, powerpc)` })
+              .option('pid-max', { type: 'string', requiresArg: true, coerce: countOf('pid-max'), describe: `kernel.pid_max (${PID_MAX_MIN}..4194304 on 64-bit arches, ..32768 on 32-bit; default ${PID_MAX_DEFAULT})` })
+              .option('kernel', { type: 'string', default: DEFAULT_KERNEL, requiresArg: true, choices: [...KERNEL_NAMES], describe: 'the kernel personality: mainline (Linux 6.x rules, with eclone added) or 2.6.32 (the eclone era)' })
               .example('$0 host create big --arch s390x --pid-max 4194304', 'a 64-bit s390 host with the largest pid space')
               .example('$0 host create old --arch x86_64 --kernel 2.6.32', 'a host with the eclone era\'s rules'),
           handler: (a: CommonArgs & { name: string; arch: string; pidMax?: number; kernel: string }) => {
             const arch = archByName(a.arch);
             if (!arch) throw new UsageError(`unknown architecture ${JSON.stringify(a.arch)}: expected one of ${archNames().join(', ')} (or x86, powerpc)`);
             const limit = pidMaxLimit(arch);
-            if (a.pidMax !== undefined && (!Number.isInteger(a.pidMax) || a.pidMax < PID_MAX_MIN || a.pidMax > limit)) {
+            if (a.pidMax !== undefined && (a.pidMax < PID_MAX_MIN || a.pidMax > limit)) {
               throw new UsageError(`--pid-max ${a.pidMax} is outside ${PID_MAX_MIN}..${limit} for ${arch.name}`);
             }
             if (!isKernelName(a.kernel)) throw new UsageError(`--kernel ${a.kernel} is not a kernel personality: use ${KERNEL_NAMES.join(' or ')}`);
@@ -73,7 +73,7 @@ export function hostCommand(ctx: CliContext): CommandModule {
           verb<CommonArgs & { name: string }>({
           command: 'show <name>',
           describe: 'Show one host',
-          builder: (b: Argv) => withCommon(b).positional('name', { type: 'string', demandOption: true }).example('$0 host show default', 'its arch, clock and containers'),
+          builder: (b: Argv) => withCommon(b).positional('name', { type: 'string', demandOption: true, coerce: nameOf('host') }).example('$0 host show default', 'its arch, clock and containers'),
           handler: (a: CommonArgs & { name: string }) => {
             const s = summary(storeOf(a).read(a.name));
             if (a.json) return ctx.out(JSON.stringify(s));
@@ -86,7 +86,7 @@ export function hostCommand(ctx: CliContext): CommandModule {
           verb<CommonArgs & { name: string }>({
           command: 'rm <name>',
           describe: 'Remove a host and everything on it',
-          builder: (b: Argv) => withCommon(b).positional('name', { type: 'string', demandOption: true }).example('$0 host rm old', 'delete host old'),
+          builder: (b: Argv) => withCommon(b).positional('name', { type: 'string', demandOption: true, coerce: nameOf('host') }).example('$0 host rm old', 'delete host old'),
           handler: (a: CommonArgs & { name: string }) => {
             storeOf(a).remove(a.name);
             ctx.out(a.json ? JSON.stringify({ removed: a.name }) : `removed host ${a.name}`);

@@ -1,23 +1,25 @@
 /** ckpt dump, restore, check and inspect: checkpoint images. */
 import { LEGACY_KERNEL } from '../../kernel/personality.js';
-import { readFileSync, statSync } from 'node:fs';
+import { lstatSync, readFileSync, statSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { Machine } from '../../container/machine.js';
 import { ImageError } from '../../image/format.js';
-import { readImageFile, writeImageFile, type ReadImage } from '../../image/image-file.js';
+import type { ReadImage } from '../../image/image-file.js';
 import type { ContainerImage } from '../../image/container-image.js';
 import { dumpContainer } from '../../image/dump.js';
 import { decodeImage, sha256 } from '../../image/image-codec.js';
-import { restoreAtomically, RestoreError, type RestoreOptions } from '../../image/restore.js';
+import { preflight, restoreAtomically, RestoreError, type RestoreOptions } from '../../image/restore.js';
 import type { CliContext } from '../context.js';
-import { EXIT } from '../exit-codes.js';
-import { orCreateArch, storeOf, verb, withCommon, withHost, type CommonArgs, type HostArgs } from '../options.js';
-import { UsageError } from '../usage-error.js';
+import { EXIT } from '../error-codes.js';
+import { containerOf, nameOf, orCreateArch, storeOf, verb, withCommon, withContainer, withHost, type CommonArgs, type HostArgs } from '../options.js';
 import { BYTES, progressBar } from '../progress.js';
 import { counted } from '../counted.js';
 import { printable } from '../printable.js';
 import { restorerIsPrivileged } from '../privilege.js';
 import { isLayoutReference } from '../../oci/reference.js';
+import { CliError } from '../usage-error.js';
+import { catchSignals, Interrupted, type CaughtSignals } from '../interrupts.js';
+import { COMPRESSIONS, describe, readImageInput, requireZstd, STDIO, writeImageOutput, type Compression } from '../image-io.js';
 
 interface RestoreArgs extends HostArgs {
   image: string;
@@ -54,25 +56,46 @@ function restoreOptions(a: RestoreArgs): RestoreOptions {
   return { ...(a.name ? { name: a.name } : {}), ...(a.into === undefined ? {} : { into: a.into }), hostPids: a.hostPids, via: a.via, privileged: restorerIsPrivileged(a.via) };
 }
 
+function withImage(y: Argv): Argv<unknown> {
+  // yargs hands a lone `-` over as an empty string
+  return y.positional('image', { type: 'string', demandOption: true, coerce: (s: string) => (s === '' ? STDIO : s), describe: 'the image file (plain, gzip or zstd), - for standard input, or oci:DIR[:TAG] in an OCI image layout' });
+}
+
 function withRestoreOptions(y: Argv): Argv<unknown> {
-  return withHost(y)
-    .positional('image', { type: 'string', demandOption: true, describe: 'the image file (a tar archive), or oci:DIR[:TAG] in an OCI image layout' })
-    .option('name', { type: 'string', describe: "the container's name on the target (default: its name in the image)" })
-    .option('host-pids', { type: 'boolean', default: false, describe: 'keep the pids at the levels above the container too: the host\'s, and with --into that container\'s (they must be free)' })
-    .option('into', { type: 'string', describe: 'restore inside this running container, as a container nested in it (its pid namespace is entered with setns)' })
+  return withImage(withHost(y))
+    .option('name', { type: 'string', requiresArg: true, coerce: nameOf('container'), describe: "the container's name on the target (default: its name in the image)" })
+    .option('host-pids', { type: 'boolean', default: false, describe: "keep the pids at the levels above the container too: the host's, and with --into that container's (they must be free)" })
+    .option('into', { type: 'string', requiresArg: true, coerce: nameOf('container'), describe: 'restore inside this running container, as a container nested in it (its pid namespace is entered with setns)' })
     .option('via', { choices: ['eclone', 'clone3'] as const, default: 'eclone' as const, describe: 'name the pids with eclone (oldest level first) or clone3 set_tid (innermost first)' });
 }
 
-/** readImage reads an image file, with a progress bar on a terminal for a large one, or the image an oci:DIR[:TAG] reference names. */
-async function readImage(path: string, json: boolean): Promise<ReadImage> {
+/** showsProgress: a bar only where a terminal can take it, and not when asked to be quiet or for JSON. */
+function showsProgress(a: CommonArgs): boolean {
+  return !a.json && !a.quiet;
+}
+
+/** readImage reads an image, with a progress bar on a terminal for a large one, or the image an oci:DIR[:TAG] reference names. */
+async function readImage(path: string, a: CommonArgs, signal?: AbortSignal): Promise<ReadImage> {
   // the OCI code is loaded only for a layout reference
   if (isLayoutReference(path)) return (await import('./oci.js')).readImageFromLayout(path);
-  const bar = progressBar('reading', !json, BYTES);
+  const bar = progressBar('reading', showsProgress(a), BYTES);
   try {
-    return await readImageFile(path, (done, total) => bar.update(done, total));
+    return await readImageInput(path, (done, total) => bar.update(done, total), signal);
   } finally {
     bar.stop();
   }
+}
+
+/** interruptedOr turns what a caught signal made the work throw into the one line saying what state is left. */
+function interruptedOr(signals: CaughtSignals, e: unknown, left: string): unknown {
+  const sig = signals.received();
+  return sig ? new Interrupted(sig, `interrupted by ${sig}: ${left}`) : e;
+}
+
+/** lateSignal reports a signal that came once the commit was under way: the work completed. */
+function lateSignal(ctx: CliContext, signals: CaughtSignals, what: string): void {
+  const sig = signals.received();
+  if (sig) ctx.err(`ckpt: ${sig} came after the ${what} had begun its commit; it completed`);
 }
 
 /** tree renders the image's tasks as an indented tree, every pid level shown. */
@@ -92,69 +115,123 @@ function tree(img: ContainerImage): string[] {
   return lines;
 }
 
+/** defaultOutput is where a dump goes when -o is not given. */
+function defaultOutput(ctr: string, compress: Compression): string {
+  return `${ctr}.ckpt.tar${compress === 'gzip' ? '.gz' : compress === 'zstd' ? '.zst' : ''}`;
+}
+
+/** exists: a file at the path that a dump would replace, a dangling symlink included (a directory is not replaced: the write says EISDIR). */
+function exists(path: string): boolean {
+  try {
+    return !lstatSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+interface DumpArgs extends HostArgs {
+  ctr: string;
+  output?: string;
+  leaveRunning: boolean;
+  embedPrograms: boolean;
+  compress: Compression;
+  force: boolean;
+}
+
 export function imageCommands(ctx: CliContext): CommandModule[] {
   return [
-    verb<HostArgs & { ctr: string; output?: string; leaveRunning: boolean; embedFiles: boolean }>({
+    verb<DumpArgs>({
       command: 'dump <ctr>',
-      describe: 'Checkpoint a container into an image file',
+      describe: 'Checkpoint a container into an image file (-o - for stdout)',
       builder: (y: Argv) =>
-        withHost(y)
-          .positional('ctr', { type: 'string', demandOption: true })
-          .option('output', { alias: 'o', type: 'string', describe: 'image file (default: CTR.ckpt.tar)' })
+        withContainer(withHost(y))
+          .option('output', { alias: 'o', type: 'string', requiresArg: true, describe: 'image file, or - for standard output (default: CTR.ckpt.tar)' })
+          .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'replace the output file if it exists' })
           .option('leave-running', { type: 'boolean', default: false, describe: 'keep the container running after the dump' })
-          .option('embed-files', { type: 'boolean', default: false, describe: 'store program text in the image instead of a path and hash' })
-          .example('$0 dump web -o web.tar --leave-running', 'checkpoint web and keep it running'),
+          .option('embed-programs', { type: 'boolean', default: true, describe: 'store program text in the image, so it restores anywhere (--no-embed-programs: path and hash only)' })
+          .option('compress', { choices: COMPRESSIONS, default: 'none' as Compression, describe: 'compress the image (zstd needs the zstd program); restore reads either kind by itself' })
+          .example('$0 dump web -o web.tar --leave-running', 'checkpoint web and keep it running')
+          .example('$0 dump web -o - --compress zstd | ssh far ckpt restore -', 'move it to another machine'),
       handler: async (a) => {
-        const out = a.output ?? `${a.ctr}.ckpt.tar`;
-        const info = await storeOf(a).updateAsync(a.host, async (m) => {
-          const c = m.containers.get(a.ctr);
-          if (!c) throw new UsageError(`no container ${a.ctr} on host ${m.name}`);
-          const bar = progressBar('dumping', !a.json);
-          // the image is encoded and written before the machine runs again, so it may share the page frames
-          const img = dumpContainer(m, c, { shareFrames: true, onProgress: (done, total) => bar.update(done, total) });
-          bar.stop();
-          const writing = progressBar('writing', !a.json, BYTES);
-          let size: number;
-          try {
-            size = await writeImageFile(out, img, { embedPrograms: a.embedFiles, onProgress: (done, total) => writing.update(done, total) });
-          } finally {
-            writing.stop();
-          }
-          if (!a.leaveRunning) m.remove(c);
-          return { image: out, container: c.name, arch: img.arch, tasks: img.tasks.length, bytes: size, leftRunning: a.leaveRunning };
-        });
-        ctx.out(a.json ? JSON.stringify(info) : `dumped ${info.container} (${info.arch}, ${counted(info.tasks, 'task')}) to ${info.image}, ${info.bytes} bytes${info.leftRunning ? '; it is still running' : '; it was removed'}`);
+        const toStdout = a.output === STDIO;
+        const out = a.output ?? defaultOutput(a.ctr, a.compress);
+        // Refusals first: nothing is touched for a dump that cannot write where it was told to.
+        if (a.compress === 'zstd') await requireZstd();
+        if (!toStdout && !a.force && exists(out)) throw new CliError('CKPT_OUTPUT_EXISTS', `${out} exists; give --force to replace it`);
+        const signals = catchSignals();
+        let info;
+        try {
+          info = await storeOf(a).updateAsync(a.host, async (m) => {
+            const c = containerOf(m, a.ctr);
+            const bar = progressBar('dumping', showsProgress(a));
+            // the image is encoded and written before the machine runs again, so it may share the page frames
+            const img = dumpContainer(m, c, { shareFrames: true, onProgress: (done, total) => bar.update(done, total) });
+            bar.stop();
+            const writing = progressBar('writing', showsProgress(a), BYTES);
+            let size: number;
+            try {
+              size = await writeImageOutput(out, img, { embedPrograms: a.embedPrograms, compress: a.compress, signal: signals.signal, onProgress: (done, total) => writing.update(done, total) });
+            } finally {
+              writing.stop();
+            }
+            // The commit: the image is in place; the host file is saved next, with no step between that a signal could stop.
+            if (!a.leaveRunning) m.remove(c);
+            return { image: toStdout ? STDIO : out, container: c.name, arch: img.arch, tasks: img.tasks.length, bytes: size, compress: a.compress, leftRunning: a.leaveRunning };
+          });
+        } catch (e) {
+          throw interruptedOr(signals, e, `no image was written${toStdout ? ' (standard output has an incomplete one)' : ''}; container ${a.ctr} is still running and host ${a.host} is unchanged`);
+        } finally {
+          signals.release();
+        }
+        // with -o -, standard output is the image: the report goes to stderr
+        const say = toStdout ? ctx.err : ctx.out;
+        say(a.json ? JSON.stringify(info) : `dumped ${info.container} (${info.arch}, ${counted(info.tasks, 'task')}) to ${describe(info.image, 'output')}, ${info.bytes} bytes${info.compress === 'none' ? '' : ` before ${info.compress}`}${info.leftRunning ? '; it is still running' : '; it was removed'}`);
+        lateSignal(ctx, signals, 'dump');
       },
     }),
     verb<RestoreArgs>({
       command: 'restore <image>',
-      describe: 'Restore a container from an image, with identical pids at every level of the container',
+      describe: 'Restore a container from an image (- for stdin), with identical pids at every level of the container',
       builder: (y: Argv) =>
         withRestoreOptions(y)
           .example('$0 restore web.tar --host big', 'bring web back on host big')
           .example('$0 restore web.tar --via clone3 --host-pids', 'mainline clone3, host pids kept too')
-          .example('$0 restore web.tar --into pod --host-pids', 'inside running container pod, pids kept at every level'),
+          .example('$0 restore web.tar --into pod --host-pids', 'inside running container pod, pids kept at every level')
+          .example('ckpt dump web -o - | $0 restore - --host other', 'straight from a dump'),
       handler: async (a) => {
-        const { entries, digests } = await readImage(a.image, a.json);
-        const out = storeOf(a).replace(
-          a.host,
-          (m) => {
-            const img = decodeImage(entries, resolverFor(m), digests);
-            const bar = progressBar('restoring', !a.json);
-            let restored;
-            try {
-              // the image was read for this restore alone, so its page bytes can become the frames
-              restored = restoreAtomically(m, img, { ...restoreOptions(a), adoptPages: true, onProgress: (done, total) => bar.update(done, total) });
-            } finally {
-              bar.stop();
-            }
-            const { machine, container } = restored;
-            const tasks = machine.tasksOf(container);
-            return { machine, out: { container: container.name, host: machine.name, via: a.via, tasks: tasks.length, initPid: container.init.pid.nr } };
-          },
-          orCreateArch(a),
-        );
+        const signals = catchSignals();
+        let read: ReadImage;
+        try {
+          read = await readImage(a.image, a, signals.signal);
+        } catch (e) {
+          throw interruptedOr(signals, e, `the image was not read whole; host ${a.host} is unchanged`);
+        }
+        let out;
+        try {
+          // From here to the saved host file nothing waits, so a signal cannot come between: it is reported once the restore has completed.
+          out = storeOf(a).replace(
+            a.host,
+            (m) => {
+              const img = decodeImage(read.entries, resolverFor(m), read.digests);
+              const bar = progressBar('restoring', showsProgress(a));
+              let restored;
+              try {
+                // the image was read for this restore alone, so its page bytes can become the frames
+                restored = restoreAtomically(m, img, { ...restoreOptions(a), adoptPages: true, onProgress: (done, total) => bar.update(done, total) });
+              } finally {
+                bar.stop();
+              }
+              const { machine, container } = restored;
+              const tasks = machine.tasksOf(container);
+              return { machine, out: { container: container.name, host: machine.name, via: a.via, tasks: tasks.length, initPid: container.init.pid.nr } };
+            },
+            orCreateArch(a),
+          );
+        } finally {
+          signals.release();
+        }
         ctx.out(a.json ? JSON.stringify(out) : `restored ${out.container} on host ${out.host} with ${out.via}: ${counted(out.tasks, 'task')}, init is pid ${out.initPid} on the host`);
+        lateSignal(ctx, signals, 'restore');
       },
     }),
     verb<RestoreArgs>({
@@ -162,27 +239,12 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
       describe: 'Say whether an image would restore, and every reason if not; changes nothing',
       builder: (y: Argv) => withRestoreOptions(y).example('$0 check web.tar --host big --host-pids', 'would it restore with host pids kept?'),
       handler: async (a) => {
-        let problems: Array<{ code: string; message: string }> = [];
-        try {
-          // the image first: a bad one is refused before the state directory is touched
-          const { entries, digests } = await readImage(a.image, a.json);
-          const store = storeOf(a);
-          const m = store.exists(a.host) ? store.read(a.host) : null;
-          const img = decodeImage(entries, resolverFor(m), digests);
-          // The whole restore, on a copy that is thrown away (the default host is made on first use).
-          const arch = orCreateArch(a);
-          const target = m ?? (arch ? Machine.create(a.host, arch) : null);
-          if (target) restoreAtomically(target, img, restoreOptions(a));
-          else problems = [{ code: 'CKPT_HOST_MISSING', message: `no host named ${a.host}` }];
-        } catch (e) {
-          if (e instanceof RestoreError) problems = [...e.problems];
-          else if (e instanceof ImageError) problems = [{ code: e.code, message: e.message }];
-          else throw e;
-        }
+        const problems = await reasonsNotToRestore(a);
         ctx.setExitCode(problems.length === 0 ? EXIT.OK : EXIT.FAILURE);
+        const image = describe(a.image, 'input');
         if (a.json) return ctx.out(JSON.stringify({ image: a.image, host: a.host, restorable: problems.length === 0, reasons: problems }));
-        if (problems.length === 0) return ctx.out(`${a.image} would restore on host ${a.host}`);
-        ctx.out(`${a.image} would not restore on host ${a.host}:`);
+        if (problems.length === 0) return ctx.out(`${image} would restore on host ${a.host}`);
+        ctx.out(`${image} would not restore on host ${a.host}:`);
         for (const p of problems) ctx.out(`  - ${p.message} [${p.code}]`);
       },
     }),
@@ -190,12 +252,11 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
       command: 'inspect <image>',
       describe: 'Show what an image holds',
       builder: (y: Argv) =>
-        withCommon(y)
-          .positional('image', { type: 'string', demandOption: true, describe: 'the image file, or oci:DIR[:TAG]' })
+        withImage(withCommon(y))
           .option('tree', { type: 'boolean', default: false, describe: 'the task tree with every pid level' })
           .example('$0 inspect web.tar --tree', 'who is in it, at every level'),
       handler: async (a) => {
-        const { entries, digests } = await readImage(a.image, a.json);
+        const { entries, digests } = await readImage(a.image, a);
         const img = decodeImage(entries, null, digests);
         if (a.json) {
           return ctx.out(
@@ -216,4 +277,47 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
       },
     }),
   ];
+}
+
+type Problem = { code: string; message: string };
+
+/**
+ * reasonsNotToRestore lists every reason an image would not restore, all at once:
+ * the image itself (a bad one stops here, before the state directory is
+ * touched), each program that cannot be found, and every refusal of the
+ * target (architecture, pids, names, privilege); with none of these, the
+ * whole restore is tried on a copy that is thrown away.
+ */
+async function reasonsNotToRestore(a: RestoreArgs): Promise<Problem[]> {
+  let img: ContainerImage;
+  let read: ReadImage;
+  try {
+    read = await readImage(a.image, a);
+    img = decodeImage(read.entries, null, read.digests);
+  } catch (e) {
+    if (e instanceof ImageError) return [{ code: e.code, message: e.message }];
+    throw e;
+  }
+  const problems: Problem[] = [];
+  const store = storeOf(a);
+  const m = store.exists(a.host) ? store.read(a.host) : null;
+  try {
+    img = decodeImage(read.entries, resolverFor(m), read.digests);
+  } catch (e) {
+    if (!(e instanceof ImageError)) throw e;
+    problems.push(...(e.problems ?? [{ code: e.code, message: e.message }]));
+  }
+  // the default host is made on first use
+  const arch = orCreateArch(a);
+  const target = m ?? (arch ? Machine.create(a.host, arch) : null);
+  if (!target) return [...problems, { code: 'CKPT_HOST_MISSING', message: `no host named ${a.host}` }];
+  problems.push(...preflight(target, img, restoreOptions(a)));
+  if (problems.length > 0) return problems;
+  try {
+    restoreAtomically(target, img, restoreOptions(a));
+  } catch (e) {
+    if (e instanceof RestoreError) return [...e.problems];
+    throw e;
+  }
+  return [];
 }

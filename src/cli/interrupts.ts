@@ -1,0 +1,53 @@
+/**
+ * SIGINT and SIGTERM during a dump or a restore. While caught, a signal
+ * does not kill ckpt at once: it aborts the work at its next step, before
+ * the commit point (the image renamed into place, the host file replaced),
+ * so the temporary files go and nothing has changed; a signal that comes
+ * once the commit is under way lets it complete, and is reported.
+ */
+import { EXIT } from './error-codes.js';
+
+/** Interrupted: the work stopped before its commit point; the message says what state is left. Exit 130 (SIGINT) or 143 (SIGTERM). */
+export class Interrupted extends Error {
+  override readonly name = 'Interrupted';
+  readonly code = 'CKPT_INTERRUPTED';
+  readonly exitStatus: number;
+  constructor(
+    readonly signalName: NodeJS.Signals,
+    message: string,
+  ) {
+    super(message);
+    this.exitStatus = signalName === 'SIGTERM' ? EXIT.SIGTERM : EXIT.SIGINT;
+  }
+}
+
+export interface CaughtSignals {
+  /** aborted, with an Interrupted as its reason, when a signal comes */
+  readonly signal: AbortSignal;
+  /** the first signal that came, if one did */
+  received(): NodeJS.Signals | null;
+  /** gives the signals back their default action */
+  release(): void;
+}
+
+export function catchSignals(): CaughtSignals {
+  const controller = new AbortController();
+  let got: NodeJS.Signals | null = null;
+  const on = (sig: NodeJS.Signals) => (): void => {
+    if (got) return;
+    got = sig;
+    controller.abort(new Interrupted(sig, `interrupted by ${sig}`));
+  };
+  const int = on('SIGINT');
+  const term = on('SIGTERM');
+  process.on('SIGINT', int);
+  process.on('SIGTERM', term);
+  return {
+    signal: controller.signal,
+    received: () => got,
+    release() {
+      process.off('SIGINT', int);
+      process.off('SIGTERM', term);
+    },
+  };
+}

@@ -1,0 +1,120 @@
+/**
+ * Parsing is validation: every verb given a misspelled option refuses the
+ * command before it touches anything (the state directory's bytes are the
+ * same after), exit 2, one line naming the option with a did-you-mean and a
+ * pointer to the verb's own help, and with --json exactly one JSON object.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VERBS } from '../../src/cli/verbs.js';
+import { ckptIn } from './run-ckpt.js';
+
+const NESTED = 'images/workloads/nested.wl';
+let dir: string;
+let root: string;
+let image: string;
+
+/** stateBytes fingerprints every file under the state directory: names and contents. */
+function stateBytes(d: string): string {
+  const h = createHash('sha256');
+  const walk = (p: string): void => {
+    for (const name of readdirSync(p).sort()) {
+      const f = join(p, name);
+      h.update(`${f}\n`);
+      if (statSync(f).isDirectory()) walk(f);
+      else h.update(new Uint8Array(readFileSync(f)));
+    }
+  };
+  walk(d);
+  return h.digest('hex');
+}
+
+/** Each verb, run as it would be but for one misspelled option, and the option that was meant. */
+const MISSPELLED: Array<[string, () => string[], string, string]> = [
+  ['demo', () => ['demo', '--stepz', '5'], '--stepz', '--steps'],
+  ['host create', () => ['host', 'create', 'x', '--arch', 'i386', '--pid-mx', '500'], '--pid-mx', '--pid-max'],
+  ['host list', () => ['host', 'list', '--jsn'], '--jsn', '--json'],
+  ['host show', () => ['host', 'show', 'default', '--jsno'], '--jsno', '--json'],
+  ['host rm', () => ['host', 'rm', 'default', '--roo', root], '--roo', '--root'],
+  ['run', () => ['run', 'w2', NESTED, '--stepps', '3'], '--stepps', '--steps'],
+  ['ps', () => ['ps', '--tre'], '--tre', '--tree'],
+  ['step', () => ['step', 'web', '--stpes', '3'], '--stpes', '--steps'],
+  ['logs', () => ['logs', 'web', '--hots', 'default'], '--hots', '--host'],
+  ['kill', () => ['kill', 'web', '--sig', 'STOP'], '--sig', '--signal'],
+  ['rm', () => ['rm', 'web', '--forse'], '--forse', '--force'],
+  ['dump', () => ['dump', 'web', '-o', join(dir, 'out.tar'), '--leave-runing'], '--leave-runing', '--leave-running'],
+  ['restore', () => ['restore', image, '--name', 'again', '--host-pid'], '--host-pid', '--host-pids'],
+  ['check', () => ['check', image, '--vai', 'clone3'], '--vai', '--via'],
+  ['inspect', () => ['inspect', image, '--tre'], '--tre', '--tree'],
+  ['export', () => ['export', image, `oci:${join(dir, 'layout')}:t`, '--jsn'], '--jsn', '--json'],
+  ['import', () => ['import', `oci:${join(dir, 'layout')}:t`, '-o', join(dir, 'back.tar'), '--outptu', 'x'], '--outptu', '--output'],
+  ['push', () => ['push', image, 'docker://127.0.0.1:1/ckpt/x:1', '--tls-verfy'], '--tls-verfy', '--tls-verify'],
+  ['pull', () => ['pull', 'docker://127.0.0.1:1/ckpt/x:1', '-o', join(dir, 'pulled.tar'), '--tls-verfy'], '--tls-verfy', '--tls-verify'],
+];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'ckpt-parse-'));
+  root = join(dir, 'state');
+  expect((await ckptIn(root, ['run', 'web', NESTED, '--steps', '20'])).code).toBe(0);
+  image = join(dir, 'web.tar');
+  expect((await ckptIn(root, ['dump', 'web', '-o', image, '--leave-running'])).code).toBe(0);
+  writeFileSync(join(dir, 'marker'), 'x');
+});
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('parsing is validation', () => {
+  it('covers every verb', () => {
+    const covered = new Set(MISSPELLED.map(([v]) => v.split(' ')[0]));
+    expect(VERBS.map((v) => v.name).filter((v) => !covered.has(v))).toEqual([]);
+  });
+
+  for (const [verb, argv, wrong, meant] of MISSPELLED) {
+    it(`${verb} with ${wrong}: refused before anything is touched`, async () => {
+      const before = stateBytes(dir);
+      const r = await ckptIn(root, argv());
+      expect(r.code, r.err).toBe(2);
+      expect(r.err.split('\n')).toEqual([`ckpt: unknown option ${wrong} (did you mean ${meant}?)`, `Try: ckpt ${verb} --help`]);
+      expect(r.out).toBe('');
+      expect(stateBytes(dir)).toBe(before);
+      const j = await ckptIn(root, [...argv(), '--json']);
+      expect(j.code).toBe(2);
+      expect(j.out.split('\n')).toHaveLength(1);
+      expect(JSON.parse(j.out)).toEqual({ error: { code: 'CKPT_USAGE', message: `unknown option ${wrong} (did you mean ${meant}?)`, hint: `ckpt ${verb} --help` } });
+      expect(stateBytes(dir)).toBe(before);
+    });
+  }
+
+  it('kill with a misspelled --signal sends no signal at all (the container runs on)', async () => {
+    await ckptIn(root, ['kill', 'web', '--sig', 'STOP']);
+    const ps = JSON.parse((await ckptIn(root, ['ps', 'web', '--json'])).out) as Array<{ state: string }>;
+    expect(ps[0]!.state).not.toBe('zombie');
+    expect(ps[0]!.state).not.toBe('stopped');
+  });
+
+  it('a malformed or missing value is refused the same way', async () => {
+    const before = stateBytes(dir);
+    for (const [argv, line] of [
+      [['step', 'web', '--steps', 'abc'], 'ckpt: --steps needs a whole number, not "abc"'],
+      [['run', 'w3', NESTED, '--steps', '1.5'], 'ckpt: --steps needs a whole number, not "1.5"'],
+      [['dump', 'web', '-o'], 'ckpt: -o needs a value'],
+      [['host', 'create', 'x', '--arch', 'i386', '--pid-max', 'lots'], 'ckpt: --pid-max needs a whole number, not "lots"'],
+      [['dump', 'web', '--compress', 'xz'], 'ckpt: --compress xz is not one of none, gzip, zstd'],
+    ] as const) {
+      const r = await ckptIn(root, [...argv]);
+      expect([argv.join(' '), r.code, r.err.split('\n')[0]]).toEqual([argv.join(' '), 2, line]);
+    }
+    expect(stateBytes(dir)).toBe(before);
+  });
+
+  it('--help and --version print without loading any verb, and a verb\'s --help shows its example', async () => {
+    const help = await ckptIn(root, ['--help']);
+    expect(help.code).toBe(0);
+    for (const v of VERBS) expect(help.out).toContain(`ckpt ${v.usage}`);
+    expect((await ckptIn(root, ['--version'])).out).toMatch(/^\d+\.\d+\.\d+$/);
+    expect((await ckptIn(root, ['kill', '--help'])).out).toContain('ckpt kill web --signal STOP');
+  });
+});
