@@ -2,7 +2,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { archByName, archNames } from '../../arch/registry.js';
 import { pidMaxLimit } from '../../kernel/host.js';
-import { DEFAULT_KERNEL, isKernelName, KERNEL_NAMES } from '../../kernel/personality.js';
+import { DEFAULT_KERNEL, KERNEL_NAMES, type KernelName } from '../../kernel/personality.js';
 import { PID_MAX_DEFAULT, PID_MAX_MIN } from '../../abi/limits.js';
 import type { Machine } from '../../container/machine.js';
 import type { CliContext } from '../context.js';
@@ -30,7 +30,7 @@ export function hostCommand(ctx: CliContext): CommandModule {
     builder: (y: Argv) =>
       y
         .command(
-          verb<CommonArgs & { name: string; arch: string; pidMax?: number; kernel: string }>({
+          verb<CommonArgs & { name: string; arch: string; pidMax?: number; kernel: KernelName }>({
           command: 'create <name>',
           describe: 'Create a host of an architecture',
           builder: (b: Argv) =>
@@ -41,14 +41,13 @@ export function hostCommand(ctx: CliContext): CommandModule {
               .option('kernel', { type: 'string', default: DEFAULT_KERNEL, requiresArg: true, choices: [...KERNEL_NAMES], describe: 'the kernel personality: mainline (Linux 6.x rules, with eclone added) or 2.6.32 (the eclone era)' })
               .example('$0 host create big --arch s390x --pid-max 4194304', 'a 64-bit s390 host with the largest pid space')
               .example('$0 host create old --arch x86_64 --kernel 2.6.32', 'a host with the eclone era\'s rules'),
-          handler: (a: CommonArgs & { name: string; arch: string; pidMax?: number; kernel: string }) => {
+          handler: (a: CommonArgs & { name: string; arch: string; pidMax?: number; kernel: KernelName }) => {
             const arch = archByName(a.arch);
             if (!arch) throw new UsageError(`unknown architecture ${JSON.stringify(a.arch)}: expected one of ${archNames().join(', ')} (or x86, powerpc)`);
             const limit = pidMaxLimit(arch);
             if (a.pidMax !== undefined && (a.pidMax < PID_MAX_MIN || a.pidMax > limit)) {
               throw new UsageError(`--pid-max ${a.pidMax} is outside ${PID_MAX_MIN}..${limit} for ${arch.name}`);
             }
-            if (!isKernelName(a.kernel)) throw new UsageError(`--kernel ${a.kernel} is not a kernel personality: use ${KERNEL_NAMES.join(' or ')}`);
             const m = storeOf(a).create(a.name, arch.name, a.pidMax, a.kernel);
             ctx.out(a.json ? JSON.stringify(summary(m)) : `created host ${m.name} (${m.host.arch.name}, kernel ${m.host.kernel}, pid_max ${m.host.pidMax})`);
           },
