@@ -13,6 +13,7 @@ import { compileWorkload, type Compiled } from '../program/compile.js';
 import { parseWorkload } from '../program/parse.js';
 import { Scheduler } from '../program/scheduler.js';
 import { ContainerError, startContainer, type Container } from './container.js';
+import { libcOf } from '../program/libc.js';
 
 export class Machine {
   readonly containers = new Map<string, Container>();
@@ -55,7 +56,7 @@ export class Machine {
    * have it), and the container is forgotten with those restored inside it.
    */
   remove(container: Container): void {
-    const libc = this.host.libc(this.host.init);
+    const libc = libcOf(this.host, this.host.init);
     if (container.init.state !== 'zombie') libc.kill(container.init.pid.nr, SIGKILL);
     if (container.init.parent === this.host.init) libc.wait4(container.init.pid.nr, 0, 0, 0);
     const ns = container.init.pid.ns;

@@ -28,7 +28,7 @@ import { PidNamespace } from '../kernel/pid-namespace.js';
 import { copyExtraState, type Task } from '../kernel/task.js';
 import { Pid } from '../kernel/pid.js';
 import type { SyscallName } from '../abi/syscall-names.js';
-import { ARGUMENT_WINDOW, Libc } from '../program/libc.js';
+import { ARGUMENT_WINDOW, Libc, libcOf } from '../program/libc.js';
 import { decodeMachine, encodeMachine } from '../store/machine-codec.js';
 import type { ContainerImage, ImageTask } from './container-image.js';
 import { decodeAddressSpace, pageFrames } from './address-space-record.js';
@@ -273,7 +273,7 @@ export function preflight(target: Machine, image: ContainerImage, opts: RestoreO
  * make a new one itself: copy_pid_ns refuses it, hence the helper.)
  */
 function enterContainer(host: Machine['host'], ns: PidNamespace, tasks: readonly ImageTask[], opts: RestoreOptions): Task {
-  const l = host.libc(host.init);
+  const l = libcOf(host, host.init);
   const reaper = ns.childReaper!;
   const join = (nr: number): void => {
     const fd = l.pidfd_open(nr, 0);
@@ -299,8 +299,8 @@ function enterContainer(host: Machine['host'], ns: PidNamespace, tasks: readonly
 
 /** leave ends the helper made by enterContainer and reaps it. */
 function leave(host: Machine['host'], helper: Task): void {
-  host.libc(helper).exit(0);
-  const r = host.libc(host.init).wait4(helper.pid.nr, 0, 0, 0);
+  libcOf(host, helper).exit(0);
+  const r = libcOf(host, host.init).wait4(helper.pid.nr, 0, 0, 0);
   if (r.errno) failed(`reaping the helper failed with ${r.errno}`);
 }
 
@@ -376,7 +376,7 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
   };
   const setsid = (i: number): void => {
     pendingSetsid.delete(i);
-    const s = host.libc(at(i)).setsid();
+    const s = libcOf(host, at(i)).setsid();
     if (s.errno) failed(`setsid for task ${tasks[i]!.numbers.join('/')} failed with ${s.errno}`);
   };
   const leaderKeys = leaderIds(tasks);
@@ -425,8 +425,8 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
     const inside = ids.slice(0, creator.pid.level - above.level);
     const pids = [...new Array<number>(outerLevels).fill(0), ...inside];
     const r = opts.via === 'clone3'
-      ? libcOf(creator).clone3({ exit_signal: SIGCHLD, set_tid: [...inside].reverse() }, 88)
-      : libcOf(creator).eclone(SIGCHLD, { nr_pids: pids.length }, 48, pids);
+      ? callerLibc(creator).clone3({ exit_signal: SIGCHLD, set_tid: [...inside].reverse() }, 88)
+      : callerLibc(creator).eclone(SIGCHLD, { nr_pids: pids.length }, 48, pids);
     if (!r.child) failed(`the placeholder for leader ${ids.join('/')} could not be created: ${r.errno}`);
     placeholders.push({ helper: r.child, parent: creator });
     return r.child;
@@ -437,10 +437,10 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
   // address spaces that hold it are replaced by the image's at the end.
   let window: number | undefined;
   const callers = new Map<Task, Libc>();
-  const libcOf = (creator: Task): Libc => {
+  const callerLibc = (creator: Task): Libc => {
     // A creator outside the container (the host's init, a helper in the enclosing namespace) keeps
     // its own address space after the restore, so it marshals on its stack as before.
-    if (window === undefined || creator.pid.level <= above.level) return host.libc(creator);
+    if (window === undefined || creator.pid.level <= above.level) return libcOf(host, creator);
     let l = callers.get(creator);
     if (!l) callers.set(creator, (l = new Libc(host, creator, window)));
     return l;
@@ -458,7 +458,7 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
       let helper = sessionHelpers.get(key(t.sid));
       if (!helper) {
         helper = placeholder(t.sid!, at(leaderless.creator));
-        const s = host.libc(helper).setsid();
+        const s = libcOf(host, helper).setsid();
         if (s.errno) failed(`setsid for the placeholder of session ${key(t.sid)} failed with ${s.errno}`);
         sessionHelpers.set(key(t.sid), helper);
       }
@@ -503,10 +503,10 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
       // set_tid is innermost first; a new namespace's own level must be named 1; 0 is not "auto" there.
       const setTid = [...(newNs ? [1] : []), ...[...inside].reverse(), ...(opts.hostPids ? [...outer].reverse() : [])];
       // clone3 refuses an exit signal with CLONE_PARENT: the child takes its creator's leader's.
-      r = libcOf(creator).clone3({ flags: cloneFlags, exit_signal: adopt ? 0 : exitSignal, set_tid: setTid }, 88);
+      r = callerLibc(creator).clone3({ flags: cloneFlags, exit_signal: adopt ? 0 : exitSignal, set_tid: setTid }, 88);
       if (!r.child) failed(`clone3 of task ${t.numbers.join('/')} failed with ${r.errno} (set_tid ${setTid.join(', ')}, innermost level first)`);
     } else {
-      r = libcOf(creator).eclone((cloneFlags | exitSignal) >>> 0, { nr_pids: pids.length }, 48, pids);
+      r = callerLibc(creator).eclone((cloneFlags | exitSignal) >>> 0, { nr_pids: pids.length }, 48, pids);
       if (!r.child) failed(`eclone of task ${t.numbers.join('/')} failed with ${r.errno} (pids ${pids.join(', ')}, oldest level first)`);
     }
     if (!hasNumbers(r.child.pid, outerLevels, t.numbers)) {
@@ -529,7 +529,7 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
   tasks.forEach((t, i) => {
     if (i === image.init) {
       const init = create(i, nsHelper ?? host.init);
-      const m = host.libc(init).mmap(0, ARGUMENT_WINDOW, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+      const m = libcOf(host, init).mmap(0, ARGUMENT_WINDOW, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
       if (m.errno) failed(`the container's init could not map its argument window: mmap failed with ${m.errno}`);
       window = m.ret;
       // The helper that made the container's init in the enclosing namespace leaves; the init is
@@ -562,7 +562,7 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
     if (t.leader !== i || !t.pgid || leaderKeys.has(key(t.pgid)) || groupHelpers.has(key(t.pgid)) || key(t.pgid) === key(t.sid)) return;
     groupHelpers.add(key(t.pgid));
     const helper = placeholder(t.pgid, at(i));
-    const r = host.libc(helper).setpgid(0, 0);
+    const r = libcOf(host, helper).setpgid(0, 0);
     if (r.errno) failed(`setpgid for the placeholder of group ${key(t.pgid)} failed with ${r.errno}`);
   });
   // Process groups: leaders first, then members join them (setpgid from the task itself).
@@ -573,14 +573,14 @@ export function restoreContainer(m: Machine, image: ContainerImage, opts: Restor
       if (!isLeader(t, i) || !t.pgid || t.group.sessionLeader) return;
       const self = t.pgid.join('/') === t.numbers.join('/');
       if ((pass === 'leaders') !== self) return;
-      const r = host.libc(at(i)).setpgid(0, self ? 0 : own(t, t.pgid));
+      const r = libcOf(host, at(i)).setpgid(0, self ? 0 : own(t, t.pgid));
       if (r.errno) failed(`setpgid for task ${t.numbers.join('/')} into group ${t.pgid[0]} failed with ${r.errno}`);
     });
   }
   // The placeholders leave: their pids stay allocated as long as the group or session is in use.
   for (const { helper, parent } of placeholders) {
-    host.libc(helper).exit(0);
-    const r = host.libc(parent).wait4(helper.pid.nrIn(parent.activeNs), 0, 0, 0);
+    libcOf(host, helper).exit(0);
+    const r = libcOf(host, parent).wait4(helper.pid.nrIn(parent.activeNs), 0, 0, 0);
     if (r.errno) failed(`reaping a placeholder failed with ${r.errno}`);
   }
   // Every task must now be in its session and group, at every container level.

@@ -20,7 +20,7 @@ import { copyExtraState, Task } from './task.js';
 import { TaskList } from './task-list.js';
 import { ThreadGroup } from './thread-group.js';
 import { takeSnapshot, type HostSnapshot } from './snapshot.js';
-import { Libc } from '../program/libc.js';
+import { deliver, FROM_KERNEL } from './signals.js';
 
 /** STACK_SIZE: the stack mapping every new address space starts with. */
 export const STACK_SIZE = 128 * 1024;
@@ -51,7 +51,6 @@ export function pidMaxLimit(arch: Arch): number {
 
 export class Host implements HostState {
   readonly tasks = new TaskList();
-  lastChild: Task | null = null;
   clock = 0;
   wakeups = 0;
   readonly rootUserNs: UserNamespace;
@@ -59,7 +58,6 @@ export class Host implements HostState {
   readonly init: Task;
   private nextPidNsId = 0;
   private nextUserNsId = 0;
-  private readonly libcs = new WeakMap<Task, Libc>();
 
   private constructor(
     readonly arch: Arch,
@@ -103,6 +101,10 @@ export class Host implements HostState {
       throw new RangeError(`pid_max ${pidMax} is outside ${PID_MAX_MIN}..${limit} for ${arch.name}`);
     }
     return new Host(arch, pidMax);
+  }
+
+  signalFromKernel(group: ThreadGroup, sig: number): void {
+    deliver(this, FROM_KERNEL, group, sig);
   }
 
   commitPidNs(ns: PidNamespace): void {
@@ -150,16 +152,6 @@ export class Host implements HostState {
   syscall(task: Task): void {
     if (!this.tasks.has(task) || task.exited) throw new RangeError(`task ${task.pid.nr} has exited and cannot make syscalls`);
     enterKernel(this, task);
-  }
-
-  /** libc returns the C library of `task`: one method per syscall, arguments in C order. */
-  libc(task: Task): Libc {
-    let l = this.libcs.get(task);
-    if (!l) {
-      l = new Libc(this, task);
-      this.libcs.set(task, l);
-    }
-    return l;
   }
 
   /** snapshot returns a plain value that deep-equals another host's exactly when both are in the same state. */

@@ -5,6 +5,7 @@ import { Machine } from '../../src/container/machine.js';
 import { dumpContainer } from '../../src/image/dump.js';
 import { preflight, restoreAtomically, RestoreError } from '../../src/image/restore.js';
 import { CASES, IDLE } from './cases.js';
+import { libcOf } from '../../src/program/libc.js';
 
 function image(pidMaxSource?: number) {
   const m = Machine.create('s', 'x86_64', pidMaxSource);
@@ -16,7 +17,7 @@ function image(pidMaxSource?: number) {
 /** imageInside: the same container restored inside `box` (after ten other host processes) and checkpointed there. */
 function imageInside() {
   const m = Machine.create('s', 'x86_64');
-  for (let i = 0; i < 10; i++) m.host.libc(m.host.init).fork();
+  for (let i = 0; i < 10; i++) libcOf(m.host, m.host.init).fork();
   m.run('box', 'idle.wl', IDLE);
   const { machine, container } = restoreAtomically(m, image(), { into: 'box' });
   return dumpContainer(machine, container);

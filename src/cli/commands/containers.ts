@@ -9,6 +9,7 @@ import type { CliContext } from '../context.js';
 import { orCreateArch, storeOf, verb, withHost, type HostArgs } from '../options.js';
 import { counted } from '../counted.js';
 import { UsageError } from '../usage-error.js';
+import { libcOf } from '../../program/libc.js';
 
 function containerOf(m: Machine, name: string): Container {
   const c = m.containers.get(name);
@@ -151,7 +152,7 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
         const sig = signalOf(a.signal);
         const out = storeOf(a).update(a.host, (m) => {
           const c = containerOf(m, a.ctr);
-          const r = m.host.libc(m.host.init).kill(c.init.pid.nr, sig);
+          const r = libcOf(m.host, m.host.init).kill(c.init.pid.nr, sig);
           // the init is never reaped while its container is listed (see machine-codec), so kill cannot fail
           if (r.errno) throw new Error(`kill ${c.name}: ${r.errno}`);
           return { container: c.name, signal: sig, state: c.init.state };
