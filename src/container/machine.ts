@@ -7,6 +7,7 @@ import { isValidName, NAME_RULE } from './names.js';
 import { SIGKILL } from '../abi/signals.js';
 import type { ArchName } from '../arch/arch.js';
 import { Host } from '../kernel/host.js';
+import { copyHost } from '../kernel/host-copy.js';
 import type { PidNamespace } from '../kernel/pid-namespace.js';
 import type { Task } from '../kernel/task.js';
 import { compileWorkload, type Compiled } from '../program/compile.js';
@@ -31,6 +32,17 @@ export class Machine {
 
   static create(name: string, arch: ArchName | string, pidMax?: number): Machine {
     return new Machine(name, Host.create({ arch, ...(pidMax === undefined ? {} : { pidMax }) }));
+  }
+
+  /** copy makes an independent machine in this one's state: a restore works on a copy and keeps it only when it succeeds. */
+  copy(): Machine {
+    const { host, taskOf, consoleOf } = copyHost(this.host);
+    const m = new Machine(this.name, host);
+    for (const [path, text] of this.sources) m.addProgram(path, text);
+    // a container whose init has been reaped has no task left (its namespace died with it): it is gone
+    for (const [name, c] of this.containers) if (this.host.tasks.has(c.init)) m.containers.set(name, { name, init: taskOf(c.init), console: consoleOf(c.console) });
+    m.scheduler.resumeRound(this.scheduler.pending().filter((t) => this.host.tasks.has(t)).map(taskOf));
+    return m;
   }
 
   /** addProgram parses and compiles a workload (ParseError on bad input) and keeps its text. */

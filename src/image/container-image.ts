@@ -7,7 +7,7 @@
  * consoles, the programs it runs and the scheduler's place.
  */
 import type { ArchName } from '../arch/arch.js';
-import type { AddressSpaceRecord, PageRecord } from './address-space-record.js';
+import type { AddressSpaceRecord, PageRecord } from '../codec/address-space-record.js';
 
 export interface ImageTask {
   /** index into pidNs of the task's own namespace */

@@ -29,9 +29,8 @@ import { copyExtraState, type Task } from '../kernel/task.js';
 import { Pid } from '../kernel/pid.js';
 import type { SyscallName } from '../abi/syscall-names.js';
 import { ARGUMENT_WINDOW, Libc, libcOf } from '../program/libc.js';
-import { decodeMachine, encodeMachine } from '../store/machine-codec.js';
 import type { ContainerImage, ImageTask } from './container-image.js';
-import { decodeAddressSpace, pageFrames } from './address-space-record.js';
+import { decodeAddressSpace, pageFrames } from '../codec/address-space-record.js';
 
 /** Stable codes of the reasons a restore is refused or fails; scripts may match on them. */
 export type RestoreErrorCode =
@@ -306,7 +305,7 @@ function leave(host: Machine['host'], helper: Task): void {
 
 /** restoreAtomically restores onto a copy of `target` and returns the copy; `target` itself is never changed. */
 export function restoreAtomically(target: Machine, image: ContainerImage, opts: RestoreOptions = {}): { machine: Machine; container: Container } {
-  const copy = decodeMachine(encodeMachine(target));
+  const copy = target.copy();
   const container = restoreContainer(copy, image, opts);
   return { machine: copy, container };
 }

@@ -16,9 +16,9 @@ import { expect } from 'vitest';
 import { Machine } from '../../src/container/machine.js';
 import { tarChunks, untar } from '../../src/image/archive.js';
 import { dumpContainer } from '../../src/image/dump.js';
-import { sameBytes } from '../../src/image/bytes.js';
+import { sameBytes } from '../../src/codec/bytes.js';
 import { decodeImage, encodeImage } from '../../src/image/image-codec.js';
-import { writeFileAtomically } from '../../src/store/atomic-file.js';
+import { writeFileAtomically } from '../../src/disk/atomic-file.js';
 import { HostStore } from '../../src/store/host-store.js';
 import { libcOf } from '../../src/program/libc.js';
 
