@@ -9,7 +9,7 @@ import { demoCommand } from './commands/demo.js';
 import { hostCommand } from './commands/host.js';
 import { imageCommands } from './commands/images.js';
 import { ImageError } from '../image/format.js';
-import { RestoreError } from '../image/restore.js';
+import { RestoreError } from '../image/restore-error.js';
 import { DumpError } from '../image/dump.js';
 import { ContainerError } from '../container/container.js';
 import { ParseError } from '../program/parse.js';

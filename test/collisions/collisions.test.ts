@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/container/machine.js';
 import { dumpContainer } from '../../src/image/dump.js';
-import { preflight, restoreAtomically, RestoreError } from '../../src/image/restore.js';
+import { preflight, restoreAtomically } from '../../src/image/restore.js';
+import { RestoreError } from '../../src/image/restore-error.js';
 import { CASES, IDLE } from './cases.js';
 import { libcOf } from '../../src/program/libc.js';
 

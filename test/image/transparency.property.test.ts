@@ -12,7 +12,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/container/machine.js';
 import { dumpContainer } from '../../src/image/dump.js';
-import { restoreAtomically, RestoreError } from '../../src/image/restore.js';
+import { restoreAtomically } from '../../src/image/restore.js';
+import { RestoreError } from '../../src/image/restore-error.js';
 import { containerTree, throughBytes } from './container-tree.js';
 import { ALL_ARCHES } from '../helpers.js';
 

@@ -7,7 +7,8 @@ import { readImageFile, writeImageFile, type ReadImage } from '../../image/image
 import type { ContainerImage } from '../../image/container-image.js';
 import { dumpContainer } from '../../image/dump.js';
 import { decodeImage, sha256 } from '../../image/image-codec.js';
-import { restoreAtomically, RestoreError, type RestoreOptions } from '../../image/restore.js';
+import { restoreAtomically, type RestoreOptions } from '../../image/restore.js';
+import { RestoreError } from '../../image/restore-error.js';
 import type { CliContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { orCreateArch, storeOf, verb, withCommon, withHost, type CommonArgs, type HostArgs } from '../options.js';
