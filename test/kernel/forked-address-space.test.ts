@@ -28,7 +28,7 @@ const op = fc.oneof(
 );
 
 describe('the address space a fork leaves', () => {
-  it('any run of forks, writes, reads and exits leaves each task the memory a copy at each fork would', () => {
+  it('any run of forks, writes, reads and exits leaves each task the memory a copy at each fork would', { timeout: 60_000 }, () => {
     fc.assert(
       fc.property(fc.constantFrom(...ALL_ARCHES), fc.array(op, { minLength: 10, maxLength: 60, size: 'max' }), (arch, ops) => {
         const h = Host.create({ arch });

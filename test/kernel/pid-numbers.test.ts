@@ -14,7 +14,7 @@ import { libcOf } from '../../src/program/libc.js';
 
 describe('pid numbers', () => {
   // The storage is the same on every ABI: one of each byte order is enough.
-  it.each(['i386', 's390x'])('on %s, 12,000 tasks three levels deep (several slabs) keep their numbers at every level, through exits and reuse', (arch) => {
+  it.each(['i386', 's390x'])('on %s, 12,000 tasks three levels deep (several slabs) keep their numbers at every level, through exits and reuse', { timeout: 60_000 }, (arch) => {
     const h = Host.create({ arch });
     const c2 = nestedInit(h, 2);
     const l = libcOf(h, c2);
