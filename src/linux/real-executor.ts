@@ -203,7 +203,24 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
     if (reaper !== null) await call(reaper, `wait4 ${pidAsSeenBy(reaper, a)} 0`, `reaping ${name(a)}`);
   };
 
-  for (const s of [...plan.create, ...plan.groups, ...plan.exits]) {
+  /** verifyGroups asks every process, while all still run, which group and session its own namespace says it is in. */
+  const verifyGroups = async (): Promise<void> => {
+    for (const [i, t] of tasks.entries()) {
+      if (t.leader !== i) continue;
+      const r = await call(i, 'ids', `asking ${name(i)} for its ids`);
+      const own = (id: number[] | null): number => id?.[t.numbers.length - 1] ?? 0;
+      for (const [what, field, id] of [['process group', 'pgrp', t.pgid], ['session', 'sid', t.sid]] as const) {
+        const got = Number(r.fields.get(field));
+        if (got !== own(id)) throw new RestoreError([{ code: 'CKPT_UNSUPPORTED', message: `task ${t.numbers.join('/')} ended up in ${what} ${got || '(outside)'} instead of ${own(id) || '(outside)'} as its own namespace numbers them: this layout is not supported yet` }]);
+      }
+    }
+  };
+
+  for (const s of [...plan.create, ...plan.groups, 'verify' as const, ...plan.exits]) {
+    if (s === 'verify') {
+      await verifyGroups();
+      continue;
+    }
     switch (s.do) {
       case 'clone':
         await clone(s);

@@ -70,6 +70,8 @@ export class ModelHelper {
         const r = l.wait4(n[3]!, 0, n[4]!, 0);
         return this.result(r, ' status=0');
       }
+      case 'ids':
+        return `r 0 - pid=${l.getpid().ret} ppid=${l.getppid().ret} pgrp=${l.getpgid(0).ret} sid=${l.getsid(0).ret} tid=${l.gettid().ret}`;
       default:
         return `err unknown request ${w[2]}`;
     }
