@@ -12,6 +12,7 @@ import { allocAuto } from '../src/kernel/pid-allocator.js';
 import { PidNamespace } from '../src/kernel/pid-namespace.js';
 import { schedulerFigure, sleepersFigure, storeFigures } from './containers.js';
 import { buildTreeLibc, buildTreeRaw } from './eclone-tree.js';
+import { differentialFigure } from './differential.js';
 import { cliFigures, pageFigures, restoreRateFigure } from './images.js';
 import { cpus, loadavg } from 'node:os';
 import { median, targetMet, time, timeEach, type Figure } from './measure.js';
@@ -179,6 +180,8 @@ async function main(): Promise<void> {
   for (const f of cliFigures(join(benchDir, '..', 'bin', 'ckpt.js'))) record(f);
   record(restoreRateFigure());
   for (const f of await pageFigures()) record(f);
+  const diff = await differentialFigure();
+  if (diff) record(diff);
   const targets = figures.filter((f) => f.target);
   const missed = targets.filter((f) => !f.met);
   console.log(`\ntargets: ${targets.length - missed.length} of ${targets.length} met${missed.length ? ` (not met: ${missed.map((f) => f.name).join('; ')})` : ''}`);

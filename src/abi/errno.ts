@@ -24,6 +24,7 @@ export const ERRNO = {
   ENAMETOOLONG: 36,
   ENOSYS: 38,
   EUSERS: 87,
+  EOPNOTSUPP: 95,
 } as const;
 
 /** ErrnoName is the symbolic name of an errno the model can return. */

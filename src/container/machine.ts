@@ -9,6 +9,7 @@ import type { ArchName } from '../arch/arch.js';
 import { Host } from '../kernel/host.js';
 import { copyHost } from '../kernel/host-copy.js';
 import type { PidNamespace } from '../kernel/pid-namespace.js';
+import type { KernelName } from '../kernel/personality.js';
 import type { Task } from '../kernel/task.js';
 import { compileWorkload, type Compiled } from '../program/compile.js';
 import { parseWorkload } from '../program/parse.js';
@@ -30,8 +31,9 @@ export class Machine {
     this.scheduler = new Scheduler(host, this.programs);
   }
 
-  static create(name: string, arch: ArchName | string, pidMax?: number): Machine {
-    return new Machine(name, Host.create({ arch, ...(pidMax === undefined ? {} : { pidMax }) }));
+  /** create makes a machine with a new host; `kernel` is its personality (mainline unless given). */
+  static create(name: string, arch: ArchName | string, pidMax?: number, kernel?: KernelName): Machine {
+    return new Machine(name, Host.create({ arch, ...(pidMax === undefined ? {} : { pidMax }), ...(kernel === undefined ? {} : { kernel }) }));
   }
 
   /** copy makes an independent machine in this one's state: a restore works on a copy and keeps it only when it succeeds. */

@@ -7,6 +7,7 @@
  * consoles, the programs it runs and the scheduler's place.
  */
 import type { ArchName } from '../arch/arch.js';
+import type { KernelName } from '../kernel/personality.js';
 import type { AddressSpaceRecord, PageRecord } from '../codec/address-space-record.js';
 
 export interface ImageTask {
@@ -52,6 +53,8 @@ export type FileRecord = [fd: number, kind: 'console', flags: number] | [fd: num
 export interface ContainerImage {
   name: string;
   arch: ArchName;
+  /** the source host's kernel personality; absent for a 2.6.32 host (and every image written before personalities) */
+  kernel?: KernelName;
   pidMax: number;
   /** the level of the container's pid namespace on the source host */
   base: number;

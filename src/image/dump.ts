@@ -3,6 +3,7 @@
  * changing nothing. Pure: the image is plain data (the archive I/O is
  * elsewhere).
  */
+import { LEGACY_KERNEL } from '../kernel/personality.js';
 import type { Container } from '../container/container.js';
 import type { Machine } from '../container/machine.js';
 import type { UserNamespace } from '../kernel/credentials.js';
@@ -115,6 +116,8 @@ export function dumpContainer(m: Machine, container: Container, opts: DumpOption
   return {
     name: container.name,
     arch: m.host.arch.name,
+    // a 2.6.32 host's image leaves the personality out: the bytes of images written before personalities
+    ...(m.host.kernel === LEGACY_KERNEL ? {} : { kernel: m.host.kernel }),
     pidMax: m.host.pidMax,
     base,
     userNs: userNs.items.map((u) => [u.parent && !outside.has(u.parent) ? userNs.of(u.parent) : -1, u.ownerUid]),

@@ -70,6 +70,7 @@ export function manifestEntries(img: ContainerImage, encoded: EncodedBody, diges
     formatVersion: FORMAT_VERSION,
     tool: TOOL_VERSION,
     arch: img.arch,
+    ...(img.kernel === undefined ? {} : { kernel: img.kernel }),
     pageSize: archByName(img.arch)!.pageSize,
     pidMax: img.pidMax,
     container: img.name,
@@ -161,6 +162,7 @@ export function decodeImage(entries: ReadonlyMap<string, Uint8Array>, resolve: P
   const img: ContainerImage = {
     name: manifest.container,
     arch: arch.name,
+    ...(manifest.kernel === undefined ? {} : { kernel: manifest.kernel }),
     pidMax: manifest.pidMax,
     base: ns.base,
     userNs: ns.userNs,

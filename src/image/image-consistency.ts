@@ -38,6 +38,7 @@ function checkNamespaces(img: ContainerImage): number[] {
     if (user < -1 || user >= img.userNs.length) fail(`pid namespace ${k} has user namespace ${user}, which the image does not hold`);
     const level = k === 0 ? img.base : levels[parent]! + 1;
     if (level > MAX_PID_NS_LEVEL) fail(`pid namespace ${k} would be at level ${level}, deeper than the kernel's ${MAX_PID_NS_LEVEL}`);
+    if (lastPid < 0 && img.kernel !== 'mainline') fail(`pid namespace ${k} has last_pid ${lastPid}: only a mainline host's namespace reads -1`);
     if (lastPid >= img.pidMax) fail(`pid namespace ${k} has last_pid ${lastPid}, not below pid_max ${img.pidMax}`);
     levels.push(level);
   });

@@ -27,6 +27,7 @@ export const manifestSchema = z.object({
   formatVersion: nat,
   tool: z.string(),
   arch: archName,
+  kernel: z.enum(['mainline', '2.6.32']).optional(),
   pageSize: nat,
   pidMax: nat,
   container: z.string().regex(NAME_PATTERN, 'not a valid container name'),
@@ -38,7 +39,8 @@ export const manifestSchema = z.object({
 export const namespacesSchema = z.object({
   base: nat,
   userNs: z.array(z.tuple([idx, nat])),
-  pidNs: z.array(z.tuple([idx, idx, nat, z.boolean()])),
+  // last_pid is -1 on a mainline host before any automatic allocation
+  pidNs: z.array(z.tuple([idx, idx, idx, z.boolean()])),
 });
 
 const taskSchema = z.object({

@@ -8,6 +8,7 @@ export type RestoreErrorCode =
   | 'CKPT_NAME_TAKEN'
   | 'CKPT_BAD_NAME'
   | 'CKPT_ARCH_MISMATCH'
+  | 'CKPT_KERNEL_MISMATCH'
   | 'CKPT_PID_MAX'
   | 'CKPT_PID_COLLISION'
   | 'CKPT_PRIVILEGE'

@@ -7,7 +7,7 @@
  * it a copy of the target and keeps the copy only when every step
  * succeeded.
  */
-import { CLONE_NEWPID } from '../abi/clone-flags.js';
+import { CLONE_NEWPID, CLONE_NEWUSER } from '../abi/clone-flags.js';
 import { MAP_ANONYMOUS, MAP_SHARED, PROT_READ, PROT_WRITE } from '../abi/mman.js';
 import { SIGCHLD } from '../abi/signals.js';
 import type { SyscallName } from '../abi/syscall-names.js';
@@ -15,7 +15,7 @@ import { archByName } from '../arch/registry.js';
 import type { Container } from '../container/container.js';
 import type { Machine } from '../container/machine.js';
 import { Console } from '../kernel/console.js';
-import { UserNamespace } from '../kernel/credentials.js';
+import { inUserns, UserNamespace } from '../kernel/credentials.js';
 import { exitThread } from '../kernel/exit.js';
 import { FileTable } from '../kernel/files.js';
 import { Pid } from '../kernel/pid.js';
@@ -47,6 +47,11 @@ export function enclosingOf(target: Machine, into: string | undefined): Task | n
   return c && !c.init.exited && c.init.pid.ns.accepting ? c.init : null;
 }
 
+/** needsItsUserNs: on mainline a pid namespace inside `ns` must be owned by its user namespace or one below, which the host's init is not in. */
+function needsItsUserNs(target: Machine, ns: PidNamespace): boolean {
+  return ns.rules.pidNsOwnerNested && !inUserns(ns.userNs, target.host.init.creds.userNs);
+}
+
 /** modelFacts reads a model machine's facts for a preflight and a plan. */
 export function modelFacts(target: Machine, into: string | undefined): TargetFacts {
   const enclosing = enclosingOf(target, into);
@@ -62,12 +67,13 @@ export function modelFacts(target: Machine, into: string | undefined): TargetFac
         const c = [...target.containers.values()].find((k) => k.init.pid.ns === ns);
         return c ? `container ${c.name}` : `pid-namespace level ${level}`;
       },
+      needsItsUserNs: needsItsUserNs(target, above),
     };
   } else {
     const c = into === undefined ? undefined : target.containers.get(into);
     where = { missing: c ? `--into ${into}: that container's init has exited, so its pid namespace takes no new processes` : `--into ${into}: no container of that name on host ${target.name}` };
   }
-  return { name: target.name, arch: target.host.arch, pidMax: target.host.pidMax, hasContainer: (name) => target.containers.has(name), enclosing: where };
+  return { name: target.name, arch: target.host.arch, kernel: target.host.kernel, pidMax: target.host.pidMax, hasContainer: (name) => target.containers.has(name), enclosing: where };
 }
 
 export interface ModelExecution {
@@ -327,6 +333,9 @@ function hasNumbers(pid: Pid, from: number, numbers: readonly number[]): boolean
  * enterContainer makes, in the pid namespace `ns` of a running container, the helper that will create
  * the restored container's init: the restorer (the host's init) joins `ns` for its children with
  * pidfd_open and setns, clones the helper there with clone3 set_tid, and joins its own namespace again.
+ * On mainline a new pid namespace must be owned by its parent's user namespace or one below it
+ * (create_pid_namespace), so the helper then also joins the container's user namespace, with a pidfd
+ * it inherited, before it makes anything.
  */
 function enterContainer(m: Machine, ns: PidNamespace, setTid: readonly number[]): Task {
   const host = m.host;
@@ -337,9 +346,20 @@ function enterContainer(m: Machine, ns: PidNamespace, setTid: readonly number[])
     if (fd.ret >= 0) l.close(fd.ret);
     if (r.errno) failed(`entering the pid namespace of ${nr === 1 ? 'the host' : `container init ${nr}`} failed with ${r.errno}`);
   };
-  join(ns.childReaper!.pid.nr);
+  const reaper = ns.childReaper!;
+  // kept open for the helper to inherit when it must join the container's user namespace
+  const userFd = needsItsUserNs(m, ns) ? l.pidfd_open(reaper.pid.nr, 0) : null;
+  if (userFd?.errno) failed(`opening container init ${reaper.pid.nr} failed with ${userFd.errno}`);
+  join(reaper.pid.nr);
   const r = l.clone3({ exit_signal: SIGCHLD, set_tid: [...setTid] }, 88);
   join(1);
+  if (userFd) l.close(userFd.ret);
   if (!r.child) failed(`the helper inside the enclosing container could not be created: clone3 failed with ${r.errno}`);
+  if (userFd) {
+    const hl = libcOf(host, r.child);
+    const u = hl.setns(userFd.ret, CLONE_NEWUSER);
+    hl.close(userFd.ret);
+    if (u.errno) failed(`the helper could not join the enclosing container's user namespace: setns failed with ${u.errno}`);
+  }
   return r.child;
 }

@@ -9,6 +9,7 @@ import type { Arch } from '../arch/arch.js';
 import { placement } from '../arch/compat.js';
 import { archByName } from '../arch/registry.js';
 import { isValidName, NAME_RULE } from '../container/names.js';
+import { LEGACY_KERNEL, type KernelName } from '../kernel/personality.js';
 import type { ContainerImage } from './container-image.js';
 import { depthOf, key, leaderIds, leaderlessSessions } from './image-sessions.js';
 import type { Problem, RestoreErrorCode } from './restore-error.js';
@@ -44,6 +45,11 @@ export interface Enclosing {
   holderAt(level: number, nr: number): Holder | null;
   /** levelName names a level: `host NAME`, `container NAME`, or `pid-namespace level N` */
   levelName(level: number): string;
+  /**
+   * a pid namespace made inside this one must be made by a process in its user namespace, which the
+   * restorer is not in (mainline's create_pid_namespace: the new namespace's owner must be the parent's or below it)
+   */
+  needsItsUserNs: boolean;
 }
 
 /** TargetFacts is what a preflight (and a plan) needs to know of a target. */
@@ -51,6 +57,8 @@ export interface TargetFacts {
   /** the host's name, for messages */
   name: string;
   arch: Arch;
+  /** the kernel personality */
+  kernel: KernelName;
   pidMax: number;
   hasContainer(name: string): boolean;
   /** where the container would go, or why it cannot go there */
@@ -82,6 +90,11 @@ export function findProblems(target: TargetFacts, image: ContainerImage, opts: P
     const p = placement(imageArch, target.arch);
     if (!p.ok) add('CKPT_ARCH_MISMATCH', `cannot restore a ${image.arch} image on host ${target.name} (${target.arch.name}): ${p.reason}`);
   }
+  // The two personalities allocate, wrap and exit differently: a process restored under the other's rules would not go on as it did.
+  const imageKernel = image.kernel ?? LEGACY_KERNEL;
+  if (imageKernel !== target.kernel) {
+    add('CKPT_KERNEL_MISMATCH', `cannot restore an image of a ${imageKernel} host on host ${target.name}, whose kernel personality is ${target.kernel}: restore it on a ${imageKernel} host (ckpt host create NAME --kernel ${imageKernel})`);
+  }
   // a loop, not Math.max(...): images hold hundreds of thousands of numbers
   let biggest = 0;
   for (const t of image.tasks) for (const nr of opts.hostPids ? [...t.outer, ...t.numbers] : t.numbers) if (nr > biggest) biggest = nr;
@@ -103,6 +116,13 @@ export function findProblems(target: TargetFacts, image: ContainerImage, opts: P
   });
   if (above && above.level + image.pidNs.reduce((d, _, k) => Math.max(d, depthOf(image, k)), 0) + 1 > MAX_PID_NS_LEVEL) {
     add('CKPT_UNSUPPORTED', `the image's namespaces would nest deeper than ${MAX_PID_NS_LEVEL} levels below ${above.levelName(above.level)}`);
+  }
+  if (above && above.needsItsUserNs) {
+    // Mainline: a pid namespace inside the enclosing container must be made by a process in that
+    // container's user namespace (create_pid_namespace), which has no capability outside it.
+    const why = `on a mainline host a pid namespace inside ${above.levelName(above.level)} must be made by a process in its user namespace`;
+    if (opts.via !== 'clone3') add('CKPT_UNSUPPORTED', `${why}, and eclone names pids only with CAP_SYS_ADMIN in the initial user namespace: restore with --via clone3, or onto a 2.6.32 host`);
+    else if (opts.hostPids) add('CKPT_UNSUPPORTED', `--host-pids: ${why}, which cannot name pids in the namespaces above it: restore without --host-pids, or onto a 2.6.32 host`);
   }
   if (opts.hostPids && above) {
     // The pids above the container are kept only where the image has one for every level above it:

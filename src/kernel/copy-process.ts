@@ -27,7 +27,7 @@ import {
 import { MAX_PID_NS_LEVEL, MAX_USER_NS_LEVEL } from '../abi/limits.js';
 import { errnoName } from '../abi/errno.js';
 import { abiRegisters } from '../arch/reg-access.js';
-import { capableIn, UserNamespace, type Credentials } from './credentials.js';
+import { capableIn, inUserns, UserNamespace, type Credentials } from './credentials.js';
 import { fail } from './kernel-error.js';
 import type { ForkedAddressSpace, MemoryMap } from './memory-map.js';
 import type { HostState } from './host-state.js';
@@ -60,10 +60,11 @@ export interface CloneRequest {
 
 /**
  * checkNewUser runs do_fork's CLONE_NEWUSER checks (eclone-spec.md §1.7 step 5):
- * not with CLONE_THREAD, and CAP_SYS_ADMIN, CAP_SETUID and CAP_SETGID needed.
- * 2.6.32 asked capable() in the initial user namespace; the model asks in the
- * caller's own, so that containers can nest user namespaces as kernels since
- * 3.8 allow.
+ * not with CLONE_THREAD or CLONE_FS; on 2.6.32, CAP_SYS_ADMIN, CAP_SETUID and
+ * CAP_SETGID needed (personality.ts newUserNeedsCaps; mainline's
+ * create_user_ns asks for none). 2.6.32 asked capable() in the initial user
+ * namespace; the model asks in the caller's own, so that containers can nest
+ * user namespaces as kernels since 3.8 allow.
  */
 export function checkNewUser(task: Task, flags: number): void {
   if (hasFlag(flags, CLONE_NEWUSER)) checkNewUserRequest(task, flags);
@@ -79,6 +80,7 @@ export function checkNewUser(task: Task, flags: number): void {
 function checkNewUserRequest(task: Task, flags: number): void {
   if (hasFlag(flags, CLONE_THREAD)) fail('EINVAL', 'CLONE_NEWUSER cannot be combined with CLONE_THREAD');
   if (hasFlag(flags, CLONE_FS)) fail('EINVAL', 'CLONE_NEWUSER cannot be combined with CLONE_FS');
+  if (!task.activeNs.rules.newUserNeedsCaps) return;
   const ns = task.creds.userNs;
   for (const cap of [CAP_SYS_ADMIN, CAP_SETUID, CAP_SETGID]) {
     if (!capableIn(task.creds, cap, ns)) fail('EPERM', 'CLONE_NEWUSER needs CAP_SYS_ADMIN, CAP_SETUID and CAP_SETGID');
@@ -100,9 +102,27 @@ function checkFlagCombinations(parent: Task, flags: number): void {
   if (hasFlag(flags, CLONE_PARENT) && parent.group.unkillable) {
     fail('EINVAL', 'CLONE_PARENT from a pid namespace init: its siblings would have no reaper');
   }
-  // A thread must live in its group's pid namespace (mainline, after unshare(CLONE_NEWPID)).
-  if (hasFlag(flags, CLONE_THREAD) && parent.pidNsForChildren !== parent.activeNs) {
-    fail('EINVAL', 'CLONE_THREAD after unshare(CLONE_NEWPID): the thread would be in another pid namespace');
+  if (hasFlag(flags, CLONE_THREAD)) {
+    // mainline refuses a thread in a new pid or user namespace here, before any capability is asked
+    // for (kernel/fork.c copy_process, v6.12); 2.6.32 only in copy_pid_ns, after CAP_SYS_ADMIN.
+    if (hasFlag(flags, CLONE_NEWPID) && parent.activeNs.rules.threadNewPidCheckedFirst) fail('EINVAL', 'CLONE_NEWPID with CLONE_THREAD: a thread cannot be in a new pid namespace');
+    // A thread must live in its group's pid namespace (mainline, after unshare(CLONE_NEWPID)).
+    if (parent.pidNsForChildren !== parent.activeNs) fail('EINVAL', 'CLONE_THREAD after unshare(CLONE_NEWPID): the thread would be in another pid namespace');
+  }
+}
+
+/**
+ * checkSharedHandlers refuses, on mainline, a new pid namespace init that
+ * shares its creator's signal handlers (CLONE_SIGHAND without CLONE_THREAD):
+ * when such an init dies, mainline sets SIGCHLD to ignored in those handlers
+ * (kernel/pid_namespace.c zap_pid_ns_processes, v6.12), so its creator
+ * would reap its children by itself from then on. The model has no signal
+ * handlers, and says so rather than behave differently.
+ */
+function checkSharedHandlers(parent: Task, flags: number, childNs: PidNamespace, newNs: PidNamespace | null): void {
+  if (hasFlag(flags, CLONE_THREAD) || !childNs.rules.refuseSharedHandlerInit) return;
+  if (newNs || !childNs.childReaper) {
+    fail('EOPNOTSUPP', `a pid namespace init sharing the signal handlers of its creator (pid ${parent.pid.nr}) is not modelled: the model has no signal handlers for its death to set SIGCHLD to ignored in`);
   }
 }
 
@@ -126,11 +146,25 @@ function newPidNamespace(parent: Task, flags: number, creds: Credentials): PidNa
 function newNamespaces(parent: Task, flags: number, creds: Credentials): PidNamespace | null {
   if (!capableIn(creds, CAP_SYS_ADMIN, creds.userNs)) fail('EPERM', 'creating a namespace needs CAP_SYS_ADMIN');
   if (!hasFlag(flags, CLONE_NEWPID)) return null; // other namespaces are not modelled
-  if (hasFlag(flags, CLONE_THREAD | CLONE_PARENT)) fail('EINVAL', 'CLONE_NEWPID with CLONE_THREAD or CLONE_PARENT');
   const outer = parent.pidNsForChildren;
+  const rules = outer.rules;
+  // 2.6.32's copy_pid_ns rule; mainline refused CLONE_THREAD earlier and allows CLONE_PARENT (personality.ts)
+  if (rules.newPidRefusesParent && hasFlag(flags, CLONE_THREAD | CLONE_PARENT)) fail('EINVAL', 'CLONE_NEWPID with CLONE_THREAD or CLONE_PARENT');
   if (outer !== parent.activeNs) fail('EINVAL', 'CLONE_NEWPID after unshare(CLONE_NEWPID)');
+  checkPidNsOwner(outer, creds.userNs);
   if (outer.level + 1 > MAX_PID_NS_LEVEL) fail('ENOSPC', `pid namespaces nest at most ${MAX_PID_NS_LEVEL} deep`);
   return new PidNamespace(outer, creds.userNs, outer.pidMax);
+}
+
+/**
+ * checkPidNsOwner is mainline create_pid_namespace's first rule (kernel/pid_namespace.c,
+ * v6.12): the new namespace's owner must be its parent's owner or below it
+ * (personality.ts pidNsOwnerNested). Also for unshare(CLONE_NEWPID).
+ */
+export function checkPidNsOwner(outer: PidNamespace, owner: UserNamespace): void {
+  if (outer.rules.pidNsOwnerNested && !inUserns(outer.userNs, owner)) {
+    fail('EINVAL', 'a new pid namespace must be owned by its parent namespace\'s user namespace or one below it, and the caller\'s is not');
+  }
 }
 
 /** RegScratch is a kernel buffer the size of one ABI's register sets, with its view: copy_thread edits the child's registers there. */
@@ -186,6 +220,7 @@ export function copyProcess(host: HostState, parent: Task, req: CloneRequest): T
   const extra = copyExtra(parent);
   const regs = copyThread(parent, req, extra);
   const childNs = newNs ?? parent.pidNsForChildren;
+  if ((flags & CLONE_SIGHAND) !== 0) checkSharedHandlers(parent, flags, childNs, newNs);
   const pid = req.allocate(childNs);
   try {
     req.afterAlloc?.(pid);

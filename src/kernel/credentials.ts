@@ -29,6 +29,13 @@ export interface Credentials {
   readonly permitted: CapSet;
 }
 
+/** inUserns reports whether `child` is `ancestor` or below it (kernel/user_namespace.c in_userns). */
+export function inUserns(ancestor: UserNamespace, child: UserNamespace): boolean {
+  let ns: UserNamespace | null = child;
+  while (ns && ns.level > ancestor.level) ns = ns.parent;
+  return ns === ancestor;
+}
+
 /** capableIn reports whether `creds` has capability `cap` in user namespace `target` (cap_capable). */
 export function capableIn(creds: Credentials, cap: number, target: UserNamespace): boolean {
   for (let ns: UserNamespace | null = target; ns; ns = ns.parent) {

@@ -12,13 +12,16 @@
  *   group SIGHUP and SIGCONT (orphaned-pgrp.ts).
  * - When the last thread of a namespace's init exits, the namespace stops
  *   accepting pids, every task in it (and so in every namespace below it) is
- *   killed, and the init reaps them all before it becomes a zombie itself.
+ *   killed, and the init reaps its children. On mainline it then waits
+ *   until every other pid of its namespace is freed (by the parents outside
+ *   of processes it could not reap) before it can be reaped itself.
+ * - On mainline the last thread to exit sets the process's wait status.
  */
 import { SIGCHLD, SIGKILL } from '../abi/signals.js';
 import { KernelPanic } from './kernel-error.js';
 import { killOrphanedPgrp } from './orphaned-pgrp.js';
 import type { HostState } from './host-state.js';
-import { putPid } from './pid.js';
+import { putPid, type Pid } from './pid.js';
 import type { PidNamespace } from './pid-namespace.js';
 import type { Task } from './task.js';
 import type { ThreadGroup } from './thread-group.js';
@@ -29,9 +32,33 @@ export function exitStatus(code: number): number {
   return (code & 0xff) << 8;
 }
 
-/** isReapable reports whether a zombie leader can be waited for: its whole group has exited. */
+/** isReapable reports whether a zombie leader can be waited for: its whole group has exited (and, for a dead namespace init on mainline, its namespace has emptied). */
 export function isReapable(t: Task): boolean {
-  return t.exited && t.isLeader && t.group.threadCount === 0;
+  return t.exited && t.isLeader && t.group.threadCount === 0 && !waitsForNamespace(t);
+}
+
+/**
+ * waitsForNamespace: a namespace init on mainline stays in do_exit, not yet
+ * a zombie, until its namespace holds no pid but its own
+ * (kernel/pid_namespace.c zap_pid_ns_processes, v6.12: pid_allocated ==
+ * init_pids; personality.ts initWaitsForNamespace). Only the processes of
+ * the namespace whose parents are outside it can still be unreaped then.
+ */
+function waitsForNamespace(t: Task): boolean {
+  const ns = t.pid.ns;
+  if (ns.accepting || !ns.rules.initWaitsForNamespace) return false;
+  const reaper = ns.childReaper;
+  return reaper !== null && reaper.group === t.group && ns.pids.size > 1;
+}
+
+/** wakeDeadInits tells the parent of each dead namespace init the freeing of `pid`'s numbers let go (mainline: the last other pid of its namespace). */
+function wakeDeadInits(host: HostState, numbers: Pid): void {
+  for (let level = numbers.ns.level; level > 0; level--) {
+    const ns = numbers.ns.chain[level]!;
+    if (ns.accepting || !ns.rules.initWaitsForNamespace || ns.pids.size !== 1) continue;
+    const init = ns.childReaper?.group.leader;
+    if (init && init.pid.ns === ns && host.tasks.has(init) && isReapable(init)) notifyParent(host, init);
+  }
 }
 
 /** waitStatusOf is the status a waiter sees for a reapable zombie. */
@@ -61,6 +88,7 @@ export function releaseTask(host: HostState, t: Task): void {
   t.pid.task = null;
   if (t.isLeader) t.group.detach(putPid);
   putPid(t.pid);
+  if (t.pid.ns.level > 0) wakeDeadInits(host, t.pid);
 }
 
 /** exitGroup kills every thread of `group` with one wait status (do_group_exit). */
@@ -84,6 +112,8 @@ export function exitThread(host: HostState, t: Task, status: number): void {
   t.exitStatus = status;
   t.blockedIn = null;
   group.deleteThread(t);
+  // synchronize_group_exit (kernel/exit.c, v6.12): the last thread out sets the group's code
+  if (group.threadCount === 0 && group.groupExitStatus === null && host.rules.lastThreadExitCode) group.groupExitStatus = status;
   releaseMemory(t);
   if (group.threadCount === 0 && --group.files.users === 0) group.files.clear();
   forgetOriginalParent(host, t);
@@ -133,6 +163,9 @@ function forgetOriginalParent(host: HostState, t: Task): void {
   for (const child of [...t.children()]) {
     t.removeChild(child);
     child.parent = reaper;
+    // every thread of the child gets the new parent (kernel/exit.c forget_original_parent, v2.6.32 and v6.12)
+    const threads = child.groupIfMade;
+    if (threads) for (const th of threads.threadList()) th.parent = reaper;
     if (!reaper) continue;
     reaper.addChild(child);
     if (reaper.group === t.group) continue; // a threaded reparent: nobody need know (forget_original_parent)
@@ -158,5 +191,14 @@ export function zapPidNamespace(host: HostState, ns: PidNamespace, init: Task): 
     if (!victim || victim.exited || victim.group === init.group) continue;
     exitGroup(host, victim.group, SIGKILL);
   }
-  for (const child of [...init.children()]) if (isReapable(child)) releaseTask(host, child);
+  // kernel_wait4 until ECHILD: reaping one child may let another be reaped (on mainline, a nested
+  // namespace's init waiting for a process of its namespace that is also a child of this init)
+  for (let reaped = true; reaped; ) {
+    reaped = false;
+    for (const child of [...init.children()]) {
+      if (!isReapable(child)) continue;
+      releaseTask(host, child);
+      reaped = true;
+    }
+  }
 }

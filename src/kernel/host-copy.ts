@@ -45,7 +45,7 @@ export function copyHost(host: Host): HostCopy {
     return c;
   });
   const pidNs = memo((n: PidNamespace): PidNamespace => {
-    const c = new PidNamespace(n.parent ? pidNs(n.parent) : null, userNs(n.userNs), n.pidMax);
+    const c = new PidNamespace(n.parent ? pidNs(n.parent) : null, userNs(n.userNs), n.pidMax, n.rules);
     c.id = n.id;
     c.lastPid = n.lastPid;
     c.accepting = n.accepting;

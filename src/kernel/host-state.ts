@@ -4,6 +4,7 @@
  */
 import type { Arch } from '../arch/arch.js';
 import type { UserNamespace } from './credentials.js';
+import type { KernelRules } from './personality.js';
 import type { PidNamespace } from './pid-namespace.js';
 import type { ThreadGroup } from './thread-group.js';
 import type { TaskList } from './task-list.js';
@@ -11,6 +12,8 @@ import type { TaskList } from './task-list.js';
 export interface HostState {
   readonly arch: Arch;
   readonly pidMax: number;
+  /** the kernel personality's rules (personality.ts) */
+  readonly rules: KernelRules;
   readonly rootUserNs: UserNamespace;
   readonly rootPidNs: PidNamespace;
   /** every task not yet released (alive or zombie), in creation order */

@@ -15,6 +15,7 @@ import type { HostState } from './host-state.js';
 import { addressSpaceLayout, MemoryMap } from './memory-map.js';
 import { allocPidEclone } from './pid-allocator.js';
 import { PidNamespace } from './pid-namespace.js';
+import { DEFAULT_KERNEL, isKernelName, KERNEL_NAMES, kernelRules, type KernelName, type KernelRules } from './personality.js';
 import { enterKernel } from './syscall.js';
 import { copyExtraState, Task } from './task.js';
 import { TaskList } from './task-list.js';
@@ -42,6 +43,8 @@ export interface HostOptions {
   arch: ArchName | string;
   /** kernel.pid_max; 301..4,194,304 on 64-bit arches, 301..32768 on 32-bit ones (PID_MAX_LIMIT) */
   pidMax?: number;
+  /** the kernel personality (personality.ts): 'mainline' (the default) or '2.6.32' */
+  kernel?: KernelName | string;
 }
 
 /** pidMaxLimit is PID_MAX_LIMIT for an arch: 4,194,304 with 64-bit longs, PID_MAX_DEFAULT otherwise. */
@@ -59,12 +62,18 @@ export class Host implements HostState {
   private nextPidNsId = 0;
   private nextUserNsId = 0;
 
+  /** the personality's rules, the same object every pid namespace of the host holds */
+  readonly rules: KernelRules;
+
   private constructor(
     readonly arch: Arch,
     readonly pidMax: number,
+    kernel: KernelName,
     restored?: RestoredHost,
   ) {
+    this.rules = kernelRules(kernel);
     if (restored) {
+      if (restored.rootPidNs.rules !== this.rules) throw new RangeError(`a ${kernel} host cannot be rebuilt from ${restored.rootPidNs.rules.name} namespaces`);
       this.rootUserNs = restored.rootUserNs;
       this.rootPidNs = restored.rootPidNs;
       this.init = restored.init;
@@ -76,14 +85,19 @@ export class Host implements HostState {
     }
     this.rootUserNs = new UserNamespace(null, 0);
     this.commitUserNs(this.rootUserNs);
-    this.rootPidNs = new PidNamespace(null, this.rootUserNs, pidMax);
+    this.rootPidNs = new PidNamespace(null, this.rootUserNs, pidMax, this.rules);
     this.commitPidNs(this.rootPidNs);
     this.init = this.createInit();
   }
 
   /** restore rebuilds a host from decoded parts (src/store/machine-codec.ts); tasks in their original creation order. */
   static restore(arch: Arch, pidMax: number, parts: RestoredHost): Host {
-    return new Host(arch, pidMax, parts);
+    return new Host(arch, pidMax, parts.rootPidNs.rules.name, parts);
+  }
+
+  /** kernel is the host's personality. */
+  get kernel(): KernelName {
+    return this.rules.name;
   }
 
   /** idCounters are the next namespace ids, saved so a restored host names new namespaces as the original would. */
@@ -91,7 +105,7 @@ export class Host implements HostState {
     return { nextPidNsId: this.nextPidNsId, nextUserNsId: this.nextUserNsId };
   }
 
-  /** create builds a host of the given arch with its init; throws RangeError for an unknown arch or a pid_max out of range. */
+  /** create builds a host of the given arch and personality with its init; throws RangeError for an unknown arch or personality or a pid_max out of range. */
   static create(options: HostOptions): Host {
     const arch = archByName(options.arch);
     if (!arch) throw new RangeError(`unknown architecture ${JSON.stringify(options.arch)}: expected one of ${archNames().join(', ')}`);
@@ -100,7 +114,9 @@ export class Host implements HostState {
     if (!Number.isInteger(pidMax) || pidMax < PID_MAX_MIN || pidMax > limit) {
       throw new RangeError(`pid_max ${pidMax} is outside ${PID_MAX_MIN}..${limit} for ${arch.name}`);
     }
-    return new Host(arch, pidMax);
+    const kernel = options.kernel ?? DEFAULT_KERNEL;
+    if (!isKernelName(kernel)) throw new RangeError(`unknown kernel personality ${JSON.stringify(kernel)}: expected one of ${KERNEL_NAMES.join(', ')}`);
+    return new Host(arch, pidMax, kernel);
   }
 
   signalFromKernel(group: ThreadGroup, sig: number): void {

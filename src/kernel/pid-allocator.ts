@@ -1,18 +1,20 @@
 /**
- * alloc_pid in its two personalities, both allocating innermost level first
- * and freeing exactly what deeper levels took when a level fails:
+ * alloc_pid in its two calling conventions, both allocating innermost level
+ * first and freeing exactly what deeper levels took when a level fails:
  *
- * - the eclone kernel's (2.6.32 + eclone patch 3, eclone-spec.md §1.7 step 9,
- *   §1.8, §2): a target per level, 0 meaning auto; used by fork, clone and
- *   eclone. Exhaustion is EBUSY, because the patched alloc_pid passes
- *   do_alloc_pidmap's -EBUSY up to every caller.
- * - mainline clone3 set_tid (§3.3): set_tid[0] names the innermost level, 0 is
- *   EINVAL, a taken pid is EEXIST, each named level checks the capability
- *   against its own user namespace, exhaustion is EAGAIN.
+ * - eclone's (v13 patch 3): a target per level, 0 meaning auto; used by fork,
+ *   clone and eclone. A taken target is EBUSY; a level with no automatic pid
+ *   free fails with the personality's errno (EBUSY on 2.6.32, where the
+ *   patched alloc_pid passes do_alloc_pidmap's -EBUSY up; EAGAIN on mainline).
+ * - mainline clone3 set_tid (kernel/pid.c alloc_pid, v5.5+): set_tid[0] names
+ *   the innermost level, 0 is EINVAL, a taken pid is EEXIST, each named level
+ *   checks the capability against its own user namespace, exhaustion is EAGAIN.
  *
- * Auto allocation is alloc_pidmap: scan up from last_pid + 1, wrap to
+ * Automatic allocation follows the host's personality (personality.ts
+ * cyclicIdr): 2.6.32's alloc_pidmap scans up from last_pid + 1 and wraps to
  * RESERVED_PIDS, so pids below 300 are handed out only on a namespace's first
- * pass. A targeted allocation never moves last_pid.
+ * pass; mainline's idr_alloc_cyclic wraps to 1 while the cursor has not passed
+ * 300. A targeted allocation never moves last_pid.
  */
 import { MAX_PID_NS_LEVEL, RESERVED_PIDS } from '../abi/limits.js';
 import { fail } from './kernel-error.js';
@@ -21,11 +23,32 @@ import type { PidNamespace } from './pid-namespace.js';
 
 /** allocAuto takes the next free pid of `ns` after last_pid and records it as last_pid; -1 when none is free. */
 export function allocAuto(ns: PidNamespace): number {
+  if (ns.rules.cyclicIdr) return allocCyclic(ns);
   let start = ns.lastPid + 1;
   if (start >= ns.pidMax) start = RESERVED_PIDS;
   let nr = ns.bitmap.findZero(start, ns.pidMax);
   // The wrapped pass covers [RESERVED_PIDS, last_pid): alloc_pidmap stops when it comes back to last.
   if (nr < 0 && start > RESERVED_PIDS) nr = ns.bitmap.findZero(RESERVED_PIDS, ns.lastPid);
+  if (nr < 0) return -1;
+  ns.bitmap.set(nr);
+  ns.lastPid = nr;
+  return nr;
+}
+
+/**
+ * allocCyclic is mainline's automatic allocation (kernel/pid.c alloc_pid,
+ * lib/idr.c idr_alloc_cyclic, v6.12): the cursor is last_pid + 1; the
+ * lowest pid is RESERVED_PIDS once the cursor is above it, else 1; search
+ * from the cursor to pid_max, then once from the lowest pid to pid_max. The
+ * wrapped pass may so find last_pid itself, and pids below 300 while the
+ * cursor has not passed 300.
+ */
+function allocCyclic(ns: PidNamespace): number {
+  const cursor = ns.lastPid + 1;
+  const min = cursor > RESERVED_PIDS ? RESERVED_PIDS : 1;
+  const start = cursor < min ? min : cursor;
+  let nr = start < ns.pidMax ? ns.bitmap.findZero(start, ns.pidMax) : -1;
+  if (nr < 0 && start > min) nr = ns.bitmap.findZero(min, ns.pidMax);
   if (nr < 0) return -1;
   ns.bitmap.set(nr);
   ns.lastPid = nr;
@@ -70,7 +93,8 @@ function releaseBelow(ns: PidNamespace, numbers: readonly number[], level: numbe
   for (let j = level + 1; j <= ns.level; j++) {
     const tmp = ns.chain[j]!;
     tmp.bitmap.clear(numbers[j]!);
-    if (tmp.pids.size === 0) tmp.lastPid = 0;
+    // alloc_pid's reset of a namespace whose first allocation failed: the cursor back to its start
+    if (tmp.pids.size === 0) tmp.lastPid = tmp.rules.initialLastPid;
   }
 }
 
@@ -87,7 +111,7 @@ function takeTarget(targets: readonly number[] | null, tmp: PidNamespace, level:
   const t = targets?.[level] ?? 0;
   if (t === 0) {
     const nr = allocAuto(tmp);
-    if (nr < 0) fail('EBUSY', `no free pid at level ${level} (pid_max ${tmp.pidMax})`);
+    if (nr < 0) exhausted(tmp, level);
     return nr;
   }
   if (t >= tmp.pidMax || t < 0 || (t < RESERVED_PIDS && tmp.lastPid >= RESERVED_PIDS)) refuseTarget(t, tmp, level);
@@ -104,6 +128,11 @@ function refuseTarget(t: number, tmp: PidNamespace, level: number): never {
   if (t >= tmp.pidMax) fail('EINVAL', `pid ${t} at level ${level} is not below pid_max ${tmp.pidMax}`);
   if (t < 0) fail('EINVAL', `pid ${t} at level ${level} is negative`);
   fail('EINVAL', `pid ${t} at level ${level} is below ${RESERVED_PIDS} and the namespace has wrapped (last_pid ${tmp.lastPid})`);
+}
+
+/** exhausted fails with the personality's errno for a level with no automatic pid free (personality.ts autoExhausted). */
+function exhausted(tmp: PidNamespace, level: number): never {
+  fail(tmp.rules.autoExhausted, `no free pid at level ${level} (pid_max ${tmp.pidMax})`);
 }
 
 function busyMessage(t: number, level: number): string {

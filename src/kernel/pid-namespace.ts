@@ -6,6 +6,7 @@
  */
 import type { UserNamespace } from './credentials.js';
 import type { Task } from './task.js';
+import { DEFAULT_KERNEL, kernelRules, type KernelRules } from './personality.js';
 import { PidBitmap } from './pid-bitmap.js';
 import { PidTable } from './pid-table.js';
 
@@ -18,7 +19,8 @@ export class PidNamespace {
   readonly bitmap: PidBitmap;
   /** find_pid_ns: number in this namespace → struct pid */
   readonly pids: PidTable;
-  lastPid = 0;
+  /** last_pid: the idr cursor minus one on mainline, so -1 before any automatic allocation there (personality.ts) */
+  lastPid: number;
   childReaper: Task | null = null;
   /** PIDNS_ADDING: cleared by disable_pid_allocation when the reaper dies */
   accepting = true;
@@ -28,7 +30,10 @@ export class PidNamespace {
     /** the owning user namespace (set again by a restore, which creates namespaces before credentials) */
     public userNs: UserNamespace,
     readonly pidMax: number,
+    /** the host's kernel personality: a child namespace has its parent's */
+    readonly rules: KernelRules = parent ? parent.rules : kernelRules(DEFAULT_KERNEL),
   ) {
+    this.lastPid = rules.initialLastPid;
     this.level = parent ? parent.level + 1 : 0;
     this.chain = parent ? [...parent.chain, this] : [this];
     this.bitmap = new PidBitmap(pidMax);

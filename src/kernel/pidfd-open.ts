@@ -1,9 +1,11 @@
 /**
- * pidfd_open(pid, flags) (kernel/pid.c, Linux 5.10 semantics; pidfd_open(2)):
- * a file descriptor that refers to a process, as clone3's CLONE_PIDFD gives.
+ * pidfd_open(pid, flags) (kernel/pid.c pidfd_open; pidfd_open(2)): a file
+ * descriptor that refers to a process, as clone3's CLONE_PIDFD gives.
  * Order: unknown flags, then pid <= 0 (EINVAL); a pid the caller's namespace
- * does not know (ESRCH); a pid that is not a thread-group leader, or whose
- * process has been reaped (EINVAL, pid_has_task(PIDTYPE_TGID)).
+ * does not know (ESRCH). Then, on mainline (kernel/fork.c pidfd_prepare,
+ * v6.15): a pid with no task left ESRCH, a thread that does not lead its
+ * group ENOENT; on 2.6.32 the model keeps Linux 5.10's EINVAL for both
+ * (pid_has_task(PIDTYPE_TGID); personality.ts pidfdNonLeader).
  */
 import { O_RDWR } from './files.js';
 import { fail } from './kernel-error.js';
@@ -19,7 +21,9 @@ export function sysPidfdOpen(task: Task, pid: number, flags: number): number {
   const p = task.activeNs.pids.get(pid);
   if (!p) fail('ESRCH', `no process ${pid} in the caller's pid namespace`);
   const t = p.task;
-  if (!t || t.group.leader !== t) fail('EINVAL', `pid ${pid} is not a thread-group leader`);
+  const nonLeader = task.activeNs.rules.pidfdNonLeader;
+  if (!t) fail(nonLeader === 'ENOENT' ? 'ESRCH' : 'EINVAL', `pid ${pid} has no process left (only a process group or session holds it)`);
+  if (t.group.leader !== t) fail(nonLeader, `pid ${pid} is not a thread-group leader`);
   return installPidfd(task, p, O_RDWR | (flags & PIDFD_NONBLOCK));
 }
 

@@ -9,32 +9,52 @@
  *  2. fd not a pidfd; nstype 0 or with non-namespace bits    EINVAL
  *  3. the process has been reaped                            ESRCH
  *  4. no ptrace read access to it                            EPERM
- *  5. CLONE_NEWUSER (userns_install): the caller's own user namespace or a
- *     multithreaded caller EINVAL, no CAP_SYS_ADMIN in the target one EPERM;
- *     the caller then holds every capability there
- *  6. CLONE_NEWPID (pidns_install): CAP_SYS_ADMIN in the target namespace's
- *     owner and in the caller's (new) user namespace, else EPERM; the target
+ *  5. it has exited (a zombie has no nsproxy any more)       ESRCH
+ *  6. CLONE_NEWUSER (userns_install): the caller's own user namespace or a
+ *     caller not alone in its thread group EINVAL, no CAP_SYS_ADMIN in the
+ *     target one EPERM; the new credentials then hold every capability there
+ *  7. CLONE_NEWPID (pidns_install): CAP_SYS_ADMIN, held by the caller's
+ *     credentials as they are at the call, in the target namespace's owner
+ *     and in the new credentials' user namespace, else EPERM; the target
  *     must be the caller's active pid namespace or below it, else EINVAL
+ *
+ * (kernel/nsproxy.c validate_nsset, kernel/user_namespace.c userns_install,
+ * kernel/pid_namespace.c pidns_install, v6.12; setns postdates 2.6.32, and
+ * both personalities have mainline's.)
  *
  * Joining a pid namespace moves only the caller's future children
  * (pid_ns_for_children): the caller keeps its own pid. A child made there
  * cannot itself be made with CLONE_NEWPID (copy_pid_ns), so a restorer that
  * wants a new namespace below the joined one forks once more inside it.
  */
-import { ALL_CAPS, CAP_SYS_ADMIN, CAP_SYS_PTRACE } from '../abi/capabilities.js';
+import { ALL_CAPS, CAP_SYS_ADMIN, CAP_SYS_PTRACE, isSubset } from '../abi/capabilities.js';
 import { CLONE_NEW_MASK, CLONE_NEWPID, CLONE_NEWUSER, hasFlag } from '../abi/clone-flags.js';
-import { capableIn, type Credentials } from './credentials.js';
+import { capableIn } from './credentials.js';
 import { fail } from './kernel-error.js';
-import type { Task } from './task.js';
+import { threadGroupEmpty, type Task } from './task.js';
 
 /** CLONE_NEWTIME: a namespace flag setns takes that clone's low word cannot hold (it is CSIGNAL's 0x80). */
 const CLONE_NEWTIME = 0x80;
 const SETNS_FLAGS = (CLONE_NEW_MASK | CLONE_NEWTIME) >>> 0;
 
-/** mayReadProcess is __ptrace_may_access in PTRACE_MODE_READ_REALCREDS: the same uid throughout, or CAP_SYS_PTRACE over it. */
-function mayReadProcess(caller: Credentials, target: Credentials): boolean {
-  const same = caller.uid === target.uid && caller.uid === target.euid && caller.uid === target.suid;
-  return same || capableIn(caller, CAP_SYS_PTRACE, target.userNs);
+/**
+ * mayReadProcess is ptrace_may_access in PTRACE_MODE_READ_REALCREDS
+ * (kernel/ptrace.c __ptrace_may_access, security/commoncap.c
+ * cap_ptrace_access_check, v6.12): a thread of the caller's own group; else
+ * the same uid throughout or CAP_SYS_PTRACE over the target, and then
+ * either the same user namespace with the target's permitted capabilities
+ * within the caller's, or CAP_SYS_PTRACE in the target's user namespace. A
+ * caller in a child user namespace so cannot read a process of the parent's,
+ * whatever the uids.
+ */
+function mayReadProcess(caller: Task, target: Task): boolean {
+  if (caller.group === target.group) return true;
+  const c = caller.creds;
+  const t = target.creds;
+  const ptraceCap = capableIn(c, CAP_SYS_PTRACE, t.userNs);
+  const sameUids = c.uid === t.uid && c.uid === t.euid && c.uid === t.suid;
+  if (!sameUids && !ptraceCap) return false;
+  return (c.userNs === t.userNs && isSubset(t.permitted, c.permitted)) || ptraceCap;
 }
 
 export function sysSetns(task: Task, fd: number, nstype: number): number {
@@ -45,20 +65,24 @@ export function sysSetns(task: Task, fd: number, nstype: number): number {
   if (flags === 0 || (flags & ~SETNS_FLAGS) !== 0) fail('EINVAL', `nstype 0x${flags.toString(16)} must name namespaces and nothing else`);
   const target = file.pid.task;
   if (!target) fail('ESRCH', 'the process the pidfd refers to has been reaped');
-  if (!mayReadProcess(task.creds, target.creds)) fail('EPERM', 'no ptrace access to the process the pidfd refers to');
+  if (!mayReadProcess(task, target)) fail('EPERM', 'no ptrace access to the process the pidfd refers to');
+  if (target.exited) fail('ESRCH', 'the process the pidfd refers to has exited: a zombie has no namespaces left to join');
 
-  let creds = task.creds;
+  // ns_capable() asks the caller's credentials as they are at the call: those userns_install
+  // prepares take effect only at commit_nsset.
+  const current = task.creds;
+  let creds = current;
   if (hasFlag(flags, CLONE_NEWUSER)) {
     const userNs = target.creds.userNs;
     if (userNs === creds.userNs) fail('EINVAL', 'setns into the user namespace the caller is already in');
-    if (task.group.threadCount > 1) fail('EINVAL', 'a multithreaded process cannot change its user namespace');
-    if (!capableIn(creds, CAP_SYS_ADMIN, userNs)) fail('EPERM', 'joining a user namespace needs CAP_SYS_ADMIN in it');
+    if (!threadGroupEmpty(task)) fail('EINVAL', 'a process with other threads, or a thread whose leader has exited, cannot change its user namespace');
+    if (!capableIn(current, CAP_SYS_ADMIN, userNs)) fail('EPERM', 'joining a user namespace needs CAP_SYS_ADMIN in it');
     creds = { ...creds, userNs, effective: ALL_CAPS, permitted: ALL_CAPS };
   }
   let pidNs = task.pidNsForChildren;
   if (hasFlag(flags, CLONE_NEWPID)) {
     const next = target.activeNs;
-    if (!capableIn(creds, CAP_SYS_ADMIN, next.userNs) || !capableIn(creds, CAP_SYS_ADMIN, creds.userNs)) {
+    if (!capableIn(current, CAP_SYS_ADMIN, next.userNs) || !capableIn(current, CAP_SYS_ADMIN, creds.userNs)) {
       fail('EPERM', 'joining a pid namespace needs CAP_SYS_ADMIN in its owner and in the caller\'s user namespace');
     }
     if (!task.activeNs.isAncestorOf(next)) fail('EINVAL', 'only the caller\'s own pid namespace or one below it can be joined');

@@ -56,6 +56,17 @@ class TaskRare {
   regView: Uint8Array | null = null;
 }
 
+/**
+ * threadGroupEmpty is the kernel's thread_group_empty: the task leads its
+ * group and no other thread lives (kernel/fork.c, include/linux/sched/signal.h,
+ * v6.12). A thread whose leader is a zombie is not alone: unshare and setns
+ * refuse what needs a single-threaded caller (EINVAL).
+ */
+export function threadGroupEmpty(task: Task): boolean {
+  const g = task.group;
+  return g.leader === task && g.threadCount <= 1;
+}
+
 /** wrongRegisterSize throws storeRegs's RangeError, out of the constructor every fork runs (see pid.ts tooFewNumbers). */
 function wrongRegisterSize(abi: Arch, given: number): never {
   throw new RangeError(`${abi.name} register sets are ${abi.regs.size} bytes, not ${given}`);
@@ -135,6 +146,12 @@ export class Task {
   /** session is the session of the task's thread group, read as processGroup is. */
   get session(): Pid {
     return (this.groupState as ThreadGroup | ForkedGroup).session;
+  }
+
+  /** groupIfMade is the thread group when it has been made, else null: a fork's group not yet looked at has the task as its one thread. */
+  get groupIfMade(): ThreadGroup | null {
+    const g = this.groupState;
+    return g instanceof ThreadGroup ? g : null;
   }
 
   /** mm is the task's address space. */

@@ -22,14 +22,16 @@ import { capableIn, UserNamespace } from './credentials.js';
 import type { HostState } from './host-state.js';
 import { fail } from './kernel-error.js';
 import { PidNamespace } from './pid-namespace.js';
-import type { Task } from './task.js';
+import { threadGroupEmpty, type Task } from './task.js';
+import { checkPidNsOwner } from './copy-process.js';
 
 const UNSHARE_VALID = (CLONE_THREAD | CLONE_FS | CLONE_NEW_MASK | CLONE_SIGHAND | CLONE_VM | CLONE_FILES | CLONE_SYSVSEM) >>> 0;
 
 export function sysUnshare(host: HostState, task: Task, flags: number): number {
   if (((flags >>> 0) & ~UNSHARE_VALID) !== 0) fail('EINVAL', `unshare flags 0x${(flags >>> 0).toString(16)} has unknown bits`);
-  // Unsharing the thread group, signal handlers or address space needs a single-threaded caller.
-  const multiThreaded = task.group.threadCount > 1;
+  // Unsharing the thread group, signal handlers or address space needs a caller alone in its group:
+  // thread_group_empty (kernel/fork.c check_unshare_flags), false for a thread whose leader is a zombie.
+  const multiThreaded = !threadGroupEmpty(task);
   if (hasFlag(flags, CLONE_THREAD | CLONE_SIGHAND | CLONE_VM | CLONE_NEWUSER) && multiThreaded) {
     fail('EINVAL', 'a multithreaded process cannot unshare CLONE_THREAD, CLONE_SIGHAND, CLONE_VM or CLONE_NEWUSER');
   }
@@ -45,6 +47,7 @@ export function sysUnshare(host: HostState, task: Task, flags: number): number {
     if (!capableIn(creds, CAP_SYS_ADMIN, creds.userNs)) fail('EPERM', 'unsharing a namespace needs CAP_SYS_ADMIN');
     if (hasFlag(flags, CLONE_NEWPID)) {
       if (task.pidNsForChildren !== task.activeNs) fail('EINVAL', 'this process has already unshared its pid namespace');
+      checkPidNsOwner(task.activeNs, creds.userNs);
       if (task.activeNs.level + 1 > MAX_PID_NS_LEVEL) fail('ENOSPC', `pid namespaces nest at most ${MAX_PID_NS_LEVEL} deep`);
       newPid = new PidNamespace(task.activeNs, creds.userNs, task.activeNs.pidMax);
     }

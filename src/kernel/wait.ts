@@ -26,6 +26,18 @@ function rusageSize(t: Task): number {
 /** WAIT_CONTINUED is the status of a continued child (0xffff). */
 const WAIT_CONTINUED = 0xffff;
 
+/**
+ * threadsFrom lists the caller's thread group starting with the caller, then
+ * the threads after it, wrapping round: do_wait looks at the caller's own
+ * children first (kernel/exit.c do_wait, while_each_thread from current;
+ * v2.6.32 and v6.12 alike).
+ */
+function threadsFrom(task: Task): Task[] {
+  const all = task.group.threadList();
+  const at = all.indexOf(task);
+  return at <= 0 ? all : [...all.slice(at), ...all.slice(0, at)];
+}
+
 export function sysWait4(host: HostState, task: Task, pid: number, statusAddr: number, options: number, rusageAddr: number): number | typeof BLOCKED {
   if (((options >>> 0) & ~WAIT4_VALID_OPTIONS) !== 0) fail('EINVAL', `wait4 options 0x${(options >>> 0).toString(16)} has unknown bits`);
   const ns = task.activeNs;
@@ -47,7 +59,7 @@ export function sysWait4(host: HostState, task: Task, pid: number, statusAddr: n
     if ((options & __WALL) === 0 && (c.exitSignal !== SIGCHLD) !== ((options & __WCLONE) !== 0)) return false;
     return true;
   };
-  const waiters = (options & __WNOTHREAD) !== 0 ? [task] : task.group.threadList();
+  const waiters = (options & __WNOTHREAD) !== 0 ? [task] : threadsFrom(task);
   let found = false;
   for (const w of waiters) {
     for (const c of w.children()) {

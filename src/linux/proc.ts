@@ -273,8 +273,10 @@ export function pidHolders(processes: readonly ProcProcess[], namespaces: Readon
  * procEnclosing gives a preflight the facts of the levels from the /proc's
  * namespace down to namespace `inode`: who holds each pid at each of those
  * levels. A level whose namespace /proc cannot tell is refused up front.
+ * Whether a namespace made inside it must be made from its user namespace
+ * is the caller's to say (`needsItsUserNs`).
  */
-export function procEnclosing(processes: readonly ProcProcess[], inode: number, names: { host: string; levels?: ReadonlyMap<number, string> }): Enclosing {
+export function procEnclosing(processes: readonly ProcProcess[], inode: number, names: { host: string; levels?: ReadonlyMap<number, string>; needsItsUserNs?: boolean }): Enclosing {
   const namespaces = namespacesOf(processes);
   const ns = namespaces.get(inode);
   if (!ns) throw new ProcError(`no process lives in pid namespace ${inode}`);
@@ -285,5 +287,7 @@ export function procEnclosing(processes: readonly ProcProcess[], inode: number, 
     level: ns.level,
     holderAt: (level, nr) => holders[level]?.get(nr) ?? null,
     levelName: (level) => (level === 0 ? `host ${names.host}` : names.levels?.get(level) ?? `pid-namespace level ${level}`),
+    // /proc does not show a pid namespace's owning user namespace (that takes the NS_GET_USERNS ioctl): the caller says
+    needsItsUserNs: names.needsItsUserNs ?? false,
   };
 }

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { decode, encode } from 'cbor-x';
 import { Machine } from '../container/machine.js';
 import { isValidName, NAME_RULE } from '../container/names.js';
+import type { KernelName } from '../kernel/personality.js';
 import { decodeMachine, encodeMachine, MachineDecodeError, type MachineRecord } from './machine-codec.js';
 import { StoreError } from './store-error.js';
 import { sweepTemporaries, writeFileAtomically } from '../disk/atomic-file.js';
@@ -160,8 +161,8 @@ export class HostStore {
   }
 
   /** create makes a new host; an existing one is an error. */
-  create(name: string, arch: string, pidMax?: number): Machine {
-    return this.add(Machine.create(name, arch, pidMax));
+  create(name: string, arch: string, pidMax?: number, kernel?: KernelName): Machine {
+    return this.add(Machine.create(name, arch, pidMax, kernel));
   }
 
   /** add stores a machine built elsewhere under its name; an existing host of that name is an error. */

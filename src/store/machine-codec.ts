@@ -15,6 +15,7 @@ import { Host } from '../kernel/host.js';
 import type { MemoryMap, Page } from '../kernel/memory-map.js';
 import { Pid } from '../kernel/pid.js';
 import { PidNamespace } from '../kernel/pid-namespace.js';
+import { isKernelName, kernelRules, LEGACY_KERNEL, type KernelName } from '../kernel/personality.js';
 import { copyExtraState, Task } from '../kernel/task.js';
 import { ThreadGroup } from '../kernel/thread-group.js';
 import type { SyscallName } from '../abi/syscall-names.js';
@@ -31,6 +32,8 @@ export interface MachineRecord {
   format: number;
   name: string;
   arch: ArchName;
+  /** the kernel personality; absent in host files written before personalities, which are 2.6.32 hosts */
+  kernel?: KernelName;
   pidMax: number;
   clock: number;
   ids: [nextPidNs: number, nextUserNs: number];
@@ -138,6 +141,7 @@ export function encodeMachine(m: Machine): MachineRecord {
     format: MACHINE_FORMAT,
     name: m.name,
     arch: host.arch.name,
+    kernel: host.kernel,
     pidMax: host.pidMax,
     clock: host.clock,
     ids: [nextPidNsId, nextUserNsId],
@@ -174,6 +178,9 @@ export function decodeMachine(r: MachineRecord): Machine {
   if (r.format !== MACHINE_FORMAT) throw new MachineDecodeError(`host file format ${r.format} is not ${MACHINE_FORMAT}`);
   const arch = archByName(r.arch);
   if (!arch) throw new MachineDecodeError(`unknown architecture ${r.arch}`);
+  const kernel = r.kernel ?? LEGACY_KERNEL;
+  if (!isKernelName(kernel)) throw new MachineDecodeError(`unknown kernel personality ${JSON.stringify(kernel)}`);
+  const rules = kernelRules(kernel);
   const userNs: UserNamespace[] = [];
   for (const [id, parent, owner] of r.userNs) {
     const u = new UserNamespace(parent < 0 ? null : at(userNs, parent, 'user namespace'), owner);
@@ -182,7 +189,7 @@ export function decodeMachine(r: MachineRecord): Machine {
   }
   const pidNs: PidNamespace[] = [];
   for (const [id, parent, user, lastPid, accepting] of r.pidNs) {
-    const ns = new PidNamespace(parent < 0 ? null : at(pidNs, parent, 'pid namespace'), at(userNs, user, 'user namespace'), r.pidMax);
+    const ns = new PidNamespace(parent < 0 ? null : at(pidNs, parent, 'pid namespace'), at(userNs, user, 'user namespace'), r.pidMax, rules);
     ns.id = id;
     ns.lastPid = lastPid;
     ns.accepting = accepting;

@@ -60,6 +60,7 @@ const CASES: Case[] = [
   // host verbs
   { what: 'an unknown architecture', argv: () => ['host', 'create', 'x', '--arch', 'sparc'], code: 2, line: 'ckpt: unknown architecture "sparc": expected one of i386, x86_64, s390, s390x, ppc, ppc64 (or x86, powerpc)' },
   { what: 'pid_max out of range', argv: () => ['host', 'create', 'x', '--arch', 'i386', '--pid-max', '100'], code: 2, line: 'ckpt: --pid-max 100 is outside 301..32768 for i386' },
+  { what: 'an unknown kernel personality', argv: () => ['host', 'create', 'x', '--arch', 'i386', '--kernel', '3.0'], code: 2, line: 'ckpt: --kernel 3.0 is not a kernel personality: use mainline or 2.6.32' },
   { what: 'a bad host name', argv: () => ['host', 'create', '../evil', '--arch', 'i386'], code: 2, line: `ckpt: bad host name "../evil": use letters, digits, '.', '_' and '-' (at most 64, not starting with '.' or '-') [CKPT_BAD_NAME]` },
   { what: 'a host that exists', argv: () => ['host', 'create', 'default', '--arch', 'i386'], code: 1, line: /^ckpt: host default already exists \(.*default\.host\) \[CKPT_HOST_EXISTS\]$/ },
   { what: 'a missing host', argv: () => ['host', 'show', 'ghost'], code: 1, line: /^ckpt: no host named ghost \(looked for .*ghost\.host\); create it with: ckpt host create ghost --arch x86_64 \[CKPT_HOST_MISSING\]$/ },
@@ -71,7 +72,7 @@ const CASES: Case[] = [
   { what: 'a workload that does not parse', argv: () => ['run', 'x', join(dir, 'bad.wl')], code: 1, line: /^ckpt: .*bad\.wl:2:3: expected 2 arguments for kill, found 1 \[CKPT_PARSE_ERROR\]$/ },
   { what: 'a bad container name', argv: () => ['run', '../x', NESTED], code: 1, line: `ckpt: bad container name "../x": use letters, digits, '.', '_' and '-' (at most 64, not starting with '.' or '-') [CKPT_CONTAINER_FAILED]` },
   { what: 'a container name taken', argv: () => ['run', 'web', NESTED], code: 1, line: 'ckpt: container web already exists on host default [CKPT_CONTAINER_FAILED]' },
-  { what: 'a container that cannot start (no pid left)', argv: () => ['run', 'more', NESTED, '--host', 'full'], code: 1, line: 'ckpt: cannot start container more: clone failed with EBUSY [CKPT_CONTAINER_FAILED]' },
+  { what: 'a container that cannot start (no pid left)', argv: () => ['run', 'more', NESTED, '--host', 'full'], code: 1, line: 'ckpt: cannot start container more: clone failed with EAGAIN [CKPT_CONTAINER_FAILED]' },
   { what: 'a missing container', argv: () => ['logs', 'ghost'], code: 2, line: 'ckpt: no container ghost on host default (it has: web, done)' },
   { what: 'an unknown signal', argv: () => ['kill', 'web', '--signal', 'BOGUS'], code: 2, line: 'ckpt: unknown signal "BOGUS": use a number 1..64 or one of KILL, TERM, STOP, CONT, INT, HUP' },
   { what: 'step with nothing named', argv: () => ['step'], code: 2, line: 'ckpt: name a container or give --all' },

@@ -14,7 +14,8 @@ afterEach(() => rmSync(root, { recursive: true, force: true }));
 const ckpt = (...argv: string[]) => ckptIn(root, argv);
 
 describe('dump and restore through the CLI', () => {
-  it('--into: restored inside a running container, shown under it, moved on with every pid kept, removed with it', async () => {
+  it('--into: restored inside a running container, shown under it, moved on with every pid kept, removed with it (2.6.32 hosts: on mainline, see below)', async () => {
+    await ckpt('host', 'create', 'default', '--arch', 'x86_64', '--kernel', '2.6.32');
     const idle = join(root, 'idle.wl');
     writeFileSync(idle, 'program main\nidle:\n  sleep 100000000\n  goto idle\nend\n');
     const image = join(root, 'web.tar');
@@ -34,7 +35,7 @@ describe('dump and restore through the CLI', () => {
     expect(rows.filter((x) => x.container === 'pod')).toHaveLength(1);
     // from pod on this host to pod on another, every pid kept
     expect((await ckpt('dump', 'web', '-o', inside, '--leave-running')).code).toBe(0);
-    await ckpt('host', 'create', 'other', '--arch', 'x86_64');
+    await ckpt('host', 'create', 'other', '--arch', 'x86_64', '--kernel', '2.6.32');
     await ckpt('run', 'pod', idle, '--steps', '1', '--host', 'other');
     expect((await ckpt('restore', inside, '--into', 'pod', '--host-pids', '--via', 'clone3', '--host', 'other')).code).toBe(0);
     const moved = JSON.parse((await ckpt('ps', 'web', '--json', '--host', 'other')).out);
@@ -47,6 +48,29 @@ describe('dump and restore through the CLI', () => {
     expect((await ckpt('rm', 'pod', '--force')).code).toBe(0);
     expect(JSON.parse((await ckpt('ps', '--json')).out)).toEqual([]);
     expect((await ckpt('restore', image, '--into', 'ghost')).err).toBe('ckpt: --into ghost: no container of that name on host default [CKPT_NO_CONTAINER]');
+  });
+
+  it('an image restores only onto a host of its kernel personality; on mainline, --into a container goes through clone3', async () => {
+    const idle = join(root, 'idle.wl');
+    writeFileSync(idle, 'program main\nidle:\n  sleep 100000000\n  goto idle\nend\n');
+    const image = join(root, 'web.tar');
+    await ckpt('host', 'create', 'old', '--arch', 'x86_64', '--kernel', '2.6.32');
+    await ckpt('run', 'web', 'images/workloads/nested.wl', '--steps', '50', '--host', 'old');
+    expect((await ckpt('dump', 'web', '-o', image, '--host', 'old')).code).toBe(0);
+    const mismatch = await ckpt('restore', image);
+    expect(mismatch.code).toBe(1);
+    expect(mismatch.err).toBe('ckpt: cannot restore an image of a 2.6.32 host on host default, whose kernel personality is mainline: restore it on a 2.6.32 host (ckpt host create NAME --kernel 2.6.32) [CKPT_KERNEL_MISMATCH]');
+    expect((await ckpt('restore', image, '--host', 'old')).code).toBe(0);
+    // a mainline image into a running container
+    const fresh = join(root, 'fresh.tar');
+    await ckpt('run', 'web', 'images/workloads/nested.wl', '--steps', '50');
+    expect((await ckpt('dump', 'web', '-o', fresh)).code).toBe(0);
+    await ckpt('run', 'pod', idle, '--steps', '1');
+    const viaEclone = JSON.parse((await ckpt('check', fresh, '--into', 'pod', '--json')).out);
+    expect(viaEclone.reasons.map((r: { code: string }) => r.code)).toEqual(['CKPT_UNSUPPORTED']);
+    expect(viaEclone.reasons[0].message).toContain('restore with --via clone3');
+    expect((await ckpt('restore', fresh, '--into', 'pod', '--via', 'clone3')).code).toBe(0);
+    expect((await ckpt('check', image, '--host', 'old', '--name', 'web3')).out).toContain('would restore');
   });
 
   it('i386 -> x86_64 with eclone, pids identical at every container level', async () => {

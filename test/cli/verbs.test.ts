@@ -17,14 +17,16 @@ const NESTED = 'images/workloads/nested.wl';
 
 describe('host verbs', () => {
   it('create, list, show and rm', async () => {
-    expect((await ckpt('host', 'create', 'z', '--arch', 's390x', '--pid-max', '4194304')).out).toBe('created host z (s390x, pid_max 4194304)');
-    expect((await ckpt('host', 'create', 'p', '--arch', 'powerpc')).out).toBe('created host p (ppc, pid_max 32768)');
+    expect((await ckpt('host', 'create', 'z', '--arch', 's390x', '--pid-max', '4194304')).out).toBe('created host z (s390x, kernel mainline, pid_max 4194304)');
+    expect((await ckpt('host', 'create', 'p', '--arch', 'powerpc', '--kernel', '2.6.32')).out).toBe('created host p (ppc, kernel 2.6.32, pid_max 32768)');
     const list = JSON.parse((await ckpt('host', 'list', '--json')).out);
-    expect(list.map((h: { name: string; arch: string }) => [h.name, h.arch])).toEqual([
-      ['p', 'ppc'],
-      ['z', 's390x'],
+    expect(list.map((h: { name: string; arch: string; kernel: string }) => [h.name, h.arch, h.kernel])).toEqual([
+      ['p', 'ppc', '2.6.32'],
+      ['z', 's390x', 'mainline'],
     ]);
-    expect((await ckpt('host', 'show', 'z')).out).toBe('host z: s390x, pid_max 4194304, clock 0, 1 task');
+    expect((await ckpt('host', 'list')).out.split('\n')[1]).toMatch(/^p +ppc +2\.6\.32 +32768 /);
+    expect((await ckpt('host', 'show', 'z')).out).toBe('host z: s390x, kernel mainline, pid_max 4194304, clock 0, 1 task');
+    expect((await ckpt('host', 'show', 'p', '--json')).out).toContain('"kernel":"2.6.32"');
     expect((await ckpt('host', 'rm', 'z')).code).toBe(0);
     expect((await ckpt('host', 'list')).out).toContain('p ');
     expect((await ckpt('host', 'list')).out).not.toContain('z ');
@@ -34,6 +36,7 @@ describe('host verbs', () => {
     const cases: Array<[string[], number, string]> = [
       [['host', 'create', 'x', '--arch', 'sparc'], 2, 'ckpt: unknown architecture "sparc": expected one of i386, x86_64, s390, s390x, ppc, ppc64 (or x86, powerpc)'],
       [['host', 'create', 'x', '--arch', 'i386', '--pid-max', '4194304'], 2, 'ckpt: --pid-max 4194304 is outside 301..32768 for i386'],
+      [['host', 'create', 'x', '--arch', 'i386', '--kernel', '3.0'], 2, 'ckpt: --kernel 3.0 is not a kernel personality: use mainline or 2.6.32'],
       [['host', 'create', '../evil', '--arch', 'i386'], 2, 'ckpt: bad host name "../evil": use letters, digits, \'.\', \'_\' and \'-\' (at most 64, not starting with \'.\' or \'-\') [CKPT_BAD_NAME]'],
       [['host', 'show', 'ghost'], 1, `ckpt: no host named ghost (looked for ${join(root, 'hosts', 'ghost.host')}); create it with: ckpt host create ghost --arch x86_64 [CKPT_HOST_MISSING]`],
       [['host', 'rm', 'ghost'], 1, 'ckpt: no host named ghost [CKPT_HOST_MISSING]'],

@@ -1,15 +1,25 @@
-/** Runs every case of the pid-collision suite; a failed restore must leave the target exactly as it was. */
+/**
+ * Runs every case of the pid-collision suite; a failed restore must leave the target exactly as it was.
+ * Cases run on mainline hosts, except those restored into (or dumped from inside) a running
+ * container: on mainline a pid namespace inside box must be made from box's user namespace, where
+ * neither eclone nor clone3 can name the host's pids (kernel/pid_namespace.c create_pid_namespace,
+ * v6.12), so those run on 2.6.32 hosts; a last case shows mainline's refusal.
+ */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/container/machine.js';
 import { dumpContainer } from '../../src/image/dump.js';
 import { preflight, restoreAtomically } from '../../src/image/restore.js';
 import { RestoreError } from '../../src/image/restore-error.js';
-import { CASES, IDLE } from './cases.js';
+import type { KernelName } from '../../src/kernel/personality.js';
+import { CASES, IDLE, type CollisionCase } from './cases.js';
 import { libcOf } from '../../src/program/libc.js';
 
-function image(pidMaxSource?: number) {
-  const m = Machine.create('s', 'x86_64', pidMaxSource);
+/** kernelOf: the personality a case's hosts have (see above) */
+const kernelOf = (c: CollisionCase): KernelName => (c.image === 'inside' || c.options.into !== undefined ? '2.6.32' : 'mainline');
+
+function image(pidMaxSource?: number, kernel?: KernelName) {
+  const m = Machine.create('s', 'x86_64', pidMaxSource, kernel);
   const c = m.run('web', 'images/workloads/nested.wl', readFileSync('images/workloads/nested.wl', 'utf8'));
   m.scheduler.run(50);
   return dumpContainer(m, c);
@@ -17,15 +27,16 @@ function image(pidMaxSource?: number) {
 
 /** imageInside: the same container restored inside `box` (after ten other host processes) and checkpointed there. */
 function imageInside() {
-  const m = Machine.create('s', 'x86_64');
+  const m = Machine.create('s', 'x86_64', undefined, '2.6.32');
   for (let i = 0; i < 10; i++) libcOf(m.host, m.host.init).fork();
   m.run('box', 'idle.wl', IDLE);
-  const { machine, container } = restoreAtomically(m, image(), { into: 'box' });
+  const { machine, container } = restoreAtomically(m, image(undefined, '2.6.32'), { into: 'box' });
   return dumpContainer(machine, container);
 }
 
 describe('pid-collision regression suite', () => {
   const img = image();
+  const old = image(undefined, '2.6.32');
   const inside = imageInside();
 
   it('the inside image is what the cases assume: host pids 13..17, box-level pids 2..6, the same pids below', () => {
@@ -51,11 +62,12 @@ describe('pid-collision regression suite', () => {
 
   for (const c of CASES) {
     it(c.name, () => {
-      const target = Machine.create('t', 'x86_64', c.targetPidMax);
+      const kernel = kernelOf(c);
+      const target = Machine.create('t', 'x86_64', c.targetPidMax, kernel);
       c.setup(target);
       const before = JSON.stringify(target.host.snapshot());
       let reasons: string[] | null = null;
-      const source = c.image === 'inside' ? inside : img;
+      const source = c.image === 'inside' ? inside : kernel === 'mainline' ? img : old;
       try {
         const { machine, container } = restoreAtomically(target, source, c.options);
         const above = container.init.pid.level;
@@ -72,6 +84,26 @@ describe('pid-collision regression suite', () => {
       expect(JSON.stringify(target.host.snapshot())).toBe(before);
     });
   }
+
+  it('on mainline, restoring into a running container is refused up front with eclone and with --host-pids, and goes through with clone3', () => {
+    const fresh = () => {
+      const m = Machine.create('t', 'x86_64');
+      m.run('box', 'idle.wl', IDLE);
+      return m;
+    };
+    const target = fresh();
+    const before = JSON.stringify(target.host.snapshot());
+    const mainlineRule = (opts: Parameters<typeof preflight>[2]) => preflight(target, img, opts).filter((p) => p.message.includes('on a mainline host')).map((p) => p.code);
+    expect(mainlineRule({ into: 'box' })).toEqual(['CKPT_UNSUPPORTED']);
+    expect(mainlineRule({ into: 'box', hostPids: true, via: 'clone3' })).toEqual(['CKPT_UNSUPPORTED']);
+    expect(mainlineRule({ into: 'box', via: 'clone3' })).toEqual([]);
+    expect(() => restoreAtomically(target, img, { into: 'box' })).toThrow(RestoreError);
+    expect(JSON.stringify(target.host.snapshot())).toBe(before);
+    const { machine, container } = restoreAtomically(fresh(), img, { into: 'box', via: 'clone3' });
+    expect(machine.tasksOf(container).map((t) => t.nspids.slice(2)).sort()).toEqual(img.tasks.map((t) => t.numbers).sort());
+    // an image of the other personality says why
+    expect(preflight(Machine.create('u', 'x86_64'), old).map((p) => p.code)).toEqual(['CKPT_KERNEL_MISMATCH']);
+  });
 
   it('an image pid at or above the target pid_max is refused', () => {
     const big = image(4_194_304);

@@ -2,7 +2,10 @@
  * eclone() as the v13 patchset defined it: every rule of eclone-spec.md §1,
  * including the cr-tests eclone-1..5 cases (§1.9), entered through each of
  * the six ABIs' registers and memory. Each case is data: who calls, with
- * what, and the outcome; failing calls must leave the host unchanged.
+ * what, and the outcome; failing calls must leave the host unchanged. Every
+ * case runs on both kernel personalities (src/kernel/personality.ts): eclone
+ * is v13's on both, and where the mainline kernel around it differs, the
+ * case says so with its own `mainline` outcome and source.
  */
 import { describe, expect, it } from 'vitest';
 import {
@@ -42,8 +45,15 @@ interface EcloneCase {
   args?: EcloneArgs | number;
   size?: number;
   pids?: number[] | number;
-  expect: { errno: ErrnoName } | { nspids: number[]; ret: number };
+  /** the outcome on 2.6.32, and on mainline unless `mainline` says otherwise */
+  expect: Outcome;
+  /** where mainline differs: its outcome and the source of the difference */
+  mainline?: { expect: Outcome; source: string };
 }
+
+type Outcome = { errno: ErrnoName } | { nspids: number[]; ret: number };
+const KERNELS = ['mainline', '2.6.32'] as const;
+type Kernel = (typeof KERNELS)[number];
 
 const ok = (nspids: number[], ret = nspids[nspids.length - 1]!) => ({ nspids, ret });
 
@@ -63,7 +73,24 @@ const CASES: EcloneCase[] = [
   { name: 'child_stack_size != 0', source: '§1.4, §1.7 step 4', args: { child_stack_size: 8192 }, expect: { errno: 'EINVAL' } },
   // step 5
   { name: 'CLONE_NEWUSER with CLONE_THREAD', source: '§1.7 step 5', flags: CLONE_NEWUSER | CLONE_THREAD | CLONE_SIGHAND | CLONE_VM, args: {}, expect: { errno: 'EINVAL' } },
-  { name: 'CLONE_NEWUSER unprivileged', source: '§1.7 step 5', setup: (h) => unprivileged(h), flags: SIGCHLD | CLONE_NEWUSER, args: {}, expect: { errno: 'EPERM' } },
+  {
+    name: 'CLONE_NEWUSER unprivileged',
+    source: '§1.7 step 5',
+    setup: (h) => unprivileged(h),
+    flags: SIGCHLD | CLONE_NEWUSER,
+    args: {},
+    expect: { errno: 'EPERM' },
+    mainline: { expect: ok([3]), source: 'kernel/user_namespace.c create_user_ns (v6.12): no capability needed' },
+  },
+  {
+    name: 'CLONE_NEWPID | CLONE_THREAD after setuid(1000)',
+    source: '§1.5; kernel/nsproxy.c copy_namespaces (v2.6.32): CAP_SYS_ADMIN first',
+    setup: (h) => unprivileged(h),
+    flags: CLONE_NEWPID | CLONE_THREAD | CLONE_SIGHAND | CLONE_VM,
+    args: {},
+    expect: { errno: 'EPERM' },
+    mainline: { expect: { errno: 'EINVAL' }, source: 'kernel/fork.c copy_process (v6.12): the flag check comes before any capability' },
+  },
   // step 6
   { name: 'eclone-5a: nr_pids 2 in the root namespace', source: '§1.9 eclone-5', args: { nr_pids: 2 }, pids: [377, 399], expect: { errno: 'EINVAL' } },
   { name: 'nr_pids bound is checked before the capability', source: '§1.7 step 7', setup: (h) => unprivileged(h), args: { nr_pids: 2 }, pids: [377, 399], expect: { errno: 'EINVAL' } },
@@ -81,7 +108,15 @@ const CASES: EcloneCase[] = [
   { name: 'CLONE_SIGHAND without CLONE_VM', source: '§1.5', flags: CLONE_SIGHAND, args: {}, expect: { errno: 'EINVAL' } },
   { name: 'CLONE_NEWNS with CLONE_FS', source: '§1.5', flags: CLONE_NEWNS | CLONE_FS, args: {}, expect: { errno: 'EINVAL' } },
   { name: 'CLONE_PARENT from an init', source: '§1.5', flags: SIGCHLD | CLONE_PARENT, args: {}, expect: { errno: 'EINVAL' } },
-  { name: 'CLONE_NEWPID with CLONE_PARENT', source: '§1.5', setup: (h) => libcOf(h, h.init).fork().child!, flags: CLONE_NEWPID | CLONE_PARENT, args: {}, expect: { errno: 'EINVAL' } },
+  {
+    name: 'CLONE_NEWPID with CLONE_PARENT from a process that is not an init',
+    source: '§1.5',
+    setup: (h) => libcOf(h, h.init).fork().child!,
+    flags: CLONE_NEWPID | CLONE_PARENT,
+    args: {},
+    expect: { errno: 'EINVAL' },
+    mainline: { expect: ok([3, 1], 3), source: 'kernel/pid_namespace.c copy_pid_ns (v6.12): no CLONE_PARENT rule' },
+  },
   { name: 'CLONE_NEWPID unprivileged', source: '§1.5', setup: (h) => unprivileged(h), flags: SIGCHLD | CLONE_NEWPID, args: {}, expect: { errno: 'EPERM' } },
   // step 9: set_pidmap per level
   { name: 'eclone-1: pid 377 in the root namespace', source: '§1.9 eclone-1', flags: SIGCHLD | CLONE_PARENT_SETTID | CLONE_CHILD_SETTID, args: { nr_pids: 1 }, pids: [377], expect: ok([377]) },
@@ -106,6 +141,7 @@ const CASES: EcloneCase[] = [
     setup: (h) => forked(h, 299),
     args: { nr_pids: 0 },
     expect: { errno: 'EBUSY' },
+    mainline: { expect: { errno: 'EAGAIN' }, source: 'kernel/pid.c alloc_pid (v6.12): -ENOSPC from the idr is -EAGAIN' },
   },
   { name: 'eclone-5b: nr_pids 2 from level 1', source: '§1.9 eclone-5', setup: (h) => nestedInit(h, 1), args: { nr_pids: 2 }, pids: [377, 399], expect: ok([377, 399]) },
   { name: 'a short array names the youngest levels', source: '§1.6', setup: (h) => nestedInit(h, 2), args: { nr_pids: 1 }, pids: [77], expect: ok([4, 3, 77]) },
@@ -123,8 +159,8 @@ const CASES: EcloneCase[] = [
 ];
 
 /** run performs one case on one arch and reports the outcome and whether a failure left the host unchanged. */
-function run(arch: string, c: EcloneCase) {
-  const h = Host.create({ arch, ...(c.pidMax ? { pidMax: c.pidMax } : {}) });
+function run(arch: string, kernel: Kernel, c: EcloneCase) {
+  const h = Host.create({ arch, kernel, ...(c.pidMax ? { pidMax: c.pidMax } : {}) });
   const caller = c.setup ? c.setup(h) : h.init;
   const before = h.snapshot();
   const r = libcOf(h, caller).eclone(c.flags ?? SIGCHLD, c.args ?? {}, c.size ?? 48, c.pids ?? []);
@@ -132,11 +168,13 @@ function run(arch: string, c: EcloneCase) {
   return { ret: r.ret, nspids: r.child?.nspids };
 }
 
-describe('eclone (eclone-spec.md §1) through every ABI', () => {
+describe.each(KERNELS)('eclone (eclone-spec.md §1) through every ABI on a %s host', (kernel) => {
   for (const c of CASES) {
-    it(`${c.name} [${c.source}]`, () => {
-      const outcomes = ALL_ARCHES.map((arch) => run(arch, c));
-      const want = 'errno' in c.expect ? { errno: c.expect.errno, unchanged: true } : { ret: c.expect.ret, nspids: c.expect.nspids };
+    const differs = kernel === 'mainline' && c.mainline;
+    it(`${c.name} [${differs ? `mainline differs: ${c.mainline!.source}` : c.source}]`, () => {
+      const outcome = differs ? c.mainline!.expect : c.expect;
+      const outcomes = ALL_ARCHES.map((arch) => run(arch, kernel, c));
+      const want = 'errno' in outcome ? { errno: outcome.errno, unchanged: true } : { ret: outcome.ret, nspids: outcome.nspids };
       for (const [i, o] of outcomes.entries()) expect({ arch: ALL_ARCHES[i], ...o }).toEqual({ arch: ALL_ARCHES[i], ...want });
     });
   }

@@ -24,7 +24,7 @@ describe('Machine.ownTasks', () => {
     m.run('pod', 'threads.wl', THREADS);
     m.run('side', 'nested.wl', NESTED);
     m.scheduler.run(60);
-    restoreContainer(m, dumpContainer(source, source.containers.get('web')!), { into: 'pod' });
+    restoreContainer(m, dumpContainer(source, source.containers.get('web')!), { into: 'pod', via: 'clone3' });
     m.scheduler.run(30);
 
     const holds = (c: { init: Task }, t: Task) => c.init.pid.ns.isAncestorOf(t.pid.ns);

@@ -3,6 +3,7 @@
  * broken images are refused with a stable code before anything changes.
  */
 import { readFileSync } from 'node:fs';
+import { decode } from 'cbor-x';
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/container/machine.js';
 import { tarBytes, untar } from '../../src/image/archive.js';
@@ -37,7 +38,8 @@ describe.each(GOLDEN_ARCHES)('golden image %s', (arch) => {
 
   it('restores, with identical pids at every container level, and runs to completion', () => {
     const img = decodeImage(untar(golden(arch)));
-    const { machine, container } = restoreAtomically(Machine.create('t', arch), img);
+    // the golden images predate personalities: they are 2.6.32 images
+    const { machine, container } = restoreAtomically(Machine.create('t', arch, undefined, '2.6.32'), img);
     expect(machine.tasksOf(container).map((t) => t.nspids.slice(1)).sort()).toEqual(img.tasks.map((t) => t.numbers).sort());
     machine.scheduler.runUntilIdle(10_000);
     expect(container.console.text).toContain('L1 init: no children left\n');
@@ -65,5 +67,33 @@ describe('broken images are refused with a stable code', () => {
     expect(codeOf(() => decodeImage(entries))).toBe('CKPT_MISSING_PROGRAM');
     expect(codeOf(() => decodeImage(entries, () => 'program main\nend\n'))).toBe('CKPT_MISSING_PROGRAM');
     expect(codeOf(() => decodeImage(entries, () => readFileSync('images/workloads/nested.wl', 'utf8')))).toBe('accepted');
+  });
+});
+
+describe('the kernel personality in the manifest', () => {
+  const nested = readFileSync('images/workloads/nested.wl', 'utf8');
+  const dumped = (kernel: 'mainline' | '2.6.32') => {
+    const m = Machine.create('s', 'x86_64', undefined, kernel);
+    const c = m.run('c', 'images/workloads/nested.wl', nested);
+    m.scheduler.run(30);
+    return dumpContainer(m, c);
+  };
+  const manifestOf = (img: ReturnType<typeof dumped>) => decode(untar(tarBytes(encodeImage(img, { embedPrograms: true }))).get('manifest.cbor')!) as Record<string, unknown>;
+
+  it('a mainline host\'s image says mainline; a 2.6.32 host\'s leaves it out, as images written before personalities do', () => {
+    expect(manifestOf(dumped('mainline')).kernel).toBe('mainline');
+    expect('kernel' in manifestOf(dumped('2.6.32'))).toBe(false);
+    const back = decodeImage(untar(tarBytes(encodeImage(dumped('mainline'), { embedPrograms: true }))));
+    expect(back.kernel).toBe('mainline');
+  });
+
+  it('last_pid -1 (a mainline namespace before any automatic pid) is kept; in a 2.6.32 image it is inconsistent', () => {
+    for (const kernel of ['mainline', '2.6.32'] as const) {
+      const img = dumped(kernel);
+      img.pidNs[1]![2] = -1;
+      const bytes = tarBytes(encodeImage(img, { embedPrograms: true }));
+      if (kernel === 'mainline') expect(decodeImage(untar(bytes)).pidNs[1]![2]).toBe(-1);
+      else expect(codeOf(() => decodeImage(untar(bytes)))).toBe('CKPT_INCONSISTENT');
+    }
   });
 });

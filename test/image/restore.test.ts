@@ -16,14 +16,15 @@ import { NS_LAST_PID_PATH, O_RDWR } from '../../src/kernel/files.js';
 import { containerTree, hostTree, throughBytes } from './container-tree.js';
 import { ALL_ARCHES } from '../helpers.js';
 import type { Task } from '../../src/kernel/task.js';
+import type { KernelName } from '../../src/kernel/personality.js';
 import { libcOf } from '../../src/program/libc.js';
 
 const WORKLOADS = ['nested', 'threads', 'pidcache', 'churn', 'jobs'].map((n) => [n, readFileSync(`images/workloads/${n}.wl`, 'utf8')] as const);
 
 const tree = containerTree;
 
-function start(arch: string, name: string, text: string, pidMax?: number): Machine {
-  const m = Machine.create('h', arch, pidMax);
+function start(arch: string, name: string, text: string, pidMax?: number, kernel?: KernelName): Machine {
+  const m = Machine.create('h', arch, pidMax, kernel);
   m.run('c', `${name}.wl`, text);
   return m;
 }
@@ -212,18 +213,18 @@ describe('a container that sat deeper on its source', () => {
 describe('restoring inside a running container (--into)', () => {
   const IDLE = 'program main\n  sleep 100000000\nend\n';
   for (const [name, text] of WORKLOADS) {
-    it(`${name}: run N, dump, restore inside box, run M == run N+M; dumped there and restored inside another box with every pid kept`, () => {
+    it(`${name}: run N, dump, restore inside box, run M == run N+M; dumped there and restored inside another box with every pid kept (2.6.32, eclone then clone3)`, () => {
       const pidMax = name === 'churn' ? 400 : undefined;
       const n = 37;
       const m = 150;
       const straightAt = (steps: number): string => {
-        const straight = start('x86_64', name, text, pidMax);
+        const straight = start('x86_64', name, text, pidMax, '2.6.32');
         straight.scheduler.run(steps);
         return straight.containers.get('c')!.console.text;
       };
-      const source = start('x86_64', name, text, pidMax);
+      const source = start('x86_64', name, text, pidMax, '2.6.32');
       source.scheduler.run(n);
-      const target = Machine.create('t', 'x86_64', pidMax);
+      const target = Machine.create('t', 'x86_64', pidMax, '2.6.32');
       target.run('box', 'idle.wl', IDLE);
       target.scheduler.run(1); // box's init goes to sleep
       const { machine } = restoreAtomically(target, throughBytes(dumpContainer(source, source.containers.get('c')!)), { into: 'box' });
@@ -236,13 +237,49 @@ describe('restoring inside a running container (--into)', () => {
       machine.scheduler.run(m, inC(machine));
       expect(ctr.console.text).toBe(straightAt(n + m));
       // Now from inside box to inside another host's box, with the pids at the host's and box's levels kept.
-      const again = Machine.create('u', 'x86_64', pidMax);
+      const again = Machine.create('u', 'x86_64', pidMax, '2.6.32');
       again.run('box', 'idle.wl', IDLE);
       again.scheduler.run(1);
       const image = throughBytes(dumpContainer(machine, ctr));
       expect(image.base).toBe(2);
       const back = restoreAtomically(again, image, { into: 'box', hostPids: true, via: 'clone3' }).machine;
       expect(hostTree(back, 'c')).toEqual(hostTree(machine, 'c'));
+      expect(tree(back, 'c')).toEqual(tree(machine, 'c'));
+      back.scheduler.run(m, inC(back));
+      expect(back.containers.get('c')!.console.text).toBe(straightAt(n + 2 * m));
+    });
+
+    it(`${name}: the same on mainline, through clone3 from box's user namespace; eclone and --host-pids are refused up front`, () => {
+      const pidMax = name === 'churn' ? 400 : undefined;
+      const n = 37;
+      const m = 150;
+      const straightAt = (steps: number): string => {
+        const straight = start('x86_64', name, text, pidMax);
+        straight.scheduler.run(steps);
+        return straight.containers.get('c')!.console.text;
+      };
+      const source = start('x86_64', name, text, pidMax);
+      source.scheduler.run(n);
+      const target = Machine.create('t', 'x86_64', pidMax);
+      target.run('box', 'idle.wl', IDLE);
+      target.scheduler.run(1);
+      const first = throughBytes(dumpContainer(source, source.containers.get('c')!));
+      // create_pid_namespace (v6.12): box's pid namespace is owned by box's user namespace
+      expect(preflight(target, first, { into: 'box' }).map((p) => p.code)).toEqual(['CKPT_UNSUPPORTED']);
+      const { machine } = restoreAtomically(target, first, { into: 'box', via: 'clone3' });
+      expect(tree(machine, 'c')).toEqual(tree(source, 'c'));
+      const ctr = machine.containers.get('c')!;
+      expect(ctr.init.pid.level).toBe(2);
+      expect(ctr.init.parent).toBe(machine.containers.get('box')!.init);
+      const inC = (mc: Machine) => (t: Task) => mc.containers.get('c')!.init.pid.ns.isAncestorOf(t.pid.ns);
+      machine.scheduler.run(m, inC(machine));
+      expect(ctr.console.text).toBe(straightAt(n + m));
+      const again = Machine.create('u', 'x86_64', pidMax);
+      again.run('box', 'idle.wl', IDLE);
+      again.scheduler.run(1);
+      const image = throughBytes(dumpContainer(machine, ctr));
+      expect(preflight(again, image, { into: 'box', hostPids: true, via: 'clone3' }).map((p) => p.code)).toEqual(['CKPT_UNSUPPORTED']);
+      const back = restoreAtomically(again, image, { into: 'box', via: 'clone3' }).machine;
       expect(tree(back, 'c')).toEqual(tree(machine, 'c'));
       back.scheduler.run(m, inC(back));
       expect(back.containers.get('c')!.console.text).toBe(straightAt(n + 2 * m));

@@ -1,7 +1,8 @@
 /**
- * The pid allocator (eclone-spec.md §2, §1.8, §3.3): first pass from 1, wrap
- * to RESERVED_PIDS, targeted allocation never moving last_pid, innermost
- * first with exact rollback, and word-at-a-time scans up to PID_MAX_LIMIT.
+ * The pid allocator (eclone-spec.md §2, §1.8, §3.3): on 2.6.32, first pass
+ * from 1, wrap to RESERVED_PIDS; on mainline, idr_alloc_cyclic's wrap;
+ * targeted allocation never moving last_pid, innermost first with exact
+ * rollback, and word-at-a-time scans up to PID_MAX_LIMIT.
  */
 import { describe, expect, it } from 'vitest';
 import { PID_MAX_LIMIT, RESERVED_PIDS } from '../../src/abi/limits.js';
@@ -10,10 +11,12 @@ import { KernelError } from '../../src/kernel/kernel-error.js';
 import { allocAuto, allocPidEclone, allocPidSetTid } from '../../src/kernel/pid-allocator.js';
 import { PidBitmap } from '../../src/kernel/pid-bitmap.js';
 import { PidNamespace } from '../../src/kernel/pid-namespace.js';
+import { kernelRules, type KernelName } from '../../src/kernel/personality.js';
 
 const userNs = new UserNamespace(null, 0);
-const nest = (depth: number, pidMax = 32768): PidNamespace => {
-  let ns = new PidNamespace(null, userNs, pidMax);
+/** nest makes namespaces `depth` levels below a root; 2.6.32 unless said, the kernel most of these rules are about */
+const nest = (depth: number, pidMax = 32768, kernel: KernelName = '2.6.32'): PidNamespace => {
+  let ns = new PidNamespace(null, userNs, pidMax, kernelRules(kernel));
   for (let i = 0; i < depth; i++) ns = new PidNamespace(ns, userNs, pidMax);
   return ns;
 };
@@ -93,6 +96,62 @@ describe('auto allocation (alloc_pidmap)', () => {
     expect(allocAuto(ns)).toBe(PID_MAX_LIMIT - 2);
     expect(allocAuto(ns)).toBe(PID_MAX_LIMIT - 1);
     expect(allocAuto(ns)).toBe(RESERVED_PIDS);
+  });
+});
+
+describe('auto allocation on mainline (idr_alloc_cyclic, kernel/pid.c alloc_pid v6.12)', () => {
+  it('a fresh namespace reads last_pid -1 and hands out 1, 2, 3', () => {
+    const ns = nest(0, 32768, 'mainline');
+    expect(ns.lastPid).toBe(-1);
+    expect([allocAuto(ns), allocAuto(ns), allocAuto(ns)]).toEqual([1, 2, 3]);
+    expect(ns.lastPid).toBe(3);
+  });
+
+  it('pid_max 302, only last_pid itself free: the wrapped pass finds it (2.6.32: none)', () => {
+    for (const kernel of ['mainline', '2.6.32'] as const) {
+      const ns = nest(0, 302, kernel);
+      for (let nr = 1; nr < 302; nr++) ns.bitmap.set(nr);
+      ns.bitmap.clear(300);
+      ns.lastPid = 300;
+      expect({ kernel, nr: allocAuto(ns) }).toEqual({ kernel, nr: kernel === 'mainline' ? 300 : -1 });
+    }
+  });
+
+  it('last_pid 299 with 300..301 taken: the cursor has not passed 300, so it wraps to the lowest free pid (2.6.32: none)', () => {
+    for (const kernel of ['mainline', '2.6.32'] as const) {
+      const ns = nest(0, 302, kernel);
+      ns.bitmap.set(1);
+      ns.bitmap.set(300);
+      ns.bitmap.set(301);
+      ns.lastPid = 299;
+      expect({ kernel, nr: allocAuto(ns) }).toEqual({ kernel, nr: kernel === 'mainline' ? 2 : -1 });
+    }
+  });
+
+  it('past 300 the wrap goes back to 300, not below', () => {
+    const ns = nest(0, 1000, 'mainline');
+    for (let i = 1; i < 1000; i++) expect(allocAuto(ns)).toBe(i);
+    ns.bitmap.clear(5);
+    ns.bitmap.clear(450);
+    expect(allocAuto(ns)).toBe(450);
+    expect(allocAuto(ns)).toBe(-1);
+  });
+
+  it('exhaustion at an auto level is EAGAIN through eclone\'s allocator (2.6.32: EBUSY)', () => {
+    for (const kernel of ['mainline', '2.6.32'] as const) {
+      const ns = nest(0, 301, kernel);
+      for (let nr = 1; nr < 301; nr++) ns.bitmap.set(nr);
+      expect({ kernel, errno: errnoOf(() => allocPidEclone(ns, null)) }).toEqual({ kernel, errno: kernel === 'mainline' ? 'EAGAIN' : 'EBUSY' });
+    }
+  });
+
+  it('a failed first allocation puts the cursor back to -1', () => {
+    const ns = nest(1, 32768, 'mainline');
+    allocPidEclone(ns.chain[0]!, [900]);
+    // level 1 takes pid 1 automatically (cursor to 2), then level 0's 900 is taken
+    expect(errnoOf(() => allocPidEclone(ns, [900, 0]))).toBe('EBUSY');
+    expect(ns.lastPid).toBe(-1);
+    expect(ns.bitmap.test(1)).toBe(false);
   });
 });
 

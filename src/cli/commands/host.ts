@@ -2,6 +2,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { archByName, archNames } from '../../arch/registry.js';
 import { pidMaxLimit } from '../../kernel/host.js';
+import { DEFAULT_KERNEL, isKernelName, KERNEL_NAMES } from '../../kernel/personality.js';
 import { PID_MAX_DEFAULT, PID_MAX_MIN } from '../../abi/limits.js';
 import type { Machine } from '../../container/machine.js';
 import type { CliContext } from '../context.js';
@@ -15,6 +16,7 @@ function summary(m: Machine) {
     name: m.name,
     arch: h.arch.name,
     pidMax: h.pidMax,
+    kernel: h.kernel,
     clock: h.clock,
     tasks: h.tasks.size,
     containers: [...m.containers.values()].map((c) => ({ name: c.name, initPid: c.init.pid.nr, state: c.init.state, tasks: m.tasksOf(c).length })),
@@ -28,7 +30,7 @@ export function hostCommand(ctx: CliContext): CommandModule {
     builder: (y: Argv) =>
       y
         .command(
-          verb<CommonArgs & { name: string; arch: string; pidMax?: number }>({
+          verb<CommonArgs & { name: string; arch: string; pidMax?: number; kernel: string }>({
           command: 'create <name>',
           describe: 'Create a host of an architecture',
           builder: (b: Argv) =>
@@ -36,16 +38,19 @@ export function hostCommand(ctx: CliContext): CommandModule {
               .positional('name', { type: 'string', demandOption: true })
               .option('arch', { type: 'string', demandOption: true, describe: `one of ${archNames().join(', ')} (aliases x86, powerpc)` })
               .option('pid-max', { type: 'number', describe: `kernel.pid_max (${PID_MAX_MIN}..4194304 on 64-bit arches, ..32768 on 32-bit; default ${PID_MAX_DEFAULT})` })
-              .example('$0 host create big --arch s390x --pid-max 4194304', 'a 64-bit s390 host with the largest pid space'),
-          handler: (a: CommonArgs & { name: string; arch: string; pidMax?: number }) => {
+              .option('kernel', { type: 'string', default: DEFAULT_KERNEL, describe: `the kernel personality: ${KERNEL_NAMES.join(' (Linux 6.x rules, with eclone added) or ')} (the eclone era)` })
+              .example('$0 host create big --arch s390x --pid-max 4194304', 'a 64-bit s390 host with the largest pid space')
+              .example('$0 host create old --arch x86_64 --kernel 2.6.32', 'a host with the eclone era\'s rules'),
+          handler: (a: CommonArgs & { name: string; arch: string; pidMax?: number; kernel: string }) => {
             const arch = archByName(a.arch);
             if (!arch) throw new UsageError(`unknown architecture ${JSON.stringify(a.arch)}: expected one of ${archNames().join(', ')} (or x86, powerpc)`);
             const limit = pidMaxLimit(arch);
             if (a.pidMax !== undefined && (!Number.isInteger(a.pidMax) || a.pidMax < PID_MAX_MIN || a.pidMax > limit)) {
               throw new UsageError(`--pid-max ${a.pidMax} is outside ${PID_MAX_MIN}..${limit} for ${arch.name}`);
             }
-            const m = storeOf(a).create(a.name, arch.name, a.pidMax);
-            ctx.out(a.json ? JSON.stringify(summary(m)) : `created host ${m.name} (${m.host.arch.name}, pid_max ${m.host.pidMax})`);
+            if (!isKernelName(a.kernel)) throw new UsageError(`--kernel ${a.kernel} is not a kernel personality: use ${KERNEL_NAMES.join(' or ')}`);
+            const m = storeOf(a).create(a.name, arch.name, a.pidMax, a.kernel);
+            ctx.out(a.json ? JSON.stringify(summary(m)) : `created host ${m.name} (${m.host.arch.name}, kernel ${m.host.kernel}, pid_max ${m.host.pidMax})`);
           },
           }),
         )
@@ -59,8 +64,8 @@ export function hostCommand(ctx: CliContext): CommandModule {
             const hosts = store.list().map((n) => summary(store.read(n)));
             if (a.json) return ctx.out(JSON.stringify(hosts));
             if (hosts.length === 0) return ctx.out('no hosts yet: ckpt host create NAME --arch x86_64 (or just ckpt run, which makes the default host)');
-            ctx.out(`${'HOST'.padEnd(16)}${'ARCH'.padEnd(8)}${'PID_MAX'.padEnd(9)}${'TASKS'.padEnd(7)}CONTAINERS`);
-            for (const h of hosts) ctx.out(`${h.name.padEnd(16)}${h.arch.padEnd(8)}${String(h.pidMax).padEnd(9)}${String(h.tasks).padEnd(7)}${h.containers.map((c) => c.name).join(', ')}`);
+            ctx.out(`${'HOST'.padEnd(16)}${'ARCH'.padEnd(8)}${'KERNEL'.padEnd(10)}${'PID_MAX'.padEnd(9)}${'TASKS'.padEnd(7)}CONTAINERS`);
+            for (const h of hosts) ctx.out(`${h.name.padEnd(16)}${h.arch.padEnd(8)}${h.kernel.padEnd(10)}${String(h.pidMax).padEnd(9)}${String(h.tasks).padEnd(7)}${h.containers.map((c) => c.name).join(', ')}`);
           },
           }),
         )
@@ -72,7 +77,7 @@ export function hostCommand(ctx: CliContext): CommandModule {
           handler: (a: CommonArgs & { name: string }) => {
             const s = summary(storeOf(a).read(a.name));
             if (a.json) return ctx.out(JSON.stringify(s));
-            ctx.out(`host ${s.name}: ${s.arch}, pid_max ${s.pidMax}, clock ${s.clock}, ${counted(s.tasks, 'task')}`);
+            ctx.out(`host ${s.name}: ${s.arch}, kernel ${s.kernel}, pid_max ${s.pidMax}, clock ${s.clock}, ${counted(s.tasks, 'task')}`);
             for (const c of s.containers) ctx.out(`  container ${c.name}: init pid ${c.initPid} (${c.state}), ${counted(c.tasks, 'task')}`);
           },
           }),

@@ -1,0 +1,125 @@
+/**
+ * The one place ckpt starts the real-kernel helper (src/linux/helper/ckpt-helper.c,
+ * built into dist/linux/ckpt-helper). Node itself never forks, clones or
+ * changes namespaces: V8 is multi-threaded, and a forked copy of it inherits
+ * one thread and whatever locks the others held. The helper does those calls;
+ * this file talks to it over its line protocol (documented in the C file's
+ * header): one command line in, one reply line out.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createInterface, type Interface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+
+/** helperPath is where the build puts the compiled helper. */
+export function helperPath(): string {
+  // dist/src/linux/helper.js -> dist/linux/ckpt-helper; src/linux/helper.ts (vitest) -> dist/linux/ckpt-helper
+  const here = dirname(fileURLToPath(import.meta.url));
+  const fromDist = join(here, '..', '..', 'linux', 'ckpt-helper');
+  if (existsSync(fromDist)) return fromDist;
+  return join(here, '..', '..', 'dist', 'linux', 'ckpt-helper');
+}
+
+/** LinuxSupport says whether the real-kernel parts can run here, and if not, what is missing (one line). */
+export type LinuxSupport = { ok: true } | { ok: false; reason: string };
+
+/** probeLinux checks for the compiled helper and for the privilege to make pid namespaces. */
+export async function probeLinux(): Promise<LinuxSupport> {
+  if (process.platform !== 'linux') return { ok: false, reason: `real-kernel features need Linux, not ${process.platform}` };
+  const path = helperPath();
+  if (!existsSync(path)) return { ok: false, reason: 'the real-kernel helper is not built (no C compiler (cc) at install time?)' };
+  const r = await execa(path, ['probe'], { reject: false, timeout: 10_000 });
+  const line = String(r.stdout).trim().split('\n')[0] ?? '';
+  if (r.exitCode === 0 && line === 'ok') return { ok: true };
+  return { ok: false, reason: line || `the helper's probe failed (${r.shortMessage})` };
+}
+
+function spawnServe(dir: string) {
+  return execa(helperPath(), ['serve', dir], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', buffer: false, reject: false });
+}
+
+/**
+ * HelperSession is one running helper serving one channel directory. Every
+ * command waits for its reply; commands are answered in order. close() kills
+ * and reaps every process the helper made before it exits.
+ */
+export class HelperSession {
+  private readonly waiting: Array<(line: string) => void> = [];
+  private ended = false;
+  /** every process or thread the helper made: its pid on the machine and its start time (tells it from a later process with that pid) */
+  private readonly made = new Map<number, string>();
+
+  private constructor(
+    private readonly child: ReturnType<typeof spawnServe>,
+    lines: Interface,
+  ) {
+    lines.on('line', (line) => {
+      this.remember(line);
+      this.waiting.shift()?.(line);
+    });
+    lines.on('close', () => {
+      this.ended = true;
+      for (const w of this.waiting.splice(0)) w('err the helper exited');
+    });
+  }
+
+  /** start runs `ckpt-helper serve DIR`; DIR holds the agents' FIFOs and should be private (mode 700). */
+  static start(dir: string): HelperSession {
+    const child = spawnServe(dir);
+    const lines = createInterface({ input: child.stdout });
+    return new HelperSession(child, lines);
+  }
+
+  /** pid of the helper process itself (the parent of every init it makes). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** kill ends the helper at once (SIGKILL), as a crash would: its inits die with it, and their namespaces with them. */
+  async kill(): Promise<void> {
+    this.child.kill('SIGKILL');
+    await this.child;
+  }
+
+  /** command sends one command line and resolves with its reply line. */
+  command(line: string): Promise<string> {
+    if (this.ended) return Promise.resolve('err the helper exited');
+    return new Promise((resolve) => {
+      this.waiting.push(resolve);
+      this.child.stdin.write(`${line}\n`);
+    });
+  }
+
+  /** remember notes the machine pid of a new agent, named in a reply as child=ID nspid=PID,... */
+  private remember(line: string): void {
+    const m = / child=\d+ nspid=(\d+)/.exec(line);
+    if (!m) return;
+    const pid = Number(m[1]);
+    const start = startTime(pid);
+    if (start !== null) this.made.set(pid, start);
+  }
+
+  /** leftovers lists the pids of processes this session made that still exist (alive or zombie). */
+  leftovers(): number[] {
+    return [...this.made].filter(([pid, start]) => startTime(pid) === start).map(([pid]) => pid);
+  }
+
+  /** close kills every agent, lets the helper reap what it made, and waits for it to exit. */
+  async close(): Promise<void> {
+    if (!this.ended) {
+      this.child.stdin.end('quit\n');
+    }
+    await this.child;
+  }
+}
+
+/** startTime reads field 22 of /proc/PID/stat, or null when there is no such process. */
+function startTime(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,882 @@
+/*
+ * ckpt-helper: the one place where ckpt makes real processes, namespaces and
+ * the system calls that change them. Node never forks, clones or changes
+ * namespaces itself (V8 is multi-threaded: a forked copy inherits one thread
+ * and whatever locks the others held), so this small single-threaded program
+ * does it, driven over lines of text.
+ *
+ * AGENTS. Every process (or thread) the helper makes is an *agent*: it loops
+ * "read one request from my channel, do one system call, reply with the
+ * return value and the errno name". A clone request makes a new agent (a new
+ * process, or with CLONE_VM a thread of control on a stack of its own) with a
+ * channel of its own. A channel is a pair of FIFOs in a directory:
+ *     DIR/ID.req   requests to agent ID, one line each
+ *     DIR/ID.rep   its replies, one line each
+ * so agents outlive the command that made them and any later controller can
+ * reach them by directory and id (the real backend keeps a container's
+ * processes this way between short CLI commands).
+ *
+ * Agents make every call through raw system calls (no libc wrapper, no
+ * errno, no malloc): agents made with CLONE_VM share memory and the thread
+ * pointer with their creator, so nothing may touch libc's per-thread state.
+ *
+ * DIR is made mode 01733 (as /tmp, but not listable): an agent that dropped
+ * to another uid still makes its children's channels there; FIFOs are 0600
+ * and made exclusively, so no one else can talk to an agent.
+ *
+ * CONTROLLER. `ckpt-helper serve DIR` reads commands on stdin and answers
+ * each with exactly one line on stdout:
+ *   init ID FLAGS SET_TID PERSIST   clone3(CLONE_NEWPID|FLAGS) from the helper: agent ID is
+ *                                   the init of a fresh pid namespace (SET_TID 0: kernel's
+ *                                   choice, else set_tid {SET_TID}); PERSIST 0 makes it die
+ *                                   with the helper (PR_SET_PDEATHSIG), taking its namespace
+ *   op ID REQUEST...                send REQUEST to agent ID and wait until it replies, dies
+ *                                   or is stuck exiting; then wait until every other agent
+ *                                   is settled (idle, dead, or stuck exiting)
+ *   state ID                        what /proc says of agent ID
+ *   reset                           SIGKILL every agent, reap the inits, remove the FIFOs
+ *   quit
+ * Replies:
+ *   r RET ERRNO [key=value...]      a call's result; ERRNO is "-" on success
+ *   dead | stuck | timeout          the agent died in the call (exit) / is stuck in its exit
+ *                                   (an init waiting for its namespace to empty) / no answer
+ *   gone                            the agent had already died: the request was not sent
+ *   s STATE ppid=ID|out|- nspid=A,B,...  STATE: alive, zombie, exiting, gone
+ *   ok | err MESSAGE
+ * A clone that succeeds adds child=ID nspid=A,B,... (the child's pid at every level, as
+ * the helper's /proc shows them).
+ *
+ * AGENT REQUESTS (after "op ID"):
+ *   clone3 NEWID FLAGS EXIT_SIGNAL N TID...   clone3 with set_tid[N] (innermost first)
+ *   exit CODE | exit_group CODE               no reply
+ *   wait4 PID OPTIONS                         r RET ERRNO status=S
+ *   setsid | setpgid PID PGID | setuid UID | unshare FLAGS | kill PID SIG
+ *   setns PID NSTYPE                          pidfd_open(PID) then setns; stage=pidfd|setns
+ *   pidfd_open PID FLAGS                      the descriptor is closed again
+ *   ids                                       pid= ppid= pgrp= sid= tid= (own namespace)
+ *   read PATH | write PATH VALUE              a /proc or sysctl file; read gives value=
+ *   mmap LEN PROT FLAGS | poke ADDR HEX | peek ADDR LEN   memory of the agent
+ * The first line an agent writes is "hello nspid=A,B,...".
+ *
+ * `ckpt-helper probe` prints "ok" if this machine lets it make pid namespaces, else one
+ * line saying what is missing, and exits 1.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef __x86_64__
+#error "ckpt-helper: raw system calls are written for x86_64 only"
+#endif
+
+#define NR_CLONE3 435
+#define NR_PIDFD_OPEN 434
+#define NR_CLOSE_RANGE 436
+#define NR_PIDFD_SEND_SIGNAL 424
+#define PIDFD_THREAD O_EXCL
+#define DIRFD 3
+#define MAX_AGENTS 4096
+#define LINE 4096
+#define STACK_SIZE (256 * 1024)
+
+/* ---------- raw system calls: return -errno, never touch errno ---------- */
+
+static long sys6(long n, long a, long b, long c, long d, long e, long f) {
+  long ret;
+  register long r10 __asm__("r10") = d;
+  register long r8 __asm__("r8") = e;
+  register long r9 __asm__("r9") = f;
+  __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9) : "rcx", "r11", "memory");
+  return ret;
+}
+#define SYS0(n) sys6(n, 0, 0, 0, 0, 0, 0)
+#define SYS1(n, a) sys6(n, (long)(a), 0, 0, 0, 0, 0)
+#define SYS2(n, a, b) sys6(n, (long)(a), (long)(b), 0, 0, 0, 0)
+#define SYS3(n, a, b, c) sys6(n, (long)(a), (long)(b), (long)(c), 0, 0, 0)
+#define SYS4(n, a, b, c, d) sys6(n, (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
+#define SYS6(n, a, b, c, d, e, f) sys6(n, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
+
+struct clone_args_v2 {
+  uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+
+/*
+ * clone3 whose child calls fn(arg) and then exit(fn's value). The child may
+ * run on a fresh stack (CLONE_VM), so it must not return into the caller's
+ * frame: the call is made from registers that survive the syscall.
+ */
+static long clone3_run(struct clone_args_v2 *args, int (*fn)(void *), void *arg) {
+  long ret;
+  register long r12 __asm__("r12") = (long)fn;
+  register long r13 __asm__("r13") = (long)arg;
+  __asm__ volatile(
+      "syscall\n\t"
+      "test %%rax, %%rax\n\t"
+      "jnz 1f\n\t"
+      "xor %%ebp, %%ebp\n\t"
+      "mov %%r13, %%rdi\n\t"
+      "call *%%r12\n\t"
+      "mov %%eax, %%edi\n\t"
+      "mov $60, %%eax\n\t"
+      "syscall\n\t"
+      "hlt\n"
+      "1:\n\t"
+      : "=a"(ret)
+      : "a"((long)NR_CLONE3), "D"(args), "S"(sizeof *args), "r"(r12), "r"(r13)
+      : "rcx", "r11", "memory");
+  return ret;
+}
+
+/* ---------- small text helpers (no locale, no errno) ---------- */
+
+static const struct { int no; const char *name; } ERRNOS[] = {
+    {1, "EPERM"}, {2, "ENOENT"}, {3, "ESRCH"}, {4, "EINTR"}, {5, "EIO"}, {7, "E2BIG"}, {9, "EBADF"},
+    {10, "ECHILD"}, {11, "EAGAIN"}, {12, "ENOMEM"}, {13, "EACCES"}, {14, "EFAULT"}, {16, "EBUSY"},
+    {17, "EEXIST"}, {22, "EINVAL"}, {24, "EMFILE"}, {28, "ENOSPC"}, {34, "ERANGE"}, {36, "ENAMETOOLONG"},
+    {38, "ENOSYS"}, {87, "EUSERS"}, {95, "EOPNOTSUPP"},
+};
+
+static const char *errname(long e) {
+  for (size_t i = 0; i < sizeof ERRNOS / sizeof ERRNOS[0]; i++)
+    if (ERRNOS[i].no == e) return ERRNOS[i].name;
+  return "EUNKNOWN";
+}
+
+struct out { char buf[LINE]; int len; };
+
+static void put_str(struct out *o, const char *s) {
+  while (*s && o->len < LINE - 2) o->buf[o->len++] = *s++;
+}
+
+static void put_num(struct out *o, long long v) {
+  char tmp[24];
+  int n = 0;
+  unsigned long long u = v < 0 ? -(unsigned long long)v : (unsigned long long)v;
+  do tmp[n++] = (char)('0' + u % 10); while ((u /= 10) && n < 23);
+  if (v < 0 && o->len < LINE - 2) o->buf[o->len++] = '-';
+  while (n && o->len < LINE - 2) o->buf[o->len++] = tmp[--n];
+}
+
+/* put_result writes "r RET ERRNO" for a raw return value. */
+static void put_result(struct out *o, long ret) {
+  put_str(o, "r ");
+  if (ret < 0 && ret > -4096) {
+    put_str(o, "-1 ");
+    put_str(o, errname(-ret));
+  } else {
+    put_num(o, ret);
+    put_str(o, " -");
+  }
+}
+
+static int write_all(int fd, const char *p, long n) {
+  while (n > 0) {
+    long w = SYS3(SYS_write, fd, p, n);
+    if (w == -EINTR) continue;
+    if (w < 0) return -1;
+    p += w;
+    n -= w;
+  }
+  return 0;
+}
+
+static int send_out(int fd, struct out *o) {
+  o->buf[o->len++] = '\n';
+  return write_all(fd, o->buf, o->len);
+}
+
+static int parse_ll(const char *s, long long *v) {
+  int neg = 0;
+  unsigned long long u = 0;
+  if (*s == '-') neg = 1, s++;
+  if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+    s += 2;
+    if (!*s) return -1;
+    for (; *s; s++) {
+      int d = *s >= '0' && *s <= '9' ? *s - '0' : *s >= 'a' && *s <= 'f' ? *s - 'a' + 10 : *s >= 'A' && *s <= 'F' ? *s - 'A' + 10 : -1;
+      if (d < 0) return -1;
+      u = u * 16 + (unsigned)d;
+    }
+  } else {
+    if (!*s) return -1;
+    for (; *s; s++) {
+      if (*s < '0' || *s > '9') return -1;
+      u = u * 10 + (unsigned)(*s - '0');
+    }
+  }
+  *v = neg ? -(long long)u : (long long)u;
+  return 0;
+}
+
+#define MAX_TOKENS 48
+/* split cuts a line into space-separated tokens, in place. */
+static int split(char *line, char **tok) {
+  int n = 0;
+  char *p = line;
+  while (*p && n < MAX_TOKENS) {
+    while (*p == ' ') p++;
+    if (!*p) break;
+    tok[n++] = p;
+    while (*p && *p != ' ') p++;
+    if (*p) *p++ = 0;
+  }
+  return n;
+}
+
+/* read_line reads one '\n'-terminated line from fd (byte by byte: a channel carries one request at a time). */
+static long read_line(int fd, char *buf, long cap) {
+  long n = 0;
+  for (;;) {
+    char c;
+    long r = SYS3(SYS_read, fd, &c, 1);
+    if (r == -EINTR) continue;
+    if (r <= 0) return r < 0 ? r : -1;
+    if (c == '\n') break;
+    if (n < cap - 1) buf[n++] = c;
+  }
+  buf[n] = 0;
+  return n;
+}
+
+/* ---------- /proc ---------- */
+
+static long read_file_raw(const char *path, char *buf, long cap) {
+  long fd = SYS4(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) return fd;
+  long n = 0;
+  for (;;) {
+    long r = SYS3(SYS_read, fd, buf + n, cap - 1 - n);
+    if (r == -EINTR) continue;
+    if (r <= 0) break;
+    n += r;
+    if (n >= cap - 1) break;
+  }
+  SYS1(SYS_close, fd);
+  buf[n] = 0;
+  return n;
+}
+
+/* put_nspid appends the NSpid line of a /proc status text as A,B,C. */
+static void put_nspid(struct out *o, const char *status) {
+  const char *p = strstr(status, "\nNSpid:");
+  if (!p) return;
+  p += 7;
+  int first = 1;
+  while (*p && *p != '\n') {
+    while (*p == ' ' || *p == '\t') p++;
+    if (*p == '\n' || !*p) break;
+    if (!first) put_str(o, ",");
+    first = 0;
+    while (*p >= '0' && *p <= '9' && o->len < LINE - 2) o->buf[o->len++] = *p++;
+  }
+}
+
+/* ---------- agents ---------- */
+
+struct start {
+  int req, rep;    /* the new agent's channel */
+  int own_files;   /* 1: not CLONE_FILES, so close every other descriptor */
+  int pdeath;      /* die with the helper */
+};
+
+static void agent_loop(int req, int rep);
+
+static int agent_start(void *arg) {
+  struct start s = *(struct start *)arg;
+  if (s.pdeath) SYS2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
+  if (s.own_files) {
+    if (s.req != 4) { SYS3(SYS_dup3, s.req, 4, 0); s.req = 4; }
+    if (s.rep != 5) { SYS3(SYS_dup3, s.rep, 5, 0); s.rep = 5; }
+    SYS3(NR_CLOSE_RANGE, 6, ~0U, 0);
+  }
+  char status[LINE];
+  struct out o = {.len = 0};
+  put_str(&o, "hello nspid=");
+  if (read_file_raw("/proc/thread-self/status", status, sizeof status) > 0) put_nspid(&o, status);
+  if (send_out(s.rep, &o) < 0) return 1;
+  agent_loop(s.req, s.rep);
+  return 0;
+}
+
+/* channel_open makes DIR/ID.req and DIR/ID.rep and opens both ends for the agent. */
+static int channel_open(long long id, int *req, int *rep) {
+  char name[64];
+  struct out o = {.len = 0};
+  put_num(&o, id);
+  put_str(&o, ".req");
+  o.buf[o.len] = 0;
+  memcpy(name, o.buf, (size_t)o.len + 1);
+  long r = SYS4(SYS_mknodat, DIRFD, name, S_IFIFO | 0600, 0);
+  if (r < 0) return (int)r;
+  long fr = SYS4(SYS_openat, DIRFD, name, O_RDWR | O_CLOEXEC, 0);
+  if (fr < 0) return (int)fr;
+  name[o.len - 3] = 'r', name[o.len - 2] = 'e', name[o.len - 1] = 'p';
+  r = SYS4(SYS_mknodat, DIRFD, name, S_IFIFO | 0600, 0);
+  if (r < 0) { SYS1(SYS_close, fr); return (int)r; }
+  long fw = SYS4(SYS_openat, DIRFD, name, O_RDWR | O_CLOEXEC, 0);
+  if (fw < 0) { SYS1(SYS_close, fr); return (int)fw; }
+  *req = (int)fr;
+  *rep = (int)fw;
+  return 0;
+}
+
+/* channel_remove unlinks DIR/ID.req and DIR/ID.rep. */
+static void channel_remove(long long id) {
+  struct out o = {.len = 0};
+  put_num(&o, id);
+  put_str(&o, ".req");
+  o.buf[o.len] = 0;
+  SYS3(SYS_unlinkat, DIRFD, o.buf, 0);
+  o.buf[o.len - 3] = 'r', o.buf[o.len - 2] = 'e', o.buf[o.len - 1] = 'p';
+  SYS3(SYS_unlinkat, DIRFD, o.buf, 0);
+}
+
+/* CHANNEL_FAILED: spawn_agent could not make the new agent's channel (not a result of clone3) */
+#define CHANNEL_FAILED (-100000L)
+
+/* spawn_agent is clone3 whose child becomes agent NEWID; returns clone3's raw result, or CHANNEL_FAILED - errno. */
+static long spawn_agent(long long newid, uint64_t flags, uint64_t exit_signal, const int *tids, int ntid, int pdeath) {
+  int req, rep;
+  int r = channel_open(newid, &req, &rep);
+  if (r < 0) return CHANNEL_FAILED + r;
+  struct clone_args_v2 args;
+  memset(&args, 0, sizeof args);
+  args.flags = flags;
+  args.exit_signal = exit_signal;
+  args.set_tid = ntid ? (uint64_t)(uintptr_t)tids : 0;
+  args.set_tid_size = (uint64_t)ntid;
+  struct start local = {.req = req, .rep = rep, .own_files = !(flags & CLONE_FILES), .pdeath = pdeath};
+  struct start *s = &local;
+  void *stack = NULL;
+  if (flags & CLONE_VM) {
+    /* a shared address space: the child needs its own stack, and its start data must outlive this frame */
+    stack = (void *)SYS6(SYS_mmap, 0, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if ((long)stack < 0 && (long)stack > -4096) { SYS1(SYS_close, req); SYS1(SYS_close, rep); return (long)stack; }
+    s = (struct start *)stack;
+    *s = local;
+    args.stack = (uint64_t)(uintptr_t)stack;
+    args.stack_size = STACK_SIZE;
+  }
+  long ret = clone3_run(&args, agent_start, s);
+  if (ret < 0 && stack) SYS2(SYS_munmap, stack, STACK_SIZE);
+  if (ret < 0) channel_remove(newid);
+  if (ret < 0 || !(flags & CLONE_FILES)) {
+    SYS1(SYS_close, req);
+    SYS1(SYS_close, rep);
+  }
+  return ret;
+}
+
+static int hexval(char c) {
+  return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* agent_request carries out one request; returns 0 to reply with `o`, 1 when the agent must stop. */
+static void agent_request(char **t, int n, struct out *o) {
+  long long a[MAX_TOKENS];
+  for (int i = 1; i < n; i++) a[i] = 0, parse_ll(t[i], &a[i]);
+  const char *op = t[0];
+  long r;
+  if (!strcmp(op, "clone3") && n >= 5) {
+    int ntid = (int)a[4];
+    int tids[40];
+    if (ntid < 0 || ntid > 40 || n < 5 + ntid) { put_result(o, -EINVAL); return; }
+    for (int i = 0; i < ntid; i++) tids[i] = (int)a[5 + i];
+    r = spawn_agent(a[1], (uint64_t)a[2], (uint64_t)a[3], tids, ntid, 0);
+    if (r <= CHANNEL_FAILED) {
+      put_str(o, "err cannot make the channel of a new agent: ");
+      put_str(o, errname(CHANNEL_FAILED - r));
+      return;
+    }
+    put_result(o, r);
+  } else if (!strcmp(op, "exit") && n >= 2) {
+    SYS1(SYS_exit, a[1]);
+  } else if (!strcmp(op, "exit_group") && n >= 2) {
+    SYS1(SYS_exit_group, a[1]);
+  } else if (!strcmp(op, "wait4") && n >= 3) {
+    int status = 0;
+    r = SYS4(SYS_wait4, a[1], &status, a[2], 0);
+    put_result(o, r);
+    put_str(o, " status=");
+    put_num(o, r > 0 ? status : 0);
+  } else if (!strcmp(op, "setsid")) {
+    put_result(o, SYS0(SYS_setsid));
+  } else if (!strcmp(op, "setpgid") && n >= 3) {
+    put_result(o, SYS2(SYS_setpgid, a[1], a[2]));
+  } else if (!strcmp(op, "setuid") && n >= 2) {
+    put_result(o, SYS1(SYS_setuid, a[1]));
+  } else if (!strcmp(op, "unshare") && n >= 2) {
+    put_result(o, SYS1(SYS_unshare, a[1]));
+  } else if (!strcmp(op, "kill") && n >= 3) {
+    put_result(o, SYS2(SYS_kill, a[1], a[2]));
+  } else if (!strcmp(op, "setns") && n >= 3) {
+    long fd = SYS2(NR_PIDFD_OPEN, a[1], 0);
+    if (fd < 0) {
+      put_result(o, fd);
+      put_str(o, " stage=pidfd");
+      return;
+    }
+    r = SYS2(SYS_setns, fd, a[2]);
+    SYS1(SYS_close, fd);
+    put_result(o, r);
+    put_str(o, " stage=setns");
+  } else if (!strcmp(op, "pidfd_open") && n >= 3) {
+    r = SYS2(NR_PIDFD_OPEN, a[1], a[2]);
+    if (r >= 0) SYS1(SYS_close, r), r = 0;
+    put_result(o, r);
+  } else if (!strcmp(op, "ids")) {
+    put_str(o, "r 0 - pid=");
+    put_num(o, SYS0(SYS_getpid));
+    put_str(o, " ppid=");
+    put_num(o, SYS0(SYS_getppid));
+    put_str(o, " pgrp=");
+    put_num(o, SYS1(SYS_getpgid, 0));
+    put_str(o, " sid=");
+    put_num(o, SYS1(SYS_getsid, 0));
+    put_str(o, " tid=");
+    put_num(o, SYS0(SYS_gettid));
+  } else if (!strcmp(op, "read") && n >= 2) {
+    char buf[256];
+    r = read_file_raw(t[1], buf, sizeof buf);
+    put_result(o, r);
+    if (r >= 0) {
+      put_str(o, " value=");
+      for (char *p = buf; *p && *p != '\n'; p++)
+        if (*p != ' ' && o->len < LINE - 2) o->buf[o->len++] = *p;
+    }
+  } else if (!strcmp(op, "write") && n >= 3) {
+    long fd = SYS4(SYS_openat, AT_FDCWD, t[1], O_WRONLY | O_CLOEXEC, 0);
+    if (fd < 0) { put_result(o, fd); return; }
+    r = SYS3(SYS_write, fd, t[2], strlen(t[2]));
+    SYS1(SYS_close, fd);
+    put_result(o, r < 0 ? r : 0);
+  } else if (!strcmp(op, "mmap") && n >= 4) {
+    put_result(o, SYS6(SYS_mmap, 0, a[1], a[2], a[3], -1, 0));
+  } else if (!strcmp(op, "poke") && n >= 3) {
+    /* writes through /proc/self/mem would go around protections; a plain store is what a program does */
+    unsigned char *p = (unsigned char *)(uintptr_t)a[1];
+    const char *h = t[2];
+    long len = (long)strlen(h) / 2;
+    for (long i = 0; i < len; i++) {
+      int hi = hexval(h[2 * i]), lo = hexval(h[2 * i + 1]);
+      if (hi < 0 || lo < 0) { put_result(o, -EINVAL); return; }
+      p[i] = (unsigned char)(hi * 16 + lo);
+    }
+    put_result(o, 0);
+  } else if (!strcmp(op, "peek") && n >= 3) {
+    const unsigned char *p = (const unsigned char *)(uintptr_t)a[1];
+    static const char hx[] = "0123456789abcdef";
+    put_result(o, 0);
+    put_str(o, " hex=");
+    for (long i = 0; i < a[2] && o->len < LINE - 4; i++) {
+      o->buf[o->len++] = hx[p[i] >> 4];
+      o->buf[o->len++] = hx[p[i] & 15];
+    }
+  } else if (!strcmp(op, "noop")) {
+    put_result(o, 0);
+  } else {
+    put_str(o, "err unknown request ");
+    put_str(o, op);
+  }
+}
+
+static void agent_loop(int req, int rep) {
+  char line[LINE];
+  for (;;) {
+    long n = read_line(req, line, sizeof line);
+    if (n < 0) SYS1(SYS_exit, 0);
+    char *t[MAX_TOKENS];
+    int nt = split(line, t);
+    struct out o = {.len = 0};
+    if (nt == 0) put_str(&o, "err empty request");
+    else agent_request(t, nt, &o);
+    if (send_out(rep, &o) < 0) SYS1(SYS_exit, 0);
+  }
+}
+
+/* ---------- the controller ---------- */
+
+struct agent {
+  int used, alive;
+  int req, rep, pidfd;
+  long tid;                    /* in the helper's pid namespace */
+  unsigned long long start;    /* start time: tells the agent from a later process with its pid */
+  int is_init;
+};
+
+static struct agent agents[MAX_AGENTS];
+static const char *dir_path;
+
+static struct agent *agent_of(long long id) {
+  return id >= 0 && id < MAX_AGENTS && agents[id].used ? &agents[id] : NULL;
+}
+
+/* proc_stat reads a task's state letter, flags and start time; 0 if it is (still) the agent's task. */
+static int proc_stat(const struct agent *ag, char *state, unsigned long *flags, unsigned long long *start) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%ld/stat", ag->tid);
+  if (read_file_raw(path, buf, sizeof buf) <= 0) return -1;
+  char *p = strrchr(buf, ')');
+  if (!p) return -1;
+  char st;
+  unsigned long fl;
+  unsigned long long stt;
+  /* fields 3 (state) .. 22 (starttime) */
+  if (sscanf(p + 2, "%c %*d %*d %*d %*d %*d %lu %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &st, &fl, &stt) != 3) return -1;
+  if (ag->start && stt != ag->start) return -1;
+  *state = st, *flags = fl, *start = stt;
+  return 0;
+}
+
+static int sigkill_pending(const struct agent *ag) {
+  char path[64], buf[4096];
+  snprintf(path, sizeof path, "/proc/%ld/status", ag->tid);
+  if (read_file_raw(path, buf, sizeof buf) <= 0) return 0;
+  for (const char *key = "\nSigPnd:"; key; key = strcmp(key, "\nSigPnd:") ? NULL : "\nShdPnd:") {
+    const char *p = strstr(buf, key);
+    if (p && (strtoull(p + 8, NULL, 16) & (1ULL << (SIGKILL - 1)))) return 1;
+  }
+  return 0;
+}
+
+static int pidfd_exited(const struct agent *ag, int ms) {
+  struct pollfd pf = {.fd = ag->pidfd, .events = POLLIN};
+  return poll(&pf, 1, ms) > 0;
+}
+
+#define PF_EXITING 0x4
+
+static long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void nap(long us) {
+  struct timespec ts = {.tv_sec = 0, .tv_nsec = us * 1000};
+  nanosleep(&ts, NULL);
+}
+
+/* STUCK_MS: how long an exiting task must sleep before it counts as waiting for others (an init whose namespace is not empty yet) */
+#define STUCK_MS 20
+
+/* stuck_exiting: the task is exiting and has slept for STUCK_MS; *since is when that was first seen (0: not seen). */
+static int stuck_exiting(const struct agent *ag, long *since) {
+  char st;
+  unsigned long fl;
+  unsigned long long stt;
+  if (proc_stat(ag, &st, &fl, &stt) < 0 || !(fl & PF_EXITING) || (st != 'S' && st != 'D')) {
+    *since = 0;
+    return 0;
+  }
+  long t = now_ms();
+  if (!*since) *since = t;
+  return t - *since >= STUCK_MS;
+}
+
+/*
+ * settled_one: 1 when the agent is idle, stuck in an exit that waits for
+ * others, or dead and done with: a zombie, or gone from /proc (an exited
+ * thread is released a moment after its pidfd reports the exit, and its pid
+ * is only free once it is gone).
+ */
+static int settled_one(struct agent *ag, long *since) {
+  if (!ag->alive) return 1;
+  char st;
+  unsigned long fl;
+  unsigned long long stt;
+  if (proc_stat(ag, &st, &fl, &stt) < 0 || st == 'Z') { ag->alive = 0; return 1; }
+  if (st == 'X' || pidfd_exited(ag, 0)) return 0;
+  if (fl & PF_EXITING) return stuck_exiting(ag, since);
+  *since = 0;
+  return !sigkill_pending(ag);
+}
+
+/* settle_all waits (up to 10 s) until every agent is settled: the kernel has finished what the last call set off. */
+static int settle_all(void) {
+  static long since[MAX_AGENTS];
+  memset(since, 0, sizeof since);
+  long t0 = now_ms();
+  for (int round = 0;; round++) {
+    int all = 1;
+    for (int i = 0; i < MAX_AGENTS; i++)
+      if (agents[i].used && agents[i].alive && !settled_one(&agents[i], &since[i])) all = 0;
+    if (all) return 0;
+    if (now_ms() - t0 > 10000) return -1;
+    nap(round < 50 ? 100 : 1000);
+  }
+}
+
+static int open_channel_ends(long long id, struct agent *ag) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%lld.req", dir_path, id);
+  ag->req = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  snprintf(path, sizeof path, "%s/%lld.rep", dir_path, id);
+  ag->rep = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (ag->req < 0 || ag->rep < 0) return -1;
+  /* blocking writes and reads from here on; poll says when a reply is there */
+  fcntl(ag->req, F_SETFL, 0);
+  return 0;
+}
+
+/* reply_line reads one line from an agent's reply FIFO, giving up when the agent dies, is stuck exiting, or after `ms`. */
+static int reply_line(struct agent *ag, char *buf, long cap, int ms, int *why) {
+  long n = 0, since = 0, t0 = now_ms();
+  *why = 0;
+  for (;;) {
+    struct pollfd pf[2] = {{.fd = ag->rep, .events = POLLIN}, {.fd = ag->pidfd, .events = POLLIN}};
+    if (poll(pf, 2, 2) < 0) continue;
+    if (pf[0].revents & POLLIN) {
+      char c;
+      if (read(ag->rep, &c, 1) == 1) {
+        if (c == '\n') { buf[n] = 0; return 0; }
+        if (n < cap - 1) buf[n++] = c;
+        continue;
+      }
+    }
+    /* dead: settle_all waits until it is a zombie or gone */
+    if (pf[1].revents & POLLIN) {
+      *why = 1;
+      return -1;
+    }
+    /* the agent closed its end (it is exiting): no busy loop while it finishes */
+    if (pf[0].revents & POLLHUP) nap(500);
+    /* a leader whose threads live on is a zombie its thread pidfd may not report */
+    char st;
+    unsigned long fl;
+    unsigned long long stt;
+    if (proc_stat(ag, &st, &fl, &stt) < 0 || st == 'Z' || st == 'X') {
+      *why = 1;
+      return -1;
+    }
+    if (stuck_exiting(ag, &since)) { *why = 2; return -1; }
+    if (now_ms() - t0 >= ms) { *why = 3; return -1; }
+  }
+}
+
+/* adopt makes the controller's record of a new agent from its hello line. */
+static int adopt(long long id, struct out *o, int is_init) {
+  struct agent *ag = &agents[id];
+  memset(ag, 0, sizeof *ag);
+  ag->pidfd = -1;
+  if (open_channel_ends(id, ag) < 0) return -1;
+  char hello[LINE];
+  struct agent probe = *ag;
+  /* no pidfd yet: wait on the reply alone */
+  probe.pidfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  struct pollfd pf = {.fd = ag->rep, .events = POLLIN};
+  if (poll(&pf, 1, 10000) <= 0) { close(probe.pidfd); return -1; }
+  long n = 0;
+  for (;;) {
+    char c;
+    if (read(ag->rep, &c, 1) != 1) {
+      if (poll(&pf, 1, 10000) <= 0) { close(probe.pidfd); return -1; }
+      continue;
+    }
+    if (c == '\n') break;
+    if (n < LINE - 1) hello[n++] = c;
+  }
+  hello[n] = 0;
+  close(probe.pidfd);
+  const char *ns = strstr(hello, "nspid=");
+  if (!ns) return -1;
+  ag->tid = strtol(ns + 6, NULL, 10);
+  ag->pidfd = (int)SYS2(NR_PIDFD_OPEN, ag->tid, PIDFD_THREAD);
+  if (ag->pidfd < 0) return -1;
+  char st;
+  unsigned long fl;
+  if (proc_stat(ag, &st, &fl, &ag->start) < 0) return -1;
+  ag->used = 1;
+  ag->alive = 1;
+  ag->is_init = is_init;
+  put_str(o, " child=");
+  put_num(o, id);
+  put_str(o, " ");
+  put_str(o, ns);
+  return 0;
+}
+
+static long long id_of_tid(long tid) {
+  for (int i = 0; i < MAX_AGENTS; i++)
+    if (agents[i].used && agents[i].tid == tid) return i;
+  return -1;
+}
+
+static void cmd_state(long long id, struct out *o) {
+  struct agent *ag = agent_of(id);
+  if (!ag) { put_str(o, "err no agent"); return; }
+  char path[64], buf[4096];
+  snprintf(path, sizeof path, "/proc/%ld/status", ag->tid);
+  char st;
+  unsigned long fl;
+  unsigned long long stt;
+  if (proc_stat(ag, &st, &fl, &stt) < 0 || read_file_raw(path, buf, sizeof buf) <= 0 || st == 'X') {
+    put_str(o, "s gone ppid=- nspid=");
+    return;
+  }
+  put_str(o, st == 'Z' ? "s zombie" : (fl & PF_EXITING) ? "s exiting" : "s alive");
+  const char *pp = strstr(buf, "\nPPid:");
+  long ppid = pp ? strtol(pp + 6, NULL, 10) : 0;
+  long long pid_id = id_of_tid(ppid);
+  put_str(o, " ppid=");
+  if (pid_id >= 0) put_num(o, pid_id);
+  else put_str(o, "out");
+  put_str(o, " nspid=");
+  put_nspid(o, buf);
+}
+
+static void close_agent(struct agent *ag, long long id) {
+  char path[4096];
+  if (ag->req >= 0) close(ag->req);
+  if (ag->rep >= 0) close(ag->rep);
+  if (ag->pidfd >= 0) close(ag->pidfd);
+  snprintf(path, sizeof path, "%s/%lld.req", dir_path, id);
+  unlink(path);
+  snprintf(path, sizeof path, "%s/%lld.rep", dir_path, id);
+  unlink(path);
+  memset(ag, 0, sizeof *ag);
+}
+
+/* cmd_reset kills every agent and reaps the inits the helper made: nothing it made is left. */
+static void cmd_reset(struct out *o) {
+  for (int i = 0; i < MAX_AGENTS; i++)
+    if (agents[i].used && agents[i].alive && agents[i].pidfd >= 0) SYS4(NR_PIDFD_SEND_SIGNAL, agents[i].pidfd, SIGKILL, 0, 0);
+  for (int i = 0; i < MAX_AGENTS; i++)
+    if (agents[i].used && agents[i].is_init) {
+      int status;
+      while (waitpid((pid_t)agents[i].tid, &status, __WALL) < 0 && errno == EINTR) {}
+    }
+  for (int i = 0; i < MAX_AGENTS; i++)
+    if (agents[i].used) close_agent(&agents[i], i);
+  put_str(o, "ok");
+}
+
+static void cmd_op(long long id, char *rest, struct out *o) {
+  struct agent *ag = agent_of(id);
+  if (!ag) { put_str(o, "err no agent"); return; }
+  if (!ag->alive) { put_str(o, "gone"); return; }
+  char req[LINE];
+  snprintf(req, sizeof req, "%s\n", rest);
+  if (write_all(ag->req, req, (long)strlen(req)) < 0) { put_str(o, "gone"); return; }
+  char line[LINE];
+  int why;
+  if (reply_line(ag, line, sizeof line, 10000, &why) < 0) {
+    put_str(o, why == 1 ? "dead" : why == 2 ? "stuck" : "timeout");
+  } else {
+    put_str(o, line);
+    /* a clone that succeeded: adopt the child */
+    char *t[MAX_TOKENS];
+    char copy[LINE];
+    snprintf(copy, sizeof copy, "%s", rest);
+    int n = split(copy, t);
+    if (n >= 2 && !strcmp(t[0], "clone3") && strncmp(line, "r -1", 4) != 0) {
+      long long newid = 0;
+      parse_ll(t[1], &newid);
+      if (newid < 0 || newid >= MAX_AGENTS || adopt(newid, o, 0) < 0) put_str(o, " child=lost");
+    }
+  }
+  if (settle_all() < 0) put_str(o, " unsettled");
+}
+
+static void cmd_init(char **t, int n, struct out *o) {
+  long long id, flags, settid, persist;
+  if (n < 5 || parse_ll(t[1], &id) || parse_ll(t[2], &flags) || parse_ll(t[3], &settid) || parse_ll(t[4], &persist) || id < 0 || id >= MAX_AGENTS) {
+    put_str(o, "err usage: init ID FLAGS SET_TID PERSIST");
+    return;
+  }
+  int tid = (int)settid;
+  long r = spawn_agent(id, (uint64_t)flags | CLONE_NEWPID, SIGCHLD, &tid, settid ? 1 : 0, !persist);
+  if (r <= CHANNEL_FAILED) {
+    put_str(o, "err cannot make the channel of a new agent: ");
+    put_str(o, errname(CHANNEL_FAILED - r));
+    return;
+  }
+  put_result(o, r);
+  if (r > 0 && adopt(id, o, 1) < 0) put_str(o, " child=lost");
+}
+
+static int serve(const char *dir) {
+  dir_path = dir;
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() == 1) return 1;
+  signal(SIGPIPE, SIG_IGN);
+  int d = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (d < 0) { printf("err cannot open %s\n", dir); return 1; }
+  /* agents that dropped to another uid make their children's FIFOs here too: writable by all, sticky, not listable */
+  if (fchmod(d, 01733) < 0) { printf("err cannot chmod %s\n", dir); return 1; }
+  if (d != DIRFD) { dup2(d, DIRFD); close(d); }
+  char line[LINE];
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  while (fgets(line, sizeof line, stdin)) {
+    line[strcspn(line, "\n")] = 0;
+    struct out o = {.len = 0};
+    char copy[LINE];
+    snprintf(copy, sizeof copy, "%s", line);
+    char *t[MAX_TOKENS];
+    int n = split(copy, t);
+    if (n == 0) put_str(&o, "err empty command");
+    else if (!strcmp(t[0], "quit")) break;
+    else if (!strcmp(t[0], "init")) cmd_init(t, n, &o);
+    else if (!strcmp(t[0], "reset")) cmd_reset(&o);
+    else if (!strcmp(t[0], "state") && n >= 2) { long long id = -1; parse_ll(t[1], &id); cmd_state(id, &o); }
+    else if (!strcmp(t[0], "op") && n >= 3) {
+      long long id = -1;
+      parse_ll(t[1], &id);
+      char *rest = strchr(strchr(line, ' ') + 1, ' ') + 1;
+      while (*rest == ' ') rest++;
+      cmd_op(id, rest, &o);
+    } else {
+      put_str(&o, "err unknown command ");
+      put_str(&o, t[0]);
+    }
+    o.buf[o.len] = 0;
+    printf("%s\n", o.buf);
+  }
+  struct out o = {.len = 0};
+  cmd_reset(&o);
+  return 0;
+}
+
+/* probe: can this process make a pid namespace? One line either way. */
+static int probe(void) {
+  if (geteuid() != 0) {
+    printf("not root (euid %d): making pid namespaces and naming pids needs root\n", (int)geteuid());
+    return 1;
+  }
+  struct clone_args_v2 args;
+  memset(&args, 0, sizeof args);
+  args.flags = CLONE_NEWPID;
+  args.exit_signal = SIGCHLD;
+  long r = syscall(NR_CLONE3, &args, sizeof args);
+  if (r == 0) _exit(0);
+  if (r < 0) {
+    printf("cannot make a pid namespace: clone3(CLONE_NEWPID) failed with %s\n", errname(errno));
+    return 1;
+  }
+  int status;
+  waitpid((pid_t)r, &status, 0);
+  printf("ok\n");
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc == 2 && !strcmp(argv[1], "probe")) return probe();
+  if (argc == 3 && !strcmp(argv[1], "serve")) return serve(argv[2]);
+  fprintf(stderr, "usage: ckpt-helper probe | ckpt-helper serve DIR\n");
+  return 2;
+}
