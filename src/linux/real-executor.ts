@@ -18,7 +18,7 @@ import type { ContainerImage } from '../image/container-image.js';
 import { RestoreError, type Problem } from '../image/restore-error.js';
 import { RESTORER, type Actor, type CloneStep, type RestorePlan } from '../image/restore-plan.js';
 
-/** HelperPort is how the executor talks to the helper: one command line in, one reply line out. */
+/** HelperPort is how the executor talks to the helper (a HelperSession of helper.ts): one command line in, one reply line out. */
 export interface HelperPort {
   command(line: string): Promise<string>;
 }
