@@ -9,6 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
+import { Machine } from '../../src/container/machine.js';
+import { archByName } from '../../src/arch/registry.js';
+import { dumpContainer } from '../../src/image/dump.js';
+import { findProblems, type TargetFacts } from '../../src/image/restore-preflight.js';
 import { levelOf, namespacesOf, parseNsLink, parseStatus, pidHolders, procEnclosing, readProcess, readTree, scanProcesses, ProcError, type ProcProcess } from '../../src/linux/proc.js';
 
 function status(f: { name?: string; state?: string; tgid: number; pid: number; ppid: number; threads?: number; nspid: number[]; nstgid?: number[]; nspgid: number[]; nssid: number[] }): string {
@@ -41,6 +45,11 @@ describe('parseStatus and parseNsLink', () => {
     expect(() => parseNsLink('net:[4026531840]')).toThrow(/not a pid namespace link/);
   });
 });
+
+/** started is a model container of three tasks, whose image the preflight below checks against a made-up /proc. */
+const started = Machine.create('s', 'x86_64');
+started.run('box', 'box.wl', ['var a', 'program main', '  a = fork() start kid', '  a = fork() start kid', '  sleep 1000000', 'end', 'program kid', '  sleep 1000000', 'end'].join('\n'));
+started.scheduler.run(10);
 
 describe('a made-up /proc', () => {
   const proc = mkdtempSync(join(tmpdir(), 'ckpt-proc-'));
@@ -112,6 +121,18 @@ describe('a made-up /proc', () => {
     expect(e.levelName(0)).toBe('host here');
     expect(e.levelName(1)).toBe('container a');
     expect(() => procEnclosing(all, 999, { host: 'here' })).toThrow(/no process lives in pid namespace 999/);
+  });
+
+  it('gives a preflight the facts it lists collisions from: every taken pid, its level and its holder', () => {
+    const all = scanProcesses(proc);
+    const image = dumpContainer(started, started.containers.get('box')!);
+    // the image's tasks asked, at the host level, for pids the made-up machine has taken
+    const wanted = [61, 63, 62];
+    const moved = { ...image, base: 1, tasks: image.tasks.map((t, i) => ({ ...t, outer: [wanted[i] ?? 900 + i] })) };
+    const target: TargetFacts = { name: 'here', arch: archByName('x86_64')!, kernel: 'mainline', pidMax: 32768, hasContainer: () => false, enclosing: procEnclosing(all, 100, { host: 'here' }) };
+    expect(findProblems(target, moved, { via: 'clone3', hostPids: true }).map((p) => p.message)).toEqual(
+      image.tasks.slice(0, 3).map((t, i) => `host pid ${wanted[i]} (task ${t.numbers.join('/')} of the image) is held by ${['task 61', 'zombie 63', 'thread 62 of process 61'][i]} on host here: clone3 would fail with EEXIST`),
+    );
   });
 });
 
