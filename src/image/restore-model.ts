@@ -11,6 +11,7 @@ import { CLONE_NEWPID, CLONE_NEWUSER } from '../abi/clone-flags.js';
 import { MAP_ANONYMOUS, MAP_SHARED, PROT_READ, PROT_WRITE } from '../abi/mman.js';
 import { SIGCHLD } from '../abi/signals.js';
 import type { SyscallName } from '../abi/syscall-names.js';
+import type { Arch } from '../arch/arch.js';
 import { archByName } from '../arch/registry.js';
 import type { Container } from '../container/container.js';
 import type { Machine } from '../container/machine.js';
@@ -23,7 +24,7 @@ import { PidNamespace } from '../kernel/pid-namespace.js';
 import { copyExtraState, type Task } from '../kernel/task.js';
 import { ARGUMENT_WINDOW, Libc, libcOf } from '../program/libc.js';
 import { decodeAddressSpace, pageFrames } from '../codec/address-space-record.js';
-import type { ContainerImage } from './container-image.js';
+import type { ContainerImage, ImageTask } from './container-image.js';
 import { key } from './image-sessions.js';
 import { failed } from './restore-error.js';
 import { RESTORER, type Actor, type CloneStep, type RestorePlan, type RestoreStep } from './restore-plan.js';
@@ -220,11 +221,35 @@ export function executeOnModel(m: Machine, image: ContainerImage, plan: RestoreP
   for (const s of plan.groups) carryOut(s);
   // Every task must now be in its session and group, at every container level.
   const containerNs = at(image.init).pid.ns;
+  checkSessionsAndGroups(tasks, at, containerNs, plan.outerLevels);
+
+  step('namespaces and credentials');
+  const { userOf, pidNs } = restoreNamespaces(host, image, at, enclosing);
+
+  step('last_pid');
+  // Zombies exit, with their recorded status (their children were reaped or reparented at death).
+  for (const s of plan.exits) carryOut(s);
+
+  step('memory');
+  const consoleOut = restoreTaskState(host, image, { at, userOf, pidNs, containerNs, arch, name: opts.name, adoptPages: opts.adoptPages === true, step });
+  // Children in the order the source kept them (creation, or reparenting when a parent died).
+  for (const s of plan.order) carryOut(s);
+
+  step('scheduler');
+  for (const [path, text] of image.programs) if (!m.sources.has(path)) m.addProgram(path, text);
+  const container: Container = { name: opts.name, init: at(image.init), console: consoleOut };
+  m.containers.set(container.name, container);
+  m.scheduler.resumeRound([...m.scheduler.pending(), ...image.round.map((i) => at(i))]);
+  return container;
+}
+
+/** checkSessionsAndGroups fails (CKPT_UNSUPPORTED) unless every restored task is in the session and group the image gives it, named from the container down. */
+function checkSessionsAndGroups(tasks: readonly ImageTask[], at: (i: number) => Task, containerNs: PidNamespace, outerLevels: number): void {
   /** idInside names a restored session or group id as the image does: its numbers from the container down, '' for one outside (cached: asked once per process) */
   const insideNames = new Map<Pid, string>();
   const idInside = (p: Pid): string => {
     let name = insideNames.get(p);
-    if (name === undefined) insideNames.set(p, (name = p.nrIn(containerNs) !== 0 ? p.numbers.slice(plan.outerLevels).join('/') : ''));
+    if (name === undefined) insideNames.set(p, (name = p.nrIn(containerNs) !== 0 ? p.numbers.slice(outerLevels).join('/') : ''));
     return name;
   };
   tasks.forEach((t, i) => {
@@ -232,8 +257,12 @@ export function executeOnModel(m: Machine, image: ContainerImage, plan: RestoreP
     if (idInside(g.session) !== key(t.sid)) failed(`task ${t.numbers.join('/')} ended up in session ${idInside(g.session) || '(outside)'} instead of ${key(t.sid) || '(outside)'}: this session layout is not supported yet`, 'CKPT_UNSUPPORTED');
     if (idInside(g.pgrp) !== key(t.pgid)) failed(`task ${t.numbers.join('/')} ended up in process group ${idInside(g.pgrp) || '(outside)'} instead of ${key(t.pgid) || '(outside)'}: this group layout is not supported yet`, 'CKPT_UNSUPPORTED');
   });
+}
 
-  step('namespaces and credentials');
+/** restoreNamespaces gives the image's user namespaces to the target and its pid namespaces their owners, last_pid and state, making those no task lives in. */
+function restoreNamespaces(host: Machine['host'], image: ContainerImage, at: (i: number) => Task, enclosing: Task): { userOf: (i: number) => UserNamespace; pidNs: PidNamespace[] } {
+  const tasks = image.tasks;
+  const above = enclosing.pid.ns;
   const userNs: UserNamespace[] = [];
   for (const [parent, owner] of image.userNs) {
     // The container's own user namespace belongs to whoever restores it, not to the uid the image names:
@@ -260,16 +289,28 @@ export function executeOnModel(m: Machine, image: ContainerImage, plan: RestoreP
     ns.lastPid = lastPid;
     ns.accepting = accepting;
   });
+  return { userOf, pidNs: pidNs as PidNamespace[] };
+}
 
-  step('last_pid');
-  // Zombies exit, with their recorded status (their children were reaped or reparented at death).
-  for (const s of plan.exits) carryOut(s);
+interface TaskStateContext {
+  at: (i: number) => Task;
+  userOf: (i: number) => UserNamespace;
+  pidNs: readonly PidNamespace[];
+  containerNs: PidNamespace;
+  arch: Arch;
+  /** the container's name, its console's */
+  name: string;
+  adoptPages: boolean;
+  step: (step: string) => void;
+}
 
-  step('memory');
+/** restoreTaskState gives every task what no syscall can: memory, open files, registers, credentials and the rest; it returns the container's console. */
+function restoreTaskState(host: Machine['host'], image: ContainerImage, { at, userOf, pidNs, containerNs, arch, name, adoptPages, step }: TaskStateContext): Console {
+  const tasks = image.tasks;
   // Memory: each image address space once, each shared page once.
-  const pages = pageFrames(image.pages, opts.adoptPages);
+  const pages = pageFrames(image.pages, adoptPages);
   const mms = image.mms.map((rec) => decodeAddressSpace(arch, rec, (p) => pages[p]!));
-  const consoleOut = new Console(opts.name);
+  const consoleOut = new Console(name);
   if (image.console.length > 0) consoleOut.write(new TextEncoder().encode(image.console));
   const files = image.files.map(([users, fds]) => {
     const table = new FileTable();
@@ -311,15 +352,7 @@ export function executeOnModel(m: Machine, image: ContainerImage, plan: RestoreP
       Object.assign(g, t.group);
     }
   });
-  // Children in the order the source kept them (creation, or reparenting when a parent died).
-  for (const s of plan.order) carryOut(s);
-
-  step('scheduler');
-  for (const [path, text] of image.programs) if (!m.sources.has(path)) m.addProgram(path, text);
-  const container: Container = { name: opts.name, init: at(image.init), console: consoleOut };
-  m.containers.set(container.name, container);
-  m.scheduler.resumeRound([...m.scheduler.pending(), ...image.round.map((i) => at(i))]);
-  return container;
+  return consoleOut;
 }
 
 /** hasNumbers reports whether `pid` has exactly `numbers` at its levels from `from` down (without making arrays: one check per restored task). */
