@@ -60,6 +60,8 @@ export interface ProcProcess {
   pidNs: number;
   /** inode of ns/pid_for_children: where its next children go (0 when unreadable) */
   pidNsForChildren: number;
+  /** the wait status a zombie leaves its parent (exit_code, the last field of /proc/PID/stat, since Linux 3.5); 0 while it runs */
+  exitCode: number;
 }
 
 /** ProcError says what in /proc could not be understood. */
@@ -128,6 +130,15 @@ function childrenFile(path: string): number[] {
   return readOr(() => readFileSync(path, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number), []);
 }
 
+/** parseStatExitCode reads exit_code, the last field of /proc/PID/stat (after the command in parentheses, which may hold spaces). */
+export function parseStatExitCode(text: string): number {
+  const fields = text.slice(text.lastIndexOf(')') + 2).trim().split(/\s+/);
+  // fields[0] is field 3 (state); exit_code is field 52
+  const code = Number(fields[49]);
+  if (!Number.isInteger(code)) throw new ProcError(`/proc stat has no exit_code field (Linux 3.5 and later have it): ${JSON.stringify(text.slice(0, 80))}`);
+  return code;
+}
+
 /** readProcess reads one process and its threads; null when it is gone (or `pid` names a thread that is not a leader). */
 export function readProcess(pid: number, proc = '/proc'): ProcProcess | null {
   const dir = join(proc, String(pid));
@@ -152,6 +163,7 @@ export function readProcess(pid: number, proc = '/proc'): ProcProcess | null {
     threads,
     pidNs: link('pid'),
     pidNsForChildren: link('pid_for_children'),
+    exitCode: readOr(() => parseStatExitCode(readFileSync(join(dir, 'stat'), 'utf8')), 0),
   };
 }
 

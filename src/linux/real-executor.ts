@@ -45,6 +45,14 @@ export function parseReply(line: string): Reply {
   return { kind: 'err', message: head === 'err' ? line.trim().slice(4) : `unexpected reply ${JSON.stringify(line)}` };
 }
 
+/** The signals whose default action dumps core (signal(7)): a zombie they made would also carry the core-dump flag, or not, by RLIMIT_CORE. */
+const CORE_SIGNALS = new Set([3, 4, 5, 6, 7, 8, 11, 24, 25, 31]);
+
+/** isInit: a task is its pid namespace's init (pid 1 there), which ignores signals sent from inside its namespace. */
+function isInit(t: ContainerImage['tasks'][number]): boolean {
+  return t.numbers[t.numbers.length - 1] === 1;
+}
+
 /** MAX_AGENTS: how many agents one helper keeps (its table's size). */
 const MAX_AGENTS = 4096;
 
@@ -66,7 +74,9 @@ export function whatLinuxCannot(plan: RestorePlan, image: ContainerImage): Probl
     if (s.do === 'exit') {
       const t = image.tasks[s.task]!;
       const status = t.group.groupExitStatus ?? t.exitStatus;
-      if ((status & 0x7f) !== 0) add(`zombie ${t.numbers.join('/')} was killed by signal ${status & 0x7f}: making such a zombie on the real kernel is not supported yet`);
+      const sig = status & 0x7f;
+      if (sig !== 0 && CORE_SIGNALS.has(sig)) add(`zombie ${t.numbers.join('/')} was killed by signal ${sig}, whose default action dumps core: making such a zombie on the real kernel is not supported yet`);
+      else if (sig !== 0 && isInit(t) && t.parent < 0) add(`the container's init ${t.numbers.join('/')} was killed by signal ${sig}: only its parent could send it, and that is the helper`);
     }
   }
   const asKept = childrenAsLinuxKeepsThem(plan, image);
@@ -203,6 +213,19 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
     if (reaper !== null) await call(reaper, `wait4 ${pidAsSeenBy(reaper, a)} 0`, `reaping ${name(a)}`);
   };
 
+  /**
+   * killedBy makes a zombie killed by a signal: the process sends it to itself, or for a namespace's
+   * init (which ignores what comes from inside its namespace) its parent sends it.
+   */
+  const killedBy = async (i: number, sig: number): Promise<void> => {
+    const t = tasks[i]!;
+    const sender = isInit(t) ? t.parent : i;
+    const r = await op(sender, `kill ${pidAsSeenBy(sender, i)} ${sig}`);
+    if (sender === i ? r.kind !== 'dead' && r.kind !== 'stuck' : r.kind !== 'r' || r.errno !== null) {
+      fail(`${name(i)} was not killed by signal ${sig}: ${r.kind === 'err' ? r.message : r.kind === 'r' ? (r.errno ?? 'it lives on') : r.kind}`);
+    }
+  };
+
   /** verifyGroups asks every process, while all still run, which group and session its own namespace says it is in. */
   const verifyGroups = async (): Promise<void> => {
     for (const [i, t] of tasks.entries()) {
@@ -236,7 +259,9 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
         break;
       case 'exit': {
         const t = tasks[s.task]!;
-        await exitAndReap(s.task, ((t.group.groupExitStatus ?? t.exitStatus) >> 8) & 0xff, null);
+        const status = t.group.groupExitStatus ?? t.exitStatus;
+        if ((status & 0x7f) === 0) await exitAndReap(s.task, (status >> 8) & 0xff, null);
+        else await killedBy(s.task, status & 0x7f);
         break;
       }
       case 'enter':

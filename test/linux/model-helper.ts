@@ -70,6 +70,10 @@ export class ModelHelper {
         const r = l.wait4(n[3]!, 0, n[4]!, 0);
         return this.result(r, ' status=0');
       }
+      case 'kill': {
+        const r = l.kill(n[3]!, n[4]!);
+        return agent.exited ? 'dead' : this.result(r);
+      }
       case 'ids':
         return `r 0 - pid=${l.getpid().ret} ppid=${l.getppid().ret} pgrp=${l.getpgid(0).ret} sid=${l.getsid(0).ret} tid=${l.gettid().ret}`;
       default:

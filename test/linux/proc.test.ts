@@ -13,7 +13,7 @@ import { Machine } from '../../src/container/machine.js';
 import { archByName } from '../../src/arch/registry.js';
 import { dumpContainer } from '../../src/image/dump.js';
 import { findProblems, type TargetFacts } from '../../src/image/restore-preflight.js';
-import { levelOf, namespacesOf, parseNsLink, parseStatus, pidHolders, procEnclosing, readProcess, readTree, scanProcesses, ProcError, type ProcProcess } from '../../src/linux/proc.js';
+import { levelOf, namespacesOf, parseNsLink, parseStatExitCode, parseStatus, pidHolders, procEnclosing, readProcess, readTree, scanProcesses, ProcError, type ProcProcess } from '../../src/linux/proc.js';
 
 function status(f: { name?: string; state?: string; tgid: number; pid: number; ppid: number; threads?: number; nspid: number[]; nstgid?: number[]; nspgid: number[]; nssid: number[] }): string {
   return [
@@ -37,6 +37,12 @@ describe('parseStatus and parseNsLink', () => {
     const s = parseStatus(status({ tgid: 64, pid: 64, ppid: 61, state: 'Z (zombie)', nspid: [64, 5, 1], nspgid: [61, 2, 0], nssid: [60, 1, 0] }));
     expect(s).toMatchObject({ state: 'Z', tgid: 64, pid: 64, ppid: 61, nspid: [64, 5, 1], nspgid: [61, 2, 0], nssid: [60, 1, 0] });
     expect(parseNsLink('pid:[4026531836]')).toBe(4026531836);
+  });
+
+  it('read a zombie\'s exit_code from stat, whatever its command name holds', () => {
+    const rest = Array.from({ length: 47 }, (_, i) => String(i + 5)).join(' ');
+    expect(parseStatExitCode(`123 (a) b (c) Z 1 ${rest} 768\n`)).toBe(768);
+    expect(() => parseStatExitCode('123 (x) S 1 2')).toThrow(/no exit_code field/);
   });
 
   it('refuse what they do not understand, saying what', () => {

@@ -75,6 +75,7 @@ async function buildsOrRefuses(image: ContainerImage): Promise<'built' | 'refuse
     expect(made.nspids.get(i)!.slice(plan.outerLevels)).toEqual(t.numbers);
     expect(task(i).nspids.slice(plan.outerLevels)).toEqual(t.numbers);
     expect(task(i).exited).toBe(t.exited);
+    if (t.exited && t.leader === i) expect(task(i).group.groupExitStatus ?? task(i).exitStatus).toBe(t.group.groupExitStatus ?? t.exitStatus);
     // the children's order comes out as the image has it, with no reordering
     expect([...task(i).children()].map((c) => index.get(c))).toEqual(t.children);
     if (t.leader !== i) return;

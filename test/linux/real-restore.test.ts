@@ -63,6 +63,8 @@ function checkTree(image: ContainerImage, made: RealRestore, outerLevels: number
     proc.set(i, p!);
     expect(p!.nspid.slice(outerLevels)).toEqual(t.numbers);
     expect(p!.state === 'Z').toBe(t.exited && image.tasks.every((u, k) => u.leader !== i || u.exited || k === i));
+    // a zombie leaves the wait status the image recorded (exit_code in /proc/PID/stat)
+    if (p!.state === 'Z') expect(p!.exitCode).toBe(t.group.groupExitStatus ?? t.exitStatus);
     // the session and group at each container level, 0 where the id is not seen from there (the image names those levels it sees)
     const seen = (id: number[] | null, nsfield: number[]): number[] => nsfield.slice(outerLevels, outerLevels + (id?.length ?? 0));
     expect(seen(t.sid, p!.nssid)).toEqual(t.sid ?? []);
