@@ -12,6 +12,7 @@ import { Host } from '../src/index.js';
 import { HostStore } from '../src/store/host-store.js';
 import { buildTreeRaw } from './eclone-tree.js';
 import { time, type Figure } from './measure.js';
+import { libcOf } from '../src/program/libc.js';
 
 /** A workload whose init forks 10,000 children that then call getpid forever. */
 const SPINNERS = ['var i, c', 'program main', 'loop:', '  if i >= 9999 goto spin', '  c = fork()', '  if c == 0 goto spin', '  i = i + 1', '  goto loop', 'spin:', '  c = getpid()', '  goto spin', 'end'].join('\n');
@@ -26,7 +27,7 @@ export function schedulerFigure(): Figure {
   const seconds = time(() => void m.scheduler.run(steps), 1);
   const syscalls = steps / 2;
   const host = Host.create({ arch: 'x86_64' });
-  const libc = host.libc(host.init);
+  const libc = libcOf(host, host.init);
   const direct = time(() => {
     for (let i = 0; i < syscalls; i++) libc.getpid();
   }, 1);

@@ -5,14 +5,15 @@
  * restorer does: arguments live in a MAP_SHARED page, so the restorer's own
  * memory is not copied on write after every fork.
  */
-import { CLONE_NEWPID, Host, MAP_ANONYMOUS, MAP_SHARED, PROT_READ, PROT_WRITE, SIGCHLD, encodeEcloneArgs } from '../src/index.js';
+import { CLONE_NEWPID, Host, MAP_ANONYMOUS, MAP_SHARED, PROT_READ, PROT_WRITE, SIGCHLD, encodeEcloneArgs, type Task } from '../src/index.js';
 import { abiRegisters } from '../src/arch/reg-access.js';
+import { libcOf } from '../src/program/libc.js';
 
 /** containers makes two nested containers and returns the level-2 init, the restorer. */
-function containers(arch: string): { host: Host; restorer: ReturnType<Host['libc']>['task'] } {
+function containers(arch: string): { host: Host; restorer: Task } {
   const host = Host.create({ arch, pidMax: 4 * 1024 * 1024 });
-  const init1 = host.libc(host.init).eclone(SIGCHLD | CLONE_NEWPID, { nr_pids: 1 }, 48, [1000]).child!;
-  const init2 = host.libc(init1).eclone(SIGCHLD | CLONE_NEWPID, { nr_pids: 2 }, 48, [1001, 1000]).child!;
+  const init1 = libcOf(host, host.init).eclone(SIGCHLD | CLONE_NEWPID, { nr_pids: 1 }, 48, [1000]).child!;
+  const init2 = libcOf(host, init1).eclone(SIGCHLD | CLONE_NEWPID, { nr_pids: 2 }, 48, [1001, 1000]).child!;
   return { host, restorer: init2 };
 }
 
@@ -20,7 +21,7 @@ function containers(arch: string): { host: Host; restorer: ReturnType<Host['libc
 export function buildTreeRaw(arch: string, tasks: number): { host: Host; calls: number } {
   const { host, restorer } = containers(arch);
   const abi = restorer.abi;
-  const l = host.libc(restorer);
+  const l = libcOf(host, restorer);
   const page = l.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0).ret;
   l.store(page, encodeEcloneArgs({ nr_pids: 3 }, abi.littleEndian));
   const pidsAddr = page + 64;
@@ -49,7 +50,7 @@ export function buildTreeRaw(arch: string, tasks: number): { host: Host; calls: 
 /** buildTreeLibc does the same through the C library (arguments marshalled on the stack, which copy-on-write then copies). */
 export function buildTreeLibc(arch: string, tasks: number): { host: Host; calls: number } {
   const { host, restorer } = containers(arch);
-  const l = host.libc(restorer);
+  const l = libcOf(host, restorer);
   for (let i = 0; i < tasks; i++) {
     const want = 2000 + i;
     if (l.eclone(SIGCHLD, { nr_pids: 3 }, 48, [want, want, want]).ret !== want) throw new Error(`eclone ${i} failed`);

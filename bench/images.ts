@@ -16,6 +16,7 @@ import { decodeImage } from '../src/image/image-codec.js';
 import { restoreAtomically } from '../src/image/restore.js';
 import { HostStore } from '../src/store/host-store.js';
 import { time, timeAsync, type Figure } from './measure.js';
+import { libcOf } from '../src/program/libc.js';
 
 /** A container three levels deep whose innermost init forks `n` sleepers. */
 function sleepers(n: number): string {
@@ -55,7 +56,7 @@ export function bigContainer(tasks: number): Machine {
   const c = m.run('ctr', 'sleepers.wl', sleepers(0));
   while (m.tasksOf(c).length < 3) if (!m.scheduler.step()) break;
   const level3 = m.tasksOf(c).find((t) => t.pid.level === 3)!;
-  const libc = m.host.libc(level3);
+  const libc = libcOf(m.host, level3);
   for (let n = m.tasksOf(c).length; n < tasks; n++) if (!libc.fork().child) throw new Error('fork failed');
   return m;
 }

@@ -5,7 +5,7 @@ export { Host, pidMaxLimit, STACK_SIZE, type HostOptions } from './kernel/host.j
 export { DEFAULT_KERNEL, KERNEL_NAMES, RULES as KERNEL_RULES, kernelRules, type KernelName, type KernelRules } from './kernel/personality.js';
 export type { Task, TaskState } from './kernel/task.js';
 export type { HostSnapshot, TaskSnapshot } from './kernel/snapshot.js';
-export { ARGUMENT_WINDOW, Libc, UserFault, encodeEcloneArgs, encodeClone3Args, type SyscallResult } from './program/libc.js';
+export { ARGUMENT_WINDOW, Libc, libcOf, UserFault, encodeEcloneArgs, encodeClone3Args, type SyscallResult } from './program/libc.js';
 export type { Arch, ArchName, RegLayout, RegField } from './arch/arch.js';
 export { ARCHES, archByName, archNames } from './arch/registry.js';
 export { placement, type Placement } from './arch/compat.js';

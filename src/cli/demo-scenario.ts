@@ -9,6 +9,7 @@ import { dumpContainer } from '../image/dump.js';
 import { restoreAtomically } from '../image/restore.js';
 import { Host, SIGCHLD } from '../index.js';
 import type { Task } from '../kernel/task.js';
+import { libcOf } from '../program/libc.js';
 
 export interface DemoRow {
   comm: string;
@@ -54,7 +55,7 @@ export function runDemo(workload: { path: string; text: string }, from = 'i386',
 /** collide takes host pid 2001 first, then asks for it through both interfaces. */
 export function collide(arch: string): DemoResult['collision'] {
   const host = Host.create({ arch });
-  const l = host.libc(host.init);
+  const l = libcOf(host, host.init);
   l.eclone(SIGCHLD, { nr_pids: 1 }, 48, [2001]);
   const before = JSON.stringify(host.snapshot());
   const e = l.eclone(SIGCHLD, { nr_pids: 1 }, 48, [2001]);

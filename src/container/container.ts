@@ -11,6 +11,7 @@ import type { Host } from '../kernel/host.js';
 import type { Task } from '../kernel/task.js';
 import type { Compiled } from '../program/compile.js';
 import { loadProgram } from '../program/interpreter.js';
+import { libcOf } from '../program/libc.js';
 
 export interface Container {
   name: string;
@@ -30,7 +31,7 @@ export class ContainerError extends Error {
 }
 
 export function startContainer(host: Host, name: string, program: Compiled): Container {
-  const r = host.libc(host.init).clone(SIGCHLD | CLONE_NEWPID | CLONE_NEWUSER, 0, 0, 0, 0);
+  const r = libcOf(host, host.init).clone(SIGCHLD | CLONE_NEWPID | CLONE_NEWUSER, 0, 0, 0, 0);
   if (!r.child) throw new ContainerError(`cannot start container ${name}: clone failed with ${r.errno}`);
   const init = r.child;
   const console = new Console(name);

@@ -7,6 +7,7 @@ import { isValidName, NAME_RULE } from './names.js';
 import { SIGKILL } from '../abi/signals.js';
 import type { ArchName } from '../arch/arch.js';
 import { Host } from '../kernel/host.js';
+import { copyHost } from '../kernel/host-copy.js';
 import type { PidNamespace } from '../kernel/pid-namespace.js';
 import type { KernelName } from '../kernel/personality.js';
 import type { Task } from '../kernel/task.js';
@@ -14,6 +15,7 @@ import { compileWorkload, type Compiled } from '../program/compile.js';
 import { parseWorkload } from '../program/parse.js';
 import { Scheduler } from '../program/scheduler.js';
 import { ContainerError, startContainer, type Container } from './container.js';
+import { libcOf } from '../program/libc.js';
 
 export class Machine {
   readonly containers = new Map<string, Container>();
@@ -32,6 +34,17 @@ export class Machine {
   /** create makes a machine with a new host; `kernel` is its personality (mainline unless given). */
   static create(name: string, arch: ArchName | string, pidMax?: number, kernel?: KernelName): Machine {
     return new Machine(name, Host.create({ arch, ...(pidMax === undefined ? {} : { pidMax }), ...(kernel === undefined ? {} : { kernel }) }));
+  }
+
+  /** copy makes an independent machine in this one's state: a restore works on a copy and keeps it only when it succeeds. */
+  copy(): Machine {
+    const { host, taskOf, consoleOf } = copyHost(this.host);
+    const m = new Machine(this.name, host);
+    for (const [path, text] of this.sources) m.addProgram(path, text);
+    // a container whose init has been reaped has no task left (its namespace died with it): it is gone
+    for (const [name, c] of this.containers) if (this.host.tasks.has(c.init)) m.containers.set(name, { name, init: taskOf(c.init), console: consoleOf(c.console) });
+    m.scheduler.resumeRound(this.scheduler.pending().filter((t) => this.host.tasks.has(t)).map(taskOf));
+    return m;
   }
 
   /** addProgram parses and compiles a workload (ParseError on bad input) and keeps its text. */
@@ -57,7 +70,7 @@ export class Machine {
    * have it), and the container is forgotten with those restored inside it.
    */
   remove(container: Container): void {
-    const libc = this.host.libc(this.host.init);
+    const libc = libcOf(this.host, this.host.init);
     if (container.init.state !== 'zombie') libc.kill(container.init.pid.nr, SIGKILL);
     if (container.init.parent === this.host.init) libc.wait4(container.init.pid.nr, 0, 0, 0);
     const ns = container.init.pid.ns;

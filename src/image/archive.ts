@@ -8,7 +8,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Header } from 'tar';
 import { ENTRIES, ImageError } from './format.js';
-import { byteLength, concatBytes, isZero, sameBytes } from './bytes.js';
+import { byteLength, concatBytes, isZero, sameBytes } from '../codec/bytes.js';
 
 const BLOCK = 512;
 /** the largest image read: one typed array (Node 20's limit is 4 GiB) */

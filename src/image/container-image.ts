@@ -8,7 +8,7 @@
  */
 import type { ArchName } from '../arch/arch.js';
 import type { KernelName } from '../kernel/personality.js';
-import type { AddressSpaceRecord, PageRecord } from './address-space-record.js';
+import type { AddressSpaceRecord, PageRecord } from '../codec/address-space-record.js';
 
 export interface ImageTask {
   /** index into pidNs of the task's own namespace */

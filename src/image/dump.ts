@@ -13,8 +13,8 @@ import type { Pid } from '../kernel/pid.js';
 import type { PidNamespace } from '../kernel/pid-namespace.js';
 import type { Task } from '../kernel/task.js';
 import type { ContainerImage, FileRecord, ImageTask } from './container-image.js';
-import { Indexer } from './indexer.js';
-import { encodeAddressSpace, pageRecords } from './address-space-record.js';
+import { Indexer } from '../codec/indexer.js';
+import { encodeAddressSpace, pageRecords } from '../codec/address-space-record.js';
 
 /** DumpError says why a container cannot be checkpointed. */
 export class DumpError extends Error {

@@ -14,7 +14,7 @@ import { ENTRIES, FORMAT_VERSION, IMAGE_MAGIC, ImageError, TOOL_VERSION, type En
 import { checkImage } from './image-consistency.js';
 import { storePages } from './page-store.js';
 import { filesSchema, manifestSchema, memorySchema, namespacesSchema, programsSchema, schedulerSchema, tasksSchema } from './records.js';
-import { sameBytes } from './bytes.js';
+import { sameBytes } from '../codec/bytes.js';
 
 export interface EncodeOptions {
   /** store program text in the image (the default: an image restores anywhere); false refers to it by path and hash only */

@@ -9,9 +9,9 @@
  */
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { BATCH_BYTES, IN_FLIGHT, writeFileAtomicallyStreamed } from '../store/atomic-file.js';
+import { BATCH_BYTES, IN_FLIGHT, writeFileAtomicallyStreamed } from '../disk/atomic-file.js';
 import { digestsFor, EntryDigester, MAX_IMAGE_BYTES, tarLayout, untar } from './archive.js';
-import { byteLength } from './bytes.js';
+import { byteLength } from '../codec/bytes.js';
 import type { ContainerImage } from './container-image.js';
 import { ImageError, type EntryName } from './format.js';
 import { encodeBody, encodeImage, manifestEntries, sha256, type EncodeOptions } from './image-codec.js';

@@ -9,8 +9,8 @@
  * back to back in one buffer (as a dump leaves them) joined into one view:
  * nothing is copied.
  */
-import type { PageRecord } from './address-space-record.js';
-import { sameBytes } from './bytes.js';
+import type { PageRecord } from '../codec/address-space-record.js';
+import { sameBytes } from '../codec/bytes.js';
 
 export interface StoredPages {
   /** pages.bin, as chunks to write one after another */

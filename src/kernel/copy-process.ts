@@ -309,7 +309,6 @@ function linkChild(host: HostState, parent: Task, req: CloneRequest, child: Task
     child.group.unkillable = true;
   }
   host.tasks.add(child);
-  host.lastChild = child;
   if (hasFlag(flags, CLONE_PARENT_SETTID)) tryPutUserInt(parent, req.parentTid, pid.nrIn(parent.activeNs));
   if (hasFlag(flags, CLONE_CHILD_SETTID)) tryPutUserInt(child, req.childTid, pid.vnr);
   if (hasFlag(flags, CLONE_CHILD_CLEARTID)) child.clearChildTid = req.childTid;

@@ -1,13 +1,12 @@
 /**
  * HostState is what the kernel's functions need of a host: the root
- * namespaces, the task list, id counters for committing new namespaces, and
- * the last child created (for the C library's convenience).
+ * namespaces, the task list and id counters for committing new namespaces.
  */
 import type { Arch } from '../arch/arch.js';
 import type { UserNamespace } from './credentials.js';
 import type { KernelRules } from './personality.js';
 import type { PidNamespace } from './pid-namespace.js';
-import type { Task } from './task.js';
+import type { ThreadGroup } from './thread-group.js';
 import type { TaskList } from './task-list.js';
 
 export interface HostState {
@@ -19,8 +18,6 @@ export interface HostState {
   readonly rootPidNs: PidNamespace;
   /** every task not yet released (alive or zombie), in creation order */
   readonly tasks: TaskList;
-  /** the child made by the most recent successful fork-type call */
-  lastChild: Task | null;
   /** the model clock, in ticks */
   clock: number;
   /**
@@ -30,6 +27,12 @@ export interface HostState {
    * looks at them again when this changes
    */
   wakeups: number;
+  /**
+   * signalFromKernel applies `sig`'s default action to `group` as a signal the kernel sends of its own
+   * accord (SEND_SIG_PRIV). A method, not an import of signals.ts, because signal delivery is itself
+   * what ends processes (exit.ts): exit code calls back up through the host, not in a circle of imports.
+   */
+  signalFromKernel(group: ThreadGroup, sig: number): void;
   commitPidNs(ns: PidNamespace): void;
   commitUserNs(ns: UserNamespace): void;
 }

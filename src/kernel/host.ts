@@ -21,7 +21,7 @@ import { copyExtraState, Task } from './task.js';
 import { TaskList } from './task-list.js';
 import { ThreadGroup } from './thread-group.js';
 import { takeSnapshot, type HostSnapshot } from './snapshot.js';
-import { Libc } from '../program/libc.js';
+import { deliver, FROM_KERNEL } from './signals.js';
 
 /** STACK_SIZE: the stack mapping every new address space starts with. */
 export const STACK_SIZE = 128 * 1024;
@@ -59,7 +59,6 @@ export function pidCapacity(arch: Arch, rules: KernelRules, pidMax: number): num
 
 export class Host implements HostState {
   readonly tasks = new TaskList();
-  lastChild: Task | null = null;
   clock = 0;
   wakeups = 0;
   readonly rootUserNs: UserNamespace;
@@ -67,7 +66,6 @@ export class Host implements HostState {
   readonly init: Task;
   private nextPidNsId = 0;
   private nextUserNsId = 0;
-  private readonly libcs = new WeakMap<Task, Libc>();
 
   /** the personality's rules, the same object every pid namespace of the host holds */
   readonly rules: KernelRules;
@@ -131,6 +129,10 @@ export class Host implements HostState {
     return new Host(arch, pidMax, kernel);
   }
 
+  signalFromKernel(group: ThreadGroup, sig: number): void {
+    deliver(this, FROM_KERNEL, group, sig);
+  }
+
   commitPidNs(ns: PidNamespace): void {
     if (ns.id < 0) ns.id = this.nextPidNsId++;
   }
@@ -176,16 +178,6 @@ export class Host implements HostState {
   syscall(task: Task): void {
     if (!this.tasks.has(task) || task.exited) throw new RangeError(`task ${task.pid.nr} has exited and cannot make syscalls`);
     enterKernel(this, task);
-  }
-
-  /** libc returns the C library of `task`: one method per syscall, arguments in C order. */
-  libc(task: Task): Libc {
-    let l = this.libcs.get(task);
-    if (!l) {
-      l = new Libc(this, task);
-      this.libcs.set(task, l);
-    }
-    return l;
   }
 
   /** snapshot returns a plain value that deep-equals another host's exactly when both are in the same state. */

@@ -10,7 +10,6 @@
 import { SIGCONT, SIGHUP } from '../abi/signals.js';
 import type { HostState } from './host-state.js';
 import type { Pid } from './pid.js';
-import { deliver, FROM_KERNEL } from './signals.js';
 import type { Task } from './task.js';
 import { hasStoppedJobs, type ThreadGroup } from './thread-group.js';
 
@@ -30,8 +29,8 @@ export function killOrphanedPgrp(host: HostState, leader: Task, father: Task | n
   const members = membersOf(host, pgrp);
   if (!willBecomeOrphaned(members, pgrp, father ? null : leader)) return;
   // The kernel sends both under one lock and the members die later; here SIGHUP ends them at once, so a member that is gone gets no SIGCONT.
-  for (const g of members) deliver(host, FROM_KERNEL, g, SIGHUP);
-  for (const g of members) deliver(host, FROM_KERNEL, g, SIGCONT);
+  for (const g of members) host.signalFromKernel(g, SIGHUP);
+  for (const g of members) host.signalFromKernel(g, SIGCONT);
 }
 
 /** membersOf lists the thread groups in process group `pgrp`, zombies included (the leaders attached to it as PIDTYPE_PGID), oldest first. */

@@ -10,7 +10,7 @@ import { constants } from 'node:fs';
 import { link, open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ImageError } from '../image/format.js';
-import { processAlive } from '../store/process-alive.js';
+import { processAlive } from '../disk/process-alive.js';
 import { writeFailed } from './layout-files.js';
 
 /** files whose names start so are ckpt's own bookkeeping in a layout, not content */

@@ -6,7 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeFileAtomically } from '../store/atomic-file.js';
+import { writeFileAtomically } from '../disk/atomic-file.js';
 import { ImageError } from '../image/format.js';
 import { MAX_JSON_BYTES, parseJson, writeFailed } from './layout-files.js';
 import { checkpointManifest, readLayoutImage, type Artifact } from './layout-reader.js';

@@ -132,6 +132,19 @@ function putU32(b: Uint8Array, offset: number, le: boolean, v: number | undefine
   if (v !== undefined) writeBig(b, offset, 4, le, BigInt(v));
 }
 
+/** The C library of each task: one per task, since a call blocked in it is resumed through the same one. */
+const libraries = new WeakMap<Task, Libc>();
+
+/** libcOf returns the C library of `task` on `host`: one method per syscall, arguments in C order. */
+export function libcOf(host: LibcHost, task: Task): Libc {
+  let l = libraries.get(task);
+  if (!l || !l.servesHost(host)) {
+    l = new Libc(host, task);
+    libraries.set(task, l);
+  }
+  return l;
+}
+
 export class Libc {
   private pending: PendingCall | null = null;
   /** the caller's registers while a call runs: one buffer per library, as calls never overlap (a blocked one must be resumed first), since a copy per call costs a malloc and a free */
@@ -143,6 +156,11 @@ export class Libc {
     /** where calls marshal structs and arrays: ARGUMENT_WINDOW bytes from this address, or (undefined) below the stack pointer */
     private readonly window?: number,
   ) {}
+
+  /** servesHost reports whether this library enters `host`'s kernel. */
+  servesHost(host: LibcHost): boolean {
+    return this.host === host;
+  }
 
   private get abi(): Arch {
     return this.task.abi;
@@ -166,7 +184,6 @@ export class Libc {
     const dv = t.dv;
     regs.nr.set(dv, abi.syscalls[name]);
     values.forEach((v, i) => regs.args[i]!.set(dv, v));
-    this.host.lastChild = null;
     this.host.syscall(t);
     return this.finish({ name, scratch, savedRegs, savedExtra, after });
   }
@@ -182,7 +199,11 @@ export class Libc {
     const { ret, errno } = this.abi.readReturn(t.dv);
     const result: SyscallResult = { ret };
     if (errno !== 0) result.errno = errnoName(errno) ?? 'EINVAL';
-    else if (FORK_TYPES.has(p.name) && this.host.lastChild) result.child = this.host.lastChild;
+    else if (FORK_TYPES.has(p.name)) {
+      // A fork-type call returns the child's pid as its caller's namespace sees it (pid_vnr): that names the child.
+      const child = t.activeNs.pids.get(ret)?.task;
+      if (child) result.child = child;
+    }
     p.after?.(result);
     p.scratch.restore();
     t.regs.set(p.savedRegs);
@@ -195,7 +216,6 @@ export class Libc {
     const p = this.pending;
     if (!p) throw new RangeError(`libc: task ${this.task.pid.nr} is not blocked in a call`);
     this.pending = null;
-    this.host.lastChild = null;
     this.host.syscall(this.task);
     return this.finish(p);
   }

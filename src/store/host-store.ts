@@ -14,8 +14,8 @@ import { isValidName, NAME_RULE } from '../container/names.js';
 import type { KernelName } from '../kernel/personality.js';
 import { decodeMachine, encodeMachine, MachineDecodeError, type MachineRecord } from './machine-codec.js';
 import { StoreError } from './store-error.js';
-import { sweepTemporaries, writeFileAtomically } from './atomic-file.js';
-import { processAlive } from './process-alive.js';
+import { sweepTemporaries, writeFileAtomically } from '../disk/atomic-file.js';
+import { processAlive } from '../disk/process-alive.js';
 
 const HOST_SUFFIX = '.host';
 /** how long a command waits for another one's lock: CKPT_LOCK_TIMEOUT seconds, 60 by default */

@@ -20,8 +20,8 @@ import { copyExtraState, Task } from '../kernel/task.js';
 import { ThreadGroup } from '../kernel/thread-group.js';
 import type { SyscallName } from '../abi/syscall-names.js';
 import { Machine } from '../container/machine.js';
-import { Indexer } from '../image/indexer.js';
-import { decodeAddressSpace, encodeAddressSpace, pageFrames, pageRecords, type AddressSpaceRecord, type PageRecord } from '../image/address-space-record.js';
+import { Indexer } from '../codec/indexer.js';
+import { decodeAddressSpace, encodeAddressSpace, pageFrames, pageRecords, type AddressSpaceRecord, type PageRecord } from '../codec/address-space-record.js';
 
 export const MACHINE_FORMAT = 1;
 

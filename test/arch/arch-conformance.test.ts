@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { ARCHES, CLONE_SETTLS, CLONE_SIGHAND, CLONE_THREAD, CLONE_VM, Host, SIGCHLD, archByName, decodeRegs, encodeRegs, nonZeroPadding, placement, type Arch } from '../../src/index.js';
 import { fieldOf, layoutGaps } from '../../src/arch/register-file.js';
 import { abiRegisters, accessor } from '../../src/arch/reg-access.js';
+import { libcOf } from '../../src/program/libc.js';
 
 /** Offsets and sizes from docs/semantics.md §15.2, per arch: [regs size, fpu size, {field: offset}]. */
 const LAYOUT_FACTS: Record<string, [number, number, Record<string, number>]> = {
@@ -107,14 +108,14 @@ describe.each(ARCHES.map((a) => [a.name, a] as const))('%s', (name, arch) => {
 
   it('a new child sees a zero result (and CR0.SO clear) in the parent\'s registers', () => {
     const h = Host.create({ arch: name });
-    const child = h.libc(h.init).fork().child!;
+    const child = libcOf(h, h.init).fork().child!;
     expect(arch.readReturn(child.dv)).toEqual({ ret: 0, errno: 0 });
     expect(arch.getPc(child.dv)).toBe(arch.getPc(h.init.dv) + arch.syscall.insnSize);
   });
 
   it('leaves a blocked syscall restartable: pc on the trap, first argument restored', () => {
     const h = Host.create({ arch: name });
-    h.libc(h.init).fork();
+    libcOf(h, h.init).fork();
     const pc = arch.getPc(h.init.dv);
     // -1 fills the whole register: the restart must restore every byte of it.
     trapWith(h, arch, arch.syscalls.wait4, [-1, 0, 0, 0, 0, 0]);
@@ -126,7 +127,7 @@ describe.each(ARCHES.map((a) => [a.name, a] as const))('%s', (name, arch) => {
 
   it('installs CLONE_SETTLS in the thread-pointer register(s)', () => {
     const h = Host.create({ arch: name });
-    const l = h.libc(h.init);
+    const l = libcOf(h, h.init);
     let tls = 0x1234560;
     if (name === 'i386') {
       // struct user_desc for GDT entry 6

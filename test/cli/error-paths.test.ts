@@ -20,6 +20,7 @@ import { encodeImage, manifestDigest } from '../../src/image/image-codec.js';
 import { rewriteRecord } from '../fuzz/image-mutations.js';
 import { HostStore } from '../../src/store/host-store.js';
 import { ckptIn } from './run-ckpt.js';
+import { libcOf } from '../../src/program/libc.js';
 
 const NESTED = 'images/workloads/nested.wl';
 const nestedText = readFileSync(NESTED, 'utf8');
@@ -132,7 +133,7 @@ beforeAll(async () => {
   const full = Machine.create('full', 'x86_64', 301);
   const filler = full.run('filler', 'sleepers.wl', 'program main\n  sleep 100000000\nend\n');
   full.scheduler.run(1);
-  while (full.host.libc(full.host.init).fork().child);
+  while (libcOf(full.host, full.host.init).fork().child);
   void filler;
   store.add(full);
   const pidfd = Machine.create('pidfd', 'x86_64');

@@ -4,6 +4,7 @@
  * their magic bytes, truncation and foreign archives named as such, and a
  * listing cut short by its reader ending quietly.
  */
+import { libcOf } from '../../src/program/libc.js';
 import { execa } from 'execa';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -97,7 +98,7 @@ describe.skipIf(!built)('images through pipes', () => {
     // enough tasks that ps writes more than a pipe holds
     const m = Machine.create('many', 'x86_64');
     const c = m.run('crowd', join(process.cwd(), NESTED), readFileSync(NESTED, 'utf8'));
-    for (let i = 0; i < 3000; i++) m.host.libc(c.init).fork();
+    for (let i = 0; i < 3000; i++) libcOf(m.host, c.init).fork();
     new HostStore(root).add(m);
     const r = await sh('$CKPT ps --host many 2>err.txt | head -2 > /dev/null; echo ${PIPESTATUS[0]}; cat err.txt');
     expect(r.stdout.trim()).toBe('0');

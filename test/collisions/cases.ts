@@ -16,6 +16,7 @@
  */
 import type { Machine } from '../../src/container/machine.js';
 import type { RestoreOptions } from '../../src/image/restore.js';
+import { libcOf } from '../../src/program/libc.js';
 
 export interface CollisionCase {
   name: string;
@@ -41,25 +42,25 @@ const collisionAtBox = (via: 'eclone' | 'clone3', holder: string): string =>
 
 const THREAD = 0x10000 | 0x800 | 0x100;
 
-const fork = (m: Machine, parent = m.host.init) => m.host.libc(parent).fork().child!;
+const fork = (m: Machine, parent = m.host.init) => libcOf(m.host, parent).fork().child!;
 
 /** orphanGroup: `parent` forks a leader (its pid 2) that makes a group, forks a member and is reaped: the group id outlives it. */
 const orphanGroup = (m: Machine, parent = m.host.init): void => {
   const leader = fork(m, parent);
-  m.host.libc(leader).setpgid(0, 0);
+  libcOf(m.host, leader).setpgid(0, 0);
   fork(m, leader);
-  m.host.libc(leader).exit(0);
-  m.host.libc(parent).wait4(2, 0, 0, 0);
+  libcOf(m.host, leader).exit(0);
+  libcOf(m.host, parent).wait4(2, 0, 0, 0);
 };
 
 /** orphanSession: the same with a session, its member in a group of its own, so only the session id is left. */
 const orphanSession = (m: Machine, parent = m.host.init): void => {
   const leader = fork(m, parent);
-  m.host.libc(leader).setsid();
+  libcOf(m.host, leader).setsid();
   const member = fork(m, leader);
-  m.host.libc(member).setpgid(0, 0);
-  m.host.libc(leader).exit(0);
-  m.host.libc(parent).wait4(2, 0, 0, 0);
+  libcOf(m.host, member).setpgid(0, 0);
+  libcOf(m.host, leader).exit(0);
+  libcOf(m.host, parent).wait4(2, 0, 0, 0);
 };
 
 export const CASES: CollisionCase[] = [
@@ -83,7 +84,7 @@ export const CASES: CollisionCase[] = [
   },
   {
     name: 'a host pid held by a zombie',
-    setup: (m) => void m.host.libc(fork(m)).exit(0),
+    setup: (m) => void libcOf(m.host, fork(m)).exit(0),
     options: { hostPids: true },
     reasons: ['host pid 2 (task 1 of the image) is held by zombie 2 on host t: eclone would fail with EBUSY'],
   },
@@ -109,7 +110,7 @@ export const CASES: CollisionCase[] = [
     name: "a host pid held by a thread's tid",
     setup: (m) => {
       const p = fork(m);
-      m.host.libc(p).clone(THREAD, 0, 0, 0, 0);
+      libcOf(m.host, p).clone(THREAD, 0, 0, 0, 0);
     },
     options: { hostPids: true },
     reasons: [
@@ -167,14 +168,14 @@ export const CASES: CollisionCase[] = [
   {
     name: 'a container-level pid held by a zombie',
     image: 'inside',
-    setup: (m) => void m.host.libc(fork(m, box(m))).exit(0),
+    setup: (m) => void libcOf(m.host, fork(m, box(m))).exit(0),
     options: { into: 'box', hostPids: true },
     reasons: [collisionAtBox('eclone', 'zombie 2')],
   },
   {
     name: "a container-level pid held by a thread's tid",
     image: 'inside',
-    setup: (m) => void m.host.libc(box(m)).clone(THREAD, 0, 0, 0, 0),
+    setup: (m) => void libcOf(m.host, box(m)).clone(THREAD, 0, 0, 0, 0),
     options: { into: 'box', hostPids: true },
     reasons: [collisionAtBox('eclone', 'thread 2 of process 1')],
   },
@@ -226,7 +227,7 @@ export const CASES: CollisionCase[] = [
   },
   {
     name: 'into a container whose init has exited',
-    setup: (m) => void m.host.libc(box(m)).exit(0),
+    setup: (m) => void libcOf(m.host, box(m)).exit(0),
     options: { into: 'box' },
     reasons: ["--into box: that container's init has exited, so its pid namespace takes no new processes"],
   },

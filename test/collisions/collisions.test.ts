@@ -9,9 +9,11 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/container/machine.js';
 import { dumpContainer } from '../../src/image/dump.js';
-import { preflight, restoreAtomically, RestoreError } from '../../src/image/restore.js';
+import { preflight, restoreAtomically } from '../../src/image/restore.js';
+import { RestoreError } from '../../src/image/restore-error.js';
 import type { KernelName } from '../../src/kernel/personality.js';
 import { CASES, IDLE, type CollisionCase } from './cases.js';
+import { libcOf } from '../../src/program/libc.js';
 
 /** kernelOf: the personality a case's hosts have (see above) */
 const kernelOf = (c: CollisionCase): KernelName => (c.image === 'inside' || c.options.into !== undefined ? '2.6.32' : 'mainline');
@@ -26,7 +28,7 @@ function image(pidMaxSource?: number, kernel?: KernelName) {
 /** imageInside: the same container restored inside `box` (after ten other host processes) and checkpointed there. */
 function imageInside() {
   const m = Machine.create('s', 'x86_64', undefined, '2.6.32');
-  for (let i = 0; i < 10; i++) m.host.libc(m.host.init).fork();
+  for (let i = 0; i < 10; i++) libcOf(m.host, m.host.init).fork();
   m.run('box', 'idle.wl', IDLE);
   const { machine, container } = restoreAtomically(m, image(undefined, '2.6.32'), { into: 'box' });
   return dumpContainer(machine, container);

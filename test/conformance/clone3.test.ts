@@ -27,6 +27,7 @@ import {
 } from '../../src/index.js';
 import { abiRegisters } from '../../src/arch/reg-access.js';
 import { ALL_ARCHES, BAD_POINTER, forked, nestedInit, unprivileged, userContainer } from '../helpers.js';
+import { libcOf } from '../../src/program/libc.js';
 
 type Args = Omit<Clone3Args, 'set_tid'> & { set_tid?: number[] | number };
 
@@ -55,9 +56,9 @@ const INTO_CGROUP = 1n << 33n;
 
 /** checkpointRestoreOnly keeps only CAP_CHECKPOINT_RESTORE in a forked child (selftest clone3_cap_checkpoint_restore). */
 function checkpointRestoreOnly(h: Host): Task {
-  const child = h.libc(h.init).fork().child!;
+  const child = libcOf(h, h.init).fork().child!;
   const cr = 2 ** (CAP_CHECKPOINT_RESTORE - 32);
-  const r = h.libc(child).capset({ version: LINUX_CAPABILITY_VERSION_3, pid: 0 }, [
+  const r = libcOf(h, child).capset({ version: LINUX_CAPABILITY_VERSION_3, pid: 0 }, [
     { effective: 0, permitted: 0, inheritable: 0 },
     { effective: cr, permitted: cr, inheritable: 0 },
   ]);
@@ -99,7 +100,7 @@ const CASES: Clone3Case[] = [
     source: '§6',
     pidMax: 400,
     setup: (h) => {
-      const l = h.libc(forked(h, 300));
+      const l = libcOf(h, forked(h, 300));
       l.kill(42, SIGKILL);
       if (l.wait4(42, 0, 0, 0).ret !== 42) throw new Error('could not reap 42');
       return h.init;
@@ -130,10 +131,10 @@ const CASES: Clone3Case[] = [
     name: 'a namespace whose init died accepts no pids: ENOMEM',
     source: '§5.3, §5.4',
     setup: (h) => {
-      const u = h.libc(h.init).fork().child!;
-      h.libc(u).unshare(CLONE_NEWPID);
-      const first = h.libc(u).fork().child!;
-      h.libc(u).kill(first.pid.nr, SIGKILL);
+      const u = libcOf(h, h.init).fork().child!;
+      libcOf(h, u).unshare(CLONE_NEWPID);
+      const first = libcOf(h, u).fork().child!;
+      libcOf(h, u).kill(first.pid.nr, SIGKILL);
       return u;
     },
     args: { exit_signal: SIGCHLD },
@@ -145,7 +146,7 @@ const CASES: Clone3Case[] = [
   {
     name: 'CLONE_NEWPID | CLONE_PARENT from a process that is not an init',
     source: 'kernel/pid_namespace.c copy_pid_ns (v6.12): no CLONE_PARENT rule',
-    setup: (h) => h.libc(h.init).fork().child!,
+    setup: (h) => libcOf(h, h.init).fork().child!,
     args: { flags: CLONE_NEWPID | CLONE_PARENT },
     expect: ok([3, 1], 3),
     v2632: { expect: { errno: 'EINVAL' }, source: 'kernel/pid_namespace.c copy_pid_ns (v2.6.32): CLONE_THREAD | CLONE_PARENT' },
@@ -174,7 +175,7 @@ function run(arch: string, kernel: Kernel, c: Clone3Case) {
   const masked = (snap: ReturnType<Host['snapshot']>) =>
     JSON.stringify(c.advancesLastPid ? { ...snap, pidNamespaces: snap.pidNamespaces.map((n) => ({ ...n, lastPid: 0 })) } : snap);
   const before = h.snapshot();
-  const r = h.libc(caller).clone3(c.args, c.size ?? 88);
+  const r = libcOf(h, caller).clone3(c.args, c.size ?? 88);
   if (r.errno) {
     const after = h.snapshot();
     if (c.advancesLastPid) expect(after.pidNamespaces.map((n) => n.lastPid)).not.toEqual(before.pidNamespaces.map((n) => n.lastPid));
@@ -197,7 +198,7 @@ describe.each(KERNELS)('clone3 with set_tid (docs/semantics.md §5) through ever
 describe.each(ALL_ARCHES)('clone3 effects on %s', (arch) => {
   it('a non-zero byte past the kernel struct is E2BIG before the head is read', () => {
     const h = Host.create({ arch });
-    const l = h.libc(h.init);
+    const l = libcOf(h, h.init);
     const page = l.mmap(0, 4096, 3, 0x22, -1, 0).ret;
     l.store(page + 100, new Uint8Array([1]));
     expect(l.clone3(page, 128).errno).toBe('E2BIG');
@@ -208,11 +209,11 @@ describe.each(ALL_ARCHES)('clone3 effects on %s', (arch) => {
 
   it('set_tid never moves the cursor; after unshare(CLONE_NEWPID) only pid 1 may be named first', () => {
     const h = Host.create({ arch });
-    const l = h.libc(h.init);
+    const l = libcOf(h, h.init);
     expect(l.clone3({ exit_signal: SIGCHLD, set_tid: [900] }, 88).ret).toBe(900);
     expect(l.fork().ret).toBe(2);
     const u = l.fork().child!;
-    const lu = h.libc(u);
+    const lu = libcOf(h, u);
     expect(lu.unshare(CLONE_NEWPID).ret).toBe(0);
     expect(lu.clone3({ exit_signal: SIGCHLD, set_tid: [5] }, 88).errno).toBe('EINVAL');
     const init = lu.clone3({ exit_signal: SIGCHLD, set_tid: [1, 1000] }, 88).child!;
@@ -222,18 +223,18 @@ describe.each(ALL_ARCHES)('clone3 effects on %s', (arch) => {
 
   it('CLONE_PARENT with exit_signal 0 makes a sibling that inherits its creator\'s exit signal (mainline copy_process)', () => {
     const h = Host.create({ arch });
-    const child = h.libc(h.init).fork().child!;
-    const sibling = h.libc(child).clone3({ flags: CLONE_PARENT, exit_signal: 0 }, 64).child!;
+    const child = libcOf(h, h.init).fork().child!;
+    const sibling = libcOf(h, child).clone3({ flags: CLONE_PARENT, exit_signal: 0 }, 64).child!;
     expect(sibling.parent).toBe(h.init);
     expect(sibling.exitSignal).toBe(SIGCHLD);
     // eclone (2.6.32) takes the signal from the flags instead
-    const viaEclone = h.libc(child).eclone(CLONE_PARENT, {}, 48, []).child!;
+    const viaEclone = libcOf(h, child).eclone(CLONE_PARENT, {}, 48, []).child!;
     expect(viaEclone.exitSignal).toBe(0);
   });
 
   it('CLONE_PIDFD writes the new descriptor to pidfd', () => {
     const h = Host.create({ arch });
-    const l = h.libc(h.init);
+    const l = libcOf(h, h.init);
     const page = l.mmap(0, 4096, 3, 0x22, -1, 0).ret;
     l.storeInt32(page, -1);
     expect(l.clone3({ flags: CLONE_PIDFD, exit_signal: SIGCHLD, pidfd: page }, 64).ret).toBe(2);
@@ -242,7 +243,7 @@ describe.each(ALL_ARCHES)('clone3 effects on %s', (arch) => {
 
   it('the stack is the lowest address: the child starts at stack + stack_size', () => {
     const h = Host.create({ arch });
-    const l = h.libc(h.init);
+    const l = libcOf(h, h.init);
     const stack = l.mmap(0, 16384, 3, 0x22, -1, 0).ret;
     const child = l.clone3({ exit_signal: SIGCHLD, stack, stack_size: 16384 }, 64).child!;
     const sp = abiRegisters(child.abi).sp.get(child.dv);

@@ -32,6 +32,7 @@ import {
 } from '../../src/index.js';
 import { abiRegisters } from '../../src/arch/reg-access.js';
 import { ALL_ARCHES, BAD_POINTER, expectUnchanged, forked, nestedInit, unprivileged } from '../helpers.js';
+import { libcOf } from '../../src/program/libc.js';
 
 interface EcloneCase {
   name: string;
@@ -110,7 +111,7 @@ const CASES: EcloneCase[] = [
   {
     name: 'CLONE_NEWPID with CLONE_PARENT from a process that is not an init',
     source: '§6.1',
-    setup: (h) => h.libc(h.init).fork().child!,
+    setup: (h) => libcOf(h, h.init).fork().child!,
     flags: CLONE_NEWPID | CLONE_PARENT,
     args: {},
     expect: { errno: 'EINVAL' },
@@ -162,7 +163,7 @@ function run(arch: string, kernel: Kernel, c: EcloneCase) {
   const h = Host.create({ arch, kernel, ...(c.pidMax ? { pidMax: c.pidMax } : {}) });
   const caller = c.setup ? c.setup(h) : h.init;
   const before = h.snapshot();
-  const r = h.libc(caller).eclone(c.flags ?? SIGCHLD, c.args ?? {}, c.size ?? 48, c.pids ?? []);
+  const r = libcOf(h, caller).eclone(c.flags ?? SIGCHLD, c.args ?? {}, c.size ?? 48, c.pids ?? []);
   if (r.errno) return { errno: r.errno, unchanged: JSON.stringify(h.snapshot()) === JSON.stringify(before) };
   return { ret: r.ret, nspids: r.child?.nspids };
 }
@@ -182,16 +183,16 @@ describe.each(KERNELS)('eclone (docs/semantics.md §4) through every ABI on a %s
 describe.each(ALL_ARCHES)('eclone effects on %s', (arch) => {
   it('eclone-1: the child sees gettid() == 377 and the tid pointers are written in the task byte order', () => {
     const h = Host.create({ arch });
-    const l = h.libc(h.init);
+    const l = libcOf(h, h.init);
     const page = l.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0).ret;
     const r = l.eclone(SIGCHLD | CLONE_PARENT_SETTID | CLONE_CHILD_SETTID, { nr_pids: 1, parent_tid_ptr: page, child_tid_ptr: page + 8 }, 48, [377]);
     expect(r.ret).toBe(377);
     const child = r.child!;
-    expect(h.libc(child).gettid().ret).toBe(377);
-    expect(h.libc(child).getpid().ret).toBe(377);
-    expect(h.libc(child).getppid().ret).toBe(1);
+    expect(libcOf(h, child).gettid().ret).toBe(377);
+    expect(libcOf(h, child).getpid().ret).toBe(377);
+    expect(libcOf(h, child).getppid().ret).toBe(1);
     expect(l.loadInt32(page)).toBe(377);
-    expect(h.libc(child).loadInt32(page + 8)).toBe(377);
+    expect(libcOf(h, child).loadInt32(page + 8)).toBe(377);
     // The parent's copy is separate: CHILD_SETTID wrote into the child's copy-on-write page only.
     expect(l.loadInt32(page + 8)).toBe(0);
     const raw = l.load(page, 4);
@@ -200,7 +201,7 @@ describe.each(ALL_ARCHES)('eclone effects on %s', (arch) => {
 
   it('a targeted pid never moves last_pid: the next fork takes the next pid after the last auto one', () => {
     const h = Host.create({ arch });
-    const l = h.libc(h.init);
+    const l = libcOf(h, h.init);
     expect(l.eclone(SIGCHLD, { nr_pids: 1 }, 48, [377]).ret).toBe(377);
     expect(h.rootPidNs.lastPid).toBe(1);
     expect(l.fork().ret).toBe(2);
@@ -209,7 +210,7 @@ describe.each(ALL_ARCHES)('eclone effects on %s', (arch) => {
   it('a failure at an outer level frees the inner numbers it took', () => {
     const h = Host.create({ arch });
     const c1 = nestedInit(h, 1); // root pid 2
-    const l = h.libc(c1);
+    const l = libcOf(h, c1);
     expect(l.eclone(SIGCHLD, { nr_pids: 2 }, 48, [2, 50]).errno).toBe('EBUSY');
     expect(h.snapshot().pidNamespaces[1]!.pids).toEqual([1]);
     expect(l.eclone(SIGCHLD, { nr_pids: 2 }, 48, [300, 50]).child!.nspids).toEqual([300, 50]);
@@ -218,7 +219,7 @@ describe.each(ALL_ARCHES)('eclone effects on %s', (arch) => {
   it('auto allocations at inner levels keep their last_pid advance when an outer level fails (§4.4 step 9, inferred from the code)', () => {
     const h = Host.create({ arch });
     const c1 = nestedInit(h, 1);
-    const l = h.libc(c1);
+    const l = libcOf(h, c1);
     expect(l.eclone(SIGCHLD, { nr_pids: 2 }, 48, [2, 0]).errno).toBe('EBUSY');
     expect(h.snapshot().pidNamespaces[1]!.lastPid).toBe(2);
     expect(l.fork().child!.nspids).toEqual([3, 3]);
@@ -227,19 +228,19 @@ describe.each(ALL_ARCHES)('eclone effects on %s', (arch) => {
   it('each call names only its own pids: levels a call leaves out are auto, whatever an earlier call named there (§4.4 step 6)', () => {
     const h = Host.create({ arch });
     const c2 = nestedInit(h, 2); // nspids [3, 2, 1]
-    const l = h.libc(c2);
+    const l = libcOf(h, c2);
     expect(l.eclone(SIGCHLD, { nr_pids: 3 }, 48, [700, 800, 900]).child!.nspids).toEqual([700, 800, 900]);
     // nr_pids 1 names the caller's level only: levels 0 and 1 take their next auto pid, not 700 and 800 again
     expect(l.eclone(SIGCHLD, { nr_pids: 1 }, 48, [901]).child!.nspids).toEqual([4, 3, 901]);
     // a call refused after copying pids[] (EPERM) leaves nothing behind for the next one
-    const weak = h.libc(unprivileged(h, c2)); // [5, 4, 2]
+    const weak = libcOf(h, unprivileged(h, c2)); // [5, 4, 2]
     expect(weak.eclone(SIGCHLD, { nr_pids: 3 }, 48, [710, 810, 910]).errno).toBe('EPERM');
     expect(l.eclone(SIGCHLD, {}, 48, []).child!.nspids).toEqual([6, 5, 3]);
   });
 
   it('child_stack is the child\'s stack pointer; 0 keeps the caller\'s', () => {
     const h = Host.create({ arch });
-    const l = h.libc(h.init);
+    const l = libcOf(h, h.init);
     const stack = l.mmap(0, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0).ret;
     const a = l.eclone(SIGCHLD, { child_stack: stack + 8192 }, 48, []).child!;
     const b = l.eclone(SIGCHLD, {}, 48, []).child!;
@@ -255,7 +256,7 @@ describe.each(ALL_ARCHES)('clone_args and pids[] anywhere in user memory on %s',
   // page is EFAULT and changes nothing.
   it('reads them alike inside a page, across a page edge and from a page never written; EFAULT past the mapping', () => {
     const h = Host.create({ arch });
-    const l = h.libc(h.init);
+    const l = libcOf(h, h.init);
     const page = h.init.abi.pageSize;
     const base = l.mmap(0, 4 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0).ret;
     const le = h.init.abi.littleEndian;

@@ -11,7 +11,8 @@ import { tarBytes, untar } from '../../src/image/archive.js';
 import { dumpContainer } from '../../src/image/dump.js';
 import { ImageError } from '../../src/image/format.js';
 import { decodeImage, encodeImage } from '../../src/image/image-codec.js';
-import { restoreAtomically, RestoreError } from '../../src/image/restore.js';
+import { restoreAtomically } from '../../src/image/restore.js';
+import { RestoreError } from '../../src/image/restore-error.js';
 import { GOLDEN_ARCHES } from '../fixtures/make-golden-images.js';
 import { applyMutation, mustReject, seedOf, type Mutation, type Seed } from './image-mutations.js';
 

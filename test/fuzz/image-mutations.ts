@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import { Header } from 'tar';
 import { NSIG } from '../../src/abi/signals.js';
 import { tarBytes, untar } from '../../src/image/archive.js';
-import { concatBytes } from '../../src/image/bytes.js';
+import { concatBytes } from '../../src/codec/bytes.js';
 import type { ContainerImage } from '../../src/image/container-image.js';
 import { ENTRIES } from '../../src/image/format.js';
 import { decodeImage, encodeImage, manifestDigest, sha256 } from '../../src/image/image-codec.js';

@@ -156,7 +156,7 @@ describe('archive safety', () => {
       import { dumpContainer } from './dist/src/image/dump.js';
       import { encodeImage } from './dist/src/image/image-codec.js';
       import { tarChunks } from './dist/src/image/archive.js';
-      import { writeFileAtomically } from './dist/src/store/atomic-file.js';
+      import { writeFileAtomically } from './dist/src/disk/atomic-file.js';
       const m = Machine.create('p', 'x86_64');
       const c = m.run('big', 'idle.wl', 'program main\\n  sleep 100000000\\nend\\n');
       m.scheduler.run(1);

@@ -11,13 +11,13 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Machine } from '../../src/container/machine.js';
 import { digestsFor, EntryDigester, tarBytes, untar } from '../../src/image/archive.js';
-import { concatBytes } from '../../src/image/bytes.js';
+import { concatBytes } from '../../src/codec/bytes.js';
 import { dumpContainer } from '../../src/image/dump.js';
 import { ImageError } from '../../src/image/format.js';
 import { decodeImage, encodeImage } from '../../src/image/image-codec.js';
 import { readImageFile, writeImageFile } from '../../src/image/image-file.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../src/index.js';
-import { BATCH_BYTES, writeFileAtomicallyStreamed } from '../../src/store/atomic-file.js';
+import { BATCH_BYTES, writeFileAtomicallyStreamed } from '../../src/disk/atomic-file.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ckpt-image-file-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -19,7 +19,7 @@ import { dumpContainer } from '../../src/image/dump.js';
 import { ImageError } from '../../src/image/format.js';
 import { encodeImage } from '../../src/image/image-codec.js';
 import { preflight, restoreAtomically } from '../../src/image/restore.js';
-import { writeFileAtomically } from '../../src/store/atomic-file.js';
+import { writeFileAtomically } from '../../src/disk/atomic-file.js';
 import { throughBytes } from './container-tree.js';
 
 const NESTED = readFileSync('images/workloads/nested.wl', 'utf8');

@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/container/machine.js';
 import { dumpContainer } from '../../src/image/dump.js';
-import { preflight, restoreAtomically, RestoreError } from '../../src/image/restore.js';
+import { preflight, restoreAtomically } from '../../src/image/restore.js';
+import { RestoreError } from '../../src/image/restore-error.js';
 import { CLONE_PIDFD } from '../../src/abi/clone-flags.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../src/abi/mman.js';
 import { SIGCHLD } from '../../src/abi/signals.js';
@@ -16,6 +17,7 @@ import { containerTree, hostTree, throughBytes } from './container-tree.js';
 import { ALL_ARCHES } from '../helpers.js';
 import type { Task } from '../../src/kernel/task.js';
 import type { KernelName } from '../../src/kernel/personality.js';
+import { libcOf } from '../../src/program/libc.js';
 
 const WORKLOADS = ['nested', 'threads', 'pidcache', 'churn', 'jobs'].map((n) => [n, readFileSync(`images/workloads/${n}.wl`, 'utf8')] as const);
 
@@ -178,13 +180,13 @@ describe('open files', () => {
     const source = start('ppc64', 'nested', WORKLOADS[0]![1]);
     source.scheduler.run(30);
     const init = source.containers.get('c')!.init;
-    const l = source.host.libc(init);
+    const l = libcOf(source.host, init);
     const page = l.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0).ret;
     const nsLastPid = l.open(NS_LAST_PID_PATH, O_RDWR, 0).ret;
     expect(l.write(nsLastPid, '700', 3).ret).toBe(3);
     const live = l.clone3({ flags: CLONE_PIDFD, pidfd: page, exit_signal: SIGCHLD }, 88).child!;
     const gone = l.clone3({ flags: CLONE_PIDFD, pidfd: page + 8, exit_signal: SIGCHLD }, 88).child!;
-    source.host.libc(gone).exit(0);
+    libcOf(source.host, gone).exit(0);
     expect([live.pid.nrIn(init.pid.ns), l.wait4(gone.pid.nrIn(init.pid.ns), 0, 0, 0).ret]).toEqual([701, 702]); // ns_last_pid was written
     const describeFiles = (m: Machine) =>
       m.containers.get('c')!.init.group.files.entries().map(([fd, f]) => [fd, f.kind, f.flags, f.kind === 'ns_last_pid' ? f.pos : f.kind === 'pidfd' ? (f.pid.task ? f.pid.task.nspids.slice(1) : 'reaped') : '']);

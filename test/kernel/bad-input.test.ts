@@ -29,6 +29,7 @@ import {
 } from '../../src/index.js';
 import type { PidNamespace } from '../../src/kernel/pid-namespace.js';
 import { ALL_ARCHES, BAD_POINTER } from '../helpers.js';
+import { libcOf } from '../../src/program/libc.js';
 
 const PID_MAX = 600;
 const FLAG_BITS = [SIGCHLD, CLONE_VM, CLONE_FS, CLONE_SIGHAND, CLONE_PARENT, CLONE_THREAD, CLONE_NEWNS, CLONE_SETTLS, CLONE_PARENT_SETTID, CLONE_CHILD_SETTID, CLONE_NEWUSER, CLONE_NEWPID];
@@ -92,7 +93,7 @@ const call = fc.record({
 
 /** invoke makes one generated call; the arguments come typed from the generators above. */
 function invoke(host: Host, t: Task, what: readonly unknown[]): SyscallResult {
-  const l = host.libc(t);
+  const l = libcOf(host, t);
   const [name, ...rest] = what;
   const arg = (i: number): never => rest[i] as never;
   switch (name) {
@@ -177,7 +178,7 @@ describe('hostile syscall sequences', () => {
         for (const { who, what } of calls) {
           const live = [...host.tasks].filter((t) => !t.exited);
           const t = live[who % live.length]!;
-          const l = host.libc(t);
+          const l = libcOf(host, t);
           if (l.isBlocked) {
             l.resume();
             continue;

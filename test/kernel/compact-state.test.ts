@@ -15,6 +15,7 @@ import { addressSpaceLayout } from '../../src/kernel/memory-map.js';
 import { NO_EXTRA } from '../../src/kernel/task.js';
 import { ThreadGroup } from '../../src/kernel/thread-group.js';
 import { ALL_ARCHES } from '../helpers.js';
+import { libcOf } from '../../src/program/libc.js';
 
 /** rareOf reads the private record, to check that it is made only when needed. */
 function rareOf(t: Task): unknown {
@@ -24,7 +25,7 @@ function rareOf(t: Task): unknown {
 describe("a task's rare state", () => {
   it('a forked child with nothing rare carries no record, and reads every default', () => {
     const h = Host.create({ arch: 'x86_64' });
-    const child = h.libc(h.init).fork().child!;
+    const child = libcOf(h, h.init).fork().child!;
     expect(rareOf(child)).toBeNull();
     expect(child.exitStatus).toBe(0);
     expect(child.blockedIn).toBeNull();
@@ -42,15 +43,15 @@ describe("a task's rare state", () => {
     child.pidNsForChildren = child.activeNs;
     expect(rareOf(child)).toBeNull();
     // Its first child gives it a children list.
-    const grandchild = h.libc(child).fork().child!;
+    const grandchild = libcOf(h, child).fork().child!;
     expect(rareOf(child)).not.toBeNull();
     expect([...child.children()]).toEqual([grandchild]);
   });
 
   it('keeps each field apart: writing one leaves the others as they were', () => {
     const h = Host.create({ arch: 'x86_64' });
-    const t = h.libc(h.init).fork().child!;
-    const ns = h.libc(t).unshare(CLONE_NEWPID);
+    const t = libcOf(h, h.init).fork().child!;
+    const ns = libcOf(h, t).unshare(CLONE_NEWPID);
     expect(ns.ret).toBe(0);
     const own = t.activeNs;
     const forChildren = t.pidNsForChildren;
@@ -71,9 +72,9 @@ describe("a task's rare state", () => {
 
   it("a child of an unshared task lands in the new namespace, and the child's own namespace for children is its own", () => {
     const h = Host.create({ arch: 's390x' });
-    const t = h.libc(h.init).fork().child!;
-    expect(h.libc(t).unshare(CLONE_NEWPID).ret).toBe(0);
-    const child = h.libc(t).fork().child!;
+    const t = libcOf(h, h.init).fork().child!;
+    expect(libcOf(h, t).unshare(CLONE_NEWPID).ret).toBe(0);
+    const child = libcOf(h, t).fork().child!;
     expect(child.activeNs).toBe(t.pidNsForChildren);
     expect(child.activeNs.level).toBe(1);
     expect(child.pidNsForChildren).toBe(child.activeNs);
@@ -86,7 +87,7 @@ describe("a thread group's flags", () => {
 
   function group(): ThreadGroup {
     const h = Host.create({ arch: 'ppc' });
-    const t = h.libc(h.init).fork().child!;
+    const t = libcOf(h, h.init).fork().child!;
     return t.group;
   }
 
@@ -125,7 +126,7 @@ describe("a thread group's flags", () => {
 describe("an address space's layout", () => {
   it.each(ALL_ARCHES)('%s: every address space of a host shares one layout holding the ABI values, through fork', (arch) => {
     const h = Host.create({ arch });
-    const child = h.libc(h.init).fork().child!;
+    const child = libcOf(h, h.init).fork().child!;
     const { layout } = h.init.mm;
     expect(child.mm).not.toBe(h.init.mm);
     expect(child.mm.layout).toBe(layout);
@@ -142,7 +143,7 @@ describe("an address space's layout", () => {
 describe("a task's state beyond the registers", () => {
   it.each(ALL_ARCHES)('%s: init and its forks share the one empty record when the ABI has none, and have copies of their own when it has some', (arch) => {
     const h = Host.create({ arch });
-    const child = h.libc(h.init).fork().child!;
+    const child = libcOf(h, h.init).fork().child!;
     const sizes = Object.entries(h.arch.extraState);
     if (sizes.length === 0) {
       expect(h.init.extra).toBe(NO_EXTRA);

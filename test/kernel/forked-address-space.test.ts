@@ -11,6 +11,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Host, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE, type Task } from '../../src/index.js';
 import { ALL_ARCHES } from '../helpers.js';
+import { libcOf } from '../../src/program/libc.js';
 
 const SPAN = 2 * 4096;
 
@@ -27,44 +28,44 @@ const op = fc.oneof(
 );
 
 describe('the address space a fork leaves', () => {
-  it('any run of forks, writes, reads and exits leaves each task the memory a copy at each fork would', () => {
+  it('any run of forks, writes, reads and exits leaves each task the memory a copy at each fork would', { timeout: 60_000 }, () => {
     fc.assert(
       fc.property(fc.constantFrom(...ALL_ARCHES), fc.array(op, { minLength: 10, maxLength: 60, size: 'max' }), (arch, ops) => {
         const h = Host.create({ arch });
-        const base = h.libc(h.init).mmap(0, SPAN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0).ret;
+        const base = libcOf(h, h.init).mmap(0, SPAN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0).ret;
         const model = new Map<Task, Uint8Array>([[h.init, new Uint8Array(SPAN)]]);
         const live = (): Task[] => [...model.keys()];
         for (const o of ops) {
           const tasks = live();
           const t = tasks[o.who % tasks.length]!;
           if (o.kind === 'fork') {
-            const child = h.libc(t).fork().child!;
+            const child = libcOf(h, t).fork().child!;
             model.set(child, model.get(t)!.slice());
           } else if (o.kind === 'write') {
             const len = Math.min(o.len, SPAN - o.at);
             const bytes = Uint8Array.from({ length: len }, (_, i) => (o.seed + i * 13) & 0xff);
-            h.libc(t).store(base + o.at, bytes);
+            libcOf(h, t).store(base + o.at, bytes);
             model.get(t)!.set(bytes, o.at);
           } else if (o.kind === 'read') {
             const len = Math.min(o.len, SPAN - o.at);
-            expect([...h.libc(t).load(base + o.at, len)]).toEqual([...model.get(t)!.subarray(o.at, o.at + len)]);
+            expect([...libcOf(h, t).load(base + o.at, len)]).toEqual([...model.get(t)!.subarray(o.at, o.at + len)]);
           } else if (t !== h.init) {
             // exit, reaped by its parent (or by init once reparented): its share of the table goes
             const parent = t.parent!;
-            h.libc(t).exit(0);
-            expect(h.libc(parent).wait4(t.pid.nrIn(parent.activeNs), 0, 0, 0).ret).toBe(t.pid.nrIn(parent.activeNs));
+            libcOf(h, t).exit(0);
+            expect(libcOf(h, parent).wait4(t.pid.nrIn(parent.activeNs), 0, 0, 0).ret).toBe(t.pid.nrIn(parent.activeNs));
             model.delete(t);
           }
         }
-        for (const [t, bytes] of model) expect([...h.libc(t).load(base, SPAN)]).toEqual([...bytes]);
+        for (const [t, bytes] of model) expect([...libcOf(h, t).load(base, SPAN)]).toEqual([...bytes]);
       }),
       { numRuns: 200 },
     );
-  }, 60_000);
+  });
 
   it("a restorer's children share one snapshot until one of them, or the restorer, changes something", () => {
     const h = Host.create({ arch: 'x86_64' });
-    const l = h.libc(h.init);
+    const l = libcOf(h, h.init);
     const shared = l.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0).ret;
     const kids = Array.from({ length: 4 }, (_, i) => {
       l.store(shared, Uint8Array.of(i)); // a MAP_SHARED page is written in place: the table stays the same object
@@ -83,9 +84,9 @@ describe('the address space a fork leaves', () => {
     const later = l.fork().child!;
     expect(spaceOf(later)).not.toBe(spaceOf(late));
     // Each child sees the shared page as it is now, and the private one as it was at its fork.
-    for (const k of kids) expect([...h.libc(k).load(shared, 1)]).toEqual([3]);
-    expect([...h.libc(late).load(priv, 1)]).toEqual([0]);
-    expect([...h.libc(later).load(priv, 1)]).toEqual([7]);
+    for (const k of kids) expect([...libcOf(h, k).load(shared, 1)]).toEqual([3]);
+    expect([...libcOf(h, late).load(priv, 1)]).toEqual([0]);
+    expect([...libcOf(h, later).load(priv, 1)]).toEqual([7]);
     // Touching memory gives a child an address space of its own; the others keep the snapshot.
     expect(spaceOf(kids[0]!)).not.toBe(first);
     expect(kids[0]!.mm).not.toBe(kids[1]!.mm);
@@ -93,37 +94,37 @@ describe('the address space a fork leaves', () => {
 
   it('a snapshot reused after the children that held it have gone shows what the parent wrote since', () => {
     const h = Host.create({ arch: 's390x' });
-    const l = h.libc(h.init);
+    const l = libcOf(h, h.init);
     const priv = l.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0).ret;
     l.store(priv, Uint8Array.of(1));
     const a = l.fork().child!;
     const nr = a.pid.nr;
-    h.libc(a).exit(0); // its share of the table goes: the restorer owns the table alone again
+    libcOf(h, a).exit(0); // its share of the table goes: the restorer owns the table alone again
     expect(l.wait4(nr, 0, 0, 0).ret).toBe(nr);
     l.store(priv, Uint8Array.of(2)); // written in place: nobody else shares the table
     const b = l.fork().child!;
-    expect([...h.libc(b).load(priv, 1)]).toEqual([2]);
+    expect([...libcOf(h, b).load(priv, 1)]).toEqual([2]);
     l.store(priv, Uint8Array.of(3));
-    expect([...h.libc(b).load(priv, 1)]).toEqual([2]);
+    expect([...libcOf(h, b).load(priv, 1)]).toEqual([2]);
     expect([...l.load(priv, 1)]).toEqual([3]);
   });
 
   it('replacing the address space of children, touched or not, gives their shares of the table back (exec_mmap)', () => {
     for (const arch of ALL_ARCHES) {
       const h = Host.create({ arch });
-      const l = h.libc(h.init);
+      const l = libcOf(h, h.init);
       const base = l.mmap(0, SPAN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0).ret;
       h.init.mm.write(base, Uint8Array.of(7));
       const children = [l.fork().child!, l.fork().child!, l.fork().child!];
       expect(h.init.mm.isShared(base)).toBe(true);
       // one child has touched its memory and has an address space of its own; the others have not
-      expect(h.libc(children[0]!).load(base, 1)).toEqual(Uint8Array.of(7));
+      expect(libcOf(h, children[0]!).load(base, 1)).toEqual(Uint8Array.of(7));
       expect(children.map((c) => (spaceOf(c) as object).constructor.name)).toEqual(['MemoryMap', 'ForkedAddressSpace', 'ForkedAddressSpace']);
       for (const c of children) c.replaceSpace(h.newAddressSpace(c.abi));
       expect(children.map((c) => (spaceOf(c) as object).constructor.name)).toEqual(['MemoryMap', 'MemoryMap', 'MemoryMap']);
       // every share is back: the parent's next write is in place, its page no longer shared
       expect(h.init.mm.isShared(base)).toBe(false);
-      expect(h.libc(h.init).load(base, 1)).toEqual(Uint8Array.of(7));
+      expect(libcOf(h, h.init).load(base, 1)).toEqual(Uint8Array.of(7));
     }
   });
 });

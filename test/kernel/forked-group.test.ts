@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { Host, SIGKILL, type Task } from '../../src/index.js';
 import { ForkedGroup, ThreadGroup } from '../../src/kernel/thread-group.js';
 import { ALL_ARCHES } from '../helpers.js';
+import { libcOf } from '../../src/program/libc.js';
 
 /** groupStateOf reads a task's private group slot: a ForkedGroup until first use. */
 function groupStateOf(t: Task): unknown {
@@ -46,7 +47,7 @@ class Twin {
   apply(o: Op): string {
     const live = this.tasks.filter((t) => !t.exited);
     const t = live[o.who % live.length]!;
-    const l = this.host.libc(t);
+    const l = libcOf(this.host, t);
     const nr = (x: Task): number => x.pid.nrIn(t.activeNs);
     let r;
     switch (o.kind) {
@@ -67,7 +68,7 @@ class Twin {
         r = l.setpgid(0, 0);
         break;
       case 'setpgid-parent':
-        r = t.parent ? l.setpgid(0, t.parent.pid.nrIn(t.activeNs) === 0 ? 0 : this.host.libc(t.parent).getpgid(0).ret) : l.setpgid(0, 0);
+        r = t.parent ? l.setpgid(0, t.parent.pid.nrIn(t.activeNs) === 0 ? 0 : libcOf(this.host, t.parent).getpgid(0).ret) : l.setpgid(0, 0);
         break;
       case 'setsid':
         r = l.setsid();
@@ -77,10 +78,10 @@ class Twin {
         r = l.exit(0);
         break;
       case 'kill-group': {
-        const pgid = this.host.libc(this.host.init).getpgid(nr(t)).ret;
+        const pgid = libcOf(this.host, this.host.init).getpgid(nr(t)).ret;
         // kill(-1) would be every process: only groups other than init's
         if (pgid === 1) return "init's group";
-        r = this.host.libc(this.host.init).kill(-pgid, SIGKILL);
+        r = libcOf(this.host, this.host.init).kill(-pgid, SIGKILL);
         break;
       }
       case 'reap':
@@ -106,18 +107,18 @@ describe('the group a fork leaves', () => {
 
   it("a restorer's children share one ForkedGroup until the restorer changes group, and each is made its own on first look", () => {
     const h = Host.create({ arch: 'ppc64' });
-    const l = h.libc(h.init);
+    const l = libcOf(h, h.init);
     const kids = Array.from({ length: 3 }, () => l.fork().child!);
     const first = groupStateOf(kids[0]!);
     expect(first).toBeInstanceOf(ForkedGroup);
     for (const k of kids) expect(groupStateOf(k)).toBe(first);
     const helper = kids[2]!;
-    expect(h.libc(helper).setpgid(0, 0).ret).toBe(0); // looks at its group: made, led by it
+    expect(libcOf(h, helper).setpgid(0, 0).ret).toBe(0); // looks at its group: made, led by it
     expect(groupStateOf(helper)).toBeInstanceOf(ThreadGroup);
     expect(helper.group.leader).toBe(helper);
     expect(helper.group.threadList()).toEqual([helper]);
     expect(groupStateOf(kids[0]!)).toBe(first);
-    const late = h.libc(helper).fork().child!;
+    const late = libcOf(h, helper).fork().child!;
     expect(groupStateOf(late)).not.toBe(first);
     expect(late.pgid).toBe(helper.pid.nr);
     expect(kids[0]!.pgid).toBe(h.init.pid.nr);
@@ -125,27 +126,27 @@ describe('the group a fork leaves', () => {
     // The restorer itself moving to a group of its own: its next child joins that one.
     expect(l.setsid().ret).toBe(-1); // init leads its session already
     const mover = kids[1]!;
-    const before = h.libc(mover).fork().child!;
-    expect(h.libc(mover).setpgid(0, 0).ret).toBe(0);
-    const after = h.libc(mover).fork().child!;
+    const before = libcOf(h, mover).fork().child!;
+    expect(libcOf(h, mover).setpgid(0, 0).ret).toBe(0);
+    const after = libcOf(h, mover).fork().child!;
     expect(groupStateOf(after)).not.toBe(groupStateOf(before));
     expect([before.pgid, after.pgid]).toEqual([h.init.pid.nr, mover.pid.nr]);
   });
 
   it('a process group id stays allocated while a member that was never looked at remains, and is freed after it', () => {
     const h = Host.create({ arch: 'i386' });
-    const leader = h.libc(h.init).fork().child!;
-    expect(h.libc(leader).setpgid(0, 0).ret).toBe(0);
-    const member = h.libc(leader).fork().child!;
+    const leader = libcOf(h, h.init).fork().child!;
+    expect(libcOf(h, leader).setpgid(0, 0).ret).toBe(0);
+    const member = libcOf(h, leader).fork().child!;
     expect(groupStateOf(member)).toBeInstanceOf(ForkedGroup);
     const pgid = leader.pid.nr;
-    h.libc(leader).exit(0);
-    expect(h.libc(h.init).wait4(pgid, 0, 0, 0).ret).toBe(pgid);
+    libcOf(h, leader).exit(0);
+    expect(libcOf(h, h.init).wait4(pgid, 0, 0, 0).ret).toBe(pgid);
     // The leader is gone; the untouched member still holds the group's id.
     expect(h.init.pid.ns.pids.get(pgid)).toBeDefined();
     expect(groupStateOf(member)).toBeInstanceOf(ForkedGroup);
-    expect(h.libc(h.init).kill(-pgid, SIGKILL).ret).toBe(0);
-    expect(h.libc(h.init).wait4(member.pid.nr, 0, 0, 0).ret).toBe(member.pid.nr);
+    expect(libcOf(h, h.init).kill(-pgid, SIGKILL).ret).toBe(0);
+    expect(libcOf(h, h.init).wait4(member.pid.nr, 0, 0, 0).ret).toBe(member.pid.nr);
     expect(h.init.pid.ns.pids.get(pgid)).toBeUndefined();
   });
 });

@@ -12,28 +12,29 @@ import { describe, expect, it } from 'vitest';
 import { CLONE_NEWPID, Host, SIGCHLD, SIGCONT, SIGSTOP, WCONTINUED, WNOHANG, type Task } from '../../src/index.js';
 import { SIGHUP } from '../../src/abi/signals.js';
 import { ALL_ARCHES, nestedInit, unprivileged } from '../helpers.js';
+import { libcOf } from '../../src/program/libc.js';
 
 /** reapStatus reaps `t` from its parent and returns the wait status. */
 function reapStatus(h: Host, t: Task): number {
   const status = [0];
-  expect(h.libc(t.parent!).wait4(t.pid.nr, status, 0, 0).ret).toBe(t.pid.nr);
+  expect(libcOf(h, t.parent!).wait4(t.pid.nr, status, 0, 0).ret).toBe(t.pid.nr);
   return status[0]!;
 }
 
 /** jobOf forks from `parent` a child that moves into a process group of its own (a shell's job). */
 function jobOf(h: Host, parent: Task): Task {
-  const job = h.libc(parent).fork().child!;
-  expect(h.libc(job).setpgid(0, 0).ret).toBe(0);
+  const job = libcOf(h, parent).fork().child!;
+  expect(libcOf(h, job).setpgid(0, 0).ret).toBe(0);
   return job;
 }
 
 describe.each(ALL_ARCHES)('orphaned process groups on %s', (arch) => {
   it('a parent exiting orphans its child\'s group with a stopped job: SIGHUP ends it (reparent_leader)', () => {
     const h = Host.create({ arch });
-    const shell = h.libc(h.init).fork().child!; // group 1, session 1: the job's link
+    const shell = libcOf(h, h.init).fork().child!; // group 1, session 1: the job's link
     const job = jobOf(h, shell);
-    expect(h.libc(shell).kill(job.pid.nr, SIGSTOP).ret).toBe(0);
-    h.libc(shell).exit(0);
+    expect(libcOf(h, shell).kill(job.pid.nr, SIGSTOP).ret).toBe(0);
+    libcOf(h, shell).exit(0);
     expect(job.parent).toBe(h.init);
     expect(job.state).toBe('zombie');
     expect(reapStatus(h, job)).toBe(SIGHUP);
@@ -41,37 +42,37 @@ describe.each(ALL_ARCHES)('orphaned process groups on %s', (arch) => {
 
   it('a group that still has a member whose parent is in another group of the session is not orphaned', () => {
     const h = Host.create({ arch });
-    const shell = h.libc(h.init).fork().child!;
-    const other = h.libc(h.init).fork().child!;
+    const shell = libcOf(h, h.init).fork().child!;
+    const other = libcOf(h, h.init).fork().child!;
     const job = jobOf(h, shell);
-    const member = h.libc(other).fork().child!;
-    expect(h.libc(member).setpgid(0, job.pid.nr).ret).toBe(0); // joins the job's group, linked through `other`
-    h.libc(shell).kill(job.pid.nr, SIGSTOP);
-    h.libc(shell).exit(0);
+    const member = libcOf(h, other).fork().child!;
+    expect(libcOf(h, member).setpgid(0, job.pid.nr).ret).toBe(0); // joins the job's group, linked through `other`
+    libcOf(h, shell).kill(job.pid.nr, SIGSTOP);
+    libcOf(h, shell).exit(0);
     expect([job.state, member.state]).toEqual(['stopped', 'runnable']);
     // The last link goes: now every member gets SIGHUP.
-    h.libc(other).exit(0);
+    libcOf(h, other).exit(0);
     expect([job.state, member.state]).toEqual(['zombie', 'zombie']);
     expect([reapStatus(h, job), reapStatus(h, member)]).toEqual([SIGHUP, SIGHUP]);
   });
 
   it('an orphaned group with no stopped member is left alone', () => {
     const h = Host.create({ arch });
-    const shell = h.libc(h.init).fork().child!;
+    const shell = libcOf(h, h.init).fork().child!;
     const job = jobOf(h, shell);
-    h.libc(shell).kill(job.pid.nr, SIGSTOP);
-    h.libc(shell).kill(job.pid.nr, SIGCONT); // continued: no longer a stopped job
-    h.libc(shell).exit(0);
+    libcOf(h, shell).kill(job.pid.nr, SIGSTOP);
+    libcOf(h, shell).kill(job.pid.nr, SIGCONT); // continued: no longer a stopped job
+    libcOf(h, shell).exit(0);
     expect(job.state).toBe('runnable');
   });
 
   it('the group\'s own death can orphan it: its other members get SIGHUP (exit_notify)', () => {
     const h = Host.create({ arch });
-    const shell = h.libc(h.init).fork().child!;
+    const shell = libcOf(h, h.init).fork().child!;
     const job = jobOf(h, shell); // the link: its parent is in group 1
-    const worker = h.libc(job).fork().child!; // same group as its parent: no link
-    h.libc(job).kill(worker.pid.nr, SIGSTOP);
-    h.libc(job).exit(0);
+    const worker = libcOf(h, job).fork().child!; // same group as its parent: no link
+    libcOf(h, job).kill(worker.pid.nr, SIGSTOP);
+    libcOf(h, job).exit(0);
     expect(worker.state).toBe('zombie');
     expect(reapStatus(h, worker)).toBe(SIGHUP);
     expect(shell.state).toBe('runnable');
@@ -79,25 +80,25 @@ describe.each(ALL_ARCHES)('orphaned process groups on %s', (arch) => {
 
   it('a stopped process moved into another group by its parent counts as that group\'s stopped job', () => {
     const h = Host.create({ arch });
-    const shell = h.libc(h.init).fork().child!;
-    const child = h.libc(shell).fork().child!;
-    h.libc(shell).kill(child.pid.nr, SIGSTOP);
-    expect(h.libc(shell).setpgid(child.pid.nr, child.pid.nr).ret).toBe(0);
-    h.libc(shell).exit(0);
+    const shell = libcOf(h, h.init).fork().child!;
+    const child = libcOf(h, shell).fork().child!;
+    libcOf(h, shell).kill(child.pid.nr, SIGSTOP);
+    expect(libcOf(h, shell).setpgid(child.pid.nr, child.pid.nr).ret).toBe(0);
+    libcOf(h, shell).exit(0);
     expect(reapStatus(h, child)).toBe(SIGHUP);
   });
 
   it('a namespace\'s init in an orphaned group ignores the SIGHUP and is continued', () => {
     const h = Host.create({ arch });
-    const shell = h.libc(h.init).fork().child!;
-    const container = h.libc(shell).clone(SIGCHLD | CLONE_NEWPID, 0, 0, 0, 0).child!;
-    expect(h.libc(container).setpgid(0, 0).ret).toBe(0);
-    h.libc(shell).kill(container.pid.nr, SIGSTOP); // from an ancestor namespace: it stops
+    const shell = libcOf(h, h.init).fork().child!;
+    const container = libcOf(h, shell).clone(SIGCHLD | CLONE_NEWPID, 0, 0, 0, 0).child!;
+    expect(libcOf(h, container).setpgid(0, 0).ret).toBe(0);
+    libcOf(h, shell).kill(container.pid.nr, SIGSTOP); // from an ancestor namespace: it stops
     expect(container.state).toBe('stopped');
-    h.libc(shell).exit(0);
+    libcOf(h, shell).exit(0);
     expect(container.state).toBe('runnable');
     const status = [0];
-    expect(h.libc(h.init).wait4(container.pid.nr, status, WCONTINUED | WNOHANG, 0).ret).toBe(container.pid.nr);
+    expect(libcOf(h, h.init).wait4(container.pid.nr, status, WCONTINUED | WNOHANG, 0).ret).toBe(container.pid.nr);
     expect(status[0]).toBe(0xffff);
   });
 });
@@ -106,29 +107,29 @@ describe.each(ALL_ARCHES)('SIGCONT on %s', (arch) => {
   it('continues an init stopped from an ancestor even when sent from inside its namespace (prepare_signal)', () => {
     const h = Host.create({ arch });
     const init1 = nestedInit(h, 1);
-    const inner = h.libc(init1).fork().child!;
-    h.libc(h.init).kill(init1.pid.nr, SIGSTOP);
+    const inner = libcOf(h, init1).fork().child!;
+    libcOf(h, h.init).kill(init1.pid.nr, SIGSTOP);
     expect(init1.state).toBe('stopped');
-    expect(h.libc(inner).kill(1, SIGSTOP).ret).toBe(0); // ignored, as every signal from inside but SIGCONT's resuming
-    expect(h.libc(inner).kill(1, SIGCONT).ret).toBe(0);
+    expect(libcOf(h, inner).kill(1, SIGSTOP).ret).toBe(0); // ignored, as every signal from inside but SIGCONT's resuming
+    expect(libcOf(h, inner).kill(1, SIGCONT).ret).toBe(0);
     expect(init1.state).toBe('runnable');
-    expect(h.libc(inner).kill(1, SIGSTOP).ret).toBe(0);
+    expect(libcOf(h, inner).kill(1, SIGSTOP).ret).toBe(0);
     expect(init1.state).toBe('runnable');
   });
 
   it('may be sent to any process of the sender\'s own session, where other signals are EPERM (kill(2))', () => {
     const h = Host.create({ arch });
-    const l = h.libc(h.init);
+    const l = libcOf(h, h.init);
     const u = unprivileged(h); // uid 1000, session 1
     const target = l.fork().child!; // uid 0, session 1
     l.kill(target.pid.nr, SIGSTOP);
-    expect(h.libc(u).kill(target.pid.nr, SIGSTOP).errno).toBe('EPERM');
-    expect(h.libc(u).kill(target.pid.nr, SIGCONT).ret).toBe(0);
+    expect(libcOf(h, u).kill(target.pid.nr, SIGSTOP).errno).toBe('EPERM');
+    expect(libcOf(h, u).kill(target.pid.nr, SIGCONT).ret).toBe(0);
     expect(target.state).toBe('runnable');
     const elsewhere = l.fork().child!;
-    expect(h.libc(elsewhere).setsid().ret).toBe(elsewhere.pid.nr);
+    expect(libcOf(h, elsewhere).setsid().ret).toBe(elsewhere.pid.nr);
     l.kill(elsewhere.pid.nr, SIGSTOP);
-    expect(h.libc(u).kill(elsewhere.pid.nr, SIGCONT).errno).toBe('EPERM');
+    expect(libcOf(h, u).kill(elsewhere.pid.nr, SIGCONT).errno).toBe('EPERM');
     expect(elsewhere.state).toBe('stopped');
   });
 });

@@ -7,12 +7,13 @@
 import { describe, expect, it } from 'vitest';
 import { Host } from '../../src/index.js';
 import { ALL_ARCHES } from '../helpers.js';
+import { libcOf } from '../../src/program/libc.js';
 
 describe.each(ALL_ARCHES)('register storage on %s', (arch) => {
   it('1,000 children (several slabs) each hold the parent\'s registers with fork\'s 0 returned, and writing one changes no other', () => {
     const h = Host.create({ arch });
     const parent = h.init;
-    const kids = Array.from({ length: 1000 }, () => h.libc(parent).fork().child!);
+    const kids = Array.from({ length: 1000 }, () => libcOf(h, parent).fork().child!);
     const first = kids[0]!.regs.slice();
     for (const k of kids) {
       expect(k.abi.readReturn(k.dv).ret).toBe(0);
@@ -28,7 +29,7 @@ describe.each(ALL_ARCHES)('register storage on %s', (arch) => {
 
   it('a register write through dv is what regs shows, and takeState replaces the bytes in place', () => {
     const h = Host.create({ arch });
-    const t = h.libc(h.init).fork().child!;
+    const t = libcOf(h, h.init).fork().child!;
     t.dv.setUint8(3, 0x5a);
     expect(t.regs[3]).toBe(0x5a);
     const other = new Uint8Array(t.regs.length).fill(7);

@@ -20,6 +20,7 @@ import {
   type Task,
 } from '../../src/index.js';
 import { ALL_ARCHES, expectUnchanged, nestedInit, unprivileged, userContainer } from '../helpers.js';
+import { libcOf } from '../../src/program/libc.js';
 
 interface World {
   caller: Task;
@@ -42,7 +43,7 @@ interface SetnsCase {
 /** container: a level-1 namespace whose init is privileged in the root user namespace, and a child of it. */
 function container(h: Host): { init: Task; child: Task } {
   const init = nestedInit(h, 1);
-  const child = h.libc(init).fork().child!;
+  const child = libcOf(h, init).fork().child!;
   return { init, child };
 }
 
@@ -70,7 +71,7 @@ const CASES: SetnsCase[] = [
   {
     name: 'pidfd_open of a thread that does not lead its group is ENOENT (Linux 5.10 and the 2.6.32 personality: EINVAL)',
     source: 'kernel/fork.c pidfd_prepare, v6.15',
-    setup: (h) => ({ caller: h.init, target: h.libc(h.init).clone(CLONE_THREAD | CLONE_SIGHAND | CLONE_VM, 0, 0, 0, 0).child!.pid.nr }),
+    setup: (h) => ({ caller: h.init, target: libcOf(h, h.init).clone(CLONE_THREAD | CLONE_SIGHAND | CLONE_VM, 0, 0, 0, 0).child!.pid.nr }),
     nstype: CLONE_NEWPID,
     openErrno: 'ENOENT',
     expect: { errno: 'ENOENT' },
@@ -81,12 +82,12 @@ describe.each(ALL_ARCHES)('pidfd_open and setns on %s', (arch) => {
   it.each(CASES)('$name ($source)', (c) => {
     const h = Host.create({ arch });
     const w = c.setup(h);
-    const l = h.libc(w.caller);
+    const l = libcOf(h, w.caller);
     if (w.target === -1) {
       // a child that has exited and been reaped, its pidfd still open
       const child = l.fork().child!;
       const fd = l.pidfd_open(child.pid.nrIn(w.caller.activeNs), 0).ret;
-      h.libc(child).exit(0);
+      libcOf(h, child).exit(0);
       l.wait4(child.pid.nr, 0, 0, 0);
       const r = expectUnchanged(h, () => l.setns(fd, c.nstype));
       expect(r.errno).toBe((c.expect as { errno: string }).errno);
@@ -115,37 +116,37 @@ describe.each(ALL_ARCHES)('pidfd_open and setns on %s', (arch) => {
     const a = nestedInit(h, 1);
     const b = nestedInit(h, 1);
     // a cannot name host tasks: the pidfds are opened by the host and handed over (as over a unix socket)
-    const l = h.libc(h.init);
+    const l = libcOf(h, h.init);
     a.group.files.set(10, h.init.group.files.get(l.pidfd_open(1, 0).ret)!);
     a.group.files.set(11, h.init.group.files.get(l.pidfd_open(b.pid.nr, 0).ret)!);
-    expect(expectUnchanged(h, () => h.libc(a).setns(10, CLONE_NEWPID)).errno).toBe('EINVAL');
-    expect(expectUnchanged(h, () => h.libc(a).setns(11, CLONE_NEWPID)).errno).toBe('EINVAL');
+    expect(expectUnchanged(h, () => libcOf(h, a).setns(10, CLONE_NEWPID)).errno).toBe('EINVAL');
+    expect(expectUnchanged(h, () => libcOf(h, a).setns(11, CLONE_NEWPID)).errno).toBe('EINVAL');
   });
 
   it('a user-namespace container may not join a namespace its user namespace does not own (EPERM)', () => {
     const h = Host.create({ arch });
     const u = userContainer(h);
     const inner = nestedInit(h, 1); // owned by the root user namespace, below the host only
-    const fd = h.libc(h.init).pidfd_open(inner.pid.nr, 0).ret;
+    const fd = libcOf(h, h.init).pidfd_open(inner.pid.nr, 0).ret;
     u.group.files.set(10, h.init.group.files.get(fd)!);
     // u's active namespace is not an ancestor either, but the capability check comes first
-    expect(expectUnchanged(h, () => h.libc(u).setns(10, CLONE_NEWPID)).errno).toBe('EPERM');
+    expect(expectUnchanged(h, () => libcOf(h, u).setns(10, CLONE_NEWPID)).errno).toBe('EPERM');
   });
 
   it('a child made in the joined namespace cannot itself make a new pid namespace; its own child can', () => {
     const h = Host.create({ arch });
     const { init } = container(h);
-    const l = h.libc(h.init);
+    const l = libcOf(h, h.init);
     l.setns(l.pidfd_open(init.pid.nr, 0).ret, CLONE_NEWPID);
     expect(expectUnchanged(h, () => l.clone(SIGCHLD | CLONE_NEWPID, 0, 0, 0, 0)).errno).toBe('EINVAL');
     const helper = l.eclone(SIGCHLD, { nr_pids: 0 }, 48, []).child!;
     expect(helper.nspids).toEqual([4, 3]);
-    const inner = h.libc(helper).eclone(SIGCHLD | CLONE_NEWPID, { nr_pids: 2 }, 48, [500, 40]).child!;
+    const inner = libcOf(h, helper).eclone(SIGCHLD | CLONE_NEWPID, { nr_pids: 2 }, 48, [500, 40]).child!;
     expect(inner.nspids).toEqual([500, 40, 1]);
     expect(inner.pid.ns.parent).toBe(init.pid.ns);
     // joining the root namespace again puts the next children back at level 0
     l.setns(l.pidfd_open(1, 0).ret, CLONE_NEWPID);
     expect(l.fork().child!.pid.level).toBe(0);
-    h.libc(helper).kill(init.pid.nrIn(helper.activeNs), SIGKILL);
+    libcOf(h, helper).kill(init.pid.nrIn(helper.activeNs), SIGKILL);
   });
 });

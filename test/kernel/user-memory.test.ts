@@ -13,6 +13,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Host, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE, type Task } from '../../src/index.js';
 import { KernelError } from '../../src/kernel/kernel-error.js';
+import { libcOf } from '../../src/program/libc.js';
 
 const PAGE = 4096;
 const SPAN = 3 * PAGE;
@@ -40,21 +41,21 @@ describe('user memory copies', () => {
     fc.assert(
       fc.property(fc.array(access, { maxLength: 40, size: 'max' }), (accesses) => {
         const h = Host.create({ arch: 'x86_64' });
-        const base = h.libc(h.init).mmap(0, SPAN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0).ret;
+        const base = libcOf(h, h.init).mmap(0, SPAN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0).ret;
         const tasks: Task[] = [h.init];
         const model = new Map<Task, Uint8Array>([[h.init, new Uint8Array(SPAN)]]);
         for (const a of accesses) {
           const t = tasks[a.task % tasks.length]!;
           const flat = model.get(t)!;
           if (a.op === 'fork') {
-            const child = h.libc(t).fork().child!;
+            const child = libcOf(h, t).fork().child!;
             tasks.push(child);
             model.set(child, flat.slice());
           } else if (a.op === 'remap') {
             // munmap drops the page; mapping it again gives a page that reads as zero
             const addr = base + a.page * PAGE;
-            expect(h.libc(t).munmap(addr, PAGE).ret).toBe(0);
-            expect(h.libc(t).mmap(addr, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0).ret).toBe(addr);
+            expect(libcOf(h, t).munmap(addr, PAGE).ret).toBe(0);
+            expect(libcOf(h, t).mmap(addr, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0).ret).toBe(addr);
             flat.fill(0, a.page * PAGE, (a.page + 1) * PAGE);
           } else if (a.op === 'write') {
             const len = Math.min(a.len, SPAN - a.at);
@@ -82,7 +83,7 @@ describe('user memory copies', () => {
 
   it('the mapping that held the last access still answers for its protection, its end and its removal (mmap_cache)', () => {
     const h = Host.create({ arch: 'x86_64' });
-    const l = h.libc(h.init);
+    const l = libcOf(h, h.init);
     const mm = h.init.mm;
     const efault = expect.objectContaining<Partial<KernelError>>({ errno: 'EFAULT' });
     const ro = l.mmap(0, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0).ret;

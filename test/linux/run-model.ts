@@ -7,6 +7,7 @@
 import { CLONE_ARGS_SIZE_VER2, CLONE_VM, Host, MAP_ANONYMOUS, MAP_PRIVATE, PID_MAX_LIMIT, PROT_READ, PROT_WRITE, SIGCHLD, type HostOptions, type Libc, type SyscallResult, type Task } from '../../src/index.js';
 import { exitSignal } from './run-real.js';
 import { finalLine, SYSCTL_PATH, type Op, type Scenario, type TaskFinal } from './scenario.js';
+import { libcOf } from '../../src/program/libc.js';
 
 const O_RDONLY = 0;
 const O_WRONLY = 1;
@@ -54,7 +55,7 @@ class ModelRun {
   private readonly ids = new Map<Task, number>();
 
   constructor(s: Scenario) {
-    const l = this.host.libc(this.host.init);
+    const l = libcOf(this.host, this.host.init);
     const r = l.clone3(s.rootSetTid ? { flags: 0x20000000, exit_signal: SIGCHLD, set_tid: [1] } : { flags: 0x20000000, exit_signal: SIGCHLD }, CLONE_ARGS_SIZE_VER2);
     if (!r.child) throw new Error(`the model could not make the scenario's root: ${r.errno}`);
     this.name(0, r.child);
@@ -71,7 +72,7 @@ class ModelRun {
   }
 
   step(i: number, t: Task, op: Op): string {
-    const l = this.host.libc(t);
+    const l = libcOf(this.host, t);
     switch (op.op) {
       case 'clone3': {
         let stack = 0;
@@ -87,13 +88,13 @@ class ModelRun {
           return `ret=-1${errText(r)}`;
         }
         this.name(i + 1, r.child);
-        return `ret=${r.ret} pids=${this.levels(r.child).join(',')} ${ids(this.host.libc(r.child))}`;
+        return `ret=${r.ret} pids=${this.levels(r.child).join(',')} ${ids(libcOf(this.host, r.child))}`;
       }
       case 'eclone': {
         const r = l.eclone(op.flags >>> 0, { nr_pids: op.pids.length }, 48, op.pids);
         if (r.ret < 0 || !r.child) return `ret=-1${errText(r)}`;
         this.name(i + 1, r.child);
-        return `ret=${r.ret} pids=${this.levels(r.child).join(',')} ${ids(this.host.libc(r.child))}`;
+        return `ret=${r.ret} pids=${this.levels(r.child).join(',')} ${ids(libcOf(this.host, r.child))}`;
       }
       case 'exit':
         l.exit(op.code);
@@ -174,7 +175,7 @@ class ModelRun {
     const parent = t.parent;
     const pid = parent ? this.ids.get(parent.group.leader) : undefined;
     const f: TaskFinal = { state: t.exited ? 'zombie' : 'alive', ppid: pid === undefined ? 'out' : `t${pid}`, pids: this.levels(t) };
-    if (!t.exited) f.ids = ids(this.host.libc(t));
+    if (!t.exited) f.ids = ids(libcOf(this.host, t));
     return f;
   }
 }

@@ -9,13 +9,14 @@ import { describe, expect, it } from 'vitest';
 import { ARGUMENT_WINDOW, Host, Libc, MAP_ANONYMOUS, MAP_SHARED, PROT_READ, PROT_WRITE, SIGCHLD } from '../../src/index.js';
 import { abiRegisters } from '../../src/arch/reg-access.js';
 import { ALL_ARCHES, expectUnchanged } from '../helpers.js';
+import { libcOf } from '../../src/program/libc.js';
 
 describe.each(ALL_ARCHES)('a Libc with an argument window on %s', (arch) => {
   it('eclone and clone3 give the same results as through the stack, and the stack stays shared with every child', () => {
     const viaStack = Host.create({ arch });
     const viaWindow = Host.create({ arch });
-    const window = viaWindow.libc(viaWindow.init).mmap(0, ARGUMENT_WINDOW, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0).ret;
-    viaStack.libc(viaStack.init).mmap(0, ARGUMENT_WINDOW, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    const window = libcOf(viaWindow, viaWindow.init).mmap(0, ARGUMENT_WINDOW, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0).ret;
+    libcOf(viaStack, viaStack.init).mmap(0, ARGUMENT_WINDOW, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     const init = viaWindow.init;
     const l = new Libc(viaWindow, init, window);
     const stackTop = abiRegisters(init.abi).sp.get(init.dv);
@@ -31,7 +32,7 @@ describe.each(ALL_ARCHES)('a Libc with an argument window on %s', (arch) => {
       (c) => c.eclone(SIGCHLD, { nr_pids: 0 }, 48, []),
     ];
     for (const call of calls) {
-      const a = call(viaStack.libc(viaStack.init));
+      const a = call(libcOf(viaStack, viaStack.init));
       const b = call(l);
       expect({ ret: b.ret, errno: b.errno, pid: b.child?.nspids }).toEqual({ ret: a.ret, errno: a.errno, pid: a.child?.nspids });
       // the window's calls never wrote the stack, so it is still one frame shared with the children

@@ -15,6 +15,7 @@ import { Machine } from '../../src/container/machine.js';
 import type { Task } from '../../src/kernel/task.js';
 import type { Compiled } from '../../src/program/compile.js';
 import { step, type InterpreterHost, type StepResult } from '../../src/program/interpreter.js';
+import { libcOf } from '../../src/program/libc.js';
 
 class ReferenceScheduler {
   private round: Task[] = [];
@@ -234,7 +235,7 @@ describe('the scheduler keeps the schedule its definition gives', () => {
     const initOf = (m: Machine) => m.containers.get('c0')!.init;
     expect(stepTrace(a, 20)).toEqual(ref.run(20)); // the init has forked and waits: set aside by now
     expect(initOf(a).blockedIn).toBe('wait4');
-    for (const m of [a, b]) expect(m.host.libc(initOf(m)).getpid().ret).toBe(1);
+    for (const m of [a, b]) expect(libcOf(m.host, initOf(m)).getpid().ret).toBe(1);
     expect(initOf(a).blockedIn).toBe(null);
     const got = stepTrace(a, 300);
     expect(got).toEqual(ref.run(300));

@@ -16,10 +16,11 @@ import { expect } from 'vitest';
 import { Machine } from '../../src/container/machine.js';
 import { tarChunks, untar } from '../../src/image/archive.js';
 import { dumpContainer } from '../../src/image/dump.js';
-import { sameBytes } from '../../src/image/bytes.js';
+import { sameBytes } from '../../src/codec/bytes.js';
 import { decodeImage, encodeImage } from '../../src/image/image-codec.js';
-import { writeFileAtomically } from '../../src/store/atomic-file.js';
+import { writeFileAtomically } from '../../src/disk/atomic-file.js';
 import { HostStore } from '../../src/store/host-store.js';
+import { libcOf } from '../../src/program/libc.js';
 
 export const BIN = new URL('../../bin/ckpt.js', import.meta.url).pathname;
 export const built = existsSync(new URL('../../dist/src/cli/main.js', import.meta.url));
@@ -30,7 +31,7 @@ function startingHost(): Machine {
   const m = Machine.create('default', 'x86_64');
   const c = m.run('big', 'sleepers.wl', 'program main\n  sleep 100000000\nend\n');
   m.scheduler.run(1);
-  const libc = m.host.libc(c.init);
+  const libc = libcOf(m.host, c.init);
   for (let n = 0; n < 1500; n++) if (!libc.fork().child) throw new Error('fork failed');
   m.run('small', 'images/workloads/nested.wl', readFileSync('images/workloads/nested.wl', 'utf8'));
   m.scheduler.run(20);

@@ -10,6 +10,7 @@ import { counted } from '../counted.js';
 import { CliError, UsageError } from '../usage-error.js';
 import { refuse } from '../refused.js';
 import { psRows, psTable, psTree } from '../ps-view.js';
+import { libcOf } from '../../program/libc.js';
 
 /** inContainer selects the tasks of one container (its namespace and those below it), for the scheduler. */
 function inContainer(c: Container): (t: Task) => boolean {
@@ -121,7 +122,7 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
         const sig = a.signal;
         const out = storeOf(a).update(a.host, (m) => {
           const c = containerOf(m, a.ctr);
-          const r = m.host.libc(m.host.init).kill(c.init.pid.nr, sig);
+          const r = libcOf(m.host, m.host.init).kill(c.init.pid.nr, sig);
           // the init is never reaped while its container is listed (see machine-codec), so kill cannot fail
           if (r.errno) throw new Error(`kill ${c.name}: ${r.errno}`);
           return { container: c.name, signal: sig, state: c.init.state };

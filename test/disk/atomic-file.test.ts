@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeFileAtomically } from '../../src/store/atomic-file.js';
+import { writeFileAtomically } from '../../src/disk/atomic-file.js';
 
 describe('writeFileAtomically', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ckpt-atomic-'));

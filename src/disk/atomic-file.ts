@@ -9,7 +9,7 @@
 import { closeSync, constants, fsyncSync, openSync, readdirSync, renameSync, rmSync, writevSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { byteLength } from '../image/bytes.js';
+import { byteLength } from '../codec/bytes.js';
 import { processAlive } from './process-alive.js';
 
 /** IOV_MAX: the most buffers one writev takes */

@@ -1,0 +1,276 @@
+/**
+ * The real kernel's executor of a restore plan: it rebuilds the plan's
+ * process tree (pids at every level, sessions, process groups,
+ * placeholders, zombies) as real processes, through the agents of the
+ * real-kernel helper. Each of the plan's processes is an agent that makes
+ * its own system calls; the controller speaks the helper's line protocol
+ * (`init`, `op ID REQUEST`, `reset`; see the helper's C source). Every clone
+ * is clone3 with set_tid naming the pid at every container level, innermost
+ * first. What the real kernel cannot do is refused before anything is made
+ * (whatLinuxCannot); a failure midway resets the helper, which kills and
+ * reaps every process it made.
+ *
+ * This executor rebuilds the tree only: the memory, registers and program
+ * state of the processes are the interpreter's, restored elsewhere.
+ */
+import { CLONE_NEWPID, CLONE_PARENT, CLONE_THREAD } from '../abi/clone-flags.js';
+import type { ContainerImage } from '../image/container-image.js';
+import { RestoreError, type Problem } from '../image/restore-error.js';
+import { RESTORER, type Actor, type CloneStep, type RestorePlan } from '../image/restore-plan.js';
+
+/** HelperPort is how the executor talks to the helper (a HelperSession of helper.ts): one command line in, one reply line out. */
+export interface HelperPort {
+  command(line: string): Promise<string>;
+}
+
+/** Reply is one reply line of the helper, parsed. */
+export type Reply =
+  | { kind: 'r'; ret: number; errno: string | null; fields: Map<string, string> }
+  | { kind: 'dead' | 'stuck' | 'timeout' | 'gone' | 'ok' }
+  | { kind: 'err'; message: string };
+
+/** parseReply reads a reply line: `r RET ERRNO key=value...`, `dead`, `stuck`, `timeout`, `gone`, `ok` or `err MESSAGE`. */
+export function parseReply(line: string): Reply {
+  const words = line.trim().split(/\s+/);
+  const head = words[0] ?? '';
+  if (head === 'r' && words.length >= 3) {
+    const fields = new Map<string, string>();
+    for (const w of words.slice(3)) {
+      const eq = w.indexOf('=');
+      if (eq > 0) fields.set(w.slice(0, eq), w.slice(eq + 1));
+    }
+    return { kind: 'r', ret: Number(words[1]), errno: words[2] === '-' ? null : words[2]!, fields };
+  }
+  if (head === 'dead' || head === 'stuck' || head === 'timeout' || head === 'gone' || head === 'ok') return { kind: head };
+  return { kind: 'err', message: head === 'err' ? line.trim().slice(4) : `unexpected reply ${JSON.stringify(line)}` };
+}
+
+/** The signals whose default action dumps core (signal(7)): a zombie they made would also carry the core-dump flag, or not, by RLIMIT_CORE. */
+const CORE_SIGNALS = new Set([3, 4, 5, 6, 7, 8, 11, 24, 25, 31]);
+
+/** isInit: a task is its pid namespace's init (pid 1 there), which ignores signals sent from inside its namespace. */
+function isInit(t: ContainerImage['tasks'][number]): boolean {
+  return t.numbers[t.numbers.length - 1] === 1;
+}
+
+/** MAX_AGENTS: how many agents one helper keeps (its table's size). */
+const MAX_AGENTS = 4096;
+
+/**
+ * whatLinuxCannot lists the reasons, each naming what and why, that the real
+ * kernel cannot carry out `plan`: checked before anything is made.
+ */
+export function whatLinuxCannot(plan: RestorePlan, image: ContainerImage): Problem[] {
+  const problems: Problem[] = [];
+  const add = (message: string): void => {
+    if (!problems.some((p) => p.message === message)) problems.push({ code: 'CKPT_UNSUPPORTED', message });
+  };
+  if (plan.via !== 'clone3') add('the real kernel has no eclone (it was never merged): restore with clone3 (set_tid)');
+  if (image.tasks.length + plan.helpers > MAX_AGENTS) add(`the image needs ${image.tasks.length + plan.helpers} processes, more than the helper's ${MAX_AGENTS} agents`);
+  for (const s of [...plan.create, ...plan.groups, ...plan.exits]) {
+    if (s.do === 'enter') add('restoring into a running container is not supported on the real kernel yet');
+    if (s.do === 'adopt') add(`task ${image.tasks[s.task]!.numbers.join('/')} has a thread made after it as its parent: the real kernel keeps a child with the thread that forked it, and no call moves it`);
+    if (s.do === 'clone' && s.creator === RESTORER && s.pids.length > 1) add("the container's init would be named at the host's level too: the helper names one level for a namespace's init");
+    if (s.do === 'exit') {
+      const t = image.tasks[s.task]!;
+      const status = t.group.groupExitStatus ?? t.exitStatus;
+      const sig = status & 0x7f;
+      if (sig !== 0 && CORE_SIGNALS.has(sig)) add(`zombie ${t.numbers.join('/')} was killed by signal ${sig}, whose default action dumps core: making such a zombie on the real kernel is not supported yet`);
+      else if (sig !== 0 && isInit(t) && t.parent < 0) add(`the container's init ${t.numbers.join('/')} was killed by signal ${sig}: only its parent could send it, and that is the helper`);
+    }
+  }
+  const asKept = childrenAsLinuxKeepsThem(plan, image);
+  for (const s of plan.order) {
+    if (s.do !== 'order') continue;
+    const kept = asKept.get(s.parent) ?? [];
+    if (kept.join(',') !== s.children.join(',')) add(`the children of task ${image.tasks[s.parent]!.numbers.join('/')} were in the order ${s.children.map((c) => image.tasks[c]!.numbers.join('/')).join(', ')}; the real kernel would keep them as ${kept.map((c) => image.tasks[c]!.numbers.join('/')).join(', ')}, and no call reorders them`);
+  }
+  return problems;
+}
+
+/**
+ * childrenAsLinuxKeepsThem follows the plan as the kernel keeps children
+ * lists: a child goes at the end of its real parent's (the creator's, or
+ * with CLONE_PARENT the creator's parent's); when a thread exits, its
+ * children go, in order, to the end of the list of the first live thread of
+ * its process, else of its namespace's init (find_new_reaper). Only the
+ * image's tasks are listed.
+ */
+function childrenAsLinuxKeepsThem(plan: RestorePlan, image: ContainerImage): Map<Actor, Actor[]> {
+  const tasks = image.tasks;
+  const parentOf = new Map<Actor, Actor>();
+  const children = new Map<Actor, Actor[]>();
+  const initOf = new Map<Actor, Actor>(); // each actor's namespace's init
+  const exited = new Set<Actor>();
+  const listOf = (a: Actor): Actor[] => children.get(a) ?? (children.set(a, []), children.get(a)!);
+  const groups = new Map<number, Actor[]>();
+  tasks.forEach((t, i) => (groups.get(t.leader) ?? (groups.set(t.leader, []), groups.get(t.leader)!)).push(i));
+  const threadsOf = (a: Actor): Actor[] => (a >= 0 && a < tasks.length ? groups.get(tasks[a]!.leader)! : [a]);
+  for (const s of [...plan.create, ...plan.groups, ...plan.exits]) {
+    if (s.do === 'clone') {
+      initOf.set(s.actor, s.flags & CLONE_NEWPID ? s.actor : (initOf.get(s.creator) ?? s.actor));
+      if (s.flags & CLONE_THREAD) continue;
+      const parent = s.flags & CLONE_PARENT ? (parentOf.get(s.creator) ?? RESTORER) : s.creator;
+      parentOf.set(s.actor, parent);
+      listOf(parent).push(s.actor);
+    } else if (s.do === 'leave' || s.do === 'exit') {
+      const gone = s.do === 'leave' ? s.actor : s.task;
+      exited.add(gone);
+      const reaper = threadsOf(gone).find((t) => !exited.has(t)) ?? initOf.get(gone);
+      const orphans = children.get(gone) ?? [];
+      children.set(gone, []);
+      if (reaper !== undefined && reaper !== gone) {
+        for (const c of orphans) {
+          parentOf.set(c, reaper);
+          listOf(reaper).push(c);
+        }
+      }
+      if (s.do === 'leave') {
+        const p = parentOf.get(gone);
+        if (p !== undefined) children.set(p, listOf(p).filter((c) => c !== gone));
+      }
+    }
+  }
+  return new Map([...children].map(([p, list]) => [p, list.filter((c) => c >= 0 && c < tasks.length)]));
+}
+
+/** RealRestore is what the executor made: each image task's agent id and its pids at every level (outermost first, as the helper's /proc shows them). */
+export interface RealRestore {
+  agents: Map<number, number>;
+  nspids: Map<number, number[]>;
+}
+
+/** executeOnLinux carries `plan` out through the helper; on any failure every process it made is killed and reaped. */
+export async function executeOnLinux(port: HelperPort, image: ContainerImage, plan: RestorePlan): Promise<RealRestore> {
+  const problems = whatLinuxCannot(plan, image);
+  if (problems.length > 0) throw new RestoreError(problems);
+  try {
+    return await carryOut(port, image, plan);
+  } catch (e) {
+    const reset = parseReply(await port.command('reset'));
+    if (reset.kind !== 'ok') throw new RestoreError([{ code: 'CKPT_RESTORE_FAILED', message: `${e instanceof Error ? e.message : String(e)}; and the helper could not undo it: ${reset.kind === 'err' ? reset.message : reset.kind}` }]);
+    throw e;
+  }
+}
+
+function fail(message: string): never {
+  throw new RestoreError([{ code: 'CKPT_RESTORE_FAILED', message }]);
+}
+
+async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePlan): Promise<RealRestore> {
+  const tasks = image.tasks;
+  const nspids = new Map<Actor, number[]>();
+  /** where each agent's pid_ns_for_children points: the image namespace, or its own */
+  const childrenIn = new Map<Actor, number | 'own'>();
+  /** the first process made in each image namespace: setns names a namespace by one of its processes */
+  const firstIn = new Map<number, Actor>();
+  const name = (a: Actor): string => (a >= 0 && a < tasks.length ? `task ${tasks[a]!.numbers.join('/')}` : `helper ${a}`);
+  const pidsOf = (a: Actor): number[] => nspids.get(a) ?? fail(`${name(a)} was needed before it was made`);
+  /** pidAsSeenBy: a process's pid as `viewer`'s namespace numbers it */
+  const pidAsSeenBy = (viewer: Actor, a: Actor): number => pidsOf(a)[pidsOf(viewer).length - 1] ?? fail(`${name(a)} is not visible from ${name(viewer)}'s pid namespace`);
+  const ownNs = (a: Actor): number | null => (a >= 0 && a < tasks.length ? tasks[a]!.ns : null);
+
+  const op = async (a: Actor, request: string): Promise<Reply> => parseReply(await port.command(`op ${a} ${request}`));
+  const call = async (a: Actor, request: string, what: string): Promise<Reply & { kind: 'r' }> => {
+    const r = await op(a, request);
+    if (r.kind !== 'r') fail(`${what}: ${r.kind === 'err' ? r.message : `the agent answered ${r.kind}`}`);
+    if (r.errno) fail(`${what} failed with ${r.errno}`);
+    return r;
+  };
+
+  const pointChildren = async (creator: Actor, where: CloneStep['childrenIn']): Promise<void> => {
+    const want = where === 'own' ? 'own' : where.ns === ownNs(creator) ? 'own' : where.ns;
+    if ((childrenIn.get(creator) ?? 'own') === want) return;
+    const into = want === 'own' ? creator : (firstIn.get(want) ?? fail(`pid namespace ${want} of the image was needed before it was made`));
+    await call(creator, `setns ${pidAsSeenBy(creator, into)} ${CLONE_NEWPID}`, `pointing ${name(creator)}'s children at the pid namespace of ${name(into)}`);
+    childrenIn.set(creator, want);
+  };
+
+  const clone = async (s: CloneStep): Promise<void> => {
+    const what = s.task === null ? `the placeholder for leader ${s.standsFor!.join('/')}` : `clone3 of task ${tasks[s.task]!.numbers.join('/')} (set_tid ${s.pids.join(', ')}, innermost level first)`;
+    let r: Reply;
+    if (s.creator === RESTORER) r = parseReply(await port.command(`init ${s.actor} ${s.flags & ~CLONE_NEWPID} ${s.pids[0] ?? 0} 1`));
+    else {
+      await pointChildren(s.creator, s.childrenIn);
+      r = await op(s.creator, `clone3 ${s.actor} ${s.flags} ${s.exitSignal} ${s.pids.length} ${s.pids.join(' ')}`);
+    }
+    if (r.kind !== 'r') fail(`${what}: ${r.kind === 'err' ? r.message : `the creator answered ${r.kind}`}`);
+    if (r.errno) fail(`${what} failed with ${r.errno}`);
+    const made = r.fields.get('nspid');
+    if (!made || r.fields.get('child') !== String(s.actor)) fail(`${what}: the helper lost the new process`);
+    const pids = made.split(',').map(Number);
+    nspids.set(s.actor, pids);
+    if (s.task === null) return;
+    const t = tasks[s.task]!;
+    const inside = pids.slice(plan.outerLevels);
+    if (inside.join('/') !== t.numbers.join('/')) fail(`task ${t.numbers.join('/')} came back as ${inside.join('/')}`);
+    if (!firstIn.has(t.ns)) firstIn.set(t.ns, s.actor);
+  };
+
+  const exitAndReap = async (a: Actor, code: number, reaper: Actor | null): Promise<void> => {
+    const r = await op(a, `exit ${code}`);
+    if (r.kind !== 'dead' && r.kind !== 'stuck') fail(`${name(a)} did not exit: ${r.kind === 'err' ? r.message : r.kind}`);
+    if (reaper !== null) await call(reaper, `wait4 ${pidAsSeenBy(reaper, a)} 0`, `reaping ${name(a)}`);
+  };
+
+  /**
+   * killedBy makes a zombie killed by a signal: the process sends it to itself, or for a namespace's
+   * init (which ignores what comes from inside its namespace) its parent sends it.
+   */
+  const killedBy = async (i: number, sig: number): Promise<void> => {
+    const t = tasks[i]!;
+    const sender = isInit(t) ? t.parent : i;
+    const r = await op(sender, `kill ${pidAsSeenBy(sender, i)} ${sig}`);
+    if (sender === i ? r.kind !== 'dead' && r.kind !== 'stuck' : r.kind !== 'r' || r.errno !== null) {
+      fail(`${name(i)} was not killed by signal ${sig}: ${r.kind === 'err' ? r.message : r.kind === 'r' ? (r.errno ?? 'it lives on') : r.kind}`);
+    }
+  };
+
+  /** verifyGroups asks every process, while all still run, which group and session its own namespace says it is in. */
+  const verifyGroups = async (): Promise<void> => {
+    for (const [i, t] of tasks.entries()) {
+      if (t.leader !== i) continue;
+      const r = await call(i, 'ids', `asking ${name(i)} for its ids`);
+      const own = (id: number[] | null): number => id?.[t.numbers.length - 1] ?? 0;
+      for (const [what, field, id] of [['process group', 'pgrp', t.pgid], ['session', 'sid', t.sid]] as const) {
+        const got = Number(r.fields.get(field));
+        if (got !== own(id)) throw new RestoreError([{ code: 'CKPT_UNSUPPORTED', message: `task ${t.numbers.join('/')} ended up in ${what} ${got || '(outside)'} instead of ${own(id) || '(outside)'} as its own namespace numbers them: this layout is not supported yet` }]);
+      }
+    }
+  };
+
+  for (const s of [...plan.create, ...plan.groups, 'verify' as const, ...plan.exits]) {
+    if (s === 'verify') {
+      await verifyGroups();
+      continue;
+    }
+    switch (s.do) {
+      case 'clone':
+        await clone(s);
+        break;
+      case 'setsid':
+        await call(s.actor, 'setsid', `setsid for ${name(s.actor)}`);
+        break;
+      case 'setpgid':
+        await call(s.actor, `setpgid 0 ${s.pgid}`, `setpgid for ${name(s.actor)}`);
+        break;
+      case 'leave':
+        await exitAndReap(s.actor, 0, s.reaper === RESTORER ? null : s.reaper);
+        break;
+      case 'exit': {
+        const t = tasks[s.task]!;
+        const status = t.group.groupExitStatus ?? t.exitStatus;
+        if ((status & 0x7f) === 0) await exitAndReap(s.task, (status >> 8) & 0xff, null);
+        else await killedBy(s.task, status & 0x7f);
+        break;
+      }
+      case 'enter':
+      case 'adopt':
+      case 'last_pid':
+      case 'order':
+        break; // refused by whatLinuxCannot, or (order) already the kernel's
+    }
+  }
+  const agents = new Map(tasks.map((_, i) => [i, i]));
+  return { agents, nspids: new Map([...nspids].filter(([a]) => a >= 0 && a < tasks.length)) };
+}

@@ -1,0 +1,146 @@
+/**
+ * A restore plan carried out on the real kernel: each image's process tree is rebuilt as real
+ * processes in real nested pid namespaces through the helper's agents (clone3 with set_tid at every
+ * container level), and /proc shows the image's pids at every level, zombies, sessions, process
+ * groups, parents and children's order; a failure midway and the end of the session leave nothing
+ * behind. Needs root (pid namespaces) and the compiled helper; skipped with the reason otherwise.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { Machine } from '../../src/container/machine.js';
+import type { ContainerImage } from '../../src/image/container-image.js';
+import { dumpContainer } from '../../src/image/dump.js';
+import { planFor } from '../../src/image/restore.js';
+import { RestoreError } from '../../src/image/restore-error.js';
+import type { CloneStep } from '../../src/image/restore-plan.js';
+import { HelperSession, probeLinux } from '../../src/linux/helper.js';
+import { readProcess, type ProcProcess } from '../../src/linux/proc.js';
+import { executeOnLinux, whatLinuxCannot, type RealRestore } from '../../src/linux/real-executor.js';
+import { workload as generated } from '../image/generated-workloads.js';
+
+const support = await probeLinux();
+if (!support.ok) console.log(`test/linux: real restores skipped: ${support.reason}`);
+
+const workload = (name: string): string => readFileSync(`images/workloads/${name}.wl`, 'utf8');
+const DAEMON = ['var a, b', 'program main', '  a = fork() start daemon', '  sleep 100000000', 'end', 'program daemon', '  a = setsid()', '  b = fork() start kid', '  exit(3)', 'end', 'program kid', '  sleep 100000000', 'end'].join('\n');
+const REAPED = DAEMON.replace('  a = fork() start daemon\n', '  a = fork() start daemon\n  a = wait4(-1, 0, 0, 0)\n');
+
+function imageOf(text: string, steps: number): ContainerImage {
+  const m = Machine.create('s', 'x86_64');
+  const c = m.run('box', 'box.wl', text);
+  m.scheduler.run(steps);
+  return dumpContainer(m, c);
+}
+
+/** withHelper runs `body` with a helper session and makes sure, after, that nothing it made is left. */
+async function withHelper<T>(body: (h: HelperSession) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'ckpt-real-restore-'));
+  const h = HelperSession.start(dir);
+  try {
+    return await body(h);
+  } finally {
+    await h.close();
+    rmSync(dir, { recursive: true, force: true });
+    for (let i = 0; i < 100 && h.leftovers().length > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(h.leftovers()).toEqual([]);
+  }
+}
+
+/** checkTree holds what /proc shows of the made tree against the image, at the container's levels. */
+function checkTree(image: ContainerImage, made: RealRestore, outerLevels: number): void {
+  const proc = new Map<number, ProcProcess>();
+  const byGlobal = new Map<number, number>();
+  image.tasks.forEach((_, i) => byGlobal.set(made.nspids.get(i)![0]!, i));
+  image.tasks.forEach((t, i) => {
+    const pids = made.nspids.get(i)!;
+    expect(pids.slice(outerLevels)).toEqual(t.numbers);
+    if (t.leader !== i) return;
+    const p = readProcess(pids[0]!);
+    expect(p, `task ${t.numbers.join('/')} is in /proc`).not.toBeNull();
+    proc.set(i, p!);
+    expect(p!.nspid.slice(outerLevels)).toEqual(t.numbers);
+    expect(p!.state === 'Z').toBe(t.exited && image.tasks.every((u, k) => u.leader !== i || u.exited || k === i));
+    // a zombie leaves the wait status the image recorded (exit_code in /proc/PID/stat)
+    if (p!.state === 'Z') expect(p!.exitCode).toBe(t.group.groupExitStatus ?? t.exitStatus);
+    // the session and group at each container level, 0 where the id is not seen from there (the image names those levels it sees)
+    const seen = (id: number[] | null, nsfield: number[]): number[] => nsfield.slice(outerLevels, outerLevels + (id?.length ?? 0));
+    expect(seen(t.sid, p!.nssid)).toEqual(t.sid ?? []);
+    expect(seen(t.pgid, p!.nspgid)).toEqual(t.pgid ?? []);
+  });
+  image.tasks.forEach((t, i) => {
+    const leader = proc.get(t.leader);
+    if (!leader || leader.state === 'Z') return; // a zombie's threads and children files are gone
+    const thread = leader.threads.find((th) => th.tid === made.nspids.get(i)![0]);
+    if (!thread) return; // a thread that has exited
+    expect(thread.children.map((c) => byGlobal.get(c))).toEqual(t.children);
+  });
+}
+
+async function restoreOnLinux(image: ContainerImage): Promise<'built' | 'refused' | 'undone'> {
+  const plan = planFor(Machine.create('t', 'x86_64'), image, { via: 'clone3' });
+  if (whatLinuxCannot(plan, image).length > 0) return 'refused';
+  return withHelper(async (h) => {
+    let made: RealRestore;
+    try {
+      made = await executeOnLinux(h, image, plan);
+    } catch (e) {
+      if (e instanceof RestoreError && e.code === 'CKPT_UNSUPPORTED') return 'undone';
+      throw e;
+    }
+    checkTree(image, made, plan.outerLevels);
+    return 'built';
+  });
+}
+
+describe.skipIf(!support.ok)(`restore on the real kernel${support.ok ? '' : ` (skipped: ${support.reason})`}`, () => {
+  const CASES: Array<[string, string, number]> = [
+    ['a session leader that exited, a zombie that forked its member with CLONE_PARENT', DAEMON, 8],
+    ['a session whose leader was reaped: a placeholder with its pid', REAPED, 12],
+    ['namespaces three levels deep', workload('nested'), 30],
+    ['pidcache', workload('pidcache'), 25],
+    ['threads', workload('threads'), 20],
+    ['jobs, a stopped job', workload('jobs'), 13],
+  ];
+  for (const [title, text, steps] of CASES) {
+    it(`${title}: /proc shows the image's tree`, { timeout: 30_000 }, async () => {
+      expect(await restoreOnLinux(imageOf(text, steps))).toBe('built');
+    });
+  }
+
+  it('generated workloads: each is built as the image has it, refused up front, or undone', { timeout: 240_000 }, async () => {
+    const counts = { built: 0, refused: 0, undone: 0 };
+    await fc.assert(
+      fc.asyncProperty(generated, fc.nat(80), async (text, n) => {
+        counts[await restoreOnLinux(imageOf(text, n))]++;
+      }),
+      { numRuns: 100, seed: 2026 },
+    );
+    console.log(`real restores of 100 generated workloads: ${JSON.stringify(counts)}`);
+    expect(counts.built).toBeGreaterThan(counts.refused + counts.undone);
+  });
+
+  it('a clone3 that fails midway (a pid already taken) kills and reaps everything made so far', { timeout: 30_000 }, async () => {
+    const image = imageOf(workload('nested'), 30);
+    const plan = planFor(Machine.create('t', 'x86_64'), image, { via: 'clone3' });
+    const last = plan.create.filter((s): s is CloneStep => s.do === 'clone').at(-1)!;
+    last.pids = [1, ...last.pids.slice(1)]; // its namespace's pid 1, which that namespace's init holds
+    await withHelper(async (h) => {
+      const made: number[] = [];
+      const port = {
+        command: async (line: string): Promise<string> => {
+          const reply = await h.command(line);
+          const m = / nspid=(\d+)/.exec(reply);
+          if (m) made.push(Number(m[1]));
+          return reply;
+        },
+      };
+      await expect(executeOnLinux(port, image, plan)).rejects.toThrow(/failed with EEXIST/);
+      expect(made.length).toBeGreaterThan(1);
+      for (let i = 0; i < 100 && made.some((pid) => readProcess(pid) !== null); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(made.filter((pid) => readProcess(pid) !== null)).toEqual([]);
+    });
+  });
+});
