@@ -19,6 +19,8 @@ export class Machine {
   /** program path → its source text, the file-backed text mapping's contents */
   readonly sources = new Map<string, string>();
   readonly programs = new Map<string, Compiled>();
+  /** names of this host's containers whose state was not loaded (a command loads only the containers it touches) */
+  readonly unloaded = new Set<string>();
   readonly scheduler: Scheduler;
 
   constructor(
@@ -43,7 +45,7 @@ export class Machine {
   /** run starts a container running `path`'s main program. */
   run(container: string, path: string, text: string): Container {
     if (!isValidName(container)) throw new ContainerError(`bad container name ${JSON.stringify(container)}: ${NAME_RULE}`);
-    if (this.containers.has(container)) throw new ContainerError(`container ${container} already exists on host ${this.name}`);
+    if (this.containers.has(container) || this.unloaded.has(container)) throw new ContainerError(`container ${container} already exists on host ${this.name}`);
     const ctr = startContainer(this.host, container, this.addProgram(path, text));
     this.containers.set(container, ctr);
     return ctr;

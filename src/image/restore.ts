@@ -214,7 +214,7 @@ export function preflight(target: Machine, image: ContainerImage, opts: RestoreO
   const above = enclosing ? enclosing.pid.ns : null;
   const name = opts.name ?? image.name;
   if (!isValidName(name)) add('CKPT_BAD_NAME', `bad container name ${JSON.stringify(name)}: ${NAME_RULE}`);
-  if (target.containers.has(name)) add('CKPT_NAME_TAKEN', `a container named ${name} already exists on host ${target.name}`);
+  if (target.containers.has(name) || target.unloaded.has(name)) add('CKPT_NAME_TAKEN', `a container named ${name} already exists on host ${target.name}`);
   const imageArch = archByName(image.arch);
   if (!imageArch) add('CKPT_ARCH_MISMATCH', `the image's architecture ${image.arch} is unknown`);
   else {

@@ -9,7 +9,6 @@
 import { closeSync, constants, fsyncSync, openSync, readdirSync, renameSync, rmSync, writevSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { byteLength } from '../image/bytes.js';
 import { processAlive } from './process-alive.js';
 
 /** IOV_MAX: the most buffers one writev takes */
@@ -112,7 +111,8 @@ export interface StreamedWrite {
 export async function writeFileAtomicallyStreamed(path: string, chunks: readonly Uint8Array[], how: StreamedWrite = {}): Promise<void> {
   sweepTemporaries(path);
   const tmp = tempName(path, process.pid);
-  const total = byteLength(chunks);
+  let total = 0;
+  for (const c of chunks) total += c.length;
   try {
     const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_DSYNC, 0o644);
     try {

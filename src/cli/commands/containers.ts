@@ -12,7 +12,8 @@ import { UsageError } from '../usage-error.js';
 
 function containerOf(m: Machine, name: string): Container {
   const c = m.containers.get(name);
-  if (!c) throw new UsageError(`no container ${name} on host ${m.name}${m.containers.size ? ` (it has: ${[...m.containers.keys()].join(', ')})` : ''}`);
+  const names = [...m.containers.keys(), ...m.unloaded];
+  if (!c) throw new UsageError(`no container ${name} on host ${m.name}${names.length ? ` (it has: ${names.join(', ')})` : ''}`);
   return c;
 }
 
@@ -75,10 +76,12 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
           a.host,
           (m) => {
             const c = m.run(a.ctr, a.workload, text);
-            const ran = a.steps > 0 ? m.scheduler.run(a.steps) : 0;
+            const ns = c.init.pid.ns;
+            const ran = a.steps > 0 ? m.scheduler.run(a.steps, (t) => ns.isAncestorOf(t.pid.ns)) : 0;
             return { container: a.ctr, host: m.name, initPid: c.init.pid.nr, steps: ran };
           },
           orCreateArch(a),
+          [],
         );
         ctx.out(a.json ? JSON.stringify(out) : `started container ${out.container} on host ${out.host}: init is pid ${out.initPid} on the host, pid 1 inside${out.steps ? `; ran ${counted(out.steps, 'step')}` : ''}`);
       },
@@ -91,7 +94,7 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
           .positional('ctr', { type: 'string', describe: 'only this container' })
           .example('$0 ps web --json', 'one object per task, nspids host level first'),
       handler: (a) => {
-        const m = storeOf(a).read(a.host);
+        const m = storeOf(a).read(a.host, a.ctr ? [a.ctr] : 'all');
         const ctrs = a.ctr ? [containerOf(m, a.ctr)] : [...m.containers.values()];
         // A task shows under the innermost container holding it (a container restored --into another sits inside it).
         const own = a.ctr ? null : m.ownTasks();
@@ -125,7 +128,7 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
           })() : undefined;
           const ran = a.untilIdle ? m.scheduler.runUntilIdle(1_000_000, only) : m.scheduler.run(a.steps, only);
           return { steps: ran, clock: m.host.clock };
-        });
+        }, undefined, a.ctr ? [a.ctr] : 'all');
         ctx.out(a.json ? JSON.stringify(out) : `ran ${counted(out.steps, 'step')}; clock is ${out.clock}`);
       },
     }),
@@ -134,7 +137,7 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
       describe: "Print a container's console",
       builder: (y: Argv) => withHost(y).positional('ctr', { type: 'string', demandOption: true }).example('$0 logs web', 'everything it printed'),
       handler: (a) => {
-        const c = containerOf(storeOf(a).read(a.host), a.ctr);
+        const c = containerOf(storeOf(a).read(a.host, [a.ctr]), a.ctr);
         if (a.json) ctx.out(JSON.stringify({ container: c.name, console: c.console.text }));
         else if (c.console.text.length > 0) ctx.out(c.console.text.replace(/\n$/, ''));
       },
@@ -155,7 +158,7 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
           // the init is never reaped while its container is listed (see machine-codec), so kill cannot fail
           if (r.errno) throw new Error(`kill ${c.name}: ${r.errno}`);
           return { container: c.name, signal: sig, state: c.init.state };
-        });
+        }, undefined, [a.ctr]);
         ctx.out(a.json ? JSON.stringify(out) : `sent signal ${out.signal} to ${out.container}; its init is ${out.state}`);
       },
     }),
@@ -172,7 +175,7 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
           const c = containerOf(m, a.ctr);
           if (c.init.state !== 'zombie' && !a.force) throw new UsageError(`container ${c.name} is still running: stop it with ckpt kill ${c.name}, or use --force`);
           m.remove(c);
-        });
+        }, undefined, [a.ctr]);
         ctx.out(a.json ? JSON.stringify({ removed: a.ctr }) : `removed container ${a.ctr}`);
       },
     }),

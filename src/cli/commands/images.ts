@@ -16,6 +16,7 @@ import { BYTES, progressBar } from '../progress.js';
 import { counted } from '../counted.js';
 import { printable } from '../printable.js';
 import { restorerIsPrivileged } from '../privilege.js';
+import type { Scope } from '../../store/host-store.js';
 
 interface RestoreArgs extends HostArgs {
   image: string;
@@ -50,6 +51,11 @@ function resolverFor(m: Machine | null) {
 
 function restoreOptions(a: RestoreArgs): RestoreOptions {
   return { ...(a.name ? { name: a.name } : {}), ...(a.into === undefined ? {} : { into: a.into }), hostPids: a.hostPids, via: a.via, privileged: restorerIsPrivileged(a.via) };
+}
+
+/** restoreScope: the containers a restore touches: the one it goes --into; all with --host-pids, so a collision names its holder. */
+function restoreScope(a: RestoreArgs): Scope {
+  return a.hostPids ? 'all' : a.into === undefined ? [] : [a.into];
 }
 
 function withRestoreOptions(y: Argv): Argv<unknown> {
@@ -118,7 +124,8 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
           }
           if (!a.leaveRunning) m.remove(c);
           return { image: out, container: c.name, arch: img.arch, tasks: img.tasks.length, bytes: size, leftRunning: a.leaveRunning };
-        });
+          // a dump that leaves the container running changes nothing: the host is not written
+        }, [a.ctr], !a.leaveRunning);
         ctx.out(a.json ? JSON.stringify(info) : `dumped ${info.container} (${info.arch}, ${counted(info.tasks, 'task')}) to ${info.image}, ${info.bytes} bytes${info.leftRunning ? '; it is still running' : '; it was removed'}`);
       },
     }),
@@ -149,6 +156,7 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
             return { machine, out: { container: container.name, host: machine.name, via: a.via, tasks: tasks.length, initPid: container.init.pid.nr } };
           },
           orCreateArch(a),
+          restoreScope(a),
         );
         ctx.out(a.json ? JSON.stringify(out) : `restored ${out.container} on host ${out.host} with ${out.via}: ${counted(out.tasks, 'task')}, init is pid ${out.initPid} on the host`);
       },
@@ -163,7 +171,7 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
           // the image first: a bad one is refused before the state directory is touched
           const { entries, digests } = await readImage(a.image, a.json);
           const store = storeOf(a);
-          const m = store.exists(a.host) ? store.read(a.host) : null;
+          const m = store.exists(a.host) ? store.read(a.host, restoreScope(a)) : null;
           const img = decodeImage(entries, resolverFor(m), digests);
           // The whole restore, on a copy that is thrown away (the default host is made on first use).
           const arch = orCreateArch(a);
