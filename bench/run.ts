@@ -13,6 +13,7 @@ import { PidNamespace } from '../src/kernel/pid-namespace.js';
 import { schedulerFigure, sleepersFigure, storeFigures } from './containers.js';
 import { buildTreeLibc, buildTreeRaw } from './eclone-tree.js';
 import { cliFigures, pageFigures, restoreRateFigure } from './images.js';
+import { partsFigures, peakMemoryFigures } from './store.js';
 import { cpus, loadavg } from 'node:os';
 import { median, targetMet, time, timeEach, type Figure } from './measure.js';
 import { NaiveAllocator } from './naive-allocator.js';
@@ -177,6 +178,8 @@ async function main(): Promise<void> {
   // The store figures must exist before they can be saved: build them first.
   for (const f of store) record(f);
   for (const f of cliFigures(join(benchDir, '..', 'bin', 'ckpt.js'))) record(f);
+  for (const f of partsFigures(join(benchDir, '..', 'bin', 'ckpt.js'))) record(f);
+  for (const f of peakMemoryFigures(join(here, 'peak-memory.js'))) record(f);
   record(restoreRateFigure());
   for (const f of await pageFigures()) record(f);
   const targets = figures.filter((f) => f.target);

@@ -13,7 +13,7 @@
  * file of the older single-file layout is rewritten in this one on first
  * use.
  */
-import { linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { decode, encode } from 'cbor-x';
@@ -47,6 +47,26 @@ export interface HostSummary {
 /** bytesOf views a Buffer (an encoder's output, a file read) as plain bytes. */
 function bytesOf(b: { buffer: ArrayBufferLike; byteOffset: number; byteLength: number }): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/**
+ * readShared reads a pages file into shared memory: the frames are views of
+ * it, and a dump hands them to its hashing thread and writes them without
+ * copying them first (atomic-file.ts).
+ */
+function readShared(path: string): Uint8Array {
+  const fd = openSync(path, 'r');
+  try {
+    const bytes = new Uint8Array(new SharedArrayBuffer(fstatSync(fd).size));
+    for (let at = 0; at < bytes.length; ) {
+      const n = readSync(fd, bytes, at, Math.min(bytes.length - at, 1 << 30), at);
+      if (n === 0) throw new Error(`${path} ended at byte ${at} of ${bytes.length}`);
+      at += n;
+    }
+    return bytes;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** joinRuns merges views that lie back to back in one buffer (frames read from one pages file) into one view each: fewer buffers to write. */
@@ -227,7 +247,7 @@ export class HostStore {
       if (!wanted) continue;
       const base = join(dir, `${e.id}.${e.gen}`);
       try {
-        loaded.set(e.id, { record: decode(readFileSync(`${base}${PART_SUFFIX}`)) as PartRecord, pages: bytesOf(readFileSync(`${base}${PAGES_SUFFIX}`)) });
+        loaded.set(e.id, { record: decode(readFileSync(`${base}${PART_SUFFIX}`)) as PartRecord, pages: readShared(`${base}${PAGES_SUFFIX}`) });
       } catch (err) {
         throw this.corrupt(`${base}${PART_SUFFIX}`, err);
       }
