@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { decode, encode } from 'cbor-x';
 import { Machine } from '../container/machine.js';
 import { isValidName, NAME_RULE } from '../container/names.js';
-import { decodeHost, encodeHost, generationOf, HOST_FORMAT, MachineDecodeError, type HostRecord, type LoadedPart } from './machine-codec.js';
+import { decodeHost, encodeHost, generationOf, HOST_FORMAT, inheritLedger, MachineDecodeError, type HostRecord, type LoadedPart } from './machine-codec.js';
 import type { PartRecord } from './part-codec.js';
 import { decodeLegacyMachine, LEGACY_FORMAT, type LegacyRecord } from './legacy-host-file.js';
 import { StoreError } from './store-error.js';
@@ -382,6 +382,7 @@ export class HostStore {
     return this.locked(name, () => {
       const m = this.loadOrCreate(name, orCreate, only);
       const { machine, out } = change(m);
+      inheritLedger(m, machine);
       this.save(machine);
       return out;
     });

@@ -306,6 +306,35 @@ export function decodeHost(r: HostRecord, loaded: ReadonlyMap<number, LoadedPart
   return m;
 }
 
+/**
+ * inheritLedger makes `copy`, a copy of the loaded machine `from` made
+ * without this codec (by a restore that works on a copy, say), savable in
+ * its place: the parts `from` left unloaded stay in the host file, their
+ * root-level pids stay taken, and each task keeps its place in the creation
+ * order (tasks are matched by their root-level pid). A copy made by
+ * decodeMachine has its own ledger already and is left alone.
+ */
+export function inheritLedger(from: Machine, copy: Machine): void {
+  if (copy === from || ledgers.has(copy)) return;
+  const l = ledgerOf(from);
+  const byNr = (m: Machine): Map<number, Task> => new Map([...m.host.tasks].map((t) => [t.pid.nr, t]));
+  const before = byNr(from);
+  const seqs = new WeakMap<Task, number>();
+  const coreChildren = new WeakMap<Task, number[]>();
+  for (const [nr, t] of byNr(copy)) {
+    const old = before.get(nr);
+    const seq = old && l.seqs.get(old);
+    if (seq !== undefined) seqs.set(t, seq);
+    const children = old && l.coreChildren.get(old);
+    if (children) coreChildren.set(t, children);
+  }
+  // the numbers `from` holds taken that none of its pids uses: the absent parts'
+  const [was, now] = [from.host.rootPidNs, copy.host.rootPidNs];
+  if (l.absent.length > 0) for (let nr = 1; nr < was.pidMax; nr++) if (was.bitmap.test(nr) && was.pids.get(nr) === undefined) now.bitmap.set(nr);
+  for (const e of l.absent) for (const [name] of e.containers) copy.unloaded.add(name);
+  ledgers.set(copy, { ...l, seqs, coreChildren, absent: [...l.absent], joined: new Map(l.joined) });
+}
+
 function at<T>(list: readonly T[], i: number): T {
   const v = list[i];
   if (v === undefined) throw new MachineDecodeError(`index ${i} does not exist`);

@@ -128,6 +128,23 @@ describe('a host stored in parts', () => {
     expect([...store.read('stopped', ['j']).containers.keys()].sort()).toEqual(['j', 'k']);
   });
 
+  it('keeps the containers it did not load when a change returns another machine in place of the one loaded', () => {
+    const store = new HostStore(root);
+    const whole = threeContainers('swap');
+    store.add(threeContainers('swap'));
+    whole.run('d', 'nested.wl', NESTED);
+    store.replace('swap', (m) => {
+      // a machine built around the loaded kernel, as a restore working on its own copy might return
+      const other = new Machine(m.name, m.host);
+      for (const [path, text] of m.sources) other.addProgram(path, text);
+      other.run('d', 'nested.wl', NESTED);
+      return { machine: other, out: undefined };
+    }, undefined, []);
+    const back = store.read('swap');
+    expect([...back.containers.keys()].sort()).toEqual(['a', 'b', 'c', 'd']);
+    expect(back.host.snapshot()).toEqual(whole.host.snapshot());
+  });
+
   it('rewrites a host file of the single-file layout on first use, keeping its state', () => {
     const store = new HostStore(root);
     mkdirSync(join(root, 'hosts'), { recursive: true });
