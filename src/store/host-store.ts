@@ -300,7 +300,7 @@ export class HostStore {
         arch: r.arch,
         pidMax: r.pidMax,
         clock: r.clock,
-        tasks: r.core.tasks.length + r.parts.reduce((n, e) => n + e.tasks, 0),
+        tasks: r.core.tasks.count + r.parts.reduce((n, e) => n + e.tasks, 0),
         containers: r.parts.flatMap((e) => e.containers.map(([c, initPid, state, tasks]) => ({ name: c, initPid, state, tasks }))),
       };
     });

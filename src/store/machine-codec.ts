@@ -267,13 +267,13 @@ export function decodeHost(r: HostRecord, loaded: ReadonlyMap<number, LoadedPart
   const seqs = new WeakMap<Task, number>();
   const bySeq = new Map<number, Task>();
   for (const d of [core, ...parts]) {
-    d.record.tasks.forEach((tr, i) => {
+    d.taskRecords.forEach((tr, i) => {
       seqs.set(d.tasks[i]!, tr.seq);
       bySeq.set(tr.seq, d.tasks[i]!);
     });
   }
   const coreChildren = new WeakMap<Task, number[]>();
-  r.core.tasks.forEach((tr, i) => {
+  core.taskRecords.forEach((tr, i) => {
     const t = core.tasks[i]!;
     coreChildren.set(t, tr.children);
     for (let k = 1; k < tr.children.length; k += 2) {

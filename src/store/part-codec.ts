@@ -26,6 +26,7 @@ import { ThreadGroup } from '../kernel/thread-group.js';
 import type { Container } from '../container/container.js';
 import { archByName } from '../arch/registry.js';
 import { Numbering } from './numbering.js';
+import { packTasks, unpackTasks, type TaskColumns } from './task-columns.js';
 
 /** CORE is the part id of the root namespace's objects; a part's id is its level-1 pid namespace's id. */
 export const CORE = -1;
@@ -86,7 +87,7 @@ export interface PartRecord {
   mms: Array<[users: number, vmas: VmaRec[], pages: number[]]>;
   fpus: Uint8Array[];
   groups: Array<{ leader: number; pgrp: number; session: number; files: number; threads: number[]; flags: [boolean, boolean, boolean, number, boolean, boolean]; exit: number | null }>;
-  tasks: TaskRecord[];
+  tasks: TaskColumns;
   containers: Array<[name: string, init: number, console: number]>;
   /** this part's tasks still due in the scheduler's round, in round order */
   round: number[];
@@ -213,7 +214,7 @@ export function encodePart(ctx: PartContext): EncodedPart {
     mms,
     fpus: mine.fpus.items.map((f) => f.slice()),
     groups,
-    tasks,
+    tasks: packTasks(tasks),
     containers: ctx.containers.map((c) => [c.name, taskRef(c.init), consoleRef(c.console)]),
     round: ctx.round.map(taskRef),
   };
@@ -223,6 +224,8 @@ export function encodePart(ctx: PartContext): EncodedPart {
 /** DecodedPart is a part's objects, before they are linked into namespaces and a host. */
 export interface DecodedPart {
   record: PartRecord;
+  /** the record's tasks, unpacked */
+  taskRecords: TaskRecord[];
   userNs: UserNamespace[];
   pidNs: PidNamespace[];
   pids: Pid[];
@@ -247,7 +250,7 @@ function at<T>(list: readonly T[], i: number, what: string): T {
  * else copies.
  */
 export function decodePart(r: PartRecord, pageBytes: Uint8Array, arch: Arch, pidMax: number, core: DecodedPart | null, adopt: boolean): DecodedPart {
-  const ref = <T>(kind: Exclude<keyof DecodedPart, 'record'>, list: readonly T[], i: number, what: string): T => {
+  const ref = <T>(kind: Exclude<keyof DecodedPart, 'record' | 'taskRecords'>, list: readonly T[], i: number, what: string): T => {
     if (i >= 0) return at(list, i, what);
     if (i <= -2 && core) return at(core[kind] as unknown as readonly T[], -2 - i, `core ${what}`);
     throw new MachineDecodeError(`${what} reference ${i} does not exist`);
@@ -304,7 +307,8 @@ export function decodePart(r: PartRecord, pageBytes: Uint8Array, arch: Arch, pid
     return MemoryMap.restore(layout, vmas.map(([start, end, prot, shared, name]) => ({ start, end, prot, shared, name })), entries, users);
   });
   const fpus = r.fpus.map((f) => f.slice());
-  const tasks = r.tasks.map((tr) => {
+  const taskRecords = unpackTasks(r.tasks);
+  const tasks = taskRecords.map((tr) => {
     const abi = archByName(tr.abi);
     if (!abi) throw new MachineDecodeError(`unknown task ABI ${tr.abi}`);
     const [uid, euid, suid, u, effective, permitted] = tr.cred;
@@ -327,7 +331,7 @@ export function decodePart(r: PartRecord, pageBytes: Uint8Array, arch: Arch, pid
     group.groupExitStatus = g.exit;
     return group;
   });
-  r.tasks.forEach((tr, i) => {
+  taskRecords.forEach((tr, i) => {
     const t = tasks[i]!;
     t.group = ref('groups', groups, tr.group, 'thread group');
     t.parent = tr.parent === -1 ? null : taskAt(tr.parent);
@@ -337,5 +341,5 @@ export function decodePart(r: PartRecord, pageBytes: Uint8Array, arch: Arch, pid
   r.pidNs.forEach(([, , , , , reaper], i) => {
     pidNs[i]!.childReaper = reaper === -1 ? null : taskAt(reaper);
   });
-  return { record: r, userNs, pidNs, pids, tasks, groups, files, consoles, mms, pages, fpus };
+  return { record: r, taskRecords, userNs, pidNs, pids, tasks, groups, files, consoles, mms, pages, fpus };
 }
