@@ -27,6 +27,7 @@ import type { Container } from '../container/container.js';
 import { archByName } from '../arch/registry.js';
 import { Numbering } from './numbering.js';
 import { packTasks, unpackTasks, type TaskColumns } from './task-columns.js';
+import { packGroups, packMms, packPids, unpackGroups, unpackMms, unpackPids, type GroupColumns, type MmColumns, type MmRecord, type PidColumns, type VmaRecord } from './part-columns.js';
 
 /** CORE is the part id of the root namespace's objects; a part's id is its level-1 pid namespace's id. */
 export const CORE = -1;
@@ -51,7 +52,6 @@ export class Entangled extends Error {
 
 type Cred = [uid: number, euid: number, suid: number, userNs: number, effective: number, permitted: number];
 type FileRec = [fd: number, kind: OpenFile['kind'], flags: number, ref: number];
-type VmaRec = [start: number, end: number, prot: number, shared: boolean, name: string];
 
 export interface TaskRecord {
   seq: number;
@@ -78,15 +78,15 @@ export interface TaskRecord {
 export interface PartRecord {
   userNs: Array<[id: number, parent: number, owner: number]>;
   pidNs: Array<[id: number, parent: number, userNs: number, lastPid: number, accepting: boolean, reaper: number]>;
-  pids: Array<[ns: number, numbers: number[]]>;
+  pids: PidColumns;
   consoles: Array<[name: string, text: string]>;
   files: Array<[users: number, fds: FileRec[]]>;
   /** each page frame's length and whether it is MAP_SHARED; the bytes are the pages file, back to back */
   pageLengths: number[];
   pageShared: boolean[];
-  mms: Array<[users: number, vmas: VmaRec[], pages: number[]]>;
+  mms: MmColumns;
   fpus: Uint8Array[];
-  groups: Array<{ leader: number; pgrp: number; session: number; files: number; threads: number[]; flags: [boolean, boolean, boolean, number, boolean, boolean]; exit: number | null }>;
+  groups: GroupColumns;
   tasks: TaskColumns;
   containers: Array<[name: string, init: number, console: number]>;
   /** this part's tasks still due in the scheduler's round, in round order */
@@ -198,22 +198,22 @@ export function encodePart(ctx: PartContext): EncodedPart {
     f.users,
     f.entries().map(([fd, o]): FileRec => [fd, o.kind, o.flags, o.kind === 'ns_last_pid' ? o.pos : o.kind === 'pidfd' ? pidRef(o.pid) : consoleRef(o.console)]),
   ]);
-  const mms = mine.mms.items.map((mm): [number, VmaRec[], number[]] => [
+  const mms = mine.mms.items.map((mm): MmRecord => [
     mm.users,
-    mm.mappings().map((v): VmaRec => [v.start, v.end, v.prot, v.shared, v.name]),
+    mm.mappings().map((v): VmaRecord => [v.start, v.end, v.prot, v.shared, v.name]),
     mm.pageObjects().flatMap(([index, page]) => [index, pageRef(page)]),
   ]);
   const record: PartRecord = {
     userNs: mine.userNs.items.map((u) => [u.id, u.parent ? userRef(u.parent) : -1, u.ownerUid]),
     pidNs: mine.pidNs.items.map((n) => [n.id, n.parent ? nsRef(n.parent) : -1, userRef(n.userNs), n.lastPid, n.accepting, taskRef(n.childReaper)]),
-    pids: mine.pids.items.map((p) => [nsRef(p.ns), p.numbers]),
+    pids: packPids(mine.pids.items.map((p) => [nsRef(p.ns), p.numbers])),
     consoles: mine.consoles.items.map((c) => [c.name, c.text]),
     files,
     pageLengths: mine.pages.items.map((p) => p.data.length),
     pageShared: mine.pages.items.map((p) => p.shared),
-    mms,
+    mms: packMms(mms),
     fpus: mine.fpus.items.map((f) => f.slice()),
-    groups,
+    groups: packGroups(groups),
     tasks: packTasks(tasks),
     containers: ctx.containers.map((c) => [c.name, taskRef(c.init), consoleRef(c.console)]),
     round: ctx.round.map(taskRef),
@@ -271,7 +271,7 @@ export function decodePart(r: PartRecord, pageBytes: Uint8Array, arch: Arch, pid
     pidNs.push(ns);
   }
   const nsAt = (i: number): PidNamespace => ref('pidNs', pidNs, i, 'pid namespace');
-  const pids = r.pids.map(([i, numbers]) => {
+  const pids = unpackPids(r.pids).map(([i, numbers]) => {
     const ns = nsAt(i);
     if (numbers.length !== ns.level + 1) throw new MachineDecodeError(`a pid in a level-${ns.level} namespace has ${numbers.length} numbers`);
     return new Pid(ns, numbers);
@@ -301,7 +301,7 @@ export function decodePart(r: PartRecord, pageBytes: Uint8Array, arch: Arch, pid
     return { data, refs: 0, shared: r.pageShared[i] ?? false };
   });
   const layout = addressSpaceLayout(arch);
-  const mms = r.mms.map(([users, vmas, refs]) => {
+  const mms = unpackMms(r.mms).map(([users, vmas, refs]) => {
     const entries: Array<[number, Page]> = [];
     for (let i = 0; i < refs.length; i += 2) entries.push([refs[i]!, ref('pages', pages, refs[i + 1]!, 'page')]);
     return MemoryMap.restore(layout, vmas.map(([start, end, prot, shared, name]) => ({ start, end, prot, shared, name })), entries, users);
@@ -324,7 +324,7 @@ export function decodePart(r: PartRecord, pageBytes: Uint8Array, arch: Arch, pid
     return t;
   });
   const taskAt = (i: number): Task => ref('tasks', tasks, i, 'task');
-  const groups = r.groups.map((g) => {
+  const groups = unpackGroups(r.groups).map((g) => {
     const group = new ThreadGroup(taskAt(g.leader), pidAt(g.pgrp), pidAt(g.session), ref('files', files, g.files, 'file table'));
     for (const t of g.threads) group.addThread(taskAt(t));
     [group.unkillable, group.sessionLeader, group.stopped, group.stopSignal, group.stopReportPending, group.continueReportPending] = g.flags;
