@@ -124,8 +124,7 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
           }
           if (!a.leaveRunning) m.remove(c);
           return { image: out, container: c.name, arch: img.arch, tasks: img.tasks.length, bytes: size, leftRunning: a.leaveRunning };
-          // a dump that leaves the container running changes nothing: the host is not written
-        }, [a.ctr], !a.leaveRunning);
+        }, [a.ctr], !a.leaveRunning); // a dump that leaves the container running changes nothing: the host is not written
         ctx.out(a.json ? JSON.stringify(info) : `dumped ${info.container} (${info.arch}, ${counted(info.tasks, 'task')}) to ${info.image}, ${info.bytes} bytes${info.leftRunning ? '; it is still running' : '; it was removed'}`);
       },
     }),
