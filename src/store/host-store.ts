@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { decode, encode } from 'cbor-x';
 import { Machine } from '../container/machine.js';
 import { isValidName, NAME_RULE } from '../container/names.js';
-import { decodeHost, encodeHost, generationOf, HOST_FORMAT, inheritLedger, MachineDecodeError, type HostRecord, type LoadedPart } from './machine-codec.js';
+import { decodeHost, encodeHost, generationOf, HOST_FORMAT, inheritLedger, type HostRecord, type LoadedPart } from './machine-codec.js';
 import type { PartRecord } from './part-codec.js';
 import { decodeLegacyMachine, LEGACY_FORMAT, type LegacyRecord } from './legacy-host-file.js';
 import { StoreError } from './store-error.js';
@@ -255,7 +255,7 @@ export class HostStore {
     try {
       return decodeHost(record, loaded, true);
     } catch (e) {
-      throw this.corrupt(this.path(name), e instanceof MachineDecodeError || e instanceof Error ? e : new Error(String(e)));
+      throw this.corrupt(this.path(name), e);
     }
   }
 
