@@ -83,11 +83,6 @@ export function generationOf(m: Machine): number {
   return ledgerOf(m).gen;
 }
 
-/** absentParts lists the parts of `m`'s host that were not loaded. */
-export function absentParts(m: Machine): readonly PartEntry[] {
-  return ledgerOf(m).absent;
-}
-
 /** ranges packs the set bits of the root bitmap as [first, count] pairs. */
 function ranges(ns: PidNamespace): number[] {
   const out: number[] = [];
