@@ -5,11 +5,9 @@
  * reordering; what the real kernel cannot do is refused before anything is made; a failure midway
  * leaves the target as it was. This does not touch the real kernel.
  */
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/container/machine.js';
-import { dumpContainer } from '../../src/image/dump.js';
 import type { ContainerImage } from '../../src/image/container-image.js';
 import { planFor, restoreAtomically } from '../../src/image/restore.js';
 import { RestoreError } from '../../src/image/restore-error.js';
@@ -18,17 +16,7 @@ import type { Pid } from '../../src/kernel/pid.js';
 import { executeOnLinux, parseReply, whatLinuxCannot } from '../../src/linux/real-executor.js';
 import { ModelHelper } from './model-helper.js';
 import { workload as generated } from '../image/generated-workloads.js';
-
-const workload = (name: string): string => readFileSync(`images/workloads/${name}.wl`, 'utf8');
-const DAEMON = ['var a, b', 'program main', '  a = fork() start daemon', '  sleep 100000000', 'end', 'program daemon', '  a = setsid()', '  b = fork() start kid', '  exit(3)', 'end', 'program kid', '  sleep 100000000', 'end'].join('\n');
-const REAPED = DAEMON.replace('  a = fork() start daemon\n', '  a = fork() start daemon\n  a = wait4(-1, 0, 0, 0)\n');
-
-function imageOf(text: string, steps: number): ContainerImage {
-  const m = Machine.create('s', 'x86_64');
-  const c = m.run('box', 'box.wl', text);
-  m.scheduler.run(steps);
-  return dumpContainer(m, c);
-}
+import { DAEMON, imageOf, REAPED, workload } from './restore-images.js';
 
 const CASES: Array<[string, string, number]> = [
   ['a session leader that exited', DAEMON, 8],

@@ -5,14 +5,13 @@
  * groups, parents and children's order; a failure midway and the end of the session leave nothing
  * behind. Needs root (pid namespaces) and the compiled helper; skipped with the reason otherwise.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/container/machine.js';
 import type { ContainerImage } from '../../src/image/container-image.js';
-import { dumpContainer } from '../../src/image/dump.js';
 import { planFor } from '../../src/image/restore.js';
 import { RestoreError } from '../../src/image/restore-error.js';
 import type { CloneStep } from '../../src/image/restore-plan.js';
@@ -20,20 +19,10 @@ import { HelperSession, probeLinux } from '../../src/linux/helper.js';
 import { readProcess, type ProcProcess } from '../../src/linux/proc.js';
 import { executeOnLinux, whatLinuxCannot, type RealRestore } from '../../src/linux/real-executor.js';
 import { workload as generated } from '../image/generated-workloads.js';
+import { DAEMON, imageOf, REAPED, workload } from './restore-images.js';
 
 const support = await probeLinux();
 if (!support.ok) console.log(`test/linux: real restores skipped: ${support.reason}`);
-
-const workload = (name: string): string => readFileSync(`images/workloads/${name}.wl`, 'utf8');
-const DAEMON = ['var a, b', 'program main', '  a = fork() start daemon', '  sleep 100000000', 'end', 'program daemon', '  a = setsid()', '  b = fork() start kid', '  exit(3)', 'end', 'program kid', '  sleep 100000000', 'end'].join('\n');
-const REAPED = DAEMON.replace('  a = fork() start daemon\n', '  a = fork() start daemon\n  a = wait4(-1, 0, 0, 0)\n');
-
-function imageOf(text: string, steps: number): ContainerImage {
-  const m = Machine.create('s', 'x86_64');
-  const c = m.run('box', 'box.wl', text);
-  m.scheduler.run(steps);
-  return dumpContainer(m, c);
-}
 
 /** withHelper runs `body` with a helper session and makes sure, after, that nothing it made is left. */
 async function withHelper<T>(body: (h: HelperSession) => Promise<T>): Promise<T> {
