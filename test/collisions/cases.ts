@@ -17,8 +17,9 @@
  * A target's state is data (SetupStep): the model suite builds it with the
  * model's C library (buildOnModel), the real-kernel suite with real processes
  * in a pid namespace that plays the host (test/linux/real-collisions.test.ts),
- * from the same steps. What the real kernel cannot express is said here too
- * (`real`).
+ * from the same steps. Every case is built on the real kernel too; it has
+ * no eclone, so there each goes through clone3 (throughClone3 gives its
+ * reasons).
  */
 import type { Machine } from '../../src/container/machine.js';
 import type { RestoreOptions } from '../../src/image/restore.js';
@@ -56,8 +57,6 @@ export interface CollisionCase {
   reasons: string[] | null;
   /** the image restored: the nested sample dumped from directly under a host (default), or from inside box */
   image?: 'inside';
-  /** why the real-kernel suite cannot build this case, when it cannot */
-  real?: { cannot: string };
 }
 
 /** IDLE is box's workload: a container that sleeps, into which images are restored. */
