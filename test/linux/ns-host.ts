@@ -16,9 +16,9 @@
 import { CLONE_NEWPID } from '../../src/abi/clone-flags.js';
 import type { ContainerImage } from '../../src/image/container-image.js';
 import { planRestore, RESTORER, type RestorePlan, type RestoreStep } from '../../src/image/restore-plan.js';
-import type { Enclosing } from '../../src/image/restore-preflight.js';
+import type { Enclosing, TargetFacts } from '../../src/image/restore-preflight.js';
 import type { HelperSession } from '../../src/linux/helper.js';
-import { linuxFacts } from '../../src/linux/linux-facts.js';
+import { linuxFacts, type LinuxFactOptions } from '../../src/linux/linux-facts.js';
 import { asSeenFrom, readProcess, scanProcesses } from '../../src/linux/proc.js';
 import { executeOnLinux, parseReply, type RealRestore, type Reply } from '../../src/linux/real-executor.js';
 import { THREAD, type SetupStep, type Who } from '../collisions/cases.js';
@@ -146,9 +146,14 @@ export class NsHost {
     return new Map(this.containerNames.map((n) => [n, this.who(n).nspid[this.base]!]));
   }
 
+  /** factOptions: how linuxFacts reads this host (named t, as the model suite's target) */
+  async factOptions(): Promise<LinuxFactOptions> {
+    return { name: 't', hostPid: this.machinePid, pidMax: await this.pidMax(), containers: this.containers() };
+  }
+
   /** facts: the host as a restore's preflight sees it, read from /proc. */
-  async facts(into?: string): Promise<ReturnType<typeof linuxFacts>> {
-    return linuxFacts({ name: 't', hostPid: this.machinePid, pidMax: await this.pidMax(), containers: this.containers(), ...(into === undefined ? {} : { into }) });
+  async facts(into?: string): Promise<TargetFacts> {
+    return linuxFacts({ ...(await this.factOptions()), ...(into === undefined ? {} : { into }) });
   }
 
   /**

@@ -27,6 +27,7 @@ import { HelperSession, probeLinux } from '../../src/linux/helper.js';
 import { readProcess } from '../../src/linux/proc.js';
 import { CASES, throughClone3, type CollisionCase, type SetupStep } from '../collisions/cases.js';
 import { insideImage, nestedImage } from '../collisions/images.js';
+import { problemsOnLinux } from '../../src/linux/linux-check.js';
 import { NsHost } from './ns-host.js';
 
 const support = await probeLinux();
@@ -89,6 +90,23 @@ describe.skipIf(!support.ok)(`the pid-collision suite on the real kernel${suppor
       });
     });
   }
+
+  it('check --host linux (problemsOnLinux) lists every collision at every level, and what the real kernel cannot do', { timeout: 60_000 }, async () => {
+    const c = CASES.find((k) => k.name === 'collisions at the host level and at the container level together')!;
+    await withHost(async (host) => {
+      await host.build(c.setup);
+      const before = host.scan();
+      const machine = await host.factOptions();
+      // through eclone: the collisions as the model words them, then the real kernel's refusal of eclone
+      const viaEclone = problemsOnLinux(inside, { ...c.options, machine });
+      expect(viaEclone.slice(0, c.reasons!.length).map((p) => p.message)).toEqual(c.reasons);
+      expect(viaEclone.slice(c.reasons!.length).map((p) => p.message)).toContain('the real kernel has no eclone (it was never merged): restore with clone3 (set_tid)');
+      expect(viaEclone.map((p) => p.code).filter((code) => code === 'CKPT_PID_COLLISION')).toHaveLength(3);
+      const viaClone3 = problemsOnLinux(inside, { ...c.options, via: 'clone3', machine });
+      expect(viaClone3.slice(0, c.reasons!.length).map((p) => p.message)).toEqual(c.reasons!.map(throughClone3));
+      expect(host.scan()).toBe(before);
+    });
+  });
 
   it('a restore that fails late (the last task\'s host pid taken) kills and reaps everything it made: the host as before', { timeout: 60_000 }, async () => {
     await withHost(async (host) => {
