@@ -13,7 +13,7 @@ import { RestoreError } from '../../image/restore-error.js';
 import type { CliContext } from '../context.js';
 import { EXIT } from '../error-codes.js';
 import { containerOf, declared, nameOf, orCreateArch, storeOf, verb, type CommonArgs, type HostArgs } from '../options.js';
-import { CHECK, DUMP, INSPECT, RESTORE } from '../options/images.js';
+import { CHECK, DUMP, INSPECT, RESTORE, RESTORE_VIAS } from '../options/images.js';
 import { BYTES, progressBar } from '../progress.js';
 import { counted } from '../counted.js';
 import { printable } from '../printable.js';
@@ -27,7 +27,7 @@ interface RestoreArgs extends HostArgs {
   image: string;
   name?: string;
   hostPids: boolean;
-  via: 'eclone' | 'clone3';
+  via: (typeof RESTORE_VIAS)[number];
   into?: string;
 }
 
