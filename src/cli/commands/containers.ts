@@ -56,6 +56,7 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
             return { container: a.ctr, host: m.name, initPid: c.init.pid.nr, steps: ran };
           },
           orCreateArch(a),
+          [],
         );
         ctx.out(a.json ? JSON.stringify(out) : `started container ${out.container} on host ${out.host}: init is pid ${out.initPid} on the host, pid 1 inside${out.steps ? `; ran ${counted(out.steps, 'step')}` : ''}`);
       },
@@ -70,7 +71,7 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
           .example('$0 ps web --json', 'one object per task, nspids host level first')
           .example('$0 ps --tree', 'who started whom, every pid level shown'),
       handler: (a) => {
-        const m = storeOf(a).read(a.host);
+        const m = storeOf(a).read(a.host, a.ctr ? [a.ctr] : 'all');
         const ctrs = a.ctr ? [containerOf(m, a.ctr)] : [...m.containers.values()];
         // A task shows under the innermost container holding it (a container restored --into another sits inside it).
         const own = a.ctr ? null : m.ownTasks();
@@ -97,7 +98,7 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
           const only = a.ctr ? inContainer(containerOf(m, a.ctr)) : undefined;
           const ran = a.untilIdle ? m.scheduler.runUntilIdle(1_000_000, only) : m.scheduler.run(a.steps, only);
           return { steps: ran, clock: m.host.clock };
-        });
+        }, undefined, a.ctr ? [a.ctr] : 'all');
         ctx.out(a.json ? JSON.stringify(out) : `ran ${counted(out.steps, 'step')}; clock is ${out.clock}`);
       },
     }),
@@ -106,7 +107,7 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
       describe: "Print a container's console",
       builder: (y: Argv) => withContainer(withHost(y)).example('$0 logs web', 'everything it printed'),
       handler: (a) => {
-        const c = containerOf(storeOf(a).read(a.host), a.ctr);
+        const c = containerOf(storeOf(a).read(a.host, [a.ctr]), a.ctr);
         if (a.json) ctx.out(JSON.stringify({ container: c.name, console: c.console.text }));
         else if (c.console.text.length > 0) ctx.out(c.console.text.replace(/\n$/, ''));
       },
@@ -126,7 +127,7 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
           // the init is never reaped while its container is listed (see machine-codec), so kill cannot fail
           if (r.errno) throw new Error(`kill ${c.name}: ${r.errno}`);
           return { container: c.name, signal: sig, state: c.init.state };
-        });
+        }, undefined, [a.ctr]);
         ctx.out(a.json ? JSON.stringify(out) : `sent signal ${out.signal} to ${out.container}; its init is ${out.state}`);
       },
     }),
@@ -142,7 +143,7 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
           const c = containerOf(m, a.ctr);
           if (c.init.state !== 'zombie' && !a.force) throw new CliError('CKPT_CONTAINER_RUNNING', `container ${c.name} is still running: stop it with ckpt kill ${c.name}${onHost(a)}, or use --force`);
           m.remove(c);
-        });
+        }, undefined, [a.ctr]);
         ctx.out(a.json ? JSON.stringify({ removed: a.ctr }) : `removed container ${a.ctr}`);
       },
     }),
