@@ -5,6 +5,9 @@
  * `2.6.32` host too. Classes 4, 8 and 11-14 follow the same rule on both
  * (2.6.32 did the same, or had no such call: the model offers mainline's).
  */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { decode } from 'cbor-x';
 import { describe, expect, it } from 'vitest';
 import {
   CLONE_NEWNET,
@@ -25,6 +28,7 @@ import { NS_LAST_PID_PATH, O_RDWR, PID_MAX_PATH } from '../../src/kernel/files.j
 import { pidMaxLimit } from '../../src/kernel/host.js';
 import { kernelRules, KERNEL_NAMES, RULES, type KernelName } from '../../src/kernel/personality.js';
 import { decodeMachine, encodeMachine } from '../../src/store/machine-codec.js';
+import { decodeLegacyMachine, type LegacyRecord } from '../../src/store/legacy-host-file.js';
 import { ALL_ARCHES, expectUnchanged, unprivileged, userContainer } from '../helpers.js';
 import { libcOf } from '../../src/program/libc.js';
 
@@ -77,10 +81,10 @@ describe('the personality table', () => {
   it('a host file keeps its personality; one written before personalities loads as 2.6.32', () => {
     const m = Machine.create('h', 'x86_64');
     const rec = encodeMachine(m);
-    expect(rec.kernel).toBe('mainline');
+    expect(rec.host.kernel).toBe('mainline');
     expect(decodeMachine(rec).host.kernel).toBe('mainline');
-    const { kernel: _, ...legacy } = rec;
-    const old = decodeMachine(legacy);
+    // written by the single-file store before personalities existed
+    const old = decodeLegacyMachine(decode(readFileSync(fileURLToPath(new URL('../fixtures/format1-host.host', import.meta.url)))) as LegacyRecord);
     expect(old.host.kernel).toBe('2.6.32');
     expect(old.host.rootPidNs.rules).toBe(kernelRules('2.6.32'));
   });
