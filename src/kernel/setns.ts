@@ -8,7 +8,8 @@
  *  1. fd not open                                            EBADF
  *  2. fd not a pidfd; nstype 0 or with non-namespace bits    EINVAL
  *  3. the process has been reaped                            ESRCH
- *  4. no ptrace read access to it                            EPERM
+ *  4. no ptrace read access to it (a zombie's too: the flag   EPERM
+ *     its memory had at exit decides whether it is dumpable)
  *  5. it has exited (a zombie has no nsproxy any more)       ESRCH
  *  6. CLONE_NEWUSER (userns_install): the caller's own user namespace or a
  *     caller not alone in its thread group EINVAL, no CAP_SYS_ADMIN in the
@@ -46,7 +47,7 @@ const SETNS_FLAGS = (CLONE_NEW_MASK | CLONE_NEWTIME) >>> 0;
  * within the caller's, or CAP_SYS_PTRACE in the target's user namespace. A
  * caller in a child user namespace so cannot read a process of the parent's,
  * whatever the uids. A target made not dumpable by a credential change (setuid) also needs
- * CAP_SYS_PTRACE, while it has an address space.
+ * CAP_SYS_PTRACE, a zombie too (task_still_dumpable, mainline commit 31e62c2ebbfd, 6.18.y stable).
  */
 function mayReadProcess(caller: Task, target: Task): boolean {
   if (caller.group === target.group) return true;
@@ -57,8 +58,10 @@ function mayReadProcess(caller: Task, target: Task): boolean {
   if (!sameUids && !ptraceCap) return false;
   // A live target that is not dumpable needs CAP_SYS_PTRACE over its mm's user namespace: the one
   // the mm was made in, which a fork keeps (kernel/fork.c dup_mm) and only exec renews. The model has
-  // no exec, so every mm's is the initial user namespace. An exited target has no mm left to ask about.
-  if (t.nondumpable && !target.exited && !capableIn(c, CAP_SYS_PTRACE, initialUserNs(t.userNs))) return false;
+  // no exec, so every mm's is the initial user namespace. An exited target has no mm left: the flag
+  // its mm had at exit_mm (user_dumpable) decides, and then CAP_SYS_PTRACE in the initial user
+  // namespace (task_still_dumpable, docs/semantics.md §13.2): the same test in the model.
+  if (t.nondumpable && !capableIn(c, CAP_SYS_PTRACE, initialUserNs(t.userNs))) return false;
   return (c.userNs === t.userNs && isSubset(t.permitted, c.permitted)) || ptraceCap;
 }
 
