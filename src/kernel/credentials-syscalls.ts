@@ -33,7 +33,8 @@ const NONDUMPABLE = { nondumpable: true } as const;
  * space's flag, an exited task's the flag its address space had when it let go of it (exit_mm's
  * user_dumpable), which a later change leaves alone.
  */
-function markNotDumpable(host: HostState, task: Task): void {
+export function markNotDumpable(host: HostState, task: Task): void {
+  if (!task.creds.nondumpable) task.creds = { ...task.creds, ...NONDUMPABLE };
   const mm = task.mm;
   if (mm.users <= 1) return;
   for (const t of host.tasks) {

@@ -30,7 +30,9 @@
  */
 import { ALL_CAPS, CAP_SYS_ADMIN, CAP_SYS_PTRACE, isSubset } from '../abi/capabilities.js';
 import { CLONE_NEW_MASK, CLONE_NEWPID, CLONE_NEWUSER, hasFlag } from '../abi/clone-flags.js';
-import { capableIn, type UserNamespace } from './credentials.js';
+import { capableIn, type Credentials, type UserNamespace } from './credentials.js';
+import { markNotDumpable } from './credentials-syscalls.js';
+import type { HostState } from './host-state.js';
 import { fail } from './kernel-error.js';
 import { threadGroupEmpty, type Task } from './task.js';
 
@@ -72,7 +74,7 @@ function initialUserNs(ns: UserNamespace): UserNamespace {
   return root;
 }
 
-export function sysSetns(task: Task, fd: number, nstype: number): number {
+export function sysSetns(host: HostState, task: Task, fd: number, nstype: number): number {
   const file = task.group.files.get(fd);
   if (!file) fail('EBADF', `fd ${fd} is not open`);
   if (file.kind !== 'pidfd') fail('EINVAL', `fd ${fd} is neither a pidfd nor a namespace file`);
@@ -106,5 +108,20 @@ export function sysSetns(task: Task, fd: number, nstype: number): number {
   // commit_nsset: nothing above changed the task.
   task.creds = creds;
   task.pidNsForChildren = pidNs;
+  // commit_creds: capabilities gained in a user namespace the caller does not own make it not dumpable
+  if (creds !== current && !ownsOnTheWay(current, creds.userNs)) markNotDumpable(host, task);
   return 0;
+}
+
+/**
+ * ownsOnTheWay is kernel/cred.c cred_cap_issubset(old, new) for credentials in another user
+ * namespace: the new capabilities count as a subset of the old when the user namespace below the
+ * old one on the way to the new one is owned by the old euid. Otherwise commit_creds sets the
+ * address space not dumpable (docs/semantics.md §12).
+ */
+function ownsOnTheWay(old: Credentials, target: UserNamespace): boolean {
+  for (let ns: UserNamespace | null = target; ns?.parent; ns = ns.parent) {
+    if (ns.parent === old.userNs && ns.ownerUid === old.euid) return true;
+  }
+  return false;
 }

@@ -58,7 +58,7 @@ export const HANDLERS: Readonly<Record<SyscallName, Handler>> = {
   },
   clone3: (h, t, a) => sysClone3(h, t, a.word(0), a.word(1)),
   unshare: (h, t, a) => sysUnshare(h, t, a.u32(0)),
-  setns: (_h, t, a) => sysSetns(t, a.int(0), a.int(1)),
+  setns: (h, t, a) => sysSetns(h, t, a.int(0), a.int(1)),
   pidfd_open: (_h, t, a) => sysPidfdOpen(t, a.int(0), a.u32(1)),
   exit: (h, t, a) => {
     exitThread(h, t, exitStatus(a.int(0)));

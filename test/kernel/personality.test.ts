@@ -366,6 +366,33 @@ describe.each(ALL_ARCHES)('mainline and 2.6.32 on %s', (arch) => {
     }
   });
 
+  it('setns(CLONE_NEWUSER) into a user namespace the caller does not own makes it not dumpable; into one it owns, or unshare, does not (both)', () => {
+    for (const kernel of KERNEL_NAMES) {
+      const h = Host.create({ arch, kernel });
+      // a user namespace owned by root, made below the initial one: root's own
+      const mine = userContainer(h);
+      const b = libcOf(h, h.init).fork().child!;
+      const lb = libcOf(h, b);
+      expect(lb.setns(lb.pidfd_open(mine.pid.nr, 0).ret, CLONE_NEWUSER).ret).toBe(0);
+      expect(b.creds.nondumpable).toBeUndefined();
+      const d = libcOf(h, h.init).fork().child!;
+      expect(libcOf(h, d).unshare(CLONE_NEWUSER).ret).toBe(0);
+      expect(d.creds.nondumpable).toBeUndefined();
+      if (kernel === '2.6.32') continue; // (2.6.32: uid 1000 cannot make a user namespace)
+      // one owned by uid 1000 (commit_creds: cred_cap_issubset fails, observed on 6.18 with PR_GET_DUMPABLE)
+      const a = libcOf(h, h.init).fork().child!;
+      expect(libcOf(h, a).setuid(1000).ret).toBe(0);
+      expect(libcOf(h, a).unshare(CLONE_NEWUSER).ret).toBe(0);
+      const c = libcOf(h, h.init).fork().child!;
+      const sharer = libcOf(h, c).clone(CLONE_VM | SIGCHLD, 0, 0, 0, 0).child!;
+      const lc = libcOf(h, c);
+      expect(lc.setns(lc.pidfd_open(a.pid.nr, 0).ret, CLONE_NEWUSER).ret).toBe(0);
+      expect(c.creds.nondumpable).toBe(true);
+      // the flag is the address space's: a CLONE_VM sharer has it too
+      expect(sharer.creds.nondumpable).toBe(true);
+    }
+  });
+
   it('13: setns with CLONE_NEWUSER | CLONE_NEWPID asks the capabilities of the caller\'s credentials at the call (both)', () => {
     for (const kernel of KERNEL_NAMES) {
       const h = Host.create({ arch, kernel });
