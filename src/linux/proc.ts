@@ -42,6 +42,8 @@ export interface ProcThread {
   state: ProcState;
   /** processes whose real parent is this very thread */
   children: number[];
+  /** inode of the thread's own ns/pid_for_children (each thread has its own; 0 when unreadable) */
+  pidNsForChildren: number;
 }
 
 export interface ProcProcess {
@@ -149,7 +151,8 @@ export function readProcess(pid: number, proc = '/proc'): ProcProcess | null {
   for (const tid of tids) {
     const t = tid === pid ? status : readOr(() => parseStatus(readFileSync(join(dir, 'task', String(tid), 'status'), 'utf8')), null);
     if (!t) continue;
-    threads.push({ tid, nspid: t.nspid, state: t.state, children: childrenFile(join(dir, 'task', String(tid), 'children')) });
+    const forChildren = readOr(() => parseNsLink(readlinkSync(join(dir, 'task', String(tid), 'ns', 'pid_for_children'))), 0);
+    threads.push({ tid, nspid: t.nspid, state: t.state, children: childrenFile(join(dir, 'task', String(tid), 'children')), pidNsForChildren: forChildren });
   }
   const link = (name: string): number => readOr(() => parseNsLink(readlinkSync(join(dir, 'ns', name))), 0);
   return {
@@ -302,6 +305,28 @@ export function procEnclosing(processes: readonly ProcProcess[], inode: number, 
     // /proc does not show a pid namespace's owning user namespace (that takes the NS_GET_USERNS ioctl): the caller says
     needsItsUserNs: names.needsItsUserNs ?? false,
   };
+}
+
+/** MapsEntry is one line of /proc/PID/maps: [start, end), the permission letters (rwxp or rwxs) and the path (empty for anonymous memory). */
+export interface MapsEntry {
+  start: number;
+  end: number;
+  perms: string;
+  path: string;
+}
+
+/** parseMaps reads the text of /proc/PID/maps (proc(5)): `start-end perms offset dev inode path`. */
+export function parseMaps(text: string): MapsEntry[] {
+  const out: MapsEntry[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^([0-9a-f]+)-([0-9a-f]+) ([-r][-w][-x][ps]) \S+ \S+ \S+ *(.*)$/.exec(line);
+    if (!m) {
+      if (line.trim() !== '') throw new ProcError(`/proc maps line not understood: ${JSON.stringify(line)}`);
+      continue;
+    }
+    out.push({ start: parseInt(m[1]!, 16), end: parseInt(m[2]!, 16), perms: m[3]!, path: m[4]! });
+  }
+  return out;
 }
 
 /** SeenProcess is a process as a namespace's own /proc shows it, with its pid in the /proc that was read (to read more of it there). */
