@@ -13,7 +13,7 @@
  * them, so the port given to the executor answers `reset` by killing and
  * reaping exactly the processes that came from the restore's replies.
  */
-import { CLONE_NEWPID } from '../../src/abi/clone-flags.js';
+import { CLONE_NEWPID, CLONE_NEWUSER } from '../../src/abi/clone-flags.js';
 import type { ContainerImage } from '../../src/image/container-image.js';
 import { planRestore, RESTORER, type RestorePlan, type RestoreStep } from '../../src/image/restore-plan.js';
 import type { Enclosing, TargetFacts } from '../../src/image/restore-preflight.js';
@@ -99,8 +99,7 @@ export class NsHost {
     for (const s of steps) {
       switch (s.do) {
         case 'container':
-          this.known.set(s.name, await this.clone(this.init, CLONE_NEWPID, SIGCHLD, `starting container ${s.name}`));
-          this.containerNames.push(s.name);
+          await this.startContainer(s.name, false);
           break;
         case 'fork': {
           const child = await this.clone(this.who(s.by), 0, SIGCHLD, `a fork by ${s.by}`);
@@ -128,6 +127,16 @@ export class NsHost {
         }
       }
     }
+  }
+
+  /**
+   * startContainer starts a container: its init is the first process of a new pid namespace, made by root
+   * without a user namespace of its own (as the cases expect: see the real suite), or with one, as a
+   * model container and a container of ckpt's own have.
+   */
+  async startContainer(name: string, ownUserNs: boolean): Promise<void> {
+    this.known.set(name, await this.clone(this.init, CLONE_NEWPID | (ownUserNs ? CLONE_NEWUSER : 0), SIGCHLD, `starting container ${name}`));
+    this.containerNames.push(name);
   }
 
   /** setPidMax sets the host namespace's own pid_max (Linux 6.14 and later: one per pid namespace). */
