@@ -133,7 +133,7 @@ function checkTopology(image: ContainerImage, tids: readonly number[], procs: re
     if (inode === 0) return; // a zombie's links cannot be read
     const known = nsInode.get(ns);
     const other = inodeNs.get(inode);
-    if ((known !== undefined && known !== inode) || (other !== undefined && other !== ns)) refuse(`${name(i)}: its ${what} (pid namespace ${inode} on this machine) is not the one the mirror has`);
+    if ((known !== undefined && known !== inode) || (other !== undefined && other !== ns)) refuse(`${name(i)}: its ${what} is pid namespace ${inode} on this machine, which is not the one the mirror has (its namespace ${ns})`);
     nsInode.set(ns, inode);
     inodeNs.set(inode, ns);
   };

@@ -11,6 +11,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Container } from '../../src/container/container.js';
 import { Machine } from '../../src/container/machine.js';
@@ -18,13 +19,16 @@ import type { ContainerImage } from '../../src/image/container-image.js';
 import { dumpContainer } from '../../src/image/dump.js';
 import { decodeImage } from '../../src/image/image-codec.js';
 import { checkImage } from '../../src/image/image-consistency.js';
+import { planFor } from '../../src/image/restore.js';
+import { RestoreError } from '../../src/image/restore-error.js';
 import { imageChunks, readImageBytes } from '../../src/image/image-file.js';
 import { cgroup2Mount, cgroup2Of } from '../../src/linux/freeze.js';
 import { HelperSession, probeLinux } from '../../src/linux/helper.js';
 import { readProcess } from '../../src/linux/proc.js';
 import { dumpReal, type RealMirror } from '../../src/linux/real-dump.js';
 import { build, type Built } from './real-dump-build.js';
-import { parseReply } from '../../src/linux/real-executor.js';
+import { parseReply, whatLinuxCannot } from '../../src/linux/real-executor.js';
+import { workload as generated } from '../image/generated-workloads.js';
 import { DAEMON, imageOf, REAPED, workload } from './restore-images.js';
 
 const support = await probeLinux();
@@ -109,6 +113,46 @@ describe.skipIf(!support.ok)(`dump of a real container${support.ok ? '' : ` (ski
       });
     });
   }
+
+  it('generated workloads: every tree the real executor builds dumps back to its image', { timeout: 300_000 }, async () => {
+    const counts = { dumped: 0, notBuilt: 0 };
+    await fc.assert(
+      fc.asyncProperty(generated, fc.nat(80), async (text, n) => {
+        const image = imageOf(text, n);
+        const plan = (() => {
+          try {
+            return planFor(Machine.create('t', 'x86_64'), image, { via: 'clone3' });
+          } catch (e) {
+            if (e instanceof RestoreError) return null;
+            throw e;
+          }
+        })();
+        if (!plan || whatLinuxCannot(plan, image).length > 0) return void counts.notBuilt++;
+        // the real executor does not yet point a process's pid_for_children anywhere but its own namespace
+        // (an unshare(CLONE_NEWPID) before its first child): the dump would rightly refuse the tree it builds
+        if (image.tasks.some((t) => !t.exited && t.nsForChildren !== t.ns)) return void counts.notBuilt++;
+        await withHelper(async (h) => {
+          let b: Built;
+          try {
+            b = await build(h, image);
+          } catch (e) {
+            if (e instanceof RestoreError && e.code === 'CKPT_UNSUPPORTED') return void counts.notBuilt++;
+            throw e;
+          }
+          stopTheStopped(image, b);
+          await settled(image, b);
+          const before = snapshot(image, b);
+          const dump = await dumpReal(b.mirror, { leaveRunning: true, freezer: 'sigstop' });
+          checkDump(image, dump.image, b, b.mirror.container, b.mirror.machine);
+          expect(snapshot(image, b)).toEqual(before);
+          counts.dumped++;
+        });
+      }),
+      { numRuns: Number(process.env.REAL_DUMP_RUNS ?? 100), seed: Number(process.env.REAL_DUMP_SEED ?? 2027) },
+    );
+    console.log(`real dumps of generated workloads: ${JSON.stringify(counts)}`);
+    expect(counts.dumped).toBeGreaterThan(counts.notBuilt);
+  });
 
   it("the memory is the processes' own: bytes written behind the mirror's back are in the image", { timeout: 60_000 }, async () => {
     const image = imageOf(workload('pidcache'), 25);
