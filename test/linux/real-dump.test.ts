@@ -11,6 +11,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Container } from '../../src/container/container.js';
@@ -22,9 +23,9 @@ import { checkImage } from '../../src/image/image-consistency.js';
 import { planFor } from '../../src/image/restore.js';
 import { RestoreError } from '../../src/image/restore-error.js';
 import { imageChunks, readImageBytes } from '../../src/image/image-file.js';
-import { cgroup2Mount, cgroup2Of } from '../../src/linux/freeze.js';
+import { cgroup2Mount, cgroup2Of, freeze } from '../../src/linux/freeze.js';
 import { HelperSession, probeLinux } from '../../src/linux/helper.js';
-import { readProcess } from '../../src/linux/proc.js';
+import { parseMaps, readProcess } from '../../src/linux/proc.js';
 import { dumpReal, type RealMirror } from '../../src/linux/real-dump.js';
 import { build, type Built } from './real-dump-build.js';
 import { parseReply, whatLinuxCannot } from '../../src/linux/real-executor.js';
@@ -87,6 +88,50 @@ function checkDump(image: ContainerImage, dumped: ContainerImage, b: Built, cont
   };
   expect(readBack(dumped)).toEqual(readBack(image));
 }
+
+describe('the parts of a real dump', () => {
+  it('parseMaps reads /proc/PID/maps lines, anonymous and named', () => {
+    const text = ['00400000-00401000 r-xp 00000000 08:01 1234   /usr/bin/ckpt-helper', '7f0000000000-7f0000021000 rw-p 00000000 00:00 0 ', '7f0000100000-7f0000200000 rw-s 00000000 00:01 9   /dev/zero (deleted)', '7ffd000000-7ffd021000 rw-p 00000000 00:00 0      [stack]', ''].join('\n');
+    expect(parseMaps(text)).toEqual([
+      { start: 0x400000, end: 0x401000, perms: 'r-xp', path: '/usr/bin/ckpt-helper' },
+      { start: 0x7f0000000000, end: 0x7f0000021000, perms: 'rw-p', path: '' },
+      { start: 0x7f0000100000, end: 0x7f0000200000, perms: 'rw-s', path: '/dev/zero (deleted)' },
+      { start: 0x7ffd000000, end: 0x7ffd021000, perms: 'rw-p', path: '[stack]' },
+    ]);
+    expect(() => parseMaps('nonsense')).toThrow(/not understood/);
+  });
+
+  it('cgroup2Mount finds the v2 hierarchy in mountinfo, on a hybrid machine and a pure v2 one', () => {
+    const hybrid = ['37 31 0:34 / /sys/fs/cgroup/freezer rw,relatime - cgroup cgroup rw,freezer', '41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw'].join('\n');
+    expect(cgroup2Mount(hybrid)).toEqual({ root: '/', at: '/sys/fs/cgroup/unified' });
+    expect(cgroup2Mount('29 23 0:26 /ctr /sys/fs/cgroup rw,nosuid shared:4 - cgroup2 cgroup2 rw,nsdelegate')).toEqual({ root: '/ctr', at: '/sys/fs/cgroup' });
+    expect(cgroup2Mount('37 31 0:34 / /sys/fs/cgroup/freezer rw - cgroup cgroup rw,freezer')).toBeNull();
+  });
+
+  it('a SIGSTOP freeze stops and thaws exactly the processes it stopped, and refuses one blocked in wait4', { timeout: 30_000 }, async () => {
+    const sleeper = execa('sleep', ['60'], { reject: false });
+    const waiter = execa('bash', ['-c', 'sleep 60 & wait'], { reject: false });
+    try {
+      const state = (pid: number) => readProcess(pid)!.state;
+      for (let n = 0; n < 200 && (readProcess(waiter.pid!)?.threads.length !== 1 || readFileSync(`/proc/${waiter.pid}/syscall`, 'utf8').split(' ')[0] !== '61'); n++) await new Promise((r) => setTimeout(r, 10));
+      const frozen = await freeze([readProcess(sleeper.pid!)!], { method: 'sigstop' });
+      expect(frozen.method).toBe('sigstop');
+      expect(state(sleeper.pid!)).toBe('T');
+      await frozen.thaw();
+      for (let n = 0; n < 200 && state(sleeper.pid!) === 'T'; n++) await new Promise((r) => setTimeout(r, 10));
+      expect(state(sleeper.pid!)).toBe('S');
+      await expect(freeze([readProcess(sleeper.pid!)!, readProcess(waiter.pid!)!], { method: 'sigstop', nameOf: (pid) => (pid === waiter.pid ? 'the waiter' : 'the sleeper') })).rejects.toThrow(/the waiter \(thread \d+ on this machine\) is blocked in wait4, which a SIGSTOP of its child would wake/);
+      // refused before anything was stopped
+      expect(state(sleeper.pid!)).toBe('S');
+    } finally {
+      const bashChild = readProcess(waiter.pid!)?.threads[0]?.children ?? [];
+      for (const pid of bashChild) process.kill(pid, 'SIGKILL');
+      sleeper.kill('SIGKILL');
+      waiter.kill('SIGKILL');
+      await Promise.all([sleeper, waiter]);
+    }
+  });
+});
 
 describe.skipIf(!support.ok)(`dump of a real container${support.ok ? '' : ` (skipped: ${support.reason})`}`, () => {
   const CASES: Array<[string, string, number]> = [
