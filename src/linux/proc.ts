@@ -328,3 +328,35 @@ export function parseMaps(text: string): MapsEntry[] {
   }
   return out;
 }
+
+/** SeenProcess is a process as a namespace's own /proc shows it, with its pid in the /proc that was read (to read more of it there). */
+export type SeenProcess = ProcProcess & { procPid: number };
+
+/**
+ * asSeenFrom gives the processes as a /proc mounted in pid namespace `inode`
+ * would show them: only those living in it or below, their NS* fields from
+ * its level inward, pids and parents as it numbers them (a parent outside it
+ * shows as 0, as PPid does), children it cannot see left out. Levels then
+ * count from that namespace: it can play the host (tests build a host's
+ * state in a namespace of their own; ckpt run inside a container sees the
+ * same through its own /proc).
+ */
+export function asSeenFrom(processes: readonly ProcProcess[], inode: number): SeenProcess[] {
+  const namespaces = namespacesOf(processes);
+  const ns = namespaces.get(inode);
+  if (!ns) throw new ProcError(`no process lives in pid namespace ${inode}`);
+  const base = ns.level;
+  const inside = processes.filter((p) => p.nspid.length > base && within(p, namespaces, inode, base));
+  const there = new Map(inside.map((p) => [p.pid, p.nspid[base]!]));
+  for (const p of inside) for (const t of p.threads) if (t.nspid[base] !== undefined) there.set(t.tid, t.nspid[base]!);
+  return inside.map((p) => ({
+    ...p,
+    procPid: p.pid,
+    pid: p.nspid[base]!,
+    ppid: there.get(p.ppid) ?? 0,
+    nspid: p.nspid.slice(base),
+    nspgid: p.nspgid.slice(base),
+    nssid: p.nssid.slice(base),
+    threads: p.threads.map((t) => ({ ...t, tid: t.nspid[base]!, nspid: t.nspid.slice(base), children: t.children.filter((c) => there.has(c)).map((c) => there.get(c)!) })),
+  }));
+}
