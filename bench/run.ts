@@ -14,6 +14,7 @@ import { PidNamespace } from '../src/kernel/pid-namespace.js';
 import { schedulerFigure, sleepersFigure, storeFigures } from './containers.js';
 import { buildTreeLibc, buildTreeRaw } from './eclone-tree.js';
 import { differentialFigure } from './differential.js';
+import { realRestoreFigure } from './real-restore.js';
 import { cliFigures, pageFigures, restoreRateFigure } from './images.js';
 import { startupFigures } from './startup.js';
 import { cpus, loadavg } from 'node:os';
@@ -188,6 +189,8 @@ async function main(): Promise<void> {
   for (const f of await pageFigures()) record(f);
   const diff = await differentialFigure();
   if (diff) record(diff);
+  const realRestore = await realRestoreFigure(benchDir);
+  if (realRestore) record(realRestore);
   const targets = figures.filter((f) => f.target);
   const missed = targets.filter((f) => !f.met);
   console.log(`\ntargets: ${targets.length - missed.length} of ${targets.length} met${missed.length ? ` (not met: ${missed.map((f) => f.name).join('; ')})` : ''}`);
