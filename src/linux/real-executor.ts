@@ -156,7 +156,8 @@ export async function executeOnLinux(port: HelperPort, image: ContainerImage, pl
   try {
     return await carryOut(port, image, plan);
   } catch (e) {
-    const reset = parseReply(await port.command('reset'));
+    // only what this plan made: its actors are agents 0 .. tasks + helpers - 1
+    const reset = parseReply(await port.command(`reset 0-${image.tasks.length + plan.helpers - 1}`));
     if (reset.kind !== 'ok') throw new RestoreError([{ code: 'CKPT_RESTORE_FAILED', message: `${e instanceof Error ? e.message : String(e)}; and the helper could not undo it: ${reset.kind === 'err' ? reset.message : reset.kind}` }]);
     throw e;
   }

@@ -44,7 +44,8 @@
  *                                   need no settling go to it as one line (REQ;REQ;...), and
  *                                   read-only ones (ids, hello, read, peek) to many agents at once
  *   state ID                        what /proc says of agent ID
- *   reset                           SIGKILL every agent, reap the inits, remove the FIFOs
+ *   reset [ID|LO-HI...]             SIGKILL every agent (or those named), reap the inits among
+ *                                   them, remove their FIFOs
  *   attach ID                       follow agent ID, made by an earlier helper (PERSIST 1)
  *   detach                          exit, leaving every agent waiting on its channel
  *   quit                            reset, then exit (also on end of input)
@@ -689,8 +690,8 @@ static int settled_one(struct agent *ag, long *since) {
   if (st == 'X' || pidfd_exited(ag, 0)) return 0;
   if (fl & PF_EXITING) return ag->stuck = stuck_exiting(ag, since);
   *since = 0;
-  /* an idle agent sleeps in its read; one that runs may have just taken a SIGKILL off its queue, not yet exiting */
-  return st == 'S' && !sigkill_pending(ag);
+  /* an idle agent sleeps in its read (or is stopped: it does nothing until SIGCONT); one that runs may have just taken a SIGKILL off its queue, not yet exiting */
+  return (st == 'S' || st == 'T' || st == 't') && !sigkill_pending(ag);
 }
 
 /*
@@ -959,11 +960,11 @@ static int ask(struct agent *ag, const char *req) {
  * agent still waiting for requests (the inits the helper made directly, it
  * moves itself).
  */
-static void unstick_inits(void) {
+static void unstick_inits(const char *only) {
   char req[128];
   for (int i = 0; i < MAX_AGENTS; i++) {
     struct agent *ag = &agents[i];
-    if (!ag->used || !ag->alive || ag->nlev < 2 || ag->nspid[ag->nlev - 1] != 1 || ag->is_thread) continue;
+    if (!ag->used || (only && !only[i]) || !ag->alive || ag->nlev < 2 || ag->nspid[ag->nlev - 1] != 1 || ag->is_thread) continue;
     if (ag->is_init) { setpgid((pid_t)ag->tid, (pid_t)ag->tid); continue; }
     char st;
     unsigned long fl;
@@ -983,13 +984,14 @@ static void unstick_inits(void) {
   }
 }
 
-static void cmd_reset(struct out *o) {
-  unstick_inits();
+/* cmd_reset: `only` NULL for every agent, else the agents it marks (reset ID...: what one restore made, leaving the others alone) */
+static void cmd_reset(struct out *o, const char *only) {
+  unstick_inits(only);
   for (int i = 0; i < MAX_AGENTS; i++)
-    if (agents[i].used && agents[i].alive && agents[i].pidfd >= 0) SYS4(NR_PIDFD_SEND_SIGNAL, agents[i].pidfd, SIGKILL, 0, 0);
+    if (agents[i].used && (!only || only[i]) && agents[i].alive && agents[i].pidfd >= 0) SYS4(NR_PIDFD_SEND_SIGNAL, agents[i].pidfd, SIGKILL, 0, 0);
   int stuck = 0;
   for (int i = 0; i < MAX_AGENTS; i++)
-    if (agents[i].used && agents[i].is_init) {
+    if (agents[i].used && (!only || only[i]) && agents[i].is_init) {
       /* never wait for good: an init stuck in its exit is reported, not waited on */
       struct pollfd pf = {.fd = agents[i].pidfd, .events = POLLIN};
       int status;
@@ -997,7 +999,7 @@ static void cmd_reset(struct out *o) {
       while (waitpid((pid_t)agents[i].tid, &status, __WALL) < 0 && errno == EINTR) {}
     }
   for (int i = 0; i < MAX_AGENTS; i++)
-    if (agents[i].used) close_agent(&agents[i], i);
+    if (agents[i].used && (!only || only[i])) close_agent(&agents[i], i);
   if (stuck) {
     put_str(o, "err inits stuck in their exit, left behind: ");
     put_num(o, stuck);
@@ -1109,7 +1111,20 @@ static int dispatch(char *line, struct out *o, int in_batch) {
   } else if (!strcmp(t[0], "quit")) return DONE_QUIT;
   else if (!strcmp(t[0], "detach")) return DONE_DETACH;
   else if (!strcmp(t[0], "attach") && n >= 2) { parse_ll(t[1], &id); cmd_attach(id, o); }
-  else if (!strcmp(t[0], "reset")) cmd_reset(o);
+  else if (!strcmp(t[0], "reset") && n == 1) cmd_reset(o, NULL);
+  else if (!strcmp(t[0], "reset")) {
+    static char only[MAX_AGENTS];
+    memset(only, 0, sizeof only);
+    for (int i = 1; i < n; i++) {
+      /* ID, or LO-HI for a range */
+      long long hi;
+      char *dash = strchr(t[i], '-');
+      if (dash) *dash = 0;
+      if (parse_ll(t[i], &id) || (dash ? parse_ll(dash + 1, &hi) : (hi = id, 0))) continue;
+      for (long long k = id < 0 ? 0 : id; k <= hi && k < MAX_AGENTS; k++) only[k] = 1;
+    }
+    cmd_reset(o, only);
+  }
   else if (!strcmp(t[0], "batch") && n >= 2 && !parse_ll(t[1], &id) && id >= 0) { cmd_batch(id); return DONE_PRINTED; }
   else {
     put_str(o, "err unknown command ");
@@ -1289,7 +1304,7 @@ static int serve(const char *dir) {
     printf("%s\n", o.buf);
   }
   struct out o = {.len = 0};
-  cmd_reset(&o);
+  cmd_reset(&o, NULL);
   return 0;
 }
 
