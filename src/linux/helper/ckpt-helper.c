@@ -70,6 +70,10 @@
  *   hello                                     nspid= again (for a later helper's attach)
  *   read PATH | write PATH VALUE              a /proc or sysctl file; read gives value=
  *   mmap LEN PROT FLAGS | poke ADDR HEX | peek ADDR LEN   memory of the agent
+ *   map ADDR LEN PROT FLAGS                   anonymous mapping at ADDR exactly (FLAGS: MAP_PRIVATE or
+ *                                             MAP_SHARED), never over another (MAP_FIXED_NOREPLACE): EEXIST
+ *   mapfile ADDR LEN PROT PATH                MAP_SHARED of PATH at ADDR exactly: another process's shared
+ *                                             mapping through /proc/PID/map_files/START-END
  * The first line an agent writes is "hello nspid=A,B,...".
  *
  * `ckpt-helper probe` prints "ok" if this machine lets it make pid namespaces, else one
@@ -413,6 +417,19 @@ static int hexval(char c) {
   return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
+/* map_at: mmap's result for a mapping wanted at `addr`; a kernel without MAP_FIXED_NOREPLACE (before 4.17) takes it as a hint and may map elsewhere: undone, EEXIST */
+static long map_at(long long addr, long long len, long r) {
+  if (r >= 0 && r != addr) {
+    SYS2(SYS_munmap, r, len);
+    return -EEXIST;
+  }
+  return r;
+}
+
 /* agent_request carries out one request; returns 0 to reply with `o`, 1 when the agent must stop. */
 static void agent_request(char **t, int n, struct out *o) {
   long long a[MAX_TOKENS];
@@ -496,6 +513,17 @@ static void agent_request(char **t, int n, struct out *o) {
     put_result(o, r < 0 ? r : 0);
   } else if (!strcmp(op, "mmap") && n >= 4) {
     put_result(o, SYS6(SYS_mmap, 0, a[1], a[2], a[3], -1, 0));
+  } else if (!strcmp(op, "map") && n >= 5) {
+    /* a restored mapping at its own address: never over one that is there (MAP_FIXED_NOREPLACE) */
+    r = SYS6(SYS_mmap, a[1], a[2], a[3], (a[4] & (MAP_SHARED | MAP_PRIVATE)) | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    put_result(o, map_at(a[1], a[2], r));
+  } else if (!strcmp(op, "mapfile") && n >= 5) {
+    /* a shared mapping another process holds, through its /proc/PID/map_files link: the same memory */
+    long fd = SYS4(SYS_openat, AT_FDCWD, t[4], O_RDWR | O_CLOEXEC, 0);
+    if (fd < 0) { put_result(o, fd); put_str(o, " stage=open"); return; }
+    r = SYS6(SYS_mmap, a[1], a[2], a[3], MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
+    SYS1(SYS_close, fd);
+    put_result(o, map_at(a[1], a[2], r));
   } else if (!strcmp(op, "poke") && n >= 3) {
     /* writes through /proc/self/mem would go around protections; a plain store is what a program does */
     unsigned char *p = (unsigned char *)(uintptr_t)a[1];
