@@ -42,7 +42,8 @@
  *                                   death other than an exit's or a signal's); N reply lines,
  *                                   "skipped" after the failure. Requests to one agent that
  *                                   need no settling go to it as one line (REQ;REQ;...), and
- *                                   read-only ones (ids, hello, read, peek) to many agents at once
+ *                                   those changing only their agent's memory (ids, peek, map, ...)
+ *                                   to many agents at once
  *   state ID                        what /proc says of agent ID
  *   reset [ID|LO-HI...]             SIGKILL every agent (or those named), reap the inits among
  *                                   them, remove their FIFOs
@@ -559,17 +560,16 @@ static void agent_request(char **t, int n, struct out *o) {
 /*
  * agent_loop serves the agent's channel. A line may hold several requests
  * separated by ';' (a run the controller sends at once): they are carried
- * out in order until one fails, each answered with a line of its own, and
- * "skipped" for the rest; the replies go out in one write.
+ * out in order until one fails, each answered with a line of its own as
+ * soon as it is done (the controller takes in a new agent while this one
+ * makes the next), and "skipped" for the rest.
  */
 static void agent_loop(int req, int rep) {
   char line[LINE];
-  char replies[2 * LINE];
   struct linebuf lb = {.have = 0};
   for (;;) {
     long n = read_line(req, &lb, line, sizeof line);
     if (n < 0) SYS1(SYS_exit, 0);
-    long len = 0;
     int failed = 0;
     for (char *p = line, *next; p; p = next) {
       next = strchr(p, ';');
@@ -581,15 +581,8 @@ static void agent_loop(int req, int rep) {
       else if (nt == 0) put_str(&o, "err empty request");
       else agent_request(t, nt, &o);
       if (!strncmp(o.buf, "r -1", 4) || !strncmp(o.buf, "err", 3)) failed = 1;
-      if (len + o.len + 1 > (long)sizeof replies) {
-        if (write_all(rep, replies, len) < 0) SYS1(SYS_exit, 0);
-        len = 0;
-      }
-      memcpy(replies + len, o.buf, (size_t)o.len);
-      len += o.len;
-      replies[len++] = '\n';
+      if (send_out(rep, &o) < 0) SYS1(SYS_exit, 0);
     }
-    if (write_all(rep, replies, len) < 0) SYS1(SYS_exit, 0);
   }
 }
 
@@ -812,11 +805,11 @@ static int take_line(struct agent *ag, char *buf, long cap) {
 }
 
 static int open_channel_ends(long long id, struct agent *ag) {
-  char path[4096];
-  snprintf(path, sizeof path, "%s/%lld.req", dir_path, id);
-  ag->req = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-  snprintf(path, sizeof path, "%s/%lld.rep", dir_path, id);
-  ag->rep = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  char name[64];
+  snprintf(name, sizeof name, "%lld.req", id);
+  ag->req = openat(DIRFD, name, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  snprintf(name, sizeof name, "%lld.rep", id);
+  ag->rep = openat(DIRFD, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (ag->req < 0 || ag->rep < 0) return -1;
   if (!ag->in && !(ag->in = calloc(1, sizeof *ag->in))) return -1;
   /* blocking writes and reads from here on; poll says when a reply is there */
@@ -1081,9 +1074,9 @@ static void cmd_op(long long id, char *rest, struct out *o) {
   if (scope != SETTLE_NONE && settle_some(scope == SETTLE_SELF ? ag : NULL, scope == SETTLE_STUCK) < 0) put_str(o, " unsettled");
 }
 
-/* READ_ONLY: requests that change nothing, so that several agents may carry them out at once */
-static int read_only(const char *req) {
-  static const char *const names[] = {"ids", "hello", "read", "peek", "noop"};
+/* own_only: requests that change nothing but the agent's own memory, so that several agents may carry them out at once */
+static int own_only(const char *req) {
+  static const char *const names[] = {"ids", "hello", "read", "peek", "noop", "map", "mmap", "poke"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     size_t l = strlen(names[i]);
     if (!strncmp(req, names[i], l) && (req[l] == ' ' || !req[l])) return 1;
@@ -1206,8 +1199,9 @@ static int put_reply(const char *line, struct out *o) {
   return failed_in_batch(line, o->buf);
 }
 
-/* MAX_WAVE: the most agents one wave of read-only requests reaches */
-#define MAX_WAVE 512
+/* MAX_WAVE: the most requests in one wave; MAX_PER_AGENT: the most to one agent (their replies, at most LINE bytes each, fit in its channel unread) */
+#define MAX_WAVE 2048
+#define MAX_PER_AGENT 8
 
 /*
  * cmd_batch reads `count` command lines and carries them out in order, each
@@ -1215,10 +1209,11 @@ static int put_reply(const char *line, struct out *o) {
  * replies with one line for each, as soon as it is known: its reply, or
  * "skipped" after a failure. Two shapes go faster with the same result:
  * consecutive requests to one agent that need no settling (a run) go to it
- * in one line, and it carries them out back to back; consecutive read-only
- * requests to different agents (a wave) are sent to all before any reply is
- * read (after a failure in a wave, the others may have run, answered
- * "skipped": they changed nothing).
+ * in one line, and it carries them out back to back; consecutive requests
+ * that change nothing but their agent's own memory (a wave: ids, peek, map,
+ * ...) are sent to all their agents before any reply is read (after a
+ * failure in a wave, the others may have run, answered "skipped": they
+ * changed no other process).
  */
 static void cmd_batch(long long count) {
   char **lines = calloc((size_t)count + 1, sizeof *lines);
@@ -1250,7 +1245,7 @@ static void cmd_batch(long long count) {
     long long j = k + 1;
     /* a run: one agent, requests needing no settling, one line to it */
     long len = (long)strlen(req);
-    if (runnable(req))
+    if (runnable(req) && !own_only(req))
       while (j < got && op_target(lines[j], &id2, &req2) && id2 == id && runnable(req2) && len + (long)strlen(req2) + 2 < LINE - 2) len += (long)strlen(req2) + 1, j++;
     if (j - k >= 2) {
       char run[LINE];
@@ -1277,14 +1272,14 @@ static void cmd_batch(long long count) {
       k = j;
       continue;
     }
-    /* a wave: read-only requests to different agents, all sent before any reply is read */
-    static char in_wave[MAX_AGENTS];
+    /* a wave: requests that change only their agents' own memory, all sent before any reply is read */
+    static unsigned char in_wave[MAX_AGENTS];
     j = k;
-    while (j < got && j - k < MAX_WAVE && op_target(lines[j], &id2, &req2) && read_only(req2) && agent_of(id2) && agents[id2].alive && !in_wave[id2]) {
+    while (j < got && j - k < MAX_WAVE && op_target(lines[j], &id2, &req2) && own_only(req2) && agent_of(id2) && agents[id2].alive && in_wave[id2] < MAX_PER_AGENT) {
       char one[LINE];
       int l = snprintf(one, sizeof one, "%s\n", req2);
       if (write_all(agents[id2].req, one, l) < 0) break;
-      in_wave[id2] = 1;
+      in_wave[id2]++;
       j++;
     }
     if (j - k >= 1) {
