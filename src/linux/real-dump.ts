@@ -36,7 +36,7 @@ import type { ContainerImage, ImageTask } from '../image/container-image.js';
 import type { MemoryMap, Vma } from '../kernel/memory-map.js';
 import type { Task } from '../kernel/task.js';
 import { freeze, type FreezeMethod } from './freeze.js';
-import { readProcess, type MapsEntry, type ProcProcess, type ProcThread } from './proc.js';
+import { namespacesOf, readProcess, type MapsEntry, type ProcProcess, type ProcThread } from './proc.js';
 import { ProcessMemory, readPages } from './real-memory.js';
 
 /** RealMirror is a container on `--host linux`: the model's mirror of it and where each of its tasks runs. */
@@ -133,7 +133,7 @@ function checkTopology(image: ContainerImage, tids: readonly number[], procs: re
     if (inode === 0) return; // a zombie's links cannot be read
     const known = nsInode.get(ns);
     const other = inodeNs.get(inode);
-    if ((known !== undefined && known !== inode) || (other !== undefined && other !== ns)) refuse(`${name(i)}: its ${what} (pid namespace ${inode} on this machine) is not the one the mirror has`);
+    if ((known !== undefined && known !== inode) || (other !== undefined && other !== ns)) refuse(`${name(i)}: its ${what} is pid namespace ${inode} on this machine, which is not the one the mirror has (its namespace ${ns})`);
     nsInode.set(ns, inode);
     inodeNs.set(inode, ns);
   };
@@ -149,7 +149,7 @@ function checkTopology(image: ContainerImage, tids: readonly number[], procs: re
       }
     }
   }
-  return image.tasks.map((t, i): ImageTask => {
+  const out = image.tasks.map((t, i): ImageTask => {
     const tid = tids[i]!;
     const leaderTid = tids[t.leader]!;
     const p = byPid.get(leaderTid)!;
@@ -188,6 +188,29 @@ function checkTopology(image: ContainerImage, tids: readonly number[], procs: re
       if (live.length > 0 && stopped !== t.group.stopped) refuse(`${who} is ${stopped ? 'stopped' : 'not stopped'} on this machine but ${t.group.stopped ? 'stopped' : 'not stopped'} in the mirror`);
     }
     return { ...t, outer: th.nspid.slice(0, base) };
+  });
+  checkNesting(image, procs, nsInode);
+  return out;
+}
+
+/**
+ * checkNesting: each of the image's pid namespaces sits, on this machine, in
+ * the namespace the mirror says is its parent (as far as /proc tells which
+ * namespace holds which: namespacesOf).
+ */
+function checkNesting(image: ContainerImage, procs: readonly ProcProcess[], nsInode: ReadonlyMap<number, number>): void {
+  const chains = namespacesOf(procs);
+  const level = (ns: number): number | undefined => {
+    const inode = nsInode.get(ns);
+    return inode === undefined ? undefined : chains.get(inode)?.level;
+  };
+  image.pidNs.forEach(([parent], ns) => {
+    const inode = nsInode.get(ns);
+    const parentInode = nsInode.get(parent);
+    const parentLevel = level(parent);
+    if (parent < 0 || inode === undefined || parentInode === undefined || parentLevel === undefined) return;
+    const above = chains.get(inode)?.chain[parentLevel];
+    if (above !== null && above !== undefined && above !== parentInode) refuse(`pid namespace ${inode} on this machine (the image's namespace ${ns}) sits in namespace ${above}, not in ${parentInode} (the image's namespace ${parent}) as the mirror has it`);
   });
 }
 
