@@ -8,10 +8,12 @@
  * it by the real executor with the host's init as the restorer (clone3 with
  * set_tid naming the pids at the host's levels too).
  *
- * Only what a restore made is undone when it fails: the executor's own undo
- * (`reset`) kills every agent of the helper, the host and its set-up with
- * them, so the port given to the executor answers `reset` by killing and
- * reaping exactly the processes that came from the restore's replies.
+ * Only what a restore made is undone when it fails, and all of it: the port
+ * given to the executor answers its undo (`reset`, or `reset LO-HI` for the
+ * plan's actors) by killing exactly the processes that came from the
+ * restore's replies and having each one's parent reap it. The helper's own
+ * reset reaps only the inits it made itself; here the restorer is the host's
+ * init, an agent, whose children would otherwise stay zombies.
  */
 import { CLONE_NEWPID, CLONE_NEWUSER } from '../../src/abi/clone-flags.js';
 import type { ContainerImage } from '../../src/image/container-image.js';
@@ -265,7 +267,7 @@ class ScopedPort {
   ) {}
 
   async command(line: string): Promise<string> {
-    if (line === 'reset') {
+    if (line === 'reset' || line.startsWith('reset ')) {
       await this.undo();
       return 'ok';
     }

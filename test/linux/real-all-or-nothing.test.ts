@@ -2,7 +2,9 @@
  * All or nothing on the real kernel: a restore that fails at any step, the
  * last ones included, kills and reaps every process it made. The failure is
  * injected at each of the executor's helper commands in turn (the command is
- * answered with an error instead of being carried out); the executor then
+ * answered with an error instead of being carried out), and again at each
+ * line of the helper's batches (the line names no agent, so the helper stops
+ * the batch there); the executor then
  * undoes the restore, and a /proc scan of everything below the helper is
  * the same as before it began: no process, zombie or stuck init is left.
  * Needs root (pid namespaces) and the compiled helper; skipped with the reason otherwise.
@@ -13,6 +15,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/container/machine.js';
 import { planFor } from '../../src/image/restore.js';
+import { RestoreError } from '../../src/image/restore-error.js';
 import { HelperSession, probeLinux } from '../../src/linux/helper.js';
 import { scanProcesses } from '../../src/linux/proc.js';
 import { executeOnLinux } from '../../src/linux/real-executor.js';
@@ -55,7 +58,7 @@ describe.skipIf(!support.ok)(`a restore that fails on the real kernel leaves not
           let made = 0;
           const port = {
             command: async (line: string): Promise<string> => {
-              if (line !== 'reset' && sent++ === k) return 'err injected failure';
+              if (!line.startsWith('reset') && sent++ === k) return 'err injected failure';
               const reply = await h.command(line);
               if (/ child=\d+ nspid=/.test(reply)) made++;
               return reply;
@@ -65,6 +68,21 @@ describe.skipIf(!support.ok)(`a restore that fails on the real kernel leaves not
           expect(below(h.pid!), `after failing at command ${k + 1} of ${total}, with ${made} processes made`).toEqual(before);
           // late failures had made every process of the plan
           if (k === total - 1) expect(made).toBe(image.tasks.length + plan.helpers);
+        }
+        // the same through the helper's batches: the k-th line of the plan's batches names no agent, so the helper stops there
+        let lines = 0;
+        await executeOnLinux({ command: (line) => h.command(line), batch: (b) => ((lines += b.length), h.batch(b)) }, image, plan);
+        expect(await h.command('reset')).toBe('ok');
+        expect(lines).toBe(total); // the same commands, batched
+        for (let k = 0; k < lines; k++) {
+          const before = below(h.pid!);
+          let seen = 0;
+          const port = {
+            command: (line: string): Promise<string> => h.command(line),
+            batch: (b: readonly string[]): Promise<string[]> => h.batch(b.map((line) => (seen++ === k ? 'op 4095 ids' : line))),
+          };
+          await expect(executeOnLinux(port, image, plan), `failing at batch line ${k + 1} of ${lines}`).rejects.toThrow(RestoreError);
+          expect(below(h.pid!), `after failing at batch line ${k + 1} of ${lines}`).toEqual(before);
         }
       } finally {
         await h.close();

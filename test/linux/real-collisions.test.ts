@@ -126,6 +126,21 @@ describe.skipIf(!support.ok)(`the pid-collision suite on the real kernel${suppor
     });
   });
 
+  it('a race: the holder appears after a clean preflight; the real clone3 fails with EEXIST and the holder is left as it is', { timeout: 60_000 }, async () => {
+    await withHost(async (host) => {
+      expect(findProblems(await host.facts(), nested, { via: 'clone3', hostPids: true })).toEqual([]);
+      const planned = await host.plan(nested, { hostPids: true });
+      await host.build([{ do: 'fork', by: 'host', as: 'late' }, { do: 'thread', by: 'late' }]);
+      const before = host.scan();
+      const failure = await host.restore(nested, planned).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect((failure as Error).message).toMatch(/clone3 of task 1 .* failed with EEXIST/);
+      expect(host.scan()).toBe(before);
+    });
+  });
+
   it('a restore that fails late (the last task\'s host pid taken) kills and reaps everything it made: the host as before', { timeout: 60_000 }, async () => {
     await withHost(async (host) => {
       // six forks take host pids 2..7; the first five exit and are reaped, which leaves only 7, the image's last task's
