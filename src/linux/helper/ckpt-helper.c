@@ -1021,8 +1021,12 @@ static void cmd_state(long long id, struct out *o) {
   unsigned long fl;
   unsigned long long stt;
   int r = proc_stat(ag, &st, &fl, &stt);
-  /* a thread is never a lasting zombie: it is on its way out (exit_notify), so wait (1 s at most) until it is gone */
-  for (int i = 0; i < 1000 && ag->is_thread && (r == -2 || (r == 0 && (st == 'Z' || st == 'X'))); i++) {
+  /*
+   * a thread is never a lasting zombie: it is on its way out (exit_notify), so wait (1 s at most) until it is gone;
+   * the same for one still exiting: the last thread of an init waits in zap_pid_ns_processes until the other
+   * threads' pids are freed, which settling takes for stuck (kernel/pid_namespace.c: init_pids is 2 for a thread)
+   */
+  for (int i = 0; i < 1000 && ag->is_thread && (r == -2 || (r == 0 && (st == 'Z' || st == 'X' || (fl & PF_EXITING)))); i++) {
     nap(1000);
     r = proc_stat(ag, &st, &fl, &stt);
   }
