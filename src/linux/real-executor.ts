@@ -345,9 +345,32 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
     }
   };
 
-  for (const s of [...plan.create, ...plan.groups, 'verify' as const, ...plan.exits]) {
+  /**
+   * childrenWhereTheImageHasThem points each live task's pid_ns_for_children where the image says
+   * (its own namespace, or a child namespace: joined through a process in it, or, when the image's
+   * holds none yet, a fresh one made with unshare as the source made it), undoing the pointing the
+   * clones needed.
+   */
+  const childrenWhereTheImageHasThem = (): void => {
+    tasks.forEach((t, i) => {
+      if (t.exited) return;
+      const want = t.nsForChildren === t.ns ? 'own' : t.nsForChildren;
+      if ((childrenIn.get(i) ?? 'own') === want) return;
+      if (want === 'own' || !firstIn.has(want)) {
+        if ((childrenIn.get(i) ?? 'own') !== 'own') call(i, `setns ${pidAsSeenBy(i, i)} ${CLONE_NEWPID}`, `pointing ${name(i)}'s children back at its own pid namespace`);
+        if (want !== 'own') call(i, `unshare ${CLONE_NEWPID}`, `unshare(CLONE_NEWPID) for ${name(i)}, whose children's pid namespace holds no process yet`);
+      } else call(i, `setns ${pidAsSeenBy(i, firstIn.get(want)!)} ${CLONE_NEWPID}`, `pointing ${name(i)}'s children at the pid namespace of ${name(firstIn.get(want)!)}`);
+      childrenIn.set(i, want);
+    });
+  };
+
+  for (const s of [...plan.create, 'children' as const, ...plan.groups, 'verify' as const, ...plan.exits]) {
     if (s === 'verify') {
       verifyGroups();
+      continue;
+    }
+    if (s === 'children') {
+      childrenWhereTheImageHasThem();
       continue;
     }
     switch (s.do) {

@@ -74,6 +74,8 @@ export class ModelHelper {
         const r = l.kill(n[3]!, n[4]!);
         return agent.exited ? 'dead' : this.result(r);
       }
+      case 'unshare':
+        return this.result(l.unshare(n[3]!));
       case 'ids':
         return `r 0 - pid=${l.getpid().ret} ppid=${l.getppid().ret} pgrp=${l.getpgid(0).ret} sid=${l.getsid(0).ret} tid=${l.gettid().ret}`;
       default:

@@ -62,6 +62,8 @@ function checkTree(image: ContainerImage, made: RealRestore, outerLevels: number
     expect(p, `task ${t.numbers.join('/')} is in /proc`).not.toBeNull();
     proc.set(i, p!);
     expect(p!.nspid.slice(outerLevels)).toEqual(t.numbers);
+    // where its next children go: its own pid namespace, or a child of it, as in the image
+    if (p!.state !== 'Z') expect(p!.pidNsForChildren === p!.pidNs, `task ${t.numbers.join('/')}: pid_for_children`).toBe(t.nsForChildren === t.ns);
     expect(p!.state === 'Z').toBe(t.exited && image.tasks.every((u, k) => u.leader !== i || u.exited || k === i));
     // a zombie leaves the wait status the image recorded (exit_code in /proc/PID/stat)
     if (p!.state === 'Z') expect(p!.exitCode).toBe(t.group.groupExitStatus ?? t.exitStatus);
@@ -95,6 +97,9 @@ async function restoreOnLinux(image: ContainerImage): Promise<'built' | 'refused
   });
 }
 
+/** UNSHARED: a process that unshared its children's pid namespace, then made that namespace's init */
+const UNSHARED = ['var a, b', 'program main', '  a = unshare(CLONE_NEWPID)', '  b = fork() start kid', '  sleep 100000000', 'end', 'program kid', '  sleep 100000000', 'end'].join('\n');
+
 describe.skipIf(!support.ok)(`restore on the real kernel${support.ok ? '' : ` (skipped: ${support.reason})`}`, () => {
   const CASES: Array<[string, string, number]> = [
     ['a session leader that exited, a zombie that forked its member with CLONE_PARENT', DAEMON, 8],
@@ -103,6 +108,8 @@ describe.skipIf(!support.ok)(`restore on the real kernel${support.ok ? '' : ` (s
     ['pidcache', workload('pidcache'), 25],
     ['threads', workload('threads'), 20],
     ['jobs, a stopped job', workload('jobs'), 13],
+    ['unshare(CLONE_NEWPID), then the new namespace\'s init: the parent\'s next children go there', UNSHARED, 6],
+    ['unshare(CLONE_NEWPID) and no child yet: the next children go to a namespace of their own', UNSHARED.replace('  b = fork() start kid\n', ''), 2],
   ];
   for (const [title, text, steps] of CASES) {
     it(`${title}: /proc shows the image's tree`, { timeout: 30_000 }, async () => {

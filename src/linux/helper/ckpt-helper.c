@@ -1052,10 +1052,13 @@ static void close_agent(struct agent *ag, long long id) {
   if (ag->pidfd >= 0) close(ag->pidfd);
   for (int i = 0; ag->in && i < ag->in->nfds; i++) close(ag->in->fds[i]);
   free(ag->in);
-  snprintf(path, sizeof path, "%s/%lld.req", dir_path, id);
-  unlink(path);
-  snprintf(path, sizeof path, "%s/%lld.rep", dir_path, id);
-  unlink(path);
+  /* an agent on a socket has no FIFOs (unless it moved to them: persist, before a detach) */
+  if (!ag->sock) {
+    snprintf(path, sizeof path, "%s/%lld.req", dir_path, id);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/%lld.rep", dir_path, id);
+    unlink(path);
+  }
   memset(ag, 0, sizeof *ag);
 }
 
@@ -1299,12 +1302,6 @@ static int failed_in_batch(const char *line, const char *reply) {
   return 0;
 }
 
-/*
- * cmd_batch reads `count` command lines and carries them out in order, each
- * settled only as far as it needs (see settle_scope), until one fails; it
- * replies with one line for each, as soon as it is known: its reply, or
- * "skipped" after a failure.
- */
 /* op_target splits "op ID REQUEST" into ID and REQUEST; 0 if the line is not an op */
 static int op_target(char *line, long long *id, char **request) {
   if (strncmp(line, "op ", 3) != 0) return 0;
@@ -1320,10 +1317,22 @@ static int op_target(char *line, long long *id, char **request) {
 }
 
 /* put_reply prints one reply line of a batch and says whether it stops the batch */
+/* a batch's replies are gathered and written together (the caller waits for all of them) */
+static char batch_out[1 << 16];
+static size_t batch_len;
+
+static void flush_replies(void) {
+  fwrite(batch_out, 1, batch_len, stdout);
+  fflush(stdout);
+  batch_len = 0;
+}
+
 static int put_reply(const char *line, struct out *o) {
   o->buf[o->len] = 0;
-  fputs(o->buf, stdout);
-  fputc('\n', stdout);
+  if (batch_len + (size_t)o->len + 1 > sizeof batch_out) flush_replies();
+  memcpy(batch_out + batch_len, o->buf, (size_t)o->len);
+  batch_len += (size_t)o->len;
+  batch_out[batch_len++] = '\n';
   return failed_in_batch(line, o->buf);
 }
 
@@ -1334,8 +1343,8 @@ static int put_reply(const char *line, struct out *o) {
 /*
  * cmd_batch reads `count` command lines and carries them out in order, each
  * settled only as far as it needs (see settle_scope), until one fails; it
- * replies with one line for each, as soon as it is known: its reply, or
- * "skipped" after a failure. Two shapes go faster with the same result:
+ * replies with one line for each: its reply, or "skipped" after a failure.
+ * Two shapes go faster with the same result:
  * consecutive requests to one agent that need no settling (a run) go to it
  * in one line, and it carries them out back to back; consecutive requests
  * that change nothing but their agent's own memory (a wave: ids, peek, map,
@@ -1427,7 +1436,7 @@ static void cmd_batch(long long count) {
     failed = put_reply(lines[k], &o);
     k++;
   }
-  fflush(stdout);
+  flush_replies();
   for (long long i = 0; lines && i < got; i++) free(lines[i]);
   free(lines);
 }
