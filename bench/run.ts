@@ -18,6 +18,7 @@ import { realDumpFigures } from './real-dump.js';
 import { realRestoreFigure } from './real-restore.js';
 import { cliFigures, pageFigures, restoreRateFigure } from './images.js';
 import { startupFigures } from './startup.js';
+import { partsFigures, peakMemoryFigures } from './store.js';
 import { cpus, loadavg } from 'node:os';
 import { median, targetMet, time, timeEach, type Figure } from './measure.js';
 import { NaiveAllocator } from './naive-allocator.js';
@@ -186,6 +187,8 @@ async function main(): Promise<void> {
   for (const f of store) record(f);
   for (const f of startupFigures(join(benchDir, '..', 'bin', 'ckpt.js'))) record(f);
   for (const f of cliFigures(join(benchDir, '..', 'bin', 'ckpt.js'))) record(f);
+  for (const f of partsFigures(join(benchDir, '..', 'bin', 'ckpt.js'))) record(f);
+  for (const f of peakMemoryFigures(join(here, 'peak-memory.js'))) record(f);
   record(restoreRateFigure());
   for (const f of await pageFigures()) record(f);
   const diff = await differentialFigure();

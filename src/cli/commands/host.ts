@@ -52,7 +52,7 @@ export function hostCommand(ctx: CliContext): CommandModule {
           ...declared(HOST_LIST),
           handler: (a: CommonArgs) => {
             const store = storeOf(a);
-            const hosts = store.list().map((n) => summary(store.read(n)));
+            const hosts = store.list().map((n) => store.summary(n));
             if (a.json) return ctx.out(JSON.stringify(hosts));
             if (hosts.length === 0) return ctx.out('no hosts yet: ckpt host create NAME --arch x86_64 (or just ckpt run, which makes the default host)');
             ctx.out(`${'HOST'.padEnd(16)}${'ARCH'.padEnd(8)}${'KERNEL'.padEnd(10)}${'PID_MAX'.padEnd(9)}${'TASKS'.padEnd(7)}CONTAINERS`);
@@ -64,7 +64,7 @@ export function hostCommand(ctx: CliContext): CommandModule {
           verb<CommonArgs & { name: string }>({
           ...declared(HOST_SHOW, { name: nameOf('host') }),
           handler: (a: CommonArgs & { name: string }) => {
-            const s = summary(storeOf(a).read(a.name));
+            const s = storeOf(a).summary(a.name);
             if (a.json) return ctx.out(JSON.stringify(s));
             ctx.out(`host ${s.name}: ${s.arch}, kernel ${s.kernel}, pid_max ${s.pidMax}, clock ${s.clock}, ${counted(s.tasks, 'task')}`);
             for (const c of s.containers) ctx.out(`  container ${c.name}: init pid ${c.initPid} (${c.state}), ${counted(c.tasks, 'task')}`);
