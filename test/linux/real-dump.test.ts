@@ -269,6 +269,14 @@ describe.skipIf(!support.ok)(`dump of a real container${support.ok ? '' : ` (ski
         expect(readFileSync(join(dir, 'cgroup.freeze'), 'utf8').trim()).toBe('0');
         checkDump(image, dump.image, b, b.mirror.container, b.mirror.machine);
         await expectAsBefore(image, b, before);
+        // left frozen: the cgroup says so, and no process was stopped by a signal (a frozen task shows S, not T)
+        const held = await dumpReal(b.mirror);
+        expect(held.freezer).toBe('cgroup');
+        expect(readFileSync(join(dir, 'cgroup.events'), 'utf8')).toMatch(/^frozen 1$/m);
+        expect(live.map((pid) => readProcess(pid)!.state)).not.toContain('T');
+        await held.thaw();
+        expect(readFileSync(join(dir, 'cgroup.events'), 'utf8')).toMatch(/^frozen 0$/m);
+        await expectAsBefore(image, b, before);
       } finally {
         for (const pid of live) if (readProcess(pid)) writeFileSync(join(mount.at, home.slice(mount.root.length), 'cgroup.procs'), String(pid));
         rmdirSync(dir);
