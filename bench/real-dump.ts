@@ -18,7 +18,7 @@ import { dumpContainer } from '../src/image/dump.js';
 import { HelperSession, probeLinux } from '../src/linux/helper.js';
 import { readProcess } from '../src/linux/proc.js';
 import { dumpReal } from '../src/linux/real-dump.js';
-import { ProcessMemory, readPages } from '../src/linux/real-memory.js';
+import { ProcessMemory, readPages } from '../src/linux/real-dump-process-memory.js';
 import { parseReply } from '../src/linux/real-executor.js';
 import { build } from '../test/linux/real-dump-build.js';
 import type { Figure } from './measure.js';

@@ -11,7 +11,7 @@ import type { ContainerImage } from '../image/container-image.js';
 import type { MemoryMap, Vma } from '../kernel/memory-map.js';
 import type { Task } from '../kernel/task.js';
 import type { MapsEntry } from './proc.js';
-import { ProcessMemory, readPages } from './real-memory.js';
+import { ProcessMemory, readPages } from './real-dump-process-memory.js';
 
 function refuse(message: string): never {
   throw new DumpError(message);
