@@ -35,3 +35,15 @@ export function problemsOnLinux(image: ContainerImage, opts: LinuxCheckOptions =
   for (const p of more) if (!problems.some((q) => q.message === p.message)) problems.push(p);
   return problems;
 }
+
+/**
+ * explainFailure: a real restore that failed at a clone3 with EEXIST (and was undone) met a pid taken
+ * after its preflight, a race. The machine is read again and the error names what holds the pids now:
+ * every collision found, each with its level and holder, first (so its code is CKPT_PID_COLLISION),
+ * then the failure itself. Any other error is returned as it is.
+ */
+export function explainFailure(error: unknown, image: ContainerImage, opts: LinuxCheckOptions = {}): unknown {
+  if (!(error instanceof RestoreError) || !error.problems.some((p) => /\bEEXIST\b/.test(p.message))) return error;
+  const now = problemsOnLinux(image, { ...opts, via: 'clone3' }).filter((p) => p.code === 'CKPT_PID_COLLISION');
+  return now.length === 0 ? error : new RestoreError([...now, ...error.problems]);
+}

@@ -27,7 +27,7 @@ import { HelperSession, probeLinux } from '../../src/linux/helper.js';
 import { readProcess } from '../../src/linux/proc.js';
 import { CASES, throughClone3, type CollisionCase, type SetupStep } from '../collisions/cases.js';
 import { insideImage, nestedImage } from '../collisions/images.js';
-import { problemsOnLinux } from '../../src/linux/linux-check.js';
+import { explainFailure, problemsOnLinux } from '../../src/linux/linux-check.js';
 import { NsHost } from './ns-host.js';
 
 const support = await probeLinux();
@@ -85,6 +85,10 @@ describe.skipIf(!support.ok)(`the pid-collision suite on the real kernel${suppor
           );
           expect(failure).toBeInstanceOf(RestoreError);
           expect((failure as RestoreError).message).toMatch(/failed with EEXIST/);
+          // explained, as restore --host linux would: every holder at every level, then the failure
+          const explained = explainFailure(failure, image, { ...opts, machine: await host.factOptions() }) as RestoreError;
+          expect(explained.code).toBe('CKPT_PID_COLLISION');
+          expect(explained.reasons).toEqual([...c.reasons.map(throughClone3), ...(failure as RestoreError).reasons]);
         }
         expect(host.scan()).toBe(before);
       });
@@ -138,6 +142,12 @@ describe.skipIf(!support.ok)(`the pid-collision suite on the real kernel${suppor
       );
       expect((failure as Error).message).toMatch(/clone3 of task 1 .* failed with EEXIST/);
       expect(host.scan()).toBe(before);
+      // explained: what holds the pids now, level and holder
+      const explained = explainFailure(failure, nested, { via: 'clone3', hostPids: true, machine: await host.factOptions() }) as RestoreError;
+      expect(explained.reasons.slice(0, 2)).toEqual([
+        'host pid 2 (task 1 of the image) is held by task 2 on host t: clone3 would fail with EEXIST',
+        'host pid 3 (task 2/1 of the image) is held by thread 3 of process 2 on host t: clone3 would fail with EEXIST',
+      ]);
     });
   });
 
