@@ -102,6 +102,8 @@ export class MemoryMap {
   users = 1;
   /** what the last fork handed out: handed out again while `vmas` and `table` are still those objects, dropped when either is replaced (so an old table is not kept alive) */
   private lastFork: ForkedAddressSpace | null = null;
+  /** the mapping list whose MAP_SHARED pages all have frames (populateShared) */
+  private populatedFor: readonly Vma[] | null = null;
   /**
    * The last page looked up, as a one-entry TLB: the page at [tlbBase,
    * tlbBase + pageSize) of `tlbPages`, or undefined when never written. A
@@ -276,12 +278,39 @@ export class MemoryMap {
    * fork until either changes.
    */
   fork(): ForkedAddressSpace {
+    this.populateShared();
     let snapshot = this.lastFork;
     if (snapshot === null || snapshot.vmas !== this.vmas || snapshot.table !== this.table) {
       snapshot = this.lastFork = new ForkedAddressSpace(this.layout, this.vmas, this.table);
     }
     this.table.sharers++;
     return snapshot;
+  }
+
+  /**
+   * populateShared gives every page of every MAP_SHARED mapping a frame
+   * before a fork. On Linux a shared anonymous mapping is one shmem object:
+   * a page first written after the fork, by either side, is seen by both.
+   * Here the frame is the sharing, so each must exist before the address
+   * spaces part; once made for a list of mappings, nothing removes them
+   * without replacing that list (munmap, mmap, release).
+   */
+  private populateShared(): void {
+    if (this.populatedFor === this.vmas) return;
+    let pages: Map<number, Page> | null = null;
+    for (const v of this.vmas) {
+      if (!v.shared) continue;
+      for (let index = v.start / this.pageSize; index < v.end / this.pageSize; index++) {
+        if (this.table.pages.has(index)) continue;
+        pages ??= this.ownTable();
+        pages.set(index, { data: new Uint8Array(this.pageSize), refs: 1, shared: true });
+      }
+    }
+    if (pages) {
+      this.lastFork = null;
+      this.tlbPages = null;
+    }
+    this.populatedFor = this.vmas;
   }
 
   /** fromFork makes the address space a fork left as `snapshot`, taking over the share of the table it holds. */

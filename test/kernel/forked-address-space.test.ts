@@ -63,6 +63,23 @@ describe('the address space a fork leaves', () => {
     );
   });
 
+  it('a MAP_SHARED page first written after a fork, by either side, is seen by both (one shmem object, as on Linux)', () => {
+    for (const arch of ALL_ARCHES) {
+      const h = Host.create({ arch });
+      const l = libcOf(h, h.init);
+      const shared = l.mmap(0, 3 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0).ret;
+      l.store(shared, Uint8Array.of(1)); // the first page written before the fork, the others not
+      const child = l.fork().child!;
+      const grandchild = libcOf(h, child).fork().child!;
+      libcOf(h, child).store(shared + 4096, Uint8Array.of(2));
+      l.store(shared + 2 * 4096 + 5, Uint8Array.of(3));
+      for (const t of [h.init, child, grandchild]) {
+        const seen = libcOf(h, t);
+        expect([seen.load(shared, 1)[0], seen.load(shared + 4096, 1)[0], seen.load(shared + 2 * 4096 + 5, 1)[0]]).toEqual([1, 2, 3]);
+      }
+    }
+  });
+
   it("a restorer's children share one snapshot until one of them, or the restorer, changes something", () => {
     const h = Host.create({ arch: 'x86_64' });
     const l = libcOf(h, h.init);
