@@ -89,7 +89,9 @@ export interface PartRecord {
   pageLengths: number[];
   pageShared: boolean[];
   mms: MmColumns;
-  fpus: Uint8Array[];
+  /** the FPU states back to back, and each one's length */
+  fpus: Uint8Array;
+  fpuLengths: Int32Array;
   groups: GroupColumns;
   tasks: TaskColumns;
   containers: Array<[name: string, init: number, console: number]>;
@@ -175,9 +177,10 @@ export function encodePart(ctx: PartContext): EncodedPart {
       parent: taskRef(t.parent),
       children: ctx.coreChildren ? ctx.coreChildren(t) : [...t.children()].map(taskRef),
       abi: t.abi.name,
-      regs: t.regs.slice(),
+      // packTasks copies the bytes into its columns
+      regs: t.regs,
       fpu: fpuRef(t.fpu),
-      extra: Object.keys(t.extra).map((k): [string, Uint8Array] => [k, t.extra[k]!.slice()]),
+      extra: Object.keys(t.extra).map((k): [string, Uint8Array] => [k, t.extra[k]!]),
       mm: mmRef(t.mm),
       cred: c.nondumpable ? [c.uid, c.euid, c.suid, userRef(c.userNs), c.effective, c.permitted, true] : [c.uid, c.euid, c.suid, userRef(c.userNs), c.effective, c.permitted],
       comm: t.comm,
@@ -202,11 +205,12 @@ export function encodePart(ctx: PartContext): EncodedPart {
     f.users,
     f.entries().map(([fd, o]): FileRec => [fd, o.kind, o.flags, o.kind === 'ns_last_pid' || o.kind === 'pid_max' ? o.pos : o.kind === 'pidfd' ? pidRef(o.pid) : consoleRef(o.console)]),
   ]);
-  const mms = mine.mms.items.map((mm): MmRecord => [
-    mm.users,
-    mm.mappings().map((v): VmaRecord => [v.start, v.end, v.prot, v.shared, v.name]),
-    mm.pageObjects().flatMap(([index, page]) => [index, pageRef(page)]),
-  ]);
+  const mms = mine.mms.items.map((mm): MmRecord => {
+    // a loop, not flatMap: an address space may hold hundreds of thousands of pages
+    const pages: number[] = [];
+    for (const [index, page] of mm.pageObjects()) pages.push(index, pageRef(page));
+    return [mm.users, mm.mappings().map((v): VmaRecord => [v.start, v.end, v.prot, v.shared, v.name]), pages];
+  });
   const record: PartRecord = {
     userNs: mine.userNs.items.map((u) => [u.id, u.parent ? userRef(u.parent) : -1, u.ownerUid]),
     pidNs: mine.pidNs.items.map((n) => [n.id, n.parent ? nsRef(n.parent) : -1, userRef(n.userNs), n.lastPid, n.accepting, taskRef(n.childReaper), n.pidMax]),
@@ -216,13 +220,38 @@ export function encodePart(ctx: PartContext): EncodedPart {
     pageLengths: mine.pages.items.map((p) => p.data.length),
     pageShared: mine.pages.items.map((p) => p.shared),
     mms: packMms(mms),
-    fpus: mine.fpus.items.map((f) => f.slice()),
+    ...packBytes(mine.fpus.items),
     groups: packGroups(groups),
     tasks: packTasks(tasks),
     containers: ctx.containers.map((c) => [c.name, taskRef(c.init), consoleRef(c.console)]),
     round: ctx.round.map(taskRef),
   };
   return { record, pages: mine.pages.items.map((p) => p.data), numbering: mine };
+}
+
+/** packBytes lays byte strings out back to back, with their lengths: one value to encode, not one per task. */
+function packBytes(list: readonly Uint8Array[]): { fpus: Uint8Array; fpuLengths: Int32Array } {
+  const fpuLengths = Int32Array.from(list, (b) => b.length);
+  const fpus = new Uint8Array(fpuLengths.reduce((n, l) => n + l, 0));
+  let at = 0;
+  for (const b of list) {
+    fpus.set(b, at);
+    at += b.length;
+  }
+  return { fpus, fpuLengths };
+}
+
+/** unpackBytes views what packBytes laid out, one view per byte string. */
+function unpackBytes(all: Uint8Array, lengths: Int32Array): Uint8Array[] {
+  const out: Uint8Array[] = new Array(lengths.length);
+  let at = 0;
+  for (let i = 0; i < lengths.length; i++) {
+    const n = lengths[i]!;
+    if (n < 0 || at + n > all.length) throw new MachineDecodeError('the FPU states run past their bytes');
+    out[i] = all.subarray(at, at + n);
+    at += n;
+  }
+  return out;
 }
 
 /** DecodedPart is a part's objects, before they are linked into namespaces and a host. */
@@ -321,7 +350,8 @@ export function decodePart(r: PartRecord, pageBytes: Uint8Array, kernel: HostKer
     for (let i = 0; i < refs.length; i += 2) entries.push([refs[i]!, ref('pages', pages, refs[i + 1]!, 'page')]);
     return MemoryMap.restore(layout, vmas.map(([start, end, prot, shared, name]) => ({ start, end, prot, shared, name })), entries, users);
   });
-  const fpus = r.fpus.map((f) => f.slice());
+  // FPU states are immutable values (task.ts): views of one copy of the column serve as each task's own
+  const fpus = unpackBytes(r.fpus.slice(), r.fpuLengths);
   const taskRecords = unpackTasks(r.tasks);
   const tasks = taskRecords.map((tr) => {
     const abi = archByName(tr.abi);

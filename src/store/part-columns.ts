@@ -8,7 +8,7 @@ export type PidRecord = [ns: number, numbers: number[]];
 export type GroupRecord = { leader: number; pgrp: number; session: number; files: number; threads: number[]; flags: [boolean, boolean, boolean, number, boolean, boolean]; exit: number | null };
 export type VmaRecord = [start: number, end: number, prot: number, shared: boolean, name: string];
 /** [users, mappings, [page index, frame] pairs flattened] */
-export type MmRecord = [users: number, vmas: VmaRecord[], pages: number[]];
+export type MmRecord = [users: number, vmas: VmaRecord[], pages: ArrayLike<number>];
 
 export interface PidColumns {
   ns: Int32Array;
@@ -37,7 +37,7 @@ export interface MmColumns {
 }
 
 /** flat joins lists into one typed array and their lengths into another. */
-function flat<T extends Float64Array | Int32Array>(lists: ReadonlyArray<readonly number[]>, make: (n: number) => T): { counts: Int32Array; all: T } {
+function flat<T extends Float64Array | Int32Array>(lists: ReadonlyArray<ArrayLike<number>>, make: (n: number) => T): { counts: Int32Array; all: T } {
   const counts = new Int32Array(lists.length);
   let n = 0;
   lists.forEach((l, i) => {
@@ -51,6 +51,19 @@ function flat<T extends Float64Array | Int32Array>(lists: ReadonlyArray<readonly
     at += l.length;
   }
   return { counts, all };
+}
+
+/** views splits what flat joined into views of it: no copy (a part's page references are hundreds of thousands of numbers). */
+function views(counts: Int32Array, all: Float64Array): Float64Array[] {
+  const out: Float64Array[] = new Array(counts.length);
+  let at = 0;
+  for (let i = 0; i < counts.length; i++) {
+    const n = counts[i]!;
+    if (n < 0 || at + n > all.length) throw new RangeError('a column list runs past its data');
+    out[i] = all.subarray(at, at + n);
+    at += n;
+  }
+  return out;
 }
 
 /** unflat splits what flat joined. */
@@ -120,7 +133,7 @@ export function packMms(mms: readonly MmRecord[]): MmColumns {
 export function unpackMms(c: MmColumns): MmRecord[] {
   const n = c.users.length;
   if (c.vmaCounts.length !== n || c.pageCounts.length !== n || c.vmas.length !== c.vmaName.length * 4) throw new RangeError('address space columns disagree');
-  const pages = unflat(c.pageCounts, c.pages);
+  const pages = views(c.pageCounts, c.pages);
   const out: MmRecord[] = new Array(n);
   let v = 0;
   for (let i = 0; i < n; i++) {
