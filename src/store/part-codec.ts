@@ -86,8 +86,9 @@ export interface PartRecord {
   consoles: Array<[name: string, text: string]>;
   files: Array<[users: number, fds: FileRec[]]>;
   /** each page frame's length and whether it is MAP_SHARED; the bytes are the pages file, back to back */
-  pageLengths: number[];
-  pageShared: boolean[];
+  pageLengths: Int32Array;
+  /** 1 for MAP_SHARED */
+  pageShared: Uint8Array;
   mms: MmColumns;
   /** the FPU states back to back, and each one's length */
   fpus: Uint8Array;
@@ -217,8 +218,8 @@ export function encodePart(ctx: PartContext): EncodedPart {
     pids: packPids(mine.pids.items.map((p) => [nsRef(p.ns), p.numbers])),
     consoles: mine.consoles.items.map((c) => [c.name, c.text]),
     files,
-    pageLengths: mine.pages.items.map((p) => p.data.length),
-    pageShared: mine.pages.items.map((p) => p.shared),
+    pageLengths: Int32Array.from(mine.pages.items, (p) => p.data.length),
+    pageShared: Uint8Array.from(mine.pages.items, (p) => (p.shared ? 1 : 0)),
     mms: packMms(mms),
     ...packBytes(mine.fpus.items),
     groups: packGroups(groups),
@@ -335,14 +336,17 @@ export function decodePart(r: PartRecord, pageBytes: Uint8Array, kernel: HostKer
     t.users = users;
     return t;
   });
-  const total = r.pageLengths.reduce((a, b) => a + b, 0);
+  if (r.pageShared.length !== r.pageLengths.length) throw new MachineDecodeError(`${r.pageLengths.length} pages but ${r.pageShared.length} shared flags`);
+  let total = 0;
+  for (const length of r.pageLengths) total += length;
   if (total !== pageBytes.length) throw new MachineDecodeError(`the pages file holds ${pageBytes.length} bytes, the record ${total}`);
   const store = adopt ? pageBytes : pageBytes.slice();
   let offset = 0;
-  const pages = r.pageLengths.map((length, i): Page => {
+  const pages: Page[] = new Array(r.pageLengths.length);
+  r.pageLengths.forEach((length, i) => {
     const data = store.subarray(offset, offset + length);
     offset += length;
-    return { data, refs: 0, shared: r.pageShared[i] ?? false };
+    pages[i] = { data, refs: 0, shared: r.pageShared[i] === 1 };
   });
   const layout = addressSpaceLayout(arch);
   const mms = unpackMms(r.mms).map(([users, vmas, refs]) => {
