@@ -28,7 +28,7 @@ import { ThreadGroup } from '../kernel/thread-group.js';
 import type { Container } from '../container/container.js';
 import { archByName } from '../arch/registry.js';
 import { Numbering } from './numbering.js';
-import { packTasks, unpackTasks, type TaskColumns } from './task-columns.js';
+import { TaskColumnsWriter, unpackTasks, type TaskColumns } from './task-columns.js';
 import { packGroups, packMms, packPids, unpackGroups, unpackMms, unpackPids, type GroupColumns, type MmColumns, type MmRecord, type PidColumns, type VmaRecord } from './part-columns.js';
 
 /** CORE is the part id of the root namespace's objects; a part's id is its level-1 pid namespace's id. */
@@ -168,31 +168,42 @@ export function encodePart(ctx: PartContext): EncodedPart {
   const groupRef = (g: ThreadGroup): number => (core?.groups.has(g) ? -2 - core.groups.of(g) : mine.groups.of(g));
 
   for (const c of ctx.containers) consoleRef(c.console);
-  const tasks = ctx.tasks.map((t): TaskRecord => {
+  let regBytes = 0;
+  for (const t of ctx.tasks) regBytes += t.abi.regs.size;
+  const taskColumns = new TaskColumnsWriter(ctx.tasks.length, regBytes);
+  // one record refilled for every task: the writer copies it into its columns
+  const children: number[] = [];
+  const cred: Cred = [0, 0, 0, 0, 0, 0, false];
+  const exit: TaskRecord['exit'] = [0, false, 0];
+  for (const t of ctx.tasks) {
     nsRef(t.pidNsForChildren);
     const c: Credentials = t.creds;
-    return {
+    [cred[0], cred[1], cred[2], cred[3], cred[4], cred[5], cred[6]] = [c.uid, c.euid, c.suid, userRef(c.userNs), c.effective, c.permitted, c.nondumpable === true];
+    [exit[0], exit[1], exit[2]] = [t.exitSignal, t.exited, t.exitStatus];
+    children.length = 0;
+    if (ctx.coreChildren) children.push(...ctx.coreChildren(t));
+    else for (const k of t.children()) children.push(taskRef(k));
+    taskColumns.add({
       seq: ctx.seqOf(t),
       pid: pidRef(t.pid),
       group: groupRef(t.group),
       parent: taskRef(t.parent),
-      children: ctx.coreChildren ? ctx.coreChildren(t) : [...t.children()].map(taskRef),
+      children,
       abi: t.abi.name,
-      // packTasks copies the bytes into its columns
       regs: t.regs,
       fpu: fpuRef(t.fpu),
       extra: Object.keys(t.extra).map((k): [string, Uint8Array] => [k, t.extra[k]!]),
       mm: mmRef(t.mm),
-      cred: c.nondumpable ? [c.uid, c.euid, c.suid, userRef(c.userNs), c.effective, c.permitted, true] : [c.uid, c.euid, c.suid, userRef(c.userNs), c.effective, c.permitted],
+      cred,
       comm: t.comm,
-      exit: [t.exitSignal, t.exited, t.exitStatus],
+      exit,
       blockedIn: t.blockedIn,
       sleepUntil: t.sleepUntil,
       exePath: t.exePath,
       clearChildTid: t.clearChildTid,
       nsForChildren: nsRef(t.pidNsForChildren),
-    };
-  });
+    });
+  }
   const groups = mine.groups.items.map((g) => ({
     leader: taskRef(g.leader),
     pgrp: pidRef(g.pgrp),
@@ -223,7 +234,7 @@ export function encodePart(ctx: PartContext): EncodedPart {
     mms: packMms(mms),
     ...packBytes(mine.fpus.items),
     groups: packGroups(groups),
-    tasks: packTasks(tasks),
+    tasks: taskColumns.finish(),
     containers: ctx.containers.map((c) => [c.name, taskRef(c.init), consoleRef(c.console)]),
     round: ctx.round.map(taskRef),
   };
