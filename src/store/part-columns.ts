@@ -112,22 +112,34 @@ export function unpackGroups(c: GroupColumns): GroupRecord[] {
 }
 
 export function packMms(mms: readonly MmRecord[]): MmColumns {
-  const allVmas = mms.flatMap(([, vmas]) => vmas);
-  const vmas = new Float64Array(allVmas.length * 4);
-  const vmaName = new Int32Array(allVmas.length);
+  // one pass to size the columns, one to fill them: no list per mapping (a part may hold 100,000 address spaces)
+  let vmaTotal = 0;
+  for (const [, vmas] of mms) vmaTotal += vmas.length;
+  const vmas = new Float64Array(vmaTotal * 4);
+  const vmaName = new Int32Array(vmaTotal);
   const vmaNames: string[] = [];
   const nameIndex = new Map<string, number>();
-  allVmas.forEach(([start, end, prot, shared, name], i) => {
-    vmas.set([start, end, prot, shared ? 1 : 0], i * 4);
-    let k = nameIndex.get(name);
-    if (k === undefined) {
-      k = vmaNames.push(name) - 1;
-      nameIndex.set(name, k);
+  const users = new Int32Array(mms.length);
+  const vmaCounts = new Int32Array(mms.length);
+  let v = 0;
+  mms.forEach(([u, list], i) => {
+    users[i] = u;
+    vmaCounts[i] = list.length;
+    for (const [start, end, prot, shared, name] of list) {
+      vmas[v * 4] = start;
+      vmas[v * 4 + 1] = end;
+      vmas[v * 4 + 2] = prot;
+      vmas[v * 4 + 3] = shared ? 1 : 0;
+      let k = nameIndex.get(name);
+      if (k === undefined) {
+        k = vmaNames.push(name) - 1;
+        nameIndex.set(name, k);
+      }
+      vmaName[v++] = k;
     }
-    vmaName[i] = k;
   });
   const { counts, all } = flat(mms.map(([, , pages]) => pages), (n) => new Float64Array(n));
-  return { users: Int32Array.from(mms, ([users]) => users), vmaCounts: Int32Array.from(mms, ([, v]) => v.length), vmas, vmaNames, vmaName, pageCounts: counts, pages: all };
+  return { users, vmaCounts, vmas, vmaNames, vmaName, pageCounts: counts, pages: all };
 }
 
 export function unpackMms(c: MmColumns): MmRecord[] {
