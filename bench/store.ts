@@ -52,7 +52,7 @@ export function partsFigures(binPath: string): Figure[] {
     return [
       figure('ps', ['ps', 'c50', '--json']),
       figure('step', ['step', 'c50', '--steps', '10']),
-      figure('dump', ['dump', 'c50', '-o', join(root, 'c50.tar'), '--leave-running']),
+      figure('dump', ['dump', 'c50', '-o', join(root, 'c50.tar'), '--leave-running', '--force']),
     ];
   } finally {
     rmSync(root, { recursive: true, force: true });

@@ -28,7 +28,7 @@ import { ThreadGroup } from '../kernel/thread-group.js';
 import type { Container } from '../container/container.js';
 import { archByName } from '../arch/registry.js';
 import { Numbering } from './numbering.js';
-import { packTasks, unpackTasks, type TaskColumns } from './task-columns.js';
+import { TaskColumnsWriter, unpackTasks, type TaskColumns } from './task-columns.js';
 import { packGroups, packMms, packPids, unpackGroups, unpackMms, unpackPids, type GroupColumns, type MmColumns, type MmRecord, type PidColumns, type VmaRecord } from './part-columns.js';
 
 /** CORE is the part id of the root namespace's objects; a part's id is its level-1 pid namespace's id. */
@@ -86,10 +86,13 @@ export interface PartRecord {
   consoles: Array<[name: string, text: string]>;
   files: Array<[users: number, fds: FileRec[]]>;
   /** each page frame's length and whether it is MAP_SHARED; the bytes are the pages file, back to back */
-  pageLengths: number[];
-  pageShared: boolean[];
+  pageLengths: Int32Array;
+  /** 1 for MAP_SHARED */
+  pageShared: Uint8Array;
   mms: MmColumns;
-  fpus: Uint8Array[];
+  /** the FPU states back to back, and each one's length */
+  fpus: Uint8Array;
+  fpuLengths: Int32Array;
   groups: GroupColumns;
   tasks: TaskColumns;
   containers: Array<[name: string, init: number, console: number]>;
@@ -165,30 +168,42 @@ export function encodePart(ctx: PartContext): EncodedPart {
   const groupRef = (g: ThreadGroup): number => (core?.groups.has(g) ? -2 - core.groups.of(g) : mine.groups.of(g));
 
   for (const c of ctx.containers) consoleRef(c.console);
-  const tasks = ctx.tasks.map((t): TaskRecord => {
+  let regBytes = 0;
+  for (const t of ctx.tasks) regBytes += t.abi.regs.size;
+  const taskColumns = new TaskColumnsWriter(ctx.tasks.length, regBytes);
+  // one record refilled for every task: the writer copies it into its columns
+  const children: number[] = [];
+  const cred: Cred = [0, 0, 0, 0, 0, 0, false];
+  const exit: TaskRecord['exit'] = [0, false, 0];
+  for (const t of ctx.tasks) {
     nsRef(t.pidNsForChildren);
     const c: Credentials = t.creds;
-    return {
+    [cred[0], cred[1], cred[2], cred[3], cred[4], cred[5], cred[6]] = [c.uid, c.euid, c.suid, userRef(c.userNs), c.effective, c.permitted, c.nondumpable === true];
+    [exit[0], exit[1], exit[2]] = [t.exitSignal, t.exited, t.exitStatus];
+    children.length = 0;
+    if (ctx.coreChildren) children.push(...ctx.coreChildren(t));
+    else for (const k of t.children()) children.push(taskRef(k));
+    taskColumns.add({
       seq: ctx.seqOf(t),
       pid: pidRef(t.pid),
       group: groupRef(t.group),
       parent: taskRef(t.parent),
-      children: ctx.coreChildren ? ctx.coreChildren(t) : [...t.children()].map(taskRef),
+      children,
       abi: t.abi.name,
-      regs: t.regs.slice(),
+      regs: t.regs,
       fpu: fpuRef(t.fpu),
-      extra: Object.keys(t.extra).map((k): [string, Uint8Array] => [k, t.extra[k]!.slice()]),
+      extra: Object.keys(t.extra).map((k): [string, Uint8Array] => [k, t.extra[k]!]),
       mm: mmRef(t.mm),
-      cred: c.nondumpable ? [c.uid, c.euid, c.suid, userRef(c.userNs), c.effective, c.permitted, true] : [c.uid, c.euid, c.suid, userRef(c.userNs), c.effective, c.permitted],
+      cred,
       comm: t.comm,
-      exit: [t.exitSignal, t.exited, t.exitStatus],
+      exit,
       blockedIn: t.blockedIn,
       sleepUntil: t.sleepUntil,
       exePath: t.exePath,
       clearChildTid: t.clearChildTid,
       nsForChildren: nsRef(t.pidNsForChildren),
-    };
-  });
+    });
+  }
   const groups = mine.groups.items.map((g) => ({
     leader: taskRef(g.leader),
     pgrp: pidRef(g.pgrp),
@@ -202,27 +217,53 @@ export function encodePart(ctx: PartContext): EncodedPart {
     f.users,
     f.entries().map(([fd, o]): FileRec => [fd, o.kind, o.flags, o.kind === 'ns_last_pid' || o.kind === 'pid_max' ? o.pos : o.kind === 'pidfd' ? pidRef(o.pid) : consoleRef(o.console)]),
   ]);
-  const mms = mine.mms.items.map((mm): MmRecord => [
-    mm.users,
-    mm.mappings().map((v): VmaRecord => [v.start, v.end, v.prot, v.shared, v.name]),
-    mm.pageObjects().flatMap(([index, page]) => [index, pageRef(page)]),
-  ]);
+  const mms = mine.mms.items.map((mm): MmRecord => {
+    // a loop, not flatMap: an address space may hold hundreds of thousands of pages
+    const pages: number[] = [];
+    for (const [index, page] of mm.pageObjects()) pages.push(index, pageRef(page));
+    return [mm.users, mm.mappings().map((v): VmaRecord => [v.start, v.end, v.prot, v.shared, v.name]), pages];
+  });
   const record: PartRecord = {
     userNs: mine.userNs.items.map((u) => [u.id, u.parent ? userRef(u.parent) : -1, u.ownerUid]),
     pidNs: mine.pidNs.items.map((n) => [n.id, n.parent ? nsRef(n.parent) : -1, userRef(n.userNs), n.lastPid, n.accepting, taskRef(n.childReaper), n.pidMax]),
     pids: packPids(mine.pids.items.map((p) => [nsRef(p.ns), p.numbers])),
     consoles: mine.consoles.items.map((c) => [c.name, c.text]),
     files,
-    pageLengths: mine.pages.items.map((p) => p.data.length),
-    pageShared: mine.pages.items.map((p) => p.shared),
+    pageLengths: Int32Array.from(mine.pages.items, (p) => p.data.length),
+    pageShared: Uint8Array.from(mine.pages.items, (p) => (p.shared ? 1 : 0)),
     mms: packMms(mms),
-    fpus: mine.fpus.items.map((f) => f.slice()),
+    ...packBytes(mine.fpus.items),
     groups: packGroups(groups),
-    tasks: packTasks(tasks),
+    tasks: taskColumns.finish(),
     containers: ctx.containers.map((c) => [c.name, taskRef(c.init), consoleRef(c.console)]),
     round: ctx.round.map(taskRef),
   };
   return { record, pages: mine.pages.items.map((p) => p.data), numbering: mine };
+}
+
+/** packBytes lays byte strings out back to back, with their lengths: one value to encode, not one per task. */
+function packBytes(list: readonly Uint8Array[]): { fpus: Uint8Array; fpuLengths: Int32Array } {
+  const fpuLengths = Int32Array.from(list, (b) => b.length);
+  const fpus = new Uint8Array(fpuLengths.reduce((n, l) => n + l, 0));
+  let at = 0;
+  for (const b of list) {
+    fpus.set(b, at);
+    at += b.length;
+  }
+  return { fpus, fpuLengths };
+}
+
+/** unpackBytes views what packBytes laid out, one view per byte string. */
+function unpackBytes(all: Uint8Array, lengths: Int32Array): Uint8Array[] {
+  const out: Uint8Array[] = new Array(lengths.length);
+  let at = 0;
+  for (let i = 0; i < lengths.length; i++) {
+    const n = lengths[i]!;
+    if (n < 0 || at + n > all.length) throw new MachineDecodeError('the FPU states run past their bytes');
+    out[i] = all.subarray(at, at + n);
+    at += n;
+  }
+  return out;
 }
 
 /** DecodedPart is a part's objects, before they are linked into namespaces and a host. */
@@ -306,14 +347,17 @@ export function decodePart(r: PartRecord, pageBytes: Uint8Array, kernel: HostKer
     t.users = users;
     return t;
   });
-  const total = r.pageLengths.reduce((a, b) => a + b, 0);
+  if (r.pageShared.length !== r.pageLengths.length) throw new MachineDecodeError(`${r.pageLengths.length} pages but ${r.pageShared.length} shared flags`);
+  let total = 0;
+  for (const length of r.pageLengths) total += length;
   if (total !== pageBytes.length) throw new MachineDecodeError(`the pages file holds ${pageBytes.length} bytes, the record ${total}`);
   const store = adopt ? pageBytes : pageBytes.slice();
   let offset = 0;
-  const pages = r.pageLengths.map((length, i): Page => {
+  const pages: Page[] = new Array(r.pageLengths.length);
+  r.pageLengths.forEach((length, i) => {
     const data = store.subarray(offset, offset + length);
     offset += length;
-    return { data, refs: 0, shared: r.pageShared[i] ?? false };
+    pages[i] = { data, refs: 0, shared: r.pageShared[i] === 1 };
   });
   const layout = addressSpaceLayout(arch);
   const mms = unpackMms(r.mms).map(([users, vmas, refs]) => {
@@ -321,7 +365,8 @@ export function decodePart(r: PartRecord, pageBytes: Uint8Array, kernel: HostKer
     for (let i = 0; i < refs.length; i += 2) entries.push([refs[i]!, ref('pages', pages, refs[i + 1]!, 'page')]);
     return MemoryMap.restore(layout, vmas.map(([start, end, prot, shared, name]) => ({ start, end, prot, shared, name })), entries, users);
   });
-  const fpus = r.fpus.map((f) => f.slice());
+  // FPU states are immutable values (task.ts): views of one copy of the column serve as each task's own
+  const fpus = unpackBytes(r.fpus.slice(), r.fpuLengths);
   const taskRecords = unpackTasks(r.tasks);
   const tasks = taskRecords.map((tr) => {
     const abi = archByName(tr.abi);

@@ -8,7 +8,7 @@ export type PidRecord = [ns: number, numbers: number[]];
 export type GroupRecord = { leader: number; pgrp: number; session: number; files: number; threads: number[]; flags: [boolean, boolean, boolean, number, boolean, boolean]; exit: number | null };
 export type VmaRecord = [start: number, end: number, prot: number, shared: boolean, name: string];
 /** [users, mappings, [page index, frame] pairs flattened] */
-export type MmRecord = [users: number, vmas: VmaRecord[], pages: number[]];
+export type MmRecord = [users: number, vmas: VmaRecord[], pages: ArrayLike<number>];
 
 export interface PidColumns {
   ns: Int32Array;
@@ -37,7 +37,7 @@ export interface MmColumns {
 }
 
 /** flat joins lists into one typed array and their lengths into another. */
-function flat<T extends Float64Array | Int32Array>(lists: ReadonlyArray<readonly number[]>, make: (n: number) => T): { counts: Int32Array; all: T } {
+function flat<T extends Float64Array | Int32Array>(lists: ReadonlyArray<ArrayLike<number>>, make: (n: number) => T): { counts: Int32Array; all: T } {
   const counts = new Int32Array(lists.length);
   let n = 0;
   lists.forEach((l, i) => {
@@ -51,6 +51,19 @@ function flat<T extends Float64Array | Int32Array>(lists: ReadonlyArray<readonly
     at += l.length;
   }
   return { counts, all };
+}
+
+/** views splits what flat joined into views of it: no copy (a part's page references are hundreds of thousands of numbers). */
+function views(counts: Int32Array, all: Float64Array): Float64Array[] {
+  const out: Float64Array[] = new Array(counts.length);
+  let at = 0;
+  for (let i = 0; i < counts.length; i++) {
+    const n = counts[i]!;
+    if (n < 0 || at + n > all.length) throw new RangeError('a column list runs past its data');
+    out[i] = all.subarray(at, at + n);
+    at += n;
+  }
+  return out;
 }
 
 /** unflat splits what flat joined. */
@@ -99,28 +112,40 @@ export function unpackGroups(c: GroupColumns): GroupRecord[] {
 }
 
 export function packMms(mms: readonly MmRecord[]): MmColumns {
-  const allVmas = mms.flatMap(([, vmas]) => vmas);
-  const vmas = new Float64Array(allVmas.length * 4);
-  const vmaName = new Int32Array(allVmas.length);
+  // one pass to size the columns, one to fill them: no list per mapping (a part may hold 100,000 address spaces)
+  let vmaTotal = 0;
+  for (const [, vmas] of mms) vmaTotal += vmas.length;
+  const vmas = new Float64Array(vmaTotal * 4);
+  const vmaName = new Int32Array(vmaTotal);
   const vmaNames: string[] = [];
   const nameIndex = new Map<string, number>();
-  allVmas.forEach(([start, end, prot, shared, name], i) => {
-    vmas.set([start, end, prot, shared ? 1 : 0], i * 4);
-    let k = nameIndex.get(name);
-    if (k === undefined) {
-      k = vmaNames.push(name) - 1;
-      nameIndex.set(name, k);
+  const users = new Int32Array(mms.length);
+  const vmaCounts = new Int32Array(mms.length);
+  let v = 0;
+  mms.forEach(([u, list], i) => {
+    users[i] = u;
+    vmaCounts[i] = list.length;
+    for (const [start, end, prot, shared, name] of list) {
+      vmas[v * 4] = start;
+      vmas[v * 4 + 1] = end;
+      vmas[v * 4 + 2] = prot;
+      vmas[v * 4 + 3] = shared ? 1 : 0;
+      let k = nameIndex.get(name);
+      if (k === undefined) {
+        k = vmaNames.push(name) - 1;
+        nameIndex.set(name, k);
+      }
+      vmaName[v++] = k;
     }
-    vmaName[i] = k;
   });
   const { counts, all } = flat(mms.map(([, , pages]) => pages), (n) => new Float64Array(n));
-  return { users: Int32Array.from(mms, ([users]) => users), vmaCounts: Int32Array.from(mms, ([, v]) => v.length), vmas, vmaNames, vmaName, pageCounts: counts, pages: all };
+  return { users, vmaCounts, vmas, vmaNames, vmaName, pageCounts: counts, pages: all };
 }
 
 export function unpackMms(c: MmColumns): MmRecord[] {
   const n = c.users.length;
   if (c.vmaCounts.length !== n || c.pageCounts.length !== n || c.vmas.length !== c.vmaName.length * 4) throw new RangeError('address space columns disagree');
-  const pages = unflat(c.pageCounts, c.pages);
+  const pages = views(c.pageCounts, c.pages);
   const out: MmRecord[] = new Array(n);
   let v = 0;
   for (let i = 0; i < n; i++) {

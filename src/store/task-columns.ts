@@ -35,60 +35,103 @@ export interface TaskColumns {
   extraBytes: Uint8Array;
 }
 
-/** packTasks lays task records out as columns. */
-export function packTasks(tasks: readonly TaskRecord[]): TaskColumns {
-  const n = tasks.length;
-  const ints = new Int32Array(n * INTS);
-  const nums = new Float64Array(n * NUMS);
-  const flags = new Uint8Array(n);
-  const strs = new Int32Array(n * STRS);
-  const strings: string[] = [];
-  const stringIndex = new Map<string, number>();
-  const str = (s: string | null): number => {
+/**
+ * TaskColumnsWriter lays task records out as columns, one record at a time:
+ * the caller may hand it the same record object each time, refilled, so
+ * that saving 100,000 tasks makes no object per task.
+ */
+export class TaskColumnsWriter {
+  private readonly ints: Int32Array;
+  private readonly nums: Float64Array;
+  private readonly flags: Uint8Array;
+  private readonly strs: Int32Array;
+  private readonly regs: Uint8Array;
+  private readonly regLengths: Int32Array;
+  private readonly childCounts: Int32Array;
+  private readonly children: number[] = [];
+  private readonly strings: string[] = [];
+  private readonly stringIndex = new Map<string, number>();
+  private readonly extraOf: number[] = [];
+  private readonly extraData: Uint8Array[] = [];
+  private i = 0;
+  private r = 0;
+
+  /** `regBytes`: the register bytes of all `count` tasks together */
+  constructor(
+    readonly count: number,
+    regBytes: number,
+  ) {
+    this.ints = new Int32Array(count * INTS);
+    this.nums = new Float64Array(count * NUMS);
+    this.flags = new Uint8Array(count);
+    this.strs = new Int32Array(count * STRS);
+    this.regs = new Uint8Array(regBytes);
+    this.regLengths = new Int32Array(count);
+    this.childCounts = new Int32Array(count);
+  }
+
+  private str(s: string | null): number {
     if (s === null) return -1;
-    let i = stringIndex.get(s);
+    let i = this.stringIndex.get(s);
     if (i === undefined) {
-      i = strings.push(s) - 1;
-      stringIndex.set(s, i);
+      i = this.strings.push(s) - 1;
+      this.stringIndex.set(s, i);
     }
     return i;
-  };
-  const regLengths = new Int32Array(n);
-  const childCounts = new Int32Array(n);
-  let regBytes = 0;
-  let childTotal = 0;
-  let extraBytes = 0;
-  let extras = 0;
-  for (const t of tasks) {
-    regBytes += t.regs.length;
-    childTotal += t.children.length;
-    extras += t.extra.length;
-    for (const [, b] of t.extra) extraBytes += b.length;
   }
-  const regs = new Uint8Array(regBytes);
-  const children = new Float64Array(childTotal);
-  const extraOf = new Int32Array(extras * 3);
-  const extraData = new Uint8Array(extraBytes);
-  let [r, c, e, x] = [0, 0, 0, 0];
-  tasks.forEach((t, i) => {
-    ints.set([t.pid, t.group, t.parent, t.fpu, t.mm, t.cred[3], t.exit[0], t.nsForChildren], i * INTS);
-    nums.set([t.seq, t.cred[0], t.cred[1], t.cred[2], t.cred[4], t.cred[5], t.exit[2], t.sleepUntil ?? NaN, t.clearChildTid], i * NUMS);
-    flags[i] = (t.exit[1] ? EXITED : 0) | (t.cred[6] ? NONDUMPABLE : 0);
-    strs.set([str(t.abi), str(t.comm), str(t.blockedIn), str(t.exePath)], i * STRS);
-    regs.set(t.regs, r);
-    r += t.regs.length;
-    regLengths[i] = t.regs.length;
-    children.set(t.children, c);
-    c += t.children.length;
-    childCounts[i] = t.children.length;
+
+  /** add copies the record's fields into the columns: the record may be reused once it returns. */
+  add(t: TaskRecord): void {
+    const i = this.i++;
+    if (i >= this.count) throw new RangeError(`more than the ${this.count} tasks announced`);
+    const [I, N, S] = [i * INTS, i * NUMS, i * STRS];
+    const { ints, nums, strs } = this;
+    ints[I] = t.pid;
+    ints[I + 1] = t.group;
+    ints[I + 2] = t.parent;
+    ints[I + 3] = t.fpu;
+    ints[I + 4] = t.mm;
+    ints[I + 5] = t.cred[3];
+    ints[I + 6] = t.exit[0];
+    ints[I + 7] = t.nsForChildren;
+    nums[N] = t.seq;
+    nums[N + 1] = t.cred[0];
+    nums[N + 2] = t.cred[1];
+    nums[N + 3] = t.cred[2];
+    nums[N + 4] = t.cred[4];
+    nums[N + 5] = t.cred[5];
+    nums[N + 6] = t.exit[2];
+    nums[N + 7] = t.sleepUntil ?? NaN;
+    nums[N + 8] = t.clearChildTid;
+    this.flags[i] = (t.exit[1] ? EXITED : 0) | (t.cred[6] ? NONDUMPABLE : 0);
+    strs[S] = this.str(t.abi);
+    strs[S + 1] = this.str(t.comm);
+    strs[S + 2] = this.str(t.blockedIn);
+    strs[S + 3] = this.str(t.exePath);
+    this.regs.set(t.regs, this.r);
+    this.r += t.regs.length;
+    this.regLengths[i] = t.regs.length;
+    for (const c of t.children) this.children.push(c);
+    this.childCounts[i] = t.children.length;
     for (const [name, bytes] of t.extra) {
-      extraOf.set([i, str(name), bytes.length], e);
-      e += 3;
-      extraData.set(bytes, x);
-      x += bytes.length;
+      this.extraOf.push(i, this.str(name), bytes.length);
+      this.extraData.push(bytes);
     }
-  });
-  return { count: n, ints, nums, flags, strings, strs, regs, regLengths, children, childCounts, extraOf, extraBytes: extraData };
+  }
+
+  finish(): TaskColumns {
+    if (this.i !== this.count) throw new RangeError(`${this.i} tasks of the ${this.count} announced`);
+    let n = 0;
+    for (const b of this.extraData) n += b.length;
+    const extraBytes = new Uint8Array(n);
+    n = 0;
+    for (const b of this.extraData) {
+      extraBytes.set(b, n);
+      n += b.length;
+    }
+    const { count, ints, nums, flags, strings, strs, regs, regLengths, childCounts } = this;
+    return { count, ints, nums, flags, strings, strs, regs, regLengths, children: Float64Array.from(this.children), childCounts, extraOf: Int32Array.from(this.extraOf), extraBytes };
+  }
 }
 
 /** unpackTasks reads the records back; the byte fields are views of the columns' bytes. */
