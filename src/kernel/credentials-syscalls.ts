@@ -22,7 +22,7 @@ function unmapped(task: Task): boolean {
   return task.activeNs.rules.unmappedUserNs && task.creds.userNs.parent !== null;
 }
 
-/** commit_creds: a changed euid makes the process not dumpable (suid_dumpable 0) */
+/** the credentials' copy of the address space's not-dumpable flag */
 const NONDUMPABLE = { nondumpable: true } as const;
 
 /**
@@ -38,7 +38,7 @@ export function markNotDumpable(host: HostState, task: Task): void {
   const mm = task.mm;
   if (mm.users <= 1) return;
   for (const t of host.tasks) {
-    if (t !== task && !t.exited && t.uses(mm) && !t.creds.nondumpable) t.creds = { ...t.creds, nondumpable: true };
+    if (t !== task && !t.exited && t.uses(mm) && !t.creds.nondumpable) t.creds = { ...t.creds, ...NONDUMPABLE };
   }
 }
 
@@ -60,11 +60,12 @@ export function sysSetuid(host: HostState, task: Task, uid: number): number {
   if (capableIn(c, CAP_SETUID, c.userNs)) {
     // cap_emulate_setxuid: leaving uid 0 for good drops every capability.
     const drop = u !== 0 && (c.uid === 0 || c.euid === 0 || c.suid === 0);
-    task.creds = { ...c, uid: u, euid: u, suid: u, ...(drop ? { effective: 0, permitted: 0 } : {}), ...(u !== c.euid ? NONDUMPABLE : {}) };
+    task.creds = { ...c, uid: u, euid: u, suid: u, ...(drop ? { effective: 0, permitted: 0 } : {}) };
   } else {
     if (u !== c.uid && u !== c.suid) fail('EPERM', `an unprivileged process cannot take uid ${u}`);
-    task.creds = { ...c, euid: u, ...(u !== c.euid ? NONDUMPABLE : {}) };
+    task.creds = { ...c, euid: u };
   }
+  // commit_creds: a changed euid makes the address space not dumpable (suid_dumpable 0)
   if (u !== c.euid) markNotDumpable(host, task);
   return 0;
 }

@@ -6,7 +6,7 @@
  * this file talks to it over its line protocol (documented in the C file's
  * header): one command line in, one reply line out.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -73,6 +73,7 @@ export class HelperSession {
   /** start runs `ckpt-helper serve DIR`; DIR holds the agents' FIFOs and should be private (mode 700). */
   static start(dir: string): HelperSession {
     const child = spawnServe(dir);
+    if (child.pid !== undefined) note(child.pid, startTime(child.pid));
     const lines = createInterface({ input: child.stdout });
     return new HelperSession(child, lines);
   }
@@ -118,6 +119,7 @@ export class HelperSession {
     const pid = Number(m[1]);
     const start = startTime(pid);
     if (start !== null) this.made.set(pid, start);
+    note(pid, start);
   }
 
   /** leftovers lists the pids of processes this session made that still exist (alive or zombie). */
@@ -142,4 +144,14 @@ function startTime(pid: number): string | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * note appends `PID STARTTIME` to the file CKPT_PROCESS_LEDGER names, if any: the test run's
+ * check that no process the tests made is left (zombies and inits stuck in their exit included)
+ * reads it.
+ */
+function note(pid: number, start: string | null): void {
+  const ledger = process.env.CKPT_PROCESS_LEDGER;
+  if (ledger && start !== null) appendFileSync(ledger, `${pid} ${start}\n`);
 }

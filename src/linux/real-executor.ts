@@ -10,17 +10,21 @@
  * (whatLinuxCannot); a failure midway resets the helper, which kills and
  * reaps every process it made.
  *
- * This executor rebuilds the tree only: the memory, registers and program
- * state of the processes are the interpreter's, restored elsewhere.
+ * It also gives each live process its memory: the image's mappings at their
+ * own addresses and the pages they hold (restore-memory.ts). Registers and
+ * program state stay the interpreter's, restored elsewhere.
  */
 import { CLONE_NEWPID, CLONE_PARENT, CLONE_THREAD } from '../abi/clone-flags.js';
 import type { ContainerImage } from '../image/container-image.js';
 import { RestoreError, type Problem } from '../image/restore-error.js';
 import { RESTORER, type Actor, type CloneStep, type RestorePlan } from '../image/restore-plan.js';
+import { mappingRequest, memoryProblems, planMemory, readMaps, writePages } from './restore-memory.js';
 
 /** HelperPort is how the executor talks to the helper (a HelperSession of helper.ts): one command line in, one reply line out. */
 export interface HelperPort {
   command(line: string): Promise<string>;
+  /** the helper's pid on this machine, when it is a real one: its mappings are every agent's to begin with */
+  readonly pid?: number | undefined;
   /** command lines carried out as one batch (HelperSession.batch); without it they are sent one by one */
   batch?(lines: readonly string[]): Promise<string[]>;
 }
@@ -69,6 +73,14 @@ export function whatLinuxCannot(plan: RestorePlan, image: ContainerImage): Probl
     if (!problems.some((p) => p.message === message)) problems.push({ code: 'CKPT_UNSUPPORTED', message });
   };
   if (plan.via !== 'clone3') add('the real kernel has no eclone (it was never merged): restore with clone3 (set_tid)');
+  for (const t of image.tasks) if (t.abi !== 'x86_64') add(`task ${t.numbers.join('/')} runs the ${t.abi} ABI: this machine's processes are x86_64`);
+  const mmOwner = new Map<number, number>();
+  image.tasks.forEach((t) => {
+    if (t.exited || t.mm < 0) return;
+    const owner = mmOwner.get(t.mm);
+    if (owner === undefined) mmOwner.set(t.mm, t.leader);
+    else if (owner !== t.leader) add(`tasks ${image.tasks[owner]!.numbers.join('/')} and ${t.numbers.join('/')} are two processes sharing one address space (CLONE_VM without CLONE_THREAD): not supported on the real kernel yet`);
+  });
   if (image.tasks.length + plan.helpers > MAX_AGENTS) add(`the image needs ${image.tasks.length + plan.helpers} processes, more than the helper's ${MAX_AGENTS} agents`);
   for (const s of [...plan.create, ...plan.groups, ...plan.exits]) {
     if (s.do === 'enter') add('restoring into a running container is not supported on the real kernel yet');
@@ -149,14 +161,21 @@ export interface RealRestore {
   nspids: Map<number, number[]>;
 }
 
+export interface ExecuteOptions {
+  /** give the processes the image's memory (default true); false builds the tree alone (a port over the model has no /proc) */
+  memory?: boolean;
+}
+
 /** executeOnLinux carries `plan` out through the helper; on any failure every process it made is killed and reaped. */
-export async function executeOnLinux(port: HelperPort, image: ContainerImage, plan: RestorePlan): Promise<RealRestore> {
-  const problems = whatLinuxCannot(plan, image);
+export async function executeOnLinux(port: HelperPort, image: ContainerImage, plan: RestorePlan, opts: ExecuteOptions = {}): Promise<RealRestore> {
+  const memory = opts.memory ?? true;
+  const problems = [...whatLinuxCannot(plan, image), ...(memory && port.pid !== undefined ? memoryProblems(image, readMaps(port.pid)) : [])];
   if (problems.length > 0) throw new RestoreError(problems);
   try {
-    return await carryOut(port, image, plan);
+    return await carryOut(port, image, plan, memory);
   } catch (e) {
-    const reset = parseReply(await port.command('reset'));
+    // only what this plan made: its actors are agents 0 .. tasks + helpers - 1
+    const reset = parseReply(await port.command(`reset 0-${image.tasks.length + plan.helpers - 1}`));
     if (reset.kind !== 'ok') throw new RestoreError([{ code: 'CKPT_RESTORE_FAILED', message: `${e instanceof Error ? e.message : String(e)}; and the helper could not undo it: ${reset.kind === 'err' ? reset.message : reset.kind}` }]);
     throw e;
   }
@@ -164,6 +183,19 @@ export async function executeOnLinux(port: HelperPort, image: ContainerImage, pl
 
 function fail(message: string): never {
   throw new RestoreError([{ code: 'CKPT_RESTORE_FAILED', message }]);
+}
+
+/** run sends `items` as one batch and checks every reply in order. */
+async function run(port: HelperPort, items: readonly Item[]): Promise<void> {
+  if (items.length === 0) return;
+  const lines = items.map((it) => it.line);
+  const replies = await sendBatch(port, lines);
+  items.forEach((it, k) => {
+    const reply = replies[k] ?? 'err no reply';
+    if (/ unsettled\b/.test(reply)) fail(`${it.line}: the kernel had not settled 10 s after it`);
+    if (reply === 'skipped') fail(`the helper stopped before ${it.line} (after ${k > 0 ? `${lines[k - 1]} answered ${replies[k - 1]}` : 'nothing'})`);
+    it.check(parseReply(reply), it.line);
+  });
 }
 
 /** Item: one command of a batch, and the check its reply must pass (it throws, naming what failed). */
@@ -202,7 +234,7 @@ export function stopsBatch(line: string, reply: string): boolean {
  * names is known from the plan, so no command waits for an earlier reply), sends it, and checks
  * every reply in order.
  */
-async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePlan): Promise<RealRestore> {
+async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePlan, memory: boolean): Promise<RealRestore> {
   const tasks = image.tasks;
   /** each actor's pids at the container's levels, from the plan */
   const inside = new Map<Actor, number[]>();
@@ -346,14 +378,21 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
     }
   }
 
-  const lines = items.map((it) => it.line);
-  const replies = await sendBatch(port, lines);
-  items.forEach((it, k) => {
-    const reply = replies[k] ?? 'err no reply';
-    if (/ unsettled\b/.test(reply)) fail(`${it.line}: the kernel had not settled 10 s after it`);
-    if (reply === 'skipped') fail(`the helper stopped before ${it.line} (after ${k > 0 ? `${lines[k - 1]} answered ${replies[k - 1]}` : 'nothing'})`);
-    it.check(parseReply(reply), it.line);
+  // memory: the mappings made fresh go in the same batch; those joining another process's shared
+  // mapping name it by its pid on the machine, known from the replies, so they go in a second
+  const mem = memory ? planMemory(image) : { mappings: [], pages: [] };
+  const mapping = (m: (typeof mem.mappings)[number]): Item => ({
+    line: `op ${m.task} ${mappingRequest(m, (t) => nspids.get(t)![0]!)}`,
+    check: (r) => {
+      const what = `mapping ${m.start.toString(16)}-${m.end.toString(16)} of ${name(m.task)}`;
+      if (r.kind === 'r' && r.errno === 'EEXIST') throw new RestoreError([{ code: 'CKPT_UNSUPPORTED', message: `${what} would overlap one the process already has (the helper's own, made since the check): not supported` }]);
+      answered(r, what);
+    },
   });
+  items.push(...mem.mappings.filter((m) => m.joins === null).map(mapping));
+  await run(port, items);
+  await run(port, mem.mappings.filter((m) => m.joins !== null).map(mapping));
+  writePages(mem.pages, (t) => nspids.get(t)![0]!);
   const made = [...nspids].filter(([a]) => a >= 0 && a < tasks.length);
   return { agents: new Map(tasks.map((_, i) => [i, i])), pids: new Map(made.map(([a, p]) => [a, p[0]!])), nspids: new Map(made) };
 }

@@ -132,6 +132,21 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
     expect(await gone(h, 5000)).toEqual([]);
   }, 30_000);
 
+  it('resets only the agents named (one restore), leaving the others running', async () => {
+    const { h } = session();
+    try {
+      const mine = await h.batch(['init 0 0 0 0', 'op 0 clone3 1 0 17 0', 'init 2 0 0 0', 'op 2 clone3 3 0 17 0']);
+      const pid = (reply: string): number => Number(/ nspid=(\d+)/.exec(reply)![1]);
+      expect(await h.command('reset 0-1')).toBe('ok');
+      expect(await h.command('op 0 ids')).toBe('err no agent');
+      expect(await h.command('op 3 ids')).toBe('r 0 - pid=2 ppid=1 pgrp=0 sid=0 tid=2 uid=0');
+      expect((await gone(h, 5000)).sort()).toEqual([pid(mine[2]!), pid(mine[3]!)].sort());
+    } finally {
+      await h.close();
+    }
+    expect(await gone(h, 5000)).toEqual([]);
+  }, 30_000);
+
   it('frees an init stuck in its exit because it sits in another process group of its namespace', async () => {
     const { h } = session();
     try {

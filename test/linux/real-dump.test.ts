@@ -270,7 +270,7 @@ describe.skipIf(!support.ok)(`dump of a real container${support.ok ? '' : ` (ski
     });
   });
 
-  it('a process killed from outside stops the dump, naming it; the others run on', { timeout: 60_000 }, async () => {
+  it('a process killed from outside (a zombie, then reaped) stops the dump, naming it; the others run on', { timeout: 60_000 }, async () => {
     const image = imageOf(workload('nested'), 30);
     await withHelper(async (h) => {
       const b = await build(h, image);
@@ -281,6 +281,12 @@ describe.skipIf(!support.ok)(`dump of a real container${support.ok ? '' : ` (ski
       const name = `task ${image.tasks[victim]!.numbers.join('/')} of container ${image.name}`;
       await expect(dumpReal(b.mirror, { freezer: 'sigstop' })).rejects.toThrow(new RegExp(`${name} \\(pid ${b.pidOf(victim)} on this machine\\) is a zombie on this machine but alive in the mirror: was it killed from outside\\?`));
       const live = image.tasks.flatMap((t, i) => (t.leader === i && !t.exited && i !== victim ? [b.pidOf(i)] : []));
+      expect(live.map((pid) => readProcess(pid)!.state)).not.toContain('T');
+      // reaped by its parent's agent, it is gone from /proc altogether
+      const parent = image.tasks[victim]!.parent;
+      const asParentSees = b.nspids.get(victim)![b.nspids.get(parent)!.length - 1]!;
+      expect(parseReply(await h.command(`op ${parent} wait4 ${asParentSees} 0`))).toMatchObject({ kind: 'r', ret: asParentSees });
+      await expect(dumpReal(b.mirror, { freezer: 'sigstop' })).rejects.toThrow(`${name} (pid ${b.pidOf(victim)} on this machine) is gone: was it killed from outside?`);
       expect(live.map((pid) => readProcess(pid)!.state)).not.toContain('T');
     });
   });

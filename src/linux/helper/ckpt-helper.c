@@ -20,6 +20,12 @@
  * errno, no malloc): agents made with CLONE_VM share memory and the thread
  * pointer with their creator, so nothing may touch libc's per-thread state.
  *
+ * CHANNELS. An agent made by the controller or by an agent on a socket gets
+ * a socket pair as its channel instead (nothing made in DIR, whose mknod a
+ * busy file system makes slow): the creator hands the controller's end over
+ * with its reply (SCM_RIGHTS). A socket ends with the controller, so
+ * `detach` first moves each such agent to its FIFOs (request "persist ID").
+ *
  * DIR is made mode 01733 (as /tmp, but not listable): an agent that dropped
  * to another uid still makes its children's channels there; FIFOs are 0600
  * and made exclusively, so no one else can talk to an agent.
@@ -42,11 +48,14 @@
  *                                   death other than an exit's or a signal's); N reply lines,
  *                                   "skipped" after the failure. Requests to one agent that
  *                                   need no settling go to it as one line (REQ;REQ;...), and
- *                                   read-only ones (ids, hello, read, peek) to many agents at once
+ *                                   those changing only their agent's memory (ids, peek, map, ...)
+ *                                   to many agents at once
  *   state ID                        what /proc says of agent ID
- *   reset                           SIGKILL every agent, reap the inits, remove the FIFOs
+ *   reset [ID|LO-HI...]             SIGKILL every agent (or those named), reap the inits among
+ *                                   them, remove their FIFOs
  *   attach ID                       follow agent ID, made by an earlier helper (PERSIST 1)
- *   detach                          exit, leaving every agent waiting on its channel
+ *   detach                          exit, leaving every agent waiting on its channel (agents
+ *                                   on sockets move to their FIFOs first: see CHANNELS)
  *   quit                            reset, then exit (also on end of input)
  * Replies:
  *   r RET ERRNO [key=value...]      a call's result; ERRNO is "-" on success
@@ -69,6 +78,10 @@
  *   hello                                     nspid= again (for a later helper's attach)
  *   read PATH | write PATH VALUE              a /proc or sysctl file; read gives value=
  *   mmap LEN PROT FLAGS | poke ADDR HEX | peek ADDR LEN   memory of the agent
+ *   map ADDR LEN PROT FLAGS                   anonymous mapping at ADDR exactly (FLAGS: MAP_PRIVATE or
+ *                                             MAP_SHARED), never over another (MAP_FIXED_NOREPLACE): EEXIST
+ *   mapfile ADDR LEN PROT PATH                MAP_SHARED of PATH at ADDR exactly: another process's shared
+ *                                             mapping through /proc/PID/map_files/START-END
  * The first line an agent writes is "hello nspid=A,B,...".
  *
  * `ckpt-helper probe` prints "ok" if this machine lets it make pid namespaces, else one
@@ -86,6 +99,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -170,7 +184,8 @@ static const char *errname(long e) {
   return "EUNKNOWN";
 }
 
-struct out { char buf[LINE]; int len; };
+/* a reply being built; `fd`, when positive (an out starts with 0: none), goes with it (SCM_RIGHTS) and is closed */
+struct out { char buf[LINE]; int len; int fd; };
 
 static void put_str(struct out *o, const char *s) {
   while (*s && o->len < LINE - 2) o->buf[o->len++] = *s++;
@@ -210,7 +225,23 @@ static int write_all(int fd, const char *p, long n) {
 
 static int send_out(int fd, struct out *o) {
   o->buf[o->len++] = '\n';
-  return write_all(fd, o->buf, o->len);
+  if (o->fd <= 0) return write_all(fd, o->buf, o->len);
+  /* the line and the descriptor in one message: the controller's read of this line brings the descriptor */
+  struct iovec iov = {.iov_base = o->buf, .iov_len = (size_t)o->len};
+  union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } c;
+  memset(&c, 0, sizeof c);
+  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf, .msg_controllen = sizeof c.buf};
+  struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(cm), &o->fd, sizeof(int));
+  long w;
+  do w = SYS3(SYS_sendmsg, fd, &mh, MSG_NOSIGNAL); while (w == -EINTR);
+  SYS1(SYS_close, o->fd);
+  o->fd = 0;
+  if (w < 0) return -1;
+  return w < o->len ? write_all(fd, o->buf + w, o->len - w) : 0;
 }
 
 static int parse_ll(const char *s, long long *v) {
@@ -251,8 +282,8 @@ static int split(char *line, char **tok) {
   return n;
 }
 
-/* linebuf: what an agent has read of its channel, not yet taken as a request */
-struct linebuf { char data[LINE]; long have; };
+/* linebuf: what has been read of a channel, not yet taken as a line; the controller also queues the descriptors that came with it */
+struct linebuf { char data[LINE]; long have; int fds[16]; int nfds; };
 
 /* read_line takes one '\n'-terminated line from fd through `lb` (a read takes what is there, not a byte at a time). */
 static long read_line(int fd, struct linebuf *lb, char *buf, long cap) {
@@ -309,15 +340,16 @@ static void put_nspid(struct out *o, const char *status) {
 /* ---------- agents ---------- */
 
 struct start {
-  int req, rep;    /* the new agent's channel */
+  int req, rep;    /* the new agent's channel: two FIFOs, or one socket (req == rep) */
   int own_files;   /* 1: not CLONE_FILES, so close every other descriptor */
   int pdeath;      /* die with the helper */
 };
 
-static void agent_loop(int req, int rep);
+static void agent_loop(int req, int rep, int on_socket);
 
 static int agent_start(void *arg) {
   struct start s = *(struct start *)arg;
+  int on_socket = s.req == s.rep;
   if (s.pdeath) SYS2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
   if (s.own_files) {
     if (s.req != 4) { SYS3(SYS_dup3, s.req, 4, 0); s.req = 4; }
@@ -335,7 +367,7 @@ static int agent_start(void *arg) {
   put_str(&o, "hello nspid=");
   if (read_file_raw("/proc/thread-self/status", status, sizeof status) > 0) put_nspid(&o, status);
   if (send_out(s.rep, &o) < 0) return 1;
-  agent_loop(s.req, s.rep);
+  agent_loop(s.req, s.rep, on_socket);
   return 0;
 }
 
@@ -375,11 +407,24 @@ static void channel_remove(long long id) {
 /* CHANNEL_FAILED: spawn_agent could not make the new agent's channel (not a result of clone3) */
 #define CHANNEL_FAILED (-100000L)
 
-/* spawn_agent is clone3 whose child becomes agent NEWID; returns clone3's raw result, or CHANNEL_FAILED - errno. */
-static long spawn_agent(long long newid, uint64_t flags, uint64_t exit_signal, const int *tids, int ntid, int pdeath) {
+/*
+ * spawn_agent is clone3 whose child becomes agent NEWID; returns clone3's
+ * raw result, or CHANNEL_FAILED - errno. With `ctl` the channel is a socket
+ * pair, nothing in the directory (no mknod, which a busy file system makes
+ * slow): *ctl gets the controller's end, to hand over; else two FIFOs.
+ */
+static long spawn_agent(long long newid, uint64_t flags, uint64_t exit_signal, const int *tids, int ntid, int pdeath, int *ctl) {
   int req, rep;
-  int r = channel_open(newid, &req, &rep);
-  if (r < 0) return CHANNEL_FAILED + r;
+  if (ctl) {
+    int sv[2];
+    long r = SYS4(SYS_socketpair, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
+    if (r < 0) return CHANNEL_FAILED + r;
+    *ctl = sv[0];
+    req = rep = sv[1];
+  } else {
+    int r = channel_open(newid, &req, &rep);
+    if (r < 0) return CHANNEL_FAILED + r;
+  }
   struct clone_args_v2 args;
   memset(&args, 0, sizeof args);
   args.flags = flags;
@@ -392,7 +437,13 @@ static long spawn_agent(long long newid, uint64_t flags, uint64_t exit_signal, c
   if (flags & CLONE_VM) {
     /* a shared address space: the child needs its own stack, and its start data must outlive this frame */
     stack = (void *)SYS6(SYS_mmap, 0, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if ((long)stack < 0 && (long)stack > -4096) { SYS1(SYS_close, req); SYS1(SYS_close, rep); return (long)stack; }
+    if ((long)stack < 0 && (long)stack > -4096) {
+      SYS1(SYS_close, req);
+      if (rep != req) SYS1(SYS_close, rep);
+      if (ctl) SYS1(SYS_close, *ctl);
+      else channel_remove(newid);
+      return (long)stack;
+    }
     s = (struct start *)stack;
     *s = local;
     args.stack = (uint64_t)(uintptr_t)stack;
@@ -400,10 +451,11 @@ static long spawn_agent(long long newid, uint64_t flags, uint64_t exit_signal, c
   }
   long ret = clone3_run(&args, agent_start, s);
   if (ret < 0 && stack) SYS2(SYS_munmap, stack, STACK_SIZE);
-  if (ret < 0) channel_remove(newid);
+  if (ret < 0 && ctl) SYS1(SYS_close, *ctl);
+  else if (ret < 0) channel_remove(newid);
   if (ret < 0 || !(flags & CLONE_FILES)) {
     SYS1(SYS_close, req);
-    SYS1(SYS_close, rep);
+    if (rep != req) SYS1(SYS_close, rep);
   }
   return ret;
 }
@@ -412,8 +464,21 @@ static int hexval(char c) {
   return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
+/* map_at: mmap's result for a mapping wanted at `addr`; a kernel without MAP_FIXED_NOREPLACE (before 4.17) takes it as a hint and may map elsewhere: undone, EEXIST */
+static long map_at(long long addr, long long len, long r) {
+  if (r >= 0 && r != addr) {
+    SYS2(SYS_munmap, r, len);
+    return -EEXIST;
+  }
+  return r;
+}
+
 /* agent_request carries out one request; returns 0 to reply with `o`, 1 when the agent must stop. */
-static void agent_request(char **t, int n, struct out *o) {
+static void agent_request(char **t, int n, struct out *o, int on_socket) {
   long long a[MAX_TOKENS];
   for (int i = 1; i < n; i++) a[i] = 0, parse_ll(t[i], &a[i]);
   const char *op = t[0];
@@ -423,13 +488,19 @@ static void agent_request(char **t, int n, struct out *o) {
     int tids[40];
     if (ntid < 0 || ntid > 40 || n < 5 + ntid) { put_result(o, -EINVAL); return; }
     for (int i = 0; i < ntid; i++) tids[i] = (int)a[5 + i];
-    r = spawn_agent(a[1], (uint64_t)a[2], (uint64_t)a[3], tids, ntid, 0);
+    /* an agent on a socket hands the new agent's socket to the controller with its reply; one on FIFOs (attached) makes FIFOs */
+    int ctl = -1;
+    r = spawn_agent(a[1], (uint64_t)a[2], (uint64_t)a[3], tids, ntid, 0, on_socket ? &ctl : NULL);
     if (r <= CHANNEL_FAILED) {
       put_str(o, "err cannot make the channel of a new agent: ");
       put_str(o, errname(CHANNEL_FAILED - r));
       return;
     }
     put_result(o, r);
+    if (r > 0 && on_socket) {
+      put_str(o, " chan=fd");
+      o->fd = ctl;
+    }
   } else if (!strcmp(op, "exit") && n >= 2) {
     SYS1(SYS_exit, a[1]);
   } else if (!strcmp(op, "exit_group") && n >= 2) {
@@ -495,6 +566,17 @@ static void agent_request(char **t, int n, struct out *o) {
     put_result(o, r < 0 ? r : 0);
   } else if (!strcmp(op, "mmap") && n >= 4) {
     put_result(o, SYS6(SYS_mmap, 0, a[1], a[2], a[3], -1, 0));
+  } else if (!strcmp(op, "map") && n >= 5) {
+    /* a restored mapping at its own address: never over one that is there (MAP_FIXED_NOREPLACE) */
+    r = SYS6(SYS_mmap, a[1], a[2], a[3], (a[4] & (MAP_SHARED | MAP_PRIVATE)) | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    put_result(o, map_at(a[1], a[2], r));
+  } else if (!strcmp(op, "mapfile") && n >= 5) {
+    /* a shared mapping another process holds, through its /proc/PID/map_files link: the same memory */
+    long fd = SYS4(SYS_openat, AT_FDCWD, t[4], O_RDWR | O_CLOEXEC, 0);
+    if (fd < 0) { put_result(o, fd); put_str(o, " stage=open"); return; }
+    r = SYS6(SYS_mmap, a[1], a[2], a[3], MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
+    SYS1(SYS_close, fd);
+    put_result(o, map_at(a[1], a[2], r));
   } else if (!strcmp(op, "poke") && n >= 3) {
     /* writes through /proc/self/mem would go around protections; a plain store is what a program does */
     unsigned char *p = (unsigned char *)(uintptr_t)a[1];
@@ -530,18 +612,32 @@ static void agent_request(char **t, int n, struct out *o) {
 /*
  * agent_loop serves the agent's channel. A line may hold several requests
  * separated by ';' (a run the controller sends at once): they are carried
- * out in order until one fails, each answered with a line of its own, and
- * "skipped" for the rest; the replies go out in one write.
+ * out in order until one fails, each answered with a line of its own as
+ * soon as it is done (the controller takes in a new agent while this one
+ * makes the next), and "skipped" for the rest.
  */
-static void agent_loop(int req, int rep) {
+static void agent_loop(int req, int rep, int on_socket) {
   char line[LINE];
-  char replies[2 * LINE];
   struct linebuf lb = {.have = 0};
   for (;;) {
     long n = read_line(req, &lb, line, sizeof line);
     if (n < 0) SYS1(SYS_exit, 0);
-    long len = 0;
     int failed = 0;
+    long long id;
+    if (!strncmp(line, "persist ", 8) && !parse_ll(line + 8, &id)) {
+      /* from a socket to FIFOs DIR/ID.req|rep, which outlive the controller (detach) */
+      struct out o = {.len = 0};
+      int fr, fw;
+      int r = on_socket ? channel_open(id, &fr, &fw) : 0;
+      put_result(&o, r);
+      if (send_out(rep, &o) < 0) SYS1(SYS_exit, 0);
+      if (on_socket && r == 0) {
+        SYS1(SYS_close, req);
+        if (rep != req) SYS1(SYS_close, rep);
+        req = fr, rep = fw, on_socket = 0, lb.have = 0;
+      }
+      continue;
+    }
     for (char *p = line, *next; p; p = next) {
       next = strchr(p, ';');
       if (next) *next++ = 0;
@@ -550,17 +646,10 @@ static void agent_loop(int req, int rep) {
       struct out o = {.len = 0};
       if (failed) put_str(&o, "skipped");
       else if (nt == 0) put_str(&o, "err empty request");
-      else agent_request(t, nt, &o);
+      else agent_request(t, nt, &o, on_socket);
       if (!strncmp(o.buf, "r -1", 4) || !strncmp(o.buf, "err", 3)) failed = 1;
-      if (len + o.len + 1 > (long)sizeof replies) {
-        if (write_all(rep, replies, len) < 0) SYS1(SYS_exit, 0);
-        len = 0;
-      }
-      memcpy(replies + len, o.buf, (size_t)o.len);
-      len += o.len;
-      replies[len++] = '\n';
+      if (send_out(rep, &o) < 0) SYS1(SYS_exit, 0);
     }
-    if (write_all(rep, replies, len) < 0) SYS1(SYS_exit, 0);
   }
 }
 
@@ -576,7 +665,8 @@ struct agent {
   int nlev;                    /* its pid at each level, the helper's namespace first */
   long nspid[40];
   struct linebuf *in;          /* what the controller has read of its replies, not yet taken */
-  int stuck;                   /* seen stuck in its exit (an init waiting for its namespace to empty) */
+  int sock;                    /* its channel is a socket (req and rep: two descriptors of it), not FIFOs */
+  int stuck;                   /* seen in its exit and not done (an init waiting for its namespace to empty) */
 };
 
 static struct agent agents[MAX_AGENTS];
@@ -687,10 +777,13 @@ static int settled_one(struct agent *ag, long *since) {
   if (st == 'Z' && !ag->is_thread) { ag->alive = 0; return 1; }
   if (st == 'Z') return 0;
   if (st == 'X' || pidfd_exited(ag, 0)) return 0;
-  if (fl & PF_EXITING) return ag->stuck = stuck_exiting(ag, since);
+  if (fl & PF_EXITING) {
+    ag->stuck = 1; /* for good: a reap may set it going again at any later time */
+    return stuck_exiting(ag, since);
+  }
   *since = 0;
-  /* an idle agent sleeps in its read; one that runs may have just taken a SIGKILL off its queue, not yet exiting */
-  return st == 'S' && !sigkill_pending(ag);
+  /* an idle agent sleeps in its read (or is stopped: it does nothing until SIGCONT); one that runs may have just taken a SIGKILL off its queue, not yet exiting */
+  return (st == 'S' || st == 'T' || st == 't') && !sigkill_pending(ag);
 }
 
 /*
@@ -776,18 +869,37 @@ static int next_line(struct agent *ag, char *buf, long cap) {
 static int take_line(struct agent *ag, char *buf, long cap) {
   if (next_line(ag, buf, cap)) return 1;
   struct linebuf *lb = ag->in;
-  long r = read(ag->rep, lb->data + lb->have, (size_t)(LINE - lb->have));
+  long r;
+  if (ag->sock) {
+    /* a socket's reply may bring a new agent's socket with it (SCM_RIGHTS): queued, taken in order with the clone replies */
+    struct iovec iov = {.iov_base = lb->data + lb->have, .iov_len = (size_t)(LINE - lb->have)};
+    union { char buf[CMSG_SPACE(4 * sizeof(int))]; struct cmsghdr align; } c;
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf, .msg_controllen = sizeof c.buf};
+    r = recvmsg(ag->rep, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    for (struct cmsghdr *cm = r > 0 ? CMSG_FIRSTHDR(&mh) : NULL; cm; cm = CMSG_NXTHDR(&mh, cm)) {
+      if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
+      int n = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+      for (int i = 0; i < n; i++) {
+        int fd;
+        memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
+        if (lb->nfds < 16) lb->fds[lb->nfds++] = fd;
+        else close(fd);
+      }
+    }
+  } else {
+    r = read(ag->rep, lb->data + lb->have, (size_t)(LINE - lb->have));
+  }
   if (r <= 0) return -1;
   lb->have += r;
   return next_line(ag, buf, cap);
 }
 
 static int open_channel_ends(long long id, struct agent *ag) {
-  char path[4096];
-  snprintf(path, sizeof path, "%s/%lld.req", dir_path, id);
-  ag->req = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-  snprintf(path, sizeof path, "%s/%lld.rep", dir_path, id);
-  ag->rep = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  char name[64];
+  snprintf(name, sizeof name, "%lld.req", id);
+  ag->req = openat(DIRFD, name, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  snprintf(name, sizeof name, "%lld.rep", id);
+  ag->rep = openat(DIRFD, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (ag->req < 0 || ag->rep < 0) return -1;
   if (!ag->in && !(ag->in = calloc(1, sizeof *ag->in))) return -1;
   /* blocking writes and reads from here on; poll says when a reply is there */
@@ -832,12 +944,17 @@ static int reply_line(struct agent *ag, char *buf, long cap, int ms, int *why) {
 
 static int record(struct agent *ag, const char *hello, struct out *o, long long id, int is_init);
 
-/* adopt makes the controller's record of a new agent from its hello line. */
-static int adopt(long long id, struct out *o, int is_init) {
+/* adopt makes the controller's record of a new agent from its hello line; `sock` is its channel, or -1 for its FIFOs */
+static int adopt(long long id, struct out *o, int is_init, int sock) {
   struct agent *ag = &agents[id];
   memset(ag, 0, sizeof *ag);
   ag->pidfd = -1;
-  if (open_channel_ends(id, ag) < 0) return -1;
+  if (sock >= 0) {
+    ag->sock = 1;
+    ag->req = sock;
+    ag->rep = fcntl(sock, F_DUPFD_CLOEXEC, 0);
+    if (ag->rep < 0 || !(ag->in = calloc(1, sizeof *ag->in))) return -1;
+  } else if (open_channel_ends(id, ag) < 0) return -1;
   /* the hello line: no pidfd yet (its pid is in it), so wait on the channel alone */
   char hello[LINE];
   struct pollfd pf = {.fd = ag->rep, .events = POLLIN};
@@ -904,8 +1021,12 @@ static void cmd_state(long long id, struct out *o) {
   unsigned long fl;
   unsigned long long stt;
   int r = proc_stat(ag, &st, &fl, &stt);
-  /* a thread is never a lasting zombie: it is on its way out (exit_notify), so wait (1 s at most) until it is gone */
-  for (int i = 0; i < 1000 && ag->is_thread && (r == -2 || (r == 0 && (st == 'Z' || st == 'X'))); i++) {
+  /*
+   * a thread is never a lasting zombie: it is on its way out (exit_notify), so wait (1 s at most) until it is gone;
+   * the same for one still exiting: the last thread of an init waits in zap_pid_ns_processes until the other
+   * threads' pids are freed, which settling takes for stuck (kernel/pid_namespace.c: init_pids is 2 for a thread)
+   */
+  for (int i = 0; i < 1000 && ag->is_thread && (r == -2 || (r == 0 && (st == 'Z' || st == 'X' || (fl & PF_EXITING)))); i++) {
     nap(1000);
     r = proc_stat(ag, &st, &fl, &stt);
   }
@@ -929,6 +1050,7 @@ static void close_agent(struct agent *ag, long long id) {
   if (ag->req >= 0) close(ag->req);
   if (ag->rep >= 0) close(ag->rep);
   if (ag->pidfd >= 0) close(ag->pidfd);
+  for (int i = 0; ag->in && i < ag->in->nfds; i++) close(ag->in->fds[i]);
   free(ag->in);
   snprintf(path, sizeof path, "%s/%lld.req", dir_path, id);
   unlink(path);
@@ -959,11 +1081,11 @@ static int ask(struct agent *ag, const char *req) {
  * agent still waiting for requests (the inits the helper made directly, it
  * moves itself).
  */
-static void unstick_inits(void) {
+static void unstick_inits(const char *only) {
   char req[128];
   for (int i = 0; i < MAX_AGENTS; i++) {
     struct agent *ag = &agents[i];
-    if (!ag->used || !ag->alive || ag->nlev < 2 || ag->nspid[ag->nlev - 1] != 1 || ag->is_thread) continue;
+    if (!ag->used || (only && !only[i]) || !ag->alive || ag->nlev < 2 || ag->nspid[ag->nlev - 1] != 1 || ag->is_thread) continue;
     if (ag->is_init) { setpgid((pid_t)ag->tid, (pid_t)ag->tid); continue; }
     char st;
     unsigned long fl;
@@ -983,13 +1105,14 @@ static void unstick_inits(void) {
   }
 }
 
-static void cmd_reset(struct out *o) {
-  unstick_inits();
+/* cmd_reset: `only` NULL for every agent, else the agents it marks (reset ID...: what one restore made, leaving the others alone) */
+static void cmd_reset(struct out *o, const char *only) {
+  unstick_inits(only);
   for (int i = 0; i < MAX_AGENTS; i++)
-    if (agents[i].used && agents[i].alive && agents[i].pidfd >= 0) SYS4(NR_PIDFD_SEND_SIGNAL, agents[i].pidfd, SIGKILL, 0, 0);
+    if (agents[i].used && (!only || only[i]) && agents[i].alive && agents[i].pidfd >= 0) SYS4(NR_PIDFD_SEND_SIGNAL, agents[i].pidfd, SIGKILL, 0, 0);
   int stuck = 0;
   for (int i = 0; i < MAX_AGENTS; i++)
-    if (agents[i].used && agents[i].is_init) {
+    if (agents[i].used && (!only || only[i]) && agents[i].is_init) {
       /* never wait for good: an init stuck in its exit is reported, not waited on */
       struct pollfd pf = {.fd = agents[i].pidfd, .events = POLLIN};
       int status;
@@ -997,7 +1120,7 @@ static void cmd_reset(struct out *o) {
       while (waitpid((pid_t)agents[i].tid, &status, __WALL) < 0 && errno == EINTR) {}
     }
   for (int i = 0; i < MAX_AGENTS; i++)
-    if (agents[i].used) close_agent(&agents[i], i);
+    if (agents[i].used && (!only || only[i])) close_agent(&agents[i], i);
   if (stuck) {
     put_str(o, "err inits stuck in their exit, left behind: ");
     put_num(o, stuck);
@@ -1018,6 +1141,16 @@ static int take_reply(struct agent *ag, const char *request, struct out *o) {
     put_str(o, why == 1 ? "dead" : why == 2 ? "stuck" : "timeout");
     return 0;
   }
+  /* a new agent's socket came with this reply: take it (the token is the helper's own business) */
+  int sock = -1;
+  char *chan = strstr(line, " chan=fd");
+  if (chan) {
+    memmove(chan, chan + 8, strlen(chan + 8) + 1);
+    if (ag->in->nfds > 0) {
+      sock = ag->in->fds[0];
+      memmove(ag->in->fds, ag->in->fds + 1, sizeof(int) * (size_t)--ag->in->nfds);
+    }
+  }
   put_str(o, line);
   char *t[MAX_TOKENS];
   char copy[LINE];
@@ -1028,7 +1161,10 @@ static int take_reply(struct agent *ag, const char *request, struct out *o) {
     parse_ll(t[1], &newid);
     long long flags = 0;
     if (n >= 3) parse_ll(t[2], &flags);
-    if (newid < 0 || newid >= MAX_AGENTS || adopt(newid, o, 0) < 0) put_str(o, " child=lost");
+    if (newid < 0 || newid >= MAX_AGENTS || (chan && sock < 0) || adopt(newid, o, 0, chan ? sock : -1) < 0) {
+      if (sock >= 0 && (newid < 0 || newid >= MAX_AGENTS)) close(sock);
+      put_str(o, " child=lost");
+    }
     else agents[newid].is_thread = (flags & CLONE_THREAD) != 0;
   }
   return 1;
@@ -1051,9 +1187,9 @@ static void cmd_op(long long id, char *rest, struct out *o) {
   if (scope != SETTLE_NONE && settle_some(scope == SETTLE_SELF ? ag : NULL, scope == SETTLE_STUCK) < 0) put_str(o, " unsettled");
 }
 
-/* READ_ONLY: requests that change nothing, so that several agents may carry them out at once */
-static int read_only(const char *req) {
-  static const char *const names[] = {"ids", "hello", "read", "peek", "noop"};
+/* own_only: requests that change nothing but the agent's own memory, so that several agents may carry them out at once */
+static int own_only(const char *req) {
+  static const char *const names[] = {"ids", "hello", "read", "peek", "noop", "map", "mmap", "poke"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     size_t l = strlen(names[i]);
     if (!strncmp(req, names[i], l) && (req[l] == ' ' || !req[l])) return 1;
@@ -1073,18 +1209,30 @@ static void cmd_init(char **t, int n, struct out *o) {
     return;
   }
   int tid = (int)settid;
-  long r = spawn_agent(id, (uint64_t)flags | CLONE_NEWPID, SIGCHLD, &tid, settid ? 1 : 0, !persist);
+  int sock = -1;
+  long r = spawn_agent(id, (uint64_t)flags | CLONE_NEWPID, SIGCHLD, &tid, settid ? 1 : 0, !persist, &sock);
   if (r <= CHANNEL_FAILED) {
     put_str(o, "err cannot make the channel of a new agent: ");
     put_str(o, errname(CHANNEL_FAILED - r));
     return;
   }
   put_result(o, r);
-  if (r > 0 && adopt(id, o, 1) < 0) put_str(o, " child=lost");
+  if (r > 0 && adopt(id, o, 1, sock) < 0) put_str(o, " child=lost");
 }
 
 /* what the serving loop does after a command: print its reply, stop, or nothing more (a batch printed its own) */
 enum { DONE_REPLY, DONE_QUIT, DONE_DETACH, DONE_PRINTED };
+
+/* persist_all moves every agent on a socket to FIFOs DIR/ID.req|rep before the controller goes (detach): the socket would end with it */
+static void persist_all(void) {
+  char req[64];
+  for (int i = 0; i < MAX_AGENTS; i++) {
+    struct agent *ag = &agents[i];
+    if (!ag->used || !ag->alive || !ag->sock) continue;
+    snprintf(req, sizeof req, "persist %d\n", i);
+    ask(ag, req);
+  }
+}
 
 static void cmd_batch(long long count);
 
@@ -1107,9 +1255,25 @@ static int dispatch(char *line, struct out *o, int in_batch) {
     put_str(o, "err not in a batch: ");
     put_str(o, t[0]);
   } else if (!strcmp(t[0], "quit")) return DONE_QUIT;
-  else if (!strcmp(t[0], "detach")) return DONE_DETACH;
+  else if (!strcmp(t[0], "detach")) {
+    persist_all();
+    return DONE_DETACH;
+  }
   else if (!strcmp(t[0], "attach") && n >= 2) { parse_ll(t[1], &id); cmd_attach(id, o); }
-  else if (!strcmp(t[0], "reset")) cmd_reset(o);
+  else if (!strcmp(t[0], "reset") && n == 1) cmd_reset(o, NULL);
+  else if (!strcmp(t[0], "reset")) {
+    static char only[MAX_AGENTS];
+    memset(only, 0, sizeof only);
+    for (int i = 1; i < n; i++) {
+      /* ID, or LO-HI for a range */
+      long long hi;
+      char *dash = strchr(t[i], '-');
+      if (dash) *dash = 0;
+      if (parse_ll(t[i], &id) || (dash ? parse_ll(dash + 1, &hi) : (hi = id, 0))) continue;
+      for (long long k = id < 0 ? 0 : id; k <= hi && k < MAX_AGENTS; k++) only[k] = 1;
+    }
+    cmd_reset(o, only);
+  }
   else if (!strcmp(t[0], "batch") && n >= 2 && !parse_ll(t[1], &id) && id >= 0) { cmd_batch(id); return DONE_PRINTED; }
   else {
     put_str(o, "err unknown command ");
@@ -1163,8 +1327,9 @@ static int put_reply(const char *line, struct out *o) {
   return failed_in_batch(line, o->buf);
 }
 
-/* MAX_WAVE: the most agents one wave of read-only requests reaches */
-#define MAX_WAVE 512
+/* MAX_WAVE: the most requests in one wave; MAX_PER_AGENT: the most to one agent (their replies, at most LINE bytes each, fit in its channel unread) */
+#define MAX_WAVE 2048
+#define MAX_PER_AGENT 8
 
 /*
  * cmd_batch reads `count` command lines and carries them out in order, each
@@ -1172,10 +1337,11 @@ static int put_reply(const char *line, struct out *o) {
  * replies with one line for each, as soon as it is known: its reply, or
  * "skipped" after a failure. Two shapes go faster with the same result:
  * consecutive requests to one agent that need no settling (a run) go to it
- * in one line, and it carries them out back to back; consecutive read-only
- * requests to different agents (a wave) are sent to all before any reply is
- * read (after a failure in a wave, the others may have run, answered
- * "skipped": they changed nothing).
+ * in one line, and it carries them out back to back; consecutive requests
+ * that change nothing but their agent's own memory (a wave: ids, peek, map,
+ * ...) are sent to all their agents before any reply is read (after a
+ * failure in a wave, the others may have run, answered "skipped": they
+ * changed no other process).
  */
 static void cmd_batch(long long count) {
   char **lines = calloc((size_t)count + 1, sizeof *lines);
@@ -1207,7 +1373,7 @@ static void cmd_batch(long long count) {
     long long j = k + 1;
     /* a run: one agent, requests needing no settling, one line to it */
     long len = (long)strlen(req);
-    if (runnable(req))
+    if (runnable(req) && !own_only(req))
       while (j < got && op_target(lines[j], &id2, &req2) && id2 == id && runnable(req2) && len + (long)strlen(req2) + 2 < LINE - 2) len += (long)strlen(req2) + 1, j++;
     if (j - k >= 2) {
       char run[LINE];
@@ -1234,14 +1400,14 @@ static void cmd_batch(long long count) {
       k = j;
       continue;
     }
-    /* a wave: read-only requests to different agents, all sent before any reply is read */
-    static char in_wave[MAX_AGENTS];
+    /* a wave: requests that change only their agents' own memory, all sent before any reply is read */
+    static unsigned char in_wave[MAX_AGENTS];
     j = k;
-    while (j < got && j - k < MAX_WAVE && op_target(lines[j], &id2, &req2) && read_only(req2) && agent_of(id2) && agents[id2].alive && !in_wave[id2]) {
+    while (j < got && j - k < MAX_WAVE && op_target(lines[j], &id2, &req2) && own_only(req2) && agent_of(id2) && agents[id2].alive && in_wave[id2] < MAX_PER_AGENT) {
       char one[LINE];
       int l = snprintf(one, sizeof one, "%s\n", req2);
       if (write_all(agents[id2].req, one, l) < 0) break;
-      in_wave[id2] = 1;
+      in_wave[id2]++;
       j++;
     }
     if (j - k >= 1) {
@@ -1289,7 +1455,7 @@ static int serve(const char *dir) {
     printf("%s\n", o.buf);
   }
   struct out o = {.len = 0};
-  cmd_reset(&o);
+  cmd_reset(&o, NULL);
   return 0;
 }
 
