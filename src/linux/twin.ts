@@ -34,7 +34,7 @@ import { parseReply, type Reply } from './real-executor.js';
 export class TwinError extends Error {
   override readonly name = 'TwinError';
   constructor(
-    readonly code: 'CKPT_TWIN_DIVERGED' | 'CKPT_UNSUPPORTED' | 'CKPT_CONTAINER_FAILED',
+    readonly code: 'CKPT_TWIN_DIVERGED' | 'CKPT_UNSUPPORTED' | 'CKPT_CONTAINER_FAILED' | 'CKPT_NO_REAL_KERNEL',
     message: string,
   ) {
     super(message);

@@ -163,7 +163,7 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
           const store = storeOf(a);
           const real = store.update(LINUX, (m) => {
             const c = containerOf(m, a.ctr);
-            L.realKill(store, m, c, sig);
+            L.realKill(store.root, m, c, sig);
             return { container: c.name, signal: sig, state: c.init.state };
           });
           ctx.out(a.json ? JSON.stringify(real) : `sent signal ${real.signal} to ${real.container}; its init is ${real.state}`);
@@ -193,7 +193,7 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
         store.update(a.host, (m) => {
           const c = containerOf(m, a.ctr);
           if (c.init.state !== 'zombie' && !a.force) throw new CliError('CKPT_CONTAINER_RUNNING', `container ${c.name} is still running: stop it with ckpt kill ${c.name}${onHost(a)}, or use --force`);
-          if (L) L.realRemove(store, m, c);
+          if (L) L.realRemove(store.root, m, c);
           else m.remove(c);
         });
         ctx.out(a.json ? JSON.stringify({ removed: a.ctr }) : `removed container ${a.ctr}`);
