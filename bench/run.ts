@@ -14,6 +14,7 @@ import { PidNamespace } from '../src/kernel/pid-namespace.js';
 import { schedulerFigure, sleepersFigure, storeFigures } from './containers.js';
 import { buildTreeLibc, buildTreeRaw } from './eclone-tree.js';
 import { differentialFigure } from './differential.js';
+import { realDumpFigures } from './real-dump.js';
 import { cliFigures, pageFigures, restoreRateFigure } from './images.js';
 import { startupFigures } from './startup.js';
 import { cpus, loadavg } from 'node:os';
@@ -188,6 +189,7 @@ async function main(): Promise<void> {
   for (const f of await pageFigures()) record(f);
   const diff = await differentialFigure();
   if (diff) record(diff);
+  for (const f of await realDumpFigures()) record(f);
   const targets = figures.filter((f) => f.target);
   const missed = targets.filter((f) => !f.met);
   console.log(`\ntargets: ${targets.length - missed.length} of ${targets.length} met${missed.length ? ` (not met: ${missed.map((f) => f.name).join('; ')})` : ''}`);

@@ -1,18 +1,22 @@
 /**
- * Startup of the command line: `ckpt --help` and `ckpt --version` load no
- * verb's code, so they should cost little more than starting Node itself.
- * Each is run as a process, interleaved with `node -e 0` (the baseline) so
- * that both see the same load; the median of the runs counts.
+ * Startup of the command line: `ckpt --help`, `ckpt --version` and every
+ * verb's and sub-verb's `--help` load neither yargs nor any verb's code
+ * (the help is rendered from the options as data, src/cli/options), so
+ * each should cost little more than starting Node itself. Each is run as a
+ * process, interleaved with `node -e 0` (the baseline) so that all see the
+ * same load; the median of the runs counts, and each figure's ratio is to
+ * the baseline's median in the same run.
  */
 import { execaSync } from 'execa';
+import { VERBS } from '../src/cli/verbs.js';
 import { median, type Figure } from './measure.js';
 
 const RUNS = 15;
 
-/** startsPerSecond runs each command `RUNS` times, interleaved, and returns each one's median rate. */
-function startsPerSecond(commands: ReadonlyArray<readonly string[]>): number[][] {
+/** startsPerSecond runs each command `runs` times, interleaved, and returns each one's rates. */
+function startsPerSecond(commands: ReadonlyArray<readonly string[]>, runs: number): number[][] {
   const seconds = commands.map(() => [] as number[]);
-  for (let i = 0; i < RUNS; i++) {
+  for (let i = 0; i < runs; i++) {
     commands.forEach((argv, k) => {
       const t0 = process.hrtime.bigint();
       execaSync(process.execPath, [...argv]);
@@ -22,13 +26,15 @@ function startsPerSecond(commands: ReadonlyArray<readonly string[]>): number[][]
   return seconds.map((s) => s.map((x) => 1 / x));
 }
 
-export function startupFigures(binPath: string): Figure[] {
-  const [node, help, version, verbHelp] = startsPerSecond([['-e', '0'], [binPath, '--help'], [binPath, '--version'], [binPath, 'dump', '--help']]);
+/** helpCommands: every command line whose help the user can ask for, from the table of verbs. */
+export function helpCommands(): string[][] {
+  return [['--help'], ['--version'], ...VERBS.flatMap((v) => [[v.name, '--help'], ...Object.keys(v.subverbs ?? {}).map((s) => [v.name, s, '--help'])])];
+}
+
+export function startupFigures(binPath: string, runs = RUNS): Figure[] {
+  const commands = helpCommands();
+  const [node, ...rates] = startsPerSecond([['-e', '0'], ...commands.map((c) => [binPath, ...c])], runs);
   const baseline = { name: 'node -e 0', value: median(node!), unit: 'starts/s' };
   const target = { atLeast: 0.5, of: 'ratio' as const, text: 'within 2x of node -e 0' };
-  return [
-    { name: 'ckpt --help', value: median(help!), unit: 'starts/s', runs: help!, baseline, target },
-    { name: 'ckpt --version', value: median(version!), unit: 'starts/s', runs: version!, baseline, target },
-    { name: 'ckpt dump --help (loads yargs and that verb)', value: median(verbHelp!), unit: 'starts/s', runs: verbHelp!, baseline },
-  ];
+  return commands.map((c, k) => ({ name: `ckpt ${c.join(' ')}`, value: median(rates[k]!), unit: 'starts/s', runs: rates[k]!, baseline, target }));
 }

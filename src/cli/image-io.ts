@@ -16,8 +16,10 @@ import { ImageError } from '../image/format.js';
 import { imageChunks, readImageBytes, readImageFile, writeImageFile, type ReadImage } from '../image/image-file.js';
 import { MAX_IMAGE_BYTES } from '../image/archive.js';
 import { setWritingImageToStdout } from './stdout-image.js';
+import { COMPRESSIONS } from './options/images.js';
 
-export const COMPRESSIONS = ['none', 'gzip', 'zstd'] as const;
+// the choices of dump --compress are declared with its options
+export { COMPRESSIONS };
 export type Compression = (typeof COMPRESSIONS)[number];
 
 const GZIP_MAGIC = [0x1f, 0x8b];

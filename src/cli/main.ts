@@ -7,7 +7,7 @@
  * throws before any handler runs, so a mistyped option never runs the
  * command with defaults. Every error is reported in one place, once.
  */
-import type { Argv } from 'yargs';
+import type { Argv, CommandModule } from 'yargs';
 import type { CliContext } from './context.js';
 import { didYouMean } from './did-you-mean.js';
 import { codeOf, EXIT, exitStatusOf } from './error-codes.js';
@@ -16,6 +16,8 @@ import { commandName, VERBS, type VerbEntry } from './verbs.js';
 import { toolVersion } from './version.js';
 import { writingImageToStdout } from './stdout-image.js';
 import { refusedWith } from './refused.js';
+import { DEBUG } from './options/spec.js';
+import { yargsOption } from './options/to-yargs.js';
 
 export interface RunIo {
   out?: (line: string) => void;
@@ -150,6 +152,47 @@ function quietOnClosedPipe(): void {
   });
 }
 
+/** helpWidth: as wide as the terminal, at most 100 columns. */
+const helpWidth = (): number => Math.min(100, process.stdout.columns ?? 100);
+
+/** verbHelp is `ckpt VERB --help`, or a sub-verb's (`ckpt host create --help`), rendered from its options as data. */
+async function verbHelp(entry: VerbEntry, args: readonly string[], at: number): Promise<string> {
+  const [{ SPECS }, { renderHelp }] = await Promise.all([import('./options/all.js'), import('./options/render-help.js')]);
+  const spec = SPECS[entry.name];
+  if (!spec) throw new Error(`verb ${entry.name} is in the table but has no options declared in src/cli/options`);
+  const sub = spec.subcommands?.find((s) => s.name === args.slice(at + 1).find((a) => !a.startsWith('-')));
+  return sub ? renderHelp([entry.name, sub.name], sub, helpWidth()) : renderHelp([entry.name], spec, helpWidth());
+}
+
+/**
+ * commandParser is the yargs parser of one verb's command line: strict, so that an unknown option
+ * refuses the command, and failing by throwing, so that a failed parse never reaches a handler.
+ * `usage` is the verb's (or sub-verb's) usage, for the message of a missing argument.
+ */
+export function commandParser(yargs: (args: readonly string[]) => Argv, args: readonly string[], module: CommandModule, usage: string): Argv {
+  const parser: Argv = yargs(args)
+    .scriptName('ckpt')
+    .usage(`${TAGLINE}\n\nUsage: $0 <command> [options]`)
+    .command(module)
+    .option(DEBUG.name, yargsOption(DEBUG))
+    .demandCommand(1, 'name a command; try: ckpt demo')
+    .strict()
+    .epilogue(EPILOGUE)
+    .help()
+    .alias('help', 'h')
+    .version(toolVersion())
+    .exitProcess(false)
+    // Throwing here is what stops yargs: a failed parse never reaches a handler.
+    .fail((msg: string | null, e: Error | undefined) => {
+      if (e && e.name !== 'YError') throw e;
+      const refused = refusedWith(msg ?? e?.message ?? '');
+      if (refused) throw refused;
+      throw new UsageError(usageMessage(msg ?? e?.message ?? 'bad usage', args, optionWords(parser), usage));
+    })
+    .wrap(helpWidth());
+  return parser;
+}
+
 export async function run(argv: readonly string[], io: RunIo = {}): Promise<number> {
   if (!io.out) quietOnClosedPipe();
   let code: number = EXIT.OK;
@@ -179,34 +222,24 @@ export async function run(argv: readonly string[], io: RunIo = {}): Promise<numb
     }
     const what = verbUsage(entry, args, at);
     hint = `ckpt ${what.path} --help`;
+    // a verb's help and the version are answered from data, loading neither yargs nor the verb's code
+    if (args.includes('--help') || args.includes('-h')) {
+      out(await verbHelp(entry, args, at));
+      return EXIT.OK;
+    }
+    if (args.includes('--version')) {
+      out(toolVersion());
+      return EXIT.OK;
+    }
     const module = [await entry.load(ctx)].flat().find((m) => commandName(m) === entry.name);
     if (!module) throw new Error(`verb ${entry.name} is in the table but its module does not define it`);
     const { default: yargs } = await import('yargs');
-    let helpText = '';
-    const parser: Argv = yargs(args)
-      .scriptName('ckpt')
-      .usage(`${TAGLINE}\n\nUsage: $0 <command> [options]`)
-      .command(module)
-      .option('debug', { type: 'boolean', default: false, describe: 'print the stack trace of any error' })
-      .demandCommand(1, 'name a command; try: ckpt demo')
-      .strict()
-      .epilogue(EPILOGUE)
-      .help()
-      .version(toolVersion())
-      .exitProcess(false)
-      // Throwing here is what stops yargs: a failed parse never reaches a handler.
-      .fail((msg: string | null, e: Error | undefined) => {
-        if (e && e.name !== 'YError') throw e;
-        const refused = refusedWith(msg ?? e?.message ?? '');
-        if (refused) throw refused;
-        throw new UsageError(usageMessage(msg ?? e?.message ?? 'bad usage', args, optionWords(parser), what.usage));
-      })
-      .wrap(Math.min(100, process.stdout.columns ?? 100));
-    // The callback form keeps --help and --version output in our hands instead of console.log.
-    await parser.parseAsync(args, {}, (_e: unknown, _a: unknown, output: string) => {
-      if (output) helpText = output;
+    let shown = '';
+    // The callback form keeps anything yargs would print in our hands instead of console.log.
+    await commandParser(yargs, args, module, what.usage).parseAsync(args, {}, (_e: unknown, _a: unknown, output: string) => {
+      if (output) shown = output;
     });
-    if (helpText) out(helpText);
+    if (shown) out(shown);
     return code;
   } catch (e) {
     return report(e, hint);

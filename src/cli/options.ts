@@ -6,6 +6,10 @@ import { isValidName, NAME_RULE } from '../container/names.js';
 import { HostStore, stateRoot } from '../store/host-store.js';
 import { refuse } from './refused.js';
 import { CliError, UsageError } from './usage-error.js';
+import { DEFAULT_HOST, usageOf, type CommandSpec } from './options/spec.js';
+import { yargsBuilder, type Coercions } from './options/to-yargs.js';
+
+export { DEFAULT_HOST };
 
 export interface CommonArgs {
   root: string | undefined;
@@ -17,8 +21,6 @@ export interface HostArgs extends CommonArgs {
   host: string;
 }
 
-/** DEFAULT_HOST is used when --host is not given; it is created (x86_64) on first use. */
-export const DEFAULT_HOST = 'default';
 export const DEFAULT_ARCH = 'x86_64';
 
 /** nameOf checks a host or container name while parsing: a bad one refuses the command before it touches anything. */
@@ -39,20 +41,14 @@ export function countOf(name: string, min = 0): (value: unknown) => number {
   };
 }
 
-export function withCommon<T>(y: Argv<T>): Argv<T & CommonArgs> {
-  return y
-    .option('root', { type: 'string', requiresArg: true, describe: 'state directory (default: $CKPT_ROOT, else $XDG_STATE_HOME/ckpt)' })
-    .option('json', { type: 'boolean', default: false, describe: 'print the result (or the error) as one JSON value on stdout' })
-    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress bars' }) as unknown as Argv<T & CommonArgs>;
-}
-
-export function withHost<T>(y: Argv<T>): Argv<T & HostArgs> {
-  return withCommon(y).option('host', { type: 'string', requiresArg: true, default: DEFAULT_HOST, coerce: nameOf('host'), describe: 'the simulated host' }) as unknown as Argv<T & HostArgs>;
-}
-
-/** withContainer declares positional `ctr`, a container name checked while parsing. */
-export function withContainer<T>(y: Argv<T>, describe = 'container name'): Argv<T> {
-  return y.positional('ctr', { type: 'string', demandOption: true, coerce: nameOf('container'), describe });
+/**
+ * declared is what a command module declares from its options as data (src/cli/options/): the
+ * command and its description, and a builder that gives yargs exactly those options, with the
+ * checks named in `coerce` (every --host is checked as a host name).
+ */
+export function declared(spec: CommandSpec, coerce: Coercions = {}): { command: string; describe: string; builder: (y: Argv) => Argv } {
+  const host = spec.shared.some((o) => o.name === 'host') ? { host: nameOf('host') } : {};
+  return { command: usageOf(spec), describe: spec.describe, builder: yargsBuilder(spec, { ...host, ...coerce }) };
 }
 
 export function storeOf(args: CommonArgs): HostStore {

@@ -1,16 +1,19 @@
 /**
  * linuxFacts: the machine ckpt runs on, as a restore's preflight sees a
  * target: its ABI, its kernel (Linux 6.x: the mainline personality), its
- * pid_max, and who holds each pid at every level from the /proc's pid
- * namespace down to the one containers would go into, read from /proc.
+ * pid_max, and who holds each pid at every level from the host's pid
+ * namespace down to the one the container would go into, read from /proc.
+ * The host is the namespace of the /proc that is read, or one inside it
+ * (`hostPid`): a namespace seen through asSeenFrom is what a /proc mounted
+ * there shows.
  */
 import { readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ArchName } from '../arch/arch.js';
 import { archByName } from '../arch/registry.js';
 import { pidMaxLimit } from '../kernel/host.js';
-import type { TargetFacts } from '../image/restore-preflight.js';
-import { parseNsLink, procEnclosing, scanProcesses } from './proc.js';
+import type { Enclosing, TargetFacts } from '../image/restore-preflight.js';
+import { asSeenFrom, namespacesOf, parseNsLink, procEnclosing, readProcess, scanProcesses, type SeenProcess } from './proc.js';
 
 /** NODE_ARCHES names the ABI of each architecture Node runs on that ckpt models. */
 const NODE_ARCHES: Partial<Record<string, ArchName>> = { x64: 'x86_64', ia32: 'i386', s390x: 's390x', s390: 's390', ppc64: 'ppc64', ppc: 'ppc' };
@@ -23,21 +26,32 @@ export function machineArch(nodeArch: string = process.arch): ArchName | undefin
 export interface LinuxFactOptions {
   /** the name the machine goes by in messages (default `linux`) */
   name?: string;
-  /** which container names are taken (the state directory knows) */
+  /** the containers on the host, each name with its init's pid as the host numbers it (the state directory knows them) */
+  containers?: ReadonlyMap<string, number>;
+  /** which container names are taken (default: those of `containers`) */
   hasContainer?: (name: string) => boolean;
+  /** the container the image would be restored inside (restore --into); default: directly under the host */
+  into?: string;
   /** the /proc to read (default /proc) */
   proc?: string;
+  /** the host is the pid namespace process `hostPid` (as the /proc numbers it) lives in; default the /proc's own */
+  hostPid?: number;
+  /** the host's pid_max, when the host is not the reader's namespace (since Linux 6.14 each pid namespace has its own, and /proc/sys shows the reader's) */
+  pidMax?: number;
 }
 
-/** linuxFacts reads the machine's facts; containers go into the pid namespace of the /proc that is read. */
+/** linuxFacts reads the machine's facts: where a container would go, and who holds each pid on the way there. */
 export function linuxFacts(opts: LinuxFactOptions = {}): TargetFacts {
   const proc = opts.proc ?? '/proc';
   const name = opts.name ?? 'linux';
   const archName = machineArch();
   const arch = archName === undefined ? undefined : archByName(archName);
   if (!arch) throw new RangeError(`ckpt does not model this machine's architecture (${process.arch})`);
-  const pidMax = Number(readFileSync(join(proc, 'sys/kernel/pid_max'), 'utf8').trim());
-  const ownNs = parseNsLink(readlinkSync(join(proc, 'self/ns/pid')));
+  const pidMax = opts.pidMax ?? Number(readFileSync(join(proc, 'sys/kernel/pid_max'), 'utf8').trim());
+  const all = scanProcesses(proc);
+  const hostNs = opts.hostPid === undefined ? parseNsLink(readlinkSync(join(proc, 'self/ns/pid'))) : nsOf(opts.hostPid, proc);
+  const seen: SeenProcess[] = opts.hostPid === undefined ? all.map((p) => ({ ...p, procPid: p.pid })) : asSeenFrom(all, hostNs);
+  const containers = opts.containers ?? new Map<string, number>();
   return {
     name,
     arch,
@@ -45,7 +59,53 @@ export function linuxFacts(opts: LinuxFactOptions = {}): TargetFacts {
     pidMax,
     perNsPidMax: true,
     pidMaxLimit: pidMaxLimit(arch),
-    hasContainer: opts.hasContainer ?? (() => false),
-    enclosing: procEnclosing(scanProcesses(proc), ownNs, { host: name }),
+    hasContainer: opts.hasContainer ?? ((n) => containers.has(n)),
+    enclosing: enclosingOn(seen, hostNs, name, containers, opts.into, proc, opts.hostPid === undefined ? 'self' : String(opts.hostPid)),
   };
+}
+
+function nsOf(pid: number, proc: string): number {
+  const p = readProcess(pid, proc);
+  if (!p || p.pidNs === 0) throw new RangeError(`no process ${pid} whose pid namespace can be read, to play the host`);
+  return p.pidNs;
+}
+
+/**
+ * enclosingOn finds where the container goes: the host's namespace, or the namespace of container `into`'s
+ * init (refused when there is no such container or its init has exited, as on a model host), and names
+ * each level by the container whose init lives there.
+ */
+function enclosingOn(seen: readonly SeenProcess[], hostNs: number, host: string, containers: ReadonlyMap<string, number>, into: string | undefined, proc: string, hostProc: string): Enclosing | { missing: string } {
+  const byPid = new Map(seen.map((p) => [p.pid, p]));
+  const levels = new Map<number, string>();
+  const namespaces = namespacesOf(seen);
+  for (const [cname, pid] of containers) {
+    const ns = namespaces.get(byPid.get(pid)?.pidNs ?? 0);
+    if (ns) levels.set(ns.level, `container ${cname}`);
+  }
+  if (into === undefined) return procEnclosing(seen, hostNs, { host, levels });
+  const initPid = containers.get(into);
+  if (initPid === undefined) return { missing: `--into ${into}: no container of that name on host ${host}` };
+  const init = byPid.get(initPid);
+  if (!init || init.state === 'Z' || init.state === 'X' || init.pidNs === 0) return { missing: `--into ${into}: that container's init has exited, so its pid namespace takes no new processes` };
+  return procEnclosing(seen, init.pidNs, { host, levels, needsItsUserNs: ownUserNs(init.procPid, hostProc, proc) });
+}
+
+/**
+ * ownUserNs: whether the container's init lives in another user namespace than the host's process `hostProc`, so
+ * that its pid namespace is (as ckpt makes containers) owned by that user namespace, and a pid namespace
+ * made inside it must be made from there (kernel/pid_namespace.c create_pid_namespace). /proc does not
+ * show a pid namespace's owner (that takes the NS_GET_USERNS ioctl): the init's user namespace stands for it.
+ */
+function ownUserNs(initPid: number, hostProc: string, proc: string): boolean {
+  const userNs = (who: string): string | null => {
+    try {
+      return readlinkSync(join(proc, who, 'ns/user'));
+    } catch {
+      return null;
+    }
+  };
+  const mine = userNs(hostProc);
+  const its = userNs(String(initPid));
+  return mine !== null && its !== null && mine !== its;
 }

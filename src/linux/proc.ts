@@ -42,6 +42,8 @@ export interface ProcThread {
   state: ProcState;
   /** processes whose real parent is this very thread */
   children: number[];
+  /** inode of the thread's own ns/pid_for_children (each thread has its own; 0 when unreadable) */
+  pidNsForChildren: number;
 }
 
 export interface ProcProcess {
@@ -149,7 +151,8 @@ export function readProcess(pid: number, proc = '/proc'): ProcProcess | null {
   for (const tid of tids) {
     const t = tid === pid ? status : readOr(() => parseStatus(readFileSync(join(dir, 'task', String(tid), 'status'), 'utf8')), null);
     if (!t) continue;
-    threads.push({ tid, nspid: t.nspid, state: t.state, children: childrenFile(join(dir, 'task', String(tid), 'children')) });
+    const forChildren = readOr(() => parseNsLink(readlinkSync(join(dir, 'task', String(tid), 'ns', 'pid_for_children'))), 0);
+    threads.push({ tid, nspid: t.nspid, state: t.state, children: childrenFile(join(dir, 'task', String(tid), 'children')), pidNsForChildren: forChildren });
   }
   const link = (name: string): number => readOr(() => parseNsLink(readlinkSync(join(dir, 'ns', name))), 0);
   return {
@@ -302,4 +305,58 @@ export function procEnclosing(processes: readonly ProcProcess[], inode: number, 
     // /proc does not show a pid namespace's owning user namespace (that takes the NS_GET_USERNS ioctl): the caller says
     needsItsUserNs: names.needsItsUserNs ?? false,
   };
+}
+
+/** MapsEntry is one line of /proc/PID/maps: [start, end), the permission letters (rwxp or rwxs) and the path (empty for anonymous memory). */
+export interface MapsEntry {
+  start: number;
+  end: number;
+  perms: string;
+  path: string;
+}
+
+/** parseMaps reads the text of /proc/PID/maps (proc(5)): `start-end perms offset dev inode path`. */
+export function parseMaps(text: string): MapsEntry[] {
+  const out: MapsEntry[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^([0-9a-f]+)-([0-9a-f]+) ([-r][-w][-x][ps]) \S+ \S+ \S+ *(.*)$/.exec(line);
+    if (!m) {
+      if (line.trim() !== '') throw new ProcError(`/proc maps line not understood: ${JSON.stringify(line)}`);
+      continue;
+    }
+    out.push({ start: parseInt(m[1]!, 16), end: parseInt(m[2]!, 16), perms: m[3]!, path: m[4]! });
+  }
+  return out;
+}
+
+/** SeenProcess is a process as a namespace's own /proc shows it, with its pid in the /proc that was read (to read more of it there). */
+export type SeenProcess = ProcProcess & { procPid: number };
+
+/**
+ * asSeenFrom gives the processes as a /proc mounted in pid namespace `inode`
+ * would show them: only those living in it or below, their NS* fields from
+ * its level inward, pids and parents as it numbers them (a parent outside it
+ * shows as 0, as PPid does), children it cannot see left out. Levels then
+ * count from that namespace: it can play the host (tests build a host's
+ * state in a namespace of their own; ckpt run inside a container sees the
+ * same through its own /proc).
+ */
+export function asSeenFrom(processes: readonly ProcProcess[], inode: number): SeenProcess[] {
+  const namespaces = namespacesOf(processes);
+  const ns = namespaces.get(inode);
+  if (!ns) throw new ProcError(`no process lives in pid namespace ${inode}`);
+  const base = ns.level;
+  const inside = processes.filter((p) => p.nspid.length > base && within(p, namespaces, inode, base));
+  const there = new Map(inside.map((p) => [p.pid, p.nspid[base]!]));
+  for (const p of inside) for (const t of p.threads) if (t.nspid[base] !== undefined) there.set(t.tid, t.nspid[base]!);
+  return inside.map((p) => ({
+    ...p,
+    procPid: p.pid,
+    pid: p.nspid[base]!,
+    ppid: there.get(p.ppid) ?? 0,
+    nspid: p.nspid.slice(base),
+    nspgid: p.nspgid.slice(base),
+    nssid: p.nssid.slice(base),
+    threads: p.threads.map((t) => ({ ...t, tid: t.nspid[base]!, nspid: t.nspid.slice(base), children: t.children.filter((c) => there.has(c)).map((c) => there.get(c)!) })),
+  }));
 }

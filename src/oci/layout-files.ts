@@ -14,6 +14,7 @@ import { constants, type Stats } from 'node:fs';
 import { lstat, mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ImageError } from '../image/format.js';
+import { processAlive } from '../disk/process-alive.js';
 import { parseDigest } from './digest.js';
 import { shown } from './shown.js';
 
@@ -159,6 +160,32 @@ export class LayoutFiles {
     await this.checkBlobDirectories();
   }
 
+  /**
+   * sweepTemporaries removes the temporary files (`.ckpt-PID-*.tmp`, see
+   * writeAtomically) that a writer killed mid-write left in the layout's
+   * root and in blobs/sha256. Called holding the layout's lock, so no live
+   * writer of ours is mid-write; a file whose process is still alive is kept
+   * all the same (it may be another ckpt that does not know this lock).
+   */
+  async sweepTemporaries(): Promise<number> {
+    let removed = 0;
+    for (const dir of [this.dir, join(this.dir, 'blobs', 'sha256')]) {
+      let names: string[];
+      try {
+        names = await readdir(dir);
+      } catch {
+        continue; // not made yet, or the write that follows says what is wrong
+      }
+      for (const name of names) {
+        const m = TEMPORARY.exec(name);
+        if (!m || processAlive(Number(m[1]))) continue;
+        await rm(join(dir, name), { force: true });
+        removed++;
+      }
+    }
+    return removed;
+  }
+
   /** readJson reads `oci-layout` or `index.json` (bounded, no symbolic link) and parses it. */
   async readJson(name: 'oci-layout' | 'index.json'): Promise<unknown> {
     const { bytes } = await readRegularFile(this.path(name), `${this.dir}/${name}`, { max: MAX_JSON_BYTES, noFollow: true });
@@ -227,6 +254,9 @@ export class LayoutFiles {
     }
   }
 }
+
+/** a temporary file of writeAtomically: `.ckpt-PID-RANDOM.tmp` */
+const TEMPORARY = /^\.ckpt-(\d+)-[0-9a-f]+\.tmp$/;
 
 /** how deeply arrays and objects may nest in a JSON file (an OCI manifest needs 4) */
 export const MAX_JSON_DEPTH = 64;

@@ -94,6 +94,7 @@ export async function exportImage(path: string, img: CheckedImage & { mtime: Dat
 async function exportLocked(files: LayoutFiles, path: string, img: CheckedImage & { mtime: Date }, tag: string): Promise<ExportResult> {
   const reader = await openForWriting(files);
   await files.makeBlobDirectories();
+  await files.sweepTemporaries();
   const layer: BlobRef = { digest: `sha256:${sha256Hex(img.bytes)}`, size: img.bytes.length };
   const reused = reader ? await sameImageIn(reader, layer) : undefined;
   let blobsWritten = 0;

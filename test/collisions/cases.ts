@@ -13,15 +13,44 @@
  * --into a target's `box` with --host-pids, the pids at box's level, an
  * existing namespace, are named too: that is where a container-level pid,
  * or only the second level, can collide.
+ *
+ * A target's state is data (SetupStep): the model suite builds it with the
+ * model's C library (buildOnModel), the real-kernel suite with real processes
+ * in a pid namespace that plays the host (test/linux/real-collisions.test.ts),
+ * from the same steps. Every case is built on the real kernel too; it has
+ * no eclone, so there each goes through clone3 (throughClone3 gives its
+ * reasons).
  */
 import type { Machine } from '../../src/container/machine.js';
 import type { RestoreOptions } from '../../src/image/restore.js';
+import type { Task } from '../../src/kernel/task.js';
 import { libcOf } from '../../src/program/libc.js';
+
+/**
+ * Who names a process of a target's set-up: `host` is the host's init, a container's name its init,
+ * anything else the process a step made `as` that name.
+ */
+export type Who = string;
+
+/** One step of building a target's state, each one system call (or one container started). */
+export type SetupStep =
+  /** start a container that sleeps (its own pid namespace; on the model its own user namespace too) */
+  | { do: 'container'; name: string }
+  /** `by` forks a child, known from then on as `as` */
+  | { do: 'fork'; by: Who; as?: string }
+  /** `by` makes a thread (CLONE_THREAD | CLONE_SIGHAND | CLONE_VM) */
+  | { do: 'thread'; by: Who }
+  | { do: 'setsid'; who: Who }
+  /** setpgid(0, 0): a group of its own */
+  | { do: 'setpgid'; who: Who }
+  | { do: 'exit'; who: Who }
+  /** `by` reaps its child `child` with wait4 */
+  | { do: 'reap'; by: Who; child: Who };
 
 export interface CollisionCase {
   name: string;
-  /** builds the target host's state */
-  setup: (target: Machine) => void;
+  /** the target host's state, built step by step */
+  setup: SetupStep[];
   options: RestoreOptions;
   targetPidMax?: number;
   /** null: the restore succeeds */
@@ -33,64 +62,109 @@ export interface CollisionCase {
 /** IDLE is box's workload: a container that sleeps, into which images are restored. */
 export const IDLE = 'program main\n  sleep 100000000\nend\n';
 
-/** box runs the container `box` on the target and returns its init. */
-const box = (m: Machine) => m.run('box', 'idle.wl', IDLE).init;
-
 /** collisionAtBox is the reason given when box-level pid 2, which the image's init needs, is taken by `holder`. */
 const collisionAtBox = (via: 'eclone' | 'clone3', holder: string): string =>
   `pid 2 at level 1 (container box) (task 1 of the image) is held by ${holder} in container box: ${via} would fail with ${via === 'eclone' ? 'EBUSY' : 'EEXIST'}`;
 
-const THREAD = 0x10000 | 0x800 | 0x100;
+/** throughClone3 is a reason as it reads for a restore through clone3 (the real kernel has no eclone). */
+export const throughClone3 = (reason: string): string => reason.replace('eclone would fail with EBUSY', 'clone3 would fail with EEXIST');
 
-const fork = (m: Machine, parent = m.host.init) => libcOf(m.host, parent).fork().child!;
+/** THREAD: the flags a thread is made with. */
+export const THREAD = 0x10000 | 0x800 | 0x100;
+
+const box: SetupStep = { do: 'container', name: 'box' };
+
+const fork = (by: Who = 'host', as?: string): SetupStep => (as === undefined ? { do: 'fork', by } : { do: 'fork', by, as });
+
+/** forks: `n` children of `by` */
+const forks = (n: number, by: Who = 'host'): SetupStep[] => Array.from({ length: n }, () => fork(by));
 
 /** orphanGroup: `parent` forks a leader (its pid 2) that makes a group, forks a member and is reaped: the group id outlives it. */
-const orphanGroup = (m: Machine, parent = m.host.init): void => {
-  const leader = fork(m, parent);
-  libcOf(m.host, leader).setpgid(0, 0);
-  fork(m, leader);
-  libcOf(m.host, leader).exit(0);
-  libcOf(m.host, parent).wait4(2, 0, 0, 0);
-};
+const orphanGroup = (parent: Who = 'host'): SetupStep[] => [
+  fork(parent, 'leader'),
+  { do: 'setpgid', who: 'leader' },
+  fork('leader', 'member'),
+  { do: 'exit', who: 'leader' },
+  { do: 'reap', by: parent, child: 'leader' },
+];
 
 /** orphanSession: the same with a session, its member in a group of its own, so only the session id is left. */
-const orphanSession = (m: Machine, parent = m.host.init): void => {
-  const leader = fork(m, parent);
-  libcOf(m.host, leader).setsid();
-  const member = fork(m, leader);
-  libcOf(m.host, member).setpgid(0, 0);
-  libcOf(m.host, leader).exit(0);
-  libcOf(m.host, parent).wait4(2, 0, 0, 0);
-};
+const orphanSession = (parent: Who = 'host'): SetupStep[] => [
+  fork(parent, 'leader'),
+  { do: 'setsid', who: 'leader' },
+  fork('leader', 'member'),
+  { do: 'setpgid', who: 'member' },
+  { do: 'exit', who: 'leader' },
+  { do: 'reap', by: parent, child: 'leader' },
+];
+
+/** buildOnModel builds a case's target state on a model machine. */
+export function buildOnModel(m: Machine, steps: readonly SetupStep[]): void {
+  const known = new Map<Who, Task>([['host', m.host.init]]);
+  const who = (w: Who): Task => known.get(w) ?? m.containers.get(w)?.init ?? fail(w);
+  for (const s of steps) {
+    switch (s.do) {
+      case 'container':
+        m.run(s.name, 'idle.wl', IDLE);
+        break;
+      case 'fork': {
+        const child = libcOf(m.host, who(s.by)).fork().child!;
+        if (s.as !== undefined) known.set(s.as, child);
+        break;
+      }
+      case 'thread':
+        libcOf(m.host, who(s.by)).clone(THREAD, 0, 0, 0, 0);
+        break;
+      case 'setsid':
+        libcOf(m.host, who(s.who)).setsid();
+        break;
+      case 'setpgid':
+        libcOf(m.host, who(s.who)).setpgid(0, 0);
+        break;
+      case 'exit':
+        libcOf(m.host, who(s.who)).exit(0);
+        break;
+      case 'reap': {
+        const parent = who(s.by);
+        libcOf(m.host, parent).wait4(who(s.child).pid.nrAt(parent.pid.level), 0, 0, 0);
+        break;
+      }
+    }
+  }
+}
+
+function fail(w: Who): never {
+  throw new Error(`set-up step names ${w}, which no earlier step made`);
+}
 
 export const CASES: CollisionCase[] = [
   {
     name: 'no collision: a fresh target keeps every host pid',
-    setup: () => undefined,
+    setup: [],
     options: { hostPids: true },
     reasons: null,
   },
   {
     name: 'a host pid held by a live task',
-    setup: (m) => void fork(m),
+    setup: [fork()],
     options: { hostPids: true },
     reasons: ['host pid 2 (task 1 of the image) is held by task 2 on host t: eclone would fail with EBUSY'],
   },
   {
     name: 'the same collision through clone3',
-    setup: (m) => void fork(m),
+    setup: [fork()],
     options: { hostPids: true, via: 'clone3' },
     reasons: ['host pid 2 (task 1 of the image) is held by task 2 on host t: clone3 would fail with EEXIST'],
   },
   {
     name: 'a host pid held by a zombie',
-    setup: (m) => void libcOf(m.host, fork(m)).exit(0),
+    setup: [fork('host', 'child'), { do: 'exit', who: 'child' }],
     options: { hostPids: true },
     reasons: ['host pid 2 (task 1 of the image) is held by zombie 2 on host t: eclone would fail with EBUSY'],
   },
   {
     name: 'a host pid held only as a process group id',
-    setup: (m) => orphanGroup(m),
+    setup: orphanGroup(),
     options: { hostPids: true },
     reasons: [
       'host pid 2 (task 1 of the image) is held by process group 2 (its leader is gone) on host t: eclone would fail with EBUSY',
@@ -99,7 +173,7 @@ export const CASES: CollisionCase[] = [
   },
   {
     name: 'a host pid held only as a session id',
-    setup: (m) => orphanSession(m),
+    setup: orphanSession(),
     options: { hostPids: true },
     reasons: [
       'host pid 2 (task 1 of the image) is held by session 2 (its leader is gone) on host t: eclone would fail with EBUSY',
@@ -108,10 +182,7 @@ export const CASES: CollisionCase[] = [
   },
   {
     name: "a host pid held by a thread's tid",
-    setup: (m) => {
-      const p = fork(m);
-      libcOf(m.host, p).clone(THREAD, 0, 0, 0, 0);
-    },
+    setup: [fork('host', 'p'), { do: 'thread', by: 'p' }],
     options: { hostPids: true },
     reasons: [
       'host pid 2 (task 1 of the image) is held by task 2 on host t: eclone would fail with EBUSY',
@@ -120,9 +191,7 @@ export const CASES: CollisionCase[] = [
   },
   {
     name: 'many collisions are reported together',
-    setup: (m) => {
-      for (let i = 0; i < 6; i++) fork(m);
-    },
+    setup: forks(6),
     options: { hostPids: true },
     reasons: [2, 3, 5, 6, 7].map((nr) => {
       const numbers: Record<number, string> = { 2: '1', 3: '2/1', 5: '4', 6: '5/3', 7: '6' };
@@ -131,15 +200,13 @@ export const CASES: CollisionCase[] = [
   },
   {
     name: 'without --host-pids the same target is fine: the host levels are the target kernel\'s choice',
-    setup: (m) => {
-      for (let i = 0; i < 6; i++) fork(m);
-    },
+    setup: forks(6),
     options: {},
     reasons: null,
   },
   {
     name: "a target whose pid_max is below an image pid",
-    setup: () => undefined,
+    setup: [],
     options: {},
     targetPidMax: 301,
     reasons: null,
@@ -147,60 +214,56 @@ export const CASES: CollisionCase[] = [
   {
     name: 'into a running container: every pid kept, the host\'s and the container\'s levels too',
     image: 'inside',
-    setup: (m) => void box(m),
+    setup: [box],
     options: { into: 'box', hostPids: true },
     reasons: null,
   },
   {
     name: 'a container-level pid held by a live task (a collision only at the second level)',
     image: 'inside',
-    setup: (m) => void fork(m, box(m)),
+    setup: [box, fork('box')],
     options: { into: 'box', hostPids: true },
     reasons: [collisionAtBox('eclone', 'task 2')],
   },
   {
     name: 'the same container-level collision through clone3',
     image: 'inside',
-    setup: (m) => void fork(m, box(m)),
+    setup: [box, fork('box')],
     options: { into: 'box', hostPids: true, via: 'clone3' },
     reasons: [collisionAtBox('clone3', 'task 2')],
   },
   {
     name: 'a container-level pid held by a zombie',
     image: 'inside',
-    setup: (m) => void libcOf(m.host, fork(m, box(m))).exit(0),
+    setup: [box, fork('box', 'child'), { do: 'exit', who: 'child' }],
     options: { into: 'box', hostPids: true },
     reasons: [collisionAtBox('eclone', 'zombie 2')],
   },
   {
     name: "a container-level pid held by a thread's tid",
     image: 'inside',
-    setup: (m) => void libcOf(m.host, box(m)).clone(THREAD, 0, 0, 0, 0),
+    setup: [box, { do: 'thread', by: 'box' }],
     options: { into: 'box', hostPids: true },
     reasons: [collisionAtBox('eclone', 'thread 2 of process 1')],
   },
   {
     name: 'a container-level pid held only as a process group id',
     image: 'inside',
-    setup: (m) => orphanGroup(m, box(m)),
+    setup: [box, ...orphanGroup('box')],
     options: { into: 'box', hostPids: true },
     reasons: [collisionAtBox('eclone', 'process group 2 (its leader is gone)'), 'pid 3 at level 1 (container box) (task 2/1 of the image) is held by task 3 in container box: eclone would fail with EBUSY'],
   },
   {
     name: 'a container-level pid held only as a session id',
     image: 'inside',
-    setup: (m) => orphanSession(m, box(m)),
+    setup: [box, ...orphanSession('box')],
     options: { into: 'box', hostPids: true },
     reasons: [collisionAtBox('eclone', 'session 2 (its leader is gone)'), 'pid 3 at level 1 (container box) (task 2/1 of the image) is held by task 3 in container box: eclone would fail with EBUSY'],
   },
   {
     name: 'collisions at the host level and at the container level together',
     image: 'inside',
-    setup: (m) => {
-      const init = box(m);
-      for (let i = 0; i < 11; i++) fork(m);
-      fork(m, init);
-    },
+    setup: [box, ...forks(11), fork('box')],
     options: { into: 'box', hostPids: true },
     reasons: [
       'host pid 13 (task 1 of the image) is held by task 13 on host t: eclone would fail with EBUSY',
@@ -212,34 +275,31 @@ export const CASES: CollisionCase[] = [
   {
     name: 'into a running container without --host-pids: the levels above are the target kernel\'s choice',
     image: 'inside',
-    setup: (m) => {
-      const init = box(m);
-      for (let i = 0; i < 4; i++) fork(m, init);
-    },
+    setup: [box, ...forks(4, 'box')],
     options: { into: 'box' },
     reasons: null,
   },
   {
     name: 'into a container that does not exist',
-    setup: () => undefined,
+    setup: [],
     options: { into: 'box' },
     reasons: ['--into box: no container of that name on host t'],
   },
   {
     name: 'into a container whose init has exited',
-    setup: (m) => void libcOf(m.host, box(m)).exit(0),
+    setup: [box, { do: 'exit', who: 'box' }],
     options: { into: 'box' },
     reasons: ["--into box: that container's init has exited, so its pid namespace takes no new processes"],
   },
   {
     name: '--host-pids needs an image from the same depth',
-    setup: (m) => void box(m),
+    setup: [box],
     options: { into: 'box', hostPids: true },
     reasons: ["--host-pids: the image's container sat at pid-namespace level 1 on its source, but would come back at level 2 inside container box, so its pids above the container have no counterpart to keep"],
   },
   {
     name: 'an existing container of the same name',
-    setup: (m) => void m.run('web', 'images/workloads/threads.wl', 'program main\n  sleep 100\nend\n'),
+    setup: [{ do: 'container', name: 'web' }],
     options: {},
     reasons: ['a container named web already exists on host t'],
   },

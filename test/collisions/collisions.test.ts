@@ -5,39 +5,21 @@
  * neither eclone nor clone3 can name the host's pids (kernel/pid_namespace.c create_pid_namespace,
  * v6.12), so those run on 2.6.32 hosts; a last case shows mainline's refusal.
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/container/machine.js';
-import { dumpContainer } from '../../src/image/dump.js';
 import { preflight, restoreAtomically } from '../../src/image/restore.js';
 import { RestoreError } from '../../src/image/restore-error.js';
 import type { KernelName } from '../../src/kernel/personality.js';
-import { CASES, IDLE, type CollisionCase } from './cases.js';
-import { libcOf } from '../../src/program/libc.js';
+import { buildOnModel, CASES, IDLE, type CollisionCase } from './cases.js';
+import { insideImage, nestedImage } from './images.js';
 
 /** kernelOf: the personality a case's hosts have (see above) */
 const kernelOf = (c: CollisionCase): KernelName => (c.image === 'inside' || c.options.into !== undefined ? '2.6.32' : 'mainline');
 
-function image(pidMaxSource?: number, kernel?: KernelName) {
-  const m = Machine.create('s', 'x86_64', pidMaxSource, kernel);
-  const c = m.run('web', 'images/workloads/nested.wl', readFileSync('images/workloads/nested.wl', 'utf8'));
-  m.scheduler.run(50);
-  return dumpContainer(m, c);
-}
-
-/** imageInside: the same container restored inside `box` (after ten other host processes) and checkpointed there. */
-function imageInside() {
-  const m = Machine.create('s', 'x86_64', undefined, '2.6.32');
-  for (let i = 0; i < 10; i++) libcOf(m.host, m.host.init).fork();
-  m.run('box', 'idle.wl', IDLE);
-  const { machine, container } = restoreAtomically(m, image(undefined, '2.6.32'), { into: 'box' });
-  return dumpContainer(machine, container);
-}
-
 describe('pid-collision regression suite', () => {
-  const img = image();
-  const old = image(undefined, '2.6.32');
-  const inside = imageInside();
+  const img = nestedImage();
+  const old = nestedImage('2.6.32');
+  const inside = insideImage('2.6.32');
 
   it('the inside image is what the cases assume: host pids 13..17, box-level pids 2..6, the same pids below', () => {
     expect(inside.base).toBe(2);
@@ -64,7 +46,7 @@ describe('pid-collision regression suite', () => {
     it(c.name, () => {
       const kernel = kernelOf(c);
       const target = Machine.create('t', 'x86_64', c.targetPidMax, kernel);
-      c.setup(target);
+      buildOnModel(target, c.setup);
       const before = JSON.stringify(target.host.snapshot());
       let reasons: string[] | null = null;
       const source = c.image === 'inside' ? inside : kernel === 'mainline' ? img : old;
@@ -106,14 +88,14 @@ describe('pid-collision regression suite', () => {
   });
 
   it('an image pid at or above the target pid_max is refused (2.6.32: one pid_max for every namespace)', () => {
-    const big = image(4_194_304, '2.6.32');
+    const big = nestedImage('2.6.32', 4_194_304);
     // give one task a pid above 32767 by checkpointing a churned container
     big.tasks[1]!.numbers[0] = 40_000;
     expect(preflight(Machine.create('t', 'x86_64', undefined, '2.6.32'), big)).toEqual([{ code: 'CKPT_PID_MAX', message: "the image uses pid 40000, not below host t's pid_max 32768" }]);
   });
 
   it('on mainline the container\'s namespaces have pid_max of their own: a pid above the host\'s is fine, one above PID_MAX_LIMIT is not', () => {
-    const big = image(4_194_304);
+    const big = nestedImage('mainline', 4_194_304);
     big.tasks[1]!.numbers[0] = 40_000;
     expect(preflight(Machine.create('t', 'x86_64'), big)).toEqual([]);
     big.pidNs[0]![4] = 5_000_000;

@@ -13,7 +13,7 @@ import { Machine } from '../../src/container/machine.js';
 import { archByName } from '../../src/arch/registry.js';
 import { dumpContainer } from '../../src/image/dump.js';
 import { findProblems, type TargetFacts } from '../../src/image/restore-preflight.js';
-import { levelOf, namespacesOf, parseNsLink, parseStatExitCode, parseStatus, pidHolders, procEnclosing, readProcess, readTree, scanProcesses, ProcError, type ProcProcess } from '../../src/linux/proc.js';
+import { asSeenFrom, levelOf, namespacesOf, parseNsLink, parseStatExitCode, parseStatus, pidHolders, procEnclosing, readProcess, readTree, scanProcesses, ProcError, type ProcProcess } from '../../src/linux/proc.js';
 
 function status(f: { name?: string; state?: string; tgid: number; pid: number; ppid: number; threads?: number; nspid: number[]; nstgid?: number[]; nspgid: number[]; nssid: number[] }): string {
   return [
@@ -127,6 +127,21 @@ describe('a made-up /proc', () => {
     expect(e.levelName(0)).toBe('host here');
     expect(e.levelName(1)).toBe('container a');
     expect(() => procEnclosing(all, 999, { host: 'here' })).toThrow(/no process lives in pid namespace 999/);
+  });
+
+  it('shows a namespace as its own /proc would: its processes and those below, pids and parents as it numbers them, a parent outside it as 0', () => {
+    const seen = asSeenFrom(scanProcesses(proc), 200);
+    expect(seen.map((p) => [p.procPid, p.pid, p.ppid, p.nspid, p.nspgid, p.nssid])).toEqual([
+      [60, 1, 0, [1], [0], [0]],
+      [61, 2, 1, [2], [2], [2]],
+      [63, 4, 1, [4], [2], [2]],
+      [64, 5, 2, [5, 1], [2, 0], [2, 0]],
+      [65, 6, 1, [6], [7], [7]],
+    ]);
+    expect(seen[1]!.threads.map((t) => [t.tid, t.nspid, t.children])).toEqual([[2, [2], []], [3, [3], [5]]]);
+    // seen from there, namespace 200 is level 0 and 300 inside it
+    expect(namespacesOf(seen).get(300)).toEqual({ inode: 300, level: 1, chain: [200, 300] });
+    expect(() => asSeenFrom(scanProcesses(proc), 999)).toThrow(/no process lives in pid namespace 999/);
   });
 
   it('gives a preflight the facts it lists collisions from: every taken pid, its level and its holder', () => {

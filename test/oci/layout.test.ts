@@ -240,3 +240,19 @@ describe('the layout lock', { timeout: 30_000 }, () => {
     expect([...checkLayout(l).keys()]).toEqual(['a']);
   });
 });
+
+describe('temporary files a killed writer left', { timeout: 30_000 }, () => {
+  it("the next export removes a dead writer's temporaries and keeps a live one's; the layout stays valid", async () => {
+    const l = join(dir, 'l');
+    await exportToLayout('images/golden/i386-nested.tar', { dir: l, tag: 'a' });
+    const blobs = join(l, 'blobs', 'sha256');
+    const gone = spawnSync('true').pid!;
+    const dead = [join(l, `.ckpt-${gone}-0a1b2c.tmp`), join(blobs, `.ckpt-${gone}-3d4e5f.tmp`)];
+    const live = join(blobs, `.ckpt-${process.pid}-abcdef.tmp`);
+    for (const f of [...dead, live]) writeFileSync(f, 'half a blob');
+    await exportToLayout('images/golden/ppc-nested.tar', { dir: l, tag: 'b' });
+    expect(readdirSync(l).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    expect(readdirSync(blobs).filter((f) => f.endsWith('.tmp'))).toEqual([`.ckpt-${process.pid}-abcdef.tmp`]);
+    expect([...checkLayout(l).keys()].sort()).toEqual(['a', 'b']);
+  });
+});

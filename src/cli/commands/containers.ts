@@ -1,11 +1,12 @@
 /** ckpt run, ps, step, logs, kill and rm: containers on a simulated host. */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Argv, CommandModule } from 'yargs';
+import type { CommandModule } from 'yargs';
 import type { Container } from '../../container/container.js';
 import type { Task } from '../../kernel/task.js';
 import type { CliContext } from '../context.js';
-import { containerOf, countOf, onHost, orCreateArch, storeOf, verb, withContainer, withHost, type HostArgs } from '../options.js';
+import { containerOf, countOf, declared, nameOf, onHost, orCreateArch, storeOf, verb, type HostArgs } from '../options.js';
+import { KILL, LOGS, PS, RM, RUN, STEP } from '../options/containers.js';
 import { counted } from '../counted.js';
 import { CliError, UsageError } from '../usage-error.js';
 import { refuse } from '../refused.js';
@@ -36,13 +37,7 @@ function signalOf(given: unknown): number {
 export function containerCommands(ctx: CliContext): CommandModule[] {
   return [
     verb<HostArgs & { ctr: string; workload: string; steps: number }>({
-      command: 'run <ctr> <workload>',
-      describe: 'Start a container running a workload file',
-      builder: (y: Argv) =>
-        withContainer(withHost(y))
-          .positional('workload', { type: 'string', demandOption: true, describe: 'workload file (images/workloads/README.md)' })
-          .option('steps', { type: 'string', requiresArg: true, default: '0', coerce: countOf('steps'), describe: 'run this many scheduler steps of this container after starting (N)' })
-          .example('$0 run web images/workloads/nested.wl --steps 100', 'start it and run 100 steps'),
+      ...declared(RUN, { ctr: nameOf('container'), steps: countOf('steps') }),
       handler: async (a) => {
         let text: string;
         try {
@@ -76,14 +71,7 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
       },
     }),
     verb<HostArgs & { ctr?: string; tree: boolean }>({
-      command: 'ps [ctr]',
-      describe: 'Show the tasks with every pid level, their ABI and wait state (--tree: as a tree)',
-      builder: (y: Argv) =>
-        withHost(y)
-          .positional('ctr', { type: 'string', describe: 'only this container' })
-          .option('tree', { type: 'boolean', default: false, describe: 'draw the process tree, threads under their process' })
-          .example('$0 ps web --json', 'one object per task, nspids host level first')
-          .example('$0 ps --tree', 'who started whom, every pid level shown'),
+      ...declared(PS),
       handler: async (a) => {
         if (a.host === LINUX) {
           const L = await linuxHost();
@@ -106,16 +94,7 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
       },
     }),
     verb<HostArgs & { ctr?: string; all: boolean; steps: number; untilIdle: boolean }>({
-      command: 'step [ctr]',
-      describe: 'Run a container (or every container) for some scheduler steps',
-      builder: (y: Argv) =>
-        withHost(y)
-          .positional('ctr', { type: 'string', describe: 'the container to run' })
-          .option('all', { type: 'boolean', default: false, describe: 'run every container on the host' })
-          .option('steps', { type: 'string', requiresArg: true, default: '1', coerce: countOf('steps'), describe: 'how many steps (one statement of one task each)' })
-          .option('until-idle', { type: 'boolean', default: false, describe: 'run until every task is blocked or gone' })
-          .example('$0 step web --steps 50', 'fifty statements of container web')
-          .example('$0 step --all --until-idle', 'everything, until nothing can run'),
+      ...declared(STEP, { steps: countOf('steps') }),
       handler: async (a) => {
         if (!a.ctr && !a.all) throw new UsageError('name a container or give --all');
         if (a.ctr && a.all) throw new UsageError('give a container or --all, not both');
@@ -139,9 +118,7 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
       },
     }),
     verb<HostArgs & { ctr: string }>({
-      command: 'logs <ctr>',
-      describe: "Print a container's console",
-      builder: (y: Argv) => withContainer(withHost(y)).example('$0 logs web', 'everything it printed'),
+      ...declared(LOGS, { ctr: nameOf('container') }),
       handler: async (a) => {
         const c = containerOf(a.host === LINUX ? (await linuxHost()).readMirror(storeOf(a)) : storeOf(a).read(a.host), a.ctr);
         if (a.json) ctx.out(JSON.stringify({ container: c.name, console: c.console.text }));
@@ -149,12 +126,7 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
       },
     }),
     verb<HostArgs & { ctr: string; signal: number }>({
-      command: 'kill <ctr>',
-      describe: "Send a signal to a container's init (from the host, an ancestor namespace)",
-      builder: (y: Argv) =>
-        withContainer(withHost(y))
-          .option('signal', { alias: 's', type: 'string', requiresArg: true, default: 'KILL', coerce: signalOf, describe: 'KILL, TERM, STOP, CONT, INT, HUP or a number' })
-          .example('$0 kill web --signal STOP', 'stop the whole container'),
+      ...declared(KILL, { ctr: nameOf('container'), signal: signalOf }),
       handler: async (a) => {
         const sig = a.signal;
         if (a.host === LINUX) {
@@ -180,12 +152,7 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
       },
     }),
     verb<HostArgs & { ctr: string; force: boolean }>({
-      command: 'rm <ctr>',
-      describe: 'Remove a container whose init has exited (--force kills it first)',
-      builder: (y: Argv) =>
-        withContainer(withHost(y))
-          .option('force', { type: 'boolean', default: false, describe: 'kill it first if it is still running' })
-          .example('$0 rm web --force', 'kill and remove'),
+      ...declared(RM, { ctr: nameOf('container') }),
       handler: async (a) => {
         const L = a.host === LINUX ? await linuxHost() : null;
         if (L) await L.requireLinux();

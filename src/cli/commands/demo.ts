@@ -2,11 +2,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Argv, CommandModule } from 'yargs';
+import type { CommandModule } from 'yargs';
 import { runDemo } from '../demo-scenario.js';
 import type { CliContext } from '../context.js';
 import { EXIT } from '../error-codes.js';
-import { countOf, verb, withCommon } from '../options.js';
+import { countOf, declared, verb } from '../options.js';
+import { DEMO } from '../options/demo.js';
 import { refuse } from '../refused.js';
 import { archByName, archNames } from '../../arch/registry.js';
 import { UsageError } from '../usage-error.js';
@@ -31,15 +32,7 @@ function archOf(option: string): (name: unknown) => string {
 
 export function demoCommand(ctx: CliContext): CommandModule {
   return verb<{ json: boolean; from: string; to: string; steps: number }>({
-    command: 'demo',
-    describe: 'Checkpoint a nested container on an i386 host and restore it, running, on an x86_64 host',
-    builder: (y: Argv) =>
-      withCommon(y)
-        .option('from', { type: 'string', requiresArg: true, default: 'i386', coerce: archOf('from'), describe: 'the source host architecture' })
-        .option('to', { type: 'string', requiresArg: true, default: 'x86_64', coerce: archOf('to'), describe: 'the target host architecture' })
-        .option('steps', { type: 'string', requiresArg: true, default: '60', coerce: countOf('steps'), describe: 'scheduler steps to run before the checkpoint (N)' })
-        .example('$0 demo', 'i386 -> x86_64, pids side by side')
-        .example('$0 demo --from s390 --to s390x --json', 'another compat pair, as JSON'),
+    ...declared(DEMO, { from: archOf('from'), to: archOf('to'), steps: countOf('steps') }),
     handler: (a) => {
       const d = runDemo(sampleWorkload(), a.from, a.to, a.steps);
       ctx.setExitCode(d.identical && d.collision.unchanged ? EXIT.OK : EXIT.FAILURE);

@@ -2,11 +2,12 @@
 import type { Argv, CommandModule } from 'yargs';
 import { archByName, archNames } from '../../arch/registry.js';
 import { pidMaxLimit } from '../../kernel/host.js';
-import { DEFAULT_KERNEL, KERNEL_NAMES, type KernelName } from '../../kernel/personality.js';
-import { PID_MAX_DEFAULT, PID_MAX_MIN } from '../../abi/limits.js';
+import type { KernelName } from '../../kernel/personality.js';
+import { PID_MAX_MIN } from '../../abi/limits.js';
 import type { Machine } from '../../container/machine.js';
 import type { CliContext } from '../context.js';
-import { countOf, nameOf, storeOf, verb, withCommon, type CommonArgs } from '../options.js';
+import { countOf, declared, nameOf, storeOf, verb, type CommonArgs } from '../options.js';
+import { HOST, HOST_CREATE, HOST_LIST, HOST_RM, HOST_SHOW } from '../options/host.js';
 import { counted } from '../counted.js';
 import { CliError, UsageError } from '../usage-error.js';
 
@@ -35,23 +36,16 @@ function summary(m: Machine) {
 }
 
 export function hostCommand(ctx: CliContext): CommandModule {
+  const host = declared(HOST);
   return {
-    command: 'host <action>',
-    describe: 'Create, list, show and remove simulated hosts',
+    command: host.command,
+    describe: host.describe,
     builder: (y: Argv) =>
-      y
+      host
+        .builder(y)
         .command(
           verb<CommonArgs & { name: string; arch: string; pidMax?: number; kernel: KernelName }>({
-          command: 'create <name>',
-          describe: 'Create a host of an architecture',
-          builder: (b: Argv) =>
-            withCommon(b)
-              .positional('name', { type: 'string', demandOption: true, coerce: nameOf('host') })
-              .option('arch', { type: 'string', demandOption: true, requiresArg: true, describe: `one of ${archNames().join(', ')} (aliases x86, powerpc)` })
-              .option('pid-max', { type: 'string', requiresArg: true, coerce: countOf('pid-max'), describe: `kernel.pid_max (${PID_MAX_MIN}..4194304 on 64-bit arches, ..32768 on 32-bit; default ${PID_MAX_DEFAULT})` })
-              .option('kernel', { type: 'string', default: DEFAULT_KERNEL, requiresArg: true, choices: [...KERNEL_NAMES], describe: 'the kernel personality: mainline (Linux 6.x rules, with eclone added) or 2.6.32 (the eclone era)' })
-              .example('$0 host create big --arch s390x --pid-max 4194304', 'a 64-bit s390 host with the largest pid space')
-              .example('$0 host create old --arch x86_64 --kernel 2.6.32', 'a host with the eclone era\'s rules'),
+          ...declared(HOST_CREATE, { name: nameOf('host'), 'pid-max': countOf('pid-max') }),
           handler: (a: CommonArgs & { name: string; arch: string; pidMax?: number; kernel: KernelName }) => {
             if (a.name === LINUX) throw new CliError('CKPT_HOST_EXISTS', 'host linux is the machine ckpt runs on, not a simulated host: it always exists (ckpt host show linux), so the name is reserved');
             const arch = archByName(a.arch);
@@ -67,9 +61,7 @@ export function hostCommand(ctx: CliContext): CommandModule {
         )
         .command(
           verb<CommonArgs>({
-          command: 'list',
-          describe: 'List hosts',
-          builder: (b: Argv) => withCommon(b).example('$0 host list --json', 'every host as JSON'),
+          ...declared(HOST_LIST),
           handler: async (a: CommonArgs) => {
             const store = storeOf(a);
             const hosts = [...store.list().filter((n) => n !== LINUX).map((n) => summary(store.read(n))), await realSummary(a)];
@@ -84,9 +76,7 @@ export function hostCommand(ctx: CliContext): CommandModule {
         )
         .command(
           verb<CommonArgs & { name: string }>({
-          command: 'show <name>',
-          describe: 'Show one host',
-          builder: (b: Argv) => withCommon(b).positional('name', { type: 'string', demandOption: true, coerce: nameOf('host') }).example('$0 host show default', 'its arch, clock and containers'),
+          ...declared(HOST_SHOW, { name: nameOf('host') }),
           handler: async (a: CommonArgs & { name: string }) => {
             const s = a.name === LINUX ? await realSummary(a) : summary(storeOf(a).read(a.name));
             if (a.json) return ctx.out(JSON.stringify(s));
@@ -101,9 +91,7 @@ export function hostCommand(ctx: CliContext): CommandModule {
         )
         .command(
           verb<CommonArgs & { name: string }>({
-          command: 'rm <name>',
-          describe: 'Remove a host and everything on it',
-          builder: (b: Argv) => withCommon(b).positional('name', { type: 'string', demandOption: true, coerce: nameOf('host') }).example('$0 host rm old', 'delete host old'),
+          ...declared(HOST_RM, { name: nameOf('host') }),
           handler: (a: CommonArgs & { name: string }) => {
             if (a.name === LINUX) throw new CliError('CKPT_HOST_EXISTS', 'host linux is the machine ckpt runs on and cannot be removed: remove its containers with ckpt rm CTR --host linux --force');
             storeOf(a).remove(a.name);

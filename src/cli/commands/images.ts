@@ -1,7 +1,7 @@
 /** ckpt dump, restore, check and inspect: checkpoint images. */
 import { LEGACY_KERNEL } from '../../kernel/personality.js';
 import { lstatSync, readFileSync, statSync } from 'node:fs';
-import type { Argv, CommandModule } from 'yargs';
+import type { CommandModule } from 'yargs';
 import { Machine } from '../../container/machine.js';
 import { ImageError } from '../../image/format.js';
 import type { ReadImage } from '../../image/image-file.js';
@@ -12,7 +12,8 @@ import { preflight, restoreAtomically, type RestoreOptions } from '../../image/r
 import { RestoreError } from '../../image/restore-error.js';
 import type { CliContext } from '../context.js';
 import { EXIT } from '../error-codes.js';
-import { containerOf, nameOf, orCreateArch, storeOf, verb, withCommon, withContainer, withHost, type CommonArgs, type HostArgs } from '../options.js';
+import { containerOf, declared, nameOf, orCreateArch, storeOf, verb, type CommonArgs, type HostArgs } from '../options.js';
+import { CHECK, DUMP, INSPECT, RESTORE } from '../options/images.js';
 import { BYTES, progressBar } from '../progress.js';
 import { counted } from '../counted.js';
 import { printable } from '../printable.js';
@@ -20,7 +21,7 @@ import { restorerIsPrivileged } from '../privilege.js';
 import { isLayoutReference } from '../../oci/reference.js';
 import { CliError } from '../usage-error.js';
 import { catchSignals, Interrupted, type CaughtSignals } from '../interrupts.js';
-import { COMPRESSIONS, describe, readImageInput, requireZstd, STDIO, writeImageOutput, type Compression } from '../image-io.js';
+import { describe, readImageInput, requireZstd, STDIO, writeImageOutput, type Compression } from '../image-io.js';
 
 interface RestoreArgs extends HostArgs {
   image: string;
@@ -57,18 +58,10 @@ function restoreOptions(a: RestoreArgs): RestoreOptions {
   return { ...(a.name ? { name: a.name } : {}), ...(a.into === undefined ? {} : { into: a.into }), hostPids: a.hostPids, via: a.via, privileged: restorerIsPrivileged(a.via) };
 }
 
-function withImage(y: Argv): Argv<unknown> {
-  // yargs hands a lone `-` over as an empty string
-  return y.positional('image', { type: 'string', demandOption: true, coerce: (s: string) => (s === '' ? STDIO : s), describe: 'the image file (plain, gzip or zstd), - for standard input, or oci:DIR[:TAG] in an OCI image layout' });
-}
-
-function withRestoreOptions(y: Argv): Argv<unknown> {
-  return withImage(withHost(y))
-    .option('name', { type: 'string', requiresArg: true, coerce: nameOf('container'), describe: "the container's name on the target (default: its name in the image)" })
-    .option('host-pids', { type: 'boolean', default: false, describe: "keep the pids at the levels above the container too: the host's, and with --into that container's (they must be free)" })
-    .option('into', { type: 'string', requiresArg: true, coerce: nameOf('container'), describe: 'restore inside this running container, as a container nested in it (its pid namespace is entered with setns)' })
-    .option('via', { choices: ['eclone', 'clone3'] as const, default: 'eclone' as const, describe: 'name the pids with eclone (oldest level first) or clone3 set_tid (innermost first)' });
-}
+// yargs hands a lone `-` over as an empty string
+const imageArg = (s: unknown): string => (s === '' ? STDIO : String(s));
+/** the checks of what restore and check take */
+const RESTORE_CHECKS = { image: imageArg, name: nameOf('container'), into: nameOf('container') };
 
 /** showsProgress: a bar only where a terminal can take it, and not when asked to be quiet or for JSON. */
 function showsProgress(a: CommonArgs): boolean {
@@ -142,17 +135,7 @@ interface DumpArgs extends HostArgs {
 export function imageCommands(ctx: CliContext): CommandModule[] {
   return [
     verb<DumpArgs>({
-      command: 'dump <ctr>',
-      describe: 'Checkpoint a container into an image file (-o - for stdout)',
-      builder: (y: Argv) =>
-        withContainer(withHost(y))
-          .option('output', { alias: 'o', type: 'string', requiresArg: true, describe: 'image file, or - for standard output (default: CTR.ckpt.tar)' })
-          .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'replace the output file if it exists' })
-          .option('leave-running', { type: 'boolean', default: false, describe: 'keep the container running after the dump' })
-          .option('embed-programs', { type: 'boolean', default: true, describe: 'store program text in the image, so it restores anywhere (--no-embed-programs: path and hash only)' })
-          .option('compress', { choices: COMPRESSIONS, default: 'none' as Compression, describe: 'compress the image (zstd needs the zstd program); restore reads either kind by itself' })
-          .example('$0 dump web -o web.tar --leave-running', 'checkpoint web and keep it running')
-          .example('$0 dump web -o - --compress zstd | ssh far ckpt restore -', 'move it to another machine'),
+      ...declared(DUMP, { ctr: nameOf('container') }),
       handler: async (a) => {
         const toStdout = a.output === STDIO;
         const out = a.output ?? defaultOutput(a.ctr, a.compress);
@@ -191,14 +174,7 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
       },
     }),
     verb<RestoreArgs>({
-      command: 'restore <image>',
-      describe: 'Restore a container from an image (- for stdin), with identical pids at every level of the container',
-      builder: (y: Argv) =>
-        withRestoreOptions(y)
-          .example('$0 restore web.tar --host big', 'bring web back on host big')
-          .example('$0 restore web.tar --via clone3 --host-pids', 'mainline clone3, host pids kept too')
-          .example('$0 restore web.tar --into pod --host-pids', 'inside running container pod, pids kept at every level')
-          .example('ckpt dump web -o - | $0 restore - --host other', 'straight from a dump'),
+      ...declared(RESTORE, RESTORE_CHECKS),
       handler: async (a) => {
         const signals = catchSignals();
         let read: ReadImage;
@@ -236,9 +212,7 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
       },
     }),
     verb<RestoreArgs>({
-      command: 'check <image>',
-      describe: 'Say whether an image would restore, and every reason if not; changes nothing',
-      builder: (y: Argv) => withRestoreOptions(y).example('$0 check web.tar --host big --host-pids', 'would it restore with host pids kept?'),
+      ...declared(CHECK, RESTORE_CHECKS),
       handler: async (a) => {
         const problems = await reasonsNotToRestore(a);
         ctx.setExitCode(problems.length === 0 ? EXIT.OK : EXIT.FAILURE);
@@ -250,12 +224,7 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
       },
     }),
     verb<CommonArgs & { image: string; tree: boolean }>({
-      command: 'inspect <image>',
-      describe: 'Show what an image holds',
-      builder: (y: Argv) =>
-        withImage(withCommon(y))
-          .option('tree', { type: 'boolean', default: false, describe: 'the task tree with every pid level' })
-          .example('$0 inspect web.tar --tree', 'who is in it, at every level'),
+      ...declared(INSPECT, { image: imageArg }),
       handler: async (a) => {
         const { entries, digests } = await readImage(a.image, a);
         const img = decodeImage(entries, null, digests);

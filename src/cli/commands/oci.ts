@@ -1,5 +1,5 @@
 /** ckpt export, import, push and pull: checkpoints as OCI artifacts, in image layouts and registries. */
-import type { Argv, CommandModule } from 'yargs';
+import type { CommandModule } from 'yargs';
 import { ImageError } from '../../image/format.js';
 import type { ReadImage } from '../../image/image-file.js';
 import { untar } from '../../image/archive.js';
@@ -8,7 +8,8 @@ import { formatLayoutReference, parseLayoutReference, parseRegistryReference, ty
 import { exportToLayout, importFromLayout, pullImage, pushImage, type Imported } from '../../oci/transfer.js';
 import type { CliContext } from '../context.js';
 import { counted } from '../counted.js';
-import { verb, withCommon, type CommonArgs } from '../options.js';
+import { declared, verb, type CommonArgs } from '../options.js';
+import { EXPORT, IMPORT, PULL, PUSH } from '../options/oci.js';
 import { UsageError } from '../usage-error.js';
 
 /** asUsage runs a reference parser, turning a bad reference into bad usage (exit 2). */
@@ -36,10 +37,6 @@ export async function readImageFromLayout(reference: string): Promise<ReadImage>
   return { entries: untar(bytes), digests: new Map() };
 }
 
-function withTls(y: Argv): Argv {
-  return y.option('tls-verify', { type: 'boolean', default: true, describe: 'require HTTPS with a trusted certificate (--no-tls-verify for a plain-HTTP registry such as one on 127.0.0.1)' });
-}
-
 function importedLine(verbName: string, from: string, to: string, r: Imported): string {
   return `${verbName} ${r.image.image.name} (${r.image.image.arch}, ${counted(r.image.image.tasks.length, 'task')}) from ${from} to ${to}, ${r.bytes} bytes, ${r.artifact.layer.digest}`;
 }
@@ -51,13 +48,7 @@ function importedJson(from: string, to: string, r: Imported): string {
 export function ociCommands(ctx: CliContext): CommandModule[] {
   return [
     verb<CommonArgs & { image: string; layout: string }>({
-      command: 'export <image> <layout>',
-      describe: 'Write an image into an OCI image layout (oci:DIR[:TAG], tag latest by default) as an OCI artifact',
-      builder: (y: Argv) =>
-        withCommon(y)
-          .positional('image', { type: 'string', demandOption: true, describe: 'the image file' })
-          .positional('layout', { type: 'string', demandOption: true, describe: 'oci:DIR or oci:DIR:TAG; DIR is created, or added to' })
-          .example('$0 export web.tar oci:ckpts:web-1', 'add web.tar to the layout in ./ckpts, tagged web-1'),
+      ...declared(EXPORT),
       handler: async (a) => {
         const ref = layoutArg(a.layout);
         const r = await exportToLayout(a.image, ref);
@@ -67,13 +58,7 @@ export function ociCommands(ctx: CliContext): CommandModule[] {
       },
     }),
     verb<CommonArgs & { layout: string; output: string }>({
-      command: 'import <layout>',
-      describe: 'Read a checkpoint out of an OCI image layout into an image file, checking every digest',
-      builder: (y: Argv) =>
-        withCommon(y)
-          .positional('layout', { type: 'string', demandOption: true, describe: 'oci:DIR or oci:DIR:TAG (without a tag: latest, or the only manifest)' })
-          .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'the image file to write' })
-          .example('$0 import oci:ckpts:web-1 -o web.tar', 'the image tagged web-1, as a file'),
+      ...declared(IMPORT),
       handler: async (a) => {
         const ref = layoutArg(a.layout);
         const r = await importFromLayout(ref, a.output);
@@ -81,13 +66,7 @@ export function ociCommands(ctx: CliContext): CommandModule[] {
       },
     }),
     verb<CommonArgs & { image: string; registry: string; tlsVerify: boolean }>({
-      command: 'push <image> <registry>',
-      describe: 'Push an image to a registry as an OCI artifact (needs skopeo)',
-      builder: (y: Argv) =>
-        withTls(withCommon(y))
-          .positional('image', { type: 'string', demandOption: true, describe: 'the image file' })
-          .positional('registry', { type: 'string', demandOption: true, describe: 'docker://REGISTRY/REPO:TAG' })
-          .example('$0 push web.tar docker://registry.example.com/ckpt/web:1', 'then pull it on another machine'),
+      ...declared(PUSH),
       handler: async (a) => {
         const target = registryArg(a.registry);
         const r = await pushImage(a.image, target, { tlsVerify: a.tlsVerify });
@@ -96,13 +75,7 @@ export function ociCommands(ctx: CliContext): CommandModule[] {
       },
     }),
     verb<CommonArgs & { registry: string; output: string; tlsVerify: boolean }>({
-      command: 'pull <registry>',
-      describe: 'Pull a checkpoint from a registry into an image file, checking every digest (needs skopeo)',
-      builder: (y: Argv) =>
-        withTls(withCommon(y))
-          .positional('registry', { type: 'string', demandOption: true, describe: 'docker://REGISTRY/REPO:TAG' })
-          .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'the image file to write' })
-          .example('$0 pull docker://registry.example.com/ckpt/web:1 -o web.tar', 'then: ckpt restore web.tar'),
+      ...declared(PULL),
       handler: async (a) => {
         const source = registryArg(a.registry);
         const r = await pullImage(source, a.output, { tlsVerify: a.tlsVerify });

@@ -1,0 +1,80 @@
+/**
+ * A real container and its mirror, made from a model image for the real dump's tests and bench: the
+ * real executor builds the image's tree as agents, each address space's mappings are mapped in one
+ * of its agents (where the kernel chooses) and the image's page bytes written there by the agent's
+ * own stores; the mirror is the model's restore of the same image.
+ */
+import { Indexer } from '../../src/codec/indexer.js';
+import { Machine } from '../../src/container/machine.js';
+import type { ContainerImage } from '../../src/image/container-image.js';
+import { planFor, restoreAtomically } from '../../src/image/restore.js';
+import type { MemoryMap } from '../../src/kernel/memory-map.js';
+import type { Task } from '../../src/kernel/task.js';
+import type { HelperSession } from '../../src/linux/helper.js';
+import type { RealMirror } from '../../src/linux/real-dump.js';
+import { executeOnLinux, parseReply, whatLinuxCannot } from '../../src/linux/real-executor.js';
+
+const MAP_PRIVATE_ANONYMOUS = 0x22;
+const PROT_WRITE = 2;
+
+export interface Built {
+  mirror: RealMirror;
+  /** each image task's pids at every level on this machine, outermost first */
+  nspids: Map<number, number[]>;
+  /** the machine pid of each image task */
+  pidOf: (i: number) => number;
+}
+
+/**
+ * build makes the image's tree on the real kernel, maps each address space's mappings in one of its
+ * agents (where the kernel chooses) and writes the image's page bytes there with the agents' own
+ * stores; the mirror is the model's restore of the same image.
+ */
+export async function build(h: HelperSession, image: ContainerImage): Promise<Built> {
+  const plan = planFor(Machine.create('t', 'x86_64'), image, { via: 'clone3' });
+  const cannot = whatLinuxCannot(plan, image);
+  if (cannot.length > 0) throw new Error(`the real executor cannot build this image: ${cannot.map((p) => p.message).join('; ')}`);
+  const made = await executeOnLinux(h, image, plan);
+  const op = async (agent: number, request: string): Promise<number> => {
+    const r = parseReply(await h.command(`op ${agent} ${request}`));
+    if (r.kind !== 'r' || r.errno) throw new Error(`op ${agent} ${request.slice(0, 40)}: ${JSON.stringify(r)}`);
+    return r.ret;
+  };
+  const real = new Map<string, number>(); // "mm:start" -> real address
+  for (const [k, [, vmas, refs]] of image.mms.entries()) {
+    const agent = image.tasks.findIndex((t) => t.mm === k && !t.exited);
+    if (vmas.length === 0 || agent < 0) continue;
+    for (const [start, end, prot] of vmas) {
+      const pages = refs.filter(([index]) => index * 4096 >= start && index * 4096 < end);
+      if (pages.length > 0 && !(prot & PROT_WRITE)) throw new Error('this test writes pages through the agent: a read-only mapping with pages is not covered');
+      const at = await op(agent, `mmap ${end - start} ${prot} ${MAP_PRIVATE_ANONYMOUS}`);
+      real.set(`${k}:${start}`, at);
+      for (const [index, page] of pages) {
+        const bytes = image.pages[page]![0];
+        // the non-zero runs, 1 KiB at most per request (a request is one line of at most 4 KiB)
+        for (let i = 0; i < bytes.length; ) {
+          if (bytes[i] === 0) {
+            i++;
+            continue;
+          }
+          let j = i;
+          while (j < bytes.length && j - i < 1024 && bytes[j] !== 0) j++;
+          await op(agent, `poke ${at + index * 4096 - start + i} ${Buffer.from(bytes.subarray(i, j)).toString('hex')}`);
+          i = j;
+        }
+      }
+    }
+  }
+  const { machine, container } = restoreAtomically(Machine.create('t', 'x86_64'), image, { via: 'clone3' });
+  const indexOf = new Map(image.tasks.map((t, i) => [t.numbers.join('/'), i]));
+  const mine = [...machine.host.tasks].filter((t) => container.init.pid.ns.isAncestorOf(t.pid.ns));
+  const mmIndex = new Indexer<MemoryMap>();
+  for (const t of mine) mmIndex.of(t.mm);
+  const tids = new Map<Task, number>(mine.map((t) => [t, made.nspids.get(indexOf.get(t.pid.numbers.slice(image.base).join('/'))!)![0]!]));
+  return {
+    mirror: { machine, container, tids, realAddress: (mm, vma) => real.get(`${mmIndex.of(mm)}:${vma.start}`) ?? vma.start },
+    nspids: made.nspids,
+    pidOf: (i) => made.nspids.get(i)![0]!,
+  };
+}
+

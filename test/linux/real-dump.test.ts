@@ -1,0 +1,217 @@
+/**
+ * The real dump: a container's tree is built as real processes from a model image (the real
+ * executor), the image's pages are written into the agents' own mappings, the model's restore of the
+ * same image is the mirror, and dumpReal of the real tree must give the image back (every record,
+ * every page; only `outer` becomes the machine's own pids), freezing with SIGSTOP or, for a
+ * container in a cgroup of its own, the cgroup v2 freezer. A process killed from outside, a pid or a
+ * stop the mirror does not have, and a mapping that is not there each stop the dump with the task's
+ * name; the processes are as they were afterwards. Needs root and the compiled helper; skipped with
+ * the reason otherwise. Every process made is killed and reaped.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Container } from '../../src/container/container.js';
+import { Machine } from '../../src/container/machine.js';
+import type { ContainerImage } from '../../src/image/container-image.js';
+import { dumpContainer } from '../../src/image/dump.js';
+import { decodeImage } from '../../src/image/image-codec.js';
+import { checkImage } from '../../src/image/image-consistency.js';
+import { imageChunks, readImageBytes } from '../../src/image/image-file.js';
+import { cgroup2Mount, cgroup2Of } from '../../src/linux/freeze.js';
+import { HelperSession, probeLinux } from '../../src/linux/helper.js';
+import { readProcess } from '../../src/linux/proc.js';
+import { dumpReal, type RealMirror } from '../../src/linux/real-dump.js';
+import { build, type Built } from './real-dump-build.js';
+import { parseReply } from '../../src/linux/real-executor.js';
+import { DAEMON, imageOf, REAPED, workload } from './restore-images.js';
+
+const support = await probeLinux();
+if (!support.ok) console.log(`test/linux: real dumps skipped: ${support.reason}`);
+
+/** withHelper runs `body` with a helper session and makes sure, after, that nothing it made is left. */
+async function withHelper<T>(body: (h: HelperSession) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'ckpt-real-dump-'));
+  const h = HelperSession.start(dir);
+  try {
+    return await body(h);
+  } finally {
+    await h.close();
+    rmSync(dir, { recursive: true, force: true });
+    for (let i = 0; i < 100 && h.leftovers().length > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(h.leftovers()).toEqual([]);
+  }
+}
+
+/** withoutOuter blanks the levels above the container: a real dump has the machine's own pids there */
+function withoutOuter(image: ContainerImage): ContainerImage {
+  return { ...image, tasks: image.tasks.map((t) => ({ ...t, outer: [] })) };
+}
+
+/** stopTheStopped stops, as the workload had, the processes the image has stopped (the real executor does not yet). */
+function stopTheStopped(image: ContainerImage, b: Built): void {
+  image.tasks.forEach((t, i) => {
+    if (t.leader === i && t.group.stopped && !t.exited) process.kill(b.pidOf(i), 'SIGSTOP');
+  });
+}
+
+/** snapshot: what /proc shows of every process of the image (states, pids, groups, children) */
+function snapshot(image: ContainerImage, b: Built): unknown {
+  return image.tasks.map((t, i) => (t.leader === i ? readProcess(b.pidOf(i)) : null));
+}
+
+async function settled(image: ContainerImage, b: Built): Promise<void> {
+  // a stop sent by the test reaches every thread a moment later
+  for (let n = 0; n < 200; n++) {
+    const ok = image.tasks.every((t, i) => t.leader !== i || t.exited || !t.group.stopped || readProcess(b.pidOf(i))!.threads.every((x) => x.state === 'T'));
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** checkDump: the real dump is the image again, and reads back through the image codec */
+function checkDump(image: ContainerImage, dumped: ContainerImage, b: Built, container: Container, machine: Machine): void {
+  expect(withoutOuter(dumped)).toEqual(withoutOuter(image));
+  expect(withoutOuter(dumped)).toEqual(withoutOuter(dumpContainer(machine, container)));
+  dumped.tasks.forEach((t, i) => expect(t.outer).toEqual(b.nspids.get(i)!.slice(0, image.base)));
+  checkImage(dumped);
+  // written and read back by the image reader, it is what the model's image reads back as
+  const readBack = (img: ContainerImage): ContainerImage => {
+    const file = readImageBytes(new Uint8Array(Buffer.concat(imageChunks(img))));
+    return withoutOuter(decodeImage(file.entries, () => undefined, file.digests));
+  };
+  expect(readBack(dumped)).toEqual(readBack(image));
+}
+
+describe.skipIf(!support.ok)(`dump of a real container${support.ok ? '' : ` (skipped: ${support.reason})`}`, () => {
+  const CASES: Array<[string, string, number]> = [
+    ['a zombie session leader whose member was forked with CLONE_PARENT', DAEMON, 8],
+    ['a session whose leader was reaped', REAPED, 12],
+    ['namespaces three levels deep', workload('nested'), 30],
+    ['pidcache', workload('pidcache'), 25],
+    ['threads', workload('threads'), 20],
+    ['jobs, a stopped job', workload('jobs'), 13],
+    ['churn', workload('churn'), 40],
+  ];
+  for (const [title, text, steps] of CASES) {
+    it(`${title}: the dump of the real tree is the image (SIGSTOP), and the processes are as they were`, { timeout: 60_000 }, async () => {
+      const image = imageOf(text, steps);
+      await withHelper(async (h) => {
+        const b = await build(h, image);
+        stopTheStopped(image, b);
+        await settled(image, b);
+        const before = snapshot(image, b);
+        const dump = await dumpReal(b.mirror, { leaveRunning: true, freezer: 'sigstop' });
+        expect(dump.freezer).toBe('sigstop');
+        checkDump(image, dump.image, b, b.mirror.container, b.mirror.machine);
+        expect(snapshot(image, b)).toEqual(before);
+      });
+    });
+  }
+
+  it("the memory is the processes' own: bytes written behind the mirror's back are in the image", { timeout: 60_000 }, async () => {
+    const image = imageOf(workload('pidcache'), 25);
+    await withHelper(async (h) => {
+      const b = await build(h, image);
+      const i = image.tasks.findIndex((t) => !t.exited && image.mms[t.mm]![2].length > 0);
+      const mm = image.tasks[i]!.mm;
+      const [, vmas, refs] = image.mms[mm]!;
+      const data = vmas.find((v) => v[4] === '[data]')!;
+      const [index, page] = refs.find(([n]) => n * 4096 === data[0])!;
+      const mirrorMm = [...b.mirror.tids.keys()].find((t) => t.pid.numbers.slice(image.base).join('/') === image.tasks[i]!.numbers.join('/'))!.mm;
+      const at = b.mirror.realAddress!(mirrorMm, { start: data[0], end: data[1], prot: data[2], shared: data[3], name: data[4] });
+      // one byte of a page the workload wrote, and one of a page it never wrote (the mirror has no such page)
+      for (const [offset, hex] of [[100, '5a'], [4096 + 7, 'a5']] as const) expect(parseReply(await h.command(`op ${i} poke ${at + offset} ${hex}`))).toMatchObject({ kind: 'r', errno: null });
+      const dump = await dumpReal(b.mirror, { leaveRunning: true, freezer: 'sigstop' });
+      const refsOut = new Map(dump.image.mms[mm]![2]);
+      const written = dump.image.pages[refsOut.get(index)!]![0];
+      expect(written[100]).toBe(0x5a);
+      expect([...written.subarray(0, 100)]).toEqual([...image.pages[page]![0].subarray(0, 100)]);
+      const fresh = dump.image.pages[refsOut.get(index + 1)!]![0];
+      expect(fresh[7]).toBe(0xa5);
+      expect(fresh.filter((x) => x !== 0).length).toBe(1);
+      checkImage(dump.image);
+    });
+  });
+
+  it('a container in a cgroup of its own is frozen with the cgroup v2 freezer', { timeout: 60_000 }, async () => {
+    const mount = cgroup2Mount();
+    if (!mount) return void console.log('test/linux: no cgroup v2 hierarchy is mounted: the freezer case is not run');
+    const image = imageOf(workload('nested'), 30);
+    await withHelper(async (h) => {
+      const b = await build(h, image);
+      const live = image.tasks.flatMap((t, i) => (t.leader === i && !t.exited ? [b.pidOf(i)] : []));
+      const home = cgroup2Of(live[0]!)!;
+      const dir = join(mount.at, `ckpt-test-${process.pid}-${Date.now()}`);
+      mkdirSync(dir);
+      try {
+        for (const pid of live) writeFileSync(join(dir, 'cgroup.procs'), String(pid));
+        const before = snapshot(image, b);
+        const dump = await dumpReal(b.mirror, { leaveRunning: true });
+        expect(dump.freezer).toBe('cgroup');
+        expect(dump.cgroup).toBe(dir);
+        expect(readFileSync(join(dir, 'cgroup.freeze'), 'utf8').trim()).toBe('0');
+        checkDump(image, dump.image, b, b.mirror.container, b.mirror.machine);
+        expect(snapshot(image, b)).toEqual(before);
+      } finally {
+        for (const pid of live) if (readProcess(pid)) writeFileSync(join(mount.at, home.slice(mount.root.length), 'cgroup.procs'), String(pid));
+        rmdirSync(dir);
+      }
+    });
+  });
+
+  it('without leaveRunning the container stays frozen until thaw', { timeout: 60_000 }, async () => {
+    const image = imageOf(workload('pidcache'), 25);
+    await withHelper(async (h) => {
+      const b = await build(h, image);
+      const dump = await dumpReal(b.mirror);
+      const live = image.tasks.flatMap((t, i) => (t.leader === i && !t.exited ? [b.pidOf(i)] : []));
+      expect(live.map((pid) => readProcess(pid)!.state)).toEqual(live.map(() => 'T'));
+      await dump.thaw();
+      await dump.thaw();
+      expect(live.map((pid) => readProcess(pid)!.state)).not.toContain('T');
+    });
+  });
+
+  it('a process killed from outside stops the dump, naming it; the others run on', { timeout: 60_000 }, async () => {
+    const image = imageOf(workload('nested'), 30);
+    await withHelper(async (h) => {
+      const b = await build(h, image);
+      const victim = image.tasks.findIndex((t, i) => t.leader === i && !t.exited && t.numbers.length > 1 && t.children.length === 0);
+      expect(victim).toBeGreaterThan(0);
+      process.kill(b.pidOf(victim), 'SIGKILL');
+      for (let n = 0; n < 200 && readProcess(b.pidOf(victim))?.state !== 'Z'; n++) await new Promise((r) => setTimeout(r, 10));
+      const name = `task ${image.tasks[victim]!.numbers.join('/')} of container ${image.name}`;
+      await expect(dumpReal(b.mirror, { freezer: 'sigstop' })).rejects.toThrow(new RegExp(`${name} \\(pid ${b.pidOf(victim)} on this machine\\) is a zombie on this machine but alive in the mirror: was it killed from outside\\?`));
+      const live = image.tasks.flatMap((t, i) => (t.leader === i && !t.exited && i !== victim ? [b.pidOf(i)] : []));
+      expect(live.map((pid) => readProcess(pid)!.state)).not.toContain('T');
+    });
+  });
+
+  it('a stop the mirror does not have, a mapping that is not there, processes the mirror has the other way round: each is named', { timeout: 60_000 }, async () => {
+    const image = imageOf(workload('jobs'), 13);
+    await withHelper(async (h) => {
+      const b = await build(h, image);
+      // the real executor does not stop the stopped job: the mirror says stopped, /proc says not
+      const stopped = image.tasks.findIndex((t, i) => t.leader === i && t.group.stopped && !t.exited);
+      expect(stopped).toBeGreaterThan(0);
+      await expect(dumpReal(b.mirror, { leaveRunning: true, freezer: 'sigstop' })).rejects.toThrow(`task ${image.tasks[stopped]!.numbers.join('/')} of container ${image.name} (pid ${b.pidOf(stopped)} on this machine) is not stopped on this machine but stopped in the mirror`);
+      stopTheStopped(image, b);
+      await settled(image, b);
+      // a mapping that the real process does not have
+      const realAddress = b.mirror.realAddress!;
+      const moved: RealMirror = { ...b.mirror, realAddress: (mm, vma) => (vma.name === '[data]' ? 0x10000 : realAddress(mm, vma)) };
+      await expect(dumpReal(moved, { leaveRunning: true, freezer: 'sigstop' })).rejects.toThrow(/the mapping \[data\] \(0x500000-0x502000\) of task [0-9/]+ of container box \(pid \d+ on this machine\) cannot be read: 0x10000 is not mapped on this machine/);
+      // a task whose real process is not the one the mirror names
+      const [first, second] = [...b.mirror.tids.keys()].filter((t) => t.group.leader === t && !t.exited).slice(1, 3);
+      const swapped = new Map(b.mirror.tids);
+      swapped.set(first!, b.mirror.tids.get(second!)!);
+      swapped.set(second!, b.mirror.tids.get(first!)!);
+      await expect(dumpReal({ ...b.mirror, tids: swapped }, { leaveRunning: true, freezer: 'sigstop' })).rejects.toThrow(/of container box \(pid \d+ on this machine\) has (pids|children) .* as the mirror has it/);
+      // after every refusal the processes run (or stay stopped) as before
+      const dump = await dumpReal(b.mirror, { leaveRunning: true, freezer: 'sigstop' });
+      expect(withoutOuter(dump.image)).toEqual(withoutOuter(image));
+    });
+  });
+});
