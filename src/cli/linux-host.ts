@@ -8,9 +8,14 @@
  * leaving them blocked on their FIFOs. Everything here happens under the
  * mirror's lock.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import type { Container } from '../container/container.js';
 import { Machine } from '../container/machine.js';
+import type { ContainerImage } from '../image/container-image.js';
+import { restoreOntoLinux } from '../linux/restore-onto-linux.js';
+import { dumpReal, type RealDump } from '../linux/real-dump.js';
+import type { Task } from '../kernel/task.js';
+import { problemsOnLinux } from '../linux/linux-check.js';
 import { AgentTable, linuxDirs } from '../linux/agents.js';
 import { machineArch } from '../linux/linux-facts.js';
 import { disagreement, forgetGone, mapIds, readReal } from '../linux/real-containers.js';
@@ -57,13 +62,64 @@ export function withTwin<T>(store: HostStore, work: (twin: Twin, m: Machine) => 
     const dirs = linuxDirs(store.root);
     const helper = SyncHelper.start(dirs.agents, dirs.base);
     try {
-      return work(new Twin(m, agents, helper), m);
+      const twin = new Twin(m, agents, helper);
+      const out = work(twin, m);
+      twin.syncMemory(withAgents(m, agents));
+      return out;
     } finally {
       helper.detach();
       forgetGone(agents, dirs.agents);
       agents.save();
     }
   });
+}
+
+/** withTwinAsync is withTwin for work that waits (a restore through the real executor). */
+export async function withTwinAsync<T>(store: HostStore, work: (twin: Twin, m: Machine) => Promise<T>): Promise<T> {
+  ensureMirror(store);
+  return store.updateAsync(LINUX_HOST, async (m) => {
+    const agents = AgentTable.load(store.root);
+    const dirs = linuxDirs(store.root);
+    const helper = SyncHelper.start(dirs.agents, dirs.base);
+    try {
+      const twin = new Twin(m, agents, helper);
+      const out = await work(twin, m);
+      twin.syncMemory(withAgents(m, agents));
+      return out;
+    } finally {
+      helper.detach();
+      forgetGone(agents, dirs.agents);
+      agents.save();
+    }
+  });
+}
+
+/** withAgents: the mirror's tasks whose real processes are there (one killed from outside is for ps to name) */
+function withAgents(m: Machine, agents: AgentTable): Task[] {
+  return [...m.host.tasks].filter((t) => agents.isSame(t.nspids[0]!));
+}
+
+/** dumpRealContainer checkpoints a container of the machine (real-dump.ts): the mirror's memory is in its processes first. */
+export async function dumpRealContainer(twin: Twin, m: Machine, c: Container, leaveRunning: boolean): Promise<RealDump> {
+  const tasks = m.tasksOf(c);
+  twin.syncMemory(tasks);
+  return dumpReal({ machine: m, container: c, tids: new Map(tasks.map((t) => [t, t.nspids[0]!])), realAddress: twin.realAddress(tasks) }, { leaveRunning });
+}
+
+/** ownUserNs: whether a process lives in a user namespace other than ckpt's own */
+function ownUserNs(pid: number): boolean {
+  return readlinkSync(`/proc/${pid}/ns/user`) !== readlinkSync('/proc/self/ns/user');
+}
+
+/** restoreReal restores an image onto the machine (restore-onto-linux.ts) and returns the container. */
+export function restoreReal(twin: Twin, m: Machine, image: ContainerImage, opts: { name?: string | undefined; into?: string | undefined; hostPids?: boolean }): Promise<Container> {
+  return restoreOntoLinux(m, image, twin.agents, twin.helper, { ...(opts.name ? { name: opts.name } : {}), ...(opts.into === undefined ? {} : { into: opts.into }), ...(opts.hostPids ? { hostPids: true } : {}), adoptPages: true, mapIds, ownUserNs });
+}
+
+/** realCheck lists every reason an image would not restore on the machine (clone3: the real kernel has no eclone). */
+export function realCheck(store: HostStore, image: ContainerImage, name: string | undefined) {
+  const m = readMirror(store);
+  return problemsOnLinux(image, { via: 'clone3', name: name ?? image.name, machine: { name: LINUX_HOST, hasContainer: (n) => m.containers.has(n) } });
 }
 
 /** startReal starts a container on the machine; returns it. */

@@ -38,6 +38,8 @@ export class AgentTable {
   private constructor(
     private readonly path: string,
     readonly byPid: Map<number, AgentEntry>,
+    /** for each process (by its machine pid), where each mirror mapping (by its start) lies in the real process */
+    readonly maps: Map<number, Map<number, number>>,
   ) {}
 
   /** load reads the table (an empty one when there is none yet). */
@@ -45,13 +47,13 @@ export class AgentTable {
     const { base, agents, table } = linuxDirs(root);
     mkdirSync(base, { recursive: true, mode: 0o700 });
     mkdirSync(agents, { recursive: true, mode: 0o700 });
-    let entries: Array<[number, AgentEntry]> = [];
+    let saved: { agents: Array<[number, AgentEntry]>; maps?: Array<[number, Array<[number, number]>]> } = { agents: [] };
     try {
-      entries = (JSON.parse(readFileSync(table, 'utf8')) as { agents: Array<[number, AgentEntry]> }).agents;
+      saved = JSON.parse(readFileSync(table, 'utf8')) as typeof saved;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${table} is unreadable: ${(e as Error).message}`);
     }
-    return new AgentTable(table, new Map(entries));
+    return new AgentTable(table, new Map(saved.agents), new Map((saved.maps ?? []).map(([pid, m]) => [pid, new Map(m)])));
   }
 
   /** freeId is the lowest agent id no task holds. */
@@ -59,6 +61,18 @@ export class AgentTable {
     const taken = new Set([...this.byPid.values()].map((e) => e.id));
     for (let id = 0; id < MAX_AGENT_ID; id++) if (!taken.has(id)) return id;
     throw new Error(`every one of the helper's ${MAX_AGENT_ID} agent ids is taken`);
+  }
+
+  /** freeRange is the lowest id from which `n` ids in a row are free (a restore numbers its processes in a row). */
+  freeRange(n: number): number {
+    const taken = new Set([...this.byPid.values()].map((e) => e.id));
+    for (let base = 0, run = 0; base + run < MAX_AGENT_ID; ) {
+      if (taken.has(base + run)) {
+        base += run + 1;
+        run = 0;
+      } else if (++run === n) return base;
+    }
+    throw new Error(`no ${n} agent ids in a row are free (the helper has ${MAX_AGENT_ID})`);
   }
 
   add(pid: number, id: number): void {
@@ -72,6 +86,7 @@ export class AgentTable {
   }
 
   save(): void {
-    writeFileAtomically(this.path, new TextEncoder().encode(JSON.stringify({ agents: [...this.byPid] })));
+    for (const pid of this.maps.keys()) if (!this.byPid.has(pid)) this.maps.delete(pid);
+    writeFileAtomically(this.path, new TextEncoder().encode(JSON.stringify({ agents: [...this.byPid], maps: [...this.maps].map(([pid, m]) => [pid, [...m]]) })));
   }
 }

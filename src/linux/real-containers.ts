@@ -133,14 +133,23 @@ export function realKill(root: string, m: Machine, c: Container, sig: number): v
   }
 }
 
+/** killIfThere sends SIGKILL; a process gone meanwhile (its namespace's init died first) is what was wanted */
+function killIfThere(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+  }
+}
+
 /** realRemove kills every real process of a container (its init's SIGKILL takes its namespace with it), waits until they are gone, and forgets them. */
-export function realRemove(root: string, m: Machine, c: Container): void {
-  const agents = AgentTable.load(root);
+export function realRemove(root: string, m: Machine, c: Container, table?: AgentTable): void {
+  const agents = table ?? AgentTable.load(root);
   const tasks = m.tasksOf(c);
   const initPid = c.init.nspids[0]!;
-  if (agents.isSame(initPid) && stateOf(initPid) !== 'Z') process.kill(initPid, 'SIGKILL');
+  if (agents.isSame(initPid) && stateOf(initPid) !== 'Z') killIfThere(initPid);
   // anything of the container still there (its init killed from outside): killed one by one
-  for (const pid of livingPids(agents, tasks)) if (pid !== initPid && stateOf(pid) !== 'Z') process.kill(pid, 'SIGKILL');
+  for (const pid of livingPids(agents, tasks)) if (pid !== initPid && stateOf(pid) !== 'Z') killIfThere(pid);
   const gone = (): boolean => livingPids(agents, tasks).every((p) => p === initPid && stateOf(p) === 'Z');
   if (!waitUntil(gone)) {
     const left = livingPids(agents, tasks).map((p) => `${p} (${stateOf(p)})`);

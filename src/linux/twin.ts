@@ -22,6 +22,8 @@ import { WNOHANG } from '../abi/wait.js';
 import { abiRegisters } from '../arch/reg-access.js';
 import type { Container } from '../container/container.js';
 import type { Machine } from '../container/machine.js';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import type { MemoryMap, Vma } from '../kernel/memory-map.js';
 import { syscallEntry } from '../kernel/syscall-table.js';
 import type { Task } from '../kernel/task.js';
 import { copyFromUser, getUserInts, u64At, viewOf } from '../kernel/uaccess.js';
@@ -49,6 +51,9 @@ export interface HelperLine {
 /** the syscalls whose effect is the kernel's state: the real process makes them first */
 const CHANGING = new Set<SyscallName>(['fork', 'clone', 'clone3', 'eclone', 'exit', 'exit_group', 'wait4', 'setsid', 'setpgid', 'setuid', 'unshare', 'setns', 'pidfd_open', 'kill']);
 
+const MAP_PRIVATE_ANONYMOUS = 0x22;
+const MAP_SHARED_ANONYMOUS = 0x21;
+
 /** clone flags the helper cannot pass on: they name memory of the caller (a TLS, tid words) or a pidfd slot */
 const MEMORY_FLAGS = CLONE_SETTLS | CLONE_PARENT_SETTID | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | CLONE_PIDFD | CLONE_VFORK;
 
@@ -64,8 +69,8 @@ export class Twin {
 
   constructor(
     readonly machine: Machine,
-    private readonly agents: AgentTable,
-    private readonly helper: HelperLine,
+    readonly agents: AgentTable,
+    readonly helper: HelperLine,
   ) {
     const model = machine.host;
     const syscall = (task: Task): void => this.syscall(task);
@@ -115,6 +120,52 @@ export class Twin {
     } finally {
       this.machine.scheduler.resumeRound(scheduler.pending());
     }
+  }
+
+  /**
+   * syncMemory makes the real processes hold the mirror's memory, for every live process among
+   * `tasks`: each mirror mapping gets an anonymous mapping of the same protection in the real
+   * process (the kernel picks where; the agent table remembers), and every page the mirror has
+   * is written there through /proc/PID/mem.
+   */
+  syncMemory(tasks: readonly Task[]): void {
+    const done = new Set<number>();
+    for (const t of tasks) {
+      const tgid = t.group.tgid.nr;
+      if (t.exited || done.has(tgid)) continue;
+      const leader = t.group.leader;
+      const writer = !leader.exited ? leader : t;
+      done.add(tgid);
+      const maps = this.agents.maps.get(tgid) ?? new Map<number, number>();
+      this.agents.maps.set(tgid, maps);
+      const pageSize = t.mm.pageSize;
+      const pages = t.mm.pageContents();
+      const fd = openSync(`/proc/${tgid}/task/${writer.nspids[0]}/mem`, 'r+');
+      try {
+        for (const vma of t.mm.mappings()) {
+          let real = maps.get(vma.start);
+          if (real === undefined) {
+            const r = parseReply(this.helper.command(`op ${this.agentOf(writer)} mmap ${vma.end - vma.start} ${vma.prot} ${vma.shared ? MAP_SHARED_ANONYMOUS : MAP_PRIVATE_ANONYMOUS}`));
+            if (r.kind !== 'r' || r.errno) throw new TwinError('CKPT_TWIN_DIVERGED', `the mapping ${vma.name} of task ${this.name(t)} cannot be made in its real process: ${show(r)}`);
+            real = r.ret;
+            maps.set(vma.start, real);
+          }
+          for (const [index, bytes] of pages) {
+            const addr = index * pageSize;
+            if (addr >= vma.start && addr < vma.end) writeSync(fd, bytes, 0, bytes.length, real + (addr - vma.start));
+          }
+        }
+      } finally {
+        closeSync(fd);
+      }
+    }
+  }
+
+  /** realAddress says where a mirror mapping of `mm` lies in its real process (for the real dump). */
+  realAddress(tasks: readonly Task[]): (mm: MemoryMap, vma: Vma) => number {
+    const owner = new Map<MemoryMap, number>();
+    for (const t of tasks) if (!owner.has(t.mm)) owner.set(t.mm, t.group.tgid.nr);
+    return (mm, vma) => this.agents.maps.get(owner.get(mm) ?? -1)?.get(vma.start) ?? vma.start;
   }
 
   /** syscall is the mirror's trap: real first for what changes the kernel, then the model, then the two compared. */
@@ -184,6 +235,9 @@ export class Twin {
         }
         if (!child) diverged(`a child with pids ${real.join('/')}`, modelAnswer());
         if (child.nspids.join(',') !== real.join(',')) diverged(`a child with pids ${real.join('/')}`, `pids ${child.nspids.join('/')}`);
+        // a new process has its parent's mappings where its parent has them
+        const parentMaps = this.agents.maps.get(task.group.tgid.nr);
+        if (child.group !== task.group && parentMaps) this.agents.maps.set(child.nspids[0]!, new Map(parentMaps));
         return;
       }
       case 'exit':
