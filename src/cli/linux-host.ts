@@ -20,7 +20,7 @@ import { AgentTable, linuxDirs } from '../linux/agents.js';
 import { machineArch } from '../linux/linux-facts.js';
 import { disagreement, forgetGone, mapIds, readReal } from '../linux/real-containers.js';
 import { SyncHelper } from '../linux/sync-helper.js';
-import { Twin } from '../linux/twin.js';
+import { Twin, TwinError } from '../linux/twin.js';
 import type { HostStore } from '../store/host-store.js';
 import { psRows, type PsRow } from './ps-view.js';
 
@@ -101,6 +101,7 @@ function withAgents(m: Machine, agents: AgentTable): Task[] {
 
 /** dumpRealContainer checkpoints a container of the machine (real-dump.ts): the mirror's memory is in its processes first. */
 export async function dumpRealContainer(twin: Twin, m: Machine, c: Container, leaveRunning: boolean): Promise<RealDump> {
+  if (c.init.exited) throw new TwinError('CKPT_DUMP_REFUSED', `container ${c.name} has ended: its init exited and the machine's init has reaped it, so its processes are gone; remove it with ckpt rm ${c.name} --host linux`);
   const tasks = m.tasksOf(c);
   twin.syncMemory(tasks);
   return dumpReal({ machine: m, container: c, tids: new Map(tasks.map((t) => [t, t.nspids[0]!])), realAddress: twin.realAddress(tasks) }, { leaveRunning });
@@ -112,8 +113,10 @@ function ownUserNs(pid: number): boolean {
 }
 
 /** restoreReal restores an image onto the machine (restore-onto-linux.ts) and returns the container. */
-export function restoreReal(twin: Twin, m: Machine, image: ContainerImage, opts: { name?: string | undefined; into?: string | undefined; hostPids?: boolean }): Promise<Container> {
-  return restoreOntoLinux(m, image, twin.agents, twin.helper, { ...(opts.name ? { name: opts.name } : {}), ...(opts.into === undefined ? {} : { into: opts.into }), ...(opts.hostPids ? { hostPids: true } : {}), adoptPages: true, mapIds, ownUserNs });
+export async function restoreReal(twin: Twin, m: Machine, image: ContainerImage, opts: { name?: string | undefined; into?: string | undefined; hostPids?: boolean }): Promise<Container> {
+  const c = await restoreOntoLinux(m, image, twin.agents, twin.helper, { ...(opts.name ? { name: opts.name } : {}), ...(opts.into === undefined ? {} : { into: opts.into }), ...(opts.hostPids ? { hostPids: true } : {}), adoptPages: true, mapIds, ownUserNs });
+  twin.followed(m.tasksOf(c).map((t) => twin.agents.byPid.get(t.nspids[0]!)!.id));
+  return c;
 }
 
 /** realCheck lists every reason an image would not restore on the machine (clone3: the real kernel has no eclone). */

@@ -36,7 +36,7 @@ import { parseReply, type Reply } from './real-executor.js';
 export class TwinError extends Error {
   override readonly name = 'TwinError';
   constructor(
-    readonly code: 'CKPT_TWIN_DIVERGED' | 'CKPT_UNSUPPORTED' | 'CKPT_CONTAINER_FAILED' | 'CKPT_NO_REAL_KERNEL',
+    readonly code: 'CKPT_TWIN_DIVERGED' | 'CKPT_UNSUPPORTED' | 'CKPT_CONTAINER_FAILED' | 'CKPT_NO_REAL_KERNEL' | 'CKPT_DUMP_REFUSED',
     message: string,
   ) {
     super(message);
@@ -76,6 +76,11 @@ export class Twin {
     const syscall = (task: Task): void => this.syscall(task);
     // the model host itself, but for its trap: the interpreter enters through this one
     this.host = new Proxy(model, { get: (target, key) => (key === 'syscall' ? syscall : Reflect.get(target, key)) }) as InterpreterHost;
+  }
+
+  /** followed notes agents this command's helper made itself (a restore's), which it follows without an attach. */
+  followed(ids: Iterable<number>): void {
+    for (const id of ids) this.attached.add(id);
   }
 
   /** agentOf is the agent id of a task's real process. */

@@ -6,7 +6,8 @@
  * step, logs, kill and rm on real processes; ps --json and the console at
  * every checkpoint identical, at the container's levels, to the same
  * workload on a model host; ps matches /proc; a process killed from outside
- * is named; rm leaves no process and no FIFO behind. Needs root and the
+ * is named; rm leaves no process and no FIFO behind; an image moves model
+ * host → real processes → model host and runs on as the model straight through. Needs root and the
  * compiled helper; skipped with the reason otherwise.
  */
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -98,6 +99,46 @@ describe.skipIf(why !== null)(`the command line on --host linux${why ? ` (skippe
     },
     120_000,
   );
+
+  it.each(['nested', 'pidcache', 'threads', 'jobs'])(
+    '%s: model host → real processes → model host, with the pids and console of the model straight through',
+    async (w) => {
+      const ref = `ref-${w}`;
+      const back = `back-${w}`;
+      const image = (n: number) => join(root, `${w}-${n}.tar`);
+      const same = async (a: string, b: string) => {
+        const [x, y] = [await json(`ps ${w} --host ${a}`), await json(`ps ${w} --host ${b}`)];
+        expect(x.code).toBe(0);
+        expect(inside(x.value as Row[])).toEqual(inside(y.value as Row[]));
+        expect((await json(`logs ${w} --host ${a}`)).value).toEqual((await json(`logs ${w} --host ${b}`)).value);
+      };
+      for (const h of [ref, back]) expect((await ckpt(`host create ${h} --arch x86_64`)).code).toBe(0);
+      expect((await ckpt(`run ${w} ${WORKLOADS}/${w}.wl --host ${ref} --steps 15`)).code).toBe(0);
+      expect((await ckpt(`dump ${w} --host ${ref} -o ${image(1)} --leave-running`)).code).toBe(0);
+      expect((await ckpt(`check ${image(1)} --host linux`)).out).toBe(`${image(1)} would restore on host linux`);
+      expect((await ckpt(`restore ${image(1)} --host linux`)).out).toMatch(new RegExp(`^restored ${w} on the machine \\(--host linux\\) with clone3: `));
+      await same('linux', ref);
+      // (not so far that the init exits: a container whose init the machine's init has reaped has nothing left to dump)
+      for (const h of ['linux', ref]) expect((await ckpt(`step ${w} --steps 5 --host ${h}`)).code).toBe(0);
+      await same('linux', ref);
+      expect((await ckpt(`dump ${w} --host linux -o ${image(2)}`)).code).toBe(0);
+      expect(await box.processes()).toEqual([]);
+      expect((await ckpt(`restore ${image(2)} --host ${back}`)).code).toBe(0);
+      for (const h of [back, ref]) expect((await ckpt(`step ${w} --steps 20 --host ${h}`)).code).toBe(0);
+      await same(back, ref);
+    },
+    120_000,
+  );
+
+  it('refuses to dump a container whose init has exited, saying why', async () => {
+    const file = join(root, 'brief.wl');
+    await box.sh(`printf 'program main\\n  exit_group(3)\\nend\\n' > ${file}`);
+    expect((await ckpt(`run brief ${file} --host linux --steps 5`)).code).toBe(0);
+    const dump = await ckpt(`dump brief --host linux -o ${join(root, 'brief.tar')}`);
+    expect(dump.code).toBe(1);
+    expect(dump.out).toBe("ckpt: container brief has ended: its init exited and the machine's init has reaped it, so its processes are gone; remove it with ckpt rm brief --host linux [CKPT_DUMP_REFUSED]");
+    expect((await ckpt('rm brief --host linux')).code).toBe(0);
+  }, 60_000);
 
   it('names a process killed from outside ckpt, and rm --force still removes everything', async () => {
     expect((await ckpt(`run victim ${WORKLOADS}/pidcache.wl --host linux --steps 10`)).code).toBe(0);
