@@ -52,46 +52,34 @@ export function readMirror(store: HostStore): Machine {
 }
 
 /**
- * withTwin runs `work` on the mirror with a helper attached: the mirror is saved when `work` returns,
- * the agent table always (the real processes exist whether or not the mirror could follow them).
+ * withTwin runs `work` on the mirror with a helper attached: the mirror is saved when `work` returns
+ * (the real processes then hold the mirror's memory), the agent table always (the real processes
+ * exist whether or not the mirror could follow them). `quit` ends the helper killing and reaping all
+ * it follows (the demo's); else it detaches, leaving the agents for the next command.
  */
-export function withTwin<T>(store: HostStore, work: (twin: Twin, m: Machine) => T): T {
+export async function withTwin<T>(store: HostStore, work: (twin: Twin, m: Machine) => T | Promise<T>, end: 'detach' | 'quit' = 'detach'): Promise<T> {
   ensureMirror(store);
-  return store.update(LINUX_HOST, (m) => {
-    const agents = AgentTable.load(store.root);
-    const dirs = linuxDirs(store.root);
-    const helper = SyncHelper.start(dirs.agents, dirs.base);
-    try {
-      const twin = new Twin(m, agents, helper);
-      const out = work(twin, m);
-      twin.syncMemory(withAgents(m, agents));
-      return out;
-    } finally {
-      helper.detach();
-      forgetGone(agents, dirs.agents);
-      agents.save();
-    }
-  });
-}
-
-/** withTwinAsync is withTwin for work that waits (a restore through the real executor). */
-export async function withTwinAsync<T>(store: HostStore, work: (twin: Twin, m: Machine) => Promise<T>): Promise<T> {
-  ensureMirror(store);
-  return store.updateAsync(LINUX_HOST, async (m) => {
-    const agents = AgentTable.load(store.root);
-    const dirs = linuxDirs(store.root);
-    const helper = SyncHelper.start(dirs.agents, dirs.base);
-    try {
-      const twin = new Twin(m, agents, helper);
-      const out = await work(twin, m);
-      twin.syncMemory(withAgents(m, agents));
-      return out;
-    } finally {
-      helper.detach();
-      forgetGone(agents, dirs.agents);
-      agents.save();
-    }
-  });
+  let helper: SyncHelper | null = null;
+  try {
+    return await store.updateAsync(LINUX_HOST, async (m) => {
+      const agents = AgentTable.load(store.root);
+      const dirs = linuxDirs(store.root);
+      const h = (helper = SyncHelper.start(dirs.agents, dirs.base));
+      try {
+        const twin = new Twin(m, agents, h);
+        const out = await work(twin, m);
+        twin.syncMemory(withAgents(m, agents));
+        return out;
+      } finally {
+        if (end === 'quit') h.quit();
+        else h.detach();
+        forgetGone(agents, dirs.agents);
+        agents.save();
+      }
+    });
+  } finally {
+    await (helper as SyncHelper | null)?.exited();
+  }
 }
 
 /** withAgents: the mirror's tasks whose real processes are there (one killed from outside is for ps to name) */

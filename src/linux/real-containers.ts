@@ -27,7 +27,7 @@ export async function linuxUnavailable(): Promise<string | null> {
 /** requireLinux refuses a command on --host linux when real containers cannot run here. */
 export async function requireLinux(): Promise<void> {
   const why = await linuxUnavailable();
-  if (why) throw new TwinError('CKPT_NO_REAL_KERNEL', `--host linux cannot run real containers here: ${why}`);
+  if (why) throw new TwinError('CKPT_NO_REAL_KERNEL', `real containers cannot run on this machine: ${why}`);
 }
 
 /** identity uid and gid maps for a container's user namespace: root in it is root outside (the helper runs as root) */

@@ -112,6 +112,11 @@ export class SyncHelper {
     }
     closeSync(this.toHelper);
     closeSync(this.fromHelper);
-    this.child.unref();
+  }
+
+  /** exited resolves once the helper has exited and Node has reaped it (else it would be left a zombie for the machine's init). */
+  exited(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return Promise.resolve();
+    return new Promise((done) => this.child.once('exit', () => done()));
   }
 }

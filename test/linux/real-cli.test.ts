@@ -10,12 +10,14 @@
  * host → real processes → model host and runs on as the model straight through. Needs root and the
  * compiled helper; skipped with the reason otherwise.
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { execa } from 'execa';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { linuxUnavailable } from '../../src/linux/real-containers.js';
 import { Sandbox } from './sandbox.js';
+import { ckptIn } from '../cli/run-ckpt.js';
 
 const why = Sandbox.unavailable() ?? (await linuxUnavailable());
 if (why) console.log(`test/linux: --host linux skipped: ${why}`);
@@ -181,3 +183,56 @@ describe.skipIf(why !== null)(`the command line on --host linux${why ? ` (skippe
     expect(await box.processes()).toEqual([]);
   }, 60_000);
 });
+
+describe.skipIf(why !== null)(`ckpt demo --real${why ? ` (skipped: ${why})` : ''}`, () => {
+  /**
+   * what the demo could have left: a helper or agent (they run the helper's command line, which names the
+   * demo's directory), or a helper not reaped (a zombie child of this process)
+   */
+  const leftovers = (): number[] =>
+    readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .filter((d) => {
+        try {
+          const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+          const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+          return readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('ckpt-demo-real-') || (ppid === process.pid && stat.includes('(ckpt-helper)'));
+        } catch {
+          return false;
+        }
+      })
+      .map(Number);
+
+  it('without the privilege to make pid namespaces says in one line what is missing, and exits 1', async () => {
+    const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+    if (!setpriv) return console.log('test/linux: demo --real without privilege skipped: no setpriv (util-linux)');
+    const root = mkdtempSync(join(tmpdir(), 'ckpt-demo-real-test-'));
+    try {
+      const r = await execa(setpriv, ['--bounding-set=-all', '--inh-caps=-all', '--ambient-caps=-all', '--', process.execPath, CKPT, 'demo', '--real', '--root', root], { reject: false });
+      expect(r.exitCode).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.split('\n')).toEqual([expect.stringMatching(/^ckpt: real containers cannot run on this machine: .+ \[CKPT_NO_REAL_KERNEL\]$/)]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('goes model host → real processes → model host with the same pids, /proc agreeing, and leaves nothing', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'ckpt-demo-real-test-'));
+    try {
+      const r = await ckptIn(root, ['demo', '--real', '--json']);
+      expect(r.code).toBe(0);
+      const d = JSON.parse(r.out) as { identical: boolean; sameConsole: boolean; rows: Array<{ model: number[]; real: number[]; procNSpid: string; back: number[] }> };
+      expect(d.identical && d.sameConsole).toBe(true);
+      for (const row of d.rows) {
+        expect(row.procNSpid).toBe(row.real.join(' '));
+        expect(row.real.slice(1)).toEqual(row.model.slice(1));
+      }
+      expect(d.rows.filter((row) => row.back.length > 0).length).toBeGreaterThan(0);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+    expect(leftovers()).toEqual([]);
+  }, 60_000);
+});
+

@@ -50,7 +50,7 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
         if (a.host === LINUX) {
           const L = await linuxHost();
           await L.requireLinux();
-          const real = L.withTwin(storeOf(a), (twin) => {
+          const real = await L.withTwin(storeOf(a), (twin) => {
             const c = L.startReal(twin, a.ctr, path, text);
             const ran = a.steps > 0 ? twin.run(a.steps, inContainer(c)) : 0;
             return { container: a.ctr, host: LINUX, initPid: c.init.pid.nr, nspids: c.init.nspids, steps: ran };
@@ -101,7 +101,7 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
         if (a.host === LINUX) {
           const L = await linuxHost();
           await L.requireLinux();
-          const real = L.withTwin(storeOf(a), (twin, m) => {
+          const real = await L.withTwin(storeOf(a), (twin, m) => {
             const only = a.ctr ? inContainer(containerOf(m, a.ctr)) : () => true;
             const ran = twin.run(a.untilIdle ? 1_000_000 : a.steps, only);
             return { steps: ran, clock: m.host.clock };

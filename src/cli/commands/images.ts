@@ -152,7 +152,7 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
           const L = a.host === LINUX ? await linuxHost() : null;
           if (L) await L.requireLinux();
           info = L
-            ? await L.withTwinAsync(storeOf(a), async (twin, m) => {
+            ? await L.withTwin(storeOf(a), async (twin, m) => {
                 const c = containerOf(m, a.ctr);
                 const { image: img } = await L.dumpRealContainer(twin, m, c, a.leaveRunning);
                 const size = await writeImageOutput(out, img, { embedPrograms: a.embedPrograms, compress: a.compress, signal: signals.signal });
@@ -203,7 +203,7 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
           await L.requireLinux();
           let real;
           try {
-            real = await L.withTwinAsync(storeOf(a), async (twin, m) => {
+            real = await L.withTwin(storeOf(a), async (twin, m) => {
               const img = decodeImage(read.entries, resolverFor(m), read.digests);
               const c = await L.restoreReal(twin, m, img, a);
               return { container: c.name, host: LINUX, via: 'clone3', tasks: m.tasksOf(c).length, initPid: c.init.pid.nr };
@@ -312,7 +312,7 @@ async function reasonsNotToRestore(a: RestoreArgs): Promise<Problem[]> {
       problems.push(...(e.problems ?? [{ code: e.code, message: e.message }]));
     }
     const why = await L.linuxUnavailable();
-    if (why) return [...problems, { code: 'CKPT_NO_REAL_KERNEL', message: `--host linux cannot run real containers here: ${why}` }];
+    if (why) return [...problems, { code: 'CKPT_NO_REAL_KERNEL', message: `real containers cannot run on this machine: ${why}` }];
     return [...problems, ...L.realCheck(store, img, a.name)];
   }
   const m = store.exists(a.host) ? store.read(a.host) : null;
