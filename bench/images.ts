@@ -2,9 +2,10 @@
  * Figures for checkpoint/restore: a 10,000-task container (3 levels) dumped
  * and restored through the CLI; the in-model restore rate of a
  * 100,000-task image; and 512 MiB of distinct pages dumped and restored,
- * against cat copying the same bytes on the same disk.
+ * against a durable copy of the same bytes on the same disk (cat, then
+ * sync of the copy).
  */
-import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync, statSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execaSync } from 'execa';
@@ -123,12 +124,17 @@ export async function pageFigures(): Promise<Figure[]> {
       const img = decodeImage(entries, () => 'program main\n  sleep 100000000\nend\n', digests);
       restoreAtomically(Machine.create('t', 'x86_64'), img, { adoptPages: true }); // as ckpt restore does
     }, 2);
-    const copy = join(root, 'copy');
-    writeFileSync(copy, '');
-    // best of three, as ckpt's own figures are best of two: the baseline at its fastest
-    const cat = time(() => void execaSync('sh', ['-c', `cat '${file}' > '${copy}'`]), 3);
+    // best of three, as ckpt's own figures are best of two: the baseline at its fastest. A dump
+    // makes its image durable before renaming it into place, so the copy is made durable too; and
+    // each copy is a new file, as each dump is (rewriting a file just written is several times
+    // faster on this kind of disk, which would flatter neither side).
+    let copies = 0;
+    const cat = time(() => {
+      const copy = join(root, `copy-${++copies}`);
+      execaSync('sh', ['-c', `cat '${file}' > '${copy}' && sync '${copy}'`]);
+    }, 3);
     const size = statSync(file).size;
-    const catFigure = { name: 'cat copying the same bytes on the same disk', value: size / cat / 1e6, unit: 'MB/s' };
+    const catFigure = { name: 'cat then sync copying the same bytes on the same disk', value: size / cat / 1e6, unit: 'MB/s' };
     // Two costs ckpt must pay and cat does not, measured alone: fresh memory for the restored
     // pages (one page fault per 4 KiB), and making the image durable before it is renamed into place.
     const faults = time(() => void new Uint8Array(size).fill(1), 2);
@@ -140,7 +146,7 @@ export async function pageFigures(): Promise<Figure[]> {
       closeSync(fd);
     }, 1);
     return [
-      { name: 'dump + restore of 512 MiB of distinct pages', value: (2 * size) / (dump + restore) / 1e6, unit: 'MB/s', target: { atLeast: 0.5, of: 'ratio', text: '>= 0.5x cat' }, baseline: catFigure },
+      { name: 'dump + restore of 512 MiB of distinct pages', value: (2 * size) / (dump + restore) / 1e6, unit: 'MB/s', target: { atLeast: 0.8, of: 'ratio', text: '>= 0.8x cat then sync' }, baseline: catFigure },
       { name: 'pages: touching 512 MiB of fresh memory alone', value: size / faults / 1e6, unit: 'MB/s', baseline: catFigure },
       { name: 'pages: writing and fsyncing 512 MiB alone', value: size / fsync / 1e6, unit: 'MB/s', baseline: catFigure },
     ];

@@ -6,7 +6,7 @@ export interface Figure {
   unit: string;
   baseline?: { name: string; value: number; unit: string };
   ratio?: number;
-  /** what the issue asks of the figure: at least `atLeast` of its value, or of its ratio to the baseline */
+  /** what the issue asks of the figure: at least `atLeast` (at most `atMost`) of its value, or of its ratio to the baseline */
   target?: Target;
   /** whether this run met the target (set when the figure is recorded) */
   met?: boolean;
@@ -15,7 +15,9 @@ export interface Figure {
 }
 
 export interface Target {
-  atLeast: number;
+  /** the least the value (or ratio) may be; or, for a time or a size, atMost: the most */
+  atLeast?: number;
+  atMost?: number;
   of: 'value' | 'ratio';
   /** the target as the issue states it, e.g. ">= 500,000 calls/s" */
   text: string;
@@ -24,7 +26,7 @@ export interface Target {
 /** targetMet reports whether `f`'s value, or its ratio to its baseline, reaches its target. */
 export function targetMet(f: Figure, target: Target): boolean {
   const measured = target.of === 'value' ? f.value : f.baseline ? f.value / f.baseline.value : NaN;
-  return measured >= target.atLeast;
+  return (target.atLeast === undefined || measured >= target.atLeast) && (target.atMost === undefined || measured <= target.atMost);
 }
 
 /** time returns the seconds `fn` takes, the best of `runs`. */

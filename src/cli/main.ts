@@ -160,7 +160,9 @@ async function verbHelp(entry: VerbEntry, args: readonly string[], at: number): 
   const [{ SPECS }, { renderHelp }] = await Promise.all([import('./options/all.js'), import('./options/render-help.js')]);
   const spec = SPECS[entry.name];
   if (!spec) throw new Error(`verb ${entry.name} is in the table but has no options declared in src/cli/options`);
-  const sub = spec.subcommands?.find((s) => s.name === args.slice(at + 1).find((a) => !a.startsWith('-')));
+  // the first word after the verb that names a sub-verb, so that a value before it (--root DIR) is passed over
+  const word = args.slice(at + 1).find((a) => spec.subcommands?.some((s) => s.name === a));
+  const sub = spec.subcommands?.find((s) => s.name === word);
   return sub ? renderHelp([entry.name, sub.name], sub, helpWidth()) : renderHelp([entry.name], spec, helpWidth());
 }
 

@@ -73,6 +73,8 @@ export function verb<A>(def: { command: string; describe: string; builder: (y: A
 /** containerOf finds a container on a host, or says which ones the host has. */
 export function containerOf(m: Machine, name: string): Container {
   const c = m.containers.get(name);
-  if (!c) throw new CliError('CKPT_NO_CONTAINER', `no container ${name} on host ${m.name}${m.containers.size ? ` (it has: ${[...m.containers.keys()].join(', ')})` : ''}`);
+  // the host's other containers may not have been loaded (a command loads only those it names)
+  const names = [...m.containers.keys(), ...m.unloaded];
+  if (!c) throw new CliError('CKPT_NO_CONTAINER', `no container ${name} on host ${m.name}${names.length ? ` (it has: ${names.join(', ')})` : ''}`);
   return c;
 }

@@ -1,10 +1,12 @@
 /**
  * VERBS: every verb of the command line, in the order --help lists them.
- * A verb's code is imported only when that verb runs, so `ckpt --help` and
- * `ckpt --version` load none of them. To add a verb, add a row: its name,
- * its usage and one-line description (for the top-level help), and `load`,
- * which imports its module and returns its yargs command module(s); a module
- * that defines several verbs returns them all and the one named is taken.
+ * A verb's code is imported only when that verb runs, so `ckpt --help`,
+ * `ckpt --version` and `ckpt VERB --help` (rendered from the verb's options
+ * as data, src/cli/options) load none of them. To add a verb, add a row: its
+ * name, its usage and one-line description (for the top-level help), and
+ * `load`, which imports its module and returns its yargs command module(s);
+ * a module that defines several verbs returns them all and the one named is
+ * taken. Its options go in src/cli/options (and options/all.ts).
  */
 import type { CommandModule } from 'yargs';
 import type { CliContext } from './context.js';

@@ -22,6 +22,8 @@ export class Machine {
   /** program path → its source text, the file-backed text mapping's contents */
   readonly sources = new Map<string, string>();
   readonly programs = new Map<string, Compiled>();
+  /** names of this host's containers whose state was not loaded (a command loads only the containers it touches) */
+  readonly unloaded = new Set<string>();
   readonly scheduler: Scheduler;
 
   constructor(
@@ -44,6 +46,13 @@ export class Machine {
     // a container whose init has been reaped has no task left (its namespace died with it): it is gone
     for (const [name, c] of this.containers) if (this.host.tasks.has(c.init)) m.containers.set(name, { name, init: taskOf(c.init), console: consoleOf(c.console) });
     m.scheduler.resumeRound(this.scheduler.pending().filter((t) => this.host.tasks.has(t)).map(taskOf));
+    // Containers not loaded stay: their names, and the host-level pids they hold (taken in the root
+    // bitmap with no pid of this machine behind them, which copyHost does not see).
+    for (const name of this.unloaded) m.unloaded.add(name);
+    if (this.unloaded.size > 0) {
+      const [was, now] = [this.host.rootPidNs, m.host.rootPidNs];
+      for (let nr = 1; nr < was.capacity; nr++) if (was.bitmap.test(nr) && was.pids.get(nr) === undefined) now.bitmap.set(nr);
+    }
     return m;
   }
 
@@ -58,7 +67,7 @@ export class Machine {
   /** run starts a container running `path`'s main program. */
   run(container: string, path: string, text: string): Container {
     if (!isValidName(container)) throw new ContainerError(`bad container name ${JSON.stringify(container)}: ${NAME_RULE}`, 'CKPT_BAD_NAME');
-    if (this.containers.has(container)) throw new ContainerError(`container ${container} already exists on host ${this.name}`, 'CKPT_CONTAINER_EXISTS');
+    if (this.containers.has(container) || this.unloaded.has(container)) throw new ContainerError(`container ${container} already exists on host ${this.name}`, 'CKPT_CONTAINER_EXISTS');
     const ctr = startContainer(this.host, container, this.addProgram(path, text));
     this.containers.set(container, ctr);
     return ctr;

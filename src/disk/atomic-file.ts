@@ -9,7 +9,6 @@
 import { closeSync, constants, fsyncSync, openSync, readdirSync, renameSync, rmSync, writevSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { byteLength } from '../codec/bytes.js';
 import { processAlive } from './process-alive.js';
 
 /** IOV_MAX: the most buffers one writev takes */
@@ -106,13 +105,15 @@ export interface StreamedWrite {
  * many chunks (pages.bin is one chunk per page): the chunks are copied into
  * large batches that go out several at once, each durable when its write
  * returns (O_DSYNC), so the disk works while the caller stages the next
- * chunks, rather than all at the end in one fsync. The same guarantee:
+ * chunks, rather than all at the end in one fsync. A large chunk already in
+ * shared memory goes out as it lies, in batches of its own. The same guarantee:
  * either the old file or the whole new one.
  */
 export async function writeFileAtomicallyStreamed(path: string, chunks: readonly Uint8Array[], how: StreamedWrite = {}): Promise<void> {
   sweepTemporaries(path);
   const tmp = tempName(path, process.pid);
-  const total = byteLength(chunks);
+  let total = 0;
+  for (const c of chunks) total += c.length;
   try {
     const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_DSYNC, 0o644);
     try {
@@ -122,22 +123,32 @@ export async function writeFileAtomicallyStreamed(path: string, chunks: readonly
       let fill = 0;
       let at = 0;
       let written = 0;
-      const ship = async (): Promise<void> => {
-        const batch = stage!;
-        const bytes = batch.subarray(0, fill);
+      /** send writes `bytes` at the end of what is written so far and hands them to onBatch; `done` runs once both are over */
+      const send = async (bytes: Uint8Array, done?: () => void): Promise<void> => {
         inFlight.push(
           Promise.all([writeFully(fh, bytes, at), how.onBatch?.(bytes, at)]).then(() => {
-            spare.push(batch);
+            done?.();
             written += bytes.length;
             how.onProgress?.(written, total);
           }),
         );
         at += bytes.length;
-        stage = null;
-        fill = 0;
         if (inFlight.length >= IN_FLIGHT) await inFlight.shift();
       };
+      const ship = async (): Promise<void> => {
+        const batch = stage!;
+        stage = null;
+        const bytes = batch.subarray(0, fill);
+        fill = 0;
+        await send(bytes, () => spare.push(batch));
+      };
       for (const chunk of chunks) {
+        if (chunk.length >= BATCH_BYTES / 2 && chunk.buffer instanceof SharedArrayBuffer) {
+          // already large and in shared memory (pages read by the store): written as it lies, not copied
+          if (fill > 0) await ship();
+          for (let from = 0; from < chunk.length; from += BATCH_BYTES) await send(chunk.subarray(from, Math.min(chunk.length, from + BATCH_BYTES)));
+          continue;
+        }
         for (let from = 0; from < chunk.length; ) {
           // shared memory, so that onBatch may hand the batch to another thread without a copy
           stage ??= spare.pop() ?? new Uint8Array(new SharedArrayBuffer(Math.min(BATCH_BYTES, total - at)));

@@ -75,7 +75,7 @@ export function modelFacts(target: Machine, into: string | undefined): TargetFac
     const c = into === undefined ? undefined : target.containers.get(into);
     where = { missing: c ? `--into ${into}: that container's init has exited, so its pid namespace takes no new processes` : `--into ${into}: no container of that name on host ${target.name}` };
   }
-  return { name: target.name, arch: target.host.arch, kernel: target.host.kernel, pidMax: target.host.pidMax, perNsPidMax: target.host.rules.perNsPidMax, pidMaxLimit: pidMaxLimit(target.host.arch), hasContainer: (name) => target.containers.has(name), enclosing: where };
+  return { name: target.name, arch: target.host.arch, kernel: target.host.kernel, pidMax: target.host.pidMax, perNsPidMax: target.host.rules.perNsPidMax, pidMaxLimit: pidMaxLimit(target.host.arch), hasContainer: (name) => target.containers.has(name) || target.unloaded.has(name), enclosing: where };
 }
 
 export interface ModelExecution {

@@ -8,7 +8,8 @@
  *  1. fd not open                                            EBADF
  *  2. fd not a pidfd; nstype 0 or with non-namespace bits    EINVAL
  *  3. the process has been reaped                            ESRCH
- *  4. no ptrace read access to it                            EPERM
+ *  4. no ptrace read access to it (a zombie's too: the flag   EPERM
+ *     its memory had at exit decides whether it is dumpable)
  *  5. it has exited (a zombie has no nsproxy any more)       ESRCH
  *  6. CLONE_NEWUSER (userns_install): the caller's own user namespace or a
  *     caller not alone in its thread group EINVAL, no CAP_SYS_ADMIN in the
@@ -29,7 +30,9 @@
  */
 import { ALL_CAPS, CAP_SYS_ADMIN, CAP_SYS_PTRACE, isSubset } from '../abi/capabilities.js';
 import { CLONE_NEW_MASK, CLONE_NEWPID, CLONE_NEWUSER, hasFlag } from '../abi/clone-flags.js';
-import { capableIn, type UserNamespace } from './credentials.js';
+import { capableIn, type Credentials, type UserNamespace } from './credentials.js';
+import { markNotDumpable } from './credentials-syscalls.js';
+import type { HostState } from './host-state.js';
 import { fail } from './kernel-error.js';
 import { threadGroupEmpty, type Task } from './task.js';
 
@@ -46,7 +49,7 @@ const SETNS_FLAGS = (CLONE_NEW_MASK | CLONE_NEWTIME) >>> 0;
  * within the caller's, or CAP_SYS_PTRACE in the target's user namespace. A
  * caller in a child user namespace so cannot read a process of the parent's,
  * whatever the uids. A target made not dumpable by a credential change (setuid) also needs
- * CAP_SYS_PTRACE, while it has an address space.
+ * CAP_SYS_PTRACE, a zombie too (task_still_dumpable, mainline commit 31e62c2ebbfd, 6.18.y stable).
  */
 function mayReadProcess(caller: Task, target: Task): boolean {
   if (caller.group === target.group) return true;
@@ -57,8 +60,10 @@ function mayReadProcess(caller: Task, target: Task): boolean {
   if (!sameUids && !ptraceCap) return false;
   // A live target that is not dumpable needs CAP_SYS_PTRACE over its mm's user namespace: the one
   // the mm was made in, which a fork keeps (kernel/fork.c dup_mm) and only exec renews. The model has
-  // no exec, so every mm's is the initial user namespace. An exited target has no mm left to ask about.
-  if (t.nondumpable && !target.exited && !capableIn(c, CAP_SYS_PTRACE, initialUserNs(t.userNs))) return false;
+  // no exec, so every mm's is the initial user namespace. An exited target has no mm left: the flag
+  // its mm had at exit_mm (user_dumpable) decides, and then CAP_SYS_PTRACE in the initial user
+  // namespace (task_still_dumpable, docs/semantics.md §13.2): the same test in the model.
+  if (t.nondumpable && !capableIn(c, CAP_SYS_PTRACE, initialUserNs(t.userNs))) return false;
   return (c.userNs === t.userNs && isSubset(t.permitted, c.permitted)) || ptraceCap;
 }
 
@@ -69,7 +74,7 @@ function initialUserNs(ns: UserNamespace): UserNamespace {
   return root;
 }
 
-export function sysSetns(task: Task, fd: number, nstype: number): number {
+export function sysSetns(host: HostState, task: Task, fd: number, nstype: number): number {
   const file = task.group.files.get(fd);
   if (!file) fail('EBADF', `fd ${fd} is not open`);
   if (file.kind !== 'pidfd') fail('EINVAL', `fd ${fd} is neither a pidfd nor a namespace file`);
@@ -103,5 +108,20 @@ export function sysSetns(task: Task, fd: number, nstype: number): number {
   // commit_nsset: nothing above changed the task.
   task.creds = creds;
   task.pidNsForChildren = pidNs;
+  // commit_creds: capabilities gained in a user namespace the caller does not own make it not dumpable
+  if (creds !== current && !ownsOnTheWay(current, creds.userNs)) markNotDumpable(host, task);
   return 0;
+}
+
+/**
+ * ownsOnTheWay is kernel/cred.c cred_cap_issubset(old, new) for credentials in another user
+ * namespace: the new capabilities count as a subset of the old when the user namespace below the
+ * old one on the way to the new one is owned by the old euid. Otherwise commit_creds sets the
+ * address space not dumpable (docs/semantics.md §12).
+ */
+function ownsOnTheWay(old: Credentials, target: UserNamespace): boolean {
+  for (let ns: UserNamespace | null = target; ns?.parent; ns = ns.parent) {
+    if (ns.parent === old.userNs && ns.ownerUid === old.euid) return true;
+  }
+  return false;
 }

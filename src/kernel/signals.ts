@@ -73,15 +73,19 @@ function notifyParentOf(host: HostState, group: ThreadGroup): void {
 /**
  * mayKill is check_kill_permission: a thread of the target's own group, matching
  * uids or CAP_KILL in the target's user namespace (kill_ok_by_cred), or for
- * SIGCONT, a sender in the target's session (kill(2)).
+ * SIGCONT, a sender in the target's session (kill(2)). Credentials are per
+ * thread: both sides' are those of one task, the sending thread and the task
+ * the pid names (kill_pid_info's pid_task(pid, PIDTYPE_PID): for a tid, that
+ * thread, not its leader; a process group or kill(-1) names leaders).
  */
-function mayKill(sender: Task, target: ThreadGroup, sig: number): boolean {
-  if (sender.group === target) return true;
+function mayKill(sender: Task, target: Task, sig: number): boolean {
+  const group = target.group;
+  if (sender.group === group) return true;
   const s = sender.creds;
-  const t = target.leader.creds;
+  const t = target.creds;
   if (s.euid === t.suid || s.euid === t.uid || s.uid === t.suid || s.uid === t.uid) return true;
   if (capableIn(s, CAP_KILL, t.userNs)) return true;
-  return sig === SIGCONT && target.session === sender.group.session;
+  return sig === SIGCONT && group.session === sender.group.session;
 }
 
 /** sysKill is kill(pid, sig) with the pid selectors of kill(2), seen from the caller's namespace. */
@@ -91,7 +95,7 @@ export function sysKill(host: HostState, task: Task, pid: number, sig: number): 
   if (pid > 0) {
     const target = ns.pids.get(pid)?.task;
     if (!target) fail('ESRCH', `no process ${pid}`);
-    if (!mayKill(task, target.group, sig)) fail('EPERM', `not allowed to signal process ${pid}`);
+    if (!mayKill(task, target, sig)) fail('EPERM', `not allowed to signal process ${pid}`);
     deliver(host, task, target.group, sig);
     return 0;
   }
@@ -110,7 +114,7 @@ export function sysKill(host: HostState, task: Task, pid: number, sig: number): 
   if (groups.length === 0) fail('ESRCH', pid === -1 ? 'no process to signal' : 'the process group is empty');
   let sent = 0;
   for (const g of groups) {
-    if (!mayKill(task, g, sig)) continue;
+    if (!mayKill(task, g.leader, sig)) continue;
     deliver(host, task, g, sig);
     sent++;
   }

@@ -161,6 +161,11 @@ export class Task {
     return space instanceof MemoryMap ? space : this.spaceFromFork();
   }
 
+  /** uses reports whether the task's address space is `mm`, without making what a fork left into one. */
+  uses(mm: MemoryMap): boolean {
+    return this.space === mm;
+  }
+
   /** spaceFromFork makes the copy a fork left into this task's own address space. */
   private spaceFromFork(): MemoryMap {
     const space = this.space;

@@ -123,8 +123,24 @@ async function until(done: () => boolean, ms: number): Promise<boolean> {
 }
 
 /** liveThreadsStopped: every thread of the process that has not exited shows T (a group stop stops them all). */
-function liveThreadsStopped(p: ProcProcess | null): boolean {
+function liveThreadsStopped(p: { threads: ReadonlyArray<{ state: string }> } | null): boolean {
   return p !== null && p.threads.every((t) => t.state === 'T' || t.state === 'Z' || t.state === 'X');
+}
+
+/** threadStates reads only the state letter of each thread (the third field of task/TID/stat): what waiting for a stop polls. Null when the process is gone. */
+function threadStates(pid: number): { threads: Array<{ state: string }> } | null {
+  try {
+    return {
+      threads: readdirSync(`/proc/${pid}/task`).map((tid) => {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        return { state: stat[stat.lastIndexOf(')') + 2] ?? '?' };
+      }),
+    };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ESRCH') return null;
+    throw e;
+  }
 }
 
 function cgroupFrozen(dir: string): boolean {
@@ -185,7 +201,7 @@ export async function freeze(processes: readonly ProcProcess[], opts: FreezeOpti
       stopped.push(p.pid);
     }
     for (const pid of stopped) {
-      if (!(await until(() => liveThreadsStopped(readProcess(pid)), timeoutMs))) {
+      if (!(await until(() => liveThreadsStopped(threadStates(pid)), timeoutMs))) {
         const p = readProcess(pid);
         throw new FreezeError(p === null ? `${nameOf(pid)} (pid ${pid} on this machine) went away while it was being stopped` : `${nameOf(pid)} (pid ${pid} on this machine) did not stop within ${timeoutMs} ms (state ${p.threads.map((t) => t.state).join('')})`);
       }

@@ -6,7 +6,7 @@
  * this file talks to it over its line protocol (documented in the C file's
  * header): one command line in, one reply line out.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -45,7 +45,8 @@ function spawnServe(dir: string) {
  * and reaps every process the helper made before it exits.
  */
 export class HelperSession {
-  private readonly waiting: Array<(line: string) => void> = [];
+  /** who waits for the next reply lines, in order: a command one line, a batch one per command */
+  private readonly waiting: Array<{ lines: string[]; count: number; resolve: (lines: string[]) => void }> = [];
   private ended = false;
   /** every process or thread the helper made: its pid on the machine and its start time (tells it from a later process with that pid) */
   private readonly made = new Map<number, string>();
@@ -56,17 +57,23 @@ export class HelperSession {
   ) {
     lines.on('line', (line) => {
       this.remember(line);
-      this.waiting.shift()?.(line);
+      const w = this.waiting[0];
+      if (!w) return;
+      w.lines.push(line);
+      if (w.lines.length < w.count) return;
+      this.waiting.shift();
+      w.resolve(w.lines);
     });
     lines.on('close', () => {
       this.ended = true;
-      for (const w of this.waiting.splice(0)) w('err the helper exited');
+      for (const w of this.waiting.splice(0)) w.resolve([...w.lines, ...new Array<string>(w.count - w.lines.length).fill('err the helper exited')]);
     });
   }
 
   /** start runs `ckpt-helper serve DIR`; DIR holds the agents' FIFOs and should be private (mode 700). */
   static start(dir: string): HelperSession {
     const child = spawnServe(dir);
+    if (child.pid !== undefined) note(child.pid, startTime(child.pid));
     const lines = createInterface({ input: child.stdout });
     return new HelperSession(child, lines);
   }
@@ -83,11 +90,25 @@ export class HelperSession {
   }
 
   /** command sends one command line and resolves with its reply line. */
-  command(line: string): Promise<string> {
-    if (this.ended) return Promise.resolve('err the helper exited');
+  async command(line: string): Promise<string> {
+    return (await this.send([line], 1))[0]!;
+  }
+
+  /**
+   * batch sends command lines (`init`, `op`, `state`) as one `batch`: the helper carries them
+   * out in order until one fails, settling only where a command needs it, and the promise
+   * resolves with one reply line for each ("skipped" for those after a failure).
+   */
+  batch(lines: readonly string[]): Promise<string[]> {
+    if (lines.length === 0) return Promise.resolve([]);
+    return this.send([`batch ${lines.length}`, ...lines], lines.length);
+  }
+
+  private send(lines: readonly string[], replies: number): Promise<string[]> {
+    if (this.ended) return Promise.resolve(new Array<string>(replies).fill('err the helper exited'));
     return new Promise((resolve) => {
-      this.waiting.push(resolve);
-      this.child.stdin.write(`${line}\n`);
+      this.waiting.push({ lines: [], count: replies, resolve });
+      this.child.stdin.write(`${lines.join('\n')}\n`);
     });
   }
 
@@ -98,6 +119,7 @@ export class HelperSession {
     const pid = Number(m[1]);
     const start = startTime(pid);
     if (start !== null) this.made.set(pid, start);
+    note(pid, start);
   }
 
   /** leftovers lists the pids of processes this session made that still exist (alive or zombie). */
@@ -122,4 +144,14 @@ function startTime(pid: number): string | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * note appends `PID STARTTIME` to the file CKPT_PROCESS_LEDGER names, if any: the test run's
+ * check that no process the tests made is left (zombies and inits stuck in their exit included)
+ * reads it.
+ */
+function note(pid: number, start: string | null): void {
+  const ledger = process.env.CKPT_PROCESS_LEDGER;
+  if (ledger && start !== null) appendFileSync(ledger, `${pid} ${start}\n`);
 }

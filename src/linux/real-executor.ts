@@ -10,17 +10,23 @@
  * (whatLinuxCannot); a failure midway resets the helper, which kills and
  * reaps every process it made.
  *
- * This executor rebuilds the tree only: the memory, registers and program
- * state of the processes are the interpreter's, restored elsewhere.
+ * It also gives each live process its memory: the image's mappings at their
+ * own addresses and the pages they hold (restore-memory.ts). Registers and
+ * program state stay the interpreter's, restored elsewhere.
  */
 import { CLONE_NEWPID, CLONE_PARENT, CLONE_THREAD } from '../abi/clone-flags.js';
 import type { ContainerImage } from '../image/container-image.js';
 import { RestoreError, type Problem } from '../image/restore-error.js';
 import { RESTORER, type Actor, type CloneStep, type RestorePlan } from '../image/restore-plan.js';
+import { mappingRequest, memoryProblems, planMemory, readMaps, writePages } from './restore-memory.js';
 
 /** HelperPort is how the executor talks to the helper (a HelperSession of helper.ts): one command line in, one reply line out. */
 export interface HelperPort {
   command(line: string): Promise<string>;
+  /** the helper's pid on this machine, when it is a real one: its mappings are every agent's to begin with */
+  readonly pid?: number | undefined;
+  /** command lines carried out as one batch (HelperSession.batch); without it they are sent one by one */
+  batch?(lines: readonly string[]): Promise<string[]>;
 }
 
 /** Reply is one reply line of the helper, parsed. */
@@ -42,6 +48,7 @@ export function parseReply(line: string): Reply {
     return { kind: 'r', ret: Number(words[1]), errno: words[2] === '-' ? null : words[2]!, fields };
   }
   if (head === 'dead' || head === 'stuck' || head === 'timeout' || head === 'gone' || head === 'ok') return { kind: head };
+  if (head === 'skipped') return { kind: 'err', message: 'skipped: an earlier command of the batch failed' };
   return { kind: 'err', message: head === 'err' ? line.trim().slice(4) : `unexpected reply ${JSON.stringify(line)}` };
 }
 
@@ -66,6 +73,14 @@ export function whatLinuxCannot(plan: RestorePlan, image: ContainerImage): Probl
     if (!problems.some((p) => p.message === message)) problems.push({ code: 'CKPT_UNSUPPORTED', message });
   };
   if (plan.via !== 'clone3') add('the real kernel has no eclone (it was never merged): restore with clone3 (set_tid)');
+  for (const t of image.tasks) if (t.abi !== 'x86_64') add(`task ${t.numbers.join('/')} runs the ${t.abi} ABI: this machine's processes are x86_64`);
+  const mmOwner = new Map<number, number>();
+  image.tasks.forEach((t) => {
+    if (t.exited || t.mm < 0) return;
+    const owner = mmOwner.get(t.mm);
+    if (owner === undefined) mmOwner.set(t.mm, t.leader);
+    else if (owner !== t.leader) add(`tasks ${image.tasks[owner]!.numbers.join('/')} and ${t.numbers.join('/')} are two processes sharing one address space (CLONE_VM without CLONE_THREAD): not supported on the real kernel yet`);
+  });
   if (image.tasks.length + plan.helpers > MAX_AGENTS) add(`the image needs ${image.tasks.length + plan.helpers} processes, more than the helper's ${MAX_AGENTS} agents`);
   for (const s of [...plan.create, ...plan.groups, ...plan.exits]) {
     if (s.do === 'enter') add('restoring into a running container is not supported on the real kernel yet');
@@ -134,20 +149,33 @@ function childrenAsLinuxKeepsThem(plan: RestorePlan, image: ContainerImage): Map
   return new Map([...children].map(([p, list]) => [p, list.filter((c) => c >= 0 && c < tasks.length)]));
 }
 
-/** RealRestore is what the executor made: each image task's agent id and its pids at every level (outermost first, as the helper's /proc shows them). */
+/**
+ * RealRestore is what the executor made: for each image task, its agent id (the helper's channel
+ * DIR/ID.req|rep, which a later helper reaches with `attach ID`), its pid on the machine (as the
+ * helper's pid namespace numbers it: the machine's own when the helper runs there) and its pids at
+ * every level (outermost first, as the helper's /proc shows them).
+ */
 export interface RealRestore {
   agents: Map<number, number>;
+  pids: Map<number, number>;
   nspids: Map<number, number[]>;
 }
 
+export interface ExecuteOptions {
+  /** give the processes the image's memory (default true); false builds the tree alone (a port over the model has no /proc) */
+  memory?: boolean;
+}
+
 /** executeOnLinux carries `plan` out through the helper; on any failure every process it made is killed and reaped. */
-export async function executeOnLinux(port: HelperPort, image: ContainerImage, plan: RestorePlan): Promise<RealRestore> {
-  const problems = whatLinuxCannot(plan, image);
+export async function executeOnLinux(port: HelperPort, image: ContainerImage, plan: RestorePlan, opts: ExecuteOptions = {}): Promise<RealRestore> {
+  const memory = opts.memory ?? true;
+  const problems = [...whatLinuxCannot(plan, image), ...(memory && port.pid !== undefined ? memoryProblems(image, readMaps(port.pid)) : [])];
   if (problems.length > 0) throw new RestoreError(problems);
   try {
-    return await carryOut(port, image, plan);
+    return await carryOut(port, image, plan, memory);
   } catch (e) {
-    const reset = parseReply(await port.command('reset'));
+    // only what this plan made: its actors are agents 0 .. tasks + helpers - 1
+    const reset = parseReply(await port.command(`reset 0-${image.tasks.length + plan.helpers - 1}`));
     if (reset.kind !== 'ok') throw new RestoreError([{ code: 'CKPT_RESTORE_FAILED', message: `${e instanceof Error ? e.message : String(e)}; and the helper could not undo it: ${reset.kind === 'err' ? reset.message : reset.kind}` }]);
     throw e;
   }
@@ -157,111 +185,189 @@ function fail(message: string): never {
   throw new RestoreError([{ code: 'CKPT_RESTORE_FAILED', message }]);
 }
 
-async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePlan): Promise<RealRestore> {
+/** run sends `items` as one batch and checks every reply in order. */
+async function run(port: HelperPort, items: readonly Item[]): Promise<void> {
+  if (items.length === 0) return;
+  const lines = items.map((it) => it.line);
+  const replies = await sendBatch(port, lines);
+  items.forEach((it, k) => {
+    const reply = replies[k] ?? 'err no reply';
+    if (/ unsettled\b/.test(reply)) fail(`${it.line}: the kernel had not settled 10 s after it`);
+    if (reply === 'skipped') fail(`the helper stopped before ${it.line} (after ${k > 0 ? `${lines[k - 1]} answered ${replies[k - 1]}` : 'nothing'})`);
+    it.check(parseReply(reply), it.line);
+  });
+}
+
+/** Item: one command of a batch, and the check its reply must pass (it throws, naming what failed). */
+interface Item {
+  line: string;
+  check(reply: Reply, line: string): void;
+}
+
+/**
+ * sendBatch sends `lines` as one batch, or, to a port without batches, one by one, stopping as
+ * the helper's batch stops: at an error, a failed call, or a death that is not an exit's or a
+ * signal's.
+ */
+export async function sendBatch(port: HelperPort, lines: readonly string[]): Promise<string[]> {
+  if (port.batch) return port.batch(lines);
+  const replies: string[] = [];
+  for (const line of lines) {
+    if (replies.length > 0 && stopsBatch(lines[replies.length - 1]!, replies.at(-1)!)) replies.push('skipped');
+    else replies.push(await port.command(line));
+  }
+  return replies;
+}
+
+/** stopsBatch: the reply ends a batch (the helper's failed_in_batch, for ports without batches). */
+export function stopsBatch(line: string, reply: string): boolean {
+  if (reply === 'skipped' || / unsettled\b|child=lost/.test(reply)) return true;
+  const r = parseReply(reply);
+  if (r.kind === 'err' || r.kind === 'timeout' || r.kind === 'gone') return true;
+  if (r.kind === 'r') return r.errno !== null;
+  if (r.kind === 'dead' || r.kind === 'stuck') return !/^op \d+ (exit|exit_group|kill) /.test(line);
+  return false;
+}
+
+/**
+ * carryOut translates the whole plan into one batch of the helper's commands (every pid an agent
+ * names is known from the plan, so no command waits for an earlier reply), sends it, and checks
+ * every reply in order.
+ */
+async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePlan, memory: boolean): Promise<RealRestore> {
   const tasks = image.tasks;
+  /** each actor's pids at the container's levels, from the plan */
+  const inside = new Map<Actor, number[]>();
+  /** what the helper reports of each made process: its pids at every level */
   const nspids = new Map<Actor, number[]>();
   /** where each agent's pid_ns_for_children points: the image namespace, or its own */
   const childrenIn = new Map<Actor, number | 'own'>();
   /** the first process made in each image namespace: setns names a namespace by one of its processes */
   const firstIn = new Map<number, Actor>();
+  const items: Item[] = [];
   const name = (a: Actor): string => (a >= 0 && a < tasks.length ? `task ${tasks[a]!.numbers.join('/')}` : `helper ${a}`);
-  const pidsOf = (a: Actor): number[] => nspids.get(a) ?? fail(`${name(a)} was needed before it was made`);
-  /** pidAsSeenBy: a process's pid as `viewer`'s namespace numbers it */
-  const pidAsSeenBy = (viewer: Actor, a: Actor): number => pidsOf(a)[pidsOf(viewer).length - 1] ?? fail(`${name(a)} is not visible from ${name(viewer)}'s pid namespace`);
+  const insideOf = (a: Actor): number[] => inside.get(a) ?? fail(`${name(a)} was needed before it was made`);
+  /** pidAsSeenBy: a process's pid as `viewer`'s namespace numbers it (both are in the container) */
+  const pidAsSeenBy = (viewer: Actor, a: Actor): number => {
+    const pid = insideOf(a)[insideOf(viewer).length - 1];
+    if (pid === undefined) fail(`${name(a)} is not visible from ${name(viewer)}'s pid namespace`);
+    if (Number.isNaN(pid)) throw new RestoreError([{ code: 'CKPT_UNSUPPORTED', message: `${name(a)} would have a pid the kernel picks in ${name(viewer)}'s pid namespace, which the restore must name: this layout is not supported yet` }]);
+    return pid;
+  };
   const ownNs = (a: Actor): number | null => (a >= 0 && a < tasks.length ? tasks[a]!.ns : null);
-
-  const op = async (a: Actor, request: string): Promise<Reply> => parseReply(await port.command(`op ${a} ${request}`));
-  const call = async (a: Actor, request: string, what: string): Promise<Reply & { kind: 'r' }> => {
-    const r = await op(a, request);
-    if (r.kind !== 'r') fail(`${what}: ${r.kind === 'err' ? r.message : `the agent answered ${r.kind}`}`);
+  const answered = (r: Reply, what: string, who = 'the agent'): Reply & { kind: 'r' } => {
+    if (r.kind !== 'r') fail(`${what}: ${r.kind === 'err' ? r.message : `${who} answered ${r.kind}`}`);
     if (r.errno) fail(`${what} failed with ${r.errno}`);
     return r;
   };
+  const call = (a: Actor, request: string, what: string, more?: (r: Reply & { kind: 'r' }) => void): void => {
+    items.push({
+      line: `op ${a} ${request}`,
+      check: (r) => {
+        const ok = answered(r, what);
+        more?.(ok);
+      },
+    });
+  };
 
-  const pointChildren = async (creator: Actor, where: CloneStep['childrenIn']): Promise<void> => {
+  const pointChildren = (creator: Actor, where: CloneStep['childrenIn']): void => {
     const want = where === 'own' ? 'own' : where.ns === ownNs(creator) ? 'own' : where.ns;
     if ((childrenIn.get(creator) ?? 'own') === want) return;
     const into = want === 'own' ? creator : (firstIn.get(want) ?? fail(`pid namespace ${want} of the image was needed before it was made`));
-    await call(creator, `setns ${pidAsSeenBy(creator, into)} ${CLONE_NEWPID}`, `pointing ${name(creator)}'s children at the pid namespace of ${name(into)}`);
+    call(creator, `setns ${pidAsSeenBy(creator, into)} ${CLONE_NEWPID}`, `pointing ${name(creator)}'s children at the pid namespace of ${name(into)}`);
     childrenIn.set(creator, want);
   };
 
-  const clone = async (s: CloneStep): Promise<void> => {
+  const clone = (s: CloneStep): void => {
     const what = s.task === null ? `the placeholder for leader ${s.standsFor!.join('/')}` : `clone3 of task ${tasks[s.task]!.numbers.join('/')} (set_tid ${s.pids.join(', ')}, innermost level first)`;
-    let r: Reply;
-    if (s.creator === RESTORER) r = parseReply(await port.command(`init ${s.actor} ${s.flags & ~CLONE_NEWPID} ${s.pids[0] ?? 0} 1`));
+    // a placeholder is made in its creator's namespace, set_tid naming the levels the plan names (innermost first); the kernel picks the others (NaN here)
+    const want = s.task !== null ? tasks[s.task]!.numbers : [...new Array<number>(Math.max(0, insideOf(s.creator).length - s.pids.length)).fill(NaN), ...[...s.pids].reverse()];
+    let line: string;
+    if (s.creator === RESTORER) line = `init ${s.actor} ${s.flags & ~CLONE_NEWPID} ${s.pids[0] ?? 0} 1`;
     else {
-      await pointChildren(s.creator, s.childrenIn);
-      r = await op(s.creator, `clone3 ${s.actor} ${s.flags} ${s.exitSignal} ${s.pids.length} ${s.pids.join(' ')}`);
+      pointChildren(s.creator, s.childrenIn);
+      line = `op ${s.creator} clone3 ${s.actor} ${s.flags} ${s.exitSignal} ${s.pids.length} ${s.pids.join(' ')}`;
     }
-    if (r.kind !== 'r') fail(`${what}: ${r.kind === 'err' ? r.message : `the creator answered ${r.kind}`}`);
-    if (r.errno) fail(`${what} failed with ${r.errno}`);
-    const made = r.fields.get('nspid');
-    if (!made || r.fields.get('child') !== String(s.actor)) fail(`${what}: the helper lost the new process`);
-    const pids = made.split(',').map(Number);
-    nspids.set(s.actor, pids);
-    if (s.task === null) return;
-    const t = tasks[s.task]!;
-    const inside = pids.slice(plan.outerLevels);
-    if (inside.join('/') !== t.numbers.join('/')) fail(`task ${t.numbers.join('/')} came back as ${inside.join('/')}`);
-    if (!firstIn.has(t.ns)) firstIn.set(t.ns, s.actor);
+    inside.set(s.actor, want);
+    items.push({
+      line,
+      check: (reply) => {
+        const r = answered(reply, what, 'the creator');
+        const made = r.fields.get('nspid');
+        if (!made || r.fields.get('child') !== String(s.actor)) fail(`${what}: the helper lost the new process`);
+        const pids = made.split(',').map(Number);
+        nspids.set(s.actor, pids);
+        const got = pids.slice(plan.outerLevels);
+        if (got.length !== want.length || want.some((p, k) => !Number.isNaN(p) && p !== got[k])) fail(`${s.task === null ? `the placeholder for leader ${s.standsFor!.join('/')}` : `task ${want.join('/')}`} came back as ${got.join('/')}`);
+      },
+    });
+    if (s.task !== null && !firstIn.has(tasks[s.task]!.ns)) firstIn.set(tasks[s.task]!.ns, s.actor);
   };
 
-  const exitAndReap = async (a: Actor, code: number, reaper: Actor | null): Promise<void> => {
-    const r = await op(a, `exit ${code}`);
-    if (r.kind !== 'dead' && r.kind !== 'stuck') fail(`${name(a)} did not exit: ${r.kind === 'err' ? r.message : r.kind}`);
-    if (reaper !== null) await call(reaper, `wait4 ${pidAsSeenBy(reaper, a)} 0`, `reaping ${name(a)}`);
+  const exitAndReap = (a: Actor, code: number, reaper: Actor | null): void => {
+    items.push({
+      line: `op ${a} exit ${code}`,
+      check: (r) => {
+        if (r.kind !== 'dead' && r.kind !== 'stuck') fail(`${name(a)} did not exit: ${r.kind === 'err' ? r.message : r.kind}`);
+      },
+    });
+    if (reaper !== null) call(reaper, `wait4 ${pidAsSeenBy(reaper, a)} 0`, `reaping ${name(a)}`);
   };
 
   /**
    * killedBy makes a zombie killed by a signal: the process sends it to itself, or for a namespace's
    * init (which ignores what comes from inside its namespace) its parent sends it.
    */
-  const killedBy = async (i: number, sig: number): Promise<void> => {
+  const killedBy = (i: number, sig: number): void => {
     const t = tasks[i]!;
     const sender = isInit(t) ? t.parent : i;
-    const r = await op(sender, `kill ${pidAsSeenBy(sender, i)} ${sig}`);
-    if (sender === i ? r.kind !== 'dead' && r.kind !== 'stuck' : r.kind !== 'r' || r.errno !== null) {
-      fail(`${name(i)} was not killed by signal ${sig}: ${r.kind === 'err' ? r.message : r.kind === 'r' ? (r.errno ?? 'it lives on') : r.kind}`);
-    }
+    items.push({
+      line: `op ${sender} kill ${pidAsSeenBy(sender, i)} ${sig}`,
+      check: (r) => {
+        if (sender === i ? r.kind !== 'dead' && r.kind !== 'stuck' : r.kind !== 'r' || r.errno !== null) {
+          fail(`${name(i)} was not killed by signal ${sig}: ${r.kind === 'err' ? r.message : r.kind === 'r' ? (r.errno ?? 'it lives on') : r.kind}`);
+        }
+      },
+    });
   };
 
   /** verifyGroups asks every process, while all still run, which group and session its own namespace says it is in. */
-  const verifyGroups = async (): Promise<void> => {
+  const verifyGroups = (): void => {
     for (const [i, t] of tasks.entries()) {
       if (t.leader !== i) continue;
-      const r = await call(i, 'ids', `asking ${name(i)} for its ids`);
-      const own = (id: number[] | null): number => id?.[t.numbers.length - 1] ?? 0;
-      for (const [what, field, id] of [['process group', 'pgrp', t.pgid], ['session', 'sid', t.sid]] as const) {
-        const got = Number(r.fields.get(field));
-        if (got !== own(id)) throw new RestoreError([{ code: 'CKPT_UNSUPPORTED', message: `task ${t.numbers.join('/')} ended up in ${what} ${got || '(outside)'} instead of ${own(id) || '(outside)'} as its own namespace numbers them: this layout is not supported yet` }]);
-      }
+      call(i, 'ids', `asking ${name(i)} for its ids`, (r) => {
+        const own = (id: number[] | null): number => id?.[t.numbers.length - 1] ?? 0;
+        for (const [what, field, id] of [['process group', 'pgrp', t.pgid], ['session', 'sid', t.sid]] as const) {
+          const got = Number(r.fields.get(field));
+          if (got !== own(id)) throw new RestoreError([{ code: 'CKPT_UNSUPPORTED', message: `task ${t.numbers.join('/')} ended up in ${what} ${got || '(outside)'} instead of ${own(id) || '(outside)'} as its own namespace numbers them: this layout is not supported yet` }]);
+        }
+      });
     }
   };
 
   for (const s of [...plan.create, ...plan.groups, 'verify' as const, ...plan.exits]) {
     if (s === 'verify') {
-      await verifyGroups();
+      verifyGroups();
       continue;
     }
     switch (s.do) {
       case 'clone':
-        await clone(s);
+        clone(s);
         break;
       case 'setsid':
-        await call(s.actor, 'setsid', `setsid for ${name(s.actor)}`);
+        call(s.actor, 'setsid', `setsid for ${name(s.actor)}`);
         break;
       case 'setpgid':
-        await call(s.actor, `setpgid 0 ${s.pgid}`, `setpgid for ${name(s.actor)}`);
+        call(s.actor, `setpgid 0 ${s.pgid}`, `setpgid for ${name(s.actor)}`);
         break;
       case 'leave':
-        await exitAndReap(s.actor, 0, s.reaper === RESTORER ? null : s.reaper);
+        exitAndReap(s.actor, 0, s.reaper === RESTORER ? null : s.reaper);
         break;
       case 'exit': {
         const t = tasks[s.task]!;
         const status = t.group.groupExitStatus ?? t.exitStatus;
-        if ((status & 0x7f) === 0) await exitAndReap(s.task, (status >> 8) & 0xff, null);
-        else await killedBy(s.task, status & 0x7f);
+        if ((status & 0x7f) === 0) exitAndReap(s.task, (status >> 8) & 0xff, null);
+        else killedBy(s.task, status & 0x7f);
         break;
       }
       case 'enter':
@@ -271,6 +377,22 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
         break; // refused by whatLinuxCannot, or (order) already the kernel's
     }
   }
-  const agents = new Map(tasks.map((_, i) => [i, i]));
-  return { agents, nspids: new Map([...nspids].filter(([a]) => a >= 0 && a < tasks.length)) };
+
+  // memory: the mappings made fresh go in the same batch; those joining another process's shared
+  // mapping name it by its pid on the machine, known from the replies, so they go in a second
+  const mem = memory ? planMemory(image) : { mappings: [], pages: [] };
+  const mapping = (m: (typeof mem.mappings)[number]): Item => ({
+    line: `op ${m.task} ${mappingRequest(m, (t) => nspids.get(t)![0]!)}`,
+    check: (r) => {
+      const what = `mapping ${m.start.toString(16)}-${m.end.toString(16)} of ${name(m.task)}`;
+      if (r.kind === 'r' && r.errno === 'EEXIST') throw new RestoreError([{ code: 'CKPT_UNSUPPORTED', message: `${what} would overlap one the process already has (the helper's own, made since the check): not supported` }]);
+      answered(r, what);
+    },
+  });
+  items.push(...mem.mappings.filter((m) => m.joins === null).map(mapping));
+  await run(port, items);
+  await run(port, mem.mappings.filter((m) => m.joins !== null).map(mapping));
+  writePages(mem.pages, (t) => nspids.get(t)![0]!);
+  const made = [...nspids].filter(([a]) => a >= 0 && a < tasks.length);
+  return { agents: new Map(tasks.map((_, i) => [i, i])), pids: new Map(made.map(([a, p]) => [a, p[0]!])), nspids: new Map(made) };
 }

@@ -1,23 +1,86 @@
 /**
- * HostStore keeps simulated hosts in a state directory, one CBOR file per
- * host. Every change happens under the host's lock file and is written
- * atomically (temporary file, fsync, rename, fsync of the directory), so
- * concurrent commands never lose an update and a crash never leaves a torn
- * file. An unreadable host file is an error naming it, never replaced.
+ * HostStore keeps simulated hosts in a state directory: per host a small
+ * CBOR file (hosts/NAME.host: the host's own kernel state, its programs and
+ * an entry per container part) and a directory of parts (hosts/NAME.parts:
+ * per part a CBOR record and a file of its page bytes), see
+ * machine-codec.ts. A command loads only the parts holding the containers
+ * it names and writes back only those and the host file. Every change
+ * happens under the host's lock file; each file is written atomically
+ * (temporary file, fsync, rename, fsync of the directory) and the host
+ * file, written last, names the parts' generation: concurrent commands never
+ * lose an update and a crash leaves the host before or after, never torn.
+ * An unreadable host file is an error naming it, never replaced; a host
+ * file of the older single-file layout is rewritten in this one on first
+ * use.
  */
-import { linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { decode, encode } from 'cbor-x';
 import { Machine } from '../container/machine.js';
 import { isValidName, NAME_RULE } from '../container/names.js';
 import type { KernelName } from '../kernel/personality.js';
-import { decodeMachine, encodeMachine, MachineDecodeError, type MachineRecord } from './machine-codec.js';
+import { decodeHost, encodeHost, generationOf, HOST_FORMAT, inheritLedger, type HostRecord, type LoadedPart } from './machine-codec.js';
+import type { PartRecord } from './part-codec.js';
+import { decodeLegacyMachine, LEGACY_FORMAT, type LegacyRecord } from './legacy-host-file.js';
 import { StoreError } from './store-error.js';
 import { sweepTemporaries, writeFileAtomically } from '../disk/atomic-file.js';
 import { processAlive } from '../disk/process-alive.js';
 
 const HOST_SUFFIX = '.host';
+const PARTS_SUFFIX = '.parts';
+const PART_SUFFIX = '.part';
+const PAGES_SUFFIX = '.pages';
+
+/** Scope says which containers a command materialises: 'all', or those named (the others' parts are not read). */
+export type Scope = 'all' | readonly string[];
+
+/** HostSummary is what the host file alone says of a host. */
+export interface HostSummary {
+  name: string;
+  arch: string;
+  pidMax: number;
+  kernel: KernelName;
+  clock: number;
+  tasks: number;
+  containers: Array<{ name: string; initPid: number; state: string; tasks: number }>;
+}
+
+/** bytesOf views a Buffer (an encoder's output, a file read) as plain bytes. */
+function bytesOf(b: { buffer: ArrayBufferLike; byteOffset: number; byteLength: number }): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/**
+ * readShared reads a pages file into shared memory: the frames are views of
+ * it, and a dump hands them to its hashing thread and writes them without
+ * copying them first (atomic-file.ts).
+ */
+function readShared(path: string): Uint8Array {
+  const fd = openSync(path, 'r');
+  try {
+    const bytes = new Uint8Array(new SharedArrayBuffer(fstatSync(fd).size));
+    for (let at = 0; at < bytes.length; ) {
+      const n = readSync(fd, bytes, at, Math.min(bytes.length - at, 1 << 30), at);
+      if (n === 0) throw new Error(`${path} ended at byte ${at} of ${bytes.length}`);
+      at += n;
+    }
+    return bytes;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** joinRuns merges views that lie back to back in one buffer (frames read from one pages file) into one view each: fewer buffers to write. */
+function joinRuns(chunks: readonly Uint8Array[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const c of chunks) {
+    const last = out[out.length - 1];
+    if (last && last.buffer === c.buffer && last.byteOffset + last.length === c.byteOffset) out[out.length - 1] = new Uint8Array(c.buffer, last.byteOffset, last.length + c.length);
+    else out.push(c);
+  }
+  return out;
+}
 /** how long a command waits for another one's lock: CKPT_LOCK_TIMEOUT seconds, 60 by default */
 function lockTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
   const s = Number(env['CKPT_LOCK_TIMEOUT']);
@@ -125,7 +188,13 @@ export class HostStore {
     }
   }
 
-  private load(name: string): Machine {
+  /** partsDir holds a host's part files: ID.GEN.part (the record) and ID.GEN.pages (its page frames, back to back). */
+  partsDir(name: string): string {
+    return join(this.dir, `${checkName('host', name)}${PARTS_SUFFIX}`);
+  }
+
+  /** readRecord reads a host's small file: its core and an entry per part (no part is read). */
+  private readRecord(name: string): HostRecord {
     const file = this.path(name);
     let bytes: Buffer;
     try {
@@ -134,20 +203,110 @@ export class HostStore {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new StoreError('CKPT_HOST_MISSING', `no host named ${name} (looked for ${file}); create it with: ckpt host create ${name} --arch x86_64`);
       throw e;
     }
-    let record: MachineRecord;
+    let record: HostRecord;
     try {
-      record = decode(bytes) as MachineRecord;
+      record = decode(bytes) as HostRecord;
       if (!record || typeof record !== 'object' || record.name !== name) throw new Error('not a ckpt host file');
-      return decodeMachine(record);
     } catch (e) {
-      const why = e instanceof MachineDecodeError || e instanceof Error ? e.message : String(e);
-      throw new StoreError('CKPT_HOST_CORRUPT', `host file ${file} is unreadable (${why}); it was left as it is`);
+      throw this.corrupt(file, e);
+    }
+    if (record.format === LEGACY_FORMAT) return this.migrate(name, record as unknown as LegacyRecord);
+    if (record.format !== HOST_FORMAT) throw this.corrupt(file, new Error(`host file format ${record.format} is not ${HOST_FORMAT}`));
+    return record;
+  }
+
+  private corrupt(file: string, e: unknown): StoreError {
+    const why = e instanceof Error ? e.message : String(e);
+    return new StoreError('CKPT_HOST_CORRUPT', `host file ${file} is unreadable (${why}); it was left as it is`);
+  }
+
+  /** migrate rewrites a host file of the single-file layout (format 1) in this layout, in place, and returns its new record. */
+  private migrate(name: string, legacy: LegacyRecord): HostRecord {
+    let m: Machine;
+    try {
+      m = decodeLegacyMachine(legacy);
+    } catch (e) {
+      throw this.corrupt(this.path(name), e);
+    }
+    this.save(m);
+    return decode(readFileSync(this.path(name))) as HostRecord;
+  }
+
+  /**
+   * load builds a host with the parts holding the containers `only` names
+   * (all of them when it is 'all'). Parts with a process stopped in the host
+   * init's process group are always loaded: an exit in any container may
+   * find that group orphaned and signal every member of it
+   * (kill_orphaned_pgrp), in whichever container it is.
+   */
+  private load(name: string, only: Scope): Machine {
+    const record = this.readRecord(name);
+    const dir = this.partsDir(name);
+    this.sweepParts(name, record);
+    const loaded = new Map<number, LoadedPart>();
+    for (const e of record.parts) {
+      const wanted = only === 'all' || e.stoppedInCore || e.containers.some(([c]) => only.includes(c));
+      if (!wanted) continue;
+      const base = join(dir, `${e.id}.${e.gen}`);
+      try {
+        loaded.set(e.id, { record: decode(readFileSync(`${base}${PART_SUFFIX}`)) as PartRecord, pages: readShared(`${base}${PAGES_SUFFIX}`) });
+      } catch (err) {
+        throw this.corrupt(`${base}${PART_SUFFIX}`, err);
+      }
+    }
+    try {
+      return decodeHost(record, loaded, true);
+    } catch (e) {
+      throw this.corrupt(this.path(name), e);
     }
   }
 
+  /**
+   * save writes the loaded parts of `m` under a new generation, then the
+   * host file that names them: its rename is the commit, so a crash leaves
+   * the old host file and the old parts it names, or the new ones. Files no
+   * host file names any more are removed afterwards (or by the next command).
+   */
   private save(m: Machine): void {
-    const encoded = encode(encodeMachine(m));
-    writeFileAtomically(this.path(m.name), new Uint8Array(encoded.buffer, encoded.byteOffset, encoded.byteLength));
+    const { host, parts } = encodeHost(m, generationOf(m) + 1);
+    const dir = this.partsDir(m.name);
+    mkdirSync(dir, { recursive: true });
+    for (const { entry, part } of parts) {
+      const base = join(dir, `${entry.id}.${entry.gen}`);
+      writeFileAtomically(`${base}${PAGES_SUFFIX}`, joinRuns(part.pages));
+      writeFileAtomically(`${base}${PART_SUFFIX}`, bytesOf(encode(part.record)));
+    }
+    writeFileAtomically(this.path(m.name), bytesOf(encode(host)));
+    this.sweepParts(m.name, host);
+  }
+
+  /** sweepParts removes the part files `record` does not name: those of replaced generations, removed containers and killed writers. */
+  private sweepParts(name: string, record: HostRecord | null): void {
+    const dir = this.partsDir(name);
+    const keep = new Set((record?.parts ?? []).flatMap((e) => [`${e.id}.${e.gen}${PART_SUFFIX}`, `${e.id}.${e.gen}${PAGES_SUFFIX}`]));
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return;
+    }
+    for (const f of names) if (!keep.has(f)) rmSync(join(dir, f), { force: true });
+  }
+
+  /** summary describes a host from its small file alone: no container's state is read. */
+  summary(name: string): HostSummary {
+    return this.locked(name, () => {
+      const r = this.readRecord(name);
+      return {
+        name: r.name,
+        arch: r.arch,
+        pidMax: r.pidMax,
+        kernel: r.kernel,
+        clock: r.clock,
+        tasks: r.core.tasks.count + r.parts.reduce((n, e) => n + e.tasks, 0),
+        containers: r.parts.flatMap((e) => e.containers.map(([c, initPid, state, tasks]) => ({ name: c, initPid, state, tasks }))),
+      };
+    });
   }
 
   /** locked runs `fn` holding the host's lock. */
@@ -169,61 +328,75 @@ export class HostStore {
   add(m: Machine): Machine {
     return this.locked(m.name, () => {
       if (this.exists(m.name)) throw new StoreError('CKPT_HOST_EXISTS', `host ${m.name} already exists (${this.path(m.name)})`);
+      // what a host of this name left when it was removed, or a creation killed before its host file
+      this.sweepParts(m.name, null);
       this.save(m);
       return m;
     });
   }
 
-  /** read loads a host without changing it. */
-  read(name: string): Machine {
-    return this.locked(name, () => this.load(name));
+  /** read loads a host (the containers `only` names, or all) without changing it. */
+  read(name: string, only: Scope = 'all'): Machine {
+    return this.locked(name, () => this.load(name, only));
   }
 
   /**
-   * update loads a host under its lock, lets `change` act on it and saves
-   * the result; if `change` throws, nothing is written. `orCreate` makes the
-   * host (with that arch) when it does not exist yet.
+   * update loads a host (the containers `only` names, or all) under its
+   * lock, lets `change` act on it and saves the result; if `change` throws,
+   * nothing is written. `orCreate` makes the host (with that arch) when it
+   * does not exist yet.
    */
-  update<T>(name: string, change: (m: Machine) => T, orCreate?: string): T {
+  update<T>(name: string, change: (m: Machine) => T, orCreate?: string, only: Scope = 'all'): T {
     return this.locked(name, () => {
-      const m = this.loadOrCreate(name, orCreate);
+      const m = this.loadOrCreate(name, orCreate, only);
       const out = change(m);
       this.save(m);
       return out;
     });
   }
 
-  /** updateAsync is update for a change that waits on I/O (a dump writing its image); the lock is held until it settles. */
-  async updateAsync<T>(name: string, change: (m: Machine) => Promise<T>): Promise<T> {
+  /**
+   * updateAsync is update for a change that waits on I/O (a dump writing its
+   * image); the lock is held until it settles. With `save` false the change
+   * promises to leave the host as it was, and nothing is written.
+   */
+  async updateAsync<T>(name: string, change: (m: Machine) => Promise<T>, only: Scope = 'all', save = true): Promise<T> {
     const unlock = this.lock(name);
     try {
-      const m = this.load(name);
+      const m = this.load(name, only);
       const out = await change(m);
-      this.save(m);
+      if (save) this.save(m);
       return out;
     } finally {
       unlock();
     }
   }
 
-  private loadOrCreate(name: string, orCreate: string | undefined): Machine {
-    return orCreate && !this.exists(name) ? Machine.create(name, orCreate) : this.load(name);
+  private loadOrCreate(name: string, orCreate: string | undefined, only: Scope): Machine {
+    if (orCreate && !this.exists(name)) {
+      this.sweepParts(name, null);
+      return Machine.create(name, orCreate);
+    }
+    return this.load(name, only);
   }
 
   /** replace loads a host under its lock and saves the machine `change` returns in its place (for changes made on a copy). */
-  replace<T>(name: string, change: (m: Machine) => { machine: Machine; out: T }, orCreate?: string): T {
+  replace<T>(name: string, change: (m: Machine) => { machine: Machine; out: T }, orCreate?: string, only: Scope = 'all'): T {
     return this.locked(name, () => {
-      const m = this.loadOrCreate(name, orCreate);
+      const m = this.loadOrCreate(name, orCreate, only);
       const { machine, out } = change(m);
+      inheritLedger(m, machine);
       this.save(machine);
       return out;
     });
   }
 
+  /** remove deletes a host: its host file first (the commit), then its parts. */
   remove(name: string): void {
     this.locked(name, () => {
       if (!this.exists(name)) throw new StoreError('CKPT_HOST_MISSING', `no host named ${name}`);
       rmSync(this.path(name));
+      rmSync(this.partsDir(name), { recursive: true, force: true });
     });
   }
 }

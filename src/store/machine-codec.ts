@@ -1,276 +1,295 @@
 /**
- * encodeMachine and decodeMachine turn a Machine into plain data (numbers,
- * strings, byte arrays, arrays and maps of those) and back, exactly: the
- * decoded machine has the same snapshot, the same consoles and continues the
- * same way. Objects shared in memory are stored once and referred to by
- * index: page frames shared copy-on-write, FPU states, file tables, consoles
- * and pids. Pure: no I/O (the store writes the result as CBOR).
+ * A Machine as stored: a small host record (the core of part-codec.ts, the
+ * clock and id counters, the programs, the root namespace's pids in use
+ * and an entry per part) and a record plus a pages file per part. A
+ * machine may be loaded with only some of its parts: the others' root-level
+ * pids stay reserved in the root bitmap, their entries and their place
+ * among the host init's children are kept, and saving writes back the
+ * parts that were loaded. Each task carries a sequence number, its place in
+ * the host's creation order, so that parts loaded separately merge back
+ * into that order (the scheduler's round robin follows it). Pure: no I/O.
  */
 import type { ArchName } from '../arch/arch.js';
 import { archByName } from '../arch/registry.js';
-import { Console } from '../kernel/console.js';
-import { UserNamespace, type Credentials } from '../kernel/credentials.js';
-import { FileTable, type OpenFile } from '../kernel/files.js';
-import { Host, pidCapacity } from '../kernel/host.js';
-import type { MemoryMap, Page } from '../kernel/memory-map.js';
-import { Pid } from '../kernel/pid.js';
-import { PidNamespace } from '../kernel/pid-namespace.js';
-import { isKernelName, kernelRules, LEGACY_KERNEL, type KernelName } from '../kernel/personality.js';
-import { copyExtraState, Task } from '../kernel/task.js';
-import { ThreadGroup } from '../kernel/thread-group.js';
-import type { SyscallName } from '../abi/syscall-names.js';
+import type { Container } from '../container/container.js';
 import { Machine } from '../container/machine.js';
-import { Indexer } from '../codec/indexer.js';
-import { decodeAddressSpace, encodeAddressSpace, pageFrames, pageRecords, type AddressSpaceRecord, type PageRecord } from '../codec/address-space-record.js';
+import { Host } from '../kernel/host.js';
+import { isKernelName, kernelRules, type KernelName } from '../kernel/personality.js';
+import type { Pid } from '../kernel/pid.js';
+import type { PidNamespace } from '../kernel/pid-namespace.js';
+import type { Task } from '../kernel/task.js';
+import { CORE, decodePart, encodePart, Entangled, levelOneId, MachineDecodeError, type DecodedPart, type EncodedPart, type PartRecord } from './part-codec.js';
 
-export const MACHINE_FORMAT = 1;
+export { MachineDecodeError } from './part-codec.js';
 
-type Cred = [uid: number, euid: number, suid: number, userNs: number, effective: number, permitted: number, nondumpable?: boolean];
-type FileRec = [fd: number, kind: OpenFile['kind'], flags: number, ref: number];
+export const HOST_FORMAT = 2;
 
-export interface MachineRecord {
+/** PartEntry is what the host record says of a part, so that listing a host reads no part. */
+export interface PartEntry {
+  id: number;
+  /** the level-1 pid namespaces stored together in it (more than one when they refer to each other) */
+  members: number[];
+  /** the generation its files were written in: NAME.GEN.part and NAME.GEN.pages */
+  gen: number;
+  tasks: number;
+  containers: Array<[name: string, initPid: number, state: string, tasks: number]>;
+  /** one of its processes is stopped in a process group of the core (the host init's): see HostStore's loads */
+  stoppedInCore: boolean;
+}
+
+export interface HostRecord {
   format: number;
   name: string;
   arch: ArchName;
-  /** the kernel personality; absent in host files written before personalities, which are 2.6.32 hosts */
-  kernel?: KernelName;
+  /** the kernel personality */
+  kernel: KernelName;
+  /** the root pid namespace's pid_max */
   pidMax: number;
   clock: number;
   ids: [nextPidNs: number, nextUserNs: number];
-  userNs: Array<[id: number, parent: number, owner: number]>;
-  /** pidMax: the namespace's own (mainline); absent in host files written before personalities, where it is the host's */
-  pidNs: Array<[id: number, parent: number, userNs: number, lastPid: number, accepting: boolean, reaper: number, pidMax?: number]>;
-  pids: Array<[ns: number, numbers: number[]]>;
-  consoles: Array<[name: string, text: string]>;
-  files: Array<[users: number, fds: FileRec[]]>;
-  pages: PageRecord[];
-  mms: AddressSpaceRecord[];
-  fpus: Uint8Array[];
-  groups: Array<{ leader: number; pgrp: number; session: number; files: number; threads: number[]; flags: [boolean, boolean, boolean, number, boolean, boolean]; exit: number | null }>;
-  tasks: Array<{
-    pid: number;
-    group: number;
-    parent: number;
-    children: number[];
-    abi: ArchName;
-    regs: Uint8Array;
-    fpu: number;
-    extra: Array<[string, Uint8Array]>;
-    mm: number;
-    cred: Cred;
-    comm: string;
-    exit: [signal: number, exited: boolean, status: number];
-    blockedIn: string | null;
-    sleepUntil: number | null;
-    exePath: string | null;
-    clearChildTid: number;
-    nsForChildren: number;
-  }>;
+  nextSeq: number;
+  gen: number;
+  /** the root namespace's numbers in use, by every part: [first, count] pairs flattened */
+  rootPids: number[];
+  core: PartRecord;
+  corePages: Uint8Array;
+  /** the core task that is the host's init */
   init: number;
-  containers: Array<[name: string, init: number, console: number]>;
   programs: Array<[path: string, text: string]>;
-  round: number[];
+  parts: PartEntry[];
 }
 
-export function encodeMachine(m: Machine): MachineRecord {
+/** Ledger is what a loaded machine needs to be saved back beside the parts it did not load. */
+interface Ledger {
+  seqs: WeakMap<Task, number>;
+  nextSeq: number;
+  gen: number;
+  absent: PartEntry[];
+  /** each core task's children as stored ([part, seq] pairs flattened), some perhaps in parts not loaded */
+  coreChildren: WeakMap<Task, number[]>;
+  /** level-1 namespace id → the part it is stored in, where that is another's */
+  joined: Map<number, number>;
+}
+
+const ledgers = new WeakMap<Machine, Ledger>();
+
+function ledgerOf(m: Machine): Ledger {
+  let l = ledgers.get(m);
+  if (!l) {
+    l = { seqs: new WeakMap(), nextSeq: 0, gen: 0, absent: [], coreChildren: new WeakMap(), joined: new Map() };
+    ledgers.set(m, l);
+  }
+  return l;
+}
+
+/** generationOf is the generation of the files `m` was loaded from (0 for a machine never stored). */
+export function generationOf(m: Machine): number {
+  return ledgerOf(m).gen;
+}
+
+/** ranges packs the set bits of the root bitmap as [first, count] pairs. */
+function ranges(ns: PidNamespace): number[] {
+  const out: number[] = [];
+  let start = -1;
+  // to its capacity, not pid_max: a pid_max lowered after pids above it were handed out keeps them
+  for (let nr = 0; nr < ns.capacity; nr++) {
+    const set = ns.bitmap.test(nr);
+    if (set && start < 0) start = nr;
+    if (!set && start >= 0) {
+      out.push(start, nr - start);
+      start = -1;
+    }
+  }
+  if (start >= 0) out.push(start, ns.capacity - start);
+  return out;
+}
+
+export interface EncodedHost {
+  host: HostRecord;
+  parts: Array<{ entry: PartEntry; part: EncodedPart }>;
+}
+
+/**
+ * encodeHost records the core and every loaded part of `m`; the loaded parts
+ * get generation `gen`. Containers whose objects refer to each other are
+ * joined into one part (once joined, for good).
+ */
+export function encodeHost(m: Machine, gen: number): EncodedHost {
+  const ledger = ledgerOf(m);
+  for (;;) {
+    try {
+      return encodeParts(m, gen, ledger);
+    } catch (e) {
+      if (!(e instanceof Entangled)) throw e;
+      const [keep, gone] = [Math.min(e.id, e.other), Math.max(e.id, e.other)];
+      for (const [k, v] of ledger.joined) if (v === gone) ledger.joined.set(k, keep);
+      ledger.joined.set(gone, keep);
+    }
+  }
+}
+
+function encodeParts(m: Machine, gen: number, ledger: Ledger): EncodedHost {
+  const partOf = (ns: PidNamespace): number => {
+    const id = levelOneId(ns);
+    return ledger.joined.get(id) ?? id;
+  };
   const host = m.host;
-  const tasks = [...host.tasks];
-  const taskIndex = new Map(tasks.map((t, i) => [t, i]));
-  const ti = (t: Task | null): number => (t ? taskIndex.get(t) ?? -1 : -1);
-  const userNs = new Indexer<UserNamespace>();
-  const pidNs = new Indexer<PidNamespace>();
-  const pids = new Indexer<Pid>();
-  const consoles = new Indexer<Console>();
-  const files = new Indexer<FileTable>();
-  const pages = new Indexer<Page>();
-  const mms = new Indexer<MemoryMap>();
-  const fpus = new Indexer<Uint8Array>();
-  const groups = new Indexer<ThreadGroup>();
-  const addUser = (u: UserNamespace): number => {
-    if (u.parent) addUser(u.parent);
-    return userNs.of(u);
+  const seqOf = (t: Task): number => {
+    let s = ledger.seqs.get(t);
+    if (s === undefined) {
+      s = ledger.nextSeq++;
+      ledger.seqs.set(t, s);
+    }
+    return s;
   };
-  const addPidNs = (ns: PidNamespace): number => {
-    if (ns.parent) addPidNs(ns.parent);
-    addUser(ns.userNs);
-    return pidNs.of(ns);
+  // Tasks in creation order, split by part; new tasks take the next sequence numbers in that order.
+  const byPart = new Map<number, Task[]>();
+  for (const t of host.tasks) {
+    seqOf(t);
+    const id = partOf(t.pid.ns);
+    const list = byPart.get(id);
+    if (list) list.push(t);
+    else byPart.set(id, [t]);
+  }
+  const containersOf = new Map<number, Container[]>();
+  // a container whose init has been reaped has no task left (its namespace died with it): it is gone
+  for (const c of m.containers.values()) {
+    if (!host.tasks.has(c.init)) continue;
+    const id = partOf(c.init.pid.ns);
+    containersOf.set(id, [...(containersOf.get(id) ?? []), c]);
+  }
+  const roundOf = new Map<number, Task[]>();
+  for (const t of m.scheduler.pending()) {
+    const id = partOf(t.pid.ns);
+    roundOf.set(id, [...(roundOf.get(id) ?? []), t]);
+  }
+  const absentIds = new Set(ledger.absent.map((e) => e.id));
+  /** coreChildren merges a core task's children in memory with those stored of parts not loaded, keeping the stored order. */
+  const coreChildren = (t: Task): number[] => {
+    const stored = ledger.coreChildren.get(t) ?? [];
+    const place = new Map<number, number>();
+    const kept: Array<{ pair: [number, number]; key: number }> = [];
+    for (let i = 0; i < stored.length; i += 2) {
+      place.set(stored[i + 1]!, i);
+      if (absentIds.has(stored[i]!)) kept.push({ pair: [stored[i]!, stored[i + 1]!], key: i });
+    }
+    let n = 0;
+    for (const c of t.children()) {
+      const pair: [number, number] = [partOf(c.pid.ns), seqOf(c)];
+      kept.push({ pair, key: place.get(pair[1]) ?? stored.length + n++ });
+    }
+    return kept.sort((a, b) => a.key - b.key).flatMap((k) => k.pair);
   };
-  const addPid = (p: Pid): number => {
-    addPidNs(p.ns);
-    return pids.of(p);
-  };
-  for (const c of m.containers.values()) consoles.of(c.console);
-  const taskRecs = tasks.map((t) => {
-    addPidNs(t.pidNsForChildren);
-    const c: Credentials = t.creds;
-    return {
-      pid: addPid(t.pid),
-      group: groups.of(t.group),
-      parent: ti(t.parent),
-      children: [...t.children()].map((k) => ti(k)),
-      abi: t.abi.name,
-      regs: t.regs.slice(),
-      fpu: fpus.of(t.fpu),
-      extra: Object.keys(t.extra).map((k): [string, Uint8Array] => [k, t.extra[k]!.slice()]),
-      mm: mms.of(t.mm),
-      cred: (c.nondumpable ? [c.uid, c.euid, c.suid, addUser(c.userNs), c.effective, c.permitted, true] : [c.uid, c.euid, c.suid, addUser(c.userNs), c.effective, c.permitted]) as Cred,
-      comm: t.comm,
-      exit: [t.exitSignal, t.exited, t.exitStatus] as [number, boolean, number],
-      blockedIn: t.blockedIn,
-      sleepUntil: t.sleepUntil,
-      exePath: t.exePath,
-      clearChildTid: t.clearChildTid,
-      nsForChildren: pidNs.of(t.pidNsForChildren),
+  const coreTasks = byPart.get(CORE) ?? [];
+  const core = encodePart({ id: CORE, partOf, tasks: coreTasks, core: null, seqOf, coreChildren, containers: containersOf.get(CORE) ?? [], round: roundOf.get(CORE) ?? [] });
+  const parts: EncodedHost['parts'] = [];
+  for (const [id, tasks] of byPart) {
+    if (id === CORE) continue;
+    const containers = containersOf.get(id) ?? [];
+    const part = encodePart({ id, partOf, tasks, core: core.numbering, seqOf, containers, round: roundOf.get(id) ?? [] });
+    const stoppedInCore = part.numbering.groups.items.some((g) => g.stopped && partOf(g.pgrp.ns) === CORE);
+    const entry: PartEntry = {
+      id,
+      members: [...new Set(tasks.map((t) => levelOneId(t.pid.ns)))].sort((a, b) => a - b),
+      gen,
+      tasks: tasks.length,
+      containers: containers.map((c) => [c.name, c.init.pid.nr, c.init.state, tasks.filter((t) => c.init.pid.ns.isAncestorOf(t.pid.ns)).length]),
+      stoppedInCore,
     };
-  });
-  const groupRecs = groups.items.map((g) => ({
-    leader: ti(g.leader),
-    pgrp: addPid(g.pgrp),
-    session: addPid(g.session),
-    files: files.of(g.files),
-    threads: g.threadList().map((t) => ti(t)),
-    flags: [g.unkillable, g.sessionLeader, g.stopped, g.stopSignal, g.stopReportPending, g.continueReportPending] as [boolean, boolean, boolean, number, boolean, boolean],
-    exit: g.groupExitStatus,
-  }));
-  const fileRecs = files.items.map((f): [number, FileRec[]] => [
-    f.users,
-    f.entries().map(([fd, o]): FileRec => [fd, o.kind, o.flags, o.kind === 'ns_last_pid' || o.kind === 'pid_max' ? o.pos : o.kind === 'pidfd' ? addPid(o.pid) : consoles.of(o.console)]),
-  ]);
-  const mmRecs = mms.items.map((mm) => encodeAddressSpace(mm, (page) => pages.of(page)));
+    parts.push({ entry, part });
+  }
+  const corePages = concat(core.pages);
   const { nextPidNsId, nextUserNsId } = host.idCounters;
-  return {
-    format: MACHINE_FORMAT,
+  const record: HostRecord = {
+    format: HOST_FORMAT,
     name: m.name,
     arch: host.arch.name,
     kernel: host.kernel,
     pidMax: host.pidMax,
     clock: host.clock,
     ids: [nextPidNsId, nextUserNsId],
-    userNs: userNs.items.map((u) => [u.id, u.parent ? userNs.of(u.parent) : -1, u.ownerUid]),
-    pidNs: pidNs.items.map((n) => [n.id, n.parent ? pidNs.of(n.parent) : -1, userNs.of(n.userNs), n.lastPid, n.accepting, ti(n.childReaper), n.pidMax]),
-    pids: pids.items.map((p) => [pidNs.of(p.ns), p.numbers]),
-    consoles: consoles.items.map((c) => [c.name, c.text]),
-    files: fileRecs,
-    pages: pageRecords(pages.items),
-    mms: mmRecs,
-    fpus: fpus.items.map((f) => f.slice()),
-    groups: groupRecs,
-    tasks: taskRecs,
-    init: ti(host.init),
-    // a container whose init has been reaped has no task left (its namespace died with it): it is gone
-    containers: [...m.containers.values()].filter((c) => m.host.tasks.has(c.init)).map((c) => [c.name, ti(c.init), consoles.of(c.console)]),
+    nextSeq: ledger.nextSeq,
+    gen,
+    rootPids: ranges(host.rootPidNs),
+    core: core.record,
+    corePages,
+    init: core.numbering.tasks.of(host.init),
     programs: [...m.sources.entries()],
-    round: m.scheduler.pending().filter((t) => taskIndex.has(t)).map((t) => ti(t)),
+    parts: [...ledger.absent, ...parts.map((p) => p.entry)].sort((a, b) => a.id - b.id),
   };
+  ledger.gen = gen;
+  return { host: record, parts };
 }
 
-/** MachineDecodeError says what in a machine record is inconsistent. */
-export class MachineDecodeError extends Error {
-  override readonly name = 'MachineDecodeError';
+function concat(chunks: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const c of chunks) n += c.length;
+  const out = new Uint8Array(n);
+  n = 0;
+  for (const c of chunks) {
+    out.set(c, n);
+    n += c.length;
+  }
+  return out;
 }
 
-function at<T>(list: readonly T[], i: number, what: string): T {
-  const v = list[i];
-  if (v === undefined) throw new MachineDecodeError(`${what} ${i} does not exist`);
-  return v;
+/** LoadedPart is a part's record and its pages file, as read. */
+export interface LoadedPart {
+  record: PartRecord;
+  pages: Uint8Array;
 }
 
-export function decodeMachine(r: MachineRecord): Machine {
-  if (r.format !== MACHINE_FORMAT) throw new MachineDecodeError(`host file format ${r.format} is not ${MACHINE_FORMAT}`);
+/**
+ * decodeHost rebuilds a machine from its host record and the parts given
+ * (the others stay absent). With `adopt` the page frames are views of the
+ * pages files read, which must belong to the caller alone.
+ */
+export function decodeHost(r: HostRecord, loaded: ReadonlyMap<number, LoadedPart>, adopt: boolean): Machine {
+  if (r.format !== HOST_FORMAT) throw new MachineDecodeError(`host format ${r.format} is not ${HOST_FORMAT}`);
   const arch = archByName(r.arch);
   if (!arch) throw new MachineDecodeError(`unknown architecture ${r.arch}`);
-  const kernel = r.kernel ?? LEGACY_KERNEL;
-  if (!isKernelName(kernel)) throw new MachineDecodeError(`unknown kernel personality ${JSON.stringify(kernel)}`);
-  const rules = kernelRules(kernel);
-  const userNs: UserNamespace[] = [];
-  for (const [id, parent, owner] of r.userNs) {
-    const u = new UserNamespace(parent < 0 ? null : at(userNs, parent, 'user namespace'), owner);
-    u.id = id;
-    userNs.push(u);
+  if (!isKernelName(r.kernel)) throw new MachineDecodeError(`unknown kernel personality ${JSON.stringify(r.kernel)}`);
+  const kernel = { arch, rules: kernelRules(r.kernel), pidMax: r.pidMax };
+  const core = decodePart(r.core, r.corePages, kernel, null, adopt);
+  const root = core.pidNs.find((n) => n.level === 0);
+  if (!root) throw new MachineDecodeError('no root pid namespace');
+  for (let i = 0; i < r.rootPids.length; i += 2) {
+    const [first, count] = [r.rootPids[i]!, r.rootPids[i + 1]!];
+    if (first < 0 || count < 0 || first + count > root.capacity) throw new MachineDecodeError(`root pids ${first}+${count} are outside the root namespace's ${root.capacity}`);
+    for (let nr = first; nr < first + count; nr++) root.bitmap.set(nr);
   }
-  const pidNs: PidNamespace[] = [];
-  for (const [id, parent, user, lastPid, accepting, , pidMax] of r.pidNs) {
-    const outer = parent < 0 ? null : at(pidNs, parent, 'pid namespace');
-    const ns = new PidNamespace(outer, at(userNs, user, 'user namespace'), pidMax ?? r.pidMax, rules, outer ? outer.capacity : pidCapacity(arch, rules, r.pidMax));
-    ns.id = id;
-    ns.lastPid = lastPid;
-    ns.accepting = accepting;
-    pidNs.push(ns);
+  const parts: DecodedPart[] = [];
+  const absent = [];
+  for (const e of r.parts) {
+    const p = loaded.get(e.id);
+    if (p) parts.push(decodePart(p.record, p.pages, kernel, core, adopt));
+    else absent.push(e);
   }
-  const pids = r.pids.map(([nsIndex, numbers]) => {
-    const ns = at(pidNs, nsIndex, 'pid namespace');
-    if (numbers.length !== ns.level + 1) throw new MachineDecodeError(`a pid in a level-${ns.level} namespace has ${numbers.length} numbers`);
-    return new Pid(ns, numbers);
-  });
-  const consoles = r.consoles.map(([name, text]) => {
-    const c = new Console(name);
-    if (text.length > 0) c.write(new TextEncoder().encode(text));
-    return c;
-  });
-  const files = r.files.map(([users, fds]) => {
-    const t = new FileTable();
-    for (const [fd, kind, flags, ref] of fds) {
-      const file: OpenFile =
-        kind === 'ns_last_pid' || kind === 'pid_max'
-          ? { kind, flags, pos: ref }
-          : kind === 'pidfd'
-            ? { kind, flags, pid: at(pids, ref, 'pid') }
-            : { kind, flags, console: at(consoles, ref, 'console') };
-      t.set(fd, file);
-    }
-    t.users = users;
-    return t;
-  });
-  const pages = pageFrames(r.pages);
-  const mms = r.mms.map((rec) => decodeAddressSpace(arch, rec, (p) => at(pages, p, 'page')));
-  const fpus = r.fpus.map((f) => f.slice());
-  const tasks = r.tasks.map((tr) => {
-    const abi = archByName(tr.abi);
-    if (!abi) throw new MachineDecodeError(`unknown task ABI ${tr.abi}`);
-    const [uid, euid, suid, user, effective, permitted, nondumpable] = tr.cred;
-    const extra = copyExtraState(tr.extra);
-    const pid = at(pids, tr.pid, 'pid');
-    const t = new Task(pid, abi, tr.regs, at(fpus, tr.fpu, 'fpu state'), extra, at(mms, tr.mm, 'address space'), { uid, euid, suid, userNs: at(userNs, user, 'user namespace'), effective, permitted, ...(nondumpable ? { nondumpable: true as const } : {}) }, tr.comm);
-    pid.task = t;
-    [t.exitSignal, t.exited, t.exitStatus] = tr.exit;
-    t.blockedIn = tr.blockedIn as SyscallName | null;
-    t.sleepUntil = tr.sleepUntil;
-    t.exePath = tr.exePath;
-    t.clearChildTid = tr.clearChildTid;
-    t.pidNsForChildren = at(pidNs, tr.nsForChildren, 'pid namespace');
-    return t;
-  });
-  const groups = r.groups.map((g) => {
-    const group = new ThreadGroup(at(tasks, g.leader, 'task'), at(pids, g.pgrp, 'pid'), at(pids, g.session, 'pid'), at(files, g.files, 'file table'));
-    for (const t of g.threads) group.addThread(at(tasks, t, 'task'));
-    [group.unkillable, group.sessionLeader, group.stopped, group.stopSignal, group.stopReportPending, group.continueReportPending] = g.flags;
-    group.groupExitStatus = g.exit;
-    return group;
-  });
-  r.tasks.forEach((tr, i) => {
-    const t = tasks[i]!;
-    t.group = at(groups, tr.group, 'thread group');
-    t.parent = tr.parent < 0 ? null : at(tasks, tr.parent, 'task');
-    for (const c of tr.children) t.addChild(at(tasks, c, 'task'));
-  });
-  // Numbers are allocated exactly for the pids something uses (a pidfd alone keeps none).
-  for (const pid of pids) {
-    if (!pid.inUse) continue;
-    pid.numbers.forEach((nr, level) => {
-      const ns = pid.ns.chain[level]!;
-      if (!ns.bitmap.set(nr)) throw new MachineDecodeError(`pid ${nr} is used twice at level ${level}`);
-      ns.pids.set(nr, pid);
+  // Numbers are allocated exactly for the pids something uses (a pidfd alone keeps none); the root's are reserved above.
+  for (const d of [core, ...parts]) for (const pid of d.pids) if (pid.inUse) register(pid);
+  const seqs = new WeakMap<Task, number>();
+  const bySeq = new Map<number, Task>();
+  for (const d of [core, ...parts]) {
+    d.taskRecords.forEach((tr, i) => {
+      seqs.set(d.tasks[i]!, tr.seq);
+      bySeq.set(tr.seq, d.tasks[i]!);
     });
   }
-  r.pidNs.forEach(([, , , , , reaper], i) => {
-    pidNs[i]!.childReaper = reaper < 0 ? null : at(tasks, reaper, 'task');
+  const coreChildren = new WeakMap<Task, number[]>();
+  core.taskRecords.forEach((tr, i) => {
+    const t = core.tasks[i]!;
+    coreChildren.set(t, tr.children);
+    for (let k = 1; k < tr.children.length; k += 2) {
+      const child = bySeq.get(tr.children[k]!);
+      if (child) t.addChild(child);
+    }
   });
-  const root = pidNs.find((n) => n.level === 0);
-  if (!root) throw new MachineDecodeError('no root pid namespace');
+  const bySeqOrder = (a: Task, b: Task): number => seqs.get(a)! - seqs.get(b)!;
+  const tasks = [core, ...parts].flatMap((d) => d.tasks).sort(bySeqOrder);
   const host = Host.restore(arch, r.pidMax, {
     rootUserNs: root.userNs,
     rootPidNs: root,
-    init: at(tasks, r.init, 'task'),
+    init: at(core.tasks, r.init),
     tasks,
     clock: r.clock,
     nextPidNsId: r.ids[0],
@@ -278,7 +297,77 @@ export function decodeMachine(r: MachineRecord): Machine {
   });
   const m = new Machine(r.name, host);
   for (const [path, text] of r.programs) m.addProgram(path, text);
-  for (const [name, init, console] of r.containers) m.containers.set(name, { name, init: at(tasks, init, 'task'), console: at(consoles, console, 'console') });
-  m.scheduler.resumeRound(r.round.map((i) => at(tasks, i, 'task')));
+  for (const d of [core, ...parts]) {
+    for (const [name, init, console] of d.record.containers) m.containers.set(name, { name, init: at(d.tasks, init), console: at(d.consoles, console) });
+  }
+  for (const e of absent) for (const [name] of e.containers) m.unloaded.add(name);
+  const round = [core, ...parts].flatMap((d) => d.record.round.map((i) => at(d.tasks, i))).sort(bySeqOrder);
+  m.scheduler.resumeRound(round);
+  const joined = new Map<number, number>();
+  for (const e of r.parts) for (const member of e.members) if (member !== e.id) joined.set(member, e.id);
+  ledgers.set(m, { seqs, nextSeq: r.nextSeq, gen: r.gen, absent, coreChildren, joined });
   return m;
+}
+
+/**
+ * inheritLedger makes `copy`, a copy of the loaded machine `from` made
+ * without this codec (Machine.copy, by a restore that works on a copy),
+ * savable in its place: the parts `from` left unloaded stay in the host
+ * file (Machine.copy kept their names and root-level pids), and each task
+ * keeps its place in the creation order (tasks are matched by their
+ * root-level pid). A copy made by decodeMachine has its own ledger already
+ * and is left alone.
+ */
+export function inheritLedger(from: Machine, copy: Machine): void {
+  if (copy === from || ledgers.has(copy)) return;
+  const l = ledgerOf(from);
+  const byNr = (m: Machine): Map<number, Task> => new Map([...m.host.tasks].map((t) => [t.pid.nr, t]));
+  const before = byNr(from);
+  const seqs = new WeakMap<Task, number>();
+  const coreChildren = new WeakMap<Task, number[]>();
+  for (const [nr, t] of byNr(copy)) {
+    const old = before.get(nr);
+    const seq = old && l.seqs.get(old);
+    if (seq !== undefined) seqs.set(t, seq);
+    const children = old && l.coreChildren.get(old);
+    if (children) coreChildren.set(t, children);
+  }
+  for (const e of l.absent) for (const [name] of e.containers) copy.unloaded.add(name);
+  ledgers.set(copy, { ...l, seqs, coreChildren, absent: [...l.absent], joined: new Map(l.joined) });
+}
+
+function at<T>(list: readonly T[], i: number): T {
+  const v = list[i];
+  if (v === undefined) throw new MachineDecodeError(`index ${i} does not exist`);
+  return v;
+}
+
+/** register enters a pid's numbers in its namespaces; the root's number must be reserved already, and no number taken twice. */
+function register(pid: Pid): void {
+  pid.numbers.forEach((nr, level) => {
+    const ns = pid.ns.chain[level]!;
+    if (level === 0 ? !ns.bitmap.test(nr) || ns.pids.get(nr) !== undefined : !ns.bitmap.set(nr)) {
+      throw new MachineDecodeError(`pid ${nr} at level ${level} is ${level === 0 && !ns.bitmap.test(nr) ? 'not among the root namespace\'s pids in use' : 'used twice'}`);
+    }
+    ns.pids.set(nr, pid);
+  });
+}
+
+/** MachineRecord is a whole loaded machine as plain data (its page bytes copied): what a deep copy goes through. */
+export interface MachineRecord {
+  host: HostRecord;
+  parts: Array<[id: number, record: PartRecord, pages: Uint8Array]>;
+}
+
+/** encodeMachine records `m` as plain data, the page bytes copied; parts not loaded stay absent. */
+export function encodeMachine(m: Machine): MachineRecord {
+  const { host, parts } = encodeHost(m, ledgerOf(m).gen);
+  return { host, parts: parts.map(({ entry, part }) => [entry.id, part.record, concat(part.pages)]) };
+}
+
+/** decodeMachine rebuilds what encodeMachine recorded: the same snapshot, consoles and continuation, and the same parts absent. */
+export function decodeMachine(r: MachineRecord): Machine {
+  if (!r || typeof r !== 'object' || !r.host || !Array.isArray(r.parts)) throw new MachineDecodeError('not a machine record');
+  // encodeMachine copied the page bytes (or they were decoded from bytes the caller owns): the frames may be views of them
+  return decodeHost(r.host, new Map(r.parts.map(([id, record, pages]) => [id, { record, pages }])), true);
 }

@@ -6,7 +6,7 @@
  * hint. A scan of the sources checks that every message a user error can
  * carry appears in this table, so a new error path cannot go untested.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -226,10 +226,19 @@ function fixedParts(text: string, at: number, quote: string): string[] {
   return parts;
 }
 
+/** stateFiles lists every file of the state directory's hosts (host files and their parts) with its size. */
+function stateFiles(): string[] {
+  const hosts = join(state(), 'hosts');
+  return (readdirSync(hosts, { recursive: true }) as string[])
+    .filter((f) => statSync(join(hosts, f)).isFile())
+    .sort()
+    .map((f) => `${f}:${readFileSync(join(hosts, f)).length}`);
+}
+
 describe('every error path of the command line', () => {
   for (const c of CASES) {
     it(`${c.what}: exit ${c.code}, one line, no stack trace`, async () => {
-      const before = readdirSync(join(state(), 'hosts')).map((f) => `${f}:${readFileSync(join(state(), 'hosts', f)).length}`);
+      const before = stateFiles();
       const r = await ckptIn(state(), c.argv(dir));
       expect(r.code, r.err).toBe(c.code);
       const first = r.err.split('\n')[0] ?? '';
@@ -238,7 +247,7 @@ describe('every error path of the command line', () => {
       else expect(first).toMatch(c.line);
       expect(r.err).not.toMatch(/\n\s+at /);
       // a failed command changes no host file
-      expect(readdirSync(join(state(), 'hosts')).map((f) => `${f}:${readFileSync(join(state(), 'hosts', f)).length}`)).toEqual(before);
+      expect(stateFiles()).toEqual(before);
     });
   }
 

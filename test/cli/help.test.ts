@@ -176,6 +176,7 @@ describe('--help and --version change nothing', () => {
     const host = (await ckptIn(root, ['host', '--help'])).out;
     for (const s of Object.keys(VERBS.find((v) => v.name === 'host')!.subverbs!)) expect(host).toMatch(new RegExp(`^  ckpt host ${s}\\b`, 'm'));
     expect(host).not.toContain('--pid-max');
+    expect((await ckptIn(root, ['host', '--root', root, 'create', '--help'])).out).toBe(create);
   });
 });
 

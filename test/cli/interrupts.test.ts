@@ -2,7 +2,7 @@
  * SIGINT and SIGTERM, sent for real to a ckpt process in the middle of a
  * dump or a restore: it stops before its commit point, removes its
  * temporary file, says in one line what is left and exits 130 or 143; the
- * host file is byte for byte what it was.
+ * host's files are byte for byte what they were.
  */
 import { execa } from 'execa';
 import { createHash, randomFillSync } from 'node:crypto';
@@ -24,8 +24,13 @@ let dir: string;
 let root: string;
 let hostFile: string;
 
-/** digestOf fingerprints the host file. */
-const digestOf = (): string => createHash('sha256').update(new Uint8Array(readFileSync(join(root, 'hosts', 'default.host')))).digest('hex');
+/** digestOf fingerprints the host's files: the host file and every file of its parts, by name. */
+const digestOf = (): string => {
+  const hash = createHash('sha256').update(new Uint8Array(readFileSync(join(root, 'hosts', 'default.host'))));
+  const parts = join(root, 'hosts', 'default.parts');
+  for (const f of readdirSync(parts).sort()) hash.update(f).update(new Uint8Array(readFileSync(join(parts, f))));
+  return hash.digest('hex');
+};
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'ckpt-signals-'));
@@ -63,7 +68,7 @@ describe.skipIf(!built)('a signal during a dump or a restore', () => {
       expect(r.stderr).toBe(`ckpt: interrupted by ${sig}: no image was written; container big is still running and host default is unchanged [CKPT_INTERRUPTED]`);
       expect(readdirSync(out)).toEqual([]);
       expect(digestOf()).toBe(hostFile);
-      expect(readdirSync(join(root, 'hosts')).sort()).toEqual(['default.host']);
+      expect(readdirSync(join(root, 'hosts')).sort()).toEqual(['default.host', 'default.parts']);
     }, 120_000);
   }
 

@@ -1,10 +1,11 @@
 /** writeFileAtomically: whole files only, written in order, and the leftovers of killed writers swept. */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeFileAtomically } from '../../src/disk/atomic-file.js';
+import { BATCH_BYTES, writeFileAtomically, writeFileAtomicallyStreamed } from '../../src/disk/atomic-file.js';
 
 describe('writeFileAtomically', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ckpt-atomic-'));
@@ -26,4 +27,25 @@ describe('writeFileAtomically', () => {
     writeFileAtomically(join(dir, 'b.tar'), new Uint8Array([1]));
     expect(readdirSync(dir).sort()).toEqual([`.b.tar.${live}.tmp`, `.other.tar.${dead}.tmp`, 'a.bin', 'b.tar'].sort());
   });
+
+  it('streams a large chunk that lies in shared memory as it lies: its batches are views of it, in order, between the staged ones', async () => {
+    const big = new Uint8Array(new SharedArrayBuffer(BATCH_BYTES * 2 + 12345));
+    for (let i = 0; i < big.length; i++) big[i] = (i * 13) & 0xff;
+    const chunks = [Uint8Array.of(1, 2, 3), big, ...Array.from({ length: 300 }, (_, i) => Uint8Array.of(i & 0xff)), new Uint8Array(9)];
+    const seen: Array<{ at: number; length: number; own: boolean }> = [];
+    const file = join(dir, 'shared.bin');
+    await writeFileAtomicallyStreamed(file, chunks, { onBatch: (bytes, at) => void seen.push({ at, length: bytes.length, own: bytes.buffer === big.buffer }) });
+    const expected = Buffer.concat(chunks);
+    expect(createHash('sha256').update(new Uint8Array(readFileSync(file))).digest('hex')).toBe(createHash('sha256').update(new Uint8Array(expected)).digest('hex'));
+    // the batches tile the file in order; the big chunk's are views of its own memory, no copy
+    let at = 0;
+    for (const b of seen) {
+      expect(b.at).toBe(at);
+      at += b.length;
+    }
+    expect(at).toBe(expected.length);
+    expect(seen.filter((b) => b.own).map((b) => b.length)).toEqual([BATCH_BYTES, BATCH_BYTES, 12345]);
+    expect(seen.filter((b) => !b.own).map((b) => b.length)).toEqual([3, 300 + 9]);
+  });
 });
+

@@ -12,6 +12,10 @@ import { ImageError } from '../../src/image/format.js';
 import { decodeImage, encodeImage } from '../../src/image/image-codec.js';
 import { restoreAtomically } from '../../src/image/restore.js';
 import type { Task } from '../../src/kernel/task.js';
+import { LINUX_CAPABILITY_VERSION_3 } from '../../src/abi/capabilities.js';
+import { CLONE_SIGHAND, CLONE_THREAD, CLONE_VM } from '../../src/abi/clone-flags.js';
+import { libcOf } from '../../src/program/libc.js';
+import { decodeMachine, encodeMachine } from '../../src/store/machine-codec.js';
 import { GOLDEN_ARCHES, goldenImage } from '../fixtures/make-golden-images.js';
 
 const golden = (arch: string) => new Uint8Array(readFileSync(`images/golden/${arch}-nested.tar`));
@@ -128,5 +132,37 @@ describe('a process made not dumpable', () => {
     const { machine, container } = restoreAtomically(Machine.create('t', 'x86_64'), img);
     const restored = machine.tasksOf(container).filter((t) => t.creds.nondumpable).map((t) => t.pid.numbers.slice(1).join('/'));
     expect(restored).toEqual([child.pid.numbers.slice(1).join('/')]);
+  });
+});
+
+describe.each(['mainline', '2.6.32'] as const)('a thread whose credentials differ from its leader\'s (%s)', (kernel) => {
+  it('keeps its own through an image and a host file: credentials are per thread (docs/semantics.md §12)', () => {
+    const m = Machine.create('s', 'x86_64', undefined, kernel);
+    const c = m.run('c', 'images/workloads/nested.wl', readFileSync('images/workloads/nested.wl', 'utf8'));
+    m.scheduler.run(30);
+    const leader = m.tasksOf(c).find((t) => t !== c.init && !t.exited)!;
+    const thread = libcOf(m.host, leader).clone(CLONE_THREAD | CLONE_SIGHAND | CLONE_VM, 0, 0, 0, 0).child!;
+    const lt = libcOf(m.host, thread);
+    if (kernel === '2.6.32') {
+      // the raw setuid of a non-leader thread: its credentials only, its whole address space not dumpable
+      expect(lt.setuid(1000)).toEqual({ ret: 0 });
+    } else {
+      // mainline: the container's user namespace has no uid map (setuid there is EINVAL); a capset is the thread's alone too
+      expect(lt.capset({ version: LINUX_CAPABILITY_VERSION_3, pid: 0 }, [{ effective: 1, permitted: 1, inheritable: 0 }, { effective: 0, permitted: 0, inheritable: 0 }]).ret).toBe(0);
+    }
+    const key = (t: Task) => t.pid.numbers.slice(1).join('/');
+    const credsOf = (tasks: readonly Task[]) => tasks.map((t) => [key(t), t.creds.uid, t.creds.euid, t.creds.suid, t.creds.effective, t.creds.permitted, t.creds.nondumpable ?? false] as const).sort();
+    const before = credsOf(m.tasksOf(c));
+    const row = (t: Task) => before.find(([k]) => k === key(t))!;
+    expect(row(thread).slice(1)).not.toEqual(row(leader).slice(1));
+    if (kernel === '2.6.32') {
+      expect(row(thread).slice(1, 4)).toEqual([1000, 1000, 1000]);
+      expect(row(leader).slice(1, 4)).toEqual([0, 0, 0]);
+      expect([row(leader)[6], row(thread)[6]]).toEqual([true, true]);
+    } else expect(row(thread)[4]).toBe(1);
+    const img = decodeImage(untar(tarBytes(encodeImage(dumpContainer(m, c), { embedPrograms: true }))));
+    const { machine, container } = restoreAtomically(Machine.create('t', 'x86_64', undefined, kernel), img);
+    expect(credsOf(machine.tasksOf(container))).toEqual(before);
+    expect(decodeMachine(encodeMachine(m)).host.snapshot()).toEqual(m.host.snapshot());
   });
 });

@@ -5,6 +5,9 @@
  * `2.6.32` host too. Classes 4, 8 and 11-14 follow the same rule on both
  * (2.6.32 did the same, or had no such call: the model offers mainline's).
  */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { decode } from 'cbor-x';
 import { describe, expect, it } from 'vitest';
 import {
   CLONE_NEWNET,
@@ -25,6 +28,7 @@ import { NS_LAST_PID_PATH, O_RDWR, PID_MAX_PATH } from '../../src/kernel/files.j
 import { pidMaxLimit } from '../../src/kernel/host.js';
 import { kernelRules, KERNEL_NAMES, RULES, type KernelName } from '../../src/kernel/personality.js';
 import { decodeMachine, encodeMachine } from '../../src/store/machine-codec.js';
+import { decodeLegacyMachine, type LegacyRecord } from '../../src/store/legacy-host-file.js';
 import { ALL_ARCHES, expectUnchanged, unprivileged, userContainer } from '../helpers.js';
 import { libcOf } from '../../src/program/libc.js';
 
@@ -77,10 +81,10 @@ describe('the personality table', () => {
   it('a host file keeps its personality; one written before personalities loads as 2.6.32', () => {
     const m = Machine.create('h', 'x86_64');
     const rec = encodeMachine(m);
-    expect(rec.kernel).toBe('mainline');
+    expect(rec.host.kernel).toBe('mainline');
     expect(decodeMachine(rec).host.kernel).toBe('mainline');
-    const { kernel: _, ...legacy } = rec;
-    const old = decodeMachine(legacy);
+    // written by the single-file store before personalities existed
+    const old = decodeLegacyMachine(decode(readFileSync(fileURLToPath(new URL('../fixtures/format1-host.host', import.meta.url)))) as LegacyRecord);
     expect(old.host.kernel).toBe('2.6.32');
     expect(old.host.rootPidNs.rules).toBe(kernelRules('2.6.32'));
   });
@@ -293,9 +297,12 @@ describe.each(ALL_ARCHES)('mainline and 2.6.32 on %s', (arch) => {
       const fd = lt.pidfd_open(t0.pid.nr, 0).ret;
       // userns_install would say EINVAL (the caller's own user namespace): the ptrace check comes first
       expect(expectUnchanged(h, () => lt.setns(fd, CLONE_NEWUSER | CLONE_NEWPID)).errno).toBe('EPERM');
-      // once it has exited it has no address space to ask about: the zombie is ESRCH
+      // once it has exited, the flag its address space had then still asks for CAP_SYS_PTRACE (D4)
       libcOf(h, t0).exit(0);
-      expect(lt.setns(fd, CLONE_NEWPID).errno).toBe('ESRCH');
+      expect(t0.state).toBe('zombie');
+      expect(expectUnchanged(h, () => lt.setns(fd, CLONE_NEWPID)).errno).toBe('EPERM');
+      // a caller with CAP_SYS_PTRACE in the initial user namespace passes, and finds the zombie
+      expect(libcOf(h, h.init).setns(libcOf(h, h.init).pidfd_open(t0.pid.nr, 0).ret, CLONE_NEWPID).errno).toBe('ESRCH');
       // a dumpable target of the same uid passes the ptrace check
       const t3 = libcOf(h, h.init).fork().child!;
       const t4 = libcOf(h, t3).fork().child!;
@@ -318,6 +325,75 @@ describe.each(ALL_ARCHES)('mainline and 2.6.32 on %s', (arch) => {
       expect(lm.setns(lm.pidfd_open(kid.pid.nr, 0).ret, CLONE_NEWUSER | CLONE_NEWPID).errno).toBe('EPERM');
       // and the flag survives a host file
       expect(decodeMachine(encodeMachine(new Machine('m', h))).host.snapshot()).toEqual(h.snapshot());
+    }
+  });
+
+  it('oracle D7: credentials are per thread; kill checks the task the pid names, and a thread\'s setuid makes its whole address space not dumpable (both)', () => {
+    for (const kernel of KERNEL_NAMES) {
+      const h = Host.create({ arch, kernel });
+      const p = libcOf(h, h.init).fork().child!;
+      const t1 = libcOf(h, p).clone(THREAD, 0, 0, 0, 0).child!;
+      const t2 = libcOf(h, p).clone(THREAD, 0, 0, 0, 0).child!;
+      // the raw syscall from a non-leader thread changes that thread's credentials only
+      expect(libcOf(h, t1).setuid(1000).ret).toBe(0);
+      expect([p.creds.uid, t1.creds.uid, t2.creds.uid]).toEqual([0, 1000, 0]);
+      expect(libcOf(h, t1).getuid().ret).toBe(1000);
+      expect(libcOf(h, p).getuid().ret).toBe(0);
+      // a child forked by the thread has the thread's credentials
+      const weak = libcOf(h, t1).fork().child!;
+      expect(weak.creds.uid).toBe(1000);
+      // kill(tid) asks the thread's credentials: allowed, and the signal ends the whole process
+      const lw = libcOf(h, weak);
+      expect(expectUnchanged(h, () => lw.kill(p.pid.nr, 0)).errno).toBe('EPERM');
+      expect(expectUnchanged(h, () => lw.kill(t2.pid.nr, 0)).errno).toBe('EPERM');
+      // a process group selection asks its leaders' credentials
+      expect(expectUnchanged(h, () => lw.kill(-p.group.pgrp.nr, 0)).errno).toBe('EPERM');
+      // the address space is the group's: every thread of it is not dumpable now, the leader too
+      expect([p.creds.nondumpable, t1.creds.nondumpable, t2.creds.nondumpable]).toEqual([true, true, true]);
+      expect(lw.kill(t1.pid.nr, 0).ret).toBe(0);
+      expect(lw.kill(t1.pid.nr, SIGKILL).ret).toBe(0);
+      const status = [0];
+      expect(libcOf(h, h.init).wait4(p.pid.nr, status, WNOHANG, 0).ret).toBe(p.pid.nr);
+      expect(status[0]).toBe(SIGKILL);
+    }
+  });
+
+  it('oracle D7: a thread\'s setuid leaves a zombie thread\'s flag as it was at its exit (both)', () => {
+    for (const kernel of KERNEL_NAMES) {
+      const h = Host.create({ arch, kernel });
+      const p = libcOf(h, h.init).fork().child!;
+      const t1 = libcOf(h, p).clone(THREAD, 0, 0, 0, 0).child!;
+      libcOf(h, p).exit(0); // the leader exits first: a zombie while t1 lives
+      expect(libcOf(h, t1).setuid(1000).ret).toBe(0);
+      expect(p.creds.nondumpable).toBeUndefined();
+      expect(t1.creds.nondumpable).toBe(true);
+    }
+  });
+
+  it('setns(CLONE_NEWUSER) into a user namespace the caller does not own makes it not dumpable; into one it owns, or unshare, does not (both)', () => {
+    for (const kernel of KERNEL_NAMES) {
+      const h = Host.create({ arch, kernel });
+      // a user namespace owned by root, made below the initial one: root's own
+      const mine = userContainer(h);
+      const b = libcOf(h, h.init).fork().child!;
+      const lb = libcOf(h, b);
+      expect(lb.setns(lb.pidfd_open(mine.pid.nr, 0).ret, CLONE_NEWUSER).ret).toBe(0);
+      expect(b.creds.nondumpable).toBeUndefined();
+      const d = libcOf(h, h.init).fork().child!;
+      expect(libcOf(h, d).unshare(CLONE_NEWUSER).ret).toBe(0);
+      expect(d.creds.nondumpable).toBeUndefined();
+      if (kernel === '2.6.32') continue; // (2.6.32: uid 1000 cannot make a user namespace)
+      // one owned by uid 1000 (commit_creds: cred_cap_issubset fails, observed on 6.18 with PR_GET_DUMPABLE)
+      const a = libcOf(h, h.init).fork().child!;
+      expect(libcOf(h, a).setuid(1000).ret).toBe(0);
+      expect(libcOf(h, a).unshare(CLONE_NEWUSER).ret).toBe(0);
+      const c = libcOf(h, h.init).fork().child!;
+      const sharer = libcOf(h, c).clone(CLONE_VM | SIGCHLD, 0, 0, 0, 0).child!;
+      const lc = libcOf(h, c);
+      expect(lc.setns(lc.pidfd_open(a.pid.nr, 0).ret, CLONE_NEWUSER).ret).toBe(0);
+      expect(c.creds.nondumpable).toBe(true);
+      // the flag is the address space's: a CLONE_VM sharer has it too
+      expect(sharer.creds.nondumpable).toBe(true);
     }
   });
 

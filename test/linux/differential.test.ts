@@ -25,20 +25,7 @@ const BATCH = { cases: 300, seed: 18 };
  * A test asserts each still differs: once the model is fixed that test
  * fails, and the entry must go.
  */
-const PENDING: Array<{ what: string; leaveOut?: 'pidMax' | 'userns'; scenario: Scenario }> = [
-  {
-    what: 'setns on a zombie by a caller without capabilities is EPERM before ESRCH (DISAGREEMENTS D4; 1 in 17,291 generated scenarios)',
-    scenario: {
-      steps: [
-        { task: 0, call: { op: 'setuid', uid: 1000 } },
-        { task: 0, call: { op: 'clone3', flags: 0, setTid: [] } },
-        { task: 2, call: { op: 'clone3', flags: 0, setTid: [] } },
-        { task: 3, call: { op: 'exit', code: 0 } },
-        { task: 2, call: { op: 'setns', pid: 3, nstype: 0x20000000 } },
-      ],
-    },
-  },
-];
+const PENDING: Array<{ what: string; leaveOut?: 'pidMax' | 'userns'; scenario: Scenario }> = [];
 const leftOut = (what: 'pidMax' | 'userns'): boolean => PENDING.some((p) => p.leaveOut === what);
 
 const support = await probeLinux();

@@ -135,6 +135,28 @@ export const HAND_CASES: HandCase[] = [
     expect: { kind: 'modelRefuses', step: 0 },
   },
   {
+    name: 'oracle D4: setns on a zombie that setuid made not dumpable, by a caller of the same uid: EPERM before ESRCH (task_still_dumpable)',
+    issueClass: 0,
+    scenario: scenario([on(0, { op: 'setuid', uid: 1000 }), clone3(0), clone3(2), on(3, { op: 'exit', code: 0 }), on(2, { op: 'setns', pid: 3, nstype: NEWPID })]),
+    expect: { kind: 'agree' },
+  },
+  {
+    name: 'oracle D7: a non-leader thread\'s raw setuid changes its credentials only; kill(tid) asks that thread\'s, kill(pid) the leader\'s',
+    issueClass: 0,
+    scenario: scenario([
+      clone3(0),
+      clone3(1, THREAD),
+      on(2, { op: 'setuid', uid: 1000 }),
+      clone3(2),
+      on(4, { op: 'ids' }),
+      on(4, { op: 'kill', pid: 2, sig: 0 }),
+      on(4, { op: 'kill', pid: 3, sig: 0 }),
+      on(4, { op: 'kill', pid: 3, sig: 9 }),
+      wait(0, 2, 0),
+    ]),
+    expect: { kind: 'agree' },
+  },
+  {
     name: 'threads dying together hand their children to the init in an order Linux does not fix: the waits are compared as a set',
     issueClass: 0,
     scenario: scenario([

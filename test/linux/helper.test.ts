@@ -72,6 +72,81 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
     expect(h.leftovers()).toEqual([]);
   }, 30_000);
 
+  it('carries out a batch in order: runs to one agent, waves of read-only requests, exits and reaps settled', async () => {
+    const { h } = session();
+    try {
+      const replies = await h.batch([
+        'init 0 0 0 0',
+        // a run: one agent, three requests in one line
+        'op 0 clone3 1 0 17 1 5',
+        'op 0 clone3 2 0 17 1 6',
+        'op 0 setpgid 0 0',
+        // a wave: read-only requests to different agents
+        'op 1 ids',
+        'op 2 ids',
+        'op 0 ids',
+        'op 1 setpgid 0 0',
+        'op 1 exit 3',
+        'op 0 wait4 5 0',
+        'state 2',
+        'op 2 ids',
+      ]);
+      expect(replies.slice(1)).toEqual([
+        expect.stringMatching(/^r 5 - child=1 nspid=\d+,5$/),
+        expect.stringMatching(/^r 6 - child=2 nspid=\d+,6$/),
+        'r 0 -',
+        // made before their parent's setpgid: they stay in the group outside, which their namespace does not see
+        'r 0 - pid=5 ppid=1 pgrp=0 sid=0 tid=5 uid=0',
+        'r 0 - pid=6 ppid=1 pgrp=0 sid=0 tid=6 uid=0',
+        'r 0 - pid=1 ppid=0 pgrp=1 sid=0 tid=1 uid=0',
+        'r 0 -',
+        'dead',
+        'r 5 - status=768',
+        expect.stringMatching(/^s alive ppid=0 nspid=\d+,6$/),
+        'r 0 - pid=6 ppid=1 pgrp=0 sid=0 tid=6 uid=0',
+      ]);
+      // the pid the reap freed is free again at once
+      expect(await h.command('op 0 clone3 3 0 17 1 5')).toMatch(/^r 5 - child=3 /);
+    } finally {
+      await h.close();
+    }
+    expect(await gone(h, 5000)).toEqual([]);
+  }, 30_000);
+
+  it('stops a batch at the first failure, inside a run too, and answers "skipped" for the rest', async () => {
+    const { h } = session();
+    try {
+      await h.command('init 0 0 0 0');
+      const replies = await h.batch(['op 0 clone3 1 0 17 1 5', 'op 0 clone3 2 0 17 1 5', 'op 0 clone3 3 0 17 1 7', 'op 1 ids', 'op 0 ids']);
+      expect(replies).toEqual([expect.stringMatching(/^r 5 - child=1 /), 'r -1 EEXIST', 'skipped', 'skipped', 'skipped']);
+      // nothing after the failure was made, and the channels are in step
+      expect(await h.command('state 3')).toBe('err no agent');
+      expect(await h.command('op 0 ids')).toBe('r 0 - pid=1 ppid=0 pgrp=0 sid=0 tid=1 uid=0');
+      expect(await h.command('op 1 ids')).toBe('r 0 - pid=5 ppid=1 pgrp=0 sid=0 tid=5 uid=0');
+      expect(await h.batch(['op 1 setsid', 'op 9 ids', 'op 1 ids'])).toEqual(['r 5 -', 'err no agent', 'skipped']);
+      expect(await h.batch(['op 0 nonsense'])).toEqual(['err unknown request nonsense']);
+      expect(await h.batch(['reset'])).toEqual(['err not in a batch: reset']);
+    } finally {
+      await h.close();
+    }
+    expect(await gone(h, 5000)).toEqual([]);
+  }, 30_000);
+
+  it('resets only the agents named (one restore), leaving the others running', async () => {
+    const { h } = session();
+    try {
+      const mine = await h.batch(['init 0 0 0 0', 'op 0 clone3 1 0 17 0', 'init 2 0 0 0', 'op 2 clone3 3 0 17 0']);
+      const pid = (reply: string): number => Number(/ nspid=(\d+)/.exec(reply)![1]);
+      expect(await h.command('reset 0-1')).toBe('ok');
+      expect(await h.command('op 0 ids')).toBe('err no agent');
+      expect(await h.command('op 3 ids')).toBe('r 0 - pid=2 ppid=1 pgrp=0 sid=0 tid=2 uid=0');
+      expect((await gone(h, 5000)).sort()).toEqual([pid(mine[2]!), pid(mine[3]!)].sort());
+    } finally {
+      await h.close();
+    }
+    expect(await gone(h, 5000)).toEqual([]);
+  }, 30_000);
+
   it('frees an init stuck in its exit because it sits in another process group of its namespace', async () => {
     const { h } = session();
     try {

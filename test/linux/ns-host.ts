@@ -8,12 +8,14 @@
  * it by the real executor with the host's init as the restorer (clone3 with
  * set_tid naming the pids at the host's levels too).
  *
- * Only what a restore made is undone when it fails: the executor's own undo
- * (`reset`) kills every agent of the helper, the host and its set-up with
- * them, so the port given to the executor answers `reset` by killing and
- * reaping exactly the processes that came from the restore's replies.
+ * Only what a restore made is undone when it fails, and all of it: the port
+ * given to the executor answers its undo (`reset`, or `reset LO-HI` for the
+ * plan's actors) by killing exactly the processes that came from the
+ * restore's replies and having each one's parent reap it. The helper's own
+ * reset reaps only the inits it made itself; here the restorer is the host's
+ * init, an agent, whose children would otherwise stay zombies.
  */
-import { CLONE_NEWPID } from '../../src/abi/clone-flags.js';
+import { CLONE_NEWPID, CLONE_NEWUSER } from '../../src/abi/clone-flags.js';
 import type { ContainerImage } from '../../src/image/container-image.js';
 import { planRestore, RESTORER, type RestorePlan, type RestoreStep } from '../../src/image/restore-plan.js';
 import type { Enclosing, TargetFacts } from '../../src/image/restore-preflight.js';
@@ -99,8 +101,7 @@ export class NsHost {
     for (const s of steps) {
       switch (s.do) {
         case 'container':
-          this.known.set(s.name, await this.clone(this.init, CLONE_NEWPID, SIGCHLD, `starting container ${s.name}`));
-          this.containerNames.push(s.name);
+          await this.startContainer(s.name, false);
           break;
         case 'fork': {
           const child = await this.clone(this.who(s.by), 0, SIGCHLD, `a fork by ${s.by}`);
@@ -128,6 +129,16 @@ export class NsHost {
         }
       }
     }
+  }
+
+  /**
+   * startContainer starts a container: its init is the first process of a new pid namespace, made by root
+   * without a user namespace of its own (as the cases expect: see the real suite), or with one, as a
+   * model container and a container of ckpt's own have.
+   */
+  async startContainer(name: string, ownUserNs: boolean): Promise<void> {
+    this.known.set(name, await this.clone(this.init, CLONE_NEWPID | (ownUserNs ? CLONE_NEWUSER : 0), SIGCHLD, `starting container ${name}`));
+    this.containerNames.push(name);
   }
 
   /** setPidMax sets the host namespace's own pid_max (Linux 6.14 and later: one per pid namespace). */
@@ -256,7 +267,7 @@ class ScopedPort {
   ) {}
 
   async command(line: string): Promise<string> {
-    if (line === 'reset') {
+    if (line === 'reset' || line.startsWith('reset ')) {
       await this.undo();
       return 'ok';
     }

@@ -108,6 +108,39 @@ describe.skipIf(!support.ok)(`the pid-collision suite on the real kernel${suppor
     });
   });
 
+  it('into a container with a user namespace of its own (as a model container has): --host-pids is refused up front, as on a mainline model host', { timeout: 60_000 }, async () => {
+    await withHost(async (host) => {
+      await host.startContainer('box', true);
+      const before = host.scan();
+      const facts = await host.facts('box');
+      const mainlineRule = (opts: { hostPids?: boolean }) =>
+        findProblems(facts, inside, { into: 'box', via: 'clone3', ...opts })
+          .filter((p) => p.message.includes('on a mainline host'))
+          .map((p) => p.message);
+      expect(mainlineRule({ hostPids: true })).toEqual(['--host-pids: on a mainline host a pid namespace inside container box must be made by a process in its user namespace, which cannot name pids in the namespaces above it: restore without --host-pids, or onto a 2.6.32 host']);
+      expect(mainlineRule({})).toEqual([]);
+      expect(host.scan()).toBe(before);
+      // a container made without one takes the same restore
+      await host.startContainer('plain', false);
+      expect(findProblems(await host.facts('plain'), inside, { into: 'plain', via: 'clone3', hostPids: true })).toEqual([]);
+    });
+  });
+
+  it('a race: the holder appears after a clean preflight; the real clone3 fails with EEXIST and the holder is left as it is', { timeout: 60_000 }, async () => {
+    await withHost(async (host) => {
+      expect(findProblems(await host.facts(), nested, { via: 'clone3', hostPids: true })).toEqual([]);
+      const planned = await host.plan(nested, { hostPids: true });
+      await host.build([{ do: 'fork', by: 'host', as: 'late' }, { do: 'thread', by: 'late' }]);
+      const before = host.scan();
+      const failure = await host.restore(nested, planned).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect((failure as Error).message).toMatch(/clone3 of task 1 .* failed with EEXIST/);
+      expect(host.scan()).toBe(before);
+    });
+  });
+
   it('a restore that fails late (the last task\'s host pid taken) kills and reaps everything it made: the host as before', { timeout: 60_000 }, async () => {
     await withHost(async (host) => {
       // six forks take host pids 2..7; the first five exit and are reaped, which leaves only 7, the image's last task's

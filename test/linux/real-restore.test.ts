@@ -16,10 +16,21 @@ import { planFor } from '../../src/image/restore.js';
 import { RestoreError } from '../../src/image/restore-error.js';
 import type { CloneStep } from '../../src/image/restore-plan.js';
 import { HelperSession, probeLinux } from '../../src/linux/helper.js';
-import { readProcess, type ProcProcess } from '../../src/linux/proc.js';
+import { readProcess, scanProcesses, type ProcProcess } from '../../src/linux/proc.js';
 import { executeOnLinux, whatLinuxCannot, type RealRestore } from '../../src/linux/real-executor.js';
 import { workload as generated } from '../image/generated-workloads.js';
-import { DAEMON, imageOf, REAPED, workload } from './restore-images.js';
+import { DAEMON, imageOf, REAPED, sleepersImage, workload } from './restore-images.js';
+
+/** descendants scans /proc for every process below `root` (by PPid), as pid:NSpid lines. */
+function descendants(root: number): string[] {
+  const all = scanProcesses();
+  const parent = new Map(all.map((p) => [p.pid, p.ppid]));
+  const below = (pid: number): boolean => {
+    for (let p = parent.get(pid), hops = 0; p !== undefined && hops < 64; p = parent.get(p), hops++) if (p === root) return true;
+    return false;
+  };
+  return all.filter((p) => below(p.pid)).map((p) => `${p.pid}:${p.nspid.join(',')}`);
+}
 
 const support = await probeLinux();
 if (!support.ok) console.log(`test/linux: real restores skipped: ${support.reason}`);
@@ -111,25 +122,54 @@ describe.skipIf(!support.ok)(`restore on the real kernel${support.ok ? '' : ` (s
     expect(counts.built).toBeGreaterThan(counts.refused + counts.undone);
   });
 
+  /** failsLate runs `plan` through a port that records every pid the helper reports made; it must fail with `error` and leave nothing */
+  async function failsLate(image: ContainerImage, plan: ReturnType<typeof planFor>, error: RegExp): Promise<number[]> {
+    return withHelper(async (h) => {
+      const made: number[] = [];
+      const note = (reply: string): string => {
+        const m = / nspid=(\d+)/.exec(reply);
+        if (m) made.push(Number(m[1]));
+        return reply;
+      };
+      const port = {
+        command: async (line: string): Promise<string> => note(await h.command(line)),
+        batch: async (lines: readonly string[]): Promise<string[]> => (await h.batch(lines)).map(note),
+      };
+      const before = descendants(h.pid!);
+      await expect(executeOnLinux(port, image, plan)).rejects.toThrow(error);
+      for (let i = 0; i < 100 && made.some((pid) => readProcess(pid) !== null); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(made.filter((pid) => readProcess(pid) !== null)).toEqual([]);
+      expect(h.leftovers()).toEqual([]);
+      // a /proc scan: nothing is left below the helper, as before the restore
+      expect(before).toEqual([]);
+      expect(descendants(h.pid!)).toEqual([]);
+      return made;
+    });
+  }
+
   it('a clone3 that fails midway (a pid already taken) kills and reaps everything made so far', { timeout: 30_000 }, async () => {
     const image = imageOf(workload('nested'), 30);
     const plan = planFor(Machine.create('t', 'x86_64'), image, { via: 'clone3' });
     const last = plan.create.filter((s): s is CloneStep => s.do === 'clone').at(-1)!;
     last.pids = [1, ...last.pids.slice(1)]; // its namespace's pid 1, which that namespace's init holds
-    await withHelper(async (h) => {
-      const made: number[] = [];
-      const port = {
-        command: async (line: string): Promise<string> => {
-          const reply = await h.command(line);
-          const m = / nspid=(\d+)/.exec(reply);
-          if (m) made.push(Number(m[1]));
-          return reply;
-        },
-      };
-      await expect(executeOnLinux(port, image, plan)).rejects.toThrow(/failed with EEXIST/);
-      expect(made.length).toBeGreaterThan(1);
-      for (let i = 0; i < 100 && made.some((pid) => readProcess(pid) !== null); i++) await new Promise((r) => setTimeout(r, 20));
-      expect(made.filter((pid) => readProcess(pid) !== null)).toEqual([]);
-    });
+    expect((await failsLate(image, plan, /failed with EEXIST/)).length).toBeGreaterThan(1);
   });
+
+  it('a failure late in a 600-task plan (in one batch) kills and reaps all 600 made before it', { timeout: 60_000 }, async () => {
+    const image = sleepersImage(601);
+    const plan = planFor(Machine.create('t', 'x86_64'), image, { via: 'clone3' });
+    const last = plan.create.filter((s): s is CloneStep => s.do === 'clone').at(-1)!;
+    last.pids = [1, ...last.pids.slice(1)];
+    expect(await failsLate(image, plan, /failed with EEXIST/)).toHaveLength(600);
+  });
+
+  it('a failure after the tree is built (a wrong session found by the check) undoes the whole tree', { timeout: 60_000 }, async () => {
+    const image = sleepersImage(300);
+    // the image says the last task leads a session; the plan (as given) never makes it
+    const t = image.tasks.at(-1)!;
+    const changed = { ...image, tasks: image.tasks.map((u) => (u === t ? { ...u, sid: u.numbers } : u)) };
+    const plan = planFor(Machine.create('t', 'x86_64'), image, { via: 'clone3' });
+    expect(await failsLate(changed, plan, /ended up in session/)).toHaveLength(300);
+  });
+
 });

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Machine } from '../../src/container/machine.js';
 import { dumpContainer } from '../../src/image/dump.js';
 import type { ContainerImage } from '../../src/image/container-image.js';
+import { libcOf } from '../../src/program/libc.js';
 
 export const workload = (name: string): string => readFileSync(`images/workloads/${name}.wl`, 'utf8');
 
@@ -18,5 +19,20 @@ export function imageOf(text: string, steps: number): ContainerImage {
   const m = Machine.create('s', 'x86_64');
   const c = m.run('box', 'box.wl', text);
   m.scheduler.run(steps);
+  return dumpContainer(m, c);
+}
+
+/**
+ * sleepersImage: a container of `tasks` tasks three levels deep, the innermost init's children
+ * the rest (forked through its C library: the scheduler would rescan every sleeper each round).
+ */
+export function sleepersImage(tasks: number): ContainerImage {
+  const text = ['program main', '  clone(CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0) start level2', '  sleep 100000000', 'end', 'program level2', '  clone(CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0) start level3', '  sleep 100000000', 'end', 'program level3', '  sleep 100000000', 'end'].join('\n');
+  const m = Machine.create('s', 'x86_64');
+  const c = m.run('box', 'box.wl', text);
+  while (m.tasksOf(c).length < 3) if (!m.scheduler.step()) break;
+  const level3 = m.tasksOf(c).find((t) => t.pid.level === 3)!;
+  const libc = libcOf(m.host, level3);
+  for (let n = m.tasksOf(c).length; n < tasks; n++) if (!libc.fork().child) throw new Error('fork failed');
   return dumpContainer(m, c);
 }

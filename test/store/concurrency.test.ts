@@ -57,6 +57,10 @@ describe.skipIf(!built)('20 commands on one host at once', () => {
     expect([...host.containers.keys()].sort()).toEqual(['base', ...commands.filter((c) => c[0] === 'run').map((c) => c[1]!), 'r0', 'r1'].sort());
     // the workload never sleeps, so every step ticks the clock: no step was lost
     expect(host.host.clock - clock0).toBe(steps);
-    expect(readdirSync(join(root, 'hosts'))).toEqual(['default.host']);
+    // the host file and its parts directory, which holds the files of each part the host file names and nothing else
+    expect(readdirSync(join(root, 'hosts'))).toEqual(['default.host', 'default.parts']);
+    const named = new HostStore(root).summary('default');
+    expect(named.containers.map((c) => c.name).sort()).toEqual([...host.containers.keys()].sort());
+    expect(readdirSync(join(root, 'hosts', 'default.parts')).length).toBe(2 * host.containers.size);
   }, 120_000);
 });

@@ -1,15 +1,17 @@
 /**
  * Kill trials for issue 5's crash safety: ckpt is killed with SIGKILL at
  * random moments during a command (kill times spread over the command's own
- * duration). After every kill the host file loads and holds exactly the
- * state before the command or the state after it (the commands are
- * deterministic, so "after" is an uninterrupted run on a copy), a dump's
- * output is absent or complete and identical to an uninterrupted dump, and
- * the next command sweeps away what the killed one left.
+ * duration). After every kill the host loads, the next command sweeps away
+ * what the killed one left, and the host's files (its host file and the
+ * parts it names) hold exactly the state before the command or the state
+ * after it (the commands are deterministic, so "after" is an uninterrupted
+ * run on a copy); a dump's output is absent or complete and identical to an
+ * uninterrupted dump.
  */
 import { execa } from 'execa';
 import fc from 'fast-check';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
@@ -57,7 +59,17 @@ export function crashBed(): CrashBed {
   return { dir, base, image };
 }
 
-const hostFile = (root: string): string => join(root, 'hosts', 'default.host');
+/** stateOf names every file of the state directory's hosts with the SHA-256 of its bytes: two states are the same exactly when these are. */
+export function stateOf(root: string): string[] {
+  const hosts = join(root, 'hosts');
+  return (readdirSync(hosts, { recursive: true }) as string[])
+    .filter((f) => statSync(join(hosts, f)).isFile())
+    .sort()
+    .map((f) => `${f} ${createHash('sha256').update(bytes(join(hosts, f))).digest('hex')}`);
+}
+
+/** the host's files once nothing is left over: its host file and the part files that host file names */
+const tidy = (files: string[]): string[] => files.map((f) => f.split(' ')[0]!);
 
 /** killTrials runs `argv` uninterrupted once, then TRIALS_PER_VERB times killed, and checks every outcome. */
 export async function killTrials(bed: CrashBed, verb: string, argv: (root: string) => string[], seed: number): Promise<void> {
@@ -69,9 +81,9 @@ export async function killTrials(bed: CrashBed, verb: string, argv: (root: strin
   const done = await execa('node', [BIN, ...argv(ref), '--root', ref]);
   const duration = Date.now() - started;
   expect(done.exitCode).toBe(0);
-  const before = bytes(hostFile(base));
-  const after = bytes(hostFile(ref));
-  expect(sameBytes(after, before)).toBe(false);
+  const before = stateOf(base);
+  const after = stateOf(ref);
+  expect(after).not.toEqual(before);
   const refImage = verb === 'dump' ? bytes(join(ref, 'out.tar')) : null;
 
   // kill points in thousandths of the command's duration (up to 1.1x), uniform, from a fixed seed, so they are the same from run to run (the scheduling of the OS is not)
@@ -87,13 +99,12 @@ export async function killTrials(bed: CrashBed, verb: string, argv: (root: strin
     child.kill('SIGKILL');
     await child;
 
-    const now = bytes(hostFile(root));
-    const state = sameBytes(now, before) ? 'before' : sameBytes(now, after) ? 'after' : 'torn';
-    expect(state, `trial ${trial}, killed after ${delay} ms`).not.toBe('torn');
-    seen[state as 'before' | 'after']++;
     // the host still loads, even though the killed command may have held its lock, and its leftovers are swept
     expect(new HostStore(root).read('default').containers.has('big')).toBe(true);
-    expect(readdirSync(join(root, 'hosts'))).toEqual(['default.host']);
+    const now = stateOf(root);
+    const state = JSON.stringify(now) === JSON.stringify(before) ? 'before' : JSON.stringify(now) === JSON.stringify(after) ? 'after' : 'torn';
+    expect(state, `trial ${trial}, killed after ${delay} ms: ${tidy(now).join(', ')}`).not.toBe('torn');
+    seen[state as 'before' | 'after']++;
     if (refImage) {
       const out = join(root, 'out.tar');
       if (existsSync(out)) {

@@ -66,6 +66,7 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
             return { container: a.ctr, host: m.name, initPid: c.init.pid.nr, steps: ran };
           },
           orCreateArch(a),
+          [],
         );
         ctx.out(a.json ? JSON.stringify(out) : `started container ${out.container} on host ${out.host}: init is pid ${out.initPid} on the host, pid 1 inside${out.steps ? `; ran ${counted(out.steps, 'step')}` : ''}`);
       },
@@ -84,7 +85,7 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
           if (disagree.length > 0) ctx.setExitCode(1);
           return;
         }
-        const m = storeOf(a).read(a.host);
+        const m = storeOf(a).read(a.host, a.ctr ? [a.ctr] : 'all');
         const ctrs = a.ctr ? [containerOf(m, a.ctr)] : [...m.containers.values()];
         // A task shows under the innermost container holding it (a container restored --into another sits inside it).
         const own = a.ctr ? null : m.ownTasks();
@@ -113,14 +114,14 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
           const only = a.ctr ? inContainer(containerOf(m, a.ctr)) : undefined;
           const ran = a.untilIdle ? m.scheduler.runUntilIdle(1_000_000, only) : m.scheduler.run(a.steps, only);
           return { steps: ran, clock: m.host.clock };
-        });
+        }, undefined, a.ctr ? [a.ctr] : 'all');
         ctx.out(a.json ? JSON.stringify(out) : `ran ${counted(out.steps, 'step')}; clock is ${out.clock}`);
       },
     }),
     verb<HostArgs & { ctr: string }>({
       ...declared(LOGS, { ctr: nameOf('container') }),
       handler: async (a) => {
-        const c = containerOf(a.host === LINUX ? (await linuxHost()).readMirror(storeOf(a)) : storeOf(a).read(a.host), a.ctr);
+        const c = containerOf(a.host === LINUX ? (await linuxHost()).readMirror(storeOf(a)) : storeOf(a).read(a.host, [a.ctr]), a.ctr);
         if (a.json) ctx.out(JSON.stringify({ container: c.name, console: c.console.text }));
         else if (c.console.text.length > 0) ctx.out(c.console.text.replace(/\n$/, ''));
       },
@@ -147,7 +148,7 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
           // the init is never reaped while its container is listed (see machine-codec), so kill cannot fail
           if (r.errno) throw new Error(`kill ${c.name}: ${r.errno}`);
           return { container: c.name, signal: sig, state: c.init.state };
-        });
+        }, undefined, [a.ctr]);
         ctx.out(a.json ? JSON.stringify(out) : `sent signal ${out.signal} to ${out.container}; its init is ${out.state}`);
       },
     }),
@@ -162,7 +163,7 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
           if (c.init.state !== 'zombie' && !a.force) throw new CliError('CKPT_CONTAINER_RUNNING', `container ${c.name} is still running: stop it with ckpt kill ${c.name}${onHost(a)}, or use --force`);
           if (L) L.realRemove(store.root, m, c);
           else m.remove(c);
-        });
+        }, undefined, [a.ctr]);
         ctx.out(a.json ? JSON.stringify({ removed: a.ctr }) : `removed container ${a.ctr}`);
       },
     }),

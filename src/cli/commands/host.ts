@@ -19,7 +19,9 @@ const linuxHost = () => import('../linux-host.js');
 async function realSummary(a: CommonArgs) {
   const L = await linuxHost();
   const why = await L.linuxUnavailable();
-  return { ...summary(L.readMirror(storeOf(a))), real: why === null ? { available: true } : { available: false, reason: why } };
+  const store = storeOf(a);
+  const mirror = store.exists(LINUX) ? store.summary(LINUX) : summary(L.readMirror(store));
+  return { ...mirror, real: why === null ? { available: true } : { available: false, reason: why } };
 }
 
 function summary(m: Machine) {
@@ -64,7 +66,7 @@ export function hostCommand(ctx: CliContext): CommandModule {
           ...declared(HOST_LIST),
           handler: async (a: CommonArgs) => {
             const store = storeOf(a);
-            const hosts = [...store.list().filter((n) => n !== LINUX).map((n) => summary(store.read(n))), await realSummary(a)];
+            const hosts = [...store.list().filter((n) => n !== LINUX).map((n) => store.summary(n)), await realSummary(a)];
             if (a.json) return ctx.out(JSON.stringify(hosts));
             ctx.out(`${'HOST'.padEnd(16)}${'ARCH'.padEnd(8)}${'KERNEL'.padEnd(10)}${'PID_MAX'.padEnd(9)}${'TASKS'.padEnd(7)}CONTAINERS`);
             for (const h of hosts) ctx.out(`${h.name.padEnd(16)}${h.arch.padEnd(8)}${h.kernel.padEnd(10)}${String(h.pidMax).padEnd(9)}${String(h.tasks).padEnd(7)}${h.containers.map((c) => c.name).join(', ')}`);
@@ -78,7 +80,7 @@ export function hostCommand(ctx: CliContext): CommandModule {
           verb<CommonArgs & { name: string }>({
           ...declared(HOST_SHOW, { name: nameOf('host') }),
           handler: async (a: CommonArgs & { name: string }) => {
-            const s = a.name === LINUX ? await realSummary(a) : summary(storeOf(a).read(a.name));
+            const s = a.name === LINUX ? await realSummary(a) : storeOf(a).summary(a.name);
             if (a.json) return ctx.out(JSON.stringify(s));
             ctx.out(`host ${s.name}: ${s.arch}, kernel ${s.kernel}, pid_max ${s.pidMax}, clock ${s.clock}, ${counted(s.tasks, 'task')}`);
             if ('real' in s) {

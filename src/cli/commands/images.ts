@@ -13,7 +13,7 @@ import { RestoreError } from '../../image/restore-error.js';
 import type { CliContext } from '../context.js';
 import { EXIT } from '../error-codes.js';
 import { containerOf, declared, nameOf, orCreateArch, storeOf, verb, type CommonArgs, type HostArgs } from '../options.js';
-import { CHECK, DUMP, INSPECT, RESTORE } from '../options/images.js';
+import { CHECK, DUMP, INSPECT, RESTORE, RESTORE_VIAS } from '../options/images.js';
 import { BYTES, progressBar } from '../progress.js';
 import { counted } from '../counted.js';
 import { printable } from '../printable.js';
@@ -22,12 +22,13 @@ import { isLayoutReference } from '../../oci/reference.js';
 import { CliError } from '../usage-error.js';
 import { catchSignals, Interrupted, type CaughtSignals } from '../interrupts.js';
 import { describe, readImageInput, requireZstd, STDIO, writeImageOutput, type Compression } from '../image-io.js';
+import type { Scope } from '../../store/host-store.js';
 
 interface RestoreArgs extends HostArgs {
   image: string;
   name?: string;
   hostPids: boolean;
-  via: 'eclone' | 'clone3';
+  via: (typeof RESTORE_VIAS)[number];
   into?: string;
 }
 
@@ -58,11 +59,16 @@ function restoreOptions(a: RestoreArgs): RestoreOptions {
   return { ...(a.name ? { name: a.name } : {}), ...(a.into === undefined ? {} : { into: a.into }), hostPids: a.hostPids, via: a.via, privileged: restorerIsPrivileged(a.via) };
 }
 
-// yargs hands a lone `-` over as an empty string
+/** restoreScope: the containers a restore touches: the one it goes --into; all with --host-pids, so a collision names its holder. */
+function restoreScope(a: RestoreArgs): Scope {
+  return a.hostPids ? 'all' : a.into === undefined ? [] : [a.into];
+}
+
 /** the reserved host name of the machine itself (linux-host.ts, loaded only when named) */
 const LINUX = 'linux';
 const linuxHost = () => import('../linux-host.js');
 
+// yargs hands a lone `-` over as an empty string
 const imageArg = (s: unknown): string => (s === '' ? STDIO : String(s));
 /** the checks of what restore and check take */
 const RESTORE_CHECKS = { image: imageArg, name: nameOf('container'), into: nameOf('container') };
@@ -176,7 +182,7 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
             // The commit: the image is in place; the host file is saved next, with no step between that a signal could stop.
             if (!a.leaveRunning) m.remove(c);
             return { image: toStdout ? STDIO : out, container: c.name, arch: img.arch, tasks: img.tasks.length, bytes: size, compress: a.compress, leftRunning: a.leaveRunning };
-          });
+          }, [a.ctr], !a.leaveRunning); // a dump that leaves the container running changes nothing: the host is not written
         } catch (e) {
           throw interruptedOr(signals, e, `no image was written${toStdout ? ' (standard output has an incomplete one)' : ''}; container ${a.ctr} is still running and host ${a.host} is unchanged`);
         } finally {
@@ -235,6 +241,7 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
               return { machine, out: { container: container.name, host: machine.name, via: a.via, tasks: tasks.length, initPid: container.init.pid.nr } };
             },
             orCreateArch(a),
+            restoreScope(a),
           );
         } finally {
           signals.release();
@@ -315,7 +322,7 @@ async function reasonsNotToRestore(a: RestoreArgs): Promise<Problem[]> {
     if (why) return [...problems, { code: 'CKPT_NO_REAL_KERNEL', message: `real containers cannot run on this machine: ${why}` }];
     return [...problems, ...L.realCheck(store, img, a.name)];
   }
-  const m = store.exists(a.host) ? store.read(a.host) : null;
+  const m = store.exists(a.host) ? store.read(a.host, restoreScope(a)) : null;
   try {
     img = decodeImage(read.entries, resolverFor(m), read.digests);
   } catch (e) {

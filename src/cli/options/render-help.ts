@@ -10,19 +10,22 @@ import { GLOBAL, usageOf, type CommandSpec, type OptionSpec } from './spec.js';
 /** a row of a section: the left column (a flag, a positional, an example) and the text beside it */
 type Row = readonly [string, string];
 
-/** wrapWords breaks text into lines of at most `width` characters, at spaces (a longer word stands alone). */
-function wrapWords(text: string, width: number): string[] {
+/** wrapTokens joins tokens with spaces into lines of at most `width` characters (a longer token stands alone). */
+function wrapTokens(tokens: readonly string[], width: number): string[] {
   const lines: string[] = [];
   let line = '';
-  for (const word of text.split(/\s+/).filter(Boolean)) {
-    if (line && line.length + 1 + word.length > width) {
+  for (const token of tokens) {
+    if (line && line.length + 1 + token.length > width) {
       lines.push(line);
-      line = word;
-    } else line = line ? `${line} ${word}` : word;
+      line = token;
+    } else line = line ? `${line} ${token}` : token;
   }
   if (line || lines.length === 0) lines.push(line);
   return lines;
 }
+
+/** wrapWords breaks text into lines of at most `width` characters, at spaces. */
+const wrapWords = (text: string, width: number): string[] => wrapTokens(text.split(/\s+/).filter(Boolean), width);
 
 /** annotations says what yargs says to the right of an option: its type, whether required, its choices and default. */
 function annotations(o: OptionSpec): string {
@@ -41,7 +44,7 @@ function flags(o: OptionSpec): string {
  * section lays rows out in two columns, the left as wide as its widest entry
  * (but never more than half the width: a longer one has its text on the
  * lines below), the text wrapped, an annotation right-aligned on the text's
- * last line when it fits there and on a line of its own when not.
+ * last line when it fits there and on lines of their own when not.
  */
 function section(title: string, rows: ReadonlyArray<Row | readonly [string, string, string]>, width: number, widest = Math.max(...rows.map(([l]) => l.length))): string[] {
   if (rows.length === 0) return [];
@@ -54,7 +57,8 @@ function section(title: string, rows: ReadonlyArray<Row | readonly [string, stri
     if (note) {
       const last = out[out.length - 1]!;
       if (last.length + 1 + note.length <= width) out[out.length - 1] = last + note.padStart(width - last.length);
-      else out.push(note.padStart(width));
+      // else under the text, right-aligned, broken between annotations if wider than the text's column
+      else out.push(...wrapTokens(note.split(/(?<=\]) (?=\[)/), width - left).map((n) => n.padStart(width)));
     }
     lines.push(...out.map((x) => x.trimEnd()));
   }

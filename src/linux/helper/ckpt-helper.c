@@ -20,6 +20,12 @@
  * errno, no malloc): agents made with CLONE_VM share memory and the thread
  * pointer with their creator, so nothing may touch libc's per-thread state.
  *
+ * CHANNELS. An agent made by the controller or by an agent on a socket gets
+ * a socket pair as its channel instead (nothing made in DIR, whose mknod a
+ * busy file system makes slow): the creator hands the controller's end over
+ * with its reply (SCM_RIGHTS). A socket ends with the controller, so
+ * `detach` first moves each such agent to its FIFOs (request "persist ID").
+ *
  * DIR is made mode 01733 (as /tmp, but not listable): an agent that dropped
  * to another uid still makes its children's channels there; FIFOs are 0600
  * and made exclusively, so no one else can talk to an agent.
@@ -31,12 +37,25 @@
  *                                   choice, else set_tid {SET_TID}); PERSIST 0 makes it die
  *                                   with the helper (PR_SET_PDEATHSIG), taking its namespace
  *   op ID REQUEST...                send REQUEST to agent ID and wait until it replies, dies
- *                                   or is stuck exiting; then wait until every other agent
- *                                   is settled (idle, dead, or stuck exiting)
+ *                                   or is stuck exiting; then wait until what it may have
+ *                                   changed is settled (idle, dead, or stuck exiting): the
+ *                                   agent itself after its exit or a signal to itself; every
+ *                                   agent after a signal to others, an init's exit,
+ *                                   exit_group, or an exit once stops may exist; the agents
+ *                                   stuck in their exit after a reap; nothing otherwise
+ *   batch N                         the next N lines are init/op/state commands, carried out
+ *                                   in order until one fails (an error, a call that fails, a
+ *                                   death other than an exit's or a signal's); N reply lines,
+ *                                   "skipped" after the failure. Requests to one agent that
+ *                                   need no settling go to it as one line (REQ;REQ;...), and
+ *                                   those changing only their agent's memory (ids, peek, map, ...)
+ *                                   to many agents at once
  *   state ID                        what /proc says of agent ID
- *   reset                           SIGKILL every agent, reap the inits, remove the FIFOs
+ *   reset [ID|LO-HI...]             SIGKILL every agent (or those named), reap the inits among
+ *                                   them, remove their FIFOs
  *   attach ID                       follow agent ID, made by an earlier helper (PERSIST 1)
- *   detach                          exit, leaving every agent waiting on its channel
+ *   detach                          exit, leaving every agent waiting on its channel (agents
+ *                                   on sockets move to their FIFOs first: see CHANNELS)
  *   quit                            reset, then exit (also on end of input)
  * Replies:
  *   r RET ERRNO [key=value...]      a call's result; ERRNO is "-" on success
@@ -59,6 +78,10 @@
  *   hello                                     nspid= again (for a later helper's attach)
  *   read PATH | write PATH VALUE              a /proc or sysctl file; read gives value=
  *   mmap LEN PROT FLAGS | poke ADDR HEX | peek ADDR LEN   memory of the agent
+ *   map ADDR LEN PROT FLAGS                   anonymous mapping at ADDR exactly (FLAGS: MAP_PRIVATE or
+ *                                             MAP_SHARED), never over another (MAP_FIXED_NOREPLACE): EEXIST
+ *   mapfile ADDR LEN PROT PATH                MAP_SHARED of PATH at ADDR exactly: another process's shared
+ *                                             mapping through /proc/PID/map_files/START-END
  * The first line an agent writes is "hello nspid=A,B,...".
  *
  * `ckpt-helper probe` prints "ok" if this machine lets it make pid namespaces, else one
@@ -76,6 +99,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -160,7 +184,8 @@ static const char *errname(long e) {
   return "EUNKNOWN";
 }
 
-struct out { char buf[LINE]; int len; };
+/* a reply being built; `fd`, when positive (an out starts with 0: none), goes with it (SCM_RIGHTS) and is closed */
+struct out { char buf[LINE]; int len; int fd; };
 
 static void put_str(struct out *o, const char *s) {
   while (*s && o->len < LINE - 2) o->buf[o->len++] = *s++;
@@ -200,7 +225,23 @@ static int write_all(int fd, const char *p, long n) {
 
 static int send_out(int fd, struct out *o) {
   o->buf[o->len++] = '\n';
-  return write_all(fd, o->buf, o->len);
+  if (o->fd <= 0) return write_all(fd, o->buf, o->len);
+  /* the line and the descriptor in one message: the controller's read of this line brings the descriptor */
+  struct iovec iov = {.iov_base = o->buf, .iov_len = (size_t)o->len};
+  union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } c;
+  memset(&c, 0, sizeof c);
+  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf, .msg_controllen = sizeof c.buf};
+  struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(cm), &o->fd, sizeof(int));
+  long w;
+  do w = SYS3(SYS_sendmsg, fd, &mh, MSG_NOSIGNAL); while (w == -EINTR);
+  SYS1(SYS_close, o->fd);
+  o->fd = 0;
+  if (w < 0) return -1;
+  return w < o->len ? write_all(fd, o->buf + w, o->len - w) : 0;
 }
 
 static int parse_ll(const char *s, long long *v) {
@@ -241,18 +282,25 @@ static int split(char *line, char **tok) {
   return n;
 }
 
-/* read_line reads one '\n'-terminated line from fd (byte by byte: a channel carries one request at a time). */
-static long read_line(int fd, char *buf, long cap) {
-  long n = 0;
-  for (;;) {
-    char c;
-    long r = SYS3(SYS_read, fd, &c, 1);
+/* linebuf: what has been read of a channel, not yet taken as a line; the controller also queues the descriptors that came with it */
+struct linebuf { char data[LINE]; long have; int fds[16]; int nfds; };
+
+/* read_line takes one '\n'-terminated line from fd through `lb` (a read takes what is there, not a byte at a time). */
+static long read_line(int fd, struct linebuf *lb, char *buf, long cap) {
+  char *nl;
+  while (!(nl = memchr(lb->data, '\n', (size_t)lb->have))) {
+    if (lb->have == LINE) lb->have = 0; /* a line longer than any request: drop it */
+    long r = SYS3(SYS_read, fd, lb->data + lb->have, LINE - lb->have);
     if (r == -EINTR) continue;
     if (r <= 0) return r < 0 ? r : -1;
-    if (c == '\n') break;
-    if (n < cap - 1) buf[n++] = c;
+    lb->have += r;
   }
+  long len = nl - lb->data;
+  long n = len < cap - 1 ? len : cap - 1;
+  memcpy(buf, lb->data, (size_t)n);
   buf[n] = 0;
+  lb->have -= len + 1;
+  memmove(lb->data, nl + 1, (size_t)lb->have);
   return n;
 }
 
@@ -292,15 +340,16 @@ static void put_nspid(struct out *o, const char *status) {
 /* ---------- agents ---------- */
 
 struct start {
-  int req, rep;    /* the new agent's channel */
+  int req, rep;    /* the new agent's channel: two FIFOs, or one socket (req == rep) */
   int own_files;   /* 1: not CLONE_FILES, so close every other descriptor */
   int pdeath;      /* die with the helper */
 };
 
-static void agent_loop(int req, int rep);
+static void agent_loop(int req, int rep, int on_socket);
 
 static int agent_start(void *arg) {
   struct start s = *(struct start *)arg;
+  int on_socket = s.req == s.rep;
   if (s.pdeath) SYS2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
   if (s.own_files) {
     if (s.req != 4) { SYS3(SYS_dup3, s.req, 4, 0); s.req = 4; }
@@ -318,7 +367,7 @@ static int agent_start(void *arg) {
   put_str(&o, "hello nspid=");
   if (read_file_raw("/proc/thread-self/status", status, sizeof status) > 0) put_nspid(&o, status);
   if (send_out(s.rep, &o) < 0) return 1;
-  agent_loop(s.req, s.rep);
+  agent_loop(s.req, s.rep, on_socket);
   return 0;
 }
 
@@ -358,11 +407,24 @@ static void channel_remove(long long id) {
 /* CHANNEL_FAILED: spawn_agent could not make the new agent's channel (not a result of clone3) */
 #define CHANNEL_FAILED (-100000L)
 
-/* spawn_agent is clone3 whose child becomes agent NEWID; returns clone3's raw result, or CHANNEL_FAILED - errno. */
-static long spawn_agent(long long newid, uint64_t flags, uint64_t exit_signal, const int *tids, int ntid, int pdeath) {
+/*
+ * spawn_agent is clone3 whose child becomes agent NEWID; returns clone3's
+ * raw result, or CHANNEL_FAILED - errno. With `ctl` the channel is a socket
+ * pair, nothing in the directory (no mknod, which a busy file system makes
+ * slow): *ctl gets the controller's end, to hand over; else two FIFOs.
+ */
+static long spawn_agent(long long newid, uint64_t flags, uint64_t exit_signal, const int *tids, int ntid, int pdeath, int *ctl) {
   int req, rep;
-  int r = channel_open(newid, &req, &rep);
-  if (r < 0) return CHANNEL_FAILED + r;
+  if (ctl) {
+    int sv[2];
+    long r = SYS4(SYS_socketpair, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
+    if (r < 0) return CHANNEL_FAILED + r;
+    *ctl = sv[0];
+    req = rep = sv[1];
+  } else {
+    int r = channel_open(newid, &req, &rep);
+    if (r < 0) return CHANNEL_FAILED + r;
+  }
   struct clone_args_v2 args;
   memset(&args, 0, sizeof args);
   args.flags = flags;
@@ -375,7 +437,13 @@ static long spawn_agent(long long newid, uint64_t flags, uint64_t exit_signal, c
   if (flags & CLONE_VM) {
     /* a shared address space: the child needs its own stack, and its start data must outlive this frame */
     stack = (void *)SYS6(SYS_mmap, 0, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if ((long)stack < 0 && (long)stack > -4096) { SYS1(SYS_close, req); SYS1(SYS_close, rep); return (long)stack; }
+    if ((long)stack < 0 && (long)stack > -4096) {
+      SYS1(SYS_close, req);
+      if (rep != req) SYS1(SYS_close, rep);
+      if (ctl) SYS1(SYS_close, *ctl);
+      else channel_remove(newid);
+      return (long)stack;
+    }
     s = (struct start *)stack;
     *s = local;
     args.stack = (uint64_t)(uintptr_t)stack;
@@ -383,10 +451,11 @@ static long spawn_agent(long long newid, uint64_t flags, uint64_t exit_signal, c
   }
   long ret = clone3_run(&args, agent_start, s);
   if (ret < 0 && stack) SYS2(SYS_munmap, stack, STACK_SIZE);
-  if (ret < 0) channel_remove(newid);
+  if (ret < 0 && ctl) SYS1(SYS_close, *ctl);
+  else if (ret < 0) channel_remove(newid);
   if (ret < 0 || !(flags & CLONE_FILES)) {
     SYS1(SYS_close, req);
-    SYS1(SYS_close, rep);
+    if (rep != req) SYS1(SYS_close, rep);
   }
   return ret;
 }
@@ -395,8 +464,21 @@ static int hexval(char c) {
   return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
+/* map_at: mmap's result for a mapping wanted at `addr`; a kernel without MAP_FIXED_NOREPLACE (before 4.17) takes it as a hint and may map elsewhere: undone, EEXIST */
+static long map_at(long long addr, long long len, long r) {
+  if (r >= 0 && r != addr) {
+    SYS2(SYS_munmap, r, len);
+    return -EEXIST;
+  }
+  return r;
+}
+
 /* agent_request carries out one request; returns 0 to reply with `o`, 1 when the agent must stop. */
-static void agent_request(char **t, int n, struct out *o) {
+static void agent_request(char **t, int n, struct out *o, int on_socket) {
   long long a[MAX_TOKENS];
   for (int i = 1; i < n; i++) a[i] = 0, parse_ll(t[i], &a[i]);
   const char *op = t[0];
@@ -406,13 +488,19 @@ static void agent_request(char **t, int n, struct out *o) {
     int tids[40];
     if (ntid < 0 || ntid > 40 || n < 5 + ntid) { put_result(o, -EINVAL); return; }
     for (int i = 0; i < ntid; i++) tids[i] = (int)a[5 + i];
-    r = spawn_agent(a[1], (uint64_t)a[2], (uint64_t)a[3], tids, ntid, 0);
+    /* an agent on a socket hands the new agent's socket to the controller with its reply; one on FIFOs (attached) makes FIFOs */
+    int ctl = -1;
+    r = spawn_agent(a[1], (uint64_t)a[2], (uint64_t)a[3], tids, ntid, 0, on_socket ? &ctl : NULL);
     if (r <= CHANNEL_FAILED) {
       put_str(o, "err cannot make the channel of a new agent: ");
       put_str(o, errname(CHANNEL_FAILED - r));
       return;
     }
     put_result(o, r);
+    if (r > 0 && on_socket) {
+      put_str(o, " chan=fd");
+      o->fd = ctl;
+    }
   } else if (!strcmp(op, "exit") && n >= 2) {
     SYS1(SYS_exit, a[1]);
   } else if (!strcmp(op, "exit_group") && n >= 2) {
@@ -478,6 +566,17 @@ static void agent_request(char **t, int n, struct out *o) {
     put_result(o, r < 0 ? r : 0);
   } else if (!strcmp(op, "mmap") && n >= 4) {
     put_result(o, SYS6(SYS_mmap, 0, a[1], a[2], a[3], -1, 0));
+  } else if (!strcmp(op, "map") && n >= 5) {
+    /* a restored mapping at its own address: never over one that is there (MAP_FIXED_NOREPLACE) */
+    r = SYS6(SYS_mmap, a[1], a[2], a[3], (a[4] & (MAP_SHARED | MAP_PRIVATE)) | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    put_result(o, map_at(a[1], a[2], r));
+  } else if (!strcmp(op, "mapfile") && n >= 5) {
+    /* a shared mapping another process holds, through its /proc/PID/map_files link: the same memory */
+    long fd = SYS4(SYS_openat, AT_FDCWD, t[4], O_RDWR | O_CLOEXEC, 0);
+    if (fd < 0) { put_result(o, fd); put_str(o, " stage=open"); return; }
+    r = SYS6(SYS_mmap, a[1], a[2], a[3], MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
+    SYS1(SYS_close, fd);
+    put_result(o, map_at(a[1], a[2], r));
   } else if (!strcmp(op, "poke") && n >= 3) {
     /* writes through /proc/self/mem would go around protections; a plain store is what a program does */
     unsigned char *p = (unsigned char *)(uintptr_t)a[1];
@@ -510,17 +609,47 @@ static void agent_request(char **t, int n, struct out *o) {
   }
 }
 
-static void agent_loop(int req, int rep) {
+/*
+ * agent_loop serves the agent's channel. A line may hold several requests
+ * separated by ';' (a run the controller sends at once): they are carried
+ * out in order until one fails, each answered with a line of its own as
+ * soon as it is done (the controller takes in a new agent while this one
+ * makes the next), and "skipped" for the rest.
+ */
+static void agent_loop(int req, int rep, int on_socket) {
   char line[LINE];
+  struct linebuf lb = {.have = 0};
   for (;;) {
-    long n = read_line(req, line, sizeof line);
+    long n = read_line(req, &lb, line, sizeof line);
     if (n < 0) SYS1(SYS_exit, 0);
-    char *t[MAX_TOKENS];
-    int nt = split(line, t);
-    struct out o = {.len = 0};
-    if (nt == 0) put_str(&o, "err empty request");
-    else agent_request(t, nt, &o);
-    if (send_out(rep, &o) < 0) SYS1(SYS_exit, 0);
+    int failed = 0;
+    long long id;
+    if (!strncmp(line, "persist ", 8) && !parse_ll(line + 8, &id)) {
+      /* from a socket to FIFOs DIR/ID.req|rep, which outlive the controller (detach) */
+      struct out o = {.len = 0};
+      int fr, fw;
+      int r = on_socket ? channel_open(id, &fr, &fw) : 0;
+      put_result(&o, r);
+      if (send_out(rep, &o) < 0) SYS1(SYS_exit, 0);
+      if (on_socket && r == 0) {
+        SYS1(SYS_close, req);
+        if (rep != req) SYS1(SYS_close, rep);
+        req = fr, rep = fw, on_socket = 0, lb.have = 0;
+      }
+      continue;
+    }
+    for (char *p = line, *next; p; p = next) {
+      next = strchr(p, ';');
+      if (next) *next++ = 0;
+      char *t[MAX_TOKENS];
+      int nt = split(p, t);
+      struct out o = {.len = 0};
+      if (failed) put_str(&o, "skipped");
+      else if (nt == 0) put_str(&o, "err empty request");
+      else agent_request(t, nt, &o, on_socket);
+      if (!strncmp(o.buf, "r -1", 4) || !strncmp(o.buf, "err", 3)) failed = 1;
+      if (send_out(rep, &o) < 0) SYS1(SYS_exit, 0);
+    }
   }
 }
 
@@ -535,6 +664,9 @@ struct agent {
   int is_thread;               /* made with CLONE_THREAD: never a zombie, only gone */
   int nlev;                    /* its pid at each level, the helper's namespace first */
   long nspid[40];
+  struct linebuf *in;          /* what the controller has read of its replies, not yet taken */
+  int sock;                    /* its channel is a socket (req and rep: two descriptors of it), not FIFOs */
+  int stuck;                   /* seen in its exit and not done (an init waiting for its namespace to empty) */
 };
 
 static struct agent agents[MAX_AGENTS];
@@ -645,34 +777,131 @@ static int settled_one(struct agent *ag, long *since) {
   if (st == 'Z' && !ag->is_thread) { ag->alive = 0; return 1; }
   if (st == 'Z') return 0;
   if (st == 'X' || pidfd_exited(ag, 0)) return 0;
-  if (fl & PF_EXITING) return stuck_exiting(ag, since);
+  if (fl & PF_EXITING) {
+    ag->stuck = 1; /* for good: a reap may set it going again at any later time */
+    return stuck_exiting(ag, since);
+  }
   *since = 0;
-  /* an idle agent sleeps in its read; one that runs may have just taken a SIGKILL off its queue, not yet exiting */
-  return st == 'S' && !sigkill_pending(ag);
+  /* an idle agent sleeps in its read (or is stopped: it does nothing until SIGCONT); one that runs may have just taken a SIGKILL off its queue, not yet exiting */
+  return (st == 'S' || st == 'T' || st == 't') && !sigkill_pending(ag);
 }
 
-/* settle_all waits (up to 10 s) until every agent is settled: the kernel has finished what the last call set off. */
-static int settle_all(void) {
+/*
+ * settle waits (up to 10 s) until the agents a call may have changed are
+ * settled: the kernel has finished what the call set off. `only` is one
+ * agent, or NULL for every agent; `stuck_only` limits it to those seen
+ * stuck in their exit (what a reap can set going again).
+ */
+static int settle_some(struct agent *only, int stuck_only) {
   static long since[MAX_AGENTS];
-  memset(since, 0, sizeof since);
+  int lo = only ? (int)(only - agents) : 0, hi = only ? lo + 1 : MAX_AGENTS;
+  memset(since + lo, 0, sizeof since[0] * (size_t)(hi - lo));
   long t0 = now_ms();
   for (int round = 0;; round++) {
     int all = 1;
-    for (int i = 0; i < MAX_AGENTS; i++)
-      if (agents[i].used && agents[i].alive && !settled_one(&agents[i], &since[i])) all = 0;
+    for (int i = lo; i < hi; i++)
+      if (agents[i].used && agents[i].alive && (!stuck_only || agents[i].stuck) && !settled_one(&agents[i], &since[i])) all = 0;
     if (all && now_ms() - last_vanished >= RELEASE_GRACE_MS) return 0;
     if (now_ms() - t0 > 10000) return -1;
     nap(round < 50 ? 100 : 1000);
   }
 }
 
+static int settle(struct agent *only) {
+  return settle_some(only, 0);
+}
+
+/* stops_possible: a stop signal went out through an agent, or agents were attached (stopped or not, no one can say): an exit may orphan a process group with stopped members, which the kernel then sends SIGHUP */
+static int stops_possible;
+
+static int is_stop_signal(long long sig) {
+  return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
+/* SETTLE_*: which agents a request can change, so which must be settled after it */
+enum { SETTLE_NONE, SETTLE_SELF, SETTLE_ALL, SETTLE_STUCK };
+
+/*
+ * settle_scope: a request changes other processes only through an exit or a
+ * signal. An exit changes the agent itself (its children go to a reaper
+ * without a signal, its parent's SIGCHLD is ignored) unless it is an init
+ * (its namespace is killed), ends a whole thread group, or may orphan a
+ * process group with stopped members. A signal to itself (not a stop) is
+ * an exit; any other may reach any agent. A reap may let an init stuck in
+ * its exit finish it (the last process it waited for is gone). Every other
+ * request changes no other process, and the agent's own reply says it is
+ * done.
+ */
+static int settle_scope(const struct agent *ag, char **t, int n) {
+  long long pid = 0, sig = 0;
+  if (!strcmp(t[0], "exit")) {
+    int init = ag->nlev > 0 && ag->nspid[ag->nlev - 1] == 1 && !ag->is_thread;
+    return init || stops_possible ? SETTLE_ALL : SETTLE_SELF;
+  }
+  if (!strcmp(t[0], "exit_group")) return SETTLE_ALL;
+  if (!strcmp(t[0], "kill") && n >= 3 && !parse_ll(t[1], &pid) && !parse_ll(t[2], &sig)) {
+    if (is_stop_signal(sig)) stops_possible = 1;
+    if (sig == 0) return SETTLE_NONE;
+    int self = !ag->is_thread && ag->nlev > 0 && pid == ag->nspid[ag->nlev - 1] && ag->nspid[ag->nlev - 1] != 1;
+    return self && !is_stop_signal(sig) ? SETTLE_SELF : SETTLE_ALL;
+  }
+  if (!strcmp(t[0], "kill")) return SETTLE_ALL;
+  if (!strcmp(t[0], "wait4")) return SETTLE_STUCK;
+  return SETTLE_NONE;
+}
+
+/* next_line moves a whole reply line already read from the agent into buf: 1, or 0 when none is there yet */
+static int next_line(struct agent *ag, char *buf, long cap) {
+  struct linebuf *lb = ag->in;
+  char *nl = memchr(lb->data, '\n', (size_t)lb->have);
+  long len = nl ? nl - lb->data : lb->have == LINE ? LINE : -1;
+  if (len < 0) return 0;
+  long n = len < cap - 1 ? len : cap - 1;
+  memcpy(buf, lb->data, (size_t)n);
+  buf[n] = 0;
+  long used = nl ? len + 1 : len;
+  lb->have -= used;
+  memmove(lb->data, lb->data + used, (size_t)lb->have);
+  return 1;
+}
+
+/* take_line: next_line, after reading what the agent's reply FIFO holds if need be; -1 when nothing could be read */
+static int take_line(struct agent *ag, char *buf, long cap) {
+  if (next_line(ag, buf, cap)) return 1;
+  struct linebuf *lb = ag->in;
+  long r;
+  if (ag->sock) {
+    /* a socket's reply may bring a new agent's socket with it (SCM_RIGHTS): queued, taken in order with the clone replies */
+    struct iovec iov = {.iov_base = lb->data + lb->have, .iov_len = (size_t)(LINE - lb->have)};
+    union { char buf[CMSG_SPACE(4 * sizeof(int))]; struct cmsghdr align; } c;
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf, .msg_controllen = sizeof c.buf};
+    r = recvmsg(ag->rep, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    for (struct cmsghdr *cm = r > 0 ? CMSG_FIRSTHDR(&mh) : NULL; cm; cm = CMSG_NXTHDR(&mh, cm)) {
+      if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
+      int n = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+      for (int i = 0; i < n; i++) {
+        int fd;
+        memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
+        if (lb->nfds < 16) lb->fds[lb->nfds++] = fd;
+        else close(fd);
+      }
+    }
+  } else {
+    r = read(ag->rep, lb->data + lb->have, (size_t)(LINE - lb->have));
+  }
+  if (r <= 0) return -1;
+  lb->have += r;
+  return next_line(ag, buf, cap);
+}
+
 static int open_channel_ends(long long id, struct agent *ag) {
-  char path[4096];
-  snprintf(path, sizeof path, "%s/%lld.req", dir_path, id);
-  ag->req = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-  snprintf(path, sizeof path, "%s/%lld.rep", dir_path, id);
-  ag->rep = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  char name[64];
+  snprintf(name, sizeof name, "%lld.req", id);
+  ag->req = openat(DIRFD, name, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  snprintf(name, sizeof name, "%lld.rep", id);
+  ag->rep = openat(DIRFD, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (ag->req < 0 || ag->rep < 0) return -1;
+  if (!ag->in && !(ag->in = calloc(1, sizeof *ag->in))) return -1;
   /* blocking writes and reads from here on; poll says when a reply is there */
   fcntl(ag->req, F_SETFL, 0);
   return 0;
@@ -680,20 +909,19 @@ static int open_channel_ends(long long id, struct agent *ag) {
 
 /* reply_line reads one line from an agent's reply FIFO, giving up when the agent dies, is stuck exiting, or after `ms`. */
 static int reply_line(struct agent *ag, char *buf, long cap, int ms, int *why) {
-  long n = 0, since = 0, t0 = now_ms();
+  long since = 0, t0 = now_ms();
   *why = 0;
+  if (next_line(ag, buf, cap)) return 0;
   for (;;) {
     struct pollfd pf[2] = {{.fd = ag->rep, .events = POLLIN}, {.fd = ag->pidfd, .events = POLLIN}};
     if (poll(pf, 2, 2) < 0) continue;
+    /* an agent writes each reply with one write (at most PIPE_BUF bytes), and has one request at a time */
     if (pf[0].revents & POLLIN) {
-      char c;
-      if (read(ag->rep, &c, 1) == 1) {
-        if (c == '\n') { buf[n] = 0; return 0; }
-        if (n < cap - 1) buf[n++] = c;
-        continue;
-      }
+      int got = take_line(ag, buf, cap);
+      if (got == 1) return 0;
+      if (got == 0) continue;
     }
-    /* dead: settle_all waits until it is a zombie or gone */
+    /* dead: settling waits until it is a zombie or gone */
     if (pf[1].revents & POLLIN) {
       *why = 1;
       return -1;
@@ -716,26 +944,22 @@ static int reply_line(struct agent *ag, char *buf, long cap, int ms, int *why) {
 
 static int record(struct agent *ag, const char *hello, struct out *o, long long id, int is_init);
 
-/* adopt makes the controller's record of a new agent from its hello line. */
-static int adopt(long long id, struct out *o, int is_init) {
+/* adopt makes the controller's record of a new agent from its hello line; `sock` is its channel, or -1 for its FIFOs */
+static int adopt(long long id, struct out *o, int is_init, int sock) {
   struct agent *ag = &agents[id];
   memset(ag, 0, sizeof *ag);
   ag->pidfd = -1;
-  if (open_channel_ends(id, ag) < 0) return -1;
+  if (sock >= 0) {
+    ag->sock = 1;
+    ag->req = sock;
+    ag->rep = fcntl(sock, F_DUPFD_CLOEXEC, 0);
+    if (ag->rep < 0 || !(ag->in = calloc(1, sizeof *ag->in))) return -1;
+  } else if (open_channel_ends(id, ag) < 0) return -1;
   /* the hello line: no pidfd yet (its pid is in it), so wait on the channel alone */
   char hello[LINE];
   struct pollfd pf = {.fd = ag->rep, .events = POLLIN};
-  long n = 0;
-  for (;;) {
-    char c;
-    if (read(ag->rep, &c, 1) == 1) {
-      if (c == '\n') break;
-      if (n < LINE - 1) hello[n++] = c;
-      continue;
-    }
+  while (take_line(ag, hello, sizeof hello) != 1)
     if (poll(&pf, 1, 10000) <= 0) return -1;
-  }
-  hello[n] = 0;
   return record(ag, hello, o, id, is_init);
 }
 
@@ -774,18 +998,10 @@ static void cmd_attach(long long id, struct out *o) {
   if (open_channel_ends(id, ag) < 0) { put_str(o, "err no channel for that agent"); return; }
   char line[LINE];
   struct pollfd pf = {.fd = ag->rep, .events = POLLIN};
-  long n = 0;
   if (write_all(ag->req, "hello\n", 6) < 0) { close(ag->req); close(ag->rep); put_str(o, "err the agent is gone"); return; }
-  for (;;) {
-    char c;
-    if (read(ag->rep, &c, 1) == 1) {
-      if (c == '\n') break;
-      if (n < LINE - 1) line[n++] = c;
-      continue;
-    }
+  while (take_line(ag, line, sizeof line) != 1)
     if (poll(&pf, 1, 5000) <= 0) { close(ag->req); close(ag->rep); put_str(o, "err the agent does not answer"); return; }
-  }
-  line[n] = 0;
+  stops_possible = 1;
   put_str(o, "ok");
   if (record(ag, line, o, id, 0) < 0) { put_str(o, " but cannot follow it"); return; }
 }
@@ -805,8 +1021,12 @@ static void cmd_state(long long id, struct out *o) {
   unsigned long fl;
   unsigned long long stt;
   int r = proc_stat(ag, &st, &fl, &stt);
-  /* a thread is never a lasting zombie: it is on its way out (exit_notify), so wait (1 s at most) until it is gone */
-  for (int i = 0; i < 1000 && ag->is_thread && (r == -2 || (r == 0 && (st == 'Z' || st == 'X'))); i++) {
+  /*
+   * a thread is never a lasting zombie: it is on its way out (exit_notify), so wait (1 s at most) until it is gone;
+   * the same for one still exiting: the last thread of an init waits in zap_pid_ns_processes until the other
+   * threads' pids are freed, which settling takes for stuck (kernel/pid_namespace.c: init_pids is 2 for a thread)
+   */
+  for (int i = 0; i < 1000 && ag->is_thread && (r == -2 || (r == 0 && (st == 'Z' || st == 'X' || (fl & PF_EXITING)))); i++) {
     nap(1000);
     r = proc_stat(ag, &st, &fl, &stt);
   }
@@ -830,6 +1050,8 @@ static void close_agent(struct agent *ag, long long id) {
   if (ag->req >= 0) close(ag->req);
   if (ag->rep >= 0) close(ag->rep);
   if (ag->pidfd >= 0) close(ag->pidfd);
+  for (int i = 0; ag->in && i < ag->in->nfds; i++) close(ag->in->fds[i]);
+  free(ag->in);
   snprintf(path, sizeof path, "%s/%lld.req", dir_path, id);
   unlink(path);
   snprintf(path, sizeof path, "%s/%lld.rep", dir_path, id);
@@ -859,11 +1081,11 @@ static int ask(struct agent *ag, const char *req) {
  * agent still waiting for requests (the inits the helper made directly, it
  * moves itself).
  */
-static void unstick_inits(void) {
+static void unstick_inits(const char *only) {
   char req[128];
   for (int i = 0; i < MAX_AGENTS; i++) {
     struct agent *ag = &agents[i];
-    if (!ag->used || !ag->alive || ag->nlev < 2 || ag->nspid[ag->nlev - 1] != 1 || ag->is_thread) continue;
+    if (!ag->used || (only && !only[i]) || !ag->alive || ag->nlev < 2 || ag->nspid[ag->nlev - 1] != 1 || ag->is_thread) continue;
     if (ag->is_init) { setpgid((pid_t)ag->tid, (pid_t)ag->tid); continue; }
     char st;
     unsigned long fl;
@@ -883,13 +1105,14 @@ static void unstick_inits(void) {
   }
 }
 
-static void cmd_reset(struct out *o) {
-  unstick_inits();
+/* cmd_reset: `only` NULL for every agent, else the agents it marks (reset ID...: what one restore made, leaving the others alone) */
+static void cmd_reset(struct out *o, const char *only) {
+  unstick_inits(only);
   for (int i = 0; i < MAX_AGENTS; i++)
-    if (agents[i].used && agents[i].alive && agents[i].pidfd >= 0) SYS4(NR_PIDFD_SEND_SIGNAL, agents[i].pidfd, SIGKILL, 0, 0);
+    if (agents[i].used && (!only || only[i]) && agents[i].alive && agents[i].pidfd >= 0) SYS4(NR_PIDFD_SEND_SIGNAL, agents[i].pidfd, SIGKILL, 0, 0);
   int stuck = 0;
   for (int i = 0; i < MAX_AGENTS; i++)
-    if (agents[i].used && agents[i].is_init) {
+    if (agents[i].used && (!only || only[i]) && agents[i].is_init) {
       /* never wait for good: an init stuck in its exit is reported, not waited on */
       struct pollfd pf = {.fd = agents[i].pidfd, .events = POLLIN};
       int status;
@@ -897,7 +1120,7 @@ static void cmd_reset(struct out *o) {
       while (waitpid((pid_t)agents[i].tid, &status, __WALL) < 0 && errno == EINTR) {}
     }
   for (int i = 0; i < MAX_AGENTS; i++)
-    if (agents[i].used) close_agent(&agents[i], i);
+    if (agents[i].used && (!only || only[i])) close_agent(&agents[i], i);
   if (stuck) {
     put_str(o, "err inits stuck in their exit, left behind: ");
     put_num(o, stuck);
@@ -906,34 +1129,77 @@ static void cmd_reset(struct out *o) {
   }
 }
 
-static void cmd_op(long long id, char *rest, struct out *o) {
-  struct agent *ag = agent_of(id);
-  if (!ag) { put_str(o, "err no agent"); return; }
-  if (!ag->alive) { put_str(o, "gone"); return; }
-  char req[LINE];
-  snprintf(req, sizeof req, "%s\n", rest);
-  if (write_all(ag->req, req, (long)strlen(req)) < 0) { put_str(o, "gone"); return; }
+/*
+ * take_reply reads the agent's reply to `request` into `o`, adopting the
+ * child of a clone that succeeded; 0 when the agent died or answered
+ * nothing instead (o says which).
+ */
+static int take_reply(struct agent *ag, const char *request, struct out *o) {
   char line[LINE];
   int why;
   if (reply_line(ag, line, sizeof line, 10000, &why) < 0) {
     put_str(o, why == 1 ? "dead" : why == 2 ? "stuck" : "timeout");
-  } else {
-    put_str(o, line);
-    /* a clone that succeeded: adopt the child */
-    char *t[MAX_TOKENS];
-    char copy[LINE];
-    snprintf(copy, sizeof copy, "%s", rest);
-    int n = split(copy, t);
-    if (n >= 2 && !strcmp(t[0], "clone3") && strncmp(line, "r -1", 4) != 0) {
-      long long newid = 0;
-      parse_ll(t[1], &newid);
-      long long flags = 0;
-      if (n >= 3) parse_ll(t[2], &flags);
-      if (newid < 0 || newid >= MAX_AGENTS || adopt(newid, o, 0) < 0) put_str(o, " child=lost");
-      else agents[newid].is_thread = (flags & CLONE_THREAD) != 0;
+    return 0;
+  }
+  /* a new agent's socket came with this reply: take it (the token is the helper's own business) */
+  int sock = -1;
+  char *chan = strstr(line, " chan=fd");
+  if (chan) {
+    memmove(chan, chan + 8, strlen(chan + 8) + 1);
+    if (ag->in->nfds > 0) {
+      sock = ag->in->fds[0];
+      memmove(ag->in->fds, ag->in->fds + 1, sizeof(int) * (size_t)--ag->in->nfds);
     }
   }
-  if (settle_all() < 0) put_str(o, " unsettled");
+  put_str(o, line);
+  char *t[MAX_TOKENS];
+  char copy[LINE];
+  snprintf(copy, sizeof copy, "%s", request);
+  int n = split(copy, t);
+  if (n >= 2 && !strcmp(t[0], "clone3") && !strncmp(line, "r ", 2) && strncmp(line, "r -1", 4) != 0) {
+    long long newid = 0;
+    parse_ll(t[1], &newid);
+    long long flags = 0;
+    if (n >= 3) parse_ll(t[2], &flags);
+    if (newid < 0 || newid >= MAX_AGENTS || (chan && sock < 0) || adopt(newid, o, 0, chan ? sock : -1) < 0) {
+      if (sock >= 0 && (newid < 0 || newid >= MAX_AGENTS)) close(sock);
+      put_str(o, " child=lost");
+    }
+    else agents[newid].is_thread = (flags & CLONE_THREAD) != 0;
+  }
+  return 1;
+}
+
+static void cmd_op(long long id, char *rest, struct out *o) {
+  struct agent *ag = agent_of(id);
+  if (!ag) { put_str(o, "err no agent"); return; }
+  if (!ag->alive) { put_str(o, "gone"); return; }
+  if (strchr(rest, ';')) { put_str(o, "err one request at a time"); return; }
+  char req[LINE];
+  snprintf(req, sizeof req, "%s\n", rest);
+  char *rt[MAX_TOKENS];
+  char rcopy[LINE];
+  snprintf(rcopy, sizeof rcopy, "%s", rest);
+  int rn = split(rcopy, rt);
+  int scope = rn > 0 ? settle_scope(ag, rt, rn) : SETTLE_NONE;
+  if (write_all(ag->req, req, (long)strlen(req)) < 0) { put_str(o, "gone"); return; }
+  if (!take_reply(ag, rest, o) && scope == SETTLE_NONE) scope = SETTLE_ALL;
+  if (scope != SETTLE_NONE && settle_some(scope == SETTLE_SELF ? ag : NULL, scope == SETTLE_STUCK) < 0) put_str(o, " unsettled");
+}
+
+/* own_only: requests that change nothing but the agent's own memory, so that several agents may carry them out at once */
+static int own_only(const char *req) {
+  static const char *const names[] = {"ids", "hello", "read", "peek", "noop", "map", "mmap", "poke"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    size_t l = strlen(names[i]);
+    if (!strncmp(req, names[i], l) && (req[l] == ' ' || !req[l])) return 1;
+  }
+  return 0;
+}
+
+/* runnable: a request that needs no settling after it (not an exit, a signal or a reap), so that an agent may be sent several at once */
+static int runnable(const char *req) {
+  return strncmp(req, "exit", 4) != 0 && strncmp(req, "kill", 4) != 0 && strncmp(req, "wait4", 5) != 0 && !strchr(req, ';');
 }
 
 static void cmd_init(char **t, int n, struct out *o) {
@@ -943,14 +1209,227 @@ static void cmd_init(char **t, int n, struct out *o) {
     return;
   }
   int tid = (int)settid;
-  long r = spawn_agent(id, (uint64_t)flags | CLONE_NEWPID, SIGCHLD, &tid, settid ? 1 : 0, !persist);
+  int sock = -1;
+  long r = spawn_agent(id, (uint64_t)flags | CLONE_NEWPID, SIGCHLD, &tid, settid ? 1 : 0, !persist, &sock);
   if (r <= CHANNEL_FAILED) {
     put_str(o, "err cannot make the channel of a new agent: ");
     put_str(o, errname(CHANNEL_FAILED - r));
     return;
   }
   put_result(o, r);
-  if (r > 0 && adopt(id, o, 1) < 0) put_str(o, " child=lost");
+  if (r > 0 && adopt(id, o, 1, sock) < 0) put_str(o, " child=lost");
+}
+
+/* what the serving loop does after a command: print its reply, stop, or nothing more (a batch printed its own) */
+enum { DONE_REPLY, DONE_QUIT, DONE_DETACH, DONE_PRINTED };
+
+/* persist_all moves every agent on a socket to FIFOs DIR/ID.req|rep before the controller goes (detach): the socket would end with it */
+static void persist_all(void) {
+  char req[64];
+  for (int i = 0; i < MAX_AGENTS; i++) {
+    struct agent *ag = &agents[i];
+    if (!ag->used || !ag->alive || !ag->sock) continue;
+    snprintf(req, sizeof req, "persist %d\n", i);
+    ask(ag, req);
+  }
+}
+
+static void cmd_batch(long long count);
+
+/* dispatch carries out one command line, its reply in `o`; within a batch, only the commands on agents */
+static int dispatch(char *line, struct out *o, int in_batch) {
+  char copy[LINE];
+  snprintf(copy, sizeof copy, "%s", line);
+  char *t[MAX_TOKENS];
+  int n = split(copy, t);
+  long long id = -1;
+  if (n == 0) put_str(o, "err empty command");
+  else if (!strcmp(t[0], "init")) cmd_init(t, n, o);
+  else if (!strcmp(t[0], "state") && n >= 2) { parse_ll(t[1], &id); cmd_state(id, o); }
+  else if (!strcmp(t[0], "op") && n >= 3) {
+    parse_ll(t[1], &id);
+    char *rest = strchr(strchr(line, ' ') + 1, ' ') + 1;
+    while (*rest == ' ') rest++;
+    cmd_op(id, rest, o);
+  } else if (in_batch) {
+    put_str(o, "err not in a batch: ");
+    put_str(o, t[0]);
+  } else if (!strcmp(t[0], "quit")) return DONE_QUIT;
+  else if (!strcmp(t[0], "detach")) {
+    persist_all();
+    return DONE_DETACH;
+  }
+  else if (!strcmp(t[0], "attach") && n >= 2) { parse_ll(t[1], &id); cmd_attach(id, o); }
+  else if (!strcmp(t[0], "reset") && n == 1) cmd_reset(o, NULL);
+  else if (!strcmp(t[0], "reset")) {
+    static char only[MAX_AGENTS];
+    memset(only, 0, sizeof only);
+    for (int i = 1; i < n; i++) {
+      /* ID, or LO-HI for a range */
+      long long hi;
+      char *dash = strchr(t[i], '-');
+      if (dash) *dash = 0;
+      if (parse_ll(t[i], &id) || (dash ? parse_ll(dash + 1, &hi) : (hi = id, 0))) continue;
+      for (long long k = id < 0 ? 0 : id; k <= hi && k < MAX_AGENTS; k++) only[k] = 1;
+    }
+    cmd_reset(o, only);
+  }
+  else if (!strcmp(t[0], "batch") && n >= 2 && !parse_ll(t[1], &id) && id >= 0) { cmd_batch(id); return DONE_PRINTED; }
+  else {
+    put_str(o, "err unknown command ");
+    put_str(o, t[0]);
+  }
+  return DONE_REPLY;
+}
+
+/*
+ * failed_in_batch: a reply that stops a batch. A death is the expected end
+ * of an exit, or of a signal, and of nothing else.
+ */
+static int failed_in_batch(const char *line, const char *reply) {
+  if (!strncmp(reply, "err", 3) || !strncmp(reply, "timeout", 7) || !strncmp(reply, "gone", 4) || !strncmp(reply, "r -1 ", 5)) return 1;
+  if (strstr(reply, " unsettled") || strstr(reply, "child=lost")) return 1;
+  if (!strncmp(reply, "dead", 4) || !strncmp(reply, "stuck", 5)) {
+    char copy[LINE];
+    snprintf(copy, sizeof copy, "%s", line);
+    char *t[MAX_TOKENS];
+    int n = split(copy, t);
+    return !(n >= 3 && !strcmp(t[0], "op") && (!strcmp(t[2], "exit") || !strcmp(t[2], "exit_group") || !strcmp(t[2], "kill")));
+  }
+  return 0;
+}
+
+/*
+ * cmd_batch reads `count` command lines and carries them out in order, each
+ * settled only as far as it needs (see settle_scope), until one fails; it
+ * replies with one line for each, as soon as it is known: its reply, or
+ * "skipped" after a failure.
+ */
+/* op_target splits "op ID REQUEST" into ID and REQUEST; 0 if the line is not an op */
+static int op_target(char *line, long long *id, char **request) {
+  if (strncmp(line, "op ", 3) != 0) return 0;
+  char *p = line + 3, *end = strchr(p, ' ');
+  if (!end) return 0;
+  *end = 0;
+  int bad = parse_ll(p, id);
+  *end = ' ';
+  if (bad) return 0;
+  while (*end == ' ') end++;
+  *request = end;
+  return 1;
+}
+
+/* put_reply prints one reply line of a batch and says whether it stops the batch */
+static int put_reply(const char *line, struct out *o) {
+  o->buf[o->len] = 0;
+  fputs(o->buf, stdout);
+  fputc('\n', stdout);
+  return failed_in_batch(line, o->buf);
+}
+
+/* MAX_WAVE: the most requests in one wave; MAX_PER_AGENT: the most to one agent (their replies, at most LINE bytes each, fit in its channel unread) */
+#define MAX_WAVE 2048
+#define MAX_PER_AGENT 8
+
+/*
+ * cmd_batch reads `count` command lines and carries them out in order, each
+ * settled only as far as it needs (see settle_scope), until one fails; it
+ * replies with one line for each, as soon as it is known: its reply, or
+ * "skipped" after a failure. Two shapes go faster with the same result:
+ * consecutive requests to one agent that need no settling (a run) go to it
+ * in one line, and it carries them out back to back; consecutive requests
+ * that change nothing but their agent's own memory (a wave: ids, peek, map,
+ * ...) are sent to all their agents before any reply is read (after a
+ * failure in a wave, the others may have run, answered "skipped": they
+ * changed no other process).
+ */
+static void cmd_batch(long long count) {
+  char **lines = calloc((size_t)count + 1, sizeof *lines);
+  long long got = 0;
+  char line[LINE];
+  while (lines && got < count && fgets(line, sizeof line, stdin)) {
+    line[strcspn(line, "\n")] = 0;
+    if (!(lines[got] = strdup(line))) break;
+    got++;
+  }
+  int failed = !lines || got < count;
+  for (long long k = 0; k < count;) {
+    struct out o = {.len = 0};
+    long long id, id2;
+    char *req, *req2;
+    if (failed || k >= got) {
+      put_str(&o, k >= got ? "err the batch ended early" : "skipped");
+      put_reply("", &o);
+      k++;
+      continue;
+    }
+    if (!op_target(lines[k], &id, &req) || !agent_of(id) || !agents[id].alive) {
+      dispatch(lines[k], &o, 1);
+      failed = put_reply(lines[k], &o);
+      k++;
+      continue;
+    }
+    struct agent *ag = &agents[id];
+    long long j = k + 1;
+    /* a run: one agent, requests needing no settling, one line to it */
+    long len = (long)strlen(req);
+    if (runnable(req) && !own_only(req))
+      while (j < got && op_target(lines[j], &id2, &req2) && id2 == id && runnable(req2) && len + (long)strlen(req2) + 2 < LINE - 2) len += (long)strlen(req2) + 1, j++;
+    if (j - k >= 2) {
+      char run[LINE];
+      int rl = 0;
+      for (long long i = k; i < j; i++) {
+        op_target(lines[i], &id2, &req2);
+        rl += snprintf(run + rl, sizeof run - (size_t)rl, "%s%s", i > k ? ";" : "", req2);
+      }
+      run[rl++] = '\n';
+      /* every reply the agent sends is read (after a failure it answers "skipped" itself), so its channel stays in step */
+      int answering = write_all(ag->req, run, rl) == 0;
+      for (long long i = k; i < j; i++) {
+        struct out r = {.len = 0};
+        op_target(lines[i], &id2, &req2);
+        if (!answering) put_str(&r, failed ? "skipped" : "gone");
+        else if (!take_reply(ag, req2, &r)) {
+          answering = 0;
+          if (settle(NULL) < 0) put_str(&r, " unsettled");
+        }
+        if (failed) r.len = 0, put_str(&r, "skipped");
+        int stop = put_reply(lines[i], &r);
+        failed = failed || stop;
+      }
+      k = j;
+      continue;
+    }
+    /* a wave: requests that change only their agents' own memory, all sent before any reply is read */
+    static unsigned char in_wave[MAX_AGENTS];
+    j = k;
+    while (j < got && j - k < MAX_WAVE && op_target(lines[j], &id2, &req2) && own_only(req2) && agent_of(id2) && agents[id2].alive && in_wave[id2] < MAX_PER_AGENT) {
+      char one[LINE];
+      int l = snprintf(one, sizeof one, "%s\n", req2);
+      if (write_all(agents[id2].req, one, l) < 0) break;
+      in_wave[id2]++;
+      j++;
+    }
+    if (j - k >= 1) {
+      for (long long i = k; i < j; i++) {
+        struct out r = {.len = 0};
+        op_target(lines[i], &id2, &req2);
+        in_wave[id2] = 0;
+        if (!take_reply(&agents[id2], req2, &r) && settle(NULL) < 0) put_str(&r, " unsettled");
+        if (failed) r.len = 0, put_str(&r, "skipped");
+        int stop = put_reply(lines[i], &r);
+        failed = failed || stop;
+      }
+      k = j;
+      continue;
+    }
+    dispatch(lines[k], &o, 1);
+    failed = put_reply(lines[k], &o);
+    k++;
+  }
+  fflush(stdout);
+  for (long long i = 0; lines && i < got; i++) free(lines[i]);
+  free(lines);
 }
 
 static int serve(const char *dir) {
@@ -968,32 +1447,15 @@ static int serve(const char *dir) {
   while (fgets(line, sizeof line, stdin)) {
     line[strcspn(line, "\n")] = 0;
     struct out o = {.len = 0};
-    char copy[LINE];
-    snprintf(copy, sizeof copy, "%s", line);
-    char *t[MAX_TOKENS];
-    int n = split(copy, t);
-    if (n == 0) put_str(&o, "err empty command");
-    else if (!strcmp(t[0], "quit")) break;
-    else if (!strcmp(t[0], "detach")) return 0;
-    else if (!strcmp(t[0], "attach") && n >= 2) { long long id = -1; parse_ll(t[1], &id); cmd_attach(id, &o); }
-    else if (!strcmp(t[0], "init")) cmd_init(t, n, &o);
-    else if (!strcmp(t[0], "reset")) cmd_reset(&o);
-    else if (!strcmp(t[0], "state") && n >= 2) { long long id = -1; parse_ll(t[1], &id); cmd_state(id, &o); }
-    else if (!strcmp(t[0], "op") && n >= 3) {
-      long long id = -1;
-      parse_ll(t[1], &id);
-      char *rest = strchr(strchr(line, ' ') + 1, ' ') + 1;
-      while (*rest == ' ') rest++;
-      cmd_op(id, rest, &o);
-    } else {
-      put_str(&o, "err unknown command ");
-      put_str(&o, t[0]);
-    }
+    int done = dispatch(line, &o, 0);
+    if (done == DONE_QUIT) break;
+    if (done == DONE_DETACH) return 0;
+    if (done == DONE_PRINTED) continue;
     o.buf[o.len] = 0;
     printf("%s\n", o.buf);
   }
   struct out o = {.len = 0};
-  cmd_reset(&o);
+  cmd_reset(&o, NULL);
   return 0;
 }
 

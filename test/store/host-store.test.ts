@@ -1,0 +1,202 @@
+/**
+ * Issue 19 point 4: a command reads and writes only the containers it
+ * touches, and what it does is what it would do on the whole host.
+ */
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decode } from 'cbor-x';
+import { afterAll, describe, expect, it } from 'vitest';
+import { O_RDWR } from '../../src/kernel/files.js';
+import { Machine } from '../../src/container/machine.js';
+import type { Task } from '../../src/kernel/task.js';
+import { HostStore } from '../../src/store/host-store.js';
+import { dumpContainer } from '../../src/image/dump.js';
+import { restoreAtomically } from '../../src/image/restore.js';
+import { libcOf } from '../../src/program/libc.js';
+import { decodeLegacyMachine, type LegacyRecord } from '../../src/store/legacy-host-file.js';
+import { StoreError } from '../../src/store/store-error.js';
+
+const NESTED = readFileSync('images/workloads/nested.wl', 'utf8');
+const PIDCACHE = readFileSync('images/workloads/pidcache.wl', 'utf8');
+const JOBS = readFileSync('images/workloads/jobs.wl', 'utf8');
+
+/** threeContainers: a host running three workloads, some way in. */
+function threeContainers(name: string): Machine {
+  const m = Machine.create(name, 's390x');
+  m.run('a', 'nested.wl', NESTED);
+  m.run('b', 'pidcache.wl', PIDCACHE);
+  m.scheduler.run(40);
+  m.run('c', 'nested.wl', NESTED);
+  m.scheduler.run(25);
+  return m;
+}
+
+const only = (m: Machine, name: string) => {
+  const ns = m.containers.get(name)!.init.pid.ns;
+  return (t: Task) => ns.isAncestorOf(t.pid.ns);
+};
+
+/** partFiles lists the files of a host's parts directory. */
+const partFiles = (root: string, host: string): string[] => readdirSync(join(root, 'hosts', `${host}.parts`)).sort();
+
+describe('a host stored in parts', () => {
+  const root = mkdtempSync(join(tmpdir(), 'ckpt-parts-'));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it('steps one container loaded alone exactly as on the whole host, and writes only its part and the host file', () => {
+    for (const [k, name] of ['a', 'b', 'c'].entries()) {
+      const host = `h${k}`;
+      const store = new HostStore(root);
+      const whole = threeContainers(host);
+      store.add(threeContainers(host));
+      const before = new Map(partFiles(root, host).map((f) => [f, readFileSync(join(root, 'hosts', `${host}.parts`, f)).toString('base64')]));
+      whole.scheduler.run(30, only(whole, name));
+      const loaded = store.update(host, (m) => {
+        expect([...m.containers.keys()]).toEqual([name]);
+        expect([...m.unloaded].sort()).toEqual(['a', 'b', 'c'].filter((c) => c !== name));
+        m.scheduler.run(30, only(m, name));
+        return m.host.tasks.size;
+      }, undefined, [name]);
+      expect(loaded).toBeLessThan(whole.host.tasks.size);
+      const back = store.read(host);
+      expect(back.host.snapshot()).toEqual(whole.host.snapshot());
+      for (const c of ['a', 'b', 'c']) expect(back.containers.get(c)!.console.text, c).toBe(whole.containers.get(c)!.console.text);
+      // the other containers' files are the very ones written before; only the stepped one's were replaced
+      const after = partFiles(root, host);
+      const kept = after.filter((f) => before.has(f));
+      expect(after.length).toBe(before.size);
+      expect(kept.length).toBe(before.size - 2);
+      for (const f of kept) expect(readFileSync(join(root, 'hosts', `${host}.parts`, f)).toString('base64') === before.get(f)).toBe(true);
+    }
+  });
+
+  it('allocates host pids exactly as the whole host would: the absent containers\' pids stay taken', () => {
+    const store = new HostStore(root);
+    const whole = threeContainers('alloc');
+    store.add(threeContainers('alloc'));
+    const started = whole.run('d', 'nested.wl', NESTED);
+    whole.scheduler.run(20, only(whole, 'd'));
+    const pid = store.update('alloc', (m) => {
+      const c = m.run('d', 'nested.wl', NESTED);
+      m.scheduler.run(20, only(m, 'd'));
+      return c.init.pid.nr;
+    }, undefined, []);
+    expect(pid).toBe(started.init.pid.nr);
+    expect(store.read('alloc').host.snapshot()).toEqual(whole.host.snapshot());
+    // a name an absent container holds is still taken
+    expect(() => store.update('alloc', (m) => m.run('a', 'nested.wl', NESTED), undefined, [])).toThrow(/container a already exists/);
+  });
+
+  it('reads no part to list or show a host, and only the named container\'s part to load it', () => {
+    const store = new HostStore(root);
+    const m = threeContainers('lazy');
+    store.add(m);
+    const tasksOfB = m.tasksOf(m.containers.get('b')!).length;
+    // spoil every part but b's: a command that read one would fail
+    const dir = join(root, 'hosts', 'lazy.parts');
+    const entries = (decode(readFileSync(join(root, 'hosts', 'lazy.host'))) as { parts: Array<{ id: number; gen: number; containers: Array<[string]> }> }).parts;
+    for (const e of entries) if (e.containers[0]![0] !== 'b') for (const ext of ['part', 'pages']) writeFileSync(join(dir, `${e.id}.${e.gen}.${ext}`), 'spoilt');
+    const s = store.summary('lazy');
+    expect(s.containers.map((c) => [c.name, c.tasks])).toEqual([...m.containers.values()].map((c) => [c.name, m.tasksOf(c).length]));
+    expect(s.tasks).toBe(m.host.tasks.size);
+    const b = store.read('lazy', ['b']);
+    expect(b.tasksOf(b.containers.get('b')!).length).toBe(tasksOfB);
+    expect(() => store.read('lazy')).toThrow(StoreError);
+    expect(() => store.read('lazy', ['a'])).toThrow(/is unreadable/);
+  });
+
+  it('keeps containers that refer to each other in one part', () => {
+    const store = new HostStore(root);
+    const m = Machine.create('joined', 'x86_64');
+    const p = m.run('p', 'nested.wl', NESTED);
+    m.run('lone', 'nested.wl', NESTED);
+    const q = m.run('q', 'nested.wl', NESTED);
+    m.scheduler.run(10);
+    p.init.group.files.install({ kind: 'pidfd', flags: O_RDWR, pid: q.init.pid });
+    store.add(m);
+    expect(partFiles(root, 'joined').length).toBe(4);
+    expect([...store.read('joined', ['q']).containers.keys()].sort()).toEqual(['p', 'q']);
+    expect(store.read('joined').host.snapshot()).toEqual(m.host.snapshot());
+  });
+
+  it('loads every container while one of them is stopped in the host init\'s process group (an exit anywhere may signal it)', () => {
+    const store = new HostStore(root);
+    const m = Machine.create('stopped', 'x86_64');
+    m.run('j', 'jobs.wl', JOBS);
+    const k = m.run('k', 'nested.wl', NESTED);
+    m.scheduler.run(5);
+    libcOf(m.host, m.host.init).kill(k.init.pid.nr, 19);
+    store.add(m);
+    expect([...store.read('stopped', ['j']).containers.keys()].sort()).toEqual(['j', 'k']);
+  });
+
+  it('keeps the containers it did not load when a change returns another machine in place of the one loaded', () => {
+    const store = new HostStore(root);
+    const whole = threeContainers('swap');
+    store.add(threeContainers('swap'));
+    whole.run('d', 'nested.wl', NESTED);
+    store.replace('swap', (m) => {
+      // a machine built around the loaded kernel, as a restore working on its own copy might return
+      const other = new Machine(m.name, m.host);
+      for (const [path, text] of m.sources) other.addProgram(path, text);
+      other.run('d', 'nested.wl', NESTED);
+      return { machine: other, out: undefined };
+    }, undefined, []);
+    const back = store.read('swap');
+    expect([...back.containers.keys()].sort()).toEqual(['a', 'b', 'c', 'd']);
+    expect(back.host.snapshot()).toEqual(whole.host.snapshot());
+  });
+
+  it('restores onto a host loaded without its containers exactly as onto the whole host (the copy a restore works on keeps their pids taken)', () => {
+    const store = new HostStore(root);
+    const source = threeContainers('source');
+    const image = dumpContainer(source, source.containers.get('b')!);
+    const whole = threeContainers('onto');
+    store.add(threeContainers('onto'));
+    const expected = restoreAtomically(whole, image, { name: 'r' });
+    const initPid = store.replace('onto', (m) => {
+      const { machine, container } = restoreAtomically(m, image, { name: 'r' });
+      return { machine, out: container.init.pid.nr };
+    }, undefined, []);
+    expect(initPid).toBe(expected.container.init.pid.nr);
+    expect(store.read('onto').host.snapshot()).toEqual(expected.machine.host.snapshot());
+    // a name an absent container holds is refused by the restore too
+    expect(() => store.replace('onto', (m) => ({ machine: restoreAtomically(m, image, { name: 'a' }).machine, out: undefined }), undefined, [])).toThrow(/a container named a already exists/);
+  });
+
+  it('rewrites a host file of the single-file layout on first use, keeping its state', () => {
+    const store = new HostStore(root);
+    mkdirSync(join(root, 'hosts'), { recursive: true });
+    copyFileSync('test/fixtures/format1-host.host', join(root, 'hosts', 'old.host'));
+    const legacy = decodeLegacyMachine(decode(readFileSync('test/fixtures/format1-host.host')) as LegacyRecord);
+    const m = store.read('old', ['a']);
+    expect([...m.containers.keys()]).toEqual(['a']);
+    expect((decode(readFileSync(join(root, 'hosts', 'old.host'))) as { format: number }).format).toBe(2);
+    expect(partFiles(root, 'old').length).toBe(4);
+    const all = store.read('old');
+    expect(all.host.snapshot()).toEqual(legacy.host.snapshot());
+    for (const c of ['a', 'b']) expect(all.containers.get(c)!.console.text).toBe(legacy.containers.get(c)!.console.text);
+  });
+
+  it('loads a single-file host written with a kernel personality, a namespace\'s own pid_max, an open pid_max file and a not-dumpable process, keeping its state', () => {
+    // written by the single-file store as it was just before the layout of parts, with the snapshot it then loaded back
+    const expected = JSON.parse(readFileSync('test/fixtures/mainline-host.json', 'utf8')) as { kernel: string; snapshotSha256: string; consoles: Record<string, string> };
+    const store = new HostStore(root);
+    mkdirSync(join(root, 'hosts'), { recursive: true });
+    copyFileSync('test/fixtures/mainline-host.host', join(root, 'hosts', 'now.host'));
+    const m = store.read('now');
+    expect(m.host.kernel).toBe(expected.kernel);
+    expect(createHash('sha256').update(JSON.stringify(m.host.snapshot())).digest('hex')).toBe(expected.snapshotSha256);
+    for (const [name, text] of Object.entries(expected.consoles)) expect(m.containers.get(name)!.console.text).toBe(text);
+    // what the fixture was made to hold, stated plainly
+    expect(m.containers.get('a')!.init.pid.ns.pidMax).toBe(5000);
+    expect([...m.host.tasks].some((t) => t.creds.nondumpable)).toBe(true);
+    expect(m.host.snapshot().files.some((f) => f.fds.some(([, kind]) => kind === 'pid_max'))).toBe(true);
+    // and it was rewritten in parts, which load to the same state, one container alone too
+    expect((decode(readFileSync(join(root, 'hosts', 'now.host'))) as { format: number }).format).toBe(2);
+    expect(store.read('now').host.snapshot()).toEqual(m.host.snapshot());
+    expect(store.read('now', ['a']).containers.get('a')!.init.pid.ns.pidMax).toBe(5000);
+  });
+});
