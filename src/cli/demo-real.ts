@@ -39,6 +39,8 @@ export interface RealDemoResult {
   /** the console the container printed, and whether it is the one of a model host that ran straight through */
   console: string;
   sameConsole: boolean;
+  /** at each stage, whether the console so far is the one of the model host that ran straight through */
+  stages: Array<{ stage: string; sameConsole: boolean }>;
 }
 
 const inside = (t: Task, level: number): string => t.nspids.slice(level).join('/');
@@ -55,13 +57,17 @@ export async function runRealDemo(workload: { path: string; text: string }, step
   await requireLinux();
   const root = mkdtempSync(join(tmpdir(), 'ckpt-demo-real-'));
   try {
+    // the reference runs straight through; its console at each stage's end
     const reference = Machine.create('reference', 'x86_64');
-    reference.run('web', workload.path, workload.text);
-    reference.scheduler.run(steps + onLinux + after);
+    const straight = reference.run('web', workload.path, workload.text);
+    const expected = [steps, onLinux, after].map((n) => (reference.scheduler.run(n), straight.console.text));
+    const stages: RealDemoResult['stages'] = [];
+    const stage = (name: string, text: string, i: number): void => void stages.push({ stage: name, sameConsole: text === expected[i] });
 
     const source = Machine.create('model', 'x86_64');
     const ctr = source.run('web', workload.path, workload.text);
     source.scheduler.run(steps);
+    stage(`${steps} steps on a model host`, ctr.console.text, 0);
     const level = ctr.init.pid.level;
     const first = dumpContainer(source, ctr);
 
@@ -75,7 +81,9 @@ export async function runRealDemo(workload: { path: string; text: string }, step
           const r = real.get(inside(t, level));
           return { comm: t.comm, model: t.nspids, real: r?.nspids ?? [], procNSpid: r ? nsPidLine(r.nspids[0]!) : 'gone', back: [] as number[] };
         });
+        stage('restored on this machine', c.console.text, 0);
         twin.run(onLinux, (t) => c.init.pid.ns.isAncestorOf(t.pid.ns));
+        stage(`${onLinux} steps as real processes`, c.console.text, 1);
         const { image } = await dumpRealContainer(twin, m, c, false);
         realRemove(root, m, c, twin.agents);
         return { rows, second: image };
@@ -86,12 +94,14 @@ export async function runRealDemo(workload: { path: string; text: string }, step
     const { machine, container } = restoreAtomically(Machine.create('back', 'x86_64'), second);
     const back = new Map(machine.tasksOf(container).map((t) => [inside(t, level), t]));
     for (const r of rows) r.back = back.get(r.model.slice(level).join('/'))?.nspids ?? [];
+    stage('restored on a model host', container.console.text, 1);
     machine.scheduler.run(after);
+    stage(`${after} steps on the model host`, container.console.text, 2);
     // a task that ended on the machine (and was reaped there) does not come back
     const same = (p: number[], r: RealDemoRow): boolean => p.slice(level).join('/') === r.model.slice(level).join('/');
     const identical = rows.every((r) => same(r.real, r) && r.procNSpid === r.real.join(' ') && (r.back.length === 0 || same(r.back, r))) && rows.some((r) => r.back.length > 0);
     const text = container.console.text;
-    return { stepsBefore: steps, stepsOnLinux: onLinux, rows, identical, console: text, sameConsole: text === reference.containers.get('web')!.console.text };
+    return { stepsBefore: steps, stepsOnLinux: onLinux, rows, identical, console: text, sameConsole: stages.every((x) => x.sameConsole), stages };
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -67,5 +67,7 @@ async function realDemo(ctx: CliContext, json: boolean): Promise<void> {
   ctx.out(`\n${d.identical ? 'Identical pids at every level of the container, on the model and in the kernel.' : 'MISMATCH: some pid changed.'} (The host level is each host's own choice.)`);
   ctx.out('\n3. Its console, model → real → model:');
   for (const l of d.console.trimEnd().split('\n')) ctx.out(`   ${l}`);
-  ctx.out(`\n${d.sameConsole ? 'The same console as a model host that ran it straight through.' : 'MISMATCH: the console differs from a model host that ran it straight through.'}`);
+  ctx.out('');
+  for (const s of d.stages) ctx.out(`   ${s.sameConsole ? 'same' : 'DIFFERENT'} console after: ${s.stage}`);
+  ctx.out(`\n${d.sameConsole ? 'At every stage, the same console as a model host that ran it straight through.' : 'MISMATCH: the console differs from a model host that ran it straight through.'}`);
 }
