@@ -58,6 +58,8 @@ export const ERROR_CODES = {
   CKPT_PID_COLLISION: { exit: EXIT.FAILURE, means: 'a pid the image needs is held on the target' },
   CKPT_UNSUPPORTED: { exit: EXIT.FAILURE, means: 'a layout restore cannot make yet' },
   CKPT_RESTORE_FAILED: { exit: EXIT.FAILURE, means: 'a restore that failed while executing; the target is unchanged' },
+  CKPT_NO_REAL_KERNEL: { exit: EXIT.FAILURE, means: '--host linux where real containers cannot run (not root, no helper built, not Linux on x86_64): the line says which' },
+  CKPT_TWIN_DIVERGED: { exit: EXIT.FAILURE, means: 'on --host linux, the real kernel and the model answered a call differently, or a process was killed from outside ckpt' },
   CKPT_BAD_LAYOUT: { exit: EXIT.FAILURE, means: 'an OCI image layout that is malformed or unsafe to read' },
   CKPT_BAD_REFERENCE: { exit: EXIT.USAGE, means: 'an oci:DIR[:TAG] or docker:// reference that does not parse' },
   CKPT_TAG_NOT_FOUND: { exit: EXIT.FAILURE, means: 'no checkpoint under that tag in the layout' },

@@ -203,13 +203,17 @@ export class Scheduler {
     this.at = 0;
   }
 
-  /** run executes up to `steps` steps (only of tasks `only` accepts, if given); returns how many ran (fewer when everything is idle). */
-  run(steps: number, only?: (t: Task) => boolean): number {
+  /** run executes up to `steps` steps (only of tasks `only` accepts, if given; `each` sees every step); returns how many ran (fewer when everything is idle). */
+  run(steps: number, only?: (t: Task) => boolean, each?: (s: { task: Task; result: StepResult }) => void): number {
     this.only = only ?? null;
     if (only) this.resumeRound(this.pending().filter(only));
     try {
       let n = 0;
-      while (n < steps && this.step()) n++;
+      for (; n < steps; n++) {
+        const s = this.step();
+        if (!s) break;
+        each?.(s);
+      }
       return n;
     } finally {
       this.only = null;

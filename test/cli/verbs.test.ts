@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { machineArch } from '../../src/linux/linux-facts.js';
 import { ckptIn } from './run-ckpt.js';
 
 let root: string;
@@ -12,7 +13,6 @@ beforeEach(() => {
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 
 const ckpt = (...argv: string[]) => ckptIn(root, argv);
-
 const NESTED = 'images/workloads/nested.wl';
 
 describe('host verbs', () => {
@@ -20,10 +20,13 @@ describe('host verbs', () => {
     expect((await ckpt('host', 'create', 'z', '--arch', 's390x', '--pid-max', '4194304')).out).toBe('created host z (s390x, kernel mainline, pid_max 4194304)');
     expect((await ckpt('host', 'create', 'p', '--arch', 'powerpc', '--kernel', '2.6.32')).out).toBe('created host p (ppc, kernel 2.6.32, pid_max 32768)');
     const list = JSON.parse((await ckpt('host', 'list', '--json')).out);
+    // the machine itself (--host linux) is always listed, last, saying whether real containers can run here
     expect(list.map((h: { name: string; arch: string; kernel: string }) => [h.name, h.arch, h.kernel])).toEqual([
       ['p', 'ppc', '2.6.32'],
       ['z', 's390x', 'mainline'],
+      ['linux', machineArch() ?? 'x86_64', 'mainline'],
     ]);
+    expect(typeof list[2].real.available).toBe('boolean');
     expect((await ckpt('host', 'list')).out.split('\n')[1]).toMatch(/^p +ppc +2\.6\.32 +32768 /);
     expect((await ckpt('host', 'show', 'z')).out).toBe('host z: s390x, kernel mainline, pid_max 4194304, clock 0, 1 task');
     expect((await ckpt('host', 'show', 'p', '--json')).out).toContain('"kernel":"2.6.32"');

@@ -13,6 +13,10 @@ import { refuse } from '../refused.js';
 import { psRows, psTable, psTree } from '../ps-view.js';
 import { libcOf } from '../../program/libc.js';
 
+/** LINUX: the reserved host name of the machine itself (linux-host.ts, loaded only when named) */
+const LINUX = 'linux';
+const linuxHost = () => import('../linux-host.js');
+
 /** inContainer selects the tasks of one container (its namespace and those below it), for the scheduler. */
 function inContainer(c: Container): (t: Task) => boolean {
   const ns = c.init.pid.ns;
@@ -34,7 +38,7 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
   return [
     verb<HostArgs & { ctr: string; workload: string; steps: number }>({
       ...declared(RUN, { ctr: nameOf('container'), steps: countOf('steps') }),
-      handler: (a) => {
+      handler: async (a) => {
         let text: string;
         try {
           text = readFileSync(a.workload, 'utf8');
@@ -43,6 +47,17 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
         }
         // The program is known by its absolute path: an image made from any directory names the same file.
         const path = resolve(a.workload);
+        if (a.host === LINUX) {
+          const L = await linuxHost();
+          await L.requireLinux();
+          const real = await L.withTwin(storeOf(a), (twin) => {
+            const c = L.startReal(twin, a.ctr, path, text);
+            const ran = a.steps > 0 ? twin.run(a.steps, inContainer(c)) : 0;
+            return { container: a.ctr, host: LINUX, initPid: c.init.pid.nr, nspids: c.init.nspids, steps: ran };
+          });
+          ctx.out(a.json ? JSON.stringify(real) : `started container ${real.container} on the machine (--host linux): init is pid ${real.initPid} on the machine, pid 1 inside${real.steps ? `; ran ${counted(real.steps, 'step')}` : ''}`);
+          return;
+        }
         const out = storeOf(a).update(
           a.host,
           (m) => {
@@ -58,7 +73,18 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
     }),
     verb<HostArgs & { ctr?: string; tree: boolean }>({
       ...declared(PS),
-      handler: (a) => {
+      handler: async (a) => {
+        if (a.host === LINUX) {
+          const L = await linuxHost();
+          const store = storeOf(a);
+          const m = L.readMirror(store);
+          const { rows, disagree } = L.realPs(store, m, a.ctr ? [containerOf(m, a.ctr)] : [...m.containers.values()]);
+          if (a.json) ctx.out(JSON.stringify(rows));
+          else for (const line of a.tree ? psTree(rows) : psTable(rows)) ctx.out(line);
+          for (const d of disagree) ctx.err(`ckpt ps: the kernel and ckpt disagree: ${d}`);
+          if (disagree.length > 0) ctx.setExitCode(1);
+          return;
+        }
         const m = storeOf(a).read(a.host, a.ctr ? [a.ctr] : 'all');
         const ctrs = a.ctr ? [containerOf(m, a.ctr)] : [...m.containers.values()];
         // A task shows under the innermost container holding it (a container restored --into another sits inside it).
@@ -70,9 +96,20 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
     }),
     verb<HostArgs & { ctr?: string; all: boolean; steps: number; untilIdle: boolean }>({
       ...declared(STEP, { steps: countOf('steps') }),
-      handler: (a) => {
+      handler: async (a) => {
         if (!a.ctr && !a.all) throw new UsageError('name a container or give --all');
         if (a.ctr && a.all) throw new UsageError('give a container or --all, not both');
+        if (a.host === LINUX) {
+          const L = await linuxHost();
+          await L.requireLinux();
+          const real = await L.withTwin(storeOf(a), (twin, m) => {
+            const only = a.ctr ? inContainer(containerOf(m, a.ctr)) : () => true;
+            const ran = twin.run(a.untilIdle ? 1_000_000 : a.steps, only);
+            return { steps: ran, clock: m.host.clock };
+          });
+          ctx.out(a.json ? JSON.stringify(real) : `ran ${counted(real.steps, 'step')}; clock is ${real.clock}`);
+          return;
+        }
         const out = storeOf(a).update(a.host, (m) => {
           const only = a.ctr ? inContainer(containerOf(m, a.ctr)) : undefined;
           const ran = a.untilIdle ? m.scheduler.runUntilIdle(1_000_000, only) : m.scheduler.run(a.steps, only);
@@ -83,16 +120,28 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
     }),
     verb<HostArgs & { ctr: string }>({
       ...declared(LOGS, { ctr: nameOf('container') }),
-      handler: (a) => {
-        const c = containerOf(storeOf(a).read(a.host, [a.ctr]), a.ctr);
+      handler: async (a) => {
+        const c = containerOf(a.host === LINUX ? (await linuxHost()).readMirror(storeOf(a)) : storeOf(a).read(a.host, [a.ctr]), a.ctr);
         if (a.json) ctx.out(JSON.stringify({ container: c.name, console: c.console.text }));
         else if (c.console.text.length > 0) ctx.out(c.console.text.replace(/\n$/, ''));
       },
     }),
     verb<HostArgs & { ctr: string; signal: number }>({
       ...declared(KILL, { ctr: nameOf('container'), signal: signalOf }),
-      handler: (a) => {
+      handler: async (a) => {
         const sig = a.signal;
+        if (a.host === LINUX) {
+          const L = await linuxHost();
+          await L.requireLinux();
+          const store = storeOf(a);
+          const real = store.update(LINUX, (m) => {
+            const c = containerOf(m, a.ctr);
+            L.realKill(store.root, m, c, sig);
+            return { container: c.name, signal: sig, state: c.init.state };
+          });
+          ctx.out(a.json ? JSON.stringify(real) : `sent signal ${real.signal} to ${real.container}; its init is ${real.state}`);
+          return;
+        }
         const out = storeOf(a).update(a.host, (m) => {
           const c = containerOf(m, a.ctr);
           const r = libcOf(m.host, m.host.init).kill(c.init.pid.nr, sig);
@@ -105,11 +154,15 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
     }),
     verb<HostArgs & { ctr: string; force: boolean }>({
       ...declared(RM, { ctr: nameOf('container') }),
-      handler: (a) => {
-        storeOf(a).update(a.host, (m) => {
+      handler: async (a) => {
+        const L = a.host === LINUX ? await linuxHost() : null;
+        if (L) await L.requireLinux();
+        const store = storeOf(a);
+        store.update(a.host, (m) => {
           const c = containerOf(m, a.ctr);
           if (c.init.state !== 'zombie' && !a.force) throw new CliError('CKPT_CONTAINER_RUNNING', `container ${c.name} is still running: stop it with ckpt kill ${c.name}${onHost(a)}, or use --force`);
-          m.remove(c);
+          if (L) L.realRemove(store.root, m, c);
+          else m.remove(c);
         }, undefined, [a.ctr]);
         ctx.out(a.json ? JSON.stringify({ removed: a.ctr }) : `removed container ${a.ctr}`);
       },

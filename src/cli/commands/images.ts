@@ -64,6 +64,10 @@ function restoreScope(a: RestoreArgs): Scope {
   return a.hostPids ? 'all' : a.into === undefined ? [] : [a.into];
 }
 
+/** the reserved host name of the machine itself (linux-host.ts, loaded only when named) */
+const LINUX = 'linux';
+const linuxHost = () => import('../linux-host.js');
+
 // yargs hands a lone `-` over as an empty string
 const imageArg = (s: unknown): string => (s === '' ? STDIO : String(s));
 /** the checks of what restore and check take */
@@ -151,7 +155,18 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
         const signals = catchSignals();
         let info;
         try {
-          info = await storeOf(a).updateAsync(a.host, async (m) => {
+          const L = a.host === LINUX ? await linuxHost() : null;
+          if (L) await L.requireLinux();
+          info = L
+            ? await L.withTwin(storeOf(a), async (twin, m) => {
+                const c = containerOf(m, a.ctr);
+                const { image: img } = await L.dumpRealContainer(twin, m, c, a.leaveRunning);
+                const size = await writeImageOutput(out, img, { embedPrograms: a.embedPrograms, compress: a.compress, signal: signals.signal });
+                // The commit: the image is in place; the container goes as on a model host
+                if (!a.leaveRunning) L.realRemove(storeOf(a).root, m, c, twin.agents);
+                return { image: toStdout ? STDIO : out, container: c.name, arch: img.arch, tasks: img.tasks.length, bytes: size, compress: a.compress, leftRunning: a.leaveRunning };
+              })
+            : await storeOf(a).updateAsync(a.host, async (m) => {
             const c = containerOf(m, a.ctr);
             const bar = progressBar('dumping', showsProgress(a));
             // the image is encoded and written before the machine runs again, so it may share the page frames
@@ -188,6 +203,23 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
           read = await readImage(a.image, a, signals.signal);
         } catch (e) {
           throw interruptedOr(signals, e, `the image was not read whole; host ${a.host} is unchanged`);
+        }
+        if (a.host === LINUX) {
+          const L = await linuxHost();
+          await L.requireLinux();
+          let real;
+          try {
+            real = await L.withTwin(storeOf(a), async (twin, m) => {
+              const img = decodeImage(read.entries, resolverFor(m), read.digests);
+              const c = await L.restoreReal(twin, m, img, a);
+              return { container: c.name, host: LINUX, via: 'clone3', tasks: m.tasksOf(c).length, initPid: c.init.pid.nr };
+            });
+          } finally {
+            signals.release();
+          }
+          ctx.out(a.json ? JSON.stringify(real) : `restored ${real.container} on the machine (--host linux) with clone3: ${counted(real.tasks, 'task')}, init is pid ${real.initPid} on the machine`);
+          lateSignal(ctx, signals, 'restore');
+          return;
         }
         let out;
         try {
@@ -277,6 +309,19 @@ async function reasonsNotToRestore(a: RestoreArgs): Promise<Problem[]> {
   }
   const problems: Problem[] = [];
   const store = storeOf(a);
+  if (a.host === LINUX) {
+    const L = await linuxHost();
+    const m = L.readMirror(store);
+    try {
+      img = decodeImage(read.entries, resolverFor(m), read.digests);
+    } catch (e) {
+      if (!(e instanceof ImageError)) throw e;
+      problems.push(...(e.problems ?? [{ code: e.code, message: e.message }]));
+    }
+    const why = await L.linuxUnavailable();
+    if (why) return [...problems, { code: 'CKPT_NO_REAL_KERNEL', message: `real containers cannot run on this machine: ${why}` }];
+    return [...problems, ...L.realCheck(store, img, a.name)];
+  }
   const m = store.exists(a.host) ? store.read(a.host, restoreScope(a)) : null;
   try {
     img = decodeImage(read.entries, resolverFor(m), read.digests);

@@ -47,7 +47,7 @@ export const DEFAULT_HOST = 'default';
 const ROOT: OptionSpec = { name: 'root', type: 'string', describe: 'state directory (default: $CKPT_ROOT, else $XDG_STATE_HOME/ckpt)' };
 const JSON_OUTPUT: OptionSpec = { name: 'json', type: 'boolean', default: false, describe: 'print the result (or the error) as one JSON value on stdout' };
 const QUIET: OptionSpec = { name: 'quiet', alias: 'q', type: 'boolean', default: false, describe: 'no progress bars' };
-const HOST: OptionSpec = { name: 'host', type: 'string', default: DEFAULT_HOST, describe: 'the simulated host' };
+const HOST: OptionSpec = { name: 'host', type: 'string', default: DEFAULT_HOST, describe: 'the simulated host, or linux: the machine itself (real processes; docs/real-backend.md)' };
 
 /** The options shared by kinds of command: every command's, and those of a command that acts on a host. */
 export const SHARED = {
