@@ -10,6 +10,7 @@
  *   memory (the dump keeps what it reads), best of several runs each.
  * Needs root and the compiled helper; skipped with the reason otherwise.
  */
+import { withSession } from '../src/linux/helper.js';
 import { mkdtempSync, openSync, closeSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,16 +31,7 @@ function fanOut(n: number): string {
 
 const seconds = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e9;
 
-async function withHelper<T>(body: (h: HelperSession) => Promise<T>): Promise<T> {
-  const dir = mkdtempSync(join(tmpdir(), 'ckpt-bench-dump-'));
-  const h = HelperSession.start(dir);
-  try {
-    return await body(h);
-  } finally {
-    await h.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const withHelper = <T>(body: (h: HelperSession) => Promise<T>): Promise<T> => withSession('bench-dump', body);
 
 /** perTaskFigure: dumpReal's cost per task, best of `runs`, against a plain /proc read of the same processes */
 async function perTaskFigure(h: HelperSession, tasks: number, runs = 5): Promise<Figure> {

@@ -6,7 +6,8 @@
  * this file talks to it over its line protocol (documented in the C file's
  * header): one command line in, one reply line out.
  */
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -133,6 +134,23 @@ export class HelperSession {
       this.child.stdin.end('quit\n');
     }
     await this.child;
+  }
+}
+
+/**
+ * withSession runs `body` with a helper session whose agents live in a new
+ * private directory (mkdtemp makes it mode 700) named after `purpose`; the
+ * session is closed (every agent killed and reaped) and the directory
+ * removed whatever `body` does.
+ */
+export async function withSession<T>(purpose: string, body: (h: HelperSession) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), `ckpt-${purpose}-`));
+  const h = HelperSession.start(dir);
+  try {
+    return await body(h);
+  } finally {
+    await h.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

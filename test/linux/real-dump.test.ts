@@ -9,8 +9,8 @@
  * as they were afterwards. Needs root and the compiled helper; skipped with the reason otherwise.
  * Every process made is killed and reaped.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { withCheckedSession } from './with-helper.js';
+import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import fc from 'fast-check';
@@ -36,19 +36,7 @@ import { DAEMON, imageOf, REAPED, workload } from './restore-images.js';
 const support = await probeLinux();
 if (!support.ok) console.log(`test/linux: real dumps skipped: ${support.reason}`);
 
-/** withHelper runs `body` with a helper session and makes sure, after, that nothing it made is left. */
-async function withHelper<T>(body: (h: HelperSession) => Promise<T>): Promise<T> {
-  const dir = mkdtempSync(join(tmpdir(), 'ckpt-real-dump-'));
-  const h = HelperSession.start(dir);
-  try {
-    return await body(h);
-  } finally {
-    await h.close();
-    rmSync(dir, { recursive: true, force: true });
-    for (let i = 0; i < 100 && h.leftovers().length > 0; i++) await new Promise((r) => setTimeout(r, 20));
-    expect(h.leftovers()).toEqual([]);
-  }
-}
+const withHelper = <T>(body: (h: HelperSession) => Promise<T>): Promise<T> => withCheckedSession('real-dump', body);
 
 /** withoutOuter blanks the levels above the container: a real dump has the machine's own pids there */
 function withoutOuter(image: ContainerImage): ContainerImage {

@@ -6,9 +6,8 @@
  * at their addresses are refused before anything is made. Needs root and the compiled helper;
  * skipped with the reason otherwise.
  */
-import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { withCheckedSession } from './with-helper.js';
+import { closeSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/container/machine.js';
@@ -122,18 +121,7 @@ function checkMemory(image: ContainerImage, made: RealRestore): number {
   return pagesChecked;
 }
 
-async function withHelper<T>(body: (h: HelperSession) => Promise<T>): Promise<T> {
-  const dir = mkdtempSync(join(tmpdir(), 'ckpt-real-memory-'));
-  const h = HelperSession.start(dir);
-  try {
-    return await body(h);
-  } finally {
-    await h.close();
-    rmSync(dir, { recursive: true, force: true });
-    for (let i = 0; i < 100 && h.leftovers().length > 0; i++) await new Promise((r) => setTimeout(r, 20));
-    expect(h.leftovers()).toEqual([]);
-  }
-}
+const withHelper = <T>(body: (h: HelperSession) => Promise<T>): Promise<T> => withCheckedSession('real-memory', body);
 
 /** restoreAndCheck restores `image` on the real kernel and checks its memory: the number of pages checked, or why it was not built. */
 async function restoreAndCheck(image: ContainerImage, after?: (made: RealRestore) => void): Promise<number | 'refused' | 'undone'> {

@@ -5,9 +5,7 @@
  * groups, parents and children's order; a failure midway and the end of the session leave nothing
  * behind. Needs root (pid namespaces) and the compiled helper; skipped with the reason otherwise.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { withCheckedSession } from './with-helper.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/container/machine.js';
@@ -35,19 +33,7 @@ function descendants(root: number): string[] {
 const support = await probeLinux();
 if (!support.ok) console.log(`test/linux: real restores skipped: ${support.reason}`);
 
-/** withHelper runs `body` with a helper session and makes sure, after, that nothing it made is left. */
-async function withHelper<T>(body: (h: HelperSession) => Promise<T>): Promise<T> {
-  const dir = mkdtempSync(join(tmpdir(), 'ckpt-real-restore-'));
-  const h = HelperSession.start(dir);
-  try {
-    return await body(h);
-  } finally {
-    await h.close();
-    rmSync(dir, { recursive: true, force: true });
-    for (let i = 0; i < 100 && h.leftovers().length > 0; i++) await new Promise((r) => setTimeout(r, 20));
-    expect(h.leftovers()).toEqual([]);
-  }
-}
+const withHelper = <T>(body: (h: HelperSession) => Promise<T>): Promise<T> => withCheckedSession('real-restore', body);
 
 /** checkTree holds what /proc shows of the made tree against the image, at the container's levels. */
 function checkTree(image: ContainerImage, made: RealRestore, outerLevels: number): void {
