@@ -21,6 +21,7 @@ import { planRestore, RESTORER, type RestorePlan, type RestoreStep } from '../..
 import type { Enclosing, TargetFacts } from '../../src/image/restore-preflight.js';
 import type { HelperSession } from '../../src/linux/helper.js';
 import { linuxFacts, type LinuxFactOptions } from '../../src/linux/linux-facts.js';
+import { restingState } from './with-helper.js';
 import { asSeenFrom, readProcess, scanProcesses } from '../../src/linux/proc.js';
 import { executeOnLinux, parseReply, type RealRestore, type Reply } from '../../src/linux/real-executor.js';
 import { THREAD, type SetupStep, type Who } from '../collisions/cases.js';
@@ -174,7 +175,7 @@ export class NsHost {
   scan(): string {
     const hostNs = readProcess(this.machinePid)!.pidNs;
     return asSeenFrom(scanProcesses(), hostNs)
-      .map((p) => `${p.pid} ppid=${p.ppid} ${p.state} nspid=${p.nspid.join('/')} pgid=${p.nspgid.join('/')} sid=${p.nssid.join('/')} threads=${p.threads.map((t) => `${t.tid}${t.state}`).join(',')}`)
+      .map((p) => `${p.pid} ppid=${p.ppid} ${restingState(p.state)} nspid=${p.nspid.join('/')} pgid=${p.nspgid.join('/')} sid=${p.nssid.join('/')} threads=${p.threads.map((t) => `${t.tid}${restingState(t.state)}`).join(',')}`)
       .join('\n');
   }
 

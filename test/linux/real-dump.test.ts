@@ -9,7 +9,7 @@
  * as they were afterwards. Needs root and the compiled helper; skipped with the reason otherwise.
  * Every process made is killed and reaped.
  */
-import { withCheckedSession } from './with-helper.js';
+import { restingState, withCheckedSession } from './with-helper.js';
 import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -52,8 +52,7 @@ function stopTheStopped(image: ContainerImage, b: Built): void {
 
 /** snapshot: what /proc shows of every process of the image (states, pids, groups, children) */
 function snapshot(image: ContainerImage, b: Built): unknown {
-  // running (R) and sleeping (S) are one state here: an agent runs a moment whenever it is woken
-  const asWhat = (state: string): string => (state === 'R' ? 'S' : state);
+  const asWhat = restingState;
   return image.tasks.map((t, i) => {
     const p = t.leader === i ? readProcess(b.pidOf(i)) : null;
     return p && { ...p, state: asWhat(p.state), threads: p.threads.map((th) => ({ ...th, state: asWhat(th.state) })) };

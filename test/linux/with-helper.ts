@@ -18,3 +18,10 @@ export async function withCheckedSession<T>(purpose: string, body: (h: HelperSes
     expect(session?.leftovers() ?? []).toEqual([]);
   }
 }
+
+/**
+ * restingState is a /proc state letter as a before/after comparison should
+ * see it: running (R) and sleeping (S) are one state there, since an agent
+ * runs a moment whenever anything wakes it.
+ */
+export const restingState = (state: string): string => (state === 'R' ? 'S' : state);
