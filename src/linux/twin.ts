@@ -287,6 +287,10 @@ export class Twin {
         return;
       }
       default: {
+        // kill(0, ...) to a process group that began outside the container (the session ckpt started it in): on
+        // the model its outside member is the host's init, which no signal from below reaches; on the machine it
+        // is the helper, which a SIGSTOP or SIGKILL would reach
+        if (entry.name === 'kill' && int(0) === 0 && task.group.pgrp.nrIn(task.activeNs) === 0) throw new TwinError('CKPT_UNSUPPORTED', `${where}: kill(0, ${int(1)}) signals a process group that reaches outside the container (the one ckpt started it in), which --host linux does not carry out yet`);
         // setsid, setpgid, setuid, unshare, kill: the same arguments, the same answer
         const args = entry.name === 'setsid' ? [] : entry.name === 'setuid' || entry.name === 'unshare' ? [int(0) >>> 0] : [int(0), int(1)];
         const r = op([entry.name, ...args].join(' '));

@@ -66,8 +66,9 @@ export class Sandbox {
 
   /** processes lists the processes of the sandbox's namespace but its shell and the lister: what a test left. */
   async processes(): Promise<string[]> {
-    const r = await this.sh('ps -eo pid=,stat=,args= | grep -v -e "^ *1 " -e " ps -eo" -e " grep "');
-    return r.out.split('\n').filter((l) => l.trim() !== '');
+    const r = await this.sh('ps -eo pid=,stat=,args=');
+    // the shell, its own short-lived subshells (a pipeline's fork before its exec) and the lister are not a test's leftovers
+    return r.out.split('\n').filter((l) => l.trim() !== '' && !/^\s*\d+\s+\S+\s+(bash -s|ps -eo )/.test(l));
   }
 
   async close(): Promise<void> {
