@@ -123,7 +123,10 @@ describe.skipIf(why !== null)(`the command line on --host linux${why ? ` (skippe
       // (not so far that the init exits: a container whose init the machine's init has reaped has nothing left to dump)
       for (const h of ['linux', ref]) expect((await ckpt(`step ${w} --steps 5 --host ${h}`)).code).toBe(0);
       await same('linux', ref);
-      expect((await ckpt(`dump ${w} --host linux -o ${image(2)}`)).code).toBe(0);
+      const dumped = await ckpt(`dump ${w} --host linux -o ${image(2)}`);
+      expect(dumped.code).toBe(0);
+      // no cgroup of its own here: frozen with SIGSTOP, and the command says so
+      expect(dumped.out).toMatch(new RegExp(`^dumped ${w} \\(x86_64, \\d+ tasks?\\) to .*, \\d+ bytes, frozen with SIGSTOP while read; it was removed$`));
       expect(await box.processes()).toEqual([]);
       expect((await ckpt(`restore ${image(2)} --host ${back}`)).code).toBe(0);
       for (const h of [back, ref]) expect((await ckpt(`step ${w} --steps 20 --host ${h}`)).code).toBe(0);

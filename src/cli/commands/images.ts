@@ -160,11 +160,18 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
           info = L
             ? await L.withTwin(storeOf(a), async (twin, m) => {
                 const c = containerOf(m, a.ctr);
-                const { image: img } = await L.dumpRealContainer(twin, m, c, a.leaveRunning);
-                const size = await writeImageOutput(out, img, { embedPrograms: a.embedPrograms, compress: a.compress, signal: signals.signal });
+                const dumped = await L.dumpRealContainer(twin, m, c, a.leaveRunning);
+                const img = dumped.image;
+                let size: number;
+                try {
+                  size = await writeImageOutput(out, img, { embedPrograms: a.embedPrograms, compress: a.compress, signal: signals.signal });
+                } catch (e) {
+                  await dumped.thaw(); // no image: the container runs on as it was
+                  throw e;
+                }
                 // The commit: the image is in place; the container goes as on a model host
                 if (!a.leaveRunning) L.realRemove(storeOf(a).root, m, c, twin.agents);
-                return { image: toStdout ? STDIO : out, container: c.name, arch: img.arch, tasks: img.tasks.length, bytes: size, compress: a.compress, leftRunning: a.leaveRunning };
+                return { image: toStdout ? STDIO : out, container: c.name, arch: img.arch, tasks: img.tasks.length, bytes: size, compress: a.compress, leftRunning: a.leaveRunning, freezer: dumped.freezer };
               })
             : await storeOf(a).updateAsync(a.host, async (m) => {
             const c = containerOf(m, a.ctr);
@@ -190,7 +197,8 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
         }
         // with -o -, standard output is the image: the report goes to stderr
         const say = toStdout ? ctx.err : ctx.out;
-        say(a.json ? JSON.stringify(info) : `dumped ${info.container} (${info.arch}, ${counted(info.tasks, 'task')}) to ${describe(info.image, 'output')}, ${info.bytes} bytes${info.compress === 'none' ? '' : ` before ${info.compress}`}${info.leftRunning ? '; it is still running' : '; it was removed'}`);
+        const frozen = 'freezer' in info ? `, frozen ${info.freezer === 'cgroup' ? 'by the cgroup v2 freezer' : 'with SIGSTOP'} while read` : '';
+        say(a.json ? JSON.stringify(info) : `dumped ${info.container} (${info.arch}, ${counted(info.tasks, 'task')}) to ${describe(info.image, 'output')}, ${info.bytes} bytes${info.compress === 'none' ? '' : ` before ${info.compress}`}${frozen}${info.leftRunning ? '; it is still running' : '; it was removed'}`);
         lateSignal(ctx, signals, 'dump');
       },
     }),
