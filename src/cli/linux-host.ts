@@ -136,7 +136,10 @@ export function realPs(store: HostStore, m: Machine, containers: readonly Contai
         rows.push(row);
         continue;
       }
-      rows.push({ ...row, nspids: s.nspid, tgid: s.nstgid[0]!, ppid: t === c.init ? row.ppid : s.ppid, pgid: s.nspgid[0]!, sid: s.nssid[0]!, threads: s.state === 'Z' ? 0 : s.threads }); // ps counts live threads; /proc counts a zombie leader
+      // ps counts live threads; /proc's Threads is signal->nr_threads, which counts a zombie leader until the process is reaped
+      const leader = t.group.leader === t ? s : real.get(t.group.leader)?.status;
+      const threads = s.threads - (leader?.state === 'Z' ? 1 : 0);
+      rows.push({ ...row, nspids: s.nspid, tgid: s.nstgid[0]!, ppid: t === c.init ? row.ppid : s.ppid, pgid: s.nspgid[0]!, sid: s.nssid[0]!, threads });
     }
   }
   return { rows, disagree };

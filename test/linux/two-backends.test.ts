@@ -45,7 +45,6 @@ const steps = fc.tuple(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max:
 const PENDING: ReadonlyArray<{ why: string; match: RegExp }> = [
   { why: 'restore --host linux leaves each namespace\'s ns_last_pid where the kernel has it (the plan writes it for eclone only), so the next fork differs (NOTES 14:45)', match: /restored on --host linux: CKPT_TWIN_DIVERGED .*: (fork|clone|clone3): the real kernel answered a child with pids/ },
   { why: 'restore --host linux does not stop the image\'s stopped processes (NOTES 13:38, 14:45)', match: /restored on --host linux, after step \d+:\n  the kernel and ckpt disagree: .*ckpt has it stopped, the kernel shows state [RS]/ },
-  { why: 'ps --host linux counts the threads of a process whose leader is a zombie as /proc does (the zombie leader too: Threads is signal->nr_threads), not as ps on a model host (live threads); in realPs (NOTES 14:50)', match: /\(only the thread counts of a process whose leader is a zombie differ\)/ },
 ];
 
 /** the generated cases: the first COUNT the sample gives that run on the machine at all, and how many it passed over */

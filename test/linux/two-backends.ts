@@ -50,9 +50,25 @@ export interface CaseOutcome {
   pending: string | null;
 }
 
-/** what must be the same on both backends: the ps columns as the container's own namespaces see them */
-const inside = (rows: readonly PsRow[]) =>
-  rows.map((r) => ({ nspids: r.nspids.slice(1), threads: r.threads, thread: r.thread, state: r.state, abi: r.abi, command: r.command, wait: r.wait, comm: r.comm }));
+/**
+ * what must be the same on both backends: the ps columns as the container's own namespaces see
+ * them, each process followed by its threads, in the container's pid order (ps lists them in the
+ * host's pid order, and the machine numbers its level as it likes)
+ */
+function inside(rows: readonly PsRow[]) {
+  const seen = rows.map((r) => ({ nspids: r.nspids.slice(1), threads: r.threads, thread: r.thread, state: r.state, abi: r.abi, command: r.command, wait: r.wait, comm: r.comm }));
+  const blocks: Array<typeof seen> = [];
+  for (const r of seen) {
+    if (r.thread && blocks.length > 0 && !blocks[blocks.length - 1]![0]!.thread) blocks[blocks.length - 1]!.push(r);
+    else blocks.push([r]);
+  }
+  const key = (r: (typeof seen)[number]): string => r.nspids.map((n) => String(n).padStart(8, '0')).join('/');
+  const byPid = (a: (typeof seen)[number], b: (typeof seen)[number]): number => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+  return blocks
+    .map(([head, ...threads]) => [head!, ...threads.sort(byPid)])
+    .sort((a, b) => byPid(a[0]!, b[0]!))
+    .flat();
+}
 
 /** maskZombieLeaders hides the thread count of each process whose leader is a zombie, and of its threads' rows */
 function maskZombieLeaders(rows: ReturnType<typeof inside>): ReturnType<typeof inside> {
