@@ -364,6 +364,22 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
     });
   };
 
+  /**
+   * lastPidsWhereTheImageHasThem writes each pid namespace's ns_last_pid as the image has it, once
+   * every clone is done, by a live process of that namespace (the file names the writer's own
+   * namespace): clone3 with set_tid leaves the kernel's cursor where its own allocations left it,
+   * so the next fork would get another pid than on the source. A namespace whose pids were all
+   * named reads -1 on both sides (nothing to write, and the file takes 0..pid_max only).
+   */
+  const lastPidsWhereTheImageHasThem = (): void => {
+    image.pidNs.forEach(([, , lastPid], k) => {
+      if (lastPid < 0) return;
+      const writer = tasks.findIndex((t) => t.ns === k && !t.exited);
+      if (writer < 0) return; // no process lives there: nothing will fork in it again
+      call(writer, `write /proc/sys/kernel/ns_last_pid ${lastPid}`, `writing ns_last_pid ${lastPid} of the pid namespace of ${name(writer)}`);
+    });
+  };
+
   for (const s of [...plan.create, 'children' as const, ...plan.groups, 'verify' as const, ...plan.exits]) {
     if (s === 'verify') {
       verifyGroups();
@@ -400,6 +416,8 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
         break; // refused by whatLinuxCannot, or (order) already the kernel's
     }
   }
+
+  lastPidsWhereTheImageHasThem();
 
   // memory: the mappings made fresh go in the same batch; those joining another process's shared
   // mapping name it by its pid on the machine, known from the replies, so they go in a second

@@ -76,6 +76,14 @@ export class ModelHelper {
       }
       case 'unshare':
         return this.result(l.unshare(n[3]!));
+      case 'write': {
+        // the helper's write PATH VALUE: open, write, close, as the agent itself
+        const fd = l.open(w[3]!, 1 /* O_WRONLY */);
+        if (fd.errno) return this.result(fd);
+        const r = l.write(fd.ret, w[4]!);
+        l.close(fd.ret);
+        return this.result(r.errno ? r : { ret: 0 });
+      }
       case 'ids':
         return `r 0 - pid=${l.getpid().ret} ppid=${l.getppid().ret} pgrp=${l.getpgid(0).ret} sid=${l.getsid(0).ret} tid=${l.gettid().ret}`;
       default:

@@ -43,7 +43,6 @@ const steps = fc.tuple(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max:
  * fails the test. With the default sample each must still be seen (else it was fixed: remove it).
  */
 const PENDING: ReadonlyArray<{ why: string; match: RegExp }> = [
-  { why: 'restore --host linux leaves each namespace\'s ns_last_pid where the kernel has it (the plan writes it for eclone only), so the next fork differs (NOTES 14:45)', match: /restored on --host linux: CKPT_TWIN_DIVERGED .*: (fork|clone|clone3): the real kernel answered a child with pids/ },
   { why: 'restore --host linux does not stop the image\'s stopped processes (NOTES 13:38, 14:45)', match: /restored on --host linux, after step \d+:\n  the kernel and ckpt disagree: .*ckpt has it stopped, the kernel shows state [RS]/ },
 ];
 
