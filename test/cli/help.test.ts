@@ -7,8 +7,7 @@
  * itself prints for the same command module); --help exits 0 and changes
  * nothing; and a process asked for help loads neither yargs nor any verb.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -19,7 +18,7 @@ import { commandParser } from '../../src/cli/main.js';
 import { SPECS } from '../../src/cli/options/all.js';
 import { ARCH_NAMES } from '../../src/cli/options/host.js';
 import { commandName, VERBS } from '../../src/cli/verbs.js';
-import { ckptIn } from './run-ckpt.js';
+import { ckptIn, stateBytes } from './run-ckpt.js';
 
 /** every command line that has a help of its own: each verb, and each sub-verb the table of verbs names */
 const PATHS: string[][] = VERBS.flatMap((v) => [[v.name], ...Object.keys(v.subverbs ?? {}).map((s) => [v.name, s])]);
@@ -123,20 +122,6 @@ describe('--help and --version change nothing', () => {
   let dir: string;
   let root: string;
 
-  /** stateBytes fingerprints every file under a directory: names and contents. */
-  function stateBytes(d: string): string {
-    const h = createHash('sha256');
-    const walk = (p: string): void => {
-      for (const name of readdirSync(p).sort()) {
-        const f = join(p, name);
-        h.update(`${f}\n`);
-        if (statSync(f).isDirectory()) walk(f);
-        else h.update(new Uint8Array(readFileSync(f)));
-      }
-    };
-    walk(d);
-    return h.digest('hex');
-  }
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ckpt-help-'));

@@ -4,33 +4,18 @@
  * same after), exit 2, one line naming the option with a did-you-mean and a
  * pointer to the verb's own help, and with --json exactly one JSON object.
  */
-import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VERBS } from '../../src/cli/verbs.js';
-import { ckptIn } from './run-ckpt.js';
+import { ckptIn, stateBytes } from './run-ckpt.js';
 
 const NESTED = 'images/workloads/nested.wl';
 let dir: string;
 let root: string;
 let image: string;
 
-/** stateBytes fingerprints every file under the state directory: names and contents. */
-function stateBytes(d: string): string {
-  const h = createHash('sha256');
-  const walk = (p: string): void => {
-    for (const name of readdirSync(p).sort()) {
-      const f = join(p, name);
-      h.update(`${f}\n`);
-      if (statSync(f).isDirectory()) walk(f);
-      else h.update(new Uint8Array(readFileSync(f)));
-    }
-  };
-  walk(d);
-  return h.digest('hex');
-}
 
 /** Each verb, run as it would be but for one misspelled option, and the option that was meant. */
 const MISSPELLED: Array<[string, () => string[], string, string]> = [

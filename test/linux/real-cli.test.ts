@@ -15,6 +15,7 @@ import { execa } from 'execa';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { PsRow } from '../../src/cli/ps-view.js';
 import { linuxUnavailable } from '../../src/linux/real-containers.js';
 import { Sandbox } from './sandbox.js';
 import { ckptIn } from '../cli/run-ckpt.js';
@@ -25,20 +26,8 @@ if (why) console.log(`test/linux: --host linux skipped: ${why}`);
 const CKPT = resolve('bin/ckpt.js');
 const WORKLOADS = resolve('images/workloads');
 
-interface Row {
-  nspids: number[];
-  tgid: number;
-  ppid: number;
-  pgid: number;
-  sid: number;
-  threads: number;
-  thread: boolean;
-  state: string;
-  abi: string;
-  command: string;
-  wait: string | null;
-  comm: string;
-}
+/** a row of ps --json: PsRow as JSON carries it (the container's name aside) */
+type Row = Omit<PsRow, 'container'>;
 
 /** what must be the same on both backends: everything as the container's own namespaces see it */
 const inside = (rows: Row[]) => rows.map((r) => ({ nspids: r.nspids.slice(1), threads: r.threads, thread: r.thread, state: r.state, abi: r.abi, command: r.command, wait: r.wait, comm: r.comm }));

@@ -6,16 +6,15 @@
  * at their addresses are refused before anything is made. Needs root and the compiled helper;
  * skipped with the reason otherwise.
  */
-import { withCheckedSession } from './with-helper.js';
+import { tryRestoreOnLinux, withCheckedSession } from './with-helper.js';
 import { closeSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/container/machine.js';
 import type { ContainerImage } from '../../src/image/container-image.js';
 import { planFor } from '../../src/image/restore.js';
-import { RestoreError } from '../../src/image/restore-error.js';
 import { HelperSession, probeLinux } from '../../src/linux/helper.js';
-import { executeOnLinux, whatLinuxCannot, type RealRestore } from '../../src/linux/real-executor.js';
+import { executeOnLinux, type RealRestore } from '../../src/linux/real-executor.js';
 import { memoryProblems, planMemory, X86_64_TASK_SIZE } from '../../src/linux/restore-memory.js';
 import { workload as generated } from '../image/generated-workloads.js';
 import { DAEMON, imageOf, REAPED, workload } from './restore-images.js';
@@ -125,16 +124,7 @@ const withHelper = <T>(body: (h: HelperSession) => Promise<T>): Promise<T> => wi
 
 /** restoreAndCheck restores `image` on the real kernel and checks its memory: the number of pages checked, or why it was not built. */
 async function restoreAndCheck(image: ContainerImage, after?: (made: RealRestore) => void): Promise<number | 'refused' | 'undone'> {
-  const plan = planFor(Machine.create('t', 'x86_64'), image, { via: 'clone3' });
-  if (whatLinuxCannot(plan, image).length > 0) return 'refused';
-  return withHelper(async (h) => {
-    let made: RealRestore;
-    try {
-      made = await executeOnLinux(h, image, plan);
-    } catch (e) {
-      if (e instanceof RestoreError && e.code === 'CKPT_UNSUPPORTED') return 'undone';
-      throw e;
-    }
+  return tryRestoreOnLinux('real-memory', image, (made) => {
     const pages = checkMemory(image, made);
     after?.(made);
     return pages;

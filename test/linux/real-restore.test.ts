@@ -5,17 +5,16 @@
  * groups, parents and children's order; a failure midway and the end of the session leave nothing
  * behind. Needs root (pid namespaces) and the compiled helper; skipped with the reason otherwise.
  */
-import { withCheckedSession } from './with-helper.js';
+import { tryRestoreOnLinux, withCheckedSession } from './with-helper.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/container/machine.js';
 import type { ContainerImage } from '../../src/image/container-image.js';
 import { planFor } from '../../src/image/restore.js';
-import { RestoreError } from '../../src/image/restore-error.js';
 import type { CloneStep } from '../../src/image/restore-plan.js';
 import { HelperSession, probeLinux } from '../../src/linux/helper.js';
 import { readProcess, scanProcesses, type ProcProcess } from '../../src/linux/proc.js';
-import { executeOnLinux, whatLinuxCannot, type RealRestore } from '../../src/linux/real-executor.js';
+import { executeOnLinux, type RealRestore } from '../../src/linux/real-executor.js';
 import { workload as generated } from '../image/generated-workloads.js';
 import { DAEMON, imageOf, REAPED, sleepersImage, workload } from './restore-images.js';
 
@@ -67,19 +66,10 @@ function checkTree(image: ContainerImage, made: RealRestore, outerLevels: number
   });
 }
 
-async function restoreOnLinux(image: ContainerImage): Promise<'built' | 'refused' | 'undone'> {
-  const plan = planFor(Machine.create('t', 'x86_64'), image, { via: 'clone3' });
-  if (whatLinuxCannot(plan, image).length > 0) return 'refused';
-  return withHelper(async (h) => {
-    let made: RealRestore;
-    try {
-      made = await executeOnLinux(h, image, plan);
-    } catch (e) {
-      if (e instanceof RestoreError && e.code === 'CKPT_UNSUPPORTED') return 'undone';
-      throw e;
-    }
+function restoreOnLinux(image: ContainerImage): Promise<'built' | 'refused' | 'undone'> {
+  return tryRestoreOnLinux('real-restore', image, (made, plan) => {
     checkTree(image, made, plan.outerLevels);
-    return 'built';
+    return 'built' as const;
   });
 }
 
