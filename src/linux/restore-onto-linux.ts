@@ -91,5 +91,12 @@ export async function restoreOntoLinux(mirror: Machine, image: ContainerImage, a
     throw e;
   }
   for (const [i, pids] of real.nspids) agents.add(pids[0]!, base + i);
+  // the image's mappings are in the real processes at their own addresses (restore-memory.ts)
+  const mapped = new Set<number>();
+  image.tasks.forEach((t) => {
+    if (t.exited || t.mm < 0 || mapped.has(t.mm)) return;
+    mapped.add(t.mm);
+    agents.maps.set(real.nspids.get(t.leader)![0]!, image.mms[t.mm]![1].map(([start, end]) => ({ start, end, real: start })));
+  });
   return container;
 }

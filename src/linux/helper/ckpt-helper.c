@@ -82,6 +82,7 @@
  *                                             MAP_SHARED), never over another (MAP_FIXED_NOREPLACE): EEXIST
  *   mapfile ADDR LEN PROT PATH                MAP_SHARED of PATH at ADDR exactly: another process's shared
  *                                             mapping through /proc/PID/map_files/START-END
+ *   munmap ADDR LEN                           unmap the agent's own memory (a workload's munmap made real)
  * The first line an agent writes is "hello nspid=A,B,...".
  *
  * `ckpt-helper probe` prints "ok" if this machine lets it make pid namespaces, else one
@@ -577,6 +578,8 @@ static void agent_request(char **t, int n, struct out *o, int on_socket) {
     r = SYS6(SYS_mmap, a[1], a[2], a[3], MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
     SYS1(SYS_close, fd);
     put_result(o, map_at(a[1], a[2], r));
+  } else if (!strcmp(op, "munmap") && n >= 3) {
+    put_result(o, SYS2(SYS_munmap, a[1], a[2]));
   } else if (!strcmp(op, "poke") && n >= 3) {
     /* writes through /proc/self/mem would go around protections; a plain store is what a program does */
     unsigned char *p = (unsigned char *)(uintptr_t)a[1];
@@ -1192,7 +1195,7 @@ static void cmd_op(long long id, char *rest, struct out *o) {
 
 /* own_only: requests that change nothing but the agent's own memory, so that several agents may carry them out at once */
 static int own_only(const char *req) {
-  static const char *const names[] = {"ids", "hello", "read", "peek", "noop", "map", "mmap", "poke"};
+  static const char *const names[] = {"ids", "hello", "read", "peek", "noop", "map", "mmap", "munmap", "poke"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     size_t l = strlen(names[i]);
     if (!strncmp(req, names[i], l) && (req[l] == ' ' || !req[l])) return 1;
