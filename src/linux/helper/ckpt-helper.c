@@ -34,8 +34,10 @@
  * each with exactly one line on stdout:
  *   init ID FLAGS SET_TID PERSIST   clone3(CLONE_NEWPID|FLAGS) from the helper: agent ID is
  *                                   the init of a fresh pid namespace (SET_TID 0: kernel's
- *                                   choice, else set_tid {SET_TID}); PERSIST 0 makes it die
- *                                   with the helper (PR_SET_PDEATHSIG), taking its namespace
+ *                                   choice, else set_tid {SET_TID}, or A,B,...: set_tid
+ *                                   innermost first, naming the helper's levels too);
+ *                                   PERSIST 0 makes it die with the helper
+ *                                   (PR_SET_PDEATHSIG), taking its namespace
  *   op ID REQUEST...                send REQUEST to agent ID and wait until it replies, dies
  *                                   or is stuck exiting; then wait until what it may have
  *                                   changed is settled (idle, dead, or stuck exiting): the
@@ -1208,15 +1210,29 @@ static int runnable(const char *req) {
   return strncmp(req, "exit", 4) != 0 && strncmp(req, "kill", 4) != 0 && strncmp(req, "wait4", 5) != 0 && !strchr(req, ';');
 }
 
+/* parse_tids reads SET_TID: one number (0: none), or A,B,... innermost level first; the count, or -1 */
+static int parse_tids(char *s, int *tids, int cap) {
+  int n = 0;
+  for (char *p = s, *next; p; p = next, n++) {
+    next = strchr(p, ',');
+    if (next) *next++ = 0;
+    long long v;
+    if (n == cap || parse_ll(p, &v) || v < 0 || v > 0x7fffffff) return -1;
+    tids[n] = (int)v;
+  }
+  return n == 1 && tids[0] == 0 ? 0 : n;
+}
+
 static void cmd_init(char **t, int n, struct out *o) {
-  long long id, flags, settid, persist;
-  if (n < 5 || parse_ll(t[1], &id) || parse_ll(t[2], &flags) || parse_ll(t[3], &settid) || parse_ll(t[4], &persist) || id < 0 || id >= MAX_AGENTS) {
+  long long id, flags, persist;
+  int tids[40];
+  int ntid = n < 5 ? -1 : parse_tids(t[3], tids, 40);
+  if (n < 5 || parse_ll(t[1], &id) || parse_ll(t[2], &flags) || ntid < 0 || parse_ll(t[4], &persist) || id < 0 || id >= MAX_AGENTS) {
     put_str(o, "err usage: init ID FLAGS SET_TID PERSIST");
     return;
   }
-  int tid = (int)settid;
   int sock = -1;
-  long r = spawn_agent(id, (uint64_t)flags | CLONE_NEWPID, SIGCHLD, &tid, settid ? 1 : 0, !persist, &sock);
+  long r = spawn_agent(id, (uint64_t)flags | CLONE_NEWPID, SIGCHLD, tids, ntid, !persist, &sock);
   if (r <= CHANNEL_FAILED) {
     put_str(o, "err cannot make the channel of a new agent: ");
     put_str(o, errname(CHANNEL_FAILED - r));
