@@ -10,6 +10,7 @@
 import { readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ArchName } from '../arch/arch.js';
+import { CAP_CHECKPOINT_RESTORE, CAP_SYS_ADMIN } from '../abi/capabilities.js';
 import { archByName } from '../arch/registry.js';
 import { pidMaxLimit } from '../kernel/host.js';
 import type { Enclosing, TargetFacts } from '../image/restore-preflight.js';
@@ -21,6 +22,24 @@ const NODE_ARCHES: Partial<Record<string, ArchName>> = { x64: 'x86_64', ia32: 'i
 /** machineArch is the ABI of the machine itself, or undefined on one ckpt does not model. */
 export function machineArch(nodeArch: string = process.arch): ArchName | undefined {
   return NODE_ARCHES[nodeArch];
+}
+
+/**
+ * canNameMachinePids: whether this process may name pids in the machine's root pid namespace, as
+ * clone3's set_tid there needs CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN in the initial user
+ * namespace (kernel/pid.c alloc_pid, checkpoint_restore_ns_capable): its effective set holds one of
+ * them, and it lives in the initial user namespace (its uid_map is the whole identity map).
+ */
+export function canNameMachinePids(proc = '/proc'): boolean {
+  try {
+    const eff = /^CapEff:\s*([0-9a-f]+)/m.exec(readFileSync(join(proc, 'self/status'), 'utf8'));
+    const caps = BigInt(`0x${eff?.[1] ?? '0'}`);
+    const has = (cap: number): boolean => ((caps >> BigInt(cap)) & 1n) === 1n;
+    const initialUserNs = readFileSync(join(proc, 'self/uid_map'), 'utf8').trim().split(/\s+/).join(' ') === '0 0 4294967295';
+    return initialUserNs && (has(CAP_CHECKPOINT_RESTORE) || has(CAP_SYS_ADMIN));
+  } catch {
+    return false;
+  }
 }
 
 export interface LinuxFactOptions {

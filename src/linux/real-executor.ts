@@ -15,6 +15,7 @@
  * program state stay the interpreter's, restored elsewhere.
  */
 import { CLONE_NEWPID, CLONE_PARENT, CLONE_THREAD } from '../abi/clone-flags.js';
+import { SIGCHLD } from '../abi/signals.js';
 import type { ContainerImage } from '../image/container-image.js';
 import { RestoreError, type Problem } from '../image/restore-error.js';
 import { RESTORER, type Actor, type CloneStep, type RestorePlan } from '../image/restore-plan.js';
@@ -83,9 +84,7 @@ export function whatLinuxCannot(plan: RestorePlan, image: ContainerImage): Probl
   });
   if (image.tasks.length + plan.helpers > MAX_AGENTS) add(`the image needs ${image.tasks.length + plan.helpers} processes, more than the helper's ${MAX_AGENTS} agents`);
   for (const s of [...plan.create, ...plan.groups, ...plan.exits]) {
-    if (s.do === 'enter') add('restoring into a running container is not supported on the real kernel yet');
     if (s.do === 'adopt') add(`task ${image.tasks[s.task]!.numbers.join('/')} has a thread made after it as its parent: the real kernel keeps a child with the thread that forked it, and no call moves it`);
-    if (s.do === 'clone' && s.creator === RESTORER && s.pids.length > 1) add("the container's init would be named at the host's level too: the helper names one level for a namespace's init");
     if (s.do === 'exit') {
       const t = image.tasks[s.task]!;
       const status = t.group.groupExitStatus ?? t.exitStatus;
@@ -159,11 +158,21 @@ export interface RealRestore {
   agents: Map<number, number>;
   pids: Map<number, number>;
   nspids: Map<number, number[]>;
+  /** the pids at every level of the plan's own helpers (placeholders, the enterer), which are gone again */
+  helpers: Map<Actor, number[]>;
 }
 
 export interface ExecuteOptions {
   /** give the processes the image's memory (default true); false builds the tree alone (a port over the model has no /proc) */
   memory?: boolean;
+  /**
+   * for a plan that goes into a running container (its `enter` step): the actor number, on the port,
+   * of an agent of that container that lives in its pid namespace and makes its children there. It
+   * makes the plan's enterer (clone3, set_tid naming the pids the plan gives it at the enclosing
+   * container's levels; the machine's level is the kernel's choice, which a container in a user
+   * namespace of its own cannot name) and reaps it once it has made the container's init.
+   */
+  enterFrom?: Actor;
 }
 
 /** executeOnLinux carries `plan` out through the helper; on any failure every process it made is killed and reaped. */
@@ -172,7 +181,7 @@ export async function executeOnLinux(port: HelperPort, image: ContainerImage, pl
   const problems = [...whatLinuxCannot(plan, image), ...(memory && port.pid !== undefined ? memoryProblems(image, readMaps(port.pid)) : [])];
   if (problems.length > 0) throw new RestoreError(problems);
   try {
-    return await carryOut(port, image, plan, memory);
+    return await carryOut(port, image, plan, memory, opts.enterFrom);
   } catch (e) {
     // only what this plan made: its actors are agents 0 .. tasks + helpers - 1
     const reset = parseReply(await port.command(`reset 0-${image.tasks.length + plan.helpers - 1}`));
@@ -234,7 +243,7 @@ export function stopsBatch(line: string, reply: string): boolean {
  * names is known from the plan, so no command waits for an earlier reply), sends it, and checks
  * every reply in order.
  */
-async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePlan, memory: boolean): Promise<RealRestore> {
+async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePlan, memory: boolean, enterFrom: Actor | undefined): Promise<RealRestore> {
   const tasks = image.tasks;
   /** each actor's pids at the container's levels, from the plan */
   const inside = new Map<Actor, number[]>();
@@ -283,7 +292,7 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
     // a placeholder is made in its creator's namespace, set_tid naming the levels the plan names (innermost first); the kernel picks the others (NaN here)
     const want = s.task !== null ? tasks[s.task]!.numbers : [...new Array<number>(Math.max(0, insideOf(s.creator).length - s.pids.length)).fill(NaN), ...[...s.pids].reverse()];
     let line: string;
-    if (s.creator === RESTORER) line = `init ${s.actor} ${s.flags & ~CLONE_NEWPID} ${s.pids[0] ?? 0} 1`;
+    if (s.creator === RESTORER) line = `init ${s.actor} ${s.flags & ~CLONE_NEWPID} ${s.pids.length > 0 ? s.pids.join(',') : 0} 1`;
     else {
       pointChildren(s.creator, s.childrenIn);
       line = `op ${s.creator} clone3 ${s.actor} ${s.flags} ${s.exitSignal} ${s.pids.length} ${s.pids.join(' ')}`;
@@ -312,6 +321,37 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
       },
     });
     if (reaper !== null) call(reaper, `wait4 ${pidAsSeenBy(reaper, a)} 0`, `reaping ${name(a)}`);
+  };
+
+  /**
+   * enter makes the plan's enterer in the running container the restore goes into: `enterFrom`, an
+   * agent there, clones it, set_tid naming its pids at the container's levels (innermost first; the
+   * plan's last, the machine's level, is left to the kernel).
+   */
+  const enter = (actor: Actor, setTid: readonly number[]): void => {
+    if (enterFrom === undefined) fail('the plan goes into a running container, and no process of that container was named to make its helper');
+    const tids = setTid.slice(0, -1);
+    inside.set(actor, []);
+    const what = `the helper inside the enclosing container (set_tid ${tids.join(', ')}, innermost level first)`;
+    items.push({
+      line: `op ${enterFrom} clone3 ${actor} 0 ${SIGCHLD} ${tids.length} ${tids.join(' ')}`.trim(),
+      check: (reply) => {
+        const r = answered(reply, what, 'the container\'s process');
+        const made = r.fields.get('nspid');
+        if (!made || r.fields.get('child') !== String(actor)) fail(`${what}: the helper lost the new process`);
+        const pids = made.split(',').map(Number);
+        nspids.set(actor, pids);
+        if (pids.length !== plan.outerLevels || tids.some((p, k) => pids[pids.length - 1 - k] !== p)) fail(`${what} came back as ${pids.join('/')}`);
+      },
+    });
+  };
+
+  /** leaveContainer: the enterer exits (the container's init goes to the enclosing container's init) and the process that made it reaps it */
+  const leaveContainer = (actor: Actor, maker: Actor): void => {
+    const step = plan.create.find((s) => s.do === 'enter' && s.actor === actor);
+    const pid = step?.do === 'enter' ? step.setTid[0]! : fail('the enterer has no enter step');
+    exitAndReap(actor, 0, null);
+    call(maker, `wait4 ${pid} 0`, 'reaping the helper inside the enclosing container');
   };
 
   /**
@@ -420,7 +460,11 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
         call(s.actor, `setpgid 0 ${s.pgid}`, `setpgid for ${name(s.actor)}`);
         break;
       case 'leave':
-        exitAndReap(s.actor, 0, s.reaper === RESTORER ? null : s.reaper);
+        if (s.actor === plan.enterer && enterFrom !== undefined) leaveContainer(s.actor, enterFrom);
+        else exitAndReap(s.actor, 0, s.reaper === RESTORER ? null : s.reaper);
+        break;
+      case 'enter':
+        enter(s.actor, s.setTid);
         break;
       case 'exit': {
         const t = tasks[s.task]!;
@@ -429,7 +473,6 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
         else killedBy(s.task, status & 0x7f);
         break;
       }
-      case 'enter':
       case 'adopt':
       case 'last_pid':
       case 'order':
@@ -443,6 +486,9 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
   await run(port, items);
   await run(port, mem.mappings.filter((m) => m.joins !== null).map(mapping));
   writePages(mem.pages, (t) => nspids.get(t)![0]!);
+  // the enterer is reaped: its channel goes with it
+  if (plan.enterer !== null && enterFrom !== undefined) await port.command(`reset ${plan.enterer}`);
   const made = [...nspids].filter(([a]) => a >= 0 && a < tasks.length);
-  return { agents: new Map(tasks.map((_, i) => [i, i])), pids: new Map(made.map(([a, p]) => [a, p[0]!])), nspids: new Map(made) };
+  const helpers = [...nspids].filter(([a]) => a >= tasks.length);
+  return { agents: new Map(tasks.map((_, i) => [i, i])), pids: new Map(made.map(([a, p]) => [a, p[0]!])), nspids: new Map(made), helpers: new Map(helpers) };
 }

@@ -18,32 +18,40 @@ import { executeOnModel } from '../image/restore-model.js';
 import type { CloneStep, RestorePlan, RestoreStep } from '../image/restore-plan.js';
 import { planFor } from '../image/restore.js';
 import type { AgentTable } from './agents.js';
+import type { PidNamespace } from '../kernel/pid-namespace.js';
+import type { Task } from '../kernel/task.js';
 import { problemsOnLinux } from './linux-check.js';
+import { canNameMachinePids } from './linux-facts.js';
 import { executeOnLinux, type HelperPort } from './real-executor.js';
 import { TwinError, type HelperLine } from './twin.js';
 
 export interface LinuxRestoreOptions {
   /** the container's name (default: the image's) */
   name?: string;
-  /** restore inside this container (not supported on the machine yet) */
+  /** restore inside this container of the machine, nested in its pid namespace */
   into?: string;
-  /** name the machine's own pids too (not supported on the machine yet) */
+  /** name the machine's own pids too (the image's pids above the container) */
   hostPids?: boolean;
+  /** whether this process may name pids in the machine's root pid namespace (default: canNameMachinePids) */
+  privileged?: boolean;
   /** the image's page bytes belong to the caller alone */
   adoptPages?: boolean;
   /** writes the uid and gid maps of a new user namespace's first process */
   mapIds: (pid: number) => void;
   /** whether `pid` lives in a user namespace of its own */
   ownUserNs: (pid: number) => boolean;
+  /** the agent id of a task's real process, reached by this command's helper (for --into: a process of that container makes the restore's helper there) */
+  agentOf?: (task: Task) => number;
 }
 
 /**
  * shiftedPort speaks the real executor's protocol with its actors' ids moved up by `base`, so that
- * they do not meet the agents of the machine's other containers in the shared FIFO directory; a new
- * user namespace's first process gets its id maps as soon as it exists.
+ * they do not meet the agents of the machine's other containers in the shared FIFO directory; actor
+ * `outside` (one past the plan's, for --into) is the agent `outsideId` of the container it goes into.
+ * A new user namespace's first process gets its id maps as soon as it exists.
  */
-function shiftedPort(helper: HelperLine, base: number, opts: LinuxRestoreOptions): HelperPort {
-  const up = (id: string): string => String(Number(id) + base);
+function shiftedPort(helper: HelperLine, base: number, opts: LinuxRestoreOptions, outside: { actor: number; id: number } | null): HelperPort {
+  const up = (id: string): string => (outside && Number(id) === outside.actor ? String(outside.id) : String(Number(id) + base));
   return {
     command: async (line: string): Promise<string> => {
       const out = line
@@ -58,38 +66,92 @@ function shiftedPort(helper: HelperLine, base: number, opts: LinuxRestoreOptions
   };
 }
 
-/** withMachinePids is the plan for the mirror: each task's clone names its machine-level pid too (clone3's set_tid is innermost first). */
-function withMachinePids(plan: RestorePlan, nspids: ReadonlyMap<number, number[]>): RestorePlan {
+/**
+ * withMachinePids is the plan for the mirror: each task's clone names the pids the kernel gave its
+ * real process (clone3's set_tid is innermost first). Into a container (`outer` false), the levels
+ * above the image's are left to the mirror's allocator, its cursors set before each clone to the
+ * kernel's pids (beforeClone): the processes that make them may live in that container's user
+ * namespace, which cannot name pids above it; the enterer alone, made by the host's init, names them all.
+ */
+function withMachinePids(plan: RestorePlan, nspids: ReadonlyMap<number, number[]>, outer: boolean): RestorePlan {
   const named = (s: RestoreStep): RestoreStep => {
+    if (s.do === 'enter') return { ...s, setTid: [...nspids.get(s.actor)!].reverse() };
     if (s.do !== 'clone' || s.task === null) return s;
     const real = nspids.get(s.task)!;
-    return { ...s, pids: [...real.slice(plan.outerLevels).reverse(), ...real.slice(0, plan.outerLevels).reverse()] } satisfies CloneStep;
+    return { ...s, pids: [...real.slice(plan.outerLevels).reverse(), ...(outer ? real.slice(0, plan.outerLevels).reverse() : [])] } satisfies CloneStep;
   };
   return { ...plan, create: plan.create.map(named), groups: plan.groups.map(named), exits: plan.exits.map(named) };
+}
+
+/**
+ * makerIn finds the process of container `into` that makes a restore's helper there: a live one, not
+ * stopped (its agent would not answer), of the container's own pid namespace, whose children go there
+ * too; the container's init first.
+ */
+function makerIn(mirror: Machine, into: string, agents: AgentTable): Task {
+  const c = mirror.containers.get(into)!;
+  const ns = c.init.pid.ns;
+  const can = (t: Task): boolean => t.pid.ns === ns && !t.exited && (t.state === 'runnable' || t.state === 'blocked') && t.pidNsForChildren === ns && agents.isSame(t.nspids[0]!);
+  const maker = [c.init, ...mirror.tasksOf(c)].find(can);
+  if (!maker) throw new RestoreError([{ code: 'CKPT_UNSUPPORTED', message: `--into ${into}: no process of that container can make the restore's helper there (each is stopped, exiting, or makes its children in another pid namespace)` }]);
+  return maker;
 }
 
 /** restoreOntoLinux restores `image` as real processes and into `mirror`; every problem found first is refused with all its reasons. */
 export async function restoreOntoLinux(mirror: Machine, image: ContainerImage, agents: AgentTable, helper: HelperLine, opts: LinuxRestoreOptions): Promise<Container> {
   const name = opts.name ?? image.name;
-  if (opts.into !== undefined || opts.hostPids) throw new TwinError('CKPT_UNSUPPORTED', `${opts.into !== undefined ? '--into' : '--host-pids'} is not supported on --host linux yet: restore the container on its own, its machine pids chosen by the kernel`);
-  const problems = problemsOnLinux(image, { via: 'clone3', name, machine: { name: 'linux', hasContainer: (n) => mirror.containers.has(n) } });
+  const into = opts.into === undefined ? {} : { into: opts.into };
+  const hostPids = opts.hostPids ? { hostPids: true, privileged: opts.privileged ?? canNameMachinePids() } : {};
+  const containers = new Map([...mirror.containers.values()].filter((c) => !c.init.exited).map((c) => [c.name, c.init.nspids[0]!] as const));
+  const problems = problemsOnLinux(image, { via: 'clone3', name, ...into, ...hostPids, machine: { name: 'linux', hasContainer: (n) => mirror.containers.has(n), containers } });
   if (problems.length > 0) throw new RestoreError(problems);
-  const plan = planFor(mirror, image, { via: 'clone3' });
-  const base = agents.freeRange(image.tasks.length + plan.helpers);
-  const port = shiftedPort(helper, base, opts);
-  const real = await executeOnLinux(port, image, plan);
+  const plan = planFor(mirror, image, { via: 'clone3', ...into, ...hostPids });
+  const count = image.tasks.length + plan.helpers;
+  const base = agents.freeRange(count);
+  let outside: { actor: number; id: number } | null = null;
+  if (opts.into !== undefined) {
+    if (!opts.agentOf) throw new Error('restoreOntoLinux: --into needs agentOf');
+    outside = { actor: count, id: opts.agentOf(makerIn(mirror, opts.into, agents)) };
+  }
+  const port = shiftedPort(helper, base, opts, outside);
+  const real = await executeOnLinux(port, image, plan, outside ? { enterFrom: outside.actor } : {});
   let container: Container;
   try {
-    if (plan.outerLevels !== 1) throw new RestoreError([{ code: 'CKPT_UNSUPPORTED', message: 'restoring into another container is not supported on --host linux yet' }]);
-    container = executeOnModel(mirror, image, withMachinePids(plan, real.nspids), { name, ...(opts.adoptPages ? { adoptPages: true } : {}) });
+    const above = plan.outerLevels === 1 ? [] : enclosingChain(mirror, opts.into!);
+    const cursors = above.map((ns) => ns.lastPid);
+    const all = new Map([...real.nspids, ...real.helpers]);
+    container = executeOnModel(mirror, image, withMachinePids(plan, all, above.length === 0), {
+      name,
+      ...into,
+      ...(opts.adoptPages ? { adoptPages: true } : {}),
+      beforeClone: (s) => {
+        const pids = all.get(s.actor);
+        if (pids) above.forEach((ns, level) => (ns.lastPid = pids[level]! - 1));
+      },
+    });
+    // named with --host-pids, the pids above the container moved no cursor of the kernel's
+    if (opts.hostPids) above.forEach((ns, level) => (ns.lastPid = cursors[level]!));
     for (const [i, t] of image.tasks.entries()) {
-      const made = mirror.tasksOf(container).find((x) => x.nspids.slice(1).join('/') === t.numbers.join('/') && x.nspids[0] === real.nspids.get(i)![0]);
-      if (!made) throw new TwinError('CKPT_TWIN_DIVERGED', `task ${t.numbers.join('/')}: the real kernel made it as ${real.nspids.get(i)!.join('/')}, the mirror has no task with those pids`);
+      const pids = real.nspids.get(i)!;
+      const made = mirror.tasksOf(container).find((x) => x.nspids.join('/') === pids.join('/'));
+      if (!made || pids.slice(plan.outerLevels).join('/') !== t.numbers.join('/')) throw new TwinError('CKPT_TWIN_DIVERGED', `task ${t.numbers.join('/')}: the real kernel made it as ${pids.join('/')}, the mirror has no task with those pids`);
     }
   } catch (e) {
-    await port.command('reset');
+    await port.command(`reset 0-${count - 1}`);
     throw e;
   }
   for (const [i, pids] of real.nspids) agents.add(pids[0]!, base + i);
+  // the image's mappings are in the real processes at their own addresses (restore-memory.ts)
+  const mapped = new Set<number>();
+  image.tasks.forEach((t) => {
+    if (t.exited || t.mm < 0 || mapped.has(t.mm)) return;
+    mapped.add(t.mm);
+    agents.maps.set(real.nspids.get(t.leader)![0]!, image.mms[t.mm]![1].map(([start, end]) => ({ start, end, real: start })));
+  });
   return container;
+}
+
+/** enclosingChain: the mirror's pid namespaces from the machine's down to that of container `into`'s init */
+function enclosingChain(mirror: Machine, into: string): PidNamespace[] {
+  return [...mirror.containers.get(into)!.init.pid.ns.chain];
 }

@@ -31,7 +31,9 @@ export class ModelHelper {
     const w = line.split(' ');
     const n = w.map(Number);
     if (w[0] === 'init') {
-      const r = libcOf(this.host, this.host.init).clone3({ flags: n[2]! | CLONE_NEWPID, exit_signal: SIGCHLD, set_tid: n[3] ? [n[3]] : [] }, 88);
+      // SET_TID: 0, one pid, or A,B,... innermost level first
+      const setTid = w[3] === '0' ? [] : w[3]!.split(',').map(Number);
+      const r = libcOf(this.host, this.host.init).clone3({ flags: n[2]! | CLONE_NEWPID, exit_signal: SIGCHLD, set_tid: setTid }, 88);
       return this.made(n[1]!, r);
     }
     if (w[0] === 'reset') {

@@ -44,8 +44,10 @@
  * each with exactly one line on stdout:
  *   init ID FLAGS SET_TID PERSIST   clone3(CLONE_NEWPID|FLAGS) from the helper: agent ID is
  *                                   the init of a fresh pid namespace (SET_TID 0: kernel's
- *                                   choice, else set_tid {SET_TID}); PERSIST 0 makes it die
- *                                   with the helper (PR_SET_PDEATHSIG), taking its namespace
+ *                                   choice, else set_tid {SET_TID}, or A,B,...: set_tid
+ *                                   innermost first, naming the helper's levels too);
+ *                                   PERSIST 0 makes it die with the helper
+ *                                   (PR_SET_PDEATHSIG), taking its namespace
  *   op ID REQUEST...                send REQUEST to agent ID and wait until it replies, dies
  *                                   or is stuck exiting; then wait until what it may have
  *                                   changed is settled (idle, dead, or stuck exiting): the
@@ -92,6 +94,7 @@
  *                                             MAP_SHARED), never over another (MAP_FIXED_NOREPLACE): EEXIST
  *   mapfile ADDR LEN PROT PATH                MAP_SHARED of PATH at ADDR exactly: another process's shared
  *                                             mapping through /proc/PID/map_files/START-END
+ *   munmap ADDR LEN                           unmap the agent's own memory (a workload's munmap made real)
  * The first line an agent writes is "hello nspid=A,B,...", or "hello" when its creator handed
  * the controller a pidfd of it. Replies to a line's requests that change only the agent's own
  * memory (see own_only) are written together at the end of the line.
@@ -657,6 +660,8 @@ static void agent_request(char **t, int n, struct out *o, int on_socket, unsigne
     r = SYS6(SYS_mmap, a[1], a[2], a[3], MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
     SYS1(SYS_close, fd);
     put_result(o, map_at(a[1], a[2], r));
+  } else if (!strcmp(op, "munmap") && n >= 3) {
+    put_result(o, SYS2(SYS_munmap, a[1], a[2]));
   } else if (!strcmp(op, "poke") && n >= 3) {
     /* writes through /proc/self/mem would go around protections; a plain store is what a program does */
     unsigned char *p = (unsigned char *)(uintptr_t)a[1];
@@ -691,7 +696,7 @@ static void agent_request(char **t, int n, struct out *o, int on_socket, unsigne
 
 /* own_only: requests that change nothing but the agent's own memory, so that several agents may carry them out at once */
 static int own_only(const char *req) {
-  static const char *const names[] = {"ids", "hello", "read", "peek", "noop", "map", "mmap", "poke"};
+  static const char *const names[] = {"ids", "hello", "read", "peek", "noop", "map", "mmap", "munmap", "poke"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     size_t l = strlen(names[i]);
     if (!strncmp(req, names[i], l) && (req[l] == ' ' || !req[l])) return 1;
@@ -1365,15 +1370,29 @@ static int runnable(const char *req) {
   return strncmp(req, "exit", 4) != 0 && strncmp(req, "kill", 4) != 0 && strncmp(req, "wait4", 5) != 0 && !strchr(req, ';');
 }
 
+/* parse_tids reads SET_TID: one number (0: none), or A,B,... innermost level first; the count, or -1 */
+static int parse_tids(char *s, int *tids, int cap) {
+  int n = 0;
+  for (char *p = s, *next; p; p = next, n++) {
+    next = strchr(p, ',');
+    if (next) *next++ = 0;
+    long long v;
+    if (n == cap || parse_ll(p, &v) || v < 0 || v > 0x7fffffff) return -1;
+    tids[n] = (int)v;
+  }
+  return n == 1 && tids[0] == 0 ? 0 : n;
+}
+
 static void cmd_init(char **t, int n, struct out *o) {
-  long long id, flags, settid, persist;
-  if (n < 5 || parse_ll(t[1], &id) || parse_ll(t[2], &flags) || parse_ll(t[3], &settid) || parse_ll(t[4], &persist) || id < 0 || id >= MAX_AGENTS) {
+  long long id, flags, persist;
+  int tids[40];
+  int ntid = n < 5 ? -1 : parse_tids(t[3], tids, 40);
+  if (n < 5 || parse_ll(t[1], &id) || parse_ll(t[2], &flags) || ntid < 0 || parse_ll(t[4], &persist) || id < 0 || id >= MAX_AGENTS) {
     put_str(o, "err usage: init ID FLAGS SET_TID PERSIST");
     return;
   }
-  int tid = (int)settid;
   int sock = -1;
-  long r = spawn_agent(id, (uint64_t)flags | CLONE_NEWPID, SIGCHLD, &tid, settid ? 1 : 0, !persist, 1, 0, &sock, NULL);
+  long r = spawn_agent(id, (uint64_t)flags | CLONE_NEWPID, SIGCHLD, tids, ntid, !persist, 1, 0, &sock, NULL);
   if (r <= CHANNEL_FAILED) {
     put_str(o, "err cannot make the channel of a new agent: ");
     put_str(o, errname(CHANNEL_FAILED - r));
