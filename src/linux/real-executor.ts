@@ -422,16 +422,24 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
   const creators = new Set<Actor>();
   for (const s of [...plan.create, ...plan.groups, ...plan.exits]) if (s.do === 'clone' && s.creator !== RESTORER) creators.add(s.creator);
 
-  /** verifyGroups asks every process, while all still run, which group and session its own namespace says it is in (and has it make its mappings). */
+  /**
+   * verifyGroups reads, for every process while all still run, which group and session its own
+   * namespace says it is in (the helper reads /proc, the process need not run), and has the
+   * processes that made none make their mappings.
+   */
   const verifyGroups = (): void => {
     for (const [i, t] of tasks.entries()) {
       if (t.leader !== i) continue;
-      call(i, 'ids', `asking ${name(i)} for its ids`, (r) => {
-        const own = (id: number[] | null): number => id?.[t.numbers.length - 1] ?? 0;
-        for (const [what, field, id] of [['process group', 'pgrp', t.pgid], ['session', 'sid', t.sid]] as const) {
-          const got = Number(r.fields.get(field));
-          if (got !== own(id)) throw new RestoreError([{ code: 'CKPT_UNSUPPORTED', message: `task ${t.numbers.join('/')} ended up in ${what} ${got || '(outside)'} instead of ${own(id) || '(outside)'} as its own namespace numbers them: this layout is not supported yet` }]);
-        }
+      const own = (id: number[] | null): number => id?.[t.numbers.length - 1] ?? 0;
+      items.push({
+        line: `ids ${i}`,
+        check: (reply) => {
+          const r = answered(reply, `reading the ids of ${name(i)}`);
+          for (const [what, field, id] of [['process group', 'pgrp', t.pgid], ['session', 'sid', t.sid]] as const) {
+            const got = Number(r.fields.get(field));
+            if (got !== own(id)) throw new RestoreError([{ code: 'CKPT_UNSUPPORTED', message: `task ${t.numbers.join('/')} ended up in ${what} ${got || '(outside)'} instead of ${own(id) || '(outside)'} as its own namespace numbers them: this layout is not supported yet` }]);
+          }
+        },
       });
       memoryOf(i);
     }
@@ -515,6 +523,13 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
   lastPidsWhereTheImageHasThem();
   // the mappings of address spaces whose first live task is not a leader (a thread's)
   for (const a of [...wanted.keys()]) memoryOf(a);
+  // every process made is an agent that answers: each has said so once started (its hello)
+  items.push({
+    line: `confirm 0-${tasks.length + plan.helpers - 1}`,
+    check: (r) => {
+      if (r.kind !== 'ok') fail(`the restored processes did not all start as agents: ${r.kind === 'err' ? r.message : r.kind}`);
+    },
+  });
   await run(port, items);
   await run(port, mem.mappings.filter((m) => m.joins !== null).map(mapping));
   writePages(mem.pages, (t) => nspids.get(t)![0]!);

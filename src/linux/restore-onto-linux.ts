@@ -54,9 +54,9 @@ function shiftedPort(helper: HelperLine, base: number, opts: LinuxRestoreOptions
   const up = (id: string): string => (outside && Number(id) === outside.actor ? String(outside.id) : String(Number(id) + base));
   const shifted = (line: string): string =>
     line
-      .replace(/^(init|op|attach|state) (\d+)/, (_, verb: string, id: string) => `${verb} ${up(id)}`)
+      .replace(/^(init|op|attach|state|ids) (\d+)/, (_, verb: string, id: string) => `${verb} ${up(id)}`)
       .replace(/^(op \d+ clone3) (\d+)/, (_, head: string, id: string) => `${head} ${up(id)}`)
-      .replace(/^reset (\d+)(?:-(\d+))?/, (_, lo: string, hi?: string) => `reset ${up(lo)}${hi === undefined ? '' : `-${up(hi)}`}`);
+      .replace(/^(reset|confirm) (\d+)(?:-(\d+))?/, (_, verb: string, lo: string, hi?: string) => `${verb} ${up(lo)}${hi === undefined ? '' : `-${up(hi)}`}`);
   const back = (reply: string): string => reply.replace(/ child=(\d+)/, (_, id: string) => ` child=${Number(id) - base}`);
   const command = (line: string): string => {
     const reply = back(helper.command(shifted(line)));
