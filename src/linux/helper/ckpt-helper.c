@@ -203,8 +203,12 @@ static const char *errname(long e) {
   return "EUNKNOWN";
 }
 
-/* a reply being built; `fd` and then `fd2`, when positive (an out starts with 0: none), go with it (SCM_RIGHTS) and are closed */
-struct out { char buf[LINE]; int len; int fd; int fd2; };
+/*
+ * a reply being built; `fd` and then `fd2`, when positive (an out starts with 0: none), go with it
+ * (SCM_RIGHTS) and are closed. The counts come first, on the page the text starts on: a reply
+ * touches one page, not two (see OUT_EMPTY).
+ */
+struct out { int len; int fd; int fd2; char buf[LINE]; };
 
 /*
  * OUT_EMPTY starts a reply without zero-filling its 4 KB buffer: every page an agent writes
@@ -309,7 +313,7 @@ static int split(char *line, char **tok) {
 }
 
 /* linebuf: what has been read of a channel, not yet taken as a line; the controller also queues the descriptors that came with it */
-struct linebuf { char data[LINE]; long have; int fds[16]; int nfds; };
+struct linebuf { long have; int nfds; int fds[16]; char data[LINE]; };
 
 /* read_line takes one '\n'-terminated line from fd through `lb` (a read takes what is there, not a byte at a time). */
 static long read_line(int fd, struct linebuf *lb, char *buf, long cap) {
