@@ -696,7 +696,7 @@ static void agent_request(char **t, int n, struct out *o, int on_socket, unsigne
 
 /* own_only: requests that change nothing but the agent's own memory, so that several agents may carry them out at once */
 static int own_only(const char *req) {
-  static const char *const names[] = {"ids", "hello", "read", "peek", "noop", "map", "mmap", "poke"};
+  static const char *const names[] = {"ids", "hello", "read", "peek", "noop", "map", "mmap", "munmap", "poke"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     size_t l = strlen(names[i]);
     if (!strncmp(req, names[i], l) && (req[l] == ' ' || !req[l])) return 1;
