@@ -14,7 +14,7 @@
  * own addresses and the pages they hold (restore-memory.ts). Registers and
  * program state stay the interpreter's, restored elsewhere.
  */
-import { CLONE_NEWPID, CLONE_PARENT, CLONE_THREAD } from '../abi/clone-flags.js';
+import { CLONE_NEWPID, CLONE_NEWUSER, CLONE_PARENT, CLONE_THREAD } from '../abi/clone-flags.js';
 import { SIGCHLD } from '../abi/signals.js';
 import type { ContainerImage } from '../image/container-image.js';
 import { RestoreError, type Problem } from '../image/restore-error.js';
@@ -173,6 +173,8 @@ export interface ExecuteOptions {
    * namespace of its own cannot name) and reaps it once it has made the container's init.
    */
   enterFrom?: Actor;
+  /** the container's init gets a user namespace of its own too (CLONE_NEWUSER): a restorer without CAP_SYS_ADMIN needs one */
+  userNs?: boolean;
 }
 
 /** executeOnLinux carries `plan` out through the helper; on any failure every process it made is killed and reaped. */
@@ -181,7 +183,7 @@ export async function executeOnLinux(port: HelperPort, image: ContainerImage, pl
   const problems = [...whatLinuxCannot(plan, image), ...(memory && port.pid !== undefined ? memoryProblems(image, readMaps(port.pid)) : [])];
   if (problems.length > 0) throw new RestoreError(problems);
   try {
-    return await carryOut(port, image, plan, memory, opts.enterFrom);
+    return await carryOut(port, image, plan, memory, opts.enterFrom, opts.userNs === true);
   } catch (e) {
     // only what this plan made: its actors are agents 0 .. tasks + helpers - 1
     const reset = parseReply(await port.command(`reset 0-${image.tasks.length + plan.helpers - 1}`));
@@ -243,7 +245,7 @@ export function stopsBatch(line: string, reply: string): boolean {
  * names is known from the plan, so no command waits for an earlier reply), sends it, and checks
  * every reply in order.
  */
-async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePlan, memory: boolean, enterFrom: Actor | undefined): Promise<RealRestore> {
+async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePlan, memory: boolean, enterFrom: Actor | undefined, userNs: boolean): Promise<RealRestore> {
   const tasks = image.tasks;
   /** each actor's pids at the container's levels, from the plan */
   const inside = new Map<Actor, number[]>();
@@ -292,7 +294,7 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
     // a placeholder is made in its creator's namespace, set_tid naming the levels the plan names (innermost first); the kernel picks the others (NaN here)
     const want = s.task !== null ? tasks[s.task]!.numbers : [...new Array<number>(Math.max(0, insideOf(s.creator).length - s.pids.length)).fill(NaN), ...[...s.pids].reverse()];
     let line: string;
-    if (s.creator === RESTORER) line = `init ${s.actor} ${s.flags & ~CLONE_NEWPID} ${s.pids.length > 0 ? s.pids.join(',') : 0} 1`;
+    if (s.creator === RESTORER) line = `init ${s.actor} ${(s.flags & ~CLONE_NEWPID) | (userNs ? CLONE_NEWUSER : 0)} ${s.pids.length > 0 ? s.pids.join(',') : 0} 1`;
     else {
       pointChildren(s.creator, s.childrenIn);
       line = `op ${s.creator} clone3 ${s.actor} ${s.flags} ${s.exitSignal} ${s.pids.length} ${s.pids.join(' ')}`;

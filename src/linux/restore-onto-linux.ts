@@ -21,7 +21,7 @@ import type { AgentTable } from './agents.js';
 import type { PidNamespace } from '../kernel/pid-namespace.js';
 import type { Task } from '../kernel/task.js';
 import { problemsOnLinux } from './linux-check.js';
-import { canNameMachinePids } from './linux-facts.js';
+import { canNameMachinePids, needsOwnUserNs } from './linux-facts.js';
 import { executeOnLinux, type HelperPort } from './real-executor.js';
 import { TwinError, type HelperLine } from './twin.js';
 
@@ -114,7 +114,8 @@ export async function restoreOntoLinux(mirror: Machine, image: ContainerImage, a
     outside = { actor: count, id: opts.agentOf(makerIn(mirror, opts.into, agents)) };
   }
   const port = shiftedPort(helper, base, opts, outside);
-  const real = await executeOnLinux(port, image, plan, outside ? { enterFrom: outside.actor } : {});
+  // a restorer without CAP_SYS_ADMIN gives the container a user namespace of its own, whose root it is (its id maps written as soon as the init exists)
+  const real = await executeOnLinux(port, image, plan, { ...(outside ? { enterFrom: outside.actor } : {}), ...(needsOwnUserNs() ? { userNs: true } : {}) });
   let container: Container;
   try {
     const above = plan.outerLevels === 1 ? [] : enclosingChain(mirror, opts.into!);
