@@ -182,14 +182,37 @@ export async function executeOnLinux(port: HelperPort, image: ContainerImage, pl
   const memory = opts.memory ?? true;
   const problems = [...whatLinuxCannot(plan, image), ...(memory && port.pid !== undefined ? memoryProblems(image, readMaps(port.pid)) : [])];
   if (problems.length > 0) throw new RestoreError(problems);
+  const made = new Map<Actor, number[]>();
   try {
-    return await carryOut(port, image, plan, memory, opts.enterFrom, opts.userNs === true);
+    return await carryOut(port, image, plan, memory, opts.enterFrom, opts.userNs === true, made);
   } catch (e) {
-    // only what this plan made: its actors are agents 0 .. tasks + helpers - 1
-    const reset = parseReply(await port.command(`reset 0-${image.tasks.length + plan.helpers - 1}`));
+    const reset = await undoRestore(port, image, plan, made, opts.enterFrom);
     if (reset.kind !== 'ok') throw new RestoreError([{ code: 'CKPT_RESTORE_FAILED', message: `${e instanceof Error ? e.message : String(e)}; and the helper could not undo it: ${reset.kind === 'err' ? reset.message : reset.kind}` }]);
     throw e;
   }
+}
+
+/** __WALL: wait4 for a child whatever its exit signal */
+const WAIT_ALL = 0x40000000;
+
+/**
+ * undoRestore kills and reaps every process a restore of `plan` made (`made`: the pids at every
+ * level of each actor made so far), and only those: its actors are agents 0 .. tasks + helpers - 1.
+ * Into a running container, the process of it that made the enterer (`enterFrom`, that container's
+ * init) reaps the enterer and the container's init: once killed they are its children (the init's
+ * parent, once the enterer has gone, is the init of the namespace it was made in), which no
+ * agent of the restore is left to reap.
+ */
+export async function undoRestore(port: HelperPort, image: ContainerImage, plan: RestorePlan, made: ReadonlyMap<Actor, number[]>, enterFrom?: Actor): Promise<Reply> {
+  const reset = parseReply(await port.command(`reset 0-${image.tasks.length + plan.helpers - 1}`));
+  const enter = plan.create.find((s) => s.do === 'enter');
+  if (enterFrom !== undefined && enter?.do === 'enter') {
+    const init = made.get(image.init)?.[plan.outerLevels - 1];
+    for (const pid of [made.has(enter.actor) ? enter.setTid[0] : undefined, init]) {
+      if (pid !== undefined) await port.command(`op ${enterFrom} wait4 ${pid} ${WAIT_ALL}`); // ECHILD: reaped already
+    }
+  }
+  return reset;
 }
 
 function fail(message: string): never {
@@ -245,12 +268,10 @@ export function stopsBatch(line: string, reply: string): boolean {
  * names is known from the plan, so no command waits for an earlier reply), sends it, and checks
  * every reply in order.
  */
-async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePlan, memory: boolean, enterFrom: Actor | undefined, userNs: boolean): Promise<RealRestore> {
+async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePlan, memory: boolean, enterFrom: Actor | undefined, userNs: boolean, nspids: Map<Actor, number[]>): Promise<RealRestore> {
   const tasks = image.tasks;
   /** each actor's pids at the container's levels, from the plan */
   const inside = new Map<Actor, number[]>();
-  /** what the helper reports of each made process: its pids at every level */
-  const nspids = new Map<Actor, number[]>();
   /** where each agent's pid_ns_for_children points: the image namespace, or its own */
   const childrenIn = new Map<Actor, number | 'own'>();
   /** the first process made in each image namespace: setns names a namespace by one of its processes */

@@ -22,7 +22,7 @@ import type { PidNamespace } from '../kernel/pid-namespace.js';
 import type { Task } from '../kernel/task.js';
 import { problemsOnLinux } from './linux-check.js';
 import { canNameMachinePids, needsOwnUserNs } from './linux-facts.js';
-import { executeOnLinux, type HelperPort } from './real-executor.js';
+import { executeOnLinux, undoRestore, type HelperPort } from './real-executor.js';
 import { TwinError, type HelperLine } from './twin.js';
 
 export interface LinuxRestoreOptions {
@@ -84,17 +84,17 @@ function withMachinePids(plan: RestorePlan, nspids: ReadonlyMap<number, number[]
 }
 
 /**
- * makerIn finds the process of container `into` that makes a restore's helper there: a live one, not
- * stopped (its agent would not answer), of the container's own pid namespace, whose children go there
- * too; the container's init first.
+ * makerIn is the process of container `into` that makes a restore's helper there: its init, which
+ * the restored container's init is a child of once the helper has gone, and so the one that can reap
+ * it should the restore be undone. It must answer (not stopped) and make its children in its own
+ * pid namespace.
  */
 function makerIn(mirror: Machine, into: string, agents: AgentTable): Task {
-  const c = mirror.containers.get(into)!;
-  const ns = c.init.pid.ns;
-  const can = (t: Task): boolean => t.pid.ns === ns && !t.exited && (t.state === 'runnable' || t.state === 'blocked') && t.pidNsForChildren === ns && agents.isSame(t.nspids[0]!);
-  const maker = [c.init, ...mirror.tasksOf(c)].find(can);
-  if (!maker) throw new RestoreError([{ code: 'CKPT_UNSUPPORTED', message: `--into ${into}: no process of that container can make the restore's helper there (each is stopped, exiting, or makes its children in another pid namespace)` }]);
-  return maker;
+  const init = mirror.containers.get(into)!.init;
+  const ns = init.pid.ns;
+  const why = init.state === 'stopped' ? 'is stopped' : init.pidNsForChildren !== ns ? 'makes its children in another pid namespace (unshare or setns)' : !agents.isSame(init.nspids[0]!) ? 'is gone from the machine' : null;
+  if (why) throw new RestoreError([{ code: 'CKPT_UNSUPPORTED', message: `--into ${into}: that container's init ${why}, and it is the one that makes the restore's helper there` }]);
+  return init;
 }
 
 /** restoreOntoLinux restores `image` as real processes and into `mirror`; every problem found first is refused with all its reasons. */
@@ -138,7 +138,7 @@ export async function restoreOntoLinux(mirror: Machine, image: ContainerImage, a
       if (!made || pids.slice(plan.outerLevels).join('/') !== t.numbers.join('/')) throw new TwinError('CKPT_TWIN_DIVERGED', `task ${t.numbers.join('/')}: the real kernel made it as ${pids.join('/')}, the mirror has no task with those pids`);
     }
   } catch (e) {
-    await port.command(`reset 0-${count - 1}`);
+    await undoRestore(port, image, plan, new Map([...real.nspids, ...real.helpers]), outside?.actor);
     throw e;
   }
   for (const [i, pids] of real.nspids) agents.add(pids[0]!, base + i);

@@ -8,7 +8,8 @@
  *  - --into: the image's container comes back nested in a running real container (its pids one
  *    level deeper, its init a child of that container's init), runs on with the console of a model
  *    host that ran straight through, and the container it went into runs on with the mirror and
- *    the kernel agreeing on every fork (the restore moved no pid cursor of it); --into with
+ *    the kernel agreeing on every fork (the restore moved no pid cursor of it); undone midway,
+ *    it leaves that container's init with the children it had (no zombie of the restore); --into with
  *    --host-pids into a container in a user namespace of its own is refused up front.
  * Needs root and the compiled helper; skipped with the reason otherwise.
  */
@@ -149,8 +150,36 @@ describe.skipIf(why !== null)(`restore --host-pids and --into on the machine${wh
       const box = twin.startContainer('box', 'box.wl', FORKER, mapIds);
       twin.run(10, inside(box));
       const src = source(workload('pidcache'), 12);
-      const c = await restoreReal(twin, mirror, src.image, { name: 'nest', into: 'box' });
       const boxInit = box.init.nspids[0]!;
+      const childrenOfBox = (): string => readFileSync(`/proc/${boxInit}/task/${boxInit}/children`, 'utf8').trim();
+
+      // undone midway (the helper made and not yet gone; then all made, the helper gone): box's init reaps what would be left its children
+      for (const [at, failing] of [
+        ['the clone of the init', /^op \d+ clone3 \d+ 536870912 /],
+        ['the check of the groups', /^op \d+ ids$/],
+      ] as const) {
+        const before = { children: childrenOfBox(), agents: twin.agents.byPid.size };
+        let injected = false;
+        const faulty = new Twin(mirror, twin.agents, {
+          command: (line) => {
+            if (injected || !failing.test(line)) return twin.helper.command(line);
+            injected = true;
+            return 'err injected';
+          },
+        });
+        faulty.followed([twin.agentOf(box.init)]);
+        const undone = await restoreReal(faulty, mirror, src.image, { name: 'nest', into: 'box' }).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(injected, at).toBe(true);
+        expect((undone as Error).message, at).toMatch(/injected/);
+        expect(mirror.containers.has('nest'), at).toBe(false);
+        expect(twin.agents.byPid.size, at).toBe(before.agents);
+        expect(childrenOfBox(), `${at}: box's init has the children it had`).toBe(before.children);
+      }
+
+      const c = await restoreReal(twin, mirror, src.image, { name: 'nest', into: 'box' });
       for (const t of src.image.tasks) {
         if (t.exited) continue;
         const mine = mirror.tasksOf(c).find((x) => x.nspids.slice(2).join('/') === t.numbers.join('/'))!;
