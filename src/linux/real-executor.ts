@@ -173,6 +173,8 @@ export interface ExecuteOptions {
    * namespace of its own cannot name) and reaps it once it has made the container's init.
    */
   enterFrom?: Actor;
+  /** the memory of `enterFrom` a fork of it inherits and the restore must not (its workload's mappings, [address, length]): the enterer unmaps it before it makes anything */
+  notInherited?: ReadonlyArray<readonly [number, number]>;
   /** the container's init gets a user namespace of its own too (CLONE_NEWUSER): a restorer without CAP_SYS_ADMIN needs one */
   userNs?: boolean;
 }
@@ -184,7 +186,7 @@ export async function executeOnLinux(port: HelperPort, image: ContainerImage, pl
   if (problems.length > 0) throw new RestoreError(problems);
   const made = new Map<Actor, number[]>();
   try {
-    return await carryOut(port, image, plan, memory, opts.enterFrom, opts.userNs === true, made);
+    return await carryOut(port, image, plan, memory, opts, made);
   } catch (e) {
     const reset = await undoRestore(port, image, plan, made, opts.enterFrom);
     if (reset.kind !== 'ok') throw new RestoreError([{ code: 'CKPT_RESTORE_FAILED', message: `${e instanceof Error ? e.message : String(e)}; and the helper could not undo it: ${reset.kind === 'err' ? reset.message : reset.kind}` }]);
@@ -268,7 +270,9 @@ export function stopsBatch(line: string, reply: string): boolean {
  * names is known from the plan, so no command waits for an earlier reply), sends it, and checks
  * every reply in order.
  */
-async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePlan, memory: boolean, enterFrom: Actor | undefined, userNs: boolean, nspids: Map<Actor, number[]>): Promise<RealRestore> {
+async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePlan, memory: boolean, opts: ExecuteOptions, nspids: Map<Actor, number[]>): Promise<RealRestore> {
+  const { enterFrom } = opts;
+  const userNs = opts.userNs === true;
   const tasks = image.tasks;
   /** each actor's pids at the container's levels, from the plan */
   const inside = new Map<Actor, number[]>();
@@ -367,6 +371,8 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
         if (pids.length !== plan.outerLevels || tids.some((p, k) => pids[pids.length - 1 - k] !== p)) fail(`${what} came back as ${pids.join('/')}`);
       },
     });
+    // a fork of a process of that container: what it holds of the workload's memory is not the restored container's
+    for (const [address, length] of opts.notInherited ?? []) call(actor, `munmap ${address} ${length}`, `unmapping what the helper inside the enclosing container inherited at 0x${address.toString(16)}`);
   };
 
   /** leaveContainer: the enterer exits (the container's init goes to the enclosing container's init) and the process that made it reaps it */

@@ -109,13 +109,16 @@ export async function restoreOntoLinux(mirror: Machine, image: ContainerImage, a
   const count = image.tasks.length + plan.helpers;
   const base = agents.freeRange(count);
   let outside: { actor: number; id: number } | null = null;
+  let notInherited: Array<[number, number]> = [];
   if (opts.into !== undefined) {
     if (!opts.agentOf) throw new Error('restoreOntoLinux: --into needs agentOf');
-    outside = { actor: count, id: opts.agentOf(makerIn(mirror, opts.into, agents)) };
+    const maker = makerIn(mirror, opts.into, agents);
+    outside = { actor: count, id: opts.agentOf(maker) };
+    notInherited = (agents.maps.get(maker.group.tgid.nr) ?? []).map((r) => [r.real, r.end - r.start]);
   }
   const port = shiftedPort(helper, base, opts, outside);
   // a restorer without CAP_SYS_ADMIN gives the container a user namespace of its own, whose root it is (its id maps written as soon as the init exists)
-  const real = await executeOnLinux(port, image, plan, { ...(outside ? { enterFrom: outside.actor } : {}), ...(needsOwnUserNs() ? { userNs: true } : {}) });
+  const real = await executeOnLinux(port, image, plan, { ...(outside ? { enterFrom: outside.actor, notInherited } : {}), ...(needsOwnUserNs() ? { userNs: true } : {}) });
   let container: Container;
   try {
     const above = plan.outerLevels === 1 ? [] : enclosingChain(mirror, opts.into!);

@@ -90,7 +90,7 @@ function agree(store: HostStore, twin: Twin, mirror: Machine, cs: Container[]): 
 }
 
 describe.skipIf(why !== null)(`restore --host-pids and --into on the machine${why ? ` (skipped: ${why})` : ''}`, () => {
-  it('--host-pids: the image pids at every level, the machine\'s too; a second restore collides there and makes nothing', { timeout: 90_000 }, async () => {
+  it('--host-pids: the image pids at every level, the machine\'s too; another restored --into it; a second restore collides there and makes nothing', { timeout: 90_000 }, async () => {
     await withMirror(async (twin, mirror, store) => {
       let image: ContainerImage | undefined;
       let c: Container | undefined;
@@ -119,6 +119,9 @@ describe.skipIf(why !== null)(`restore --host-pids and --into on the machine${wh
       src!.m.scheduler.run(20, inside(src!.c));
       expect(c!.console.text).toBe(src!.c.console.text);
       expect(agree(store, twin, mirror, [c!])).toEqual([]);
+      // another image restored into it: made by its init, a fork of a restored process, whose image memory (at the same addresses as the new image's) it leaves behind
+      const inner = await restoreReal(twin, mirror, source(workload('pidcache'), 12).image, { name: 'in-hp', into: 'hp' });
+      expect(agree(store, twin, mirror, [c!, inner])).toEqual([]);
 
       // the same image again: its machine pids are the first one's now
       const before = twin.agents.byPid.size;

@@ -5,7 +5,8 @@
  * Sandbox (which reaps a container's init and takes everything left when it ends), from a copy of
  * what it needs in a directory that user can read (the clone may sit in a mode-700 one). Checked:
  * every process is that user's, with the same ps and console, at the container's levels, as a model
- * host running the workload straight through, across a dump and a restore; rm leaves nothing.
+ * host running the workload straight through, across a dump and a restore; another image restored
+ * --into it comes back one level deeper, that user's too; rm leaves nothing.
  * Needs root (to become uid 65534 and make the sandbox), setpriv, the compiled helper, and a machine
  * that lets unprivileged users make user namespaces; skipped with the reason otherwise.
  */
@@ -119,6 +120,15 @@ describe.skipIf(why !== null)(`--host linux without root${why ? ` (skipped: ${wh
       expect((await asNobody('step c --host linux --steps 15')).code).toBe(0);
       await onModel('step', 'c', '--host', 'model', '--steps', '15');
       await same();
+      // and another restored inside it (--into): made by its init, in its user namespace, one level deeper
+      const pod = join(dir, 'pod.tar');
+      expect((await ckptIn(model, ['dump', 'c', '--host', 'model', '-o', pod, '--leave-running'])).code).toBe(0);
+      chmodSync(pod, 0o644);
+      expect((await asNobody(`restore ${pod} --host linux --into c --name pod`)).out).toMatch(/^restored pod on the machine \(--host linux\) with clone3: /);
+      const pods = (await json('ps pod --host linux')).value as Row[];
+      expect(pods.map((r) => r.nspids.length)).toEqual(rows.map((r) => r.nspids.length + 1));
+      await ownedByNobody(pods);
+      expect((await asNobody('rm pod --host linux --force')).code).toBe(0);
       expect((await asNobody('rm c --host linux --force')).code).toBe(0);
       expect(await box.processes()).toEqual([]);
       expect(readdirSync(join(state(), 'linux', 'agents'))).toEqual([]);
