@@ -122,19 +122,24 @@ export async function restoreOntoLinux(mirror: Machine, image: ContainerImage, a
   let container: Container;
   try {
     const above = plan.outerLevels === 1 ? [] : enclosingChain(mirror, opts.into!);
-    const cursors = above.map((ns) => ns.lastPid);
     const all = new Map([...real.nspids, ...real.helpers]);
+    // the kernel's cursor at each level above the image's moves with the pids it chose there, not with those set_tid named
+    const kernelCursor = above.map((ns) => ns.lastPid);
+    const named = new Map([...plan.create, ...plan.groups, ...plan.exits].flatMap((s) => (s.do === 'clone' ? [[s.actor, s.pids.length] as const] : [])));
     container = executeOnModel(mirror, image, withMachinePids(plan, all, above.length === 0), {
       name,
       ...into,
       ...(opts.adoptPages ? { adoptPages: true } : {}),
       beforeClone: (s) => {
         const pids = all.get(s.actor);
-        if (pids) above.forEach((ns, level) => (ns.lastPid = pids[level]! - 1));
+        if (!pids) return;
+        above.forEach((ns, level) => {
+          ns.lastPid = pids[level]! - 1;
+          if (level < pids.length - (named.get(s.actor) ?? 0)) kernelCursor[level] = pids[level]!;
+        });
       },
     });
-    // named with --host-pids, the pids above the container moved no cursor of the kernel's
-    if (opts.hostPids) above.forEach((ns, level) => (ns.lastPid = cursors[level]!));
+    above.forEach((ns, level) => (ns.lastPid = kernelCursor[level]!));
     for (const [i, t] of image.tasks.entries()) {
       const pids = real.nspids.get(i)!;
       const made = mirror.tasksOf(container).find((x) => x.nspids.join('/') === pids.join('/'));
