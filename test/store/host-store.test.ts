@@ -3,7 +3,7 @@
  * touches, and what it does is what it would do on the whole host.
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decode } from 'cbor-x';
@@ -198,5 +198,24 @@ describe('a host stored in parts', () => {
     expect((decode(readFileSync(join(root, 'hosts', 'now.host'))) as { format: number }).format).toBe(2);
     expect(store.read('now').host.snapshot()).toEqual(m.host.snapshot());
     expect(store.read('now', ['a']).containers.get('a')!.init.pid.ns.pidMax).toBe(5000);
+  });
+
+  it('loads a host of the first layout of parts (its part records of format 1), keeping its state', () => {
+    // test/fixtures/parts-v1: the single-file fixture above as the store of parts first wrote it (host file format 2)
+    const expected = JSON.parse(readFileSync('test/fixtures/mainline-host.json', 'utf8')) as { snapshotSha256: string; consoles: Record<string, string> };
+    // a root of its own: the single-file test above made a host of the same name
+    const own = mkdtempSync(join(tmpdir(), 'ckpt-parts-v1-'));
+    cpSync('test/fixtures/parts-v1', join(own, 'hosts'), { recursive: true });
+    expect((decode(readFileSync(join(own, 'hosts', 'now.host'))) as { format: number }).format).toBe(2);
+    const store = new HostStore(own);
+    const m = store.read('now');
+    expect(createHash('sha256').update(JSON.stringify(m.host.snapshot())).digest('hex')).toBe(expected.snapshotSha256);
+    for (const [name, text] of Object.entries(expected.consoles)) expect(m.containers.get(name)!.console.text).toBe(text);
+    expect(store.read('now', ['b']).containers.get('b')!.console.text).toBe(expected.consoles['b']);
+    // a command that saves writes the parts it loaded in the current format, and the others still load beside them
+    store.update('now', (h) => void h.scheduler.run(0), undefined, ['a']);
+    const again = store.read('now');
+    expect(createHash('sha256').update(JSON.stringify(again.host.snapshot())).digest('hex')).toBe(expected.snapshotSha256);
+    rmSync(own, { recursive: true, force: true });
   });
 });
