@@ -20,7 +20,7 @@ import { decode, encode } from 'cbor-x';
 import { Machine } from '../container/machine.js';
 import { isValidName, NAME_RULE } from '../container/names.js';
 import type { KernelName } from '../kernel/personality.js';
-import { decodeHost, encodeHost, generationOf, HOST_FORMAT, inheritLedger, type HostRecord, type LoadedPart } from './machine-codec.js';
+import { decodeHost, encodeHost, generationOf, HOST_FORMAT, inheritLedger, isHostFormat, type HostRecord, type LoadedPart } from './machine-codec.js';
 import type { PartRecord } from './part-codec.js';
 import { decodeLegacyMachine, LEGACY_FORMAT, type LegacyRecord } from './legacy-host-file.js';
 import { StoreError } from './store-error.js';
@@ -211,7 +211,7 @@ export class HostStore {
       throw this.corrupt(file, e);
     }
     if (record.format === LEGACY_FORMAT) return this.migrate(name, record as unknown as LegacyRecord);
-    if (record.format !== HOST_FORMAT) throw this.corrupt(file, new Error(`host file format ${record.format} is not ${HOST_FORMAT}`));
+    if (!isHostFormat(record.format)) throw this.corrupt(file, new Error(`host file format ${record.format} is not one this ckpt reads (${LEGACY_FORMAT} to ${HOST_FORMAT})`));
     return record;
   }
 
