@@ -132,12 +132,13 @@ export class Task {
   }
 
   /**
-   * copyRegsOf copies the register bytes of `tasks` back to back into `out`
-   * (a serializer's column), a run of tasks whose sets lie back to back in
-   * one slab (tasks made one after another) in one copy.
+   * regRuns lists the register bytes of `tasks`, in order, as views of where
+   * they lie: a run of tasks whose sets lie back to back in one slab (tasks
+   * made one after another) is one view. A serializer writes them as they
+   * are, without copying 100,000s of register sets into a column first.
    */
-  static copyRegsOf(tasks: readonly Task[], out: Uint8Array): void {
-    let at = 0;
+  static regRuns(tasks: readonly Task[]): Uint8Array[] {
+    const out: Uint8Array[] = [];
     for (let i = 0; i < tasks.length; ) {
       const first = tasks[i]!;
       const slab = first.regSlab;
@@ -148,9 +149,9 @@ export class Task {
         if (t.regSlab !== slab || t.regAt !== end) break;
         end += t.abi.regs.size;
       }
-      out.set(end - from === slab.length ? slab : slab.subarray(from, end), at);
-      at += end - from;
+      out.push(end - from === slab.length ? slab : slab.subarray(from, end));
     }
+    return out;
   }
 
   /** addressSpaceOrFork is the address space, or what a fork left if it was never used: read without making it (a serializer stores either as it is). */

@@ -20,7 +20,7 @@ import type { PidNamespace } from '../kernel/pid-namespace.js';
 import type { Task } from '../kernel/task.js';
 import { ThreadGroup } from '../kernel/thread-group.js';
 import { SeqBook } from './seq-book.js';
-import { CORE, decodePart, encodePart, Entangled, levelOneId, MachineDecodeError, PART_FORMAT, type DecodedPart, type EncodedPart, type PartRecord } from './part-codec.js';
+import { CORE, decodePart, encodePart, Entangled, levelOneId, MachineDecodeError, PART_FORMAT, plainPart, type DecodedPart, type EncodedPart, type PartRecord } from './part-codec.js';
 
 export { MachineDecodeError } from './part-codec.js';
 
@@ -210,7 +210,7 @@ function encodeParts(m: Machine, gen: number, ledger: Ledger): EncodedHost {
     gen,
     // to its capacity, not pid_max: a pid_max lowered after pids above it were handed out keeps them
     rootPids: host.rootPidNs.bitmap.takenRuns(),
-    core: core.record,
+    core: plainPart(core.record),
     corePages,
     init: core.numbering.tasks.of(host.init),
     programs: [...m.sources.entries()],
@@ -398,7 +398,7 @@ export interface MachineRecord {
 /** encodeMachine records `m` as plain data, the page bytes copied; parts not loaded stay absent. */
 export function encodeMachine(m: Machine): MachineRecord {
   const { host, parts } = encodeHost(m, ledgerOf(m).gen);
-  return { host, parts: parts.map(({ entry, part }) => [entry.id, part.record, concat(part.pages)]) };
+  return { host, parts: parts.map(({ entry, part }) => [entry.id, plainPart(part.record), concat(part.pages)]) };
 }
 
 /** decodeMachine rebuilds what encodeMachine recorded: the same snapshot, consoles and continuation, and the same parts absent. */

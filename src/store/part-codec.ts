@@ -27,7 +27,8 @@ import { ForkedGroup, ThreadGroup } from '../kernel/thread-group.js';
 import type { Container } from '../container/container.js';
 import { archByName } from '../arch/registry.js';
 import { Numbering } from './numbering.js';
-import { decodeTasks, encodeTasks, TaskColumnsReader, type TaskColumns } from './task-columns.js';
+import { ByteRuns } from './column-file.js';
+import { decodeTasks, encodeTasks, ownCopy, TaskColumnsReader, type TaskColumns } from './task-columns.js';
 import { packGroups, packMms, unpackGroups, unpackMms, type GroupColumns, type GroupRecord, type MmColumns, type MmRecord, type PidColumns, type VmaRecord } from './part-columns.js';
 
 /** CORE is the part id of the root namespace's objects; a part's id is its level-1 pid namespace's id. */
@@ -223,6 +224,11 @@ export function encodePart(ctx: PartContext): EncodedPart {
   return { record, pages: mine.pages.items.map((p) => p.data), numbering: mine };
 }
 
+/** plainPart is a part's record as plain data, for CBOR: its register column joined into one byte string (a column file writes the runs as they lie). */
+export function plainPart(r: PartRecord): PartRecord {
+  return r.tasks.regs instanceof ByteRuns ? { ...r, tasks: { ...r.tasks, regs: r.tasks.regs.joined() } } : r;
+}
+
 /** lastOne remembers a reference function's last answer: called for the same object again, it answers without looking it up. */
 function lastOne<T, R>(ref: (x: T) => R): (x: T) => R {
   let last: T | undefined;
@@ -339,7 +345,7 @@ export function decodePart(r: PartRecord, pageBytes: Uint8Array, kernel: HostKer
     pidNs.push(ns);
   }
   const nsAt = (i: number): PidNamespace => ref('pidNs', pidNs, i, 'pid namespace');
-  const pids = decodePids(r.pids, nsAt);
+  const pids = decodePids(r.pids, nsAt, adopt);
   const pidAt = (i: number): Pid => ref('pids', pids, i, 'pid');
   const consoles = r.consoles.map(([name, text]) => {
     const c = new Console(name);
@@ -397,7 +403,7 @@ export function decodePart(r: PartRecord, pageBytes: Uint8Array, kernel: HostKer
       userNs: user,
       pidNs: nsAt,
       abi: archByName,
-    });
+    }, adopt);
   } catch (e) {
     throw e instanceof RangeError ? new MachineDecodeError(e.message) : e;
   }
@@ -422,7 +428,7 @@ export function decodePart(r: PartRecord, pageBytes: Uint8Array, kernel: HostKer
     const parent = columns.parent(i);
     t.parent = parent === -1 ? null : taskAt(parent);
     // a core task's children are in parts: linked once every part is decoded
-    if (core) for (const c of columns.children(i)) t.addChild(taskAt(c));
+    if (core && columns.childCount(i) > 0) for (const c of columns.children(i)) t.addChild(taskAt(c));
   }
   r.pidNs.forEach(([, , , , , reaper], i) => {
     pidNs[i]!.childReaper = reaper === -1 ? null : taskAt(reaper);
@@ -430,10 +436,10 @@ export function decodePart(r: PartRecord, pageBytes: Uint8Array, kernel: HostKer
   return { record: r, taskColumns: columns, userNs, pidNs, pids, tasks, groups, files, consoles, mms, pages, fpus };
 }
 
-/** decodePids makes the pids the columns hold; their numbers are one copy of the column, used in place. */
-function decodePids(c: PidColumns, nsAt: (i: number) => PidNamespace): Pid[] {
+/** decodePids makes the pids the columns hold; their numbers are used in place in the column (ownCopy). */
+function decodePids(c: PidColumns, nsAt: (i: number) => PidNamespace, adopt: boolean): Pid[] {
   if (c.ns.length !== c.counts.length) throw new MachineDecodeError('pid columns disagree');
-  const numbers = c.numbers.slice();
+  const numbers = ownCopy(c.numbers, adopt);
   const pids: Pid[] = new Array(c.ns.length);
   let offset = 0;
   for (let i = 0; i < pids.length; i++) {

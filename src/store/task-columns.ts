@@ -14,6 +14,7 @@ import type { Pid } from '../kernel/pid.js';
 import type { PidNamespace } from '../kernel/pid-namespace.js';
 import { copyExtraState, NO_EXTRA, Task } from '../kernel/task.js';
 import type { ForkedGroup, ThreadGroup } from '../kernel/thread-group.js';
+import { ByteRuns } from './column-file.js';
 
 /** the integer fields, in this order per task */
 const INTS = 8; // pid, group, parent, fpu, mm, cred user namespace, exit signal, pid namespace for children
@@ -33,7 +34,8 @@ export interface TaskColumns {
   flags: Uint8Array;
   strings: string[];
   strs: Int32Array;
-  regs: Uint8Array;
+  /** ByteRuns as encoded (the slabs' runs, written as they lie), a Uint8Array as read back */
+  regs: Uint8Array | ByteRuns;
   regLengths: Int32Array;
   /** every task's children, one after another, and how many each has */
   children: Float64Array;
@@ -65,10 +67,7 @@ export function encodeTasks(tasks: readonly Task[], seqs: readonly number[], ref
   const strs = new Int32Array(count * STRS);
   const regLengths = new Int32Array(count);
   const childCounts = new Int32Array(count);
-  let regBytes = 0;
-  for (const t of tasks) regBytes += t.abi.regs.size;
-  const regs = new Uint8Array(regBytes);
-  Task.copyRegsOf(tasks, regs);
+  const regs = new ByteRuns(Task.regRuns(tasks));
   const children: number[] = [];
   const strings: string[] = [];
   const stringIndex = new Map<string, number>();
@@ -88,7 +87,9 @@ export function encodeTasks(tasks: readonly Task[], seqs: readonly number[], ref
   const extraData: Uint8Array[] = [];
   for (let i = 0; i < count; i++) {
     const t = tasks[i]!;
-    const [I, N, S] = [i * INTS, i * NUMS, i * STRS];
+    const I = i * INTS;
+    const N = i * NUMS;
+    const S = i * STRS;
     const c: Credentials = t.creds;
     ints[I] = refs.pid(t.pid);
     ints[I + 1] = refs.group(t.groupOrFork);
@@ -151,9 +152,10 @@ export interface TaskObjects {
 /**
  * decodeTasks makes the tasks the columns hold (not yet linked to their
  * groups, parents and children: TaskColumnsReader reads those). The
- * register sets are one copy of the column, used in place.
+ * register sets are used in place in the column, or with `adopt` false in
+ * one copy of it.
  */
-export function decodeTasks(cols: TaskColumns, objects: TaskObjects): Task[] {
+export function decodeTasks(cols: TaskColumns, objects: TaskObjects, adopt: boolean): Task[] {
   const { count: n, ints, nums, flags, strings, strs, regs, regLengths, extraOf, extraBytes } = checked(cols);
   const str = (i: number): string | null => (i < 0 ? null : strings[i] ?? badString(i));
   const extras = new Map<number, Array<[string, Uint8Array]>>();
@@ -165,7 +167,7 @@ export function decodeTasks(cols: TaskColumns, objects: TaskObjects): Task[] {
     list.push([str(name)!, extraBytes.subarray(x, x + length)]);
     x += length;
   }
-  const slab = regs.slice();
+  const slab = regs instanceof ByteRuns ? regs.joined() : ownCopy(regs, adopt);
   const out: Task[] = new Array(n);
   // tasks made by the same fork share one credentials object (copy_process shares the parent's): consecutive equal ones share it again
   let creds: Credentials | null = null;
@@ -173,7 +175,9 @@ export function decodeTasks(cols: TaskColumns, objects: TaskObjects): Task[] {
   let abiName = -2;
   let r = 0;
   for (let i = 0; i < n; i++) {
-    const [I, N, S] = [i * INTS, i * NUMS, i * STRS];
+    const I = i * INTS;
+    const N = i * NUMS;
+    const S = i * STRS;
     if (strs[S] !== abiName) {
       abiName = strs[S]!;
       abi = objects.abi(str(abiName) as ArchName);
@@ -240,10 +244,25 @@ export class TaskColumnsReader {
     return this.cols.ints[i * INTS + 2]!;
   }
 
+  /** childCount is how many children the task has stored */
+  childCount(i: number): number {
+    return this.cols.childCounts[i]!;
+  }
+
   /** children is the task's children as stored: local indices, or in the core [part, seq] pairs */
   children(i: number): Float64Array {
     return this.cols.children.subarray(this.childStart[i]!, this.childStart[i + 1]!);
   }
+}
+
+/**
+ * ownCopy is a column to keep for good: with `adopt`, the column itself when
+ * it is a buffer of its own (as a column file reads it), else a copy (a view
+ * into a larger buffer would keep all of that alive).
+ */
+export function ownCopy<T extends Uint8Array | Int32Array>(column: T, adopt: boolean): T {
+  const whole = column.byteOffset === 0 && column.byteLength === column.buffer.byteLength && column.buffer instanceof ArrayBuffer;
+  return adopt && whole ? column : (column.slice() as T);
 }
 
 function checked(cols: TaskColumns): TaskColumns {
