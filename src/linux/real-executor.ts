@@ -14,7 +14,7 @@
  * own addresses and the pages they hold (restore-memory.ts). Registers and
  * program state stay the interpreter's, restored elsewhere.
  */
-import { CLONE_NEWPID, CLONE_PARENT, CLONE_THREAD, CLONE_VM } from '../abi/clone-flags.js';
+import { CLONE_NEWPID, CLONE_NEWUSER, CLONE_PARENT, CLONE_THREAD, CLONE_VM } from '../abi/clone-flags.js';
 import { SIGCHLD } from '../abi/signals.js';
 import type { ContainerImage } from '../image/container-image.js';
 import { RestoreError, type Problem } from '../image/restore-error.js';
@@ -173,6 +173,10 @@ export interface ExecuteOptions {
    * namespace of its own cannot name) and reaps it once it has made the container's init.
    */
   enterFrom?: Actor;
+  /** the memory of `enterFrom` a fork of it inherits and the restore must not (its workload's mappings, [address, length]): the enterer unmaps it before it makes anything */
+  notInherited?: ReadonlyArray<readonly [number, number]>;
+  /** the container's init gets a user namespace of its own too (CLONE_NEWUSER): a restorer without CAP_SYS_ADMIN needs one */
+  userNs?: boolean;
 }
 
 /** executeOnLinux carries `plan` out through the helper; on any failure every process it made is killed and reaped. */
@@ -180,14 +184,37 @@ export async function executeOnLinux(port: HelperPort, image: ContainerImage, pl
   const memory = opts.memory ?? true;
   const problems = [...whatLinuxCannot(plan, image), ...(memory && port.pid !== undefined ? memoryProblems(image, readMaps(port.pid)) : [])];
   if (problems.length > 0) throw new RestoreError(problems);
+  const made = new Map<Actor, number[]>();
   try {
-    return await carryOut(port, image, plan, memory, opts.enterFrom);
+    return await carryOut(port, image, plan, memory, opts, made);
   } catch (e) {
-    // only what this plan made: its actors are agents 0 .. tasks + helpers - 1
-    const reset = parseReply(await port.command(`reset 0-${image.tasks.length + plan.helpers - 1}`));
+    const reset = await undoRestore(port, image, plan, made, opts.enterFrom);
     if (reset.kind !== 'ok') throw new RestoreError([{ code: 'CKPT_RESTORE_FAILED', message: `${e instanceof Error ? e.message : String(e)}; and the helper could not undo it: ${reset.kind === 'err' ? reset.message : reset.kind}` }]);
     throw e;
   }
+}
+
+/** __WALL: wait4 for a child whatever its exit signal */
+const WAIT_ALL = 0x40000000;
+
+/**
+ * undoRestore kills and reaps every process a restore of `plan` made (`made`: the pids at every
+ * level of each actor made so far), and only those: its actors are agents 0 .. tasks + helpers - 1.
+ * Into a running container, the process of it that made the enterer (`enterFrom`, that container's
+ * init) reaps the enterer and the container's init: once killed they are its children (the init's
+ * parent, once the enterer has gone, is the init of the namespace it was made in), which no
+ * agent of the restore is left to reap.
+ */
+export async function undoRestore(port: HelperPort, image: ContainerImage, plan: RestorePlan, made: ReadonlyMap<Actor, number[]>, enterFrom?: Actor): Promise<Reply> {
+  const reset = parseReply(await port.command(`reset 0-${image.tasks.length + plan.helpers - 1}`));
+  const enter = plan.create.find((s) => s.do === 'enter');
+  if (enterFrom !== undefined && enter?.do === 'enter') {
+    const init = made.get(image.init)?.[plan.outerLevels - 1];
+    for (const pid of [made.has(enter.actor) ? enter.setTid[0] : undefined, init]) {
+      if (pid !== undefined) await port.command(`op ${enterFrom} wait4 ${pid} ${WAIT_ALL}`); // ECHILD: reaped already
+    }
+  }
+  return reset;
 }
 
 function fail(message: string): never {
@@ -251,12 +278,12 @@ export function stopsBatch(line: string, reply: string): boolean {
  * names is known from the plan, so no command waits for an earlier reply), sends it, and checks
  * every reply in order.
  */
-async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePlan, memory: boolean, enterFrom: Actor | undefined): Promise<RealRestore> {
+async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePlan, memory: boolean, opts: ExecuteOptions, nspids: Map<Actor, number[]>): Promise<RealRestore> {
+  const { enterFrom } = opts;
+  const userNs = opts.userNs === true;
   const tasks = image.tasks;
   /** each actor's pids at the container's levels, from the plan */
   const inside = new Map<Actor, number[]>();
-  /** what the helper reports of each made process: its pids at every level */
-  const nspids = new Map<Actor, number[]>();
   /** where each agent's pid_ns_for_children points: the image namespace, or its own */
   const childrenIn = new Map<Actor, number | 'own'>();
   /** the first process made in each image namespace: setns names a namespace by one of its processes */
@@ -303,7 +330,7 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
     // a placeholder is made in its creator's namespace, set_tid naming the levels the plan names (innermost first); the kernel picks the others (NaN here)
     const want = s.task !== null ? tasks[s.task]!.numbers : [...new Array<number>(Math.max(0, insideOf(s.creator).length - s.pids.length)).fill(NaN), ...[...s.pids].reverse()];
     let line: string;
-    if (s.creator === RESTORER) line = `init ${s.actor} ${s.flags & ~CLONE_NEWPID} ${s.pids.length > 0 ? s.pids.join(',') : 0} 1`;
+    if (s.creator === RESTORER) line = `init ${s.actor} ${(s.flags & ~CLONE_NEWPID) | (userNs ? CLONE_NEWUSER : 0)} ${s.pids.length > 0 ? s.pids.join(',') : 0} 1`;
     else {
       pointChildren(s.creator, s.childrenIn);
       line = `op ${s.creator} clone3 ${s.actor} ${s.flags} ${s.exitSignal} ${s.pids.length} ${s.pids.join(' ')}`;
@@ -359,6 +386,8 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
         if (pids.length !== plan.outerLevels || tids.some((p, k) => pids[pids.length - 1 - k] !== p)) fail(`${what} came back as ${pids.join('/')}`);
       },
     });
+    // a fork of a process of that container: what it holds of the workload's memory is not the restored container's
+    for (const [address, length] of opts.notInherited ?? []) call(actor, `munmap ${address} ${length}`, `unmapping what the helper inside the enclosing container inherited at 0x${address.toString(16)}`);
   };
 
   /** leaveContainer: the enterer exits (the container's init goes to the enclosing container's init) and the process that made it reaps it */

@@ -21,8 +21,8 @@ import type { AgentTable } from './agents.js';
 import type { PidNamespace } from '../kernel/pid-namespace.js';
 import type { Task } from '../kernel/task.js';
 import { problemsOnLinux } from './linux-check.js';
-import { canNameMachinePids } from './linux-facts.js';
-import { executeOnLinux, stopsBatch, type HelperPort } from './real-executor.js';
+import { canNameMachinePids, needsOwnUserNs } from './linux-facts.js';
+import { executeOnLinux, stopsBatch, undoRestore, type HelperPort } from './real-executor.js';
 import { TwinError, type HelperLine } from './twin.js';
 
 export interface LinuxRestoreOptions {
@@ -109,17 +109,17 @@ function withMachinePids(plan: RestorePlan, nspids: ReadonlyMap<number, number[]
 }
 
 /**
- * makerIn finds the process of container `into` that makes a restore's helper there: a live one, not
- * stopped (its agent would not answer), of the container's own pid namespace, whose children go there
- * too; the container's init first.
+ * makerIn is the process of container `into` that makes a restore's helper there: its init, which
+ * the restored container's init is a child of once the helper has gone, and so the one that can reap
+ * it should the restore be undone. It must answer (not stopped) and make its children in its own
+ * pid namespace.
  */
 function makerIn(mirror: Machine, into: string, agents: AgentTable): Task {
-  const c = mirror.containers.get(into)!;
-  const ns = c.init.pid.ns;
-  const can = (t: Task): boolean => t.pid.ns === ns && !t.exited && (t.state === 'runnable' || t.state === 'blocked') && t.pidNsForChildren === ns && agents.isSame(t.nspids[0]!);
-  const maker = [c.init, ...mirror.tasksOf(c)].find(can);
-  if (!maker) throw new RestoreError([{ code: 'CKPT_UNSUPPORTED', message: `--into ${into}: no process of that container can make the restore's helper there (each is stopped, exiting, or makes its children in another pid namespace)` }]);
-  return maker;
+  const init = mirror.containers.get(into)!.init;
+  const ns = init.pid.ns;
+  const why = init.state === 'stopped' ? 'is stopped' : init.pidNsForChildren !== ns ? 'makes its children in another pid namespace (unshare or setns)' : !agents.isSame(init.nspids[0]!) ? 'is gone from the machine' : null;
+  if (why) throw new RestoreError([{ code: 'CKPT_UNSUPPORTED', message: `--into ${into}: that container's init ${why}, and it is the one that makes the restore's helper there` }]);
+  return init;
 }
 
 /** restoreOntoLinux restores `image` as real processes and into `mirror`; every problem found first is refused with all its reasons. */
@@ -134,35 +134,44 @@ export async function restoreOntoLinux(mirror: Machine, image: ContainerImage, a
   const count = image.tasks.length + plan.helpers;
   const base = agents.freeRange(count);
   let outside: { actor: number; id: number } | null = null;
+  let notInherited: Array<[number, number]> = [];
   if (opts.into !== undefined) {
     if (!opts.agentOf) throw new Error('restoreOntoLinux: --into needs agentOf');
-    outside = { actor: count, id: opts.agentOf(makerIn(mirror, opts.into, agents)) };
+    const maker = makerIn(mirror, opts.into, agents);
+    outside = { actor: count, id: opts.agentOf(maker) };
+    notInherited = (agents.maps.get(maker.group.tgid.nr) ?? []).map((r) => [r.real, r.end - r.start]);
   }
   const port = shiftedPort(helper, base, opts, outside);
-  const real = await executeOnLinux(port, image, plan, outside ? { enterFrom: outside.actor } : {});
+  // a restorer without CAP_SYS_ADMIN gives the container a user namespace of its own, whose root it is (its id maps written as soon as the init exists)
+  const real = await executeOnLinux(port, image, plan, { ...(outside ? { enterFrom: outside.actor, notInherited } : {}), ...(needsOwnUserNs() ? { userNs: true } : {}) });
   let container: Container;
   try {
     const above = plan.outerLevels === 1 ? [] : enclosingChain(mirror, opts.into!);
-    const cursors = above.map((ns) => ns.lastPid);
     const all = new Map([...real.nspids, ...real.helpers]);
+    // the kernel's cursor at each level above the image's moves with the pids it chose there, not with those set_tid named
+    const kernelCursor = above.map((ns) => ns.lastPid);
+    const named = new Map([...plan.create, ...plan.groups, ...plan.exits].flatMap((s) => (s.do === 'clone' ? [[s.actor, s.pids.length] as const] : [])));
     container = executeOnModel(mirror, image, withMachinePids(plan, all, above.length === 0), {
       name,
       ...into,
       ...(opts.adoptPages ? { adoptPages: true } : {}),
       beforeClone: (s) => {
         const pids = all.get(s.actor);
-        if (pids) above.forEach((ns, level) => (ns.lastPid = pids[level]! - 1));
+        if (!pids) return;
+        above.forEach((ns, level) => {
+          ns.lastPid = pids[level]! - 1;
+          if (level < pids.length - (named.get(s.actor) ?? 0)) kernelCursor[level] = pids[level]!;
+        });
       },
     });
-    // named with --host-pids, the pids above the container moved no cursor of the kernel's
-    if (opts.hostPids) above.forEach((ns, level) => (ns.lastPid = cursors[level]!));
+    above.forEach((ns, level) => (ns.lastPid = kernelCursor[level]!));
     const mirrored = new Set(mirror.tasksOf(container).map((x) => x.nspids.join('/')));
     for (const [i, t] of image.tasks.entries()) {
       const pids = real.nspids.get(i)!;
       if (!mirrored.has(pids.join('/')) || pids.slice(plan.outerLevels).join('/') !== t.numbers.join('/')) throw new TwinError('CKPT_TWIN_DIVERGED', `task ${t.numbers.join('/')}: the real kernel made it as ${pids.join('/')}, the mirror has no task with those pids`);
     }
   } catch (e) {
-    await port.command(`reset 0-${count - 1}`);
+    await undoRestore(port, image, plan, new Map([...real.nspids, ...real.helpers]), outside?.actor);
     throw e;
   }
   for (const [i, pids] of real.nspids) agents.add(pids[0]!, base + i);

@@ -8,8 +8,13 @@
  *  - --into: the image's container comes back nested in a running real container (its pids one
  *    level deeper, its init a child of that container's init), runs on with the console of a model
  *    host that ran straight through, and the container it went into runs on with the mirror and
- *    the kernel agreeing on every fork (the restore moved no pid cursor of it); --into with
- *    --host-pids into a container in a user namespace of its own is refused up front.
+ *    the kernel agreeing on every fork (the restore moved no pid cursor of it); undone midway,
+ *    it leaves that container's init with the children it had (no zombie of the restore); --into with
+ *    --host-pids into a container in a user namespace of its own is refused up front; into one
+ *    restored by root, an image of a nested container comes back with its pids at the machine's
+ *    and that container's levels, runs on as on the model host (that container forking on in step
+ *    with the mirror), and a second restore collides
+ *    at both levels and makes nothing.
  * Needs root and the compiled helper; skipped with the reason otherwise.
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -22,6 +27,7 @@ import { Machine } from '../../src/container/machine.js';
 import type { ContainerImage } from '../../src/image/container-image.js';
 import { dumpContainer } from '../../src/image/dump.js';
 import { RestoreError } from '../../src/image/restore-error.js';
+import { restoreAtomically } from '../../src/image/restore.js';
 import { AgentTable, linuxDirs } from '../../src/linux/agents.js';
 import { parseStatus } from '../../src/linux/proc.js';
 import { linuxUnavailable, mapIds } from '../../src/linux/real-containers.js';
@@ -89,7 +95,7 @@ function agree(store: HostStore, twin: Twin, mirror: Machine, cs: Container[]): 
 }
 
 describe.skipIf(why !== null)(`restore --host-pids and --into on the machine${why ? ` (skipped: ${why})` : ''}`, () => {
-  it('--host-pids: the image pids at every level, the machine\'s too; a second restore collides there and makes nothing', { timeout: 90_000 }, async () => {
+  it('--host-pids: the image pids at every level, the machine\'s too; another restored --into it; a second restore collides there and makes nothing', { timeout: 90_000 }, async () => {
     await withMirror(async (twin, mirror, store) => {
       let image: ContainerImage | undefined;
       let c: Container | undefined;
@@ -118,6 +124,9 @@ describe.skipIf(why !== null)(`restore --host-pids and --into on the machine${wh
       src!.m.scheduler.run(20, inside(src!.c));
       expect(c!.console.text).toBe(src!.c.console.text);
       expect(agree(store, twin, mirror, [c!])).toEqual([]);
+      // another image restored into it: made by its init, a fork of a restored process, whose image memory (at the same addresses as the new image's) it leaves behind
+      const inner = await restoreReal(twin, mirror, source(workload('pidcache'), 12).image, { name: 'in-hp', into: 'hp' });
+      expect(agree(store, twin, mirror, [c!, inner])).toEqual([]);
 
       // the same image again: its machine pids are the first one's now
       const before = twin.agents.byPid.size;
@@ -144,13 +153,93 @@ describe.skipIf(why !== null)(`restore --host-pids and --into on the machine${wh
     });
   });
 
+  it('--into with --host-pids: an image of a nested container comes back with its pids at the machine\'s level and its enclosing container\'s; again, it collides at both', { timeout: 90_000 }, async () => {
+    // on a model host: box runs, an image is restored into it, runs on there and is dumped (its pids above it: the host's and box's)
+    const m = Machine.create('src', 'x86_64', PID_MAX, 'mainline');
+    m.host.rootPidNs.lastPid = freeWindow(64) - 1;
+    const boxOnModel = m.run('box', 'box.wl', FORKER);
+    m.scheduler.run(7, inside(boxOnModel));
+    const boxImage = throughBytes(dumpContainer(m, boxOnModel));
+    const nested = restoreAtomically(m, source(workload('jobs'), 10).image, { into: 'box', via: 'clone3', name: 'pod' });
+    const pod = nested.container;
+    nested.machine.scheduler.run(8, inside(pod));
+    const podImage = throughBytes(dumpContainer(nested.machine, pod));
+    expect(podImage.base).toBe(2);
+    await withMirror(async (twin, mirror, store) => {
+      // box restored on the machine by root: in the machine's user namespace, so a process of it may name the machine's pids
+      const box = await restoreReal(twin, mirror, boxImage, { name: 'box' });
+      let c: Container | undefined;
+      try {
+        c = await restoreReal(twin, mirror, podImage, { name: 'pod', into: 'box', hostPids: true });
+      } catch (e) {
+        // a pid of the window taken by another process since it was found free: nothing else may be wrong
+        if (!(e instanceof RestoreError) || !e.problems.every((p) => p.code === 'CKPT_PID_COLLISION' && p.message.startsWith('host pid'))) throw e;
+        console.log(`test/linux: --into with --host-pids not tried: the machine took a pid of the image meanwhile (${e.problems[0]!.message})`);
+        return;
+      }
+      for (const t of podImage.tasks) {
+        if (t.exited) continue;
+        const mine = mirror.tasksOf(c).find((x) => x.nspids.slice(2).join('/') === t.numbers.join('/'))!;
+        expect(nspidOf(mine.nspids[0]!), `task ${t.numbers.join('/')}`).toEqual([...t.outer, ...t.numbers]);
+      }
+      expect(agree(store, twin, mirror, [box, c])).toEqual([]);
+      // it runs on as on the model host it came from; box forks on with the kernel and the mirror agreeing
+      // (not as there: box's own cursor is box's image's, which the image of the container inside it does not carry)
+      twin.run(15, inside(c));
+      nested.machine.scheduler.run(15, inside(pod));
+      expect(c.console.text).toBe(pod.console.text);
+      const forks = box.console.text.split('\n').length;
+      twin.run(12, (t) => t.pid.ns === box.init.pid.ns);
+      expect(box.console.text.split('\n').length).toBeGreaterThan(forks);
+      expect(agree(store, twin, mirror, [box, c])).toEqual([]);
+      const before = twin.agents.byPid.size;
+      const again = await restoreReal(twin, mirror, podImage, { name: 'pod2', into: 'box', hostPids: true }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      const messages = (again as RestoreError).problems.filter((p) => p.code === 'CKPT_PID_COLLISION').map((p) => p.message);
+      const live = podImage.tasks.filter((t) => !t.exited).length;
+      expect(messages.filter((x) => x.startsWith('host pid')).length).toBeGreaterThanOrEqual(live);
+      expect(messages.filter((x) => /^pid \d+ at level 1 \(container box\) \(task [\d/]+ of the image\) is held by .* in container box: clone3 would fail with EEXIST$/.test(x)).length).toBeGreaterThanOrEqual(live);
+      expect(twin.agents.byPid.size, 'no process made').toBe(before);
+    });
+  });
+
   it('--into: nested in a running container, run on as straight through; the container it went into forks on in step with the mirror', { timeout: 90_000 }, async () => {
     await withMirror(async (twin, mirror, store) => {
       const box = twin.startContainer('box', 'box.wl', FORKER, mapIds);
       twin.run(10, inside(box));
       const src = source(workload('pidcache'), 12);
-      const c = await restoreReal(twin, mirror, src.image, { name: 'nest', into: 'box' });
       const boxInit = box.init.nspids[0]!;
+      const childrenOfBox = (): string => readFileSync(`/proc/${boxInit}/task/${boxInit}/children`, 'utf8').trim();
+
+      // undone midway (the helper made and not yet gone; then all made, the helper gone): box's init reaps what would be left its children
+      for (const [at, failing] of [
+        ['the clone of the init', /^op \d+ clone3 \d+ 536870912 /],
+        ['the check of the groups', /^op \d+ ids$/],
+      ] as const) {
+        const before = { children: childrenOfBox(), agents: twin.agents.byPid.size };
+        let injected = false;
+        const faulty = new Twin(mirror, twin.agents, {
+          command: (line) => {
+            if (injected || !failing.test(line)) return twin.helper.command(line);
+            injected = true;
+            return 'err injected';
+          },
+        });
+        faulty.followed([twin.agentOf(box.init)]);
+        const undone = await restoreReal(faulty, mirror, src.image, { name: 'nest', into: 'box' }).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(injected, at).toBe(true);
+        expect((undone as Error).message, at).toMatch(/injected/);
+        expect(mirror.containers.has('nest'), at).toBe(false);
+        expect(twin.agents.byPid.size, at).toBe(before.agents);
+        expect(childrenOfBox(), `${at}: box's init has the children it had`).toBe(before.children);
+      }
+
+      const c = await restoreReal(twin, mirror, src.image, { name: 'nest', into: 'box' });
       for (const t of src.image.tasks) {
         if (t.exited) continue;
         const mine = mirror.tasksOf(c).find((x) => x.nspids.slice(2).join('/') === t.numbers.join('/'))!;

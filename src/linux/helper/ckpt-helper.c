@@ -103,8 +103,9 @@
  * the controller a pidfd of it. Replies to a line's requests that change only the agent's own
  * memory (see own_only) are written together at the end of the line.
  *
- * `ckpt-helper probe` prints "ok" if this machine lets it make pid namespaces, else one
- * line saying what is missing, and exits 1.
+ * `ckpt-helper probe` prints "ok" if this machine lets it make a user and a pid namespace
+ * (root, or a user where unprivileged user namespaces are allowed), else one line saying what
+ * is missing, and exits 1.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -1757,24 +1758,50 @@ static int serve(const char *dir) {
   return 0;
 }
 
-/* probe: can this process make a pid namespace? One line either way. */
+/*
+ * probe: can this process make a container, a user and a pid namespace of its own whose root is
+ * its own uid (as `run` does)? Root can; another user only where the machine lets unprivileged
+ * users make user namespaces (kernel.unprivileged_userns_clone, user.max_user_namespaces, an
+ * LSM); root without capabilities cannot map uid 0 (that needs CAP_SETFCAP since Linux 5.12,
+ * kernel/user_namespace.c verify_root_map). One line either way.
+ */
 static int probe(void) {
-  if (geteuid() != 0) {
-    printf("not root (euid %d): making pid namespaces and naming pids needs root\n", (int)geteuid());
-    return 1;
-  }
+  int gate[2];
+  if (pipe(gate) < 0) { printf("cannot make a pipe: %s\n", errname(errno)); return 1; }
   struct clone_args_v2 args;
   memset(&args, 0, sizeof args);
-  args.flags = CLONE_NEWPID;
+  args.flags = CLONE_NEWUSER | CLONE_NEWPID;
   args.exit_signal = SIGCHLD;
   long r = syscall(NR_CLONE3, &args, sizeof args);
-  if (r == 0) _exit(0);
+  if (r == 0) {
+    /* wait until the parent has written the maps (or given up): its end closing says so */
+    char c;
+    close(gate[1]);
+    while (read(gate[0], &c, 1) < 0 && errno == EINTR) {}
+    _exit(0);
+  }
+  close(gate[0]);
   if (r < 0) {
-    printf("cannot make a pid namespace: clone3(CLONE_NEWPID) failed with %s\n", errname(errno));
+    close(gate[1]);
+    if (geteuid() != 0)
+      printf("not root (euid %d), and this machine does not let an unprivileged user make a user namespace: clone3(CLONE_NEWUSER|CLONE_NEWPID) failed with %s (see kernel.unprivileged_userns_clone and user.max_user_namespaces)\n", (int)geteuid(), errname(errno));
+    else
+      printf("cannot make a user and a pid namespace: clone3(CLONE_NEWUSER|CLONE_NEWPID) failed with %s\n", errname(errno));
     return 1;
   }
+  char path[64], map[64];
+  snprintf(path, sizeof path, "/proc/%ld/uid_map", r);
+  int len = snprintf(map, sizeof map, "0 %d 1\n", (int)geteuid());
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  int err = fd < 0 ? errno : write(fd, map, (size_t)len) == len ? 0 : errno;
+  if (fd >= 0) close(fd);
+  close(gate[1]);
   int status;
   waitpid((pid_t)r, &status, 0);
+  if (err) {
+    printf("cannot map uid %d as root of a user namespace of its own: writing its uid_map failed with %s%s\n", (int)geteuid(), errname(err), geteuid() == 0 && err == EPERM ? " (root without CAP_SETFCAP may not map uid 0)" : "");
+    return 1;
+  }
   printf("ok\n");
   return 0;
 }
