@@ -113,12 +113,12 @@ export class HelperSession {
     });
   }
 
-  /** remember notes the machine pid of a new agent, named in a reply as child=ID nspid=PID,... */
+  /** remember notes the machine pid of a new agent, named in a reply as child=ID nspid=PID,... start=START (the helper's read of its start time; /proc's again without it) */
   private remember(line: string): void {
-    const m = / child=\d+ nspid=(\d+)/.exec(line);
+    const m = / child=\d+ nspid=(\d+)[\d,]*(?: start=(\d+))?/.exec(line);
     if (!m) return;
     const pid = Number(m[1]);
-    const start = startTime(pid);
+    const start = m[2] ?? startTime(pid);
     if (start !== null) this.made.set(pid, start);
     note(pid, start);
   }

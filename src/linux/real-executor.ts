@@ -400,7 +400,26 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
     });
   };
 
-  /** verifyGroups asks every process, while all still run, which group and session its own namespace says it is in. */
+  // memory: the mappings made fresh go in the same batch, each task's right after its ids (the
+  // helper sends an agent's run of such requests as one line); those joining another process's
+  // shared mapping name it by its pid on the machine, known from the replies, so they go in a second
+  const mem = memory ? planMemory(image) : { mappings: [], pages: [] };
+  const mapping = (m: (typeof mem.mappings)[number]): Item => ({
+    line: `op ${m.task} ${mappingRequest(m, (t) => nspids.get(t)![0]!)}`,
+    check: (r) => {
+      const what = `mapping ${m.start.toString(16)}-${m.end.toString(16)} of ${name(m.task)}`;
+      if (r.kind === 'r' && r.errno === 'EEXIST') throw new RestoreError([{ code: 'CKPT_UNSUPPORTED', message: `${what} would overlap one the process already has (the helper's own, made since the check): not supported` }]);
+      answered(r, what);
+    },
+  });
+  const fresh = new Map<Actor, Item[]>();
+  for (const m of mem.mappings) if (m.joins === null) (fresh.get(m.task) ?? (fresh.set(m.task, []), fresh.get(m.task)!)).push(mapping(m));
+  const mapsOf = (a: Actor): void => {
+    items.push(...(fresh.get(a) ?? []));
+    fresh.delete(a);
+  };
+
+  /** verifyGroups asks every process, while all still run, which group and session its own namespace says it is in (and has it make its mappings). */
   const verifyGroups = (): void => {
     for (const [i, t] of tasks.entries()) {
       if (t.leader !== i) continue;
@@ -411,6 +430,7 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
           if (got !== own(id)) throw new RestoreError([{ code: 'CKPT_UNSUPPORTED', message: `task ${t.numbers.join('/')} ended up in ${what} ${got || '(outside)'} instead of ${own(id) || '(outside)'} as its own namespace numbers them: this layout is not supported yet` }]);
         }
       });
+      mapsOf(i);
     }
   };
 
@@ -490,19 +510,8 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
   }
 
   lastPidsWhereTheImageHasThem();
-
-  // memory: the mappings made fresh go in the same batch; those joining another process's shared
-  // mapping name it by its pid on the machine, known from the replies, so they go in a second
-  const mem = memory ? planMemory(image) : { mappings: [], pages: [] };
-  const mapping = (m: (typeof mem.mappings)[number]): Item => ({
-    line: `op ${m.task} ${mappingRequest(m, (t) => nspids.get(t)![0]!)}`,
-    check: (r) => {
-      const what = `mapping ${m.start.toString(16)}-${m.end.toString(16)} of ${name(m.task)}`;
-      if (r.kind === 'r' && r.errno === 'EEXIST') throw new RestoreError([{ code: 'CKPT_UNSUPPORTED', message: `${what} would overlap one the process already has (the helper's own, made since the check): not supported` }]);
-      answered(r, what);
-    },
-  });
-  items.push(...mem.mappings.filter((m) => m.joins === null).map(mapping));
+  // the fresh mappings of address spaces whose first live task is not a leader (a thread's)
+  for (const a of [...fresh.keys()]) mapsOf(a);
   await run(port, items);
   await run(port, mem.mappings.filter((m) => m.joins !== null).map(mapping));
   writePages(mem.pages, (t) => nspids.get(t)![0]!);

@@ -58,9 +58,9 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
   it('makes an init, a child and a thread, each answering on its own channel', async () => {
     const { h } = session();
     try {
-      expect(await h.command('init 0 0 0 0')).toMatch(/^r \d+ - child=0 nspid=\d+,1$/);
-      expect(await h.command('op 0 clone3 1 0 17 0')).toMatch(/^r 2 - child=1 nspid=\d+,2$/);
-      expect(await h.command(`op 1 clone3 2 ${0x10000 | 0x800 | 0x100} 0 0`)).toMatch(/^r 3 - child=2 nspid=\d+,3$/);
+      expect(await h.command('init 0 0 0 0')).toMatch(/^r \d+ - child=0 nspid=\d+,1 start=\d+$/);
+      expect(await h.command('op 0 clone3 1 0 17 0')).toMatch(/^r 2 - child=1 nspid=\d+,2 start=\d+$/);
+      expect(await h.command(`op 1 clone3 2 ${0x10000 | 0x800 | 0x100} 0 0`)).toMatch(/^r 3 - child=2 nspid=\d+,3 start=\d+$/);
       expect(await h.command('op 2 ids')).toBe('r 0 - pid=2 ppid=1 pgrp=0 sid=0 tid=3 uid=0');
       expect(await h.command('op 0 clone3 3 0 17 1 2')).toBe('r -1 EEXIST');
       expect(await h.command('op 1 exit 4')).toBe('dead');
@@ -98,8 +98,8 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
         'op 2 ids',
       ]);
       expect(replies.slice(1)).toEqual([
-        expect.stringMatching(/^r 5 - child=1 nspid=\d+,5$/),
-        expect.stringMatching(/^r 6 - child=2 nspid=\d+,6$/),
+        expect.stringMatching(/^r 5 - child=1 nspid=\d+,5 start=\d+$/),
+        expect.stringMatching(/^r 6 - child=2 nspid=\d+,6 start=\d+$/),
         'r 0 -',
         // made before their parent's setpgid: they stay in the group outside, which their namespace does not see
         'r 0 - pid=5 ppid=1 pgrp=0 sid=0 tid=5 uid=0',
@@ -176,7 +176,7 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
     const { h } = session();
     try {
       await h.command('init 0 0 0 0');
-      expect(await h.command(`op 0 clone3 1 ${0x20000000} 17 0`)).toMatch(/^r 2 - child=1 nspid=\d+,2,1$/);
+      expect(await h.command(`op 0 clone3 1 ${0x20000000} 17 0`)).toMatch(/^r 2 - child=1 nspid=\d+,2,1 start=\d+$/);
       await h.command('op 1 clone3 2 0 17 0');
       expect(await h.command('op 2 setpgid 0 0')).toBe('r 0 -');
       expect(await h.command('op 1 setpgid 0 2')).toBe('r 0 -');
@@ -192,16 +192,16 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
 
   it('keeps persistent agents waiting between helpers: detach, then attach from another', async () => {
     const { h, dir } = session();
-    expect(await h.command('init 0 0 0 1')).toMatch(/^r \d+ - child=0 nspid=\d+,1$/);
+    expect(await h.command('init 0 0 0 1')).toMatch(/^r \d+ - child=0 nspid=\d+,1 start=\d+$/);
     expect(await h.command('op 0 clone3 1 0 17 0')).toMatch(/^r 2 - child=1 /);
     await h.command('detach');
     await h.close();
     expect(h.leftovers()).toHaveLength(2);
     const later = HelperSession.start(dir);
     try {
-      expect(await later.command('attach 1')).toMatch(/^ok child=1 nspid=\d+,2$/);
+      expect(await later.command('attach 1')).toMatch(/^ok child=1 nspid=\d+,2 start=\d+$/);
       expect(await later.command('op 1 ids')).toBe('r 0 - pid=2 ppid=1 pgrp=0 sid=0 tid=2 uid=0');
-      expect(await later.command('attach 0')).toMatch(/^ok child=0 nspid=\d+,1$/);
+      expect(await later.command('attach 0')).toMatch(/^ok child=0 nspid=\d+,1 start=\d+$/);
       expect(await later.command('attach 7')).toBe('err no channel for that agent');
     } finally {
       await later.close();

@@ -25,6 +25,16 @@
  * busy file system makes slow): the creator hands the controller's end over
  * with its reply (SCM_RIGHTS). A socket ends with the controller, so
  * `detach` first moves each such agent to its FIFOs (request "persist ID").
+ * An agent on a socket makes a child process with CLONE_PIDFD and hands the
+ * pidfd over too: its fdinfo gives the controller the child's pids at once,
+ * so the controller follows the child without waiting for it to run; the
+ * child's hello ("hello", nothing more) is read ahead of its first reply.
+ *
+ * MEMORY. Every clone copies its creator's page tables, and every page either
+ * side writes afterwards is copied: so the helper's own child (an init) lets
+ * go of the helper's heap and stack, running on a stack of its own, an
+ * agent's child of its creator's stack frames above its first, and agents
+ * allocate nothing and build replies without zero-filling buffers.
  *
  * DIR is made mode 01733 (as /tmp, but not listable): an agent that dropped
  * to another uid still makes its children's channels there; FIFOs are 0600
@@ -51,7 +61,7 @@
  *                                   "skipped" after the failure. Requests to one agent that
  *                                   need no settling go to it as one line (REQ;REQ;...), and
  *                                   those changing only their agent's memory (ids, peek, map, ...)
- *                                   to many agents at once
+ *                                   to many agents at once, each agent's in one line
  *   state ID                        what /proc says of agent ID
  *   reset [ID|LO-HI...]             SIGKILL every agent (or those named), reap the inits among
  *                                   them, remove their FIFOs
@@ -66,8 +76,8 @@
  *   gone                            the agent had already died: the request was not sent
  *   s STATE ppid=ID|out|- nspid=A,B,...  STATE: alive, zombie, exiting, gone
  *   ok | err MESSAGE
- * A clone that succeeds adds child=ID nspid=A,B,... (the child's pid at every level, as
- * the helper's /proc shows them).
+ * A clone that succeeds adds child=ID nspid=A,B,... start=T (the child's pid at every level, as
+ * the helper's /proc shows them, and its start time, field 22 of /proc/PID/stat); so do attach's.
  *
  * AGENT REQUESTS (after "op ID"):
  *   clone3 NEWID FLAGS EXIT_SIGNAL N TID...   clone3 with set_tid[N] (innermost first)
@@ -85,7 +95,9 @@
  *   mapfile ADDR LEN PROT PATH                MAP_SHARED of PATH at ADDR exactly: another process's shared
  *                                             mapping through /proc/PID/map_files/START-END
  *   munmap ADDR LEN                           unmap the agent's own memory (a workload's munmap made real)
- * The first line an agent writes is "hello nspid=A,B,...".
+ * The first line an agent writes is "hello nspid=A,B,...", or "hello" when its creator handed
+ * the controller a pidfd of it. Replies to a line's requests that change only the agent's own
+ * memory (see own_only) are written together at the end of the line.
  *
  * `ckpt-helper probe` prints "ok" if this machine lets it make a user and a pid namespace
  * (root, or a user where unprivileged user namespaces are allowed), else one line saying what
@@ -188,8 +200,14 @@ static const char *errname(long e) {
   return "EUNKNOWN";
 }
 
-/* a reply being built; `fd`, when positive (an out starts with 0: none), goes with it (SCM_RIGHTS) and is closed */
-struct out { char buf[LINE]; int len; int fd; };
+/* a reply being built; `fd` and then `fd2`, when positive (an out starts with 0: none), go with it (SCM_RIGHTS) and are closed */
+struct out { char buf[LINE]; int len; int fd; int fd2; };
+
+/*
+ * OUT_EMPTY starts a reply without zero-filling its 4 KB buffer: every page an agent writes
+ * after a clone is copied (copy on write), on both sides, so an agent writes only what it needs.
+ */
+#define OUT_EMPTY(o) ((o).len = 0, (o).fd = 0, (o).fd2 = 0)
 
 static void put_str(struct out *o, const char *s) {
   while (*s && o->len < LINE - 2) o->buf[o->len++] = *s++;
@@ -231,19 +249,20 @@ static int send_out(int fd, struct out *o) {
   o->buf[o->len++] = '\n';
   if (o->fd <= 0) return write_all(fd, o->buf, o->len);
   /* the line and the descriptor in one message: the controller's read of this line brings the descriptor */
+  int fds[2] = {o->fd, o->fd2}, nfds = o->fd2 > 0 ? 2 : 1;
   struct iovec iov = {.iov_base = o->buf, .iov_len = (size_t)o->len};
-  union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } c;
+  union { char buf[CMSG_SPACE(2 * sizeof(int))]; struct cmsghdr align; } c;
   memset(&c, 0, sizeof c);
-  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf, .msg_controllen = sizeof c.buf};
+  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf, .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds)};
   struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
   cm->cmsg_level = SOL_SOCKET;
   cm->cmsg_type = SCM_RIGHTS;
-  cm->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(cm), &o->fd, sizeof(int));
+  cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+  memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfds);
   long w;
   do w = SYS3(SYS_sendmsg, fd, &mh, MSG_NOSIGNAL); while (w == -EINTR);
-  SYS1(SYS_close, o->fd);
-  o->fd = 0;
+  for (int i = 0; i < nfds; i++) SYS1(SYS_close, fds[i]);
+  o->fd = o->fd2 = 0;
   if (w < 0) return -1;
   return w < o->len ? write_all(fd, o->buf + w, o->len - w) : 0;
 }
@@ -346,19 +365,38 @@ static void put_nspid(struct out *o, const char *status) {
 struct start {
   int req, rep;    /* the new agent's channel: two FIFOs, or one socket (req == rep) */
   int own_files;   /* 1: not CLONE_FILES, so close every other descriptor */
+  int stdio;       /* 1: made by the helper, whose stdio it must not keep; an agent's child has its creator's /dev/null */
   int pdeath;      /* die with the helper */
+  int quiet_hello; /* 1: its creator hands the controller a pidfd, which says its pids: the hello line says no more */
+  /* the helper's heap and stack as the helper's own child inherits them, which it lets go of (agent_start) */
+  unsigned long drop[2][2];
+  /* the top of the stack the new agent starts on; in a copy of its creator's (not CLONE_VM), the frames above its first are its creator's, dead in it */
+  unsigned long stack_top;
+  int drop_frames;
 };
 
-static void agent_loop(int req, int rep, int on_socket);
+static void agent_loop(int req, int rep, int on_socket, unsigned long stack_top);
 
 static int agent_start(void *arg) {
   struct start s = *(struct start *)arg;
   int on_socket = s.req == s.rep;
+  /*
+   * the helper's own child, on a stack of its own: the helper's heap (the controller's) and stack
+   * (frames it never returns to) are of no use to an agent, which never allocates; dropped, so
+   * that every process it and its descendants clone has less to copy
+   */
+  for (int i = 0; i < 2; i++)
+    if (s.drop[i][1] > s.drop[i][0]) SYS3(SYS_madvise, s.drop[i][0], s.drop[i][1] - s.drop[i][0], MADV_DONTNEED);
+  /* the same for an agent's child: its creator's frames above this one (its return address, just above the frame, stays) */
+  unsigned long dead = ((unsigned long)__builtin_frame_address(0) + 16 + 4095) & ~4095UL;
+  if (s.drop_frames && s.stack_top > dead) SYS3(SYS_madvise, dead, s.stack_top - dead, MADV_DONTNEED);
   if (s.pdeath) SYS2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
   if (s.own_files) {
     if (s.req != 4) { SYS3(SYS_dup3, s.req, 4, 0); s.req = 4; }
     if (s.rep != 5) { SYS3(SYS_dup3, s.rep, 5, 0); s.rep = 5; }
     SYS3(NR_CLOSE_RANGE, 6, ~0U, 0);
+  }
+  if (s.stdio) {
     /* nor the helper's stdio: a detached helper's caller must see its output end */
     long null = SYS4(SYS_openat, AT_FDCWD, "/dev/null", O_RDWR, 0);
     if (null >= 0) {
@@ -367,18 +405,23 @@ static int agent_start(void *arg) {
     }
   }
   char status[LINE];
-  struct out o = {.len = 0};
-  put_str(&o, "hello nspid=");
-  if (read_file_raw("/proc/thread-self/status", status, sizeof status) > 0) put_nspid(&o, status);
+  struct out o;
+  OUT_EMPTY(o);
+  put_str(&o, "hello");
+  if (!s.quiet_hello) {
+    put_str(&o, " nspid=");
+    if (read_file_raw("/proc/thread-self/status", status, sizeof status) > 0) put_nspid(&o, status);
+  }
   if (send_out(s.rep, &o) < 0) return 1;
-  agent_loop(s.req, s.rep, on_socket);
+  agent_loop(s.req, s.rep, on_socket, s.stack_top);
   return 0;
 }
 
 /* channel_open makes DIR/ID.req and DIR/ID.rep and opens both ends for the agent. */
 static int channel_open(long long id, int *req, int *rep) {
   char name[64];
-  struct out o = {.len = 0};
+  struct out o;
+  OUT_EMPTY(o);
   put_num(&o, id);
   put_str(&o, ".req");
   o.buf[o.len] = 0;
@@ -399,13 +442,27 @@ static int channel_open(long long id, int *req, int *rep) {
 
 /* channel_remove unlinks DIR/ID.req and DIR/ID.rep. */
 static void channel_remove(long long id) {
-  struct out o = {.len = 0};
+  struct out o;
+  OUT_EMPTY(o);
   put_num(&o, id);
   put_str(&o, ".req");
   o.buf[o.len] = 0;
   SYS3(SYS_unlinkat, DIRFD, o.buf, 0);
   o.buf[o.len - 3] = 'r', o.buf[o.len - 2] = 'e', o.buf[o.len - 1] = 'p';
   SYS3(SYS_unlinkat, DIRFD, o.buf, 0);
+}
+
+/* helper_memory finds the helper's [heap] and [stack] in /proc/self/maps (zeros where it finds none) */
+static void helper_memory(unsigned long drop[2][2]) {
+  memset(drop, 0, sizeof(unsigned long) * 4);
+  FILE *f = fopen("/proc/self/maps", "re");
+  char line[512];
+  while (f && fgets(line, sizeof line, f)) {
+    unsigned long lo, hi;
+    int which = strstr(line, " [heap]") ? 0 : strstr(line, " [stack]") ? 1 : -1;
+    if (which >= 0 && sscanf(line, "%lx-%lx", &lo, &hi) == 2) drop[which][0] = lo, drop[which][1] = hi;
+  }
+  if (f) fclose(f);
 }
 
 /* CHANNEL_FAILED: spawn_agent could not make the new agent's channel (not a result of clone3) */
@@ -415,9 +472,13 @@ static void channel_remove(long long id) {
  * spawn_agent is clone3 whose child becomes agent NEWID; returns clone3's
  * raw result, or CHANNEL_FAILED - errno. With `ctl` the channel is a socket
  * pair, nothing in the directory (no mknod, which a busy file system makes
- * slow): *ctl gets the controller's end, to hand over; else two FIFOs.
+ * slow): *ctl gets the controller's end, to hand over; else two FIFOs. With
+ * `pidfd` (an agent's child, not a thread) the clone makes a pidfd of the
+ * child too (CLONE_PIDFD), also to hand over: from it the controller knows
+ * the child's pids at once, without waiting for the child to say them.
+ * `from_helper`: the helper's own child, which must not keep its stdio.
  */
-static long spawn_agent(long long newid, uint64_t flags, uint64_t exit_signal, const int *tids, int ntid, int pdeath, int *ctl) {
+static long spawn_agent(long long newid, uint64_t flags, uint64_t exit_signal, const int *tids, int ntid, int pdeath, int from_helper, unsigned long stack_top, int *ctl, int *pidfd) {
   int req, rep;
   if (ctl) {
     int sv[2];
@@ -435,10 +496,25 @@ static long spawn_agent(long long newid, uint64_t flags, uint64_t exit_signal, c
   args.exit_signal = exit_signal;
   args.set_tid = ntid ? (uint64_t)(uintptr_t)tids : 0;
   args.set_tid_size = (uint64_t)ntid;
-  struct start local = {.req = req, .rep = rep, .own_files = !(flags & CLONE_FILES), .pdeath = pdeath};
+  if (pidfd && (flags & CLONE_THREAD)) pidfd = NULL; /* a thread's pidfd needs 6.9 (PIDFD_THREAD): the thread says its pids itself */
+  if (pidfd) {
+    *pidfd = -1;
+    args.flags |= CLONE_PIDFD;
+    args.pidfd = (uint64_t)(uintptr_t)pidfd;
+  }
+  struct start local = {.req = req, .rep = rep, .own_files = !(flags & CLONE_FILES), .stdio = from_helper && !(flags & CLONE_FILES), .pdeath = pdeath, .quiet_hello = pidfd != NULL};
   struct start *s = &local;
   void *stack = NULL;
-  if (flags & CLONE_VM) {
+  if (from_helper && !(flags & CLONE_VM)) {
+    /* its own copy of a fresh stack, so that it can let go of the helper's (agent_start) */
+    helper_memory(local.drop);
+    stack = (void *)SYS6(SYS_mmap, 0, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if ((long)stack < 0 && (long)stack > -4096) stack = NULL, memset(local.drop, 0, sizeof local.drop);
+    else args.stack = (uint64_t)(uintptr_t)stack, args.stack_size = STACK_SIZE, local.stack_top = (unsigned long)stack + STACK_SIZE;
+  } else if (!(flags & CLONE_VM)) {
+    local.stack_top = stack_top;
+    local.drop_frames = stack_top != 0;
+  } else if (flags & CLONE_VM) {
     /* a shared address space: the child needs its own stack, and its start data must outlive this frame */
     stack = (void *)SYS6(SYS_mmap, 0, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if ((long)stack < 0 && (long)stack > -4096) {
@@ -448,13 +524,16 @@ static long spawn_agent(long long newid, uint64_t flags, uint64_t exit_signal, c
       else channel_remove(newid);
       return (long)stack;
     }
+    local.stack_top = (unsigned long)stack + STACK_SIZE;
     s = (struct start *)stack;
     *s = local;
     args.stack = (uint64_t)(uintptr_t)stack;
     args.stack_size = STACK_SIZE;
   }
   long ret = clone3_run(&args, agent_start, s);
-  if (ret < 0 && stack) SYS2(SYS_munmap, stack, STACK_SIZE);
+  /* a stack in a shared address space is the child's; one in a copy of it, the child has its copy of */
+  if (stack && (ret < 0 || !(flags & CLONE_VM))) SYS2(SYS_munmap, stack, STACK_SIZE);
+  if (ret < 0 && pidfd) *pidfd = -1;
   if (ret < 0 && ctl) SYS1(SYS_close, *ctl);
   else if (ret < 0) channel_remove(newid);
   if (ret < 0 || !(flags & CLONE_FILES)) {
@@ -482,7 +561,7 @@ static long map_at(long long addr, long long len, long r) {
 }
 
 /* agent_request carries out one request; returns 0 to reply with `o`, 1 when the agent must stop. */
-static void agent_request(char **t, int n, struct out *o, int on_socket) {
+static void agent_request(char **t, int n, struct out *o, int on_socket, unsigned long stack_top) {
   long long a[MAX_TOKENS];
   for (int i = 1; i < n; i++) a[i] = 0, parse_ll(t[i], &a[i]);
   const char *op = t[0];
@@ -493,8 +572,8 @@ static void agent_request(char **t, int n, struct out *o, int on_socket) {
     if (ntid < 0 || ntid > 40 || n < 5 + ntid) { put_result(o, -EINVAL); return; }
     for (int i = 0; i < ntid; i++) tids[i] = (int)a[5 + i];
     /* an agent on a socket hands the new agent's socket to the controller with its reply; one on FIFOs (attached) makes FIFOs */
-    int ctl = -1;
-    r = spawn_agent(a[1], (uint64_t)a[2], (uint64_t)a[3], tids, ntid, 0, on_socket ? &ctl : NULL);
+    int ctl = -1, pidfd = -1;
+    r = spawn_agent(a[1], (uint64_t)a[2], (uint64_t)a[3], tids, ntid, 0, 0, stack_top, on_socket ? &ctl : NULL, on_socket ? &pidfd : NULL);
     if (r <= CHANNEL_FAILED) {
       put_str(o, "err cannot make the channel of a new agent: ");
       put_str(o, errname(CHANNEL_FAILED - r));
@@ -502,8 +581,9 @@ static void agent_request(char **t, int n, struct out *o, int on_socket) {
     }
     put_result(o, r);
     if (r > 0 && on_socket) {
-      put_str(o, " chan=fd");
+      put_str(o, pidfd >= 0 ? " chan=fd2" : " chan=fd");
       o->fd = ctl;
+      if (pidfd >= 0) o->fd2 = pidfd;
     }
   } else if (!strcmp(op, "exit") && n >= 2) {
     SYS1(SYS_exit, a[1]);
@@ -615,6 +695,16 @@ static void agent_request(char **t, int n, struct out *o, int on_socket) {
   }
 }
 
+/* own_only: requests that change nothing but the agent's own memory, so that several agents may carry them out at once */
+static int own_only(const char *req) {
+  static const char *const names[] = {"ids", "hello", "read", "peek", "noop", "map", "mmap", "munmap", "poke"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    size_t l = strlen(names[i]);
+    if (!strncmp(req, names[i], l) && (req[l] == ' ' || !req[l])) return 1;
+  }
+  return 0;
+}
+
 /*
  * agent_loop serves the agent's channel. A line may hold several requests
  * separated by ';' (a run the controller sends at once): they are carried
@@ -622,9 +712,13 @@ static void agent_request(char **t, int n, struct out *o, int on_socket) {
  * soon as it is done (the controller takes in a new agent while this one
  * makes the next), and "skipped" for the rest.
  */
-static void agent_loop(int req, int rep, int on_socket) {
+static void agent_loop(int req, int rep, int on_socket, unsigned long stack_top) {
   char line[LINE];
-  struct linebuf lb = {.have = 0};
+  struct linebuf lb;
+  lb.have = 0, lb.nfds = 0;
+  /* the replies to requests that change only this agent's memory, written together at the end of their line */
+  struct out held;
+  OUT_EMPTY(held);
   for (;;) {
     long n = read_line(req, &lb, line, sizeof line);
     if (n < 0) SYS1(SYS_exit, 0);
@@ -632,7 +726,8 @@ static void agent_loop(int req, int rep, int on_socket) {
     long long id;
     if (!strncmp(line, "persist ", 8) && !parse_ll(line + 8, &id)) {
       /* from a socket to FIFOs DIR/ID.req|rep, which outlive the controller (detach) */
-      struct out o = {.len = 0};
+      struct out o;
+      OUT_EMPTY(o);
       int fr, fw;
       int r = on_socket ? channel_open(id, &fr, &fw) : 0;
       put_result(&o, r);
@@ -647,15 +742,33 @@ static void agent_loop(int req, int rep, int on_socket) {
     for (char *p = line, *next; p; p = next) {
       next = strchr(p, ';');
       if (next) *next++ = 0;
+      int hold = failed || own_only(p);
+      /* anything else may end this agent or change others: what is held goes first */
+      if (!hold && held.len > 0) {
+        if (write_all(rep, held.buf, held.len) < 0) SYS1(SYS_exit, 0);
+        held.len = 0;
+      }
       char *t[MAX_TOKENS];
       int nt = split(p, t);
-      struct out o = {.len = 0};
+      struct out o;
+      OUT_EMPTY(o);
       if (failed) put_str(&o, "skipped");
       else if (nt == 0) put_str(&o, "err empty request");
-      else agent_request(t, nt, &o, on_socket);
+      else agent_request(t, nt, &o, on_socket, stack_top);
+      o.buf[o.len] = 0;
       if (!strncmp(o.buf, "r -1", 4) || !strncmp(o.buf, "err", 3)) failed = 1;
+      if (hold && o.fd <= 0 && held.len + o.len + 1 < LINE) {
+        memcpy(held.buf + held.len, o.buf, (size_t)o.len);
+        held.len += o.len;
+        held.buf[held.len++] = '\n';
+        continue;
+      }
+      if (held.len > 0 && write_all(rep, held.buf, held.len) < 0) SYS1(SYS_exit, 0);
+      held.len = 0;
       if (send_out(rep, &o) < 0) SYS1(SYS_exit, 0);
     }
+    if (held.len > 0 && write_all(rep, held.buf, held.len) < 0) SYS1(SYS_exit, 0);
+    held.len = 0;
   }
 }
 
@@ -673,6 +786,7 @@ struct agent {
   struct linebuf *in;          /* what the controller has read of its replies, not yet taken */
   int sock;                    /* its channel is a socket (req and rep: two descriptors of it), not FIFOs */
   int stuck;                   /* seen in its exit and not done (an init waiting for its namespace to empty) */
+  int hello_pending;           /* its hello line is still to come, ahead of its first reply (adopt_pidfd) */
 };
 
 static struct agent agents[MAX_AGENTS];
@@ -913,8 +1027,27 @@ static int open_channel_ends(long long id, struct agent *ag) {
   return 0;
 }
 
-/* reply_line reads one line from an agent's reply FIFO, giving up when the agent dies, is stuck exiting, or after `ms`. */
+static int any_line(struct agent *ag, char *buf, long cap, int ms, int *why);
+
+/*
+ * reply_line reads one reply line from an agent's channel, giving up when the agent dies, is
+ * stuck exiting, or after `ms`; a hello still to come (adopt_pidfd) is read first and checked.
+ */
 static int reply_line(struct agent *ag, char *buf, long cap, int ms, int *why) {
+  for (;;) {
+    int r = any_line(ag, buf, cap, ms, why);
+    if (r < 0 || !ag->hello_pending) return r;
+    ag->hello_pending = 0;
+    if (strcmp(buf, "hello") != 0) {
+      /* not the agent the pidfd named, or not started as one: say so as the reply */
+      snprintf(buf, (size_t)cap, "err the new agent did not start (it said nothing)");
+      return 0;
+    }
+  }
+}
+
+/* any_line reads the next line an agent writes (its hello or a reply) */
+static int any_line(struct agent *ag, char *buf, long cap, int ms, int *why) {
   long since = 0, t0 = now_ms();
   *why = 0;
   if (next_line(ag, buf, cap)) return 0;
@@ -949,6 +1082,33 @@ static int reply_line(struct agent *ag, char *buf, long cap, int ms, int *why) {
 }
 
 static int record(struct agent *ag, const char *hello, struct out *o, long long id, int is_init);
+
+/*
+ * adopt_pidfd makes the controller's record of a new agent an agent made with CLONE_PIDFD, without
+ * waiting for it to run: the pidfd's fdinfo says its pids as the helper's /proc numbers them
+ * (NSpid), and its hello line is read ahead of its first reply (reply_line). `sock` is its channel.
+ */
+static int adopt_pidfd(long long id, struct out *o, int sock, int pidfd) {
+  struct agent *ag = &agents[id];
+  memset(ag, 0, sizeof *ag);
+  ag->pidfd = -1;
+  ag->sock = 1;
+  ag->req = sock;
+  ag->rep = fcntl(sock, F_DUPFD_CLOEXEC, 0);
+  char path[64], info[1024];
+  snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
+  long n = read_file_raw(path, info, sizeof info);
+  close(pidfd);
+  if (ag->rep < 0 || !(ag->in = calloc(1, sizeof *ag->in)) || n <= 0) return -1;
+  struct out line;
+  OUT_EMPTY(line);
+  put_str(&line, "nspid=");
+  put_nspid(&line, info);
+  line.buf[line.len] = 0;
+  if (line.len == 6) return -1; /* no NSpid: the child is already gone */
+  ag->hello_pending = 1;
+  return record(ag, line.buf, o, id, 0);
+}
 
 /* adopt makes the controller's record of a new agent from its hello line; `sock` is its channel, or -1 for its FIFOs */
 static int adopt(long long id, struct out *o, int is_init, int sock) {
@@ -991,7 +1151,12 @@ static int record(struct agent *ag, const char *hello, struct out *o, long long 
   put_str(o, " child=");
   put_num(o, id);
   put_str(o, " ");
-  put_str(o, ns);
+  /* its nspid= (up to the end of the list) and its start time: Node need not read /proc again */
+  const char *end = ns + 6;
+  while ((*end >= '0' && *end <= '9') || *end == ',') end++;
+  while (ns < end && o->len < LINE - 2) o->buf[o->len++] = *ns++;
+  put_str(o, " start=");
+  put_num(o, (long long)ag->start);
   return 0;
 }
 
@@ -1150,14 +1315,17 @@ static int take_reply(struct agent *ag, const char *request, struct out *o) {
     put_str(o, why == 1 ? "dead" : why == 2 ? "stuck" : "timeout");
     return 0;
   }
-  /* a new agent's socket came with this reply: take it (the token is the helper's own business) */
-  int sock = -1;
+  /* a new agent's socket (and with fd2 its pidfd) came with this reply: take them (the token is the helper's own business) */
+  int sock = -1, pidfd = -1;
   char *chan = strstr(line, " chan=fd");
   if (chan) {
-    memmove(chan, chan + 8, strlen(chan + 8) + 1);
-    if (ag->in->nfds > 0) {
+    int two = chan[8] == '2';
+    memmove(chan, chan + 8 + two, strlen(chan + 8 + two) + 1);
+    if (ag->in->nfds >= 1 + two) {
       sock = ag->in->fds[0];
-      memmove(ag->in->fds, ag->in->fds + 1, sizeof(int) * (size_t)--ag->in->nfds);
+      if (two) pidfd = ag->in->fds[1];
+      ag->in->nfds -= 1 + two;
+      memmove(ag->in->fds, ag->in->fds + 1 + two, sizeof(int) * (size_t)ag->in->nfds);
     }
   }
   put_str(o, line);
@@ -1170,8 +1338,10 @@ static int take_reply(struct agent *ag, const char *request, struct out *o) {
     parse_ll(t[1], &newid);
     long long flags = 0;
     if (n >= 3) parse_ll(t[2], &flags);
-    if (newid < 0 || newid >= MAX_AGENTS || (chan && sock < 0) || adopt(newid, o, 0, chan ? sock : -1) < 0) {
-      if (sock >= 0 && (newid < 0 || newid >= MAX_AGENTS)) close(sock);
+    int bad = newid < 0 || newid >= MAX_AGENTS || (chan && sock < 0);
+    if (bad || (pidfd >= 0 ? adopt_pidfd(newid, o, sock, pidfd) : adopt(newid, o, 0, chan ? sock : -1)) < 0) {
+      if (bad && sock >= 0) close(sock);
+      if (bad && pidfd >= 0) close(pidfd);
       put_str(o, " child=lost");
     }
     else agents[newid].is_thread = (flags & CLONE_THREAD) != 0;
@@ -1194,16 +1364,6 @@ static void cmd_op(long long id, char *rest, struct out *o) {
   if (write_all(ag->req, req, (long)strlen(req)) < 0) { put_str(o, "gone"); return; }
   if (!take_reply(ag, rest, o) && scope == SETTLE_NONE) scope = SETTLE_ALL;
   if (scope != SETTLE_NONE && settle_some(scope == SETTLE_SELF ? ag : NULL, scope == SETTLE_STUCK) < 0) put_str(o, " unsettled");
-}
-
-/* own_only: requests that change nothing but the agent's own memory, so that several agents may carry them out at once */
-static int own_only(const char *req) {
-  static const char *const names[] = {"ids", "hello", "read", "peek", "noop", "map", "mmap", "munmap", "poke"};
-  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-    size_t l = strlen(names[i]);
-    if (!strncmp(req, names[i], l) && (req[l] == ' ' || !req[l])) return 1;
-  }
-  return 0;
 }
 
 /* runnable: a request that needs no settling after it (not an exit, a signal or a reap), so that an agent may be sent several at once */
@@ -1233,7 +1393,7 @@ static void cmd_init(char **t, int n, struct out *o) {
     return;
   }
   int sock = -1;
-  long r = spawn_agent(id, (uint64_t)flags | CLONE_NEWPID, SIGCHLD, tids, ntid, !persist, &sock);
+  long r = spawn_agent(id, (uint64_t)flags | CLONE_NEWPID, SIGCHLD, tids, ntid, !persist, 1, 0, &sock, NULL);
   if (r <= CHANNEL_FAILED) {
     put_str(o, "err cannot make the channel of a new agent: ");
     put_str(o, errname(CHANNEL_FAILED - r));
@@ -1383,7 +1543,8 @@ static void cmd_batch(long long count) {
   }
   int failed = !lines || got < count;
   for (long long k = 0; k < count;) {
-    struct out o = {.len = 0};
+    struct out o;
+  OUT_EMPTY(o);
     long long id, id2;
     char *req, *req2;
     if (failed || k >= got) {
@@ -1415,7 +1576,8 @@ static void cmd_batch(long long count) {
       /* every reply the agent sends is read (after a failure it answers "skipped" itself), so its channel stays in step */
       int answering = write_all(ag->req, run, rl) == 0;
       for (long long i = k; i < j; i++) {
-        struct out r = {.len = 0};
+        struct out r;
+        OUT_EMPTY(r);
         op_target(lines[i], &id2, &req2);
         if (!answering) put_str(&r, failed ? "skipped" : "gone");
         else if (!take_reply(ag, req2, &r)) {
@@ -1433,15 +1595,24 @@ static void cmd_batch(long long count) {
     static unsigned char in_wave[MAX_AGENTS];
     j = k;
     while (j < got && j - k < MAX_WAVE && op_target(lines[j], &id2, &req2) && own_only(req2) && agent_of(id2) && agents[id2].alive && in_wave[id2] < MAX_PER_AGENT) {
+      /* the same agent's next requests of the wave go in the same line: it wakes once and answers them together */
       char one[LINE];
-      int l = snprintf(one, sizeof one, "%s\n", req2);
-      if (write_all(agents[id2].req, one, l) < 0) break;
-      in_wave[id2]++;
-      j++;
+      int l = snprintf(one, sizeof one, "%s", req2);
+      long long first = j++, id3;
+      char *req3;
+      while (j < got && j - k < MAX_WAVE && in_wave[id2] + (j - first) < MAX_PER_AGENT && op_target(lines[j], &id3, &req3) && id3 == id2 && own_only(req3) && l + (long)strlen(req3) + 2 < LINE)
+        l += snprintf(one + l, sizeof one - (size_t)l, ";%s", req3), j++;
+      one[l++] = '\n';
+      if (write_all(agents[id2].req, one, l) < 0) {
+        j = first;
+        break;
+      }
+      in_wave[id2] = (unsigned char)(in_wave[id2] + (j - first));
     }
     if (j - k >= 1) {
       for (long long i = k; i < j; i++) {
-        struct out r = {.len = 0};
+        struct out r;
+        OUT_EMPTY(r);
         op_target(lines[i], &id2, &req2);
         in_wave[id2] = 0;
         if (!take_reply(&agents[id2], req2, &r) && settle(NULL) < 0) put_str(&r, " unsettled");
@@ -1475,7 +1646,8 @@ static int serve(const char *dir) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   while (fgets(line, sizeof line, stdin)) {
     line[strcspn(line, "\n")] = 0;
-    struct out o = {.len = 0};
+    struct out o;
+  OUT_EMPTY(o);
     int done = dispatch(line, &o, 0);
     if (done == DONE_QUIT) break;
     if (done == DONE_DETACH) return 0;
@@ -1483,7 +1655,8 @@ static int serve(const char *dir) {
     o.buf[o.len] = 0;
     printf("%s\n", o.buf);
   }
-  struct out o = {.len = 0};
+  struct out o;
+  OUT_EMPTY(o);
   cmd_reset(&o, NULL);
   return 0;
 }
