@@ -85,8 +85,6 @@ describe.skipIf(why !== null)(`--host linux without root${why ? ` (skipped: ${wh
   });
 
   it(`uid ${NOBODY} runs, dumps and restores a real container in a user namespace of its own, as a model host runs it`, { timeout: 120_000 }, async () => {
-    const shown = await asNobody('host show linux');
-    expect(shown.out).toMatch(/real containers can run here/);
     const model = mkdtempSync(join(tmpdir(), 'ckpt-unprivileged-model-'));
     try {
       const onModel = async (...argv: string[]) => expect((await ckptIn(model, argv)).code).toBe(0);
