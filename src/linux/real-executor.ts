@@ -14,12 +14,12 @@
  * own addresses and the pages they hold (restore-memory.ts). Registers and
  * program state stay the interpreter's, restored elsewhere.
  */
-import { CLONE_NEWPID, CLONE_NEWUSER, CLONE_PARENT, CLONE_THREAD } from '../abi/clone-flags.js';
+import { CLONE_NEWPID, CLONE_NEWUSER, CLONE_PARENT, CLONE_THREAD, CLONE_VM } from '../abi/clone-flags.js';
 import { SIGCHLD } from '../abi/signals.js';
 import type { ContainerImage } from '../image/container-image.js';
 import { RestoreError, type Problem } from '../image/restore-error.js';
 import { RESTORER, type Actor, type CloneStep, type RestorePlan } from '../image/restore-plan.js';
-import { mappingRequest, memoryProblems, planMemory, readMaps, writePages } from './restore-memory.js';
+import { mappingRequest, memoryProblems, planMemory, readMaps, writePages, type MappingStep } from './restore-memory.js';
 
 /** HelperPort is how the executor talks to the helper (a HelperSession of helper.ts): one command line in, one reply line out. */
 export interface HelperPort {
@@ -234,6 +234,14 @@ async function run(port: HelperPort, items: readonly Item[]): Promise<void> {
   });
 }
 
+/** Held: one of the image's mappings as a process has it. */
+interface Held {
+  start: number;
+  end: number;
+  prot: number;
+  shared: boolean;
+}
+
 /** Item: one command of a batch, and the check its reply must pass (it throws, naming what failed). */
 interface Item {
   line: string;
@@ -280,6 +288,9 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
   const childrenIn = new Map<Actor, number | 'own'>();
   /** the first process made in each image namespace: setns names a namespace by one of its processes */
   const firstIn = new Map<number, Actor>();
+  /** the image's mappings each actor's process has: made for it, or inherited from its creator */
+  const held = new Map<Actor, Held[]>();
+  const heldBy = (a: Actor): Held[] => held.get(a) ?? (held.set(a, []), held.get(a)!);
   const items: Item[] = [];
   const name = (a: Actor): string => (a >= 0 && a < tasks.length ? `task ${tasks[a]!.numbers.join('/')}` : `helper ${a}`);
   const insideOf = (a: Actor): number[] => inside.get(a) ?? fail(`${name(a)} was needed before it was made`);
@@ -325,6 +336,8 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
       line = `op ${s.creator} clone3 ${s.actor} ${s.flags} ${s.exitSignal} ${s.pids.length} ${s.pids.join(' ')}`;
     }
     inside.set(s.actor, want);
+    // a clone copies its creator's mappings (CLONE_VM: shares them); the helper's child has none of the image's
+    held.set(s.actor, s.creator === RESTORER ? [] : s.flags & CLONE_VM ? heldBy(s.creator) : [...heldBy(s.creator)]);
     items.push({
       line,
       check: (reply) => {
@@ -338,6 +351,8 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
       },
     });
     if (s.task !== null && !firstIn.has(tasks[s.task]!.ns)) firstIn.set(tasks[s.task]!.ns, s.actor);
+    // a process that makes others has its memory made before them, so that they inherit it as fork gives it
+    if (s.task !== null && creators.has(s.actor)) memoryOf(s.task);
   };
 
   const exitAndReap = (a: Actor, code: number, reaper: Actor | null): void => {
@@ -400,9 +415,10 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
     });
   };
 
-  // memory: the mappings made fresh go in the same batch, each task's right after its ids (the
-  // helper sends an agent's run of such requests as one line); those joining another process's
-  // shared mapping name it by its pid on the machine, known from the replies, so they go in a second
+  // memory: the mappings made fresh go in the same batch, a process's before the processes it makes
+  // (which inherit what they share with it, as fork gives it), else right after its ids (the helper
+  // sends an agent's run of such requests as one line); those joining another process's shared
+  // mapping name it by its pid on the machine, known from the replies, so they go in a second
   const mem = memory ? planMemory(image) : { mappings: [], pages: [] };
   const mapping = (m: (typeof mem.mappings)[number]): Item => ({
     line: `op ${m.task} ${mappingRequest(m, (t) => nspids.get(t)![0]!)}`,
@@ -412,25 +428,49 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
       answered(r, what);
     },
   });
-  const fresh = new Map<Actor, Item[]>();
-  for (const m of mem.mappings) if (m.joins === null) (fresh.get(m.task) ?? (fresh.set(m.task, []), fresh.get(m.task)!)).push(mapping(m));
-  const mapsOf = (a: Actor): void => {
-    items.push(...(fresh.get(a) ?? []));
-    fresh.delete(a);
+  /** each live address space's mappings, by the task that maps them (planMemory's mapper) */
+  const wanted = new Map<Actor, MappingStep[]>();
+  for (const m of mem.mappings) (wanted.get(m.task) ?? (wanted.set(m.task, []), wanted.get(m.task)!)).push(m);
+  const memoryOf = (task: Actor): void => {
+    const want = wanted.get(task);
+    if (!want) return;
+    wanted.delete(task);
+    const has = heldBy(task);
+    const drop = (x: Held): void => {
+      has.splice(has.indexOf(x), 1);
+      call(task, `munmap ${x.start} ${x.end - x.start}`, `unmapping ${x.start.toString(16)}-${x.end.toString(16)}, which ${name(task)} inherited and its image does not have there`);
+    };
+    for (const m of want) {
+      if (m.joins === null && !m.shared && has.some((x) => x.start === m.start && x.end === m.end && x.prot === m.prot && !x.shared)) continue; // inherited
+      for (const x of has.filter((x) => x.start < m.end && m.start < x.end)) drop(x);
+      if (m.joins === null) items.push(mapping(m));
+      has.push({ start: m.start, end: m.end, prot: m.prot, shared: m.shared });
+    }
+    for (const x of has.filter((x) => !want.some((m) => m.start === x.start && m.end === x.end))) drop(x);
   };
+  const creators = new Set<Actor>();
+  for (const s of [...plan.create, ...plan.groups, ...plan.exits]) if (s.do === 'clone' && s.creator !== RESTORER) creators.add(s.creator);
 
-  /** verifyGroups asks every process, while all still run, which group and session its own namespace says it is in (and has it make its mappings). */
+  /**
+   * verifyGroups reads, for every process while all still run, which group and session its own
+   * namespace says it is in (the helper reads /proc, the process need not run), and has the
+   * processes that made none make their mappings.
+   */
   const verifyGroups = (): void => {
     for (const [i, t] of tasks.entries()) {
       if (t.leader !== i) continue;
-      call(i, 'ids', `asking ${name(i)} for its ids`, (r) => {
-        const own = (id: number[] | null): number => id?.[t.numbers.length - 1] ?? 0;
-        for (const [what, field, id] of [['process group', 'pgrp', t.pgid], ['session', 'sid', t.sid]] as const) {
-          const got = Number(r.fields.get(field));
-          if (got !== own(id)) throw new RestoreError([{ code: 'CKPT_UNSUPPORTED', message: `task ${t.numbers.join('/')} ended up in ${what} ${got || '(outside)'} instead of ${own(id) || '(outside)'} as its own namespace numbers them: this layout is not supported yet` }]);
-        }
+      const own = (id: number[] | null): number => id?.[t.numbers.length - 1] ?? 0;
+      items.push({
+        line: `ids ${i}`,
+        check: (reply) => {
+          const r = answered(reply, `reading the ids of ${name(i)}`);
+          for (const [what, field, id] of [['process group', 'pgrp', t.pgid], ['session', 'sid', t.sid]] as const) {
+            const got = Number(r.fields.get(field));
+            if (got !== own(id)) throw new RestoreError([{ code: 'CKPT_UNSUPPORTED', message: `task ${t.numbers.join('/')} ended up in ${what} ${got || '(outside)'} instead of ${own(id) || '(outside)'} as its own namespace numbers them: this layout is not supported yet` }]);
+          }
+        },
       });
-      mapsOf(i);
+      memoryOf(i);
     }
   };
 
@@ -510,8 +550,15 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
   }
 
   lastPidsWhereTheImageHasThem();
-  // the fresh mappings of address spaces whose first live task is not a leader (a thread's)
-  for (const a of [...fresh.keys()]) mapsOf(a);
+  // the mappings of address spaces whose first live task is not a leader (a thread's)
+  for (const a of [...wanted.keys()]) memoryOf(a);
+  // every process made is an agent that answers: each has said so once started (its hello)
+  items.push({
+    line: `confirm 0-${tasks.length + plan.helpers - 1}`,
+    check: (r) => {
+      if (r.kind !== 'ok') fail(`the restored processes did not all start as agents: ${r.kind === 'err' ? r.message : r.kind}`);
+    },
+  });
   await run(port, items);
   await run(port, mem.mappings.filter((m) => m.joins !== null).map(mapping));
   writePages(mem.pages, (t) => nspids.get(t)![0]!);

@@ -22,7 +22,7 @@ import type { PidNamespace } from '../kernel/pid-namespace.js';
 import type { Task } from '../kernel/task.js';
 import { problemsOnLinux } from './linux-check.js';
 import { canNameMachinePids, needsOwnUserNs } from './linux-facts.js';
-import { executeOnLinux, undoRestore, type HelperPort } from './real-executor.js';
+import { executeOnLinux, stopsBatch, undoRestore, type HelperPort } from './real-executor.js';
 import { TwinError, type HelperLine } from './twin.js';
 
 export interface LinuxRestoreOptions {
@@ -52,16 +52,41 @@ export interface LinuxRestoreOptions {
  */
 function shiftedPort(helper: HelperLine, base: number, opts: LinuxRestoreOptions, outside: { actor: number; id: number } | null): HelperPort {
   const up = (id: string): string => (outside && Number(id) === outside.actor ? String(outside.id) : String(Number(id) + base));
+  const shifted = (line: string): string =>
+    line
+      .replace(/^(init|op|attach|state|ids) (\d+)/, (_, verb: string, id: string) => `${verb} ${up(id)}`)
+      .replace(/^(op \d+ clone3) (\d+)/, (_, head: string, id: string) => `${head} ${up(id)}`)
+      .replace(/^(reset|confirm) (\d+)(?:-(\d+))?/, (_, verb: string, lo: string, hi?: string) => `${verb} ${up(lo)}${hi === undefined ? '' : `-${up(hi)}`}`);
+  const back = (reply: string): string => reply.replace(/ child=(\d+)/, (_, id: string) => ` child=${Number(id) - base}`);
+  const command = (line: string): string => {
+    const reply = back(helper.command(shifted(line)));
+    const made = / nspid=(\d+)/.exec(reply);
+    if (line.startsWith('init ') && made && opts.ownUserNs(Number(made[1]))) opts.mapIds(Number(made[1]));
+    return reply;
+  };
+  const port: HelperPort = { command: async (line) => command(line), pid: helper.pid };
+  const many = helper.batch?.bind(helper);
+  if (!many) return port;
   return {
-    command: async (line: string): Promise<string> => {
-      const out = line
-        .replace(/^(init|op|attach|state) (\d+)/, (_, verb: string, id: string) => `${verb} ${up(id)}`)
-        .replace(/^(op \d+ clone3) (\d+)/, (_, head: string, id: string) => `${head} ${up(id)}`)
-        .replace(/^reset (\d+)(?:-(\d+))?/, (_, lo: string, hi?: string) => `reset ${up(lo)}${hi === undefined ? '' : `-${up(hi)}`}`);
-      const reply = helper.command(out).replace(/ child=(\d+)/, (_, id: string) => ` child=${Number(id) - base}`);
-      const made = / nspid=(\d+)/.exec(reply);
-      if (line.startsWith('init ') && made && opts.ownUserNs(Number(made[1]))) opts.mapIds(Number(made[1]));
-      return reply;
+    ...port,
+    // an init goes alone (its user namespace gets its id maps before anything runs in it); the lines between, as batches
+    batch: async (lines) => {
+      const replies: string[] = [];
+      for (let k = 0; k < lines.length; ) {
+        if (k > 0 && stopsBatch(lines[k - 1]!, replies[k - 1]!)) {
+          replies.push(...lines.slice(k).map(() => 'skipped'));
+          break;
+        }
+        if (lines[k]!.startsWith('init ')) {
+          replies.push(command(lines[k++]!));
+          continue;
+        }
+        let j = k;
+        while (j < lines.length && !lines[j]!.startsWith('init ')) j++;
+        replies.push(...many(lines.slice(k, j).map(shifted)).map(back));
+        k = j;
+      }
+      return replies;
     },
   };
 }
@@ -140,10 +165,10 @@ export async function restoreOntoLinux(mirror: Machine, image: ContainerImage, a
       },
     });
     above.forEach((ns, level) => (ns.lastPid = kernelCursor[level]!));
+    const mirrored = new Set(mirror.tasksOf(container).map((x) => x.nspids.join('/')));
     for (const [i, t] of image.tasks.entries()) {
       const pids = real.nspids.get(i)!;
-      const made = mirror.tasksOf(container).find((x) => x.nspids.join('/') === pids.join('/'));
-      if (!made || pids.slice(plan.outerLevels).join('/') !== t.numbers.join('/')) throw new TwinError('CKPT_TWIN_DIVERGED', `task ${t.numbers.join('/')}: the real kernel made it as ${pids.join('/')}, the mirror has no task with those pids`);
+      if (!mirrored.has(pids.join('/')) || pids.slice(plan.outerLevels).join('/') !== t.numbers.join('/')) throw new TwinError('CKPT_TWIN_DIVERGED', `task ${t.numbers.join('/')}: the real kernel made it as ${pids.join('/')}, the mirror has no task with those pids`);
     }
   } catch (e) {
     await undoRestore(port, image, plan, new Map([...real.nspids, ...real.helpers]), outside?.actor);

@@ -47,6 +47,10 @@ export class TwinError extends Error {
 /** HelperLine is how the twin speaks to the helper: one command line in, its reply line out, synchronously. */
 export interface HelperLine {
   command(line: string): string;
+  /** command lines carried out as one batch, one reply line each (SyncHelper.batch); without it, one by one */
+  batch?(lines: readonly string[]): string[];
+  /** the helper's pid on this machine, when it is a real one */
+  readonly pid?: number | undefined;
 }
 
 /** the syscalls whose effect is the kernel's state: the real process makes them first */

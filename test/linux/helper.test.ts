@@ -55,6 +55,27 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
     }
   });
 
+  it('follows a child its creator hands over with a pidfd, confirms it started, and reads its ids from /proc without it', { timeout: 30_000 }, async () => {
+    const { h } = session();
+    try {
+      expect(await h.command('init 0 0 0 0')).toMatch(/^r \d+ - child=0 nspid=\d+,1 start=\d+$/);
+      // made by an agent on a socket: followed at once, its hello read before its first reply
+      expect(await h.command('op 0 clone3 1 0 17 1 5')).toMatch(/^r 5 - child=1 nspid=\d+,5 start=\d+$/);
+      expect(await h.command('confirm 0-1')).toBe('ok');
+      expect(await h.command('op 1 setpgid 0 0')).toBe('r 0 -');
+      expect(await h.command('ids 1')).toBe('r 0 - pgrp=5 sid=0');
+      expect(await h.command('op 1 ids')).toBe('r 0 - pid=5 ppid=1 pgrp=5 sid=0 tid=5 uid=0');
+      expect(await h.command('op 0 clone3 2 0 17 1 6')).toMatch(/^r 6 - child=2 /);
+      // not confirmed yet: its first reply comes after its hello
+      expect(await h.command('op 2 ids')).toBe('r 0 - pid=6 ppid=1 pgrp=0 sid=0 tid=6 uid=0');
+      expect(await h.command('op 2 exit 0')).toBe('dead');
+      expect(await h.command('ids 2')).toBe('gone');
+      expect(await h.command('ids 9')).toBe('err no agent');
+    } finally {
+      await h.close();
+    }
+  });
+
   it('makes an init, a child and a thread, each answering on its own channel', async () => {
     const { h } = session();
     try {

@@ -46,6 +46,15 @@ export class ModelHelper {
       this.agents.clear();
       return 'ok';
     }
+    // ids ID: the agent's group and session in its own namespace, as the helper reads them from /proc
+    if (w[0] === 'ids') {
+      const t = this.agents.get(n[1]!);
+      if (!t) return 'err no agent';
+      const l = libcOf(this.host, t);
+      return t.exited ? 'gone' : `r 0 - pgrp=${l.getpgid(0).ret} sid=${l.getsid(0).ret}`;
+    }
+    // confirm: every agent of the model is there once made
+    if (w[0] === 'confirm') return 'ok';
     if (w[0] !== 'op') return `err unknown command ${w[0]}`;
     const agent = this.agents.get(n[1]!);
     if (!agent) return 'err no agent';

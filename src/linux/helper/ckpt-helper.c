@@ -55,13 +55,17 @@
  *                                   agent after a signal to others, an init's exit,
  *                                   exit_group, or an exit once stops may exist; the agents
  *                                   stuck in their exit after a reap; nothing otherwise
- *   batch N                         the next N lines are init/op/state commands, carried out
+ *   batch N                         the next N lines are init/op/state/ids/confirm commands, carried out
  *                                   in order until one fails (an error, a call that fails, a
  *                                   death other than an exit's or a signal's); N reply lines,
  *                                   "skipped" after the failure. Requests to one agent that
  *                                   need no settling go to it as one line (REQ;REQ;...), and
  *                                   those changing only their agent's memory (ids, peek, map, ...)
  *                                   to many agents at once, each agent's in one line
+ *   ids ID                          r 0 - pgrp=P sid=S: agent ID's process group and session as its own
+ *                                   pid namespace numbers them (/proc's NSpgid, NSsid), without waking it
+ *   confirm [ID|LO-HI...]           read the hello each named agent still owes (see CHANNELS): ok, or
+ *                                   err naming the first that did not start
  *   state ID                        what /proc says of agent ID
  *   reset [ID|LO-HI...]             SIGKILL every agent (or those named), reap the inits among
  *                                   them, remove their FIFOs
@@ -1183,6 +1187,60 @@ static long long id_of_tid(long tid) {
   return -1;
 }
 
+/* last_of appends " NAME=N", N the last number of the status line KEY (its own pid namespace's, of an NS... line) */
+static void last_of(struct out *o, const char *status, const char *key, const char *name) {
+  const char *p = strstr(status, key);
+  long long v = 0;
+  for (p = p ? p + strlen(key) : NULL; p && *p && *p != '\n'; p++)
+    if (*p >= '0' && *p <= '9') {
+      char *end;
+      v = strtoll(p, &end, 10);
+      p = end - 1;
+    }
+  put_str(o, name);
+  put_num(o, v);
+}
+
+/*
+ * cmd_ids says which process group and session agent ID is in, as its own pid namespace numbers
+ * them: what its getpgid(0) and getsid(0) would say (/proc's NSpgid and NSsid end with them), read
+ * without waking it.
+ */
+static void cmd_ids(long long id, struct out *o) {
+  struct agent *ag = agent_of(id);
+  if (!ag) { put_str(o, "err no agent"); return; }
+  char path[64], buf[4096];
+  char st;
+  unsigned long fl;
+  unsigned long long stt;
+  snprintf(path, sizeof path, "/proc/%ld/status", ag->tid);
+  if (!ag->alive || proc_stat(ag, &st, &fl, &stt) < 0 || read_file_raw(path, buf, sizeof buf) <= 0) { put_str(o, "gone"); return; }
+  put_str(o, "r 0 -");
+  last_of(o, buf, "\nNSpgid:", " pgrp=");
+  last_of(o, buf, "\nNSsid:", " sid=");
+}
+
+/*
+ * cmd_confirm reads the hello of every agent named (by `only`) still owing it (adopt_pidfd): each
+ * has started and answers on its channel, or the reply names the first that did not.
+ */
+static void cmd_confirm(struct out *o, const char *only) {
+  for (int i = 0; i < MAX_AGENTS; i++) {
+    struct agent *ag = &agents[i];
+    if (!ag->used || !only[i] || !ag->hello_pending) continue;
+    char line[LINE];
+    int why;
+    if (any_line(ag, line, sizeof line, 10000, &why) < 0 || strcmp(line, "hello") != 0) {
+      put_str(o, "err agent ");
+      put_num(o, i);
+      put_str(o, why == 1 ? " died before it started" : why == 3 ? " did not start in 10 s" : " did not start");
+      return;
+    }
+    ag->hello_pending = 0;
+  }
+  put_str(o, "ok");
+}
+
 static void cmd_state(long long id, struct out *o) {
   struct agent *ag = agent_of(id);
   if (!ag) { put_str(o, "err no agent"); return; }
@@ -1419,6 +1477,20 @@ static void persist_all(void) {
 
 static void cmd_batch(long long count);
 
+/* agents_named marks the agents a command names after its verb: IDs, or LO-HI for a range */
+static const char *agents_named(char **t, int n) {
+  static char only[MAX_AGENTS];
+  memset(only, 0, sizeof only);
+  for (int i = 1; i < n; i++) {
+    long long id, hi;
+    char *dash = strchr(t[i], '-');
+    if (dash) *dash = 0;
+    if (parse_ll(t[i], &id) || (dash ? parse_ll(dash + 1, &hi) : (hi = id, 0))) continue;
+    for (long long k = id < 0 ? 0 : id; k <= hi && k < MAX_AGENTS; k++) only[k] = 1;
+  }
+  return only;
+}
+
 /* dispatch carries out one command line, its reply in `o`; within a batch, only the commands on agents */
 static int dispatch(char *line, struct out *o, int in_batch) {
   char copy[LINE];
@@ -1429,6 +1501,8 @@ static int dispatch(char *line, struct out *o, int in_batch) {
   if (n == 0) put_str(o, "err empty command");
   else if (!strcmp(t[0], "init")) cmd_init(t, n, o);
   else if (!strcmp(t[0], "state") && n >= 2) { parse_ll(t[1], &id); cmd_state(id, o); }
+  else if (!strcmp(t[0], "ids") && n >= 2) { parse_ll(t[1], &id); cmd_ids(id, o); }
+  else if (!strcmp(t[0], "confirm")) { cmd_confirm(o, agents_named(t, n)); }
   else if (!strcmp(t[0], "op") && n >= 3) {
     parse_ll(t[1], &id);
     char *rest = strchr(strchr(line, ' ') + 1, ' ') + 1;
@@ -1444,19 +1518,7 @@ static int dispatch(char *line, struct out *o, int in_batch) {
   }
   else if (!strcmp(t[0], "attach") && n >= 2) { parse_ll(t[1], &id); cmd_attach(id, o); }
   else if (!strcmp(t[0], "reset") && n == 1) cmd_reset(o, NULL);
-  else if (!strcmp(t[0], "reset")) {
-    static char only[MAX_AGENTS];
-    memset(only, 0, sizeof only);
-    for (int i = 1; i < n; i++) {
-      /* ID, or LO-HI for a range */
-      long long hi;
-      char *dash = strchr(t[i], '-');
-      if (dash) *dash = 0;
-      if (parse_ll(t[i], &id) || (dash ? parse_ll(dash + 1, &hi) : (hi = id, 0))) continue;
-      for (long long k = id < 0 ? 0 : id; k <= hi && k < MAX_AGENTS; k++) only[k] = 1;
-    }
-    cmd_reset(o, only);
-  }
+  else if (!strcmp(t[0], "reset")) cmd_reset(o, agents_named(t, n));
   else if (!strcmp(t[0], "batch") && n >= 2 && !parse_ll(t[1], &id) && id >= 0) { cmd_batch(id); return DONE_PRINTED; }
   else {
     put_str(o, "err unknown command ");
