@@ -113,14 +113,14 @@ export class HelperSession {
     });
   }
 
-  /** remember notes the machine pid of a new agent, named in a reply as child=ID nspid=PID,... */
+  /** remember notes the machine pid of a new agent, named in a reply as child=ID nspid=PID,..., and of an init's holder (holder=PID) */
   private remember(line: string): void {
-    const m = / child=\d+ nspid=(\d+)/.exec(line);
-    if (!m) return;
-    const pid = Number(m[1]);
-    const start = startTime(pid);
-    if (start !== null) this.made.set(pid, start);
-    note(pid, start);
+    for (const m of line.matchAll(/ (?:child=\d+ nspid|holder)=(\d+)/g)) {
+      const pid = Number(m[1]);
+      const start = startTime(pid);
+      if (start !== null) this.made.set(pid, start);
+      note(pid, start);
+    }
   }
 
   /** leftovers lists the pids of processes this session made that still exist (alive or zombie). */

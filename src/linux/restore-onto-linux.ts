@@ -20,6 +20,7 @@ import { planFor } from '../image/restore.js';
 import type { AgentTable } from './agents.js';
 import { problemsOnLinux } from './linux-check.js';
 import { executeOnLinux, type HelperPort } from './real-executor.js';
+import { planMemory } from './restore-memory.js';
 import { TwinError, type HelperLine } from './twin.js';
 
 export interface LinuxRestoreOptions {
@@ -91,5 +92,13 @@ export async function restoreOntoLinux(mirror: Machine, image: ContainerImage, a
     throw e;
   }
   for (const [i, pids] of real.nspids) agents.add(pids[0]!, base + i);
+  // the restore made each mapping at the image's own address, which is the mirror's: the twin makes none again
+  // (a stopped process could not make it)
+  for (const m of planMemory(image).mappings) {
+    const tgid = real.nspids.get(image.tasks[m.task]!.leader)![0]!;
+    const maps = agents.maps.get(tgid) ?? new Map<number, number>();
+    maps.set(m.start, m.start);
+    agents.maps.set(tgid, maps);
+  }
   return container;
 }

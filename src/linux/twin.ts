@@ -111,6 +111,8 @@ export class Twin {
     this.machine.host.rootPidNs.lastPid = nspid[0]! - 1;
     const c = this.machine.run(name, path, text);
     if (c.init.nspids.join(',') !== nspid.join(',')) throw new TwinError('CKPT_TWIN_DIVERGED', `container ${name}'s init: the real kernel made pids ${nspid.join('/')}, the model ${c.init.nspids.join('/')}`);
+    // its mappings made real before it runs, as each later mmap is: a process stopped by then could not make them
+    this.syncMemory([c.init]);
     return c;
   }
 
@@ -129,9 +131,10 @@ export class Twin {
 
   /**
    * syncMemory makes the real processes hold the mirror's memory, for every live process among
-   * `tasks`: each mirror mapping gets an anonymous mapping of the same protection in the real
-   * process (the kernel picks where; the agent table remembers), and every page the mirror has
-   * is written there through /proc/PID/mem.
+   * `tasks`: every page the mirror has is written through /proc/PID/mem into the real process's
+   * mapping (which the agent table names) of its mirror mapping. Those are made as the mirror
+   * makes them (startContainer, mmap, a restore's); one still missing (a MAP_FIXED over part of
+   * another) is made here, by the process itself, which must not be stopped.
    */
   syncMemory(tasks: readonly Task[]): void {
     const done = new Set<number>();
@@ -179,6 +182,7 @@ export class Twin {
     const abi = task.abi;
     const regs = abiRegisters(abi);
     const entry = syscallEntry(abi, regs.nr.get(task.dv));
+    if (entry?.name === 'mmap') return this.mmap(task);
     if (!entry || !CHANGING.has(entry.name)) return model.syscall(task);
     const arg = (i: number): number => regs.args[i]!.get(task.dv);
     const int = (i: number): number => regs.args[i]!.low32(task.dv) | 0;
@@ -287,17 +291,38 @@ export class Twin {
         return;
       }
       default: {
-        // kill(0, ...) to a process group that began outside the container (the session ckpt started it in): on
-        // the model its outside member is the host's init, which no signal from below reaches; on the machine it
-        // is the helper, which a SIGSTOP or SIGKILL would reach
-        if (entry.name === 'kill' && int(0) === 0 && task.group.pgrp.nrIn(task.activeNs) === 0) throw new TwinError('CKPT_UNSUPPORTED', `${where}: kill(0, ${int(1)}) signals a process group that reaches outside the container (the one ckpt started it in), which --host linux does not carry out yet`);
         // setsid, setpgid, setuid, unshare, kill: the same arguments, the same answer
         const args = entry.name === 'setsid' ? [] : entry.name === 'setuid' || entry.name === 'unshare' ? [int(0) >>> 0] : [int(0), int(1)];
         const r = op([entry.name, ...args].join(' '));
         model.syscall(task);
+        if (r.kind === 'stopped') {
+          // a kill that stopped its own caller: the kernel returned from it (the signal was sent, so 0) and the
+          // caller stopped on its way back, before it could answer; it answers once continued, and that is skipped
+          if (task.group.stopped && modelAnswer() === '0') return;
+          diverged('0, and the caller stopped', `${modelAnswer()}${task.group.stopped ? ', and the caller stopped' : ', the caller running'}`);
+        }
         this.compare(r, modelAnswer(), diverged);
       }
     }
+  }
+
+  /**
+   * mmap: the mirror's mapping, then one of the same size and protection in the real process, where
+   * its kernel chooses (the agent table remembers), at once: the process is running now, and may be
+   * stopped by the time the command ends (syncMemory then only writes the pages).
+   */
+  private mmap(task: Task): void {
+    const model = this.machine.host;
+    const before = new Set(task.mm.mappings().map((v) => v.start));
+    model.syscall(task);
+    const made = task.mm.mappings().find((v) => !before.has(v.start));
+    if (!made || task.exited) return;
+    const tgid = task.group.tgid.nr;
+    const maps = this.agents.maps.get(tgid) ?? new Map<number, number>();
+    this.agents.maps.set(tgid, maps);
+    const r = parseReply(this.helper.command(`op ${this.agentOf(task)} mmap ${made.end - made.start} ${made.prot} ${made.shared ? MAP_SHARED_ANONYMOUS : MAP_PRIVATE_ANONYMOUS}`));
+    if (r.kind !== 'r' || r.errno) throw new TwinError('CKPT_TWIN_DIVERGED', `the mapping ${made.name} of task ${this.name(task)} cannot be made in its real process: ${show(r)}`);
+    maps.set(made.start, r.ret);
   }
 
   private compare(r: Reply, got: string, diverged: (real: string, mirror: string) => never): void {
