@@ -15,7 +15,7 @@ import { schedulerFigure, sleepersFigure, storeFigures } from './containers.js';
 import { buildTreeLibc, buildTreeRaw } from './eclone-tree.js';
 import { differentialFigure } from './differential.js';
 import { realDumpFigures } from './real-dump.js';
-import { realRestoreFigure } from './real-restore.js';
+import { realRestoreFigures } from './real-restore.js';
 import { cliFigures, pageFigures, restoreRateFigure } from './images.js';
 import { startupFigures } from './startup.js';
 import { partsFigures, peakMemoryFigures } from './store.js';
@@ -194,8 +194,7 @@ async function main(): Promise<void> {
   const diff = await differentialFigure();
   if (diff) record(diff);
   for (const f of await realDumpFigures()) record(f);
-  const realRestore = await realRestoreFigure(benchDir);
-  if (realRestore) record(realRestore);
+  for (const f of await realRestoreFigures(benchDir)) record(f);
   const targets = figures.filter((f) => f.target);
   const missed = targets.filter((f) => !f.met);
   console.log(`\ntargets: ${targets.length - missed.length} of ${targets.length} met${missed.length ? ` (not met: ${missed.map((f) => f.name).join('; ')})` : ''}`);

@@ -24,7 +24,9 @@ if (process.arch !== 'x64' || process.platform !== 'linux') {
   process.exit(0);
 }
 mkdirSync(dirname(output), { recursive: true });
-const cc = spawnSync('cc', ['-O2', '-Wall', '-Wextra', '-o', output, source], { stdio: 'inherit' });
+// -z now: every library symbol bound at start, so that no agent (a copy of the helper) binds one
+// itself, writing (and so copying) the relocation pages it shares with the others
+const cc = spawnSync('cc', ['-O2', '-Wall', '-Wextra', '-Wl,-z,now', '-o', output, source], { stdio: 'inherit' });
 if (cc.status !== 0) {
   console.log('ckpt: the real-kernel helper did not compile; real-kernel features disabled');
   process.exit(0);

@@ -17,7 +17,7 @@ import { dumpReal, type RealDump } from '../linux/real-dump.js';
 import type { Task } from '../kernel/task.js';
 import { problemsOnLinux } from '../linux/linux-check.js';
 import { AgentTable, linuxDirs } from '../linux/agents.js';
-import { machineArch } from '../linux/linux-facts.js';
+import { canNameMachinePids, machineArch } from '../linux/linux-facts.js';
 import { disagreement, forgetGone, mapIds, readReal } from '../linux/real-containers.js';
 import { SyncHelper } from '../linux/sync-helper.js';
 import { Twin, TwinError } from '../linux/twin.js';
@@ -101,16 +101,32 @@ function ownUserNs(pid: number): boolean {
 }
 
 /** restoreReal restores an image onto the machine (restore-onto-linux.ts) and returns the container. */
-export async function restoreReal(twin: Twin, m: Machine, image: ContainerImage, opts: { name?: string | undefined; into?: string | undefined; hostPids?: boolean }): Promise<Container> {
-  const c = await restoreOntoLinux(m, image, twin.agents, twin.helper, { ...(opts.name ? { name: opts.name } : {}), ...(opts.into === undefined ? {} : { into: opts.into }), ...(opts.hostPids ? { hostPids: true } : {}), adoptPages: true, mapIds, ownUserNs });
+export async function restoreReal(twin: Twin, m: Machine, image: ContainerImage, opts: { name?: string | undefined; into?: string | undefined; hostPids?: boolean; privileged?: boolean }): Promise<Container> {
+  const c = await restoreOntoLinux(m, image, twin.agents, twin.helper, {
+    ...(opts.name ? { name: opts.name } : {}),
+    ...(opts.into === undefined ? {} : { into: opts.into }),
+    ...(opts.hostPids ? { hostPids: true } : {}),
+    ...(opts.privileged === undefined ? {} : { privileged: opts.privileged }),
+    adoptPages: true,
+    mapIds,
+    ownUserNs,
+    agentOf: (t) => twin.agentOf(t),
+  });
   twin.followed(m.tasksOf(c).map((t) => twin.agents.byPid.get(t.nspids[0]!)!.id));
   return c;
 }
 
 /** realCheck lists every reason an image would not restore on the machine (clone3: the real kernel has no eclone). */
-export function realCheck(store: HostStore, image: ContainerImage, name: string | undefined) {
+export function realCheck(store: HostStore, image: ContainerImage, opts: { name?: string | undefined; into?: string | undefined; hostPids?: boolean }) {
   const m = readMirror(store);
-  return problemsOnLinux(image, { via: 'clone3', name: name ?? image.name, machine: { name: LINUX_HOST, hasContainer: (n) => m.containers.has(n) } });
+  const containers = new Map([...m.containers.values()].filter((c) => !c.init.exited).map((c) => [c.name, c.init.nspids[0]!] as const));
+  return problemsOnLinux(image, {
+    via: 'clone3',
+    name: opts.name ?? image.name,
+    ...(opts.into === undefined ? {} : { into: opts.into }),
+    ...(opts.hostPids ? { hostPids: true, privileged: canNameMachinePids() } : {}),
+    machine: { name: LINUX_HOST, hasContainer: (n) => m.containers.has(n), containers },
+  });
 }
 
 /** startReal starts a container on the machine; returns it. */

@@ -13,6 +13,11 @@ export class Indexer<T> {
     return i;
   }
 
+  /** get returns the item's index, or undefined when it has none yet. */
+  get(item: T): number | undefined {
+    return this.index.get(item);
+  }
+
   has(item: T): boolean {
     return this.index.has(item);
   }

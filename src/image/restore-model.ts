@@ -87,6 +87,8 @@ export interface ModelExecution {
   adoptPages?: boolean;
   onStep?: (step: string) => void;
   onProgress?: (done: number, total: number) => void;
+  /** called before each clone of the plan (the real backend's mirror sets the cursors of the levels the clone leaves to the kernel) */
+  beforeClone?: (s: CloneStep) => void;
 }
 
 /** executeOnModel carries `plan` out on `m` in place; a failure leaves `m` half-changed (callers work on a copy). */
@@ -126,6 +128,7 @@ export function executeOnModel(m: Machine, image: ContainerImage, plan: RestoreP
 
   let creations = 0;
   const clone = (s: CloneStep): void => {
+    opts.beforeClone?.(s);
     if (s.task !== null) {
       step(`create ${++creations}`);
       opts.onProgress?.(creations, tasks.length);

@@ -63,6 +63,36 @@ export class PidBitmap {
     this.free[p] = this.free[p]! + 1;
   }
 
+  /** takenRuns lists the taken pids as [first, count] pairs, lowest first: untouched pages are skipped whole, a page a 32-bit word at a time. */
+  takenRuns(): number[] {
+    const out: number[] = [];
+    let start = -1;
+    const close = (nr: number): void => {
+      if (start >= 0) out.push(start, nr - start);
+      start = -1;
+    };
+    for (let p = 0; p < this.pages.length; p++) {
+      const page = this.pages[p];
+      const base = p * BITS_PER_PAGE;
+      if (!page || this.free[p] === BITS_PER_PAGE) {
+        close(base);
+        continue;
+      }
+      for (let w = 0; w < WORDS_PER_PAGE; w++) {
+        const word = page[w]! | 0;
+        if (word === 0 && start < 0) continue;
+        if (word === -1 && start >= 0) continue;
+        for (let b = 0; b < 32; b++) {
+          const set = ((word >>> b) & 1) === 1;
+          if (set && start < 0) start = base + w * 32 + b;
+          else if (!set) close(base + w * 32 + b);
+        }
+      }
+    }
+    close(Math.min(this.pages.length * BITS_PER_PAGE, this.limit));
+    return out;
+  }
+
   /** findZero returns the lowest free pid in [from, to), or -1. */
   findZero(from: number, to: number): number {
     const end = Math.min(to, this.limit);

@@ -27,8 +27,16 @@ export class Pid {
     readonly ns: PidNamespace,
     /** numbers[i] is the number at level i, for levels 0..ns.level (copied) */
     numbers: ArrayLike<number>,
+    /** given, `numbers` is not copied: it is a block of pids' numbers (a stored host's column, the caller's alone from now on) and this pid's lie in it from `at` on */
+    at?: number,
   ) {
     const n = ns.level + 1;
+    if (at !== undefined && numbers instanceof Int32Array) {
+      if (at < 0 || at + n > numbers.length) tooFewNumbers(ns, numbers.length - at);
+      this.slab = numbers;
+      this.at = at;
+      return;
+    }
     if (numbers.length < n) tooFewNumbers(ns, numbers.length);
     this.slab = pidNumberSlabs.withRoom(n);
     this.at = pidNumberSlabs.claim(n);

@@ -112,11 +112,58 @@ export class Task {
     space: MemoryMap | ForkedAddressSpace,
     public creds: Credentials,
     public comm: string,
+    /**
+     * given, `regs` is not copied: it is a block of register sets (a stored
+     * host's column, the caller's alone from now on) and this task's lie in
+     * it from `regAt` on, used in place as a slab
+     */
+    regAt?: number,
   ) {
     this.space = space;
-    this.regSlab = registerSlabs.withRoom(regs.length);
-    this.regAt = registerSlabs.claim(regs.length);
-    this.storeRegs(regs);
+    if (regAt === undefined) {
+      this.regSlab = registerSlabs.withRoom(regs.length);
+      this.regAt = registerSlabs.claim(regs.length);
+      this.storeRegs(regs);
+    } else {
+      if (regAt < 0 || regAt + abi.regs.size > regs.length) wrongRegisterSize(abi, regs.length - regAt);
+      this.regSlab = regs;
+      this.regAt = regAt;
+    }
+  }
+
+  /**
+   * regRuns lists the register bytes of `tasks`, in order, as views of where
+   * they lie: a run of tasks whose sets lie back to back in one slab (tasks
+   * made one after another) is one view. A serializer writes them as they
+   * are, without copying 100,000s of register sets into a column first.
+   */
+  static regRuns(tasks: readonly Task[]): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < tasks.length; ) {
+      const first = tasks[i]!;
+      const slab = first.regSlab;
+      const from = first.regAt;
+      let end = from + first.abi.regs.size;
+      for (i++; i < tasks.length; i++) {
+        const t = tasks[i]!;
+        if (t.regSlab !== slab || t.regAt !== end) break;
+        end += t.abi.regs.size;
+      }
+      out.push(end - from === slab.length ? slab : slab.subarray(from, end));
+    }
+    return out;
+  }
+
+  /** addressSpaceOrFork is the address space, or what a fork left if it was never used: read without making it (a serializer stores either as it is). */
+  get addressSpaceOrFork(): MemoryMap | ForkedAddressSpace {
+    return this.space;
+  }
+
+  /** groupOrFork is the thread group, or what a fork left if it was never looked at: read without making it. */
+  get groupOrFork(): ThreadGroup | ForkedGroup {
+    const g = this.groupState;
+    if (g === null) throw new Error('a task is given its thread group when it is made');
+    return g;
   }
 
   /** group is the task's thread group (its process). */

@@ -13,6 +13,18 @@ import { writeFileAtomically } from '../disk/atomic-file.js';
 /** the helper's table size: agent ids are below it */
 export const MAX_AGENT_ID = 4096;
 
+/** Region: a real mapping of a process, as the mirror's [start, end) lying at `real` in the real process. */
+export interface Region {
+  start: number;
+  end: number;
+  real: number;
+}
+
+/** regionOf finds the region holding [start, end) whole, or undefined. */
+export function regionOf(regions: readonly Region[] | undefined, start: number, end: number): Region | undefined {
+  return regions?.find((r) => r.start <= start && end <= r.end);
+}
+
 export interface AgentEntry {
   id: number;
   start: string;
@@ -38,8 +50,8 @@ export class AgentTable {
   private constructor(
     private readonly path: string,
     readonly byPid: Map<number, AgentEntry>,
-    /** for each process (by its machine pid), where each mirror mapping (by its start) lies in the real process */
-    readonly maps: Map<number, Map<number, number>>,
+    /** for each process (by its machine pid), its real mappings: where each stretch of the mirror's address space lies in the real process */
+    readonly maps: Map<number, Region[]>,
   ) {}
 
   /** load reads the table (an empty one when there is none yet). */
@@ -47,13 +59,15 @@ export class AgentTable {
     const { base, agents, table } = linuxDirs(root);
     mkdirSync(base, { recursive: true, mode: 0o700 });
     mkdirSync(agents, { recursive: true, mode: 0o700 });
-    let saved: { agents: Array<[number, AgentEntry]>; maps?: Array<[number, Array<[number, number]>]> } = { agents: [] };
+    let saved: { agents: Array<[number, AgentEntry]>; maps?: Array<[number, number[][]]> } = { agents: [] };
     try {
       saved = JSON.parse(readFileSync(table, 'utf8')) as typeof saved;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${table} is unreadable: ${(e as Error).message}`);
     }
-    return new AgentTable(table, new Map(saved.agents), new Map((saved.maps ?? []).map(([pid, m]) => [pid, new Map(m)])));
+    // each region is [start, end, real] (an older table's [start, real] pairs say no end: dropped, the mapping is made again)
+    const regions = (list: number[][]): Region[] => list.filter((r) => r.length === 3).map(([start, end, real]) => ({ start: start!, end: end!, real: real! }));
+    return new AgentTable(table, new Map(saved.agents), new Map((saved.maps ?? []).map(([pid, m]) => [pid, regions(m)])));
   }
 
   /** freeId is the lowest agent id no task holds. */
@@ -87,6 +101,6 @@ export class AgentTable {
 
   save(): void {
     for (const pid of this.maps.keys()) if (!this.byPid.has(pid)) this.maps.delete(pid);
-    writeFileAtomically(this.path, new TextEncoder().encode(JSON.stringify({ agents: [...this.byPid], maps: [...this.maps].map(([pid, m]) => [pid, [...m]]) })));
+    writeFileAtomically(this.path, new TextEncoder().encode(JSON.stringify({ agents: [...this.byPid], maps: [...this.maps].map(([pid, m]) => [pid, m.map((r) => [r.start, r.end, r.real])]) })));
   }
 }

@@ -10,6 +10,7 @@
 import { readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ArchName } from '../arch/arch.js';
+import { CAP_CHECKPOINT_RESTORE, CAP_SETGID, CAP_SETUID, CAP_SYS_ADMIN } from '../abi/capabilities.js';
 import { archByName } from '../arch/registry.js';
 import { pidMaxLimit } from '../kernel/host.js';
 import type { Enclosing, TargetFacts } from '../image/restore-preflight.js';
@@ -21,6 +22,57 @@ const NODE_ARCHES: Partial<Record<string, ArchName>> = { x64: 'x86_64', ia32: 'i
 /** machineArch is the ABI of the machine itself, or undefined on one ckpt does not model. */
 export function machineArch(nodeArch: string = process.arch): ArchName | undefined {
   return NODE_ARCHES[nodeArch];
+}
+
+/** effectiveCaps: this process's effective capabilities (CapEff), none where /proc cannot say */
+function effectiveCaps(proc: string): bigint {
+  try {
+    const eff = /^CapEff:\s*([0-9a-f]+)/m.exec(readFileSync(join(proc, 'self/status'), 'utf8'));
+    return BigInt(`0x${eff?.[1] ?? '0'}`);
+  } catch {
+    return 0n;
+  }
+}
+
+const hasCap = (caps: bigint, cap: number): boolean => ((caps >> BigInt(cap)) & 1n) === 1n;
+
+/**
+ * canNameMachinePids: whether this process may name pids in the machine's root pid namespace, as
+ * clone3's set_tid there needs CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN in the initial user
+ * namespace (kernel/pid.c alloc_pid, checkpoint_restore_ns_capable): its effective set holds one of
+ * them, and it lives in the initial user namespace (its uid_map is the whole identity map).
+ */
+export function canNameMachinePids(proc = '/proc'): boolean {
+  const caps = effectiveCaps(proc);
+  return inInitialUserNs(proc) && (hasCap(caps, CAP_CHECKPOINT_RESTORE) || hasCap(caps, CAP_SYS_ADMIN));
+}
+
+/** inInitialUserNs: this process lives in the initial user namespace (its uid_map is the whole identity map) */
+function inInitialUserNs(proc: string): boolean {
+  try {
+    return readFileSync(join(proc, 'self/uid_map'), 'utf8').trim().split(/\s+/).join(' ') === '0 0 4294967295';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * canMapAllIds: whether this process may give a user namespace it made the whole identity map
+ * (uid and gid): CAP_SETUID and CAP_SETGID in the initial user namespace, whose ids those are
+ * (kernel/user_namespace.c new_idmap_permitted). Otherwise only its own ids can be mapped.
+ */
+export function canMapAllIds(proc = '/proc'): boolean {
+  const caps = effectiveCaps(proc);
+  return inInitialUserNs(proc) && hasCap(caps, CAP_SETUID) && hasCap(caps, CAP_SETGID);
+}
+
+/**
+ * needsOwnUserNs: whether a container this process restores must get a user namespace of its own:
+ * without CAP_SYS_ADMIN it cannot make a pid namespace otherwise (kernel/nsproxy.c
+ * copy_namespaces), nor name pids in it; in a user namespace it makes, it holds every capability.
+ */
+export function needsOwnUserNs(proc = '/proc'): boolean {
+  return !hasCap(effectiveCaps(proc), CAP_SYS_ADMIN);
 }
 
 export interface LinuxFactOptions {

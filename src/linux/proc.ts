@@ -234,6 +234,11 @@ export function namespacesOf(processes: readonly ProcProcess[]): Map<number, Pro
     if (!parent || !ns || parent.pidNs === 0 || levelOf(parent) >= ns.level) continue;
     ns.chain[levelOf(parent)] = parent.pidNs;
   }
+  // Level 0 is the namespace of the /proc read: every process it shows has its first NSpid there. A
+  // process there whose namespace can be read names it, where the parent of a namespace's first
+  // process cannot be read (another user's, to a reader without privilege).
+  const root = processes.find((p) => p.nspid.length === 1 && p.pidNs !== 0)?.pidNs;
+  if (root !== undefined) for (const ns of out.values()) if (ns.chain[0] === null) ns.chain[0] = root;
   // Fill each chain from what its known ancestors know, until nothing changes.
   for (let changed = true; changed; ) {
     changed = false;

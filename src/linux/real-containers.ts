@@ -12,7 +12,7 @@ import type { Task } from '../kernel/task.js';
 import { libcOf } from '../program/libc.js';
 import { AgentTable, linuxDirs } from './agents.js';
 import { probeLinux } from './helper.js';
-import { machineArch } from './linux-facts.js';
+import { canMapAllIds, machineArch } from './linux-facts.js';
 import { parseStatus, type StatusFields } from './proc.js';
 import { TwinError } from './twin.js';
 
@@ -30,10 +30,23 @@ export async function requireLinux(): Promise<void> {
   if (why) throw new TwinError('CKPT_NO_REAL_KERNEL', `real containers cannot run on this machine: ${why}`);
 }
 
-/** identity uid and gid maps for a container's user namespace: root in it is root outside (the helper runs as root) */
+/**
+ * mapIds writes the uid and gid maps of a container's user namespace. Run by root: identity maps,
+ * root in it is root outside. Run without CAP_SETUID and CAP_SETGID (another user, or root without
+ * capabilities), as the namespace's owner (the helper made it): root in it is this process's own
+ * uid and gid outside, the one mapping an unprivileged owner may write, after setgroups is denied
+ * (user_namespaces(7): "Defining user and group ID mappings").
+ */
 export function mapIds(pid: number): void {
-  writeFileSync(`/proc/${pid}/uid_map`, '0 0 4294967295\n');
-  writeFileSync(`/proc/${pid}/gid_map`, '0 0 4294967295\n');
+  const uid = process.geteuid?.() ?? 0;
+  if (canMapAllIds()) {
+    writeFileSync(`/proc/${pid}/uid_map`, '0 0 4294967295\n');
+    writeFileSync(`/proc/${pid}/gid_map`, '0 0 4294967295\n');
+    return;
+  }
+  writeFileSync(`/proc/${pid}/uid_map`, `0 ${uid} 1\n`);
+  writeFileSync(`/proc/${pid}/setgroups`, 'deny');
+  writeFileSync(`/proc/${pid}/gid_map`, `0 ${process.getegid?.() ?? 0} 1\n`);
 }
 
 /** forgetGone drops the table's entries whose process is gone (reaped, or a later process holds its pid), with their FIFOs. */

@@ -16,13 +16,13 @@
  * themselves, so before). Registers and program state stay the
  * interpreter's, restored elsewhere.
  */
-import { CLONE_NEWPID, CLONE_PARENT, CLONE_THREAD } from '../abi/clone-flags.js';
-import { SIGSTOP } from '../abi/signals.js';
+import { CLONE_NEWPID, CLONE_NEWUSER, CLONE_PARENT, CLONE_THREAD, CLONE_VM } from '../abi/clone-flags.js';
+import { SIGCHLD, SIGSTOP } from '../abi/signals.js';
 import { WNOHANG, WUNTRACED, __WALL } from '../abi/wait.js';
 import type { ContainerImage } from '../image/container-image.js';
 import { RestoreError, type Problem } from '../image/restore-error.js';
 import { RESTORER, type Actor, type CloneStep, type RestorePlan } from '../image/restore-plan.js';
-import { mappingRequest, memoryProblems, planMemory, readMaps, writePages } from './restore-memory.js';
+import { mappingRequest, memoryProblems, planMemory, readMaps, writePages, type MappingStep } from './restore-memory.js';
 
 /** HelperPort is how the executor talks to the helper (a HelperSession of helper.ts): one command line in, one reply line out. */
 export interface HelperPort {
@@ -87,9 +87,7 @@ export function whatLinuxCannot(plan: RestorePlan, image: ContainerImage): Probl
   });
   if (image.tasks.length + plan.helpers > MAX_AGENTS) add(`the image needs ${image.tasks.length + plan.helpers} processes, more than the helper's ${MAX_AGENTS} agents`);
   for (const s of [...plan.create, ...plan.groups, ...plan.exits]) {
-    if (s.do === 'enter') add('restoring into a running container is not supported on the real kernel yet');
     if (s.do === 'adopt') add(`task ${image.tasks[s.task]!.numbers.join('/')} has a thread made after it as its parent: the real kernel keeps a child with the thread that forked it, and no call moves it`);
-    if (s.do === 'clone' && s.creator === RESTORER && s.pids.length > 1) add("the container's init would be named at the host's level too: the helper names one level for a namespace's init");
     if (s.do === 'exit') {
       const t = image.tasks[s.task]!;
       const status = t.group.groupExitStatus ?? t.exitStatus;
@@ -169,11 +167,25 @@ export interface RealRestore {
   agents: Map<number, number>;
   pids: Map<number, number>;
   nspids: Map<number, number[]>;
+  /** the pids at every level of the plan's own helpers (placeholders, the enterer), which are gone again */
+  helpers: Map<Actor, number[]>;
 }
 
 export interface ExecuteOptions {
   /** give the processes the image's memory (default true); false builds the tree alone (a port over the model has no /proc) */
   memory?: boolean;
+  /**
+   * for a plan that goes into a running container (its `enter` step): the actor number, on the port,
+   * of an agent of that container that lives in its pid namespace and makes its children there. It
+   * makes the plan's enterer (clone3, set_tid naming the pids the plan gives it at the enclosing
+   * container's levels; the machine's level is the kernel's choice, which a container in a user
+   * namespace of its own cannot name) and reaps it once it has made the container's init.
+   */
+  enterFrom?: Actor;
+  /** the memory of `enterFrom` a fork of it inherits and the restore must not (its workload's mappings, [address, length]): the enterer unmaps it before it makes anything */
+  notInherited?: ReadonlyArray<readonly [number, number]>;
+  /** the container's init gets a user namespace of its own too (CLONE_NEWUSER): a restorer without CAP_SYS_ADMIN needs one */
+  userNs?: boolean;
 }
 
 /** executeOnLinux carries `plan` out through the helper; on any failure every process it made is killed and reaped. */
@@ -181,14 +193,37 @@ export async function executeOnLinux(port: HelperPort, image: ContainerImage, pl
   const memory = opts.memory ?? true;
   const problems = [...whatLinuxCannot(plan, image), ...(memory && port.pid !== undefined ? memoryProblems(image, readMaps(port.pid)) : [])];
   if (problems.length > 0) throw new RestoreError(problems);
+  const made = new Map<Actor, number[]>();
   try {
-    return await carryOut(port, image, plan, memory);
+    return await carryOut(port, image, plan, memory, opts, made);
   } catch (e) {
-    // only what this plan made: its actors are agents 0 .. tasks + helpers - 1
-    const reset = parseReply(await port.command(`reset 0-${image.tasks.length + plan.helpers - 1}`));
+    const reset = await undoRestore(port, image, plan, made, opts.enterFrom);
     if (reset.kind !== 'ok') throw new RestoreError([{ code: 'CKPT_RESTORE_FAILED', message: `${e instanceof Error ? e.message : String(e)}; and the helper could not undo it: ${reset.kind === 'err' ? reset.message : reset.kind}` }]);
     throw e;
   }
+}
+
+/** __WALL: wait4 for a child whatever its exit signal */
+const WAIT_ALL = 0x40000000;
+
+/**
+ * undoRestore kills and reaps every process a restore of `plan` made (`made`: the pids at every
+ * level of each actor made so far), and only those: its actors are agents 0 .. tasks + helpers - 1.
+ * Into a running container, the process of it that made the enterer (`enterFrom`, that container's
+ * init) reaps the enterer and the container's init: once killed they are its children (the init's
+ * parent, once the enterer has gone, is the init of the namespace it was made in), which no
+ * agent of the restore is left to reap.
+ */
+export async function undoRestore(port: HelperPort, image: ContainerImage, plan: RestorePlan, made: ReadonlyMap<Actor, number[]>, enterFrom?: Actor): Promise<Reply> {
+  const reset = parseReply(await port.command(`reset 0-${image.tasks.length + plan.helpers - 1}`));
+  const enter = plan.create.find((s) => s.do === 'enter');
+  if (enterFrom !== undefined && enter?.do === 'enter') {
+    const init = made.get(image.init)?.[plan.outerLevels - 1];
+    for (const pid of [made.has(enter.actor) ? enter.setTid[0] : undefined, init]) {
+      if (pid !== undefined) await port.command(`op ${enterFrom} wait4 ${pid} ${WAIT_ALL}`); // ECHILD: reaped already
+    }
+  }
+  return reset;
 }
 
 function fail(message: string): never {
@@ -206,6 +241,14 @@ async function run(port: HelperPort, items: readonly Item[]): Promise<void> {
     if (reply === 'skipped') fail(`the helper stopped before ${it.line} (after ${k > 0 ? `${lines[k - 1]} answered ${replies[k - 1]}` : 'nothing'})`);
     it.check(parseReply(reply), it.line);
   });
+}
+
+/** Held: one of the image's mappings as a process has it. */
+interface Held {
+  start: number;
+  end: number;
+  prot: number;
+  shared: boolean;
 }
 
 /** Item: one command of a batch, and the check its reply must pass (it throws, naming what failed). */
@@ -286,16 +329,19 @@ function stopsAsTheImageHasThem(image: ContainerImage, pidAsSeenBy: (viewer: Act
  * names is known from the plan, so no command waits for an earlier reply), sends it, and checks
  * every reply in order.
  */
-async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePlan, memory: boolean): Promise<RealRestore> {
+async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePlan, memory: boolean, opts: ExecuteOptions, nspids: Map<Actor, number[]>): Promise<RealRestore> {
+  const { enterFrom } = opts;
+  const userNs = opts.userNs === true;
   const tasks = image.tasks;
   /** each actor's pids at the container's levels, from the plan */
   const inside = new Map<Actor, number[]>();
-  /** what the helper reports of each made process: its pids at every level */
-  const nspids = new Map<Actor, number[]>();
   /** where each agent's pid_ns_for_children points: the image namespace, or its own */
   const childrenIn = new Map<Actor, number | 'own'>();
   /** the first process made in each image namespace: setns names a namespace by one of its processes */
   const firstIn = new Map<number, Actor>();
+  /** the image's mappings each actor's process has: made for it, or inherited from its creator */
+  const held = new Map<Actor, Held[]>();
+  const heldBy = (a: Actor): Held[] => held.get(a) ?? (held.set(a, []), held.get(a)!);
   const items: Item[] = [];
   const name = (a: Actor): string => (a >= 0 && a < tasks.length ? `task ${tasks[a]!.numbers.join('/')}` : `helper ${a}`);
   const insideOf = (a: Actor): number[] => inside.get(a) ?? fail(`${name(a)} was needed before it was made`);
@@ -335,12 +381,14 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
     // a placeholder is made in its creator's namespace, set_tid naming the levels the plan names (innermost first); the kernel picks the others (NaN here)
     const want = s.task !== null ? tasks[s.task]!.numbers : [...new Array<number>(Math.max(0, insideOf(s.creator).length - s.pids.length)).fill(NaN), ...[...s.pids].reverse()];
     let line: string;
-    if (s.creator === RESTORER) line = `init ${s.actor} ${s.flags & ~CLONE_NEWPID} ${s.pids[0] ?? 0} 1`;
+    if (s.creator === RESTORER) line = `init ${s.actor} ${(s.flags & ~CLONE_NEWPID) | (userNs ? CLONE_NEWUSER : 0)} ${s.pids.length > 0 ? s.pids.join(',') : 0} 1`;
     else {
       pointChildren(s.creator, s.childrenIn);
       line = `op ${s.creator} clone3 ${s.actor} ${s.flags} ${s.exitSignal} ${s.pids.length} ${s.pids.join(' ')}`;
     }
     inside.set(s.actor, want);
+    // a clone copies its creator's mappings (CLONE_VM: shares them); the helper's child has none of the image's
+    held.set(s.actor, s.creator === RESTORER ? [] : s.flags & CLONE_VM ? heldBy(s.creator) : [...heldBy(s.creator)]);
     items.push({
       line,
       check: (reply) => {
@@ -354,6 +402,8 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
       },
     });
     if (s.task !== null && !firstIn.has(tasks[s.task]!.ns)) firstIn.set(tasks[s.task]!.ns, s.actor);
+    // a process that makes others has its memory made before them, so that they inherit it as fork gives it
+    if (s.task !== null && creators.has(s.actor)) memoryOf(s.task);
   };
 
   const exitAndReap = (a: Actor, code: number, reaper: Actor | null): void => {
@@ -364,6 +414,39 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
       },
     });
     if (reaper !== null) call(reaper, `wait4 ${pidAsSeenBy(reaper, a)} 0`, `reaping ${name(a)}`);
+  };
+
+  /**
+   * enter makes the plan's enterer in the running container the restore goes into: `enterFrom`, an
+   * agent there, clones it, set_tid naming its pids at the container's levels (innermost first; the
+   * plan's last, the machine's level, is left to the kernel).
+   */
+  const enter = (actor: Actor, setTid: readonly number[]): void => {
+    if (enterFrom === undefined) fail('the plan goes into a running container, and no process of that container was named to make its helper');
+    const tids = setTid.slice(0, -1);
+    inside.set(actor, []);
+    const what = `the helper inside the enclosing container (set_tid ${tids.join(', ')}, innermost level first)`;
+    items.push({
+      line: `op ${enterFrom} clone3 ${actor} 0 ${SIGCHLD} ${tids.length} ${tids.join(' ')}`.trim(),
+      check: (reply) => {
+        const r = answered(reply, what, 'the container\'s process');
+        const made = r.fields.get('nspid');
+        if (!made || r.fields.get('child') !== String(actor)) fail(`${what}: the helper lost the new process`);
+        const pids = made.split(',').map(Number);
+        nspids.set(actor, pids);
+        if (pids.length !== plan.outerLevels || tids.some((p, k) => pids[pids.length - 1 - k] !== p)) fail(`${what} came back as ${pids.join('/')}`);
+      },
+    });
+    // a fork of a process of that container: what it holds of the workload's memory is not the restored container's
+    for (const [address, length] of opts.notInherited ?? []) call(actor, `munmap ${address} ${length}`, `unmapping what the helper inside the enclosing container inherited at 0x${address.toString(16)}`);
+  };
+
+  /** leaveContainer: the enterer exits (the container's init goes to the enclosing container's init) and the process that made it reaps it */
+  const leaveContainer = (actor: Actor, maker: Actor): void => {
+    const step = plan.create.find((s) => s.do === 'enter' && s.actor === actor);
+    const pid = step?.do === 'enter' ? step.setTid[0]! : fail('the enterer has no enter step');
+    exitAndReap(actor, 0, null);
+    call(maker, `wait4 ${pid} 0`, 'reaping the helper inside the enclosing container');
   };
 
   /**
@@ -383,17 +466,62 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
     });
   };
 
-  /** verifyGroups asks every process, while all still run, which group and session its own namespace says it is in. */
+  // memory: the mappings made fresh go in the same batch, a process's before the processes it makes
+  // (which inherit what they share with it, as fork gives it), else right after its ids (the helper
+  // sends an agent's run of such requests as one line); those joining another process's shared
+  // mapping name it by its pid on the machine, known from the replies, so they go in a second
+  const mem = memory ? planMemory(image) : { mappings: [], pages: [] };
+  const mapping = (m: (typeof mem.mappings)[number]): Item => ({
+    line: `op ${m.task} ${mappingRequest(m, (t) => nspids.get(t)![0]!)}`,
+    check: (r) => {
+      const what = `mapping ${m.start.toString(16)}-${m.end.toString(16)} of ${name(m.task)}`;
+      if (r.kind === 'r' && r.errno === 'EEXIST') throw new RestoreError([{ code: 'CKPT_UNSUPPORTED', message: `${what} would overlap one the process already has (the helper's own, made since the check): not supported` }]);
+      answered(r, what);
+    },
+  });
+  /** each live address space's mappings, by the task that maps them (planMemory's mapper) */
+  const wanted = new Map<Actor, MappingStep[]>();
+  for (const m of mem.mappings) (wanted.get(m.task) ?? (wanted.set(m.task, []), wanted.get(m.task)!)).push(m);
+  const memoryOf = (task: Actor): void => {
+    const want = wanted.get(task);
+    if (!want) return;
+    wanted.delete(task);
+    const has = heldBy(task);
+    const drop = (x: Held): void => {
+      has.splice(has.indexOf(x), 1);
+      call(task, `munmap ${x.start} ${x.end - x.start}`, `unmapping ${x.start.toString(16)}-${x.end.toString(16)}, which ${name(task)} inherited and its image does not have there`);
+    };
+    for (const m of want) {
+      if (m.joins === null && !m.shared && has.some((x) => x.start === m.start && x.end === m.end && x.prot === m.prot && !x.shared)) continue; // inherited
+      for (const x of has.filter((x) => x.start < m.end && m.start < x.end)) drop(x);
+      if (m.joins === null) items.push(mapping(m));
+      has.push({ start: m.start, end: m.end, prot: m.prot, shared: m.shared });
+    }
+    for (const x of has.filter((x) => !want.some((m) => m.start === x.start && m.end === x.end))) drop(x);
+  };
+  const creators = new Set<Actor>();
+  for (const s of [...plan.create, ...plan.groups, ...plan.exits]) if (s.do === 'clone' && s.creator !== RESTORER) creators.add(s.creator);
+
+  /**
+   * verifyGroups reads, for every process while all still run, which group and session its own
+   * namespace says it is in (the helper reads /proc, the process need not run), and has the
+   * processes that made none make their mappings.
+   */
   const verifyGroups = (): void => {
     for (const [i, t] of tasks.entries()) {
       if (t.leader !== i) continue;
-      call(i, 'ids', `asking ${name(i)} for its ids`, (r) => {
-        const own = (id: number[] | null): number => id?.[t.numbers.length - 1] ?? 0;
-        for (const [what, field, id] of [['process group', 'pgrp', t.pgid], ['session', 'sid', t.sid]] as const) {
-          const got = Number(r.fields.get(field));
-          if (got !== own(id)) throw new RestoreError([{ code: 'CKPT_UNSUPPORTED', message: `task ${t.numbers.join('/')} ended up in ${what} ${got || '(outside)'} instead of ${own(id) || '(outside)'} as its own namespace numbers them: this layout is not supported yet` }]);
-        }
+      const own = (id: number[] | null): number => id?.[t.numbers.length - 1] ?? 0;
+      items.push({
+        line: `ids ${i}`,
+        check: (reply) => {
+          const r = answered(reply, `reading the ids of ${name(i)}`);
+          for (const [what, field, id] of [['process group', 'pgrp', t.pgid], ['session', 'sid', t.sid]] as const) {
+            const got = Number(r.fields.get(field));
+            if (got !== own(id)) throw new RestoreError([{ code: 'CKPT_UNSUPPORTED', message: `task ${t.numbers.join('/')} ended up in ${what} ${got || '(outside)'} instead of ${own(id) || '(outside)'} as its own namespace numbers them: this layout is not supported yet` }]);
+          }
+        },
       });
+      memoryOf(i);
     }
   };
 
@@ -452,7 +580,11 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
         call(s.actor, `setpgid 0 ${s.pgid}`, `setpgid for ${name(s.actor)}`);
         break;
       case 'leave':
-        exitAndReap(s.actor, 0, s.reaper === RESTORER ? null : s.reaper);
+        if (s.actor === plan.enterer && enterFrom !== undefined) leaveContainer(s.actor, enterFrom);
+        else exitAndReap(s.actor, 0, s.reaper === RESTORER ? null : s.reaper);
+        break;
+      case 'enter':
+        enter(s.actor, s.setTid);
         break;
       case 'exit': {
         const t = tasks[s.task]!;
@@ -461,7 +593,6 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
         else killedBy(s.task, status & 0x7f);
         break;
       }
-      case 'enter':
       case 'adopt':
       case 'last_pid':
       case 'order':
@@ -470,23 +601,22 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
   }
 
   lastPidsWhereTheImageHasThem();
-
-  // memory: the mappings made fresh go in the same batch; those joining another process's shared
-  // mapping name it by its pid on the machine, known from the replies, so they go in a second
-  const mem = memory ? planMemory(image) : { mappings: [], pages: [] };
-  const mapping = (m: (typeof mem.mappings)[number]): Item => ({
-    line: `op ${m.task} ${mappingRequest(m, (t) => nspids.get(t)![0]!)}`,
+  // the mappings of address spaces whose first live task is not a leader (a thread's)
+  for (const a of [...wanted.keys()]) memoryOf(a);
+  // every process made is an agent that answers: each has said so once started (its hello)
+  items.push({
+    line: `confirm 0-${tasks.length + plan.helpers - 1}`,
     check: (r) => {
-      const what = `mapping ${m.start.toString(16)}-${m.end.toString(16)} of ${name(m.task)}`;
-      if (r.kind === 'r' && r.errno === 'EEXIST') throw new RestoreError([{ code: 'CKPT_UNSUPPORTED', message: `${what} would overlap one the process already has (the helper's own, made since the check): not supported` }]);
-      answered(r, what);
+      if (r.kind !== 'ok') fail(`the restored processes did not all start as agents: ${r.kind === 'err' ? r.message : r.kind}`);
     },
   });
-  items.push(...mem.mappings.filter((m) => m.joins === null).map(mapping));
   await run(port, items);
   await run(port, mem.mappings.filter((m) => m.joins !== null).map(mapping));
   writePages(mem.pages, (t) => nspids.get(t)![0]!);
+  // the enterer is reaped: its channel goes with it
+  if (plan.enterer !== null && enterFrom !== undefined) await port.command(`reset ${plan.enterer}`);
   await run(port, stopsAsTheImageHasThem(image, pidAsSeenBy));
   const made = [...nspids].filter(([a]) => a >= 0 && a < tasks.length);
-  return { agents: new Map(tasks.map((_, i) => [i, i])), pids: new Map(made.map(([a, p]) => [a, p[0]!])), nspids: new Map(made) };
+  const helpers = [...nspids].filter(([a]) => a >= tasks.length);
+  return { agents: new Map(tasks.map((_, i) => [i, i])), pids: new Map(made.map(([a, p]) => [a, p[0]!])), nspids: new Map(made), helpers: new Map(helpers) };
 }

@@ -58,11 +58,34 @@ export class SyncHelper {
     return new SyncHelper(child, toHelper, fromHelper);
   }
 
+  /** pid of the helper process (the parent of every init it makes): its mappings are every agent's to begin with */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   /** command sends one command line and returns its reply line. */
   command(line: string): string {
     if (this.ended) return 'err the helper exited';
-    writeSync(this.toHelper, `${line}\n`);
+    this.write(`${line}\n`);
     return this.readLine();
+  }
+
+  /**
+   * batch sends command lines (`init`, `op`, `state`) as one `batch` and returns one reply line
+   * for each ("skipped" after the first that failed): the helper reads them all before it carries
+   * out any, so writing them all first cannot wait on its replies.
+   */
+  batch(lines: readonly string[]): string[] {
+    if (lines.length === 0) return [];
+    if (this.ended) return lines.map(() => 'err the helper exited');
+    this.write(`batch ${lines.length}\n${lines.join('\n')}\n`);
+    return lines.map(() => this.readLine());
+  }
+
+  /** write writes all of `text` (a pipe may take a long one in parts) */
+  private write(text: string): void {
+    const bytes = new TextEncoder().encode(text);
+    for (let done = 0; done < bytes.length; ) done += writeSync(this.toHelper, bytes, done, bytes.length - done);
   }
 
   private readLine(): string {

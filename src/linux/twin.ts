@@ -18,6 +18,7 @@ import { CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_PARENT_SETTID, CLONE_PI
 import { CLONE3_ARGS } from '../abi/clone-args.js';
 import { errnoName } from '../abi/errno.js';
 import type { SyscallName } from '../abi/syscall-names.js';
+import { MAP_FIXED } from '../abi/mman.js';
 import { WNOHANG } from '../abi/wait.js';
 import { abiRegisters } from '../arch/reg-access.js';
 import type { Container } from '../container/container.js';
@@ -29,7 +30,7 @@ import type { Task } from '../kernel/task.js';
 import { copyFromUser, getUserInts, u64At, viewOf } from '../kernel/uaccess.js';
 import type { InterpreterHost } from '../program/interpreter.js';
 import { Scheduler } from '../program/scheduler.js';
-import type { AgentTable } from './agents.js';
+import { regionOf, type AgentTable, type Region } from './agents.js';
 import { parseReply, type Reply } from './real-executor.js';
 
 /** the twin's refusals and disagreements carry a code of the command line's table */
@@ -46,6 +47,10 @@ export class TwinError extends Error {
 /** HelperLine is how the twin speaks to the helper: one command line in, its reply line out, synchronously. */
 export interface HelperLine {
   command(line: string): string;
+  /** command lines carried out as one batch, one reply line each (SyncHelper.batch); without it, one by one */
+  batch?(lines: readonly string[]): string[];
+  /** the helper's pid on this machine, when it is a real one */
+  readonly pid?: number | undefined;
 }
 
 /** the syscalls whose effect is the kernel's state: the real process makes them first */
@@ -60,6 +65,21 @@ const MEMORY_FLAGS = CLONE_SETTLS | CLONE_PARENT_SETTID | CLONE_CHILD_SETTID | C
 function show(r: Reply): string {
   if (r.kind === 'r') return r.errno ? `-1 ${r.errno}` : String(r.ret);
   return r.kind === 'err' ? `an error (${r.message})` : r.kind;
+}
+
+/** uncovered lists the stretches of `regions` that no mapping of `vmas` covers, as [start, end) of the mirror's addresses. */
+function uncovered(regions: readonly Region[], vmas: readonly Vma[]): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (const r of regions) {
+    let at = r.start;
+    for (const v of vmas) {
+      if (v.end <= at || v.start >= r.end) continue;
+      if (v.start > at) out.push([at, v.start]);
+      at = Math.max(at, v.end);
+    }
+    if (at < r.end) out.push([at, r.end]);
+  }
+  return out;
 }
 
 export class Twin {
@@ -131,10 +151,10 @@ export class Twin {
 
   /**
    * syncMemory makes the real processes hold the mirror's memory, for every live process among
-   * `tasks`: every page the mirror has is written through /proc/PID/mem into the real process's
-   * mapping (which the agent table names) of its mirror mapping. Those are made as the mirror
-   * makes them (startContainer, mmap, a restore's); one still missing (a MAP_FIXED over part of
-   * another) is made here, by the process itself, which must not be stopped.
+   * `tasks`: each mirror mapping lies in a real mapping of the same protection (one the process
+   * made itself where the kernel chose, remembered in the agent table as a region; or, after a
+   * restore, the image's own at its address), every page the mirror has is written there through
+   * /proc/PID/mem, and what no mapping of the mirror covers any more is unmapped.
    */
   syncMemory(tasks: readonly Task[]): void {
     const done = new Set<number>();
@@ -144,19 +164,22 @@ export class Twin {
       const leader = t.group.leader;
       const writer = !leader.exited ? leader : t;
       done.add(tgid);
-      const maps = this.agents.maps.get(tgid) ?? new Map<number, number>();
-      this.agents.maps.set(tgid, maps);
+      const regions = this.agents.maps.get(tgid) ?? [];
+      this.agents.maps.set(tgid, regions);
       const pageSize = t.mm.pageSize;
       const pages = t.mm.pageContents();
+      const vmas = t.mm.mappings();
       const fd = openSync(`/proc/${tgid}/task/${writer.nspids[0]}/mem`, 'r+');
       try {
-        for (const vma of t.mm.mappings()) {
-          let real = maps.get(vma.start);
-          if (real === undefined) {
+        for (const vma of vmas) {
+          const region = regionOf(regions, vma.start, vma.end);
+          let real: number;
+          if (region) real = region.real + (vma.start - region.start);
+          else {
             const r = parseReply(this.helper.command(`op ${this.agentOf(writer)} mmap ${vma.end - vma.start} ${vma.prot} ${vma.shared ? MAP_SHARED_ANONYMOUS : MAP_PRIVATE_ANONYMOUS}`));
             if (r.kind !== 'r' || r.errno) throw new TwinError('CKPT_TWIN_DIVERGED', `the mapping ${vma.name} of task ${this.name(t)} cannot be made in its real process: ${show(r)}`);
             real = r.ret;
-            maps.set(vma.start, real);
+            regions.push({ start: vma.start, end: vma.end, real });
           }
           for (const [index, bytes] of pages) {
             const addr = index * pageSize;
@@ -166,14 +189,44 @@ export class Twin {
       } finally {
         closeSync(fd);
       }
+      for (const [start, end] of uncovered(regions, vmas)) this.unmapReal(writer, start, end - start);
     }
+  }
+
+  /**
+   * unmapReal unmaps, in the real process of `task`, what its regions hold of the mirror's
+   * [addr, addr + len): a munmap (or a MAP_FIXED mmap over old mappings) made real, so that a later
+   * mapping at those addresses starts from zeros, as in the mirror.
+   */
+  private unmapReal(task: Task, addr: number, len: number): void {
+    const tgid = task.group.tgid.nr;
+    const regions = this.agents.maps.get(tgid);
+    if (!regions) return;
+    const end = addr + len;
+    const kept: Region[] = [];
+    for (const r of regions) {
+      const lo = Math.max(r.start, addr);
+      const hi = Math.min(r.end, end);
+      if (lo >= hi) {
+        kept.push(r);
+        continue;
+      }
+      const reply = parseReply(this.helper.command(`op ${this.agentOf(task)} munmap ${r.real + (lo - r.start)} ${hi - lo}`));
+      if (reply.kind !== 'r' || reply.errno) throw new TwinError('CKPT_TWIN_DIVERGED', `task ${this.name(task)}: unmapping 0x${lo.toString(16)}-0x${hi.toString(16)} in its real process failed: ${show(reply)}`);
+      if (r.start < lo) kept.push({ start: r.start, end: lo, real: r.real });
+      if (hi < r.end) kept.push({ start: hi, end: r.end, real: r.real + (hi - r.start) });
+    }
+    this.agents.maps.set(tgid, kept);
   }
 
   /** realAddress says where a mirror mapping of `mm` lies in its real process (for the real dump). */
   realAddress(tasks: readonly Task[]): (mm: MemoryMap, vma: Vma) => number {
     const owner = new Map<MemoryMap, number>();
     for (const t of tasks) if (!owner.has(t.mm)) owner.set(t.mm, t.group.tgid.nr);
-    return (mm, vma) => this.agents.maps.get(owner.get(mm) ?? -1)?.get(vma.start) ?? vma.start;
+    return (mm, vma) => {
+      const r = regionOf(this.agents.maps.get(owner.get(mm) ?? -1), vma.start, vma.end);
+      return r ? r.real + (vma.start - r.start) : vma.start;
+    };
   }
 
   /** syscall is the mirror's trap: real first for what changes the kernel, then the model, then the two compared. */
@@ -182,7 +235,7 @@ export class Twin {
     const abi = task.abi;
     const regs = abiRegisters(abi);
     const entry = syscallEntry(abi, regs.nr.get(task.dv));
-    if (entry?.name === 'mmap') return this.mmap(task);
+    if (entry && (entry.name === 'munmap' || entry.name === 'mmap')) return this.memoryCall(task, entry.name);
     if (!entry || !CHANGING.has(entry.name)) return model.syscall(task);
     const arg = (i: number): number => regs.args[i]!.get(task.dv);
     const int = (i: number): number => regs.args[i]!.low32(task.dv) | 0;
@@ -246,7 +299,7 @@ export class Twin {
         if (child.nspids.join(',') !== real.join(',')) diverged(`a child with pids ${real.join('/')}`, `pids ${child.nspids.join('/')}`);
         // a new process has its parent's mappings where its parent has them
         const parentMaps = this.agents.maps.get(task.group.tgid.nr);
-        if (child.group !== task.group && parentMaps) this.agents.maps.set(child.nspids[0]!, new Map(parentMaps));
+        if (child.group !== task.group && parentMaps) this.agents.maps.set(child.nspids[0]!, [...parentMaps]);
         return;
       }
       case 'exit':
@@ -307,22 +360,25 @@ export class Twin {
   }
 
   /**
-   * mmap: the mirror's mapping, then one of the same size and protection in the real process, where
-   * its kernel chooses (the agent table remembers), at once: the process is running now, and may be
-   * stopped by the time the command ends (syncMemory then only writes the pages).
+   * memoryCall: mmap and munmap are the mirror's first (where a mapping goes is the mirror's own
+   * address space); what they take away is then unmapped in the real process: munmap's range, or
+   * what a MAP_FIXED mmap replaces. A new mapping is made real at once (syncMemory of the caller),
+   * and its pages again when the command ends: a process stopped by then makes no mapping.
    */
-  private mmap(task: Task): void {
-    const model = this.machine.host;
-    const before = new Set(task.mm.mappings().map((v) => v.start));
-    model.syscall(task);
-    const made = task.mm.mappings().find((v) => !before.has(v.start));
-    if (!made || task.exited) return;
-    const tgid = task.group.tgid.nr;
-    const maps = this.agents.maps.get(tgid) ?? new Map<number, number>();
-    this.agents.maps.set(tgid, maps);
-    const r = parseReply(this.helper.command(`op ${this.agentOf(task)} mmap ${made.end - made.start} ${made.prot} ${made.shared ? MAP_SHARED_ANONYMOUS : MAP_PRIVATE_ANONYMOUS}`));
-    if (r.kind !== 'r' || r.errno) throw new TwinError('CKPT_TWIN_DIVERGED', `the mapping ${made.name} of task ${this.name(task)} cannot be made in its real process: ${show(r)}`);
-    maps.set(made.start, r.ret);
+  private memoryCall(task: Task, name: 'mmap' | 'munmap'): void {
+    const regs = abiRegisters(task.abi);
+    const arg = (i: number): number => regs.args[i]!.get(task.dv);
+    const [addr, length, flags] = [arg(0), arg(1), arg(3)];
+    this.machine.host.syscall(task);
+    if (task.exited || task.blockedIn) return;
+    const { ret, errno } = task.abi.readReturn(task.dv);
+    if (errno) return;
+    const page = task.mm.pageSize;
+    const len = Math.ceil(length / page) * page;
+    if (name === 'munmap') this.unmapReal(task, addr, len);
+    else if (flags & MAP_FIXED) this.unmapReal(task, ret, len);
+    // a new mapping made real at once, while the process runs: it may be stopped when the command ends
+    if (name === 'mmap') this.syncMemory([task]);
   }
 
   private compare(r: Reply, got: string, diverged: (real: string, mirror: string) => never): void {

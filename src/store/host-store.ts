@@ -20,10 +20,11 @@ import { decode, encode } from 'cbor-x';
 import { Machine } from '../container/machine.js';
 import { isValidName, NAME_RULE } from '../container/names.js';
 import type { KernelName } from '../kernel/personality.js';
-import { decodeHost, encodeHost, generationOf, HOST_FORMAT, inheritLedger, type HostRecord, type LoadedPart } from './machine-codec.js';
+import { decodeHost, encodeHost, generationOf, HOST_FORMAT, inheritLedger, isHostFormat, type HostRecord, type LoadedPart } from './machine-codec.js';
 import type { PartRecord } from './part-codec.js';
 import { decodeLegacyMachine, LEGACY_FORMAT, type LegacyRecord } from './legacy-host-file.js';
 import { StoreError } from './store-error.js';
+import { decodeColumnFile, encodeColumnFile } from './column-file.js';
 import { sweepTemporaries, writeFileAtomically } from '../disk/atomic-file.js';
 import { processAlive } from '../disk/process-alive.js';
 
@@ -66,6 +67,26 @@ function readShared(path: string): Uint8Array {
       at += n;
     }
     return bytes;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** readColumnFile reads a part's column file, each column into a buffer of its own. */
+function readColumnFile(path: string): unknown {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    return decodeColumnFile({
+      size,
+      readInto(into, at) {
+        for (let done = 0; done < into.length; ) {
+          const n = readSync(fd, into, done, into.length - done, at + done);
+          if (n === 0) throw new Error(`${path} ended at byte ${at + done} of ${size}`);
+          done += n;
+        }
+      },
+    });
   } finally {
     closeSync(fd);
   }
@@ -211,7 +232,7 @@ export class HostStore {
       throw this.corrupt(file, e);
     }
     if (record.format === LEGACY_FORMAT) return this.migrate(name, record as unknown as LegacyRecord);
-    if (record.format !== HOST_FORMAT) throw this.corrupt(file, new Error(`host file format ${record.format} is not ${HOST_FORMAT}`));
+    if (!isHostFormat(record.format)) throw this.corrupt(file, new Error(`host file format ${record.format} is not one this ckpt reads (${LEGACY_FORMAT} to ${HOST_FORMAT})`));
     return record;
   }
 
@@ -249,7 +270,10 @@ export class HostStore {
       if (!wanted) continue;
       const base = join(dir, `${e.id}.${e.gen}`);
       try {
-        loaded.set(e.id, { record: decode(readFileSync(`${base}${PART_SUFFIX}`)) as PartRecord, pages: readShared(`${base}${PAGES_SUFFIX}`) });
+        const path = `${base}${PART_SUFFIX}`;
+        // a part of format 1 is one CBOR record; later ones are column files
+        const record = (e.format ?? 1) === 1 ? decode(readFileSync(path)) : readColumnFile(path);
+        loaded.set(e.id, { record: record as PartRecord, pages: readShared(`${base}${PAGES_SUFFIX}`) });
       } catch (err) {
         throw this.corrupt(`${base}${PART_SUFFIX}`, err);
       }
@@ -274,7 +298,7 @@ export class HostStore {
     for (const { entry, part } of parts) {
       const base = join(dir, `${entry.id}.${entry.gen}`);
       writeFileAtomically(`${base}${PAGES_SUFFIX}`, joinRuns(part.pages));
-      writeFileAtomically(`${base}${PART_SUFFIX}`, bytesOf(encode(part.record)));
+      writeFileAtomically(`${base}${PART_SUFFIX}`, encodeColumnFile(part.record));
     }
     writeFileAtomically(this.path(m.name), bytesOf(encode(host)));
     this.sweepParts(m.name, host);

@@ -18,11 +18,20 @@ import { isKernelName, kernelRules, type KernelName } from '../kernel/personalit
 import type { Pid } from '../kernel/pid.js';
 import type { PidNamespace } from '../kernel/pid-namespace.js';
 import type { Task } from '../kernel/task.js';
-import { CORE, decodePart, encodePart, Entangled, levelOneId, MachineDecodeError, type DecodedPart, type EncodedPart, type PartRecord } from './part-codec.js';
+import { ThreadGroup } from '../kernel/thread-group.js';
+import { SeqBook } from './seq-book.js';
+import { CORE, decodePart, encodePart, Entangled, levelOneId, MachineDecodeError, PART_FORMAT, plainPart, type DecodedPart, type EncodedPart, type PartRecord } from './part-codec.js';
 
 export { MachineDecodeError } from './part-codec.js';
 
-export const HOST_FORMAT = 2;
+/** the host file's format: 3 holds parts of PART_FORMAT 2 (and names each part's), 2 only parts of format 1; both are read */
+export const HOST_FORMAT = 3;
+const HOST_FORMATS_READ = [2, 3];
+
+/** isHostFormat reports whether a host file of `format` is read here. */
+export function isHostFormat(format: unknown): boolean {
+  return HOST_FORMATS_READ.includes(format as number);
+}
 
 /** PartEntry is what the host record says of a part, so that listing a host reads no part. */
 export interface PartEntry {
@@ -35,6 +44,8 @@ export interface PartEntry {
   containers: Array<[name: string, initPid: number, state: string, tasks: number]>;
   /** one of its processes is stopped in a process group of the core (the host init's): see HostStore's loads */
   stoppedInCore: boolean;
+  /** its record's PART_FORMAT; absent: 1 */
+  format?: number;
 }
 
 export interface HostRecord {
@@ -61,8 +72,7 @@ export interface HostRecord {
 
 /** Ledger is what a loaded machine needs to be saved back beside the parts it did not load. */
 interface Ledger {
-  seqs: WeakMap<Task, number>;
-  nextSeq: number;
+  seqs: SeqBook;
   gen: number;
   absent: PartEntry[];
   /** each core task's children as stored ([part, seq] pairs flattened), some perhaps in parts not loaded */
@@ -76,7 +86,7 @@ const ledgers = new WeakMap<Machine, Ledger>();
 function ledgerOf(m: Machine): Ledger {
   let l = ledgers.get(m);
   if (!l) {
-    l = { seqs: new WeakMap(), nextSeq: 0, gen: 0, absent: [], coreChildren: new WeakMap(), joined: new Map() };
+    l = { seqs: new SeqBook(), gen: 0, absent: [], coreChildren: new WeakMap(), joined: new Map() };
     ledgers.set(m, l);
   }
   return l;
@@ -85,23 +95,6 @@ function ledgerOf(m: Machine): Ledger {
 /** generationOf is the generation of the files `m` was loaded from (0 for a machine never stored). */
 export function generationOf(m: Machine): number {
   return ledgerOf(m).gen;
-}
-
-/** ranges packs the set bits of the root bitmap as [first, count] pairs. */
-function ranges(ns: PidNamespace): number[] {
-  const out: number[] = [];
-  let start = -1;
-  // to its capacity, not pid_max: a pid_max lowered after pids above it were handed out keeps them
-  for (let nr = 0; nr < ns.capacity; nr++) {
-    const set = ns.bitmap.test(nr);
-    if (set && start < 0) start = nr;
-    if (!set && start >= 0) {
-      out.push(start, nr - start);
-      start = -1;
-    }
-  }
-  if (start >= 0) out.push(start, ns.capacity - start);
-  return out;
 }
 
 export interface EncodedHost {
@@ -134,23 +127,25 @@ function encodeParts(m: Machine, gen: number, ledger: Ledger): EncodedHost {
     return ledger.joined.get(id) ?? id;
   };
   const host = m.host;
-  const seqOf = (t: Task): number => {
-    let s = ledger.seqs.get(t);
-    if (s === undefined) {
-      s = ledger.nextSeq++;
-      ledger.seqs.set(t, s);
-    }
-    return s;
-  };
   // Tasks in creation order, split by part; new tasks take the next sequence numbers in that order.
-  const byPart = new Map<number, Task[]>();
+  const seqs = ledger.seqs.number(host.tasks, (t) => host.tasks.has(t));
+  const byPart = new Map<number, { tasks: Task[]; seqs: number[]; members: Set<number> }>();
+  // the sequence numbers of the core tasks' children, which the core records as [part, seq] pairs
+  const childSeqs = new Map<Task, number>();
+  let i = 0;
   for (const t of host.tasks) {
-    seqOf(t);
-    const id = partOf(t.pid.ns);
-    const list = byPart.get(id);
-    if (list) list.push(t);
-    else byPart.set(id, [t]);
+    const seq = seqs[i++]!;
+    const member = levelOneId(t.pid.ns);
+    const id = ledger.joined.get(member) ?? member;
+    let part = byPart.get(id);
+    if (!part) byPart.set(id, (part = { tasks: [], seqs: [], members: new Set() }));
+    part.tasks.push(t);
+    part.seqs.push(seq);
+    part.members.add(member);
+    if (t.parent?.pid.ns.level === 0) childSeqs.set(t, seq);
   }
+  let allSeqs: Map<Task, number> | null = null;
+  const seqOf = (t: Task): number => childSeqs.get(t) ?? (allSeqs ??= ledger.seqs.entries()).get(t)!;
   const containersOf = new Map<number, Container[]>();
   // a container whose init has been reaped has no task left (its namespace died with it): it is gone
   for (const c of m.containers.values()) {
@@ -161,7 +156,9 @@ function encodeParts(m: Machine, gen: number, ledger: Ledger): EncodedHost {
   const roundOf = new Map<number, Task[]>();
   for (const t of m.scheduler.pending()) {
     const id = partOf(t.pid.ns);
-    roundOf.set(id, [...(roundOf.get(id) ?? []), t]);
+    const list = roundOf.get(id);
+    if (list) list.push(t);
+    else roundOf.set(id, [t]);
   }
   const absentIds = new Set(ledger.absent.map((e) => e.id));
   /** coreChildren merges a core task's children in memory with those stored of parts not loaded, keeping the stored order. */
@@ -180,21 +177,22 @@ function encodeParts(m: Machine, gen: number, ledger: Ledger): EncodedHost {
     }
     return kept.sort((a, b) => a.key - b.key).flatMap((k) => k.pair);
   };
-  const coreTasks = byPart.get(CORE) ?? [];
-  const core = encodePart({ id: CORE, partOf, tasks: coreTasks, core: null, seqOf, coreChildren, containers: containersOf.get(CORE) ?? [], round: roundOf.get(CORE) ?? [] });
+  const coreTasks = byPart.get(CORE) ?? { tasks: [], seqs: [] };
+  const core = encodePart({ id: CORE, partOf, tasks: coreTasks.tasks, seqs: coreTasks.seqs, core: null, coreChildren, containers: containersOf.get(CORE) ?? [], round: roundOf.get(CORE) ?? [] });
   const parts: EncodedHost['parts'] = [];
-  for (const [id, tasks] of byPart) {
+  for (const [id, { tasks, seqs: partSeqs, members }] of byPart) {
     if (id === CORE) continue;
     const containers = containersOf.get(id) ?? [];
-    const part = encodePart({ id, partOf, tasks, core: core.numbering, seqOf, containers, round: roundOf.get(id) ?? [] });
-    const stoppedInCore = part.numbering.groups.items.some((g) => g.stopped && partOf(g.pgrp.ns) === CORE);
+    const part = encodePart({ id, partOf, tasks, seqs: partSeqs, core: core.numbering, containers, round: roundOf.get(id) ?? [] });
+    const stoppedInCore = part.numbering.groups.items.some((g) => g instanceof ThreadGroup && g.stopped && partOf(g.pgrp.ns) === CORE);
     const entry: PartEntry = {
       id,
-      members: [...new Set(tasks.map((t) => levelOneId(t.pid.ns)))].sort((a, b) => a - b),
+      members: [...members].sort((a, b) => a - b),
       gen,
       tasks: tasks.length,
       containers: containers.map((c) => [c.name, c.init.pid.nr, c.init.state, tasks.filter((t) => c.init.pid.ns.isAncestorOf(t.pid.ns)).length]),
       stoppedInCore,
+      format: PART_FORMAT,
     };
     parts.push({ entry, part });
   }
@@ -208,10 +206,11 @@ function encodeParts(m: Machine, gen: number, ledger: Ledger): EncodedHost {
     pidMax: host.pidMax,
     clock: host.clock,
     ids: [nextPidNsId, nextUserNsId],
-    nextSeq: ledger.nextSeq,
+    nextSeq: ledger.seqs.next,
     gen,
-    rootPids: ranges(host.rootPidNs),
-    core: core.record,
+    // to its capacity, not pid_max: a pid_max lowered after pids above it were handed out keeps them
+    rootPids: host.rootPidNs.bitmap.takenRuns(),
+    core: plainPart(core.record),
     corePages,
     init: core.numbering.tasks.of(host.init),
     programs: [...m.sources.entries()],
@@ -245,7 +244,7 @@ export interface LoadedPart {
  * pages files read, which must belong to the caller alone.
  */
 export function decodeHost(r: HostRecord, loaded: ReadonlyMap<number, LoadedPart>, adopt: boolean): Machine {
-  if (r.format !== HOST_FORMAT) throw new MachineDecodeError(`host format ${r.format} is not ${HOST_FORMAT}`);
+  if (!isHostFormat(r.format)) throw new MachineDecodeError(`host format ${r.format} is not one of ${HOST_FORMATS_READ.join(', ')}`);
   const arch = archByName(r.arch);
   if (!arch) throw new MachineDecodeError(`unknown architecture ${r.arch}`);
   if (!isKernelName(r.kernel)) throw new MachineDecodeError(`unknown kernel personality ${JSON.stringify(r.kernel)}`);
@@ -258,55 +257,86 @@ export function decodeHost(r: HostRecord, loaded: ReadonlyMap<number, LoadedPart
     if (first < 0 || count < 0 || first + count > root.capacity) throw new MachineDecodeError(`root pids ${first}+${count} are outside the root namespace's ${root.capacity}`);
     for (let nr = first; nr < first + count; nr++) root.bitmap.set(nr);
   }
-  const parts: DecodedPart[] = [];
+  const parts = new Map<number, DecodedPart>();
   const absent = [];
   for (const e of r.parts) {
     const p = loaded.get(e.id);
-    if (p) parts.push(decodePart(p.record, p.pages, kernel, core, adopt));
+    if ((e.format ?? 1) > PART_FORMAT) throw new MachineDecodeError(`part ${e.id} is of format ${e.format}, newer than ${PART_FORMAT}`);
+    if (p) parts.set(e.id, decodePart(p.record, p.pages, kernel, core, adopt));
     else absent.push(e);
   }
+  const decoded = [core, ...parts.values()];
   // Numbers are allocated exactly for the pids something uses (a pidfd alone keeps none); the root's are reserved above.
-  for (const d of [core, ...parts]) for (const pid of d.pids) if (pid.inUse) register(pid);
-  const seqs = new WeakMap<Task, number>();
-  const bySeq = new Map<number, Task>();
-  for (const d of [core, ...parts]) {
-    d.taskRecords.forEach((tr, i) => {
-      seqs.set(d.tasks[i]!, tr.seq);
-      bySeq.set(tr.seq, d.tasks[i]!);
-    });
-  }
+  for (const d of decoded) for (const pid of d.pids) if (pid.inUse) register(pid);
   const coreChildren = new WeakMap<Task, number[]>();
-  core.taskRecords.forEach((tr, i) => {
-    const t = core.tasks[i]!;
-    coreChildren.set(t, tr.children);
-    for (let k = 1; k < tr.children.length; k += 2) {
-      const child = bySeq.get(tr.children[k]!);
+  // a part's tasks are in sequence order: a child is found by bisection
+  const childOf = (part: number, seq: number): Task | undefined => {
+    const d = part === CORE ? core : parts.get(part);
+    if (!d) return undefined;
+    let [lo, hi] = [0, d.tasks.length];
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (d.taskColumns.seq(mid) < seq) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo < d.tasks.length && d.taskColumns.seq(lo) === seq) return d.tasks[lo];
+    for (let i = 0; i < d.tasks.length; i++) if (d.taskColumns.seq(i) === seq) return d.tasks[i]; // a part not in order
+    return undefined;
+  };
+  core.tasks.forEach((t, i) => {
+    const children = Array.from(core.taskColumns.children(i));
+    coreChildren.set(t, children);
+    for (let k = 1; k < children.length; k += 2) {
+      const child = childOf(children[k - 1]!, children[k]!);
       if (child) t.addChild(child);
     }
   });
-  const bySeqOrder = (a: Task, b: Task): number => seqs.get(a)! - seqs.get(b)!;
-  const tasks = [core, ...parts].flatMap((d) => d.tasks).sort(bySeqOrder);
+  const order = inSeqOrder(decoded.map((d) => d.tasks.map((_, i) => i)), decoded);
   const host = Host.restore(arch, r.pidMax, {
     rootUserNs: root.userNs,
     rootPidNs: root,
     init: at(core.tasks, r.init),
-    tasks,
+    tasks: order.tasks,
     clock: r.clock,
     nextPidNsId: r.ids[0],
     nextUserNsId: r.ids[1],
   });
   const m = new Machine(r.name, host);
   for (const [path, text] of r.programs) m.addProgram(path, text);
-  for (const d of [core, ...parts]) {
+  for (const d of decoded) {
     for (const [name, init, console] of d.record.containers) m.containers.set(name, { name, init: at(d.tasks, init), console: at(d.consoles, console) });
   }
   for (const e of absent) for (const [name] of e.containers) m.unloaded.add(name);
-  const round = [core, ...parts].flatMap((d) => d.record.round.map((i) => at(d.tasks, i))).sort(bySeqOrder);
-  m.scheduler.resumeRound(round);
+  m.scheduler.resumeRound(inSeqOrder(decoded.map((d) => d.record.round), decoded).tasks);
   const joined = new Map<number, number>();
   for (const e of r.parts) for (const member of e.members) if (member !== e.id) joined.set(member, e.id);
-  ledgers.set(m, { seqs, nextSeq: r.nextSeq, gen: r.gen, absent, coreChildren, joined });
+  ledgers.set(m, { seqs: new SeqBook(order.tasks, order.seqs, r.nextSeq), gen: r.gen, absent, coreChildren, joined });
   return m;
+}
+
+/**
+ * inSeqOrder lists the tasks `indices` picks of each decoded part, merged
+ * in their sequence numbers' order (the host's creation order). Each
+ * part's are mostly in that order already: they are only sorted when the
+ * lists as joined are not.
+ */
+function inSeqOrder(indices: ReadonlyArray<ArrayLike<number>>, decoded: readonly DecodedPart[]): { tasks: Task[]; seqs: number[] } {
+  const tasks: Task[] = [];
+  const seqs: number[] = [];
+  let sorted = true;
+  indices.forEach((list, p) => {
+    const d = decoded[p]!;
+    for (let k = 0; k < list.length; k++) {
+      const i = list[k]!;
+      const seq = d.taskColumns.seq(i);
+      if (seqs.length > 0 && seq < seqs[seqs.length - 1]!) sorted = false;
+      tasks.push(at(d.tasks, i));
+      seqs.push(seq);
+    }
+  });
+  if (sorted) return { tasks, seqs };
+  const order = tasks.map((_, k) => k).sort((a, b) => seqs[a]! - seqs[b]!);
+  return { tasks: order.map((k) => tasks[k]!), seqs: order.map((k) => seqs[k]!) };
 }
 
 /**
@@ -323,17 +353,21 @@ export function inheritLedger(from: Machine, copy: Machine): void {
   const l = ledgerOf(from);
   const byNr = (m: Machine): Map<number, Task> => new Map([...m.host.tasks].map((t) => [t.pid.nr, t]));
   const before = byNr(from);
-  const seqs = new WeakMap<Task, number>();
+  const seqOf = l.seqs.entries();
+  const [tasks, seqs]: [Task[], number[]] = [[], []];
   const coreChildren = new WeakMap<Task, number[]>();
-  for (const [nr, t] of byNr(copy)) {
-    const old = before.get(nr);
-    const seq = old && l.seqs.get(old);
-    if (seq !== undefined) seqs.set(t, seq);
+  for (const t of copy.host.tasks) {
+    const old = before.get(t.pid.nr);
+    const seq = old && seqOf.get(old);
+    if (seq !== undefined) {
+      tasks.push(t);
+      seqs.push(seq);
+    }
     const children = old && l.coreChildren.get(old);
     if (children) coreChildren.set(t, children);
   }
   for (const e of l.absent) for (const [name] of e.containers) copy.unloaded.add(name);
-  ledgers.set(copy, { ...l, seqs, coreChildren, absent: [...l.absent], joined: new Map(l.joined) });
+  ledgers.set(copy, { ...l, seqs: new SeqBook(tasks, seqs, l.seqs.next), coreChildren, absent: [...l.absent], joined: new Map(l.joined) });
 }
 
 function at<T>(list: readonly T[], i: number): T {
@@ -344,13 +378,15 @@ function at<T>(list: readonly T[], i: number): T {
 
 /** register enters a pid's numbers in its namespaces; the root's number must be reserved already, and no number taken twice. */
 function register(pid: Pid): void {
-  pid.numbers.forEach((nr, level) => {
-    const ns = pid.ns.chain[level]!;
+  const chain = pid.ns.chain;
+  for (let level = 0; level < chain.length; level++) {
+    const ns = chain[level]!;
+    const nr = pid.nrAt(level);
     if (level === 0 ? !ns.bitmap.test(nr) || ns.pids.get(nr) !== undefined : !ns.bitmap.set(nr)) {
       throw new MachineDecodeError(`pid ${nr} at level ${level} is ${level === 0 && !ns.bitmap.test(nr) ? 'not among the root namespace\'s pids in use' : 'used twice'}`);
     }
     ns.pids.set(nr, pid);
-  });
+  }
 }
 
 /** MachineRecord is a whole loaded machine as plain data (its page bytes copied): what a deep copy goes through. */
@@ -362,7 +398,7 @@ export interface MachineRecord {
 /** encodeMachine records `m` as plain data, the page bytes copied; parts not loaded stay absent. */
 export function encodeMachine(m: Machine): MachineRecord {
   const { host, parts } = encodeHost(m, ledgerOf(m).gen);
-  return { host, parts: parts.map(({ entry, part }) => [entry.id, part.record, concat(part.pages)]) };
+  return { host, parts: parts.map(({ entry, part }) => [entry.id, plainPart(part.record), concat(part.pages)]) };
 }
 
 /** decodeMachine rebuilds what encodeMachine recorded: the same snapshot, consoles and continuation, and the same parts absent. */

@@ -13,23 +13,23 @@
  * separate byte string (its pages file), so they are written and read
  * whole, without encoding. Pure: no I/O.
  */
-import type { ArchName, Arch } from '../arch/arch.js';
-import type { SyscallName } from '../abi/syscall-names.js';
+import type { Arch } from '../arch/arch.js';
 import { Console } from '../kernel/console.js';
-import { UserNamespace, type Credentials } from '../kernel/credentials.js';
+import { UserNamespace } from '../kernel/credentials.js';
 import { FileTable, type OpenFile } from '../kernel/files.js';
-import { addressSpaceLayout, MemoryMap, type Page } from '../kernel/memory-map.js';
+import { addressSpaceLayout, ForkedAddressSpace, MemoryMap, type Page } from '../kernel/memory-map.js';
 import { Pid } from '../kernel/pid.js';
 import { PidNamespace } from '../kernel/pid-namespace.js';
 import { pidCapacity } from '../kernel/host.js';
 import type { KernelRules } from '../kernel/personality.js';
-import { copyExtraState, Task } from '../kernel/task.js';
-import { ThreadGroup } from '../kernel/thread-group.js';
+import type { Task } from '../kernel/task.js';
+import { ForkedGroup, ThreadGroup } from '../kernel/thread-group.js';
 import type { Container } from '../container/container.js';
 import { archByName } from '../arch/registry.js';
 import { Numbering } from './numbering.js';
-import { TaskColumnsWriter, unpackTasks, type TaskColumns } from './task-columns.js';
-import { packGroups, packMms, packPids, unpackGroups, unpackMms, unpackPids, type GroupColumns, type MmColumns, type MmRecord, type PidColumns, type VmaRecord } from './part-columns.js';
+import { ByteRuns } from './column-file.js';
+import { decodeTasks, encodeTasks, ownCopy, TaskColumnsReader, type TaskColumns } from './task-columns.js';
+import { packGroups, packMms, unpackGroups, unpackMms, type GroupColumns, type GroupRecord, type MmColumns, type MmRecord, type PidColumns, type VmaRecord } from './part-columns.js';
 
 /** CORE is the part id of the root namespace's objects; a part's id is its level-1 pid namespace's id. */
 export const CORE = -1;
@@ -52,31 +52,15 @@ export class Entangled extends Error {
   }
 }
 
-/** nondumpable only when set (a setuid that changed the euid: commit_creds) */
-type Cred = [uid: number, euid: number, suid: number, userNs: number, effective: number, permitted: number, nondumpable?: boolean];
 type FileRec = [fd: number, kind: OpenFile['kind'], flags: number, ref: number];
 
-export interface TaskRecord {
-  seq: number;
-  pid: number;
-  group: number;
-  parent: number;
-  /** local task indices; in the core, [part, seq] pairs flattened, since a core task's children live in parts */
-  children: number[];
-  abi: ArchName;
-  regs: Uint8Array;
-  fpu: number;
-  extra: Array<[string, Uint8Array]>;
-  mm: number;
-  cred: Cred;
-  comm: string;
-  exit: [signal: number, exited: boolean, status: number];
-  blockedIn: string | null;
-  sleepUntil: number | null;
-  exePath: string | null;
-  clearChildTid: number;
-  nsForChildren: number;
-}
+/**
+ * The part format: 2 stores what a fork left of an address space or a
+ * thread group never used as it is (MmColumns.forked, a group of leader
+ * -1), where 1 made each into a task's own before storing it. A part of
+ * format 1 is read as it is: it holds none.
+ */
+export const PART_FORMAT = 2;
 
 export interface PartRecord {
   userNs: Array<[id: number, parent: number, owner: number]>;
@@ -118,9 +102,10 @@ export interface PartContext {
   partOf(ns: PidNamespace): number;
   /** the part's tasks, in creation order */
   tasks: readonly Task[];
+  /** each one's sequence number */
+  seqs: readonly number[];
   /** the core's numbering, when this is a part (null when encoding the core) */
   core: Numbering | null;
-  seqOf(t: Task): number;
   /** a core task's children as [part, seq] pairs, flattened (only asked when encoding the core) */
   coreChildren?(t: Task): number[];
   containers: readonly Container[];
@@ -135,84 +120,78 @@ export function encodePart(ctx: PartContext): EncodedPart {
   const foreign = (ns: PidNamespace): never => {
     throw new Entangled(id, partOf(ns));
   };
+  // Each reference looks in this part's numbering first (most are to its own objects), then in the core's.
   const userRef = (u: UserNamespace): number => {
+    const i = mine.userNs.get(u);
+    if (i !== undefined) return i;
     if (core?.userNs.has(u)) return -2 - core.userNs.of(u);
-    if (!mine.userNs.has(u) && u.parent) userRef(u.parent);
+    if (u.parent) userRef(u.parent);
     return mine.userNs.of(u);
   };
   const nsRef = (ns: PidNamespace): number => {
+    const i = mine.pidNs.get(ns);
+    if (i !== undefined) return i;
     if (core?.pidNs.has(ns)) return -2 - core.pidNs.of(ns);
     if (partOf(ns) !== id) foreign(ns);
-    if (!mine.pidNs.has(ns)) {
-      if (ns.parent) nsRef(ns.parent);
-      userRef(ns.userNs);
-    }
+    if (ns.parent) nsRef(ns.parent);
+    userRef(ns.userNs);
     return mine.pidNs.of(ns);
   };
   const pidRef = (p: Pid): number => {
+    const i = mine.pids.get(p);
+    if (i !== undefined) return i;
     if (core?.pids.has(p)) return -2 - core.pids.of(p);
-    if (!mine.pids.has(p)) nsRef(p.ns);
+    nsRef(p.ns);
     return mine.pids.of(p);
   };
   const taskRef = (t: Task | null): number => {
     if (!t) return -1;
+    const i = mine.tasks.get(t);
+    if (i !== undefined) return i;
     if (core?.tasks.has(t)) return -2 - core.tasks.of(t);
-    if (!mine.tasks.has(t)) foreign(t.pid.ns);
-    return mine.tasks.of(t);
+    return foreign(t.pid.ns);
   };
   const pageRef = (p: Page): number => (core?.pages.has(p) ? -2 - core.pages.of(p) : mine.pages.of(p));
-  const fpuRef = (f: Uint8Array): number => (core?.fpus.has(f) ? -2 - core.fpus.of(f) : mine.fpus.of(f));
-  const mmRef = (mm: MemoryMap): number => (core?.mms.has(mm) ? -2 - core.mms.of(mm) : mine.mms.of(mm));
+  const fpuRef = (f: Uint8Array): number => mine.fpus.get(f) ?? (core?.fpus.has(f) ? -2 - core.fpus.of(f) : mine.fpus.of(f));
+  // what a fork left is a part's own: the tasks holding it are its users, and they must all be loaded with it
+  const mmRef = (mm: MemoryMap | ForkedAddressSpace): number => mine.mms.get(mm) ?? (mm instanceof MemoryMap && core?.mms.has(mm) ? -2 - core.mms.of(mm) : mine.mms.of(mm));
   const filesRef = (f: FileTable): number => (core?.files.has(f) ? -2 - core.files.of(f) : mine.files.of(f));
   const consoleRef = (c: Console): number => (core?.consoles.has(c) ? -2 - core.consoles.of(c) : mine.consoles.of(c));
-  const groupRef = (g: ThreadGroup): number => (core?.groups.has(g) ? -2 - core.groups.of(g) : mine.groups.of(g));
+  const groupRef = (g: ThreadGroup | ForkedGroup): number => mine.groups.get(g) ?? (g instanceof ThreadGroup && core?.groups.has(g) ? -2 - core.groups.of(g) : mine.groups.of(g));
 
   for (const c of ctx.containers) consoleRef(c.console);
-  let regBytes = 0;
-  for (const t of ctx.tasks) regBytes += t.abi.regs.size;
-  const taskColumns = new TaskColumnsWriter(ctx.tasks.length, regBytes);
-  // one record refilled for every task: the writer copies it into its columns
-  const children: number[] = [];
-  const cred: Cred = [0, 0, 0, 0, 0, 0, false];
-  const exit: TaskRecord['exit'] = [0, false, 0];
-  for (const t of ctx.tasks) {
-    nsRef(t.pidNsForChildren);
-    const c: Credentials = t.creds;
-    [cred[0], cred[1], cred[2], cred[3], cred[4], cred[5], cred[6]] = [c.uid, c.euid, c.suid, userRef(c.userNs), c.effective, c.permitted, c.nondumpable === true];
-    [exit[0], exit[1], exit[2]] = [t.exitSignal, t.exited, t.exitStatus];
-    children.length = 0;
-    if (ctx.coreChildren) children.push(...ctx.coreChildren(t));
-    else for (const k of t.children()) children.push(taskRef(k));
-    taskColumns.add({
-      seq: ctx.seqOf(t),
-      pid: pidRef(t.pid),
-      group: groupRef(t.group),
-      parent: taskRef(t.parent),
-      children,
-      abi: t.abi.name,
-      regs: t.regs,
-      fpu: fpuRef(t.fpu),
-      extra: Object.keys(t.extra).map((k): [string, Uint8Array] => [k, t.extra[k]!]),
-      mm: mmRef(t.mm),
-      cred,
-      comm: t.comm,
-      exit,
-      blockedIn: t.blockedIn,
-      sleepUntil: t.sleepUntil,
-      exePath: t.exePath,
-      clearChildTid: t.clearChildTid,
-      nsForChildren: nsRef(t.pidNsForChildren),
-    });
-  }
-  const groups = mine.groups.items.map((g) => ({
-    leader: taskRef(g.leader),
-    pgrp: pidRef(g.pgrp),
-    session: pidRef(g.session),
-    files: filesRef(g.files),
-    threads: g.threadList().map(taskRef),
-    flags: [g.unkillable, g.sessionLeader, g.stopped, g.stopSignal, g.stopReportPending, g.continueReportPending] as [boolean, boolean, boolean, number, boolean, boolean],
-    exit: g.groupExitStatus,
-  }));
+  const coreChildren = ctx.coreChildren;
+  // a part's tasks mostly share their parent, address space, group, FPU state and namespaces: the last of each is looked up once
+  const tasks = encodeTasks(ctx.tasks, ctx.seqs, {
+    pid: pidRef,
+    group: lastOne(groupRef),
+    task: lastOne(taskRef),
+    fpu: lastOne(fpuRef),
+    space: lastOne(mmRef),
+    userNs: lastOne(userRef),
+    pidNs: lastOne(nsRef),
+    children: coreChildren
+      ? (t, out) => {
+          for (const x of coreChildren(t)) out.push(x);
+        }
+      : (t, out) => {
+          if (t.childCount === 0) return;
+          for (const k of t.children()) out.push(taskRef(k));
+        },
+  });
+  const groups = mine.groups.items.map((g): GroupRecord =>
+    g instanceof ThreadGroup
+      ? {
+          leader: taskRef(g.leader),
+          pgrp: pidRef(g.pgrp),
+          session: pidRef(g.session),
+          files: filesRef(g.files),
+          threads: g.threadList().map(taskRef),
+          flags: [g.unkillable, g.sessionLeader, g.stopped, g.stopSignal, g.stopReportPending, g.continueReportPending],
+          exit: g.groupExitStatus,
+        }
+      : { leader: -1, pgrp: pidRef(g.pgrp), session: pidRef(g.session), files: -1, threads: [], flags: [false, false, false, 0, false, false], exit: null },
+  );
   const files = mine.files.items.map((f): [number, FileRec[]] => [
     f.users,
     f.entries().map(([fd, o]): FileRec => [fd, o.kind, o.flags, o.kind === 'ns_last_pid' || o.kind === 'pid_max' ? o.pos : o.kind === 'pidfd' ? pidRef(o.pid) : consoleRef(o.console)]),
@@ -220,13 +199,17 @@ export function encodePart(ctx: PartContext): EncodedPart {
   const mms = mine.mms.items.map((mm): MmRecord => {
     // a loop, not flatMap: an address space may hold hundreds of thousands of pages
     const pages: number[] = [];
-    for (const [index, page] of mm.pageObjects()) pages.push(index, pageRef(page));
-    return [mm.users, mm.mappings().map((v): VmaRecord => [v.start, v.end, v.prot, v.shared, v.name]), pages];
+    if (mm instanceof MemoryMap) {
+      for (const [index, page] of mm.pageObjects()) pages.push(index, pageRef(page));
+      return [mm.users, mm.mappings().map((v): VmaRecord => [v.start, v.end, v.prot, v.shared, v.name]), pages, false];
+    }
+    for (const [index, page] of [...mm.table.pages.entries()].sort((a, b) => a[0] - b[0])) pages.push(index, pageRef(page));
+    return [0, mm.vmas.map((v): VmaRecord => [v.start, v.end, v.prot, v.shared, v.name]), pages, true];
   });
   const record: PartRecord = {
     userNs: mine.userNs.items.map((u) => [u.id, u.parent ? userRef(u.parent) : -1, u.ownerUid]),
     pidNs: mine.pidNs.items.map((n) => [n.id, n.parent ? nsRef(n.parent) : -1, userRef(n.userNs), n.lastPid, n.accepting, taskRef(n.childReaper), n.pidMax]),
-    pids: packPids(mine.pids.items.map((p) => [nsRef(p.ns), p.numbers])),
+    pids: encodePids(mine.pids.items, nsRef),
     consoles: mine.consoles.items.map((c) => [c.name, c.text]),
     files,
     pageLengths: Int32Array.from(mine.pages.items, (p) => p.data.length),
@@ -234,11 +217,46 @@ export function encodePart(ctx: PartContext): EncodedPart {
     mms: packMms(mms),
     ...packBytes(mine.fpus.items),
     groups: packGroups(groups),
-    tasks: taskColumns.finish(),
+    tasks,
     containers: ctx.containers.map((c) => [c.name, taskRef(c.init), consoleRef(c.console)]),
     round: ctx.round.map(taskRef),
   };
   return { record, pages: mine.pages.items.map((p) => p.data), numbering: mine };
+}
+
+/** plainPart is a part's record as plain data, for CBOR: its register column joined into one byte string (a column file writes the runs as they lie). */
+export function plainPart(r: PartRecord): PartRecord {
+  return r.tasks.regs instanceof ByteRuns ? { ...r, tasks: { ...r.tasks, regs: r.tasks.regs.joined() } } : r;
+}
+
+/** lastOne remembers a reference function's last answer: called for the same object again, it answers without looking it up. */
+function lastOne<T, R>(ref: (x: T) => R): (x: T) => R {
+  let last: T | undefined;
+  let answer: R | undefined;
+  return (x) => {
+    if (x !== last || answer === undefined) {
+      answer = ref(x);
+      last = x;
+    }
+    return answer;
+  };
+}
+
+/** encodePids lays pids out as columns, read straight from each pid. */
+function encodePids(pids: readonly Pid[], nsRef: (ns: PidNamespace) => number): PidColumns {
+  const ns = new Int32Array(pids.length);
+  const counts = new Int32Array(pids.length);
+  let total = 0;
+  for (const p of pids) total += p.level + 1;
+  const numbers = new Int32Array(total);
+  let at = 0;
+  for (let i = 0; i < pids.length; i++) {
+    const p = pids[i]!;
+    ns[i] = nsRef(p.ns);
+    counts[i] = p.level + 1;
+    for (let level = 0; level <= p.level; level++) numbers[at++] = p.nrAt(level);
+  }
+  return { ns, counts, numbers };
 }
 
 /** packBytes lays byte strings out back to back, with their lengths: one value to encode, not one per task. */
@@ -269,16 +287,16 @@ function unpackBytes(all: Uint8Array, lengths: Int32Array): Uint8Array[] {
 /** DecodedPart is a part's objects, before they are linked into namespaces and a host. */
 export interface DecodedPart {
   record: PartRecord;
-  /** the record's tasks, unpacked */
-  taskRecords: TaskRecord[];
+  /** the record's task columns, for what links tasks across parts (sequence numbers, a core task's children) */
+  taskColumns: TaskColumnsReader;
   userNs: UserNamespace[];
   pidNs: PidNamespace[];
   pids: Pid[];
   tasks: Task[];
-  groups: ThreadGroup[];
+  groups: Array<ThreadGroup | ForkedGroup>;
   files: FileTable[];
   consoles: Console[];
-  mms: MemoryMap[];
+  mms: Array<MemoryMap | ForkedAddressSpace>;
   pages: Page[];
   fpus: Uint8Array[];
 }
@@ -297,13 +315,13 @@ export interface HostKernel {
 }
 
 /**
- * decodePart rebuilds a part's objects. `pageBytes` is its pages file; with
- * `adopt` the frames are views of it (it must belong to the caller alone),
- * else copies.
+ * decodePart rebuilds a part's objects, of either format. `pageBytes` is
+ * its pages file; with `adopt` the frames are views of it (it must belong
+ * to the caller alone), else copies.
  */
 export function decodePart(r: PartRecord, pageBytes: Uint8Array, kernel: HostKernel, core: DecodedPart | null, adopt: boolean): DecodedPart {
   const { arch, rules } = kernel;
-  const ref = <T>(kind: Exclude<keyof DecodedPart, 'record' | 'taskRecords'>, list: readonly T[], i: number, what: string): T => {
+  const ref = <T>(kind: Exclude<keyof DecodedPart, 'record' | 'taskColumns'>, list: readonly T[], i: number, what: string): T => {
     if (i >= 0) return at(list, i, what);
     if (i <= -2 && core) return at(core[kind] as unknown as readonly T[], -2 - i, `core ${what}`);
     throw new MachineDecodeError(`${what} reference ${i} does not exist`);
@@ -327,11 +345,7 @@ export function decodePart(r: PartRecord, pageBytes: Uint8Array, kernel: HostKer
     pidNs.push(ns);
   }
   const nsAt = (i: number): PidNamespace => ref('pidNs', pidNs, i, 'pid namespace');
-  const pids = unpackPids(r.pids).map(([i, numbers]) => {
-    const ns = nsAt(i);
-    if (numbers.length !== ns.level + 1) throw new MachineDecodeError(`a pid in a level-${ns.level} namespace has ${numbers.length} numbers`);
-    return new Pid(ns, numbers);
-  });
+  const pids = decodePids(r.pids, nsAt, adopt);
   const pidAt = (i: number): Pid => ref('pids', pids, i, 'pid');
   const consoles = r.consoles.map(([name, text]) => {
     const c = new Console(name);
@@ -360,46 +374,81 @@ export function decodePart(r: PartRecord, pageBytes: Uint8Array, kernel: HostKer
     pages[i] = { data, refs: 0, shared: r.pageShared[i] === 1 };
   });
   const layout = addressSpaceLayout(arch);
-  const mms = unpackMms(r.mms).map(([users, vmas, refs]) => {
+  const mms = unpackMms(r.mms).map(([users, vmaRecords, refs, forked]): MemoryMap | ForkedAddressSpace => {
     const entries: Array<[number, Page]> = [];
     for (let i = 0; i < refs.length; i += 2) entries.push([refs[i]!, ref('pages', pages, refs[i + 1]!, 'page')]);
-    return MemoryMap.restore(layout, vmas.map(([start, end, prot, shared, name]) => ({ start, end, prot, shared, name })), entries, users);
+    const vmas = vmaRecords.map(([start, end, prot, shared, name]) => ({ start, end, prot, shared, name }));
+    if (!forked) return MemoryMap.restore(layout, vmas, entries, users);
+    // a table of its own, shared by the tasks holding this copy: each holds one share (counted as they are made)
+    const table = { pages: new Map<number, Page>(), sharers: 0 };
+    for (const [index, page] of entries) {
+      page.refs++;
+      table.pages.set(index, page);
+    }
+    return new ForkedAddressSpace(layout, vmas, table);
   });
   // FPU states are immutable values (task.ts): views of one copy of the column serve as each task's own
   const fpus = unpackBytes(r.fpus.slice(), r.fpuLengths);
-  const taskRecords = unpackTasks(r.tasks);
-  const tasks = taskRecords.map((tr) => {
-    const abi = archByName(tr.abi);
-    if (!abi) throw new MachineDecodeError(`unknown task ABI ${tr.abi}`);
-    const [uid, euid, suid, u, effective, permitted, nondumpable] = tr.cred;
-    const pid = pidAt(tr.pid);
-    const t = new Task(pid, abi, tr.regs, ref('fpus', fpus, tr.fpu, 'fpu state'), copyExtraState(tr.extra), ref('mms', mms, tr.mm, 'address space'), { uid, euid, suid, userNs: user(u), effective, permitted, ...(nondumpable ? { nondumpable: true as const } : {}) }, tr.comm);
-    pid.task = t;
-    [t.exitSignal, t.exited, t.exitStatus] = tr.exit;
-    t.blockedIn = tr.blockedIn as SyscallName | null;
-    t.sleepUntil = tr.sleepUntil;
-    t.exePath = tr.exePath;
-    t.clearChildTid = tr.clearChildTid;
-    t.pidNsForChildren = nsAt(tr.nsForChildren);
-    return t;
-  });
+  const columns = new TaskColumnsReader(r.tasks);
+  let tasks: Task[];
+  try {
+    tasks = decodeTasks(r.tasks, {
+      pid: pidAt,
+      fpu: (i) => ref('fpus', fpus, i, 'fpu state'),
+      space: (i) => {
+        const mm = ref('mms', mms, i, 'address space');
+        if (mm instanceof ForkedAddressSpace) mm.table.sharers++;
+        return mm;
+      },
+      userNs: user,
+      pidNs: nsAt,
+      abi: archByName,
+    }, adopt);
+  } catch (e) {
+    throw e instanceof RangeError ? new MachineDecodeError(e.message) : e;
+  }
   const taskAt = (i: number): Task => ref('tasks', tasks, i, 'task');
-  const groups = unpackGroups(r.groups).map((g) => {
+  const groups = unpackGroups(r.groups).map((g): ThreadGroup | ForkedGroup => {
+    if (g.leader === -1) return new ForkedGroup(pidAt(g.pgrp), pidAt(g.session));
     const group = new ThreadGroup(taskAt(g.leader), pidAt(g.pgrp), pidAt(g.session), ref('files', files, g.files, 'file table'));
     for (const t of g.threads) group.addThread(taskAt(t));
     [group.unkillable, group.sessionLeader, group.stopped, group.stopSignal, group.stopReportPending, group.continueReportPending] = g.flags;
     group.groupExitStatus = g.exit;
     return group;
   });
-  taskRecords.forEach((tr, i) => {
+  for (let i = 0; i < tasks.length; i++) {
     const t = tasks[i]!;
-    t.group = ref('groups', groups, tr.group, 'thread group');
-    t.parent = tr.parent === -1 ? null : taskAt(tr.parent);
+    const group = ref('groups', groups, columns.group(i), 'thread group');
+    if (group instanceof ForkedGroup) {
+      // each fork counted its child as a user of the process group and session
+      group.pgrp.pgrpUsers++;
+      group.session.sessionUsers++;
+    }
+    t.group = group;
+    const parent = columns.parent(i);
+    t.parent = parent === -1 ? null : taskAt(parent);
     // a core task's children are in parts: linked once every part is decoded
-    if (core) for (const c of tr.children) t.addChild(taskAt(c));
-  });
+    if (core && columns.childCount(i) > 0) for (const c of columns.children(i)) t.addChild(taskAt(c));
+  }
   r.pidNs.forEach(([, , , , , reaper], i) => {
     pidNs[i]!.childReaper = reaper === -1 ? null : taskAt(reaper);
   });
-  return { record: r, taskRecords, userNs, pidNs, pids, tasks, groups, files, consoles, mms, pages, fpus };
+  return { record: r, taskColumns: columns, userNs, pidNs, pids, tasks, groups, files, consoles, mms, pages, fpus };
+}
+
+/** decodePids makes the pids the columns hold; their numbers are used in place in the column (ownCopy). */
+function decodePids(c: PidColumns, nsAt: (i: number) => PidNamespace, adopt: boolean): Pid[] {
+  if (c.ns.length !== c.counts.length) throw new MachineDecodeError('pid columns disagree');
+  const numbers = ownCopy(c.numbers, adopt);
+  const pids: Pid[] = new Array(c.ns.length);
+  let offset = 0;
+  for (let i = 0; i < pids.length; i++) {
+    const ns = nsAt(c.ns[i]!);
+    const n = c.counts[i]!;
+    if (n !== ns.level + 1) throw new MachineDecodeError(`a pid in a level-${ns.level} namespace has ${n} numbers`);
+    if (offset + n > numbers.length) throw new MachineDecodeError('the pid numbers run past their column');
+    pids[i] = new Pid(ns, numbers, offset);
+    offset += n;
+  }
+  return pids;
 }

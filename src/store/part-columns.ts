@@ -4,11 +4,11 @@
  * a count per record, so that 100,000 of each encode as block copies.
  */
 
-export type PidRecord = [ns: number, numbers: number[]];
+/** leader -1: what a fork left of a group never looked at (ForkedGroup), only its process group and session */
 export type GroupRecord = { leader: number; pgrp: number; session: number; files: number; threads: number[]; flags: [boolean, boolean, boolean, number, boolean, boolean]; exit: number | null };
 export type VmaRecord = [start: number, end: number, prot: number, shared: boolean, name: string];
-/** [users, mappings, [page index, frame] pairs flattened] */
-export type MmRecord = [users: number, vmas: VmaRecord[], pages: ArrayLike<number>];
+/** [users, mappings, [page index, frame] pairs flattened, forked]: forked, what a fork left of an address space never used (ForkedAddressSpace), whose users are the tasks holding it */
+export type MmRecord = [users: number, vmas: VmaRecord[], pages: ArrayLike<number>, forked: boolean];
 
 export interface PidColumns {
   ns: Int32Array;
@@ -34,6 +34,8 @@ export interface MmColumns {
   vmaName: Int32Array;
   pageCounts: Int32Array;
   pages: Float64Array;
+  /** 1 for what a fork left (MmRecord's forked); absent in parts of format 1, which have none */
+  forked?: Uint8Array;
 }
 
 /** flat joins lists into one typed array and their lengths into another. */
@@ -77,17 +79,6 @@ function unflat(counts: Int32Array, all: Float64Array | Int32Array): number[][] 
     at += n;
   }
   return out;
-}
-
-export function packPids(pids: readonly PidRecord[]): PidColumns {
-  const { counts, all } = flat(pids.map(([, numbers]) => numbers), (n) => new Int32Array(n));
-  return { ns: Int32Array.from(pids, ([ns]) => ns), counts, numbers: all };
-}
-
-export function unpackPids(c: PidColumns): PidRecord[] {
-  if (c.ns.length !== c.counts.length) throw new RangeError('pid columns disagree');
-  const numbers = unflat(c.counts, c.numbers);
-  return Array.from(c.ns, (ns, i): PidRecord => [ns, numbers[i]!]);
 }
 
 export function packGroups(groups: readonly GroupRecord[]): GroupColumns {
@@ -139,12 +130,12 @@ export function packMms(mms: readonly MmRecord[]): MmColumns {
     }
   });
   const { counts, all } = flat(mms.map(([, , pages]) => pages), (n) => new Float64Array(n));
-  return { users, vmaCounts, vmas, vmaNames, vmaName, pageCounts: counts, pages: all };
+  return { users, vmaCounts, vmas, vmaNames, vmaName, pageCounts: counts, pages: all, forked: Uint8Array.from(mms, ([, , , forked]) => (forked ? 1 : 0)) };
 }
 
 export function unpackMms(c: MmColumns): MmRecord[] {
   const n = c.users.length;
-  if (c.vmaCounts.length !== n || c.pageCounts.length !== n || c.vmas.length !== c.vmaName.length * 4) throw new RangeError('address space columns disagree');
+  if (c.vmaCounts.length !== n || c.pageCounts.length !== n || c.vmas.length !== c.vmaName.length * 4 || (c.forked && c.forked.length !== n)) throw new RangeError('address space columns disagree');
   const pages = views(c.pageCounts, c.pages);
   const out: MmRecord[] = new Array(n);
   let v = 0;
@@ -156,7 +147,7 @@ export function unpackMms(c: MmColumns): MmRecord[] {
       if (name === undefined) throw new RangeError(`mapping name ${c.vmaName[v]} does not exist`);
       vmas.push([c.vmas[v * 4]!, c.vmas[v * 4 + 1]!, c.vmas[v * 4 + 2]!, c.vmas[v * 4 + 3] === 1, name]);
     }
-    out[i] = [c.users[i]!, vmas, pages[i]!];
+    out[i] = [c.users[i]!, vmas, pages[i]!, c.forked?.[i] === 1];
   }
   return out;
 }

@@ -1,11 +1,20 @@
 /**
- * A part's task records as columns: each field of every task in one typed
- * array (the register sets back to back in one byte string), strings in one
+ * A part's tasks as columns: each field of every task in one typed array
+ * (the register sets back to back in one byte string), strings in one
  * table. A host of 100,000 tasks is then a few dozen values to encode, each
- * a block copy, instead of 100,000 maps of eighteen keys.
+ * a block copy. Both ways go straight between the columns and the tasks,
+ * with no record per task in between: saving or loading 100,000 tasks
+ * makes no object a task does not keep.
  */
-import type { ArchName } from '../arch/arch.js';
-import type { TaskRecord } from './part-codec.js';
+import type { ArchName, Arch } from '../arch/arch.js';
+import type { SyscallName } from '../abi/syscall-names.js';
+import type { Credentials, UserNamespace } from '../kernel/credentials.js';
+import type { ForkedAddressSpace, MemoryMap } from '../kernel/memory-map.js';
+import type { Pid } from '../kernel/pid.js';
+import type { PidNamespace } from '../kernel/pid-namespace.js';
+import { copyExtraState, NO_EXTRA, Task } from '../kernel/task.js';
+import type { ForkedGroup, ThreadGroup } from '../kernel/thread-group.js';
+import { ByteRuns } from './column-file.js';
 
 /** the integer fields, in this order per task */
 const INTS = 8; // pid, group, parent, fpu, mm, cred user namespace, exit signal, pid namespace for children
@@ -25,7 +34,8 @@ export interface TaskColumns {
   flags: Uint8Array;
   strings: string[];
   strs: Int32Array;
-  regs: Uint8Array;
+  /** ByteRuns as encoded (the slabs' runs, written as they lie), a Uint8Array as read back */
+  regs: Uint8Array | ByteRuns;
   regLengths: Int32Array;
   /** every task's children, one after another, and how many each has */
   children: Float64Array;
@@ -35,147 +45,232 @@ export interface TaskColumns {
   extraBytes: Uint8Array;
 }
 
-/**
- * TaskColumnsWriter lays task records out as columns, one record at a time:
- * the caller may hand it the same record object each time, refilled, so
- * that saving 100,000 tasks makes no object per task.
- */
-export class TaskColumnsWriter {
-  private readonly ints: Int32Array;
-  private readonly nums: Float64Array;
-  private readonly flags: Uint8Array;
-  private readonly strs: Int32Array;
-  private readonly regs: Uint8Array;
-  private readonly regLengths: Int32Array;
-  private readonly childCounts: Int32Array;
-  private readonly children: number[] = [];
-  private readonly strings: string[] = [];
-  private readonly stringIndex = new Map<string, number>();
-  private readonly extraOf: number[] = [];
-  private readonly extraData: Uint8Array[] = [];
-  private i = 0;
-  private r = 0;
+/** TaskRefs numbers what a task refers to, as the part being encoded records it. */
+export interface TaskRefs {
+  pid(p: Pid): number;
+  group(g: ThreadGroup | ForkedGroup): number;
+  task(t: Task | null): number;
+  fpu(f: Uint8Array): number;
+  space(s: MemoryMap | ForkedAddressSpace): number;
+  userNs(u: UserNamespace): number;
+  pidNs(ns: PidNamespace): number;
+  /** appends the task's children to `out` (a core task's as [part, seq] pairs) */
+  children(t: Task, out: number[]): void;
+}
 
-  /** `regBytes`: the register bytes of all `count` tasks together */
-  constructor(
-    readonly count: number,
-    regBytes: number,
-  ) {
-    this.ints = new Int32Array(count * INTS);
-    this.nums = new Float64Array(count * NUMS);
-    this.flags = new Uint8Array(count);
-    this.strs = new Int32Array(count * STRS);
-    this.regs = new Uint8Array(regBytes);
-    this.regLengths = new Int32Array(count);
-    this.childCounts = new Int32Array(count);
-  }
-
-  private str(s: string | null): number {
+/** encodeTasks lays the tasks out as columns, reading each task's fields as they are: an address space or thread group a fork left unmade stays unmade. */
+export function encodeTasks(tasks: readonly Task[], seqs: readonly number[], refs: TaskRefs): TaskColumns {
+  const count = tasks.length;
+  const ints = new Int32Array(count * INTS);
+  const nums = new Float64Array(count * NUMS);
+  const flags = new Uint8Array(count);
+  const strs = new Int32Array(count * STRS);
+  const regLengths = new Int32Array(count);
+  const childCounts = new Int32Array(count);
+  const regs = new ByteRuns(Task.regRuns(tasks));
+  const children: number[] = [];
+  const strings: string[] = [];
+  const stringIndex = new Map<string, number>();
+  let [lastString, lastIndex] = ['', -1];
+  const str = (s: string | null): number => {
     if (s === null) return -1;
-    let i = this.stringIndex.get(s);
+    if (s === lastString && lastIndex >= 0) return lastIndex;
+    let i = stringIndex.get(s);
     if (i === undefined) {
-      i = this.strings.push(s) - 1;
-      this.stringIndex.set(s, i);
+      i = strings.push(s) - 1;
+      stringIndex.set(s, i);
     }
+    [lastString, lastIndex] = [s, i];
     return i;
-  }
-
-  /** add copies the record's fields into the columns: the record may be reused once it returns. */
-  add(t: TaskRecord): void {
-    const i = this.i++;
-    if (i >= this.count) throw new RangeError(`more than the ${this.count} tasks announced`);
-    const [I, N, S] = [i * INTS, i * NUMS, i * STRS];
-    const { ints, nums, strs } = this;
-    ints[I] = t.pid;
-    ints[I + 1] = t.group;
-    ints[I + 2] = t.parent;
-    ints[I + 3] = t.fpu;
-    ints[I + 4] = t.mm;
-    ints[I + 5] = t.cred[3];
-    ints[I + 6] = t.exit[0];
-    ints[I + 7] = t.nsForChildren;
-    nums[N] = t.seq;
-    nums[N + 1] = t.cred[0];
-    nums[N + 2] = t.cred[1];
-    nums[N + 3] = t.cred[2];
-    nums[N + 4] = t.cred[4];
-    nums[N + 5] = t.cred[5];
-    nums[N + 6] = t.exit[2];
+  };
+  const extraOf: number[] = [];
+  const extraData: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) {
+    const t = tasks[i]!;
+    const I = i * INTS;
+    const N = i * NUMS;
+    const S = i * STRS;
+    const c: Credentials = t.creds;
+    ints[I] = refs.pid(t.pid);
+    ints[I + 1] = refs.group(t.groupOrFork);
+    ints[I + 2] = refs.task(t.parent);
+    ints[I + 3] = refs.fpu(t.fpu);
+    ints[I + 4] = refs.space(t.addressSpaceOrFork);
+    ints[I + 5] = refs.userNs(c.userNs);
+    ints[I + 6] = t.exitSignal;
+    ints[I + 7] = refs.pidNs(t.pidNsForChildren);
+    nums[N] = seqs[i]!;
+    nums[N + 1] = c.uid;
+    nums[N + 2] = c.euid;
+    nums[N + 3] = c.suid;
+    nums[N + 4] = c.effective;
+    nums[N + 5] = c.permitted;
+    nums[N + 6] = t.exitStatus;
     nums[N + 7] = t.sleepUntil ?? NaN;
     nums[N + 8] = t.clearChildTid;
-    this.flags[i] = (t.exit[1] ? EXITED : 0) | (t.cred[6] ? NONDUMPABLE : 0);
-    strs[S] = this.str(t.abi);
-    strs[S + 1] = this.str(t.comm);
-    strs[S + 2] = this.str(t.blockedIn);
-    strs[S + 3] = this.str(t.exePath);
-    this.regs.set(t.regs, this.r);
-    this.r += t.regs.length;
-    this.regLengths[i] = t.regs.length;
-    for (const c of t.children) this.children.push(c);
-    this.childCounts[i] = t.children.length;
-    for (const [name, bytes] of t.extra) {
-      this.extraOf.push(i, this.str(name), bytes.length);
-      this.extraData.push(bytes);
+    flags[i] = (t.exited ? EXITED : 0) | (c.nondumpable === true ? NONDUMPABLE : 0);
+    strs[S] = str(t.abi.name);
+    strs[S + 1] = str(t.comm);
+    strs[S + 2] = str(t.blockedIn);
+    strs[S + 3] = str(t.exePath);
+    regLengths[i] = t.abi.regs.size;
+    const before = children.length;
+    refs.children(t, children);
+    childCounts[i] = children.length - before;
+    if (t.extra !== NO_EXTRA) for (const name in t.extra) {
+      const bytes = t.extra[name]!;
+      extraOf.push(i, str(name), bytes.length);
+      extraData.push(bytes);
     }
   }
+  return { count, ints, nums, flags, strings, strs, regs, regLengths, children: Float64Array.from(children), childCounts, extraOf: Int32Array.from(extraOf), extraBytes: concatBytes(extraData) };
+}
 
-  finish(): TaskColumns {
-    if (this.i !== this.count) throw new RangeError(`${this.i} tasks of the ${this.count} announced`);
-    let n = 0;
-    for (const b of this.extraData) n += b.length;
-    const extraBytes = new Uint8Array(n);
-    n = 0;
-    for (const b of this.extraData) {
-      extraBytes.set(b, n);
-      n += b.length;
+function concatBytes(list: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const b of list) n += b.length;
+  const out = new Uint8Array(n);
+  n = 0;
+  for (const b of list) {
+    out.set(b, n);
+    n += b.length;
+  }
+  return out;
+}
+
+/** TaskObjects resolves what a stored task refers to, as the part being decoded has it. */
+export interface TaskObjects {
+  pid(i: number): Pid;
+  fpu(i: number): Uint8Array;
+  /** the address space (or the fork's copy, whose share of its table this task then holds) */
+  space(i: number): MemoryMap | ForkedAddressSpace;
+  userNs(i: number): UserNamespace;
+  pidNs(i: number): PidNamespace;
+  abi(name: string): Arch | undefined;
+}
+
+/**
+ * decodeTasks makes the tasks the columns hold (not yet linked to their
+ * groups, parents and children: TaskColumnsReader reads those). The
+ * register sets are used in place in the column, or with `adopt` false in
+ * one copy of it.
+ */
+export function decodeTasks(cols: TaskColumns, objects: TaskObjects, adopt: boolean): Task[] {
+  const { count: n, ints, nums, flags, strings, strs, regs, regLengths, extraOf, extraBytes } = checked(cols);
+  const str = (i: number): string | null => (i < 0 ? null : strings[i] ?? badString(i));
+  const extras = new Map<number, Array<[string, Uint8Array]>>();
+  for (let e = 0, x = 0; e < extraOf.length; e += 3) {
+    const [task, name, length] = [extraOf[e]!, extraOf[e + 1]!, extraOf[e + 2]!];
+    if (x + length > extraBytes.length) throw new RangeError('the extra states run past their bytes');
+    let list = extras.get(task);
+    if (!list) extras.set(task, (list = []));
+    list.push([str(name)!, extraBytes.subarray(x, x + length)]);
+    x += length;
+  }
+  const slab = regs instanceof ByteRuns ? regs.joined() : ownCopy(regs, adopt);
+  const out: Task[] = new Array(n);
+  // tasks made by the same fork share one credentials object (copy_process shares the parent's): consecutive equal ones share it again
+  let creds: Credentials | null = null;
+  let abi: Arch | undefined;
+  let abiName = -2;
+  let r = 0;
+  for (let i = 0; i < n; i++) {
+    const I = i * INTS;
+    const N = i * NUMS;
+    const S = i * STRS;
+    if (strs[S] !== abiName) {
+      abiName = strs[S]!;
+      abi = objects.abi(str(abiName) as ArchName);
+      if (!abi) throw new RangeError(`unknown task ABI ${str(abiName)}`);
     }
-    const { count, ints, nums, flags, strings, strs, regs, regLengths, childCounts } = this;
-    return { count, ints, nums, flags, strings, strs, regs, regLengths, children: Float64Array.from(this.children), childCounts, extraOf: Int32Array.from(this.extraOf), extraBytes };
+    if (regLengths[i] !== abi!.regs.size || r + regLengths[i]! > slab.length) throw new RangeError(`task ${i}'s registers are ${regLengths[i]} bytes, not ${abi!.regs.size}`);
+    const nondumpable = (flags[i]! & NONDUMPABLE) !== 0;
+    const userNs = objects.userNs(ints[I + 5]!);
+    if (
+      creds === null ||
+      creds.uid !== nums[N + 1] ||
+      creds.euid !== nums[N + 2] ||
+      creds.suid !== nums[N + 3] ||
+      creds.userNs !== userNs ||
+      creds.effective !== nums[N + 4] ||
+      creds.permitted !== nums[N + 5] ||
+      (creds.nondumpable === true) !== nondumpable
+    ) {
+      creds = { uid: nums[N + 1]!, euid: nums[N + 2]!, suid: nums[N + 3]!, userNs, effective: nums[N + 4]!, permitted: nums[N + 5]!, ...(nondumpable ? { nondumpable: true as const } : {}) };
+    }
+    const pid = objects.pid(ints[I]!);
+    const extra = extras.get(i);
+    const t = new Task(pid, abi!, slab, objects.fpu(ints[I + 3]!), extra ? copyExtraState(extra) : NO_EXTRA, objects.space(ints[I + 4]!), creds, str(strs[S + 1]!) ?? '', r);
+    r += regLengths[i]!;
+    pid.task = t;
+    t.exitSignal = ints[I + 6]!;
+    t.exited = (flags[i]! & EXITED) !== 0;
+    t.exitStatus = nums[N + 6]!;
+    t.blockedIn = str(strs[S + 2]!) as SyscallName | null;
+    const sleep = nums[N + 7]!;
+    t.sleepUntil = Number.isNaN(sleep) ? null : sleep;
+    t.exePath = str(strs[S + 3]!);
+    t.clearChildTid = nums[N + 8]!;
+    t.pidNsForChildren = objects.pidNs(ints[I + 7]!);
+    out[i] = t;
+  }
+  return out;
+}
+
+/** TaskColumnsReader reads the fields decodeTasks leaves to its caller: how the tasks link to each other. */
+export class TaskColumnsReader {
+  private readonly childStart: Int32Array;
+
+  constructor(private readonly cols: TaskColumns) {
+    checked(cols);
+    this.childStart = new Int32Array(cols.count + 1);
+    for (let i = 0; i < cols.count; i++) this.childStart[i + 1] = this.childStart[i]! + cols.childCounts[i]!;
+    if (this.childStart[cols.count]! > cols.children.length) throw new RangeError('the children run past their column');
+  }
+
+  get count(): number {
+    return this.cols.count;
+  }
+
+  seq(i: number): number {
+    return this.cols.nums[i * NUMS]!;
+  }
+
+  group(i: number): number {
+    return this.cols.ints[i * INTS + 1]!;
+  }
+
+  parent(i: number): number {
+    return this.cols.ints[i * INTS + 2]!;
+  }
+
+  /** childCount is how many children the task has stored */
+  childCount(i: number): number {
+    return this.cols.childCounts[i]!;
+  }
+
+  /** children is the task's children as stored: local indices, or in the core [part, seq] pairs */
+  children(i: number): Float64Array {
+    return this.cols.children.subarray(this.childStart[i]!, this.childStart[i + 1]!);
   }
 }
 
-/** unpackTasks reads the records back; the byte fields are views of the columns' bytes. */
-export function unpackTasks(cols: TaskColumns): TaskRecord[] {
-  const { count: n, ints, nums, flags, strings, strs, regs, regLengths, children, childCounts, extraOf, extraBytes } = cols;
+/**
+ * ownCopy is a column to keep for good: with `adopt`, the column itself when
+ * it is a buffer of its own (as a column file reads it), else a copy (a view
+ * into a larger buffer would keep all of that alive).
+ */
+export function ownCopy<T extends Uint8Array | Int32Array>(column: T, adopt: boolean): T {
+  const whole = column.byteOffset === 0 && column.byteLength === column.buffer.byteLength && column.buffer instanceof ArrayBuffer;
+  return adopt && whole ? column : (column.slice() as T);
+}
+
+function checked(cols: TaskColumns): TaskColumns {
+  const { count: n, ints, nums, flags, strs, regLengths, childCounts } = cols;
   if (ints.length !== n * INTS || nums.length !== n * NUMS || strs.length !== n * STRS || flags.length !== n || regLengths.length !== n || childCounts.length !== n) {
     throw new RangeError(`task columns do not hold ${n} tasks`);
   }
-  const str = (i: number): string | null => (i < 0 ? null : strings[i] ?? badString(i));
-  const extras: Array<Array<[string, Uint8Array]>> = Array.from({ length: n }, () => []);
-  for (let e = 0, x = 0; e < extraOf.length; e += 3) {
-    const [task, name, length] = [extraOf[e]!, extraOf[e + 1]!, extraOf[e + 2]!];
-    extras[task]?.push([str(name)!, extraBytes.subarray(x, x + length)]);
-    x += length;
-  }
-  const out: TaskRecord[] = new Array(n);
-  let [r, c] = [0, 0];
-  for (let i = 0; i < n; i++) {
-    const [I, N, S] = [i * INTS, i * NUMS, i * STRS];
-    const sleep = nums[N + 7]!;
-    out[i] = {
-      seq: nums[N]!,
-      pid: ints[I]!,
-      group: ints[I + 1]!,
-      parent: ints[I + 2]!,
-      children: Array.from(children.subarray(c, c + childCounts[i]!)),
-      abi: str(strs[S]!) as ArchName,
-      regs: regs.subarray(r, r + regLengths[i]!),
-      fpu: ints[I + 3]!,
-      extra: extras[i]!,
-      mm: ints[I + 4]!,
-      cred: (flags[i]! & NONDUMPABLE) !== 0 ? [nums[N + 1]!, nums[N + 2]!, nums[N + 3]!, ints[I + 5]!, nums[N + 4]!, nums[N + 5]!, true] : [nums[N + 1]!, nums[N + 2]!, nums[N + 3]!, ints[I + 5]!, nums[N + 4]!, nums[N + 5]!],
-      comm: str(strs[S + 1]!) ?? '',
-      exit: [ints[I + 6]!, (flags[i]! & EXITED) !== 0, nums[N + 6]!],
-      blockedIn: str(strs[S + 2]!),
-      sleepUntil: Number.isNaN(sleep) ? null : sleep,
-      exePath: str(strs[S + 3]!),
-      clearChildTid: nums[N + 8]!,
-      nsForChildren: ints[I + 7]!,
-    };
-    r += regLengths[i]!;
-    c += childCounts[i]!;
-  }
-  return out;
+  return cols;
 }
 
 function badString(i: number): never {

@@ -4,6 +4,7 @@
  * targeted allocation never moving last_pid, innermost first with exact
  * rollback, and word-at-a-time scans up to PID_MAX_LIMIT.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PID_MAX_LIMIT, RESERVED_PIDS } from '../../src/abi/limits.js';
 import { UserNamespace } from '../../src/kernel/credentials.js';
@@ -44,6 +45,28 @@ describe('PidBitmap', () => {
     expect(b.set(33_000)).toBe(true);
     expect(b.set(33_000)).toBe(false);
   });
+
+  it('lists its taken bits as runs, as a bit-by-bit scan finds them', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.integer({ min: 0, max: 99_999 }), { maxLength: 300 }), fc.array(fc.tuple(fc.integer({ min: 0, max: 99_999 }), fc.integer({ min: 1, max: 40_000 })), { maxLength: 3 }), (bits, spans) => {
+        const b = new PidBitmap(100_000);
+        for (const nr of bits) b.set(nr);
+        for (const [first, n] of spans) for (let nr = first; nr < Math.min(first + n, 100_000); nr++) b.set(nr);
+        const runs: number[] = [];
+        let start = -1;
+        for (let nr = 0; nr <= 100_000; nr++) {
+          const set = nr < 100_000 && b.test(nr);
+          if (set && start < 0) start = nr;
+          if (!set && start >= 0) {
+            runs.push(start, nr - start);
+            start = -1;
+          }
+        }
+        expect(b.takenRuns()).toEqual(runs);
+      }),
+      { numRuns: 60 },
+    );
+  }, 60_000);
 
   it('never reports a bit at or beyond its limit', () => {
     const b = new PidBitmap(40);

@@ -1,7 +1,7 @@
 /**
  * The helper's lifecycle on the real kernel: agents answer, die as asked,
  * and nothing the helper made outlives it, whether it is closed or killed.
- * Needs root (pid namespaces); skipped with the reason otherwise.
+ * Needs what the helper's probe asks (a user and a pid namespace); skipped with the reason otherwise.
  */
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,7 +35,7 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
     return { h: HelperSession.start(dir), dir };
   };
 
-  it('says in one line what is missing when it runs without root', async () => {
+  it('without root: "ok" where unprivileged users may make user namespaces, else one line saying what is missing', async () => {
     const which = await execa('sh', ['-c', 'command -v setpriv'], { reject: false });
     if (which.exitCode !== 0) return console.log('test/linux: setpriv (util-linux) is missing: the unprivileged probe is not tried');
     const dir = mkdtempSync(join(tmpdir(), 'ckpt-helper-probe-'));
@@ -44,17 +44,44 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
     const exe = join(dir, 'ckpt-helper');
     copyFileSync(helperPath(), exe);
     chmodSync(exe, 0o755);
-    const r = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', exe, 'probe'], { reject: false });
-    expect(r.exitCode).toBe(1);
-    expect(r.stdout).toBe('not root (euid 65534): making pid namespaces and naming pids needs root');
+    const asNobody = (...argv: string[]) => execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...argv], { reject: false });
+    // the machine's answer, asked another way: unshare(1) makes a user and a pid namespace as that user
+    const allowed = (await asNobody('unshare', '--user', '--pid', '--fork', 'true')).exitCode === 0;
+    const r = await asNobody(exe, 'probe');
+    if (allowed) expect([r.exitCode, r.stdout]).toEqual([0, 'ok']);
+    else {
+      expect(r.exitCode).toBe(1);
+      expect(r.stdout).toMatch(/^not root \(euid 65534\), and this machine does not let an unprivileged user make a user namespace: clone3\(CLONE_NEWUSER\|CLONE_NEWPID\) failed with E[A-Z]+ \(see kernel\.unprivileged_userns_clone and user\.max_user_namespaces\)$/);
+    }
+  });
+
+  it('follows a child its creator hands over with a pidfd, confirms it started, and reads its ids from /proc without it', { timeout: 30_000 }, async () => {
+    const { h } = session();
+    try {
+      expect(await h.command('init 0 0 0 0')).toMatch(/^r \d+ - child=0 nspid=\d+,1 start=\d+$/);
+      // made by an agent on a socket: followed at once, its hello read before its first reply
+      expect(await h.command('op 0 clone3 1 0 17 1 5')).toMatch(/^r 5 - child=1 nspid=\d+,5 start=\d+$/);
+      expect(await h.command('confirm 0-1')).toBe('ok');
+      expect(await h.command('op 1 setpgid 0 0')).toBe('r 0 -');
+      expect(await h.command('ids 1')).toBe('r 0 - pgrp=5 sid=0');
+      expect(await h.command('op 1 ids')).toBe('r 0 - pid=5 ppid=1 pgrp=5 sid=0 tid=5 uid=0');
+      expect(await h.command('op 0 clone3 2 0 17 1 6')).toMatch(/^r 6 - child=2 /);
+      // not confirmed yet: its first reply comes after its hello
+      expect(await h.command('op 2 ids')).toBe('r 0 - pid=6 ppid=1 pgrp=0 sid=0 tid=6 uid=0');
+      expect(await h.command('op 2 exit 0')).toBe('dead');
+      expect(await h.command('ids 2')).toBe('gone');
+      expect(await h.command('ids 9')).toBe('err no agent');
+    } finally {
+      await h.close();
+    }
   });
 
   it('makes an init, a child and a thread, each answering on its own channel', async () => {
     const { h } = session();
     try {
-      expect(await h.command('init 0 0 0 0')).toMatch(/^r \d+ - child=0 nspid=\d+,1 holder=\d+$/);
-      expect(await h.command('op 0 clone3 1 0 17 0')).toMatch(/^r 2 - child=1 nspid=\d+,2$/);
-      expect(await h.command(`op 1 clone3 2 ${0x10000 | 0x800 | 0x100} 0 0`)).toMatch(/^r 3 - child=2 nspid=\d+,3$/);
+      expect(await h.command('init 0 0 0 0')).toMatch(/^r \d+ - child=0 nspid=\d+,1 start=\d+ holder=\d+$/);
+      expect(await h.command('op 0 clone3 1 0 17 0')).toMatch(/^r 2 - child=1 nspid=\d+,2 start=\d+$/);
+      expect(await h.command(`op 1 clone3 2 ${0x10000 | 0x800 | 0x100} 0 0`)).toMatch(/^r 3 - child=2 nspid=\d+,3 start=\d+$/);
       expect(await h.command('op 2 ids')).toBe('r 0 - pid=2 ppid=1 pgrp=0 sid=0 tid=3 uid=0');
       expect(await h.command('op 0 clone3 3 0 17 1 2')).toBe('r -1 EEXIST');
       expect(await h.command('op 1 exit 4')).toBe('dead');
@@ -140,10 +167,10 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
     await h.close();
     const later = HelperSession.start(dir);
     try {
-      expect(await later.command('attach 0')).toMatch(/^ok child=0 nspid=\d+,1$/);
+      expect(await later.command('attach 0')).toMatch(/^ok child=0 nspid=\d+,1 start=\d+$/);
       expect(await later.command('op 0 kill 2 18')).toBe('r 0 -');
       // continued, it moves to its FIFOs (its helper left while it was stopped) and answers there
-      expect(await later.command('attach 1')).toMatch(/^ok child=1 nspid=\d+,2$/);
+      expect(await later.command('attach 1')).toMatch(/^ok child=1 nspid=\d+,2 start=\d+$/);
       expect(await later.command('op 1 ids')).toBe('r 0 - pid=2 ppid=1 pgrp=0 sid=0 tid=2 uid=0');
     } finally {
       await later.close();
@@ -171,8 +198,8 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
         'op 2 ids',
       ]);
       expect(replies.slice(1)).toEqual([
-        expect.stringMatching(/^r 5 - child=1 nspid=\d+,5$/),
-        expect.stringMatching(/^r 6 - child=2 nspid=\d+,6$/),
+        expect.stringMatching(/^r 5 - child=1 nspid=\d+,5 start=\d+$/),
+        expect.stringMatching(/^r 6 - child=2 nspid=\d+,6 start=\d+$/),
         'r 0 -',
         // made before their parent's setpgid: they stay in the group outside, which their namespace does not see
         'r 0 - pid=5 ppid=1 pgrp=0 sid=0 tid=5 uid=0',
@@ -248,7 +275,7 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
     const { h } = session();
     try {
       await h.command('init 0 0 0 0');
-      expect(await h.command(`op 0 clone3 1 ${0x20000000} 17 0`)).toMatch(/^r 2 - child=1 nspid=\d+,2,1$/);
+      expect(await h.command(`op 0 clone3 1 ${0x20000000} 17 0`)).toMatch(/^r 2 - child=1 nspid=\d+,2,1 start=\d+$/);
       await h.command('op 1 clone3 2 0 17 0');
       expect(await h.command('op 2 setpgid 0 0')).toBe('r 0 -');
       expect(await h.command('op 1 setpgid 0 2')).toBe('r 0 -');
@@ -264,16 +291,16 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
 
   it('keeps persistent agents waiting between helpers: detach, then attach from another', async () => {
     const { h, dir } = session();
-    expect(await h.command('init 0 0 0 1')).toMatch(/^r \d+ - child=0 nspid=\d+,1 holder=\d+$/);
+    expect(await h.command('init 0 0 0 1')).toMatch(/^r \d+ - child=0 nspid=\d+,1 start=\d+ holder=\d+$/);
     expect(await h.command('op 0 clone3 1 0 17 0')).toMatch(/^r 2 - child=1 /);
     await h.command('detach');
     await h.close();
     expect(h.leftovers()).toHaveLength(3); // the init's holder too
     const later = HelperSession.start(dir);
     try {
-      expect(await later.command('attach 1')).toMatch(/^ok child=1 nspid=\d+,2$/);
+      expect(await later.command('attach 1')).toMatch(/^ok child=1 nspid=\d+,2 start=\d+$/);
       expect(await later.command('op 1 ids')).toBe('r 0 - pid=2 ppid=1 pgrp=0 sid=0 tid=2 uid=0');
-      expect(await later.command('attach 0')).toMatch(/^ok child=0 nspid=\d+,1$/);
+      expect(await later.command('attach 0')).toMatch(/^ok child=0 nspid=\d+,1 start=\d+$/);
       expect(await later.command('attach 7')).toBe('err no channel for that agent');
     } finally {
       await later.close();

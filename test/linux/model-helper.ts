@@ -31,7 +31,9 @@ export class ModelHelper {
     const w = line.split(' ');
     const n = w.map(Number);
     if (w[0] === 'init') {
-      const r = libcOf(this.host, this.host.init).clone3({ flags: n[2]! | CLONE_NEWPID, exit_signal: SIGCHLD, set_tid: n[3] ? [n[3]] : [] }, 88);
+      // SET_TID: 0, one pid, or A,B,... innermost level first
+      const setTid = w[3] === '0' ? [] : w[3]!.split(',').map(Number);
+      const r = libcOf(this.host, this.host.init).clone3({ flags: n[2]! | CLONE_NEWPID, exit_signal: SIGCHLD, set_tid: setTid }, 88);
       return this.made(n[1]!, r);
     }
     if (w[0] === 'reset') {
@@ -44,6 +46,15 @@ export class ModelHelper {
       this.agents.clear();
       return 'ok';
     }
+    // ids ID: the agent's group and session in its own namespace, as the helper reads them from /proc
+    if (w[0] === 'ids') {
+      const t = this.agents.get(n[1]!);
+      if (!t) return 'err no agent';
+      const l = libcOf(this.host, t);
+      return t.exited ? 'gone' : `r 0 - pgrp=${l.getpgid(0).ret} sid=${l.getsid(0).ret}`;
+    }
+    // confirm: every agent of the model is there once made
+    if (w[0] === 'confirm') return 'ok';
     if (w[0] !== 'op') return `err unknown command ${w[0]}`;
     const agent = this.agents.get(n[1]!);
     if (!agent) return 'err no agent';

@@ -106,6 +106,16 @@ describe('a made-up /proc', () => {
     expect(ns.get(400)).toEqual({ inode: 400, level: 1, chain: [100, 400] });
   });
 
+  it("puts a namespace whose first process's parent cannot be read (another user's) below the /proc's own", () => {
+    // as a reader without privilege sees it: the parent of container C's init (pid 1, root's) shows no namespace
+    const unreadable = scanProcesses(proc).map((p) => (p.pid === 1 ? { ...p, pidNs: 0 } : p));
+    expect(namespacesOf(unreadable).get(400)).toEqual({ inode: 400, level: 1, chain: [100, 400] });
+    const restorerUnreadable = scanProcesses(proc).map((p) => (p.pid === 50 ? { ...p, pidNs: 0 } : p));
+    expect(namespacesOf(restorerUnreadable).get(200)).toEqual({ inode: 200, level: 1, chain: [100, 200] });
+    // with no process of level 0 whose namespace can be read, /proc does not tell
+    expect(namespacesOf(unreadable.map((p) => (p.pid === 50 ? { ...p, pidNs: 0 } : p))).get(200)!.chain[0]).toBeNull();
+  });
+
   it('says who holds each pid of a namespace: tasks, a zombie, a thread, a nested task, a session and group whose leader has gone; a sibling\'s pids are not its', () => {
     const all = scanProcesses(proc);
     const holders = pidHolders(all, namespacesOf(all), 200, 1);

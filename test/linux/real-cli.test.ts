@@ -195,7 +195,7 @@ describe.skipIf(why !== null)(`ckpt demo --real${why ? ` (skipped: ${why})` : ''
       })
       .map(Number);
 
-  it('without the privilege to make pid namespaces says in one line what is missing, and exits 1', async () => {
+  it('root without capabilities (which may not map uid 0 in a user namespace) says in one line what is missing, and exits 1', async () => {
     const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
     if (!setpriv) return console.log('test/linux: demo --real without privilege skipped: no setpriv (util-linux)');
     const root = mkdtempSync(join(tmpdir(), 'ckpt-demo-real-test-'));

@@ -3,7 +3,7 @@
  * touches, and what it does is what it would do on the whole host.
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decode } from 'cbor-x';
@@ -17,6 +17,8 @@ import { restoreAtomically } from '../../src/image/restore.js';
 import { libcOf } from '../../src/program/libc.js';
 import { decodeLegacyMachine, type LegacyRecord } from '../../src/store/legacy-host-file.js';
 import { StoreError } from '../../src/store/store-error.js';
+import { HOST_FORMAT } from '../../src/store/machine-codec.js';
+import { PART_FORMAT } from '../../src/store/part-codec.js';
 
 const NESTED = readFileSync('images/workloads/nested.wl', 'utf8');
 const PIDCACHE = readFileSync('images/workloads/pidcache.wl', 'utf8');
@@ -173,7 +175,7 @@ describe('a host stored in parts', () => {
     const legacy = decodeLegacyMachine(decode(readFileSync('test/fixtures/format1-host.host')) as LegacyRecord);
     const m = store.read('old', ['a']);
     expect([...m.containers.keys()]).toEqual(['a']);
-    expect((decode(readFileSync(join(root, 'hosts', 'old.host'))) as { format: number }).format).toBe(2);
+    expect((decode(readFileSync(join(root, 'hosts', 'old.host'))) as { format: number }).format).toBe(HOST_FORMAT);
     expect(partFiles(root, 'old').length).toBe(4);
     const all = store.read('old');
     expect(all.host.snapshot()).toEqual(legacy.host.snapshot());
@@ -195,8 +197,30 @@ describe('a host stored in parts', () => {
     expect([...m.host.tasks].some((t) => t.creds.nondumpable)).toBe(true);
     expect(m.host.snapshot().files.some((f) => f.fds.some(([, kind]) => kind === 'pid_max'))).toBe(true);
     // and it was rewritten in parts, which load to the same state, one container alone too
-    expect((decode(readFileSync(join(root, 'hosts', 'now.host'))) as { format: number }).format).toBe(2);
+    expect((decode(readFileSync(join(root, 'hosts', 'now.host'))) as { format: number }).format).toBe(HOST_FORMAT);
     expect(store.read('now').host.snapshot()).toEqual(m.host.snapshot());
     expect(store.read('now', ['a']).containers.get('a')!.init.pid.ns.pidMax).toBe(5000);
+  });
+
+  it('loads a host of the first layout of parts (its part records of format 1), keeping its state', () => {
+    // test/fixtures/parts-v1: the single-file fixture above as the store of parts first wrote it (host file format 2)
+    const expected = JSON.parse(readFileSync('test/fixtures/mainline-host.json', 'utf8')) as { snapshotSha256: string; consoles: Record<string, string> };
+    // a root of its own: the single-file test above made a host of the same name
+    const own = mkdtempSync(join(tmpdir(), 'ckpt-parts-v1-'));
+    cpSync('test/fixtures/parts-v1', join(own, 'hosts'), { recursive: true });
+    expect((decode(readFileSync(join(own, 'hosts', 'now.host'))) as { format: number }).format).toBe(2);
+    const store = new HostStore(own);
+    const m = store.read('now');
+    expect(createHash('sha256').update(JSON.stringify(m.host.snapshot())).digest('hex')).toBe(expected.snapshotSha256);
+    for (const [name, text] of Object.entries(expected.consoles)) expect(m.containers.get(name)!.console.text).toBe(text);
+    expect(store.read('now', ['b']).containers.get('b')!.console.text).toBe(expected.consoles['b']);
+    // a command that saves writes the parts it loaded in the current format, and the others still load beside them
+    store.update('now', (h) => void h.scheduler.run(0), undefined, ['a']);
+    const rewritten = decode(readFileSync(join(own, 'hosts', 'now.host'))) as { format: number; parts: Array<{ containers: Array<[string]>; format?: number }> };
+    expect(rewritten.format).toBe(HOST_FORMAT);
+    expect(rewritten.parts.map((e) => [e.containers[0]![0], e.format ?? 1])).toEqual([['a', PART_FORMAT], ['b', 1]]);
+    const again = store.read('now');
+    expect(createHash('sha256').update(JSON.stringify(again.host.snapshot())).digest('hex')).toBe(expected.snapshotSha256);
+    rmSync(own, { recursive: true, force: true });
   });
 });

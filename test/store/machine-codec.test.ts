@@ -6,6 +6,10 @@ import { Machine } from '../../src/container/machine.js';
 import { decodeMachine, encodeMachine, type MachineRecord } from '../../src/store/machine-codec.js';
 import { unpackMms } from '../../src/store/part-columns.js';
 import { ALL_ARCHES } from '../helpers.js';
+import { CLONE_NEWPID, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, SIGCHLD } from '../../src/index.js';
+import { MemoryMap } from '../../src/kernel/memory-map.js';
+import type { Task } from '../../src/kernel/task.js';
+import { libcOf } from '../../src/program/libc.js';
 
 const NESTED = readFileSync('images/workloads/nested.wl', 'utf8');
 const PIDCACHE = readFileSync('images/workloads/pidcache.wl', 'utf8');
@@ -67,5 +71,45 @@ describe('page sharing', () => {
     expect(references - part.pageLengths.length).toBeGreaterThanOrEqual(8);
     const back = decodeMachine(rec);
     expect(back.host.snapshot()).toEqual(m.host.snapshot());
+  });
+});
+
+describe('what a fork left unmade', () => {
+  it('is stored as it is, in the core and in a part: after a load the children still share it, each makes its own on first use, and the counts of users hold', () => {
+    const m = Machine.create('h', 'x86_64');
+    const host = m.host;
+    const l = libcOf(host, host.init);
+    const page = l.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0).ret;
+    l.store(page, new Uint8Array([1, 2, 3]));
+    for (let i = 0; i < 5; i++) l.fork();
+    const init1 = l.eclone(SIGCHLD | CLONE_NEWPID, { nr_pids: 1 }, 48, [1000]).child!;
+    const l1 = libcOf(host, init1);
+    l1.store(page, new Uint8Array([4, 5, 6]));
+    for (let i = 0; i < 20; i++) l1.fork();
+    const unmade = (t: Task): boolean => !(t.addressSpaceOrFork instanceof MemoryMap) && t.groupIfMade === null;
+    const back = roundTrip(m);
+    const init1Back = [...back.host.tasks].find((t) => t.pid.nr === init1.pid.nr)!;
+    const childrenOf = (parent: Task): Task[] => [...parent.children()].filter((t) => t.pid.ns === parent.pid.ns);
+    for (const [parent, count] of [[back.host.init, 5], [init1Back, 20]] as const) {
+      const children = childrenOf(parent);
+      expect(children.length).toBe(count);
+      expect(children.every(unmade)).toBe(true);
+      expect(new Set(children.map((t) => t.addressSpaceOrFork)).size).toBe(1);
+    }
+    // (a snapshot reads every task's address space and group, making them)
+    expect(back.host.snapshot()).toEqual(m.host.snapshot());
+    for (const [parent, bytes] of [[back.host.init, [1, 2, 3]], [init1Back, [4, 5, 6]]] as const) {
+      const children = childrenOf(parent);
+      // a child's write is its own: the other children and the parent still read what the fork left
+      children[0]!.mm.write(page, new Uint8Array([9]));
+      expect([...children[0]!.mm.read(page, 3)]).toEqual([9, bytes[1], bytes[2]]);
+      expect([...children[1]!.mm.read(page, 3)]).toEqual(bytes);
+      expect([...parent.mm.read(page, 3)]).toEqual(bytes);
+    }
+    // each fork counted its child as a user of the process group and session it joined
+    const [pgrp, pgrpBack] = [host.init.group.pgrp, back.host.init.group.pgrp];
+    expect([pgrpBack.pgrpUsers, pgrpBack.sessionUsers]).toEqual([pgrp.pgrpUsers, pgrp.sessionUsers]);
+    // and a second round trip of the loaded host (one child's space now made) keeps it all
+    expect(roundTrip(back).host.snapshot()).toEqual(back.host.snapshot());
   });
 });

@@ -328,7 +328,7 @@ async function reasonsNotToRestore(a: RestoreArgs): Promise<Problem[]> {
     }
     const why = await L.linuxUnavailable();
     if (why) return [...problems, { code: 'CKPT_NO_REAL_KERNEL', message: `real containers cannot run on this machine: ${why}` }];
-    return [...problems, ...L.realCheck(store, img, a.name)];
+    return [...problems, ...L.realCheck(store, img, a)];
   }
   const m = store.exists(a.host) ? store.read(a.host, restoreScope(a)) : null;
   try {

@@ -25,6 +25,16 @@
  * busy file system makes slow): the creator hands the controller's end over
  * with its reply (SCM_RIGHTS). A socket ends with the controller, so
  * `detach` first moves each such agent to its FIFOs (request "persist ID").
+ * An agent on a socket makes a child process with CLONE_PIDFD and hands the
+ * pidfd over too: its fdinfo gives the controller the child's pids at once,
+ * so the controller follows the child without waiting for it to run; the
+ * child's hello ("hello", nothing more) is read ahead of its first reply.
+ *
+ * MEMORY. Every clone copies its creator's page tables, and every page either
+ * side writes afterwards is copied: so the helper's own child (an init) lets
+ * go of the helper's heap and stack, running on a stack of its own, an
+ * agent's child of its creator's stack frames above its first, and agents
+ * allocate nothing and build replies without zero-filling buffers.
  *
  * DIR is made mode 01733 (as /tmp, but not listable): an agent that dropped
  * to another uid still makes its children's channels there; FIFOs are 0600
@@ -34,9 +44,10 @@
  * each with exactly one line on stdout:
  *   init ID FLAGS SET_TID PERSIST   clone3(CLONE_NEWPID|FLAGS) by a new HOLDER (see below):
  *                                   agent ID is the init of a fresh pid namespace (SET_TID 0:
- *                                   kernel's choice, else set_tid {SET_TID}); PERSIST 0 makes
- *                                   it die with the helper (PR_SET_PDEATHSIG, through its
- *                                   holder), taking its namespace
+ *                                   kernel's choice, else set_tid {SET_TID}, or A,B,...:
+ *                                   set_tid innermost first, naming the helper's levels too);
+ *                                   PERSIST 0 makes it die with the helper (PR_SET_PDEATHSIG,
+ *                                   through its holder), taking its namespace
  *   op ID REQUEST...                send REQUEST to agent ID and wait until it replies, dies
  *                                   or is stuck exiting; then wait until what it may have
  *                                   changed is settled (idle, dead, or stuck exiting): the
@@ -44,13 +55,17 @@
  *                                   agent after a signal to others, an init's exit,
  *                                   exit_group, or an exit once stops may exist; the agents
  *                                   stuck in their exit after a reap; nothing otherwise
- *   batch N                         the next N lines are init/op/state commands, carried out
+ *   batch N                         the next N lines are init/op/state/ids/confirm commands, carried out
  *                                   in order until one fails (an error, a call that fails, a
  *                                   death other than an exit's or a signal's); N reply lines,
  *                                   "skipped" after the failure. Requests to one agent that
  *                                   need no settling go to it as one line (REQ;REQ;...), and
  *                                   those changing only their agent's memory (ids, peek, map, ...)
- *                                   to many agents at once
+ *                                   to many agents at once, each agent's in one line
+ *   ids ID                          r 0 - pgrp=P sid=S: agent ID's process group and session as its own
+ *                                   pid namespace numbers them (/proc's NSpgid, NSsid), without waking it
+ *   confirm [ID|LO-HI...]           read the hello each named agent still owes (see CHANNELS): ok, or
+ *                                   err naming the first that did not start
  *   state ID                        what /proc says of agent ID
  *   reset [ID|LO-HI...]             SIGKILL every agent (or those named), reap the inits among
  *                                   them, remove their FIFOs
@@ -69,8 +84,9 @@
  *   gone                            the agent had already died: the request was not sent
  *   s STATE ppid=ID|out|- nspid=A,B,...  STATE: alive, zombie, exiting, gone
  *   ok | err MESSAGE
- * A clone that succeeds adds child=ID nspid=A,B,... (the child's pid at every level, as
- * the helper's /proc shows them); an init adds holder=PID (its holder's pid).
+ * A clone that succeeds adds child=ID nspid=A,B,... start=T (the child's pid at every level, as
+ * the helper's /proc shows them, and its start time, field 22 of /proc/PID/stat); so do attach's.
+ * An init adds holder=PID (its holder's pid).
  *
  * THE HOLDER. A namespace's init is not the helper's child, nor in its session or process
  * group (a kill(0, sig) from the init's group would reach whoever ran the helper). The
@@ -85,8 +101,8 @@
  * theirs, and outside their pid namespaces). The holder answers no request after "hold".
  * While its helper follows it, its init stays a zombie once it has exited, as any child of
  * a helper (`reset` lets it go); once its channel ends (the helper's exit), it waits for
- * its init to end, reaps it and exits. kill -9 of a holder leaves its init running, a child of the machine's
- * init (or the nearest subreaper) from then on. Nothing can move an init stuck in its exit
+ * its init to end, reaps it and exits. kill -9 of a holder leaves its init running, a child
+ * of the machine's init (or the nearest subreaper) from then on. Nothing can move an init stuck in its exit
  * (zap_pid_ns_processes) because it sits in another group of its namespace: only its
  * parent could, from the init's session.
  *
@@ -105,11 +121,15 @@
  *                                             MAP_SHARED), never over another (MAP_FIXED_NOREPLACE): EEXIST
  *   mapfile ADDR LEN PROT PATH                MAP_SHARED of PATH at ADDR exactly: another process's shared
  *                                             mapping through /proc/PID/map_files/START-END
+ *   munmap ADDR LEN                           unmap the agent's own memory (a workload's munmap made real)
  *   hold NEWID FLAGS SET_TID PDEATH           a holder's one request: its init (see THE HOLDER)
- * The first line an agent writes is "hello nspid=A,B,...".
+ * The first line an agent writes is "hello nspid=A,B,...", or "hello" when its creator handed
+ * the controller a pidfd of it. Replies to a line's requests that change only the agent's own
+ * memory (see own_only) are written together at the end of the line.
  *
- * `ckpt-helper probe` prints "ok" if this machine lets it make pid namespaces, else one
- * line saying what is missing, and exits 1.
+ * `ckpt-helper probe` prints "ok" if this machine lets it make a user and a pid namespace
+ * (root, or a user where unprivileged user namespaces are allowed), else one line saying what
+ * is missing, and exits 1.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -208,8 +228,14 @@ static const char *errname(long e) {
   return "EUNKNOWN";
 }
 
-/* a reply being built; `fd`, when positive (an out starts with 0: none), goes with it (SCM_RIGHTS) and is closed */
-struct out { char buf[LINE]; int len; int fd; };
+/* a reply being built; `fd` and then `fd2`, when positive (an out starts with 0: none), go with it (SCM_RIGHTS) and are closed */
+struct out { char buf[LINE]; int len; int fd; int fd2; };
+
+/*
+ * OUT_EMPTY starts a reply without zero-filling its 4 KB buffer: every page an agent writes
+ * after a clone is copied (copy on write), on both sides, so an agent writes only what it needs.
+ */
+#define OUT_EMPTY(o) ((o).len = 0, (o).fd = 0, (o).fd2 = 0)
 
 static void put_str(struct out *o, const char *s) {
   while (*s && o->len < LINE - 2) o->buf[o->len++] = *s++;
@@ -251,19 +277,20 @@ static int send_out(int fd, struct out *o) {
   o->buf[o->len++] = '\n';
   if (o->fd <= 0) return write_all(fd, o->buf, o->len);
   /* the line and the descriptor in one message: the controller's read of this line brings the descriptor */
+  int fds[2] = {o->fd, o->fd2}, nfds = o->fd2 > 0 ? 2 : 1;
   struct iovec iov = {.iov_base = o->buf, .iov_len = (size_t)o->len};
-  union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } c;
+  union { char buf[CMSG_SPACE(2 * sizeof(int))]; struct cmsghdr align; } c;
   memset(&c, 0, sizeof c);
-  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf, .msg_controllen = sizeof c.buf};
+  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf, .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds)};
   struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
   cm->cmsg_level = SOL_SOCKET;
   cm->cmsg_type = SCM_RIGHTS;
-  cm->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(cm), &o->fd, sizeof(int));
+  cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+  memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfds);
   long w;
   do w = SYS3(SYS_sendmsg, fd, &mh, MSG_NOSIGNAL); while (w == -EINTR);
-  SYS1(SYS_close, o->fd);
-  o->fd = 0;
+  for (int i = 0; i < nfds; i++) SYS1(SYS_close, fds[i]);
+  o->fd = o->fd2 = 0;
   if (w < 0) return -1;
   return w < o->len ? write_all(fd, o->buf + w, o->len - w) : 0;
 }
@@ -366,11 +393,18 @@ static void put_nspid(struct out *o, const char *status) {
 struct start {
   int req, rep;    /* the new agent's channel: two FIFOs, or one socket (req == rep) */
   int own_files;   /* 1: not CLONE_FILES, so close every other descriptor */
+  int stdio;       /* 1: made by the helper, whose stdio it must not keep; an agent's child has its creator's /dev/null */
   int pdeath;      /* die with the helper */
   int holder;      /* a holder: a session of its own, and its children its own to reap (see THE HOLDER) */
+  int quiet_hello; /* 1: its creator hands the controller a pidfd, which says its pids: the hello line says no more */
+  /* the helper's heap and stack as the helper's own child inherits them, which it lets go of (agent_start) */
+  unsigned long drop[2][2];
+  /* the top of the stack the new agent starts on; in a copy of its creator's (not CLONE_VM), the frames above its first are its creator's, dead in it */
+  unsigned long stack_top;
+  int drop_frames;
 };
 
-static void agent_loop(int req, int rep, int on_socket);
+static void agent_loop(int req, int rep, int on_socket, unsigned long stack_top);
 
 /* a holder's init: its pidfd (-1 in every other agent) and pid (see THE HOLDER) */
 static int watch_fd = -1;
@@ -400,6 +434,16 @@ static void agent_gone(void) {
 static int agent_start(void *arg) {
   struct start s = *(struct start *)arg;
   int on_socket = s.req == s.rep;
+  /*
+   * the helper's own child, on a stack of its own: the helper's heap (the controller's) and stack
+   * (frames it never returns to) are of no use to an agent, which never allocates; dropped, so
+   * that every process it and its descendants clone has less to copy
+   */
+  for (int i = 0; i < 2; i++)
+    if (s.drop[i][1] > s.drop[i][0]) SYS3(SYS_madvise, s.drop[i][0], s.drop[i][1] - s.drop[i][0], MADV_DONTNEED);
+  /* the same for an agent's child: its creator's frames above this one (its return address, just above the frame, stays) */
+  unsigned long dead = ((unsigned long)__builtin_frame_address(0) + 16 + 4095) & ~4095UL;
+  if (s.drop_frames && s.stack_top > dead) SYS3(SYS_madvise, dead, s.stack_top - dead, MADV_DONTNEED);
   if (s.pdeath) SYS2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
   if (s.holder) {
     SYS0(SYS_setsid);
@@ -409,6 +453,8 @@ static int agent_start(void *arg) {
     if (s.req != 4) { SYS3(SYS_dup3, s.req, 4, 0); s.req = 4; }
     if (s.rep != 5) { SYS3(SYS_dup3, s.rep, 5, 0); s.rep = 5; }
     SYS3(NR_CLOSE_RANGE, 6, ~0U, 0);
+  }
+  if (s.stdio) {
     /* nor the helper's stdio: a detached helper's caller must see its output end */
     long null = SYS4(SYS_openat, AT_FDCWD, "/dev/null", O_RDWR, 0);
     if (null >= 0) {
@@ -417,18 +463,23 @@ static int agent_start(void *arg) {
     }
   }
   char status[LINE];
-  struct out o = {.len = 0};
-  put_str(&o, "hello nspid=");
-  if (read_file_raw("/proc/thread-self/status", status, sizeof status) > 0) put_nspid(&o, status);
+  struct out o;
+  OUT_EMPTY(o);
+  put_str(&o, "hello");
+  if (!s.quiet_hello) {
+    put_str(&o, " nspid=");
+    if (read_file_raw("/proc/thread-self/status", status, sizeof status) > 0) put_nspid(&o, status);
+  }
   if (send_out(s.rep, &o) < 0) return 1;
-  agent_loop(s.req, s.rep, on_socket);
+  agent_loop(s.req, s.rep, on_socket, s.stack_top);
   return 0;
 }
 
 /* channel_open makes DIR/ID.req and DIR/ID.rep and opens both ends for the agent. */
 static int channel_open(long long id, int *req, int *rep) {
   char name[64];
-  struct out o = {.len = 0};
+  struct out o;
+  OUT_EMPTY(o);
   put_num(&o, id);
   put_str(&o, ".req");
   o.buf[o.len] = 0;
@@ -449,13 +500,27 @@ static int channel_open(long long id, int *req, int *rep) {
 
 /* channel_remove unlinks DIR/ID.req and DIR/ID.rep. */
 static void channel_remove(long long id) {
-  struct out o = {.len = 0};
+  struct out o;
+  OUT_EMPTY(o);
   put_num(&o, id);
   put_str(&o, ".req");
   o.buf[o.len] = 0;
   SYS3(SYS_unlinkat, DIRFD, o.buf, 0);
   o.buf[o.len - 3] = 'r', o.buf[o.len - 2] = 'e', o.buf[o.len - 1] = 'p';
   SYS3(SYS_unlinkat, DIRFD, o.buf, 0);
+}
+
+/* helper_memory finds the helper's [heap] and [stack] in /proc/self/maps (zeros where it finds none) */
+static void helper_memory(unsigned long drop[2][2]) {
+  memset(drop, 0, sizeof(unsigned long) * 4);
+  FILE *f = fopen("/proc/self/maps", "re");
+  char line[512];
+  while (f && fgets(line, sizeof line, f)) {
+    unsigned long lo, hi;
+    int which = strstr(line, " [heap]") ? 0 : strstr(line, " [stack]") ? 1 : -1;
+    if (which >= 0 && sscanf(line, "%lx-%lx", &lo, &hi) == 2) drop[which][0] = lo, drop[which][1] = hi;
+  }
+  if (f) fclose(f);
 }
 
 /* CHANNEL_FAILED: spawn_agent could not make the new agent's channel (not a result of clone3) */
@@ -465,9 +530,13 @@ static void channel_remove(long long id) {
  * spawn_agent is clone3 whose child becomes agent NEWID; returns clone3's
  * raw result, or CHANNEL_FAILED - errno. With `ctl` the channel is a socket
  * pair, nothing in the directory (no mknod, which a busy file system makes
- * slow): *ctl gets the controller's end, to hand over; else two FIFOs.
+ * slow): *ctl gets the controller's end, to hand over; else two FIFOs. With
+ * `pidfd` (an agent's child, not a thread) the clone makes a pidfd of the
+ * child too (CLONE_PIDFD), also to hand over: from it the controller knows
+ * the child's pids at once, without waiting for the child to say them.
+ * `from_helper`: the helper's own child, which must not keep its stdio.
  */
-static long spawn_agent(long long newid, uint64_t flags, uint64_t exit_signal, const int *tids, int ntid, int pdeath, int *ctl, int holder) {
+static long spawn_agent(long long newid, uint64_t flags, uint64_t exit_signal, const int *tids, int ntid, int pdeath, int from_helper, unsigned long stack_top, int *ctl, int *pidfd, int holder) {
   int req, rep;
   if (ctl) {
     int sv[2];
@@ -485,10 +554,25 @@ static long spawn_agent(long long newid, uint64_t flags, uint64_t exit_signal, c
   args.exit_signal = exit_signal;
   args.set_tid = ntid ? (uint64_t)(uintptr_t)tids : 0;
   args.set_tid_size = (uint64_t)ntid;
-  struct start local = {.req = req, .rep = rep, .own_files = !(flags & CLONE_FILES), .pdeath = pdeath, .holder = holder};
+  if (pidfd && (flags & CLONE_THREAD)) pidfd = NULL; /* a thread's pidfd needs 6.9 (PIDFD_THREAD): the thread says its pids itself */
+  if (pidfd) {
+    *pidfd = -1;
+    args.flags |= CLONE_PIDFD;
+    args.pidfd = (uint64_t)(uintptr_t)pidfd;
+  }
+  struct start local = {.req = req, .rep = rep, .own_files = !(flags & CLONE_FILES), .stdio = from_helper && !(flags & CLONE_FILES), .pdeath = pdeath, .quiet_hello = pidfd != NULL, .holder = holder};
   struct start *s = &local;
   void *stack = NULL;
-  if (flags & CLONE_VM) {
+  if (from_helper && !(flags & CLONE_VM)) {
+    /* its own copy of a fresh stack, so that it can let go of the helper's (agent_start) */
+    helper_memory(local.drop);
+    stack = (void *)SYS6(SYS_mmap, 0, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if ((long)stack < 0 && (long)stack > -4096) stack = NULL, memset(local.drop, 0, sizeof local.drop);
+    else args.stack = (uint64_t)(uintptr_t)stack, args.stack_size = STACK_SIZE, local.stack_top = (unsigned long)stack + STACK_SIZE;
+  } else if (!(flags & CLONE_VM)) {
+    local.stack_top = stack_top;
+    local.drop_frames = stack_top != 0;
+  } else if (flags & CLONE_VM) {
     /* a shared address space: the child needs its own stack, and its start data must outlive this frame */
     stack = (void *)SYS6(SYS_mmap, 0, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if ((long)stack < 0 && (long)stack > -4096) {
@@ -498,13 +582,16 @@ static long spawn_agent(long long newid, uint64_t flags, uint64_t exit_signal, c
       else channel_remove(newid);
       return (long)stack;
     }
+    local.stack_top = (unsigned long)stack + STACK_SIZE;
     s = (struct start *)stack;
     *s = local;
     args.stack = (uint64_t)(uintptr_t)stack;
     args.stack_size = STACK_SIZE;
   }
   long ret = clone3_run(&args, agent_start, s);
-  if (ret < 0 && stack) SYS2(SYS_munmap, stack, STACK_SIZE);
+  /* a stack in a shared address space is the child's; one in a copy of it, the child has its copy of */
+  if (stack && (ret < 0 || !(flags & CLONE_VM))) SYS2(SYS_munmap, stack, STACK_SIZE);
+  if (ret < 0 && pidfd) *pidfd = -1;
   if (ret < 0 && ctl) SYS1(SYS_close, *ctl);
   else if (ret < 0) channel_remove(newid);
   if (ret < 0 || !(flags & CLONE_FILES)) {
@@ -531,6 +618,8 @@ static long map_at(long long addr, long long len, long r) {
   return r;
 }
 
+static int parse_tids(char *s, int *tids, int cap);
+
 /* the leader of a holder's init: a session of its own, the init (the holder's child), then it is done */
 struct leader { struct clone_args_v2 *args; struct start *init; int result; };
 
@@ -542,8 +631,7 @@ static int leader_start(void *arg) {
 }
 
 /* hold_init is a holder's "hold": its init, through a leader (see THE HOLDER); the reply hands the init's socket over */
-static void hold_init(long long newid, uint64_t flags, int tid, int pdeath, struct out *o) {
-  (void)newid;
+static void hold_init(uint64_t flags, int *tids, int ntid, int pdeath, struct out *o) {
   if (watch_fd >= 0) { put_result(o, -EBUSY); return; }
   int sv[2], pp[2];
   long r = SYS4(SYS_socketpair, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
@@ -553,8 +641,8 @@ static void hold_init(long long newid, uint64_t flags, int tid, int pdeath, stru
   struct clone_args_v2 init_args;
   memset(&init_args, 0, sizeof init_args);
   init_args.flags = flags | CLONE_NEWPID | CLONE_PARENT; /* exit_signal 0: CLONE_PARENT takes the leader's own */
-  init_args.set_tid = tid ? (uint64_t)(uintptr_t)&tid : 0;
-  init_args.set_tid_size = tid ? 1 : 0;
+  init_args.set_tid = ntid ? (uint64_t)(uintptr_t)tids : 0;
+  init_args.set_tid_size = (uint64_t)ntid;
   struct start init = {.req = sv[1], .rep = sv[1], .own_files = 1, .pdeath = pdeath};
   struct leader l = {.args = &init_args, .init = &init, .result = pp[1]};
   struct clone_args_v2 leader_args;
@@ -580,7 +668,7 @@ static void hold_init(long long newid, uint64_t flags, int tid, int pdeath, stru
 }
 
 /* agent_request carries out one request; returns 0 to reply with `o`, 1 when the agent must stop. */
-static void agent_request(char **t, int n, struct out *o, int on_socket) {
+static void agent_request(char **t, int n, struct out *o, int on_socket, unsigned long stack_top) {
   long long a[MAX_TOKENS];
   for (int i = 1; i < n; i++) a[i] = 0, parse_ll(t[i], &a[i]);
   const char *op = t[0];
@@ -591,8 +679,8 @@ static void agent_request(char **t, int n, struct out *o, int on_socket) {
     if (ntid < 0 || ntid > 40 || n < 5 + ntid) { put_result(o, -EINVAL); return; }
     for (int i = 0; i < ntid; i++) tids[i] = (int)a[5 + i];
     /* an agent on a socket hands the new agent's socket to the controller with its reply; one on FIFOs (attached) makes FIFOs */
-    int ctl = -1;
-    r = spawn_agent(a[1], (uint64_t)a[2], (uint64_t)a[3], tids, ntid, 0, on_socket ? &ctl : NULL, 0);
+    int ctl = -1, pidfd = -1;
+    r = spawn_agent(a[1], (uint64_t)a[2], (uint64_t)a[3], tids, ntid, 0, 0, stack_top, on_socket ? &ctl : NULL, on_socket ? &pidfd : NULL, 0);
     if (r <= CHANNEL_FAILED) {
       put_str(o, "err cannot make the channel of a new agent: ");
       put_str(o, errname(CHANNEL_FAILED - r));
@@ -600,11 +688,15 @@ static void agent_request(char **t, int n, struct out *o, int on_socket) {
     }
     put_result(o, r);
     if (r > 0 && on_socket) {
-      put_str(o, " chan=fd");
+      put_str(o, pidfd >= 0 ? " chan=fd2" : " chan=fd");
       o->fd = ctl;
+      if (pidfd >= 0) o->fd2 = pidfd;
     }
   } else if (!strcmp(op, "hold") && n >= 5 && on_socket) {
-    hold_init(a[1], (uint64_t)a[2], (int)a[3], (int)a[4], o);
+    int tids[40];
+    int ntid = parse_tids(t[3], tids, 40);
+    if (ntid < 0) { put_result(o, -EINVAL); return; }
+    hold_init((uint64_t)a[2], tids, ntid, (int)a[4], o);
   } else if (!strcmp(op, "exit") && n >= 2) {
     SYS1(SYS_exit, a[1]);
   } else if (!strcmp(op, "exit_group") && n >= 2) {
@@ -681,6 +773,8 @@ static void agent_request(char **t, int n, struct out *o, int on_socket) {
     r = SYS6(SYS_mmap, a[1], a[2], a[3], MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
     SYS1(SYS_close, fd);
     put_result(o, map_at(a[1], a[2], r));
+  } else if (!strcmp(op, "munmap") && n >= 3) {
+    put_result(o, SYS2(SYS_munmap, a[1], a[2]));
   } else if (!strcmp(op, "poke") && n >= 3) {
     /* writes through /proc/self/mem would go around protections; a plain store is what a program does */
     unsigned char *p = (unsigned char *)(uintptr_t)a[1];
@@ -713,6 +807,16 @@ static void agent_request(char **t, int n, struct out *o, int on_socket) {
   }
 }
 
+/* own_only: requests that change nothing but the agent's own memory, so that several agents may carry them out at once */
+static int own_only(const char *req) {
+  static const char *const names[] = {"ids", "hello", "read", "peek", "noop", "map", "mmap", "munmap", "poke"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    size_t l = strlen(names[i]);
+    if (!strncmp(req, names[i], l) && (req[l] == ' ' || !req[l])) return 1;
+  }
+  return 0;
+}
+
 /*
  * agent_loop serves the agent's channel. A line may hold several requests
  * separated by ';' (a run the controller sends at once): they are carried
@@ -720,9 +824,13 @@ static void agent_request(char **t, int n, struct out *o, int on_socket) {
  * soon as it is done (the controller takes in a new agent while this one
  * makes the next), and "skipped" for the rest.
  */
-static void agent_loop(int req, int rep, int on_socket) {
+static void agent_loop(int req, int rep, int on_socket, unsigned long stack_top) {
   char line[LINE];
-  struct linebuf lb = {.have = 0};
+  struct linebuf lb;
+  lb.have = 0, lb.nfds = 0;
+  /* the replies to requests that change only this agent's memory, written together at the end of their line */
+  struct out held;
+  OUT_EMPTY(held);
   for (;;) {
     long n = read_line(req, &lb, line, sizeof line);
     if (n < 0) agent_gone();
@@ -730,7 +838,8 @@ static void agent_loop(int req, int rep, int on_socket) {
     long long id;
     if (!strncmp(line, "persist ", 8) && !parse_ll(line + 8, &id)) {
       /* from a socket to FIFOs DIR/ID.req|rep, which outlive the controller (detach) */
-      struct out o = {.len = 0};
+      struct out o;
+      OUT_EMPTY(o);
       int fr, fw;
       int r = on_socket ? channel_open(id, &fr, &fw) : 0;
       put_result(&o, r);
@@ -742,7 +851,7 @@ static void agent_loop(int req, int rep, int on_socket) {
         if (rep != req) SYS1(SYS_close, rep);
         req = fr, rep = fw, on_socket = 0, lb.have = 0;
         if (!sent) {
-          o.len = 0;
+          OUT_EMPTY(o);
           put_result(&o, 0);
           if (send_out(rep, &o) < 0) agent_gone();
         }
@@ -752,16 +861,34 @@ static void agent_loop(int req, int rep, int on_socket) {
     for (char *p = line, *next; p; p = next) {
       next = strchr(p, ';');
       if (next) *next++ = 0;
+      int hold = failed || own_only(p);
+      /* anything else may end this agent or change others: what is held goes first */
+      /* on a socket whose controller has gone, what it left may still be read (a "persist": see persist_all) */
+      if (!hold && held.len > 0) {
+        if (write_all(rep, held.buf, held.len) < 0 && !on_socket) agent_gone();
+        held.len = 0;
+      }
       char *t[MAX_TOKENS];
       int nt = split(p, t);
-      struct out o = {.len = 0};
+      struct out o;
+      OUT_EMPTY(o);
       if (failed) put_str(&o, "skipped");
       else if (nt == 0) put_str(&o, "err empty request");
-      else agent_request(t, nt, &o, on_socket);
+      else agent_request(t, nt, &o, on_socket, stack_top);
+      o.buf[o.len] = 0;
       if (!strncmp(o.buf, "r -1", 4) || !strncmp(o.buf, "err", 3)) failed = 1;
-      /* on a socket whose controller has gone, what it left may still be read (a "persist": see persist_all) */
+      if (hold && o.fd <= 0 && held.len + o.len + 1 < LINE) {
+        memcpy(held.buf + held.len, o.buf, (size_t)o.len);
+        held.len += o.len;
+        held.buf[held.len++] = '\n';
+        continue;
+      }
+      if (held.len > 0 && write_all(rep, held.buf, held.len) < 0 && !on_socket) agent_gone();
+      held.len = 0;
       if (send_out(rep, &o) < 0 && !on_socket) agent_gone();
     }
+    if (held.len > 0 && write_all(rep, held.buf, held.len) < 0 && !on_socket) agent_gone();
+    held.len = 0;
   }
 }
 
@@ -780,6 +907,7 @@ struct agent {
   int sock;                    /* its channel is a socket (req and rep: two descriptors of it), not FIFOs */
   int stuck;                   /* seen in its exit and not done (an init waiting for its namespace to empty) */
   int owed;                    /* replies it will still send to requests answered "stopped" (it stopped in the call): to be skipped */
+  int hello_pending;           /* its hello line is still to come, ahead of its first reply (adopt_pidfd) */
 };
 
 static struct agent agents[MAX_AGENTS];
@@ -1036,6 +1164,25 @@ static int open_channel_ends(long long id, struct agent *ag) {
   return 0;
 }
 
+static int any_line(struct agent *ag, char *buf, long cap, int ms, int *why);
+
+/*
+ * reply_line reads one reply line from an agent's channel, giving up when the agent dies, is
+ * stuck exiting, or after `ms`; a hello still to come (adopt_pidfd) is read first and checked.
+ */
+static int reply_line(struct agent *ag, char *buf, long cap, int ms, int *why) {
+  for (;;) {
+    int r = any_line(ag, buf, cap, ms, why);
+    if (r < 0 || !ag->hello_pending) return r;
+    ag->hello_pending = 0;
+    if (strcmp(buf, "hello") != 0) {
+      /* not the agent the pidfd named, or not started as one: say so as the reply */
+      snprintf(buf, (size_t)cap, "err the new agent did not start (it said nothing)");
+      return 0;
+    }
+  }
+}
+
 /* fresh_line: next_line, past the replies owed to requests answered "stopped" before */
 static int fresh_line(struct agent *ag, char *buf, long cap) {
   while (next_line(ag, buf, cap))
@@ -1053,11 +1200,11 @@ static int is_stopped(const struct agent *ag) {
 }
 
 /*
- * reply_line reads one line from an agent's reply FIFO, giving up when the agent dies, is stuck
- * exiting, stops (*why 4: a stop signal it sent itself, or sent to it, before it could answer; it
- * answers once continued, and that answer is skipped then), or after `ms`.
+ * any_line reads the next line an agent writes (its hello or a reply), past those owed to requests
+ * answered "stopped"; *why 4: the agent stopped (a stop signal it sent itself, or was sent, before
+ * it could answer: it answers once continued, and that answer is skipped then)
  */
-static int reply_line(struct agent *ag, char *buf, long cap, int ms, int *why) {
+static int any_line(struct agent *ag, char *buf, long cap, int ms, int *why) {
   long since = 0, t0 = now_ms();
   *why = 0;
   if (fresh_line(ag, buf, cap)) return 0;
@@ -1102,6 +1249,33 @@ static int reply_line(struct agent *ag, char *buf, long cap, int ms, int *why) {
 }
 
 static int record(struct agent *ag, const char *hello, struct out *o, long long id, int is_init);
+
+/*
+ * adopt_pidfd makes the controller's record of a new agent an agent made with CLONE_PIDFD, without
+ * waiting for it to run: the pidfd's fdinfo says its pids as the helper's /proc numbers them
+ * (NSpid), and its hello line is read ahead of its first reply (reply_line). `sock` is its channel.
+ */
+static int adopt_pidfd(long long id, struct out *o, int sock, int pidfd) {
+  struct agent *ag = &agents[id];
+  memset(ag, 0, sizeof *ag);
+  ag->pidfd = -1;
+  ag->sock = 1;
+  ag->req = sock;
+  ag->rep = fcntl(sock, F_DUPFD_CLOEXEC, 0);
+  char path[64], info[1024];
+  snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
+  long n = read_file_raw(path, info, sizeof info);
+  close(pidfd);
+  if (ag->rep < 0 || !(ag->in = calloc(1, sizeof *ag->in)) || n <= 0) return -1;
+  struct out line;
+  OUT_EMPTY(line);
+  put_str(&line, "nspid=");
+  put_nspid(&line, info);
+  line.buf[line.len] = 0;
+  if (line.len == 6) return -1; /* no NSpid: the child is already gone */
+  ag->hello_pending = 1;
+  return record(ag, line.buf, o, id, 0);
+}
 
 /* adopt_into makes the controller's record `ag` of a new agent from its hello line; `sock` is its channel, or -1 for its FIFOs */
 static int adopt_into(struct agent *ag, long long id, struct out *o, int is_init, int sock) {
@@ -1148,7 +1322,12 @@ static int record(struct agent *ag, const char *hello, struct out *o, long long 
   put_str(o, " child=");
   put_num(o, id);
   put_str(o, " ");
-  put_str(o, ns);
+  /* its nspid= (up to the end of the list) and its start time: Node need not read /proc again */
+  const char *end = ns + 6;
+  while ((*end >= '0' && *end <= '9') || *end == ',') end++;
+  while (ns < end && o->len < LINE - 2) o->buf[o->len++] = *ns++;
+  put_str(o, " start=");
+  put_num(o, (long long)ag->start);
   return 0;
 }
 
@@ -1180,6 +1359,60 @@ static long long id_of_tid(long tid) {
   for (int i = 0; i < MAX_AGENTS; i++)
     if (agents[i].used && agents[i].tid == tid) return i;
   return -1;
+}
+
+/* last_of appends " NAME=N", N the last number of the status line KEY (its own pid namespace's, of an NS... line) */
+static void last_of(struct out *o, const char *status, const char *key, const char *name) {
+  const char *p = strstr(status, key);
+  long long v = 0;
+  for (p = p ? p + strlen(key) : NULL; p && *p && *p != '\n'; p++)
+    if (*p >= '0' && *p <= '9') {
+      char *end;
+      v = strtoll(p, &end, 10);
+      p = end - 1;
+    }
+  put_str(o, name);
+  put_num(o, v);
+}
+
+/*
+ * cmd_ids says which process group and session agent ID is in, as its own pid namespace numbers
+ * them: what its getpgid(0) and getsid(0) would say (/proc's NSpgid and NSsid end with them), read
+ * without waking it.
+ */
+static void cmd_ids(long long id, struct out *o) {
+  struct agent *ag = agent_of(id);
+  if (!ag) { put_str(o, "err no agent"); return; }
+  char path[64], buf[4096];
+  char st;
+  unsigned long fl;
+  unsigned long long stt;
+  snprintf(path, sizeof path, "/proc/%ld/status", ag->tid);
+  if (!ag->alive || proc_stat(ag, &st, &fl, &stt) < 0 || read_file_raw(path, buf, sizeof buf) <= 0) { put_str(o, "gone"); return; }
+  put_str(o, "r 0 -");
+  last_of(o, buf, "\nNSpgid:", " pgrp=");
+  last_of(o, buf, "\nNSsid:", " sid=");
+}
+
+/*
+ * cmd_confirm reads the hello of every agent named (by `only`) still owing it (adopt_pidfd): each
+ * has started and answers on its channel, or the reply names the first that did not.
+ */
+static void cmd_confirm(struct out *o, const char *only) {
+  for (int i = 0; i < MAX_AGENTS; i++) {
+    struct agent *ag = &agents[i];
+    if (!ag->used || !only[i] || !ag->hello_pending) continue;
+    char line[LINE];
+    int why;
+    if (any_line(ag, line, sizeof line, 10000, &why) < 0 || strcmp(line, "hello") != 0) {
+      put_str(o, "err agent ");
+      put_num(o, i);
+      put_str(o, why == 1 ? " died before it started" : why == 3 ? " did not start in 10 s" : " did not start");
+      return;
+    }
+    ag->hello_pending = 0;
+  }
+  put_str(o, "ok");
 }
 
 static void cmd_state(long long id, struct out *o) {
@@ -1322,14 +1555,17 @@ static int take_reply(struct agent *ag, const char *request, struct out *o) {
     put_str(o, why == 1 ? "dead" : why == 2 ? "stuck" : why == 4 ? "stopped" : "timeout");
     return 0;
   }
-  /* a new agent's socket came with this reply: take it (the token is the helper's own business) */
-  int sock = -1;
+  /* a new agent's socket (and with fd2 its pidfd) came with this reply: take them (the token is the helper's own business) */
+  int sock = -1, pidfd = -1;
   char *chan = strstr(line, " chan=fd");
   if (chan) {
-    memmove(chan, chan + 8, strlen(chan + 8) + 1);
-    if (ag->in->nfds > 0) {
+    int two = chan[8] == '2';
+    memmove(chan, chan + 8 + two, strlen(chan + 8 + two) + 1);
+    if (ag->in->nfds >= 1 + two) {
       sock = ag->in->fds[0];
-      memmove(ag->in->fds, ag->in->fds + 1, sizeof(int) * (size_t)--ag->in->nfds);
+      if (two) pidfd = ag->in->fds[1];
+      ag->in->nfds -= 1 + two;
+      memmove(ag->in->fds, ag->in->fds + 1 + two, sizeof(int) * (size_t)ag->in->nfds);
     }
   }
   put_str(o, line);
@@ -1343,8 +1579,10 @@ static int take_reply(struct agent *ag, const char *request, struct out *o) {
     parse_ll(t[1], &newid);
     long long flags = 0;
     if (n >= 3) parse_ll(t[2], &flags);
-    if (newid < 0 || newid >= MAX_AGENTS || (chan && sock < 0) || adopt(newid, o, made_init, chan ? sock : -1) < 0) {
-      if (sock >= 0 && (newid < 0 || newid >= MAX_AGENTS)) close(sock);
+    int bad = newid < 0 || newid >= MAX_AGENTS || (chan && sock < 0);
+    if (bad || (pidfd >= 0 ? adopt_pidfd(newid, o, sock, pidfd) : adopt(newid, o, made_init, chan ? sock : -1)) < 0) {
+      if (bad && sock >= 0) close(sock);
+      if (bad && pidfd >= 0) close(pidfd);
       put_str(o, " child=lost");
     }
     else agents[newid].is_thread = (flags & CLONE_THREAD) != 0;
@@ -1370,24 +1608,29 @@ static void cmd_op(long long id, char *rest, struct out *o) {
   if (scope != SETTLE_NONE && settle_some(scope == SETTLE_SELF ? ag : NULL, scope == SETTLE_STUCK) < 0) put_str(o, " unsettled");
 }
 
-/* own_only: requests that change nothing but the agent's own memory, so that several agents may carry them out at once */
-static int own_only(const char *req) {
-  static const char *const names[] = {"ids", "hello", "read", "peek", "noop", "map", "mmap", "poke"};
-  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-    size_t l = strlen(names[i]);
-    if (!strncmp(req, names[i], l) && (req[l] == ' ' || !req[l])) return 1;
-  }
-  return 0;
-}
-
 /* runnable: a request that needs no settling after it (not an exit, a signal or a reap), so that an agent may be sent several at once */
 static int runnable(const char *req) {
   return strncmp(req, "exit", 4) != 0 && strncmp(req, "kill", 4) != 0 && strncmp(req, "wait4", 5) != 0 && !strchr(req, ';');
 }
 
+/* parse_tids reads SET_TID: one number (0: none), or A,B,... innermost level first; the count, or -1 */
+static int parse_tids(char *s, int *tids, int cap) {
+  int n = 0;
+  for (char *p = s, *next; p; p = next, n++) {
+    next = strchr(p, ',');
+    if (next) *next++ = 0;
+    long long v;
+    if (n == cap || parse_ll(p, &v) || v < 0 || v > 0x7fffffff) return -1;
+    tids[n] = (int)v;
+  }
+  return n == 1 && tids[0] == 0 ? 0 : n;
+}
+
 static void cmd_init(char **t, int n, struct out *o) {
-  long long id, flags, settid, persist;
-  if (n < 5 || parse_ll(t[1], &id) || parse_ll(t[2], &flags) || parse_ll(t[3], &settid) || parse_ll(t[4], &persist) || id < 0 || id >= MAX_AGENTS) {
+  long long id, flags, persist;
+  int tids[40];
+  int ntid = n < 5 ? -1 : parse_tids(t[3], tids, 40);
+  if (n < 5 || parse_ll(t[1], &id) || parse_ll(t[2], &flags) || ntid < 0 || parse_ll(t[4], &persist) || id < 0 || id >= MAX_AGENTS) {
     put_str(o, "err usage: init ID FLAGS SET_TID PERSIST");
     return;
   }
@@ -1395,7 +1638,7 @@ static void cmd_init(char **t, int n, struct out *o) {
   struct agent *hd = &holders[id];
   if (hd->used) close_agent(hd, -1);
   int sock = -1;
-  long r = spawn_agent(-1, 0, SIGCHLD, NULL, 0, !persist, &sock, 1);
+  long r = spawn_agent(-1, 0, SIGCHLD, NULL, 0, !persist, 1, 0, &sock, NULL, 1);
   if (r <= CHANNEL_FAILED) {
     put_str(o, "err cannot make the channel of a new agent: ");
     put_str(o, errname(CHANNEL_FAILED - r));
@@ -1408,9 +1651,11 @@ static void cmd_init(char **t, int n, struct out *o) {
     put_str(o, "err the holder of a new init does not answer");
     return;
   }
-  char req[LINE];
-  snprintf(req, sizeof req, "hold %lld %lld %lld %d", id, flags, settid, !persist);
-  char line[LINE + 1];
+  char req[LINE], line[LINE + 1];
+  int at = snprintf(req, sizeof req, "hold %lld %lld ", id, flags);
+  for (int i = 0; i < ntid && at < LINE - 16; i++) at += snprintf(req + at, sizeof req - (size_t)at, "%s%d", i ? "," : "", tids[i]);
+  if (ntid == 0) at += snprintf(req + at, sizeof req - (size_t)at, "0");
+  snprintf(req + at, sizeof req - (size_t)at, " %d", !persist);
   snprintf(line, sizeof line, "%s\n", req);
   int made = write_all(hd->req, line, (long)strlen(line)) == 0 && take_reply(hd, req, o) && !strncmp(o->buf, "r ", 2) && strncmp(o->buf, "r -1", 4) != 0 && agent_of(id);
   if (!made) {
@@ -1443,6 +1688,20 @@ static void persist_all(void) {
 
 static void cmd_batch(long long count);
 
+/* agents_named marks the agents a command names after its verb: IDs, or LO-HI for a range */
+static const char *agents_named(char **t, int n) {
+  static char only[MAX_AGENTS];
+  memset(only, 0, sizeof only);
+  for (int i = 1; i < n; i++) {
+    long long id, hi;
+    char *dash = strchr(t[i], '-');
+    if (dash) *dash = 0;
+    if (parse_ll(t[i], &id) || (dash ? parse_ll(dash + 1, &hi) : (hi = id, 0))) continue;
+    for (long long k = id < 0 ? 0 : id; k <= hi && k < MAX_AGENTS; k++) only[k] = 1;
+  }
+  return only;
+}
+
 /* dispatch carries out one command line, its reply in `o`; within a batch, only the commands on agents */
 static int dispatch(char *line, struct out *o, int in_batch) {
   char copy[LINE];
@@ -1453,6 +1712,8 @@ static int dispatch(char *line, struct out *o, int in_batch) {
   if (n == 0) put_str(o, "err empty command");
   else if (!strcmp(t[0], "init")) cmd_init(t, n, o);
   else if (!strcmp(t[0], "state") && n >= 2) { parse_ll(t[1], &id); cmd_state(id, o); }
+  else if (!strcmp(t[0], "ids") && n >= 2) { parse_ll(t[1], &id); cmd_ids(id, o); }
+  else if (!strcmp(t[0], "confirm")) { cmd_confirm(o, agents_named(t, n)); }
   else if (!strcmp(t[0], "op") && n >= 3) {
     parse_ll(t[1], &id);
     char *rest = strchr(strchr(line, ' ') + 1, ' ') + 1;
@@ -1468,19 +1729,7 @@ static int dispatch(char *line, struct out *o, int in_batch) {
   }
   else if (!strcmp(t[0], "attach") && n >= 2) { parse_ll(t[1], &id); cmd_attach(id, o); }
   else if (!strcmp(t[0], "reset") && n == 1) cmd_reset(o, NULL);
-  else if (!strcmp(t[0], "reset")) {
-    static char only[MAX_AGENTS];
-    memset(only, 0, sizeof only);
-    for (int i = 1; i < n; i++) {
-      /* ID, or LO-HI for a range */
-      long long hi;
-      char *dash = strchr(t[i], '-');
-      if (dash) *dash = 0;
-      if (parse_ll(t[i], &id) || (dash ? parse_ll(dash + 1, &hi) : (hi = id, 0))) continue;
-      for (long long k = id < 0 ? 0 : id; k <= hi && k < MAX_AGENTS; k++) only[k] = 1;
-    }
-    cmd_reset(o, only);
-  }
+  else if (!strcmp(t[0], "reset")) cmd_reset(o, agents_named(t, n));
   else if (!strcmp(t[0], "batch") && n >= 2 && !parse_ll(t[1], &id) && id >= 0) { cmd_batch(id); return DONE_PRINTED; }
   else {
     put_str(o, "err unknown command ");
@@ -1575,7 +1824,8 @@ static void cmd_batch(long long count) {
   }
   int failed = !lines || got < count;
   for (long long k = 0; k < count;) {
-    struct out o = {.len = 0};
+    struct out o;
+  OUT_EMPTY(o);
     long long id, id2;
     char *req, *req2;
     if (failed || k >= got) {
@@ -1607,7 +1857,8 @@ static void cmd_batch(long long count) {
       /* every reply the agent sends is read (after a failure it answers "skipped" itself), so its channel stays in step */
       int answering = write_all(ag->req, run, rl) == 0;
       for (long long i = k; i < j; i++) {
-        struct out r = {.len = 0};
+        struct out r;
+        OUT_EMPTY(r);
         op_target(lines[i], &id2, &req2);
         if (!answering) put_str(&r, failed ? "skipped" : "gone");
         else if (!take_reply(ag, req2, &r)) {
@@ -1625,15 +1876,24 @@ static void cmd_batch(long long count) {
     static unsigned char in_wave[MAX_AGENTS];
     j = k;
     while (j < got && j - k < MAX_WAVE && op_target(lines[j], &id2, &req2) && own_only(req2) && agent_of(id2) && agents[id2].alive && in_wave[id2] < MAX_PER_AGENT) {
+      /* the same agent's next requests of the wave go in the same line: it wakes once and answers them together */
       char one[LINE];
-      int l = snprintf(one, sizeof one, "%s\n", req2);
-      if (write_all(agents[id2].req, one, l) < 0) break;
-      in_wave[id2]++;
-      j++;
+      int l = snprintf(one, sizeof one, "%s", req2);
+      long long first = j++, id3;
+      char *req3;
+      while (j < got && j - k < MAX_WAVE && in_wave[id2] + (j - first) < MAX_PER_AGENT && op_target(lines[j], &id3, &req3) && id3 == id2 && own_only(req3) && l + (long)strlen(req3) + 2 < LINE)
+        l += snprintf(one + l, sizeof one - (size_t)l, ";%s", req3), j++;
+      one[l++] = '\n';
+      if (write_all(agents[id2].req, one, l) < 0) {
+        j = first;
+        break;
+      }
+      in_wave[id2] = (unsigned char)(in_wave[id2] + (j - first));
     }
     if (j - k >= 1) {
       for (long long i = k; i < j; i++) {
-        struct out r = {.len = 0};
+        struct out r;
+        OUT_EMPTY(r);
         op_target(lines[i], &id2, &req2);
         in_wave[id2] = 0;
         if (!take_reply(&agents[id2], req2, &r) && settle(NULL) < 0) put_str(&r, " unsettled");
@@ -1669,7 +1929,8 @@ static int serve(const char *dir) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   while (fgets(line, sizeof line, stdin)) {
     line[strcspn(line, "\n")] = 0;
-    struct out o = {.len = 0};
+    struct out o;
+  OUT_EMPTY(o);
     int done = dispatch(line, &o, 0);
     if (done == DONE_QUIT) break;
     if (done == DONE_DETACH) return 0;
@@ -1677,29 +1938,56 @@ static int serve(const char *dir) {
     o.buf[o.len] = 0;
     printf("%s\n", o.buf);
   }
-  struct out o = {.len = 0};
+  struct out o;
+  OUT_EMPTY(o);
   cmd_reset(&o, NULL);
   return 0;
 }
 
-/* probe: can this process make a pid namespace? One line either way. */
+/*
+ * probe: can this process make a container, a user and a pid namespace of its own whose root is
+ * its own uid (as `run` does)? Root can; another user only where the machine lets unprivileged
+ * users make user namespaces (kernel.unprivileged_userns_clone, user.max_user_namespaces, an
+ * LSM); root without capabilities cannot map uid 0 (that needs CAP_SETFCAP since Linux 5.12,
+ * kernel/user_namespace.c verify_root_map). One line either way.
+ */
 static int probe(void) {
-  if (geteuid() != 0) {
-    printf("not root (euid %d): making pid namespaces and naming pids needs root\n", (int)geteuid());
-    return 1;
-  }
+  int gate[2];
+  if (pipe(gate) < 0) { printf("cannot make a pipe: %s\n", errname(errno)); return 1; }
   struct clone_args_v2 args;
   memset(&args, 0, sizeof args);
-  args.flags = CLONE_NEWPID;
+  args.flags = CLONE_NEWUSER | CLONE_NEWPID;
   args.exit_signal = SIGCHLD;
   long r = syscall(NR_CLONE3, &args, sizeof args);
-  if (r == 0) _exit(0);
+  if (r == 0) {
+    /* wait until the parent has written the maps (or given up): its end closing says so */
+    char c;
+    close(gate[1]);
+    while (read(gate[0], &c, 1) < 0 && errno == EINTR) {}
+    _exit(0);
+  }
+  close(gate[0]);
   if (r < 0) {
-    printf("cannot make a pid namespace: clone3(CLONE_NEWPID) failed with %s\n", errname(errno));
+    close(gate[1]);
+    if (geteuid() != 0)
+      printf("not root (euid %d), and this machine does not let an unprivileged user make a user namespace: clone3(CLONE_NEWUSER|CLONE_NEWPID) failed with %s (see kernel.unprivileged_userns_clone and user.max_user_namespaces)\n", (int)geteuid(), errname(errno));
+    else
+      printf("cannot make a user and a pid namespace: clone3(CLONE_NEWUSER|CLONE_NEWPID) failed with %s\n", errname(errno));
     return 1;
   }
+  char path[64], map[64];
+  snprintf(path, sizeof path, "/proc/%ld/uid_map", r);
+  int len = snprintf(map, sizeof map, "0 %d 1\n", (int)geteuid());
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  int err = fd < 0 ? errno : write(fd, map, (size_t)len) == len ? 0 : errno;
+  if (fd >= 0) close(fd);
+  close(gate[1]);
   int status;
   waitpid((pid_t)r, &status, 0);
+  if (err) {
+    printf("cannot map uid %d as root of a user namespace of its own: writing its uid_map failed with %s%s\n", (int)geteuid(), errname(err), geteuid() == 0 && err == EPERM ? " (root without CAP_SETFCAP may not map uid 0)" : "");
+    return 1;
+  }
   printf("ok\n");
   return 0;
 }
