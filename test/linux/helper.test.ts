@@ -58,7 +58,7 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
   it('follows a child its creator hands over with a pidfd, confirms it started, and reads its ids from /proc without it', { timeout: 30_000 }, async () => {
     const { h } = session();
     try {
-      expect(await h.command('init 0 0 0 0')).toMatch(/^r \d+ - child=0 nspid=\d+,1 start=\d+$/);
+      expect(await h.command('init 0 0 0 0')).toMatch(/^r \d+ - child=0 nspid=\d+,1 start=\d+ holder=\d+$/);
       // made by an agent on a socket: followed at once, its hello read before its first reply
       expect(await h.command('op 0 clone3 1 0 17 1 5')).toMatch(/^r 5 - child=1 nspid=\d+,5 start=\d+$/);
       expect(await h.command('confirm 0-1')).toBe('ok');
