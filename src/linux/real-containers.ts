@@ -82,7 +82,7 @@ export function disagreement(container: Container, r: RealTask): string | null {
   const t = r.task;
   const who = `process ${t.nspids.slice(1).join('/')} of container ${container.name} (pid ${t.nspids[0]} on the machine)`;
   if (!r.status) {
-    // a container's init that has exited is reaped by its parent outside the container (the machine's init)
+    // a container's init that has exited is reaped by its parent outside the container (its holder)
     if (t.state === 'zombie' && t === container.init) return null;
     return `${who}: ckpt has it ${t.state}, the kernel has no such process (killed from outside ckpt?)`;
   }
