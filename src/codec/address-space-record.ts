@@ -13,8 +13,10 @@ export type AddressSpaceRecord = [users: number, vmas: VmaRecord[], pages: Array
 export type PageRecord = [data: Uint8Array, shared: boolean];
 
 /** encodeAddressSpace records `mm`; `pageOf` numbers each page frame (the same frame, the same number). */
-export function encodeAddressSpace(mm: MemoryMap, pageOf: (page: Page) => number): AddressSpaceRecord {
-  return [mm.users, mm.mappings().map((v): VmaRecord => [v.start, v.end, v.prot, v.shared, v.name]), mm.pageObjects().map(([index, page]) => [index, pageOf(page)])];
+export function encodeAddressSpace(mm: MemoryMap, pageOf: (page: Page, alone: boolean) => number): AddressSpaceRecord {
+  const refs: Array<[number, number]> = [];
+  mm.forEachPage((index, page, alone) => void refs.push([index, pageOf(page, alone)]));
+  return [mm.users, mm.mappings().map((v): VmaRecord => [v.start, v.end, v.prot, v.shared, v.name]), refs];
 }
 
 /**
@@ -54,7 +56,9 @@ export function decodeAddressSpace(arch: Arch, [users, vmas, refs]: AddressSpace
   return MemoryMap.restore(
     addressSpaceLayout(arch),
     vmas.map(([start, end, prot, shared, name]) => ({ start, end, prot, shared, name })),
-    refs.map(([index, p]): [number, Page] => [index, frameAt(p)]),
     users,
+    (add) => {
+      for (let k = 0; k < refs.length; k++) add(refs[k]![0], frameAt(refs[k]![1]));
+    },
   );
 }

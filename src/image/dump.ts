@@ -112,7 +112,7 @@ export function dumpContainer(m: Machine, container: Container, opts: DumpOption
     if (text === undefined) throw new DumpError(`program ${p} is not known to host ${m.name}`);
     return [p, text];
   });
-  const mmRecs = mms.items.map((mm) => encodeAddressSpace(mm, (page) => pages.of(page)));
+  const mmRecs = mms.items.map((mm) => encodeAddressSpace(mm, (page, alone) => (alone ? pages.once(page) : pages.of(page))));
   return {
     name: container.name,
     arch: m.host.arch.name,

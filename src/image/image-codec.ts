@@ -49,7 +49,8 @@ export function encodeBody(img: ContainerImage, opts: EncodeOptions = {}): Encod
   const body: Array<[EntryName, EntryBytes]> = [
     ['namespaces.cbor', cbor({ base: img.base, userNs: img.userNs, pidNs: img.pidNs })],
     ['tasks.cbor', cbor({ init: img.init, tasks: img.tasks })],
-    ['memory.cbor', cbor({ mms: img.mms.map(([users, vmas, refs]) => [users, vmas, refs.map(([index, p]) => [index, remap[p]!])]), shared, fpus: img.fpus })],
+    // most images store every page as it is numbered (no two alike): their references are encoded as they are, not copied
+    ['memory.cbor', cbor({ mms: remap.every((to, from) => to === from) ? img.mms : img.mms.map(([users, vmas, refs]) => [users, vmas, refs.map(([index, p]) => [index, remap[p]!])]), shared, fpus: img.fpus })],
     ['files.cbor', cbor({ files: img.files, console: img.console })],
     ['programs.cbor', cbor(img.programs.map(([path, text]) => ({ path, sha256: sha256(text), ...(opts.embedPrograms === false ? {} : { text }) })))],
     ['scheduler.cbor', cbor({ round: img.round })],

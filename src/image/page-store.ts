@@ -18,7 +18,7 @@ export interface StoredPages {
   /** per stored page: from a MAP_SHARED mapping */
   shared: boolean[];
   /** per input page: its stored index */
-  remap: number[];
+  remap: Int32Array;
 }
 
 /** words32 views a page as 32-bit words; an unaligned page is copied first, so equal bytes always give equal words. */
@@ -70,11 +70,41 @@ interface Bucket {
   byFullHash: Map<number, number[]> | null;
 }
 
+/**
+ * FirstBySample maps a sample hash to the first stored page with it: open
+ * addressing over two typed arrays, not a Map, since most pages have a
+ * sample of their own and a Map entry each is 100,000s of objects for the
+ * collector.
+ */
+class FirstBySample {
+  private readonly mask: number;
+  private readonly slots: Int32Array;
+  private readonly hashes: Int32Array;
+
+  constructor(pages: number) {
+    let size = 16;
+    while (size < 2 * pages) size *= 2;
+    this.mask = size - 1;
+    this.slots = new Int32Array(size).fill(-1);
+    this.hashes = new Int32Array(size);
+  }
+
+  /** firstOr returns the first page stored with sample hash `h`; when there is none, it records `k` as that page and returns -1. */
+  firstOr(h: number, k: number): number {
+    let i = h & this.mask;
+    for (; this.slots[i] !== -1; i = (i + 1) & this.mask) if (this.hashes[i] === h) return this.slots[i]!;
+    this.slots[i] = k;
+    this.hashes[i] = h;
+    return -1;
+  }
+}
+
 export function storePages(pages: readonly PageRecord[]): StoredPages {
   const kept: Uint8Array[] = [];
   const shared: boolean[] = [];
-  // most samples are met once: a number until a second page shares it
-  const bySample = new Map<number, number | Bucket>();
+  const first = new FirstBySample(pages.length);
+  // the few samples met by more than one distinct page
+  const crowds = new Map<number, Bucket>();
   const keep = (data: Uint8Array, isShared: boolean): number => {
     shared.push(isShared);
     return kept.push(data) - 1;
@@ -82,37 +112,38 @@ export function storePages(pages: readonly PageRecord[]): StoredPages {
   /** find returns the stored page with `data`'s bytes, storing it if there is none. */
   const find = (data: Uint8Array): number => {
     const key = sampleHash(data);
-    const found = bySample.get(key);
-    if (found === undefined) {
+    const found = first.firstOr(key, kept.length);
+    if (found === -1) return keep(data, false);
+    if (sameBytes(kept[found]!, data)) return found;
+    let bucket = crowds.get(key);
+    if (!bucket) {
       const k = keep(data, false);
-      bySample.set(key, k);
+      crowds.set(key, { kept: [found, k], byFullHash: null });
       return k;
     }
-    if (typeof found === 'number') {
-      if (sameBytes(kept[found]!, data)) return found;
-      const k = keep(data, false);
-      bySample.set(key, { kept: [found, k], byFullHash: null });
-      return k;
-    }
-    if (!found.byFullHash) {
-      const same = found.kept.find((j) => sameBytes(kept[j]!, data));
+    if (!bucket.byFullHash) {
+      const same = bucket.kept.find((j) => sameBytes(kept[j]!, data));
       if (same !== undefined) return same;
       const k = keep(data, false);
-      found.kept.push(k);
-      if (found.kept.length > CROWDED) {
-        found.byFullHash = new Map();
-        for (const j of found.kept) pushTo(found.byFullHash, fullHash(kept[j]!), j);
+      bucket.kept.push(k);
+      if (bucket.kept.length > CROWDED) {
+        bucket.byFullHash = new Map();
+        for (const j of bucket.kept) pushTo(bucket.byFullHash, fullHash(kept[j]!), j);
       }
       return k;
     }
     const h = fullHash(data);
-    const same = found.byFullHash.get(h)?.find((j) => sameBytes(kept[j]!, data));
+    const same = bucket.byFullHash.get(h)?.find((j) => sameBytes(kept[j]!, data));
     if (same !== undefined) return same;
     const k = keep(data, false);
-    pushTo(found.byFullHash, h, k);
+    pushTo(bucket.byFullHash, h, k);
     return k;
   };
-  const remap = pages.map(([data, isShared]) => (isShared ? keep(data, true) : find(data)));
+  const remap = new Int32Array(pages.length);
+  for (let i = 0; i < pages.length; i++) {
+    const [data, isShared] = pages[i]!;
+    remap[i] = isShared ? keep(data, true) : find(data);
+  }
   return { bin: runs(kept), shared, remap };
 }
 
@@ -127,7 +158,8 @@ function runs(pages: readonly Uint8Array[]): Uint8Array[] {
   const out: Uint8Array[] = [];
   let start: Uint8Array | null = null;
   let length = 0;
-  for (const p of pages) {
+  for (let k = 0; k < pages.length; k++) {
+    const p = pages[k]!;
     if (start && p.buffer === start.buffer && p.byteOffset === start.byteOffset + length) {
       length += p.length;
       continue;

@@ -68,12 +68,7 @@ export function copyHost(host: Host): HostCopy {
   });
   const page = memo((p: Page): Page => ({ data: p.data.slice(), refs: 0, shared: p.shared }));
   const space = memo((mm: MemoryMap): MemoryMap =>
-    MemoryMap.restore(
-      mm.layout,
-      mm.mappings().map((v) => ({ ...v })),
-      mm.pageObjects().map(([index, p]): [number, Page] => [index, page(p)]),
-      mm.users,
-    ),
+    MemoryMap.restore(mm.layout, mm.mappings(), mm.users, (add) => mm.forEachPage((index, p) => add(index, page(p)))),
   );
   const fpu = memo((f: Uint8Array): Uint8Array => f.slice());
 

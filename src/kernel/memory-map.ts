@@ -148,21 +148,55 @@ export class MemoryMap {
     return this.layout.mmapBase;
   }
 
-  /** restore rebuilds an address space from its mappings and pages; pages shared between address spaces are passed as the same objects. */
-  static restore(layout: AddressSpaceLayout, vmas: readonly Vma[], pages: ReadonlyArray<readonly [number, Page]>, users: number): MemoryMap {
+  /**
+   * restore rebuilds an address space from its mappings and pages: `fill`
+   * calls `add` with each page and its index (pages shared between address
+   * spaces are passed as the same objects). A callback rather than a list of
+   * pairs: an address space may hold 100,000s of pages, and a pair each is
+   * that many short-lived objects.
+   */
+  static restore(layout: AddressSpaceLayout, vmas: readonly Vma[], users: number, fill: (add: (index: number, page: Page) => void) => void): MemoryMap {
     const mm = new MemoryMap(layout);
     mm.vmas = vmas.map((v) => ({ ...v }));
-    for (const [index, page] of pages) {
+    const table = mm.table.pages;
+    fill((index, page) => {
       page.refs++;
-      mm.table.pages.set(index, page);
-    }
+      table.set(index, page);
+    });
     mm.users = users;
     return mm;
   }
 
   /** pageObjects lists the page frames by index, for a serializer that stores each shared frame once. */
   pageObjects(): Array<[number, Page]> {
-    return [...this.table.pages.entries()].sort((a, b) => a[0] - b[0]);
+    const out: Array<[number, Page]> = [];
+    this.forEachPage((index, page) => void out.push([index, page]));
+    return out;
+  }
+
+  /**
+   * forEachPage calls `fn` with each page frame, lowest index first, and
+   * whether no other address space holds it (the frame is in this table
+   * alone, and the table is this address space's alone): a serializer need
+   * not look such a frame up to store it once. No list of pairs is made.
+   */
+  forEachPage(fn: (index: number, page: Page, alone: boolean) => void): void {
+    const pages = this.table.pages;
+    const indexes = new Float64Array(pages.size);
+    let n = 0;
+    let sorted = true;
+    // forEach, not an iterator: no result object per page
+    pages.forEach((_, index) => {
+      if (n > 0 && index < indexes[n - 1]!) sorted = false;
+      indexes[n++] = index;
+    });
+    if (!sorted) indexes.sort();
+    const tableAlone = this.table.sharers === 1;
+    for (let k = 0; k < n; k++) {
+      const index = indexes[k]!;
+      const page = pages.get(index)!;
+      fn(index, page, tableAlone && page.refs === 1);
+    }
   }
 
   /** ownTable gives this address space a table of its own before it changes it (the copy-on-write of the table). */
@@ -447,7 +481,9 @@ export class MemoryMap {
 
   /** pageContents lists each allocated page by index with its bytes, lowest first (for snapshots and dumps). */
   pageContents(): Array<[number, Uint8Array]> {
-    return [...this.table.pages.entries()].sort((a, b) => a[0] - b[0]).map(([i, p]) => [i, p.data]);
+    const out: Array<[number, Uint8Array]> = [];
+    this.forEachPage((index, page) => void out.push([index, page.data]));
+    return out;
   }
 }
 

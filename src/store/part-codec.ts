@@ -218,9 +218,14 @@ export function encodePart(ctx: PartContext): EncodedPart {
     f.entries().map(([fd, o]): FileRec => [fd, o.kind, o.flags, o.kind === 'ns_last_pid' || o.kind === 'pid_max' ? o.pos : o.kind === 'pidfd' ? pidRef(o.pid) : consoleRef(o.console)]),
   ]);
   const mms = mine.mms.items.map((mm): MmRecord => {
-    // a loop, not flatMap: an address space may hold hundreds of thousands of pages
-    const pages: number[] = [];
-    for (const [index, page] of mm.pageObjects()) pages.push(index, pageRef(page));
+    // [index, frame] pairs flattened: an address space may hold hundreds of thousands of pages
+    const pages = new Float64Array(2 * mm.residentPages());
+    let k = 0;
+    mm.forEachPage((index, page, alone) => {
+      pages[k++] = index;
+      // a frame this address space alone holds is in no other part, nor met again here
+      pages[k++] = alone ? mine.pages.once(page) : pageRef(page);
+    });
     return [mm.users, mm.mappings().map((v): VmaRecord => [v.start, v.end, v.prot, v.shared, v.name]), pages];
   });
   const record: PartRecord = {
@@ -349,22 +354,22 @@ export function decodePart(r: PartRecord, pageBytes: Uint8Array, kernel: HostKer
   });
   if (r.pageShared.length !== r.pageLengths.length) throw new MachineDecodeError(`${r.pageLengths.length} pages but ${r.pageShared.length} shared flags`);
   let total = 0;
-  for (const length of r.pageLengths) total += length;
+  for (let i = 0; i < r.pageLengths.length; i++) total += r.pageLengths[i]!;
   if (total !== pageBytes.length) throw new MachineDecodeError(`the pages file holds ${pageBytes.length} bytes, the record ${total}`);
   const store = adopt ? pageBytes : pageBytes.slice();
   let offset = 0;
   const pages: Page[] = new Array(r.pageLengths.length);
-  r.pageLengths.forEach((length, i) => {
-    const data = store.subarray(offset, offset + length);
+  for (let i = 0; i < pages.length; i++) {
+    const length = r.pageLengths[i]!;
+    pages[i] = { data: store.subarray(offset, offset + length), refs: 0, shared: r.pageShared[i] === 1 };
     offset += length;
-    pages[i] = { data, refs: 0, shared: r.pageShared[i] === 1 };
-  });
+  }
   const layout = addressSpaceLayout(arch);
-  const mms = unpackMms(r.mms).map(([users, vmas, refs]) => {
-    const entries: Array<[number, Page]> = [];
-    for (let i = 0; i < refs.length; i += 2) entries.push([refs[i]!, ref('pages', pages, refs[i + 1]!, 'page')]);
-    return MemoryMap.restore(layout, vmas.map(([start, end, prot, shared, name]) => ({ start, end, prot, shared, name })), entries, users);
-  });
+  const mms = unpackMms(r.mms).map(([users, vmas, refs]) =>
+    MemoryMap.restore(layout, vmas.map(([start, end, prot, shared, name]) => ({ start, end, prot, shared, name })), users, (add) => {
+      for (let i = 0; i < refs.length; i += 2) add(refs[i]!, ref('pages', pages, refs[i + 1]!, 'page'));
+    }),
+  );
   // FPU states are immutable values (task.ts): views of one copy of the column serve as each task's own
   const fpus = unpackBytes(r.fpus.slice(), r.fpuLengths);
   const taskRecords = unpackTasks(r.tasks);
