@@ -13,6 +13,7 @@ import type { ContainerImage } from './container-image.js';
 import { ENTRIES, FORMAT_VERSION, IMAGE_MAGIC, ImageError, TOOL_VERSION, type EntryName } from './format.js';
 import { checkImage } from './image-consistency.js';
 import { storePages } from './page-store.js';
+import { uniformPages } from '../codec/image-pages.js';
 import { filesSchema, manifestSchema, memorySchema, namespacesSchema, programsSchema, schedulerSchema, tasksSchema } from './records.js';
 import { sameBytes } from '../codec/bytes.js';
 
@@ -170,8 +171,8 @@ export function decodeImage(entries: ReadonlyMap<string, Uint8Array>, resolve: P
     pidNs: ns.pidNs,
     tasks: tasks as ContainerImage['tasks'],
     init,
-    // views into pages.bin: restore copies each page into its own frame
-    pages: memory.shared.map((s, i): [Uint8Array, boolean] => [pagesBin.subarray(i * arch.pageSize, (i + 1) * arch.pageSize), s]),
+    // pages.bin itself: a restore copies the pages into frames, or adopts it
+    pages: uniformPages(arch.pageSize, pagesBin, memory.shared),
     mms: memory.mms,
     fpus: memory.fpus,
     files: files.files,

@@ -13,6 +13,7 @@ import { PROT_EXEC, PROT_READ, PROT_WRITE } from '../abi/mman.js';
 import { placement } from '../arch/compat.js';
 import { archByName } from '../arch/registry.js';
 import type { ContainerImage } from './container-image.js';
+import { pageCount } from '../codec/image-pages.js';
 import { ImageError } from './format.js';
 
 /** the most open files a table may hold (fs.nr_open's default, 1024 * 1024) */
@@ -89,7 +90,7 @@ function checkMemory(img: ContainerImage): void {
     let prevIndex = -1;
     let v = 0;
     for (const [index, p] of refs) {
-      inRange(p, img.pages.length, `address space ${k}'s page`);
+      inRange(p, pageCount(img.pages), `address space ${k}'s page`);
       if (index <= prevIndex) fail(`address space ${k} lists page ${index} out of order or twice`);
       prevIndex = index;
       const addr = index * page;

@@ -9,8 +9,7 @@
  * back to back in one buffer (as a dump leaves them) joined into one view:
  * nothing is copied.
  */
-import type { PageRecord } from '../codec/address-space-record.js';
-import { sameBytes } from '../codec/bytes.js';
+import { pageBytes, pageCount, pageRuns, type ImagePages } from '../codec/image-pages.js';
 
 export interface StoredPages {
   /** pages.bin, as chunks to write one after another */
@@ -53,12 +52,18 @@ function fullHash(data: Uint8Array): number {
 /** SAMPLES: the words sampleHash reads, spread evenly over the page (one per 512 bytes of a 4 KiB page: each is a cache miss on a page not yet read) */
 const SAMPLES = 8;
 
-/** sampleHash is FNV-1a over a few words spread over the page, and its length: far less work than fullHash for pages that differ. */
-function sampleHash(data: Uint8Array): number {
-  const stride = Math.max(4, Math.floor(data.length / SAMPLES) & ~3);
-  let h = Math.imul(0x811c9dc5 ^ data.length, 0x01000193);
-  for (let i = 0; i + 4 <= data.length; i += stride) h = Math.imul(h ^ (data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24)), 0x01000193);
+/** sampleHash is FNV-1a over a few words spread over the `size` bytes at `at` in `bytes`, and their length: far less work than fullHash for pages that differ. */
+function sampleHash(bytes: Uint8Array, at: number, size: number): number {
+  const stride = Math.max(4, Math.floor(size / SAMPLES) & ~3);
+  let h = Math.imul(0x811c9dc5 ^ size, 0x01000193);
+  for (let i = at; i + 4 <= at + size; i += stride) h = Math.imul(h ^ (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24)), 0x01000193);
   return h;
+}
+
+/** sameAt compares `size` bytes at `a` in `x` with those at `b` in `y`. */
+function sameAt(x: Uint8Array, a: number, y: Uint8Array, b: number, size: number): boolean {
+  for (let i = 0; i < size; i++) if (x[a + i] !== y[b + i]) return false;
+  return true;
 }
 
 /** a bucket stores more pages than this only split by fullHash: pages alike in the sampled words cost a full hash, not a comparison with each other */
@@ -99,75 +104,58 @@ class FirstBySample {
   }
 }
 
-export function storePages(pages: readonly PageRecord[]): StoredPages {
-  const kept: Uint8Array[] = [];
+export function storePages(pages: ImagePages): StoredPages {
+  const { size, buffers, buffer, at } = pages;
+  const n = pageCount(pages);
+  /** the input page each stored page is */
+  const kept: number[] = [];
   const shared: boolean[] = [];
-  const first = new FirstBySample(pages.length);
+  const first = new FirstBySample(n);
   // the few samples met by more than one distinct page
   const crowds = new Map<number, Bucket>();
-  const keep = (data: Uint8Array, isShared: boolean): number => {
+  const keep = (i: number, isShared: boolean): number => {
     shared.push(isShared);
-    return kept.push(data) - 1;
+    return kept.push(i) - 1;
   };
-  /** find returns the stored page with `data`'s bytes, storing it if there is none. */
-  const find = (data: Uint8Array): number => {
-    const key = sampleHash(data);
+  const same = (k: number, i: number): boolean => sameAt(buffers[buffer[kept[k]!]!]!, at[kept[k]!]!, buffers[buffer[i]!]!, at[i]!, size);
+  const fullHashOf = (i: number): number => fullHash(pageBytes(pages, i));
+  /** find returns the stored page with page i's bytes, storing it if there is none. */
+  const find = (i: number): number => {
+    const key = sampleHash(buffers[buffer[i]!]!, at[i]!, size);
     const found = first.firstOr(key, kept.length);
-    if (found === -1) return keep(data, false);
-    if (sameBytes(kept[found]!, data)) return found;
-    let bucket = crowds.get(key);
+    if (found === -1) return keep(i, false);
+    if (same(found, i)) return found;
+    const bucket = crowds.get(key);
     if (!bucket) {
-      const k = keep(data, false);
+      const k = keep(i, false);
       crowds.set(key, { kept: [found, k], byFullHash: null });
       return k;
     }
     if (!bucket.byFullHash) {
-      const same = bucket.kept.find((j) => sameBytes(kept[j]!, data));
-      if (same !== undefined) return same;
-      const k = keep(data, false);
+      const match = bucket.kept.find((j) => same(j, i));
+      if (match !== undefined) return match;
+      const k = keep(i, false);
       bucket.kept.push(k);
       if (bucket.kept.length > CROWDED) {
         bucket.byFullHash = new Map();
-        for (const j of bucket.kept) pushTo(bucket.byFullHash, fullHash(kept[j]!), j);
+        for (const j of bucket.kept) pushTo(bucket.byFullHash, fullHashOf(kept[j]!), j);
       }
       return k;
     }
-    const h = fullHash(data);
-    const same = bucket.byFullHash.get(h)?.find((j) => sameBytes(kept[j]!, data));
-    if (same !== undefined) return same;
-    const k = keep(data, false);
+    const h = fullHashOf(i);
+    const match = bucket.byFullHash.get(h)?.find((j) => same(j, i));
+    if (match !== undefined) return match;
+    const k = keep(i, false);
     pushTo(bucket.byFullHash, h, k);
     return k;
   };
-  const remap = new Int32Array(pages.length);
-  for (let i = 0; i < pages.length; i++) {
-    const [data, isShared] = pages[i]!;
-    remap[i] = isShared ? keep(data, true) : find(data);
-  }
-  return { bin: runs(kept), shared, remap };
+  const remap = new Int32Array(n);
+  for (let i = 0; i < n; i++) remap[i] = pages.shared[i] ? keep(i, true) : find(i);
+  return { bin: pageRuns(pages, kept), shared, remap };
 }
 
 function pushTo(m: Map<number, number[]>, key: number, value: number): void {
   const list = m.get(key);
   if (list) list.push(value);
   else m.set(key, [value]);
-}
-
-/** runs joins neighbouring pages that lie back to back in the same buffer into one view each. */
-function runs(pages: readonly Uint8Array[]): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  let start: Uint8Array | null = null;
-  let length = 0;
-  for (let k = 0; k < pages.length; k++) {
-    const p = pages[k]!;
-    if (start && p.buffer === start.buffer && p.byteOffset === start.byteOffset + length) {
-      length += p.length;
-      continue;
-    }
-    if (start) out.push(new Uint8Array(start.buffer, start.byteOffset, length));
-    start = p;
-    length = p.length;
-  }
-  if (start) out.push(new Uint8Array(start.buffer, start.byteOffset, length));
-  return out;
 }

@@ -20,11 +20,22 @@ export interface Vma {
   readonly name: string;
 }
 
-/** Page is a page frame; refs counts the page tables mapping it; `shared` pages are never copied on write. */
+/**
+ * Page is a page frame: the page's bytes lie at `at` in `bytes`, so that
+ * frames read or restored together are one buffer rather than a view object
+ * each (a 256 MiB address space is 65,536 frames). refs counts the page
+ * tables mapping it; `shared` pages are never copied on write.
+ */
 export interface Page {
-  data: Uint8Array;
+  bytes: Uint8Array;
+  at: number;
   refs: number;
   shared: boolean;
+}
+
+/** frameView is a view of a frame's `size` bytes (for callers that want them as an array of their own; the model itself copies through bytes and at). */
+export function frameView(page: Page, size: number): Uint8Array {
+  return page.bytes.subarray(page.at, page.at + size);
 }
 
 /**
@@ -337,7 +348,7 @@ export class MemoryMap {
       for (let index = v.start / this.pageSize; index < v.end / this.pageSize; index++) {
         if (this.table.pages.has(index)) continue;
         pages ??= this.ownTable();
-        pages.set(index, { data: new Uint8Array(this.pageSize), refs: 1, shared: true });
+        pages.set(index, { bytes: new Uint8Array(this.pageSize), at: 0, refs: 1, shared: true });
       }
     }
     if (pages) {
@@ -397,7 +408,7 @@ export class MemoryMap {
       const page = this.pageAt(a);
       const offset = a - this.tlbBase;
       const n = Math.min(len - done, pageSize - offset);
-      copyBytes(out, done, page ? page.data : zeroPage, offset, n);
+      copyBytes(out, done, page ? page.bytes : zeroPage, page ? page.at + offset : offset, n);
       done += n;
     }
   }
@@ -409,10 +420,10 @@ export class MemoryMap {
     let done = 0;
     while (done < bytes.length) {
       const a = addr + done;
-      const data = this.writablePage(a);
+      const page = this.writablePage(a);
       const offset = a - this.tlbBase;
       const n = Math.min(bytes.length - done, pageSize - offset);
-      copyBytes(data, offset, bytes, done, n);
+      copyBytes(page.bytes, page.at + offset, bytes, done, n);
       done += n;
     }
   }
@@ -449,30 +460,30 @@ export class MemoryMap {
       return view;
     }
     this.viewBase = offset;
-    return (this.tlbView ??= page ? new DataView(page.data.buffer, page.data.byteOffset, page.data.byteLength) : this.layout.zeroView);
+    return (this.tlbView ??= page ? new DataView(page.bytes.buffer, page.bytes.byteOffset + page.at, this.layout.pageSize) : this.layout.zeroView);
   }
 
-  /** writablePage returns the bytes of the page holding `a`, ready for a write, and leaves its start in tlbBase. */
-  private writablePage(a: number): Uint8Array {
+  /** writablePage returns the page holding `a`, ready for a write, and leaves its start in tlbBase. */
+  private writablePage(a: number): Page {
     let page = this.pageAt(a);
     // A MAP_SHARED frame is written in place, whoever else maps it.
-    if (page?.shared) return page.data;
-    if (page && page.refs === 1 && this.table.sharers === 1) return page.data;
+    if (page?.shared) return page;
+    if (page && page.refs === 1 && this.table.sharers === 1) return page;
     const base = this.tlbBase;
     const index = base / this.pageSize;
     const pages = this.ownTable();
     if (!page) {
-      page = { data: new Uint8Array(this.pageSize), refs: 1, shared: this.vmaAt(base)?.shared ?? false };
+      page = { bytes: new Uint8Array(this.pageSize), at: 0, refs: 1, shared: this.vmaAt(base)?.shared ?? false };
     } else {
       page.refs--;
-      page = { data: page.data.slice(), refs: 1, shared: false };
+      page = { bytes: page.bytes.slice(page.at, page.at + this.pageSize), at: 0, refs: 1, shared: false };
     }
     pages.set(index, page);
     this.tlbPages = pages;
     this.tlbBase = base;
     this.tlbPage = page;
     this.tlbView = null;
-    return page.data;
+    return page;
   }
 
   private vmaAt(addr: number): Vma | undefined {
@@ -482,7 +493,7 @@ export class MemoryMap {
   /** pageContents lists each allocated page by index with its bytes, lowest first (for snapshots and dumps). */
   pageContents(): Array<[number, Uint8Array]> {
     const out: Array<[number, Uint8Array]> = [];
-    this.forEachPage((index, page) => void out.push([index, page.data]));
+    this.forEachPage((index, page) => void out.push([index, frameView(page, this.pageSize)]));
     return out;
   }
 }

@@ -12,6 +12,7 @@
  */
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import type { ContainerImage } from '../image/container-image.js';
+import { pageBytes } from '../codec/image-pages.js';
 import type { Problem } from '../image/restore-error.js';
 
 /** PAGE: the page size of the machine (x86_64) and of the images it restores. */
@@ -87,7 +88,7 @@ export function planMemory(image: ContainerImage): MemoryPlan {
       let j = k + 1;
       while (j < sorted.length && sorted[j]![0] === sorted[j - 1]![0] + 1) j++;
       const bytes = new Uint8Array((j - k) * PAGE);
-      for (let m = k; m < j; m++) bytes.set(image.pages[sorted[m]![1]]![0], (m - k) * PAGE);
+      for (let m = k; m < j; m++) bytes.set(pageBytes(image.pages, sorted[m]![1]), (m - k) * PAGE);
       pages.push({ task, address: sorted[k]![0] * PAGE, bytes });
       k = j;
     }

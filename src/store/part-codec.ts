@@ -217,6 +217,8 @@ export function encodePart(ctx: PartContext): EncodedPart {
     f.users,
     f.entries().map(([fd, o]): FileRec => [fd, o.kind, o.flags, o.kind === 'ns_last_pid' || o.kind === 'pid_max' ? o.pos : o.kind === 'pidfd' ? pidRef(o.pid) : consoleRef(o.console)]),
   ]);
+  /** the length of each of this part's frames, by number */
+  const frameLengths: number[] = [];
   const mms = mine.mms.items.map((mm): MmRecord => {
     // [index, frame] pairs flattened: an address space may hold hundreds of thousands of pages
     const pages = new Float64Array(2 * mm.residentPages());
@@ -224,7 +226,9 @@ export function encodePart(ctx: PartContext): EncodedPart {
     mm.forEachPage((index, page, alone) => {
       pages[k++] = index;
       // a frame this address space alone holds is in no other part, nor met again here
-      pages[k++] = alone ? mine.pages.once(page) : pageRef(page);
+      const ref = alone ? mine.pages.once(page) : pageRef(page);
+      if (ref === frameLengths.length) frameLengths.push(mm.pageSize); // met first here
+      pages[k++] = ref;
     });
     return [mm.users, mm.mappings().map((v): VmaRecord => [v.start, v.end, v.prot, v.shared, v.name]), pages];
   });
@@ -234,7 +238,7 @@ export function encodePart(ctx: PartContext): EncodedPart {
     pids: packPids(mine.pids.items.map((p) => [nsRef(p.ns), p.numbers])),
     consoles: mine.consoles.items.map((c) => [c.name, c.text]),
     files,
-    pageLengths: Int32Array.from(mine.pages.items, (p) => p.data.length),
+    pageLengths: Int32Array.from(frameLengths),
     pageShared: Uint8Array.from(mine.pages.items, (p) => (p.shared ? 1 : 0)),
     mms: packMms(mms),
     ...packBytes(mine.fpus.items),
@@ -243,7 +247,28 @@ export function encodePart(ctx: PartContext): EncodedPart {
     containers: ctx.containers.map((c) => [c.name, taskRef(c.init), consoleRef(c.console)]),
     round: ctx.round.map(taskRef),
   };
-  return { record, pages: mine.pages.items.map((p) => p.data), numbering: mine };
+  return { record, pages: frameRuns(mine.pages.items, frameLengths), numbering: mine };
+}
+
+/** frameRuns gives the frames' bytes one after another as views, neighbours that lie back to back in one buffer (frames read from one pages file) joined: no copy, and no view per frame. */
+function frameRuns(frames: readonly Page[], lengths: readonly number[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let buffer: ArrayBufferLike | null = null;
+  let start = 0;
+  let end = 0;
+  for (let i = 0; i < frames.length; i++) {
+    const { bytes, at } = frames[i]!;
+    const from = bytes.byteOffset + at;
+    if (bytes.buffer !== buffer || from !== end) {
+      if (buffer) out.push(new Uint8Array(buffer, start, end - start));
+      buffer = bytes.buffer;
+      start = from;
+      end = from;
+    }
+    end += lengths[i]!;
+  }
+  if (buffer) out.push(new Uint8Array(buffer, start, end - start));
+  return out;
 }
 
 /** packBytes lays byte strings out back to back, with their lengths: one value to encode, not one per task. */
@@ -361,7 +386,7 @@ export function decodePart(r: PartRecord, pageBytes: Uint8Array, kernel: HostKer
   const pages: Page[] = new Array(r.pageLengths.length);
   for (let i = 0; i < pages.length; i++) {
     const length = r.pageLengths[i]!;
-    pages[i] = { data: store.subarray(offset, offset + length), refs: 0, shared: r.pageShared[i] === 1 };
+    pages[i] = { bytes: store, at: offset, refs: 0, shared: r.pageShared[i] === 1 };
     offset += length;
   }
   const layout = addressSpaceLayout(arch);

@@ -1,12 +1,20 @@
 /** pages.bin layout: distinct private contents once, shared pages kept apart, no copy when a dump already laid them out. */
 import { describe, expect, it } from 'vitest';
-import { storePages } from '../../src/image/page-store.js';
+import { storePages as storeList } from '../../src/image/page-store.js';
+import { addBytes, noPages } from '../../src/codec/image-pages.js';
 
 const page = (fill: number, size = 64): Uint8Array => new Uint8Array(size).fill(fill);
 
+/** storePages of pages given as [bytes, shared] pairs, each its own array */
+const storePages = (records: ReadonlyArray<readonly [Uint8Array, boolean]>) => {
+  const list = noPages(records[0]![0].length);
+  for (const [bytes, shared] of records) addBytes(list, bytes, shared);
+  return storeList(list);
+};
+
 describe('storePages', () => {
   it('stores equal private pages once and keeps every shared page', () => {
-    const s = storePages([[page(1), false], [page(2), false], [page(1), false], [page(1), true], [page(1), true]]);
+    const s = storePages([[page(1), false], [page(2), false], [page(1), false], [page(1), true], [page(1), true]] as const);
     expect([...s.remap]).toEqual([0, 1, 0, 2, 3]);
     expect(s.shared).toEqual([false, false, true, true]);
     const bin = Uint8Array.from(s.bin.flatMap((c) => [...c]));

@@ -13,6 +13,7 @@ import type { Task } from '../../src/kernel/task.js';
 import type { HelperSession } from '../../src/linux/helper.js';
 import type { RealMirror } from '../../src/linux/real-dump.js';
 import { executeOnLinux, parseReply, whatLinuxCannot } from '../../src/linux/real-executor.js';
+import { pageBytes } from '../../src/codec/image-pages.js';
 
 const MAP_PRIVATE_ANONYMOUS = 0x22;
 const PROT_WRITE = 2;
@@ -70,7 +71,7 @@ async function writeByStores(h: HelperSession, image: ContainerImage): Promise<M
       const at = await op(agent, `mmap ${end - start} ${prot} ${MAP_PRIVATE_ANONYMOUS}`);
       real.set(`${k}:${start}`, at);
       for (const [index, page] of pages) {
-        const bytes = image.pages[page]![0];
+        const bytes = pageBytes(image.pages, page);
         // the non-zero runs, 1 KiB at most per request (a request is one line of at most 4 KiB)
         for (let i = 0; i < bytes.length; ) {
           if (bytes[i] === 0) {

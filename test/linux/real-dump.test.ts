@@ -32,15 +32,22 @@ import { build, type Built } from './real-dump-build.js';
 import { parseReply, whatLinuxCannot } from '../../src/linux/real-executor.js';
 import { workload as generated } from '../image/generated-workloads.js';
 import { DAEMON, imageOf, REAPED, workload } from './restore-images.js';
+import { pageBytes, pageRuns, uniformPages } from '../../src/codec/image-pages.js';
+import { concatBytes } from '../../src/codec/bytes.js';
 
 const support = await probeLinux();
 if (!support.ok) console.log(`test/linux: real dumps skipped: ${support.reason}`);
 
 const withHelper = <T>(body: (h: HelperSession) => Promise<T>): Promise<T> => withCheckedSession('real-dump', body);
 
-/** withoutOuter blanks the levels above the container: a real dump has the machine's own pids there */
+/**
+ * withoutOuter blanks the levels above the container (a real dump has the machine's own pids there)
+ * and lays the pages out back to back in one buffer, so that the same pages compare equal wherever
+ * they lie in memory (a real dump reads each page into an array of its own).
+ */
 function withoutOuter(image: ContainerImage): ContainerImage {
-  return { ...image, tasks: image.tasks.map((t) => ({ ...t, outer: [] })) };
+  const pages = uniformPages(image.pages.size, concatBytes(pageRuns(image.pages)), [...image.pages.shared]);
+  return { ...image, tasks: image.tasks.map((t) => ({ ...t, outer: [] })), pages };
 }
 
 /** stopTheStopped stops, as the workload had, the processes the image has stopped (the real executor does not yet). */
@@ -227,10 +234,10 @@ describe.skipIf(!support.ok)(`dump of a real container${support.ok ? '' : ` (ski
       for (const [offset, hex] of [[100, '5a'], [4096 + 7, 'a5']] as const) expect(parseReply(await h.command(`op ${i} poke ${at + offset} ${hex}`))).toMatchObject({ kind: 'r', errno: null });
       const dump = await dumpReal(b.mirror, { leaveRunning: true, freezer: 'sigstop' });
       const refsOut = new Map(dump.image.mms[mm]![2]);
-      const written = dump.image.pages[refsOut.get(index)!]![0];
+      const written = pageBytes(dump.image.pages, refsOut.get(index)!);
       expect(written[100]).toBe(0x5a);
-      expect([...written.subarray(0, 100)]).toEqual([...image.pages[page]![0].subarray(0, 100)]);
-      const fresh = dump.image.pages[refsOut.get(index + 1)!]![0];
+      expect([...written.subarray(0, 100)]).toEqual([...pageBytes(image.pages, page).subarray(0, 100)]);
+      const fresh = pageBytes(dump.image.pages, refsOut.get(index + 1)!);
       expect(fresh[7]).toBe(0xa5);
       expect(fresh.filter((x) => x !== 0).length).toBe(1);
       checkImage(dump.image);
