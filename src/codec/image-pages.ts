@@ -62,8 +62,16 @@ export function uniformPages(size: number, bin: Uint8Array, shared: boolean[]): 
 
 /** framePages lists page frames, not copied: each page is its frame's bytes. */
 export function framePages(size: number, frames: readonly Page[]): ImagePages {
-  const pages = noPages(size);
-  for (let i = 0; i < frames.length; i++) addPage(pages, frames[i]!.bytes, frames[i]!.at, frames[i]!.shared);
+  const n = frames.length;
+  // the columns made at their length, not grown a page at a time
+  const pages: ImagePages = { size, buffers: [], buffer: new Array<number>(n).fill(0), at: new Array<number>(n).fill(0), shared: new Array<boolean>(n).fill(false) };
+  for (let i = 0; i < n; i++) {
+    const { bytes, at, shared } = frames[i]!;
+    const last = pages.buffers.length - 1;
+    pages.buffer[i] = last >= 0 && pages.buffers[last] === bytes ? last : pages.buffers.push(bytes) - 1;
+    pages.at[i] = at;
+    pages.shared[i] = shared;
+  }
   return pages;
 }
 

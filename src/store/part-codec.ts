@@ -238,8 +238,8 @@ export function encodePart(ctx: PartContext): EncodedPart {
     pids: packPids(mine.pids.items.map((p) => [nsRef(p.ns), p.numbers])),
     consoles: mine.consoles.items.map((c) => [c.name, c.text]),
     files,
-    pageLengths: Int32Array.from(frameLengths),
-    pageShared: Uint8Array.from(mine.pages.items, (p) => (p.shared ? 1 : 0)),
+    pageLengths: new Int32Array(frameLengths),
+    pageShared: sharedFlags(mine.pages.items),
     mms: packMms(mms),
     ...packBytes(mine.fpus.items),
     groups: packGroups(groups),
@@ -248,6 +248,13 @@ export function encodePart(ctx: PartContext): EncodedPart {
     round: ctx.round.map(taskRef),
   };
   return { record, pages: frameRuns(mine.pages.items, frameLengths), numbering: mine };
+}
+
+/** sharedFlags is 1 for each MAP_SHARED frame (a loop: TypedArray.from iterates, a result object per frame). */
+function sharedFlags(frames: readonly Page[]): Uint8Array {
+  const out = new Uint8Array(frames.length);
+  for (let i = 0; i < frames.length; i++) out[i] = frames[i]!.shared ? 1 : 0;
+  return out;
 }
 
 /** frameRuns gives the frames' bytes one after another as views, neighbours that lie back to back in one buffer (frames read from one pages file) joined: no copy, and no view per frame. */
