@@ -90,10 +90,11 @@ function checkMemory(img: ContainerImage): void {
     let prevIndex = -1;
     let v = 0;
     const pages = pageCount(img.pages);
-    // indexed, not for-of: an address space may list 100,000s of pages
+    const what = `address space ${k}'s page`;
+    // indexed, not for-of, and the message made once: an address space may list 100,000s of pages
     for (let r = 0; r < refs.length; r++) {
       const [index, p] = refs[r]!;
-      inRange(p, pages, `address space ${k}'s page`);
+      inRange(p, pages, what);
       if (index <= prevIndex) fail(`address space ${k} lists page ${index} out of order or twice`);
       prevIndex = index;
       const addr = index * page;
