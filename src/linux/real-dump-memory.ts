@@ -4,7 +4,7 @@
  * anonymous memory of its protection in the process: never the helper's own
  * code, stack or heap), into the image's page list.
  */
-import type { VmaRecord } from '../codec/address-space-record.js';
+import { refPairs, type VmaRecord } from '../codec/address-space-record.js';
 import { addBytes, noPages, pageBytes, type ImagePages } from '../codec/image-pages.js';
 import { Indexer } from '../codec/indexer.js';
 import { DumpError } from '../image/dump.js';
@@ -83,7 +83,7 @@ type RealPlace = (mm: MemoryMap, vma: Vma) => number;
 function readAddressSpace(mem: ProcessMemory, mm: MemoryMap, [, vmas, refs]: ContainerImage['mms'][number], place: RealPlace, list: PageList, who: string): Array<[number, number]> {
   const pageSize = mem.pageSize;
   const maps = mem.maps();
-  const mirrorPages = new Map(refs);
+  const mirrorPages = new Map(refPairs(refs));
   const out: Array<[number, number]> = [];
   for (const [start, end, prot, shared, vmaName] of vmas as VmaRecord[]) {
     const real = place(mm, { start, end, prot, shared, name: vmaName });

@@ -14,6 +14,7 @@ import type { HelperSession } from '../../src/linux/helper.js';
 import type { RealMirror } from '../../src/linux/real-dump.js';
 import { executeOnLinux, parseReply, whatLinuxCannot } from '../../src/linux/real-executor.js';
 import { pageBytes } from '../../src/codec/image-pages.js';
+import { refPairs } from '../../src/codec/address-space-record.js';
 
 const MAP_PRIVATE_ANONYMOUS = 0x22;
 const PROT_WRITE = 2;
@@ -66,7 +67,7 @@ async function writeByStores(h: HelperSession, image: ContainerImage): Promise<M
     const agent = image.tasks.findIndex((t) => t.mm === k && !t.exited);
     if (vmas.length === 0 || agent < 0) continue;
     for (const [start, end, prot] of vmas) {
-      const pages = refs.filter(([index]) => index * 4096 >= start && index * 4096 < end);
+      const pages = refPairs(refs).filter(([index]) => index * 4096 >= start && index * 4096 < end);
       if (pages.length > 0 && !(prot & PROT_WRITE)) throw new Error('this test writes pages through the agent: a read-only mapping with pages is not covered');
       const at = await op(agent, `mmap ${end - start} ${prot} ${MAP_PRIVATE_ANONYMOUS}`);
       real.set(`${k}:${start}`, at);
