@@ -107,22 +107,25 @@ class FirstBySample {
 export function storePages(pages: ImagePages): StoredPages {
   const { size, buffers, buffer, at } = pages;
   const n = pageCount(pages);
+  // made at their longest (every page stored), not grown a page at a time, and cut to length at the end
   /** the input page each stored page is */
-  const kept: number[] = [];
-  const shared: boolean[] = [];
+  const kept = new Int32Array(n);
+  const shared: boolean[] = new Array<boolean>(n).fill(false);
+  let stored = 0;
   const first = new FirstBySample(n);
   // the few samples met by more than one distinct page
   const crowds = new Map<number, Bucket>();
   const keep = (i: number, isShared: boolean): number => {
-    shared.push(isShared);
-    return kept.push(i) - 1;
+    shared[stored] = isShared;
+    kept[stored] = i;
+    return stored++;
   };
   const same = (k: number, i: number): boolean => sameAt(buffers[buffer[kept[k]!]!]!, at[kept[k]!]!, buffers[buffer[i]!]!, at[i]!, size);
   const fullHashOf = (i: number): number => fullHash(pageBytes(pages, i));
   /** find returns the stored page with page i's bytes, storing it if there is none. */
   const find = (i: number): number => {
     const key = sampleHash(buffers[buffer[i]!]!, at[i]!, size);
-    const found = first.firstOr(key, kept.length);
+    const found = first.firstOr(key, stored);
     if (found === -1) return keep(i, false);
     if (same(found, i)) return found;
     const bucket = crowds.get(key);
@@ -151,7 +154,8 @@ export function storePages(pages: ImagePages): StoredPages {
   };
   const remap = new Int32Array(n);
   for (let i = 0; i < n; i++) remap[i] = pages.shared[i] ? keep(i, true) : find(i);
-  return { bin: pageRuns(pages, kept), shared, remap };
+  shared.length = stored;
+  return { bin: pageRuns(pages, kept.subarray(0, stored)), shared, remap };
 }
 
 function pushTo(m: Map<number, number[]>, key: number, value: number): void {
