@@ -32,15 +32,23 @@ import { build, type Built } from './real-dump-build.js';
 import { parseReply, whatLinuxCannot } from '../../src/linux/real-executor.js';
 import { workload as generated } from '../image/generated-workloads.js';
 import { DAEMON, imageOf, REAPED, workload } from './restore-images.js';
+import { pageBytes, pageRuns, uniformPages } from '../../src/codec/image-pages.js';
+import { concatBytes } from '../../src/codec/bytes.js';
+import { refCount, refPairs } from '../../src/codec/address-space-record.js';
 
 const support = await probeLinux();
 if (!support.ok) console.log(`test/linux: real dumps skipped: ${support.reason}`);
 
 const withHelper = <T>(body: (h: HelperSession) => Promise<T>): Promise<T> => withCheckedSession('real-dump', body);
 
-/** withoutOuter blanks the levels above the container: a real dump has the machine's own pids there */
+/**
+ * withoutOuter blanks the levels above the container (a real dump has the machine's own pids there)
+ * and lays the pages out back to back in one buffer and their references as pairs, so that the same
+ * pages compare equal however they are held (a real dump reads each page into an array of its own).
+ */
 function withoutOuter(image: ContainerImage): ContainerImage {
-  return { ...image, tasks: image.tasks.map((t) => ({ ...t, outer: [] })) };
+  const pages = uniformPages(image.pages.size, concatBytes(pageRuns(image.pages)), [...image.pages.shared]);
+  return { ...image, tasks: image.tasks.map((t) => ({ ...t, outer: [] })), pages, mms: image.mms.map(([users, vmas, refs]) => [users, vmas, refPairs(refs)]) };
 }
 
 /** stopTheStopped stops again, from outside, the processes the image has stopped (after the test continued them). */
@@ -214,21 +222,21 @@ describe.skipIf(!support.ok)(`dump of a real container${support.ok ? '' : ` (ski
     const image = imageOf(workload('pidcache'), 25);
     await withHelper(async (h) => {
       const b = await build(h, image);
-      const i = image.tasks.findIndex((t) => !t.exited && image.mms[t.mm]![2].length > 0);
+      const i = image.tasks.findIndex((t) => !t.exited && refCount(image.mms[t.mm]![2]) > 0);
       const mm = image.tasks[i]!.mm;
       const [, vmas, refs] = image.mms[mm]!;
       const data = vmas.find((v) => v[4] === '[data]')!;
-      const [index, page] = refs.find(([n]) => n * 4096 === data[0])!;
+      const [index, page] = refPairs(refs).find(([n]) => n * 4096 === data[0])!;
       const mirrorMm = [...b.mirror.tids.keys()].find((t) => t.pid.numbers.slice(image.base).join('/') === image.tasks[i]!.numbers.join('/'))!.mm;
       const at = (b.mirror.realAddress ?? ((_, vma) => vma.start))(mirrorMm, { start: data[0], end: data[1], prot: data[2], shared: data[3], name: data[4] });
       // one byte of a page the workload wrote, and one of a page it never wrote (the mirror has no such page)
       for (const [offset, hex] of [[100, '5a'], [4096 + 7, 'a5']] as const) expect(parseReply(await h.command(`op ${i} poke ${at + offset} ${hex}`))).toMatchObject({ kind: 'r', errno: null });
       const dump = await dumpReal(b.mirror, { leaveRunning: true, freezer: 'sigstop' });
-      const refsOut = new Map(dump.image.mms[mm]![2]);
-      const written = dump.image.pages[refsOut.get(index)!]![0];
+      const refsOut = new Map(refPairs(dump.image.mms[mm]![2]));
+      const written = pageBytes(dump.image.pages, refsOut.get(index)!);
       expect(written[100]).toBe(0x5a);
-      expect([...written.subarray(0, 100)]).toEqual([...image.pages[page]![0].subarray(0, 100)]);
-      const fresh = dump.image.pages[refsOut.get(index + 1)!]![0];
+      expect([...written.subarray(0, 100)]).toEqual([...pageBytes(image.pages, page).subarray(0, 100)]);
+      const fresh = pageBytes(dump.image.pages, refsOut.get(index + 1)!);
       expect(fresh[7]).toBe(0xa5);
       expect(fresh.filter((x) => x !== 0).length).toBe(1);
       checkImage(dump.image);
