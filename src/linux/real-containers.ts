@@ -170,7 +170,11 @@ export function realRemove(root: string, m: Machine, c: Container, table?: Agent
   }
   m.remove(c);
   const dir = linuxDirs(root).agents;
+  // a container restored --into another: its init is now a zombie child of that one's init (as on a model
+  // host), for that workload's wait4 to reap; it stays followed until it is gone
+  const nested = c.init.parent !== null && c.init.parent !== m.host.init ? c.init : null;
   for (const t of tasks) {
+    if (t === nested) continue;
     const e = agents.byPid.get(t.nspids[0]!);
     if (!e) continue;
     agents.byPid.delete(t.nspids[0]!);

@@ -104,13 +104,13 @@ export function memoryProblems(image: ContainerImage, helperMaps: ReadonlyArray<
   const problems: Problem[] = [];
   for (const [mm, task] of mappersOf(image)) {
     for (const [start, end] of image.mms[mm]![1]) {
-      const what = `the mapping ${hex(start)}-${hex(end)} of ${taskName(image, task)}`;
+      const what = (): string => `the mapping ${hex(start)}-${hex(end)} of ${taskName(image, task)}`; // named only when refused
       if (end > X86_64_TASK_SIZE) {
-        problems.push({ code: 'CKPT_UNSUPPORTED', message: `${what} lies beyond this machine's address space (user mappings end at ${hex(X86_64_TASK_SIZE)})` });
+        problems.push({ code: 'CKPT_UNSUPPORTED', message: `${what()} lies beyond this machine's address space (user mappings end at ${hex(X86_64_TASK_SIZE)})` });
         continue;
       }
       const hit = helperMaps.find((h) => h.start < end && start < h.end);
-      if (hit) problems.push({ code: 'CKPT_UNSUPPORTED', message: `${what} would overlap the restoring helper's own mapping ${hex(hit.start)}-${hex(hit.end)}${hit.name ? ` (${hit.name})` : ''}, which every restored process starts with` });
+      if (hit) problems.push({ code: 'CKPT_UNSUPPORTED', message: `${what()} would overlap the restoring helper's own mapping ${hex(hit.start)}-${hex(hit.end)}${hit.name ? ` (${hit.name})` : ''}, which every restored process starts with` });
     }
   }
   return problems;

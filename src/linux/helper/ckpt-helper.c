@@ -228,8 +228,12 @@ static const char *errname(long e) {
   return "EUNKNOWN";
 }
 
-/* a reply being built; `fd` and then `fd2`, when positive (an out starts with 0: none), go with it (SCM_RIGHTS) and are closed */
-struct out { char buf[LINE]; int len; int fd; int fd2; };
+/*
+ * a reply being built; `fd` and then `fd2`, when positive (an out starts with 0: none), go with it
+ * (SCM_RIGHTS) and are closed. The counts come first, on the page the text starts on: a reply
+ * touches one page, not two (see OUT_EMPTY).
+ */
+struct out { int len; int fd; int fd2; char buf[LINE]; };
 
 /*
  * OUT_EMPTY starts a reply without zero-filling its 4 KB buffer: every page an agent writes
@@ -334,7 +338,7 @@ static int split(char *line, char **tok) {
 }
 
 /* linebuf: what has been read of a channel, not yet taken as a line; the controller also queues the descriptors that came with it */
-struct linebuf { char data[LINE]; long have; int fds[16]; int nfds; };
+struct linebuf { long have; int nfds; int fds[16]; char data[LINE]; };
 
 /* read_line takes one '\n'-terminated line from fd through `lb` (a read takes what is there, not a byte at a time). */
 static long read_line(int fd, struct linebuf *lb, char *buf, long cap) {
@@ -1375,23 +1379,52 @@ static void last_of(struct out *o, const char *status, const char *key, const ch
   put_num(o, v);
 }
 
+/* the helper's own process group and session, taken when it starts (it never changes them): their leaders live in its pid namespace or above */
+static long helper_pgrp, helper_sid;
+
+/*
+ * own_number: the number agent `ag`'s own pid namespace gives process `pid` (as the helper
+ * numbers it), the leader of its group or session: 0 for the helper or the leader of its own group
+ * or session (outside every namespace it makes), an agent's own record for an agent (a leader the
+ * agent shares a group with lives in its namespace or above it, where it has no number), -1 when
+ * neither says.
+ */
+static long own_number(const struct agent *ag, long pid) {
+  static long long last = -1;
+  if (pid == getpid() || pid == helper_pgrp || pid == helper_sid) return 0;
+  long long k = last >= 0 && agents[last].used && agents[last].tid == pid ? last : id_of_tid(pid);
+  if (k < 0) return -1;
+  last = k;
+  return agents[k].nlev >= ag->nlev ? agents[k].nspid[ag->nlev - 1] : 0;
+}
+
 /*
  * cmd_ids says which process group and session agent ID is in, as its own pid namespace numbers
- * them: what its getpgid(0) and getsid(0) would say (/proc's NSpgid and NSsid end with them), read
- * without waking it.
+ * them: what its getpgid(0) and getsid(0) would say, without waking it. /proc/PID/stat gives their
+ * leaders as the helper numbers them, translated through the agents' records; where a leader is
+ * none of them, NSpgid and NSsid of /proc/PID/status, which end with the agent's own numbers.
  */
 static void cmd_ids(long long id, struct out *o) {
   struct agent *ag = agent_of(id);
   if (!ag) { put_str(o, "err no agent"); return; }
   char path[64], buf[4096];
-  char st;
-  unsigned long fl;
-  unsigned long long stt;
+  snprintf(path, sizeof path, "/proc/%ld/stat", ag->tid);
+  long pgrp = 0, sid = 0;
+  unsigned long long start = 0;
+  const char *p = ag->alive && read_file_raw(path, buf, sizeof buf) > 0 ? strrchr(buf, ')') : NULL;
+  /* fields 5 (pgrp), 6 (session) .. 22 (starttime): the start time tells it from a later process with its pid */
+  if (!p || sscanf(p + 2, "%*c %*d %ld %ld %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &pgrp, &sid, &start) != 3 || (ag->start && start != ag->start)) {
+    put_str(o, "gone");
+    return;
+  }
+  long own_pgrp = own_number(ag, pgrp), own_sid = own_number(ag, sid);
   snprintf(path, sizeof path, "/proc/%ld/status", ag->tid);
-  if (!ag->alive || proc_stat(ag, &st, &fl, &stt) < 0 || read_file_raw(path, buf, sizeof buf) <= 0) { put_str(o, "gone"); return; }
+  if ((own_pgrp < 0 || own_sid < 0) && read_file_raw(path, buf, sizeof buf) <= 0) { put_str(o, "gone"); return; }
   put_str(o, "r 0 -");
-  last_of(o, buf, "\nNSpgid:", " pgrp=");
-  last_of(o, buf, "\nNSsid:", " sid=");
+  if (own_pgrp < 0) last_of(o, buf, "\nNSpgid:", " pgrp=");
+  else put_str(o, " pgrp="), put_num(o, own_pgrp);
+  if (own_sid < 0) last_of(o, buf, "\nNSsid:", " sid=");
+  else put_str(o, " sid="), put_num(o, own_sid);
 }
 
 /*
@@ -1915,6 +1948,8 @@ static void cmd_batch(long long count) {
 
 static int serve(const char *dir) {
   dir_path = dir;
+  helper_pgrp = getpgrp();
+  helper_sid = getsid(0);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() == 1) return 1;
   signal(SIGPIPE, SIG_IGN);
