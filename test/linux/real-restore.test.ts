@@ -93,6 +93,39 @@ describe.skipIf(!support.ok)(`restore on the real kernel${support.ok ? '' : ` (s
     });
   }
 
+  it('stopped processes are stopped again, each stop report pending or collected as the image has it', { timeout: 30_000 }, async () => {
+    const text = [
+      'var a, b, c, d',
+      'program main',
+      '  a = fork() start kid',
+      '  c = fork() start kid',
+      '  d = clone(CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0) start kid',
+      '  b = kill(a, SIGSTOP)',
+      '  b = kill(c, SIGSTOP)',
+      '  b = kill(d, SIGSTOP)',
+      '  b = wait4(a, 0, WUNTRACED, 0)',
+      '  sleep 100000000',
+      'end',
+      'program kid',
+      '  sleep 100000000',
+      'end',
+    ].join('\n');
+    const image = imageOf(text, 14); // the init has collected the first report (its sleep would end the container once all else is stopped)
+    const task = (nr: number): number => image.tasks.findIndex((t) => t.numbers[0] === nr);
+    const [a, c, d] = [2, 3, 4].map(task);
+    // the image: three stopped children, a nested namespace's init among them; the first one's report collected
+    expect([a, c, d].map((i) => [image.tasks[i!]!.group.stopped, image.tasks[i!]!.group.stopReportPending])).toEqual([[true, false], [true, true], [true, true]]);
+    await withHelper(async (h) => {
+      const made = await executeOnLinux(h, image, planFor(Machine.create('t', 'x86_64'), image, { via: 'clone3' }));
+      for (const i of [a, c, d]) expect(readProcess(made.nspids.get(i!)![0]!)!.state).toBe('T');
+      const untraced = (0x2 | 0x1 | 0x40000000) >>> 0; // WUNTRACED | WNOHANG | __WALL
+      // the init finds the reports the image has pending, and not the one it had collected
+      expect(await h.command(`op 0 wait4 2 ${untraced}`)).toBe('r 0 - status=0');
+      expect(await h.command(`op 0 wait4 3 ${untraced}`)).toBe(`r 3 - status=${(19 << 8) | 0x7f}`);
+      expect(await h.command(`op 0 wait4 4 ${untraced}`)).toBe(`r 4 - status=${(19 << 8) | 0x7f}`);
+    });
+  });
+
   it('generated workloads: each is built as the image has it, refused up front, or undone', { timeout: 240_000 }, async () => {
     const counts = { built: 0, refused: 0, undone: 0 };
     await fc.assert(

@@ -1437,6 +1437,8 @@ static void cmd_confirm(struct out *o, const char *only) {
     if (!ag->used || !only[i] || !ag->hello_pending) continue;
     char line[LINE];
     int why;
+    /* one the plan has killed since (a zombie killed by a signal) may have died before it ever ran: it owes nothing */
+    if (pidfd_exited(ag, 0)) { ag->hello_pending = 0; continue; }
     if (any_line(ag, line, sizeof line, 10000, &why) < 0 || strcmp(line, "hello") != 0) {
       put_str(o, "err agent ");
       put_num(o, i);
