@@ -184,8 +184,10 @@ describe.skipIf(why !== null)(`the command line on --host linux${why ? ` (skippe
 describe.skipIf(why !== null)(`ckpt demo --real${why ? ` (skipped: ${why})` : ''}`, () => {
   /**
    * what the demo could have left: a helper or agent (they run the helper's command line, which names the
-   * demo's directory), or a helper not reaped (a zombie child of this process)
+   * demo's directory, and have this test worker's environment: not those of a demo another test file runs
+   * beside this one), or a helper not reaped (a zombie child of this process)
    */
+  const worker = `VITEST_POOL_ID=${process.env.VITEST_POOL_ID ?? ''}\0`;
   const leftovers = (): number[] =>
     readdirSync('/proc')
       .filter((d) => /^\d+$/.test(d))
@@ -193,7 +195,8 @@ describe.skipIf(why !== null)(`ckpt demo --real${why ? ` (skipped: ${why})` : ''
         try {
           const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
           const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-          return readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('ckpt-demo-real-') || (ppid === process.pid && stat.includes('(ckpt-helper)'));
+          const ours = readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('ckpt-demo-real-') && readFileSync(`/proc/${d}/environ`, 'utf8').includes(worker);
+          return ours || (ppid === process.pid && stat.includes('(ckpt-helper)'));
         } catch {
           return false;
         }
