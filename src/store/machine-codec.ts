@@ -291,7 +291,7 @@ export function decodeHost(r: HostRecord, loaded: ReadonlyMap<number, LoadedPart
       if (child) t.addChild(child);
     }
   });
-  const order = inSeqOrder(decoded.map((d) => d.tasks.map((_, i) => i)), decoded);
+  const order = inSeqOrder(decoded.map(() => null), decoded);
   const host = Host.restore(arch, r.pidMax, {
     rootUserNs: root.userNs,
     rootPidNs: root,
@@ -315,19 +315,21 @@ export function decodeHost(r: HostRecord, loaded: ReadonlyMap<number, LoadedPart
 }
 
 /**
- * inSeqOrder lists the tasks `indices` picks of each decoded part, merged
+ * inSeqOrder lists the tasks `indices` picks of each decoded part (null:
+ * all of them), merged
  * in their sequence numbers' order (the host's creation order). Each
  * part's are mostly in that order already: they are only sorted when the
  * lists as joined are not.
  */
-function inSeqOrder(indices: ReadonlyArray<ArrayLike<number>>, decoded: readonly DecodedPart[]): { tasks: Task[]; seqs: number[] } {
+function inSeqOrder(indices: ReadonlyArray<ArrayLike<number> | null>, decoded: readonly DecodedPart[]): { tasks: Task[]; seqs: number[] } {
   const tasks: Task[] = [];
   const seqs: number[] = [];
   let sorted = true;
   indices.forEach((list, p) => {
     const d = decoded[p]!;
-    for (let k = 0; k < list.length; k++) {
-      const i = list[k]!;
+    const n = list ? list.length : d.tasks.length;
+    for (let k = 0; k < n; k++) {
+      const i = list ? list[k]! : k;
       const seq = d.taskColumns.seq(i);
       if (seqs.length > 0 && seq < seqs[seqs.length - 1]!) sorted = false;
       tasks.push(at(d.tasks, i));
