@@ -13,6 +13,8 @@ import { HostStore } from '../src/store/host-store.js';
 import { buildTreeRaw } from './eclone-tree.js';
 import { time, type Figure } from './measure.js';
 import { libcOf } from '../src/program/libc.js';
+import { Pid } from '../src/kernel/pid.js';
+import { Task } from '../src/kernel/task.js';
 
 /** A workload whose init forks 10,000 children that then call getpid forever. */
 const SPINNERS = ['var i, c', 'program main', 'loop:', '  if i >= 9999 goto spin', '  c = fork()', '  if c == 0 goto spin', '  i = i + 1', '  goto loop', 'spin:', '  c = getpid()', '  goto spin', 'end'].join('\n');
@@ -63,6 +65,22 @@ export function sleepersFigure(): Figure {
   };
 }
 
+/** makeTasksAlone makes a task and a pid like each of `tasks` (registers and numbers in one block each, as a load makes them), and nothing else. */
+function makeTasksAlone(tasks: readonly Task[]): Task[] {
+  const regs = new Uint8Array(tasks.reduce((n, t) => n + t.abi.regs.size, 0));
+  const numbers = new Int32Array(tasks.reduce((n, t) => n + t.pid.level + 1, 0));
+  const out: Task[] = new Array(tasks.length);
+  let [r, p] = [0, 0];
+  for (let i = 0; i < tasks.length; i++) {
+    const t = tasks[i]!;
+    const pid = new Pid(t.pid.ns, numbers, p);
+    p += t.pid.level + 1;
+    out[i] = new Task(pid, t.abi, regs, t.fpu, t.extra, t.addressSpaceOrFork, t.creds, t.comm, r);
+    r += t.abi.regs.size;
+  }
+  return out;
+}
+
 export async function storeFigures(binPath: string): Promise<Figure[]> {
   const root = mkdtempSync(join(tmpdir(), 'ckpt-bench-'));
   try {
@@ -73,6 +91,9 @@ export async function storeFigures(binPath: string): Promise<Figure[]> {
       store.add(m);
     }, 1);
     const load = time(() => void store.read('big'), 1);
+    // what no load can do without: one task and one pid object per task of the host, made from nothing read and linked to nothing
+    const tasks = [...host.tasks];
+    const made = time(() => void makeTasksAlone(tasks), 1);
     // the same bytes: the host file and its parts, copied plainly (read, then written) and durably (each copy also fsynced, as a save must)
     const files = [store.path('big'), ...readdirSync(store.partsDir('big')).map((f) => join(store.partsDir('big'), f))];
     const size = files.reduce((n, f) => n + statSync(f).size, 0);
@@ -94,6 +115,7 @@ export async function storeFigures(binPath: string): Promise<Figure[]> {
     return [
       { name: 'store save, 100,000-task host', value: save, unit: 's', target: { atMost: 2, of: 'ratio', text: '<= 2x a copy of the same bytes' }, baseline: { name: `durable copy of the same ${mb} MB (fsynced, as a save must be)`, value: durable, unit: 's' } },
       { name: 'store load, 100,000-task host', value: load, unit: 's', target: { atMost: 2, of: 'ratio', text: '<= 2x a copy of the same bytes' }, baseline: { name: `plain copy of the same ${mb} MB`, value: plain, unit: 's' } },
+      { name: 'store load, 100,000-task host, against its objects alone', value: load, unit: 's', baseline: { name: `making ${tasks.length.toLocaleString('en-US')} tasks and their pids, nothing read or linked`, value: made, unit: 's' } },
       { name: 'ckpt ps --json, 100,000-task host (whole command)', value: ps, unit: 's', baseline: { name: 'store load alone', value: load, unit: 's' } },
     ];
   } finally {

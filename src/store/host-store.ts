@@ -2,7 +2,8 @@
  * HostStore keeps simulated hosts in a state directory: per host a small
  * CBOR file (hosts/NAME.host: the host's own kernel state, its programs and
  * an entry per container part) and a directory of parts (hosts/NAME.parts:
- * per part a CBOR record and a file of its page bytes), see
+ * per part its record, a column file (column-file.ts; one CBOR record in
+ * parts of format 1), and a file of its page bytes), see
  * machine-codec.ts. A command loads only the parts holding the containers
  * it names and writes back only those and the host file. Every change
  * happens under the host's lock file; each file is written atomically

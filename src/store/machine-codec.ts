@@ -133,15 +133,22 @@ function encodeParts(m: Machine, gen: number, ledger: Ledger): EncodedHost {
   // the sequence numbers of the core tasks' children, which the core records as [part, seq] pairs
   const childSeqs = new Map<Task, number>();
   let i = 0;
+  // most tasks are in the namespace of the task before them: its part is looked up once
+  let lastNs: PidNamespace | null = null;
+  let part = { tasks: [] as Task[], seqs: [] as number[], members: new Set<number>() };
   for (const t of host.tasks) {
     const seq = seqs[i++]!;
-    const member = levelOneId(t.pid.ns);
-    const id = ledger.joined.get(member) ?? member;
-    let part = byPart.get(id);
-    if (!part) byPart.set(id, (part = { tasks: [], seqs: [], members: new Set() }));
+    if (t.pid.ns !== lastNs) {
+      lastNs = t.pid.ns;
+      const member = levelOneId(lastNs);
+      const id = ledger.joined.get(member) ?? member;
+      const known = byPart.get(id);
+      if (known) part = known;
+      else byPart.set(id, (part = { tasks: [], seqs: [], members: new Set() }));
+      part.members.add(member);
+    }
     part.tasks.push(t);
     part.seqs.push(seq);
-    part.members.add(member);
     if (t.parent?.pid.ns.level === 0) childSeqs.set(t, seq);
   }
   let allSeqs: Map<Task, number> | null = null;
@@ -190,7 +197,7 @@ function encodeParts(m: Machine, gen: number, ledger: Ledger): EncodedHost {
       members: [...members].sort((a, b) => a - b),
       gen,
       tasks: tasks.length,
-      containers: containers.map((c) => [c.name, c.init.pid.nr, c.init.state, tasks.filter((t) => c.init.pid.ns.isAncestorOf(t.pid.ns)).length]),
+      containers: containers.map((c) => [c.name, c.init.pid.nr, c.init.state, countBelow(c.init.pid.ns, tasks)]),
       stoppedInCore,
       format: PART_FORMAT,
     };
@@ -218,6 +225,17 @@ function encodeParts(m: Machine, gen: number, ledger: Ledger): EncodedHost {
   };
   ledger.gen = gen;
   return { host: record, parts };
+}
+
+/** countBelow counts the tasks that live in `ns` or below it. */
+function countBelow(ns: PidNamespace, tasks: readonly Task[]): number {
+  let n = 0;
+  let [last, below] = [null as PidNamespace | null, false];
+  for (const t of tasks) {
+    if (t.pid.ns !== last) [last, below] = [t.pid.ns, ns.isAncestorOf(t.pid.ns)];
+    if (below) n++;
+  }
+  return n;
 }
 
 function concat(chunks: readonly Uint8Array[]): Uint8Array {
@@ -291,7 +309,7 @@ export function decodeHost(r: HostRecord, loaded: ReadonlyMap<number, LoadedPart
       if (child) t.addChild(child);
     }
   });
-  const order = inSeqOrder(decoded.map((d) => d.tasks.map((_, i) => i)), decoded);
+  const order = inSeqOrder(decoded.map(() => null), decoded);
   const host = Host.restore(arch, r.pidMax, {
     rootUserNs: root.userNs,
     rootPidNs: root,
@@ -315,19 +333,21 @@ export function decodeHost(r: HostRecord, loaded: ReadonlyMap<number, LoadedPart
 }
 
 /**
- * inSeqOrder lists the tasks `indices` picks of each decoded part, merged
+ * inSeqOrder lists the tasks `indices` picks of each decoded part (null:
+ * all of them), merged
  * in their sequence numbers' order (the host's creation order). Each
  * part's are mostly in that order already: they are only sorted when the
  * lists as joined are not.
  */
-function inSeqOrder(indices: ReadonlyArray<ArrayLike<number>>, decoded: readonly DecodedPart[]): { tasks: Task[]; seqs: number[] } {
+function inSeqOrder(indices: ReadonlyArray<ArrayLike<number> | null>, decoded: readonly DecodedPart[]): { tasks: Task[]; seqs: number[] } {
   const tasks: Task[] = [];
   const seqs: number[] = [];
   let sorted = true;
   indices.forEach((list, p) => {
     const d = decoded[p]!;
-    for (let k = 0; k < list.length; k++) {
-      const i = list[k]!;
+    const n = list ? list.length : d.tasks.length;
+    for (let k = 0; k < n; k++) {
+      const i = list ? list[k]! : k;
       const seq = d.taskColumns.seq(i);
       if (seqs.length > 0 && seq < seqs[seqs.length - 1]!) sorted = false;
       tasks.push(at(d.tasks, i));

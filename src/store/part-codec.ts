@@ -175,8 +175,7 @@ export function encodePart(ctx: PartContext): EncodedPart {
           for (const x of coreChildren(t)) out.push(x);
         }
       : (t, out) => {
-          if (t.childCount === 0) return;
-          for (const k of t.children()) out.push(taskRef(k));
+          if (t.childCount > 0) t.eachChild((k) => out.push(taskRef(k)));
         },
   });
   const groups = mine.groups.items.map((g): GroupRecord =>
