@@ -134,6 +134,33 @@ describe.skipIf(why !== null)(`the twin's memory${why ? ` (skipped: ${why})` : '
     });
   });
 
+  it('a mapping a process makes before it is stopped in the same command holds the mirror\'s bytes at the command\'s end', { timeout: 60_000 }, async () => {
+    const text = [
+      'var a, b, c',
+      'program main',
+      '  a = fork() start child',
+      '  sleep 3',
+      '  b = kill(a, SIGSTOP)',
+      '  sleep 100000000',
+      'end',
+      'program child',
+      '  c = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)',
+      '  store c, 77',
+      '  sleep 100000000',
+      'end',
+    ].join('\n');
+    await withMirror(async (twin, mirror) => {
+      const c = twin.startContainer('c', 'stopped.wl', text, mapIds);
+      // one command: the child maps and writes, then its parent stops it; the command's end needs nothing of it
+      for (let n = 0; n < 12 && !mirror.tasksOf(c).some((t) => t.group.stopped); n++) twin.run(1, (t) => c.init.pid.ns.isAncestorOf(t.pid.ns));
+      const child = mirror.tasksOf(c).find((t) => t !== c.init)!;
+      expect(child.group.stopped).toBe(true);
+      expect(readFileSync(`/proc/${child.nspids[0]}/stat`, 'utf8').split(') ')[1]![0]).toBe('T');
+      twin.syncMemory(mirror.tasksOf(c));
+      expect(sameBytes(twin, child)).toBeNull();
+    });
+  });
+
   it('munmap on a restored container: the image mapping at its own address is unmapped there', { timeout: 60_000 }, async () => {
     const model = Machine.create('model', 'x86_64');
     const source = model.run('c', 'hole.wl', HOLE);
