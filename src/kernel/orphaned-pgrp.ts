@@ -33,6 +33,15 @@ export function killOrphanedPgrp(host: HostState, leader: Task, father: Task | n
   for (const g of members) host.signalFromKernel(g, SIGCONT);
 }
 
+/**
+ * isOrphaned is is_current_pgrp_orphaned for a member of `pgrp`: a stop
+ * signal other than SIGSTOP that would stop the member is discarded instead
+ * (kernel/signal.c get_signal), since nobody outside could continue it.
+ */
+export function isOrphaned(host: HostState, pgrp: Pid): boolean {
+  return willBecomeOrphaned(membersOf(host, pgrp), pgrp, null);
+}
+
 /** membersOf lists the thread groups in process group `pgrp`, zombies included (the leaders attached to it as PIDTYPE_PGID), oldest first. */
 function membersOf(host: HostState, pgrp: Pid): ThreadGroup[] {
   const groups: ThreadGroup[] = [];

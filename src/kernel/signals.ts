@@ -1,7 +1,8 @@
 /**
  * kill(2) and signal delivery, reduced to the default actions (the model has
  * no handlers): SIGKILL and the terminating signals end the thread group;
- * SIGSTOP and the other stop signals stop it; SIGCONT resumes it; SIGCHLD,
+ * SIGSTOP and the other stop signals stop it (the others not in an orphaned
+ * process group); SIGCONT resumes it; SIGCHLD,
  * SIGURG and SIGWINCH are ignored. A pid namespace's init ignores every
  * signal sent from inside its namespace; from an ancestor namespace only
  * SIGKILL and SIGSTOP reach it (pid_namespaces(7)).
@@ -11,6 +12,7 @@ import { NSIG, SIGCONT, SIGKILL, SIGSTOP } from '../abi/signals.js';
 import { capableIn } from './credentials.js';
 import { exitGroup, wakeWaiters } from './exit.js';
 import { fail } from './kernel-error.js';
+import { isOrphaned } from './orphaned-pgrp.js';
 import type { HostState } from './host-state.js';
 import type { Task } from './task.js';
 import type { ThreadGroup } from './thread-group.js';
@@ -53,6 +55,8 @@ export function deliver(host: HostState, sender: Sender, group: ThreadGroup, sig
   if (initIgnores(sender, group, sig)) return;
   if (IGNORED.has(sig)) return;
   if (STOPPING.has(sig)) {
+    // get_signal drops SIGTSTP, SIGTTIN and SIGTTOU for a member of an orphaned process group: only SIGSTOP stops it
+    if (sig !== SIGSTOP && isOrphaned(host, group.leader.processGroup)) return;
     if (!group.stopped) {
       group.stopped = true;
       group.stopSignal = sig;

@@ -6,7 +6,9 @@
  * exit_notify (the same in 2.6.32 and mainline); kernel/signal.c
  * prepare_signal (SIGCONT resumes before anything can ignore it),
  * sig_task_ignored (an init ignores SEND_SIG_PRIV signals but SIGKILL and
- * SIGSTOP) and check_kill_permission (SIGCONT within a session, kill(2)).
+ * SIGSTOP), check_kill_permission (SIGCONT within a session, kill(2)) and
+ * get_signal (SIGTSTP, SIGTTIN and SIGTTOU are discarded for a member of an
+ * orphaned group: is_current_pgrp_orphaned).
  */
 import { describe, expect, it } from 'vitest';
 import { CLONE_NEWPID, Host, SIGCHLD, SIGCONT, SIGSTOP, WCONTINUED, WNOHANG, type Task } from '../../src/index.js';
@@ -38,6 +40,23 @@ describe.each(ALL_ARCHES)('orphaned process groups on %s', (arch) => {
     expect(job.parent).toBe(h.init);
     expect(job.state).toBe('zombie');
     expect(reapStatus(h, job)).toBe(SIGHUP);
+  });
+
+  it('SIGTSTP, SIGTTIN and SIGTTOU stop a job whose group has a link in its session, and are dropped for an orphaned one; SIGSTOP stops both', () => {
+    const h = Host.create({ arch });
+    const shell = libcOf(h, h.init).fork().child!;
+    const linked = jobOf(h, shell); // parent `shell` is in another group of the same session
+    const alone = libcOf(h, shell).fork().child!;
+    expect(libcOf(h, alone).setsid().ret).toBe(alone.pid.nr); // a session of its own: no link, orphaned
+    for (const sig of [20, 21, 22]) {
+      expect(libcOf(h, shell).kill(alone.pid.nr, sig).ret).toBe(0);
+      expect(alone.state, `signal ${sig}`).toBe('runnable');
+      expect(libcOf(h, shell).kill(linked.pid.nr, sig).ret).toBe(0);
+      expect(linked.state, `signal ${sig}`).toBe('stopped');
+      libcOf(h, shell).kill(linked.pid.nr, SIGCONT);
+    }
+    expect(libcOf(h, shell).kill(alone.pid.nr, SIGSTOP).ret).toBe(0);
+    expect(alone.state).toBe('stopped');
   });
 
   it('a group that still has a member whose parent is in another group of the session is not orphaned', () => {

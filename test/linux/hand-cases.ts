@@ -11,6 +11,7 @@ const PARENT = 0x00008000;
 const THREAD = 0x00010000 | 0x00000800 | 0x00000100; // CLONE_THREAD | CLONE_SIGHAND | CLONE_VM
 const SIGHAND_VM = 0x00000800 | 0x00000100;
 const WNOHANG = 1;
+const WUNTRACED = 2;
 
 const clone3 = (task: number, flags = 0, setTid: number[] = []): Step => ({ task, call: { op: 'clone3', flags, setTid } });
 const on = (task: number, call: Op): Step => ({ task, call });
@@ -171,6 +172,25 @@ export const HAND_CASES: HandCase[] = [
       wait(0),
       wait(0),
       wait(0),
+    ]),
+    expect: { kind: 'agree' },
+  },
+  {
+    name: 'SIGTSTP stops a child in a group of its own linked to its parent\'s session, and is dropped for a child in a session of its own (an orphaned group)',
+    issueClass: 0,
+    scenario: scenario([
+      clone3(0),
+      clone3(0),
+      on(1, { op: 'setsid' }),
+      on(2, { op: 'setpgid', pid: 0, pgid: 0 }),
+      on(0, { op: 'kill', pid: 2, sig: 20 }),
+      on(0, { op: 'kill', pid: 3, sig: 20 }),
+      wait(0, -1, WNOHANG | WUNTRACED),
+      wait(0, -1, WNOHANG | WUNTRACED),
+      on(0, { op: 'kill', pid: 2, sig: 9 }),
+      on(0, { op: 'kill', pid: 3, sig: 9 }),
+      wait(0, 2, 0),
+      wait(0, 3, 0),
     ]),
     expect: { kind: 'agree' },
   },
