@@ -470,7 +470,10 @@ static void channel_remove(long long id) {
   SYS3(SYS_unlinkat, DIRFD, o.buf, 0);
 }
 
-/* helper_memory finds the helper's [heap] and [stack] in /proc/self/maps (zeros where it finds none) */
+/* the page the helper's argument and environment strings start on: /proc/PID/environ reads them there, in every agent too */
+static unsigned long strings_page;
+
+/* helper_memory finds the helper's [heap] and [stack] in /proc/self/maps (zeros where it finds none), the stack up to its strings */
 static void helper_memory(unsigned long drop[2][2]) {
   memset(drop, 0, sizeof(unsigned long) * 4);
   FILE *f = fopen("/proc/self/maps", "re");
@@ -481,6 +484,7 @@ static void helper_memory(unsigned long drop[2][2]) {
     if (which >= 0 && sscanf(line, "%lx-%lx", &lo, &hi) == 2) drop[which][0] = lo, drop[which][1] = hi;
   }
   if (f) fclose(f);
+  if (strings_page > drop[1][0] && strings_page < drop[1][1]) drop[1][1] = strings_page;
 }
 
 /* CHANNEL_FAILED: spawn_agent could not make the new agent's channel (not a result of clone3) */
@@ -1282,7 +1286,8 @@ static void cmd_ids(long long id, struct out *o) {
 static void cmd_confirm(struct out *o, const char *only) {
   for (int i = 0; i < MAX_AGENTS; i++) {
     struct agent *ag = &agents[i];
-    if (!ag->used || !only[i] || !ag->hello_pending) continue;
+    /* one the plan ended (killed, say, before it ever ran) has nothing to say: settling saw it die */
+    if (!ag->used || !only[i] || !ag->hello_pending || !ag->alive) continue;
     char line[LINE];
     int why;
     if (any_line(ag, line, sizeof line, 10000, &why) < 0 || strcmp(line, "hello") != 0) {
@@ -1829,6 +1834,7 @@ static int probe(void) {
 }
 
 int main(int argc, char **argv) {
+  strings_page = (unsigned long)argv[0] & ~4095UL;
   if (argc == 2 && !strcmp(argv[1], "probe")) return probe();
   if (argc == 3 && !strcmp(argv[1], "serve")) return serve(argv[2]);
   fprintf(stderr, "usage: ckpt-helper probe | ckpt-helper serve DIR\n");
