@@ -89,7 +89,7 @@ function withAgents(m: Machine, agents: AgentTable): Task[] {
 
 /** dumpRealContainer checkpoints a container of the machine (real-dump.ts): the mirror's memory is in its processes first. */
 export async function dumpRealContainer(twin: Twin, m: Machine, c: Container, leaveRunning: boolean): Promise<RealDump> {
-  if (c.init.exited) throw new TwinError('CKPT_DUMP_REFUSED', `container ${c.name} has ended: its init exited and the machine's init has reaped it, so its processes are gone; remove it with ckpt rm ${c.name} --host linux`);
+  if (c.init.exited) throw new TwinError('CKPT_DUMP_REFUSED', `container ${c.name} has ended: its init exited and its holder has reaped it, so its processes are gone; remove it with ckpt rm ${c.name} --host linux`);
   const tasks = m.tasksOf(c);
   twin.syncMemory(tasks);
   return dumpReal({ machine: m, container: c, tids: new Map(tasks.map((t) => [t, t.nspids[0]!])), realAddress: twin.realAddress(tasks) }, { leaveRunning });

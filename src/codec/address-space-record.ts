@@ -6,47 +6,50 @@
  */
 import type { Arch } from '../arch/arch.js';
 import { addressSpaceLayout, MemoryMap, type Page } from '../kernel/memory-map.js';
-import { byteLength } from './bytes.js';
 
 export type VmaRecord = [start: number, end: number, prot: number, shared: boolean, name: string];
-export type AddressSpaceRecord = [users: number, vmas: VmaRecord[], pages: Array<[index: number, page: number]>];
+/**
+ * PageRefs: an address space's pages, lowest index first, as [page index,
+ * page number] pairs, or as the same pairs flattened into one array (what
+ * dump and the image reader make: 65,536 pairs are as many objects for the
+ * collector, and what a 256 MiB container's dump and restore peak at).
+ */
+export type PageRefs = Array<[index: number, page: number]> | Float64Array;
+export type AddressSpaceRecord = [users: number, vmas: VmaRecord[], pages: PageRefs];
+
+/** refCount is how many pages `refs` lists. */
+export function refCount(refs: PageRefs): number {
+  return refs instanceof Float64Array ? refs.length >>> 1 : refs.length;
+}
+
+/** refIndex is the page index of the k-th page `refs` lists. */
+export function refIndex(refs: PageRefs, k: number): number {
+  return refs instanceof Float64Array ? refs[2 * k]! : refs[k]![0];
+}
+
+/** refPage is the page number of the k-th page `refs` lists. */
+export function refPage(refs: PageRefs, k: number): number {
+  return refs instanceof Float64Array ? refs[2 * k + 1]! : refs[k]![1];
+}
+
+/** refPairs lists `refs` as pairs (for the callers that want few of them as objects). */
+export function refPairs(refs: PageRefs): Array<[number, number]> {
+  if (!(refs instanceof Float64Array)) return refs;
+  const out: Array<[number, number]> = [];
+  for (let k = 0; k < refs.length; k += 2) out.push([refs[k]!, refs[k + 1]!]);
+  return out;
+}
 export type PageRecord = [data: Uint8Array, shared: boolean];
 
 /** encodeAddressSpace records `mm`; `pageOf` numbers each page frame (the same frame, the same number). */
-export function encodeAddressSpace(mm: MemoryMap, pageOf: (page: Page) => number): AddressSpaceRecord {
-  return [mm.users, mm.mappings().map((v): VmaRecord => [v.start, v.end, v.prot, v.shared, v.name]), mm.pageObjects().map(([index, page]) => [index, pageOf(page)])];
-}
-
-/**
- * copiedTogether copies byte arrays into one buffer and returns a view of
- * each copy: one allocation instead of one per page, which at hundreds of
- * thousands of pages costs more in garbage collection than the copying.
- */
-function copiedTogether(parts: readonly Uint8Array[]): Uint8Array[] {
-  const all = new Uint8Array(byteLength(parts));
-  let at = 0;
-  return parts.map((p) => {
-    all.set(p, at);
-    at += p.length;
-    return all.subarray(at - p.length, at);
+export function encodeAddressSpace(mm: MemoryMap, pageOf: (page: Page, alone: boolean) => number): AddressSpaceRecord {
+  const refs = new Float64Array(2 * mm.residentPages());
+  let k = 0;
+  mm.forEachPage((index, page, alone) => {
+    refs[k++] = index;
+    refs[k++] = pageOf(page, alone);
   });
-}
-
-/** pageRecords copies page frames into records. */
-export function pageRecords(frames: readonly Page[]): PageRecord[] {
-  const copies = copiedTogether(frames.map((f) => f.data));
-  return frames.map((f, i): PageRecord => [copies[i]!, f.shared]);
-}
-
-/**
- * pageFrames makes a page frame for each recorded page. The bytes are
- * copied unless `adopt` says the records' bytes belong to the caller alone
- * and may become the frames themselves.
- */
-export function pageFrames(records: readonly PageRecord[], adopt = false): Page[] {
-  const bytes = records.map(([data]) => data);
-  const data = adopt ? bytes : copiedTogether(bytes);
-  return records.map(([, shared], i) => ({ data: data[i]!, refs: 0, shared }));
+  return [mm.users, mm.mappings().map((v): VmaRecord => [v.start, v.end, v.prot, v.shared, v.name]), refs];
 }
 
 /** decodeAddressSpace rebuilds an address space of ABI `arch` over `frames`; `frameAt` may check an index. */
@@ -54,7 +57,9 @@ export function decodeAddressSpace(arch: Arch, [users, vmas, refs]: AddressSpace
   return MemoryMap.restore(
     addressSpaceLayout(arch),
     vmas.map(([start, end, prot, shared, name]) => ({ start, end, prot, shared, name })),
-    refs.map(([index, p]): [number, Page] => [index, frameAt(p)]),
     users,
+    (add) => {
+      for (let k = 0, n = refCount(refs); k < n; k++) add(refIndex(refs, k), frameAt(refPage(refs, k)));
+    },
   );
 }

@@ -18,6 +18,15 @@ export class Indexer<T> {
     return this.index.get(item);
   }
 
+  /**
+   * once numbers an item the caller knows it meets only this once (a page
+   * frame no other address space holds): no lookup entry is kept for it, so
+   * has() does not see it. 100,000s of frames need no map of them.
+   */
+  once(item: T): number {
+    return this.items.push(item) - 1;
+  }
+
   has(item: T): boolean {
     return this.index.has(item);
   }

@@ -143,7 +143,7 @@ export async function writeFileAtomicallyStreamed(path: string, chunks: readonly
         await send(bytes, () => spare.push(batch));
       };
       for (const chunk of chunks) {
-        if (chunk.length >= BATCH_BYTES / 2 && chunk.buffer instanceof SharedArrayBuffer) {
+        if (writtenAsItLies(chunk)) {
           // already large and in shared memory (pages read by the store): written as it lies, not copied
           if (fill > 0) await ship();
           for (let from = 0; from < chunk.length; from += BATCH_BYTES) await send(chunk.subarray(from, Math.min(chunk.length, from + BATCH_BYTES)));
@@ -172,6 +172,11 @@ export async function writeFileAtomicallyStreamed(path: string, chunks: readonly
     throw e;
   }
   syncDirectoryOf(path);
+}
+
+/** writtenAsItLies: a chunk large enough, and in shared memory already, that writeFileAtomicallyStreamed sends it out in batches of its own, without copying it. */
+export function writtenAsItLies(chunk: Uint8Array): boolean {
+  return chunk.length >= BATCH_BYTES / 2 && chunk.buffer instanceof SharedArrayBuffer;
 }
 
 /** writeFully writes `bytes` at `at`, finishing a short write. */

@@ -8,7 +8,8 @@
  */
 import type { ArchName } from '../arch/arch.js';
 import type { KernelName } from '../kernel/personality.js';
-import type { AddressSpaceRecord, PageRecord } from '../codec/address-space-record.js';
+import type { AddressSpaceRecord } from '../codec/address-space-record.js';
+import type { ImagePages } from '../codec/image-pages.js';
 
 export interface ImageTask {
   /** index into pidNs of the task's own namespace */
@@ -70,7 +71,7 @@ export interface ContainerImage {
   tasks: ImageTask[];
   /** index of the container's init in tasks */
   init: number;
-  pages: PageRecord[];
+  pages: ImagePages;
   mms: AddressSpaceRecord[];
   fpus: Uint8Array[];
   files: Array<[users: number, fds: FileRecord[]]>;

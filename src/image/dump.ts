@@ -14,7 +14,8 @@ import type { PidNamespace } from '../kernel/pid-namespace.js';
 import type { Task } from '../kernel/task.js';
 import type { ContainerImage, FileRecord, ImageTask } from './container-image.js';
 import { Indexer } from '../codec/indexer.js';
-import { encodeAddressSpace, pageRecords } from '../codec/address-space-record.js';
+import { encodeAddressSpace } from '../codec/address-space-record.js';
+import { copiedPages, framePages } from '../codec/image-pages.js';
 
 /** DumpError says why a container cannot be checkpointed. */
 export class DumpError extends Error {
@@ -112,7 +113,7 @@ export function dumpContainer(m: Machine, container: Container, opts: DumpOption
     if (text === undefined) throw new DumpError(`program ${p} is not known to host ${m.name}`);
     return [p, text];
   });
-  const mmRecs = mms.items.map((mm) => encodeAddressSpace(mm, (page) => pages.of(page)));
+  const mmRecs = mms.items.map((mm) => encodeAddressSpace(mm, (page, alone) => (alone ? pages.once(page) : pages.of(page))));
   return {
     name: container.name,
     arch: m.host.arch.name,
@@ -129,7 +130,7 @@ export function dumpContainer(m: Machine, container: Container, opts: DumpOption
     }),
     tasks: records,
     init: ti(container.init),
-    pages: opts.shareFrames ? pages.items.map((p) => [p.data, p.shared]) : pageRecords(pages.items),
+    pages: opts.shareFrames ? framePages(m.host.arch.pageSize, pages.items) : copiedPages(m.host.arch.pageSize, pages.items),
     mms: mmRecs,
     fpus: fpus.items.map((f) => f.slice()),
     files: files.items.map((f) => [

@@ -13,6 +13,8 @@ import type { ContainerImage } from './container-image.js';
 import { ENTRIES, FORMAT_VERSION, IMAGE_MAGIC, ImageError, TOOL_VERSION, type EntryName } from './format.js';
 import { checkImage } from './image-consistency.js';
 import { storePages } from './page-store.js';
+import { decodeMemory, encodeMemory } from './memory-record.js';
+import { uniformPages } from '../codec/image-pages.js';
 import { filesSchema, manifestSchema, memorySchema, namespacesSchema, programsSchema, schedulerSchema, tasksSchema } from './records.js';
 import { sameBytes } from '../codec/bytes.js';
 
@@ -49,7 +51,7 @@ export function encodeBody(img: ContainerImage, opts: EncodeOptions = {}): Encod
   const body: Array<[EntryName, EntryBytes]> = [
     ['namespaces.cbor', cbor({ base: img.base, userNs: img.userNs, pidNs: img.pidNs })],
     ['tasks.cbor', cbor({ init: img.init, tasks: img.tasks })],
-    ['memory.cbor', cbor({ mms: img.mms.map(([users, vmas, refs]) => [users, vmas, refs.map(([index, p]) => [index, remap[p]!])]), shared, fpus: img.fpus })],
+    ['memory.cbor', encodeMemory({ mms: img.mms, shared, fpus: img.fpus }, remap)],
     ['files.cbor', cbor({ files: img.files, console: img.console })],
     ['programs.cbor', cbor(img.programs.map(([path, text]) => ({ path, sha256: sha256(text), ...(opts.embedPrograms === false ? {} : { text }) })))],
     ['scheduler.cbor', cbor({ round: img.round })],
@@ -94,12 +96,13 @@ export function manifestDigest(manifest: Uint8Array): Uint8Array {
   return new TextEncoder().encode(`${sha256(manifest)}  manifest.cbor\n`);
 }
 
-function record<T>(entries: ReadonlyMap<string, Uint8Array>, name: EntryName, schema: ZodType<T>): T {
+/** record decodes and checks one record; `read` decodes the CBOR (cbor-x's decode unless the record has its own reader) */
+function record<T>(entries: ReadonlyMap<string, Uint8Array>, name: EntryName, schema: ZodType<T>, read: (bytes: Uint8Array) => unknown = decode): T {
   const bytes = entries.get(name);
   if (!bytes) throw new ImageError('CKPT_BAD_ARCHIVE', `the image has no ${name}`);
   let value: unknown;
   try {
-    value = decode(bytes);
+    value = read(bytes);
   } catch (e) {
     throw new ImageError('CKPT_BAD_RECORD', `${name} is not valid CBOR: ${(e as Error).message}`);
   }
@@ -145,7 +148,8 @@ export function decodeImage(entries: ReadonlyMap<string, Uint8Array>, resolve: P
   if (manifest.pageSize !== arch.pageSize) throw new ImageError('CKPT_INCONSISTENT', `page size ${manifest.pageSize} is not ${arch.name}'s ${arch.pageSize}`);
   const ns = record(entries, 'namespaces.cbor', namespacesSchema);
   const { init, tasks } = record(entries, 'tasks.cbor', tasksSchema);
-  const memory = record(entries, 'memory.cbor', memorySchema);
+  // page references flattened as they are read, not a pair each (memory-record.ts); cbor-x for what that reader leaves
+  const memory = record(entries, 'memory.cbor', memorySchema, (bytes) => decodeMemory(bytes) ?? decode(bytes));
   const files = record(entries, 'files.cbor', filesSchema);
   const programs = record(entries, 'programs.cbor', programsSchema);
   const scheduler = record(entries, 'scheduler.cbor', schedulerSchema);
@@ -169,8 +173,8 @@ export function decodeImage(entries: ReadonlyMap<string, Uint8Array>, resolve: P
     pidNs: ns.pidNs,
     tasks: tasks as ContainerImage['tasks'],
     init,
-    // views into pages.bin: restore copies each page into its own frame
-    pages: memory.shared.map((s, i): [Uint8Array, boolean] => [pagesBin.subarray(i * arch.pageSize, (i + 1) * arch.pageSize), s]),
+    // pages.bin itself: a restore copies the pages into frames, or adopts it
+    pages: uniformPages(arch.pageSize, pagesBin, memory.shared),
     mms: memory.mms,
     fpus: memory.fpus,
     files: files.files,

@@ -13,7 +13,9 @@ import { PROT_EXEC, PROT_READ, PROT_WRITE } from '../abi/mman.js';
 import { placement } from '../arch/compat.js';
 import { archByName } from '../arch/registry.js';
 import type { ContainerImage } from './container-image.js';
+import { pageCount } from '../codec/image-pages.js';
 import { ImageError } from './format.js';
+import { refCount, refIndex, refPage } from '../codec/address-space-record.js';
 
 /** the most open files a table may hold (fs.nr_open's default, 1024 * 1024) */
 const NR_OPEN = 1024 * 1024;
@@ -88,8 +90,13 @@ function checkMemory(img: ContainerImage): void {
     }
     let prevIndex = -1;
     let v = 0;
-    for (const [index, p] of refs) {
-      inRange(p, img.pages.length, `address space ${k}'s page`);
+    const pages = pageCount(img.pages);
+    const what = `address space ${k}'s page`;
+    // indexed, not for-of, and the message made once: an address space may list 100,000s of pages
+    for (let r = 0, n = refCount(refs); r < n; r++) {
+      const index = refIndex(refs, r);
+      const p = refPage(refs, r);
+      inRange(p, pages, what);
       if (index <= prevIndex) fail(`address space ${k} lists page ${index} out of order or twice`);
       prevIndex = index;
       const addr = index * page;

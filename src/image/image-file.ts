@@ -9,7 +9,7 @@
  */
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { BATCH_BYTES, IN_FLIGHT, writeFileAtomicallyStreamed } from '../disk/atomic-file.js';
+import { BATCH_BYTES, IN_FLIGHT, writeFileAtomicallyStreamed, writtenAsItLies } from '../disk/atomic-file.js';
 import { digestsFor, EntryDigester, MAX_IMAGE_BYTES, tarLayout, untar } from './archive.js';
 import { byteLength } from '../codec/bytes.js';
 import type { ContainerImage } from './container-image.js';
@@ -51,7 +51,11 @@ export async function writeImageFile(path: string, img: ContainerImage, opts: Wr
   const { chunks, entries } = tarLayout([...draft, ...encoded.body]);
   const pages = entries.find((e) => e.path === 'pages.bin')!;
   const pagesEnd = pages.offset + pages.size;
-  const hash = sha256Stream(pages.size);
+  // Pages that lie in shared memory (read from the store) go out as they lie: this thread only waits
+  // on the disk meanwhile, so it hashes them itself rather than start a worker (10 MB of memory).
+  // Pages that must be copied into batches are hashed on a worker while this thread copies.
+  const pagesBin = encoded.body.find(([name]) => name === 'pages.bin')![1] as readonly Uint8Array[];
+  const hash = sha256Stream(pages.size, pagesBin.every(writtenAsItLies));
   let stopped = false;
   try {
     await writeFileAtomicallyStreamed(path, chunks, {

@@ -3,6 +3,7 @@
  * image is used (zod). Byte strings are CBOR byte strings (Uint8Array).
  */
 import { z } from 'zod';
+import type { PageRefs } from '../codec/address-space-record.js';
 import { ARCHES } from '../arch/registry.js';
 import { NAME_PATTERN } from '../container/names.js';
 import { NSIG } from '../abi/signals.js';
@@ -16,8 +17,14 @@ const bytes = z.instanceof(Uint8Array);
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 const isNat = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0;
 // Per-page arrays (100,000s of elements) are checked in one loop each: a tuple or array schema would copy every element.
-/** [natural, natural] pairs */
-const natPairs = z.custom<Array<[number, number]>>((v) => Array.isArray(v) && v.every((p) => Array.isArray(p) && p.length === 2 && isNat(p[0]) && isNat(p[1])), {
+/** flatNats: naturals in pairs, flattened (page references as memory-record.ts reads them) */
+const flatNatPairs = (v: Float64Array): boolean => {
+  if (v.length % 2 !== 0) return false;
+  for (let i = 0; i < v.length; i++) if (!isNat(v[i])) return false;
+  return true;
+};
+/** [natural, natural] pairs, or the same flattened */
+const natPairs = z.custom<PageRefs>((v) => (v instanceof Float64Array ? flatNatPairs(v) : Array.isArray(v) && v.every((p) => Array.isArray(p) && p.length === 2 && isNat(p[0]) && isNat(p[1]))), {
   message: 'expected an array of [natural, natural] pairs',
 });
 const booleans = z.custom<boolean[]>((v) => Array.isArray(v) && v.every((b) => typeof b === 'boolean'), { message: 'expected an array of booleans' });

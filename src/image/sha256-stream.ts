@@ -20,9 +20,9 @@ export interface Sha256Stream {
 /** Below this many bytes a worker costs more to start (about 20 ms) than it saves. */
 export const WORKER_THRESHOLD = 32 * 1024 * 1024;
 
-/** sha256Stream hashes `expectedBytes` bytes: on a worker when there are enough of them to pay for one. */
-export function sha256Stream(expectedBytes: number): Sha256Stream {
-  return expectedBytes >= WORKER_THRESHOLD ? new WorkerSha256() : new InlineSha256();
+/** sha256Stream hashes `expectedBytes` bytes: on a worker when there are enough of them to pay for one, unless the caller's thread is `idle` while they are written. */
+export function sha256Stream(expectedBytes: number, idle = false): Sha256Stream {
+  return expectedBytes >= WORKER_THRESHOLD && !idle ? new WorkerSha256() : new InlineSha256();
 }
 
 /** InlineSha256 hashes on the calling thread, at once. */

@@ -66,15 +66,14 @@ export function copyHost(host: Host): HostCopy {
     copy.users = f.users;
     return copy;
   });
-  const page = memo((p: Page): Page => ({ data: p.data.slice(), refs: 0, shared: p.shared }));
-  const space = memo((mm: MemoryMap): MemoryMap =>
-    MemoryMap.restore(
-      mm.layout,
-      mm.mappings().map((v) => ({ ...v })),
-      mm.pageObjects().map(([index, p]): [number, Page] => [index, page(p)]),
-      mm.users,
-    ),
-  );
+  // a frame shared by several address spaces is copied once: they all share the copy
+  const pages = new Map<Page, Page>();
+  const page = (p: Page, size: number): Page => {
+    let c = pages.get(p);
+    if (c === undefined) pages.set(p, (c = { bytes: p.bytes.slice(p.at, p.at + size), at: 0, refs: 0, shared: p.shared }));
+    return c;
+  };
+  const space = memo((mm: MemoryMap): MemoryMap => MemoryMap.restore(mm.layout, mm.mappings(), mm.users, (add) => mm.forEachPage((index, p) => add(index, page(p, mm.pageSize)))));
   const fpu = memo((f: Uint8Array): Uint8Array => f.slice());
 
   const originals = [...host.tasks];

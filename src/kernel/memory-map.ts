@@ -20,11 +20,22 @@ export interface Vma {
   readonly name: string;
 }
 
-/** Page is a page frame; refs counts the page tables mapping it; `shared` pages are never copied on write. */
+/**
+ * Page is a page frame: the page's bytes lie at `at` in `bytes`, so that
+ * frames read or restored together are one buffer rather than a view object
+ * each (a 256 MiB address space is 65,536 frames). refs counts the page
+ * tables mapping it; `shared` pages are never copied on write.
+ */
 export interface Page {
-  data: Uint8Array;
+  bytes: Uint8Array;
+  at: number;
   refs: number;
   shared: boolean;
+}
+
+/** frameView is a view of a frame's `size` bytes (for callers that want them as an array of their own; the model itself copies through bytes and at). */
+export function frameView(page: Page, size: number): Uint8Array {
+  return page.bytes.subarray(page.at, page.at + size);
 }
 
 /**
@@ -148,21 +159,55 @@ export class MemoryMap {
     return this.layout.mmapBase;
   }
 
-  /** restore rebuilds an address space from its mappings and pages; pages shared between address spaces are passed as the same objects. */
-  static restore(layout: AddressSpaceLayout, vmas: readonly Vma[], pages: ReadonlyArray<readonly [number, Page]>, users: number): MemoryMap {
+  /**
+   * restore rebuilds an address space from its mappings and pages: `fill`
+   * calls `add` with each page and its index (pages shared between address
+   * spaces are passed as the same objects). A callback rather than a list of
+   * pairs: an address space may hold 100,000s of pages, and a pair each is
+   * that many short-lived objects.
+   */
+  static restore(layout: AddressSpaceLayout, vmas: readonly Vma[], users: number, fill: (add: (index: number, page: Page) => void) => void): MemoryMap {
     const mm = new MemoryMap(layout);
     mm.vmas = vmas.map((v) => ({ ...v }));
-    for (const [index, page] of pages) {
+    const table = mm.table.pages;
+    fill((index, page) => {
       page.refs++;
-      mm.table.pages.set(index, page);
-    }
+      table.set(index, page);
+    });
     mm.users = users;
     return mm;
   }
 
   /** pageObjects lists the page frames by index, for a serializer that stores each shared frame once. */
   pageObjects(): Array<[number, Page]> {
-    return [...this.table.pages.entries()].sort((a, b) => a[0] - b[0]);
+    const out: Array<[number, Page]> = [];
+    this.forEachPage((index, page) => void out.push([index, page]));
+    return out;
+  }
+
+  /**
+   * forEachPage calls `fn` with each page frame, lowest index first, and
+   * whether no other address space holds it (the frame is in this table
+   * alone, and the table is this address space's alone): a serializer need
+   * not look such a frame up to store it once. No list of pairs is made.
+   */
+  forEachPage(fn: (index: number, page: Page, alone: boolean) => void): void {
+    const pages = this.table.pages;
+    const indexes = new Float64Array(pages.size);
+    let n = 0;
+    let sorted = true;
+    // forEach, not an iterator: no result object per page
+    pages.forEach((_, index) => {
+      if (n > 0 && index < indexes[n - 1]!) sorted = false;
+      indexes[n++] = index;
+    });
+    if (!sorted) indexes.sort();
+    const tableAlone = this.table.sharers === 1;
+    for (let k = 0; k < n; k++) {
+      const index = indexes[k]!;
+      const page = pages.get(index)!;
+      fn(index, page, tableAlone && page.refs === 1);
+    }
   }
 
   /** ownTable gives this address space a table of its own before it changes it (the copy-on-write of the table). */
@@ -303,7 +348,7 @@ export class MemoryMap {
       for (let index = v.start / this.pageSize; index < v.end / this.pageSize; index++) {
         if (this.table.pages.has(index)) continue;
         pages ??= this.ownTable();
-        pages.set(index, { data: new Uint8Array(this.pageSize), refs: 1, shared: true });
+        pages.set(index, { bytes: new Uint8Array(this.pageSize), at: 0, refs: 1, shared: true });
       }
     }
     if (pages) {
@@ -363,7 +408,7 @@ export class MemoryMap {
       const page = this.pageAt(a);
       const offset = a - this.tlbBase;
       const n = Math.min(len - done, pageSize - offset);
-      copyBytes(out, done, page ? page.data : zeroPage, offset, n);
+      copyBytes(out, done, page ? page.bytes : zeroPage, page ? page.at + offset : offset, n);
       done += n;
     }
   }
@@ -375,10 +420,10 @@ export class MemoryMap {
     let done = 0;
     while (done < bytes.length) {
       const a = addr + done;
-      const data = this.writablePage(a);
+      const page = this.writablePage(a);
       const offset = a - this.tlbBase;
       const n = Math.min(bytes.length - done, pageSize - offset);
-      copyBytes(data, offset, bytes, done, n);
+      copyBytes(page.bytes, page.at + offset, bytes, done, n);
       done += n;
     }
   }
@@ -415,30 +460,30 @@ export class MemoryMap {
       return view;
     }
     this.viewBase = offset;
-    return (this.tlbView ??= page ? new DataView(page.data.buffer, page.data.byteOffset, page.data.byteLength) : this.layout.zeroView);
+    return (this.tlbView ??= page ? new DataView(page.bytes.buffer, page.bytes.byteOffset + page.at, this.layout.pageSize) : this.layout.zeroView);
   }
 
-  /** writablePage returns the bytes of the page holding `a`, ready for a write, and leaves its start in tlbBase. */
-  private writablePage(a: number): Uint8Array {
+  /** writablePage returns the page holding `a`, ready for a write, and leaves its start in tlbBase. */
+  private writablePage(a: number): Page {
     let page = this.pageAt(a);
     // A MAP_SHARED frame is written in place, whoever else maps it.
-    if (page?.shared) return page.data;
-    if (page && page.refs === 1 && this.table.sharers === 1) return page.data;
+    if (page?.shared) return page;
+    if (page && page.refs === 1 && this.table.sharers === 1) return page;
     const base = this.tlbBase;
     const index = base / this.pageSize;
     const pages = this.ownTable();
     if (!page) {
-      page = { data: new Uint8Array(this.pageSize), refs: 1, shared: this.vmaAt(base)?.shared ?? false };
+      page = { bytes: new Uint8Array(this.pageSize), at: 0, refs: 1, shared: this.vmaAt(base)?.shared ?? false };
     } else {
       page.refs--;
-      page = { data: page.data.slice(), refs: 1, shared: false };
+      page = { bytes: page.bytes.slice(page.at, page.at + this.pageSize), at: 0, refs: 1, shared: false };
     }
     pages.set(index, page);
     this.tlbPages = pages;
     this.tlbBase = base;
     this.tlbPage = page;
     this.tlbView = null;
-    return page.data;
+    return page;
   }
 
   private vmaAt(addr: number): Vma | undefined {
@@ -447,7 +492,9 @@ export class MemoryMap {
 
   /** pageContents lists each allocated page by index with its bytes, lowest first (for snapshots and dumps). */
   pageContents(): Array<[number, Uint8Array]> {
-    return [...this.table.pages.entries()].sort((a, b) => a[0] - b[0]).map(([i, p]) => [i, p.data]);
+    const out: Array<[number, Uint8Array]> = [];
+    this.forEachPage((index, page) => void out.push([index, frameView(page, this.pageSize)]));
+    return out;
   }
 }
 

@@ -124,14 +124,17 @@ export class HelperSession {
     });
   }
 
-  /** remember notes the machine pid of a new agent, named in a reply as child=ID nspid=PID,... start=START (the helper's read of its start time; /proc's again without it) */
+  /** remember notes the machine pid of a new agent, named in a reply as child=ID nspid=PID,... start=START (the helper's read of its start time; /proc's again without it), and of an init's holder (holder=PID) */
   private remember(line: string): void {
     const m = / child=\d+ nspid=(\d+)[\d,]*(?: start=(\d+))?/.exec(line);
-    if (!m) return;
-    const pid = Number(m[1]);
-    const start = m[2] ?? startTime(pid);
-    if (start !== null) this.made.set(pid, start);
-    note(pid, start);
+    const made: Array<[number, string | null]> = [];
+    if (m) made.push([Number(m[1]), m[2] ?? startTime(Number(m[1]))]);
+    const h = / holder=(\d+)/.exec(line);
+    if (h) made.push([Number(h[1]), startTime(Number(h[1]))]);
+    for (const [pid, start] of made) {
+      if (start !== null) this.made.set(pid, start);
+      note(pid, start);
+    }
   }
 
   /** leftovers lists the pids of processes this session made that still exist (alive or zombie). */

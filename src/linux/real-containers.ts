@@ -82,7 +82,7 @@ export function disagreement(container: Container, r: RealTask): string | null {
   const t = r.task;
   const who = `process ${t.nspids.slice(1).join('/')} of container ${container.name} (pid ${t.nspids[0]} on the machine)`;
   if (!r.status) {
-    // a container's init that has exited is reaped by its parent outside the container (the machine's init)
+    // a container's init that has exited is reaped by its parent outside the container (its holder)
     if (t.state === 'zombie' && t === container.init) return null;
     return `${who}: ckpt has it ${t.state}, the kernel has no such process (killed from outside ckpt?)`;
   }
@@ -170,7 +170,11 @@ export function realRemove(root: string, m: Machine, c: Container, table?: Agent
   }
   m.remove(c);
   const dir = linuxDirs(root).agents;
+  // a container restored --into another: its init is now a zombie child of that one's init (as on a model
+  // host), for that workload's wait4 to reap; it stays followed until it is gone
+  const nested = c.init.parent !== null && c.init.parent !== m.host.init ? c.init : null;
   for (const t of tasks) {
+    if (t === nested) continue;
     const e = agents.byPid.get(t.nspids[0]!);
     if (!e) continue;
     agents.byPid.delete(t.nspids[0]!);

@@ -4,7 +4,8 @@
  * anonymous memory of its protection in the process: never the helper's own
  * code, stack or heap), into the image's page list.
  */
-import type { PageRecord, VmaRecord } from '../codec/address-space-record.js';
+import { refPairs, type VmaRecord } from '../codec/address-space-record.js';
+import { addBytes, noPages, pageBytes, type ImagePages } from '../codec/image-pages.js';
 import { Indexer } from '../codec/indexer.js';
 import { DumpError } from '../image/dump.js';
 import type { ContainerImage } from '../image/container-image.js';
@@ -47,7 +48,7 @@ function checkMapping(maps: readonly MapsEntry[], start: number, end: number, pe
  * agree; a page the mirror does not have is kept when it is not all zeros.
  */
 class PageList {
-  readonly pages: PageRecord[] = [];
+  readonly pages: ImagePages;
   /** mirror page -> the records made for it */
   private readonly copies = new Map<number, number[]>();
   private readonly zero: Uint8Array;
@@ -56,16 +57,17 @@ class PageList {
     private readonly mirrorPages: ContainerImage['pages'],
     pageSize: number,
   ) {
+    this.pages = noPages(pageSize);
     this.zero = new Uint8Array(pageSize);
   }
 
   /** add records the bytes read for mirror page `mirrorPage` (undefined: not in the mirror) and says which record holds them, or null for a zero page the mirror does not have */
   add(mirrorPage: number | undefined, bytes: Uint8Array, shared: boolean): number | null {
-    if (mirrorPage === undefined) return Buffer.compare(bytes, this.zero) === 0 ? null : this.pages.push([bytes, shared]) - 1;
+    if (mirrorPage === undefined) return Buffer.compare(bytes, this.zero) === 0 ? null : addBytes(this.pages, bytes, shared);
     const made = this.copies.get(mirrorPage) ?? [];
-    const same = made.find((r) => Buffer.compare(this.pages[r]![0], bytes) === 0);
+    const same = made.find((r) => Buffer.compare(pageBytes(this.pages, r), bytes) === 0);
     if (same !== undefined) return same;
-    const r = this.pages.push([bytes, this.mirrorPages[mirrorPage]![1]]) - 1;
+    const r = addBytes(this.pages, bytes, this.mirrorPages.shared[mirrorPage]!);
     this.copies.set(mirrorPage, [...made, r]);
     return r;
   }
@@ -81,7 +83,7 @@ type RealPlace = (mm: MemoryMap, vma: Vma) => number;
 function readAddressSpace(mem: ProcessMemory, mm: MemoryMap, [, vmas, refs]: ContainerImage['mms'][number], place: RealPlace, list: PageList, who: string): Array<[number, number]> {
   const pageSize = mem.pageSize;
   const maps = mem.maps();
-  const mirrorPages = new Map(refs);
+  const mirrorPages = new Map(refPairs(refs));
   const out: Array<[number, number]> = [];
   for (const [start, end, prot, shared, vmaName] of vmas as VmaRecord[]) {
     const real = place(mm, { start, end, prot, shared, name: vmaName });
@@ -111,7 +113,7 @@ function readAddressSpace(mem: ProcessMemory, mm: MemoryMap, [, vmas, refs]: Con
  * (the first in the image's order) and gives the image's pages and address
  * spaces.
  */
-export function readMemory(mirror: { container: { name: string }; realAddress?: RealPlace }, tasks: readonly Task[], image: ContainerImage, tids: readonly number[], name: (i: number) => string, onProgress?: (done: number, total: number) => void): { pages: PageRecord[]; mms: ContainerImage['mms'] } {
+export function readMemory(mirror: { container: { name: string }; realAddress?: RealPlace }, tasks: readonly Task[], image: ContainerImage, tids: readonly number[], name: (i: number) => string, onProgress?: (done: number, total: number) => void): { pages: ImagePages; mms: ContainerImage['mms'] } {
   const mmObjects = new Indexer<MemoryMap>();
   const readers = new Map<number, number>(); // mm index -> a live task using it
   tasks.forEach((t, i) => {

@@ -11,11 +11,14 @@
  * reaps every process it made.
  *
  * It also gives each live process its memory: the image's mappings at their
- * own addresses and the pages they hold (restore-memory.ts). Registers and
- * program state stay the interpreter's, restored elsewhere.
+ * own addresses and the pages they hold (restore-memory.ts), and then stops
+ * the processes the image has stopped (their mappings are made by
+ * themselves, so before). Registers and program state stay the
+ * interpreter's, restored elsewhere.
  */
 import { CLONE_NEWPID, CLONE_NEWUSER, CLONE_PARENT, CLONE_THREAD, CLONE_VM } from '../abi/clone-flags.js';
-import { SIGCHLD } from '../abi/signals.js';
+import { SIGCHLD, SIGSTOP } from '../abi/signals.js';
+import { WNOHANG, WUNTRACED, __WALL } from '../abi/wait.js';
 import type { ContainerImage } from '../image/container-image.js';
 import { RestoreError, type Problem } from '../image/restore-error.js';
 import { RESTORER, type Actor, type CloneStep, type RestorePlan } from '../image/restore-plan.js';
@@ -33,10 +36,10 @@ export interface HelperPort {
 /** Reply is one reply line of the helper, parsed. */
 export type Reply =
   | { kind: 'r'; ret: number; errno: string | null; fields: Map<string, string> }
-  | { kind: 'dead' | 'stuck' | 'timeout' | 'gone' | 'ok' }
+  | { kind: 'dead' | 'stuck' | 'stopped' | 'timeout' | 'gone' | 'ok' }
   | { kind: 'err'; message: string };
 
-/** parseReply reads a reply line: `r RET ERRNO key=value...`, `dead`, `stuck`, `timeout`, `gone`, `ok` or `err MESSAGE`. */
+/** parseReply reads a reply line: `r RET ERRNO key=value...`, `dead`, `stuck`, `stopped`, `timeout`, `gone`, `ok` or `err MESSAGE`. */
 export function parseReply(line: string): Reply {
   const words = line.trim().split(/\s+/);
   const head = words[0] ?? '';
@@ -48,7 +51,7 @@ export function parseReply(line: string): Reply {
     }
     return { kind: 'r', ret: Number(words[1]), errno: words[2] === '-' ? null : words[2]!, fields };
   }
-  if (head === 'dead' || head === 'stuck' || head === 'timeout' || head === 'gone' || head === 'ok') return { kind: head };
+  if (head === 'dead' || head === 'stuck' || head === 'stopped' || head === 'timeout' || head === 'gone' || head === 'ok') return { kind: head };
   if (head === 'skipped') return { kind: 'err', message: 'skipped: an earlier command of the batch failed' };
   return { kind: 'err', message: head === 'err' ? line.trim().slice(4) : `unexpected reply ${JSON.stringify(line)}` };
 }
@@ -90,8 +93,14 @@ export function whatLinuxCannot(plan: RestorePlan, image: ContainerImage): Probl
       const status = t.group.groupExitStatus ?? t.exitStatus;
       const sig = status & 0x7f;
       if (sig !== 0 && CORE_SIGNALS.has(sig)) add(`zombie ${t.numbers.join('/')} was killed by signal ${sig}, whose default action dumps core: making such a zombie on the real kernel is not supported yet`);
-      else if (sig !== 0 && isInit(t) && t.parent < 0) add(`the container's init ${t.numbers.join('/')} was killed by signal ${sig}: only its parent could send it, and that is the helper`);
+      else if (sig !== 0 && isInit(t) && t.parent < 0) add(`the container's init ${t.numbers.join('/')} was killed by signal ${sig}: only its parent could send it, and that is its holder`);
     }
+  }
+  for (const t of image.tasks) {
+    if (t.exited || !t.group.stopped) continue;
+    const who = `task ${t.numbers.join('/')} is stopped`;
+    if (t.parent < 0) add(`${who}: only its parent, outside the container (its holder), could stop it again on the real kernel`);
+    else if (t.group.stopSignal !== SIGSTOP) add(`${who} by signal ${t.group.stopSignal}: only a stop by SIGSTOP is made again on the real kernel`);
   }
   const asKept = childrenAsLinuxKeepsThem(plan, image);
   for (const s of plan.order) {
@@ -270,7 +279,49 @@ export function stopsBatch(line: string, reply: string): boolean {
   if (r.kind === 'err' || r.kind === 'timeout' || r.kind === 'gone') return true;
   if (r.kind === 'r') return r.errno !== null;
   if (r.kind === 'dead' || r.kind === 'stuck') return !/^op \d+ (exit|exit_group|kill) /.test(line);
+  if (r.kind === 'stopped') return !/^op \d+ kill /.test(line);
   return false;
+}
+
+/**
+ * stopsAsTheImageHasThem stops each process the image has stopped, last of all (a stopped process
+ * cannot make its own mappings): its parent sends it SIGSTOP (which reaches a namespace's init from
+ * its parent's, an ancestor namespace), and when the image's parent had already collected the
+ * stop report, collects it again (wait4 WUNTRACED). whatLinuxCannot refused the other stops.
+ */
+function stopsAsTheImageHasThem(image: ContainerImage, pidAsSeenBy: (viewer: Actor, a: Actor) => number): Item[] {
+  const items: Item[] = [];
+  const stopped = image.tasks.flatMap((t, i) => (!t.exited && t.leader === i && t.group.stopped && t.parent >= 0 ? [i] : []));
+  // a stopped parent sends nothing: children first
+  const done = new Set<number>();
+  const order: number[] = [];
+  const visit = (i: number): void => {
+    if (done.has(i)) return;
+    done.add(i);
+    for (const c of stopped) if (image.tasks[image.tasks[c]!.parent]!.leader === i) visit(c);
+    order.push(i);
+  };
+  for (const i of stopped) visit(i);
+  order.forEach((i) => {
+    const t = image.tasks[i]!;
+    const pid = pidAsSeenBy(t.parent, i);
+    const what = `stopping task ${t.numbers.join('/')} again`;
+    items.push({
+      line: `op ${t.parent} kill ${pid} ${SIGSTOP}`,
+      check: (r) => {
+        if (r.kind !== 'r' || r.errno) fail(`${what}: ${r.kind === 'r' ? `kill failed with ${r.errno}` : r.kind === 'err' ? r.message : r.kind}`);
+      },
+    });
+    if (t.group.stopReportPending) return;
+    items.push({
+      line: `op ${t.parent} wait4 ${pid} ${(WNOHANG | WUNTRACED | __WALL) >>> 0}`,
+      check: (r) => {
+        const status = (SIGSTOP << 8) | 0x7f;
+        if (r.kind !== 'r' || r.ret !== pid || r.fields.get('status') !== String(status)) fail(`${what}: its parent did not collect the stop report (wait4 answered ${r.kind === 'r' ? `${r.errno ?? r.ret} status ${r.fields.get('status')}` : r.kind})`);
+      },
+    });
+  });
+  return items;
 }
 
 /**
@@ -564,6 +615,7 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
   writePages(mem.pages, (t) => nspids.get(t)![0]!);
   // the enterer is reaped: its channel goes with it
   if (plan.enterer !== null && enterFrom !== undefined) await port.command(`reset ${plan.enterer}`);
+  await run(port, stopsAsTheImageHasThem(image, pidAsSeenBy));
   const made = [...nspids].filter(([a]) => a >= 0 && a < tasks.length);
   const helpers = [...nspids].filter(([a]) => a >= tasks.length);
   return { agents: new Map(tasks.map((_, i) => [i, i])), pids: new Map(made.map(([a, p]) => [a, p[0]!])), nspids: new Map(made), helpers: new Map(helpers) };

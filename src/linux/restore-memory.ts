@@ -12,7 +12,9 @@
  */
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import type { ContainerImage } from '../image/container-image.js';
+import { pageBytes } from '../codec/image-pages.js';
 import type { Problem } from '../image/restore-error.js';
+import { refPairs } from '../codec/address-space-record.js';
 
 /** PAGE: the page size of the machine (x86_64) and of the images it restores. */
 const PAGE = 4096;
@@ -68,7 +70,8 @@ export function planMemory(image: ContainerImage): MemoryPlan {
   /** shared stored page -> [task that mapped it first, its mapping's start and end] */
   const sharedHeld = new Map<number, { task: number; start: number; end: number }>();
   for (const [mm, task] of mappersOf(image)) {
-    const [, vmas, refs] = image.mms[mm]!;
+    const [, vmas, flatRefs] = image.mms[mm]!;
+    const refs = refPairs(flatRefs);
     const byPage = new Map(refs.map(([index, stored]) => [index, stored]));
     for (const [start, end, prot, shared] of vmas) {
       let joins: number | null = null;
@@ -87,7 +90,7 @@ export function planMemory(image: ContainerImage): MemoryPlan {
       let j = k + 1;
       while (j < sorted.length && sorted[j]![0] === sorted[j - 1]![0] + 1) j++;
       const bytes = new Uint8Array((j - k) * PAGE);
-      for (let m = k; m < j; m++) bytes.set(image.pages[sorted[m]![1]]![0], (m - k) * PAGE);
+      for (let m = k; m < j; m++) bytes.set(pageBytes(image.pages, sorted[m]![1]), (m - k) * PAGE);
       pages.push({ task, address: sorted[k]![0] * PAGE, bytes });
       k = j;
     }

@@ -17,7 +17,8 @@ import { copyExtraState, Task } from '../kernel/task.js';
 import { ThreadGroup } from '../kernel/thread-group.js';
 import type { SyscallName } from '../abi/syscall-names.js';
 import { Machine } from '../container/machine.js';
-import { decodeAddressSpace, pageFrames, type AddressSpaceRecord, type PageRecord } from '../codec/address-space-record.js';
+import { decodeAddressSpace, type AddressSpaceRecord, type PageRecord } from '../codec/address-space-record.js';
+import { addBytes, noPages, pageFrames } from '../codec/image-pages.js';
 import { MachineDecodeError } from './part-codec.js';
 
 export const LEGACY_FORMAT = 1;
@@ -121,7 +122,10 @@ export function decodeLegacyMachine(r: LegacyRecord): Machine {
     t.users = users;
     return t;
   });
-  const pages = pageFrames(r.pages);
+  // the frames' bytes are copied: the record's arrays belong to the decoder
+  const list = noPages(arch.pageSize);
+  for (const [data, shared] of r.pages) addBytes(list, data, shared);
+  const pages = pageFrames(list);
   const mms = r.mms.map((rec) => decodeAddressSpace(arch, rec, (p) => at(pages, p, 'page')));
   const fpus = r.fpus.map((f) => f.slice());
   const tasks = r.tasks.map((tr) => {

@@ -196,15 +196,33 @@ export function encodePart(ctx: PartContext): EncodedPart {
     f.users,
     f.entries().map(([fd, o]): FileRec => [fd, o.kind, o.flags, o.kind === 'ns_last_pid' || o.kind === 'pid_max' ? o.pos : o.kind === 'pidfd' ? pidRef(o.pid) : consoleRef(o.console)]),
   ]);
+  /** the length of each of this part's frames, by number */
+  const frameLengths: number[] = [];
   const mms = mine.mms.items.map((mm): MmRecord => {
-    // a loop, not flatMap: an address space may hold hundreds of thousands of pages
-    const pages: number[] = [];
+    const vmas = (mm instanceof MemoryMap ? mm.mappings() : mm.vmas).map((v): VmaRecord => [v.start, v.end, v.prot, v.shared, v.name]);
     if (mm instanceof MemoryMap) {
-      for (const [index, page] of mm.pageObjects()) pages.push(index, pageRef(page));
-      return [mm.users, mm.mappings().map((v): VmaRecord => [v.start, v.end, v.prot, v.shared, v.name]), pages, false];
+      // [index, frame] pairs flattened: an address space may hold hundreds of thousands of pages
+      const pages = new Float64Array(2 * mm.residentPages());
+      let k = 0;
+      mm.forEachPage((index, page, alone) => {
+        pages[k++] = index;
+        // a frame this address space alone holds is in no other part, nor met again here
+        const ref = alone ? mine.pages.once(page) : pageRef(page);
+        if (ref === frameLengths.length) frameLengths.push(mm.pageSize); // met first here
+        pages[k++] = ref;
+      });
+      return [mm.users, vmas, pages, false];
     }
-    for (const [index, page] of [...mm.table.pages.entries()].sort((a, b) => a[0] - b[0])) pages.push(index, pageRef(page));
-    return [0, mm.vmas.map((v): VmaRecord => [v.start, v.end, v.prot, v.shared, v.name]), pages, true];
+    // what a fork left unmade: its table is shared with the address space it was forked from, so no frame is alone
+    const entries = [...mm.table.pages.entries()].sort((a, b) => a[0] - b[0]);
+    const pages = new Float64Array(2 * entries.length);
+    entries.forEach(([index, page], i) => {
+      const ref = pageRef(page);
+      if (ref === frameLengths.length) frameLengths.push(mm.layout.pageSize);
+      pages[2 * i] = index;
+      pages[2 * i + 1] = ref;
+    });
+    return [0, vmas, pages, true];
   });
   const record: PartRecord = {
     userNs: mine.userNs.items.map((u) => [u.id, u.parent ? userRef(u.parent) : -1, u.ownerUid]),
@@ -212,8 +230,8 @@ export function encodePart(ctx: PartContext): EncodedPart {
     pids: encodePids(mine.pids.items, nsRef),
     consoles: mine.consoles.items.map((c) => [c.name, c.text]),
     files,
-    pageLengths: Int32Array.from(mine.pages.items, (p) => p.data.length),
-    pageShared: Uint8Array.from(mine.pages.items, (p) => (p.shared ? 1 : 0)),
+    pageLengths: new Int32Array(frameLengths),
+    pageShared: sharedFlags(mine.pages.items),
     mms: packMms(mms),
     ...packBytes(mine.fpus.items),
     groups: packGroups(groups),
@@ -221,7 +239,35 @@ export function encodePart(ctx: PartContext): EncodedPart {
     containers: ctx.containers.map((c) => [c.name, taskRef(c.init), consoleRef(c.console)]),
     round: ctx.round.map(taskRef),
   };
-  return { record, pages: mine.pages.items.map((p) => p.data), numbering: mine };
+  return { record, pages: frameRuns(mine.pages.items, frameLengths), numbering: mine };
+}
+
+/** sharedFlags is 1 for each MAP_SHARED frame (a loop: TypedArray.from iterates, a result object per frame). */
+function sharedFlags(frames: readonly Page[]): Uint8Array {
+  const out = new Uint8Array(frames.length);
+  for (let i = 0; i < frames.length; i++) out[i] = frames[i]!.shared ? 1 : 0;
+  return out;
+}
+
+/** frameRuns gives the frames' bytes one after another as views, neighbours that lie back to back in one buffer (frames read from one pages file) joined: no copy, and no view per frame. */
+function frameRuns(frames: readonly Page[], lengths: readonly number[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let buffer: ArrayBufferLike | null = null;
+  let start = 0;
+  let end = 0;
+  for (let i = 0; i < frames.length; i++) {
+    const { bytes, at } = frames[i]!;
+    const from = bytes.byteOffset + at;
+    if (bytes.buffer !== buffer || from !== end) {
+      if (buffer) out.push(new Uint8Array(buffer, start, end - start));
+      buffer = bytes.buffer;
+      start = from;
+      end = from;
+    }
+    end += lengths[i]!;
+  }
+  if (buffer) out.push(new Uint8Array(buffer, start, end - start));
+  return out;
 }
 
 /** plainPart is a part's record as plain data, for CBOR: its register column joined into one byte string (a column file writes the runs as they lie). */
@@ -363,27 +409,29 @@ export function decodePart(r: PartRecord, pageBytes: Uint8Array, kernel: HostKer
   });
   if (r.pageShared.length !== r.pageLengths.length) throw new MachineDecodeError(`${r.pageLengths.length} pages but ${r.pageShared.length} shared flags`);
   let total = 0;
-  for (const length of r.pageLengths) total += length;
+  for (let i = 0; i < r.pageLengths.length; i++) total += r.pageLengths[i]!;
   if (total !== pageBytes.length) throw new MachineDecodeError(`the pages file holds ${pageBytes.length} bytes, the record ${total}`);
   const store = adopt ? pageBytes : pageBytes.slice();
   let offset = 0;
   const pages: Page[] = new Array(r.pageLengths.length);
-  r.pageLengths.forEach((length, i) => {
-    const data = store.subarray(offset, offset + length);
+  for (let i = 0; i < pages.length; i++) {
+    const length = r.pageLengths[i]!;
+    pages[i] = { bytes: store, at: offset, refs: 0, shared: r.pageShared[i] === 1 };
     offset += length;
-    pages[i] = { data, refs: 0, shared: r.pageShared[i] === 1 };
-  });
+  }
   const layout = addressSpaceLayout(arch);
   const mms = unpackMms(r.mms).map(([users, vmaRecords, refs, forked]): MemoryMap | ForkedAddressSpace => {
-    const entries: Array<[number, Page]> = [];
-    for (let i = 0; i < refs.length; i += 2) entries.push([refs[i]!, ref('pages', pages, refs[i + 1]!, 'page')]);
     const vmas = vmaRecords.map(([start, end, prot, shared, name]) => ({ start, end, prot, shared, name }));
-    if (!forked) return MemoryMap.restore(layout, vmas, entries, users);
+    if (!forked)
+      return MemoryMap.restore(layout, vmas, users, (add) => {
+        for (let i = 0; i < refs.length; i += 2) add(refs[i]!, ref('pages', pages, refs[i + 1]!, 'page'));
+      });
     // a table of its own, shared by the tasks holding this copy: each holds one share (counted as they are made)
     const table = { pages: new Map<number, Page>(), sharers: 0 };
-    for (const [index, page] of entries) {
+    for (let i = 0; i < refs.length; i += 2) {
+      const page = ref('pages', pages, refs[i + 1]!, 'page');
       page.refs++;
-      table.pages.set(index, page);
+      table.pages.set(refs[i]!, page);
     }
     return new ForkedAddressSpace(layout, vmas, table);
   });

@@ -65,7 +65,7 @@ describe('memory of a copy', () => {
     const shared = (mm: Machine): number => new Set(mm.tasksOf(mm.containers.get('c')!).flatMap((t) => t.mm.pageObjects().map(([, p]) => p))).size;
     expect(shared(copy)).toBe(shared(m));
     const task = copy.tasksOf(copy.containers.get('c')!)[1]!;
-    const [index] = task.mm.pageObjects().find(([, p]) => p.data.some((b) => b !== 0)) ?? [];
+    const [index] = task.mm.pageContents().find(([, data]) => data.some((b) => b !== 0)) ?? [];
     expect(index).toBeDefined();
     task.mm.write(index! * 4096, new Uint8Array([7, 7, 7]));
     expect(m.host.snapshot()).toEqual(before);

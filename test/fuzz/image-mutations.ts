@@ -17,6 +17,8 @@ import { concatBytes } from '../../src/codec/bytes.js';
 import type { ContainerImage } from '../../src/image/container-image.js';
 import { ENTRIES } from '../../src/image/format.js';
 import { decodeImage, encodeImage, manifestDigest, sha256 } from '../../src/image/image-codec.js';
+import { addBytes, pageCount } from '../../src/codec/image-pages.js';
+import { refPairs } from '../../src/codec/address-space-record.js';
 
 const BLOCK = 512;
 
@@ -352,8 +354,8 @@ function semantic(seed: Seed, which: SemanticCase, n: number): Uint8Array {
       break;
     case 'page-outside-vma': {
       const mm = img.mms[t.mm]!;
-      mm[2] = [...mm[2], [Math.floor(0xfff00000 / 4096) + (n % 16), 0] as [number, number]].sort((a, b) => a[0] - b[0]);
-      if (img.pages.length === 0) img.pages.push([new Uint8Array(4096), false]);
+      mm[2] = [...refPairs(mm[2]), [Math.floor(0xfff00000 / 4096) + (n % 16), 0] as [number, number]].sort((a, b) => a[0] - b[0]);
+      if (pageCount(img.pages) === 0) addBytes(img.pages, new Uint8Array(img.pages.size), false);
       break;
     }
     case 'vma-overlap': {

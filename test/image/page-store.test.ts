@@ -1,13 +1,21 @@
 /** pages.bin layout: distinct private contents once, shared pages kept apart, no copy when a dump already laid them out. */
 import { describe, expect, it } from 'vitest';
-import { storePages } from '../../src/image/page-store.js';
+import { storePages as storeList } from '../../src/image/page-store.js';
+import { addBytes, noPages } from '../../src/codec/image-pages.js';
 
 const page = (fill: number, size = 64): Uint8Array => new Uint8Array(size).fill(fill);
 
+/** storePages of pages given as [bytes, shared] pairs, each its own array */
+const storePages = (records: ReadonlyArray<readonly [Uint8Array, boolean]>) => {
+  const list = noPages(records[0]![0].length);
+  for (const [bytes, shared] of records) addBytes(list, bytes, shared);
+  return storeList(list);
+};
+
 describe('storePages', () => {
   it('stores equal private pages once and keeps every shared page', () => {
-    const s = storePages([[page(1), false], [page(2), false], [page(1), false], [page(1), true], [page(1), true]]);
-    expect(s.remap).toEqual([0, 1, 0, 2, 3]);
+    const s = storePages([[page(1), false], [page(2), false], [page(1), false], [page(1), true], [page(1), true]] as const);
+    expect([...s.remap]).toEqual([0, 1, 0, 2, 3]);
     expect(s.shared).toEqual([false, false, true, true]);
     const bin = Uint8Array.from(s.bin.flatMap((c) => [...c]));
     expect(bin.length).toBe(4 * 64);
@@ -18,7 +26,7 @@ describe('storePages', () => {
     const a = page(0);
     const b = page(0);
     b[63] = 1;
-    expect(storePages([[a, false], [b, false]]).remap).toEqual([0, 1]);
+    expect([...storePages([[a, false], [b, false]]).remap]).toEqual([0, 1]);
   });
 
   it('copies nothing: pages that lie back to back in one buffer become one view of it', () => {
@@ -28,7 +36,7 @@ describe('storePages', () => {
     pages.push([all.subarray(0, 64), false]); // a repeat of the first page: stored once
     const s = storePages(pages);
     expect(s.bin.map((c) => [c.buffer === all.buffer, c.byteOffset, c.length])).toEqual([[true, 0, 256]]);
-    expect(s.remap).toEqual([0, 1, 2, 3, 0]);
+    expect([...s.remap]).toEqual([0, 1, 2, 3, 0]);
   });
 
   it('tells apart many pages alike in every sampled word, and still finds their repeats (a crowded bucket is split by a hash of every word)', () => {
@@ -39,7 +47,7 @@ describe('storePages', () => {
       return p;
     });
     const s = storePages([...alike, ...alike.map((p) => p.slice()).reverse()].map((p): [Uint8Array, boolean] => [p, false]));
-    expect(s.remap).toEqual([...alike.keys(), ...[...alike.keys()].reverse()]);
+    expect([...s.remap]).toEqual([...alike.keys(), ...[...alike.keys()].reverse()]);
     expect(s.shared.length).toBe(40);
   });
 
@@ -47,6 +55,6 @@ describe('storePages', () => {
     const backing = new Uint8Array(129);
     backing.set(page(9), 1);
     const odd = backing.subarray(1, 65);
-    expect(storePages([[odd, false], [page(9), false]]).remap).toEqual([0, 0]);
+    expect([...storePages([[odd, false], [page(9), false]]).remap]).toEqual([0, 0]);
   });
 });

@@ -20,11 +20,12 @@ function pieces(): { parts: Uint8Array[]; expected: string } {
 }
 
 describe('sha256Stream', () => {
-  it('hashes on a worker only when there are enough bytes to pay for one', async () => {
+  it('hashes on a worker only when there are enough bytes to pay for one, and the caller has other work meanwhile', async () => {
     const small = sha256Stream(WORKER_THRESHOLD - 1);
     const large = sha256Stream(WORKER_THRESHOLD);
-    expect([small instanceof InlineSha256, large instanceof WorkerSha256]).toEqual([true, true]);
-    await Promise.all([small.close(), large.close()]);
+    const idle = sha256Stream(WORKER_THRESHOLD, true);
+    expect([small instanceof InlineSha256, large instanceof WorkerSha256, idle instanceof InlineSha256]).toEqual([true, true, true]);
+    await Promise.all([small.close(), large.close(), idle.close()]);
   });
 
   for (const [name, make] of [['on this thread', () => new InlineSha256()], ['on a worker', () => new WorkerSha256()]] as const) {

@@ -3,7 +3,7 @@
  * and nothing the helper made outlives it, whether it is closed or killed.
  * Needs what the helper's probe asks (a user and a pid namespace); skipped with the reason otherwise.
  */
-import { chmodSync, copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -58,7 +58,7 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
   it('follows a child its creator hands over with a pidfd, confirms it started, and reads its ids from /proc without it', { timeout: 30_000 }, async () => {
     const { h } = session();
     try {
-      expect(await h.command('init 0 0 0 0')).toMatch(/^r \d+ - child=0 nspid=\d+,1 start=\d+$/);
+      expect(await h.command('init 0 0 0 0')).toMatch(/^r \d+ - child=0 nspid=\d+,1 start=\d+ holder=\d+$/);
       // made by an agent on a socket: followed at once, its hello read before its first reply
       expect(await h.command('op 0 clone3 1 0 17 1 5')).toMatch(/^r 5 - child=1 nspid=\d+,5 start=\d+$/);
       expect(await h.command('confirm 0-1')).toBe('ok');
@@ -79,7 +79,7 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
   it('makes an init, a child and a thread, each answering on its own channel', async () => {
     const { h } = session();
     try {
-      expect(await h.command('init 0 0 0 0')).toMatch(/^r \d+ - child=0 nspid=\d+,1 start=\d+$/);
+      expect(await h.command('init 0 0 0 0')).toMatch(/^r \d+ - child=0 nspid=\d+,1 start=\d+ holder=\d+$/);
       expect(await h.command('op 0 clone3 1 0 17 0')).toMatch(/^r 2 - child=1 nspid=\d+,2 start=\d+$/);
       expect(await h.command(`op 1 clone3 2 ${0x10000 | 0x800 | 0x100} 0 0`)).toMatch(/^r 3 - child=2 nspid=\d+,3 start=\d+$/);
       expect(await h.command('op 2 ids')).toBe('r 0 - pid=2 ppid=1 pgrp=0 sid=0 tid=3 uid=0');
@@ -97,6 +97,85 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
       await h.close();
     }
     expect(h.leftovers()).toEqual([]);
+  }, 30_000);
+
+  it('starts an init under a holder: in a session and group of its own, whose other members are the container\'s', async () => {
+    const { h } = session();
+    const stat = (pid: number): string[] => {
+      const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return text.slice(text.lastIndexOf(')') + 2).split(' '); // [0] state, [1] ppid, [2] pgrp, [3] session
+    };
+    try {
+      // no user namespace: the container's processes are root on the machine, and still cannot reach the holder
+      const made = await h.command('init 0 0 0 0');
+      const init = Number(/ nspid=(\d+)/.exec(made)![1]);
+      const holder = Number(/ holder=(\d+)/.exec(made)![1]);
+      const [, ppid, pgrp, sid] = stat(init);
+      // the init is its holder's child, in a session and group whose leader (the holder's short-lived leader) is gone
+      expect(Number(ppid)).toBe(holder);
+      expect(pgrp).toBe(sid);
+      expect([holder, h.pid, process.pid].map(String)).not.toContain(sid);
+      expect(existsSync(`/proc/${sid}`)).toBe(false);
+      // the holder in a session of its own, neither the caller's nor the init's
+      expect(stat(holder)[3]).toBe(String(holder));
+      expect(stat(process.pid)[3]).not.toBe(String(holder));
+      // a stop and a kill to the init's group reach a child there, and no process outside the container
+      await h.command('op 0 clone3 1 0 17 0');
+      expect(await h.command('op 0 kill 0 19')).toBe('r 0 -');
+      expect(await h.command('state 1')).toMatch(/^s alive /);
+      expect(stat(holder)[0]).toBe('S');
+      expect(await h.command('op 0 kill 0 9')).toBe('r 0 -');
+      expect(await h.command('state 1')).toMatch(/^s zombie /);
+      expect(stat(holder)[0]).toBe('S');
+      // an init that exits stays a zombie while the helper follows it, as a child of the helper did
+      expect(await h.command('op 0 exit 0')).toBe('dead');
+      expect(await h.command('state 0')).toMatch(/^s zombie ppid=out /);
+      expect(stat(holder)[0]).toBe('S');
+    } finally {
+      await h.close();
+    }
+    // and its holder, let go, reaps it and exits
+    expect(await gone(h, 5000)).toEqual([]);
+  }, 30_000);
+
+  it('answers "stopped" for a kill that stops its caller, sends nothing to a stopped agent, and skips its answer once it is continued', async () => {
+    const { h } = session();
+    try {
+      await h.command('init 0 0 0 0');
+      await h.command('op 0 clone3 1 0 17 0');
+      // the child signals its own group (the init ignores it): kill returns 0, and the child stops before it can say so
+      expect(await h.command('op 1 kill 0 19')).toBe('stopped');
+      expect(await h.command('state 1')).toMatch(/^s alive /);
+      expect(await h.command('op 1 ids')).toBe('err the agent is stopped: nothing is sent to it until it is continued');
+      expect(await h.batch(['op 1 kill 0 19'])).toEqual(['err the agent is stopped: nothing is sent to it until it is continued']);
+      expect(await h.command('op 0 kill 2 18')).toBe('r 0 -');
+      // its late answer to the kill is not taken for the answer to what comes next
+      expect(await h.command('op 1 ids')).toBe('r 0 - pid=2 ppid=1 pgrp=0 sid=0 tid=2 uid=0');
+      expect(await h.command('op 1 ids')).toBe('r 0 - pid=2 ppid=1 pgrp=0 sid=0 tid=2 uid=0');
+    } finally {
+      await h.close();
+    }
+    expect(await gone(h, 5000)).toEqual([]);
+  }, 30_000);
+
+  it('leaves an agent stopped in its kill to a later helper, which reaches it once it is continued', async () => {
+    const { h, dir } = session();
+    await h.command('init 0 0 0 1');
+    await h.command('op 0 clone3 1 0 17 0');
+    expect(await h.command('op 1 kill 0 19')).toBe('stopped');
+    await h.command('detach');
+    await h.close();
+    const later = HelperSession.start(dir);
+    try {
+      expect(await later.command('attach 0')).toMatch(/^ok child=0 nspid=\d+,1 start=\d+$/);
+      expect(await later.command('op 0 kill 2 18')).toBe('r 0 -');
+      // continued, it moves to its FIFOs (its helper left while it was stopped) and answers there
+      expect(await later.command('attach 1')).toMatch(/^ok child=1 nspid=\d+,2 start=\d+$/);
+      expect(await later.command('op 1 ids')).toBe('r 0 - pid=2 ppid=1 pgrp=0 sid=0 tid=2 uid=0');
+    } finally {
+      await later.close();
+    }
+    expect(await gone(h, 5000)).toEqual([]);
   }, 30_000);
 
   it('carries out a batch in order: runs to one agent, waves of read-only requests, exits and reaps settled', async () => {
@@ -163,18 +242,19 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
     const { h } = session();
     try {
       const mine = await h.batch(['init 0 0 0 0', 'op 0 clone3 1 0 17 0', 'init 2 0 0 0', 'op 2 clone3 3 0 17 0']);
-      const pid = (reply: string): number => Number(/ nspid=(\d+)/.exec(reply)![1]);
+      const pid = (reply: string, field = 'nspid'): number => Number(new RegExp(` ${field}=(\\d+)`).exec(reply)![1]);
       expect(await h.command('reset 0-1')).toBe('ok');
       expect(await h.command('op 0 ids')).toBe('err no agent');
       expect(await h.command('op 3 ids')).toBe('r 0 - pid=2 ppid=1 pgrp=0 sid=0 tid=2 uid=0');
-      expect((await gone(h, 5000)).sort()).toEqual([pid(mine[2]!), pid(mine[3]!)].sort());
+      // the other init's holder is left too; the first's went with its init
+      expect((await gone(h, 5000)).sort()).toEqual([pid(mine[2]!, 'holder'), pid(mine[2]!), pid(mine[3]!)].sort());
     } finally {
       await h.close();
     }
     expect(await gone(h, 5000)).toEqual([]);
   }, 30_000);
 
-  it('frees an init stuck in its exit because it sits in another process group of its namespace', async () => {
+  it('moves an init that sits in another process group of its namespace back into its own before killing it', async () => {
     const { h } = session();
     try {
       await h.command('init 0 0 0 0');
@@ -183,9 +263,7 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
       expect(await h.command('op 0 setpgid 0 2')).toBe('r 0 -');
       expect(await h.command('op 1 exit 0')).toBe('dead');
       expect(await h.command('op 0 wait4 2 1')).toBe('r 2 - status=0');
-      // pid 2 lives on as the init's process group: zap_pid_ns_processes waits for it for good
-      expect(await h.command('op 0 exit 0')).toBe('stuck');
-      expect(await h.command('state 0')).toMatch(/^s exiting /);
+      // pid 2 lives on as the init's process group: killed there, the init would wait for it for good (zap_pid_ns_processes)
       expect(await h.command('reset')).toBe('ok');
     } finally {
       await h.close();
@@ -213,11 +291,11 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
 
   it('keeps persistent agents waiting between helpers: detach, then attach from another', async () => {
     const { h, dir } = session();
-    expect(await h.command('init 0 0 0 1')).toMatch(/^r \d+ - child=0 nspid=\d+,1 start=\d+$/);
+    expect(await h.command('init 0 0 0 1')).toMatch(/^r \d+ - child=0 nspid=\d+,1 start=\d+ holder=\d+$/);
     expect(await h.command('op 0 clone3 1 0 17 0')).toMatch(/^r 2 - child=1 /);
     await h.command('detach');
     await h.close();
-    expect(h.leftovers()).toHaveLength(2);
+    expect(h.leftovers()).toHaveLength(3); // the init's holder too
     const later = HelperSession.start(dir);
     try {
       expect(await later.command('attach 1')).toMatch(/^ok child=1 nspid=\d+,2 start=\d+$/);
@@ -236,7 +314,7 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
     await h.command('op 0 clone3 1 0 17 0');
     await h.command(`op 0 clone3 2 ${0x20000000} 17 0`);
     await h.command('op 2 clone3 3 0 17 0');
-    expect(h.leftovers()).toHaveLength(4);
+    expect(h.leftovers()).toHaveLength(5); // and the init's holder
     await h.close();
     expect(await gone(h, 5000)).toEqual([]);
     expect(readdirSync(dir)).toEqual([]);

@@ -21,10 +21,12 @@ describe.skipIf(machineArch() !== 'x86_64')('problemsOnLinux on this machine', (
   });
 
   it('every reason at once: a host pid held by the test runner, a container name taken, and what the real kernel cannot do', () => {
-    const asking = { ...image, tasks: image.tasks.map((t) => ({ ...t, outer: [process.pid] })) };
+    // a compat task (an i386 one in an x86_64 image), which the machine's helper cannot make
+    const asking = { ...image, tasks: image.tasks.map((t) => ({ ...t, outer: [process.pid], abi: 'i386' as const })) };
     const problems = problemsOnLinux(asking, { via: 'clone3', hostPids: true, machine: { containers: new Map([['box', 1]]) } });
     expect(problems.map((p) => p.code)).toEqual(['CKPT_NAME_TAKEN', 'CKPT_PID_COLLISION', 'CKPT_UNSUPPORTED']);
     expect(problems[1]!.message).toBe(`host pid ${process.pid} (task 1 of the image) is held by task ${process.pid} on host linux: clone3 would fail with EEXIST`);
+    expect(problems[2]!.message).toBe("task 1 runs the i386 ABI: this machine's processes are x86_64");
   });
 
   it('--into a container the machine does not have is named, and no plan is made for it', () => {

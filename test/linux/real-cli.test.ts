@@ -109,7 +109,7 @@ describe.skipIf(why !== null)(`the command line on --host linux${why ? ` (skippe
       expect((await ckpt(`check ${image(1)} --host linux`)).out).toBe(`${image(1)} would restore on host linux`);
       expect((await ckpt(`restore ${image(1)} --host linux`)).out).toMatch(new RegExp(`^restored ${w} on the machine \\(--host linux\\) with clone3: `));
       await same('linux', ref);
-      // (not so far that the init exits: a container whose init the machine's init has reaped has nothing left to dump)
+      // (not so far that the init exits: a container whose init its holder has reaped has nothing left to dump)
       for (const h of ['linux', ref]) expect((await ckpt(`step ${w} --steps 5 --host ${h}`)).code).toBe(0);
       await same('linux', ref);
       const dumped = await ckpt(`dump ${w} --host linux -o ${image(2)}`);
@@ -130,7 +130,7 @@ describe.skipIf(why !== null)(`the command line on --host linux${why ? ` (skippe
     expect((await ckpt(`run brief ${file} --host linux --steps 5`)).code).toBe(0);
     const dump = await ckpt(`dump brief --host linux -o ${join(root, 'brief.tar')}`);
     expect(dump.code).toBe(1);
-    expect(dump.out).toBe("ckpt: container brief has ended: its init exited and the machine's init has reaped it, so its processes are gone; remove it with ckpt rm brief --host linux [CKPT_DUMP_REFUSED]");
+    expect(dump.out).toBe("ckpt: container brief has ended: its init exited and its holder has reaped it, so its processes are gone; remove it with ckpt rm brief --host linux [CKPT_DUMP_REFUSED]");
     expect((await ckpt('rm brief --host linux')).code).toBe(0);
   }, 60_000);
 

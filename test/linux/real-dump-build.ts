@@ -13,6 +13,8 @@ import type { Task } from '../../src/kernel/task.js';
 import type { HelperSession } from '../../src/linux/helper.js';
 import type { RealMirror } from '../../src/linux/real-dump.js';
 import { executeOnLinux, parseReply, whatLinuxCannot } from '../../src/linux/real-executor.js';
+import { pageBytes } from '../../src/codec/image-pages.js';
+import { refPairs } from '../../src/codec/address-space-record.js';
 
 const MAP_PRIVATE_ANONYMOUS = 0x22;
 const PROT_WRITE = 2;
@@ -65,12 +67,12 @@ async function writeByStores(h: HelperSession, image: ContainerImage): Promise<M
     const agent = image.tasks.findIndex((t) => t.mm === k && !t.exited);
     if (vmas.length === 0 || agent < 0) continue;
     for (const [start, end, prot] of vmas) {
-      const pages = refs.filter(([index]) => index * 4096 >= start && index * 4096 < end);
+      const pages = refPairs(refs).filter(([index]) => index * 4096 >= start && index * 4096 < end);
       if (pages.length > 0 && !(prot & PROT_WRITE)) throw new Error('this test writes pages through the agent: a read-only mapping with pages is not covered');
       const at = await op(agent, `mmap ${end - start} ${prot} ${MAP_PRIVATE_ANONYMOUS}`);
       real.set(`${k}:${start}`, at);
       for (const [index, page] of pages) {
-        const bytes = image.pages[page]![0];
+        const bytes = pageBytes(image.pages, page);
         // the non-zero runs, 1 KiB at most per request (a request is one line of at most 4 KiB)
         for (let i = 0; i < bytes.length; ) {
           if (bytes[i] === 0) {

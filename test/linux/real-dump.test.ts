@@ -32,18 +32,26 @@ import { build, type Built } from './real-dump-build.js';
 import { parseReply, whatLinuxCannot } from '../../src/linux/real-executor.js';
 import { workload as generated } from '../image/generated-workloads.js';
 import { DAEMON, imageOf, REAPED, workload } from './restore-images.js';
+import { pageBytes, pageRuns, uniformPages } from '../../src/codec/image-pages.js';
+import { concatBytes } from '../../src/codec/bytes.js';
+import { refCount, refPairs } from '../../src/codec/address-space-record.js';
 
 const support = await probeLinux();
 if (!support.ok) console.log(`test/linux: real dumps skipped: ${support.reason}`);
 
 const withHelper = <T>(body: (h: HelperSession) => Promise<T>): Promise<T> => withCheckedSession('real-dump', body);
 
-/** withoutOuter blanks the levels above the container: a real dump has the machine's own pids there */
+/**
+ * withoutOuter blanks the levels above the container (a real dump has the machine's own pids there)
+ * and lays the pages out back to back in one buffer and their references as pairs, so that the same
+ * pages compare equal however they are held (a real dump reads each page into an array of its own).
+ */
 function withoutOuter(image: ContainerImage): ContainerImage {
-  return { ...image, tasks: image.tasks.map((t) => ({ ...t, outer: [] })) };
+  const pages = uniformPages(image.pages.size, concatBytes(pageRuns(image.pages)), [...image.pages.shared]);
+  return { ...image, tasks: image.tasks.map((t) => ({ ...t, outer: [] })), pages, mms: image.mms.map(([users, vmas, refs]) => [users, vmas, refPairs(refs)]) };
 }
 
-/** stopTheStopped stops, as the workload had, the processes the image has stopped (the real executor does not yet). */
+/** stopTheStopped stops again, from outside, the processes the image has stopped (after the test continued them). */
 function stopTheStopped(image: ContainerImage, b: Built): void {
   image.tasks.forEach((t, i) => {
     if (t.leader === i && t.group.stopped && !t.exited) process.kill(b.pidOf(i), 'SIGSTOP');
@@ -148,7 +156,6 @@ describe.skipIf(!support.ok)(`dump of a real container${support.ok ? '' : ` (ski
       const image = imageOf(text, steps);
       await withHelper(async (h) => {
         const b = await build(h, image);
-        stopTheStopped(image, b);
         await settled(image, b);
         const before = snapshot(image, b);
         const dump = await dumpReal(b.mirror, { leaveRunning: true, freezer: 'sigstop' });
@@ -197,7 +204,6 @@ describe.skipIf(!support.ok)(`dump of a real container${support.ok ? '' : ` (ski
             if (e instanceof RestoreError && e.code === 'CKPT_UNSUPPORTED') return void counts.notBuilt++;
             throw e;
           }
-          stopTheStopped(image, b);
           await settled(image, b);
           const before = snapshot(image, b);
           const dump = await dumpReal(b.mirror, { leaveRunning: true, freezer: 'sigstop' });
@@ -216,21 +222,21 @@ describe.skipIf(!support.ok)(`dump of a real container${support.ok ? '' : ` (ski
     const image = imageOf(workload('pidcache'), 25);
     await withHelper(async (h) => {
       const b = await build(h, image);
-      const i = image.tasks.findIndex((t) => !t.exited && image.mms[t.mm]![2].length > 0);
+      const i = image.tasks.findIndex((t) => !t.exited && refCount(image.mms[t.mm]![2]) > 0);
       const mm = image.tasks[i]!.mm;
       const [, vmas, refs] = image.mms[mm]!;
       const data = vmas.find((v) => v[4] === '[data]')!;
-      const [index, page] = refs.find(([n]) => n * 4096 === data[0])!;
+      const [index, page] = refPairs(refs).find(([n]) => n * 4096 === data[0])!;
       const mirrorMm = [...b.mirror.tids.keys()].find((t) => t.pid.numbers.slice(image.base).join('/') === image.tasks[i]!.numbers.join('/'))!.mm;
       const at = (b.mirror.realAddress ?? ((_, vma) => vma.start))(mirrorMm, { start: data[0], end: data[1], prot: data[2], shared: data[3], name: data[4] });
       // one byte of a page the workload wrote, and one of a page it never wrote (the mirror has no such page)
       for (const [offset, hex] of [[100, '5a'], [4096 + 7, 'a5']] as const) expect(parseReply(await h.command(`op ${i} poke ${at + offset} ${hex}`))).toMatchObject({ kind: 'r', errno: null });
       const dump = await dumpReal(b.mirror, { leaveRunning: true, freezer: 'sigstop' });
-      const refsOut = new Map(dump.image.mms[mm]![2]);
-      const written = dump.image.pages[refsOut.get(index)!]![0];
+      const refsOut = new Map(refPairs(dump.image.mms[mm]![2]));
+      const written = pageBytes(dump.image.pages, refsOut.get(index)!);
       expect(written[100]).toBe(0x5a);
-      expect([...written.subarray(0, 100)]).toEqual([...image.pages[page]![0].subarray(0, 100)]);
-      const fresh = dump.image.pages[refsOut.get(index + 1)!]![0];
+      expect([...written.subarray(0, 100)]).toEqual([...pageBytes(image.pages, page).subarray(0, 100)]);
+      const fresh = pageBytes(dump.image.pages, refsOut.get(index + 1)!);
       expect(fresh[7]).toBe(0xa5);
       expect(fresh.filter((x) => x !== 0).length).toBe(1);
       checkImage(dump.image);
@@ -309,9 +315,13 @@ describe.skipIf(!support.ok)(`dump of a real container${support.ok ? '' : ` (ski
     const image = imageOf(workload('jobs'), 13);
     await withHelper(async (h) => {
       const b = await build(h, image);
-      // the real executor does not stop the stopped job: the mirror says stopped, /proc says not
+      // the real executor stops the stopped job again; continued from outside, the mirror says stopped, /proc says not
       const stopped = image.tasks.findIndex((t, i) => t.leader === i && t.group.stopped && !t.exited);
       expect(stopped).toBeGreaterThan(0);
+      await settled(image, b);
+      expect(readProcess(b.pidOf(stopped))!.state).toBe('T');
+      process.kill(b.pidOf(stopped), 'SIGCONT');
+      for (let n = 0; n < 200 && readProcess(b.pidOf(stopped))!.state === 'T'; n++) await new Promise((r) => setTimeout(r, 10));
       await expect(dumpReal(b.mirror, { leaveRunning: true, freezer: 'sigstop' })).rejects.toThrow(`task ${image.tasks[stopped]!.numbers.join('/')} of container ${image.name} (pid ${b.pidOf(stopped)} on this machine) is not stopped on this machine but stopped in the mirror`);
       stopTheStopped(image, b);
       await settled(image, b);

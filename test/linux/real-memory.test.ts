@@ -18,6 +18,8 @@ import { executeOnLinux, type RealRestore } from '../../src/linux/real-executor.
 import { memoryProblems, planMemory, X86_64_TASK_SIZE } from '../../src/linux/restore-memory.js';
 import { workload as generated } from '../image/generated-workloads.js';
 import { DAEMON, imageOf, REAPED, workload } from './restore-images.js';
+import { pageBytes, pageCount } from '../../src/codec/image-pages.js';
+import { refPairs } from '../../src/codec/address-space-record.js';
 
 const support = await probeLinux();
 if (!support.ok) console.log(`test/linux: real memory restores skipped: ${support.reason}`);
@@ -77,7 +79,7 @@ function checkMemory(image: ContainerImage, made: RealRestore): number {
   // A shared mapping is one memory for all who share it: a page one of them wrote is every one's
   // (the model keeps a shared page first written after the fork to its writer alone; the real
   // kernel, the judge, shares it).
-  const pagesOf = (task: number) => new Map(image.mms[image.tasks[task]!.mm]![2].map(([index, stored]) => [index, image.pages[stored]![0]]));
+  const pagesOf = (task: number) => new Map(refPairs(image.mms[image.tasks[task]!.mm]![2]).map(([index, stored]) => [index, pageBytes(image.pages, stored)]));
   const sharers = new Map<string, number[]>();
   for (const m of planMemory(image).mappings.filter((m) => m.shared)) {
     const key = `${m.joins ?? m.task}:${m.start}`;
@@ -96,7 +98,7 @@ function checkMemory(image: ContainerImage, made: RealRestore): number {
     const pid = made.pids.get(i)!;
     const [, vmas, refs] = image.mms[t.mm]!;
     const mapper = image.tasks.findIndex((u) => !u.exited && u.mm === t.mm);
-    const own = new Map(refs.map(([index, stored]) => [index, image.pages[stored]![0]]));
+    const own = new Map(refPairs(refs).map(([index, stored]) => [index, pageBytes(image.pages, stored)]));
     const pageAt = (shared: boolean, start: number, index: number): Uint8Array | undefined => own.get(index) ?? (shared ? sharedPage(mapper, start, index) : undefined);
     const maps = mapsOf(pid);
     for (const [start, end, prot, shared] of vmas) {
@@ -144,7 +146,7 @@ describe.skipIf(!support.ok)(`memory on a real restore${support.ok ? '' : ` (ski
   for (const [title, text, steps] of CASES) {
     it(`${title}: every mapping at its address, every byte the image's`, { timeout: 30_000 }, async () => {
       const image = imageOf(text, steps);
-      expect(image.pages.length).toBeGreaterThan(0);
+      expect(pageCount(image.pages)).toBeGreaterThan(0);
       expect(await restoreAndCheck(image)).toBeGreaterThan(0);
     });
   }

@@ -9,7 +9,8 @@
  *    level deeper, its init a child of that container's init), runs on with the console of a model
  *    host that ran straight through, and the container it went into runs on with the mirror and
  *    the kernel agreeing on every fork (the restore moved no pid cursor of it); undone midway,
- *    it leaves that container's init with the children it had (no zombie of the restore); --into with
+ *    it leaves that container's init with the children it had (no zombie of the restore); rm of the
+ *    nested container leaves its init a zombie child of that init, as on a model host; --into with
  *    --host-pids into a container in a user namespace of its own is refused up front; into one
  *    restored by root, an image of a nested container comes back with its pids at the machine's
  *    and that container's levels, runs on as on the model host (that container forking on in step
@@ -21,7 +22,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { realPs, restoreReal } from '../../src/cli/linux-host.js';
+import { realPs, realRemove, restoreReal } from '../../src/cli/linux-host.js';
 import type { Container } from '../../src/container/container.js';
 import { Machine } from '../../src/container/machine.js';
 import type { ContainerImage } from '../../src/image/container-image.js';
@@ -259,6 +260,15 @@ describe.skipIf(why !== null)(`restore --host-pids and --into on the machine${wh
       twin.run(20, (t) => t.pid.ns === box.init.pid.ns);
       expect(box.console.text.split('\n').length).toBeGreaterThan(forked);
       expect(agree(store, twin, mirror, [box, c])).toEqual([]);
+
+      // rm of the nested container: its init is left a zombie child of box's init, on the machine as on a model host, for box's workload to reap
+      const nestInit = c.init.nspids[0]!;
+      realRemove(store.root, mirror, c, twin.agents);
+      expect(childrenOfBox().split(/\s+/)).toContain(String(nestInit));
+      expect(c.init.state).toBe('zombie');
+      expect(agree(store, twin, mirror, [box])).toEqual([]);
+      twin.run(20, (t) => t.pid.ns === box.init.pid.ns);
+      expect(agree(store, twin, mirror, [box])).toEqual([]);
 
       // --host-pids into box, whose pid namespace its own user namespace owns: refused up front
       const refused = await restoreReal(twin, mirror, src.image, { name: 'nest2', into: 'box', hostPids: true }).then(

@@ -24,10 +24,6 @@ import { psRows, type PsRow } from '../../src/cli/ps-view.js';
 import { dumpRealContainer, realPs, realRemove, restoreReal, startReal } from '../../src/cli/linux-host.js';
 import type { Twin } from '../../src/linux/twin.js';
 import type { HostStore } from '../../src/store/host-store.js';
-import { abiRegisters } from '../../src/arch/reg-access.js';
-import { syscallEntry } from '../../src/kernel/syscall-table.js';
-import type { InterpreterHost } from '../../src/program/interpreter.js';
-import { Scheduler } from '../../src/program/scheduler.js';
 import { throughBytes } from '../image/container-tree.js';
 
 export interface TwoBackendCase {
@@ -46,8 +42,6 @@ export interface CaseOutcome {
   refused: string[];
   /** the legs that ran to the end */
   legs: number;
-  /** why the case was not run on the machine at all (see hostGroupSignal), or null */
-  pending: string | null;
 }
 
 /**
@@ -94,37 +88,6 @@ function inContainer(c: Container): (t: Task) => boolean {
 const show = (v: unknown): string => JSON.stringify(v);
 const nap = new Int32Array(new SharedArrayBuffer(4));
 
-/**
- * notOnTheMachine says why a workload is not run on the machine at all, from a model run of it,
- * or null. Two things it does would stop or kill what should not stop (NOTES 14:31, 14:45):
- *  - signalling the host's process group: on a model host a container's init starts in the host
- *    init's group (the host init is immune, as the machine's init is); on --host linux it is still
- *    the group of the ckpt command that made it, so kill(0, SIGSTOP) there stops the command's own
- *    job (here: the test runner);
- *  - a kill that stops its caller: the caller's agent cannot answer until continued, and the
- *    helper waits 10 s for its answer.
- */
-export function notOnTheMachine(k: TwoBackendCase): string | null {
-  const m = Machine.create('probe', 'x86_64');
-  const c = m.run('w', k.path, k.text);
-  const model = m.host;
-  let found: string | null = null;
-  const syscall = (task: Task): void => {
-    const regs = abiRegisters(task.abi);
-    const entry = syscallEntry(task.abi, regs.nr.get(task.dv));
-    const pid = regs.args[0]!.low32(task.dv) | 0;
-    const sig = regs.args[1]!.low32(task.dv);
-    if (entry?.name === 'kill' && pid === 0 && task.group.pgrp === model.init.group.pgrp) found ??= `task ${task.nspids.slice(1).join('/')} sends signal ${sig} to its process group, which is the host's`;
-    model.syscall(task);
-    if (entry?.name === 'kill' && task.state === 'stopped') found ??= `task ${task.nspids.slice(1).join('/')} stops itself with kill(${pid}, ${sig})`;
-  };
-  const host = new Proxy(model, { get: (target, key) => (key === 'syscall' ? syscall : Reflect.get(target, key)) }) as InterpreterHost;
-  const scheduler = new Scheduler(host, m.programs);
-  scheduler.resumeRound(m.scheduler.pending());
-  scheduler.run(k.steps.reduce((a, b) => a + b, 0), inContainer(c));
-  return found;
-}
-
 /** the image of a container at a checkpoint, through its bytes, or why the model host refuses to dump it */
 type Dumped = { image: ContainerImage } | { refused: string };
 
@@ -163,8 +126,7 @@ function restoreOnModel(image: ContainerImage): { machine: Machine; container: C
  * (the containers of a host share its logical clock), and removes every real process it made.
  */
 export async function runCase(store: HostStore, twin: Twin, m: Machine, k: TwoBackendCase, index: number): Promise<CaseOutcome> {
-  const out: CaseOutcome = { disagreements: [], refused: [], legs: 0, pending: notOnTheMachine(k) };
-  if (out.pending) return out;
+  const out: CaseOutcome = { disagreements: [], refused: [], legs: 0 };
   const ref = reference(k);
   const at = (i: number): number => k.steps.slice(0, i + 1).reduce((a, b) => a + b, 0);
   const differ = (leg: string, i: number, real: View, model: View, extra: string[] = []): boolean => {

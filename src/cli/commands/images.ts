@@ -7,6 +7,7 @@ import { ImageError } from '../../image/format.js';
 import type { ReadImage } from '../../image/image-file.js';
 import type { ContainerImage } from '../../image/container-image.js';
 import { dumpContainer } from '../../image/dump.js';
+import { pageCount } from '../../codec/image-pages.js';
 import { decodeImage, sha256 } from '../../image/image-codec.js';
 import { preflight, restoreAtomically, type RestoreOptions } from '../../image/restore.js';
 import { RestoreError } from '../../image/restore-error.js';
@@ -284,12 +285,12 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
               pidMax: img.pidMax,
               namespaces: img.pidNs.map(([parent, userNs, lastPid, accepting]) => ({ parent, userNs, lastPid, accepting })),
               tasks: img.tasks.map((t) => ({ nspids: [...t.outer, ...t.numbers], leader: t.leader, parent: t.parent, pgid: t.pgid, sid: t.sid, exited: t.exited, blockedIn: t.blockedIn, comm: t.comm, abi: t.abi })),
-              pages: img.pages.length,
+              pages: pageCount(img.pages),
               programs: img.programs.map(([path]) => path),
             }),
           );
         }
-        ctx.out(`container ${img.name}: ${img.arch}, kernel ${img.kernel ?? LEGACY_KERNEL}, pid_max ${img.pidMax}, ${counted(img.tasks.length, 'task')}, ${counted(img.pidNs.length, 'pid namespace')}, ${counted(img.pages.length, 'distinct page')}`);
+        ctx.out(`container ${img.name}: ${img.arch}, kernel ${img.kernel ?? LEGACY_KERNEL}, pid_max ${img.pidMax}, ${counted(img.tasks.length, 'task')}, ${counted(img.pidNs.length, 'pid namespace')}, ${counted(pageCount(img.pages), 'distinct page')}`);
         if (a.tree) for (const l of tree(img)) ctx.out(l);
       },
     }),

@@ -44,12 +44,12 @@
  *
  * CONTROLLER. `ckpt-helper serve DIR` reads commands on stdin and answers
  * each with exactly one line on stdout:
- *   init ID FLAGS SET_TID PERSIST   clone3(CLONE_NEWPID|FLAGS) from the helper: agent ID is
- *                                   the init of a fresh pid namespace (SET_TID 0: kernel's
- *                                   choice, else set_tid {SET_TID}, or A,B,...: set_tid
- *                                   innermost first, naming the helper's levels too);
- *                                   PERSIST 0 makes it die with the helper
- *                                   (PR_SET_PDEATHSIG), taking its namespace
+ *   init ID FLAGS SET_TID PERSIST   clone3(CLONE_NEWPID|FLAGS) by a new HOLDER (see below):
+ *                                   agent ID is the init of a fresh pid namespace (SET_TID 0:
+ *                                   kernel's choice, else set_tid {SET_TID}, or A,B,...:
+ *                                   set_tid innermost first, naming the helper's levels too);
+ *                                   PERSIST 0 makes it die with the helper (PR_SET_PDEATHSIG,
+ *                                   through its holder), taking its namespace
  *   op ID REQUEST...                send REQUEST to agent ID and wait until it replies, dies
  *                                   or is stuck exiting; then wait until what it may have
  *                                   changed is settled (idle, dead, or stuck exiting): the
@@ -79,11 +79,34 @@
  *   r RET ERRNO [key=value...]      a call's result; ERRNO is "-" on success
  *   dead | stuck | timeout          the agent died in the call (exit) / is stuck in its exit
  *                                   (an init waiting for its namespace to empty) / no answer
+ *   stopped                         the agent stopped before it could answer (a kill that stopped
+ *                                   its caller); its answer, once it is continued, is skipped.
+ *                                   Nothing is sent to an agent that is stopped: "err the agent
+ *                                   is stopped: ..."
  *   gone                            the agent had already died: the request was not sent
  *   s STATE ppid=ID|out|- nspid=A,B,...  STATE: alive, zombie, exiting, gone
  *   ok | err MESSAGE
  * A clone that succeeds adds child=ID nspid=A,B,... start=T (the child's pid at every level, as
  * the helper's /proc shows them, and its start time, field 22 of /proc/PID/stat); so do attach's.
+ * An init adds holder=PID (its holder's pid).
+ *
+ * THE HOLDER. A namespace's init is not the helper's child, nor in its session or process
+ * group (a kill(0, sig) from the init's group would reach whoever ran the helper). The
+ * helper forks a *holder*, which makes a session of its own; on "hold" the holder forks a
+ * short-lived *leader*, which makes another session (the init's), makes the init with
+ * CLONE_PARENT (so that the init is the holder's child) and exits. So the init starts in a
+ * session and process group whose leader is gone and whose only members are the
+ * container's processes, and its parent is in another session: as a host's init stands for
+ * a container (kernel/exit.c will_become_orphaned_pgrp skips a child of the global init; a
+ * parent in another session does not count either), the init's group is orphaned from the
+ * start, and nothing in the container can name or reach the holder (it is in no group of
+ * theirs, and outside their pid namespaces). The holder answers no request after "hold".
+ * While its helper follows it, its init stays a zombie once it has exited, as any child of
+ * a helper (`reset` lets it go); once its channel ends (the helper's exit), it waits for
+ * its init to end, reaps it and exits. kill -9 of a holder leaves its init running, a child
+ * of the machine's init (or the nearest subreaper) from then on. Nothing can move an init stuck in its exit
+ * (zap_pid_ns_processes) because it sits in another group of its namespace: only its
+ * parent could, from the init's session.
  *
  * AGENT REQUESTS (after "op ID"):
  *   clone3 NEWID FLAGS EXIT_SIGNAL N TID...   clone3 with set_tid[N] (innermost first)
@@ -101,6 +124,7 @@
  *   mapfile ADDR LEN PROT PATH                MAP_SHARED of PATH at ADDR exactly: another process's shared
  *                                             mapping through /proc/PID/map_files/START-END
  *   munmap ADDR LEN                           unmap the agent's own memory (a workload's munmap made real)
+ *   hold NEWID FLAGS SET_TID PDEATH           a holder's one request: its init (see THE HOLDER)
  * The first line an agent writes is "hello nspid=A,B,...", or "hello" when its creator handed
  * the controller a pidfd of it. Replies to a line's requests that change only the agent's own
  * memory (see own_only) are written together at the end of the line.
@@ -385,6 +409,7 @@ struct start {
   int own_files;   /* 1: not CLONE_FILES, so close every other descriptor */
   int stdio;       /* 1: made by the helper, whose stdio it must not keep; an agent's child has its creator's /dev/null */
   int pdeath;      /* die with the helper */
+  int holder;      /* a holder: a session of its own, and its children its own to reap (see THE HOLDER) */
   int quiet_hello; /* 1: its creator hands the controller a pidfd, which says its pids: the hello line says no more */
   /* the helper's heap and stack as the helper's own child inherits them, which it lets go of (agent_start) */
   unsigned long drop[2][2];
@@ -394,6 +419,31 @@ struct start {
 };
 
 static void agent_loop(int req, int rep, int on_socket, unsigned long stack_top);
+
+/* a holder's init: its pidfd (-1 in every other agent) and pid (see THE HOLDER) */
+static int watch_fd = -1;
+static long watch_pid;
+
+struct ksigaction { unsigned long handler, flags, restorer, mask; };
+
+static void set_disposition(int sig, unsigned long handler) {
+  struct ksigaction ka = {.handler = handler};
+  SYS4(SYS_rt_sigaction, sig, &ka, 0, 8);
+}
+
+/* holder_end: the holder's channel has ended (its helper has gone, or let it go): wait for its init to end, reap it, exit */
+static void holder_end(void) {
+  struct pollfd pf = {.fd = watch_fd, .events = POLLIN};
+  while (SYS3(SYS_poll, &pf, 1, -1) == -EINTR) {}
+  while (SYS4(SYS_wait4, watch_pid, 0, __WALL, 0) == -EINTR) {}
+  SYS1(SYS_exit, 0);
+}
+
+/* agent_gone: the agent's channel has ended; a holder still has its init to wait for */
+static void agent_gone(void) {
+  if (watch_fd >= 0) holder_end();
+  SYS1(SYS_exit, 0);
+}
 
 static int agent_start(void *arg) {
   struct start s = *(struct start *)arg;
@@ -409,6 +459,10 @@ static int agent_start(void *arg) {
   unsigned long dead = ((unsigned long)__builtin_frame_address(0) + 16 + 4095) & ~4095UL;
   if (s.drop_frames && s.stack_top > dead) SYS3(SYS_madvise, dead, s.stack_top - dead, MADV_DONTNEED);
   if (s.pdeath) SYS2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
+  if (s.holder) {
+    SYS0(SYS_setsid);
+    set_disposition(SIGCHLD, 0); /* the helper ignores it (the kernel reaps its holders); a holder waits for its children */
+  }
   if (s.own_files) {
     if (s.req != 4) { SYS3(SYS_dup3, s.req, 4, 0); s.req = 4; }
     if (s.rep != 5) { SYS3(SYS_dup3, s.rep, 5, 0); s.rep = 5; }
@@ -500,7 +554,7 @@ static void helper_memory(unsigned long drop[2][2]) {
  * the child's pids at once, without waiting for the child to say them.
  * `from_helper`: the helper's own child, which must not keep its stdio.
  */
-static long spawn_agent(long long newid, uint64_t flags, uint64_t exit_signal, const int *tids, int ntid, int pdeath, int from_helper, unsigned long stack_top, int *ctl, int *pidfd) {
+static long spawn_agent(long long newid, uint64_t flags, uint64_t exit_signal, const int *tids, int ntid, int pdeath, int from_helper, unsigned long stack_top, int *ctl, int *pidfd, int holder) {
   int req, rep;
   if (ctl) {
     int sv[2];
@@ -524,7 +578,7 @@ static long spawn_agent(long long newid, uint64_t flags, uint64_t exit_signal, c
     args.flags |= CLONE_PIDFD;
     args.pidfd = (uint64_t)(uintptr_t)pidfd;
   }
-  struct start local = {.req = req, .rep = rep, .own_files = !(flags & CLONE_FILES), .stdio = from_helper && !(flags & CLONE_FILES), .pdeath = pdeath, .quiet_hello = pidfd != NULL};
+  struct start local = {.req = req, .rep = rep, .own_files = !(flags & CLONE_FILES), .stdio = from_helper && !(flags & CLONE_FILES), .pdeath = pdeath, .quiet_hello = pidfd != NULL, .holder = holder};
   struct start *s = &local;
   void *stack = NULL;
   if (from_helper && !(flags & CLONE_VM)) {
@@ -582,6 +636,55 @@ static long map_at(long long addr, long long len, long r) {
   return r;
 }
 
+static int parse_tids(char *s, int *tids, int cap);
+
+/* the leader of a holder's init: a session of its own, the init (the holder's child), then it is done */
+struct leader { struct clone_args_v2 *args; struct start *init; int result; };
+
+static int leader_start(void *arg) {
+  struct leader *l = arg;
+  SYS0(SYS_setsid);
+  long r = clone3_run(l->args, agent_start, l->init);
+  return write_all(l->result, (const char *)&r, sizeof r) < 0;
+}
+
+/* hold_init is a holder's "hold": its init, through a leader (see THE HOLDER); the reply hands the init's socket over */
+static void hold_init(uint64_t flags, int *tids, int ntid, int pdeath, struct out *o) {
+  if (watch_fd >= 0) { put_result(o, -EBUSY); return; }
+  int sv[2], pp[2];
+  long r = SYS4(SYS_socketpair, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
+  if (r < 0) { put_result(o, r); return; }
+  r = SYS2(SYS_pipe2, pp, O_CLOEXEC);
+  if (r < 0) { SYS1(SYS_close, sv[0]); SYS1(SYS_close, sv[1]); put_result(o, r); return; }
+  struct clone_args_v2 init_args;
+  memset(&init_args, 0, sizeof init_args);
+  init_args.flags = flags | CLONE_NEWPID | CLONE_PARENT; /* exit_signal 0: CLONE_PARENT takes the leader's own */
+  init_args.set_tid = ntid ? (uint64_t)(uintptr_t)tids : 0;
+  init_args.set_tid_size = (uint64_t)ntid;
+  struct start init = {.req = sv[1], .rep = sv[1], .own_files = 1, .pdeath = pdeath};
+  struct leader l = {.args = &init_args, .init = &init, .result = pp[1]};
+  struct clone_args_v2 leader_args;
+  memset(&leader_args, 0, sizeof leader_args);
+  leader_args.exit_signal = SIGCHLD;
+  long leader = clone3_run(&leader_args, leader_start, &l);
+  SYS1(SYS_close, sv[1]);
+  SYS1(SYS_close, pp[1]);
+  r = leader;
+  if (leader > 0) {
+    long got = 0, n;
+    while ((n = SYS3(SYS_read, pp[0], (char *)&r + got, sizeof r - got)) > 0 || n == -EINTR) if (n > 0) got += n;
+    if (got != sizeof r) r = -ECHILD;
+    while (SYS4(SYS_wait4, leader, 0, __WALL, 0) == -EINTR) {}
+  }
+  SYS1(SYS_close, pp[0]);
+  put_result(o, r);
+  if (r <= 0) { SYS1(SYS_close, sv[0]); return; }
+  watch_pid = r;
+  watch_fd = (int)SYS2(NR_PIDFD_OPEN, r, 0);
+  put_str(o, " chan=fd");
+  o->fd = sv[0];
+}
+
 /* agent_request carries out one request; returns 0 to reply with `o`, 1 when the agent must stop. */
 static void agent_request(char **t, int n, struct out *o, int on_socket, unsigned long stack_top) {
   long long a[MAX_TOKENS];
@@ -595,7 +698,7 @@ static void agent_request(char **t, int n, struct out *o, int on_socket, unsigne
     for (int i = 0; i < ntid; i++) tids[i] = (int)a[5 + i];
     /* an agent on a socket hands the new agent's socket to the controller with its reply; one on FIFOs (attached) makes FIFOs */
     int ctl = -1, pidfd = -1;
-    r = spawn_agent(a[1], (uint64_t)a[2], (uint64_t)a[3], tids, ntid, 0, 0, stack_top, on_socket ? &ctl : NULL, on_socket ? &pidfd : NULL);
+    r = spawn_agent(a[1], (uint64_t)a[2], (uint64_t)a[3], tids, ntid, 0, 0, stack_top, on_socket ? &ctl : NULL, on_socket ? &pidfd : NULL, 0);
     if (r <= CHANNEL_FAILED) {
       put_str(o, "err cannot make the channel of a new agent: ");
       put_str(o, errname(CHANNEL_FAILED - r));
@@ -607,6 +710,11 @@ static void agent_request(char **t, int n, struct out *o, int on_socket, unsigne
       o->fd = ctl;
       if (pidfd >= 0) o->fd2 = pidfd;
     }
+  } else if (!strcmp(op, "hold") && n >= 5 && on_socket) {
+    int tids[40];
+    int ntid = parse_tids(t[3], tids, 40);
+    if (ntid < 0) { put_result(o, -EINVAL); return; }
+    hold_init((uint64_t)a[2], tids, ntid, (int)a[4], o);
   } else if (!strcmp(op, "exit") && n >= 2) {
     SYS1(SYS_exit, a[1]);
   } else if (!strcmp(op, "exit_group") && n >= 2) {
@@ -748,7 +856,7 @@ static void agent_loop(int req, int rep, int on_socket, unsigned long stack_top)
   int held_fds[HELD_FDS], nheld = 0;
   for (;;) {
     long n = read_line(req, &lb, line, sizeof line);
-    if (n < 0) SYS1(SYS_exit, 0);
+    if (n < 0) agent_gone();
     int failed = 0;
     long long id;
     if (!strncmp(line, "persist ", 8) && !parse_ll(line + 8, &id)) {
@@ -758,11 +866,18 @@ static void agent_loop(int req, int rep, int on_socket, unsigned long stack_top)
       int fr, fw;
       int r = on_socket ? channel_open(id, &fr, &fw) : 0;
       put_result(&o, r);
-      if (send_out(rep, &o) < 0) SYS1(SYS_exit, 0);
+      /* the answer on the socket; if its controller has gone (it was stopped, and continued since), on the FIFO */
+      int sent = send_out(rep, &o) == 0;
+      if (!sent && !(on_socket && r == 0)) agent_gone();
       if (on_socket && r == 0) {
         SYS1(SYS_close, req);
         if (rep != req) SYS1(SYS_close, rep);
         req = fr, rep = fw, on_socket = 0, lb.have = 0;
+        if (!sent) {
+          OUT_EMPTY(o);
+          put_result(&o, 0);
+          if (send_out(rep, &o) < 0) agent_gone();
+        }
       }
       continue;
     }
@@ -771,8 +886,9 @@ static void agent_loop(int req, int rep, int on_socket, unsigned long stack_top)
       if (next) *next++ = 0;
       int hold = failed || own_only(p) || !strncmp(p, "clone3 ", 7);
       /* anything else may end this agent or change others: what is held goes first */
+      /* on a socket whose controller has gone, what it left may still be read (a "persist": see persist_all) */
       if (!hold && held.len > 0) {
-        if (send_with_fds(rep, held.buf, held.len, held_fds, nheld) < 0) SYS1(SYS_exit, 0);
+        if (send_with_fds(rep, held.buf, held.len, held_fds, nheld) < 0 && !on_socket) agent_gone();
         held.len = 0, nheld = 0;
       }
       char *t[MAX_TOKENS];
@@ -786,7 +902,7 @@ static void agent_loop(int req, int rep, int on_socket, unsigned long stack_top)
       if (!strncmp(o.buf, "r -1", 4) || !strncmp(o.buf, "err", 3)) failed = 1;
       int nfds = o.fd <= 0 ? 0 : o.fd2 > 0 ? 2 : 1;
       if (hold && (held.len + o.len + 1 >= LINE || nheld + nfds > HELD_FDS)) {
-        if (send_with_fds(rep, held.buf, held.len, held_fds, nheld) < 0) SYS1(SYS_exit, 0);
+        if (send_with_fds(rep, held.buf, held.len, held_fds, nheld) < 0 && !on_socket) agent_gone();
         held.len = 0, nheld = 0;
       }
       if (hold) {
@@ -797,11 +913,11 @@ static void agent_loop(int req, int rep, int on_socket, unsigned long stack_top)
         if (nfds > 1) held_fds[nheld++] = o.fd2;
         continue;
       }
-      if (held.len > 0 && send_with_fds(rep, held.buf, held.len, held_fds, nheld) < 0) SYS1(SYS_exit, 0);
+      if (held.len > 0 && send_with_fds(rep, held.buf, held.len, held_fds, nheld) < 0 && !on_socket) agent_gone();
       held.len = 0, nheld = 0;
-      if (send_out(rep, &o) < 0) SYS1(SYS_exit, 0);
+      if (send_out(rep, &o) < 0 && !on_socket) agent_gone();
     }
-    if (held.len > 0 && send_with_fds(rep, held.buf, held.len, held_fds, nheld) < 0) SYS1(SYS_exit, 0);
+    if (held.len > 0 && send_with_fds(rep, held.buf, held.len, held_fds, nheld) < 0 && !on_socket) agent_gone();
     held.len = 0, nheld = 0;
   }
 }
@@ -820,10 +936,13 @@ struct agent {
   struct linebuf *in;          /* what the controller has read of its replies, not yet taken */
   int sock;                    /* its channel is a socket (req and rep: two descriptors of it), not FIFOs */
   int stuck;                   /* seen in its exit and not done (an init waiting for its namespace to empty) */
+  int owed;                    /* replies it will still send to requests answered "stopped" (it stopped in the call): to be skipped */
   int hello_pending;           /* its hello line is still to come, ahead of its first reply (adopt_pidfd) */
 };
 
 static struct agent agents[MAX_AGENTS];
+/* holders[ID]: the holder of init agent ID (see THE HOLDER), followed as an agent is */
+static struct agent holders[MAX_AGENTS];
 static const char *dir_path;
 
 static struct agent *agent_of(long long id) {
@@ -849,15 +968,23 @@ static int proc_stat(const struct agent *ag, char *state, unsigned long *flags, 
   return 0;
 }
 
-static int sigkill_pending(const struct agent *ag) {
+/* pending_signals: the signals pending for the task or its process (SigPnd | ShdPnd), 0 when /proc cannot say */
+static unsigned long long pending_signals(const struct agent *ag) {
   char path[64], buf[4096];
   snprintf(path, sizeof path, "/proc/%ld/status", ag->tid);
   if (read_file_raw(path, buf, sizeof buf) <= 0) return 0;
+  unsigned long long mask = 0;
   for (const char *key = "\nSigPnd:"; key; key = strcmp(key, "\nSigPnd:") ? NULL : "\nShdPnd:") {
     const char *p = strstr(buf, key);
-    if (p && (strtoull(p + 8, NULL, 16) & (1ULL << (SIGKILL - 1)))) return 1;
+    if (p) mask |= strtoull(p + 8, NULL, 16);
   }
-  return 0;
+  return mask;
+}
+
+#define SIGBIT(sig) (1ULL << ((sig) - 1))
+
+static int sigkill_pending(const struct agent *ag) {
+  return (pending_signals(ag) & SIGBIT(SIGKILL)) != 0;
 }
 
 static int pidfd_exited(const struct agent *ag, int ms) {
@@ -936,8 +1063,14 @@ static int settled_one(struct agent *ag, long *since) {
     return stuck_exiting(ag, since);
   }
   *since = 0;
-  /* an idle agent sleeps in its read (or is stopped: it does nothing until SIGCONT); one that runs may have just taken a SIGKILL off its queue, not yet exiting */
-  return (st == 'S' || st == 'T' || st == 't') && !sigkill_pending(ag);
+  /*
+   * an idle agent sleeps in its read (or is stopped: it does nothing until SIGCONT); one that runs may have just taken
+   * a SIGKILL off its queue, not yet exiting; one asleep with a SIGKILL or a stop pending has yet to act on it
+   */
+  unsigned long long pending = pending_signals(ag);
+  if (pending & SIGBIT(SIGKILL)) return 0;
+  if (st == 'T' || st == 't') return 1;
+  return st == 'S' && !(pending & (SIGBIT(SIGSTOP) | SIGBIT(SIGTSTP) | SIGBIT(SIGTTIN) | SIGBIT(SIGTTOU)));
 }
 
 /*
@@ -1080,17 +1213,42 @@ static int reply_line(struct agent *ag, char *buf, long cap, int ms, int *why) {
   }
 }
 
-/* any_line reads the next line an agent writes (its hello or a reply) */
+/* fresh_line: next_line, past the replies owed to requests answered "stopped" before */
+static int fresh_line(struct agent *ag, char *buf, long cap) {
+  while (next_line(ag, buf, cap))
+    if (ag->owed > 0) ag->owed--;
+    else return 1;
+  return 0;
+}
+
+/* is_stopped: the agent's task is stopped (a stop signal; not a tracer's stop) and no SIGKILL is on its way */
+static int is_stopped(const struct agent *ag) {
+  char st;
+  unsigned long fl;
+  unsigned long long stt;
+  return proc_stat(ag, &st, &fl, &stt) == 0 && st == 'T' && !sigkill_pending(ag);
+}
+
+/*
+ * any_line reads the next line an agent writes (its hello or a reply), past those owed to requests
+ * answered "stopped"; *why 4: the agent stopped (a stop signal it sent itself, or was sent, before
+ * it could answer: it answers once continued, and that answer is skipped then)
+ */
 static int any_line(struct agent *ag, char *buf, long cap, int ms, int *why) {
   long since = 0, t0 = now_ms();
   *why = 0;
-  if (next_line(ag, buf, cap)) return 0;
+  if (fresh_line(ag, buf, cap)) return 0;
   for (;;) {
     struct pollfd pf[2] = {{.fd = ag->rep, .events = POLLIN}, {.fd = ag->pidfd, .events = POLLIN}};
     if (poll(pf, 2, 2) < 0) continue;
     /* an agent writes each reply with one write (at most PIPE_BUF bytes), and has one request at a time */
     if (pf[0].revents & POLLIN) {
       int got = take_line(ag, buf, cap);
+      if (got == 1 && ag->owed > 0) {
+        ag->owed--;
+        if (fresh_line(ag, buf, cap)) return 0;
+        continue;
+      }
       if (got == 1) return 0;
       if (got == 0) continue;
     }
@@ -1108,6 +1266,11 @@ static int any_line(struct agent *ag, char *buf, long cap, int ms, int *why) {
     int r = proc_stat(ag, &st, &fl, &stt);
     if (r == -1 || (r == 0 && (st == 'Z' || st == 'X'))) {
       *why = 1;
+      return -1;
+    }
+    if (r == 0 && st == 'T' && !sigkill_pending(ag)) {
+      ag->owed++;
+      *why = 4;
       return -1;
     }
     if (stuck_exiting(ag, &since)) { *why = 2; return -1; }
@@ -1144,9 +1307,8 @@ static int adopt_pidfd(long long id, struct out *o, int sock, int pidfd) {
   return record(ag, line.buf, o, id, 0);
 }
 
-/* adopt makes the controller's record of a new agent from its hello line; `sock` is its channel, or -1 for its FIFOs */
-static int adopt(long long id, struct out *o, int is_init, int sock) {
-  struct agent *ag = &agents[id];
+/* adopt_into makes the controller's record `ag` of a new agent from its hello line; `sock` is its channel, or -1 for its FIFOs */
+static int adopt_into(struct agent *ag, long long id, struct out *o, int is_init, int sock) {
   memset(ag, 0, sizeof *ag);
   ag->pidfd = -1;
   if (sock >= 0) {
@@ -1163,7 +1325,11 @@ static int adopt(long long id, struct out *o, int is_init, int sock) {
   return record(ag, hello, o, id, is_init);
 }
 
-/* record fills in an agent's record from a line carrying its nspid= */
+static int adopt(long long id, struct out *o, int is_init, int sock) {
+  return adopt_into(&agents[id], id, o, is_init, sock);
+}
+
+/* record fills in an agent's record from a line carrying its nspid=, and says so in `o` (if any) */
 static int record(struct agent *ag, const char *hello, struct out *o, long long id, int is_init) {
   const char *ns = strstr(hello, "nspid=");
   if (!ns) return -1;
@@ -1182,6 +1348,7 @@ static int record(struct agent *ag, const char *hello, struct out *o, long long 
   ag->used = 1;
   ag->alive = 1;
   ag->is_init = is_init;
+  if (!o) return 0;
   put_str(o, " child=");
   put_num(o, id);
   put_str(o, " ");
@@ -1200,12 +1367,19 @@ static void cmd_attach(long long id, struct out *o) {
   struct agent *ag = &agents[id];
   memset(ag, 0, sizeof *ag);
   ag->pidfd = -1;
-  if (open_channel_ends(id, ag) < 0) { put_str(o, "err no channel for that agent"); return; }
+  /* an agent that was stopped when its helper left makes its FIFOs once continued: a moment (see persist_all) */
+  for (int tries = 0; open_channel_ends(id, ag) < 0; tries++) {
+    if (ag->req >= 0) close(ag->req);
+    if (ag->rep >= 0) close(ag->rep);
+    if (tries == 10) { free(ag->in); memset(ag, 0, sizeof *ag); put_str(o, "err no channel for that agent"); return; }
+    nap(20000);
+  }
   char line[LINE];
   struct pollfd pf = {.fd = ag->rep, .events = POLLIN};
   if (write_all(ag->req, "hello\n", 6) < 0) { close(ag->req); close(ag->rep); put_str(o, "err the agent is gone"); return; }
-  while (take_line(ag, line, sizeof line) != 1)
-    if (poll(&pf, 1, 5000) <= 0) { close(ag->req); close(ag->rep); put_str(o, "err the agent does not answer"); return; }
+  /* what it answered while no one followed it (requests it stopped in, a move to its FIFOs) is skipped */
+  for (int got; (got = take_line(ag, line, sizeof line)) != 1 || !strstr(line, "nspid=");)
+    if (got != 1 && poll(&pf, 1, 5000) <= 0) { close(ag->req); close(ag->rep); put_str(o, "err the agent does not answer"); return; }
   stops_possible = 1;
   put_str(o, "ok");
   if (record(ag, line, o, id, 0) < 0) { put_str(o, " but cannot follow it"); return; }
@@ -1336,6 +1510,8 @@ static void cmd_state(long long id, struct out *o) {
 
 static void close_agent(struct agent *ag, long long id) {
   char path[4096];
+  /* an init's holder: its channel ends here, and it goes on waiting for its init alone */
+  if (ag >= agents && ag < agents + MAX_AGENTS && holders[id].used) close_agent(&holders[id], -1);
   if (ag->req >= 0) close(ag->req);
   if (ag->rep >= 0) close(ag->rep);
   if (ag->pidfd >= 0) close(ag->pidfd);
@@ -1352,11 +1528,13 @@ static void close_agent(struct agent *ag, long long id) {
 }
 
 /*
- * cmd_reset kills every agent and reaps the inits the helper made: nothing it
- * made is left. Each init is first put back into a process group of its own:
- * an init sitting in another group of its namespace can never finish its exit
+ * cmd_reset kills every agent and waits until the inits the helper made are
+ * reaped by their holders, and the holders gone: nothing it made is left.
+ * Each init is first put back into a process group of its own: an init
+ * sitting in another group of its namespace can never finish its exit
  * (zap_pid_ns_processes waits for its namespace to hold no pid but the
- * init's, and the group holds one), and only its parent can move it.
+ * init's, and the group holds one), and once it is exiting only its parent
+ * can move it.
  */
 /* ask sends one request to an idle agent and waits (2 s at most) for its reply; 0 if it answered */
 static int ask(struct agent *ag, const char *req) {
@@ -1370,15 +1548,14 @@ static int ask(struct agent *ag, const char *req) {
  * unstick_inits puts every namespace init the helper made back into a
  * process group of its own before anything is killed: a living init does it
  * itself, one already stuck in its exit is moved by its parent, if that is an
- * agent still waiting for requests (the inits the helper made directly, it
- * moves itself).
+ * agent still waiting for requests (a container's init, whose parent is its
+ * holder, in another session, cannot be moved: see THE HOLDER).
  */
 static void unstick_inits(const char *only) {
   char req[128];
   for (int i = 0; i < MAX_AGENTS; i++) {
     struct agent *ag = &agents[i];
     if (!ag->used || (only && !only[i]) || !ag->alive || ag->nlev < 2 || ag->nspid[ag->nlev - 1] != 1 || ag->is_thread) continue;
-    if (ag->is_init) { setpgid((pid_t)ag->tid, (pid_t)ag->tid); continue; }
     char st;
     unsigned long fl;
     unsigned long long stt;
@@ -1407,9 +1584,14 @@ static void cmd_reset(struct out *o, const char *only) {
     if (agents[i].used && (!only || only[i]) && agents[i].is_init) {
       /* never wait for good: an init stuck in its exit is reported, not waited on */
       struct pollfd pf = {.fd = agents[i].pidfd, .events = POLLIN};
-      int status;
       if (agents[i].pidfd >= 0 && poll(&pf, 1, 10000) <= 0) { stuck++; continue; }
-      while (waitpid((pid_t)agents[i].tid, &status, __WALL) < 0 && errno == EINTR) {}
+      if (!holders[i].used) continue;
+      /* its holder, let go, reaps it and exits (the helper ignores SIGCHLD: the kernel reaps the holder) */
+      struct pollfd hf = {.fd = holders[i].pidfd, .events = POLLIN};
+      holders[i].pidfd = -1;
+      close_agent(&holders[i], -1);
+      if (hf.fd >= 0 && poll(&hf, 1, 10000) <= 0) stuck++;
+      if (hf.fd >= 0) close(hf.fd);
     }
   for (int i = 0; i < MAX_AGENTS; i++)
     if (agents[i].used && (!only || only[i])) close_agent(&agents[i], i);
@@ -1430,7 +1612,7 @@ static int take_reply(struct agent *ag, const char *request, struct out *o) {
   char line[LINE];
   int why;
   if (reply_line(ag, line, sizeof line, 10000, &why) < 0) {
-    put_str(o, why == 1 ? "dead" : why == 2 ? "stuck" : "timeout");
+    put_str(o, why == 1 ? "dead" : why == 2 ? "stuck" : why == 4 ? "stopped" : "timeout");
     return 0;
   }
   /* a new agent's socket (and with fd2 its pidfd) came with this reply: take them (the token is the helper's own business) */
@@ -1451,13 +1633,14 @@ static int take_reply(struct agent *ag, const char *request, struct out *o) {
   char copy[LINE];
   snprintf(copy, sizeof copy, "%s", request);
   int n = split(copy, t);
-  if (n >= 2 && !strcmp(t[0], "clone3") && !strncmp(line, "r ", 2) && strncmp(line, "r -1", 4) != 0) {
+  int made_init = n >= 2 && !strcmp(t[0], "hold");
+  if (n >= 2 && (!strcmp(t[0], "clone3") || made_init) && !strncmp(line, "r ", 2) && strncmp(line, "r -1", 4) != 0) {
     long long newid = 0;
     parse_ll(t[1], &newid);
     long long flags = 0;
     if (n >= 3) parse_ll(t[2], &flags);
     int bad = newid < 0 || newid >= MAX_AGENTS || (chan && sock < 0);
-    if (bad || (pidfd >= 0 ? adopt_pidfd(newid, o, sock, pidfd) : adopt(newid, o, 0, chan ? sock : -1)) < 0) {
+    if (bad || (pidfd >= 0 ? adopt_pidfd(newid, o, sock, pidfd) : adopt(newid, o, made_init, chan ? sock : -1)) < 0) {
       if (bad && sock >= 0) close(sock);
       if (bad && pidfd >= 0) close(pidfd);
       put_str(o, " child=lost");
@@ -1478,6 +1661,7 @@ static void cmd_op(long long id, char *rest, struct out *o) {
   char rcopy[LINE];
   snprintf(rcopy, sizeof rcopy, "%s", rest);
   int rn = split(rcopy, rt);
+  if (is_stopped(ag)) { put_str(o, "err the agent is stopped: nothing is sent to it until it is continued"); return; }
   int scope = rn > 0 ? settle_scope(ag, rt, rn) : SETTLE_NONE;
   if (write_all(ag->req, req, (long)strlen(req)) < 0) { put_str(o, "gone"); return; }
   if (!take_reply(ag, rest, o) && scope == SETTLE_NONE) scope = SETTLE_ALL;
@@ -1510,15 +1694,40 @@ static void cmd_init(char **t, int n, struct out *o) {
     put_str(o, "err usage: init ID FLAGS SET_TID PERSIST");
     return;
   }
+  /* the holder first (a session of its own), then the init, its child (see THE HOLDER) */
+  struct agent *hd = &holders[id];
+  if (hd->used) close_agent(hd, -1);
   int sock = -1;
-  long r = spawn_agent(id, (uint64_t)flags | CLONE_NEWPID, SIGCHLD, tids, ntid, !persist, 1, 0, &sock, NULL);
+  long r = spawn_agent(-1, 0, SIGCHLD, NULL, 0, !persist, 1, 0, &sock, NULL, 1);
   if (r <= CHANNEL_FAILED) {
     put_str(o, "err cannot make the channel of a new agent: ");
     put_str(o, errname(CHANNEL_FAILED - r));
     return;
   }
-  put_result(o, r);
-  if (r > 0 && adopt(id, o, 1, sock) < 0) put_str(o, " child=lost");
+  if (r < 0) { put_result(o, r); return; }
+  if (adopt_into(hd, -1, NULL, 0, sock) < 0) {
+    if (hd->pidfd >= 0) SYS4(NR_PIDFD_SEND_SIGNAL, hd->pidfd, SIGKILL, 0, 0);
+    close_agent(hd, -1);
+    put_str(o, "err the holder of a new init does not answer");
+    return;
+  }
+  char req[LINE], line[LINE + 1];
+  int at = snprintf(req, sizeof req, "hold %lld %lld ", id, flags);
+  for (int i = 0; i < ntid && at < LINE - 16; i++) at += snprintf(req + at, sizeof req - (size_t)at, "%s%d", i ? "," : "", tids[i]);
+  if (ntid == 0) at += snprintf(req + at, sizeof req - (size_t)at, "0");
+  snprintf(req + at, sizeof req - (size_t)at, " %d", !persist);
+  snprintf(line, sizeof line, "%s\n", req);
+  int made = write_all(hd->req, line, (long)strlen(line)) == 0 && take_reply(hd, req, o) && !strncmp(o->buf, "r ", 2) && strncmp(o->buf, "r -1", 4) != 0 && agent_of(id);
+  if (!made) {
+    /* no init: the holder has nothing to hold */
+    SYS4(NR_PIDFD_SEND_SIGNAL, hd->pidfd, SIGKILL, 0, 0);
+    struct pollfd pf = {.fd = hd->pidfd, .events = POLLIN};
+    poll(&pf, 1, 10000);
+    close_agent(hd, -1);
+    return;
+  }
+  put_str(o, " holder=");
+  put_num(o, hd->tid);
 }
 
 /* what the serving loop does after a command: print its reply, stop, or nothing more (a batch printed its own) */
@@ -1531,7 +1740,9 @@ static void persist_all(void) {
     struct agent *ag = &agents[i];
     if (!ag->used || !ag->alive || !ag->sock) continue;
     snprintf(req, sizeof req, "persist %d\n", i);
-    ask(ag, req);
+    /* a stopped agent carries it out once continued, whoever is there by then (its socket's end is gone: it answers on its FIFO) */
+    if (is_stopped(ag)) write_all(ag->req, req, (long)strlen(req));
+    else ask(ag, req);
   }
 }
 
@@ -1594,6 +1805,14 @@ static int dispatch(char *line, struct out *o, int in_batch) {
 static int failed_in_batch(const char *line, const char *reply) {
   if (!strncmp(reply, "err", 3) || !strncmp(reply, "timeout", 7) || !strncmp(reply, "gone", 4) || !strncmp(reply, "r -1 ", 5)) return 1;
   if (strstr(reply, " unsettled") || strstr(reply, "child=lost")) return 1;
+  if (!strncmp(reply, "stopped", 7)) {
+    /* a kill that stopped its caller: expected; anything else that stops is not */
+    char copy[LINE];
+    snprintf(copy, sizeof copy, "%s", line);
+    char *t[MAX_TOKENS];
+    int n = split(copy, t);
+    return !(n >= 3 && !strcmp(t[0], "op") && !strcmp(t[2], "kill"));
+  }
   if (!strncmp(reply, "dead", 4) || !strncmp(reply, "stuck", 5)) {
     char copy[LINE];
     snprintf(copy, sizeof copy, "%s", line);
@@ -1761,6 +1980,8 @@ static int serve(const char *dir) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() == 1) return 1;
   signal(SIGPIPE, SIG_IGN);
+  /* its only children are holders, which end on their own: the kernel reaps them */
+  signal(SIGCHLD, SIG_IGN);
   int d = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (d < 0) { printf("err cannot open %s\n", dir); return 1; }
   /* agents that dropped to another uid make their children's FIFOs here too: writable by all, sticky, not listable */
