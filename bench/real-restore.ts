@@ -6,7 +6,7 @@
  *
  * - real restore: what `ckpt restore --host linux` makes on the machine, through the command's own
  *   helper transport (SyncHelper: the helper's stdin and stdout as FIFOs, commands sent in
- *   batches): the checks before anything is made, every process with its pids at every level, its
+ *   batches): the plan, the checks before anything is made, every process with its pids at every level, its
  *   group and session verified, its memory mapped and written, each one an agent of the helper
  *   that answers on its channel when the restore returns. The raw build makes processes that
  *   pause, with no channel, no controller and no memory. Target: within 1.5x of it.

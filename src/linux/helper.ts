@@ -36,8 +36,19 @@ export async function probeLinux(): Promise<LinuxSupport> {
   return { ok: false, reason: line || `the helper's probe failed (${r.shortMessage})` };
 }
 
+/**
+ * helperEnv is the helper's environment: ours, with glibc's restartable sequences off
+ * (glibc.pthread.rseq=0). With them on, the kernel writes each process's rseq area as it returns
+ * to user space, so after every clone the creator and the child each copy that page (copy on
+ * write): one page copied per side per restored process, for a feature the helper never uses.
+ */
+export function helperEnv(): NodeJS.ProcessEnv {
+  const tunables = process.env.GLIBC_TUNABLES;
+  return { ...process.env, GLIBC_TUNABLES: `${tunables ? `${tunables}:` : ''}glibc.pthread.rseq=0` };
+}
+
 function spawnServe(dir: string) {
-  return execa(helperPath(), ['serve', dir], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', buffer: false, reject: false });
+  return execa(helperPath(), ['serve', dir], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', buffer: false, reject: false, env: helperEnv(), extendEnv: false });
 }
 
 /**

@@ -13,7 +13,7 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { closeSync, constants, existsSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { helperPath } from './helper.js';
+import { helperEnv, helperPath } from './helper.js';
 
 const pause = new Int32Array(new SharedArrayBuffer(4));
 
@@ -48,7 +48,7 @@ export class SyncHelper {
     const childOut = openSync(outPath, constants.O_WRONLY);
     let child: ChildProcess;
     try {
-      child = spawn(path, ['serve', agentDir], { stdio: [childIn, childOut, 'ignore'] });
+      child = spawn(path, ['serve', agentDir], { stdio: [childIn, childOut, 'ignore'], env: helperEnv() });
     } finally {
       closeSync(childIn);
       closeSync(childOut);

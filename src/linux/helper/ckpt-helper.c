@@ -29,6 +29,8 @@
  * pidfd over too: its fdinfo gives the controller the child's pids at once,
  * so the controller follows the child without waiting for it to run; the
  * child's hello ("hello", nothing more) is read ahead of its first reply.
+ * An agent given a run of requests answers its clones and own-memory requests
+ * together, up to HELD_FDS descriptors in one message.
  *
  * MEMORY. Every clone copies its creator's page tables, and every page either
  * side writes afterwards is copied: so the helper's own child (an init) lets
@@ -277,14 +279,16 @@ static int write_all(int fd, const char *p, long n) {
   return 0;
 }
 
-static int send_out(int fd, struct out *o) {
-  o->buf[o->len++] = '\n';
-  if (o->fd <= 0) return write_all(fd, o->buf, o->len);
-  /* the line and the descriptor in one message: the controller's read of this line brings the descriptor */
-  int fds[2] = {o->fd, o->fd2}, nfds = o->fd2 > 0 ? 2 : 1;
-  struct iovec iov = {.iov_base = o->buf, .iov_len = (size_t)o->len};
-  union { char buf[CMSG_SPACE(2 * sizeof(int))]; struct cmsghdr align; } c;
-  memset(&c, 0, sizeof c);
+/* HELD_FDS: the most descriptors one message of an agent carries (two for each child it made) */
+#define HELD_FDS 64
+
+/* send_with_fds writes `n` bytes and, with them in one message, `nfds` descriptors (SCM_RIGHTS), which it then closes */
+static int send_with_fds(int fd, const char *p, long n, const int *fds, int nfds) {
+  if (nfds == 0) return write_all(fd, p, n);
+  /* the lines and the descriptors in one message: the controller's read of the first line brings them */
+  struct iovec iov = {.iov_base = (void *)p, .iov_len = (size_t)n};
+  union { char buf[CMSG_SPACE(HELD_FDS * sizeof(int))]; struct cmsghdr align; } c;
+  memset(&c, 0, CMSG_SPACE(sizeof(int) * (size_t)nfds));
   struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf, .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds)};
   struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
   cm->cmsg_level = SOL_SOCKET;
@@ -294,9 +298,15 @@ static int send_out(int fd, struct out *o) {
   long w;
   do w = SYS3(SYS_sendmsg, fd, &mh, MSG_NOSIGNAL); while (w == -EINTR);
   for (int i = 0; i < nfds; i++) SYS1(SYS_close, fds[i]);
-  o->fd = o->fd2 = 0;
   if (w < 0) return -1;
-  return w < o->len ? write_all(fd, o->buf + w, o->len - w) : 0;
+  return w < n ? write_all(fd, p + w, n - w) : 0;
+}
+
+static int send_out(int fd, struct out *o) {
+  o->buf[o->len++] = '\n';
+  int fds[2] = {o->fd, o->fd2}, nfds = o->fd <= 0 ? 0 : o->fd2 > 0 ? 2 : 1;
+  o->fd = o->fd2 = 0;
+  return send_with_fds(fd, o->buf, o->len, fds, nfds);
 }
 
 static int parse_ll(const char *s, long long *v) {
@@ -338,7 +348,7 @@ static int split(char *line, char **tok) {
 }
 
 /* linebuf: what has been read of a channel, not yet taken as a line; the controller also queues the descriptors that came with it */
-struct linebuf { long have; int nfds; int fds[16]; char data[LINE]; };
+struct linebuf { long have; int nfds; int fds[2 * HELD_FDS + 8]; char data[LINE]; };
 
 /* read_line takes one '\n'-terminated line from fd through `lb` (a read takes what is there, not a byte at a time). */
 static long read_line(int fd, struct linebuf *lb, char *buf, long cap) {
@@ -514,7 +524,10 @@ static void channel_remove(long long id) {
   SYS3(SYS_unlinkat, DIRFD, o.buf, 0);
 }
 
-/* helper_memory finds the helper's [heap] and [stack] in /proc/self/maps (zeros where it finds none) */
+/* the page the helper's argument and environment strings start on: /proc/PID/environ reads them there, in every agent too */
+static unsigned long strings_page;
+
+/* helper_memory finds the helper's [heap] and [stack] in /proc/self/maps (zeros where it finds none), the stack up to its strings */
 static void helper_memory(unsigned long drop[2][2]) {
   memset(drop, 0, sizeof(unsigned long) * 4);
   FILE *f = fopen("/proc/self/maps", "re");
@@ -525,6 +538,7 @@ static void helper_memory(unsigned long drop[2][2]) {
     if (which >= 0 && sscanf(line, "%lx-%lx", &lo, &hi) == 2) drop[which][0] = lo, drop[which][1] = hi;
   }
   if (f) fclose(f);
+  if (strings_page > drop[1][0] && strings_page < drop[1][1]) drop[1][1] = strings_page;
 }
 
 /* CHANNEL_FAILED: spawn_agent could not make the new agent's channel (not a result of clone3) */
@@ -832,9 +846,14 @@ static void agent_loop(int req, int rep, int on_socket, unsigned long stack_top)
   char line[LINE];
   struct linebuf lb;
   lb.have = 0, lb.nfds = 0;
-  /* the replies to requests that change only this agent's memory, written together at the end of their line */
+  /*
+   * the replies to requests that change only this agent's memory, and to clones (with the new
+   * agents' descriptors), written together: at the end of their line, before any other request,
+   * or when full (the controller takes in one message of new agents while this one makes more)
+   */
   struct out held;
   OUT_EMPTY(held);
+  int held_fds[HELD_FDS], nheld = 0;
   for (;;) {
     long n = read_line(req, &lb, line, sizeof line);
     if (n < 0) agent_gone();
@@ -865,12 +884,12 @@ static void agent_loop(int req, int rep, int on_socket, unsigned long stack_top)
     for (char *p = line, *next; p; p = next) {
       next = strchr(p, ';');
       if (next) *next++ = 0;
-      int hold = failed || own_only(p);
+      int hold = failed || own_only(p) || !strncmp(p, "clone3 ", 7);
       /* anything else may end this agent or change others: what is held goes first */
       /* on a socket whose controller has gone, what it left may still be read (a "persist": see persist_all) */
       if (!hold && held.len > 0) {
-        if (write_all(rep, held.buf, held.len) < 0 && !on_socket) agent_gone();
-        held.len = 0;
+        if (send_with_fds(rep, held.buf, held.len, held_fds, nheld) < 0 && !on_socket) agent_gone();
+        held.len = 0, nheld = 0;
       }
       char *t[MAX_TOKENS];
       int nt = split(p, t);
@@ -881,18 +900,25 @@ static void agent_loop(int req, int rep, int on_socket, unsigned long stack_top)
       else agent_request(t, nt, &o, on_socket, stack_top);
       o.buf[o.len] = 0;
       if (!strncmp(o.buf, "r -1", 4) || !strncmp(o.buf, "err", 3)) failed = 1;
-      if (hold && o.fd <= 0 && held.len + o.len + 1 < LINE) {
+      int nfds = o.fd <= 0 ? 0 : o.fd2 > 0 ? 2 : 1;
+      if (hold && (held.len + o.len + 1 >= LINE || nheld + nfds > HELD_FDS)) {
+        if (send_with_fds(rep, held.buf, held.len, held_fds, nheld) < 0 && !on_socket) agent_gone();
+        held.len = 0, nheld = 0;
+      }
+      if (hold) {
         memcpy(held.buf + held.len, o.buf, (size_t)o.len);
         held.len += o.len;
         held.buf[held.len++] = '\n';
+        if (nfds > 0) held_fds[nheld++] = o.fd;
+        if (nfds > 1) held_fds[nheld++] = o.fd2;
         continue;
       }
-      if (held.len > 0 && write_all(rep, held.buf, held.len) < 0 && !on_socket) agent_gone();
-      held.len = 0;
+      if (held.len > 0 && send_with_fds(rep, held.buf, held.len, held_fds, nheld) < 0 && !on_socket) agent_gone();
+      held.len = 0, nheld = 0;
       if (send_out(rep, &o) < 0 && !on_socket) agent_gone();
     }
-    if (held.len > 0 && write_all(rep, held.buf, held.len) < 0 && !on_socket) agent_gone();
-    held.len = 0;
+    if (held.len > 0 && send_with_fds(rep, held.buf, held.len, held_fds, nheld) < 0 && !on_socket) agent_gone();
+    held.len = 0, nheld = 0;
   }
 }
 
@@ -1134,7 +1160,7 @@ static int take_line(struct agent *ag, char *buf, long cap) {
   if (ag->sock) {
     /* a socket's reply may bring a new agent's socket with it (SCM_RIGHTS): queued, taken in order with the clone replies */
     struct iovec iov = {.iov_base = lb->data + lb->have, .iov_len = (size_t)(LINE - lb->have)};
-    union { char buf[CMSG_SPACE(4 * sizeof(int))]; struct cmsghdr align; } c;
+    union { char buf[CMSG_SPACE(HELD_FDS * sizeof(int))]; struct cmsghdr align; } c;
     struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf, .msg_controllen = sizeof c.buf};
     r = recvmsg(ag->rep, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     for (struct cmsghdr *cm = r > 0 ? CMSG_FIRSTHDR(&mh) : NULL; cm; cm = CMSG_NXTHDR(&mh, cm)) {
@@ -1143,7 +1169,7 @@ static int take_line(struct agent *ag, char *buf, long cap) {
       for (int i = 0; i < n; i++) {
         int fd;
         memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
-        if (lb->nfds < 16) lb->fds[lb->nfds++] = fd;
+        if (lb->nfds < (int)(sizeof lb->fds / sizeof lb->fds[0])) lb->fds[lb->nfds++] = fd;
         else close(fd);
       }
     }
@@ -1434,7 +1460,8 @@ static void cmd_ids(long long id, struct out *o) {
 static void cmd_confirm(struct out *o, const char *only) {
   for (int i = 0; i < MAX_AGENTS; i++) {
     struct agent *ag = &agents[i];
-    if (!ag->used || !only[i] || !ag->hello_pending) continue;
+    /* one the plan ended (killed, say, before it ever ran) has nothing to say: settling saw it die */
+    if (!ag->used || !only[i] || !ag->hello_pending || !ag->alive) continue;
     char line[LINE];
     int why;
     /* one the plan has killed since (a zombie killed by a signal) may have died before it ever ran: it owes nothing */
@@ -2030,6 +2057,7 @@ static int probe(void) {
 }
 
 int main(int argc, char **argv) {
+  strings_page = (unsigned long)argv[0] & ~4095UL;
   if (argc == 2 && !strcmp(argv[1], "probe")) return probe();
   if (argc == 3 && !strcmp(argv[1], "serve")) return serve(argv[2]);
   fprintf(stderr, "usage: ckpt-helper probe | ckpt-helper serve DIR\n");
