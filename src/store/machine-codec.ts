@@ -21,6 +21,7 @@ import type { Task } from '../kernel/task.js';
 import { ThreadGroup } from '../kernel/thread-group.js';
 import { SeqBook } from './seq-book.js';
 import { CORE, decodePart, encodePart, Entangled, levelOneId, MachineDecodeError, PART_FORMAT, plainPart, type DecodedPart, type EncodedPart, type PartRecord } from './part-codec.js';
+import { concatBytes } from '../codec/bytes.js';
 
 export { MachineDecodeError } from './part-codec.js';
 
@@ -203,7 +204,7 @@ function encodeParts(m: Machine, gen: number, ledger: Ledger): EncodedHost {
     };
     parts.push({ entry, part });
   }
-  const corePages = concat(core.pages);
+  const corePages = concatBytes(core.pages);
   const { nextPidNsId, nextUserNsId } = host.idCounters;
   const record: HostRecord = {
     format: HOST_FORMAT,
@@ -236,18 +237,6 @@ function countBelow(ns: PidNamespace, tasks: readonly Task[]): number {
     if (below) n++;
   }
   return n;
-}
-
-function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const c of chunks) n += c.length;
-  const out = new Uint8Array(n);
-  n = 0;
-  for (const c of chunks) {
-    out.set(c, n);
-    n += c.length;
-  }
-  return out;
 }
 
 /** LoadedPart is a part's record and its pages file, as read. */
@@ -418,7 +407,7 @@ export interface MachineRecord {
 /** encodeMachine records `m` as plain data, the page bytes copied; parts not loaded stay absent. */
 export function encodeMachine(m: Machine): MachineRecord {
   const { host, parts } = encodeHost(m, ledgerOf(m).gen);
-  return { host, parts: parts.map(({ entry, part }) => [entry.id, plainPart(part.record), concat(part.pages)]) };
+  return { host, parts: parts.map(({ entry, part }) => [entry.id, plainPart(part.record), concatBytes(part.pages)]) };
 }
 
 /** decodeMachine rebuilds what encodeMachine recorded: the same snapshot, consoles and continuation, and the same parts absent. */

@@ -15,6 +15,7 @@ import type { PidNamespace } from '../kernel/pid-namespace.js';
 import { copyExtraState, NO_EXTRA, Task } from '../kernel/task.js';
 import type { ForkedGroup, ThreadGroup } from '../kernel/thread-group.js';
 import { ByteRuns } from './column-file.js';
+import { concatBytes } from '../codec/bytes.js';
 
 /** the integer fields, in this order per task */
 const INTS = 8; // pid, group, parent, fpu, mm, cred user namespace, exit signal, pid namespace for children
@@ -124,18 +125,6 @@ export function encodeTasks(tasks: readonly Task[], seqs: readonly number[], ref
     }
   }
   return { count, ints, nums, flags, strings, strs, regs, regLengths, children: Float64Array.from(children), childCounts, extraOf: Int32Array.from(extraOf), extraBytes: concatBytes(extraData) };
-}
-
-function concatBytes(list: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const b of list) n += b.length;
-  const out = new Uint8Array(n);
-  n = 0;
-  for (const b of list) {
-    out.set(b, n);
-    n += b.length;
-  }
-  return out;
 }
 
 /** TaskObjects resolves what a stored task refers to, as the part being decoded has it. */
