@@ -55,7 +55,8 @@ describe.skipIf(why !== null)(`--host linux without root${why ? ` (skipped: ${wh
   let dir: string;
   let box: Sandbox;
   const state = () => join(dir, 'state');
-  const asNobody = (args: string) => box.sh(`${SETPRIV} --reuid=${NOBODY} --regid=${NOBODY} --clear-groups env HOME=${dir} ${process.execPath} ${join(dir, 'app/bin/ckpt.js')} --root ${state()} ${args}`);
+  // from the copy's directory: the clone's may be closed to other users (a mode-700 mktemp -d), and node needs a working directory it can enter
+  const asNobody = (args: string) => box.sh(`cd ${dir} && ${SETPRIV} --reuid=${NOBODY} --regid=${NOBODY} --clear-groups env HOME=${dir} ${process.execPath} ${join(dir, 'app/bin/ckpt.js')} --root ${state()} ${args}`);
   const json = async (args: string) => {
     const r = await asNobody(`${args} --json 2>/dev/null`);
     return { code: r.code, value: JSON.parse(r.out) as unknown };
