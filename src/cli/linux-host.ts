@@ -23,9 +23,7 @@ import { SyncHelper } from '../linux/sync-helper.js';
 import { Twin, TwinError } from '../linux/twin.js';
 import type { HostStore } from '../store/host-store.js';
 import { psRows, type PsRow } from './ps-view.js';
-
-/** LINUX_HOST: the reserved name of the machine itself. */
-export const LINUX_HOST = 'linux';
+import { LINUX_HOST } from './options/spec.js';
 
 /** the mirror's arch: the machine's own ABI (real containers need x86_64, which linuxUnavailable says) */
 function mirrorArch(): string {

@@ -6,10 +6,13 @@ import { isValidName, NAME_RULE } from '../container/names.js';
 import { HostStore, stateRoot } from '../store/host-store.js';
 import { refuse } from './refused.js';
 import { CliError, UsageError } from './usage-error.js';
-import { DEFAULT_HOST, usageOf, type CommandSpec } from './options/spec.js';
+import { DEFAULT_HOST, LINUX_HOST, usageOf, type CommandSpec } from './options/spec.js';
 import { yargsBuilder, type Coercions } from './options/to-yargs.js';
 
-export { DEFAULT_HOST };
+export { DEFAULT_HOST, LINUX_HOST };
+
+/** linuxHost loads the machine backend only when a command names --host linux (it is not on the --help path). */
+export const linuxHost = () => import('./linux-host.js');
 
 export interface CommonArgs {
   root: string | undefined;

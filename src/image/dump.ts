@@ -23,6 +23,11 @@ export class DumpError extends Error {
   readonly code = 'CKPT_DUMP_REFUSED';
 }
 
+/** refuseDump throws a DumpError: usable where an expression is wanted (`?? refuseDump(...)`). */
+export function refuseDump(message: string): never {
+  throw new DumpError(message);
+}
+
 export interface DumpOptions {
   /** told as tasks are recorded */
   onProgress?: (done: number, total: number) => void;

@@ -13,6 +13,7 @@
  */
 import { decode, encode } from 'cbor-x';
 import type { PageRefs, VmaRecord } from '../codec/address-space-record.js';
+import { concatBytes } from '../codec/bytes.js';
 
 export interface MemoryRecord {
   mms: Array<[users: number, vmas: VmaRecord[], refs: PageRefs]>;
@@ -85,13 +86,7 @@ class CborWriter {
 
   finish(): Uint8Array {
     this.flush();
-    const out = new Uint8Array(this.pieces.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of this.pieces) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
+    return concatBytes(this.pieces);
   }
 }
 

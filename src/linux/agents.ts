@@ -9,6 +9,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomically } from '../disk/atomic-file.js';
+import { startTime } from './helper.js';
 
 /** the helper's table size: agent ids are below it */
 export const MAX_AGENT_ID = 4096;
@@ -34,16 +35,6 @@ export interface AgentEntry {
 export function linuxDirs(root: string): { base: string; agents: string; table: string } {
   const base = join(root, 'linux');
   return { base, agents: join(base, 'agents'), table: join(base, 'agents.json') };
-}
-
-/** startTimeOf reads field 22 of /proc/PID/stat, or null when there is no such process. */
-export function startTimeOf(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-  } catch {
-    return null;
-  }
 }
 
 export class AgentTable {
@@ -72,9 +63,7 @@ export class AgentTable {
 
   /** freeId is the lowest agent id no task holds. */
   freeId(): number {
-    const taken = new Set([...this.byPid.values()].map((e) => e.id));
-    for (let id = 0; id < MAX_AGENT_ID; id++) if (!taken.has(id)) return id;
-    throw new Error(`every one of the helper's ${MAX_AGENT_ID} agent ids is taken`);
+    return this.freeRange(1);
   }
 
   /** freeRange is the lowest id from which `n` ids in a row are free (a restore numbers its processes in a row). */
@@ -90,13 +79,13 @@ export class AgentTable {
   }
 
   add(pid: number, id: number): void {
-    this.byPid.set(pid, { id, start: startTimeOf(pid) ?? '' });
+    this.byPid.set(pid, { id, start: startTime(pid) ?? '' });
   }
 
   /** isSame: the process with this pid is still the one the table names (not gone, not a later one with the pid) */
   isSame(pid: number): boolean {
     const e = this.byPid.get(pid);
-    return e !== undefined && startTimeOf(pid) === e.start;
+    return e !== undefined && startTime(pid) === e.start;
   }
 
   save(): void {

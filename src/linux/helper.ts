@@ -169,7 +169,7 @@ export async function withSession<T>(purpose: string, body: (h: HelperSession) =
 }
 
 /** startTime reads field 22 of /proc/PID/stat, or null when there is no such process. */
-function startTime(pid: number): string | null {
+export function startTime(pid: number): string | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;

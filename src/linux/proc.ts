@@ -165,7 +165,8 @@ export function readProcess(pid: number, proc = '/proc'): ProcProcess | null {
     nssid: status.nssid,
     threads,
     pidNs: link('pid'),
-    pidNsForChildren: link('pid_for_children'),
+    // /proc/PID/ns is the leader thread's: already read with the threads
+    pidNsForChildren: threads[0]?.tid === pid ? threads[0].pidNsForChildren : link('pid_for_children'),
     exitCode: readOr(() => parseStatExitCode(readFileSync(join(dir, 'stat'), 'utf8')), 0),
   };
 }

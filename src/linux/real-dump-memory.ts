@@ -7,16 +7,13 @@
 import { refPairs, type VmaRecord } from '../codec/address-space-record.js';
 import { addBytes, noPages, pageBytes, type ImagePages } from '../codec/image-pages.js';
 import { Indexer } from '../codec/indexer.js';
-import { DumpError } from '../image/dump.js';
+import { refuseDump } from '../image/dump.js';
 import type { ContainerImage } from '../image/container-image.js';
 import type { MemoryMap, Vma } from '../kernel/memory-map.js';
 import type { Task } from '../kernel/task.js';
 import type { MapsEntry } from './proc.js';
 import { ProcessMemory, readPages } from './real-dump-process-memory.js';
 
-function refuse(message: string): never {
-  throw new DumpError(message);
-}
 
 /** anonymous: a mapping of anonymous memory (private, or MAP_SHARED, which the kernel backs with /dev/zero) */
 function anonymous(e: MapsEntry): boolean {
@@ -87,7 +84,7 @@ function readAddressSpace(mem: ProcessMemory, mm: MemoryMap, [, vmas, refs]: Con
   const out: Array<[number, number]> = [];
   for (const [start, end, prot, shared, vmaName] of vmas as VmaRecord[]) {
     const real = place(mm, { start, end, prot, shared, name: vmaName });
-    const cannot = (why: string): never => refuse(`the mapping ${vmaName} (0x${start.toString(16)}-0x${end.toString(16)}) of ${who} cannot be read: ${why}`);
+    const cannot = (why: string): never => refuseDump(`the mapping ${vmaName} (0x${start.toString(16)}-0x${end.toString(16)}) of ${who} cannot be read: ${why}`);
     const problem = checkMapping(maps, real, real + (end - start), permsOf(prot, shared));
     if (problem) cannot(problem);
     const first = start / pageSize;
@@ -129,14 +126,14 @@ export function readMemory(mirror: { container: { name: string }; realAddress?: 
     const [users, vmas] = record;
     if (vmas.length === 0) return [users, vmas, []];
     const reader = readers.get(k);
-    if (reader === undefined) refuse(`an address space of container ${mirror.container.name} has mappings in the mirror but no live process holds it on this machine`);
+    if (reader === undefined) refuseDump(`an address space of container ${mirror.container.name} has mappings in the mirror but no live process holds it on this machine`);
     const tid = tids[reader]!;
     const who = `${name(reader)} (pid ${tid} on this machine)`;
     let mem: ProcessMemory | undefined;
     try {
       mem = new ProcessMemory(`/proc/${tids[image.tasks[reader]!.leader]!}/task/${tid}`, pageSize);
     } catch (e) {
-      refuse(`the memory of ${who} cannot be opened: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+      refuseDump(`the memory of ${who} cannot be opened: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
     }
     try {
       return [users, vmas, readAddressSpace(mem, mmObjects.items[k]!, record, place, list, who)];

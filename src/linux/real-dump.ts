@@ -30,7 +30,7 @@
  */
 import type { Container } from '../container/container.js';
 import type { Machine } from '../container/machine.js';
-import { DumpError, dumpContainer } from '../image/dump.js';
+import { dumpContainer, refuseDump } from '../image/dump.js';
 import type { ContainerImage } from '../image/container-image.js';
 import type { MemoryMap, Vma } from '../kernel/memory-map.js';
 import type { Task } from '../kernel/task.js';
@@ -78,7 +78,7 @@ export async function dumpReal(mirror: RealMirror, opts: RealDumpOptions = {}): 
   // The mirror's own dump first: its records, and its refusals, come before anything real is touched.
   const image = dumpContainer(m, c, { shareFrames: true });
   const name = (i: number): string => `task ${image.tasks[i]!.numbers.join('/')} of container ${c.name}`;
-  const tids = tasks.map((t, i) => mirror.tids.get(t) ?? refuse(`${name(i)} has no real process in the mirror's table`));
+  const tids = tasks.map((t, i) => mirror.tids.get(t) ?? refuseDump(`${name(i)} has no real process in the mirror's table`));
   const before = readProcesses(image, tids, name);
   const nameOfPid = (pid: number): string => {
     const i = tids.indexOf(pid);
@@ -100,6 +100,3 @@ export async function dumpReal(mirror: RealMirror, opts: RealDumpOptions = {}): 
   }
 }
 
-function refuse(message: string): never {
-  throw new DumpError(message);
-}

@@ -203,9 +203,6 @@ export async function executeOnLinux(port: HelperPort, image: ContainerImage, pl
   }
 }
 
-/** __WALL: wait4 for a child whatever its exit signal */
-const WAIT_ALL = 0x40000000;
-
 /**
  * undoRestore kills and reaps every process a restore of `plan` made (`made`: the pids at every
  * level of each actor made so far), and only those: its actors are agents 0 .. tasks + helpers - 1.
@@ -220,7 +217,7 @@ export async function undoRestore(port: HelperPort, image: ContainerImage, plan:
   if (enterFrom !== undefined && enter?.do === 'enter') {
     const init = made.get(image.init)?.[plan.outerLevels - 1];
     for (const pid of [made.has(enter.actor) ? enter.setTid[0] : undefined, init]) {
-      if (pid !== undefined) await port.command(`op ${enterFrom} wait4 ${pid} ${WAIT_ALL}`); // ECHILD: reaped already
+      if (pid !== undefined) await port.command(`op ${enterFrom} wait4 ${pid} ${__WALL}`); // ECHILD: reaped already
     }
   }
   return reset;

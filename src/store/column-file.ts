@@ -14,6 +14,7 @@
  * multiple of 8. Columns are little-endian. Pure: the caller does the I/O.
  */
 import { decode, encode, Tag } from 'cbor-x';
+import { byteLength, concatBytes } from '../codec/bytes.js';
 
 const MAGIC = new TextEncoder().encode('ckptcol1');
 const COLUMN_TAG = 49_344;
@@ -28,20 +29,12 @@ export class ByteRuns {
   readonly byteLength: number;
 
   constructor(readonly runs: readonly Uint8Array[]) {
-    let n = 0;
-    for (const r of runs) n += r.length;
-    this.byteLength = n;
+    this.byteLength = byteLength(runs);
   }
 
   /** joined copies the pieces into one array. */
   joined(): Uint8Array {
-    const out = new Uint8Array(this.byteLength);
-    let at = 0;
-    for (const r of this.runs) {
-      out.set(r, at);
-      at += r.length;
-    }
-    return out;
+    return concatBytes(this.runs);
   }
 }
 

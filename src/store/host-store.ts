@@ -93,16 +93,6 @@ function readColumnFile(path: string): unknown {
   }
 }
 
-/** joinRuns merges views that lie back to back in one buffer (frames read from one pages file) into one view each: fewer buffers to write. */
-function joinRuns(chunks: readonly Uint8Array[]): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  for (const c of chunks) {
-    const last = out[out.length - 1];
-    if (last && last.buffer === c.buffer && last.byteOffset + last.length === c.byteOffset) out[out.length - 1] = new Uint8Array(c.buffer, last.byteOffset, last.length + c.length);
-    else out.push(c);
-  }
-  return out;
-}
 /** how long a command waits for another one's lock: CKPT_LOCK_TIMEOUT seconds, 60 by default */
 function lockTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
   const s = Number(env['CKPT_LOCK_TIMEOUT']);
@@ -298,7 +288,7 @@ export class HostStore {
     mkdirSync(dir, { recursive: true });
     for (const { entry, part } of parts) {
       const base = join(dir, `${entry.id}.${entry.gen}`);
-      writeFileAtomically(`${base}${PAGES_SUFFIX}`, joinRuns(part.pages));
+      writeFileAtomically(`${base}${PAGES_SUFFIX}`, part.pages);
       writeFileAtomically(`${base}${PART_SUFFIX}`, encodeColumnFile(part.record));
     }
     writeFileAtomically(this.path(m.name), bytesOf(encode(host)));

@@ -5,17 +5,13 @@ import type { CommandModule } from 'yargs';
 import type { Container } from '../../container/container.js';
 import type { Task } from '../../kernel/task.js';
 import type { CliContext } from '../context.js';
-import { containerOf, countOf, declared, nameOf, onHost, orCreateArch, storeOf, verb, type HostArgs } from '../options.js';
+import { containerOf, countOf, declared, nameOf, onHost, orCreateArch, storeOf, verb, LINUX_HOST, linuxHost, type HostArgs } from '../options.js';
 import { KILL, LOGS, PS, RM, RUN, STEP } from '../options/containers.js';
 import { counted } from '../counted.js';
 import { CliError, UsageError } from '../usage-error.js';
 import { refuse } from '../refused.js';
 import { psRows, psTable, psTree } from '../ps-view.js';
 import { libcOf } from '../../program/libc.js';
-
-/** LINUX: the reserved host name of the machine itself (linux-host.ts, loaded only when named) */
-const LINUX = 'linux';
-const linuxHost = () => import('../linux-host.js');
 
 /** inContainer selects the tasks of one container (its namespace and those below it), for the scheduler. */
 function inContainer(c: Container): (t: Task) => boolean {
@@ -47,13 +43,13 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
         }
         // The program is known by its absolute path: an image made from any directory names the same file.
         const path = resolve(a.workload);
-        if (a.host === LINUX) {
+        if (a.host === LINUX_HOST) {
           const L = await linuxHost();
           await L.requireLinux();
           const real = await L.withTwin(storeOf(a), (twin) => {
             const c = L.startReal(twin, a.ctr, path, text);
             const ran = a.steps > 0 ? twin.run(a.steps, inContainer(c)) : 0;
-            return { container: a.ctr, host: LINUX, initPid: c.init.pid.nr, nspids: c.init.nspids, steps: ran };
+            return { container: a.ctr, host: LINUX_HOST, initPid: c.init.pid.nr, nspids: c.init.nspids, steps: ran };
           });
           ctx.out(a.json ? JSON.stringify(real) : `started container ${real.container} on the machine (--host linux): init is pid ${real.initPid} on the machine, pid 1 inside${real.steps ? `; ran ${counted(real.steps, 'step')}` : ''}`);
           return;
@@ -74,7 +70,7 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
     verb<HostArgs & { ctr?: string; tree: boolean }>({
       ...declared(PS),
       handler: async (a) => {
-        if (a.host === LINUX) {
+        if (a.host === LINUX_HOST) {
           const L = await linuxHost();
           const store = storeOf(a);
           const m = L.readMirror(store);
@@ -99,7 +95,7 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
       handler: async (a) => {
         if (!a.ctr && !a.all) throw new UsageError('name a container or give --all');
         if (a.ctr && a.all) throw new UsageError('give a container or --all, not both');
-        if (a.host === LINUX) {
+        if (a.host === LINUX_HOST) {
           const L = await linuxHost();
           await L.requireLinux();
           const real = await L.withTwin(storeOf(a), (twin, m) => {
@@ -121,7 +117,7 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
     verb<HostArgs & { ctr: string }>({
       ...declared(LOGS, { ctr: nameOf('container') }),
       handler: async (a) => {
-        const c = containerOf(a.host === LINUX ? (await linuxHost()).readMirror(storeOf(a)) : storeOf(a).read(a.host, [a.ctr]), a.ctr);
+        const c = containerOf(a.host === LINUX_HOST ? (await linuxHost()).readMirror(storeOf(a)) : storeOf(a).read(a.host, [a.ctr]), a.ctr);
         if (a.json) ctx.out(JSON.stringify({ container: c.name, console: c.console.text }));
         else if (c.console.text.length > 0) ctx.out(c.console.text.replace(/\n$/, ''));
       },
@@ -130,11 +126,11 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
       ...declared(KILL, { ctr: nameOf('container'), signal: signalOf }),
       handler: async (a) => {
         const sig = a.signal;
-        if (a.host === LINUX) {
+        if (a.host === LINUX_HOST) {
           const L = await linuxHost();
           await L.requireLinux();
           const store = storeOf(a);
-          const real = store.update(LINUX, (m) => {
+          const real = store.update(LINUX_HOST, (m) => {
             const c = containerOf(m, a.ctr);
             L.realKill(store.root, m, c, sig);
             return { container: c.name, signal: sig, state: c.init.state };
@@ -155,7 +151,7 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
     verb<HostArgs & { ctr: string; force: boolean }>({
       ...declared(RM, { ctr: nameOf('container') }),
       handler: async (a) => {
-        const L = a.host === LINUX ? await linuxHost() : null;
+        const L = a.host === LINUX_HOST ? await linuxHost() : null;
         if (L) await L.requireLinux();
         const store = storeOf(a);
         store.update(a.host, (m) => {

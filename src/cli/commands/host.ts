@@ -6,21 +6,17 @@ import type { KernelName } from '../../kernel/personality.js';
 import { PID_MAX_MIN } from '../../abi/limits.js';
 import type { Machine } from '../../container/machine.js';
 import type { CliContext } from '../context.js';
-import { countOf, declared, nameOf, storeOf, verb, type CommonArgs } from '../options.js';
+import { countOf, declared, nameOf, storeOf, verb, LINUX_HOST, linuxHost, type CommonArgs } from '../options.js';
 import { HOST, HOST_CREATE, HOST_LIST, HOST_RM, HOST_SHOW } from '../options/host.js';
 import { counted } from '../counted.js';
 import { CliError, UsageError } from '../usage-error.js';
-
-/** the reserved name of the machine itself (--host linux; src/cli/linux-host.ts) */
-const LINUX = 'linux';
-const linuxHost = () => import('../linux-host.js');
 
 /** realSummary is the machine's host: its mirror's summary and whether real containers can run here. */
 async function realSummary(a: CommonArgs) {
   const L = await linuxHost();
   const why = await L.linuxUnavailable();
   const store = storeOf(a);
-  const mirror = store.exists(LINUX) ? store.summary(LINUX) : summary(L.readMirror(store));
+  const mirror = store.exists(LINUX_HOST) ? store.summary(LINUX_HOST) : summary(L.readMirror(store));
   return { ...mirror, real: why === null ? { available: true } : { available: false, reason: why } };
 }
 
@@ -49,7 +45,7 @@ export function hostCommand(ctx: CliContext): CommandModule {
           verb<CommonArgs & { name: string; arch: string; pidMax?: number; kernel: KernelName }>({
           ...declared(HOST_CREATE, { name: nameOf('host'), 'pid-max': countOf('pid-max') }),
           handler: (a: CommonArgs & { name: string; arch: string; pidMax?: number; kernel: KernelName }) => {
-            if (a.name === LINUX) throw new CliError('CKPT_HOST_EXISTS', 'host linux is the machine ckpt runs on, not a simulated host: it always exists (ckpt host show linux), so the name is reserved');
+            if (a.name === LINUX_HOST) throw new CliError('CKPT_HOST_EXISTS', 'host linux is the machine ckpt runs on, not a simulated host: it always exists (ckpt host show linux), so the name is reserved');
             const arch = archByName(a.arch);
             if (!arch) throw new UsageError(`unknown architecture ${JSON.stringify(a.arch)}: expected one of ${archNames().join(', ')} (or x86, powerpc)`);
             const limit = pidMaxLimit(arch);
@@ -66,7 +62,7 @@ export function hostCommand(ctx: CliContext): CommandModule {
           ...declared(HOST_LIST),
           handler: async (a: CommonArgs) => {
             const store = storeOf(a);
-            const hosts = [...store.list().filter((n) => n !== LINUX).map((n) => store.summary(n)), await realSummary(a)];
+            const hosts = [...store.list().filter((n) => n !== LINUX_HOST).map((n) => store.summary(n)), await realSummary(a)];
             if (a.json) return ctx.out(JSON.stringify(hosts));
             ctx.out(`${'HOST'.padEnd(16)}${'ARCH'.padEnd(8)}${'KERNEL'.padEnd(10)}${'PID_MAX'.padEnd(9)}${'TASKS'.padEnd(7)}CONTAINERS`);
             for (const h of hosts) ctx.out(`${h.name.padEnd(16)}${h.arch.padEnd(8)}${h.kernel.padEnd(10)}${String(h.pidMax).padEnd(9)}${String(h.tasks).padEnd(7)}${h.containers.map((c) => c.name).join(', ')}`);
@@ -80,7 +76,7 @@ export function hostCommand(ctx: CliContext): CommandModule {
           verb<CommonArgs & { name: string }>({
           ...declared(HOST_SHOW, { name: nameOf('host') }),
           handler: async (a: CommonArgs & { name: string }) => {
-            const s = a.name === LINUX ? await realSummary(a) : storeOf(a).summary(a.name);
+            const s = a.name === LINUX_HOST ? await realSummary(a) : storeOf(a).summary(a.name);
             if (a.json) return ctx.out(JSON.stringify(s));
             ctx.out(`host ${s.name}: ${s.arch}, kernel ${s.kernel}, pid_max ${s.pidMax}, clock ${s.clock}, ${counted(s.tasks, 'task')}`);
             if ('real' in s) {
@@ -95,7 +91,7 @@ export function hostCommand(ctx: CliContext): CommandModule {
           verb<CommonArgs & { name: string }>({
           ...declared(HOST_RM, { name: nameOf('host') }),
           handler: (a: CommonArgs & { name: string }) => {
-            if (a.name === LINUX) throw new CliError('CKPT_HOST_EXISTS', 'host linux is the machine ckpt runs on and cannot be removed: remove its containers with ckpt rm CTR --host linux --force');
+            if (a.name === LINUX_HOST) throw new CliError('CKPT_HOST_EXISTS', 'host linux is the machine ckpt runs on and cannot be removed: remove its containers with ckpt rm CTR --host linux --force');
             storeOf(a).remove(a.name);
             ctx.out(a.json ? JSON.stringify({ removed: a.name }) : `removed host ${a.name}`);
           },

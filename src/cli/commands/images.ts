@@ -13,7 +13,7 @@ import { preflight, restoreAtomically, type RestoreOptions } from '../../image/r
 import { RestoreError } from '../../image/restore-error.js';
 import type { CliContext } from '../context.js';
 import { EXIT } from '../error-codes.js';
-import { containerOf, declared, nameOf, orCreateArch, storeOf, verb, type CommonArgs, type HostArgs } from '../options.js';
+import { containerOf, declared, nameOf, orCreateArch, storeOf, verb, LINUX_HOST, linuxHost, type CommonArgs, type HostArgs } from '../options.js';
 import { CHECK, DUMP, INSPECT, RESTORE, RESTORE_VIAS } from '../options/images.js';
 import { BYTES, progressBar } from '../progress.js';
 import { counted } from '../counted.js';
@@ -64,10 +64,6 @@ function restoreOptions(a: RestoreArgs): RestoreOptions {
 function restoreScope(a: RestoreArgs): Scope {
   return a.hostPids ? 'all' : a.into === undefined ? [] : [a.into];
 }
-
-/** the reserved host name of the machine itself (linux-host.ts, loaded only when named) */
-const LINUX = 'linux';
-const linuxHost = () => import('../linux-host.js');
 
 // yargs hands a lone `-` over as an empty string
 const imageArg = (s: unknown): string => (s === '' ? STDIO : String(s));
@@ -156,7 +152,7 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
         const signals = catchSignals();
         let info;
         try {
-          const L = a.host === LINUX ? await linuxHost() : null;
+          const L = a.host === LINUX_HOST ? await linuxHost() : null;
           if (L) await L.requireLinux();
           info = L
             ? await L.withTwin(storeOf(a), async (twin, m) => {
@@ -213,7 +209,7 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
         } catch (e) {
           throw interruptedOr(signals, e, `the image was not read whole; host ${a.host} is unchanged`);
         }
-        if (a.host === LINUX) {
+        if (a.host === LINUX_HOST) {
           const L = await linuxHost();
           await L.requireLinux();
           let real;
@@ -221,7 +217,7 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
             real = await L.withTwin(storeOf(a), async (twin, m) => {
               const img = decodeImage(read.entries, resolverFor(m), read.digests);
               const c = await L.restoreReal(twin, m, img, a);
-              return { container: c.name, host: LINUX, via: 'clone3', tasks: m.tasksOf(c).length, initPid: c.init.pid.nr };
+              return { container: c.name, host: LINUX_HOST, via: 'clone3', tasks: m.tasksOf(c).length, initPid: c.init.pid.nr };
             });
           } finally {
             signals.release();
@@ -318,7 +314,7 @@ async function reasonsNotToRestore(a: RestoreArgs): Promise<Problem[]> {
   }
   const problems: Problem[] = [];
   const store = storeOf(a);
-  if (a.host === LINUX) {
+  if (a.host === LINUX_HOST) {
     const L = await linuxHost();
     const m = L.readMirror(store);
     try {

@@ -43,6 +43,8 @@ export interface CommandSpec {
 
 /** DEFAULT_HOST is used when --host is not given; it is created (x86_64) on first use. */
 export const DEFAULT_HOST = 'default';
+/** LINUX_HOST: the reserved name of the machine itself (`--host linux`). */
+export const LINUX_HOST = 'linux';
 
 const ROOT: OptionSpec = { name: 'root', type: 'string', describe: 'state directory (default: $CKPT_ROOT, else $XDG_STATE_HOME/ckpt)' };
 const JSON_OUTPUT: OptionSpec = { name: 'json', type: 'boolean', default: false, describe: 'print the result (or the error) as one JSON value on stdout' };

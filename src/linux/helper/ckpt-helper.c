@@ -1691,7 +1691,10 @@ static int parse_tids(char *s, int *tids, int cap) {
 static void cmd_init(char **t, int n, struct out *o) {
   long long id, flags, persist;
   int tids[40];
-  int ntid = n < 5 ? -1 : parse_tids(t[3], tids, 40);
+  /* SET_TID as given goes on to the holder, which reads it again: parse_tids checks a copy (it cuts the text at commas) */
+  char tid_text[512];
+  snprintf(tid_text, sizeof tid_text, "%s", n < 5 ? "" : t[3]);
+  int ntid = n < 5 || strlen(t[3]) >= sizeof tid_text ? -1 : parse_tids(t[3], tids, 40);
   if (n < 5 || parse_ll(t[1], &id) || parse_ll(t[2], &flags) || ntid < 0 || parse_ll(t[4], &persist) || id < 0 || id >= MAX_AGENTS) {
     put_str(o, "err usage: init ID FLAGS SET_TID PERSIST");
     return;
@@ -1714,10 +1717,7 @@ static void cmd_init(char **t, int n, struct out *o) {
     return;
   }
   char req[LINE], line[LINE + 1];
-  int at = snprintf(req, sizeof req, "hold %lld %lld ", id, flags);
-  for (int i = 0; i < ntid && at < LINE - 16; i++) at += snprintf(req + at, sizeof req - (size_t)at, "%s%d", i ? "," : "", tids[i]);
-  if (ntid == 0) at += snprintf(req + at, sizeof req - (size_t)at, "0");
-  snprintf(req + at, sizeof req - (size_t)at, " %d", !persist);
+  snprintf(req, sizeof req, "hold %lld %lld %s %d", id, flags, tid_text, !persist);
   snprintf(line, sizeof line, "%s\n", req);
   int made = write_all(hd->req, line, (long)strlen(line)) == 0 && take_reply(hd, req, o) && !strncmp(o->buf, "r ", 2) && strncmp(o->buf, "r -1", 4) != 0 && agent_of(id);
   if (!made) {
