@@ -2,7 +2,7 @@
  * Issue 19 point 4, as a property: a host stored in parts and worked on by
  * commands that each load only some of its containers ends exactly where
  * the same commands leave a host that was never stored. Random workloads
- * over several containers; each command loads what it touches and a random
+ * over several containers, on four architectures; each command loads what it touches and a random
  * subset of the others; then a full load is compared with the host kept in
  * memory throughout: the snapshot (tasks, pids at every level, memory
  * contents, address spaces and file tables), the turns still due in the
@@ -25,19 +25,31 @@ import { frameClasses, frameRefsAgree } from './frames.js';
 
 const WORKLOADS = ['nested.wl', 'pidcache.wl', 'jobs.wl', 'churn.wl', 'threads.wl'].map((f) => [f, readFileSync(`images/workloads/${f}`, 'utf8')] as const);
 
-/** images restored by the commands below: each workload's container, some way in */
-const IMAGES: ContainerImage[] = WORKLOADS.map(([path, text]) => {
-  const m = Machine.create('source', 'x86_64');
-  m.run('w', path, text);
-  m.scheduler.run(25);
-  return dumpContainer(m, m.containers.get('w')!);
-});
+/** architectures of the hosts: little- and big-endian, 4 KiB and 64 KiB pages, 32 and 64 bits */
+const ARCHES = ['x86_64', 's390x', 'ppc64', 'i386'] as const;
+
+/** images restored by the commands below, per architecture: each workload's container, some way in */
+const images = new Map<string, ContainerImage[]>();
+function imagesFor(arch: string): ContainerImage[] {
+  let list = images.get(arch);
+  if (!list) {
+    list = WORKLOADS.map(([path, text]) => {
+      const m = Machine.create('source', arch);
+      m.run('w', path, text);
+      m.scheduler.run(25);
+      return dumpContainer(m, m.containers.get('w')!);
+    });
+    images.set(arch, list);
+  }
+  return list;
+}
 
 type Command =
   | { kind: 'step'; which: number; steps: number }
   | { kind: 'stepAll'; steps: number }
   | { kind: 'run'; workload: number }
   | { kind: 'restore'; image: number }
+  | { kind: 'restoreInto'; image: number; which: number }
   | { kind: 'signal'; which: number; sig: number }
   | { kind: 'rm'; which: number };
 
@@ -45,7 +57,8 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('step' as const), which: fc.nat(), steps: fc.integer({ min: 1, max: 40 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('stepAll' as const), steps: fc.integer({ min: 1, max: 30 }) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('run' as const), workload: fc.nat(WORKLOADS.length - 1) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('restore' as const), image: fc.nat(IMAGES.length - 1) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('restore' as const), image: fc.nat(WORKLOADS.length - 1) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('restoreInto' as const), image: fc.nat(WORKLOADS.length - 1), which: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('signal' as const), which: fc.nat(), sig: fc.constantFrom(SIGSTOP, SIGCONT, SIGKILL) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('rm' as const), which: fc.nat() }) },
 );
@@ -76,7 +89,10 @@ function apply(m: Machine, c: Command, names: readonly string[], fresh: string):
       return m;
     }
     case 'restore':
-      return restoreAtomically(m, IMAGES[c.image]!, { name: fresh }).machine;
+      return restoreAtomically(m, imagesFor(m.host.arch.name)[c.image]!, { name: fresh }).machine;
+    case 'restoreInto':
+      // a helper the host's init makes in the container makes the restored init there (clone3: on mainline a nested namespace comes from the container's user namespace)
+      return restoreAtomically(m, imagesFor(m.host.arch.name)[c.image]!, { name: fresh, into: pick(c.which), via: 'clone3' }).machine;
     case 'signal': {
       const init = m.containers.get(pick(c.which))!.init;
       if (init.state !== 'zombie') libcOf(m.host, m.host.init).kill(init.pid.nr, c.sig);
@@ -103,14 +119,15 @@ describe('a host worked on by commands that load some of its containers', () => 
   it('ends as the same commands leave a host never stored: snapshot, consoles, shared frames and their counts', () => {
     fc.assert(
       fc.property(
+        fc.constantFrom(...ARCHES),
         fc.array(fc.nat(WORKLOADS.length - 1), { minLength: 2, maxLength: 4 }),
         fc.array(fc.record({ command, others: fc.array(fc.boolean(), { minLength: 8, maxLength: 8 }) }), { minLength: 1, maxLength: 8 }),
-        (first, commands) => {
+        (arch, first, commands) => {
           const name = `h${runs++}`;
           const store = new HostStore(root);
           const start = (): Machine => {
             // a restore first: the host init's stack is written, and the containers started after share it
-            let m = restoreAtomically(Machine.create(name, 'x86_64'), IMAGES[0]!, { name: 'c0' }).machine;
+            const m = restoreAtomically(Machine.create(name, arch), imagesFor(arch)[0]!, { name: 'c0' }).machine;
             first.forEach((w, i) => m.run(`c${i + 1}`, WORKLOADS[w]![0], WORKLOADS[w]![1]));
             m.scheduler.run(10);
             return m;
@@ -121,11 +138,13 @@ describe('a host worked on by commands that load some of its containers', () => 
           for (const { command: c, others } of commands) {
             const live = names.filter((n) => whole.containers.has(n));
             if (live.length === 0 && c.kind !== 'run' && c.kind !== 'restore' && c.kind !== 'stepAll') continue;
+            // restoring into a container whose init has exited is refused before anything changes
+            if (c.kind === 'restoreInto' && whole.containers.get(live[c.which % live.length]!)!.init.state === 'zombie') continue;
             const fresh = `c${names.length}`;
             const scope = scopeOf(c, live, others);
             whole = apply(whole, c, live, fresh);
             store.replace(name, (m) => ({ machine: apply(m, c, live, fresh), out: undefined }), undefined, scope);
-            if (c.kind === 'run' || c.kind === 'restore') names.push(fresh);
+            if (c.kind === 'run' || c.kind === 'restore' || c.kind === 'restoreInto') names.push(fresh);
           }
           const back = store.read(name);
           expect(back.host.snapshot()).toEqual(whole.host.snapshot());
