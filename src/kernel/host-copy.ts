@@ -85,6 +85,7 @@ export function copyHost(host: Host): HostCopy {
     pid.task = c;
     c.exitSignal = t.exitSignal;
     c.exited = t.exited;
+    if (t.nondumpable) c.recordNotDumpable();
     c.exitStatus = t.exitStatus;
     c.blockedIn = t.blockedIn;
     c.sleepUntil = t.sleepUntil;

@@ -109,7 +109,7 @@ export function encodeTasks(tasks: readonly Task[], seqs: readonly number[], ref
     nums[N + 6] = t.exitStatus;
     nums[N + 7] = t.sleepUntil ?? NaN;
     nums[N + 8] = t.clearChildTid;
-    flags[i] = (t.exited ? EXITED : 0) | (c.nondumpable === true ? NONDUMPABLE : 0);
+    flags[i] = (t.exited ? EXITED : 0) | (t.nondumpable ? NONDUMPABLE : 0);
     strs[S] = str(t.abi.name);
     strs[S + 1] = str(t.comm);
     strs[S + 2] = str(t.blockedIn);
@@ -182,10 +182,9 @@ export function decodeTasks(cols: TaskColumns, objects: TaskObjects, adopt: bool
       creds.suid !== nums[N + 3] ||
       creds.userNs !== userNs ||
       creds.effective !== nums[N + 4] ||
-      creds.permitted !== nums[N + 5] ||
-      (creds.nondumpable === true) !== nondumpable
+      creds.permitted !== nums[N + 5]
     ) {
-      creds = { uid: nums[N + 1]!, euid: nums[N + 2]!, suid: nums[N + 3]!, userNs, effective: nums[N + 4]!, permitted: nums[N + 5]!, ...(nondumpable ? { nondumpable: true as const } : {}) };
+      creds = { uid: nums[N + 1]!, euid: nums[N + 2]!, suid: nums[N + 3]!, userNs, effective: nums[N + 4]!, permitted: nums[N + 5]! };
     }
     const pid = objects.pid(ints[I]!);
     const extra = extras.get(i);
@@ -194,6 +193,7 @@ export function decodeTasks(cols: TaskColumns, objects: TaskObjects, adopt: bool
     pid.task = t;
     t.exitSignal = ints[I + 6]!;
     t.exited = (flags[i]! & EXITED) !== 0;
+    if (nondumpable) t.recordNotDumpable();
     t.exitStatus = nums[N + 6]!;
     t.blockedIn = str(strs[S + 2]!) as SyscallName | null;
     const sleep = nums[N + 7]!;
