@@ -129,16 +129,16 @@ function encodeParts(m: Machine, gen: number, ledger: Ledger): EncodedHost {
   };
   const host = m.host;
   // Tasks in creation order, split by part; new tasks take the next sequence numbers in that order.
-  const seqs = ledger.seqs.number(host.tasks, (t) => host.tasks.has(t));
+  const { tasks: listed, seqs } = ledger.seqs.number(host.tasks, (t) => host.tasks.has(t));
   const byPart = new Map<number, { tasks: Task[]; seqs: number[]; members: Set<number> }>();
   // the sequence numbers of the core tasks' children, which the core records as [part, seq] pairs
   const childSeqs = new Map<Task, number>();
-  let i = 0;
   // most tasks are in the namespace of the task before them: its part is looked up once
   let lastNs: PidNamespace | null = null;
   let part = { tasks: [] as Task[], seqs: [] as number[], members: new Set<number>() };
-  for (const t of host.tasks) {
-    const seq = seqs[i++]!;
+  for (let i = 0; i < listed.length; i++) {
+    const t = listed[i]!;
+    const seq = seqs[i]!;
     if (t.pid.ns !== lastNs) {
       lastNs = t.pid.ns;
       const member = levelOneId(lastNs);

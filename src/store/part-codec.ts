@@ -116,7 +116,8 @@ export interface PartContext {
 export function encodePart(ctx: PartContext): EncodedPart {
   const { core, id, partOf } = ctx;
   const mine = new Numbering();
-  for (const t of ctx.tasks) mine.tasks.of(t);
+  // a host's task list holds each task once
+  for (let i = 0; i < ctx.tasks.length; i++) mine.tasks.add(ctx.tasks[i]!);
   const foreign = (ns: PidNamespace): never => {
     throw new Entangled(id, partOf(ns));
   };
@@ -137,12 +138,14 @@ export function encodePart(ctx: PartContext): EncodedPart {
     userRef(ns.userNs);
     return mine.pidNs.of(ns);
   };
+  // most pids are in the namespace of the one before
+  const pidNsRef = lastOne(nsRef);
   const pidRef = (p: Pid): number => {
     const i = mine.pids.get(p);
     if (i !== undefined) return i;
     if (core?.pids.has(p)) return -2 - core.pids.of(p);
-    nsRef(p.ns);
-    return mine.pids.of(p);
+    pidNsRef(p.ns);
+    return mine.pids.add(p);
   };
   const taskRef = (t: Task | null): number => {
     if (!t) return -1;
@@ -226,7 +229,7 @@ export function encodePart(ctx: PartContext): EncodedPart {
   const record: PartRecord = {
     userNs: mine.userNs.items.map((u) => [u.id, u.parent ? userRef(u.parent) : -1, u.ownerUid]),
     pidNs: mine.pidNs.items.map((n) => [n.id, n.parent ? nsRef(n.parent) : -1, userRef(n.userNs), n.lastPid, n.accepting, taskRef(n.childReaper), n.pidMax]),
-    pids: encodePids(mine.pids.items, nsRef),
+    pids: encodePids(mine.pids.items, pidNsRef),
     consoles: mine.consoles.items.map((c) => [c.name, c.text]),
     files,
     pageLengths: new Int32Array(frameLengths),
@@ -292,14 +295,15 @@ function encodePids(pids: readonly Pid[], nsRef: (ns: PidNamespace) => number): 
   const ns = new Int32Array(pids.length);
   const counts = new Int32Array(pids.length);
   let total = 0;
-  for (const p of pids) total += p.level + 1;
+  for (let i = 0; i < pids.length; i++) total += pids[i]!.ns.level + 1;
   const numbers = new Int32Array(total);
   let at = 0;
   for (let i = 0; i < pids.length; i++) {
     const p = pids[i]!;
     ns[i] = nsRef(p.ns);
-    counts[i] = p.level + 1;
-    for (let level = 0; level <= p.level; level++) numbers[at++] = p.nrAt(level);
+    const n = p.copyNumbers(numbers, at);
+    counts[i] = n;
+    at += n;
   }
   return { ns, counts, numbers };
 }

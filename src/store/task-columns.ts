@@ -87,6 +87,8 @@ export function encodeTasks(tasks: readonly Task[], seqs: readonly number[], ref
   };
   const extraOf: number[] = [];
   const extraData: Uint8Array[] = [];
+  let lastAbi: [string | null, number] = [null, -1];
+  let lastComm: [string | null, number] = [null, -1];
   for (let i = 0; i < count; i++) {
     const t = tasks[i]!;
     const I = i * INTS;
@@ -99,22 +101,29 @@ export function encodeTasks(tasks: readonly Task[], seqs: readonly number[], ref
     ints[I + 3] = refs.fpu(t.fpu);
     ints[I + 4] = refs.space(t.addressSpaceOrFork);
     ints[I + 5] = refs.userNs(c.userNs);
-    ints[I + 6] = t.exitSignal;
-    ints[I + 7] = refs.pidNs(t.pidNsForChildren);
+    // the fields most tasks have at their defaults (task.ts TaskRare), read from the record itself when it exists
+    const rare = t.rareState;
+    ints[I + 6] = rare ? rare.exitSignal : SIGCHLD;
+    ints[I + 7] = refs.pidNs(rare?.nsForChildren ?? t.pid.ns);
     nums[N] = seqs[i]!;
     nums[N + 1] = c.uid;
     nums[N + 2] = c.euid;
     nums[N + 3] = c.suid;
     nums[N + 4] = c.effective;
     nums[N + 5] = c.permitted;
-    nums[N + 6] = t.exitStatus;
-    nums[N + 7] = t.sleepUntil ?? NaN;
-    nums[N + 8] = t.clearChildTid;
-    flags[i] = (t.exited ? EXITED : 0) | (c.nondumpable === true ? NONDUMPABLE : 0);
-    strs[S] = str(t.abi.name);
-    strs[S + 1] = str(t.comm);
-    strs[S + 2] = str(t.blockedIn);
-    strs[S + 3] = str(t.exePath);
+    nums[N + 6] = rare ? rare.exitStatus : 0;
+    nums[N + 7] = rare?.sleepUntil ?? NaN;
+    nums[N + 8] = rare ? rare.clearChildTid : 0;
+    flags[i] = (rare?.exited ? EXITED : 0) | (c.nondumpable === true ? NONDUMPABLE : 0);
+    // the ABI and the command alternate in every task: each keeps its own last answer
+    const abiName = t.abi.name;
+    if (abiName !== lastAbi[0]) lastAbi = [abiName, str(abiName)];
+    strs[S] = lastAbi[1];
+    const comm = t.comm;
+    if (comm !== lastComm[0]) lastComm = [comm, str(comm)];
+    strs[S + 1] = lastComm[1];
+    strs[S + 2] = rare ? str(rare.blockedIn) : -1;
+    strs[S + 3] = rare ? str(rare.exePath) : -1;
     regLengths[i] = t.abi.regs.size;
     const before = children.length;
     refs.children(t, children);
