@@ -13,6 +13,7 @@ import type { ArchName } from '../arch/arch.js';
 import { archByName } from '../arch/registry.js';
 import type { Container } from '../container/container.js';
 import { Machine } from '../container/machine.js';
+import { ForkedAddressSpace, type Page } from '../kernel/memory-map.js';
 import { Host } from '../kernel/host.js';
 import { isKernelName, kernelRules, type KernelName } from '../kernel/personality.js';
 import type { Pid } from '../kernel/pid.js';
@@ -20,7 +21,7 @@ import type { PidNamespace } from '../kernel/pid-namespace.js';
 import type { Task } from '../kernel/task.js';
 import { ThreadGroup } from '../kernel/thread-group.js';
 import { SeqBook } from './seq-book.js';
-import { CORE, decodePart, encodePart, Entangled, levelOneId, MachineDecodeError, PART_FORMAT, plainPart, type DecodedPart, type EncodedPart, type PartRecord } from './part-codec.js';
+import { CORE, decodePart, encodePart, Entangled, levelOneId, MachineDecodeError, PART_FORMAT, plainPart, type CoreFrame, type DecodedPart, type EncodedPart, type PartRecord } from './part-codec.js';
 import { concatBytes } from '../codec/bytes.js';
 
 export { MachineDecodeError } from './part-codec.js';
@@ -47,6 +48,13 @@ export interface PartEntry {
   stoppedInCore: boolean;
   /** its record's PART_FORMAT; absent: 1 */
   format?: number;
+  /**
+   * its references to the core's page frames, [frame, count] pairs
+   * flattened: loaded without it, the host counts them in those frames'
+   * refs and keeps their numbers. Absent (host files written before it):
+   * taken as one reference to every core frame.
+   */
+  coreRefs?: number[];
 }
 
 export interface HostRecord {
@@ -186,7 +194,10 @@ function encodeParts(m: Machine, gen: number, ledger: Ledger): EncodedHost {
     return kept.sort((a, b) => a.key - b.key).flatMap((k) => k.pair);
   };
   const coreTasks = byPart.get(CORE) ?? { tasks: [], seqs: [] };
-  const core = encodePart({ id: CORE, partOf, tasks: coreTasks.tasks, seqs: coreTasks.seqs, core: null, coreChildren, containers: containersOf.get(CORE) ?? [], round: roundOf.get(CORE) ?? [] });
+  // the frames parts not loaded hold keep their numbers in the core
+  const pinned: Array<CoreFrame | undefined> = [];
+  for (const [k, held] of m.heldByUnloaded) pinned[k] = held;
+  const core = encodePart({ id: CORE, partOf, tasks: coreTasks.tasks, seqs: coreTasks.seqs, core: null, coreChildren, containers: containersOf.get(CORE) ?? [], round: roundOf.get(CORE) ?? [], pinned, shared: framesOfTwoParts(byPart) });
   const parts: EncodedHost['parts'] = [];
   for (const [id, { tasks, seqs: partSeqs, members }] of byPart) {
     if (id === CORE) continue;
@@ -201,6 +212,7 @@ function encodeParts(m: Machine, gen: number, ledger: Ledger): EncodedHost {
       containers: containers.map((c) => [c.name, c.init.pid.nr, c.init.state, countBelow(c.init.pid.ns, tasks)]),
       stoppedInCore,
       format: PART_FORMAT,
+      coreRefs: part.coreRefs,
     };
     parts.push({ entry, part });
   }
@@ -226,6 +238,39 @@ function encodeParts(m: Machine, gen: number, ledger: Ledger): EncodedHost {
   };
   ledger.gen = gen;
   return { host: record, parts };
+}
+
+/**
+ * framesOfTwoParts finds the page frames that tasks of two parts hold (none
+ * with fewer than two parts besides the core): the core stores them, so
+ * that they stay one frame. Only frames the host init held can be such (it
+ * alone makes children in several containers), so they are few; a frame an
+ * address space holds alone is not looked at.
+ */
+function framesOfTwoParts(byPart: ReadonlyMap<number, { tasks: Task[] }>): CoreFrame[] {
+  if ([...byPart.keys()].filter((id) => id !== CORE).length < 2) return [];
+  const firstPart = new Map<Page, number>();
+  const shared = new Map<Page, number>();
+  for (const [id, { tasks }] of byPart) {
+    if (id === CORE) continue;
+    const seen = new Set<object>();
+    const note = (page: Page, length: number): void => {
+      const at = firstPart.get(page);
+      if (at === undefined) firstPart.set(page, id);
+      else if (at !== id) shared.set(page, length);
+    };
+    for (const t of tasks) {
+      const mm = t.addressSpaceOrFork;
+      if (seen.has(mm)) continue;
+      seen.add(mm);
+      if (mm instanceof ForkedAddressSpace) mm.table.pages.forEach((page) => note(page, mm.layout.pageSize));
+      else
+        mm.forEachPage((_, page, alone) => {
+          if (!alone) note(page, mm.pageSize);
+        });
+    }
+  }
+  return [...shared].map(([frame, length]) => ({ frame, length }));
 }
 
 /** countBelow counts the tasks that live in `ns` or below it. */
@@ -314,11 +359,33 @@ export function decodeHost(r: HostRecord, loaded: ReadonlyMap<number, LoadedPart
     for (const [name, init, console] of d.record.containers) m.containers.set(name, { name, init: at(d.tasks, init), console: at(d.consoles, console) });
   }
   for (const e of absent) for (const [name] of e.containers) m.unloaded.add(name);
+  holdFrames(m, absent, core, r.core.pageLengths);
   m.scheduler.resumeRound(inSeqOrder(decoded.map((d) => d.record.round), decoded).tasks);
   const joined = new Map<number, number>();
   for (const e of r.parts) for (const member of e.members) if (member !== e.id) joined.set(member, e.id);
   ledgers.set(m, { seqs: new SeqBook(order.tasks, order.seqs, r.nextSeq), gen: r.gen, absent, coreChildren, joined });
   return m;
+}
+
+/**
+ * holdFrames counts the references the parts not loaded hold to the core's
+ * frames in those frames' refs (a loaded task sharing one copies it before
+ * writing, as it would beside them) and keeps the frames, by number, for the
+ * save. A part whose entry does not say is taken to hold every core frame once.
+ */
+function holdFrames(m: Machine, absent: readonly PartEntry[], core: DecodedPart, lengths: Int32Array): void {
+  for (const e of absent) {
+    const refs = e.coreRefs ?? core.pages.flatMap((_, k) => [k, 1]);
+    for (let i = 0; i < refs.length; i += 2) {
+      const [k, n] = [refs[i]!, refs[i + 1]!];
+      const frame = core.pages[k];
+      if (frame === undefined || !(n > 0)) throw new MachineDecodeError(`part ${e.id} holds core frame ${k} ${n} times`);
+      frame.refs += n;
+      const held = m.heldByUnloaded.get(k);
+      if (held) held.refs += n;
+      else m.heldByUnloaded.set(k, { frame, length: lengths[k]!, refs: n });
+    }
+  }
 }
 
 /**
@@ -379,6 +446,8 @@ export function inheritLedger(from: Machine, copy: Machine): void {
     if (children) coreChildren.set(t, children);
   }
   for (const e of l.absent) for (const [name] of e.containers) copy.unloaded.add(name);
+  // a copy of the same frames (Machine.copy carries its own)
+  if (copy.heldByUnloaded.size === 0) for (const [k, held] of from.heldByUnloaded) copy.heldByUnloaded.set(k, held);
   ledgers.set(copy, { ...l, seqs: new SeqBook(tasks, seqs, l.seqs.next), coreChildren, absent: [...l.absent], joined: new Map(l.joined) });
 }
 

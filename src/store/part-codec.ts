@@ -8,7 +8,9 @@
  *   --into it).
  * A part refers to the core's objects (its init's parent, the root
  * namespaces, the host init's process group and session) by index into the
- * core, as -2 - index; -1 is null. Parts never refer to each other. Page
+ * core, as -2 - index; -1 is null. Parts never refer to each other: a page
+ * frame two parts hold is the core's (a frame the host init shared with the
+ * containers it started, still held by some after it copied its own). Page
  * bytes are not in the record: a part's frames lie back to back in a
  * separate byte string (its pages file), so they are written and read
  * whole, without encoding. Pure: no I/O.
@@ -54,6 +56,8 @@ export class Entangled extends Error {
 
 type FileRec = [fd: number, kind: OpenFile['kind'], flags: number, ref: number];
 
+const NO_BYTES = new Uint8Array(0);
+
 /**
  * The part format: 2 stores what a fork left of an address space or a
  * thread group never used as it is (MmColumns.forked, a group of leader
@@ -94,6 +98,14 @@ export interface EncodedPart {
   /** the pages file: each frame's bytes (views of the frames, not copies) */
   pages: Uint8Array[];
   numbering: Numbering;
+  /** a part's references to the core's frames, [frame, count] pairs flattened: loaded without the part, the core counts them in its frames' refs */
+  coreRefs: number[];
+}
+
+/** CoreFrame is a frame the core numbers before its own: one parts not being encoded hold (by this number), or one two parts hold. */
+export interface CoreFrame {
+  frame: Page;
+  length: number;
 }
 
 export interface PartContext {
@@ -110,6 +122,10 @@ export interface PartContext {
   coreChildren?(t: Task): number[];
   containers: readonly Container[];
   round: readonly Task[];
+  /** for the core: the frames that keep their numbers (parts not loaded refer to them so), by number; a gap is a frame no longer held */
+  pinned?: ReadonlyArray<CoreFrame | undefined>;
+  /** for the core: the frames two parts hold, numbered after its own */
+  shared?: readonly CoreFrame[];
 }
 
 /** encodePart records one part; a reference to a namespace, pid or task of another part is Entangled. */
@@ -154,7 +170,13 @@ export function encodePart(ctx: PartContext): EncodedPart {
     if (core?.tasks.has(t)) return -2 - core.tasks.of(t);
     return foreign(t.pid.ns);
   };
-  const pageRef = (p: Page): number => (core?.pages.has(p) ? -2 - core.pages.of(p) : mine.pages.of(p));
+  const coreRefs = new Map<number, number>();
+  const pageRef = (p: Page): number => {
+    const k = core?.pages.get(p);
+    if (k === undefined) return mine.pages.of(p);
+    coreRefs.set(k, (coreRefs.get(k) ?? 0) + 1);
+    return -2 - k;
+  };
   const fpuRef = (f: Uint8Array): number => mine.fpus.get(f) ?? (core?.fpus.has(f) ? -2 - core.fpus.of(f) : mine.fpus.of(f));
   // what a fork left is a part's own: the tasks holding it are its users, and they must all be loaded with it
   const mmRef = (mm: MemoryMap | ForkedAddressSpace): number => mine.mms.get(mm) ?? (mm instanceof MemoryMap && core?.mms.has(mm) ? -2 - core.mms.of(mm) : mine.mms.of(mm));
@@ -200,6 +222,12 @@ export function encodePart(ctx: PartContext): EncodedPart {
   ]);
   /** the length of each of this part's frames, by number */
   const frameLengths: number[] = [];
+  const pinned = ctx.pinned ?? [];
+  for (let k = 0; k < pinned.length; k++) {
+    // a gap keeps the numbers after it: an empty frame nothing refers to
+    mine.pages.of(pinned[k]?.frame ?? { bytes: NO_BYTES, at: 0, refs: 0, shared: false });
+    frameLengths.push(pinned[k]?.length ?? 0);
+  }
   const mms = mine.mms.items.map((mm): MmRecord => {
     const vmas = (mm instanceof MemoryMap ? mm.mappings() : mm.vmas).map((v): VmaRecord => [v.start, v.end, v.prot, v.shared, v.name]);
     if (mm instanceof MemoryMap) {
@@ -226,6 +254,11 @@ export function encodePart(ctx: PartContext): EncodedPart {
     });
     return [0, vmas, pages, true];
   });
+  for (const { frame, length } of ctx.shared ?? []) {
+    if (mine.pages.has(frame)) continue;
+    mine.pages.of(frame);
+    frameLengths.push(length);
+  }
   const record: PartRecord = {
     userNs: mine.userNs.items.map((u) => [u.id, u.parent ? userRef(u.parent) : -1, u.ownerUid]),
     pidNs: mine.pidNs.items.map((n) => [n.id, n.parent ? nsRef(n.parent) : -1, userRef(n.userNs), n.lastPid, n.accepting, taskRef(n.childReaper), n.pidMax]),
@@ -241,7 +274,8 @@ export function encodePart(ctx: PartContext): EncodedPart {
     containers: ctx.containers.map((c) => [c.name, taskRef(c.init), consoleRef(c.console)]),
     round: ctx.round.map(taskRef),
   };
-  return { record, pages: frameRuns(mine.pages.items, frameLengths), numbering: mine };
+  const refs = [...coreRefs].sort((a, b) => a[0] - b[0]).flat();
+  return { record, pages: frameRuns(mine.pages.items, frameLengths), numbering: mine, coreRefs: refs };
 }
 
 /** sharedFlags is 1 for each MAP_SHARED frame (a loop: TypedArray.from iterates, a result object per frame). */

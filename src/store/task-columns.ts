@@ -114,7 +114,7 @@ export function encodeTasks(tasks: readonly Task[], seqs: readonly number[], ref
     nums[N + 6] = rare ? rare.exitStatus : 0;
     nums[N + 7] = rare?.sleepUntil ?? NaN;
     nums[N + 8] = rare ? rare.clearChildTid : 0;
-    flags[i] = (rare?.exited ? EXITED : 0) | (c.nondumpable === true ? NONDUMPABLE : 0);
+    flags[i] = (rare?.exited ? EXITED : 0) | (t.nondumpable ? NONDUMPABLE : 0);
     // the ABI and the command alternate in every task: each keeps its own last answer
     const abiName = t.abi.name;
     if (abiName !== lastAbi[0]) lastAbi = [abiName, str(abiName)];
@@ -216,10 +216,9 @@ export function decodeTasks(cols: TaskColumns, objects: TaskObjects, adopt: bool
       creds.suid !== nums[N + 3] ||
       creds.userNs !== userNs ||
       creds.effective !== nums[N + 4] ||
-      creds.permitted !== nums[N + 5] ||
-      (creds.nondumpable === true) !== nondumpable
+      creds.permitted !== nums[N + 5]
     ) {
-      creds = { uid: nums[N + 1]!, euid: nums[N + 2]!, suid: nums[N + 3]!, userNs: userNs!, effective: nums[N + 4]!, permitted: nums[N + 5]!, ...(nondumpable ? { nondumpable: true as const } : {}) };
+      creds = { uid: nums[N + 1]!, euid: nums[N + 2]!, suid: nums[N + 3]!, userNs: userNs!, effective: nums[N + 4]!, permitted: nums[N + 5]! };
     }
     const pid = refTo(objects.pids, ints[I]!, 'pid');
     if (ints[I + 3] !== fpuRef) [fpuRef, fpu] = [ints[I + 3]!, refTo(objects.fpus, ints[I + 3]!, 'fpu state')];
@@ -233,6 +232,7 @@ export function decodeTasks(cols: TaskColumns, objects: TaskObjects, adopt: bool
     const exitSignal = ints[I + 6]!;
     if (exitSignal !== SIGCHLD) t.exitSignal = exitSignal;
     if ((flags[i]! & EXITED) !== 0) t.exited = true;
+    if (nondumpable) t.recordNotDumpable();
     if (nums[N + 6] !== 0) t.exitStatus = nums[N + 6]!;
     if (strs[S + 2]! >= 0) t.blockedIn = str(strs[S + 2]!) as SyscallName | null;
     const sleep = nums[N + 7]!;

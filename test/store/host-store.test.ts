@@ -214,7 +214,7 @@ describe('a host stored in parts', () => {
     for (const [name, text] of Object.entries(expected.consoles)) expect(m.containers.get(name)!.console.text).toBe(text);
     // what the fixture was made to hold, stated plainly
     expect(m.containers.get('a')!.init.pid.ns.pidMax).toBe(5000);
-    expect([...m.host.tasks].some((t) => t.creds.nondumpable)).toBe(true);
+    expect([...m.host.tasks].some((t) => t.nondumpable)).toBe(true);
     expect(m.host.snapshot().files.some((f) => f.fds.some(([, kind]) => kind === 'pid_max'))).toBe(true);
     // and it was rewritten in parts, which load to the same state, one container alone too
     expect((decode(readFileSync(join(root, 'hosts', 'now.host'))) as { format: number }).format).toBe(HOST_FORMAT);
