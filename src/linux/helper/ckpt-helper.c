@@ -2081,10 +2081,11 @@ static void cmd_batch(long long count) {
     }
     struct agent *ag = &agents[id];
     long long j = k + 1;
-    /* a run: one agent, requests needing no settling, in lines of at most LINE (see send_run) */
-    if (runnable(req) && !own_only(req))
-      while (j < got && j - k < MAX_RUN && op_target(lines[j], &id2, &req2) && id2 == id && runnable(req2) && (long)strlen(req2) < LINE - 8) j++;
-    if (j - k >= 2) {
+    /* a run: one agent, requests needing no settling, in lines of at most LINE (see cmd_run); one of own-memory requests alone goes in a wave, beside other agents' */
+    int others = runnable(req) && !own_only(req);
+    if (runnable(req))
+      while (j < got && j - k < MAX_RUN && op_target(lines[j], &id2, &req2) && id2 == id && runnable(req2) && (long)strlen(req2) < LINE - 8) others = others || !own_only(req2), j++;
+    if (j - k >= 2 && others) {
       cmd_run(ag, lines, k, j, &failed);
       k = j;
       continue;
