@@ -35,10 +35,14 @@
  * together, up to HELD_FDS descriptors in one message.
  *
  * MEMORY. Every clone copies its creator's page tables, and every page either
- * side writes afterwards is copied: so the helper's own child (an init) lets
- * go of the helper's heap and stack, running on a stack of its own, an
- * agent's child of its creator's stack frames above its first, and agents
- * allocate nothing and build replies without zero-filling buffers.
+ * side writes afterwards is copied: so the helper's own child (a holder) lets
+ * go of the helper's heap and stack, running on a stack of its own, an init of
+ * its holder's and leader's frames, agents allocate nothing and build replies
+ * without zero-filling buffers, and an agent's children start on a stack
+ * region it never writes, its own stack kept from them (MADV_DONTFORK; see
+ * children_stack): between two clones the agent writes pages that are its
+ * alone. The helper is linked statically where it can be (bin/build-helper.js):
+ * fewer mappings to copy.
  *
  * DIR is made mode 01733 (as /tmp, but not listable): an agent that dropped
  * to another uid still makes its children's channels there; FIFOs are 0600
@@ -196,20 +200,25 @@ struct clone_args_v2 {
 };
 
 /*
- * clone3 whose child calls fn(arg) and then exit(fn's value). The child may
- * run on a fresh stack (CLONE_VM), so it must not return into the caller's
- * frame: the call is made from registers that survive the syscall.
+ * clone3 whose child calls fn(arg, arg2) and then exit(fn's value). The child
+ * may run on a stack of its own (args->stack), where the caller's frame is not
+ * (nor, with MADV_DONTFORK, the caller's stack at all), so it must not return
+ * into it: the call is made from registers that survive the syscall, on a
+ * stack aligned as a call needs it (the caller's may not be, there).
  */
-static long clone3_run(struct clone_args_v2 *args, int (*fn)(void *), void *arg) {
+static long clone3_run(struct clone_args_v2 *args, int (*fn)(void *, unsigned long), void *arg, unsigned long arg2) {
   long ret;
   register long r12 __asm__("r12") = (long)fn;
   register long r13 __asm__("r13") = (long)arg;
+  register long r14 __asm__("r14") = (long)arg2;
   __asm__ volatile(
       "syscall\n\t"
       "test %%rax, %%rax\n\t"
       "jnz 1f\n\t"
       "xor %%ebp, %%ebp\n\t"
+      "and $-16, %%rsp\n\t"
       "mov %%r13, %%rdi\n\t"
+      "mov %%r14, %%rsi\n\t"
       "call *%%r12\n\t"
       "mov %%eax, %%edi\n\t"
       "mov $60, %%eax\n\t"
@@ -217,7 +226,7 @@ static long clone3_run(struct clone_args_v2 *args, int (*fn)(void *), void *arg)
       "hlt\n"
       "1:\n\t"
       : "=a"(ret)
-      : "a"((long)NR_CLONE3), "D"(args), "S"(sizeof *args), "r"(r12), "r"(r13)
+      : "a"((long)NR_CLONE3), "D"(args), "S"(sizeof *args), "r"(r12), "r"(r13), "r"(r14)
       : "rcx", "r11", "memory");
   return ret;
 }
@@ -427,6 +436,16 @@ struct start {
 
 static void agent_loop(int req, int rep, int on_socket, unsigned long stack_top);
 
+/*
+ * An agent's children start on a stack region of their own (children_stack), which the agent
+ * never writes, and its own stack is not theirs (MADV_DONTFORK): what the agent writes between
+ * two clones is copied for neither side (copy on write), and a clone copies no page table of its
+ * stack. What such a child needs to start is handed over in registers (START_*), not in memory.
+ */
+#define START_FD_BITS 20
+#define START_OWN_FILES (1UL << 40)
+#define START_QUIET_HELLO (1UL << 41)
+
 /* a holder's init: its pidfd (-1 in every other agent) and pid (see THE HOLDER) */
 static int watch_fd = -1;
 static long watch_pid;
@@ -452,8 +471,21 @@ static void agent_gone(void) {
   SYS1(SYS_exit, 0);
 }
 
-static int agent_start(void *arg) {
-  struct start s = *(struct start *)arg;
+static int agent_run(struct start s);
+
+static int agent_start(void *arg, unsigned long unused) {
+  (void)unused;
+  return agent_run(*(struct start *)arg);
+}
+
+/* agent_start_packed starts a child on its creator's children_stack (its top: stack_top), its start data in `packed` */
+static int agent_start_packed(void *packed, unsigned long stack_top) {
+  unsigned long p = (unsigned long)packed, mask = (1UL << START_FD_BITS) - 1;
+  struct start s = {.req = (int)(p & mask), .rep = (int)((p >> START_FD_BITS) & mask), .own_files = (p & START_OWN_FILES) != 0, .quiet_hello = (p & START_QUIET_HELLO) != 0, .stack_top = stack_top};
+  return agent_run(s);
+}
+
+static int agent_run(struct start s) {
   int on_socket = s.req == s.rep;
   /*
    * the helper's own child, on a stack of its own: the helper's heap (the controller's) and stack
@@ -580,7 +612,25 @@ static unsigned long long boot_tick(void) {
  * `from_helper`: the helper's own child, which must not keep its stdio. With `born`, the child's
  * start time when the clock says it for sure (see boot_tick), else 0.
  */
-static long spawn_agent(long long newid, uint64_t flags, uint64_t exit_signal, const int *tids, int ntid, int pdeath, int from_helper, unsigned long stack_top, int *ctl, int *pidfd, int holder, unsigned long long *born) {
+/*
+ * children_stack readies, at an agent's first child, the region its children start on (see
+ * START_*): a fresh mapping, and its own stack (the STACK_SIZE below `stack_top`) kept from them.
+ * 0, or -1 when it cannot (its children then start on a copy of its stack, as a thread's do).
+ */
+static int children_stack(unsigned long stack_top, unsigned long *region) {
+  if (*region) return 0;
+  if (!stack_top) return -1;
+  long r = SYS6(SYS_mmap, 0, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (r < 0 && r > -4096) return -1;
+  if (SYS3(SYS_madvise, stack_top - STACK_SIZE, STACK_SIZE, MADV_DONTFORK) < 0) {
+    SYS2(SYS_munmap, r, STACK_SIZE);
+    return -1;
+  }
+  *region = (unsigned long)r;
+  return 0;
+}
+
+static long spawn_agent(long long newid, uint64_t flags, uint64_t exit_signal, const int *tids, int ntid, int pdeath, int from_helper, unsigned long stack_top, unsigned long *region, int *ctl, int *pidfd, int holder, unsigned long long *born) {
   int req, rep;
   if (ctl) {
     int sv[2];
@@ -607,7 +657,15 @@ static long spawn_agent(long long newid, uint64_t flags, uint64_t exit_signal, c
   struct start local = {.req = req, .rep = rep, .own_files = !(flags & CLONE_FILES), .stdio = from_helper && !(flags & CLONE_FILES), .pdeath = pdeath, .quiet_hello = pidfd != NULL, .holder = holder};
   struct start *s = &local;
   void *stack = NULL;
-  if (from_helper && !(flags & CLONE_VM)) {
+  int (*start)(void *, unsigned long) = agent_start;
+  unsigned long packed = 0;
+  if (!from_helper && !(flags & CLONE_VM) && !pdeath && req < (1 << START_FD_BITS) && rep < (1 << START_FD_BITS) && region && children_stack(stack_top, region) == 0) {
+    start = agent_start_packed;
+    packed = (unsigned long)req | ((unsigned long)rep << START_FD_BITS) | (local.own_files ? START_OWN_FILES : 0) | (local.quiet_hello ? START_QUIET_HELLO : 0);
+    s = (struct start *)packed;
+    args.stack = (uint64_t)*region;
+    args.stack_size = STACK_SIZE;
+  } else if (from_helper && !(flags & CLONE_VM)) {
     /* its own copy of a fresh stack, so that it can let go of the helper's (agent_start) */
     helper_memory(local.drop);
     stack = (void *)SYS6(SYS_mmap, 0, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
@@ -633,7 +691,7 @@ static long spawn_agent(long long newid, uint64_t flags, uint64_t exit_signal, c
     args.stack_size = STACK_SIZE;
   }
   unsigned long long before = born ? boot_tick() : 0;
-  long ret = clone3_run(&args, agent_start, s);
+  long ret = clone3_run(&args, start, s, args.stack ? args.stack + args.stack_size : 0);
   if (born) *born = ret > 0 && before && boot_tick() == before ? before : 0;
   /* a stack in a shared address space is the child's; one in a copy of it, the child has its copy of */
   if (stack && (ret < 0 || !(flags & CLONE_VM))) SYS2(SYS_munmap, stack, STACK_SIZE);
@@ -669,10 +727,11 @@ static int parse_tids(char *s, int *tids, int cap);
 /* the leader of a holder's init: a session of its own, the init (the holder's child), then it is done */
 struct leader { struct clone_args_v2 *args; struct start *init; int result; };
 
-static int leader_start(void *arg) {
+static int leader_start(void *arg, unsigned long unused) {
   struct leader *l = arg;
+  (void)unused;
   SYS0(SYS_setsid);
-  long r = clone3_run(l->args, agent_start, l->init);
+  long r = clone3_run(l->args, agent_start, l->init, 0);
   return write_all(l->result, (const char *)&r, sizeof r) < 0;
 }
 
@@ -695,7 +754,7 @@ static void hold_init(uint64_t flags, int *tids, int ntid, int pdeath, unsigned 
   struct clone_args_v2 leader_args;
   memset(&leader_args, 0, sizeof leader_args);
   leader_args.exit_signal = SIGCHLD;
-  long leader = clone3_run(&leader_args, leader_start, &l);
+  long leader = clone3_run(&leader_args, leader_start, &l, 0);
   SYS1(SYS_close, sv[1]);
   SYS1(SYS_close, pp[1]);
   r = leader;
@@ -715,7 +774,7 @@ static void hold_init(uint64_t flags, int *tids, int ntid, int pdeath, unsigned 
 }
 
 /* agent_request carries out one request; returns 0 to reply with `o`, 1 when the agent must stop. */
-static void agent_request(char **t, int n, struct out *o, int on_socket, unsigned long stack_top) {
+static void agent_request(char **t, int n, struct out *o, int on_socket, unsigned long stack_top, unsigned long *region) {
   long long a[MAX_TOKENS];
   for (int i = 1; i < n; i++) a[i] = 0, parse_ll(t[i], &a[i]);
   const char *op = t[0];
@@ -728,7 +787,7 @@ static void agent_request(char **t, int n, struct out *o, int on_socket, unsigne
     /* an agent on a socket hands the new agent's socket to the controller with its reply; one on FIFOs (attached) makes FIFOs */
     int ctl = -1, pidfd = -1;
     unsigned long long born = 0;
-    r = spawn_agent(a[1], (uint64_t)a[2], (uint64_t)a[3], tids, ntid, 0, 0, stack_top, on_socket ? &ctl : NULL, on_socket ? &pidfd : NULL, 0, &born);
+    r = spawn_agent(a[1], (uint64_t)a[2], (uint64_t)a[3], tids, ntid, 0, 0, stack_top, region, on_socket ? &ctl : NULL, on_socket ? &pidfd : NULL, 0, &born);
     if (r <= CHANNEL_FAILED) {
       put_str(o, "err cannot make the channel of a new agent: ");
       put_str(o, errname(CHANNEL_FAILED - r));
@@ -889,6 +948,8 @@ static void agent_loop(int req, int rep, int on_socket, unsigned long stack_top)
   OUT_EMPTY(held);
   int held_fds[HELD_FDS], nheld = 0;
   int line_failed = 0;
+  /* where its children start (children_stack): none until its first */
+  unsigned long children_region = 0;
   for (;;) {
     long n = read_line(req, &lb, line, sizeof line);
     if (n < 0) agent_gone();
@@ -933,7 +994,7 @@ static void agent_loop(int req, int rep, int on_socket, unsigned long stack_top)
       OUT_EMPTY(o);
       if (failed) put_str(&o, "skipped");
       else if (nt == 0) put_str(&o, "err empty request");
-      else agent_request(t, nt, &o, on_socket, stack_top);
+      else agent_request(t, nt, &o, on_socket, stack_top, &children_region);
       o.buf[o.len] = 0;
       if (!strncmp(o.buf, "r -1", 4) || !strncmp(o.buf, "err", 3)) failed = 1;
       int nfds = o.fd <= 0 ? 0 : o.fd2 > 0 ? 2 : 1;
@@ -1801,7 +1862,7 @@ static void cmd_init(char **t, int n, struct out *o) {
   struct agent *hd = &holders[id];
   if (hd->used) close_agent(hd, -1);
   int sock = -1;
-  long r = spawn_agent(-1, 0, SIGCHLD, NULL, 0, !persist, 1, 0, &sock, NULL, 1, NULL);
+  long r = spawn_agent(-1, 0, SIGCHLD, NULL, 0, !persist, 1, 0, NULL, &sock, NULL, 1, NULL);
   if (r <= CHANNEL_FAILED) {
     put_str(o, "err cannot make the channel of a new agent: ");
     put_str(o, errname(CHANNEL_FAILED - r));
