@@ -41,11 +41,13 @@ export type Reply =
 
 /** parseReply reads a reply line: `r RET ERRNO key=value...`, `dead`, `stuck`, `stopped`, `timeout`, `gone`, `ok` or `err MESSAGE`. */
 export function parseReply(line: string): Reply {
-  const words = line.trim().split(/\s+/);
+  // the helper's replies are single-spaced: the common ones are read without a regular expression (a restore reads thousands)
+  const words = /^\S+( \S+)*$/.test(line) ? line.split(' ') : line.trim().split(/\s+/);
   const head = words[0] ?? '';
   if (head === 'r' && words.length >= 3) {
     const fields = new Map<string, string>();
-    for (const w of words.slice(3)) {
+    for (let k = 3; k < words.length; k++) {
+      const w = words[k]!;
       const eq = w.indexOf('=');
       if (eq > 0) fields.set(w.slice(0, eq), w.slice(eq + 1));
     }
@@ -350,10 +352,12 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
     return pid;
   };
   const ownNs = (a: Actor): number | null => (a >= 0 && a < tasks.length ? tasks[a]!.ns : null);
-  const answered = (r: Reply, what: string, who = 'the agent'): Reply & { kind: 'r' } => {
-    if (r.kind !== 'r') fail(`${what}: ${r.kind === 'err' ? r.message : `${who} answered ${r.kind}`}`);
-    if (r.errno) fail(`${what} failed with ${r.errno}`);
-    return r;
+  /** answered: `r` is a call's success; else the restore fails, naming the call (`what`, or what makes that text: named only then) */
+  const answered = (r: Reply, what: string | (() => string), who = 'the agent'): Reply & { kind: 'r' } => {
+    if (r.kind === 'r' && !r.errno) return r;
+    const text = typeof what === 'string' ? what : what();
+    if (r.kind !== 'r') fail(`${text}: ${r.kind === 'err' ? r.message : `${who} answered ${r.kind}`}`);
+    fail(`${text} failed with ${r.errno}`);
   };
   const call = (a: Actor, request: string, what: string, more?: (r: Reply & { kind: 'r' }) => void): void => {
     items.push({
@@ -374,7 +378,7 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
   };
 
   const clone = (s: CloneStep): void => {
-    const what = s.task === null ? `the placeholder for leader ${s.standsFor!.join('/')}` : `clone3 of task ${tasks[s.task]!.numbers.join('/')} (set_tid ${s.pids.join(', ')}, innermost level first)`;
+    const what = (): string => (s.task === null ? `the placeholder for leader ${s.standsFor!.join('/')}` : `clone3 of task ${tasks[s.task]!.numbers.join('/')} (set_tid ${s.pids.join(', ')}, innermost level first)`);
     // a placeholder is made in its creator's namespace, set_tid naming the levels the plan names (innermost first); the kernel picks the others (NaN here)
     const want = s.task !== null ? tasks[s.task]!.numbers : [...new Array<number>(Math.max(0, insideOf(s.creator).length - s.pids.length)).fill(NaN), ...[...s.pids].reverse()];
     let line: string;
@@ -391,7 +395,7 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
       check: (reply) => {
         const r = answered(reply, what, 'the creator');
         const made = r.fields.get('nspid');
-        if (!made || r.fields.get('child') !== String(s.actor)) fail(`${what}: the helper lost the new process`);
+        if (!made || r.fields.get('child') !== String(s.actor)) fail(`${what()}: the helper lost the new process`);
         const pids = made.split(',').map(Number);
         nspids.set(s.actor, pids);
         const got = pids.slice(plan.outerLevels);
@@ -511,11 +515,12 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
       items.push({
         line: `ids ${i}`,
         check: (reply) => {
-          const r = answered(reply, `reading the ids of ${name(i)}`);
-          for (const [what, field, id] of [['process group', 'pgrp', t.pgid], ['session', 'sid', t.sid]] as const) {
-            const got = Number(r.fields.get(field));
+          const r = answered(reply, () => `reading the ids of ${name(i)}`);
+          const differs = (what: string, got: number, id: number[] | null): void => {
             if (got !== own(id)) throw new RestoreError([{ code: 'CKPT_UNSUPPORTED', message: `task ${t.numbers.join('/')} ended up in ${what} ${got || '(outside)'} instead of ${own(id) || '(outside)'} as its own namespace numbers them: this layout is not supported yet` }]);
-          }
+          };
+          differs('process group', Number(r.fields.get('pgrp')), t.pgid);
+          differs('session', Number(r.fields.get('sid')), t.sid);
         },
       });
       memoryOf(i);

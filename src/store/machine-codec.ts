@@ -259,9 +259,12 @@ function framesOfTwoParts(byPart: ReadonlyMap<number, { tasks: Task[] }>): CoreF
       if (at === undefined) firstPart.set(page, id);
       else if (at !== id) shared.set(page, length);
     };
+    let last: object | null = null;
     for (const t of tasks) {
       const mm = t.addressSpaceOrFork;
-      if (seen.has(mm)) continue;
+      // most tasks hold what the task before them holds (a restorer's children, threads)
+      if (mm === last || seen.has(mm)) continue;
+      last = mm;
       seen.add(mm);
       if (mm instanceof ForkedAddressSpace) mm.table.pages.forEach((page) => note(page, mm.layout.pageSize));
       else

@@ -74,7 +74,7 @@ describe('page frames and address spaces shared across a host\'s containers, thr
     expect(back.host.snapshot()).toEqual(expected.host.snapshot());
     expect(frameClasses(back)).toEqual(frameClasses(expected));
     expect(frameRefsAgree(back)).toEqual([]);
-  });
+  }, 30_000);
 
   it('keeps a frame two containers share as one frame after the host init has copied its own, and so through partial loads', () => {
     const store = new HostStore(root);
@@ -102,7 +102,7 @@ describe('page frames and address spaces shared across a host\'s containers, thr
     expect(back.host.snapshot()).toEqual(expected.host.snapshot());
     expect(frameClasses(back)).toEqual(frameClasses(expected));
     expect(frameRefsAgree(back)).toEqual([]);
-  });
+  }, 30_000);
 
   it('finds an address space shared across containers only in the host init\'s, which the host file holds once: a container\'s task cannot put children in another container', () => {
     const store = new HostStore(root);
@@ -141,5 +141,5 @@ describe('page frames and address spaces shared across a host\'s containers, thr
       expect(task.mm).toBe(one.host.init.mm);
       expect(task.mm.users).toBe(3);
     }
-  });
+  }, 30_000);
 });

@@ -27,16 +27,22 @@
  * `detach` first moves each such agent to its FIFOs (request "persist ID").
  * An agent on a socket makes a child process with CLONE_PIDFD and hands the
  * pidfd over too: its fdinfo gives the controller the child's pids at once,
- * so the controller follows the child without waiting for it to run; the
- * child's hello ("hello", nothing more) is read ahead of its first reply.
+ * so the controller follows the child without waiting for it to run, and the
+ * creator's reading of the clock around the clone its start time (see
+ * boot_tick); the child's hello ("hello pgrp=P sid=S": the process group and
+ * session it started in) is read ahead of its first reply, or by `ids`.
  * An agent given a run of requests answers its clones and own-memory requests
  * together, up to HELD_FDS descriptors in one message.
  *
  * MEMORY. Every clone copies its creator's page tables, and every page either
- * side writes afterwards is copied: so the helper's own child (an init) lets
- * go of the helper's heap and stack, running on a stack of its own, an
- * agent's child of its creator's stack frames above its first, and agents
- * allocate nothing and build replies without zero-filling buffers.
+ * side writes afterwards is copied: so the helper's own child (a holder) lets
+ * go of the helper's heap and stack, running on a stack of its own, an init of
+ * its holder's and leader's frames, agents allocate nothing and build replies
+ * without zero-filling buffers, and an agent's children start on a stack
+ * region it never writes, its own stack kept from them (MADV_DONTFORK; see
+ * children_stack): between two clones the agent writes pages that are its
+ * alone. The helper is linked statically where it can be (bin/build-helper.js):
+ * fewer mappings to copy.
  *
  * DIR is made mode 01733 (as /tmp, but not listable): an agent that dropped
  * to another uid still makes its children's channels there; FIFOs are 0600
@@ -61,11 +67,14 @@
  *                                   in order until one fails (an error, a call that fails, a
  *                                   death other than an exit's or a signal's); N reply lines,
  *                                   "skipped" after the failure. Requests to one agent that
- *                                   need no settling go to it as one line (REQ;REQ;...), and
+ *                                   need no settling go to it as lines (REQ;REQ;..., two with it
+ *                                   at a time, each after the first marked '+': skipped, as
+ *                                   the rest of its own line, after a failure), and
  *                                   those changing only their agent's memory (ids, peek, map, ...)
  *                                   to many agents at once, each agent's in one line
  *   ids ID                          r 0 - pgrp=P sid=S: agent ID's process group and session as its own
- *                                   pid namespace numbers them (/proc's NSpgid, NSsid), without waking it
+ *                                   pid namespace numbers them (/proc's NSpgid, NSsid), without waking it:
+ *                                   from its hello while no request can have changed them
  *   confirm [ID|LO-HI...]           read the hello each named agent still owes (see CHANNELS): ok, or
  *                                   err naming the first that did not start
  *   state ID                        what /proc says of agent ID
@@ -125,9 +134,11 @@
  *                                             mapping through /proc/PID/map_files/START-END
  *   munmap ADDR LEN                           unmap the agent's own memory (a workload's munmap made real)
  *   hold NEWID FLAGS SET_TID PDEATH           a holder's one request: its init (see THE HOLDER)
- * The first line an agent writes is "hello nspid=A,B,...", or "hello" when its creator handed
- * the controller a pidfd of it. Replies to a line's requests that change only the agent's own
- * memory (see own_only) are written together at the end of the line.
+ * The first line an agent writes is "hello nspid=A,B,...", or "hello pgrp=P sid=S" when its
+ * creator handed the controller a pidfd of it. Replies to a line's requests that change only the
+ * agent's own memory (see own_only) are written together at the end of the line. A clone's reply
+ * from the agent also says born=T, the child's start time, when the clock told it for sure; the
+ * controller takes it (and chan=) out of the reply it gives.
  *
  * `ckpt-helper probe` prints "ok" if this machine lets it make a user and a pid namespace
  * (root, or a user where unprivileged user namespaces are allowed), else one line saying what
@@ -189,20 +200,25 @@ struct clone_args_v2 {
 };
 
 /*
- * clone3 whose child calls fn(arg) and then exit(fn's value). The child may
- * run on a fresh stack (CLONE_VM), so it must not return into the caller's
- * frame: the call is made from registers that survive the syscall.
+ * clone3 whose child calls fn(arg, arg2) and then exit(fn's value). The child
+ * may run on a stack of its own (args->stack), where the caller's frame is not
+ * (nor, with MADV_DONTFORK, the caller's stack at all), so it must not return
+ * into it: the call is made from registers that survive the syscall, on a
+ * stack aligned as a call needs it (the caller's may not be, there).
  */
-static long clone3_run(struct clone_args_v2 *args, int (*fn)(void *), void *arg) {
+static long clone3_run(struct clone_args_v2 *args, int (*fn)(void *, unsigned long), void *arg, unsigned long arg2) {
   long ret;
   register long r12 __asm__("r12") = (long)fn;
   register long r13 __asm__("r13") = (long)arg;
+  register long r14 __asm__("r14") = (long)arg2;
   __asm__ volatile(
       "syscall\n\t"
       "test %%rax, %%rax\n\t"
       "jnz 1f\n\t"
       "xor %%ebp, %%ebp\n\t"
+      "and $-16, %%rsp\n\t"
       "mov %%r13, %%rdi\n\t"
+      "mov %%r14, %%rsi\n\t"
       "call *%%r12\n\t"
       "mov %%eax, %%edi\n\t"
       "mov $60, %%eax\n\t"
@@ -210,7 +226,7 @@ static long clone3_run(struct clone_args_v2 *args, int (*fn)(void *), void *arg)
       "hlt\n"
       "1:\n\t"
       : "=a"(ret)
-      : "a"((long)NR_CLONE3), "D"(args), "S"(sizeof *args), "r"(r12), "r"(r13)
+      : "a"((long)NR_CLONE3), "D"(args), "S"(sizeof *args), "r"(r12), "r"(r13), "r"(r14)
       : "rcx", "r11", "memory");
   return ret;
 }
@@ -420,6 +436,16 @@ struct start {
 
 static void agent_loop(int req, int rep, int on_socket, unsigned long stack_top);
 
+/*
+ * An agent's children start on a stack region of their own (children_stack), which the agent
+ * never writes, and its own stack is not theirs (MADV_DONTFORK): what the agent writes between
+ * two clones is copied for neither side (copy on write), and a clone copies no page table of its
+ * stack. What such a child needs to start is handed over in registers (START_*), not in memory.
+ */
+#define START_FD_BITS 20
+#define START_OWN_FILES (1UL << 40)
+#define START_QUIET_HELLO (1UL << 41)
+
 /* a holder's init: its pidfd (-1 in every other agent) and pid (see THE HOLDER) */
 static int watch_fd = -1;
 static long watch_pid;
@@ -445,8 +471,21 @@ static void agent_gone(void) {
   SYS1(SYS_exit, 0);
 }
 
-static int agent_start(void *arg) {
-  struct start s = *(struct start *)arg;
+static int agent_run(struct start s);
+
+static int agent_start(void *arg, unsigned long unused) {
+  (void)unused;
+  return agent_run(*(struct start *)arg);
+}
+
+/* agent_start_packed starts a child on its creator's children_stack (its top: stack_top), its start data in `packed` */
+static int agent_start_packed(void *packed, unsigned long stack_top) {
+  unsigned long p = (unsigned long)packed, mask = (1UL << START_FD_BITS) - 1;
+  struct start s = {.req = (int)(p & mask), .rep = (int)((p >> START_FD_BITS) & mask), .own_files = (p & START_OWN_FILES) != 0, .quiet_hello = (p & START_QUIET_HELLO) != 0, .stack_top = stack_top};
+  return agent_run(s);
+}
+
+static int agent_run(struct start s) {
   int on_socket = s.req == s.rep;
   /*
    * the helper's own child, on a stack of its own: the helper's heap (the controller's) and stack
@@ -483,6 +522,12 @@ static int agent_start(void *arg) {
   if (!s.quiet_hello) {
     put_str(&o, " nspid=");
     if (read_file_raw("/proc/thread-self/status", status, sizeof status) > 0) put_nspid(&o, status);
+  } else {
+    /* its process group and session as its own namespace numbers them: the controller's `ids` takes them from here */
+    put_str(&o, " pgrp=");
+    put_num(&o, SYS1(SYS_getpgid, 0));
+    put_str(&o, " sid=");
+    put_num(&o, SYS1(SYS_getsid, 0));
   }
   if (send_out(s.rep, &o) < 0) return 1;
   agent_loop(s.req, s.rep, on_socket, s.stack_top);
@@ -541,6 +586,18 @@ static void helper_memory(unsigned long drop[2][2]) {
   if (strings_page > drop[1][0] && strings_page < drop[1][1]) drop[1][1] = strings_page;
 }
 
+/*
+ * boot_tick: CLOCK_BOOTTIME in clock ticks (USER_HZ, 100 on x86_64), the unit of a process's start
+ * time, field 22 of /proc/PID/stat (fs/proc/array.c do_task_stat: nsec_to_clock_t of the task's
+ * start_boottime, which kernel/fork.c copy_process takes from ktime_get_boottime_ns() in the middle
+ * of the clone). A clone between two equal ticks started at that tick: no /proc read needed.
+ */
+static unsigned long long boot_tick(void) {
+  struct timespec ts;
+  if (SYS2(SYS_clock_gettime, CLOCK_BOOTTIME, &ts) < 0) return 0;
+  return ((unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec) / 10000000ULL;
+}
+
 /* CHANNEL_FAILED: spawn_agent could not make the new agent's channel (not a result of clone3) */
 #define CHANNEL_FAILED (-100000L)
 
@@ -552,9 +609,28 @@ static void helper_memory(unsigned long drop[2][2]) {
  * `pidfd` (an agent's child, not a thread) the clone makes a pidfd of the
  * child too (CLONE_PIDFD), also to hand over: from it the controller knows
  * the child's pids at once, without waiting for the child to say them.
- * `from_helper`: the helper's own child, which must not keep its stdio.
+ * `from_helper`: the helper's own child, which must not keep its stdio. With `born`, the child's
+ * start time when the clock says it for sure (see boot_tick), else 0.
  */
-static long spawn_agent(long long newid, uint64_t flags, uint64_t exit_signal, const int *tids, int ntid, int pdeath, int from_helper, unsigned long stack_top, int *ctl, int *pidfd, int holder) {
+/*
+ * children_stack readies, at an agent's first child, the region its children start on (see
+ * START_*): a fresh mapping, and its own stack (the STACK_SIZE below `stack_top`) kept from them.
+ * 0, or -1 when it cannot (its children then start on a copy of its stack, as a thread's do).
+ */
+static int children_stack(unsigned long stack_top, unsigned long *region) {
+  if (*region) return 0;
+  if (!stack_top) return -1;
+  long r = SYS6(SYS_mmap, 0, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (r < 0 && r > -4096) return -1;
+  if (SYS3(SYS_madvise, stack_top - STACK_SIZE, STACK_SIZE, MADV_DONTFORK) < 0) {
+    SYS2(SYS_munmap, r, STACK_SIZE);
+    return -1;
+  }
+  *region = (unsigned long)r;
+  return 0;
+}
+
+static long spawn_agent(long long newid, uint64_t flags, uint64_t exit_signal, const int *tids, int ntid, int pdeath, int from_helper, unsigned long stack_top, unsigned long *region, int *ctl, int *pidfd, int holder, unsigned long long *born) {
   int req, rep;
   if (ctl) {
     int sv[2];
@@ -581,7 +657,15 @@ static long spawn_agent(long long newid, uint64_t flags, uint64_t exit_signal, c
   struct start local = {.req = req, .rep = rep, .own_files = !(flags & CLONE_FILES), .stdio = from_helper && !(flags & CLONE_FILES), .pdeath = pdeath, .quiet_hello = pidfd != NULL, .holder = holder};
   struct start *s = &local;
   void *stack = NULL;
-  if (from_helper && !(flags & CLONE_VM)) {
+  int (*start)(void *, unsigned long) = agent_start;
+  unsigned long packed = 0;
+  if (!from_helper && !(flags & CLONE_VM) && !pdeath && req < (1 << START_FD_BITS) && rep < (1 << START_FD_BITS) && region && children_stack(stack_top, region) == 0) {
+    start = agent_start_packed;
+    packed = (unsigned long)req | ((unsigned long)rep << START_FD_BITS) | (local.own_files ? START_OWN_FILES : 0) | (local.quiet_hello ? START_QUIET_HELLO : 0);
+    s = (struct start *)packed;
+    args.stack = (uint64_t)*region;
+    args.stack_size = STACK_SIZE;
+  } else if (from_helper && !(flags & CLONE_VM)) {
     /* its own copy of a fresh stack, so that it can let go of the helper's (agent_start) */
     helper_memory(local.drop);
     stack = (void *)SYS6(SYS_mmap, 0, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
@@ -606,7 +690,9 @@ static long spawn_agent(long long newid, uint64_t flags, uint64_t exit_signal, c
     args.stack = (uint64_t)(uintptr_t)stack;
     args.stack_size = STACK_SIZE;
   }
-  long ret = clone3_run(&args, agent_start, s);
+  unsigned long long before = born ? boot_tick() : 0;
+  long ret = clone3_run(&args, start, s, args.stack ? args.stack + args.stack_size : 0);
+  if (born) *born = ret > 0 && before && boot_tick() == before ? before : 0;
   /* a stack in a shared address space is the child's; one in a copy of it, the child has its copy of */
   if (stack && (ret < 0 || !(flags & CLONE_VM))) SYS2(SYS_munmap, stack, STACK_SIZE);
   if (ret < 0 && pidfd) *pidfd = -1;
@@ -641,15 +727,16 @@ static int parse_tids(char *s, int *tids, int cap);
 /* the leader of a holder's init: a session of its own, the init (the holder's child), then it is done */
 struct leader { struct clone_args_v2 *args; struct start *init; int result; };
 
-static int leader_start(void *arg) {
+static int leader_start(void *arg, unsigned long unused) {
   struct leader *l = arg;
+  (void)unused;
   SYS0(SYS_setsid);
-  long r = clone3_run(l->args, agent_start, l->init);
+  long r = clone3_run(l->args, agent_start, l->init, 0);
   return write_all(l->result, (const char *)&r, sizeof r) < 0;
 }
 
 /* hold_init is a holder's "hold": its init, through a leader (see THE HOLDER); the reply hands the init's socket over */
-static void hold_init(uint64_t flags, int *tids, int ntid, int pdeath, struct out *o) {
+static void hold_init(uint64_t flags, int *tids, int ntid, int pdeath, unsigned long stack_top, struct out *o) {
   if (watch_fd >= 0) { put_result(o, -EBUSY); return; }
   int sv[2], pp[2];
   long r = SYS4(SYS_socketpair, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
@@ -661,12 +748,13 @@ static void hold_init(uint64_t flags, int *tids, int ntid, int pdeath, struct ou
   init_args.flags = flags | CLONE_NEWPID | CLONE_PARENT; /* exit_signal 0: CLONE_PARENT takes the leader's own */
   init_args.set_tid = ntid ? (uint64_t)(uintptr_t)tids : 0;
   init_args.set_tid_size = (uint64_t)ntid;
-  struct start init = {.req = sv[1], .rep = sv[1], .own_files = 1, .pdeath = pdeath};
+  /* the init starts below the holder's and the leader's frames, dead in it: it lets go of them, as an agent's child does (agent_start) */
+  struct start init = {.req = sv[1], .rep = sv[1], .own_files = 1, .pdeath = pdeath, .stack_top = stack_top, .drop_frames = stack_top != 0};
   struct leader l = {.args = &init_args, .init = &init, .result = pp[1]};
   struct clone_args_v2 leader_args;
   memset(&leader_args, 0, sizeof leader_args);
   leader_args.exit_signal = SIGCHLD;
-  long leader = clone3_run(&leader_args, leader_start, &l);
+  long leader = clone3_run(&leader_args, leader_start, &l, 0);
   SYS1(SYS_close, sv[1]);
   SYS1(SYS_close, pp[1]);
   r = leader;
@@ -686,7 +774,7 @@ static void hold_init(uint64_t flags, int *tids, int ntid, int pdeath, struct ou
 }
 
 /* agent_request carries out one request; returns 0 to reply with `o`, 1 when the agent must stop. */
-static void agent_request(char **t, int n, struct out *o, int on_socket, unsigned long stack_top) {
+static void agent_request(char **t, int n, struct out *o, int on_socket, unsigned long stack_top, unsigned long *region) {
   long long a[MAX_TOKENS];
   for (int i = 1; i < n; i++) a[i] = 0, parse_ll(t[i], &a[i]);
   const char *op = t[0];
@@ -698,7 +786,8 @@ static void agent_request(char **t, int n, struct out *o, int on_socket, unsigne
     for (int i = 0; i < ntid; i++) tids[i] = (int)a[5 + i];
     /* an agent on a socket hands the new agent's socket to the controller with its reply; one on FIFOs (attached) makes FIFOs */
     int ctl = -1, pidfd = -1;
-    r = spawn_agent(a[1], (uint64_t)a[2], (uint64_t)a[3], tids, ntid, 0, 0, stack_top, on_socket ? &ctl : NULL, on_socket ? &pidfd : NULL, 0);
+    unsigned long long born = 0;
+    r = spawn_agent(a[1], (uint64_t)a[2], (uint64_t)a[3], tids, ntid, 0, 0, stack_top, region, on_socket ? &ctl : NULL, on_socket ? &pidfd : NULL, 0, &born);
     if (r <= CHANNEL_FAILED) {
       put_str(o, "err cannot make the channel of a new agent: ");
       put_str(o, errname(CHANNEL_FAILED - r));
@@ -710,11 +799,15 @@ static void agent_request(char **t, int n, struct out *o, int on_socket, unsigne
       o->fd = ctl;
       if (pidfd >= 0) o->fd2 = pidfd;
     }
+    if (r > 0 && born) {
+      put_str(o, " born=");
+      put_num(o, (long long)born);
+    }
   } else if (!strcmp(op, "hold") && n >= 5 && on_socket) {
     int tids[40];
     int ntid = parse_tids(t[3], tids, 40);
     if (ntid < 0) { put_result(o, -EINVAL); return; }
-    hold_init((uint64_t)a[2], tids, ntid, (int)a[4], o);
+    hold_init((uint64_t)a[2], tids, ntid, (int)a[4], stack_top, o);
   } else if (!strcmp(op, "exit") && n >= 2) {
     SYS1(SYS_exit, a[1]);
   } else if (!strcmp(op, "exit_group") && n >= 2) {
@@ -854,10 +947,14 @@ static void agent_loop(int req, int rep, int on_socket, unsigned long stack_top)
   struct out held;
   OUT_EMPTY(held);
   int held_fds[HELD_FDS], nheld = 0;
+  int line_failed = 0;
+  /* where its children start (children_stack): none until its first */
+  unsigned long children_region = 0;
   for (;;) {
     long n = read_line(req, &lb, line, sizeof line);
     if (n < 0) agent_gone();
-    int failed = 0;
+    /* a line starting with '+' goes on from the one before: after a failure there, it is skipped too */
+    int failed = line[0] == '+' ? line_failed : 0;
     long long id;
     if (!strncmp(line, "persist ", 8) && !parse_ll(line + 8, &id)) {
       /* from a socket to FIFOs DIR/ID.req|rep, which outlive the controller (detach) */
@@ -881,7 +978,7 @@ static void agent_loop(int req, int rep, int on_socket, unsigned long stack_top)
       }
       continue;
     }
-    for (char *p = line, *next; p; p = next) {
+    for (char *p = line[0] == '+' ? line + 1 : line, *next; p; p = next) {
       next = strchr(p, ';');
       if (next) *next++ = 0;
       int hold = failed || own_only(p) || !strncmp(p, "clone3 ", 7);
@@ -897,7 +994,7 @@ static void agent_loop(int req, int rep, int on_socket, unsigned long stack_top)
       OUT_EMPTY(o);
       if (failed) put_str(&o, "skipped");
       else if (nt == 0) put_str(&o, "err empty request");
-      else agent_request(t, nt, &o, on_socket, stack_top);
+      else agent_request(t, nt, &o, on_socket, stack_top, &children_region);
       o.buf[o.len] = 0;
       if (!strncmp(o.buf, "r -1", 4) || !strncmp(o.buf, "err", 3)) failed = 1;
       int nfds = o.fd <= 0 ? 0 : o.fd2 > 0 ? 2 : 1;
@@ -919,6 +1016,7 @@ static void agent_loop(int req, int rep, int on_socket, unsigned long stack_top)
     }
     if (held.len > 0 && send_with_fds(rep, held.buf, held.len, held_fds, nheld) < 0 && !on_socket) agent_gone();
     held.len = 0, nheld = 0;
+    line_failed = failed;
   }
 }
 
@@ -938,6 +1036,9 @@ struct agent {
   int stuck;                   /* seen in its exit and not done (an init waiting for its namespace to empty) */
   int owed;                    /* replies it will still send to requests answered "stopped" (it stopped in the call): to be skipped */
   int hello_pending;           /* its hello line is still to come, ahead of its first reply (adopt_pidfd) */
+  int hello_ids;               /* its hello said its process group and session (hello_pgrp, hello_sid) */
+  long hello_pgrp, hello_sid;
+  int ids_sent;                /* it has been sent a setsid or setpgid: what its hello said may be out of date */
 };
 
 static struct agent agents[MAX_AGENTS];
@@ -1196,6 +1297,36 @@ static int open_channel_ends(long long id, struct agent *ag) {
 
 static int any_line(struct agent *ag, char *buf, long cap, int ms, int *why);
 
+/* ids_moved: a setpgid naming another process has been sent: no hello's ids are trusted any more */
+static int ids_moved;
+
+/*
+ * ids_may_change notes, before `req` goes to agent `ag`, what it may change of the process groups
+ * and sessions: a process's group and session change only by its own setsid or setpgid, or its
+ * parent's setpgid naming it (setpgid(2)).
+ */
+static void ids_may_change(struct agent *ag, const char *req) {
+  int setsid = !strncmp(req, "setsid", 6) && (req[6] == 0 || req[6] == ' ' || req[6] == '\n');
+  int setpgid = !strncmp(req, "setpgid ", 8);
+  if (!setsid && !setpgid) return;
+  ag->ids_sent = 1;
+  /* another process named, or a thread's call, which moves its whole process */
+  if (ag->is_thread || (setpgid && (req[8] != '0' || (req[9] != ' ' && req[9] != 0)))) ids_moved = 1;
+}
+
+/* take_hello takes an agent's hello line (with pgrp= and sid=, the ids it started with, when its creator handed a pidfd over): 0, or -1 when the line is no hello */
+static int take_hello(struct agent *ag, const char *line) {
+  if (strncmp(line, "hello", 5) != 0 || (line[5] != 0 && line[5] != ' ')) return -1;
+  ag->hello_pending = 0;
+  const char *pg = strstr(line, " pgrp="), *sd = strstr(line, " sid=");
+  if (pg && sd) {
+    ag->hello_pgrp = strtol(pg + 6, NULL, 10);
+    ag->hello_sid = strtol(sd + 5, NULL, 10);
+    ag->hello_ids = 1;
+  }
+  return 0;
+}
+
 /*
  * reply_line reads one reply line from an agent's channel, giving up when the agent dies, is
  * stuck exiting, or after `ms`; a hello still to come (adopt_pidfd) is read first and checked.
@@ -1204,8 +1335,8 @@ static int reply_line(struct agent *ag, char *buf, long cap, int ms, int *why) {
   for (;;) {
     int r = any_line(ag, buf, cap, ms, why);
     if (r < 0 || !ag->hello_pending) return r;
-    ag->hello_pending = 0;
-    if (strcmp(buf, "hello") != 0) {
+    if (take_hello(ag, buf) < 0) {
+      ag->hello_pending = 0;
       /* not the agent the pidfd named, or not started as one: say so as the reply */
       snprintf(buf, (size_t)cap, "err the new agent did not start (it said nothing)");
       return 0;
@@ -1278,14 +1409,14 @@ static int any_line(struct agent *ag, char *buf, long cap, int ms, int *why) {
   }
 }
 
-static int record(struct agent *ag, const char *hello, struct out *o, long long id, int is_init);
+static int record(struct agent *ag, const char *hello, struct out *o, long long id, int is_init, unsigned long long born);
 
 /*
  * adopt_pidfd makes the controller's record of a new agent an agent made with CLONE_PIDFD, without
  * waiting for it to run: the pidfd's fdinfo says its pids as the helper's /proc numbers them
  * (NSpid), and its hello line is read ahead of its first reply (reply_line). `sock` is its channel.
  */
-static int adopt_pidfd(long long id, struct out *o, int sock, int pidfd) {
+static int adopt_pidfd(long long id, struct out *o, int sock, int pidfd, unsigned long long born) {
   struct agent *ag = &agents[id];
   memset(ag, 0, sizeof *ag);
   ag->pidfd = -1;
@@ -1304,7 +1435,7 @@ static int adopt_pidfd(long long id, struct out *o, int sock, int pidfd) {
   line.buf[line.len] = 0;
   if (line.len == 6) return -1; /* no NSpid: the child is already gone */
   ag->hello_pending = 1;
-  return record(ag, line.buf, o, id, 0);
+  return record(ag, line.buf, o, id, 0, born);
 }
 
 /* adopt_into makes the controller's record `ag` of a new agent from its hello line; `sock` is its channel, or -1 for its FIFOs */
@@ -1322,15 +1453,15 @@ static int adopt_into(struct agent *ag, long long id, struct out *o, int is_init
   struct pollfd pf = {.fd = ag->rep, .events = POLLIN};
   while (take_line(ag, hello, sizeof hello) != 1)
     if (poll(&pf, 1, 10000) <= 0) return -1;
-  return record(ag, hello, o, id, is_init);
+  return record(ag, hello, o, id, is_init, 0);
 }
 
 static int adopt(long long id, struct out *o, int is_init, int sock) {
   return adopt_into(&agents[id], id, o, is_init, sock);
 }
 
-/* record fills in an agent's record from a line carrying its nspid=, and says so in `o` (if any) */
-static int record(struct agent *ag, const char *hello, struct out *o, long long id, int is_init) {
+/* record fills in an agent's record from a line carrying its nspid=, and says so in `o` (if any); `born`: its start time when its creator knew it (else /proc says) */
+static int record(struct agent *ag, const char *hello, struct out *o, long long id, int is_init, unsigned long long born) {
   const char *ns = strstr(hello, "nspid=");
   if (!ns) return -1;
   ag->tid = strtol(ns + 6, NULL, 10);
@@ -1344,7 +1475,8 @@ static int record(struct agent *ag, const char *hello, struct out *o, long long 
   if (ag->pidfd < 0) return -1;
   char st;
   unsigned long fl;
-  if (proc_stat(ag, &st, &fl, &ag->start) < 0) return -1;
+  if (born) ag->start = born;
+  else if (proc_stat(ag, &st, &fl, &ag->start) < 0) return -1;
   ag->used = 1;
   ag->alive = 1;
   ag->is_init = is_init;
@@ -1382,7 +1514,7 @@ static void cmd_attach(long long id, struct out *o) {
     if (got != 1 && poll(&pf, 1, 5000) <= 0) { close(ag->req); close(ag->rep); put_str(o, "err the agent does not answer"); return; }
   stops_possible = 1;
   put_str(o, "ok");
-  if (record(ag, line, o, id, 0) < 0) { put_str(o, " but cannot follow it"); return; }
+  if (record(ag, line, o, id, 0, 0) < 0) { put_str(o, " but cannot follow it"); return; }
 }
 
 static long long id_of_tid(long tid) {
@@ -1429,10 +1561,28 @@ static long own_number(const struct agent *ag, long pid) {
  * them: what its getpgid(0) and getsid(0) would say, without waking it. /proc/PID/stat gives their
  * leaders as the helper numbers them, translated through the agents' records; where a leader is
  * none of them, NSpgid and NSsid of /proc/PID/status, which end with the agent's own numbers.
+ * An agent whose hello said them (its own getpgid(0) and getsid(0) as it started) and that no
+ * request since can have moved (ids_may_change) is answered from its hello, read now if need be:
+ * no /proc read, and the hello is one `confirm` need not wait for.
  */
 static void cmd_ids(long long id, struct out *o) {
   struct agent *ag = agent_of(id);
   if (!ag) { put_str(o, "err no agent"); return; }
+  if (ag->alive && !ag->ids_sent && !ids_moved && ag->hello_pending && !pidfd_exited(ag, 0)) {
+    char line[LINE];
+    int why;
+    if (any_line(ag, line, sizeof line, 10000, &why) == 0 && take_hello(ag, line) < 0) {
+      put_str(o, "err the agent said something else than its hello");
+      return;
+    }
+  }
+  if (ag->alive && !ag->ids_sent && !ids_moved && ag->hello_ids) {
+    put_str(o, "r 0 - pgrp=");
+    put_num(o, ag->hello_pgrp);
+    put_str(o, " sid=");
+    put_num(o, ag->hello_sid);
+    return;
+  }
   char path[64], buf[4096];
   snprintf(path, sizeof path, "/proc/%ld/stat", ag->tid);
   long pgrp = 0, sid = 0;
@@ -1466,13 +1616,12 @@ static void cmd_confirm(struct out *o, const char *only) {
     int why;
     /* one the plan has killed since (a zombie killed by a signal) may have died before it ever ran: it owes nothing */
     if (pidfd_exited(ag, 0)) { ag->hello_pending = 0; continue; }
-    if (any_line(ag, line, sizeof line, 10000, &why) < 0 || strcmp(line, "hello") != 0) {
+    if (any_line(ag, line, sizeof line, 10000, &why) < 0 || take_hello(ag, line) < 0) {
       put_str(o, "err agent ");
       put_num(o, i);
       put_str(o, why == 1 ? " died before it started" : why == 3 ? " did not start in 10 s" : " did not start");
       return;
     }
-    ag->hello_pending = 0;
   }
   put_str(o, "ok");
 }
@@ -1542,6 +1691,7 @@ static void close_agent(struct agent *ag, long long id) {
 static int ask(struct agent *ag, const char *req) {
   char line[LINE];
   int why;
+  ids_may_change(ag, req);
   if (write_all(ag->req, req, (long)strlen(req)) < 0) return -1;
   return reply_line(ag, line, sizeof line, 2000, &why);
 }
@@ -1630,6 +1780,14 @@ static int take_reply(struct agent *ag, const char *request, struct out *o) {
       memmove(ag->in->fds, ag->in->fds + 1 + two, sizeof(int) * (size_t)ag->in->nfds);
     }
   }
+  /* the new agent's start time, as its creator read the clock (see boot_tick): the helper's business too */
+  unsigned long long born = 0;
+  char *b = strstr(line, " born=");
+  if (b) {
+    char *end;
+    born = strtoull(b + 6, &end, 10);
+    memmove(b, end, strlen(end) + 1);
+  }
   put_str(o, line);
   char *t[MAX_TOKENS];
   char copy[LINE];
@@ -1642,7 +1800,7 @@ static int take_reply(struct agent *ag, const char *request, struct out *o) {
     long long flags = 0;
     if (n >= 3) parse_ll(t[2], &flags);
     int bad = newid < 0 || newid >= MAX_AGENTS || (chan && sock < 0);
-    if (bad || (pidfd >= 0 ? adopt_pidfd(newid, o, sock, pidfd) : adopt(newid, o, made_init, chan ? sock : -1)) < 0) {
+    if (bad || (pidfd >= 0 ? adopt_pidfd(newid, o, sock, pidfd, born) : adopt(newid, o, made_init, chan ? sock : -1)) < 0) {
       if (bad && sock >= 0) close(sock);
       if (bad && pidfd >= 0) close(pidfd);
       put_str(o, " child=lost");
@@ -1665,6 +1823,7 @@ static void cmd_op(long long id, char *rest, struct out *o) {
   int rn = split(rcopy, rt);
   if (is_stopped(ag)) { put_str(o, "err the agent is stopped: nothing is sent to it until it is continued"); return; }
   int scope = rn > 0 ? settle_scope(ag, rt, rn) : SETTLE_NONE;
+  ids_may_change(ag, rest);
   if (write_all(ag->req, req, (long)strlen(req)) < 0) { put_str(o, "gone"); return; }
   if (!take_reply(ag, rest, o) && scope == SETTLE_NONE) scope = SETTLE_ALL;
   if (scope != SETTLE_NONE && settle_some(scope == SETTLE_SELF ? ag : NULL, scope == SETTLE_STUCK) < 0) put_str(o, " unsettled");
@@ -1703,7 +1862,7 @@ static void cmd_init(char **t, int n, struct out *o) {
   struct agent *hd = &holders[id];
   if (hd->used) close_agent(hd, -1);
   int sock = -1;
-  long r = spawn_agent(-1, 0, SIGCHLD, NULL, 0, !persist, 1, 0, &sock, NULL, 1);
+  long r = spawn_agent(-1, 0, SIGCHLD, NULL, 0, !persist, 1, 0, NULL, &sock, NULL, 1, NULL);
   if (r <= CHANNEL_FAILED) {
     put_str(o, "err cannot make the channel of a new agent: ");
     put_str(o, errname(CHANNEL_FAILED - r));
@@ -1863,6 +2022,85 @@ static int put_reply(const char *line, struct out *o) {
 #define MAX_WAVE 2048
 #define MAX_PER_AGENT 8
 
+/* MAX_RUN: the most requests of one run */
+#define MAX_RUN 4096
+
+/*
+ * send_run_line sends agent `ag` the requests lines[from..to) as one line (REQ;REQ;...), marked
+ * with a leading '+' when it goes on from the run's line before: after a failure there the agent
+ * skips it too. 0, or -1 when the agent takes nothing more.
+ */
+static int send_run_line(struct agent *ag, char **lines, long long from, long long to, int more) {
+  char run[LINE + 2];
+  int rl = 0;
+  long long id;
+  char *req;
+  if (more) run[rl++] = '+';
+  for (long long i = from; i < to; i++) {
+    op_target(lines[i], &id, &req);
+    ids_may_change(ag, req);
+    rl += snprintf(run + rl, sizeof run - (size_t)rl, "%s%s", i > from ? ";" : "", req);
+  }
+  run[rl++] = '\n';
+  return write_all(ag->req, run, rl);
+}
+
+/* run_line_end: where the run's line that starts at `from` ends (its requests fit in one line of the agent's) */
+static long long run_line_end(char **lines, long long from, long long to) {
+  long long id, i = from;
+  char *req;
+  long len = 1;
+  for (; i < to; i++) {
+    op_target(lines[i], &id, &req);
+    long l = (long)strlen(req) + 1;
+    if (i > from && len + l >= LINE - 2) break;
+    len += l;
+  }
+  return i;
+}
+
+/*
+ * cmd_run carries out a run, lines[k..j): requests to one agent that need no settling. They go in
+ * lines the agent carries out back to back, two of them with it at a time, so that it never waits
+ * for the controller between one line and the next; every reply the agent sends is read (after a
+ * failure it answers "skipped" itself), so that its channel stays in step, and a line not yet sent
+ * by then is not sent at all.
+ */
+static void cmd_run(struct agent *ag, char **lines, long long k, long long j, int *failed) {
+  long long sent = k, cut[2] = {k, k}, id;
+  int answering = 1, more = 0;
+  char *req;
+  /* cut[0]: the end of the line being answered; cut[1]: of the one after it, sent too */
+  for (int n = 0; n < 2 && sent < j && answering; n++) {
+    long long end = run_line_end(lines, sent, j);
+    answering = send_run_line(ag, lines, sent, end, more) == 0;
+    more = 1;
+    if (answering) cut[n] = sent = end;
+  }
+  for (long long i = k; i < j; i++) {
+    struct out r;
+    OUT_EMPTY(r);
+    op_target(lines[i], &id, &req);
+    if (i >= sent || !answering) put_str(&r, *failed ? "skipped" : "gone");
+    else if (!take_reply(ag, req, &r)) {
+      answering = 0;
+      if (settle(NULL) < 0) put_str(&r, " unsettled");
+    }
+    if (*failed) r.len = 0, put_str(&r, "skipped");
+    int stop = put_reply(lines[i], &r);
+    *failed = *failed || stop;
+    if (i + 1 == cut[0]) {
+      /* that line is answered: the one after the next goes, unless the run has failed */
+      cut[0] = cut[1];
+      if (sent < j && answering && !*failed) {
+        long long end = run_line_end(lines, sent, j);
+        if (send_run_line(ag, lines, sent, end, 1) == 0) cut[1] = sent = end;
+        else answering = 0;
+      }
+    }
+  }
+}
+
 /*
  * cmd_batch reads `count` command lines and carries them out in order, each
  * settled only as far as it needs (see settle_scope), until one fails; it
@@ -1904,33 +2142,12 @@ static void cmd_batch(long long count) {
     }
     struct agent *ag = &agents[id];
     long long j = k + 1;
-    /* a run: one agent, requests needing no settling, one line to it */
-    long len = (long)strlen(req);
-    if (runnable(req) && !own_only(req))
-      while (j < got && op_target(lines[j], &id2, &req2) && id2 == id && runnable(req2) && len + (long)strlen(req2) + 2 < LINE - 2) len += (long)strlen(req2) + 1, j++;
-    if (j - k >= 2) {
-      char run[LINE];
-      int rl = 0;
-      for (long long i = k; i < j; i++) {
-        op_target(lines[i], &id2, &req2);
-        rl += snprintf(run + rl, sizeof run - (size_t)rl, "%s%s", i > k ? ";" : "", req2);
-      }
-      run[rl++] = '\n';
-      /* every reply the agent sends is read (after a failure it answers "skipped" itself), so its channel stays in step */
-      int answering = write_all(ag->req, run, rl) == 0;
-      for (long long i = k; i < j; i++) {
-        struct out r;
-        OUT_EMPTY(r);
-        op_target(lines[i], &id2, &req2);
-        if (!answering) put_str(&r, failed ? "skipped" : "gone");
-        else if (!take_reply(ag, req2, &r)) {
-          answering = 0;
-          if (settle(NULL) < 0) put_str(&r, " unsettled");
-        }
-        if (failed) r.len = 0, put_str(&r, "skipped");
-        int stop = put_reply(lines[i], &r);
-        failed = failed || stop;
-      }
+    /* a run: one agent, requests needing no settling, in lines of at most LINE (see cmd_run); one of own-memory requests alone goes in a wave, beside other agents' */
+    int others = runnable(req) && !own_only(req);
+    if (runnable(req))
+      while (j < got && j - k < MAX_RUN && op_target(lines[j], &id2, &req2) && id2 == id && runnable(req2) && (long)strlen(req2) < LINE - 8) others = others || !own_only(req2), j++;
+    if (j - k >= 2 && others) {
+      cmd_run(ag, lines, k, j, &failed);
       k = j;
       continue;
     }
