@@ -101,7 +101,7 @@
  *
  * THE HOLDER. A namespace's init is not the helper's child, nor in its session or process
  * group (a kill(0, sig) from the init's group would reach whoever ran the helper). The
- * helper forks a *holder*, which makes a session of its own; on "hold" the holder forks a
+ * helper forks a *holder*, which makes a session of its own; at once the holder forks a
  * short-lived *leader*, which makes another session (the init's), makes the init with
  * CLONE_PARENT (so that the init is the holder's child) and exits. So the init starts in a
  * session and process group whose leader is gone and whose only members are the
@@ -109,7 +109,8 @@
  * a container (kernel/exit.c will_become_orphaned_pgrp skips a child of the global init; a
  * parent in another session does not count either), the init's group is orphaned from the
  * start, and nothing in the container can name or reach the holder (it is in no group of
- * theirs, and outside their pid namespaces). The holder answers no request after "hold".
+ * theirs, and outside their pid namespaces). The holder's first reply, unasked, is its
+ * init's (with the init's socket and a pidfd of it), and it answers no request.
  * While its helper follows it, its init stays a zombie once it has exited, as any child of
  * a helper (`reset` lets it go); once its channel ends (the helper's exit), it waits for
  * its init to end, reaps it and exits. kill -9 of a holder leaves its init running, a child
@@ -133,7 +134,6 @@
  *   mapfile ADDR LEN PROT PATH                MAP_SHARED of PATH at ADDR exactly: another process's shared
  *                                             mapping through /proc/PID/map_files/START-END
  *   munmap ADDR LEN                           unmap the agent's own memory (a workload's munmap made real)
- *   hold NEWID FLAGS SET_TID PDEATH           a holder's one request: its init (see THE HOLDER)
  * The first line an agent writes is "hello nspid=A,B,...", or "hello pgrp=P sid=S" when its
  * creator handed the controller a pidfd of it. Replies to a line's requests that change only the
  * agent's own memory (see own_only) are written together at the end of the line. A clone's reply
@@ -296,7 +296,7 @@ static int write_all(int fd, const char *p, long n) {
 }
 
 /* HELD_FDS: the most descriptors one message of an agent carries (two for each child it made) */
-#define HELD_FDS 64
+#define HELD_FDS 16
 
 /* send_with_fds writes `n` bytes and, with them in one message, `nfds` descriptors (SCM_RIGHTS), which it then closes */
 static int send_with_fds(int fd, const char *p, long n, const int *fds, int nfds) {
@@ -366,11 +366,19 @@ static int split(char *line, char **tok) {
 /* linebuf: what has been read of a channel, not yet taken as a line; the controller also queues the descriptors that came with it */
 struct linebuf { long have; int nfds; int fds[2 * HELD_FDS + 8]; char data[LINE]; };
 
-/* read_line takes one '\n'-terminated line from fd through `lb` (a read takes what is there, not a byte at a time). */
+/*
+ * read_line takes one '\n'-terminated line from fd through `lb` (a read takes what is there, not a
+ * byte at a time). It waits in poll for input, not in read: a reader asleep in a socket's read is
+ * woken whenever its peer reads what it wrote (unix_write_space wakes every sleeper on the
+ * socket, whatever it waits for), so each reply the controller takes would wake the agent for
+ * nothing; poll wakes for input alone.
+ */
 static long read_line(int fd, struct linebuf *lb, char *buf, long cap) {
   char *nl;
   while (!(nl = memchr(lb->data, '\n', (size_t)lb->have))) {
     if (lb->have == LINE) lb->have = 0; /* a line longer than any request: drop it */
+    struct pollfd pf = {.fd = fd, .events = POLLIN};
+    if (SYS3(SYS_poll, &pf, 1, -1) == -EINTR) continue;
     long r = SYS3(SYS_read, fd, lb->data + lb->have, LINE - lb->have);
     if (r == -EINTR) continue;
     if (r <= 0) return r < 0 ? r : -1;
@@ -432,7 +440,12 @@ struct start {
   /* the top of the stack the new agent starts on; in a copy of its creator's (not CLONE_VM), the frames above its first are its creator's, dead in it */
   unsigned long stack_top;
   int drop_frames;
+  /* a holder's init, made as soon as the holder starts (see THE HOLDER) */
+  const struct hold *hold;
 };
+
+/* hold: what a holder's init is made with */
+struct hold { uint64_t flags; int tids[40]; int ntid; int pdeath; };
 
 static void agent_loop(int req, int rep, int on_socket, unsigned long stack_top);
 
@@ -471,21 +484,27 @@ static void agent_gone(void) {
   SYS1(SYS_exit, 0);
 }
 
-static int agent_run(struct start s);
+static int agent_run(struct start s, struct hold h);
+static void hold_init(uint64_t flags, int *tids, int ntid, int pdeath, unsigned long stack_top, struct out *o);
 
+/* agent_start starts a child from its start data in memory, copied first: it may let go of the memory they are in (see agent_run) */
 static int agent_start(void *arg, unsigned long unused) {
   (void)unused;
-  return agent_run(*(struct start *)arg);
+  struct start s = *(struct start *)arg;
+  struct hold h = {0};
+  if (s.hold) h = *s.hold;
+  return agent_run(s, h);
 }
 
 /* agent_start_packed starts a child on its creator's children_stack (its top: stack_top), its start data in `packed` */
 static int agent_start_packed(void *packed, unsigned long stack_top) {
   unsigned long p = (unsigned long)packed, mask = (1UL << START_FD_BITS) - 1;
   struct start s = {.req = (int)(p & mask), .rep = (int)((p >> START_FD_BITS) & mask), .own_files = (p & START_OWN_FILES) != 0, .quiet_hello = (p & START_QUIET_HELLO) != 0, .stack_top = stack_top};
-  return agent_run(s);
+  struct hold none = {0};
+  return agent_run(s, none);
 }
 
-static int agent_run(struct start s) {
+static int agent_run(struct start s, struct hold h) {
   int on_socket = s.req == s.rep;
   /*
    * the helper's own child, on a stack of its own: the helper's heap (the controller's) and stack
@@ -530,6 +549,12 @@ static int agent_run(struct start s) {
     put_num(&o, SYS1(SYS_getsid, 0));
   }
   if (send_out(s.rep, &o) < 0) return 1;
+  if (s.hold) {
+    /* a holder's one task, at once: its init, answered as the holder's first reply (the controller asks nothing) */
+    OUT_EMPTY(o);
+    hold_init(h.flags, h.tids, h.ntid, h.pdeath, s.stack_top, &o);
+    if (send_out(s.rep, &o) < 0) return 1;
+  }
   agent_loop(s.req, s.rep, on_socket, s.stack_top);
   return 0;
 }
@@ -630,7 +655,7 @@ static int children_stack(unsigned long stack_top, unsigned long *region) {
   return 0;
 }
 
-static long spawn_agent(long long newid, uint64_t flags, uint64_t exit_signal, const int *tids, int ntid, int pdeath, int from_helper, unsigned long stack_top, unsigned long *region, int *ctl, int *pidfd, int holder, unsigned long long *born) {
+static long spawn_agent(long long newid, uint64_t flags, uint64_t exit_signal, const int *tids, int ntid, int pdeath, int from_helper, unsigned long stack_top, unsigned long *region, int *ctl, int *pidfd, const struct hold *holder, unsigned long long *born) {
   int req, rep;
   if (ctl) {
     int sv[2];
@@ -654,7 +679,7 @@ static long spawn_agent(long long newid, uint64_t flags, uint64_t exit_signal, c
     args.flags |= CLONE_PIDFD;
     args.pidfd = (uint64_t)(uintptr_t)pidfd;
   }
-  struct start local = {.req = req, .rep = rep, .own_files = !(flags & CLONE_FILES), .stdio = from_helper && !(flags & CLONE_FILES), .pdeath = pdeath, .quiet_hello = pidfd != NULL, .holder = holder};
+  struct start local = {.req = req, .rep = rep, .own_files = !(flags & CLONE_FILES), .stdio = from_helper && !(flags & CLONE_FILES), .pdeath = pdeath, .quiet_hello = pidfd != NULL, .holder = holder != NULL, .hold = holder};
   struct start *s = &local;
   void *stack = NULL;
   int (*start)(void *, unsigned long) = agent_start;
@@ -749,7 +774,7 @@ static void hold_init(uint64_t flags, int *tids, int ntid, int pdeath, unsigned 
   init_args.set_tid = ntid ? (uint64_t)(uintptr_t)tids : 0;
   init_args.set_tid_size = (uint64_t)ntid;
   /* the init starts below the holder's and the leader's frames, dead in it: it lets go of them, as an agent's child does (agent_start) */
-  struct start init = {.req = sv[1], .rep = sv[1], .own_files = 1, .pdeath = pdeath, .stack_top = stack_top, .drop_frames = stack_top != 0};
+  struct start init = {.req = sv[1], .rep = sv[1], .own_files = 1, .pdeath = pdeath, .stack_top = stack_top, .drop_frames = stack_top != 0, .quiet_hello = 1};
   struct leader l = {.args = &init_args, .init = &init, .result = pp[1]};
   struct clone_args_v2 leader_args;
   memset(&leader_args, 0, sizeof leader_args);
@@ -769,8 +794,11 @@ static void hold_init(uint64_t flags, int *tids, int ntid, int pdeath, unsigned 
   if (r <= 0) { SYS1(SYS_close, sv[0]); return; }
   watch_pid = r;
   watch_fd = (int)SYS2(NR_PIDFD_OPEN, r, 0);
-  put_str(o, " chan=fd");
+  /* its socket, and a pidfd of it, which says its pids: the controller need not wait for its hello */
+  long handed = watch_fd >= 0 ? SYS3(SYS_fcntl, watch_fd, F_DUPFD_CLOEXEC, 0) : -1;
+  put_str(o, handed >= 0 ? " chan=fd2" : " chan=fd");
   o->fd = sv[0];
+  if (handed >= 0) o->fd2 = (int)handed;
 }
 
 /* agent_request carries out one request; returns 0 to reply with `o`, 1 when the agent must stop. */
@@ -787,7 +815,7 @@ static void agent_request(char **t, int n, struct out *o, int on_socket, unsigne
     /* an agent on a socket hands the new agent's socket to the controller with its reply; one on FIFOs (attached) makes FIFOs */
     int ctl = -1, pidfd = -1;
     unsigned long long born = 0;
-    r = spawn_agent(a[1], (uint64_t)a[2], (uint64_t)a[3], tids, ntid, 0, 0, stack_top, region, on_socket ? &ctl : NULL, on_socket ? &pidfd : NULL, 0, &born);
+    r = spawn_agent(a[1], (uint64_t)a[2], (uint64_t)a[3], tids, ntid, 0, 0, stack_top, region, on_socket ? &ctl : NULL, on_socket ? &pidfd : NULL, NULL, &born);
     if (r <= CHANNEL_FAILED) {
       put_str(o, "err cannot make the channel of a new agent: ");
       put_str(o, errname(CHANNEL_FAILED - r));
@@ -803,11 +831,6 @@ static void agent_request(char **t, int n, struct out *o, int on_socket, unsigne
       put_str(o, " born=");
       put_num(o, (long long)born);
     }
-  } else if (!strcmp(op, "hold") && n >= 5 && on_socket) {
-    int tids[40];
-    int ntid = parse_tids(t[3], tids, 40);
-    if (ntid < 0) { put_result(o, -EINVAL); return; }
-    hold_init((uint64_t)a[2], tids, ntid, (int)a[4], stack_top, o);
   } else if (!strcmp(op, "exit") && n >= 2) {
     SYS1(SYS_exit, a[1]);
   } else if (!strcmp(op, "exit_group") && n >= 2) {
@@ -1416,8 +1439,7 @@ static int record(struct agent *ag, const char *hello, struct out *o, long long 
  * waiting for it to run: the pidfd's fdinfo says its pids as the helper's /proc numbers them
  * (NSpid), and its hello line is read ahead of its first reply (reply_line). `sock` is its channel.
  */
-static int adopt_pidfd(long long id, struct out *o, int sock, int pidfd, unsigned long long born) {
-  struct agent *ag = &agents[id];
+static int adopt_pidfd(struct agent *ag, long long id, struct out *o, int sock, int pidfd, unsigned long long born, int is_init) {
   memset(ag, 0, sizeof *ag);
   ag->pidfd = -1;
   ag->sock = 1;
@@ -1435,7 +1457,7 @@ static int adopt_pidfd(long long id, struct out *o, int sock, int pidfd, unsigne
   line.buf[line.len] = 0;
   if (line.len == 6) return -1; /* no NSpid: the child is already gone */
   ag->hello_pending = 1;
-  return record(ag, line.buf, o, id, 0, born);
+  return record(ag, line.buf, o, id, is_init, born);
 }
 
 /* adopt_into makes the controller's record `ag` of a new agent from its hello line; `sock` is its channel, or -1 for its FIFOs */
@@ -1800,7 +1822,7 @@ static int take_reply(struct agent *ag, const char *request, struct out *o) {
     long long flags = 0;
     if (n >= 3) parse_ll(t[2], &flags);
     int bad = newid < 0 || newid >= MAX_AGENTS || (chan && sock < 0);
-    if (bad || (pidfd >= 0 ? adopt_pidfd(newid, o, sock, pidfd, born) : adopt(newid, o, made_init, chan ? sock : -1)) < 0) {
+    if (bad || (pidfd >= 0 ? adopt_pidfd(&agents[newid], newid, o, sock, pidfd, born, made_init) : adopt(newid, o, made_init, chan ? sock : -1)) < 0) {
       if (bad && sock >= 0) close(sock);
       if (bad && pidfd >= 0) close(pidfd);
       put_str(o, " child=lost");
@@ -1861,24 +1883,27 @@ static void cmd_init(char **t, int n, struct out *o) {
   /* the holder first (a session of its own), then the init, its child (see THE HOLDER) */
   struct agent *hd = &holders[id];
   if (hd->used) close_agent(hd, -1);
-  int sock = -1;
-  long r = spawn_agent(-1, 0, SIGCHLD, NULL, 0, !persist, 1, 0, NULL, &sock, NULL, 1, NULL);
+  int sock = -1, pidfd = -1;
+  struct hold h = {.flags = (uint64_t)flags, .ntid = ntid, .pdeath = !persist};
+  memcpy(h.tids, tids, sizeof tids);
+  long r = spawn_agent(-1, 0, SIGCHLD, NULL, 0, !persist, 1, 0, NULL, &sock, &pidfd, &h, NULL);
   if (r <= CHANNEL_FAILED) {
     put_str(o, "err cannot make the channel of a new agent: ");
     put_str(o, errname(CHANNEL_FAILED - r));
     return;
   }
   if (r < 0) { put_result(o, r); return; }
-  if (adopt_into(hd, -1, NULL, 0, sock) < 0) {
+  /* followed from its pidfd at once; its hello, then its init (its first reply, unasked) */
+  if (adopt_pidfd(hd, -1, NULL, sock, pidfd, 0, 0) < 0) {
     if (hd->pidfd >= 0) SYS4(NR_PIDFD_SEND_SIGNAL, hd->pidfd, SIGKILL, 0, 0);
+    else if (r > 0) kill((pid_t)r, SIGKILL);
     close_agent(hd, -1);
-    put_str(o, "err the holder of a new init does not answer");
+    put_str(o, "err the holder of a new init is gone");
     return;
   }
-  char req[LINE], line[LINE + 1];
+  char req[LINE];
   snprintf(req, sizeof req, "hold %lld %lld %s %d", id, flags, tid_text, !persist);
-  snprintf(line, sizeof line, "%s\n", req);
-  int made = write_all(hd->req, line, (long)strlen(line)) == 0 && take_reply(hd, req, o) && !strncmp(o->buf, "r ", 2) && strncmp(o->buf, "r -1", 4) != 0 && agent_of(id);
+  int made = take_reply(hd, req, o) && !strncmp(o->buf, "r ", 2) && strncmp(o->buf, "r -1", 4) != 0 && agent_of(id);
   if (!made) {
     /* no init: the holder has nothing to hold */
     SYS4(NR_PIDFD_SEND_SIGNAL, hd->pidfd, SIGKILL, 0, 0);
