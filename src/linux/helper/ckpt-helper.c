@@ -26,7 +26,8 @@
  * with its reply (SCM_RIGHTS). A socket ends with the controller, so
  * `detach` first moves each such agent to its FIFOs (request "persist ID").
  * An agent on a socket makes a child process with CLONE_PIDFD and hands the
- * pidfd over too: its fdinfo gives the controller the child's pids at once,
+ * pidfd over too, which with the request and clone3's answer gives the
+ * controller the child's pids at once (levels_known; else the pidfd's fdinfo),
  * so the controller follows the child without waiting for it to run, and the
  * creator's reading of the clock around the clone its start time (see
  * boot_tick); the child's hello ("hello pgrp=P sid=S": the process group and
@@ -154,6 +155,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -1062,6 +1064,7 @@ struct agent {
   int hello_ids;               /* its hello said its process group and session (hello_pgrp, hello_sid) */
   long hello_pgrp, hello_sid;
   int ids_sent;                /* it has been sent a setsid or setpgid: what its hello said may be out of date */
+  int children_elsewhere;      /* its children may go to another pid namespace than its own (it was sent setns or unshare, or attached): see levels_known */
 };
 
 static struct agent agents[MAX_AGENTS];
@@ -1324,11 +1327,12 @@ static int any_line(struct agent *ag, char *buf, long cap, int ms, int *why);
 static int ids_moved;
 
 /*
- * ids_may_change notes, before `req` goes to agent `ag`, what it may change of the process groups
- * and sessions: a process's group and session change only by its own setsid or setpgid, or its
+ * ids_may_change notes, before `req` goes to agent `ag`, where its children may go (setns and
+ * unshare point them elsewhere), and what it may change of the process groups and sessions: a process's group and session change only by its own setsid or setpgid, or its
  * parent's setpgid naming it (setpgid(2)).
  */
 static void ids_may_change(struct agent *ag, const char *req) {
+  if (!strncmp(req, "setns ", 6) || !strncmp(req, "unshare ", 8)) ag->children_elsewhere = 1;
   int setsid = !strncmp(req, "setsid", 6) && (req[6] == 0 || req[6] == ' ' || req[6] == '\n');
   int setpgid = !strncmp(req, "setpgid ", 8);
   if (!setsid && !setpgid) return;
@@ -1439,21 +1443,66 @@ static int record(struct agent *ag, const char *hello, struct out *o, long long 
  * waiting for it to run: the pidfd's fdinfo says its pids as the helper's /proc numbers them
  * (NSpid), and its hello line is read ahead of its first reply (reply_line). `sock` is its channel.
  */
-static int adopt_pidfd(struct agent *ag, long long id, struct out *o, int sock, int pidfd, unsigned long long born, int is_init) {
+/* PIDFD_GET_INFO (fs/pidfs.c pidfd_info, Linux 6.13): a pidfd's task, its pid in the caller's namespace first; the first version of its answer */
+struct pidfd_info_v0 { uint64_t mask, cgroupid; uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid; int32_t exit_code; };
+#define PIDFD_GET_INFO_V0 _IOWR(0xFF, 11, struct pidfd_info_v0)
+
+/* made: how an agent's child was made, which says most of its pids (see levels_known) */
+struct made { const struct agent *creator; long long flags; const int *tids; int ntid; long ret; };
+
+/*
+ * levels_known appends a new child's pid at every level, the helper's first, from what says them
+ * without /proc: its creator's levels, and that its children go to its own namespace (every agent
+ * made here, until it is sent setns or unshare), or to a new one below it (CLONE_NEWPID), whose
+ * first pid is 1; clone3's answer, its pid in the creator's namespace; set_tid, which the kernel
+ * gave at each level it names (innermost first); and its pid in the helper's namespace
+ * (PIDFD_GET_INFO). 0, or -1 when a level is left unknown (the pidfd's fdinfo then says them all).
+ */
+static int levels_known(const struct made *m, int pidfd, struct out *o) {
+  const struct agent *cr = m ? m->creator : NULL;
+  if (!cr || cr->children_elsewhere || cr->nlev < 1 || (m->flags & CLONE_THREAD)) return -1;
+  int nlev = cr->nlev + ((m->flags & CLONE_NEWPID) ? 1 : 0);
+  long pid[40] = {0};
+  if (nlev > 40 || m->ntid > nlev) return -1;
+  pid[cr->nlev - 1] = m->ret;
+  if (m->flags & CLONE_NEWPID) pid[nlev - 1] = 1;
+  for (int k = 0; k < m->ntid; k++) {
+    long *at = &pid[nlev - 1 - k];
+    if (*at && *at != m->tids[k]) return -1;
+    *at = m->tids[k];
+  }
+  struct pidfd_info_v0 info;
+  memset(&info, 0, sizeof info);
+  if (SYS3(SYS_ioctl, pidfd, PIDFD_GET_INFO_V0, &info) < 0 || !info.pid || (pid[0] && pid[0] != (long)info.pid)) return -1;
+  pid[0] = info.pid;
+  for (int i = 0; i < nlev; i++)
+    if (pid[i] <= 0) return -1;
+  for (int i = 0; i < nlev; i++) {
+    if (i) put_str(o, ",");
+    put_num(o, pid[i]);
+  }
+  return 0;
+}
+
+static int adopt_pidfd(struct agent *ag, long long id, struct out *o, int sock, int pidfd, unsigned long long born, int is_init, const struct made *m) {
   memset(ag, 0, sizeof *ag);
   ag->pidfd = -1;
   ag->sock = 1;
   ag->req = sock;
   ag->rep = fcntl(sock, F_DUPFD_CLOEXEC, 0);
   char path[64], info[1024];
-  snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
-  long n = read_file_raw(path, info, sizeof info);
-  close(pidfd);
-  if (ag->rep < 0 || !(ag->in = calloc(1, sizeof *ag->in)) || n <= 0) return -1;
   struct out line;
   OUT_EMPTY(line);
   put_str(&line, "nspid=");
-  put_nspid(&line, info);
+  long n = 1;
+  if (levels_known(m, pidfd, &line) < 0) {
+    line.len = 6;
+    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
+    n = read_file_raw(path, info, sizeof info);
+    if (n > 0) put_nspid(&line, info);
+  }
+  close(pidfd);
+  if (ag->rep < 0 || !(ag->in = calloc(1, sizeof *ag->in)) || n <= 0) return -1;
   line.buf[line.len] = 0;
   if (line.len == 6) return -1; /* no NSpid: the child is already gone */
   ag->hello_pending = 1;
@@ -1537,6 +1586,7 @@ static void cmd_attach(long long id, struct out *o) {
   stops_possible = 1;
   put_str(o, "ok");
   if (record(ag, line, o, id, 0, 0) < 0) { put_str(o, " but cannot follow it"); return; }
+  ag->children_elsewhere = 1; /* what an earlier helper sent it is not known here */
 }
 
 static long long id_of_tid(long tid) {
@@ -1822,7 +1872,17 @@ static int take_reply(struct agent *ag, const char *request, struct out *o) {
     long long flags = 0;
     if (n >= 3) parse_ll(t[2], &flags);
     int bad = newid < 0 || newid >= MAX_AGENTS || (chan && sock < 0);
-    if (bad || (pidfd >= 0 ? adopt_pidfd(&agents[newid], newid, o, sock, pidfd, born, made_init) : adopt(newid, o, made_init, chan ? sock : -1)) < 0) {
+    /* what the request and the answer say of the child's pids: set_tid (clone3 NEWID FLAGS SIGNAL N TID...) and the pid returned */
+    int tids[40];
+    long long v = 0;
+    struct made m = {.creator = made_init ? NULL : ag, .flags = flags, .tids = tids, .ntid = 0, .ret = strtol(line + 2, NULL, 10)};
+    if (n >= 5 && !parse_ll(t[4], &v) && v > 0 && v <= 40 && n >= 5 + v)
+      for (m.ntid = (int)v; v-- > 0;) {
+        long long tid = 0;
+        parse_ll(t[5 + v], &tid);
+        tids[v] = (int)tid;
+      }
+    if (bad || (pidfd >= 0 ? adopt_pidfd(&agents[newid], newid, o, sock, pidfd, born, made_init, &m) : adopt(newid, o, made_init, chan ? sock : -1)) < 0) {
       if (bad && sock >= 0) close(sock);
       if (bad && pidfd >= 0) close(pidfd);
       put_str(o, " child=lost");
@@ -1894,7 +1954,7 @@ static void cmd_init(char **t, int n, struct out *o) {
   }
   if (r < 0) { put_result(o, r); return; }
   /* followed from its pidfd at once; its hello, then its init (its first reply, unasked) */
-  if (adopt_pidfd(hd, -1, NULL, sock, pidfd, 0, 0) < 0) {
+  if (adopt_pidfd(hd, -1, NULL, sock, pidfd, 0, 0, NULL) < 0) {
     if (hd->pidfd >= 0) SYS4(NR_PIDFD_SEND_SIGNAL, hd->pidfd, SIGKILL, 0, 0);
     else if (r > 0) kill((pid_t)r, SIGKILL);
     close_agent(hd, -1);
