@@ -300,9 +300,26 @@ static int write_all(int fd, const char *p, long n) {
 /* HELD_FDS: the most descriptors one message of an agent carries (two for each child it made) */
 #define HELD_FDS 16
 
+/*
+ * send_all writes `n` bytes to an agent's channel: a socket without SIGPIPE when its peer is gone
+ * (MSG_NOSIGNAL: agents keep the default disposition, as a container's processes must), else a
+ * FIFO, of which the agent holds a read end too.
+ */
+static int send_all(int fd, const char *p, long n) {
+  while (n > 0) {
+    long w = SYS6(SYS_sendto, fd, p, n, MSG_NOSIGNAL, 0, 0);
+    if (w == -ENOTSOCK) return write_all(fd, p, n);
+    if (w == -EINTR) continue;
+    if (w < 0) return -1;
+    p += w;
+    n -= w;
+  }
+  return 0;
+}
+
 /* send_with_fds writes `n` bytes and, with them in one message, `nfds` descriptors (SCM_RIGHTS), which it then closes */
 static int send_with_fds(int fd, const char *p, long n, const int *fds, int nfds) {
-  if (nfds == 0) return write_all(fd, p, n);
+  if (nfds == 0) return send_all(fd, p, n);
   /* the lines and the descriptors in one message: the controller's read of the first line brings them */
   struct iovec iov = {.iov_base = (void *)p, .iov_len = (size_t)n};
   union { char buf[CMSG_SPACE(HELD_FDS * sizeof(int))]; struct cmsghdr align; } c;
@@ -317,7 +334,7 @@ static int send_with_fds(int fd, const char *p, long n, const int *fds, int nfds
   do w = SYS3(SYS_sendmsg, fd, &mh, MSG_NOSIGNAL); while (w == -EINTR);
   for (int i = 0; i < nfds; i++) SYS1(SYS_close, fds[i]);
   if (w < 0) return -1;
-  return w < n ? write_all(fd, p + w, n - w) : 0;
+  return w < n ? send_all(fd, p + w, n - w) : 0;
 }
 
 static int send_out(int fd, struct out *o) {
@@ -521,7 +538,13 @@ static int agent_run(struct start s, struct hold h) {
   if (s.pdeath) SYS2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
   if (s.holder) {
     SYS0(SYS_setsid);
-    set_disposition(SIGCHLD, 0); /* the helper ignores it (the kernel reaps its holders); a holder waits for its children */
+    /*
+     * the helper ignores SIGCHLD (the kernel reaps its holders) and SIGPIPE (an agent it writes to
+     * may be gone); a holder waits for its children, and a container's processes, all made below it,
+     * keep every signal's default action, as on a model host (a SIGPIPE sent to one ends it)
+     */
+    set_disposition(SIGCHLD, 0);
+    set_disposition(SIGPIPE, 0);
   }
   if (s.own_files) {
     if (s.req != 4) { SYS3(SYS_dup3, s.req, 4, 0); s.req = 4; }
