@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { HelperSession, helperPath, probeLinux, startTime } from '../../src/linux/helper.js';
+import { HelperSession, helperEnv, helperPath, probeLinux, startTime } from '../../src/linux/helper.js';
 
 const support = await probeLinux();
 if (!support.ok) console.log(`test/linux: real-kernel tests skipped: ${support.reason}`);
@@ -152,6 +152,19 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
       await h.close();
     }
     expect(await gone(h, 5000)).toEqual([]);
+  });
+
+  it('exits at once, making nothing, when its parent is not the one that started it (that parent died before it asked to die with it)', async () => {
+    const { dir } = session();
+    const started = Date.now();
+    // the parent it is told of is not its own: as when it has been handed to a reaper already
+    const r = await execa(helperPath(), ['serve', dir], { input: 'init 0 0 0 0\n', env: { ...helperEnv(), CKPT_HELPER_PARENT: String(process.pid + 1) }, extendEnv: false, reject: false, timeout: 10_000 });
+    expect([r.exitCode, r.stdout]).toEqual([1, '']);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(readdirSync(dir)).toEqual([]);
+    // told of its own parent, it serves
+    const ok = await execa(helperPath(), ['serve', dir], { input: 'noop\nquit\n', env: helperEnv(), extendEnv: false, reject: false, timeout: 10_000 });
+    expect([ok.exitCode, ok.stdout]).toEqual([0, 'err unknown command noop']);
   });
 
   it('makes an init, a child and a thread, each answering on its own channel', async () => {

@@ -2305,7 +2305,13 @@ static int serve(const char *dir) {
   helper_pgrp = getpgrp();
   helper_sid = getsid(0);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() == 1) return 1;
+  /*
+   * a parent that died before the prctl sends nothing: the helper was handed to a reaper by then
+   * (the machine's init, or a subreaper, whatever its pid), so it checks it still has the parent
+   * that started it (CKPT_HELPER_PARENT, its pid), and goes if not
+   */
+  const char *parent = getenv("CKPT_HELPER_PARENT");
+  if (parent ? strtol(parent, NULL, 10) != (long)getppid() : getppid() == 1) return 1;
   signal(SIGPIPE, SIG_IGN);
   /* its only children are holders, which end on their own: the kernel reaps them */
   signal(SIGCHLD, SIG_IGN);
