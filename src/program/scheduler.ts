@@ -114,9 +114,16 @@ export class Scheduler {
         continue;
       }
       // A task runs at most once a round, so waking sleepers at round boundaries is as good as every tick.
-      // Those `only` leaves out stay asleep: they wake when next scheduled, as they do when their
-      // container is not loaded at all (a command loads only the containers it touches).
-      if (t.blockedIn === 'nanosleep' && t.sleepUntil !== null && t.sleepUntil <= clock && (this.only === null || this.only(t))) t.blockedIn = null;
+      // Those `only` leaves out stay asleep, and in view (not parked, were they stopped too): they wake at
+      // the first boundary of a run that takes them, as they do when their container is not loaded at all
+      // (a command loads only the containers it touches).
+      if (t.blockedIn === 'nanosleep' && t.sleepUntil !== null && t.sleepUntil <= clock) {
+        if (this.only !== null && !this.only(t)) {
+          kept.push(t);
+          continue;
+        }
+        t.blockedIn = null;
+      }
       if (this.isTimedSleeper(t)) {
         this.sleeping.push(t, t.sleepUntil!);
         continue;

@@ -111,6 +111,19 @@ function scopeOf(c: Command, names: readonly string[], extra: readonly boolean[]
   return [...new Set([...named, ...names.filter((_, i) => extra[i % extra.length])])];
 }
 
+const NONE = Array<boolean>(8).fill(false);
+const STOPPED_SLEEPER: Command[] = [
+  { kind: 'rm', which: 0 },
+  { kind: 'run', workload: 0 },
+  { kind: 'step', which: 0, steps: 1 },
+  { kind: 'restore', image: 4 },
+  { kind: 'signal', which: 3, sig: SIGSTOP },
+  { kind: 'step', which: 0, steps: 1 },
+  { kind: 'step', which: 3, steps: 1 },
+  { kind: 'run', workload: 0 },
+  { kind: 'signal', which: 0, sig: SIGSTOP },
+];
+
 describe('a host worked on by commands that load some of its containers', () => {
   const root = mkdtempSync(join(tmpdir(), 'ckpt-partial-loads-'));
   afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -150,12 +163,20 @@ describe('a host worked on by commands that load some of its containers', () => 
           expect(back.host.snapshot()).toEqual(whole.host.snapshot());
           // and the round goes on alike: the same turns still due
           expect(back.scheduler.pending().map((t) => t.pid.nr)).toEqual(whole.scheduler.pending().map((t) => t.pid.nr));
-          for (const [n, c] of whole.containers) expect(back.containers.get(n)?.console.text, n).toBe(c.console.text);
+          // a container whose init has been reaped is gone (its namespace died with it): the store keeps none of it
+          const kept = [...whole.containers.values()].filter((c) => whole.host.tasks.has(c.init));
+          expect([...back.containers.keys()].sort()).toEqual(kept.map((c) => c.name).sort());
+          for (const c of kept) expect(back.containers.get(c.name)!.console.text, c.name).toBe(c.console.text);
           expect(frameClasses(back)).toEqual(frameClasses(whole));
           expect(frameRefsAgree(back)).toEqual([]);
         },
       ),
-      { numRuns: 30, seed: 19_04_2026 },
+      {
+        numRuns: 30,
+        seed: 19_04_2026,
+        // found by a longer run: a restored container stopped asleep (SIGSTOP) whose tick passes while another container steps
+        examples: [['x86_64', [0, 0], STOPPED_SLEEPER.map((command) => ({ command, others: NONE }))]],
+      },
     );
   }, 300_000);
 });
