@@ -399,10 +399,14 @@ function holdFrames(m: Machine, absent: readonly PartEntry[], core: DecodedPart,
  * lists as joined are not.
  */
 function inSeqOrder(indices: ReadonlyArray<ArrayLike<number> | null>, decoded: readonly DecodedPart[]): { tasks: Task[]; seqs: number[] } {
-  const tasks: Task[] = [];
-  const seqs: number[] = [];
+  let total = 0;
+  for (let p = 0; p < decoded.length; p++) total += indices[p]?.length ?? decoded[p]!.tasks.length;
+  // made at their length: grown by push, 100,000s of entries would be copied several times over
+  const tasks: Task[] = new Array(total);
+  const seqs: number[] = new Array(total);
   let sorted = true;
   let last = -Infinity;
+  let j = 0;
   for (let p = 0; p < decoded.length; p++) {
     const d = decoded[p]!;
     const list = indices[p];
@@ -412,8 +416,8 @@ function inSeqOrder(indices: ReadonlyArray<ArrayLike<number> | null>, decoded: r
       const seq = d.taskColumns.seq(i);
       if (seq < last) sorted = false;
       last = seq;
-      tasks.push(at(d.tasks, i));
-      seqs.push(seq);
+      tasks[j] = at(d.tasks, i);
+      seqs[j++] = seq;
     }
   }
   if (sorted) return { tasks, seqs };
