@@ -137,7 +137,7 @@ function encodeParts(m: Machine, gen: number, ledger: Ledger): EncodedHost {
   };
   const host = m.host;
   // Tasks in creation order, split by part; new tasks take the next sequence numbers in that order.
-  const { tasks: listed, seqs } = ledger.seqs.number(host.tasks, (t) => host.tasks.has(t));
+  const { tasks: listed, seqs } = ledger.seqs.number(host.tasks.toArray(), (t) => host.tasks.has(t));
   const byPart = new Map<number, { tasks: Task[]; seqs: number[]; members: Set<number> }>();
   // the sequence numbers of the core tasks' children, which the core records as [part, seq] pairs
   const childSeqs = new Map<Task, number>();
