@@ -82,7 +82,7 @@ export class Host implements HostState {
       this.rootUserNs = restored.rootUserNs;
       this.rootPidNs = restored.rootPidNs;
       this.init = restored.init;
-      for (const t of restored.tasks) this.tasks.add(t);
+      for (let i = 0; i < restored.tasks.length; i++) this.tasks.add(restored.tasks[i]!);
       this.clock = restored.clock;
       this.nextPidNsId = restored.nextPidNsId;
       this.nextUserNsId = restored.nextUserNsId;

@@ -137,7 +137,7 @@ function encodeParts(m: Machine, gen: number, ledger: Ledger): EncodedHost {
   };
   const host = m.host;
   // Tasks in creation order, split by part; new tasks take the next sequence numbers in that order.
-  const { tasks: listed, seqs } = ledger.seqs.number(host.tasks, (t) => host.tasks.has(t));
+  const { tasks: listed, seqs } = ledger.seqs.number(host.tasks.toArray(), (t) => host.tasks.has(t));
   const byPart = new Map<number, { tasks: Task[]; seqs: number[]; members: Set<number> }>();
   // the sequence numbers of the core tasks' children, which the core records as [part, seq] pairs
   const childSeqs = new Map<Task, number>();
@@ -399,10 +399,14 @@ function holdFrames(m: Machine, absent: readonly PartEntry[], core: DecodedPart,
  * lists as joined are not.
  */
 function inSeqOrder(indices: ReadonlyArray<ArrayLike<number> | null>, decoded: readonly DecodedPart[]): { tasks: Task[]; seqs: number[] } {
-  const tasks: Task[] = [];
-  const seqs: number[] = [];
+  let total = 0;
+  for (let p = 0; p < decoded.length; p++) total += indices[p]?.length ?? decoded[p]!.tasks.length;
+  // made at their length: grown by push, 100,000s of entries would be copied several times over
+  const tasks: Task[] = new Array(total);
+  const seqs: number[] = new Array(total);
   let sorted = true;
   let last = -Infinity;
+  let j = 0;
   for (let p = 0; p < decoded.length; p++) {
     const d = decoded[p]!;
     const list = indices[p];
@@ -412,8 +416,8 @@ function inSeqOrder(indices: ReadonlyArray<ArrayLike<number> | null>, decoded: r
       const seq = d.taskColumns.seq(i);
       if (seq < last) sorted = false;
       last = seq;
-      tasks.push(at(d.tasks, i));
-      seqs.push(seq);
+      tasks[j] = at(d.tasks, i);
+      seqs[j++] = seq;
     }
   }
   if (sorted) return { tasks, seqs };

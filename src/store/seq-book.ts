@@ -28,21 +28,21 @@ export class SeqBook {
    * forgetting the tasks no longer listed. `listed` says whether a task is
    * still on the list. Returns the tasks as listed, and their numbers.
    */
-  number(list: Iterable<Task>, listed: (t: Task) => boolean): { tasks: readonly Task[]; seqs: readonly number[] } {
-    const tasks: Task[] = [];
-    const seqs: number[] = [];
+  number(list: readonly Task[], listed: (t: Task) => boolean): { tasks: readonly Task[]; seqs: readonly number[] } {
+    const tasks = list;
+    const seqs: number[] = new Array(list.length);
     const booked = this.tasks;
     let k = 0;
     let all: Map<Task, number> | null = null;
-    for (const t of list) {
+    for (let i = 0; i < list.length; i++) {
+      const t = list[i]!;
       // the booked tasks reaped since are skipped; the others come in the same order
       while (k < booked.length && booked[k] !== t && !listed(booked[k]!)) k++;
       let seq: number | undefined;
       if (k < booked.length && booked[k] === t) seq = this.seqs[k++]!;
       else if (k < booked.length) seq = (all ??= this.entries()).get(t); // out of order: only a list not made as the book assumes
       seq ??= this.next++;
-      tasks.push(t);
-      seqs.push(seq);
+      seqs[i] = seq;
     }
     this.tasks = tasks;
     this.seqs = seqs;

@@ -187,8 +187,12 @@ export function decodeTasks(cols: TaskColumns, objects: TaskObjects, adopt: bool
   }
   const slab = regs instanceof ByteRuns ? regs.joined() : ownCopy(regs, adopt);
   const out: Task[] = new Array(n);
+  // The number fields are compared and tested through their bits: code the JIT has not compiled yet (a load runs
+  // this loop once) boxes every double it reads from a Float64Array, 100,000s of objects for the collector.
+  const words = new Int32Array(nums.buffer, nums.byteOffset, nums.length * 2);
   // tasks made by the same fork share one credentials object (copy_process shares the parent's): consecutive equal ones share it again
   let creds: Credentials | null = null;
+  let credsFrom = 0;
   let abi: Arch | undefined;
   let abiName = -2;
   // most tasks of a part share their FPU state, address space and namespaces with the one before: each is looked up again only when its reference changes
@@ -209,16 +213,9 @@ export function decodeTasks(cols: TaskColumns, objects: TaskObjects, adopt: bool
     if (regLengths[i] !== abi!.regs.size || r + regLengths[i]! > slab.length) throw new RangeError(`task ${i}'s registers are ${regLengths[i]} bytes, not ${abi!.regs.size}`);
     const nondumpable = (flags[i]! & NONDUMPABLE) !== 0;
     if (ints[I + 5] !== userRef) [userRef, userNs] = [ints[I + 5]!, refTo(objects.userNs, ints[I + 5]!, 'user namespace')];
-    if (
-      creds === null ||
-      creds.uid !== nums[N + 1] ||
-      creds.euid !== nums[N + 2] ||
-      creds.suid !== nums[N + 3] ||
-      creds.userNs !== userNs ||
-      creds.effective !== nums[N + 4] ||
-      creds.permitted !== nums[N + 5]
-    ) {
+    if (creds === null || creds.userNs !== userNs || !sameWords(words, 2 * N + 2, 2 * credsFrom + 2, 10)) {
       creds = { uid: nums[N + 1]!, euid: nums[N + 2]!, suid: nums[N + 3]!, userNs: userNs!, effective: nums[N + 4]!, permitted: nums[N + 5]! };
+      credsFrom = N;
     }
     const pid = refTo(objects.pids, ints[I]!, 'pid');
     if (ints[I + 3] !== fpuRef) [fpuRef, fpu] = [ints[I + 3]!, refTo(objects.fpus, ints[I + 3]!, 'fpu state')];
@@ -233,17 +230,33 @@ export function decodeTasks(cols: TaskColumns, objects: TaskObjects, adopt: bool
     if (exitSignal !== SIGCHLD) t.exitSignal = exitSignal;
     if ((flags[i]! & EXITED) !== 0) t.exited = true;
     if (nondumpable) t.recordNotDumpable();
-    if (nums[N + 6] !== 0) t.exitStatus = nums[N + 6]!;
+    if (!zeroWords(words, 2 * N + 12)) t.exitStatus = nums[N + 6]!;
     if (strs[S + 2]! >= 0) t.blockedIn = str(strs[S + 2]!) as SyscallName | null;
-    const sleep = nums[N + 7]!;
-    if (!Number.isNaN(sleep)) t.sleepUntil = sleep;
+    if (words[2 * N + 14] !== NAN_WORDS[0] || words[2 * N + 15] !== NAN_WORDS[1]) {
+      const sleep = nums[N + 7]!;
+      if (!Number.isNaN(sleep)) t.sleepUntil = sleep;
+    }
     if (strs[S + 3]! >= 0) t.exePath = str(strs[S + 3]!);
-    if (nums[N + 8] !== 0) t.clearChildTid = nums[N + 8]!;
+    if (!zeroWords(words, 2 * N + 16)) t.clearChildTid = nums[N + 8]!;
     if (ints[I + 7] !== nsRef) [nsRef, ns] = [ints[I + 7]!, refTo(objects.pidNs, ints[I + 7]!, 'pid namespace')];
     if (ns !== pid.ns) t.pidNsForChildren = ns!;
     out[i] = t;
   }
   return out;
+}
+
+/** the bits of the NaN a Float64Array stores for NaN, as two 32-bit words in this machine's order (the encoder writes null as NaN) */
+const NAN_WORDS = new Int32Array(new Float64Array([NaN]).buffer);
+
+/** sameWords compares `n` 32-bit words at `a` and at `b`. */
+function sameWords(words: Int32Array, a: number, b: number, n: number): boolean {
+  for (let k = 0; k < n; k++) if (words[a + k] !== words[b + k]) return false;
+  return true;
+}
+
+/** zeroWords: the double whose two words are at `at` is +0 (or -0, which a setter takes as 0 too, read the slow way) */
+function zeroWords(words: Int32Array, at: number): boolean {
+  return words[at] === 0 && words[at + 1] === 0;
 }
 
 /** TaskColumnsReader reads the fields decodeTasks leaves to its caller: how the tasks link to each other. */

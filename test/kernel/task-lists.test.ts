@@ -29,6 +29,17 @@ describe('the host task list', () => {
     expect([...h.tasks]).toEqual([h.init, kids[1], kids[3], kids[4], late]);
   });
 
+  it('toArray lists what a walk lists, after removals at the head\'s side, inside and at the tail', () => {
+    const h = Host.create({ arch: 'x86_64' });
+    const kids = Array.from({ length: 5 }, () => libcOf(h, h.init).fork().child!);
+    expect(h.tasks.toArray()).toEqual([h.init, ...kids]);
+    for (const k of [kids[0]!, kids[2]!, kids[4]!]) reap(h, k);
+    expect(h.tasks.toArray()).toEqual([h.init, kids[1], kids[3]]);
+    const late = libcOf(h, h.init).fork().child!;
+    expect(h.tasks.toArray()).toEqual([...h.tasks]);
+    expect(h.tasks.toArray()).toEqual([h.init, kids[1], kids[3], late]);
+  });
+
   it('a walk goes on past the task it stands on and the next one being removed', () => {
     const h = Host.create({ arch: 'x86_64' });
     const kids = Array.from({ length: 5 }, () => libcOf(h, h.init).fork().child!);
