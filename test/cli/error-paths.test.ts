@@ -63,6 +63,7 @@ const CASES: Case[] = [
   { what: 'an unknown architecture for the demo', argv: () => ['demo', '--from', 'vax'], code: 2, line: 'ckpt: --from "vax" is not an architecture: expected one of i386, x86_64, s390, s390x, ppc, ppc64 (or x86, powerpc)' },
   { what: 'a missing argument', argv: () => ['dump'], code: 2, line: 'ckpt: missing argument: the usage is ckpt dump <ctr>' },
   { what: 'host without an action', argv: () => ['host'], code: 2, line: 'ckpt: missing argument: the usage is ckpt host <create|list|show|rm>' },
+  { what: 'host with a mistyped action', argv: () => ['host', 'craete', 'x', '--arch', 'i386'], code: 2, line: 'ckpt: unknown action "craete" for ckpt host (did you mean create?): use create, list, show or rm' },
   { what: 'a value outside the choices', argv: () => ['restore', 'x.tar', '--via', 'fork'], code: 2, line: 'ckpt: --via fork is not one of eclone, clone3' },
   { what: 'no command', argv: () => [], code: 2, line: 'ckpt: name a command; try: ckpt demo' },
   // host verbs
