@@ -54,7 +54,9 @@ export async function requireZstd(): Promise<void> {
 async function zstd(args: string[]): Promise<import('node:stream').Duplex> {
   await requireZstd();
   const { execa } = await import('execa');
-  return execa('zstd', ['-q', ...args], { stderr: 'pipe' }).duplex();
+  // buffer: what comes out goes through the duplex; execa would also keep a copy of stdout, and fail
+  // once it passed its maxBuffer (100 MB); stderr is kept for the message of a failure
+  return execa('zstd', ['-q', ...args], { stderr: 'pipe', buffer: { stdout: false } }).duplex();
 }
 
 /** compressorFor is the transform that compresses (or, with `decompress`, expands) a stream. */

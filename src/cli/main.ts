@@ -67,11 +67,32 @@ function firstPositional(args: readonly string[]): number {
   return -1;
 }
 
+/** subverbWord is the word after the verb where a sub-verb goes (host CREATE), passing over --root DIR and --host NAME. */
+function subverbWord(args: readonly string[], at: number): string | undefined {
+  const rest = args.slice(at + 1);
+  const i = firstPositional(rest);
+  return i < 0 ? undefined : rest[i];
+}
+
 /** verbUsage is the usage of what was run, the verb or its sub-verb: a usage error's help hint points at its own help. */
 function verbUsage(entry: VerbEntry, args: readonly string[], at: number): { path: string; usage: string } {
-  const sub = args.slice(at + 1).find((a) => !a.startsWith('-'));
-  const usage = entry.subverbs && sub !== undefined ? entry.subverbs[sub] : undefined;
+  const sub = subverbWord(args, at);
+  const usage = entry.subverbs && sub !== undefined && Object.hasOwn(entry.subverbs, sub) ? entry.subverbs[sub] : undefined;
   return usage ? { path: `${entry.name} ${sub}`, usage } : { path: entry.name, usage: entry.usage };
+}
+
+/**
+ * refuseUnknownSubverb: a verb with sub-verbs given a word that names none (ckpt host creat) is refused
+ * naming that word, with a did-you-mean; yargs would complain instead about the sub-verb's options
+ * (unknown option --arch) or ask for an action as if none had been given.
+ */
+function refuseUnknownSubverb(entry: VerbEntry, args: readonly string[], at: number): void {
+  if (!entry.subverbs) return;
+  const sub = subverbWord(args, at);
+  if (sub === undefined || Object.hasOwn(entry.subverbs, sub)) return;
+  const names = Object.keys(entry.subverbs);
+  const guess = didYouMean(sub, names);
+  throw new UsageError(`unknown action ${JSON.stringify(sub)} for ckpt ${entry.name}${guess ? ` (did you mean ${guess}?)` : ''}: use ${names.slice(0, -1).join(', ')} or ${names.at(-1)}`);
 }
 
 /** optionWords lists the options a parser knows (dashed, aliases included), for did-you-mean. */
@@ -250,6 +271,7 @@ export async function run(argv: readonly string[], io: RunIo = {}): Promise<numb
       out(toolVersion());
       return EXIT.OK;
     }
+    refuseUnknownSubverb(entry, args, at);
     const module = [await entry.load(ctx)].flat().find((m) => commandName(m) === entry.name);
     if (!module) throw new Error(`verb ${entry.name} is in the table but its module does not define it`);
     const { default: yargs } = await import('yargs');

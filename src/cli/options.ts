@@ -58,9 +58,18 @@ export function storeOf(args: CommonArgs): HostStore {
   return new HostStore(stateRoot(args.root));
 }
 
-/** onHost is what a hint adds to a command so that it acts on the same host: ` --host k`, or nothing for the default host. */
+/** shellWord quotes a word for a command a hint suggests, where the shell would split or expand it. */
+function shellWord(w: string): string {
+  return /^[\w./:@%+=,-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * onHost is what a hint adds to a command so that it acts on the same host: ` --host k`, or nothing for
+ * the default host, and the state directory when one was given with --root (not from $CKPT_ROOT, which the
+ * next command sees too).
+ */
 export function onHost(args: HostArgs): string {
-  return args.host === DEFAULT_HOST ? '' : ` --host ${args.host}`;
+  return `${args.host === DEFAULT_HOST ? '' : ` --host ${args.host}`}${args.root === undefined ? '' : ` --root ${shellWord(args.root)}`}`;
 }
 
 /** orCreateArch is the arch to create the host with when it is the default host and does not exist yet. */

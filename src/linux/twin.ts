@@ -171,7 +171,7 @@ export class Twin {
       const pageSize = t.mm.pageSize;
       const pages = t.mm.pageContents();
       const vmas = t.mm.mappings();
-      const fd = openSync(`/proc/${tgid}/task/${writer.nspids[0]}/mem`, 'r+');
+      const fd = this.openMemory(writer, tgid);
       try {
         for (const vma of vmas) {
           const region = regionOf(regions, vma.start, vma.end);
@@ -192,6 +192,21 @@ export class Twin {
         closeSync(fd);
       }
       for (const [start, end] of uncovered(regions, vmas)) this.unmapReal(writer, start, end - start);
+    }
+  }
+
+  /**
+   * openMemory opens the memory of `writer`'s real process for syncMemory. A process the mirror has live
+   * but the kernel does not (killed from outside ckpt: a zombie or gone) is a divergence, named as such.
+   */
+  private openMemory(writer: Task, tgid: number): number {
+    const path = `/proc/${tgid}/task/${writer.nspids[0]}/mem`;
+    try {
+      return openSync(path, 'r+');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ESRCH' && code !== 'ENOENT') throw e;
+      throw new TwinError('CKPT_TWIN_DIVERGED', `the real process of task ${this.name(writer)} (pid ${writer.nspids[0]} on the machine) has exited or is gone (${code} opening ${path}), while ckpt has it live: was it killed from outside ckpt?`);
     }
   }
 

@@ -1,6 +1,10 @@
 /** The command line in-process: run(argv) with captured output. */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/main.js';
+import { ckptIn } from './run-ckpt.js';
 
 async function ckpt(...argv: string[]) {
   const out: string[] = [];
@@ -48,5 +52,25 @@ describe('bad usage', () => {
     const r = await ckpt();
     expect(r.code).toBe(2);
     expect(r.err).toContain('try: ckpt demo');
+  });
+});
+
+describe('a fresh state directory', () => {
+  it('ps before any run: the default host, made on first use, holds no containers yet (no error)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ckpt-fresh-'));
+    try {
+      const root = join(dir, 'state');
+      const table = await ckptIn(root, ['ps']);
+      expect([table.code, table.out, table.err]).toEqual([0, 'CONTAINER  NSPID  PPID  PGID  SID  THR  ABI  S  WAIT  COMMAND', '']);
+      expect(await ckptIn(root, ['ps', '--json'])).toEqual({ code: 0, out: '[]', err: '' });
+      expect((await ckptIn(root, ['ps', '--tree'])).code).toBe(0);
+      // still nothing made: the host appears with the first run or restore
+      expect(existsSync(join(root, 'hosts', 'default.host'))).toBe(false);
+      // a host named on purpose must exist
+      const named = await ckptIn(root, ['ps', '--host', 'other']);
+      expect([named.code, named.err.split(' (looked')[0]]).toEqual([1, 'ckpt: no host named other']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

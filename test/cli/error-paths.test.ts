@@ -63,6 +63,7 @@ const CASES: Case[] = [
   { what: 'an unknown architecture for the demo', argv: () => ['demo', '--from', 'vax'], code: 2, line: 'ckpt: --from "vax" is not an architecture: expected one of i386, x86_64, s390, s390x, ppc, ppc64 (or x86, powerpc)' },
   { what: 'a missing argument', argv: () => ['dump'], code: 2, line: 'ckpt: missing argument: the usage is ckpt dump <ctr>' },
   { what: 'host without an action', argv: () => ['host'], code: 2, line: 'ckpt: missing argument: the usage is ckpt host <create|list|show|rm>' },
+  { what: 'host with a mistyped action', argv: () => ['host', 'craete', 'x', '--arch', 'i386'], code: 2, line: 'ckpt: unknown action "craete" for ckpt host (did you mean create?): use create, list, show or rm' },
   { what: 'a value outside the choices', argv: () => ['restore', 'x.tar', '--via', 'fork'], code: 2, line: 'ckpt: --via fork is not one of eclone, clone3' },
   { what: 'no command', argv: () => [], code: 2, line: 'ckpt: name a command; try: ckpt demo' },
   // host verbs
@@ -89,8 +90,8 @@ const CASES: Case[] = [
   { what: 'step with both', argv: () => ['step', 'web', '--all'], code: 2, line: 'ckpt: give a container or --all, not both' },
   { what: 'step with a bad count', argv: () => ['step', 'web', '--steps', '-3'], code: 2, line: 'ckpt: --steps needs a whole number, not "-3"' },
   { what: 'step with a count that is not a number', argv: () => ['step', 'web', '--steps', 'abc'], code: 2, line: 'ckpt: --steps needs a whole number, not "abc"' },
-  { what: 'rm of a running container', argv: () => ['rm', 'web'], code: 1, line: 'ckpt: container web is still running: stop it with ckpt kill web, or use --force [CKPT_CONTAINER_RUNNING]' },
-  { what: 'rm of a running container on another host', argv: () => ['rm', 'web', '--host', 'twin'], code: 1, line: 'ckpt: container web is still running: stop it with ckpt kill web --host twin, or use --force [CKPT_CONTAINER_RUNNING]' },
+  { what: 'rm of a running container', argv: () => ['rm', 'web'], code: 1, line: /^ckpt: container web is still running: stop it with ckpt kill web --root \S+, or use --force \[CKPT_CONTAINER_RUNNING\]$/ },
+  { what: 'rm of a running container on another host', argv: () => ['rm', 'web', '--host', 'twin'], code: 1, line: /^ckpt: container web is still running: stop it with ckpt kill web --host twin --root \S+, or use --force \[CKPT_CONTAINER_RUNNING\]$/ },
   // dump
   { what: 'dump of a missing container', argv: () => ['dump', 'ghost', '-o', join(dir, 'g.tar')], code: 1, line: 'ckpt: no container ghost on host default (it has: web, done) [CKPT_NO_CONTAINER]' },
   { what: 'dump of a task holding a pidfd of a process outside its container', argv: () => ['dump', 'p', '--host', 'pidfd', '-o', join(dir, 'p.tar')], code: 1, line: /^ckpt: task \d+ has fd 3, a pidfd for pid \d+ outside container p, which cannot be checkpointed \[CKPT_DUMP_REFUSED\]$/ },

@@ -66,6 +66,15 @@ describe.skipIf(!built)('images through pipes', () => {
     expect([cut.exitCode, cut.stderr]).toEqual([1, 'ckpt: the image is truncated: its zstd stream ends early [CKPT_TRUNCATED]']);
   }, 60_000);
 
+  it.skipIf(!hasZstd)('a zstd stream that expands past 100 MB is read whole, not cut at a buffer limit (needs the zstd program)', async () => {
+    // 110 MB of zeros compress to a few KiB: expanded whole, they are then no image at all (execa keeping
+    // a second copy of zstd's output stopped at its 100 MB maxBuffer, as a "damaged" stream or a V8 abort)
+    const file = join(dir, 'zeros.zst');
+    expect((await sh(`head -c 110000000 /dev/zero | zstd -q -c > ${file}`)).exitCode).toBe(0);
+    const r = await sh(`$CKPT inspect ${file}`);
+    expect([r.exitCode, r.stderr]).toEqual([1, 'ckpt: not a ckpt image: it is not a tar archive (nor a gzip or zstd one) [CKPT_NOT_AN_IMAGE]']);
+  }, 60_000);
+
   it('without the zstd program, --compress zstd is refused in one line before anything is touched', async () => {
     const r = await execa(process.execPath, [BIN, 'dump', 'web', '-o', join(dir, 'nozstd.zst'), '--compress', 'zstd'], { reject: false, env: { CKPT_ROOT: root, PATH: join(dir, 'empty') } });
     expect([r.exitCode, r.stderr]).toEqual([1, 'ckpt: zstd images need the zstd program, which is not on PATH (Debian package zstd) [CKPT_NO_ZSTD]']);

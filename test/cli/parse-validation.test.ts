@@ -95,6 +95,22 @@ describe('parsing is validation', () => {
     expect(stateBytes(dir)).toBe(before);
   });
 
+  it('a misspelled sub-verb is named as such, with a did-you-mean, whatever options follow it', async () => {
+    const before = stateBytes(dir);
+    for (const [argv, line] of [
+      [['host', 'creat', 'y', '--arch', 'x86'], 'ckpt: unknown action "creat" for ckpt host (did you mean create?): use create, list, show or rm'],
+      [['host', 'lst'], 'ckpt: unknown action "lst" for ckpt host (did you mean list?): use create, list, show or rm'],
+      [['host', '--root', root, 'shwo', 'default'], 'ckpt: unknown action "shwo" for ckpt host (did you mean show?): use create, list, show or rm'],
+      [['host', 'frobnicate'], 'ckpt: unknown action "frobnicate" for ckpt host: use create, list, show or rm'],
+    ] as const) {
+      const r = await ckptIn(root, [...argv]);
+      expect([argv.join(' '), r.code, r.err.split('\n')]).toEqual([argv.join(' '), 2, [line, 'Try: ckpt host --help']]);
+      const j = await ckptIn(root, [...argv, '--json']);
+      expect(JSON.parse(j.out)).toEqual({ error: { code: 'CKPT_USAGE', message: line.replace(/^ckpt: /, ''), hint: 'ckpt host --help' } });
+    }
+    expect(stateBytes(dir)).toBe(before);
+  });
+
   it('a flag every verb takes may come before the verb, and a misspelled option after it is still refused', async () => {
     const after = await ckptIn(root, ['ps', 'web', '--json']);
     for (const argv of [['--json', 'ps', 'web'], ['--debug', '--json', 'ps', 'web'], ['-q', '--json', 'ps', 'web']]) {

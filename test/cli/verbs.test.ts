@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { machineArch } from '../../src/linux/linux-facts.js';
+import { run } from '../../src/cli/main.js';
 import { ckptIn } from './run-ckpt.js';
 
 let root: string;
@@ -86,7 +87,19 @@ describe('container verbs', () => {
   it('kill and rm --force', async () => {
     await ckpt('run', 'p', 'images/workloads/pidcache.wl', '--steps', '20');
     expect((await ckpt('kill', 'p', '--signal', 'STOP')).out).toBe('sent signal 19 to p; its init is stopped');
-    expect((await ckpt('rm', 'p')).err).toBe('ckpt: container p is still running: stop it with ckpt kill p, or use --force [CKPT_CONTAINER_RUNNING]');
+    // the hint acts on the same state directory, given here with --root (mkdtemp names need no quoting)
+    expect((await ckpt('rm', 'p')).err).toBe(`ckpt: container p is still running: stop it with ckpt kill p --root ${root}, or use --force [CKPT_CONTAINER_RUNNING]`);
+    // from $CKPT_ROOT, which the next command sees too, it adds nothing
+    const saved = process.env['CKPT_ROOT'];
+    process.env['CKPT_ROOT'] = root;
+    try {
+      const err: string[] = [];
+      expect(await run(['rm', 'p'], { out: () => undefined, err: (l) => err.push(l) })).toBe(1);
+      expect(err).toEqual(['ckpt: container p is still running: stop it with ckpt kill p, or use --force [CKPT_CONTAINER_RUNNING]']);
+    } finally {
+      if (saved === undefined) delete process.env['CKPT_ROOT'];
+      else process.env['CKPT_ROOT'] = saved;
+    }
     expect((await ckpt('kill', 'p', '--signal', 'BOGUS')).err).toBe('ckpt: unknown signal "BOGUS": use a number 1..64 or one of KILL, TERM, STOP, CONT, INT, HUP\nTry: ckpt kill --help');
     expect((await ckpt('rm', 'p', '--force')).code).toBe(0);
     const host = JSON.parse((await ckpt('host', 'show', 'default', '--json')).out);

@@ -148,6 +148,11 @@ describe.skipIf(why !== null)(`the command line on --host linux${why ? ` (skippe
     const ps = await ckpt('ps victim --host linux');
     expect(ps.code).toBe(1);
     expect(ps.out).toContain(`ckpt ps: the kernel and ckpt disagree: process 2 of container victim (pid ${child.nspids[0]} on the machine): ckpt has it`);
+    // a step that reaches the dead process only at the end (writing the mirror's memory into it) names it too
+    const step = await ckpt('step victim --host linux --steps 1');
+    expect(step.code).toBe(1);
+    expect(step.out).toContain(`ckpt: the real process of task 2 (pid ${child.nspids[0]} on the machine) has exited or is gone`);
+    expect(step.out).toContain('was it killed from outside ckpt? [CKPT_TWIN_DIVERGED]');
     expect((await ckpt('rm victim --host linux --force')).code).toBe(0);
     expect(await box.processes()).toEqual([]);
   }, 60_000);

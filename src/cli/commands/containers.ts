@@ -81,7 +81,14 @@ export function containerCommands(ctx: CliContext): CommandModule[] {
           if (disagree.length > 0) ctx.setExitCode(1);
           return;
         }
-        const m = storeOf(a).read(a.host, a.ctr ? [a.ctr] : 'all');
+        const store = storeOf(a);
+        // the default host is made on first use (run, restore): until then it holds no containers, as a new host
+        if (!a.ctr && orCreateArch(a) !== undefined && !store.exists(a.host)) {
+          if (a.json) return ctx.out('[]');
+          for (const line of a.tree ? psTree([]) : psTable([])) ctx.out(line);
+          return;
+        }
+        const m = store.read(a.host, a.ctr ? [a.ctr] : 'all');
         const ctrs = a.ctr ? [containerOf(m, a.ctr)] : [...m.containers.values()];
         // A task shows under the innermost container holding it (a container restored --into another sits inside it).
         const own = a.ctr ? null : m.ownTasks();
