@@ -38,7 +38,7 @@ export function copyExtraState(entries: Iterable<readonly [string, Uint8Array]>)
  * of tasks and the garbage collector copies every surviving byte of each
  * twice.
  */
-class TaskRare {
+export class TaskRare {
   /** a process's is almost always SIGCHLD: only other values make a TaskRare */
   exitSignal = SIGCHLD;
   exited = false;
@@ -239,6 +239,11 @@ export class Task {
     this.space = mm;
   }
 
+  /** rareState is the task's TaskRare as it is, null while every field of it has its default: a serializer reads 100,000s of tasks' fields with no call per field. */
+  get rareState(): Readonly<TaskRare> | null {
+    return this.rare;
+  }
+
   /**
    * nondumpable: whether the task is not dumpable (what ptrace_may_access asks, docs/semantics.md
    * §12): a live task's address space's flag, whoever set it; an exited task's as its address space
@@ -286,6 +291,11 @@ export class Task {
   get regs(): Uint8Array {
     const more = this.more;
     return (more.regView ??= this.regSlab.subarray(this.regAt, this.regAt + this.abi.regs.size));
+  }
+
+  /** registerBytes is a view of the register bytes, as regs, but not kept: reading many tasks' registers once makes no TaskRare for each. */
+  registerBytes(): Uint8Array {
+    return this.regSlab.subarray(this.regAt, this.regAt + this.abi.regs.size);
   }
 
   /** dv reads and writes the registers in the ABI's byte order. */

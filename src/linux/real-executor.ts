@@ -31,6 +31,8 @@ export interface HelperPort {
   readonly pid?: number | undefined;
   /** command lines carried out as one batch (HelperSession.batch); without it they are sent one by one */
   batch?(lines: readonly string[]): Promise<string[]>;
+  /** a batch sent now, its replies read later by what it returns (nothing else is sent before): the helper works while the caller goes on */
+  begin?(lines: readonly string[]): () => Promise<string[]>;
 }
 
 /** Reply is one reply line of the helper, parsed. */
@@ -41,11 +43,13 @@ export type Reply =
 
 /** parseReply reads a reply line: `r RET ERRNO key=value...`, `dead`, `stuck`, `stopped`, `timeout`, `gone`, `ok` or `err MESSAGE`. */
 export function parseReply(line: string): Reply {
-  const words = line.trim().split(/\s+/);
+  // the helper's replies are single-spaced: the common ones are read without a regular expression (a restore reads thousands)
+  const words = /^\S+( \S+)*$/.test(line) ? line.split(' ') : line.trim().split(/\s+/);
   const head = words[0] ?? '';
   if (head === 'r' && words.length >= 3) {
     const fields = new Map<string, string>();
-    for (const w of words.slice(3)) {
+    for (let k = 3; k < words.length; k++) {
+      const w = words[k]!;
       const eq = w.indexOf('=');
       if (eq > 0) fields.set(w.slice(0, eq), w.slice(eq + 1));
     }
@@ -230,8 +234,12 @@ function fail(message: string): never {
 /** run sends `items` as one batch and checks every reply in order. */
 async function run(port: HelperPort, items: readonly Item[]): Promise<void> {
   if (items.length === 0) return;
+  checkReplies(items, await sendBatch(port, items.map((it) => it.line)));
+}
+
+/** checkReplies checks each item's reply, in order */
+function checkReplies(items: readonly Item[], replies: readonly string[]): void {
   const lines = items.map((it) => it.line);
-  const replies = await sendBatch(port, lines);
   items.forEach((it, k) => {
     const reply = replies[k] ?? 'err no reply';
     if (/ unsettled\b/.test(reply)) fail(`${it.line}: the kernel had not settled 10 s after it`);
@@ -350,10 +358,12 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
     return pid;
   };
   const ownNs = (a: Actor): number | null => (a >= 0 && a < tasks.length ? tasks[a]!.ns : null);
-  const answered = (r: Reply, what: string, who = 'the agent'): Reply & { kind: 'r' } => {
-    if (r.kind !== 'r') fail(`${what}: ${r.kind === 'err' ? r.message : `${who} answered ${r.kind}`}`);
-    if (r.errno) fail(`${what} failed with ${r.errno}`);
-    return r;
+  /** answered: `r` is a call's success; else the restore fails, naming the call (`what`, or what makes that text: named only then) */
+  const answered = (r: Reply, what: string | (() => string), who = 'the agent'): Reply & { kind: 'r' } => {
+    if (r.kind === 'r' && !r.errno) return r;
+    const text = typeof what === 'string' ? what : what();
+    if (r.kind !== 'r') fail(`${text}: ${r.kind === 'err' ? r.message : `${who} answered ${r.kind}`}`);
+    fail(`${text} failed with ${r.errno}`);
   };
   const call = (a: Actor, request: string, what: string, more?: (r: Reply & { kind: 'r' }) => void): void => {
     items.push({
@@ -374,7 +384,7 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
   };
 
   const clone = (s: CloneStep): void => {
-    const what = s.task === null ? `the placeholder for leader ${s.standsFor!.join('/')}` : `clone3 of task ${tasks[s.task]!.numbers.join('/')} (set_tid ${s.pids.join(', ')}, innermost level first)`;
+    const what = (): string => (s.task === null ? `the placeholder for leader ${s.standsFor!.join('/')}` : `clone3 of task ${tasks[s.task]!.numbers.join('/')} (set_tid ${s.pids.join(', ')}, innermost level first)`);
     // a placeholder is made in its creator's namespace, set_tid naming the levels the plan names (innermost first); the kernel picks the others (NaN here)
     const want = s.task !== null ? tasks[s.task]!.numbers : [...new Array<number>(Math.max(0, insideOf(s.creator).length - s.pids.length)).fill(NaN), ...[...s.pids].reverse()];
     let line: string;
@@ -391,7 +401,7 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
       check: (reply) => {
         const r = answered(reply, what, 'the creator');
         const made = r.fields.get('nspid');
-        if (!made || r.fields.get('child') !== String(s.actor)) fail(`${what}: the helper lost the new process`);
+        if (!made || r.fields.get('child') !== String(s.actor)) fail(`${what()}: the helper lost the new process`);
         const pids = made.split(',').map(Number);
         nspids.set(s.actor, pids);
         const got = pids.slice(plan.outerLevels);
@@ -511,11 +521,12 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
       items.push({
         line: `ids ${i}`,
         check: (reply) => {
-          const r = answered(reply, `reading the ids of ${name(i)}`);
-          for (const [what, field, id] of [['process group', 'pgrp', t.pgid], ['session', 'sid', t.sid]] as const) {
-            const got = Number(r.fields.get(field));
+          const r = answered(reply, () => `reading the ids of ${name(i)}`);
+          const differs = (what: string, got: number, id: number[] | null): void => {
             if (got !== own(id)) throw new RestoreError([{ code: 'CKPT_UNSUPPORTED', message: `task ${t.numbers.join('/')} ended up in ${what} ${got || '(outside)'} instead of ${own(id) || '(outside)'} as its own namespace numbers them: this layout is not supported yet` }]);
-          }
+          };
+          differs('process group', Number(r.fields.get('pgrp')), t.pgid);
+          differs('session', Number(r.fields.get('sid')), t.sid);
         },
       });
       memoryOf(i);
@@ -557,7 +568,39 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
     });
   };
 
+  /**
+   * the container's init, with the mappings it makes before its children, goes to the helper as soon
+   * as it is built, when the port can send a batch and read it later: the helper makes the holder,
+   * the leader and the init (a few processes one after the other) while the rest is built. Not with
+   * a user namespace of its own: its id maps are written before anything runs in it.
+   */
+  const ahead: { items?: Item[]; replies?: () => Promise<string[]> } = {};
+  const sendAhead = (): void => {
+    if (ahead.items || !port.begin || userNs || !items[0]?.line.startsWith('init ')) return;
+    ahead.items = items.splice(0);
+    ahead.replies = port.begin(ahead.items.map((it) => it.line));
+  };
+  try {
+    buildAll();
+  } catch (e) {
+    // its replies are read all the same: nothing else may be sent before them (the undo's reset)
+    await ahead.replies?.();
+    throw e;
+  }
+  if (ahead.items && ahead.replies) checkReplies(ahead.items, await ahead.replies());
+  await run(port, items);
+  await run(port, mem.mappings.filter((m) => m.joins !== null).map(mapping));
+  writePages(mem.pages, (t) => nspids.get(t)![0]!);
+  // the enterer is reaped: its channel goes with it
+  if (plan.enterer !== null && enterFrom !== undefined) await port.command(`reset ${plan.enterer}`);
+  await run(port, stopsAsTheImageHasThem(image, pidAsSeenBy));
+  const made = [...nspids].filter(([a]) => a >= 0 && a < tasks.length);
+  const helpers = [...nspids].filter(([a]) => a >= tasks.length);
+  return { agents: new Map(tasks.map((_, i) => [i, i])), pids: new Map(made.map(([a, p]) => [a, p[0]!])), nspids: new Map(made), helpers: new Map(helpers) };
+
+  function buildAll(): void {
   for (const s of [...plan.create, 'children' as const, ...plan.groups, 'verify' as const, ...plan.exits]) {
+    if (items.length > 0 && items.length === items.filter((it) => it.line.startsWith('init ') || / (map|mapfile|munmap) /.test(it.line)).length) sendAhead();
     if (s === 'verify') {
       verifyGroups();
       continue;
@@ -607,13 +650,5 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
       if (r.kind !== 'ok') fail(`the restored processes did not all start as agents: ${r.kind === 'err' ? r.message : r.kind}`);
     },
   });
-  await run(port, items);
-  await run(port, mem.mappings.filter((m) => m.joins !== null).map(mapping));
-  writePages(mem.pages, (t) => nspids.get(t)![0]!);
-  // the enterer is reaped: its channel goes with it
-  if (plan.enterer !== null && enterFrom !== undefined) await port.command(`reset ${plan.enterer}`);
-  await run(port, stopsAsTheImageHasThem(image, pidAsSeenBy));
-  const made = [...nspids].filter(([a]) => a >= 0 && a < tasks.length);
-  const helpers = [...nspids].filter(([a]) => a >= tasks.length);
-  return { agents: new Map(tasks.map((_, i) => [i, i])), pids: new Map(made.map(([a, p]) => [a, p[0]!])), nspids: new Map(made), helpers: new Map(helpers) };
+  }
 }

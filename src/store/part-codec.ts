@@ -30,7 +30,8 @@ import type { Container } from '../container/container.js';
 import { archByName } from '../arch/registry.js';
 import { Numbering } from './numbering.js';
 import { ByteRuns } from './column-file.js';
-import { decodeTasks, encodeTasks, ownCopy, TaskColumnsReader, type TaskColumns } from './task-columns.js';
+import { ByteRunJoiner } from '../codec/bytes.js';
+import { decodeTasks, encodeTasks, ownCopy, refTo, TaskColumnsReader, type Lists, type TaskColumns } from './task-columns.js';
 import { packGroups, packMms, unpackGroups, unpackMms, type GroupColumns, type GroupRecord, type MmColumns, type MmRecord, type PidColumns, type VmaRecord } from './part-columns.js';
 
 /** CORE is the part id of the root namespace's objects; a part's id is its level-1 pid namespace's id. */
@@ -132,7 +133,8 @@ export interface PartContext {
 export function encodePart(ctx: PartContext): EncodedPart {
   const { core, id, partOf } = ctx;
   const mine = new Numbering();
-  for (const t of ctx.tasks) mine.tasks.of(t);
+  // a host's task list holds each task once
+  for (let i = 0; i < ctx.tasks.length; i++) mine.tasks.add(ctx.tasks[i]!);
   const foreign = (ns: PidNamespace): never => {
     throw new Entangled(id, partOf(ns));
   };
@@ -153,12 +155,14 @@ export function encodePart(ctx: PartContext): EncodedPart {
     userRef(ns.userNs);
     return mine.pidNs.of(ns);
   };
+  // most pids are in the namespace of the one before
+  const pidNsRef = lastOne(nsRef);
   const pidRef = (p: Pid): number => {
     const i = mine.pids.get(p);
     if (i !== undefined) return i;
     if (core?.pids.has(p)) return -2 - core.pids.of(p);
-    nsRef(p.ns);
-    return mine.pids.of(p);
+    pidNsRef(p.ns);
+    return mine.pids.add(p);
   };
   const taskRef = (t: Task | null): number => {
     if (!t) return -1;
@@ -259,7 +263,7 @@ export function encodePart(ctx: PartContext): EncodedPart {
   const record: PartRecord = {
     userNs: mine.userNs.items.map((u) => [u.id, u.parent ? userRef(u.parent) : -1, u.ownerUid]),
     pidNs: mine.pidNs.items.map((n) => [n.id, n.parent ? nsRef(n.parent) : -1, userRef(n.userNs), n.lastPid, n.accepting, taskRef(n.childReaper), n.pidMax]),
-    pids: encodePids(mine.pids.items, nsRef),
+    pids: encodePids(mine.pids.items, pidNsRef),
     consoles: mine.consoles.items.map((c) => [c.name, c.text]),
     files,
     pageLengths: new Int32Array(frameLengths),
@@ -282,25 +286,11 @@ function sharedFlags(frames: readonly Page[]): Uint8Array {
   return out;
 }
 
-/** frameRuns gives the frames' bytes one after another as views, neighbours that lie back to back in one buffer (frames read from one pages file) joined: no copy, and no view per frame. */
+/** frameRuns gives the frames' bytes one after another as views, neighbours that lie back to back in one buffer (frames read from one pages file) joined. */
 function frameRuns(frames: readonly Page[], lengths: readonly number[]): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  let buffer: ArrayBufferLike | null = null;
-  let start = 0;
-  let end = 0;
-  for (let i = 0; i < frames.length; i++) {
-    const { bytes, at } = frames[i]!;
-    const from = bytes.byteOffset + at;
-    if (bytes.buffer !== buffer || from !== end) {
-      if (buffer) out.push(new Uint8Array(buffer, start, end - start));
-      buffer = bytes.buffer;
-      start = from;
-      end = from;
-    }
-    end += lengths[i]!;
-  }
-  if (buffer) out.push(new Uint8Array(buffer, start, end - start));
-  return out;
+  const runs = new ByteRunJoiner();
+  for (let i = 0; i < frames.length; i++) runs.add(frames[i]!.bytes, frames[i]!.at, lengths[i]!);
+  return runs.joined();
 }
 
 /** plainPart is a part's record as plain data, for CBOR: its register column joined into one byte string (a column file writes the runs as they lie). */
@@ -326,14 +316,15 @@ function encodePids(pids: readonly Pid[], nsRef: (ns: PidNamespace) => number): 
   const ns = new Int32Array(pids.length);
   const counts = new Int32Array(pids.length);
   let total = 0;
-  for (const p of pids) total += p.level + 1;
+  for (let i = 0; i < pids.length; i++) total += pids[i]!.ns.level + 1;
   const numbers = new Int32Array(total);
   let at = 0;
   for (let i = 0; i < pids.length; i++) {
     const p = pids[i]!;
     ns[i] = nsRef(p.ns);
-    counts[i] = p.level + 1;
-    for (let level = 0; level <= p.level; level++) numbers[at++] = p.nrAt(level);
+    const n = p.copyNumbers(numbers, at);
+    counts[i] = n;
+    at += n;
   }
   return { ns, counts, numbers };
 }
@@ -423,8 +414,9 @@ export function decodePart(r: PartRecord, pageBytes: Uint8Array, kernel: HostKer
     ns.accepting = accepting;
     pidNs.push(ns);
   }
-  const nsAt = (i: number): PidNamespace => ref('pidNs', pidNs, i, 'pid namespace');
-  const pids = decodePids(r.pids, nsAt, adopt);
+  const nsLists: Lists<PidNamespace> = { mine: pidNs, core: core?.pidNs ?? null };
+  const pids = decodePids(r.pids, nsLists, adopt);
+  const pidLists: Lists<Pid> = { mine: pids, core: core?.pids ?? null };
   const pidAt = (i: number): Pid => ref('pids', pids, i, 'pid');
   const consoles = r.consoles.map(([name, text]) => {
     const c = new Console(name);
@@ -473,18 +465,18 @@ export function decodePart(r: PartRecord, pageBytes: Uint8Array, kernel: HostKer
   const columns = new TaskColumnsReader(r.tasks);
   let tasks: Task[];
   try {
-    tasks = decodeTasks(r.tasks, {
-      pid: pidAt,
-      fpu: (i) => ref('fpus', fpus, i, 'fpu state'),
-      space: (i) => {
-        const mm = ref('mms', mms, i, 'address space');
-        if (mm instanceof ForkedAddressSpace) mm.table.sharers++;
-        return mm;
+    tasks = decodeTasks(
+      r.tasks,
+      {
+        pids: pidLists,
+        fpus: { mine: fpus, core: core?.fpus ?? null },
+        spaces: { mine: mms, core: core?.mms ?? null },
+        userNs: { mine: userNs, core: core?.userNs ?? null },
+        pidNs: nsLists,
+        abi: archByName,
       },
-      userNs: user,
-      pidNs: nsAt,
-      abi: archByName,
-    }, adopt);
+      adopt,
+    );
   } catch (e) {
     throw e instanceof RangeError ? new MachineDecodeError(e.message) : e;
   }
@@ -497,19 +489,10 @@ export function decodePart(r: PartRecord, pageBytes: Uint8Array, kernel: HostKer
     group.groupExitStatus = g.exit;
     return group;
   });
-  for (let i = 0; i < tasks.length; i++) {
-    const t = tasks[i]!;
-    const group = ref('groups', groups, columns.group(i), 'thread group');
-    if (group instanceof ForkedGroup) {
-      // each fork counted its child as a user of the process group and session
-      group.pgrp.pgrpUsers++;
-      group.session.sessionUsers++;
-    }
-    t.group = group;
-    const parent = columns.parent(i);
-    t.parent = parent === -1 ? null : taskAt(parent);
-    // a core task's children are in parts: linked once every part is decoded
-    if (core && columns.childCount(i) > 0) for (const c of columns.children(i)) t.addChild(taskAt(c));
+  try {
+    linkTasks(tasks, columns, { mine: tasks, core: core?.tasks ?? null }, { mine: groups, core: core?.groups ?? null }, core !== null);
+  } catch (e) {
+    throw e instanceof RangeError ? new MachineDecodeError(e.message) : e;
   }
   r.pidNs.forEach(([, , , , , reaper], i) => {
     pidNs[i]!.childReaper = reaper === -1 ? null : taskAt(reaper);
@@ -517,18 +500,54 @@ export function decodePart(r: PartRecord, pageBytes: Uint8Array, kernel: HostKer
   return { record: r, taskColumns: columns, userNs, pidNs, pids, tasks, groups, files, consoles, mms, pages, fpus };
 }
 
+/**
+ * linkTasks gives each task its thread group and parent, and (but in the
+ * core, whose children are in parts: linked once every part is decoded) its
+ * children; plain loops over the columns, as decodeTasks.
+ */
+function linkTasks(tasks: readonly Task[], columns: TaskColumnsReader, taskLists: Lists<Task>, groupLists: Lists<ThreadGroup | ForkedGroup>, withChildren: boolean): void {
+  let [groupRef, group] = [NaN, null as ThreadGroup | ForkedGroup | null];
+  let [parentRef, parent] = [NaN, null as Task | null];
+  for (let i = 0; i < tasks.length; i++) {
+    const t = tasks[i]!;
+    const g = columns.group(i);
+    if (g !== groupRef) [groupRef, group] = [g, refTo(groupLists, g, 'thread group')];
+    if (group instanceof ForkedGroup) {
+      // each fork counted its child as a user of the process group and session
+      group.pgrp.pgrpUsers++;
+      group.session.sessionUsers++;
+    }
+    t.group = group!;
+    const p = columns.parent(i);
+    if (p !== parentRef) [parentRef, parent] = [p, p === -1 ? null : refTo(taskLists, p, 'task')];
+    t.parent = parent;
+    if (withChildren && columns.childCount(i) > 0) {
+      const children = columns.children(i);
+      for (let k = 0; k < children.length; k++) t.addChild(refTo(taskLists, children[k]!, 'task'));
+    }
+  }
+}
+
 /** decodePids makes the pids the columns hold; their numbers are used in place in the column (ownCopy). */
-function decodePids(c: PidColumns, nsAt: (i: number) => PidNamespace, adopt: boolean): Pid[] {
+function decodePids(c: PidColumns, nsLists: Lists<PidNamespace>, adopt: boolean): Pid[] {
   if (c.ns.length !== c.counts.length) throw new MachineDecodeError('pid columns disagree');
   const numbers = ownCopy(c.numbers, adopt);
   const pids: Pid[] = new Array(c.ns.length);
   let offset = 0;
+  let [nsRef, ns] = [NaN, null as PidNamespace | null];
   for (let i = 0; i < pids.length; i++) {
-    const ns = nsAt(c.ns[i]!);
+    if (c.ns[i] !== nsRef) {
+      nsRef = c.ns[i]!;
+      try {
+        ns = refTo(nsLists, nsRef, 'pid namespace');
+      } catch (e) {
+        throw e instanceof RangeError ? new MachineDecodeError(e.message) : e;
+      }
+    }
     const n = c.counts[i]!;
-    if (n !== ns.level + 1) throw new MachineDecodeError(`a pid in a level-${ns.level} namespace has ${n} numbers`);
+    if (n !== ns!.level + 1) throw new MachineDecodeError(`a pid in a level-${ns!.level} namespace has ${n} numbers`);
     if (offset + n > numbers.length) throw new MachineDecodeError('the pid numbers run past their column');
-    pids[i] = new Pid(ns, numbers, offset);
+    pids[i] = new Pid(ns!, numbers, offset);
     offset += n;
   }
   return pids;

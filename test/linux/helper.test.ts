@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { HelperSession, helperPath, probeLinux } from '../../src/linux/helper.js';
+import { HelperSession, helperEnv, helperPath, probeLinux, startTime } from '../../src/linux/helper.js';
 
 const support = await probeLinux();
 if (!support.ok) console.log(`test/linux: real-kernel tests skipped: ${support.reason}`);
@@ -74,6 +74,97 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
     } finally {
       await h.close();
     }
+  });
+
+  it('answers ids from a new agent\'s hello while nothing can have moved it, and from /proc once something may have', { timeout: 30_000 }, async () => {
+    const { h } = session();
+    try {
+      await h.command('init 0 0 0 0');
+      expect(await h.command('op 0 clone3 1 0 17 1 5')).toMatch(/^r 5 - child=1 /);
+      // the init's group and session are outside its namespace: 0 there, inherited
+      expect(await h.command('ids 1')).toBe('r 0 - pgrp=0 sid=0');
+      expect(await h.command('op 0 setsid')).toBe('r 1 -');
+      expect(await h.batch(['op 0 clone3 2 0 17 1 6', 'ids 2', 'ids 0', 'confirm 0-2'])).toEqual([expect.stringMatching(/^r 6 - child=2 /), 'r 0 - pgrp=1 sid=1', 'r 0 - pgrp=1 sid=1', 'ok']);
+      // its parent moves it into a group of its own: what its hello said no longer holds
+      expect(await h.command('op 0 setpgid 6 6')).toBe('r 0 -');
+      expect(await h.command('ids 2')).toBe('r 0 - pgrp=6 sid=1');
+      expect(await h.command('op 2 ids')).toBe('r 0 - pid=6 ppid=1 pgrp=6 sid=1 tid=6 uid=0');
+      expect(await h.command('ids 1')).toBe('r 0 - pgrp=0 sid=0');
+    } finally {
+      await h.close();
+    }
+    expect(await gone(h, 5000)).toEqual([]);
+  });
+
+  it('gives every new agent\'s start time as /proc has it, and carries out a run longer than one line, stopping it at a failure', { timeout: 60_000 }, async () => {
+    const { h } = session();
+    try {
+      await h.command('init 0 0 0 0');
+      const clones = (from: number, to: number, pid: (i: number) => number): string[] => Array.from({ length: to - from }, (_, k) => `op 0 clone3 ${from + k} 0 17 1 ${pid(from + k)}`);
+      const made = await h.batch(clones(1, 301, (i) => 100 + i));
+      made.forEach((reply, k) => expect(reply).toMatch(new RegExp(`^r ${101 + k} - child=${1 + k} nspid=\\d+,${101 + k} start=\\d+$`)));
+      for (const reply of made) {
+        const [, pid, start] = / nspid=(\d+),\d+ start=(\d+)/.exec(reply)!;
+        expect(startTime(Number(pid))).toBe(start);
+      }
+      // pid 550 is taken, and the 100th clone of the next run (in its first line of four, the second sent with it) asks for it: nothing after it is made
+      expect(await h.command('op 0 clone3 301 0 17 1 550')).toMatch(/^r 550 - /);
+      const replies = await h.batch(clones(302, 902, (i) => (i === 401 ? 550 : 1000 + i)));
+      expect(replies.slice(0, 99)).toEqual(replies.slice(0, 99).map((_, k) => expect.stringMatching(new RegExp(`^r ${1302 + k} - child=${302 + k} `))));
+      expect(replies.slice(99)).toEqual(['r -1 EEXIST', ...new Array<string>(500).fill('skipped')]);
+      // neither the line sent with the failing one nor those after it was carried out, and the agent's channel is in step
+      for (const agent of [402, 600, 800]) {
+        expect(await h.command(`state ${agent}`)).toBe('err no agent');
+        expect(await h.command(`op 0 kill ${1000 + agent} 0`)).toBe('r -1 ESRCH');
+      }
+      expect(await h.command('op 0 clone3 402 0 17 1 1402')).toMatch(/^r 1402 - child=402 /);
+    } finally {
+      await h.close();
+    }
+    expect(await gone(h, 10_000)).toEqual([]);
+  });
+
+  it('says each new agent\'s pids at every level as /proc has them: new namespaces, set_tid at some levels, after an unshare', { timeout: 30_000 }, async () => {
+    const { h } = session();
+    try {
+      const NEWPID = 0x20000000;
+      const made = await h.batch([
+        'init 0 0 0 0',
+        'op 0 clone3 1 0 17 1 5',
+        `op 0 clone3 2 ${NEWPID} 17 0`,
+        `op 2 clone3 3 ${NEWPID} 17 2 1 7`,
+        'op 3 clone3 4 0 17 2 9 8',
+        'op 3 clone3 5 0 17 0',
+        `op 3 unshare ${NEWPID}`,
+        'op 3 clone3 6 0 17 0',
+        'op 6 clone3 7 0 17 1 4',
+      ]);
+      expect(made[6]).toBe('r 0 -');
+      for (const reply of made.filter((r) => r.includes(' child='))) {
+        const [, id, pids] = / child=(\d+) nspid=([\d,]+)/.exec(reply)!;
+        const state = await h.command(`state ${id}`);
+        expect(state).toMatch(/^s alive /);
+        expect(state.split(' nspid=')[1]).toBe(pids);
+      }
+      expect(made[4]).toMatch(/ nspid=\d+,\d+,8,9 /);
+      expect(made[8]).toMatch(/ nspid=\d+,\d+,\d+,\d+,4 /);
+    } finally {
+      await h.close();
+    }
+    expect(await gone(h, 5000)).toEqual([]);
+  });
+
+  it('exits at once, making nothing, when its parent is not the one that started it (that parent died before it asked to die with it)', async () => {
+    const { dir } = session();
+    const started = Date.now();
+    // the parent it is told of is not its own: as when it has been handed to a reaper already
+    const r = await execa(helperPath(), ['serve', dir], { input: 'init 0 0 0 0\n', env: { ...helperEnv(), CKPT_HELPER_PARENT: String(process.pid + 1) }, extendEnv: false, reject: false, timeout: 10_000 });
+    expect([r.exitCode, r.stdout]).toEqual([1, '']);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(readdirSync(dir)).toEqual([]);
+    // told of its own parent, it serves
+    const ok = await execa(helperPath(), ['serve', dir], { input: 'noop\nquit\n', env: helperEnv(), extendEnv: false, reject: false, timeout: 10_000 });
+    expect([ok.exitCode, ok.stdout]).toEqual([0, 'err unknown command noop']);
   });
 
   it('makes an init, a child and a thread, each answering on its own channel', async () => {

@@ -109,6 +109,26 @@ describe('a host stored in parts', () => {
     expect(() => store.read('lazy', ['a'])).toThrow(/is unreadable/);
   }, 30_000);
 
+  it('ignores and sweeps the torn files of a save killed before its host file, and writes that generation again whole', () => {
+    const store = new HostStore(root);
+    const m = threeContainers('torn');
+    store.add(m);
+    const before = partFiles(root, 'torn');
+    const record = decode(readFileSync(join(root, 'hosts', 'torn.host'))) as { gen: number; parts: Array<{ id: number }> };
+    // what a save killed while writing the next generation leaves: part files no host file names, one cut short
+    const dir = join(root, 'hosts', 'torn.parts');
+    const next = record.gen + 1;
+    for (const e of record.parts) writeFileSync(join(dir, `${e.id}.${next}.part`), 'ckptcol1 cut');
+    writeFileSync(join(dir, `${record.parts[0]!.id}.${next}.pages`), new Uint8Array(7));
+    expect(store.read('torn').host.snapshot()).toEqual(m.host.snapshot());
+    expect(partFiles(root, 'torn')).toEqual(before);
+    // the next save writes that generation in full over whatever lies there
+    for (const e of record.parts) writeFileSync(join(dir, `${e.id}.${next}.part`), 'ckptcol1 cut');
+    store.update('torn', () => undefined);
+    expect(partFiles(root, 'torn').every((f) => f.split('.')[1] === String(next))).toBe(true);
+    expect(store.read('torn').host.snapshot()).toEqual(m.host.snapshot());
+  });
+
   it('keeps containers that refer to each other in one part', () => {
     const store = new HostStore(root);
     const m = Machine.create('joined', 'x86_64');
