@@ -97,6 +97,27 @@ describe('page frames and address spaces shared across a host\'s containers, thr
     expect(frameRefsAgree(back)).toEqual([]);
   }, 30_000);
 
+  it('keeps the numbers of the core frames an unloaded container holds when a frame below them is no longer the core\'s (an empty frame holds its place)', () => {
+    const store = new HostStore(root);
+    let whole = initSharesWithA('gap');
+    store.add(initSharesWithA('gap'));
+    const inBoth = (change: (m: Machine) => Machine, only: string[]): void => {
+      whole = change(whole);
+      store.replace('gap', (m) => ({ machine: change(m), out: undefined }), undefined, only);
+    };
+    // the host init copies the frame a holds (core frame 0) and b then shares its new one (core frame 1)
+    inBoth((m) => restore(m, image, 'r2'), []);
+    inBoth((m) => (m.run('b', 'nested.wl', NESTED), m), []);
+    // loaded with a but not b: the host init copies again, and frame 0 is a's alone, no longer the core's
+    inBoth((m) => restore(m, image, 'r3'), ['a']);
+    const record = decode(readFileSync(join(root, 'hosts', 'gap.host'))) as { core: { pageLengths: Int32Array } };
+    expect(Array.from(record.core.pageLengths)).toEqual([0, 4096, 4096]);
+    const back = store.read('gap');
+    expect(back.host.snapshot()).toEqual(whole.host.snapshot());
+    expect(frameClasses(back)).toEqual(frameClasses(whole));
+    expect(frameRefsAgree(back)).toEqual([]);
+  }, 30_000);
+
   it('keeps a frame two containers share as one frame after the host init has copied its own, and so through partial loads', () => {
     const store = new HostStore(root);
     const make = (): Machine => {
