@@ -574,9 +574,11 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
    * the leader and the init (a few processes one after the other) while the rest is built. Not with
    * a user namespace of its own: its id maps are written before anything runs in it.
    */
-  const ahead: { items?: Item[]; replies?: () => Promise<string[]> } = {};
+  const ahead: { tried?: boolean; items?: Item[]; replies?: () => Promise<string[]> } = {};
+  /** sendAhead, once the plan's first step is built: what it made is the init and its mappings, or nothing goes ahead */
   const sendAhead = (): void => {
-    if (ahead.items || !port.begin || userNs || !items[0]?.line.startsWith('init ')) return;
+    ahead.tried = true;
+    if (!port.begin || userNs || !items[0]?.line.startsWith('init ') || !items.slice(1).every((it) => / (map|mapfile|munmap) /.test(it.line))) return;
     ahead.items = items.splice(0);
     ahead.replies = port.begin(ahead.items.map((it) => it.line));
   };
@@ -600,7 +602,7 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
 
   function buildAll(): void {
   for (const s of [...plan.create, 'children' as const, ...plan.groups, 'verify' as const, ...plan.exits]) {
-    if (items.length > 0 && items.length === items.filter((it) => it.line.startsWith('init ') || / (map|mapfile|munmap) /.test(it.line)).length) sendAhead();
+    if (!ahead.tried && items.length > 0) sendAhead();
     if (s === 'verify') {
       verifyGroups();
       continue;

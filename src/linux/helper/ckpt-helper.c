@@ -1298,9 +1298,8 @@ static int settle_scope(const struct agent *ag, char **t, int n) {
   return SETTLE_NONE;
 }
 
-/* take_line: line_from the agent's replies, after reading what the agent's reply FIFO holds if need be; -1 when nothing could be read */
-static int take_line(struct agent *ag, char *buf, long cap) {
-  if (line_from(ag->in, buf, cap)) return 1;
+/* fill_in reads, without waiting, what the agent's channel holds into its line buffer: how much, or 0 or below when nothing could be read */
+static long fill_in(struct agent *ag) {
   struct linebuf *lb = ag->in;
   long r;
   if (ag->sock) {
@@ -1322,8 +1321,14 @@ static int take_line(struct agent *ag, char *buf, long cap) {
   } else {
     r = read(ag->rep, lb->data + lb->have, (size_t)(LINE - lb->have));
   }
-  if (r <= 0) return -1;
-  lb->have += r;
+  if (r > 0) lb->have += r;
+  return r;
+}
+
+/* take_line: line_from the agent's replies, after reading what its channel holds if need be; -1 when nothing could be read */
+static int take_line(struct agent *ag, char *buf, long cap) {
+  if (line_from(ag->in, buf, cap)) return 1;
+  if (fill_in(ag) <= 0) return -1;
   return line_from(ag->in, buf, cap);
 }
 
@@ -1373,6 +1378,30 @@ static int take_hello(struct agent *ag, const char *line) {
   return 0;
 }
 
+/* the agents whose hello is still to come, in the order they were made (their hellos come in about that order) */
+static int hello_queue[MAX_AGENTS];
+static int hello_head, hello_tail;
+
+/*
+ * early_hellos takes, without waiting, the hellos that have come from the agents made last, up to
+ * the first still to come: done while the helper would wait on a creator anyway, so that `ids`
+ * and `confirm` find them taken.
+ */
+static void early_hellos(void) {
+  for (; hello_head < hello_tail; hello_head++) {
+    struct agent *ag = &agents[hello_queue[hello_head]];
+    if (!ag->used || !ag->hello_pending) continue;
+    struct linebuf *lb = ag->in;
+    if (!memchr(lb->data, '\n', (size_t)lb->have) && fill_in(ag) <= 0) return;
+    /* a hello, whole: anything else is the first reply's reader's to judge (reply_line) */
+    if (!memchr(lb->data, '\n', (size_t)lb->have) || strncmp(lb->data, "hello", 5) != 0 || (lb->data[5] != ' ' && lb->data[5] != '\n')) return;
+    char line[LINE];
+    line_from(lb, line, sizeof line);
+    take_hello(ag, line);
+  }
+  hello_head = hello_tail = 0;
+}
+
 /*
  * reply_line reads one reply line from an agent's channel, giving up when the agent dies, is
  * stuck exiting, or after `ms`; a hello still to come (adopt) is read first and checked.
@@ -1413,6 +1442,12 @@ static int any_line(struct agent *ag, char *buf, long cap, int ms, int *why) {
   long since = 0, t0 = now_ms();
   *why = 0;
   if (fresh_line(ag, buf, cap)) return 0;
+  /* what is there already is taken without a poll (take_line does not block): most replies are */
+  while (take_line(ag, buf, cap) == 1) {
+    if (ag->owed == 0) return 0;
+    ag->owed--;
+    if (fresh_line(ag, buf, cap)) return 0;
+  }
   for (;;) {
     struct pollfd pf[2] = {{.fd = ag->rep, .events = POLLIN}, {.fd = ag->pidfd, .events = POLLIN}};
     if (poll(pf, 2, 2) < 0) continue;
@@ -1529,6 +1564,7 @@ static int adopt(struct agent *ag, long long id, struct out *o, int is_init, int
     pids.buf[pids.len] = 0;
     memcpy(line, pids.buf, (size_t)pids.len + 1);
     ag->hello_pending = 1;
+    if (id >= 0 && hello_tail < MAX_AGENTS) hello_queue[hello_tail++] = (int)id;
   } else {
     /* no pidfd yet (its pid is in its hello), so wait on the channel alone */
     struct pollfd pf = {.fd = ag->rep, .events = POLLIN};
@@ -2174,7 +2210,11 @@ static void cmd_run(struct agent *ag, char **lines, long long k, long long j, in
     if (answering) cut[n] = sent = end;
   }
   for (long long i = k; i < j; i++) {
-    if (i < sent && answering) answering = take_answer(ag, lines[i], failed);
+    if (i < sent && answering) {
+      answering = take_answer(ag, lines[i], failed);
+      /* the agent's message is taken: while it makes the next, the hellos of those it made */
+      if (answering && !memchr(ag->in->data, '\n', (size_t)ag->in->have)) early_hellos();
+    }
     else {
       /* not sent, or the agent is gone */
       struct out r;
