@@ -569,16 +569,23 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
   };
 
   /**
-   * the container's init, with the mappings it makes before its children, goes to the helper as soon
-   * as it is built, when the port can send a batch and read it later: the helper makes the holder,
-   * the leader and the init (a few processes one after the other) while the rest is built. Not with
-   * a user namespace of its own: its id maps are written before anything runs in it.
+   * The plan's first clones, a chain of processes each made by the one before (the container's init,
+   * the init of each level below it, ...), with the mappings each makes before its children, go to
+   * the helper as soon as they are built, when the port can send a batch and read it later: the
+   * helper makes them, one after the other, while the rest is built, which goes once they are
+   * checked. Not with a user namespace of its own: its id maps are written before anything runs in it.
    */
   const ahead: { tried?: boolean; items?: Item[]; replies?: () => Promise<string[]> } = {};
-  /** sendAhead, once the plan's first step is built: what it made is the init and its mappings, or nothing goes ahead */
+  /** the creators of the chain so far: a second child of one of them ends it */
+  const chain = new Set<Actor>();
+  const chainGoesOn = (s: (typeof plan.create)[number] | 'children' | 'verify'): boolean => {
+    if (s === 'children' || s === 'verify' || s.do !== 'clone' || chain.has(s.creator)) return false;
+    chain.add(s.creator);
+    return true;
+  };
   const sendAhead = (): void => {
     ahead.tried = true;
-    if (!port.begin || userNs || !items[0]?.line.startsWith('init ') || !items.slice(1).every((it) => / (map|mapfile|munmap) /.test(it.line))) return;
+    if (!port.begin || userNs || !items[0]?.line.startsWith('init ')) return;
     ahead.items = items.splice(0);
     ahead.replies = port.begin(ahead.items.map((it) => it.line));
   };
@@ -602,7 +609,7 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
 
   function buildAll(): void {
   for (const s of [...plan.create, 'children' as const, ...plan.groups, 'verify' as const, ...plan.exits]) {
-    if (!ahead.tried && items.length > 0) sendAhead();
+    if (!ahead.tried && !chainGoesOn(s)) sendAhead();
     if (s === 'verify') {
       verifyGroups();
       continue;

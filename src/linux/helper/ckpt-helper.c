@@ -557,16 +557,21 @@ static int agent_run(struct start s, struct hold h) {
     set_disposition(SIGPIPE, 0);
   }
   if (s.own_files) {
-    if (s.req != 4) { SYS3(SYS_dup3, s.req, 4, 0); s.req = 4; }
-    if (s.rep != 5) { SYS3(SYS_dup3, s.rep, 5, 0); s.rep = 5; }
-    SYS3(NR_CLOSE_RANGE, 6, ~0U, 0);
+    /* its channel at 4 (a socket, both ways) or 4 and 5 (FIFOs), nothing else above its stdio */
+    if (s.req != 4) SYS3(SYS_dup3, s.req, 4, 0);
+    if (on_socket) s.req = s.rep = 4;
+    else {
+      s.req = 4;
+      if (s.rep != 5) { SYS3(SYS_dup3, s.rep, 5, 0); s.rep = 5; }
+    }
+    SYS3(NR_CLOSE_RANGE, on_socket ? 5 : 6, ~0U, 0);
   }
   if (s.stdio) {
     /* nor the helper's stdio: a detached helper's caller must see its output end */
     long null = SYS4(SYS_openat, AT_FDCWD, "/dev/null", O_RDWR, 0);
     if (null >= 0) {
       for (int fd = 0; fd < 3; fd++) SYS3(SYS_dup3, null, fd, 0);
-      if (null > 5) SYS1(SYS_close, null);
+      if (null > 2) SYS1(SYS_close, null);
     }
   }
   char status[LINE];
@@ -1095,7 +1100,7 @@ struct agent {
   int nlev;                    /* its pid at each level, the helper's namespace first */
   long nspid[40];
   struct linebuf *in;          /* what the controller has read of its replies, not yet taken */
-  int sock;                    /* its channel is a socket (req and rep: two descriptors of it), not FIFOs */
+  int sock;                    /* its channel is a socket (req and rep: the one descriptor of it), not FIFOs */
   int stuck;                   /* seen in its exit and not done (an init waiting for its namespace to empty) */
   int owed;                    /* replies it will still send to requests answered "stopped" (it stopped in the call): to be skipped */
   int hello_pending;           /* its hello line is still to come, ahead of its first reply (adopt) */
@@ -1542,8 +1547,8 @@ static int adopt(struct agent *ag, long long id, struct out *o, int is_init, int
   if (sock >= 0) {
     ag->sock = 1;
     ag->req = sock;
-    ag->rep = fcntl(sock, F_DUPFD_CLOEXEC, 0);
-    if (ag->rep < 0 || !(ag->in = calloc(1, sizeof *ag->in))) {
+    ag->rep = sock; /* one descriptor both ways */
+    if (!(ag->in = calloc(1, sizeof *ag->in))) {
       if (pidfd >= 0) close(pidfd);
       return -1;
     }
@@ -1773,7 +1778,7 @@ static void close_agent(struct agent *ag, long long id) {
   /* an init's holder: its channel ends here, and it goes on waiting for its init alone */
   if (ag >= agents && ag < agents + MAX_AGENTS && holders[id].used) close_agent(&holders[id], -1);
   if (ag->req >= 0) close(ag->req);
-  if (ag->rep >= 0) close(ag->rep);
+  if (ag->rep >= 0 && ag->rep != ag->req) close(ag->rep);
   if (ag->pidfd >= 0) close(ag->pidfd);
   for (int i = 0; ag->in && i < ag->in->nfds; i++) close(ag->in->fds[i]);
   free(ag->in);
