@@ -8,7 +8,7 @@
  * leaving them blocked on their FIFOs. Everything here happens under the
  * mirror's lock.
  */
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { Container } from '../container/container.js';
 import { Machine } from '../container/machine.js';
 import type { ContainerImage } from '../image/container-image.js';
@@ -17,7 +17,7 @@ import { dumpReal, type RealDump } from '../linux/real-dump.js';
 import type { Task } from '../kernel/task.js';
 import { problemsOnLinux } from '../linux/linux-check.js';
 import { AgentTable, linuxDirs } from '../linux/agents.js';
-import { canNameMachinePids, machineArch } from '../linux/linux-facts.js';
+import { canNameMachinePids, machineArch, ownUserNs } from '../linux/linux-facts.js';
 import { disagreement, forgetGone, mapIds, readReal } from '../linux/real-containers.js';
 import { SyncHelper } from '../linux/sync-helper.js';
 import { Twin, TwinError } from '../linux/twin.js';
@@ -91,11 +91,6 @@ export async function dumpRealContainer(twin: Twin, m: Machine, c: Container, le
   const tasks = m.tasksOf(c);
   twin.syncMemory(tasks);
   return dumpReal({ machine: m, container: c, tids: new Map(tasks.map((t) => [t, t.nspids[0]!])), realAddress: twin.realAddress(tasks) }, { leaveRunning });
-}
-
-/** ownUserNs: whether a process lives in a user namespace other than ckpt's own */
-function ownUserNs(pid: number): boolean {
-  return readlinkSync(`/proc/${pid}/ns/user`) !== readlinkSync('/proc/self/ns/user');
 }
 
 /** restoreReal restores an image onto the machine (restore-onto-linux.ts) and returns the container. */

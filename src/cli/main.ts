@@ -177,7 +177,6 @@ export function commandParser(yargs: (args: readonly string[]) => Argv, args: re
     .usage(`${TAGLINE}\n\nUsage: $0 <command> [options]`)
     .command(module)
     .option(DEBUG.name, yargsOption(DEBUG))
-    .demandCommand(1, 'name a command; try: ckpt demo')
     .strict()
     .epilogue(EPILOGUE)
     .help()
@@ -193,6 +192,24 @@ export function commandParser(yargs: (args: readonly string[]) => Argv, args: re
     })
     .wrap(helpWidth());
   return parser;
+}
+
+/**
+ * runVerb parses a verb's command line (`args`, the verb's word at `at`) and runs its handler, with
+ * the verb as yargs' default command ($0) and its word taken out: yargs renders the help text of
+ * every named command it runs, and keeps it in case a handler asks for it (tens of milliseconds of
+ * string work on every run), while ckpt answers --help itself from the options as data before yargs
+ * is loaded. It returns what yargs printed, if anything.
+ */
+async function runVerb(yargs: (args: readonly string[]) => Argv, args: readonly string[], at: number, module: CommandModule, usage: string): Promise<string> {
+  const rest = [...args.slice(0, at), ...args.slice(at + 1)];
+  const command = [module.command ?? []].flat().map((c) => c.replace(/^\S+/, '$0'));
+  let shown = '';
+  // The callback form keeps anything yargs would print in our hands instead of console.log.
+  await commandParser(yargs, rest, { ...module, command }, usage).parseAsync(rest, {}, (_e: unknown, _a: unknown, output: string) => {
+    if (output) shown = output;
+  });
+  return shown;
 }
 
 export async function run(argv: readonly string[], io: RunIo = {}): Promise<number> {
@@ -236,11 +253,7 @@ export async function run(argv: readonly string[], io: RunIo = {}): Promise<numb
     const module = [await entry.load(ctx)].flat().find((m) => commandName(m) === entry.name);
     if (!module) throw new Error(`verb ${entry.name} is in the table but its module does not define it`);
     const { default: yargs } = await import('yargs');
-    let shown = '';
-    // The callback form keeps anything yargs would print in our hands instead of console.log.
-    await commandParser(yargs, args, module, what.usage).parseAsync(args, {}, (_e: unknown, _a: unknown, output: string) => {
-      if (output) shown = output;
-    });
+    const shown = await runVerb(yargs, args, at, module, what.usage);
     if (shown) out(shown);
     return code;
   } catch (e) {

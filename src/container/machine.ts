@@ -10,12 +10,20 @@ import { Host } from '../kernel/host.js';
 import { copyHost } from '../kernel/host-copy.js';
 import type { PidNamespace } from '../kernel/pid-namespace.js';
 import type { KernelName } from '../kernel/personality.js';
+import type { Page } from '../kernel/memory-map.js';
 import type { Task } from '../kernel/task.js';
 import { compileWorkload, type Compiled } from '../program/compile.js';
 import { parseWorkload } from '../program/parse.js';
 import { Scheduler } from '../program/scheduler.js';
 import { ContainerError, startContainer, type Container } from './container.js';
 import { libcOf } from '../program/libc.js';
+
+/** FrameHeldUnloaded is a page frame containers not loaded hold: its length and how many references they hold to it. */
+export interface FrameHeldUnloaded {
+  frame: Page;
+  length: number;
+  refs: number;
+}
 
 export class Machine {
   readonly containers = new Map<string, Container>();
@@ -24,6 +32,12 @@ export class Machine {
   readonly programs = new Map<string, Compiled>();
   /** names of this host's containers whose state was not loaded (a command loads only the containers it touches) */
   readonly unloaded = new Set<string>();
+  /**
+   * The page frames those containers hold of the host's stored frames, by
+   * their number there: each frame's refs counts their references too, so
+   * that a loaded task sharing one copies it before writing.
+   */
+  readonly heldByUnloaded = new Map<number, FrameHeldUnloaded>();
   readonly scheduler: Scheduler;
 
   constructor(
@@ -40,7 +54,7 @@ export class Machine {
 
   /** copy makes an independent machine in this one's state: a restore works on a copy and keeps it only when it succeeds. */
   copy(): Machine {
-    const { host, taskOf, consoleOf } = copyHost(this.host);
+    const { host, taskOf, consoleOf, pageOf } = copyHost(this.host);
     const m = new Machine(this.name, host);
     for (const [path, text] of this.sources) m.addProgram(path, text);
     // a container whose init has been reaped has no task left (its namespace died with it): it is gone
@@ -52,6 +66,12 @@ export class Machine {
     if (this.unloaded.size > 0) {
       const [was, now] = [this.host.rootPidNs, m.host.rootPidNs];
       for (let nr = 1; nr < was.capacity; nr++) if (was.bitmap.test(nr) && was.pids.get(nr) === undefined) now.bitmap.set(nr);
+    }
+    // and the frames they hold: a copied frame counts their references as the original did (one no task here holds is never written)
+    for (const [k, held] of this.heldByUnloaded) {
+      const frame = pageOf(held.frame);
+      if (frame) frame.refs += held.refs;
+      m.heldByUnloaded.set(k, { ...held, frame: frame ?? held.frame });
     }
     return m;
   }

@@ -71,10 +71,32 @@ export function writeFileAtomically(path: string, bytes: Uint8Array | readonly U
   syncDirectoryOf(path);
 }
 
+/**
+ * writeFileDurably writes `path` whole and fsyncs it, in place: for a file
+ * no reader looks at until something written after it names it (a store's
+ * part of a new generation), where a torn copy is never read and a temporary
+ * name and rename would only cost. Its name is durable once
+ * syncDirectory(its directory) returns.
+ */
+export function writeFileDurably(path: string, chunks: readonly Uint8Array[]): void {
+  const fd = openSync(path, 'w');
+  try {
+    writeAll(fd, chunks);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** syncDirectoryOf makes a rename into the directory of `path` durable. */
 function syncDirectoryOf(path: string): void {
+  syncDirectory(dirname(path));
+}
+
+/** syncDirectory makes the names made in `dir` (files created, renamed into it) durable. */
+export function syncDirectory(dir: string): void {
   try {
-    const dirFd = openSync(dirname(path), 'r');
+    const dirFd = openSync(dir, 'r');
     fsyncSync(dirFd);
     closeSync(dirFd);
   } catch {

@@ -92,7 +92,7 @@ export function dumpContainer(m: Machine, container: Container, opts: DumpOption
       extra: Object.keys(t.extra).map((k): [string, Uint8Array] => [k, t.extra[k]!.slice()]),
       mm: mms.of(t.mm),
       files: files.of(g.files),
-      cred: c.nondumpable ? [c.uid, c.euid, c.suid, addUser(c.userNs), c.effective, c.permitted, true] : [c.uid, c.euid, c.suid, addUser(c.userNs), c.effective, c.permitted],
+      cred: t.nondumpable ? [c.uid, c.euid, c.suid, addUser(c.userNs), c.effective, c.permitted, true] : [c.uid, c.euid, c.suid, addUser(c.userNs), c.effective, c.permitted],
       comm: t.comm,
       exitSignal: t.exitSignal,
       exited: t.exited,

@@ -12,7 +12,7 @@
  * every error is the one it always was.
  */
 import { decode, encode } from 'cbor-x';
-import type { PageRefs, VmaRecord } from '../codec/address-space-record.js';
+import { refCount, refIndex, refPage, type PageRefs, type VmaRecord } from '../codec/address-space-record.js';
 import { concatBytes } from '../codec/bytes.js';
 
 export interface MemoryRecord {
@@ -100,13 +100,12 @@ export function encodeMemory(record: MemoryRecord, remap?: Int32Array): Uint8Arr
     w.head(4, 3);
     w.value(users);
     w.value(vmas);
-    const n = refs instanceof Float64Array ? refs.length >>> 1 : refs.length;
+    const n = refCount(refs);
     w.head(4, n);
     for (let k = 0; k < n; k++) {
-      const index = refs instanceof Float64Array ? refs[2 * k]! : refs[k]![0];
-      const page = refs instanceof Float64Array ? refs[2 * k + 1]! : refs[k]![1];
+      const page = refPage(refs, k);
       w.head(4, 2);
-      w.natural(index);
+      w.natural(refIndex(refs, k));
       w.natural(remap ? remap[page]! : page);
     }
   }

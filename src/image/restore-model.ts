@@ -343,7 +343,8 @@ function restoreTaskState(host: Machine['host'], image: ContainerImage, { at, us
     task.takeState(arch, t.regs, fpus[t.fpu]!, extra);
     if (arch !== host.arch) arch.compatFixup?.(task.dv, task.extra);
     const [uid, euid, suid, user, effective, permitted, nondumpable] = t.cred;
-    task.creds = { uid, euid, suid, userNs: userOf(user), effective, permitted, ...(nondumpable ? { nondumpable } : {}) };
+    task.creds = { uid, euid, suid, userNs: userOf(user), effective, permitted };
+    if (nondumpable) task.recordNotDumpable();
     task.comm = t.comm;
     task.exitSignal = t.exitSignal;
     task.exitStatus = t.exitStatus;

@@ -138,8 +138,7 @@ function newUserCredentials(parent: Task): Credentials {
   if (c.userNs.level + 1 > MAX_USER_NS_LEVEL) fail('EUSERS', `user namespaces nest at most ${MAX_USER_NS_LEVEL} deep`);
   checkCreatorMapped(parent);
   const userNs = new UserNamespace(c.userNs, c.euid);
-  // a not-dumpable flag is the address space's, which the child's copies
-  return { uid: c.uid, euid: c.euid, suid: c.suid, userNs, effective: ALL_CAPS, permitted: ALL_CAPS, ...(c.nondumpable ? { nondumpable: true as const } : {}) };
+  return { uid: c.uid, euid: c.euid, suid: c.suid, userNs, effective: ALL_CAPS, permitted: ALL_CAPS };
 }
 
 /**

@@ -5,7 +5,6 @@
  */
 import { capsFromWords, capsToWords, CAP_SETUID, isSubset, LINUX_CAPABILITY_VERSION_3 } from '../abi/capabilities.js';
 import { capableIn } from './credentials.js';
-import type { HostState } from './host-state.js';
 import { fail } from './kernel-error.js';
 import type { Task } from './task.js';
 import { copyFromUser, putUserInt, viewOf } from './uaccess.js';
@@ -22,26 +21,6 @@ function unmapped(task: Task): boolean {
   return task.activeNs.rules.unmappedUserNs && task.creds.userNs.parent !== null;
 }
 
-/** the credentials' copy of the address space's not-dumpable flag */
-const NONDUMPABLE = { nondumpable: true } as const;
-
-/**
- * markNotDumpable is commit_creds' set_dumpable(task->mm, suid_dumpable): the flag belongs to the
- * address space, so every live task that shares it (the caller's other threads, a CLONE_VM child)
- * becomes not dumpable too, whatever its own credentials. The model keeps the flag in each task's
- * credentials (so dump, store and copy carry it per task): a live task's copy is its address
- * space's flag, an exited task's the flag its address space had when it let go of it (exit_mm's
- * user_dumpable), which a later change leaves alone.
- */
-export function markNotDumpable(host: HostState, task: Task): void {
-  if (!task.creds.nondumpable) task.creds = { ...task.creds, ...NONDUMPABLE };
-  const mm = task.mm;
-  if (mm.users <= 1) return;
-  for (const t of host.tasks) {
-    if (t !== task && !t.exited && t.uses(mm) && !t.creds.nondumpable) t.creds = { ...t.creds, ...NONDUMPABLE };
-  }
-}
-
 export function sysGetuid(task: Task): number {
   return unmapped(task) ? OVERFLOW_UID : task.creds.uid;
 }
@@ -51,7 +30,7 @@ export function sysGetuid(task: Task): number {
  * It changes the calling thread's credentials only (kernel/sys.c __sys_setuid: commit_creds on
  * current; glibc's wrapper, not the kernel, repeats it in every thread).
  */
-export function sysSetuid(host: HostState, task: Task, uid: number): number {
+export function sysSetuid(task: Task, uid: number): number {
   const u = uid >>> 0;
   if (u === 0xffffffff) fail('EINVAL', 'uid -1 is not a valid uid');
   // make_kuid finds no mapping: kernel/sys.c __sys_setuid checks this before any capability
@@ -65,8 +44,8 @@ export function sysSetuid(host: HostState, task: Task, uid: number): number {
     if (u !== c.uid && u !== c.suid) fail('EPERM', `an unprivileged process cannot take uid ${u}`);
     task.creds = { ...c, euid: u };
   }
-  // commit_creds: a changed euid makes the address space not dumpable (suid_dumpable 0)
-  if (u !== c.euid) markNotDumpable(host, task);
+  // commit_creds: a changed euid makes the address space not dumpable (set_dumpable(mm, suid_dumpable), 0)
+  if (u !== c.euid) task.mm.nondumpable = true;
   return 0;
 }
 

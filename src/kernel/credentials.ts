@@ -27,15 +27,6 @@ export interface Credentials {
   readonly userNs: UserNamespace;
   readonly effective: CapSet;
   readonly permitted: CapSet;
-  /**
-   * set once a credential change made the task's address space not dumpable (kernel/cred.c
-   * commit_creds: a changed euid sets the mm's dumpable flag to suid_dumpable, 0 by default). The
-   * flag belongs to the address space, which a fork copies; the model has no exec to reset it. Each
-   * task keeps a copy: a live task's is its address space's (a setuid marks every live task sharing
-   * it), an exited task's the flag at its exit (exit_mm's user_dumpable). docs/semantics.md §12.
-   * Absent: dumpable.
-   */
-  readonly nondumpable?: true;
 }
 
 /** inUserns reports whether `child` is `ancestor` or below it (kernel/user_namespace.c in_userns). */

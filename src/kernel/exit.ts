@@ -128,10 +128,11 @@ export function exitThread(host: HostState, t: Task, status: number): void {
   if (group.threadCount === 0) notifyParent(host, t);
 }
 
-/** releaseMemory is mm_release plus mmput: clear_child_tid for a shared address space, then drop it. */
+/** releaseMemory is exit_mm: clear_child_tid for a shared address space, the task keeps the dumpable flag (user_dumpable), then mmput. */
 function releaseMemory(t: Task): void {
   const mm = t.mm;
   if (t.clearChildTid !== 0 && mm.users > 1) tryPutUserInt(t, t.clearChildTid, 0);
+  if (mm.nondumpable) t.recordNotDumpable();
   if (--mm.users === 0) mm.release();
 }
 

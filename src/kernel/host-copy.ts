@@ -15,11 +15,12 @@ import { PidNamespace } from './pid-namespace.js';
 import { copyExtraState, Task } from './task.js';
 import { ThreadGroup } from './thread-group.js';
 
-/** HostCopy is the copy and how to find, in it, the counterpart of one of the original's tasks or consoles. */
+/** HostCopy is the copy and how to find, in it, the counterpart of one of the original's tasks, consoles or page frames (undefined for a frame no task holds). */
 export interface HostCopy {
   host: Host;
   taskOf(t: Task): Task;
   consoleOf(c: Console): Console;
+  pageOf(p: Page): Page | undefined;
 }
 
 /** Memo copies each distinct object once: the second time it is met, its copy is returned; `made` maps originals to copies. */
@@ -84,6 +85,7 @@ export function copyHost(host: Host): HostCopy {
     pid.task = c;
     c.exitSignal = t.exitSignal;
     c.exited = t.exited;
+    if (t.nondumpable) c.recordNotDumpable();
     c.exitStatus = t.exitStatus;
     c.blockedIn = t.blockedIn;
     c.sleepUntil = t.sleepUntil;
@@ -136,5 +138,5 @@ export function copyHost(host: Host): HostCopy {
     nextPidNsId,
     nextUserNsId,
   });
-  return { host: copy, taskOf, consoleOf };
+  return { host: copy, taskOf, consoleOf, pageOf: (p) => pages.get(p) };
 }

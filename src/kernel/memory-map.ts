@@ -91,6 +91,8 @@ export class ForkedAddressSpace {
     readonly layout: AddressSpaceLayout,
     readonly vmas: readonly Vma[],
     readonly table: PageTable,
+    /** the parent's not-dumpable flag at the fork (dup_mm copies mm->flags) */
+    public nondumpable = false,
   ) {}
 
   /** releaseShare is release() for a child that never touched this copy: it gives back the share of the table the fork took. */
@@ -111,6 +113,13 @@ export class MemoryMap {
   private table: PageTable;
   /** users counts the tasks sharing this address space (CLONE_VM), as mm_users. */
   users = 1;
+  /**
+   * set once a credential change made this address space not dumpable (mm->flags' dumpable bits
+   * set to suid_dumpable, 0 by default, by kernel/cred.c commit_creds): every task using it is,
+   * whatever its own credentials. A fork copies it; the model has no exec to set it again.
+   * docs/semantics.md §12.
+   */
+  nondumpable = false;
   /** what the last fork handed out: handed out again while `vmas` and `table` are still those objects, dropped when either is replaced (so an old table is not kept alive) */
   private lastFork: ForkedAddressSpace | null = null;
   /** the mapping list whose MAP_SHARED pages all have frames (populateShared) */
@@ -325,8 +334,8 @@ export class MemoryMap {
   fork(): ForkedAddressSpace {
     this.populateShared();
     let snapshot = this.lastFork;
-    if (snapshot === null || snapshot.vmas !== this.vmas || snapshot.table !== this.table) {
-      snapshot = this.lastFork = new ForkedAddressSpace(this.layout, this.vmas, this.table);
+    if (snapshot === null || snapshot.vmas !== this.vmas || snapshot.table !== this.table || snapshot.nondumpable !== this.nondumpable) {
+      snapshot = this.lastFork = new ForkedAddressSpace(this.layout, this.vmas, this.table, this.nondumpable);
     }
     this.table.sharers++;
     return snapshot;
@@ -362,6 +371,7 @@ export class MemoryMap {
   static fromFork(snapshot: ForkedAddressSpace): MemoryMap {
     const mm = new MemoryMap(snapshot.layout, snapshot.table);
     mm.vmas = snapshot.vmas;
+    mm.nondumpable = snapshot.nondumpable;
     return mm;
   }
 

@@ -16,6 +16,13 @@ function lowestZeroBit(word: number): number {
   return 31 - Math.clz32(inv & -inv);
 }
 
+/** bitCount counts the set bits of a 32-bit word. */
+function bitCount(word: number): number {
+  let v = word - ((word >>> 1) & 0x55555555);
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24) & 0xff;
+}
+
 export class PidBitmap {
   /** null until first use; made full of null rather than holey, so the array never changes elements kind (and map) when a page is first stored */
   private readonly pages: Array<Uint32Array | null>;
@@ -49,6 +56,27 @@ export class PidBitmap {
     page[w] = page[w]! | bit;
     this.free[p] = this.free[p]! - 1;
     return true;
+  }
+
+  /** setRun takes pids first..first+count-1 (any taken already stay so), a word at a time: a stored host's 100,000s of numbers in use are marked in runs. */
+  setRun(first: number, count: number): void {
+    const end = first + count;
+    for (let nr = first; nr < end; ) {
+      const p = nr >>> PAGE_SHIFT;
+      let page = this.pages[p];
+      if (!page) {
+        page = new Uint32Array(WORDS_PER_PAGE);
+        this.pages[p] = page;
+      }
+      const w = (nr & (BITS_PER_PAGE - 1)) >>> 5;
+      const low = nr & 31;
+      const n = Math.min(32 - low, end - nr);
+      const mask = (n === 32 ? -1 : ((1 << n) - 1) << low) | 0;
+      const added = mask & ~page[w]!;
+      page[w] = page[w]! | mask;
+      this.free[p] = this.free[p]! - bitCount(added);
+      nr += n;
+    }
   }
 
   /** clear releases pid `nr`. */

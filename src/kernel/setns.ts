@@ -31,8 +31,6 @@
 import { ALL_CAPS, CAP_SYS_ADMIN, CAP_SYS_PTRACE, isSubset } from '../abi/capabilities.js';
 import { CLONE_NEW_MASK, CLONE_NEWPID, CLONE_NEWUSER, hasFlag } from '../abi/clone-flags.js';
 import { capableIn, type Credentials, type UserNamespace } from './credentials.js';
-import { markNotDumpable } from './credentials-syscalls.js';
-import type { HostState } from './host-state.js';
 import { fail } from './kernel-error.js';
 import { threadGroupEmpty, type Task } from './task.js';
 
@@ -63,7 +61,7 @@ function mayReadProcess(caller: Task, target: Task): boolean {
   // no exec, so every mm's is the initial user namespace. An exited target has no mm left: the flag
   // its mm had at exit_mm (user_dumpable) decides, and then CAP_SYS_PTRACE in the initial user
   // namespace (task_still_dumpable, docs/semantics.md §13.2): the same test in the model.
-  if (t.nondumpable && !capableIn(c, CAP_SYS_PTRACE, initialUserNs(t.userNs))) return false;
+  if (target.nondumpable && !capableIn(c, CAP_SYS_PTRACE, initialUserNs(t.userNs))) return false;
   return (c.userNs === t.userNs && isSubset(t.permitted, c.permitted)) || ptraceCap;
 }
 
@@ -74,7 +72,7 @@ function initialUserNs(ns: UserNamespace): UserNamespace {
   return root;
 }
 
-export function sysSetns(host: HostState, task: Task, fd: number, nstype: number): number {
+export function sysSetns(task: Task, fd: number, nstype: number): number {
   const file = task.group.files.get(fd);
   if (!file) fail('EBADF', `fd ${fd} is not open`);
   if (file.kind !== 'pidfd') fail('EINVAL', `fd ${fd} is neither a pidfd nor a namespace file`);
@@ -109,7 +107,7 @@ export function sysSetns(host: HostState, task: Task, fd: number, nstype: number
   task.creds = creds;
   task.pidNsForChildren = pidNs;
   // commit_creds: capabilities gained in a user namespace the caller does not own make it not dumpable
-  if (creds !== current && !ownsOnTheWay(current, creds.userNs)) markNotDumpable(host, task);
+  if (creds !== current && !ownsOnTheWay(current, creds.userNs)) task.mm.nondumpable = true;
   return 0;
 }
 

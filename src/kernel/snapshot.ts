@@ -107,7 +107,7 @@ export function takeSnapshot(host: HostState): HostSnapshot {
       exePath: t.exePath,
       comm: t.comm,
       abi: t.abi.name,
-      creds: { uid: t.creds.uid, euid: t.creds.euid, suid: t.creds.suid, userNs: t.creds.userNs.id, effective: t.creds.effective, permitted: t.creds.permitted, dumpable: !t.creds.nondumpable },
+      creds: { uid: t.creds.uid, euid: t.creds.euid, suid: t.creds.suid, userNs: t.creds.userNs.id, effective: t.creds.effective, permitted: t.creds.permitted, dumpable: !t.nondumpable },
       regs: hex(t.regs),
       fpu: hex(t.fpu),
       extra,

@@ -46,7 +46,7 @@ export const HANDLERS: Readonly<Record<SyscallName, Handler>> = {
   setsid: (_h, t) => sysSetsid(t),
   setpgid: (h, t, a) => sysSetpgid(h, t, a.int(0), a.int(1)),
   getuid: (_h, t) => sysGetuid(t),
-  setuid: (h, t, a) => sysSetuid(h, t, a.u32(0)),
+  setuid: (_h, t, a) => sysSetuid(t, a.u32(0)),
   capget: (_h, t, a) => sysCapget(t, a.word(0), a.word(1)),
   capset: (_h, t, a) => sysCapset(t, a.word(0), a.word(1)),
   fork: (h, t) => sysFork(h, t),
@@ -58,7 +58,7 @@ export const HANDLERS: Readonly<Record<SyscallName, Handler>> = {
   },
   clone3: (h, t, a) => sysClone3(h, t, a.word(0), a.word(1)),
   unshare: (h, t, a) => sysUnshare(h, t, a.u32(0)),
-  setns: (h, t, a) => sysSetns(h, t, a.int(0), a.int(1)),
+  setns: (_h, t, a) => sysSetns(t, a.int(0), a.int(1)),
   pidfd_open: (_h, t, a) => sysPidfdOpen(t, a.int(0), a.u32(1)),
   exit: (h, t, a) => {
     exitThread(h, t, exitStatus(a.int(0)));

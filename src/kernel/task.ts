@@ -38,7 +38,7 @@ export function copyExtraState(entries: Iterable<readonly [string, Uint8Array]>)
  * of tasks and the garbage collector copies every surviving byte of each
  * twice.
  */
-class TaskRare {
+export class TaskRare {
   /** a process's is almost always SIGCHLD: only other values make a TaskRare */
   exitSignal = SIGCHLD;
   exited = false;
@@ -52,6 +52,8 @@ class TaskRare {
   exePath: string | null = null;
   /** set by unshare(CLONE_NEWPID) or setns; null while it is the task's own */
   nsForChildren: PidNamespace | null = null;
+  /** an exited task's not-dumpable flag: its address space's when it let go of it (exit_mm's user_dumpable) */
+  exitNondumpable = false;
   view: DataView | null = null;
   regView: Uint8Array | null = null;
 }
@@ -235,6 +237,31 @@ export class Task {
     if (old instanceof ForkedAddressSpace) old.releaseShare();
     else if (old.users > 0 && --old.users === 0) old.release();
     this.space = mm;
+  }
+
+  /** rareState is the task's TaskRare as it is, null while every field of it has its default: a serializer reads 100,000s of tasks' fields with no call per field. */
+  get rareState(): Readonly<TaskRare> | null {
+    return this.rare;
+  }
+
+  /**
+   * nondumpable: whether the task is not dumpable (what ptrace_may_access asks, docs/semantics.md
+   * §12): a live task's address space's flag, whoever set it; an exited task's as its address space
+   * had it at its exit, which a later change leaves alone.
+   */
+  get nondumpable(): boolean {
+    return this.exited ? this.rare!.exitNondumpable : this.space.nondumpable;
+  }
+
+  /**
+   * recordNotDumpable makes the task not dumpable as a record of it says (an image, a host file, a
+   * copy, or exit_mm keeping the flag): a live task's address space is; an exited task keeps the flag
+   * for itself. A copy a fork left is marked as it is: the tasks sharing one were forked together,
+   * from one address space, so their records agree.
+   */
+  recordNotDumpable(): void {
+    if (this.exited) this.more.exitNondumpable = true;
+    else this.space.nondumpable = true;
   }
 
   /** more is the task's TaskRare, made on first use. */

@@ -29,7 +29,8 @@
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readProcess, type ProcProcess } from './proc.js';
+import { until } from './poll.js';
+import { readProcess, statState, type ProcProcess } from './proc.js';
 
 /** FreezeMethod says how a container was frozen. */
 export type FreezeMethod = 'cgroup' | 'sigstop';
@@ -110,18 +111,6 @@ export function ownCgroup(live: readonly number[]): string | null {
   return procs.length === mine.size && procs.every((p) => mine.has(p)) ? dir : null;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** until polls `done` every few milliseconds until it holds, or gives up after `ms` and returns false. */
-async function until(done: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  for (let wait = 1; ; wait = Math.min(wait * 2, 20)) {
-    if (done()) return true;
-    if (Date.now() > end) return false;
-    await sleep(wait);
-  }
-}
-
 /** liveThreadsStopped: every thread of the process that has not exited shows T (a group stop stops them all). */
 function liveThreadsStopped(p: { threads: ReadonlyArray<{ state: string }> } | null): boolean {
   return p !== null && p.threads.every((t) => t.state === 'T' || t.state === 'Z' || t.state === 'X');
@@ -133,7 +122,7 @@ function threadStates(pid: number): { threads: Array<{ state: string }> } | null
     return {
       threads: readdirSync(`/proc/${pid}/task`).map((tid) => {
         const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-        return { state: stat[stat.lastIndexOf(')') + 2] ?? '?' };
+        return { state: statState(stat) };
       }),
     };
   } catch (e) {

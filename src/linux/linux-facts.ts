@@ -144,12 +144,14 @@ function enclosingOn(seen: readonly SeenProcess[], hostNs: number, host: string,
 }
 
 /**
- * ownUserNs: whether the container's init lives in another user namespace than the host's process `hostProc`, so
- * that its pid namespace is (as ckpt makes containers) owned by that user namespace, and a pid namespace
- * made inside it must be made from there (kernel/pid_namespace.c create_pid_namespace). /proc does not
- * show a pid namespace's owner (that takes the NS_GET_USERNS ioctl): the init's user namespace stands for it.
+ * ownUserNs: whether process `pid` lives in another user namespace than process `than` (default ckpt
+ * itself), both as the /proc at `proc` numbers them; false when either cannot be read. A container's
+ * init in a user namespace of its own has its pid namespace owned by it (as ckpt makes containers), so
+ * a pid namespace made inside it must be made from there (kernel/pid_namespace.c create_pid_namespace),
+ * and its ids need mapping. /proc does not show a pid namespace's owner (that takes the NS_GET_USERNS
+ * ioctl): the init's user namespace stands for it.
  */
-function ownUserNs(initPid: number, hostProc: string, proc: string): boolean {
+export function ownUserNs(pid: number, than = 'self', proc = '/proc'): boolean {
   const userNs = (who: string): string | null => {
     try {
       return readlinkSync(join(proc, who, 'ns/user'));
@@ -157,7 +159,7 @@ function ownUserNs(initPid: number, hostProc: string, proc: string): boolean {
       return null;
     }
   };
-  const mine = userNs(hostProc);
-  const its = userNs(String(initPid));
+  const mine = userNs(than);
+  const its = userNs(String(pid));
   return mine !== null && its !== null && mine !== its;
 }

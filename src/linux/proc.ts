@@ -132,6 +132,16 @@ function childrenFile(path: string): number[] {
   return readOr(() => readFileSync(path, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number), []);
 }
 
+/** statState is the state letter of a stat file's text (task/TID/stat too): the field after the command in parentheses, which may hold spaces. */
+export function statState(text: string): string {
+  return text[text.lastIndexOf(')') + 2] ?? '?';
+}
+
+/** processState reads a process's state letter from its stat file (cheaper than status when the state is all a poll wants); null when it is gone. */
+export function processState(pid: number, proc = '/proc'): string | null {
+  return readOr(() => statState(readFileSync(join(proc, String(pid), 'stat'), 'utf8')), null);
+}
+
 /** parseStatExitCode reads exit_code, the last field of /proc/PID/stat (after the command in parentheses, which may hold spaces). */
 export function parseStatExitCode(text: string): number {
   const fields = text.slice(text.lastIndexOf(')') + 2).trim().split(/\s+/);

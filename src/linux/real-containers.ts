@@ -13,7 +13,8 @@ import { libcOf } from '../program/libc.js';
 import { AgentTable, linuxDirs } from './agents.js';
 import { probeLinux } from './helper.js';
 import { canMapAllIds, machineArch } from './linux-facts.js';
-import { parseStatus, type StatusFields } from './proc.js';
+import { waitUntil } from './poll.js';
+import { parseStatus, processState, type StatusFields } from './proc.js';
 import { TwinError } from './twin.js';
 
 /** linuxUnavailable says in one line what keeps real containers from running here, or null when they can. */
@@ -104,27 +105,6 @@ function livingPids(agents: AgentTable, tasks: readonly Task[]): number[] {
   return tasks.map((t) => t.nspids[0]!).filter((p) => agents.isSame(p));
 }
 
-const pause = new Int32Array(new SharedArrayBuffer(4));
-
-/** waitUntil polls `done` for up to 10 s. */
-function waitUntil(done: () => boolean): boolean {
-  const end = Date.now() + 10_000;
-  for (;;) {
-    if (done()) return true;
-    if (Date.now() > end) return false;
-    Atomics.wait(pause, 0, 0, 5);
-  }
-}
-
-function stateOf(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  } catch {
-    return null;
-  }
-}
-
 /**
  * realKill sends `sig` to a container's init from outside it (the machine's namespace, as the model's
  * host init does), then lets the mirror do the same, and waits until /proc agrees with the mirror.
@@ -140,7 +120,7 @@ export function realKill(root: string, m: Machine, c: Container, sig: number): v
   if (r.errno) throw new Error(`kill ${c.name}: ${r.errno}`);
   const tasks = m.tasksOf(c);
   const agree = (): boolean => tasks.every((t) => disagreement(c, readReal(agents, t)) === null);
-  if (!waitUntil(agree)) {
+  if (!waitUntil(agree, 10_000)) {
     const why = tasks.map((t) => disagreement(c, readReal(agents, t))).filter((x) => x !== null);
     throw new TwinError('CKPT_TWIN_DIVERGED', `after signal ${sig}, the kernel and the model disagree: ${why.join('; ')}`);
   }
@@ -160,12 +140,12 @@ export function realRemove(root: string, m: Machine, c: Container, table?: Agent
   const agents = table ?? AgentTable.load(root);
   const tasks = m.tasksOf(c);
   const initPid = c.init.nspids[0]!;
-  if (agents.isSame(initPid) && stateOf(initPid) !== 'Z') killIfThere(initPid);
+  if (agents.isSame(initPid) && processState(initPid) !== 'Z') killIfThere(initPid);
   // anything of the container still there (its init killed from outside): killed one by one
-  for (const pid of livingPids(agents, tasks)) if (pid !== initPid && stateOf(pid) !== 'Z') killIfThere(pid);
-  const gone = (): boolean => livingPids(agents, tasks).every((p) => p === initPid && stateOf(p) === 'Z');
-  if (!waitUntil(gone)) {
-    const left = livingPids(agents, tasks).map((p) => `${p} (${stateOf(p)})`);
+  for (const pid of livingPids(agents, tasks)) if (pid !== initPid && processState(pid) !== 'Z') killIfThere(pid);
+  const gone = (): boolean => livingPids(agents, tasks).every((p) => p === initPid && processState(p) === 'Z');
+  if (!waitUntil(gone, 10_000)) {
+    const left = livingPids(agents, tasks).map((p) => `${p} (${processState(p)})`);
     throw new TwinError('CKPT_TWIN_DIVERGED', `container ${c.name}: processes ${left.join(', ')} are still there 10 s after SIGKILL`);
   }
   m.remove(c);

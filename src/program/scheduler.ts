@@ -4,7 +4,11 @@
  * step. Creation order, not pid order, so that a restored container (whose
  * host-level pids the target chooses) is scheduled as it was. Sleepers wake
  * when the clock reaches their tick; when nothing can run but something
- * sleeps, the clock jumps to the first wake-up.
+ * sleeps, the clock jumps to the first wake-up. A run restricted to some
+ * tasks (one container) leaves the others where they are: their turns in
+ * the round stay due, their sleepers do not wake and the clock does not
+ * jump to their ticks, exactly as when their container is not loaded at all
+ * (a command loads only the containers it touches).
  *
  * A round is every runnable task, in the host's list order. Building one
  * looks only at the tasks that might run:
@@ -110,7 +114,9 @@ export class Scheduler {
         continue;
       }
       // A task runs at most once a round, so waking sleepers at round boundaries is as good as every tick.
-      if (t.blockedIn === 'nanosleep' && t.sleepUntil !== null && t.sleepUntil <= clock) t.blockedIn = null;
+      // Those `only` leaves out stay asleep: they wake when next scheduled, as they do when their
+      // container is not loaded at all (a command loads only the containers it touches).
+      if (t.blockedIn === 'nanosleep' && t.sleepUntil !== null && t.sleepUntil <= clock && (this.only === null || this.only(t))) t.blockedIn = null;
       if (this.isTimedSleeper(t)) {
         this.sleeping.push(t, t.sleepUntil!);
         continue;
@@ -147,15 +153,25 @@ export class Scheduler {
    * sleeps until another tick) are put right first.
    */
   private nextWakeup(): number | null {
-    for (;;) {
-      const top = this.sleeping.peek();
-      if (!top) return null;
-      const t = top.task;
-      const asleep = this.sleepsWithProgram(t);
-      if (asleep && t.sleepUntil === top.until) return top.until;
-      this.sleeping.pop();
-      if (asleep) this.sleeping.push(t, t.sleepUntil!);
-      else this.woken.push(t);
+    // sleepers `only` leaves out are set aside: the clock does not jump to their ticks
+    const aside: Array<{ task: Task; until: number }> = [];
+    try {
+      for (;;) {
+        const top = this.sleeping.peek();
+        if (!top) return null;
+        const t = top.task;
+        const asleep = this.sleepsWithProgram(t);
+        if (asleep && t.sleepUntil === top.until && this.only !== null && !this.only(t)) {
+          aside.push(this.sleeping.pop()!);
+          continue;
+        }
+        if (asleep && t.sleepUntil === top.until) return top.until;
+        this.sleeping.pop();
+        if (asleep) this.sleeping.push(t, t.sleepUntil!);
+        else this.woken.push(t);
+      }
+    } finally {
+      for (const { task, until } of aside) this.sleeping.push(task, until);
     }
   }
 
@@ -206,7 +222,13 @@ export class Scheduler {
   /** run executes up to `steps` steps (only of tasks `only` accepts, if given; `each` sees every step); returns how many ran (fewer when everything is idle). */
   run(steps: number, only?: (t: Task) => boolean, each?: (s: { task: Task; result: StepResult }) => void): number {
     this.only = only ?? null;
-    if (only) this.resumeRound(this.pending().filter(only));
+    // the turns of the tasks `only` leaves out stay due, as they do in a container not loaded
+    let kept: Task[] = [];
+    if (only) {
+      const pending = this.pending();
+      kept = pending.filter((t) => !only(t));
+      this.resumeRound(pending.filter(only));
+    }
     try {
       let n = 0;
       for (; n < steps; n++) {
@@ -217,7 +239,22 @@ export class Scheduler {
       return n;
     } finally {
       this.only = null;
+      if (kept.length > 0) this.resumeRound(this.inCreationOrder(kept, this.pending()));
     }
+  }
+
+  /** inCreationOrder merges two lists of tasks, each in creation order, into one. */
+  private inCreationOrder(a: readonly Task[], b: readonly Task[]): Task[] {
+    this.discover();
+    const rank = (t: Task): number => this.order.get(t) ?? Infinity;
+    const out: Task[] = [];
+    let j = 0;
+    for (const t of a) {
+      while (j < b.length && rank(b[j]!) < rank(t)) out.push(b[j++]!);
+      out.push(t);
+    }
+    while (j < b.length) out.push(b[j++]!);
+    return out;
   }
 
   /** runUntilIdle runs until every task is blocked or gone, at most `limit` steps. */

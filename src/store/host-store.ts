@@ -6,9 +6,10 @@
  * parts of format 1), and a file of its page bytes), see
  * machine-codec.ts. A command loads only the parts holding the containers
  * it names and writes back only those and the host file. Every change
- * happens under the host's lock file; each file is written atomically
- * (temporary file, fsync, rename, fsync of the directory) and the host
- * file, written last, names the parts' generation: concurrent commands never
+ * happens under the host's lock file; the parts are written under a new
+ * generation's names (each fsynced, then their directory) and the host
+ * file, written last and atomically (temporary file, fsync, rename, fsync
+ * of the directory), names the parts' generation: concurrent commands never
  * lose an update and a crash leaves the host before or after, never torn.
  * An unreadable host file is an error naming it, never replaced; a host
  * file of the older single-file layout is rewritten in this one on first
@@ -26,7 +27,7 @@ import type { PartRecord } from './part-codec.js';
 import { decodeLegacyMachine, LEGACY_FORMAT, type LegacyRecord } from './legacy-host-file.js';
 import { StoreError } from './store-error.js';
 import { decodeColumnFile, encodeColumnFile } from './column-file.js';
-import { sweepTemporaries, writeFileAtomically } from '../disk/atomic-file.js';
+import { sweepTemporaries, syncDirectory, writeFileAtomically, writeFileDurably } from '../disk/atomic-file.js';
 import { processAlive } from '../disk/process-alive.js';
 
 const HOST_SUFFIX = '.host';
@@ -286,11 +287,14 @@ export class HostStore {
     const { host, parts } = encodeHost(m, generationOf(m) + 1);
     const dir = this.partsDir(m.name);
     mkdirSync(dir, { recursive: true });
+    // A new generation's files are named by no host file until the one below: written in place (a torn one is never
+    // read, and swept as unnamed), each fsynced, their names made durable by one fsync of their directory.
     for (const { entry, part } of parts) {
       const base = join(dir, `${entry.id}.${entry.gen}`);
-      writeFileAtomically(`${base}${PAGES_SUFFIX}`, part.pages);
-      writeFileAtomically(`${base}${PART_SUFFIX}`, encodeColumnFile(part.record));
+      writeFileDurably(`${base}${PAGES_SUFFIX}`, part.pages);
+      writeFileDurably(`${base}${PART_SUFFIX}`, encodeColumnFile(part.record));
     }
+    if (parts.length > 0) syncDirectory(dir);
     writeFileAtomically(this.path(m.name), bytesOf(encode(host)));
     this.sweepParts(m.name, host);
   }

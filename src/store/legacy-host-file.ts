@@ -134,9 +134,10 @@ export function decodeLegacyMachine(r: LegacyRecord): Machine {
     const [uid, euid, suid, user, effective, permitted, nondumpable] = tr.cred;
     const extra = copyExtraState(tr.extra);
     const pid = at(pids, tr.pid, 'pid');
-    const t = new Task(pid, abi, tr.regs, at(fpus, tr.fpu, 'fpu state'), extra, at(mms, tr.mm, 'address space'), { uid, euid, suid, userNs: at(userNs, user, 'user namespace'), effective, permitted, ...(nondumpable ? { nondumpable: true as const } : {}) }, tr.comm);
+    const t = new Task(pid, abi, tr.regs, at(fpus, tr.fpu, 'fpu state'), extra, at(mms, tr.mm, 'address space'), { uid, euid, suid, userNs: at(userNs, user, 'user namespace'), effective, permitted }, tr.comm);
     pid.task = t;
     [t.exitSignal, t.exited, t.exitStatus] = tr.exit;
+    if (nondumpable) t.recordNotDumpable();
     t.blockedIn = tr.blockedIn as SyscallName | null;
     t.sleepUntil = tr.sleepUntil;
     t.exePath = tr.exePath;

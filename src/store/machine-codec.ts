@@ -13,6 +13,7 @@ import type { ArchName } from '../arch/arch.js';
 import { archByName } from '../arch/registry.js';
 import type { Container } from '../container/container.js';
 import { Machine } from '../container/machine.js';
+import { ForkedAddressSpace, type Page } from '../kernel/memory-map.js';
 import { Host } from '../kernel/host.js';
 import { isKernelName, kernelRules, type KernelName } from '../kernel/personality.js';
 import type { Pid } from '../kernel/pid.js';
@@ -20,7 +21,7 @@ import type { PidNamespace } from '../kernel/pid-namespace.js';
 import type { Task } from '../kernel/task.js';
 import { ThreadGroup } from '../kernel/thread-group.js';
 import { SeqBook } from './seq-book.js';
-import { CORE, decodePart, encodePart, Entangled, levelOneId, MachineDecodeError, PART_FORMAT, plainPart, type DecodedPart, type EncodedPart, type PartRecord } from './part-codec.js';
+import { CORE, decodePart, encodePart, Entangled, levelOneId, MachineDecodeError, PART_FORMAT, plainPart, type CoreFrame, type DecodedPart, type EncodedPart, type PartRecord } from './part-codec.js';
 import { concatBytes } from '../codec/bytes.js';
 
 export { MachineDecodeError } from './part-codec.js';
@@ -47,6 +48,13 @@ export interface PartEntry {
   stoppedInCore: boolean;
   /** its record's PART_FORMAT; absent: 1 */
   format?: number;
+  /**
+   * its references to the core's page frames, [frame, count] pairs
+   * flattened: loaded without it, the host counts them in those frames'
+   * refs and keeps their numbers. Absent (host files written before it):
+   * taken as one reference to every core frame.
+   */
+  coreRefs?: number[];
 }
 
 export interface HostRecord {
@@ -129,16 +137,16 @@ function encodeParts(m: Machine, gen: number, ledger: Ledger): EncodedHost {
   };
   const host = m.host;
   // Tasks in creation order, split by part; new tasks take the next sequence numbers in that order.
-  const seqs = ledger.seqs.number(host.tasks, (t) => host.tasks.has(t));
+  const { tasks: listed, seqs } = ledger.seqs.number(host.tasks, (t) => host.tasks.has(t));
   const byPart = new Map<number, { tasks: Task[]; seqs: number[]; members: Set<number> }>();
   // the sequence numbers of the core tasks' children, which the core records as [part, seq] pairs
   const childSeqs = new Map<Task, number>();
-  let i = 0;
   // most tasks are in the namespace of the task before them: its part is looked up once
   let lastNs: PidNamespace | null = null;
   let part = { tasks: [] as Task[], seqs: [] as number[], members: new Set<number>() };
-  for (const t of host.tasks) {
-    const seq = seqs[i++]!;
+  for (let i = 0; i < listed.length; i++) {
+    const t = listed[i]!;
+    const seq = seqs[i]!;
     if (t.pid.ns !== lastNs) {
       lastNs = t.pid.ns;
       const member = levelOneId(lastNs);
@@ -186,7 +194,10 @@ function encodeParts(m: Machine, gen: number, ledger: Ledger): EncodedHost {
     return kept.sort((a, b) => a.key - b.key).flatMap((k) => k.pair);
   };
   const coreTasks = byPart.get(CORE) ?? { tasks: [], seqs: [] };
-  const core = encodePart({ id: CORE, partOf, tasks: coreTasks.tasks, seqs: coreTasks.seqs, core: null, coreChildren, containers: containersOf.get(CORE) ?? [], round: roundOf.get(CORE) ?? [] });
+  // the frames parts not loaded hold keep their numbers in the core
+  const pinned: Array<CoreFrame | undefined> = [];
+  for (const [k, held] of m.heldByUnloaded) pinned[k] = held;
+  const core = encodePart({ id: CORE, partOf, tasks: coreTasks.tasks, seqs: coreTasks.seqs, core: null, coreChildren, containers: containersOf.get(CORE) ?? [], round: roundOf.get(CORE) ?? [], pinned, shared: framesOfTwoParts(byPart) });
   const parts: EncodedHost['parts'] = [];
   for (const [id, { tasks, seqs: partSeqs, members }] of byPart) {
     if (id === CORE) continue;
@@ -201,6 +212,7 @@ function encodeParts(m: Machine, gen: number, ledger: Ledger): EncodedHost {
       containers: containers.map((c) => [c.name, c.init.pid.nr, c.init.state, countBelow(c.init.pid.ns, tasks)]),
       stoppedInCore,
       format: PART_FORMAT,
+      coreRefs: part.coreRefs,
     };
     parts.push({ entry, part });
   }
@@ -226,6 +238,42 @@ function encodeParts(m: Machine, gen: number, ledger: Ledger): EncodedHost {
   };
   ledger.gen = gen;
   return { host: record, parts };
+}
+
+/**
+ * framesOfTwoParts finds the page frames that tasks of two parts hold (none
+ * with fewer than two parts besides the core): the core stores them, so
+ * that they stay one frame. Only frames the host init held can be such (it
+ * alone makes children in several containers), so they are few; a frame an
+ * address space holds alone is not looked at.
+ */
+function framesOfTwoParts(byPart: ReadonlyMap<number, { tasks: Task[] }>): CoreFrame[] {
+  if ([...byPart.keys()].filter((id) => id !== CORE).length < 2) return [];
+  const firstPart = new Map<Page, number>();
+  const shared = new Map<Page, number>();
+  for (const [id, { tasks }] of byPart) {
+    if (id === CORE) continue;
+    const seen = new Set<object>();
+    const note = (page: Page, length: number): void => {
+      const at = firstPart.get(page);
+      if (at === undefined) firstPart.set(page, id);
+      else if (at !== id) shared.set(page, length);
+    };
+    let last: object | null = null;
+    for (const t of tasks) {
+      const mm = t.addressSpaceOrFork;
+      // most tasks hold what the task before them holds (a restorer's children, threads)
+      if (mm === last || seen.has(mm)) continue;
+      last = mm;
+      seen.add(mm);
+      if (mm instanceof ForkedAddressSpace) mm.table.pages.forEach((page) => note(page, mm.layout.pageSize));
+      else
+        mm.forEachPage((_, page, alone) => {
+          if (!alone) note(page, mm.pageSize);
+        });
+    }
+  }
+  return [...shared].map(([frame, length]) => ({ frame, length }));
 }
 
 /** countBelow counts the tasks that live in `ns` or below it. */
@@ -262,7 +310,7 @@ export function decodeHost(r: HostRecord, loaded: ReadonlyMap<number, LoadedPart
   for (let i = 0; i < r.rootPids.length; i += 2) {
     const [first, count] = [r.rootPids[i]!, r.rootPids[i + 1]!];
     if (first < 0 || count < 0 || first + count > root.capacity) throw new MachineDecodeError(`root pids ${first}+${count} are outside the root namespace's ${root.capacity}`);
-    for (let nr = first; nr < first + count; nr++) root.bitmap.set(nr);
+    root.bitmap.setRun(first, count);
   }
   const parts = new Map<number, DecodedPart>();
   const absent = [];
@@ -274,7 +322,7 @@ export function decodeHost(r: HostRecord, loaded: ReadonlyMap<number, LoadedPart
   }
   const decoded = [core, ...parts.values()];
   // Numbers are allocated exactly for the pids something uses (a pidfd alone keeps none); the root's are reserved above.
-  for (const d of decoded) for (const pid of d.pids) if (pid.inUse) register(pid);
+  for (const d of decoded) registerAll(d.pids);
   const coreChildren = new WeakMap<Task, number[]>();
   // a part's tasks are in sequence order: a child is found by bisection
   const childOf = (part: number, seq: number): Task | undefined => {
@@ -314,11 +362,33 @@ export function decodeHost(r: HostRecord, loaded: ReadonlyMap<number, LoadedPart
     for (const [name, init, console] of d.record.containers) m.containers.set(name, { name, init: at(d.tasks, init), console: at(d.consoles, console) });
   }
   for (const e of absent) for (const [name] of e.containers) m.unloaded.add(name);
+  holdFrames(m, absent, core, r.core.pageLengths);
   m.scheduler.resumeRound(inSeqOrder(decoded.map((d) => d.record.round), decoded).tasks);
   const joined = new Map<number, number>();
   for (const e of r.parts) for (const member of e.members) if (member !== e.id) joined.set(member, e.id);
   ledgers.set(m, { seqs: new SeqBook(order.tasks, order.seqs, r.nextSeq), gen: r.gen, absent, coreChildren, joined });
   return m;
+}
+
+/**
+ * holdFrames counts the references the parts not loaded hold to the core's
+ * frames in those frames' refs (a loaded task sharing one copies it before
+ * writing, as it would beside them) and keeps the frames, by number, for the
+ * save. A part whose entry does not say is taken to hold every core frame once.
+ */
+function holdFrames(m: Machine, absent: readonly PartEntry[], core: DecodedPart, lengths: Int32Array): void {
+  for (const e of absent) {
+    const refs = e.coreRefs ?? core.pages.flatMap((_, k) => [k, 1]);
+    for (let i = 0; i < refs.length; i += 2) {
+      const [k, n] = [refs[i]!, refs[i + 1]!];
+      const frame = core.pages[k];
+      if (frame === undefined || !(n > 0)) throw new MachineDecodeError(`part ${e.id} holds core frame ${k} ${n} times`);
+      frame.refs += n;
+      const held = m.heldByUnloaded.get(k);
+      if (held) held.refs += n;
+      else m.heldByUnloaded.set(k, { frame, length: lengths[k]!, refs: n });
+    }
+  }
 }
 
 /**
@@ -332,17 +402,20 @@ function inSeqOrder(indices: ReadonlyArray<ArrayLike<number> | null>, decoded: r
   const tasks: Task[] = [];
   const seqs: number[] = [];
   let sorted = true;
-  indices.forEach((list, p) => {
+  let last = -Infinity;
+  for (let p = 0; p < decoded.length; p++) {
     const d = decoded[p]!;
+    const list = indices[p];
     const n = list ? list.length : d.tasks.length;
     for (let k = 0; k < n; k++) {
       const i = list ? list[k]! : k;
       const seq = d.taskColumns.seq(i);
-      if (seqs.length > 0 && seq < seqs[seqs.length - 1]!) sorted = false;
+      if (seq < last) sorted = false;
+      last = seq;
       tasks.push(at(d.tasks, i));
       seqs.push(seq);
     }
-  });
+  }
   if (sorted) return { tasks, seqs };
   const order = tasks.map((_, k) => k).sort((a, b) => seqs[a]! - seqs[b]!);
   return { tasks: order.map((k) => tasks[k]!), seqs: order.map((k) => seqs[k]!) };
@@ -376,6 +449,8 @@ export function inheritLedger(from: Machine, copy: Machine): void {
     if (children) coreChildren.set(t, children);
   }
   for (const e of l.absent) for (const [name] of e.containers) copy.unloaded.add(name);
+  // a copy of the same frames (Machine.copy carries its own)
+  if (copy.heldByUnloaded.size === 0) for (const [k, held] of from.heldByUnloaded) copy.heldByUnloaded.set(k, held);
   ledgers.set(copy, { ...l, seqs: new SeqBook(tasks, seqs, l.seqs.next), coreChildren, absent: [...l.absent], joined: new Map(l.joined) });
 }
 
@@ -385,16 +460,24 @@ function at<T>(list: readonly T[], i: number): T {
   return v;
 }
 
-/** register enters a pid's numbers in its namespaces; the root's number must be reserved already, and no number taken twice. */
-function register(pid: Pid): void {
-  const chain = pid.ns.chain;
-  for (let level = 0; level < chain.length; level++) {
-    const ns = chain[level]!;
-    const nr = pid.nrAt(level);
-    if (level === 0 ? !ns.bitmap.test(nr) || ns.pids.get(nr) !== undefined : !ns.bitmap.set(nr)) {
-      throw new MachineDecodeError(`pid ${nr} at level ${level} is ${level === 0 && !ns.bitmap.test(nr) ? 'not among the root namespace\'s pids in use' : 'used twice'}`);
+/**
+ * registerAll enters the numbers of the pids something uses in their
+ * namespaces; the root's numbers must be reserved already, and no number
+ * taken twice. A plain loop: a load runs it once over 100,000s of pids.
+ */
+function registerAll(pids: readonly Pid[]): void {
+  for (let i = 0; i < pids.length; i++) {
+    const pid = pids[i]!;
+    if (!pid.inUse) continue;
+    const chain = pid.ns.chain;
+    for (let level = 0; level < chain.length; level++) {
+      const ns = chain[level]!;
+      const nr = pid.nrAt(level);
+      if (level === 0 ? !ns.bitmap.test(nr) || ns.pids.get(nr) !== undefined : !ns.bitmap.set(nr)) {
+        throw new MachineDecodeError(`pid ${nr} at level ${level} is ${level === 0 && !ns.bitmap.test(nr) ? 'not among the root namespace\'s pids in use' : 'used twice'}`);
+      }
+      ns.pids.set(nr, pid);
     }
-    ns.pids.set(nr, pid);
   }
 }
 

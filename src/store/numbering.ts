@@ -44,9 +44,13 @@ export class PidIndexer<T> {
   }
 
   of(item: T): number {
-    let i = this.get(item);
-    if (i !== undefined) return i;
-    i = this.items.push(item) - 1;
+    const i = this.get(item);
+    return i !== undefined ? i : this.add(item);
+  }
+
+  /** add numbers an item the caller knows is not numbered yet (it looked, or meets each item once): no second lookup. */
+  add(item: T): number {
+    const i = this.items.push(item) - 1;
     const nr = this.nrOf(item);
     const page = (this.pages[nr >>> PAGE_SHIFT] ??= new Int32Array(PAGE));
     if (page[nr & (PAGE - 1)] === 0) page[nr & (PAGE - 1)] = i + 1;

@@ -8,7 +8,9 @@
  *   --into it).
  * A part refers to the core's objects (its init's parent, the root
  * namespaces, the host init's process group and session) by index into the
- * core, as -2 - index; -1 is null. Parts never refer to each other. Page
+ * core, as -2 - index; -1 is null. Parts never refer to each other: a page
+ * frame two parts hold is the core's (a frame the host init shared with the
+ * containers it started, still held by some after it copied its own). Page
  * bytes are not in the record: a part's frames lie back to back in a
  * separate byte string (its pages file), so they are written and read
  * whole, without encoding. Pure: no I/O.
@@ -28,7 +30,7 @@ import type { Container } from '../container/container.js';
 import { archByName } from '../arch/registry.js';
 import { Numbering } from './numbering.js';
 import { ByteRuns } from './column-file.js';
-import { decodeTasks, encodeTasks, ownCopy, TaskColumnsReader, type TaskColumns } from './task-columns.js';
+import { decodeTasks, encodeTasks, ownCopy, refTo, TaskColumnsReader, type Lists, type TaskColumns } from './task-columns.js';
 import { packGroups, packMms, unpackGroups, unpackMms, type GroupColumns, type GroupRecord, type MmColumns, type MmRecord, type PidColumns, type VmaRecord } from './part-columns.js';
 
 /** CORE is the part id of the root namespace's objects; a part's id is its level-1 pid namespace's id. */
@@ -53,6 +55,8 @@ export class Entangled extends Error {
 }
 
 type FileRec = [fd: number, kind: OpenFile['kind'], flags: number, ref: number];
+
+const NO_BYTES = new Uint8Array(0);
 
 /**
  * The part format: 2 stores what a fork left of an address space or a
@@ -94,6 +98,14 @@ export interface EncodedPart {
   /** the pages file: each frame's bytes (views of the frames, not copies) */
   pages: Uint8Array[];
   numbering: Numbering;
+  /** a part's references to the core's frames, [frame, count] pairs flattened: loaded without the part, the core counts them in its frames' refs */
+  coreRefs: number[];
+}
+
+/** CoreFrame is a frame the core numbers before its own: one parts not being encoded hold (by this number), or one two parts hold. */
+export interface CoreFrame {
+  frame: Page;
+  length: number;
 }
 
 export interface PartContext {
@@ -110,13 +122,18 @@ export interface PartContext {
   coreChildren?(t: Task): number[];
   containers: readonly Container[];
   round: readonly Task[];
+  /** for the core: the frames that keep their numbers (parts not loaded refer to them so), by number; a gap is a frame no longer held */
+  pinned?: ReadonlyArray<CoreFrame | undefined>;
+  /** for the core: the frames two parts hold, numbered after its own */
+  shared?: readonly CoreFrame[];
 }
 
 /** encodePart records one part; a reference to a namespace, pid or task of another part is Entangled. */
 export function encodePart(ctx: PartContext): EncodedPart {
   const { core, id, partOf } = ctx;
   const mine = new Numbering();
-  for (const t of ctx.tasks) mine.tasks.of(t);
+  // a host's task list holds each task once
+  for (let i = 0; i < ctx.tasks.length; i++) mine.tasks.add(ctx.tasks[i]!);
   const foreign = (ns: PidNamespace): never => {
     throw new Entangled(id, partOf(ns));
   };
@@ -137,12 +154,14 @@ export function encodePart(ctx: PartContext): EncodedPart {
     userRef(ns.userNs);
     return mine.pidNs.of(ns);
   };
+  // most pids are in the namespace of the one before
+  const pidNsRef = lastOne(nsRef);
   const pidRef = (p: Pid): number => {
     const i = mine.pids.get(p);
     if (i !== undefined) return i;
     if (core?.pids.has(p)) return -2 - core.pids.of(p);
-    nsRef(p.ns);
-    return mine.pids.of(p);
+    pidNsRef(p.ns);
+    return mine.pids.add(p);
   };
   const taskRef = (t: Task | null): number => {
     if (!t) return -1;
@@ -151,7 +170,13 @@ export function encodePart(ctx: PartContext): EncodedPart {
     if (core?.tasks.has(t)) return -2 - core.tasks.of(t);
     return foreign(t.pid.ns);
   };
-  const pageRef = (p: Page): number => (core?.pages.has(p) ? -2 - core.pages.of(p) : mine.pages.of(p));
+  const coreRefs = new Map<number, number>();
+  const pageRef = (p: Page): number => {
+    const k = core?.pages.get(p);
+    if (k === undefined) return mine.pages.of(p);
+    coreRefs.set(k, (coreRefs.get(k) ?? 0) + 1);
+    return -2 - k;
+  };
   const fpuRef = (f: Uint8Array): number => mine.fpus.get(f) ?? (core?.fpus.has(f) ? -2 - core.fpus.of(f) : mine.fpus.of(f));
   // what a fork left is a part's own: the tasks holding it are its users, and they must all be loaded with it
   const mmRef = (mm: MemoryMap | ForkedAddressSpace): number => mine.mms.get(mm) ?? (mm instanceof MemoryMap && core?.mms.has(mm) ? -2 - core.mms.of(mm) : mine.mms.of(mm));
@@ -197,6 +222,12 @@ export function encodePart(ctx: PartContext): EncodedPart {
   ]);
   /** the length of each of this part's frames, by number */
   const frameLengths: number[] = [];
+  const pinned = ctx.pinned ?? [];
+  for (let k = 0; k < pinned.length; k++) {
+    // a gap keeps the numbers after it: an empty frame nothing refers to
+    mine.pages.of(pinned[k]?.frame ?? { bytes: NO_BYTES, at: 0, refs: 0, shared: false });
+    frameLengths.push(pinned[k]?.length ?? 0);
+  }
   const mms = mine.mms.items.map((mm): MmRecord => {
     const vmas = (mm instanceof MemoryMap ? mm.mappings() : mm.vmas).map((v): VmaRecord => [v.start, v.end, v.prot, v.shared, v.name]);
     if (mm instanceof MemoryMap) {
@@ -223,10 +254,15 @@ export function encodePart(ctx: PartContext): EncodedPart {
     });
     return [0, vmas, pages, true];
   });
+  for (const { frame, length } of ctx.shared ?? []) {
+    if (mine.pages.has(frame)) continue;
+    mine.pages.of(frame);
+    frameLengths.push(length);
+  }
   const record: PartRecord = {
     userNs: mine.userNs.items.map((u) => [u.id, u.parent ? userRef(u.parent) : -1, u.ownerUid]),
     pidNs: mine.pidNs.items.map((n) => [n.id, n.parent ? nsRef(n.parent) : -1, userRef(n.userNs), n.lastPid, n.accepting, taskRef(n.childReaper), n.pidMax]),
-    pids: encodePids(mine.pids.items, nsRef),
+    pids: encodePids(mine.pids.items, pidNsRef),
     consoles: mine.consoles.items.map((c) => [c.name, c.text]),
     files,
     pageLengths: new Int32Array(frameLengths),
@@ -238,7 +274,8 @@ export function encodePart(ctx: PartContext): EncodedPart {
     containers: ctx.containers.map((c) => [c.name, taskRef(c.init), consoleRef(c.console)]),
     round: ctx.round.map(taskRef),
   };
-  return { record, pages: frameRuns(mine.pages.items, frameLengths), numbering: mine };
+  const refs = [...coreRefs].sort((a, b) => a[0] - b[0]).flat();
+  return { record, pages: frameRuns(mine.pages.items, frameLengths), numbering: mine, coreRefs: refs };
 }
 
 /** sharedFlags is 1 for each MAP_SHARED frame (a loop: TypedArray.from iterates, a result object per frame). */
@@ -292,14 +329,15 @@ function encodePids(pids: readonly Pid[], nsRef: (ns: PidNamespace) => number): 
   const ns = new Int32Array(pids.length);
   const counts = new Int32Array(pids.length);
   let total = 0;
-  for (const p of pids) total += p.level + 1;
+  for (let i = 0; i < pids.length; i++) total += pids[i]!.ns.level + 1;
   const numbers = new Int32Array(total);
   let at = 0;
   for (let i = 0; i < pids.length; i++) {
     const p = pids[i]!;
     ns[i] = nsRef(p.ns);
-    counts[i] = p.level + 1;
-    for (let level = 0; level <= p.level; level++) numbers[at++] = p.nrAt(level);
+    const n = p.copyNumbers(numbers, at);
+    counts[i] = n;
+    at += n;
   }
   return { ns, counts, numbers };
 }
@@ -389,8 +427,9 @@ export function decodePart(r: PartRecord, pageBytes: Uint8Array, kernel: HostKer
     ns.accepting = accepting;
     pidNs.push(ns);
   }
-  const nsAt = (i: number): PidNamespace => ref('pidNs', pidNs, i, 'pid namespace');
-  const pids = decodePids(r.pids, nsAt, adopt);
+  const nsLists: Lists<PidNamespace> = { mine: pidNs, core: core?.pidNs ?? null };
+  const pids = decodePids(r.pids, nsLists, adopt);
+  const pidLists: Lists<Pid> = { mine: pids, core: core?.pids ?? null };
   const pidAt = (i: number): Pid => ref('pids', pids, i, 'pid');
   const consoles = r.consoles.map(([name, text]) => {
     const c = new Console(name);
@@ -439,18 +478,18 @@ export function decodePart(r: PartRecord, pageBytes: Uint8Array, kernel: HostKer
   const columns = new TaskColumnsReader(r.tasks);
   let tasks: Task[];
   try {
-    tasks = decodeTasks(r.tasks, {
-      pid: pidAt,
-      fpu: (i) => ref('fpus', fpus, i, 'fpu state'),
-      space: (i) => {
-        const mm = ref('mms', mms, i, 'address space');
-        if (mm instanceof ForkedAddressSpace) mm.table.sharers++;
-        return mm;
+    tasks = decodeTasks(
+      r.tasks,
+      {
+        pids: pidLists,
+        fpus: { mine: fpus, core: core?.fpus ?? null },
+        spaces: { mine: mms, core: core?.mms ?? null },
+        userNs: { mine: userNs, core: core?.userNs ?? null },
+        pidNs: nsLists,
+        abi: archByName,
       },
-      userNs: user,
-      pidNs: nsAt,
-      abi: archByName,
-    }, adopt);
+      adopt,
+    );
   } catch (e) {
     throw e instanceof RangeError ? new MachineDecodeError(e.message) : e;
   }
@@ -463,19 +502,10 @@ export function decodePart(r: PartRecord, pageBytes: Uint8Array, kernel: HostKer
     group.groupExitStatus = g.exit;
     return group;
   });
-  for (let i = 0; i < tasks.length; i++) {
-    const t = tasks[i]!;
-    const group = ref('groups', groups, columns.group(i), 'thread group');
-    if (group instanceof ForkedGroup) {
-      // each fork counted its child as a user of the process group and session
-      group.pgrp.pgrpUsers++;
-      group.session.sessionUsers++;
-    }
-    t.group = group;
-    const parent = columns.parent(i);
-    t.parent = parent === -1 ? null : taskAt(parent);
-    // a core task's children are in parts: linked once every part is decoded
-    if (core && columns.childCount(i) > 0) for (const c of columns.children(i)) t.addChild(taskAt(c));
+  try {
+    linkTasks(tasks, columns, { mine: tasks, core: core?.tasks ?? null }, { mine: groups, core: core?.groups ?? null }, core !== null);
+  } catch (e) {
+    throw e instanceof RangeError ? new MachineDecodeError(e.message) : e;
   }
   r.pidNs.forEach(([, , , , , reaper], i) => {
     pidNs[i]!.childReaper = reaper === -1 ? null : taskAt(reaper);
@@ -483,18 +513,54 @@ export function decodePart(r: PartRecord, pageBytes: Uint8Array, kernel: HostKer
   return { record: r, taskColumns: columns, userNs, pidNs, pids, tasks, groups, files, consoles, mms, pages, fpus };
 }
 
+/**
+ * linkTasks gives each task its thread group and parent, and (but in the
+ * core, whose children are in parts: linked once every part is decoded) its
+ * children; plain loops over the columns, as decodeTasks.
+ */
+function linkTasks(tasks: readonly Task[], columns: TaskColumnsReader, taskLists: Lists<Task>, groupLists: Lists<ThreadGroup | ForkedGroup>, withChildren: boolean): void {
+  let [groupRef, group] = [NaN, null as ThreadGroup | ForkedGroup | null];
+  let [parentRef, parent] = [NaN, null as Task | null];
+  for (let i = 0; i < tasks.length; i++) {
+    const t = tasks[i]!;
+    const g = columns.group(i);
+    if (g !== groupRef) [groupRef, group] = [g, refTo(groupLists, g, 'thread group')];
+    if (group instanceof ForkedGroup) {
+      // each fork counted its child as a user of the process group and session
+      group.pgrp.pgrpUsers++;
+      group.session.sessionUsers++;
+    }
+    t.group = group!;
+    const p = columns.parent(i);
+    if (p !== parentRef) [parentRef, parent] = [p, p === -1 ? null : refTo(taskLists, p, 'task')];
+    t.parent = parent;
+    if (withChildren && columns.childCount(i) > 0) {
+      const children = columns.children(i);
+      for (let k = 0; k < children.length; k++) t.addChild(refTo(taskLists, children[k]!, 'task'));
+    }
+  }
+}
+
 /** decodePids makes the pids the columns hold; their numbers are used in place in the column (ownCopy). */
-function decodePids(c: PidColumns, nsAt: (i: number) => PidNamespace, adopt: boolean): Pid[] {
+function decodePids(c: PidColumns, nsLists: Lists<PidNamespace>, adopt: boolean): Pid[] {
   if (c.ns.length !== c.counts.length) throw new MachineDecodeError('pid columns disagree');
   const numbers = ownCopy(c.numbers, adopt);
   const pids: Pid[] = new Array(c.ns.length);
   let offset = 0;
+  let [nsRef, ns] = [NaN, null as PidNamespace | null];
   for (let i = 0; i < pids.length; i++) {
-    const ns = nsAt(c.ns[i]!);
+    if (c.ns[i] !== nsRef) {
+      nsRef = c.ns[i]!;
+      try {
+        ns = refTo(nsLists, nsRef, 'pid namespace');
+      } catch (e) {
+        throw e instanceof RangeError ? new MachineDecodeError(e.message) : e;
+      }
+    }
     const n = c.counts[i]!;
-    if (n !== ns.level + 1) throw new MachineDecodeError(`a pid in a level-${ns.level} namespace has ${n} numbers`);
+    if (n !== ns!.level + 1) throw new MachineDecodeError(`a pid in a level-${ns!.level} namespace has ${n} numbers`);
     if (offset + n > numbers.length) throw new MachineDecodeError('the pid numbers run past their column');
-    pids[i] = new Pid(ns, numbers, offset);
+    pids[i] = new Pid(ns!, numbers, offset);
     offset += n;
   }
   return pids;

@@ -26,9 +26,9 @@ export class SeqBook {
    * number gives the tasks of `list` (the host's, in its order) their
    * numbers: a booked task its own, a new one the next; and books them,
    * forgetting the tasks no longer listed. `listed` says whether a task is
-   * still on the list.
+   * still on the list. Returns the tasks as listed, and their numbers.
    */
-  number(list: Iterable<Task>, listed: (t: Task) => boolean): number[] {
+  number(list: Iterable<Task>, listed: (t: Task) => boolean): { tasks: readonly Task[]; seqs: readonly number[] } {
     const tasks: Task[] = [];
     const seqs: number[] = [];
     const booked = this.tasks;
@@ -46,7 +46,7 @@ export class SeqBook {
     }
     this.tasks = tasks;
     this.seqs = seqs;
-    return seqs;
+    return { tasks, seqs };
   }
 
   /** entries maps each booked task to its number. */

@@ -7,9 +7,10 @@
  * makes no object a task does not keep.
  */
 import type { ArchName, Arch } from '../arch/arch.js';
+import { SIGCHLD } from '../abi/signals.js';
 import type { SyscallName } from '../abi/syscall-names.js';
 import type { Credentials, UserNamespace } from '../kernel/credentials.js';
-import type { ForkedAddressSpace, MemoryMap } from '../kernel/memory-map.js';
+import { ForkedAddressSpace, type MemoryMap } from '../kernel/memory-map.js';
 import type { Pid } from '../kernel/pid.js';
 import type { PidNamespace } from '../kernel/pid-namespace.js';
 import { copyExtraState, NO_EXTRA, Task } from '../kernel/task.js';
@@ -86,6 +87,8 @@ export function encodeTasks(tasks: readonly Task[], seqs: readonly number[], ref
   };
   const extraOf: number[] = [];
   const extraData: Uint8Array[] = [];
+  let lastAbi: [string | null, number] = [null, -1];
+  let lastComm: [string | null, number] = [null, -1];
   for (let i = 0; i < count; i++) {
     const t = tasks[i]!;
     const I = i * INTS;
@@ -98,22 +101,29 @@ export function encodeTasks(tasks: readonly Task[], seqs: readonly number[], ref
     ints[I + 3] = refs.fpu(t.fpu);
     ints[I + 4] = refs.space(t.addressSpaceOrFork);
     ints[I + 5] = refs.userNs(c.userNs);
-    ints[I + 6] = t.exitSignal;
-    ints[I + 7] = refs.pidNs(t.pidNsForChildren);
+    // the fields most tasks have at their defaults (task.ts TaskRare), read from the record itself when it exists
+    const rare = t.rareState;
+    ints[I + 6] = rare ? rare.exitSignal : SIGCHLD;
+    ints[I + 7] = refs.pidNs(rare?.nsForChildren ?? t.pid.ns);
     nums[N] = seqs[i]!;
     nums[N + 1] = c.uid;
     nums[N + 2] = c.euid;
     nums[N + 3] = c.suid;
     nums[N + 4] = c.effective;
     nums[N + 5] = c.permitted;
-    nums[N + 6] = t.exitStatus;
-    nums[N + 7] = t.sleepUntil ?? NaN;
-    nums[N + 8] = t.clearChildTid;
-    flags[i] = (t.exited ? EXITED : 0) | (c.nondumpable === true ? NONDUMPABLE : 0);
-    strs[S] = str(t.abi.name);
-    strs[S + 1] = str(t.comm);
-    strs[S + 2] = str(t.blockedIn);
-    strs[S + 3] = str(t.exePath);
+    nums[N + 6] = rare ? rare.exitStatus : 0;
+    nums[N + 7] = rare?.sleepUntil ?? NaN;
+    nums[N + 8] = rare ? rare.clearChildTid : 0;
+    flags[i] = (rare?.exited ? EXITED : 0) | (t.nondumpable ? NONDUMPABLE : 0);
+    // the ABI and the command alternate in every task: each keeps its own last answer
+    const abiName = t.abi.name;
+    if (abiName !== lastAbi[0]) lastAbi = [abiName, str(abiName)];
+    strs[S] = lastAbi[1];
+    const comm = t.comm;
+    if (comm !== lastComm[0]) lastComm = [comm, str(comm)];
+    strs[S + 1] = lastComm[1];
+    strs[S + 2] = rare ? str(rare.blockedIn) : -1;
+    strs[S + 3] = rare ? str(rare.exePath) : -1;
     regLengths[i] = t.abi.regs.size;
     const before = children.length;
     refs.children(t, children);
@@ -127,14 +137,31 @@ export function encodeTasks(tasks: readonly Task[], seqs: readonly number[], ref
   return { count, ints, nums, flags, strings, strs, regs, regLengths, children: Float64Array.from(children), childCounts, extraOf: Int32Array.from(extraOf), extraBytes: concatBytes(extraData) };
 }
 
-/** TaskObjects resolves what a stored task refers to, as the part being decoded has it. */
+/** Lists are one kind of object a part refers to: its own, and the core's (null when decoding the core), as PartRecord references them. */
+export interface Lists<T> {
+  mine: readonly T[];
+  core: readonly T[] | null;
+}
+
+/** refTo resolves a stored reference: i >= 0 is the part's own i-th object, -2 - i the core's i-th; anything else is a RangeError. */
+export function refTo<T>(lists: Lists<T>, i: number, what: string): T {
+  const v = i >= 0 ? lists.mine[i] : i <= -2 && lists.core !== null ? lists.core[-2 - i] : undefined;
+  if (v === undefined) return noSuch(what, i);
+  return v;
+}
+
+function noSuch(what: string, i: number): never {
+  throw new RangeError(`${what} ${i >= -1 ? i : `core ${-2 - i}`} does not exist`);
+}
+
+/** TaskObjects are what stored tasks refer to, as the part being decoded has them. */
 export interface TaskObjects {
-  pid(i: number): Pid;
-  fpu(i: number): Uint8Array;
-  /** the address space (or the fork's copy, whose share of its table this task then holds) */
-  space(i: number): MemoryMap | ForkedAddressSpace;
-  userNs(i: number): UserNamespace;
-  pidNs(i: number): PidNamespace;
+  pids: Lists<Pid>;
+  fpus: Lists<Uint8Array>;
+  /** address spaces, or a fork's copies: a task holding a copy holds one share of its table (counted here) */
+  spaces: Lists<MemoryMap | ForkedAddressSpace>;
+  userNs: Lists<UserNamespace>;
+  pidNs: Lists<PidNamespace>;
   abi(name: string): Arch | undefined;
 }
 
@@ -142,7 +169,9 @@ export interface TaskObjects {
  * decodeTasks makes the tasks the columns hold (not yet linked to their
  * groups, parents and children: TaskColumnsReader reads those). The
  * register sets are used in place in the column, or with `adopt` false in
- * one copy of it.
+ * one copy of it. One loop of plain reads from the columns and lists, with
+ * no function made per load in it: a load runs it once, mostly before the
+ * JIT has seen it, over 100,000s of tasks.
  */
 export function decodeTasks(cols: TaskColumns, objects: TaskObjects, adopt: boolean): Task[] {
   const { count: n, ints, nums, flags, strings, strs, regs, regLengths, extraOf, extraBytes } = checked(cols);
@@ -162,6 +191,11 @@ export function decodeTasks(cols: TaskColumns, objects: TaskObjects, adopt: bool
   let creds: Credentials | null = null;
   let abi: Arch | undefined;
   let abiName = -2;
+  // most tasks of a part share their FPU state, address space and namespaces with the one before: each is looked up again only when its reference changes
+  let [fpuRef, fpu] = [NaN, null as Uint8Array | null];
+  let [spaceRef, space] = [NaN, null as MemoryMap | ForkedAddressSpace | null];
+  let [userRef, userNs] = [NaN, null as UserNamespace | null];
+  let [nsRef, ns] = [NaN, null as PidNamespace | null];
   let r = 0;
   for (let i = 0; i < n; i++) {
     const I = i * INTS;
@@ -174,7 +208,7 @@ export function decodeTasks(cols: TaskColumns, objects: TaskObjects, adopt: bool
     }
     if (regLengths[i] !== abi!.regs.size || r + regLengths[i]! > slab.length) throw new RangeError(`task ${i}'s registers are ${regLengths[i]} bytes, not ${abi!.regs.size}`);
     const nondumpable = (flags[i]! & NONDUMPABLE) !== 0;
-    const userNs = objects.userNs(ints[I + 5]!);
+    if (ints[I + 5] !== userRef) [userRef, userNs] = [ints[I + 5]!, refTo(objects.userNs, ints[I + 5]!, 'user namespace')];
     if (
       creds === null ||
       creds.uid !== nums[N + 1] ||
@@ -182,25 +216,31 @@ export function decodeTasks(cols: TaskColumns, objects: TaskObjects, adopt: bool
       creds.suid !== nums[N + 3] ||
       creds.userNs !== userNs ||
       creds.effective !== nums[N + 4] ||
-      creds.permitted !== nums[N + 5] ||
-      (creds.nondumpable === true) !== nondumpable
+      creds.permitted !== nums[N + 5]
     ) {
-      creds = { uid: nums[N + 1]!, euid: nums[N + 2]!, suid: nums[N + 3]!, userNs, effective: nums[N + 4]!, permitted: nums[N + 5]!, ...(nondumpable ? { nondumpable: true as const } : {}) };
+      creds = { uid: nums[N + 1]!, euid: nums[N + 2]!, suid: nums[N + 3]!, userNs: userNs!, effective: nums[N + 4]!, permitted: nums[N + 5]! };
     }
-    const pid = objects.pid(ints[I]!);
-    const extra = extras.get(i);
-    const t = new Task(pid, abi!, slab, objects.fpu(ints[I + 3]!), extra ? copyExtraState(extra) : NO_EXTRA, objects.space(ints[I + 4]!), creds, str(strs[S + 1]!) ?? '', r);
+    const pid = refTo(objects.pids, ints[I]!, 'pid');
+    if (ints[I + 3] !== fpuRef) [fpuRef, fpu] = [ints[I + 3]!, refTo(objects.fpus, ints[I + 3]!, 'fpu state')];
+    if (ints[I + 4] !== spaceRef) [spaceRef, space] = [ints[I + 4]!, refTo(objects.spaces, ints[I + 4]!, 'address space')];
+    if (space instanceof ForkedAddressSpace) space.table.sharers++;
+    const extra = extras.size === 0 ? undefined : extras.get(i);
+    const t = new Task(pid, abi!, slab, fpu!, extra ? copyExtraState(extra) : NO_EXTRA, space!, creds, str(strs[S + 1]!) ?? '', r);
     r += regLengths[i]!;
     pid.task = t;
-    t.exitSignal = ints[I + 6]!;
-    t.exited = (flags[i]! & EXITED) !== 0;
-    t.exitStatus = nums[N + 6]!;
-    t.blockedIn = str(strs[S + 2]!) as SyscallName | null;
+    // what most tasks have (task.ts TaskRare's defaults) is left as it is: each setter below would only compare
+    const exitSignal = ints[I + 6]!;
+    if (exitSignal !== SIGCHLD) t.exitSignal = exitSignal;
+    if ((flags[i]! & EXITED) !== 0) t.exited = true;
+    if (nondumpable) t.recordNotDumpable();
+    if (nums[N + 6] !== 0) t.exitStatus = nums[N + 6]!;
+    if (strs[S + 2]! >= 0) t.blockedIn = str(strs[S + 2]!) as SyscallName | null;
     const sleep = nums[N + 7]!;
-    t.sleepUntil = Number.isNaN(sleep) ? null : sleep;
-    t.exePath = str(strs[S + 3]!);
-    t.clearChildTid = nums[N + 8]!;
-    t.pidNsForChildren = objects.pidNs(ints[I + 7]!);
+    if (!Number.isNaN(sleep)) t.sleepUntil = sleep;
+    if (strs[S + 3]! >= 0) t.exePath = str(strs[S + 3]!);
+    if (nums[N + 8] !== 0) t.clearChildTid = nums[N + 8]!;
+    if (ints[I + 7] !== nsRef) [nsRef, ns] = [ints[I + 7]!, refTo(objects.pidNs, ints[I + 7]!, 'pid namespace')];
+    if (ns !== pid.ns) t.pidNsForChildren = ns!;
     out[i] = t;
   }
   return out;

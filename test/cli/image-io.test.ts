@@ -100,9 +100,11 @@ describe.skipIf(!built)('images through pipes', () => {
     const c = m.run('crowd', join(process.cwd(), NESTED), readFileSync(NESTED, 'utf8'));
     for (let i = 0; i < 3000; i++) libcOf(m.host, c.init).fork();
     new HostStore(root).add(m);
-    const r = await sh('$CKPT ps --host many 2>err.txt | head -2 > /dev/null; echo ${PIPESTATUS[0]}; cat err.txt');
+    // what ckpt says on stderr goes to a file of the test's own directory, then after the status
+    const err = join(dir, 'err.txt');
+    const r = await sh(`$CKPT ps --host many 2>${err} | head -2 > /dev/null; echo \${PIPESTATUS[0]}; cat ${err}`);
     expect(r.stdout.trim()).toBe('0');
-    const tree = await sh('$CKPT ps --host many --tree 2>err.txt | head -1 > /dev/null; echo ${PIPESTATUS[0]}; cat err.txt');
+    const tree = await sh(`$CKPT ps --host many --tree 2>${err} | head -1 > /dev/null; echo \${PIPESTATUS[0]}; cat ${err}`);
     expect(tree.stdout.trim()).toBe('0');
   }, 60_000);
 });

@@ -95,6 +95,18 @@ describe('parsing is validation', () => {
     expect(stateBytes(dir)).toBe(before);
   });
 
+  it('a flag every verb takes may come before the verb, and a misspelled option after it is still refused', async () => {
+    const after = await ckptIn(root, ['ps', 'web', '--json']);
+    for (const argv of [['--json', 'ps', 'web'], ['--debug', '--json', 'ps', 'web'], ['-q', '--json', 'ps', 'web']]) {
+      const r = await ckptIn(root, argv);
+      expect([argv.join(' '), r.code, r.err]).toEqual([argv.join(' '), 0, '']);
+      expect(r.out).toBe(after.out);
+    }
+    const bad = await ckptIn(root, ['--json', 'ps', '--tre']);
+    expect(bad.code).toBe(2);
+    expect(JSON.parse(bad.out)).toEqual({ error: { code: 'CKPT_USAGE', message: 'unknown option --tre (did you mean --tree?)', hint: 'ckpt ps --help' } });
+  });
+
   it('--help and --version print without loading any verb, and a verb\'s --help shows its example', async () => {
     const help = await ckptIn(root, ['--help']);
     expect(help.code).toBe(0);

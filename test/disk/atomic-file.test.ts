@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BATCH_BYTES, writeFileAtomically, writeFileAtomicallyStreamed } from '../../src/disk/atomic-file.js';
+import { BATCH_BYTES, syncDirectory, writeFileAtomically, writeFileAtomicallyStreamed, writeFileDurably } from '../../src/disk/atomic-file.js';
 
 describe('writeFileAtomically', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ckpt-atomic-'));
@@ -26,6 +26,16 @@ describe('writeFileAtomically', () => {
     writeFileSync(join(dir, `.other.tar.${dead}.tmp`), 'not ours');
     writeFileAtomically(join(dir, 'b.tar'), new Uint8Array([1]));
     expect(readdirSync(dir).sort()).toEqual([`.b.tar.${live}.tmp`, `.other.tar.${dead}.tmp`, 'a.bin', 'b.tar'].sort());
+  });
+
+  it('writes a file durably in place: many chunks in order, over what lay there, with no temporary file', () => {
+    const sub = mkdtempSync(join(dir, 'durable-'));
+    writeFileSync(join(sub, 'c.part'), 'an older and much longer content than the new one');
+    const chunks = Array.from({ length: 2000 }, (_, i) => Uint8Array.from([i & 0xff]));
+    writeFileDurably(join(sub, 'c.part'), chunks);
+    syncDirectory(sub);
+    expect([...readFileSync(join(sub, 'c.part'))]).toEqual(chunks.map((c) => c[0]));
+    expect(readdirSync(sub)).toEqual(['c.part']);
   });
 
   it('streams a large chunk that lies in shared memory as it lies: its batches are views of it, in order, between the staged ones', async () => {

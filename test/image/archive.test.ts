@@ -126,12 +126,30 @@ describe('a process made not dumpable', () => {
     const c = m.run('c', 'images/workloads/nested.wl', readFileSync('images/workloads/nested.wl', 'utf8'));
     m.scheduler.run(30);
     const child = m.tasksOf(c).find((t) => t !== c.init)!;
-    child.creds = { ...child.creds, nondumpable: true }; // as a setuid that changed its euid leaves it
+    child.mm.nondumpable = true; // as a setuid that changed its euid leaves it
     const img = decodeImage(untar(tarBytes(encodeImage(dumpContainer(m, c), { embedPrograms: true }))));
     expect(img.tasks.filter((t) => t.cred.length === 7).map((t) => t.numbers.join('/'))).toEqual([child.pid.numbers.slice(1).join('/')]);
     const { machine, container } = restoreAtomically(Machine.create('t', 'x86_64'), img);
-    const restored = machine.tasksOf(container).filter((t) => t.creds.nondumpable).map((t) => t.pid.numbers.slice(1).join('/'));
+    const restored = machine.tasksOf(container).filter((t) => t.nondumpable).map((t) => t.pid.numbers.slice(1).join('/'));
     expect(restored).toEqual([child.pid.numbers.slice(1).join('/')]);
+  });
+
+  it('is refused when live tasks sharing an address space disagree on it (the flag is the address space\'s)', () => {
+    const m = Machine.create('s', 'x86_64');
+    const c = m.run('c', 'images/workloads/nested.wl', readFileSync('images/workloads/nested.wl', 'utf8'));
+    m.scheduler.run(30);
+    const leader = m.tasksOf(c).find((t) => t !== c.init && !t.exited)!;
+    libcOf(m.host, leader).clone(CLONE_THREAD | CLONE_SIGHAND | CLONE_VM, 0, 0, 0, 0);
+    const img = dumpContainer(m, c);
+    const [a, b] = img.tasks.map((t, i) => [t, i] as const).filter(([t]) => img.tasks.filter((u) => u.mm === t.mm && !u.exited).length === 2);
+    expect(a && b).toBeTruthy();
+    // as dumped, both say the same, and the image restores
+    expect(decodeImage(untar(tarBytes(encodeImage(img, { embedPrograms: true })))).tasks[a![1]]!.cred).toHaveLength(6);
+    const [uid, euid, suid, user, effective, permitted] = img.tasks[b![1]]!.cred;
+    img.tasks[b![1]]!.cred = [uid, euid, suid, user, effective, permitted, true];
+    const bytes = tarBytes(encodeImage(img, { embedPrograms: true }));
+    expect(() => decodeImage(untar(bytes))).toThrow(/share address space \d+, but only one of them is marked not dumpable/);
+    expect(codeOf(() => decodeImage(untar(bytes)))).toBe('CKPT_INCONSISTENT');
   });
 });
 
@@ -151,7 +169,7 @@ describe.each(['mainline', '2.6.32'] as const)('a thread whose credentials diffe
       expect(lt.capset({ version: LINUX_CAPABILITY_VERSION_3, pid: 0 }, [{ effective: 1, permitted: 1, inheritable: 0 }, { effective: 0, permitted: 0, inheritable: 0 }]).ret).toBe(0);
     }
     const key = (t: Task) => t.pid.numbers.slice(1).join('/');
-    const credsOf = (tasks: readonly Task[]) => tasks.map((t) => [key(t), t.creds.uid, t.creds.euid, t.creds.suid, t.creds.effective, t.creds.permitted, t.creds.nondumpable ?? false] as const).sort();
+    const credsOf = (tasks: readonly Task[]) => tasks.map((t) => [key(t), t.creds.uid, t.creds.euid, t.creds.suid, t.creds.effective, t.creds.permitted, t.nondumpable] as const).sort();
     const before = credsOf(m.tasksOf(c));
     const row = (t: Task) => before.find(([k]) => k === key(t))!;
     expect(row(thread).slice(1)).not.toEqual(row(leader).slice(1));

@@ -68,6 +68,25 @@ describe('PidBitmap', () => {
     );
   }, 60_000);
 
+  it('takes a run of pids as setting each of them would: the same bits, the same free pids found, the same runs listed', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.integer({ min: 0, max: 99_999 }), { maxLength: 200 }), fc.array(fc.tuple(fc.integer({ min: 0, max: 99_999 }), fc.integer({ min: 0, max: 70_000 })), { maxLength: 4 }), fc.array(fc.integer({ min: 0, max: 99_999 }), { maxLength: 20 }), (bits, spans, cleared) => {
+        const [byRun, byBit] = [new PidBitmap(100_000), new PidBitmap(100_000)];
+        for (const nr of bits) [byRun, byBit].forEach((b) => b.set(nr));
+        for (const [first, n] of spans) {
+          const count = Math.min(n, 100_000 - first);
+          byRun.setRun(first, count);
+          for (let nr = first; nr < first + count; nr++) byBit.set(nr);
+        }
+        // a page's free count decides whether findZero looks into it: clearing a bit of a page the run filled must show it free
+        for (const nr of cleared) [byRun, byBit].forEach((b) => b.clear(nr));
+        expect(byRun.takenRuns()).toEqual(byBit.takenRuns());
+        for (const from of [0, 1, 31, 32, 32_767, 32_768, 65_536, 99_000, ...cleared]) expect(byRun.findZero(from, 100_000)).toBe(byBit.findZero(from, 100_000));
+      }),
+      { numRuns: 80 },
+    );
+  }, 60_000);
+
   it('never reports a bit at or beyond its limit', () => {
     const b = new PidBitmap(40);
     for (let i = 0; i < 40; i++) b.set(i);

@@ -13,7 +13,7 @@ import { Machine } from '../../src/container/machine.js';
 import { archByName } from '../../src/arch/registry.js';
 import { dumpContainer } from '../../src/image/dump.js';
 import { findProblems, type TargetFacts } from '../../src/image/restore-preflight.js';
-import { asSeenFrom, levelOf, namespacesOf, parseNsLink, parseStatExitCode, parseStatus, pidHolders, procEnclosing, readProcess, readTree, scanProcesses, ProcError, type ProcProcess } from '../../src/linux/proc.js';
+import { asSeenFrom, levelOf, namespacesOf, parseNsLink, parseStatExitCode, parseStatus, pidHolders, procEnclosing, processState, readProcess, readTree, scanProcesses, statState, ProcError, type ProcProcess } from '../../src/linux/proc.js';
 
 function status(f: { name?: string; state?: string; tgid: number; pid: number; ppid: number; threads?: number; nspid: number[]; nstgid?: number[]; nspgid: number[]; nssid: number[] }): string {
   return [
@@ -43,6 +43,21 @@ describe('parseStatus and parseNsLink', () => {
     const rest = Array.from({ length: 47 }, (_, i) => String(i + 5)).join(' ');
     expect(parseStatExitCode(`123 (a) b (c) Z 1 ${rest} 768\n`)).toBe(768);
     expect(() => parseStatExitCode('123 (x) S 1 2')).toThrow(/no exit_code field/);
+  });
+
+  it('read the state letter from stat, whatever the command name holds, and a process gone as null', () => {
+    expect(statState('123 (a) b (c) T 1 2 3\n')).toBe('T');
+    expect(statState('7 (x)')).toBe('?');
+    expect(processState(process.pid)).toMatch(/^[RS]$/);
+    const dir = mkdtempSync(join(tmpdir(), 'ckpt-state-'));
+    try {
+      mkdirSync(join(dir, '42'));
+      writeFileSync(join(dir, '42', 'stat'), '42 (sh) ) Z 1 0 0\n');
+      expect(processState(42, dir)).toBe('Z');
+      expect(processState(43, dir)).toBeNull();
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
   });
 
   it('refuse what they do not understand, saying what', () => {

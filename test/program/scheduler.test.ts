@@ -4,7 +4,10 @@
  * (src/program/scheduler.ts): each round, after waking the sleepers whose
  * tick has come, every runnable task in creation order, one statement each;
  * when nothing can run, the clock jumps to the first wake-up of a sleeper
- * with a program. ReferenceScheduler below is that definition written out
+ * with a program. A run restricted to some tasks (one container) leaves the
+ * others where they are: their turns in the round stay due, their sleepers
+ * do not wake and the clock does not jump to their ticks, as when their
+ * container is not loaded at all. ReferenceScheduler below is that definition written out
  * plainly, looking at every task each round; both run the same workloads
  * on twin machines, and every step, console and host snapshot must agree.
  */
@@ -32,7 +35,7 @@ class ReferenceScheduler {
   }
 
   private wake(): void {
-    for (const t of this.host.tasks) if (t.blockedIn === 'nanosleep' && t.sleepUntil !== null && t.sleepUntil <= this.host.clock) t.blockedIn = null;
+    for (const t of this.host.tasks) if (t.blockedIn === 'nanosleep' && t.sleepUntil !== null && t.sleepUntil <= this.host.clock && (this.only === null || this.only(t))) t.blockedIn = null;
   }
 
   private take(): Task | null {
@@ -52,7 +55,7 @@ class ReferenceScheduler {
     let task = this.take();
     // nothing runnable: the clock jumps to the next wake-up, and on, until a task can run or none sleeps
     while (!task) {
-      const sleepers = [...this.host.tasks].filter((t) => t.blockedIn === 'nanosleep' && t.sleepUntil !== null && this.programs.has(t.exePath ?? ''));
+      const sleepers = [...this.host.tasks].filter((t) => t.blockedIn === 'nanosleep' && t.sleepUntil !== null && this.programs.has(t.exePath ?? '') && (this.only === null || this.only(t)));
       if (sleepers.length === 0) return null;
       this.host.clock = Math.max(this.host.clock, Math.min(...sleepers.map((t) => t.sleepUntil!)));
       task = this.take();
@@ -63,13 +66,21 @@ class ReferenceScheduler {
 
   run(steps: number, only?: (t: Task) => boolean): string[] {
     this.only = only ?? null;
+    let kept: Task[] = [];
     if (only) {
+      kept = this.round.slice(this.at).filter((t) => !only(t));
       this.round = this.round.slice(this.at).filter(only);
       this.at = 0;
     }
     const trace: string[] = [];
     for (let s = this.step(); s; s = trace.length < steps ? this.step() : null) trace.push(`${s.task.pid.nr}:${s.result}`);
     this.only = null;
+    if (only) {
+      // what is left of the round, and the others' turns, in creation order
+      const due = new Set([...kept, ...this.round.slice(this.at)]);
+      this.round = [...this.host.tasks].filter((t) => due.has(t));
+      this.at = 0;
+    }
     return trace;
   }
 }

@@ -72,7 +72,7 @@ describe('a host stored in parts', () => {
       expect(kept.length).toBe(before.size - 2);
       for (const f of kept) expect(readFileSync(join(root, 'hosts', `${host}.parts`, f)).toString('base64') === before.get(f)).toBe(true);
     }
-  });
+  }, 30_000);
 
   it('allocates host pids exactly as the whole host would: the absent containers\' pids stay taken', () => {
     const store = new HostStore(root);
@@ -89,7 +89,7 @@ describe('a host stored in parts', () => {
     expect(store.read('alloc').host.snapshot()).toEqual(whole.host.snapshot());
     // a name an absent container holds is still taken
     expect(() => store.update('alloc', (m) => m.run('a', 'nested.wl', NESTED), undefined, [])).toThrow(/container a already exists/);
-  });
+  }, 30_000);
 
   it('reads no part to list or show a host, and only the named container\'s part to load it', () => {
     const store = new HostStore(root);
@@ -107,6 +107,26 @@ describe('a host stored in parts', () => {
     expect(b.tasksOf(b.containers.get('b')!).length).toBe(tasksOfB);
     expect(() => store.read('lazy')).toThrow(StoreError);
     expect(() => store.read('lazy', ['a'])).toThrow(/is unreadable/);
+  }, 30_000);
+
+  it('ignores and sweeps the torn files of a save killed before its host file, and writes that generation again whole', () => {
+    const store = new HostStore(root);
+    const m = threeContainers('torn');
+    store.add(m);
+    const before = partFiles(root, 'torn');
+    const record = decode(readFileSync(join(root, 'hosts', 'torn.host'))) as { gen: number; parts: Array<{ id: number }> };
+    // what a save killed while writing the next generation leaves: part files no host file names, one cut short
+    const dir = join(root, 'hosts', 'torn.parts');
+    const next = record.gen + 1;
+    for (const e of record.parts) writeFileSync(join(dir, `${e.id}.${next}.part`), 'ckptcol1 cut');
+    writeFileSync(join(dir, `${record.parts[0]!.id}.${next}.pages`), new Uint8Array(7));
+    expect(store.read('torn').host.snapshot()).toEqual(m.host.snapshot());
+    expect(partFiles(root, 'torn')).toEqual(before);
+    // the next save writes that generation in full over whatever lies there
+    for (const e of record.parts) writeFileSync(join(dir, `${e.id}.${next}.part`), 'ckptcol1 cut');
+    store.update('torn', () => undefined);
+    expect(partFiles(root, 'torn').every((f) => f.split('.')[1] === String(next))).toBe(true);
+    expect(store.read('torn').host.snapshot()).toEqual(m.host.snapshot());
   });
 
   it('keeps containers that refer to each other in one part', () => {
@@ -121,7 +141,7 @@ describe('a host stored in parts', () => {
     expect(partFiles(root, 'joined').length).toBe(4);
     expect([...store.read('joined', ['q']).containers.keys()].sort()).toEqual(['p', 'q']);
     expect(store.read('joined').host.snapshot()).toEqual(m.host.snapshot());
-  });
+  }, 30_000);
 
   it('loads every container while one of them is stopped in the host init\'s process group (an exit anywhere may signal it)', () => {
     const store = new HostStore(root);
@@ -132,7 +152,7 @@ describe('a host stored in parts', () => {
     libcOf(m.host, m.host.init).kill(k.init.pid.nr, 19);
     store.add(m);
     expect([...store.read('stopped', ['j']).containers.keys()].sort()).toEqual(['j', 'k']);
-  });
+  }, 30_000);
 
   it('keeps the containers it did not load when a change returns another machine in place of the one loaded', () => {
     const store = new HostStore(root);
@@ -149,7 +169,7 @@ describe('a host stored in parts', () => {
     const back = store.read('swap');
     expect([...back.containers.keys()].sort()).toEqual(['a', 'b', 'c', 'd']);
     expect(back.host.snapshot()).toEqual(whole.host.snapshot());
-  });
+  }, 30_000);
 
   it('restores onto a host loaded without its containers exactly as onto the whole host (the copy a restore works on keeps their pids taken)', () => {
     const store = new HostStore(root);
@@ -166,7 +186,7 @@ describe('a host stored in parts', () => {
     expect(store.read('onto').host.snapshot()).toEqual(expected.machine.host.snapshot());
     // a name an absent container holds is refused by the restore too
     expect(() => store.replace('onto', (m) => ({ machine: restoreAtomically(m, image, { name: 'a' }).machine, out: undefined }), undefined, [])).toThrow(/a container named a already exists/);
-  });
+  }, 30_000);
 
   it('rewrites a host file of the single-file layout on first use, keeping its state', () => {
     const store = new HostStore(root);
@@ -180,7 +200,7 @@ describe('a host stored in parts', () => {
     const all = store.read('old');
     expect(all.host.snapshot()).toEqual(legacy.host.snapshot());
     for (const c of ['a', 'b']) expect(all.containers.get(c)!.console.text).toBe(legacy.containers.get(c)!.console.text);
-  });
+  }, 30_000);
 
   it('loads a single-file host written with a kernel personality, a namespace\'s own pid_max, an open pid_max file and a not-dumpable process, keeping its state', () => {
     // written by the single-file store as it was just before the layout of parts, with the snapshot it then loaded back
@@ -194,13 +214,13 @@ describe('a host stored in parts', () => {
     for (const [name, text] of Object.entries(expected.consoles)) expect(m.containers.get(name)!.console.text).toBe(text);
     // what the fixture was made to hold, stated plainly
     expect(m.containers.get('a')!.init.pid.ns.pidMax).toBe(5000);
-    expect([...m.host.tasks].some((t) => t.creds.nondumpable)).toBe(true);
+    expect([...m.host.tasks].some((t) => t.nondumpable)).toBe(true);
     expect(m.host.snapshot().files.some((f) => f.fds.some(([, kind]) => kind === 'pid_max'))).toBe(true);
     // and it was rewritten in parts, which load to the same state, one container alone too
     expect((decode(readFileSync(join(root, 'hosts', 'now.host'))) as { format: number }).format).toBe(HOST_FORMAT);
     expect(store.read('now').host.snapshot()).toEqual(m.host.snapshot());
     expect(store.read('now', ['a']).containers.get('a')!.init.pid.ns.pidMax).toBe(5000);
-  });
+  }, 30_000);
 
   it('loads a host of the first layout of parts (its part records of format 1), keeping its state', () => {
     // test/fixtures/parts-v1: the single-file fixture above as the store of parts first wrote it (host file format 2)
@@ -222,5 +242,5 @@ describe('a host stored in parts', () => {
     const again = store.read('now');
     expect(createHash('sha256').update(JSON.stringify(again.host.snapshot())).digest('hex')).toBe(expected.snapshotSha256);
     rmSync(own, { recursive: true, force: true });
-  });
+  }, 30_000);
 });

@@ -37,7 +37,7 @@ describe.each(ALL_ARCHES)('machine codec on %s', (arch) => {
       expect(loaded.containers.get('b')!.console.text).toBe(straight.containers.get('b')!.console.text);
       expect(loaded.host.snapshot()).toEqual(straight.host.snapshot());
     }
-  });
+  }, 30_000);
 });
 
 describe.each(ALL_ARCHES)('a stopped job saved and loaded on %s', (arch) => {
@@ -53,7 +53,7 @@ describe.each(ALL_ARCHES)('a stopped job saved and loaded on %s', (arch) => {
     loaded.scheduler.run(47);
     expect(loaded.containers.get('j')!.console.text).toBe('init reaped 2\ninit reaped 3\n');
     expect(loaded.host.snapshot()).toEqual(straight.host.snapshot());
-  });
+  }, 30_000);
 });
 
 describe('page sharing', () => {
@@ -71,7 +71,7 @@ describe('page sharing', () => {
     expect(references - part.pageLengths.length).toBeGreaterThanOrEqual(8);
     const back = decodeMachine(rec);
     expect(back.host.snapshot()).toEqual(m.host.snapshot());
-  });
+  }, 30_000);
 });
 
 describe('what a fork left unmade', () => {
@@ -111,5 +111,5 @@ describe('what a fork left unmade', () => {
     expect([pgrpBack.pgrpUsers, pgrpBack.sessionUsers]).toEqual([pgrp.pgrpUsers, pgrp.sessionUsers]);
     // and a second round trip of the loaded host (one child's space now made) keeps it all
     expect(roundTrip(back).host.snapshot()).toEqual(back.host.snapshot());
-  });
+  }, 30_000);
 });
