@@ -173,6 +173,8 @@ export interface RealRestore {
   nspids: Map<number, number[]>;
   /** the pids at every level of the plan's own helpers (placeholders, the enterer), which are gone again */
   helpers: Map<Actor, number[]>;
+  /** each task's process's start time, as the helper said it (field 22 of /proc/PID/stat), where it did */
+  starts: Map<number, string>;
 }
 
 export interface ExecuteOptions {
@@ -347,6 +349,8 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
   /** the image's mappings each actor's process has: made for it, or inherited from its creator */
   const held = new Map<Actor, Held[]>();
   const heldBy = (a: Actor): Held[] => held.get(a) ?? (held.set(a, []), held.get(a)!);
+  /** each actor's process's start time, from its clone's reply */
+  const starts = new Map<Actor, string>();
   const items: Item[] = [];
   const name = (a: Actor): string => (a >= 0 && a < tasks.length ? `task ${tasks[a]!.numbers.join('/')}` : `helper ${a}`);
   const insideOf = (a: Actor): number[] => inside.get(a) ?? fail(`${name(a)} was needed before it was made`);
@@ -404,6 +408,8 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
         if (!made || r.fields.get('child') !== String(s.actor)) fail(`${what()}: the helper lost the new process`);
         const pids = made.split(',').map(Number);
         nspids.set(s.actor, pids);
+        const start = r.fields.get('start');
+        if (start !== undefined) starts.set(s.actor, start);
         const got = pids.slice(plan.outerLevels);
         if (got.length !== want.length || want.some((p, k) => !Number.isNaN(p) && p !== got[k])) fail(`${s.task === null ? `the placeholder for leader ${s.standsFor!.join('/')}` : `task ${want.join('/')}`} came back as ${got.join('/')}`);
       },
@@ -605,7 +611,7 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
   await run(port, stopsAsTheImageHasThem(image, pidAsSeenBy));
   const made = [...nspids].filter(([a]) => a >= 0 && a < tasks.length);
   const helpers = [...nspids].filter(([a]) => a >= tasks.length);
-  return { agents: new Map(tasks.map((_, i) => [i, i])), pids: new Map(made.map(([a, p]) => [a, p[0]!])), nspids: new Map(made), helpers: new Map(helpers) };
+  return { agents: new Map(tasks.map((_, i) => [i, i])), pids: new Map(made.map(([a, p]) => [a, p[0]!])), nspids: new Map(made), helpers: new Map(helpers), starts: new Map([...starts].filter(([a]) => a >= 0 && a < tasks.length)) };
 
   function buildAll(): void {
   for (const s of [...plan.create, 'children' as const, ...plan.groups, 'verify' as const, ...plan.exits]) {
