@@ -8,6 +8,7 @@
  * entry.
  */
 import type { Page } from '../kernel/memory-map.js';
+import { ByteRunJoiner } from './bytes.js';
 
 export interface ImagePages {
   /** every page's length: the image's page size */
@@ -117,24 +118,11 @@ export function pageFrames(pages: ImagePages, adopt = false): Page[] {
  * joined into one view, so nothing is copied.
  */
 export function pageRuns(pages: ImagePages, order?: ArrayLike<number>): Uint8Array[] {
-  const out: Uint8Array[] = [];
+  const runs = new ByteRunJoiner();
   const n = order ? order.length : pageCount(pages);
-  let buffer: ArrayBufferLike | null = null;
-  let start = 0;
-  let end = 0;
   for (let k = 0; k < n; k++) {
     const i = order ? order[k]! : k;
-    const bytes = pages.buffers[pages.buffer[i]!]!;
-    const from = bytes.byteOffset + pages.at[i]!;
-    if (bytes.buffer === buffer && from === end) {
-      end += pages.size;
-      continue;
-    }
-    if (buffer) out.push(new Uint8Array(buffer, start, end - start));
-    buffer = bytes.buffer;
-    start = from;
-    end = from + pages.size;
+    runs.add(pages.buffers[pages.buffer[i]!]!, pages.at[i]!, pages.size);
   }
-  if (buffer) out.push(new Uint8Array(buffer, start, end - start));
-  return out;
+  return runs.joined();
 }

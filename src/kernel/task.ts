@@ -293,6 +293,11 @@ export class Task {
     return (more.regView ??= this.regSlab.subarray(this.regAt, this.regAt + this.abi.regs.size));
   }
 
+  /** registerBytes is a view of the register bytes, as regs, but not kept: reading many tasks' registers once makes no TaskRare for each. */
+  registerBytes(): Uint8Array {
+    return this.regSlab.subarray(this.regAt, this.regAt + this.abi.regs.size);
+  }
+
   /** dv reads and writes the registers in the ABI's byte order. */
   get dv(): DataView {
     const more = this.more;

@@ -144,6 +144,11 @@ export class ThreadGroup {
    * is left unmade until something looks at it, which then gets an empty
    * table of the group's own, exactly what the copy would have been.
    */
+  /** filesIfMade is the open-file table when it has been made, else null (an empty one of the group's own): read without making it. */
+  get filesIfMade(): FileTable | null {
+    return this.fileTable;
+  }
+
   get files(): FileTable {
     return (this.fileTable ??= new FileTable());
   }

@@ -117,8 +117,9 @@ export function decodeColumnFile(source: ColumnSource): unknown {
     const Kind = KINDS[kind];
     if (!Kind || !Number.isInteger(length) || length < 0 || length % Kind.BYTES_PER_ELEMENT !== 0) throw new ColumnFileError(`column of kind ${kind} and ${length} bytes`);
     if (at + length > source.size) throw new ColumnFileError(`a column of ${length} bytes at ${at} runs past the file's ${source.size}`);
-    const buffer = new ArrayBuffer(length);
-    const bytes = new Uint8Array(buffer);
+    // not zeroed first (37 MB for 100,000 tasks): readInto fills every byte or throws
+    const buffer = Buffer.allocUnsafeSlow(length).buffer as ArrayBuffer;
+    const bytes = new Uint8Array(buffer, 0, length);
     source.readInto(bytes, at);
     at += length + pad(length);
     if (!littleEndian && Kind.BYTES_PER_ELEMENT > 1) bytes.set(swapped(bytes, Kind.BYTES_PER_ELEMENT));

@@ -30,6 +30,7 @@ import type { Container } from '../container/container.js';
 import { archByName } from '../arch/registry.js';
 import { Numbering } from './numbering.js';
 import { ByteRuns } from './column-file.js';
+import { ByteRunJoiner } from '../codec/bytes.js';
 import { decodeTasks, encodeTasks, ownCopy, refTo, TaskColumnsReader, type Lists, type TaskColumns } from './task-columns.js';
 import { packGroups, packMms, unpackGroups, unpackMms, type GroupColumns, type GroupRecord, type MmColumns, type MmRecord, type PidColumns, type VmaRecord } from './part-columns.js';
 
@@ -285,25 +286,11 @@ function sharedFlags(frames: readonly Page[]): Uint8Array {
   return out;
 }
 
-/** frameRuns gives the frames' bytes one after another as views, neighbours that lie back to back in one buffer (frames read from one pages file) joined: no copy, and no view per frame. */
+/** frameRuns gives the frames' bytes one after another as views, neighbours that lie back to back in one buffer (frames read from one pages file) joined. */
 function frameRuns(frames: readonly Page[], lengths: readonly number[]): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  let buffer: ArrayBufferLike | null = null;
-  let start = 0;
-  let end = 0;
-  for (let i = 0; i < frames.length; i++) {
-    const { bytes, at } = frames[i]!;
-    const from = bytes.byteOffset + at;
-    if (bytes.buffer !== buffer || from !== end) {
-      if (buffer) out.push(new Uint8Array(buffer, start, end - start));
-      buffer = bytes.buffer;
-      start = from;
-      end = from;
-    }
-    end += lengths[i]!;
-  }
-  if (buffer) out.push(new Uint8Array(buffer, start, end - start));
-  return out;
+  const runs = new ByteRunJoiner();
+  for (let i = 0; i < frames.length; i++) runs.add(frames[i]!.bytes, frames[i]!.at, lengths[i]!);
+  return runs.joined();
 }
 
 /** plainPart is a part's record as plain data, for CBOR: its register column joined into one byte string (a column file writes the runs as they lie). */
