@@ -2001,6 +2001,7 @@ static void cmd_init(char **t, int n, struct out *o) {
     put_str(o, "err the holder of a new init is gone");
     return;
   }
+  /* its reply is taken as the answer to what it was started with (take_reply then follows the init as agent ID) */
   char req[LINE];
   snprintf(req, sizeof req, "hold %lld %lld %s %d", id, flags, tid_text, !persist);
   int made = take_reply(hd, req, o) && !strncmp(o->buf, "r ", 2) && strncmp(o->buf, "r -1", 4) != 0 && agent_of(id);
