@@ -78,8 +78,9 @@ export class AgentTable {
     throw new Error(`no ${n} agent ids in a row are free (the helper has ${MAX_AGENT_ID})`);
   }
 
-  add(pid: number, id: number): void {
-    this.byPid.set(pid, { id, start: startTime(pid) ?? '' });
+  /** add names agent `id` the process `pid`, started at `start` (field 22 of /proc/PID/stat: read there when not given) */
+  add(pid: number, id: number, start?: string): void {
+    this.byPid.set(pid, { id, start: start ?? startTime(pid) ?? '' });
   }
 
   /** isSame: the process with this pid is still the one the table names (not gone, not a later one with the pid) */

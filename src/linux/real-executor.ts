@@ -173,6 +173,8 @@ export interface RealRestore {
   nspids: Map<number, number[]>;
   /** the pids at every level of the plan's own helpers (placeholders, the enterer), which are gone again */
   helpers: Map<Actor, number[]>;
+  /** each task's process's start time, as the helper said it (field 22 of /proc/PID/stat), where it did */
+  starts: Map<number, string>;
 }
 
 export interface ExecuteOptions {
@@ -347,6 +349,8 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
   /** the image's mappings each actor's process has: made for it, or inherited from its creator */
   const held = new Map<Actor, Held[]>();
   const heldBy = (a: Actor): Held[] => held.get(a) ?? (held.set(a, []), held.get(a)!);
+  /** each actor's process's start time, from its clone's reply */
+  const starts = new Map<Actor, string>();
   const items: Item[] = [];
   const name = (a: Actor): string => (a >= 0 && a < tasks.length ? `task ${tasks[a]!.numbers.join('/')}` : `helper ${a}`);
   const insideOf = (a: Actor): number[] => inside.get(a) ?? fail(`${name(a)} was needed before it was made`);
@@ -404,6 +408,8 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
         if (!made || r.fields.get('child') !== String(s.actor)) fail(`${what()}: the helper lost the new process`);
         const pids = made.split(',').map(Number);
         nspids.set(s.actor, pids);
+        const start = r.fields.get('start');
+        if (start !== undefined) starts.set(s.actor, start);
         const got = pids.slice(plan.outerLevels);
         if (got.length !== want.length || want.some((p, k) => !Number.isNaN(p) && p !== got[k])) fail(`${s.task === null ? `the placeholder for leader ${s.standsFor!.join('/')}` : `task ${want.join('/')}`} came back as ${got.join('/')}`);
       },
@@ -569,14 +575,23 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
   };
 
   /**
-   * the container's init, with the mappings it makes before its children, goes to the helper as soon
-   * as it is built, when the port can send a batch and read it later: the helper makes the holder,
-   * the leader and the init (a few processes one after the other) while the rest is built. Not with
-   * a user namespace of its own: its id maps are written before anything runs in it.
+   * The plan's first clones, a chain of processes each made by the one before (the container's init,
+   * the init of each level below it, ...), with the mappings each makes before its children, go to
+   * the helper as soon as they are built, when the port can send a batch and read it later: the
+   * helper makes them, one after the other, while the rest is built, which goes once they are
+   * checked. Not with a user namespace of its own: its id maps are written before anything runs in it.
    */
-  const ahead: { items?: Item[]; replies?: () => Promise<string[]> } = {};
+  const ahead: { tried?: boolean; items?: Item[]; replies?: () => Promise<string[]> } = {};
+  /** the creators of the chain so far: a second child of one of them ends it */
+  const chain = new Set<Actor>();
+  const chainGoesOn = (s: (typeof plan.create)[number] | 'children' | 'verify'): boolean => {
+    if (s === 'children' || s === 'verify' || s.do !== 'clone' || chain.has(s.creator)) return false;
+    chain.add(s.creator);
+    return true;
+  };
   const sendAhead = (): void => {
-    if (ahead.items || !port.begin || userNs || !items[0]?.line.startsWith('init ')) return;
+    ahead.tried = true;
+    if (!port.begin || userNs || !items[0]?.line.startsWith('init ')) return;
     ahead.items = items.splice(0);
     ahead.replies = port.begin(ahead.items.map((it) => it.line));
   };
@@ -596,11 +611,11 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
   await run(port, stopsAsTheImageHasThem(image, pidAsSeenBy));
   const made = [...nspids].filter(([a]) => a >= 0 && a < tasks.length);
   const helpers = [...nspids].filter(([a]) => a >= tasks.length);
-  return { agents: new Map(tasks.map((_, i) => [i, i])), pids: new Map(made.map(([a, p]) => [a, p[0]!])), nspids: new Map(made), helpers: new Map(helpers) };
+  return { agents: new Map(tasks.map((_, i) => [i, i])), pids: new Map(made.map(([a, p]) => [a, p[0]!])), nspids: new Map(made), helpers: new Map(helpers), starts: new Map([...starts].filter(([a]) => a >= 0 && a < tasks.length)) };
 
   function buildAll(): void {
   for (const s of [...plan.create, 'children' as const, ...plan.groups, 'verify' as const, ...plan.exits]) {
-    if (items.length > 0 && items.length === items.filter((it) => it.line.startsWith('init ') || / (map|mapfile|munmap) /.test(it.line)).length) sendAhead();
+    if (!ahead.tried && !chainGoesOn(s)) sendAhead();
     if (s === 'verify') {
       verifyGroups();
       continue;

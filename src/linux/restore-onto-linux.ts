@@ -187,7 +187,7 @@ export async function restoreOntoLinux(mirror: Machine, image: ContainerImage, a
     await undoRestore(port, image, plan, new Map([...real.nspids, ...real.helpers]), outside?.actor);
     throw e;
   }
-  for (const [i, pids] of real.nspids) agents.add(pids[0]!, base + i);
+  for (const [i, pids] of real.nspids) agents.add(pids[0]!, base + i, real.starts.get(i));
   // the image's mappings are in the real processes at their own addresses (restore-memory.ts)
   const mapped = new Set<number>();
   image.tasks.forEach((t) => {

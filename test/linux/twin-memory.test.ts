@@ -17,6 +17,7 @@ import { Machine } from '../../src/container/machine.js';
 import { dumpContainer } from '../../src/image/dump.js';
 import type { Task } from '../../src/kernel/task.js';
 import { AgentTable, linuxDirs } from '../../src/linux/agents.js';
+import { startTime } from '../../src/linux/helper.js';
 import { linuxUnavailable, mapIds } from '../../src/linux/real-containers.js';
 import { SyncHelper } from '../../src/linux/sync-helper.js';
 import { Twin } from '../../src/linux/twin.js';
@@ -168,6 +169,8 @@ describe.skipIf(why !== null)(`the twin's memory${why ? ` (skipped: ${why})` : '
     const image = throughBytes(dumpContainer(model, source));
     await withMirror(async (twin, mirror) => {
       const c = await restoreReal(twin, mirror, image, { name: 'r' });
+      // the table names each restored process with the start time /proc gives it (the helper's word for it)
+      for (const t of mirror.tasksOf(c)) expect(twin.agents.byPid.get(t.nspids[0]!)?.start).toBe(startTime(t.nspids[0]!));
       twin.syncMemory(mirror.tasksOf(c));
       const m = c.init.mm.mappings().find((v) => v.end - v.start === 4 * PAGE)!;
       expect(twin.realAddress([c.init])(c.init.mm, m), "the image's mapping, at its own address").toBe(m.start);

@@ -557,16 +557,21 @@ static int agent_run(struct start s, struct hold h) {
     set_disposition(SIGPIPE, 0);
   }
   if (s.own_files) {
-    if (s.req != 4) { SYS3(SYS_dup3, s.req, 4, 0); s.req = 4; }
-    if (s.rep != 5) { SYS3(SYS_dup3, s.rep, 5, 0); s.rep = 5; }
-    SYS3(NR_CLOSE_RANGE, 6, ~0U, 0);
+    /* its channel at 4 (a socket, both ways) or 4 and 5 (FIFOs), nothing else above its stdio */
+    if (s.req != 4) SYS3(SYS_dup3, s.req, 4, 0);
+    if (on_socket) s.req = s.rep = 4;
+    else {
+      s.req = 4;
+      if (s.rep != 5) { SYS3(SYS_dup3, s.rep, 5, 0); s.rep = 5; }
+    }
+    SYS3(NR_CLOSE_RANGE, on_socket ? 5 : 6, ~0U, 0);
   }
   if (s.stdio) {
     /* nor the helper's stdio: a detached helper's caller must see its output end */
     long null = SYS4(SYS_openat, AT_FDCWD, "/dev/null", O_RDWR, 0);
     if (null >= 0) {
       for (int fd = 0; fd < 3; fd++) SYS3(SYS_dup3, null, fd, 0);
-      if (null > 5) SYS1(SYS_close, null);
+      if (null > 2) SYS1(SYS_close, null);
     }
   }
   char status[LINE];
@@ -1095,7 +1100,7 @@ struct agent {
   int nlev;                    /* its pid at each level, the helper's namespace first */
   long nspid[40];
   struct linebuf *in;          /* what the controller has read of its replies, not yet taken */
-  int sock;                    /* its channel is a socket (req and rep: two descriptors of it), not FIFOs */
+  int sock;                    /* its channel is a socket (req and rep: the one descriptor of it), not FIFOs */
   int stuck;                   /* seen in its exit and not done (an init waiting for its namespace to empty) */
   int owed;                    /* replies it will still send to requests answered "stopped" (it stopped in the call): to be skipped */
   int hello_pending;           /* its hello line is still to come, ahead of its first reply (adopt) */
@@ -1298,9 +1303,8 @@ static int settle_scope(const struct agent *ag, char **t, int n) {
   return SETTLE_NONE;
 }
 
-/* take_line: line_from the agent's replies, after reading what the agent's reply FIFO holds if need be; -1 when nothing could be read */
-static int take_line(struct agent *ag, char *buf, long cap) {
-  if (line_from(ag->in, buf, cap)) return 1;
+/* fill_in reads, without waiting, what the agent's channel holds into its line buffer: how much, or 0 or below when nothing could be read */
+static long fill_in(struct agent *ag) {
   struct linebuf *lb = ag->in;
   long r;
   if (ag->sock) {
@@ -1322,8 +1326,14 @@ static int take_line(struct agent *ag, char *buf, long cap) {
   } else {
     r = read(ag->rep, lb->data + lb->have, (size_t)(LINE - lb->have));
   }
-  if (r <= 0) return -1;
-  lb->have += r;
+  if (r > 0) lb->have += r;
+  return r;
+}
+
+/* take_line: line_from the agent's replies, after reading what its channel holds if need be; -1 when nothing could be read */
+static int take_line(struct agent *ag, char *buf, long cap) {
+  if (line_from(ag->in, buf, cap)) return 1;
+  if (fill_in(ag) <= 0) return -1;
   return line_from(ag->in, buf, cap);
 }
 
@@ -1373,6 +1383,30 @@ static int take_hello(struct agent *ag, const char *line) {
   return 0;
 }
 
+/* the agents whose hello is still to come, in the order they were made (their hellos come in about that order) */
+static int hello_queue[MAX_AGENTS];
+static int hello_head, hello_tail;
+
+/*
+ * early_hellos takes, without waiting, the hellos that have come from the agents made last, up to
+ * the first still to come: done while the helper would wait on a creator anyway, so that `ids`
+ * and `confirm` find them taken.
+ */
+static void early_hellos(void) {
+  for (; hello_head < hello_tail; hello_head++) {
+    struct agent *ag = &agents[hello_queue[hello_head]];
+    if (!ag->used || !ag->hello_pending) continue;
+    struct linebuf *lb = ag->in;
+    if (!memchr(lb->data, '\n', (size_t)lb->have) && fill_in(ag) <= 0) return;
+    /* a hello, whole: anything else is the first reply's reader's to judge (reply_line) */
+    if (!memchr(lb->data, '\n', (size_t)lb->have) || strncmp(lb->data, "hello", 5) != 0 || (lb->data[5] != ' ' && lb->data[5] != '\n')) return;
+    char line[LINE];
+    line_from(lb, line, sizeof line);
+    take_hello(ag, line);
+  }
+  hello_head = hello_tail = 0;
+}
+
 /*
  * reply_line reads one reply line from an agent's channel, giving up when the agent dies, is
  * stuck exiting, or after `ms`; a hello still to come (adopt) is read first and checked.
@@ -1413,6 +1447,12 @@ static int any_line(struct agent *ag, char *buf, long cap, int ms, int *why) {
   long since = 0, t0 = now_ms();
   *why = 0;
   if (fresh_line(ag, buf, cap)) return 0;
+  /* what is there already is taken without a poll (take_line does not block): most replies are */
+  while (take_line(ag, buf, cap) == 1) {
+    if (ag->owed == 0) return 0;
+    ag->owed--;
+    if (fresh_line(ag, buf, cap)) return 0;
+  }
   for (;;) {
     struct pollfd pf[2] = {{.fd = ag->rep, .events = POLLIN}, {.fd = ag->pidfd, .events = POLLIN}};
     if (poll(pf, 2, 2) < 0) continue;
@@ -1507,8 +1547,8 @@ static int adopt(struct agent *ag, long long id, struct out *o, int is_init, int
   if (sock >= 0) {
     ag->sock = 1;
     ag->req = sock;
-    ag->rep = fcntl(sock, F_DUPFD_CLOEXEC, 0);
-    if (ag->rep < 0 || !(ag->in = calloc(1, sizeof *ag->in))) {
+    ag->rep = sock; /* one descriptor both ways */
+    if (!(ag->in = calloc(1, sizeof *ag->in))) {
       if (pidfd >= 0) close(pidfd);
       return -1;
     }
@@ -1529,6 +1569,7 @@ static int adopt(struct agent *ag, long long id, struct out *o, int is_init, int
     pids.buf[pids.len] = 0;
     memcpy(line, pids.buf, (size_t)pids.len + 1);
     ag->hello_pending = 1;
+    if (id >= 0 && hello_tail < MAX_AGENTS) hello_queue[hello_tail++] = (int)id;
   } else {
     /* no pidfd yet (its pid is in its hello), so wait on the channel alone */
     struct pollfd pf = {.fd = ag->rep, .events = POLLIN};
@@ -1737,7 +1778,7 @@ static void close_agent(struct agent *ag, long long id) {
   /* an init's holder: its channel ends here, and it goes on waiting for its init alone */
   if (ag >= agents && ag < agents + MAX_AGENTS && holders[id].used) close_agent(&holders[id], -1);
   if (ag->req >= 0) close(ag->req);
-  if (ag->rep >= 0) close(ag->rep);
+  if (ag->rep >= 0 && ag->rep != ag->req) close(ag->rep);
   if (ag->pidfd >= 0) close(ag->pidfd);
   for (int i = 0; ag->in && i < ag->in->nfds; i++) close(ag->in->fds[i]);
   free(ag->in);
@@ -1960,6 +2001,7 @@ static void cmd_init(char **t, int n, struct out *o) {
     put_str(o, "err the holder of a new init is gone");
     return;
   }
+  /* its reply is taken as the answer to what it was started with (take_reply then follows the init as agent ID) */
   char req[LINE];
   snprintf(req, sizeof req, "hold %lld %lld %s %d", id, flags, tid_text, !persist);
   int made = take_reply(hd, req, o) && !strncmp(o->buf, "r ", 2) && strncmp(o->buf, "r -1", 4) != 0 && agent_of(id);
@@ -2174,7 +2216,11 @@ static void cmd_run(struct agent *ag, char **lines, long long k, long long j, in
     if (answering) cut[n] = sent = end;
   }
   for (long long i = k; i < j; i++) {
-    if (i < sent && answering) answering = take_answer(ag, lines[i], failed);
+    if (i < sent && answering) {
+      answering = take_answer(ag, lines[i], failed);
+      /* the agent's message is taken: while it makes the next, the hellos of those it made */
+      if (answering && !memchr(ag->in->data, '\n', (size_t)ag->in->have)) early_hellos();
+    }
     else {
       /* not sent, or the agent is gone */
       struct out r;
