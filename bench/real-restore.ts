@@ -81,7 +81,15 @@ async function withMachine<T>(body: (twin: Twin, store: HostStore) => Promise<T>
 function realRestoreOnce(image: ContainerImage): Promise<number> {
   return withMachine(async (twin) => {
     const helper = twin.helper as SyncHelper;
-    const port: HelperPort = { command: async (l) => helper.command(l), batch: async (ls) => helper.batch(ls), pid: helper.pid };
+    const port: HelperPort = {
+      command: async (l) => helper.command(l),
+      batch: async (ls) => helper.batch(ls),
+      begin: (ls) => {
+        const replies = helper.begin(ls);
+        return async () => replies();
+      },
+      pid: helper.pid,
+    };
     const t0 = process.hrtime.bigint();
     await executeOnLinux(port, image, planFor(twin.machine, image, { via: 'clone3' }));
     return Number(process.hrtime.bigint() - t0) / 1e9;

@@ -60,8 +60,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
 };
 
 /** importsOf lists a file's relative imports (static, re-exports and dynamic), resolved to paths under src/, and whether each is only of types. */
-function importsOf(file: string): Array<{ target: string; typeOnly: boolean }> {
-  const text = readFileSync(file, 'utf8');
+function importsOf(file: string, text = readFileSync(file, 'utf8')): Array<{ target: string; typeOnly: boolean }> {
   const out: Array<{ target: string; typeOnly: boolean }> = [];
   for (const m of text.matchAll(/(?:^|\n)\s*(import|export)\s+(type\s+)?([^'";]*?)\s*from\s+['"](\.[^'"]+)['"]|import\(\s*['"](\.[^'"]+)['"]\s*\)/g)) {
     const spec = m[4] ?? m[5]!;
@@ -73,6 +72,42 @@ function importsOf(file: string): Array<{ target: string; typeOnly: boolean }> {
 }
 
 const folderOf = (file: string): string | null => /^src\/([^/]+)\//.exec(file)?.[1] ?? null;
+
+/** wrongArrows lists what `file` (its text given, or read) imports from folders its own folder may not use. */
+function wrongArrows(file: string, text?: string): string[] {
+  const from = folderOf(file);
+  if (from === null) return [];
+  return importsOf(file, text)
+    .map((i) => i.target)
+    .filter((t) => {
+      const to = folderOf(t);
+      return to !== null && to !== from && !MAY_IMPORT[from]!.includes(to);
+    });
+}
+
+/** valueCircles lists every circle of files importing each other for their values, in `graph` (file -> what it imports). */
+function valueCircles(graph: ReadonlyMap<string, readonly string[]>): string[] {
+  const done = new Set<string>();
+  const circles: string[] = [];
+  const visit = (file: string, path: string[]): void => {
+    const at = path.indexOf(file);
+    if (at >= 0) {
+      circles.push([...path.slice(at), file].join(' → '));
+      return;
+    }
+    if (done.has(file)) return;
+    path.push(file);
+    for (const next of graph.get(file) ?? []) visit(next, path);
+    path.pop();
+    done.add(file);
+  };
+  for (const f of graph.keys()) visit(f, []);
+  return circles;
+}
+
+/** valueGraph is the files' imports of values (type-only imports left out). */
+const valueGraph = (files: ReadonlyArray<readonly [string, string | undefined]>): Map<string, string[]> =>
+  new Map(files.map(([f, text]) => [f, importsOf(f, text).filter((i) => !i.typeOnly).map((i) => i.target)]));
 
 describe('the direction of imports between folders', () => {
   const sources = files('src');
@@ -97,39 +132,35 @@ describe('the direction of imports between folders', () => {
     expect(MAY_IMPORT.kernel).not.toContain('program');
     expect(MAY_IMPORT.store).not.toContain('image');
     expect(importsOf('src/store/host-store.ts').some((i) => folderOf(i.target) === 'container')).toBe(true);
+    // a new arrow the wrong way, in each form an import takes, is named; the right way is not
+    expect(wrongArrows('src/kernel/new.ts', "import { libcOf } from '../program/libc.js';")).toEqual(['src/program/libc.ts']);
+    expect(wrongArrows('src/kernel/new.ts', "import type { Machine } from '../container/machine.js';")).toEqual(['src/container/machine.ts']);
+    expect(wrongArrows('src/store/new.ts', "const m = await import('../image/dump.js');")).toEqual(['src/image/dump.ts']);
+    expect(wrongArrows('src/image/new.ts', "export { readProcess } from '../linux/proc.js';")).toEqual(['src/linux/proc.ts']);
+    expect(wrongArrows('src/codec/deep/new.ts', "import { x } from '../../store/host-store.js';")).toEqual(['src/store/host-store.ts']);
+    expect(wrongArrows('src/cli/new.ts', "import { Task } from '../kernel/task.js';\nimport { y } from './main.js';")).toEqual([]);
+  });
+
+  it('finds a circle of value imports, and leaves one closed only by a type import alone', () => {
+    const files = [
+      ['src/kernel/a.ts', "import { b } from './b.js';"],
+      ['src/kernel/b.ts', "import { c } from './c.js';"],
+      ['src/kernel/c.ts', "import { a } from './a.js';"],
+      ['src/kernel/d.ts', "import { e } from './e.js';"],
+      ['src/kernel/e.ts', "import type { D } from './d.js';"],
+    ] as const;
+    expect(valueCircles(valueGraph(files))).toEqual(['src/kernel/a.ts → src/kernel/b.ts → src/kernel/c.ts → src/kernel/a.ts']);
   });
 
   for (const file of sources) {
     const from = folderOf(file);
     if (from === null) continue; // src/index.ts, the public API, re-exports from everywhere
     it(`${file} imports only from folders ${from} may use`, () => {
-      const wrong = importsOf(file)
-        .map((i) => i.target)
-        .filter((t) => {
-          const to = folderOf(t);
-          return to !== null && to !== from && !MAY_IMPORT[from]!.includes(to);
-        });
-      expect(wrong).toEqual([]);
+      expect(wrongArrows(file)).toEqual([]);
     });
   }
 
   it('has no circle of files that import each other for their values (type-only imports aside)', () => {
-    const graph = new Map(sources.map((f) => [f, importsOf(f).filter((i) => !i.typeOnly).map((i) => i.target)]));
-    const done = new Set<string>();
-    const circles: string[] = [];
-    const visit = (file: string, path: string[]): void => {
-      const at = path.indexOf(file);
-      if (at >= 0) {
-        circles.push([...path.slice(at), file].join(' → '));
-        return;
-      }
-      if (done.has(file)) return;
-      path.push(file);
-      for (const next of graph.get(file) ?? []) visit(next, path);
-      path.pop();
-      done.add(file);
-    };
-    for (const f of sources) visit(f, []);
-    expect(circles).toEqual([]);
+    expect(valueCircles(valueGraph(sources.map((f) => [f, undefined] as const)))).toEqual([]);
   });
 });

@@ -214,6 +214,22 @@ function checkTasks(img: ContainerImage, levels: number[]): void {
   }
 }
 
+/**
+ * checkDumpable: the not-dumpable flag is its address space's, so the live tasks using one all carry
+ * the same (an exited task keeps the flag it had at its exit; docs/semantics.md §12). A restore sets
+ * the flag on the address space: an image whose live sharers disagree could not come back as it says.
+ */
+function checkDumpable(img: ContainerImage): void {
+  const flagOf = new Map<number, [task: number, nondumpable: boolean]>();
+  img.tasks.forEach((t, i) => {
+    if (t.exited) return;
+    const nondumpable = t.cred[6] === true;
+    const first = flagOf.get(t.mm);
+    if (first === undefined) flagOf.set(t.mm, [i, nondumpable]);
+    else if (first[1] !== nondumpable) fail(`tasks ${first[0]} and ${i} share address space ${t.mm}, but only one of them is marked not dumpable: the flag is the address space's`);
+  });
+}
+
 /** checkFiles: each table's descriptors distinct and within nr_open, pidfds naming tasks of the image. */
 function checkFiles(img: ContainerImage): void {
   img.files.forEach(([, fds], k) => {
@@ -233,5 +249,6 @@ export function checkImage(img: ContainerImage): void {
   checkTasks(img, levels);
   checkPrivilege(img);
   checkMemory(img);
+  checkDumpable(img);
   checkFiles(img);
 }

@@ -38,13 +38,16 @@ export async function probeLinux(): Promise<LinuxSupport> {
 
 /**
  * helperEnv is the helper's environment: ours, with glibc's restartable sequences off
- * (glibc.pthread.rseq=0). With them on, the kernel writes each process's rseq area as it returns
- * to user space, so after every clone the creator and the child each copy that page (copy on
- * write): one page copied per side per restored process, for a feature the helper never uses.
+ * (glibc.pthread.rseq=0), and our pid as the parent it must have (CKPT_HELPER_PARENT). With
+ * restartable sequences on, the kernel writes each process's rseq area as it returns to user
+ * space, so after every clone the creator and the child each copy that page (copy on write): one
+ * page copied per side per restored process, for a feature the helper never uses. The helper dies
+ * with its parent (PR_SET_PDEATHSIG), which it asks for once started: if we die first, it finds
+ * another parent than this pid and exits.
  */
 export function helperEnv(): NodeJS.ProcessEnv {
   const tunables = process.env.GLIBC_TUNABLES;
-  return { ...process.env, GLIBC_TUNABLES: `${tunables ? `${tunables}:` : ''}glibc.pthread.rseq=0` };
+  return { ...process.env, GLIBC_TUNABLES: `${tunables ? `${tunables}:` : ''}glibc.pthread.rseq=0`, CKPT_HELPER_PARENT: String(process.pid) };
 }
 
 function spawnServe(dir: string) {

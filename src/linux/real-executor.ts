@@ -31,6 +31,8 @@ export interface HelperPort {
   readonly pid?: number | undefined;
   /** command lines carried out as one batch (HelperSession.batch); without it they are sent one by one */
   batch?(lines: readonly string[]): Promise<string[]>;
+  /** a batch sent now, its replies read later by what it returns (nothing else is sent before): the helper works while the caller goes on */
+  begin?(lines: readonly string[]): () => Promise<string[]>;
 }
 
 /** Reply is one reply line of the helper, parsed. */
@@ -232,8 +234,12 @@ function fail(message: string): never {
 /** run sends `items` as one batch and checks every reply in order. */
 async function run(port: HelperPort, items: readonly Item[]): Promise<void> {
   if (items.length === 0) return;
+  checkReplies(items, await sendBatch(port, items.map((it) => it.line)));
+}
+
+/** checkReplies checks each item's reply, in order */
+function checkReplies(items: readonly Item[], replies: readonly string[]): void {
   const lines = items.map((it) => it.line);
-  const replies = await sendBatch(port, lines);
   items.forEach((it, k) => {
     const reply = replies[k] ?? 'err no reply';
     if (/ unsettled\b/.test(reply)) fail(`${it.line}: the kernel had not settled 10 s after it`);
@@ -562,7 +568,39 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
     });
   };
 
+  /**
+   * the container's init, with the mappings it makes before its children, goes to the helper as soon
+   * as it is built, when the port can send a batch and read it later: the helper makes the holder,
+   * the leader and the init (a few processes one after the other) while the rest is built. Not with
+   * a user namespace of its own: its id maps are written before anything runs in it.
+   */
+  const ahead: { items?: Item[]; replies?: () => Promise<string[]> } = {};
+  const sendAhead = (): void => {
+    if (ahead.items || !port.begin || userNs || !items[0]?.line.startsWith('init ')) return;
+    ahead.items = items.splice(0);
+    ahead.replies = port.begin(ahead.items.map((it) => it.line));
+  };
+  try {
+    buildAll();
+  } catch (e) {
+    // its replies are read all the same: nothing else may be sent before them (the undo's reset)
+    await ahead.replies?.();
+    throw e;
+  }
+  if (ahead.items && ahead.replies) checkReplies(ahead.items, await ahead.replies());
+  await run(port, items);
+  await run(port, mem.mappings.filter((m) => m.joins !== null).map(mapping));
+  writePages(mem.pages, (t) => nspids.get(t)![0]!);
+  // the enterer is reaped: its channel goes with it
+  if (plan.enterer !== null && enterFrom !== undefined) await port.command(`reset ${plan.enterer}`);
+  await run(port, stopsAsTheImageHasThem(image, pidAsSeenBy));
+  const made = [...nspids].filter(([a]) => a >= 0 && a < tasks.length);
+  const helpers = [...nspids].filter(([a]) => a >= tasks.length);
+  return { agents: new Map(tasks.map((_, i) => [i, i])), pids: new Map(made.map(([a, p]) => [a, p[0]!])), nspids: new Map(made), helpers: new Map(helpers) };
+
+  function buildAll(): void {
   for (const s of [...plan.create, 'children' as const, ...plan.groups, 'verify' as const, ...plan.exits]) {
+    if (items.length > 0 && items.length === items.filter((it) => it.line.startsWith('init ') || / (map|mapfile|munmap) /.test(it.line)).length) sendAhead();
     if (s === 'verify') {
       verifyGroups();
       continue;
@@ -612,13 +650,5 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
       if (r.kind !== 'ok') fail(`the restored processes did not all start as agents: ${r.kind === 'err' ? r.message : r.kind}`);
     },
   });
-  await run(port, items);
-  await run(port, mem.mappings.filter((m) => m.joins !== null).map(mapping));
-  writePages(mem.pages, (t) => nspids.get(t)![0]!);
-  // the enterer is reaped: its channel goes with it
-  if (plan.enterer !== null && enterFrom !== undefined) await port.command(`reset ${plan.enterer}`);
-  await run(port, stopsAsTheImageHasThem(image, pidAsSeenBy));
-  const made = [...nspids].filter(([a]) => a >= 0 && a < tasks.length);
-  const helpers = [...nspids].filter(([a]) => a >= tasks.length);
-  return { agents: new Map(tasks.map((_, i) => [i, i])), pids: new Map(made.map(([a, p]) => [a, p[0]!])), nspids: new Map(made), helpers: new Map(helpers) };
+  }
 }

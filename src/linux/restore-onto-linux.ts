@@ -67,8 +67,21 @@ function shiftedPort(helper: HelperLine, base: number, opts: LinuxRestoreOptions
   const port: HelperPort = { command: async (line) => command(line), pid: helper.pid };
   const many = helper.batch?.bind(helper);
   if (!many) return port;
+  const begin = helper.begin?.bind(helper);
   return {
     ...port,
+    // a batch sent ahead holds an init only when it needs no id maps (the executor's rule)
+    ...(begin && {
+      begin: (lines: readonly string[]) => {
+        const replies = begin(lines.map(shifted));
+        return async () =>
+          replies().map((reply, k) => {
+            const made = / nspid=(\d+)/.exec(reply);
+            if (lines[k]!.startsWith('init ') && made && opts.ownUserNs(Number(made[1]))) opts.mapIds(Number(made[1]));
+            return back(reply);
+          });
+      },
+    }),
     // an init goes alone (its user namespace gets its id maps before anything runs in it); the lines between, as batches
     batch: async (lines) => {
       const replies: string[] = [];

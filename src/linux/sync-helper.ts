@@ -76,10 +76,18 @@ export class SyncHelper {
    * out any, so writing them all first cannot wait on its replies.
    */
   batch(lines: readonly string[]): string[] {
-    if (lines.length === 0) return [];
-    if (this.ended) return lines.map(() => 'err the helper exited');
+    return this.begin(lines)();
+  }
+
+  /**
+   * begin sends command lines as one batch now and returns what reads their replies, later: the
+   * helper carries them out meanwhile. Nothing else may be sent before those replies are read.
+   */
+  begin(lines: readonly string[]): () => string[] {
+    if (lines.length === 0) return () => [];
+    if (this.ended) return () => lines.map(() => 'err the helper exited');
     this.write(`batch ${lines.length}\n${lines.join('\n')}\n`);
-    return lines.map(() => this.readLine());
+    return () => lines.map(() => this.readLine());
   }
 
   /** write writes all of `text` (a pipe may take a long one in parts) */

@@ -49,6 +49,8 @@ export interface HelperLine {
   command(line: string): string;
   /** command lines carried out as one batch, one reply line each (SyncHelper.batch); without it, one by one */
   batch?(lines: readonly string[]): string[];
+  /** a batch sent now, its replies read later by what it returns (SyncHelper.begin) */
+  begin?(lines: readonly string[]): () => string[];
   /** the helper's pid on this machine, when it is a real one */
   readonly pid?: number | undefined;
 }

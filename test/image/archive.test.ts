@@ -133,6 +133,24 @@ describe('a process made not dumpable', () => {
     const restored = machine.tasksOf(container).filter((t) => t.nondumpable).map((t) => t.pid.numbers.slice(1).join('/'));
     expect(restored).toEqual([child.pid.numbers.slice(1).join('/')]);
   });
+
+  it('is refused when live tasks sharing an address space disagree on it (the flag is the address space\'s)', () => {
+    const m = Machine.create('s', 'x86_64');
+    const c = m.run('c', 'images/workloads/nested.wl', readFileSync('images/workloads/nested.wl', 'utf8'));
+    m.scheduler.run(30);
+    const leader = m.tasksOf(c).find((t) => t !== c.init && !t.exited)!;
+    libcOf(m.host, leader).clone(CLONE_THREAD | CLONE_SIGHAND | CLONE_VM, 0, 0, 0, 0);
+    const img = dumpContainer(m, c);
+    const [a, b] = img.tasks.map((t, i) => [t, i] as const).filter(([t]) => img.tasks.filter((u) => u.mm === t.mm && !u.exited).length === 2);
+    expect(a && b).toBeTruthy();
+    // as dumped, both say the same, and the image restores
+    expect(decodeImage(untar(tarBytes(encodeImage(img, { embedPrograms: true })))).tasks[a![1]]!.cred).toHaveLength(6);
+    const [uid, euid, suid, user, effective, permitted] = img.tasks[b![1]]!.cred;
+    img.tasks[b![1]]!.cred = [uid, euid, suid, user, effective, permitted, true];
+    const bytes = tarBytes(encodeImage(img, { embedPrograms: true }));
+    expect(() => decodeImage(untar(bytes))).toThrow(/share address space \d+, but only one of them is marked not dumpable/);
+    expect(codeOf(() => decodeImage(untar(bytes)))).toBe('CKPT_INCONSISTENT');
+  });
 });
 
 describe.each(['mainline', '2.6.32'] as const)('a thread whose credentials differ from its leader\'s (%s)', (kernel) => {

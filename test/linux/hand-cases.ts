@@ -194,4 +194,10 @@ export const HAND_CASES: HandCase[] = [
     ]),
     expect: { kind: 'agree' },
   },
+  {
+    name: 'SIGPIPE keeps its default action in a container (the helper itself ignores it): sent by its parent or by itself, it ends a process, whose status says signal 13',
+    issueClass: 0,
+    scenario: scenario([clone3(0), clone3(0), on(0, { op: 'kill', pid: 2, sig: 13 }), on(2, { op: 'kill', pid: 3, sig: 13 }), wait(0, 2, 0), wait(0, 3, 0)]),
+    expect: { kind: 'agree' },
+  },
 ];

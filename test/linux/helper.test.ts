@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { HelperSession, helperPath, probeLinux, startTime } from '../../src/linux/helper.js';
+import { HelperSession, helperEnv, helperPath, probeLinux, startTime } from '../../src/linux/helper.js';
 
 const support = await probeLinux();
 if (!support.ok) console.log(`test/linux: real-kernel tests skipped: ${support.reason}`);
@@ -122,6 +122,49 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
       await h.close();
     }
     expect(await gone(h, 10_000)).toEqual([]);
+  });
+
+  it('says each new agent\'s pids at every level as /proc has them: new namespaces, set_tid at some levels, after an unshare', { timeout: 30_000 }, async () => {
+    const { h } = session();
+    try {
+      const NEWPID = 0x20000000;
+      const made = await h.batch([
+        'init 0 0 0 0',
+        'op 0 clone3 1 0 17 1 5',
+        `op 0 clone3 2 ${NEWPID} 17 0`,
+        `op 2 clone3 3 ${NEWPID} 17 2 1 7`,
+        'op 3 clone3 4 0 17 2 9 8',
+        'op 3 clone3 5 0 17 0',
+        `op 3 unshare ${NEWPID}`,
+        'op 3 clone3 6 0 17 0',
+        'op 6 clone3 7 0 17 1 4',
+      ]);
+      expect(made[6]).toBe('r 0 -');
+      for (const reply of made.filter((r) => r.includes(' child='))) {
+        const [, id, pids] = / child=(\d+) nspid=([\d,]+)/.exec(reply)!;
+        const state = await h.command(`state ${id}`);
+        expect(state).toMatch(/^s alive /);
+        expect(state.split(' nspid=')[1]).toBe(pids);
+      }
+      expect(made[4]).toMatch(/ nspid=\d+,\d+,8,9 /);
+      expect(made[8]).toMatch(/ nspid=\d+,\d+,\d+,\d+,4 /);
+    } finally {
+      await h.close();
+    }
+    expect(await gone(h, 5000)).toEqual([]);
+  });
+
+  it('exits at once, making nothing, when its parent is not the one that started it (that parent died before it asked to die with it)', async () => {
+    const { dir } = session();
+    const started = Date.now();
+    // the parent it is told of is not its own: as when it has been handed to a reaper already
+    const r = await execa(helperPath(), ['serve', dir], { input: 'init 0 0 0 0\n', env: { ...helperEnv(), CKPT_HELPER_PARENT: String(process.pid + 1) }, extendEnv: false, reject: false, timeout: 10_000 });
+    expect([r.exitCode, r.stdout]).toEqual([1, '']);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(readdirSync(dir)).toEqual([]);
+    // told of its own parent, it serves
+    const ok = await execa(helperPath(), ['serve', dir], { input: 'noop\nquit\n', env: helperEnv(), extendEnv: false, reject: false, timeout: 10_000 });
+    expect([ok.exitCode, ok.stdout]).toEqual([0, 'err unknown command noop']);
   });
 
   it('makes an init, a child and a thread, each answering on its own channel', async () => {

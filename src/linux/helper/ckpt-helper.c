@@ -26,7 +26,8 @@
  * with its reply (SCM_RIGHTS). A socket ends with the controller, so
  * `detach` first moves each such agent to its FIFOs (request "persist ID").
  * An agent on a socket makes a child process with CLONE_PIDFD and hands the
- * pidfd over too: its fdinfo gives the controller the child's pids at once,
+ * pidfd over too, which with the request and clone3's answer gives the
+ * controller the child's pids at once (levels_known; else the pidfd's fdinfo),
  * so the controller follows the child without waiting for it to run, and the
  * creator's reading of the clock around the clone its start time (see
  * boot_tick); the child's hello ("hello pgrp=P sid=S": the process group and
@@ -101,7 +102,7 @@
  *
  * THE HOLDER. A namespace's init is not the helper's child, nor in its session or process
  * group (a kill(0, sig) from the init's group would reach whoever ran the helper). The
- * helper forks a *holder*, which makes a session of its own; on "hold" the holder forks a
+ * helper forks a *holder*, which makes a session of its own; at once the holder forks a
  * short-lived *leader*, which makes another session (the init's), makes the init with
  * CLONE_PARENT (so that the init is the holder's child) and exits. So the init starts in a
  * session and process group whose leader is gone and whose only members are the
@@ -109,7 +110,8 @@
  * a container (kernel/exit.c will_become_orphaned_pgrp skips a child of the global init; a
  * parent in another session does not count either), the init's group is orphaned from the
  * start, and nothing in the container can name or reach the holder (it is in no group of
- * theirs, and outside their pid namespaces). The holder answers no request after "hold".
+ * theirs, and outside their pid namespaces). The holder's first reply, unasked, is its
+ * init's (with the init's socket and a pidfd of it), and it answers no request.
  * While its helper follows it, its init stays a zombie once it has exited, as any child of
  * a helper (`reset` lets it go); once its channel ends (the helper's exit), it waits for
  * its init to end, reaps it and exits. kill -9 of a holder leaves its init running, a child
@@ -133,7 +135,6 @@
  *   mapfile ADDR LEN PROT PATH                MAP_SHARED of PATH at ADDR exactly: another process's shared
  *                                             mapping through /proc/PID/map_files/START-END
  *   munmap ADDR LEN                           unmap the agent's own memory (a workload's munmap made real)
- *   hold NEWID FLAGS SET_TID PDEATH           a holder's one request: its init (see THE HOLDER)
  * The first line an agent writes is "hello nspid=A,B,...", or "hello pgrp=P sid=S" when its
  * creator handed the controller a pidfd of it. Replies to a line's requests that change only the
  * agent's own memory (see own_only) are written together at the end of the line. A clone's reply
@@ -154,6 +155,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -296,11 +298,28 @@ static int write_all(int fd, const char *p, long n) {
 }
 
 /* HELD_FDS: the most descriptors one message of an agent carries (two for each child it made) */
-#define HELD_FDS 64
+#define HELD_FDS 16
+
+/*
+ * send_all writes `n` bytes to an agent's channel: a socket without SIGPIPE when its peer is gone
+ * (MSG_NOSIGNAL: agents keep the default disposition, as a container's processes must), else a
+ * FIFO, of which the agent holds a read end too.
+ */
+static int send_all(int fd, const char *p, long n) {
+  while (n > 0) {
+    long w = SYS6(SYS_sendto, fd, p, n, MSG_NOSIGNAL, 0, 0);
+    if (w == -ENOTSOCK) return write_all(fd, p, n);
+    if (w == -EINTR) continue;
+    if (w < 0) return -1;
+    p += w;
+    n -= w;
+  }
+  return 0;
+}
 
 /* send_with_fds writes `n` bytes and, with them in one message, `nfds` descriptors (SCM_RIGHTS), which it then closes */
 static int send_with_fds(int fd, const char *p, long n, const int *fds, int nfds) {
-  if (nfds == 0) return write_all(fd, p, n);
+  if (nfds == 0) return send_all(fd, p, n);
   /* the lines and the descriptors in one message: the controller's read of the first line brings them */
   struct iovec iov = {.iov_base = (void *)p, .iov_len = (size_t)n};
   union { char buf[CMSG_SPACE(HELD_FDS * sizeof(int))]; struct cmsghdr align; } c;
@@ -315,7 +334,7 @@ static int send_with_fds(int fd, const char *p, long n, const int *fds, int nfds
   do w = SYS3(SYS_sendmsg, fd, &mh, MSG_NOSIGNAL); while (w == -EINTR);
   for (int i = 0; i < nfds; i++) SYS1(SYS_close, fds[i]);
   if (w < 0) return -1;
-  return w < n ? write_all(fd, p + w, n - w) : 0;
+  return w < n ? send_all(fd, p + w, n - w) : 0;
 }
 
 static int send_out(int fd, struct out *o) {
@@ -366,23 +385,41 @@ static int split(char *line, char **tok) {
 /* linebuf: what has been read of a channel, not yet taken as a line; the controller also queues the descriptors that came with it */
 struct linebuf { long have; int nfds; int fds[2 * HELD_FDS + 8]; char data[LINE]; };
 
-/* read_line takes one '\n'-terminated line from fd through `lb` (a read takes what is there, not a byte at a time). */
+/*
+ * line_from moves one line already read into `lb` to buf: 1, or 0 when there is none yet. A line
+ * is '\n'-terminated, or the whole buffer when it is full without one (longer than any line a
+ * side writes: cut there, so that the lines after it stay in step).
+ */
+static int line_from(struct linebuf *lb, char *buf, long cap) {
+  char *nl = memchr(lb->data, '\n', (size_t)lb->have);
+  long len = nl ? nl - lb->data : lb->have == LINE ? LINE : -1;
+  if (len < 0) return 0;
+  long n = len < cap - 1 ? len : cap - 1;
+  memcpy(buf, lb->data, (size_t)n);
+  buf[n] = 0;
+  long used = nl ? len + 1 : len;
+  lb->have -= used;
+  memmove(lb->data, lb->data + used, (size_t)lb->have);
+  return 1;
+}
+
+/*
+ * read_line takes an agent's next request line from fd through `lb` (a read takes what is there,
+ * not a byte at a time): 0, or below 0 when the channel has ended. It waits in poll for input, not
+ * in read: a reader asleep in a socket's read is woken whenever its peer reads what it wrote
+ * (unix_write_space wakes every sleeper on the socket, whatever it waits for), so each reply the
+ * controller takes would wake the agent for nothing; poll wakes for input alone.
+ */
 static long read_line(int fd, struct linebuf *lb, char *buf, long cap) {
-  char *nl;
-  while (!(nl = memchr(lb->data, '\n', (size_t)lb->have))) {
-    if (lb->have == LINE) lb->have = 0; /* a line longer than any request: drop it */
+  while (!line_from(lb, buf, cap)) {
+    struct pollfd pf = {.fd = fd, .events = POLLIN};
+    if (SYS3(SYS_poll, &pf, 1, -1) == -EINTR) continue;
     long r = SYS3(SYS_read, fd, lb->data + lb->have, LINE - lb->have);
     if (r == -EINTR) continue;
     if (r <= 0) return r < 0 ? r : -1;
     lb->have += r;
   }
-  long len = nl - lb->data;
-  long n = len < cap - 1 ? len : cap - 1;
-  memcpy(buf, lb->data, (size_t)n);
-  buf[n] = 0;
-  lb->have -= len + 1;
-  memmove(lb->data, nl + 1, (size_t)lb->have);
-  return n;
+  return 0;
 }
 
 /* ---------- /proc ---------- */
@@ -432,7 +469,12 @@ struct start {
   /* the top of the stack the new agent starts on; in a copy of its creator's (not CLONE_VM), the frames above its first are its creator's, dead in it */
   unsigned long stack_top;
   int drop_frames;
+  /* a holder's init, made as soon as the holder starts (see THE HOLDER) */
+  const struct hold *hold;
 };
+
+/* hold: what a holder's init is made with */
+struct hold { uint64_t flags; int tids[40]; int ntid; int pdeath; };
 
 static void agent_loop(int req, int rep, int on_socket, unsigned long stack_top);
 
@@ -471,21 +513,27 @@ static void agent_gone(void) {
   SYS1(SYS_exit, 0);
 }
 
-static int agent_run(struct start s);
+static int agent_run(struct start s, struct hold h);
+static void hold_init(uint64_t flags, int *tids, int ntid, int pdeath, unsigned long stack_top, struct out *o);
 
+/* agent_start starts a child from its start data in memory, copied first: it may let go of the memory they are in (see agent_run) */
 static int agent_start(void *arg, unsigned long unused) {
   (void)unused;
-  return agent_run(*(struct start *)arg);
+  struct start s = *(struct start *)arg;
+  struct hold h = {0};
+  if (s.hold) h = *s.hold;
+  return agent_run(s, h);
 }
 
 /* agent_start_packed starts a child on its creator's children_stack (its top: stack_top), its start data in `packed` */
 static int agent_start_packed(void *packed, unsigned long stack_top) {
   unsigned long p = (unsigned long)packed, mask = (1UL << START_FD_BITS) - 1;
   struct start s = {.req = (int)(p & mask), .rep = (int)((p >> START_FD_BITS) & mask), .own_files = (p & START_OWN_FILES) != 0, .quiet_hello = (p & START_QUIET_HELLO) != 0, .stack_top = stack_top};
-  return agent_run(s);
+  struct hold none = {0};
+  return agent_run(s, none);
 }
 
-static int agent_run(struct start s) {
+static int agent_run(struct start s, struct hold h) {
   int on_socket = s.req == s.rep;
   /*
    * the helper's own child, on a stack of its own: the helper's heap (the controller's) and stack
@@ -500,7 +548,13 @@ static int agent_run(struct start s) {
   if (s.pdeath) SYS2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
   if (s.holder) {
     SYS0(SYS_setsid);
-    set_disposition(SIGCHLD, 0); /* the helper ignores it (the kernel reaps its holders); a holder waits for its children */
+    /*
+     * the helper ignores SIGCHLD (the kernel reaps its holders) and SIGPIPE (an agent it writes to
+     * may be gone); a holder waits for its children, and a container's processes, all made below it,
+     * keep every signal's default action, as on a model host (a SIGPIPE sent to one ends it)
+     */
+    set_disposition(SIGCHLD, 0);
+    set_disposition(SIGPIPE, 0);
   }
   if (s.own_files) {
     if (s.req != 4) { SYS3(SYS_dup3, s.req, 4, 0); s.req = 4; }
@@ -530,6 +584,12 @@ static int agent_run(struct start s) {
     put_num(&o, SYS1(SYS_getsid, 0));
   }
   if (send_out(s.rep, &o) < 0) return 1;
+  if (s.hold) {
+    /* a holder's one task, at once: its init, answered as the holder's first reply (the controller asks nothing) */
+    OUT_EMPTY(o);
+    hold_init(h.flags, h.tids, h.ntid, h.pdeath, s.stack_top, &o);
+    if (send_out(s.rep, &o) < 0) return 1;
+  }
   agent_loop(s.req, s.rep, on_socket, s.stack_top);
   return 0;
 }
@@ -630,7 +690,7 @@ static int children_stack(unsigned long stack_top, unsigned long *region) {
   return 0;
 }
 
-static long spawn_agent(long long newid, uint64_t flags, uint64_t exit_signal, const int *tids, int ntid, int pdeath, int from_helper, unsigned long stack_top, unsigned long *region, int *ctl, int *pidfd, int holder, unsigned long long *born) {
+static long spawn_agent(long long newid, uint64_t flags, uint64_t exit_signal, const int *tids, int ntid, int pdeath, int from_helper, unsigned long stack_top, unsigned long *region, int *ctl, int *pidfd, const struct hold *holder, unsigned long long *born) {
   int req, rep;
   if (ctl) {
     int sv[2];
@@ -654,7 +714,7 @@ static long spawn_agent(long long newid, uint64_t flags, uint64_t exit_signal, c
     args.flags |= CLONE_PIDFD;
     args.pidfd = (uint64_t)(uintptr_t)pidfd;
   }
-  struct start local = {.req = req, .rep = rep, .own_files = !(flags & CLONE_FILES), .stdio = from_helper && !(flags & CLONE_FILES), .pdeath = pdeath, .quiet_hello = pidfd != NULL, .holder = holder};
+  struct start local = {.req = req, .rep = rep, .own_files = !(flags & CLONE_FILES), .stdio = from_helper && !(flags & CLONE_FILES), .pdeath = pdeath, .quiet_hello = pidfd != NULL, .holder = holder != NULL, .hold = holder};
   struct start *s = &local;
   void *stack = NULL;
   int (*start)(void *, unsigned long) = agent_start;
@@ -749,7 +809,7 @@ static void hold_init(uint64_t flags, int *tids, int ntid, int pdeath, unsigned 
   init_args.set_tid = ntid ? (uint64_t)(uintptr_t)tids : 0;
   init_args.set_tid_size = (uint64_t)ntid;
   /* the init starts below the holder's and the leader's frames, dead in it: it lets go of them, as an agent's child does (agent_start) */
-  struct start init = {.req = sv[1], .rep = sv[1], .own_files = 1, .pdeath = pdeath, .stack_top = stack_top, .drop_frames = stack_top != 0};
+  struct start init = {.req = sv[1], .rep = sv[1], .own_files = 1, .pdeath = pdeath, .stack_top = stack_top, .drop_frames = stack_top != 0, .quiet_hello = 1};
   struct leader l = {.args = &init_args, .init = &init, .result = pp[1]};
   struct clone_args_v2 leader_args;
   memset(&leader_args, 0, sizeof leader_args);
@@ -769,8 +829,11 @@ static void hold_init(uint64_t flags, int *tids, int ntid, int pdeath, unsigned 
   if (r <= 0) { SYS1(SYS_close, sv[0]); return; }
   watch_pid = r;
   watch_fd = (int)SYS2(NR_PIDFD_OPEN, r, 0);
-  put_str(o, " chan=fd");
+  /* its socket, and a pidfd of it, which says its pids: the controller need not wait for its hello */
+  long handed = watch_fd >= 0 ? SYS3(SYS_fcntl, watch_fd, F_DUPFD_CLOEXEC, 0) : -1;
+  put_str(o, handed >= 0 ? " chan=fd2" : " chan=fd");
   o->fd = sv[0];
+  if (handed >= 0) o->fd2 = (int)handed;
 }
 
 /* agent_request carries out one request; returns 0 to reply with `o`, 1 when the agent must stop. */
@@ -787,7 +850,7 @@ static void agent_request(char **t, int n, struct out *o, int on_socket, unsigne
     /* an agent on a socket hands the new agent's socket to the controller with its reply; one on FIFOs (attached) makes FIFOs */
     int ctl = -1, pidfd = -1;
     unsigned long long born = 0;
-    r = spawn_agent(a[1], (uint64_t)a[2], (uint64_t)a[3], tids, ntid, 0, 0, stack_top, region, on_socket ? &ctl : NULL, on_socket ? &pidfd : NULL, 0, &born);
+    r = spawn_agent(a[1], (uint64_t)a[2], (uint64_t)a[3], tids, ntid, 0, 0, stack_top, region, on_socket ? &ctl : NULL, on_socket ? &pidfd : NULL, NULL, &born);
     if (r <= CHANNEL_FAILED) {
       put_str(o, "err cannot make the channel of a new agent: ");
       put_str(o, errname(CHANNEL_FAILED - r));
@@ -803,11 +866,6 @@ static void agent_request(char **t, int n, struct out *o, int on_socket, unsigne
       put_str(o, " born=");
       put_num(o, (long long)born);
     }
-  } else if (!strcmp(op, "hold") && n >= 5 && on_socket) {
-    int tids[40];
-    int ntid = parse_tids(t[3], tids, 40);
-    if (ntid < 0) { put_result(o, -EINVAL); return; }
-    hold_init((uint64_t)a[2], tids, ntid, (int)a[4], stack_top, o);
   } else if (!strcmp(op, "exit") && n >= 2) {
     SYS1(SYS_exit, a[1]);
   } else if (!strcmp(op, "exit_group") && n >= 2) {
@@ -918,14 +976,19 @@ static void agent_request(char **t, int n, struct out *o, int on_socket, unsigne
   }
 }
 
-/* own_only: requests that change nothing but the agent's own memory, so that several agents may carry them out at once */
-static int own_only(const char *req) {
-  static const char *const names[] = {"ids", "hello", "read", "peek", "noop", "map", "mmap", "munmap", "poke"};
-  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-    size_t l = strlen(names[i]);
-    if (!strncmp(req, names[i], l) && (req[l] == ' ' || !req[l])) return 1;
+/* verb_in: the request's first word is one of `verbs` (a list ending with NULL) */
+static int verb_in(const char *req, const char *const *verbs) {
+  for (; *verbs; verbs++) {
+    size_t l = strlen(*verbs);
+    if (!strncmp(req, *verbs, l) && (req[l] == ' ' || !req[l])) return 1;
   }
   return 0;
+}
+
+/* own_only: requests that change nothing but the agent's own memory, so that several agents may carry them out at once */
+static int own_only(const char *req) {
+  static const char *const names[] = {"ids", "hello", "read", "peek", "noop", "map", "mmap", "munmap", "poke", NULL};
+  return verb_in(req, names);
 }
 
 /*
@@ -1035,10 +1098,11 @@ struct agent {
   int sock;                    /* its channel is a socket (req and rep: two descriptors of it), not FIFOs */
   int stuck;                   /* seen in its exit and not done (an init waiting for its namespace to empty) */
   int owed;                    /* replies it will still send to requests answered "stopped" (it stopped in the call): to be skipped */
-  int hello_pending;           /* its hello line is still to come, ahead of its first reply (adopt_pidfd) */
+  int hello_pending;           /* its hello line is still to come, ahead of its first reply (adopt) */
   int hello_ids;               /* its hello said its process group and session (hello_pgrp, hello_sid) */
   long hello_pgrp, hello_sid;
   int ids_sent;                /* it has been sent a setsid or setpgid: what its hello said may be out of date */
+  int children_elsewhere;      /* its children may go to another pid namespace than its own (it was sent setns or unshare, or attached): see levels_known */
 };
 
 static struct agent agents[MAX_AGENTS];
@@ -1050,8 +1114,11 @@ static struct agent *agent_of(long long id) {
   return id >= 0 && id < MAX_AGENTS && agents[id].used ? &agents[id] : NULL;
 }
 
-/* proc_stat reads a task's state letter, flags and start time: 0, or -1 when the agent's task is gone (no such pid, or another process's), -2 when /proc could not say (a task in the middle of its exit) */
-static int proc_stat(const struct agent *ag, char *state, unsigned long *flags, unsigned long long *start) {
+/* task_stat: what the helper reads of /proc/PID/stat (fields 3 state, 5 pgrp, 6 session, 9 flags, 22 starttime) */
+struct task_stat { char state; long pgrp, session; unsigned long flags; unsigned long long start; };
+
+/* proc_stat reads an agent's task's /proc/PID/stat: 0, or -1 when the task is gone (no such pid, or another process's), -2 when /proc could not say (a task in the middle of its exit) */
+static int proc_stat(const struct agent *ag, struct task_stat *ts) {
   char path[64], buf[1024];
   snprintf(path, sizeof path, "/proc/%ld/stat", ag->tid);
   long r = read_file_raw(path, buf, sizeof buf);
@@ -1059,13 +1126,10 @@ static int proc_stat(const struct agent *ag, char *state, unsigned long *flags, 
   if (r <= 0) return -2;
   char *p = strrchr(buf, ')');
   if (!p) return -2;
-  char st;
-  unsigned long fl;
-  unsigned long long stt;
-  /* fields 3 (state) .. 22 (starttime) */
-  if (sscanf(p + 2, "%c %*d %*d %*d %*d %*d %lu %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &st, &fl, &stt) != 3) return -2;
-  if (ag->start && stt != ag->start) return -1;
-  *state = st, *flags = fl, *start = stt;
+  struct task_stat t;
+  if (sscanf(p + 2, "%c %*d %ld %ld %*d %*d %lu %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &t.state, &t.pgrp, &t.session, &t.flags, &t.start) != 5) return -2;
+  if (ag->start && t.start != ag->start) return -1;
+  *ts = t;
   return 0;
 }
 
@@ -1117,10 +1181,8 @@ static void nap(long us) {
  * STUCK_MS counts (*since: when that sleep was first seen, 0 if not).
  */
 static int stuck_exiting(const struct agent *ag, long *since) {
-  char st;
-  unsigned long fl;
-  unsigned long long stt;
-  if (proc_stat(ag, &st, &fl, &stt) < 0 || !(fl & PF_EXITING) || (st != 'S' && st != 'D')) {
+  struct task_stat ts;
+  if (proc_stat(ag, &ts) < 0 || !(ts.flags & PF_EXITING) || (ts.state != 'S' && ts.state != 'D')) {
     *since = 0;
     return 0;
   }
@@ -1149,17 +1211,15 @@ static long last_vanished;
 
 static int settled_one(struct agent *ag, long *since) {
   if (!ag->alive) return 1;
-  char st;
-  unsigned long fl;
-  unsigned long long stt;
-  int r = proc_stat(ag, &st, &fl, &stt);
+  struct task_stat ts;
+  int r = proc_stat(ag, &ts);
   if (r == -2) return 0;
   if (r < 0) { ag->alive = 0; last_vanished = now_ms(); return 1; }
   /* a thread passes through EXIT_ZOMBIE to EXIT_DEAD under tasklist_lock (exit_notify): its Z is never final */
-  if (st == 'Z' && !ag->is_thread) { ag->alive = 0; return 1; }
-  if (st == 'Z') return 0;
-  if (st == 'X' || pidfd_exited(ag, 0)) return 0;
-  if (fl & PF_EXITING) {
+  if (ts.state == 'Z' && !ag->is_thread) { ag->alive = 0; return 1; }
+  if (ts.state == 'Z') return 0;
+  if (ts.state == 'X' || pidfd_exited(ag, 0)) return 0;
+  if (ts.flags & PF_EXITING) {
     ag->stuck = 1; /* for good: a reap may set it going again at any later time */
     return stuck_exiting(ag, since);
   }
@@ -1170,8 +1230,8 @@ static int settled_one(struct agent *ag, long *since) {
    */
   unsigned long long pending = pending_signals(ag);
   if (pending & SIGBIT(SIGKILL)) return 0;
-  if (st == 'T' || st == 't') return 1;
-  return st == 'S' && !(pending & (SIGBIT(SIGSTOP) | SIGBIT(SIGTSTP) | SIGBIT(SIGTTIN) | SIGBIT(SIGTTOU)));
+  if (ts.state == 'T' || ts.state == 't') return 1;
+  return ts.state == 'S' && !(pending & (SIGBIT(SIGSTOP) | SIGBIT(SIGTSTP) | SIGBIT(SIGTTIN) | SIGBIT(SIGTTOU)));
 }
 
 /*
@@ -1238,24 +1298,9 @@ static int settle_scope(const struct agent *ag, char **t, int n) {
   return SETTLE_NONE;
 }
 
-/* next_line moves a whole reply line already read from the agent into buf: 1, or 0 when none is there yet */
-static int next_line(struct agent *ag, char *buf, long cap) {
-  struct linebuf *lb = ag->in;
-  char *nl = memchr(lb->data, '\n', (size_t)lb->have);
-  long len = nl ? nl - lb->data : lb->have == LINE ? LINE : -1;
-  if (len < 0) return 0;
-  long n = len < cap - 1 ? len : cap - 1;
-  memcpy(buf, lb->data, (size_t)n);
-  buf[n] = 0;
-  long used = nl ? len + 1 : len;
-  lb->have -= used;
-  memmove(lb->data, lb->data + used, (size_t)lb->have);
-  return 1;
-}
-
-/* take_line: next_line, after reading what the agent's reply FIFO holds if need be; -1 when nothing could be read */
+/* take_line: line_from the agent's replies, after reading what the agent's reply FIFO holds if need be; -1 when nothing could be read */
 static int take_line(struct agent *ag, char *buf, long cap) {
-  if (next_line(ag, buf, cap)) return 1;
+  if (line_from(ag->in, buf, cap)) return 1;
   struct linebuf *lb = ag->in;
   long r;
   if (ag->sock) {
@@ -1279,7 +1324,7 @@ static int take_line(struct agent *ag, char *buf, long cap) {
   }
   if (r <= 0) return -1;
   lb->have += r;
-  return next_line(ag, buf, cap);
+  return line_from(ag->in, buf, cap);
 }
 
 static int open_channel_ends(long long id, struct agent *ag) {
@@ -1301,11 +1346,12 @@ static int any_line(struct agent *ag, char *buf, long cap, int ms, int *why);
 static int ids_moved;
 
 /*
- * ids_may_change notes, before `req` goes to agent `ag`, what it may change of the process groups
- * and sessions: a process's group and session change only by its own setsid or setpgid, or its
+ * ids_may_change notes, before `req` goes to agent `ag`, where its children may go (setns and
+ * unshare point them elsewhere), and what it may change of the process groups and sessions: a process's group and session change only by its own setsid or setpgid, or its
  * parent's setpgid naming it (setpgid(2)).
  */
 static void ids_may_change(struct agent *ag, const char *req) {
+  if (!strncmp(req, "setns ", 6) || !strncmp(req, "unshare ", 8)) ag->children_elsewhere = 1;
   int setsid = !strncmp(req, "setsid", 6) && (req[6] == 0 || req[6] == ' ' || req[6] == '\n');
   int setpgid = !strncmp(req, "setpgid ", 8);
   if (!setsid && !setpgid) return;
@@ -1329,7 +1375,7 @@ static int take_hello(struct agent *ag, const char *line) {
 
 /*
  * reply_line reads one reply line from an agent's channel, giving up when the agent dies, is
- * stuck exiting, or after `ms`; a hello still to come (adopt_pidfd) is read first and checked.
+ * stuck exiting, or after `ms`; a hello still to come (adopt) is read first and checked.
  */
 static int reply_line(struct agent *ag, char *buf, long cap, int ms, int *why) {
   for (;;) {
@@ -1344,9 +1390,9 @@ static int reply_line(struct agent *ag, char *buf, long cap, int ms, int *why) {
   }
 }
 
-/* fresh_line: next_line, past the replies owed to requests answered "stopped" before */
+/* fresh_line: line_from the agent's replies, past those owed to requests answered "stopped" before */
 static int fresh_line(struct agent *ag, char *buf, long cap) {
-  while (next_line(ag, buf, cap))
+  while (line_from(ag->in, buf, cap))
     if (ag->owed > 0) ag->owed--;
     else return 1;
   return 0;
@@ -1354,10 +1400,8 @@ static int fresh_line(struct agent *ag, char *buf, long cap) {
 
 /* is_stopped: the agent's task is stopped (a stop signal; not a tracer's stop) and no SIGKILL is on its way */
 static int is_stopped(const struct agent *ag) {
-  char st;
-  unsigned long fl;
-  unsigned long long stt;
-  return proc_stat(ag, &st, &fl, &stt) == 0 && st == 'T' && !sigkill_pending(ag);
+  struct task_stat ts;
+  return proc_stat(ag, &ts) == 0 && ts.state == 'T' && !sigkill_pending(ag);
 }
 
 /*
@@ -1391,15 +1435,13 @@ static int any_line(struct agent *ag, char *buf, long cap, int ms, int *why) {
     /* the agent closed its end (it is exiting): no busy loop while it finishes */
     if (pf[0].revents & POLLHUP) nap(500);
     /* a leader whose threads live on is a zombie its thread pidfd may not report */
-    char st;
-    unsigned long fl;
-    unsigned long long stt;
-    int r = proc_stat(ag, &st, &fl, &stt);
-    if (r == -1 || (r == 0 && (st == 'Z' || st == 'X'))) {
+    struct task_stat ts;
+    int r = proc_stat(ag, &ts);
+    if (r == -1 || (r == 0 && (ts.state == 'Z' || ts.state == 'X'))) {
       *why = 1;
       return -1;
     }
-    if (r == 0 && st == 'T' && !sigkill_pending(ag)) {
+    if (r == 0 && ts.state == 'T' && !sigkill_pending(ag)) {
       ag->owed++;
       *why = 4;
       return -1;
@@ -1411,53 +1453,89 @@ static int any_line(struct agent *ag, char *buf, long cap, int ms, int *why) {
 
 static int record(struct agent *ag, const char *hello, struct out *o, long long id, int is_init, unsigned long long born);
 
+/* PIDFD_GET_INFO (fs/pidfs.c pidfd_info, Linux 6.13): a pidfd's task, its pid in the caller's namespace first; the first version of its answer */
+struct pidfd_info_v0 { uint64_t mask, cgroupid; uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid; int32_t exit_code; };
+#define PIDFD_GET_INFO_V0 _IOWR(0xFF, 11, struct pidfd_info_v0)
+
+/* made: how an agent's child was made, which says most of its pids (see levels_known) */
+struct made { const struct agent *creator; long long flags; const int *tids; int ntid; long ret; };
+
 /*
- * adopt_pidfd makes the controller's record of a new agent an agent made with CLONE_PIDFD, without
- * waiting for it to run: the pidfd's fdinfo says its pids as the helper's /proc numbers them
- * (NSpid), and its hello line is read ahead of its first reply (reply_line). `sock` is its channel.
+ * levels_known appends a new child's pid at every level, the helper's first, from what says them
+ * without /proc: its creator's levels, and that its children go to its own namespace (every agent
+ * made here, until it is sent setns or unshare), or to a new one below it (CLONE_NEWPID), whose
+ * first pid is 1; clone3's answer, its pid in the creator's namespace; set_tid, which the kernel
+ * gave at each level it names (innermost first); and its pid in the helper's namespace
+ * (PIDFD_GET_INFO). 0, or -1 when a level is left unknown (the pidfd's fdinfo then says them all).
  */
-static int adopt_pidfd(long long id, struct out *o, int sock, int pidfd, unsigned long long born) {
-  struct agent *ag = &agents[id];
-  memset(ag, 0, sizeof *ag);
-  ag->pidfd = -1;
-  ag->sock = 1;
-  ag->req = sock;
-  ag->rep = fcntl(sock, F_DUPFD_CLOEXEC, 0);
-  char path[64], info[1024];
-  snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
-  long n = read_file_raw(path, info, sizeof info);
-  close(pidfd);
-  if (ag->rep < 0 || !(ag->in = calloc(1, sizeof *ag->in)) || n <= 0) return -1;
-  struct out line;
-  OUT_EMPTY(line);
-  put_str(&line, "nspid=");
-  put_nspid(&line, info);
-  line.buf[line.len] = 0;
-  if (line.len == 6) return -1; /* no NSpid: the child is already gone */
-  ag->hello_pending = 1;
-  return record(ag, line.buf, o, id, 0, born);
+static int levels_known(const struct made *m, int pidfd, struct out *o) {
+  const struct agent *cr = m ? m->creator : NULL;
+  if (!cr || cr->children_elsewhere || cr->nlev < 1 || (m->flags & CLONE_THREAD)) return -1;
+  int nlev = cr->nlev + ((m->flags & CLONE_NEWPID) ? 1 : 0);
+  long pid[40] = {0};
+  if (nlev > 40 || m->ntid > nlev) return -1;
+  pid[cr->nlev - 1] = m->ret;
+  if (m->flags & CLONE_NEWPID) pid[nlev - 1] = 1;
+  for (int k = 0; k < m->ntid; k++) {
+    long *at = &pid[nlev - 1 - k];
+    if (*at && *at != m->tids[k]) return -1;
+    *at = m->tids[k];
+  }
+  struct pidfd_info_v0 info;
+  memset(&info, 0, sizeof info);
+  if (SYS3(SYS_ioctl, pidfd, PIDFD_GET_INFO_V0, &info) < 0 || !info.pid || (pid[0] && pid[0] != (long)info.pid)) return -1;
+  pid[0] = info.pid;
+  for (int i = 0; i < nlev; i++)
+    if (pid[i] <= 0) return -1;
+  for (int i = 0; i < nlev; i++) {
+    if (i) put_str(o, ",");
+    put_num(o, pid[i]);
+  }
+  return 0;
 }
 
-/* adopt_into makes the controller's record `ag` of a new agent from its hello line; `sock` is its channel, or -1 for its FIFOs */
-static int adopt_into(struct agent *ag, long long id, struct out *o, int is_init, int sock) {
+/*
+ * adopt makes the controller's record `ag` of a new agent, reached on `sock` (its channel), or on
+ * its FIFOs when sock is -1. With a pidfd of it (CLONE_PIDFD, handed over with its socket), at once:
+ * its pids are known (levels_known) or in the pidfd's fdinfo (NSpid as the helper's /proc numbers
+ * them), and its hello is read ahead of its first reply (reply_line); else from its hello line,
+ * which says its pids. `born`: its start time when its creator knew it.
+ */
+static int adopt(struct agent *ag, long long id, struct out *o, int is_init, int sock, int pidfd, unsigned long long born, const struct made *m) {
   memset(ag, 0, sizeof *ag);
   ag->pidfd = -1;
   if (sock >= 0) {
     ag->sock = 1;
     ag->req = sock;
     ag->rep = fcntl(sock, F_DUPFD_CLOEXEC, 0);
-    if (ag->rep < 0 || !(ag->in = calloc(1, sizeof *ag->in))) return -1;
+    if (ag->rep < 0 || !(ag->in = calloc(1, sizeof *ag->in))) {
+      if (pidfd >= 0) close(pidfd);
+      return -1;
+    }
   } else if (open_channel_ends(id, ag) < 0) return -1;
-  /* the hello line: no pidfd yet (its pid is in it), so wait on the channel alone */
-  char hello[LINE];
-  struct pollfd pf = {.fd = ag->rep, .events = POLLIN};
-  while (take_line(ag, hello, sizeof hello) != 1)
-    if (poll(&pf, 1, 10000) <= 0) return -1;
-  return record(ag, hello, o, id, is_init, 0);
-}
-
-static int adopt(long long id, struct out *o, int is_init, int sock) {
-  return adopt_into(&agents[id], id, o, is_init, sock);
+  char line[LINE];
+  if (pidfd >= 0) {
+    struct out pids;
+    OUT_EMPTY(pids);
+    put_str(&pids, "nspid=");
+    if (levels_known(m, pidfd, &pids) < 0) {
+      char path[64];
+      pids.len = 6;
+      snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
+      if (read_file_raw(path, line, sizeof line) > 0) put_nspid(&pids, line);
+    }
+    close(pidfd);
+    if (pids.len == 6) return -1; /* no NSpid: the child is already gone */
+    pids.buf[pids.len] = 0;
+    memcpy(line, pids.buf, (size_t)pids.len + 1);
+    ag->hello_pending = 1;
+  } else {
+    /* no pidfd yet (its pid is in its hello), so wait on the channel alone */
+    struct pollfd pf = {.fd = ag->rep, .events = POLLIN};
+    while (take_line(ag, line, sizeof line) != 1)
+      if (poll(&pf, 1, 10000) <= 0) return -1;
+  }
+  return record(ag, line, o, id, is_init, born);
 }
 
 /* record fills in an agent's record from a line carrying its nspid=, and says so in `o` (if any); `born`: its start time when its creator knew it (else /proc says) */
@@ -1473,10 +1551,10 @@ static int record(struct agent *ag, const char *hello, struct out *o, long long 
   }
   ag->pidfd = (int)SYS2(NR_PIDFD_OPEN, ag->tid, PIDFD_THREAD);
   if (ag->pidfd < 0) return -1;
-  char st;
-  unsigned long fl;
+  struct task_stat ts;
   if (born) ag->start = born;
-  else if (proc_stat(ag, &st, &fl, &ag->start) < 0) return -1;
+  else if (proc_stat(ag, &ts) < 0) return -1;
+  else ag->start = ts.start;
   ag->used = 1;
   ag->alive = 1;
   ag->is_init = is_init;
@@ -1515,6 +1593,7 @@ static void cmd_attach(long long id, struct out *o) {
   stops_possible = 1;
   put_str(o, "ok");
   if (record(ag, line, o, id, 0, 0) < 0) { put_str(o, " but cannot follow it"); return; }
+  ag->children_elsewhere = 1; /* what an earlier helper sent it is not known here */
 }
 
 static long long id_of_tid(long tid) {
@@ -1584,16 +1663,12 @@ static void cmd_ids(long long id, struct out *o) {
     return;
   }
   char path[64], buf[4096];
-  snprintf(path, sizeof path, "/proc/%ld/stat", ag->tid);
-  long pgrp = 0, sid = 0;
-  unsigned long long start = 0;
-  const char *p = ag->alive && read_file_raw(path, buf, sizeof buf) > 0 ? strrchr(buf, ')') : NULL;
-  /* fields 5 (pgrp), 6 (session) .. 22 (starttime): the start time tells it from a later process with its pid */
-  if (!p || sscanf(p + 2, "%*c %*d %ld %ld %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &pgrp, &sid, &start) != 3 || (ag->start && start != ag->start)) {
+  struct task_stat ts;
+  if (!ag->alive || proc_stat(ag, &ts) < 0) {
     put_str(o, "gone");
     return;
   }
-  long own_pgrp = own_number(ag, pgrp), own_sid = own_number(ag, sid);
+  long own_pgrp = own_number(ag, ts.pgrp), own_sid = own_number(ag, ts.session);
   snprintf(path, sizeof path, "/proc/%ld/status", ag->tid);
   if ((own_pgrp < 0 || own_sid < 0) && read_file_raw(path, buf, sizeof buf) <= 0) { put_str(o, "gone"); return; }
   put_str(o, "r 0 -");
@@ -1604,7 +1679,7 @@ static void cmd_ids(long long id, struct out *o) {
 }
 
 /*
- * cmd_confirm reads the hello of every agent named (by `only`) still owing it (adopt_pidfd): each
+ * cmd_confirm reads the hello of every agent named (by `only`) still owing it (adopt): each
  * has started and answers on its channel, or the reply names the first that did not.
  */
 static void cmd_confirm(struct out *o, const char *only) {
@@ -1631,24 +1706,22 @@ static void cmd_state(long long id, struct out *o) {
   if (!ag) { put_str(o, "err no agent"); return; }
   char path[64], buf[4096];
   snprintf(path, sizeof path, "/proc/%ld/status", ag->tid);
-  char st;
-  unsigned long fl;
-  unsigned long long stt;
-  int r = proc_stat(ag, &st, &fl, &stt);
+  struct task_stat ts;
+  int r = proc_stat(ag, &ts);
   /*
    * a thread is never a lasting zombie: it is on its way out (exit_notify), so wait (1 s at most) until it is gone;
    * the same for one still exiting: the last thread of an init waits in zap_pid_ns_processes until the other
    * threads' pids are freed, which settling takes for stuck (kernel/pid_namespace.c: init_pids is 2 for a thread)
    */
-  for (int i = 0; i < 1000 && ag->is_thread && (r == -2 || (r == 0 && (st == 'Z' || st == 'X' || (fl & PF_EXITING)))); i++) {
+  for (int i = 0; i < 1000 && ag->is_thread && (r == -2 || (r == 0 && (ts.state == 'Z' || ts.state == 'X' || (ts.flags & PF_EXITING)))); i++) {
     nap(1000);
-    r = proc_stat(ag, &st, &fl, &stt);
+    r = proc_stat(ag, &ts);
   }
-  if (r < 0 || read_file_raw(path, buf, sizeof buf) <= 0 || st == 'X') {
+  if (r < 0 || read_file_raw(path, buf, sizeof buf) <= 0 || ts.state == 'X') {
     put_str(o, "s gone ppid=- nspid=");
     return;
   }
-  put_str(o, st == 'Z' ? "s zombie" : (fl & PF_EXITING) ? "s exiting" : "s alive");
+  put_str(o, ts.state == 'Z' ? "s zombie" : (ts.flags & PF_EXITING) ? "s exiting" : "s alive");
   const char *pp = strstr(buf, "\nPPid:");
   long ppid = pp ? strtol(pp + 6, NULL, 10) : 0;
   long long pid_id = id_of_tid(ppid);
@@ -1708,18 +1781,16 @@ static void unstick_inits(const char *only) {
   for (int i = 0; i < MAX_AGENTS; i++) {
     struct agent *ag = &agents[i];
     if (!ag->used || (only && !only[i]) || !ag->alive || ag->nlev < 2 || ag->nspid[ag->nlev - 1] != 1 || ag->is_thread) continue;
-    char st;
-    unsigned long fl;
-    unsigned long long stt;
-    if (proc_stat(ag, &st, &fl, &stt) < 0) continue;
-    if (!(fl & PF_EXITING)) { ask(ag, "setpgid 0 0\n"); continue; }
+    struct task_stat ts;
+    if (proc_stat(ag, &ts) < 0) continue;
+    if (!(ts.flags & PF_EXITING)) { ask(ag, "setpgid 0 0\n"); continue; }
     char path[64], buf[4096];
     snprintf(path, sizeof path, "/proc/%ld/status", ag->tid);
     if (read_file_raw(path, buf, sizeof buf) <= 0) continue;
     const char *pp = strstr(buf, "\nPPid:");
     long long pid_id = pp ? id_of_tid(strtol(pp + 6, NULL, 10)) : -1;
     struct agent *parent = pid_id >= 0 ? &agents[pid_id] : NULL;
-    if (!parent || !parent->alive || parent->nlev < 1 || parent->nlev > ag->nlev || proc_stat(parent, &st, &fl, &stt) < 0 || (fl & PF_EXITING)) continue;
+    if (!parent || !parent->alive || parent->nlev < 1 || parent->nlev > ag->nlev || proc_stat(parent, &ts) < 0 || (ts.flags & PF_EXITING)) continue;
     long mine = ag->nspid[parent->nlev - 1]; /* the init's pid as its parent sees it */
     snprintf(req, sizeof req, "setpgid %ld %ld\n", mine, mine);
     ask(parent, req);
@@ -1800,7 +1871,17 @@ static int take_reply(struct agent *ag, const char *request, struct out *o) {
     long long flags = 0;
     if (n >= 3) parse_ll(t[2], &flags);
     int bad = newid < 0 || newid >= MAX_AGENTS || (chan && sock < 0);
-    if (bad || (pidfd >= 0 ? adopt_pidfd(newid, o, sock, pidfd, born) : adopt(newid, o, made_init, chan ? sock : -1)) < 0) {
+    /* what the request and the answer say of the child's pids: set_tid (clone3 NEWID FLAGS SIGNAL N TID...) and the pid returned */
+    int tids[40];
+    long long v = 0;
+    struct made m = {.creator = made_init ? NULL : ag, .flags = flags, .tids = tids, .ntid = 0, .ret = strtol(line + 2, NULL, 10)};
+    if (n >= 5 && !parse_ll(t[4], &v) && v > 0 && v <= 40 && n >= 5 + v)
+      for (m.ntid = (int)v; v-- > 0;) {
+        long long tid = 0;
+        parse_ll(t[5 + v], &tid);
+        tids[v] = (int)tid;
+      }
+    if (bad || adopt(&agents[newid], newid, o, made_init, chan ? sock : -1, pidfd, born, &m) < 0) {
       if (bad && sock >= 0) close(sock);
       if (bad && pidfd >= 0) close(pidfd);
       put_str(o, " child=lost");
@@ -1861,24 +1942,27 @@ static void cmd_init(char **t, int n, struct out *o) {
   /* the holder first (a session of its own), then the init, its child (see THE HOLDER) */
   struct agent *hd = &holders[id];
   if (hd->used) close_agent(hd, -1);
-  int sock = -1;
-  long r = spawn_agent(-1, 0, SIGCHLD, NULL, 0, !persist, 1, 0, NULL, &sock, NULL, 1, NULL);
+  int sock = -1, pidfd = -1;
+  struct hold h = {.flags = (uint64_t)flags, .ntid = ntid, .pdeath = !persist};
+  memcpy(h.tids, tids, sizeof tids);
+  long r = spawn_agent(-1, 0, SIGCHLD, NULL, 0, !persist, 1, 0, NULL, &sock, &pidfd, &h, NULL);
   if (r <= CHANNEL_FAILED) {
     put_str(o, "err cannot make the channel of a new agent: ");
     put_str(o, errname(CHANNEL_FAILED - r));
     return;
   }
   if (r < 0) { put_result(o, r); return; }
-  if (adopt_into(hd, -1, NULL, 0, sock) < 0) {
+  /* followed from its pidfd at once; its hello, then its init (its first reply, unasked) */
+  if (adopt(hd, -1, NULL, 0, sock, pidfd, 0, NULL) < 0) {
     if (hd->pidfd >= 0) SYS4(NR_PIDFD_SEND_SIGNAL, hd->pidfd, SIGKILL, 0, 0);
+    else if (r > 0) kill((pid_t)r, SIGKILL);
     close_agent(hd, -1);
-    put_str(o, "err the holder of a new init does not answer");
+    put_str(o, "err the holder of a new init is gone");
     return;
   }
-  char req[LINE], line[LINE + 1];
+  char req[LINE];
   snprintf(req, sizeof req, "hold %lld %lld %s %d", id, flags, tid_text, !persist);
-  snprintf(line, sizeof line, "%s\n", req);
-  int made = write_all(hd->req, line, (long)strlen(line)) == 0 && take_reply(hd, req, o) && !strncmp(o->buf, "r ", 2) && strncmp(o->buf, "r -1", 4) != 0 && agent_of(id);
+  int made = take_reply(hd, req, o) && !strncmp(o->buf, "r ", 2) && strncmp(o->buf, "r -1", 4) != 0 && agent_of(id);
   if (!made) {
     /* no init: the holder has nothing to hold */
     SYS4(NR_PIDFD_SEND_SIGNAL, hd->pidfd, SIGKILL, 0, 0);
@@ -1963,36 +2047,29 @@ static int dispatch(char *line, struct out *o, int in_batch) {
  * failed_in_batch: a reply that stops a batch. A death is the expected end
  * of an exit, or of a signal, and of nothing else.
  */
+static int op_target(const char *line, long long *id, const char **request);
+
 static int failed_in_batch(const char *line, const char *reply) {
+  static const char *const stopping[] = {"kill", NULL}, *const ending[] = {"exit", "exit_group", "kill", NULL};
+  long long id;
+  const char *req;
   if (!strncmp(reply, "err", 3) || !strncmp(reply, "timeout", 7) || !strncmp(reply, "gone", 4) || !strncmp(reply, "r -1 ", 5)) return 1;
   if (strstr(reply, " unsettled") || strstr(reply, "child=lost")) return 1;
-  if (!strncmp(reply, "stopped", 7)) {
-    /* a kill that stopped its caller: expected; anything else that stops is not */
-    char copy[LINE];
-    snprintf(copy, sizeof copy, "%s", line);
-    char *t[MAX_TOKENS];
-    int n = split(copy, t);
-    return !(n >= 3 && !strcmp(t[0], "op") && !strcmp(t[2], "kill"));
-  }
-  if (!strncmp(reply, "dead", 4) || !strncmp(reply, "stuck", 5)) {
-    char copy[LINE];
-    snprintf(copy, sizeof copy, "%s", line);
-    char *t[MAX_TOKENS];
-    int n = split(copy, t);
-    return !(n >= 3 && !strcmp(t[0], "op") && (!strcmp(t[2], "exit") || !strcmp(t[2], "exit_group") || !strcmp(t[2], "kill")));
-  }
+  /* a kill that stopped its caller: expected; anything else that stops is not */
+  if (!strncmp(reply, "stopped", 7)) return !(op_target(line, &id, &req) && verb_in(req, stopping));
+  if (!strncmp(reply, "dead", 4) || !strncmp(reply, "stuck", 5)) return !(op_target(line, &id, &req) && verb_in(req, ending));
   return 0;
 }
 
-/* op_target splits "op ID REQUEST" into ID and REQUEST; 0 if the line is not an op */
-static int op_target(char *line, long long *id, char **request) {
+/* op_target splits "op ID REQUEST" into ID and REQUEST (a pointer into the line); 0 if the line is not an op */
+static int op_target(const char *line, long long *id, const char **request) {
   if (strncmp(line, "op ", 3) != 0) return 0;
-  char *p = line + 3, *end = strchr(p, ' ');
-  if (!end) return 0;
-  *end = 0;
-  int bad = parse_ll(p, id);
-  *end = ' ';
-  if (bad) return 0;
+  const char *p = line + 3, *end = strchr(p, ' ');
+  char num[24];
+  if (!end || end == p || end - p >= (long)sizeof num) return 0;
+  memcpy(num, p, (size_t)(end - p));
+  num[end - p] = 0;
+  if (parse_ll(num, id)) return 0;
   while (*end == ' ') end++;
   *request = end;
   return 1;
@@ -2022,6 +2099,26 @@ static int put_reply(const char *line, struct out *o) {
 #define MAX_WAVE 2048
 #define MAX_PER_AGENT 8
 
+/*
+ * take_answer takes agent `ag`'s reply to the batch's `line` (an op sent to it), settling every
+ * agent when it did not answer (it died, or is stuck), and puts it among the batch's replies
+ * ("skipped" once the batch has failed, the reply read all the same: the channel stays in step).
+ * Whether the agent answered.
+ */
+static int take_answer(struct agent *ag, const char *line, int *failed) {
+  long long id;
+  const char *req = "";
+  struct out r;
+  OUT_EMPTY(r);
+  op_target(line, &id, &req);
+  int answered = take_reply(ag, req, &r);
+  if (!answered && settle(NULL) < 0) put_str(&r, " unsettled");
+  if (*failed) r.len = 0, put_str(&r, "skipped");
+  int stop = put_reply(line, &r);
+  *failed = *failed || stop;
+  return answered;
+}
+
 /* MAX_RUN: the most requests of one run */
 #define MAX_RUN 4096
 
@@ -2034,7 +2131,7 @@ static int send_run_line(struct agent *ag, char **lines, long long from, long lo
   char run[LINE + 2];
   int rl = 0;
   long long id;
-  char *req;
+  const char *req;
   if (more) run[rl++] = '+';
   for (long long i = from; i < to; i++) {
     op_target(lines[i], &id, &req);
@@ -2048,7 +2145,7 @@ static int send_run_line(struct agent *ag, char **lines, long long from, long lo
 /* run_line_end: where the run's line that starts at `from` ends (its requests fit in one line of the agent's) */
 static long long run_line_end(char **lines, long long from, long long to) {
   long long id, i = from;
-  char *req;
+  const char *req;
   long len = 1;
   for (; i < to; i++) {
     op_target(lines[i], &id, &req);
@@ -2067,9 +2164,8 @@ static long long run_line_end(char **lines, long long from, long long to) {
  * by then is not sent at all.
  */
 static void cmd_run(struct agent *ag, char **lines, long long k, long long j, int *failed) {
-  long long sent = k, cut[2] = {k, k}, id;
+  long long sent = k, cut[2] = {k, k};
   int answering = 1, more = 0;
-  char *req;
   /* cut[0]: the end of the line being answered; cut[1]: of the one after it, sent too */
   for (int n = 0; n < 2 && sent < j && answering; n++) {
     long long end = run_line_end(lines, sent, j);
@@ -2078,17 +2174,15 @@ static void cmd_run(struct agent *ag, char **lines, long long k, long long j, in
     if (answering) cut[n] = sent = end;
   }
   for (long long i = k; i < j; i++) {
-    struct out r;
-    OUT_EMPTY(r);
-    op_target(lines[i], &id, &req);
-    if (i >= sent || !answering) put_str(&r, *failed ? "skipped" : "gone");
-    else if (!take_reply(ag, req, &r)) {
-      answering = 0;
-      if (settle(NULL) < 0) put_str(&r, " unsettled");
+    if (i < sent && answering) answering = take_answer(ag, lines[i], failed);
+    else {
+      /* not sent, or the agent is gone */
+      struct out r;
+      OUT_EMPTY(r);
+      put_str(&r, *failed ? "skipped" : "gone");
+      int stop = put_reply(lines[i], &r);
+      *failed = *failed || stop;
     }
-    if (*failed) r.len = 0, put_str(&r, "skipped");
-    int stop = put_reply(lines[i], &r);
-    *failed = *failed || stop;
     if (i + 1 == cut[0]) {
       /* that line is answered: the one after the next goes, unless the run has failed */
       cut[0] = cut[1];
@@ -2127,7 +2221,7 @@ static void cmd_batch(long long count) {
     struct out o;
   OUT_EMPTY(o);
     long long id, id2;
-    char *req, *req2;
+    const char *req, *req2;
     if (failed || k >= got) {
       put_str(&o, k >= got ? "err the batch ended early" : "skipped");
       put_reply("", &o);
@@ -2159,7 +2253,7 @@ static void cmd_batch(long long count) {
       char one[LINE];
       int l = snprintf(one, sizeof one, "%s", req2);
       long long first = j++, id3;
-      char *req3;
+      const char *req3;
       while (j < got && j - k < MAX_WAVE && in_wave[id2] + (j - first) < MAX_PER_AGENT && op_target(lines[j], &id3, &req3) && id3 == id2 && own_only(req3) && l + (long)strlen(req3) + 2 < LINE)
         l += snprintf(one + l, sizeof one - (size_t)l, ";%s", req3), j++;
       one[l++] = '\n';
@@ -2171,14 +2265,9 @@ static void cmd_batch(long long count) {
     }
     if (j - k >= 1) {
       for (long long i = k; i < j; i++) {
-        struct out r;
-        OUT_EMPTY(r);
         op_target(lines[i], &id2, &req2);
         in_wave[id2] = 0;
-        if (!take_reply(&agents[id2], req2, &r) && settle(NULL) < 0) put_str(&r, " unsettled");
-        if (failed) r.len = 0, put_str(&r, "skipped");
-        int stop = put_reply(lines[i], &r);
-        failed = failed || stop;
+        take_answer(&agents[id2], lines[i], &failed);
       }
       k = j;
       continue;
@@ -2197,7 +2286,13 @@ static int serve(const char *dir) {
   helper_pgrp = getpgrp();
   helper_sid = getsid(0);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() == 1) return 1;
+  /*
+   * a parent that died before the prctl sends nothing: the helper was handed to a reaper by then
+   * (the machine's init, or a subreaper, whatever its pid), so it checks it still has the parent
+   * that started it (CKPT_HELPER_PARENT, its pid), and goes if not
+   */
+  const char *parent = getenv("CKPT_HELPER_PARENT");
+  if (parent ? strtol(parent, NULL, 10) != (long)getppid() : getppid() == 1) return 1;
   signal(SIGPIPE, SIG_IGN);
   /* its only children are holders, which end on their own: the kernel reaps them */
   signal(SIGCHLD, SIG_IGN);
