@@ -230,14 +230,14 @@ export function decodeTasks(cols: TaskColumns, objects: TaskObjects, adopt: bool
     if (exitSignal !== SIGCHLD) t.exitSignal = exitSignal;
     if ((flags[i]! & EXITED) !== 0) t.exited = true;
     if (nondumpable) t.recordNotDumpable();
-    if (!zeroWords(words, 2 * N + 12)) t.exitStatus = nums[N + 6]!;
+    if (!zeroWords(words, 2 * N + 12) && nums[N + 6] !== 0) t.exitStatus = nums[N + 6]!;
     if (strs[S + 2]! >= 0) t.blockedIn = str(strs[S + 2]!) as SyscallName | null;
     if (words[2 * N + 14] !== NAN_WORDS[0] || words[2 * N + 15] !== NAN_WORDS[1]) {
       const sleep = nums[N + 7]!;
       if (!Number.isNaN(sleep)) t.sleepUntil = sleep;
     }
     if (strs[S + 3]! >= 0) t.exePath = str(strs[S + 3]!);
-    if (!zeroWords(words, 2 * N + 16)) t.clearChildTid = nums[N + 8]!;
+    if (!zeroWords(words, 2 * N + 16) && nums[N + 8] !== 0) t.clearChildTid = nums[N + 8]!;
     if (ints[I + 7] !== nsRef) [nsRef, ns] = [ints[I + 7]!, refTo(objects.pidNs, ints[I + 7]!, 'pid namespace')];
     if (ns !== pid.ns) t.pidNsForChildren = ns!;
     out[i] = t;
@@ -254,7 +254,7 @@ function sameWords(words: Int32Array, a: number, b: number, n: number): boolean 
   return true;
 }
 
-/** zeroWords: the double whose two words are at `at` is +0 (or -0, which a setter takes as 0 too, read the slow way) */
+/** zeroWords: the double whose two words are at `at` is +0 (a -0 is read and compared as a number, as 0) */
 function zeroWords(words: Int32Array, at: number): boolean {
   return words[at] === 0 && words[at + 1] === 0;
 }

@@ -1,6 +1,7 @@
 /** A machine survives encode → decode exactly: same snapshot, same consoles, and it continues the same way. */
 import { readFileSync } from 'node:fs';
 import { encode, decode } from 'cbor-x';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/container/machine.js';
 import { decodeMachine, encodeMachine, type MachineRecord } from '../../src/store/machine-codec.js';
@@ -112,4 +113,35 @@ describe('what a fork left unmade', () => {
     // and a second round trip of the loaded host (one child's space now made) keeps it all
     expect(roundTrip(back).host.snapshot()).toEqual(back.host.snapshot());
   }, 30_000);
+});
+
+describe('each task\'s own fields', () => {
+  it('come back as they were, whichever tasks have them and whatever their neighbours have (the loader compares each with the task before)', () => {
+    const field = fc.record({
+      exitStatus: fc.constantFrom(0, 0x100, 0x8f00, 9),
+      sleepUntil: fc.constantFrom(null, 0, 1, 2 ** 40 + 3),
+      clearChildTid: fc.constantFrom(0, 0x1000, 2 ** 33),
+      uid: fc.constantFrom(0, 1000, 2 ** 31 + 5),
+      effective: fc.constantFrom(0, 2 ** 40 - 1, 2 ** 41 - 1),
+      permitted: fc.constantFrom(0, 2 ** 41 - 1),
+    });
+    fc.assert(
+      fc.property(fc.array(field, { minLength: 6, maxLength: 6 }), (values) => {
+        const m = Machine.create('fields', 'x86_64');
+        const l = libcOf(m.host, m.host.init);
+        const kids = values.map(() => l.fork().child!);
+        kids.forEach((t, i) => {
+          const v = values[i]!;
+          t.exitStatus = v.exitStatus;
+          t.sleepUntil = v.sleepUntil;
+          t.clearChildTid = v.clearChildTid;
+          t.creds = { ...t.creds, uid: v.uid, euid: v.uid, effective: v.effective, permitted: v.permitted };
+        });
+        const back = [...roundTrip(m).host.tasks].slice(1);
+        expect(back.map((t) => ({ exitStatus: t.exitStatus, sleepUntil: t.sleepUntil, clearChildTid: t.clearChildTid, uid: t.creds.uid, effective: t.creds.effective, permitted: t.creds.permitted }))).toEqual(values);
+        expect(back.map((t) => [t.creds.euid, t.creds.suid])).toEqual(kids.map((t) => [t.creds.euid, t.creds.suid]));
+      }),
+      { numRuns: 40 },
+    );
+  }, 60_000);
 });
