@@ -164,12 +164,16 @@ function reporter(ctx: CliContext, json: boolean, debug: boolean): Reporter {
 
 /**
  * quietOnClosedPipe: when what reads ckpt's output goes away (ckpt ps | head -2), ckpt ends quietly
- * instead of dying with a stack trace; a dump writing its image to standard output fails by itself.
+ * instead of dying with a stack trace; standard output that cannot be written (a full disk:
+ * ckpt ps > /dev/full) is one line on stderr and exit 1. A dump writing its image to standard output
+ * fails by itself (CKPT_WRITE_FAILED, the container left running), so it is left to do so.
  */
 function quietOnClosedPipe(): void {
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EPIPE') throw e;
-    if (!writingImageToStdout()) process.exit(typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK);
+    if (writingImageToStdout()) return;
+    if (e.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK);
+    process.stderr.write(`ckpt: cannot write to standard output: ${e.code ?? e.message} [CKPT_WRITE_FAILED]\n`);
+    process.exit(EXIT.FAILURE);
   });
 }
 

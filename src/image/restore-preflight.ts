@@ -96,7 +96,7 @@ export function findProblems(target: TargetFacts, image: ContainerImage, opts: P
   // The two personalities allocate, wrap and exit differently: a process restored under the other's rules would not go on as it did.
   const imageKernel = image.kernel ?? LEGACY_KERNEL;
   if (imageKernel !== target.kernel) {
-    add('CKPT_KERNEL_MISMATCH', `cannot restore an image of a ${imageKernel} host on host ${target.name}, whose kernel personality is ${target.kernel}: restore it on a ${imageKernel} host (ckpt host create NAME --kernel ${imageKernel})`);
+    add('CKPT_KERNEL_MISMATCH', `cannot restore an image of a ${imageKernel} host on host ${target.name}, whose kernel personality is ${target.kernel}: restore it on a ${imageKernel} host (ckpt host create NAME --arch ${image.arch} --kernel ${imageKernel})`);
   }
   // a loop, not Math.max(...): images hold hundreds of thousands of numbers
   let biggest = 0;

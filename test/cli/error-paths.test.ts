@@ -32,6 +32,8 @@ interface Case {
   code: 1 | 2;
   /** the exact first line of stderr, or a pattern for lines that name temporary paths */
   line: string | RegExp;
+  /** run with this standard stream seen as a terminal (its isTTY set, as Node sets it for a tty) */
+  tty?: 'stdin' | 'stdout';
 }
 
 let dir: string;
@@ -97,6 +99,8 @@ const CASES: Case[] = [
   { what: 'dump of a task holding a pidfd of a process outside its container', argv: () => ['dump', 'p', '--host', 'pidfd', '-o', join(dir, 'p.tar')], code: 1, line: /^ckpt: task \d+ has fd 3, a pidfd for pid \d+ outside container p, which cannot be checkpointed \[CKPT_DUMP_REFUSED\]$/ },
   { what: 'dump of a program the host lost', argv: () => ['dump', 'web', '--host', 'lost', '-o', join(dir, 'l.tar')], code: 1, line: `ckpt: program ${NESTED} is not known to host lost [CKPT_DUMP_REFUSED]` },
   { what: 'dump into a directory that does not exist', argv: () => ['dump', 'web', '-o', join(dir, 'nowhere', 'w.tar')], code: 1, line: /^ckpt: cannot write image .*nowhere\/w\.tar: ENOENT \(no such directory\); nothing was written \[CKPT_WRITE_FAILED\]$/ },
+  { what: 'dump -o - onto a terminal', argv: () => ['dump', 'web', '-o', '-'], code: 2, tty: 'stdout', line: 'ckpt: -o - writes the image to standard output, which is a terminal here: redirect or pipe it (-o - > FILE, -o - | ckpt restore -), or give -o FILE' },
+  { what: 'restore - from a terminal', argv: () => ['restore', '-', '--name', 'typed'], code: 2, tty: 'stdin', line: 'ckpt: - reads the image from standard input, which is a terminal here: pipe or redirect an image into it (ckpt dump CTR -o - | ckpt restore -, or restore - < FILE)' },
   { what: 'dump over a file that exists', argv: () => ['dump', 'web', '-o', join(dir, 'bad.wl')], code: 1, line: /^ckpt: .*bad\.wl exists; give --force to replace it \[CKPT_OUTPUT_EXISTS\]$/ },
   { what: 'dump over a directory', argv: () => ['dump', 'web', '-o', dir], code: 1, line: /^ckpt: cannot write image .*: EISDIR \(it is a directory\); nothing was written \[CKPT_WRITE_FAILED\]$/ },
   { what: 'dump of a task in a namespace outside its container', argv: () => ['dump', 'web', '--host', 'escaped', '-o', join(dir, 'e.tar')], code: 1, line: /^ckpt: a task refers to pid namespace level 0, outside container web \[CKPT_DUMP_REFUSED\]$/ },
@@ -240,7 +244,15 @@ describe('every error path of the command line', () => {
   for (const c of CASES) {
     it(`${c.what}: exit ${c.code}, one line, no stack trace`, async () => {
       const before = stateFiles();
-      const r = await ckptIn(state(), c.argv(dir));
+      const stream = c.tty ? process[c.tty] : null;
+      const wasTty = stream?.isTTY;
+      if (stream) Object.defineProperty(stream, 'isTTY', { value: true, configurable: true, writable: true });
+      let r;
+      try {
+        r = await ckptIn(state(), c.argv(dir));
+      } finally {
+        if (stream) Object.defineProperty(stream, 'isTTY', { value: wasTty, configurable: true, writable: true });
+      }
       expect(r.code, r.err).toBe(c.code);
       const first = r.err.split('\n')[0] ?? '';
       if (c.what === 'a check that finds problems') expect(r.out).toContain('would not restore on host default:\n  - a container named web already exists on host default [CKPT_NAME_TAKEN]');

@@ -116,4 +116,13 @@ describe.skipIf(!built)('images through pipes', () => {
     const tree = await sh(`$CKPT ps --host many --tree 2>${err} | head -1 > /dev/null; echo \${PIPESTATUS[0]}; cat ${err}`);
     expect(tree.stdout.trim()).toBe('0');
   }, 60_000);
+
+  it.skipIf(!existsSync('/dev/full'))('standard output that cannot be written is one line and exit 1, no stack trace (> /dev/full)', async () => {
+    const ps = await sh('$CKPT ps > /dev/full');
+    expect([ps.exitCode, ps.stderr]).toEqual([1, 'ckpt: cannot write to standard output: ENOSPC [CKPT_WRITE_FAILED]']);
+    // a dump to standard output fails as a dump: nothing committed, the container left running
+    const dump = await sh('$CKPT dump web -o - > /dev/full');
+    expect([dump.exitCode, dump.stderr]).toEqual([1, 'ckpt: cannot write image to standard output: ENOSPC; what was written is incomplete [CKPT_WRITE_FAILED]']);
+    expect(JSON.parse((await sh('$CKPT ps web --json')).stdout).length).toBeGreaterThan(3);
+  }, 60_000);
 });

@@ -59,7 +59,11 @@ describe('dump and restore through the CLI', () => {
     expect((await ckpt('dump', 'web', '-o', image, '--host', 'old')).code).toBe(0);
     const mismatch = await ckpt('restore', image);
     expect(mismatch.code).toBe(1);
-    expect(mismatch.err).toBe('ckpt: cannot restore an image of a 2.6.32 host on host default, whose kernel personality is mainline: restore it on a 2.6.32 host (ckpt host create NAME --kernel 2.6.32) [CKPT_KERNEL_MISMATCH]');
+    expect(mismatch.err).toBe('ckpt: cannot restore an image of a 2.6.32 host on host default, whose kernel personality is mainline: restore it on a 2.6.32 host (ckpt host create NAME --arch x86_64 --kernel 2.6.32) [CKPT_KERNEL_MISMATCH]');
+    // the command the hint suggests runs as given and makes a host the image restores onto
+    const suggested = /\(ckpt (host create NAME [^)]*)\)/.exec(mismatch.err)![1]!.replace('NAME', 'old2').split(' ');
+    expect((await ckpt(...suggested)).code).toBe(0);
+    expect((await ckpt('check', image, '--host', 'old2')).code).toBe(0);
     expect((await ckpt('restore', image, '--host', 'old')).code).toBe(0);
     // a mainline image into a running container
     const fresh = join(root, 'fresh.tar');

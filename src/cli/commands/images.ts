@@ -20,7 +20,7 @@ import { counted } from '../counted.js';
 import { printable } from '../printable.js';
 import { restorerIsPrivileged } from '../privilege.js';
 import { isLayoutReference } from '../../oci/reference.js';
-import { CliError } from '../usage-error.js';
+import { CliError, UsageError } from '../usage-error.js';
 import { catchSignals, Interrupted, type CaughtSignals } from '../interrupts.js';
 import { describe, readImageInput, requireZstd, STDIO, writeImageOutput, type Compression } from '../image-io.js';
 import type { Scope } from '../../store/host-store.js';
@@ -77,6 +77,8 @@ function showsProgress(a: CommonArgs): boolean {
 
 /** readImage reads an image, with a progress bar on a terminal for a large one, or the image an oci:DIR[:TAG] reference names. */
 async function readImage(path: string, a: CommonArgs, signal?: AbortSignal): Promise<ReadImage> {
+  // from a terminal, `-` would wait for an image typed in: say how it is meant instead
+  if (path === STDIO && process.stdin.isTTY) throw new UsageError('- reads the image from standard input, which is a terminal here: pipe or redirect an image into it (ckpt dump CTR -o - | ckpt restore -, or restore - < FILE)');
   // the OCI code is loaded only for a layout reference
   if (isLayoutReference(path)) return (await import('./oci.js')).readImageFromLayout(path);
   const bar = progressBar('reading', showsProgress(a), BYTES);
@@ -149,6 +151,8 @@ export function imageCommands(ctx: CliContext): CommandModule[] {
         // Refusals first: nothing is touched for a dump that cannot write where it was told to.
         if (a.compress === 'zstd') await requireZstd();
         if (!toStdout && !a.force && exists(out)) throw new CliError('CKPT_OUTPUT_EXISTS', `${out} exists; give --force to replace it`);
+        // an image is binary: written to a terminal it would only scramble it
+        if (toStdout && process.stdout.isTTY) throw new UsageError('-o - writes the image to standard output, which is a terminal here: redirect or pipe it (-o - > FILE, -o - | ckpt restore -), or give -o FILE');
         const signals = catchSignals();
         let info;
         try {
