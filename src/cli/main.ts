@@ -16,8 +16,9 @@ import { commandName, VERBS, type VerbEntry } from './verbs.js';
 import { toolVersion } from './version.js';
 import { writingImageToStdout } from './stdout-image.js';
 import { refusedWith } from './refused.js';
-import { DEBUG } from './options/spec.js';
+import { DEBUG, HOST, JSON_OUTPUT, QUIET, ROOT, type OptionSpec } from './options/spec.js';
 import { yargsOption } from './options/to-yargs.js';
+import { optionFlags, renderHelp } from './options/render-help.js';
 
 export interface RunIo {
   out?: (line: string) => void;
@@ -26,10 +27,12 @@ export interface RunIo {
 
 const TAGLINE = 'ckpt: container checkpoint/restore with identical pids in every nested pid namespace';
 const EPILOGUE = `Exit codes: ${EXIT.OK} success, ${EXIT.FAILURE} the command found a problem, ${EXIT.USAGE} bad usage, ${EXIT.SIGINT}/${EXIT.SIGTERM} stopped by SIGINT/SIGTERM (nothing changed), ${EXIT.INTERNAL} internal error (a bug: rerun with --debug and report it). Errors end in a stable code: see the README's table.`;
+/** The options that may come before the verb, as `ckpt --help` lists them. */
+const BEFORE_VERB_OPTIONS: readonly OptionSpec[] = [ROOT, HOST, JSON_OUTPUT, QUIET, DEBUG];
 /** options that take a value and may come before the verb */
-const VALUE_OPTIONS_BEFORE_VERB = new Set(['--root', '--host']);
+const VALUE_OPTIONS_BEFORE_VERB = new Set(BEFORE_VERB_OPTIONS.filter((o) => o.type === 'string').map((o) => `--${o.name}`));
 /** flags every verb takes, so they may come before it */
-const FLAGS_BEFORE_VERB = new Set(['--json', '--debug', '--quiet', '-q']);
+const FLAGS_BEFORE_VERB = new Set(BEFORE_VERB_OPTIONS.filter((o) => o.type === 'boolean').flatMap((o) => [`--${o.name}`, ...(o.alias ? [`-${o.alias}`] : [])]));
 
 /** topLevelHelp is `ckpt --help`, made from the table of verbs without loading any of them. */
 function topLevelHelp(): string {
@@ -42,10 +45,10 @@ function topLevelHelp(): string {
     'Commands:',
     ...VERBS.map((v) => `  ${`ckpt ${v.usage}`.padEnd(width)}${v.describe}`),
     '',
-    'Options:',
-    '  --help     Show help (ckpt COMMAND --help: its options and an example)',
-    '  --version  Show version number',
-    '  --debug    print the stack trace of any error',
+    'Global options (before or after the command):',
+    ...BEFORE_VERB_OPTIONS.map((o) => `  ${optionFlags(o).padEnd(16)}${o.describe}`),
+    `  ${'-h, --help'.padEnd(16)}Show help (ckpt COMMAND --help: its options and an example)`,
+    `  ${'    --version'.padEnd(16)}Show version number`,
     '',
     EPILOGUE,
   ].join('\n');
@@ -182,7 +185,7 @@ const helpWidth = (): number => Math.min(100, process.stdout.columns ?? 100);
 
 /** verbHelp is `ckpt VERB --help`, or a sub-verb's (`ckpt host create --help`), rendered from its options as data. */
 async function verbHelp(entry: VerbEntry, args: readonly string[], at: number): Promise<string> {
-  const [{ SPECS }, { renderHelp }] = await Promise.all([import('./options/all.js'), import('./options/render-help.js')]);
+  const { SPECS } = await import('./options/all.js');
   const spec = SPECS[entry.name];
   if (!spec) throw new Error(`verb ${entry.name} is in the table but has no options declared in src/cli/options`);
   // the first word after the verb that names a sub-verb, so that a value before it (--root DIR) is passed over
@@ -203,6 +206,8 @@ export function commandParser(yargs: (args: readonly string[]) => Argv, args: re
     .command(module)
     .option(DEBUG.name, yargsOption(DEBUG))
     .strict()
+    // an option given twice takes its last value, as in most command lines (no option takes a list)
+    .parserConfiguration({ 'duplicate-arguments-array': false })
     .epilogue(EPILOGUE)
     .help()
     .alias('help', 'h')

@@ -68,7 +68,7 @@ function entries(help: string): { options: Map<string, Entry>; positionals: Map<
     }
     const flag = /^(?: {2}-(\w), | {6})--([\w-]+)(.*)$/.exec(line);
     const positional = section === 'Positionals:' ? /^ {2}(\w+)(.*)$/.exec(line) : null;
-    if (flag && /Options:$|options:$/i.test(section)) {
+    if (flag && /options(?: \(.*\))?:$/i.test(section)) {
       flush();
       current = { key: `${flag[1] ? `-${flag[1]} ` : ''}--${flag[2]}`, into: options, body: [flag[3]!] };
     } else if (positional) {
@@ -149,6 +149,19 @@ describe('--help and --version change nothing', () => {
     }
     expect(existsSync(out)).toBe(false);
     expect(stateBytes(dir)).toBe(before);
+  });
+
+  it('ckpt --help lists the options that may come before a verb, and each is taken there', { timeout: 60_000 }, async () => {
+    const { options } = entries((await ckptIn(root, ['--help'])).out);
+    const listed = [...options.keys()].filter((k) => !/--(help|version)$/.test(k));
+    expect(listed.sort()).toEqual(['--debug', '--host', '--json', '--root', '-q --quiet']);
+    for (const key of listed) {
+      const flag = key.split(' ').pop()!;
+      const before = flag === '--root' ? [flag, root] : flag === '--host' ? [flag, 'default'] : [flag];
+      const r = await ckptIn(root, [...before, 'ps']);
+      expect([key, r.code, r.err]).toEqual([key, 0, '']);
+      expect(r.out).toContain(flag === '--json' ? '"container"' : 'web');
+    }
   });
 
   it('-h is --help after a verb as before it', async () => {

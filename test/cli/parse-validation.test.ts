@@ -123,6 +123,14 @@ describe('parsing is validation', () => {
     expect(JSON.parse(bad.out)).toEqual({ error: { code: 'CKPT_USAGE', message: 'unknown option --tre (did you mean --tree?)', hint: 'ckpt ps --help' } });
   });
 
+  it('an option given twice takes its last value (ckptIn adds --root ROOT after the first --root)', async () => {
+    const elsewhere = join(dir, 'no-such-state');
+    const r = await ckptIn(root, ['--root', elsewhere, 'ps', 'web', '--json', '--no-json']);
+    expect([r.code, r.err]).toEqual([0, '']);
+    expect(r.out).toMatch(/^CONTAINER /);
+    expect(r.out).toContain('web');
+  });
+
   it('--help and --version print without loading any verb, and a verb\'s --help shows its example', async () => {
     const help = await ckptIn(root, ['--help']);
     expect(help.code).toBe(0);

@@ -36,7 +36,8 @@ function annotations(o: OptionSpec): string {
   return parts.join(' ');
 }
 
-function flags(o: OptionSpec): string {
+/** optionFlags is how an option is typed, as help lists it: `-q, --quiet`, `    --root`. */
+export function optionFlags(o: OptionSpec): string {
   return o.alias ? `-${o.alias}, --${o.name}` : `    --${o.name}`;
 }
 
@@ -72,8 +73,8 @@ export function renderHelp(path: readonly string[], spec: CommandSpec, width = 1
   lines.push(...section('Commands', (spec.subcommands ?? []).map((s) => [`ckpt ${path.join(' ')} ${usageOf(s)}`, s.describe] as const), width));
   // a command with sub-commands has them as its positional: Commands lists them
   const positionals = spec.subcommands ? [] : spec.positionals.map((p) => [p.name, p.describe, p.required ? '[string] [required]' : '[string]'] as const);
-  const own = spec.options.map((o) => [flags(o), o.describe, annotations(o)] as const);
-  const common = [...spec.shared, ...GLOBAL].map((o) => [flags(o), o.describe, annotations(o)] as const);
+  const own = spec.options.map((o) => [optionFlags(o), o.describe, annotations(o)] as const);
+  const common = [...spec.shared, ...GLOBAL].map((o) => [optionFlags(o), o.describe, annotations(o)] as const);
   // one left column for the three, so that their texts line up
   const widest = Math.max(...[...positionals, ...own, ...common].map(([l]) => l.length));
   lines.push(...section('Positionals', positionals, width, widest));

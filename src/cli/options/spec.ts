@@ -46,10 +46,10 @@ export const DEFAULT_HOST = 'default';
 /** LINUX_HOST: the reserved name of the machine itself (`--host linux`). */
 export const LINUX_HOST = 'linux';
 
-const ROOT: OptionSpec = { name: 'root', type: 'string', describe: 'state directory (default: $CKPT_ROOT, else $XDG_STATE_HOME/ckpt)' };
-const JSON_OUTPUT: OptionSpec = { name: 'json', type: 'boolean', default: false, describe: 'print the result (or the error) as one JSON value on stdout' };
-const QUIET: OptionSpec = { name: 'quiet', alias: 'q', type: 'boolean', default: false, describe: 'no progress bars' };
-const HOST: OptionSpec = { name: 'host', type: 'string', default: DEFAULT_HOST, describe: 'the simulated host, or linux: the machine itself (real processes; docs/real-backend.md)' };
+export const ROOT: OptionSpec = { name: 'root', type: 'string', describe: 'state directory (default: $CKPT_ROOT, else $XDG_STATE_HOME/ckpt, else ~/.local/state/ckpt)' };
+export const JSON_OUTPUT: OptionSpec = { name: 'json', type: 'boolean', default: false, describe: 'print the result (or the error) as one JSON value on stdout' };
+export const QUIET: OptionSpec = { name: 'quiet', alias: 'q', type: 'boolean', default: false, describe: 'no progress bars' };
+export const HOST: OptionSpec = { name: 'host', type: 'string', default: DEFAULT_HOST, describe: 'the simulated host, or linux: the machine itself (real processes; docs/real-backend.md)' };
 
 /** The options shared by kinds of command: every command's, and those of a command that acts on a host. */
 export const SHARED = {
