@@ -30,6 +30,39 @@ export interface CaughtSignals {
   release(): void;
 }
 
+/** Signals held from before a command catches them itself: the first that came, and how to stop holding. */
+let held: { got: NodeJS.Signals | null; release(): void } | null = null;
+
+/**
+ * holdSignals catches SIGINT and SIGTERM from now until the command's catchSignals takes over, so that
+ * one coming while the command's code loads (a few hundred milliseconds) is kept for it: the command
+ * then stops at its first step with its one line, instead of node dying silently.
+ */
+export function holdSignals(): void {
+  if (held) return;
+  const h = { got: null as NodeJS.Signals | null, release: (): void => undefined };
+  const on = (sig: NodeJS.Signals) => (): void => {
+    h.got ??= sig;
+  };
+  const int = on('SIGINT');
+  const term = on('SIGTERM');
+  process.on('SIGINT', int);
+  process.on('SIGTERM', term);
+  h.release = () => {
+    process.off('SIGINT', int);
+    process.off('SIGTERM', term);
+  };
+  held = h;
+}
+
+/** takeHeld stops holding signals and gives the one that came while held, if any. */
+export function takeHeld(): NodeJS.Signals | null {
+  const h = held;
+  held = null;
+  h?.release();
+  return h?.got ?? null;
+}
+
 export function catchSignals(): CaughtSignals {
   const controller = new AbortController();
   let got: NodeJS.Signals | null = null;
@@ -42,6 +75,8 @@ export function catchSignals(): CaughtSignals {
   const term = on('SIGTERM');
   process.on('SIGINT', int);
   process.on('SIGTERM', term);
+  const before = takeHeld();
+  if (before) on(before)();
   return {
     signal: controller.signal,
     received: () => got,

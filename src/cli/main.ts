@@ -16,6 +16,7 @@ import { commandName, VERBS, type VerbEntry } from './verbs.js';
 import { toolVersion } from './version.js';
 import { writingImageToStdout } from './stdout-image.js';
 import { refusedWith } from './refused.js';
+import { holdSignals, Interrupted, takeHeld } from './interrupts.js';
 import { DEBUG, HOST, JSON_OUTPUT, QUIET, ROOT, type OptionSpec } from './options/spec.js';
 import { yargsOption } from './options/to-yargs.js';
 import { optionFlags, renderHelp } from './options/render-help.js';
@@ -281,13 +282,17 @@ export async function run(argv: readonly string[], io: RunIo = {}): Promise<numb
       return EXIT.OK;
     }
     refuseUnknownSubverb(entry, args, at);
+    if (entry.catchesSignals) holdSignals();
     const module = [await entry.load(ctx)].flat().find((m) => commandName(m) === entry.name);
     if (!module) throw new Error(`verb ${entry.name} is in the table but its module does not define it`);
     const { default: yargs } = await import('yargs');
     const shown = await runVerb(yargs, args, at, module, what.usage);
     if (shown) out(shown);
+    const unclaimed = takeHeld();
+    if (unclaimed) throw new Interrupted(unclaimed, `interrupted by ${unclaimed} before ${entry.name} began: nothing changed`);
     return code;
   } catch (e) {
+    takeHeld();
     return report(e, hint);
   }
 }

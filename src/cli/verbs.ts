@@ -18,6 +18,8 @@ export interface VerbEntry {
   /** the sub-verbs and their usage, for a verb that has them (host create, ...): a usage error points at the sub-verb's own help */
   subverbs?: Readonly<Record<string, string>>;
   load(ctx: CliContext): Promise<CommandModule | CommandModule[]>;
+  /** the verb stops cleanly on SIGINT/SIGTERM (catchSignals), so a signal is held for it while its code loads */
+  catchesSignals?: true;
 }
 
 const containers = (ctx: CliContext) => import('./commands/containers.js').then((m) => m.containerCommands(ctx));
@@ -33,8 +35,8 @@ export const VERBS: readonly VerbEntry[] = [
   { name: 'logs', usage: 'logs <ctr>', describe: "Print a container's console", load: containers },
   { name: 'kill', usage: 'kill <ctr>', describe: "Send a signal to a container's init (from the host, an ancestor namespace)", load: containers },
   { name: 'rm', usage: 'rm <ctr>', describe: 'Remove a container whose init has exited (--force kills it first)', load: containers },
-  { name: 'dump', usage: 'dump <ctr>', describe: 'Checkpoint a container into an image file (-o - for stdout)', load: images },
-  { name: 'restore', usage: 'restore <image>', describe: 'Restore a container from an image (- for stdin), with identical pids at every level of the container', load: images },
+  { name: 'dump', usage: 'dump <ctr>', describe: 'Checkpoint a container into an image file (-o - for stdout)', load: images, catchesSignals: true },
+  { name: 'restore', usage: 'restore <image>', describe: 'Restore a container from an image (- for stdin), with identical pids at every level of the container', load: images, catchesSignals: true },
   { name: 'check', usage: 'check <image>', describe: 'Say whether an image would restore, and every reason if not; changes nothing', load: images },
   { name: 'inspect', usage: 'inspect <image>', describe: 'Show what an image holds', load: images },
   { name: 'export', usage: 'export <image> <oci:DIR[:TAG]>', describe: 'Write an image into an OCI image layout as an artifact', load: oci },

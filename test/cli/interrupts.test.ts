@@ -13,6 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Machine } from '../../src/container/machine.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../src/index.js';
 import { HostStore } from '../../src/store/host-store.js';
+import { run } from '../../src/cli/main.js';
+import { catchSignals, holdSignals, takeHeld } from '../../src/cli/interrupts.js';
 
 const BIN = new URL('../../bin/ckpt.js', import.meta.url).pathname;
 const built = existsSync(new URL('../../dist/src/cli/main.js', import.meta.url));
@@ -85,4 +87,32 @@ describe.skipIf(!built)('a signal during a dump or a restore', () => {
     expect(r.stderr).toBe('ckpt: interrupted by SIGTERM: the image was not read whole; host default is unchanged [CKPT_INTERRUPTED]');
     expect(digestOf()).toBe(hostFile);
   }, 120_000);
+});
+
+describe('a signal while the command\'s code loads', () => {
+  it('is held for the command, which stops at its first step with its one line (run in-process: the signal comes right after the verb is named)', { timeout: 60_000 }, async () => {
+    const out = join(dir, 'early');
+    mkdirSync(out);
+    const err: string[] = [];
+    const running = run(['dump', 'big', '-o', join(out, 'big.tar'), '--root', root], { out: () => undefined, err: (l) => err.push(l) });
+    process.emit('SIGINT', 'SIGINT');
+    expect(await running).toBe(130);
+    expect(err.join('\n')).toMatch(/^ckpt: interrupted by SIGINT: .*\[CKPT_INTERRUPTED\]$/);
+    expect(readdirSync(out)).toEqual([]);
+    expect(digestOf()).toBe(hostFile);
+    expect(process.listenerCount('SIGINT')).toBe(0);
+  });
+
+  it('a held signal no command took is given back by takeHeld, and the handlers go with it', () => {
+    holdSignals();
+    process.emit('SIGTERM', 'SIGTERM');
+    expect(takeHeld()).toBe('SIGTERM');
+    expect([process.listenerCount('SIGINT'), process.listenerCount('SIGTERM'), takeHeld()]).toEqual([0, 0, null]);
+    holdSignals();
+    process.emit('SIGINT', 'SIGINT');
+    const caught = catchSignals();
+    expect([caught.signal.aborted, caught.received()]).toEqual([true, 'SIGINT']);
+    caught.release();
+    expect(process.listenerCount('SIGINT')).toBe(0);
+  });
 });
