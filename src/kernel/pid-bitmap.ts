@@ -35,6 +35,16 @@ export class PidBitmap {
     this.free = new Int32Array(count).fill(BITS_PER_PAGE);
   }
 
+  /** pageFor returns page `p`, made (all pids free) on first use. */
+  private pageFor(p: number): Uint32Array {
+    let page = this.pages[p];
+    if (!page) {
+      page = new Uint32Array(WORDS_PER_PAGE);
+      this.pages[p] = page;
+    }
+    return page;
+  }
+
   /** test reports whether pid `nr` is taken. */
   test(nr: number): boolean {
     const page = this.pages[nr >>> PAGE_SHIFT];
@@ -45,11 +55,7 @@ export class PidBitmap {
   /** set takes pid `nr`; returns false when it was already taken (test_and_set_bit). */
   set(nr: number): boolean {
     const p = nr >>> PAGE_SHIFT;
-    let page = this.pages[p];
-    if (!page) {
-      page = new Uint32Array(WORDS_PER_PAGE);
-      this.pages[p] = page;
-    }
+    const page = this.pageFor(p);
     const w = (nr & (BITS_PER_PAGE - 1)) >>> 5;
     const bit = 1 << (nr & 31);
     if ((page[w]! & bit) !== 0) return false;
@@ -63,11 +69,7 @@ export class PidBitmap {
     const end = first + count;
     for (let nr = first; nr < end; ) {
       const p = nr >>> PAGE_SHIFT;
-      let page = this.pages[p];
-      if (!page) {
-        page = new Uint32Array(WORDS_PER_PAGE);
-        this.pages[p] = page;
-      }
+      const page = this.pageFor(p);
       const w = (nr & (BITS_PER_PAGE - 1)) >>> 5;
       const low = nr & 31;
       const n = Math.min(32 - low, end - nr);

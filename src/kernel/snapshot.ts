@@ -18,7 +18,7 @@ import type { HostState } from './host-state.js';
 import { MemoryMap } from './memory-map.js';
 import type { PidNamespace } from './pid-namespace.js';
 import type { Task, TaskState } from './task.js';
-import type { ThreadGroup } from './thread-group.js';
+import { ThreadGroup, type GroupFlags } from './thread-group.js';
 
 export interface TaskSnapshot {
   nspids: number[];
@@ -43,15 +43,7 @@ export interface TaskSnapshot {
   pidNsForChildren: number;
   clearChildTid: number;
   children: number[];
-  group: {
-    sessionLeader: boolean;
-    unkillable: boolean;
-    stopped: boolean;
-    stopSignal: number;
-    stopReportPending: boolean;
-    continueReportPending: boolean;
-    groupExitStatus: number | null;
-  };
+  group: GroupFlags;
 }
 
 export interface HostSnapshot {
@@ -74,119 +66,140 @@ export function hex(bytes: Uint8Array): string {
   return s;
 }
 
-/** stateOf is Task.state, read with the task's group as made (null: the group a fork left, which is not stopped). */
-function stateOf(t: Task, g: ThreadGroup | null): TaskState {
-  if (t.exited) return 'zombie';
-  if (g?.stopped) return 'stopped';
-  if (t.blockedIn) return 'blocked';
-  return 'runnable';
+/** Reached: the namespaces reached from the tasks so far. */
+class Reached {
+  readonly pidNs = new Set<PidNamespace>();
+  readonly userNs = new Set<UserNamespace>();
+
+  /** pid adds `ns`, its ancestors, and their owners' user namespaces */
+  pid(ns: PidNamespace): void {
+    for (const n of ns.chain) {
+      this.pidNs.add(n);
+      this.user(n.userNs);
+    }
+  }
+
+  /** user adds `ns` and its ancestors */
+  user(ns: UserNamespace): void {
+    for (let u: UserNamespace | null = ns; u; u = u.parent) this.userNs.add(u);
+  }
 }
 
-/** the flags of a group as ThreadGroup.fromFork makes it from what a fork left */
-const FORKED_GROUP_FLAGS: TaskSnapshot['group'] = { sessionLeader: false, unkillable: false, stopped: false, stopSignal: 0, stopReportPending: false, continueReportPending: false, groupExitStatus: null };
+/**
+ * Shared: address spaces and file tables by first use; one not made yet is the task's own, a new
+ * entry, and a group's table not made yet one empty table of its own, shared by its threads.
+ */
+class Shared {
+  readonly mms: MemoryMap[] = [];
+  readonly fileTables: FileTable[] = [];
+  private readonly mmIndex = new Map<MemoryMap, number>();
+  private readonly fileIndex = new Map<FileTable, number>();
+  private readonly emptyTables = new Map<ThreadGroup, FileTable>();
+
+  /** memoryOf is the index of `t`'s address space */
+  memoryOf(t: Task): number {
+    const space = t.addressSpaceOrFork;
+    return space instanceof MemoryMap ? indexOf(this.mms, this.mmIndex, space) : this.mms.push(MemoryMap.fromFork(space)) - 1;
+  }
+
+  /** filesOf is the index of the file table of `t`'s group (`g`, null when not made) */
+  filesOf(g: ThreadGroup | null): number {
+    if (!g) return this.fileTables.push(new FileTable()) - 1;
+    return indexOf(this.fileTables, this.fileIndex, g.filesIfMade ?? this.emptyTableOf(g));
+  }
+
+  private emptyTableOf(g: ThreadGroup): FileTable {
+    let table = this.emptyTables.get(g);
+    if (!table) this.emptyTables.set(g, (table = new FileTable()));
+    return table;
+  }
+}
+
+/** indexOf is `item`'s index in `list`, appended on first sight */
+function indexOf<T>(list: T[], index: Map<T, number>, item: T): number {
+  let i = index.get(item);
+  if (i === undefined) index.set(item, (i = list.push(item) - 1));
+  return i;
+}
 
 export function takeSnapshot(host: HostState): HostSnapshot {
-  const tasks = [...host.tasks].sort((a, b) => a.pid.nr - b.pid.nr);
-  const pidNs = new Set<PidNamespace>();
-  const userNs = new Set<UserNamespace>();
-  const addPidNs = (ns: PidNamespace): void => {
-    for (const n of ns.chain) {
-      pidNs.add(n);
-      for (let u: UserNamespace | null = n.userNs; u; u = u.parent) userNs.add(u);
-    }
-  };
-  // address spaces and file tables by first use; one not made yet is the task's own, a new entry
-  const mms: MemoryMap[] = [];
-  const mmIndex = new Map<MemoryMap, number>();
-  const fileTables: FileTable[] = [];
-  const fileIndex = new Map<FileTable, number>();
-  // a group's table not made yet is one empty table of its own, shared by its threads
-  const emptyTables = new Map<ThreadGroup, FileTable>();
-  const emptyTableOf = (g: ThreadGroup): FileTable => {
-    let table = emptyTables.get(g);
-    if (!table) emptyTables.set(g, (table = new FileTable()));
-    return table;
-  };
-  const indexOf = <T>(list: T[], index: Map<T, number>, item: T): number => {
-    let i = index.get(item);
-    if (i === undefined) index.set(item, (i = list.push(item) - 1));
-    return i;
-  };
-  const taskSnaps = tasks.map((t): TaskSnapshot => {
-    addPidNs(t.pid.ns);
-    addPidNs(t.pidNsForChildren);
-    addPidNs(t.processGroup.ns);
-    addPidNs(t.session.ns);
-    for (let u: UserNamespace | null = t.creds.userNs; u; u = u.parent) userNs.add(u);
-    const g = t.groupIfMade;
-    const space = t.addressSpaceOrFork;
-    const extra: Record<string, string> = {};
-    for (const name of Object.keys(t.extra).sort()) extra[name] = hex(t.extra[name]!);
-    return {
-      nspids: t.nspids,
-      tgid: g ? g.tgid.nr : t.pid.nr,
-      ppid: t.parent?.pid.nr ?? 0,
-      pgid: t.processGroup.nr,
-      sid: t.session.nr,
-      state: stateOf(t, g),
-      exitStatus: t.exitStatus,
-      exitSignal: t.exitSignal,
-      blockedIn: t.blockedIn,
-      sleepUntil: t.sleepUntil,
-      exePath: t.exePath,
-      comm: t.comm,
-      abi: t.abi.name,
-      creds: { uid: t.creds.uid, euid: t.creds.euid, suid: t.creds.suid, userNs: t.creds.userNs.id, effective: t.creds.effective, permitted: t.creds.permitted, dumpable: !t.nondumpable },
-      regs: hex(t.registerBytes()),
-      fpu: hex(t.fpu),
-      extra,
-      memory: space instanceof MemoryMap ? indexOf(mms, mmIndex, space) : mms.push(MemoryMap.fromFork(space)) - 1,
-      files: g ? indexOf(fileTables, fileIndex, g.filesIfMade ?? emptyTableOf(g)) : fileTables.push(new FileTable()) - 1,
-      pidNsForChildren: t.pidNsForChildren.id,
-      clearChildTid: t.clearChildTid,
-      children: [...t.children()].map((c) => c.pid.nr).sort((a, b) => a - b),
-      group: g
-        ? {
-            sessionLeader: g.sessionLeader,
-            unkillable: g.unkillable,
-            stopped: g.stopped,
-            stopSignal: g.stopSignal,
-            stopReportPending: g.stopReportPending,
-            continueReportPending: g.continueReportPending,
-            groupExitStatus: g.groupExitStatus,
-          }
-        : { ...FORKED_GROUP_FLAGS },
-    };
-  });
+  const reached = new Reached();
+  const shared = new Shared();
+  const tasks = [...host.tasks].sort((a, b) => a.pid.nr - b.pid.nr).map((t) => taskSnapshot(t, reached, shared));
   return {
     arch: host.arch.name,
     pidMax: host.pidMax,
     clock: host.clock,
-    userNamespaces: [...userNs].sort((a, b) => a.id - b.id).map((u) => ({ id: u.id, parent: u.parent?.id ?? null, owner: u.ownerUid })),
-    pidNamespaces: [...pidNs]
-      .sort((a, b) => a.id - b.id)
-      .map((n) => ({
-        id: n.id,
-        level: n.level,
-        parent: n.parent?.id ?? null,
-        userNs: n.userNs.id,
-        lastPid: n.lastPid,
-        pidMax: n.pidMax,
-        reaper: n.childReaper ? n.childReaper.pid.nr : null,
-        accepting: n.accepting,
-        pids: [...n.pids.keys()],
-      })),
-    tasks: taskSnaps,
-    memory: mms.map((mm) => ({
-      users: mm.users,
-      vmas: mm.mappings(),
-      pages: mm.pageContents().filter(([, data]) => data.some((b) => b !== 0)).map(([i, data]) => [i, hex(data)] as [number, string]),
-    })),
-    files: fileTables.map((f) => ({
-      users: f.users,
-      fds: f
-        .entries()
-        .map(([fd, file]): [number, string, number, number] => [fd, file.kind, file.flags, file.kind === 'ns_last_pid' || file.kind === 'pid_max' ? file.pos : file.kind === 'pidfd' ? file.pid.nr : 0]),
-    })),
+    userNamespaces: [...reached.userNs].sort((a, b) => a.id - b.id).map((u) => ({ id: u.id, parent: u.parent?.id ?? null, owner: u.ownerUid })),
+    pidNamespaces: [...reached.pidNs].sort((a, b) => a.id - b.id).map(pidNamespaceSnapshot),
+    tasks,
+    memory: shared.mms.map(memorySnapshot),
+    files: shared.fileTables.map(fileTableSnapshot),
+  };
+}
+
+/** taskSnapshot describes one task, noting the namespaces it reaches and the address space and file table it uses */
+function taskSnapshot(t: Task, reached: Reached, shared: Shared): TaskSnapshot {
+  reached.pid(t.pid.ns);
+  reached.pid(t.pidNsForChildren);
+  reached.pid(t.processGroup.ns);
+  reached.pid(t.session.ns);
+  reached.user(t.creds.userNs);
+  const g = t.groupIfMade;
+  const extra: Record<string, string> = {};
+  for (const name of Object.keys(t.extra).sort()) extra[name] = hex(t.extra[name]!);
+  return {
+    nspids: t.nspids,
+    tgid: g ? g.tgid.nr : t.pid.nr,
+    ppid: t.parent?.pid.nr ?? 0,
+    pgid: t.processGroup.nr,
+    sid: t.session.nr,
+    state: t.state,
+    exitStatus: t.exitStatus,
+    exitSignal: t.exitSignal,
+    blockedIn: t.blockedIn,
+    sleepUntil: t.sleepUntil,
+    exePath: t.exePath,
+    comm: t.comm,
+    abi: t.abi.name,
+    creds: { uid: t.creds.uid, euid: t.creds.euid, suid: t.creds.suid, userNs: t.creds.userNs.id, effective: t.creds.effective, permitted: t.creds.permitted, dumpable: !t.nondumpable },
+    regs: hex(t.registerBytes()),
+    fpu: hex(t.fpu),
+    extra,
+    memory: shared.memoryOf(t),
+    files: shared.filesOf(g),
+    pidNsForChildren: t.pidNsForChildren.id,
+    clearChildTid: t.clearChildTid,
+    children: [...t.children()].map((c) => c.pid.nr).sort((a, b) => a - b),
+    group: g ? g.flags : ThreadGroup.forkedFlags(),
+  };
+}
+
+function pidNamespaceSnapshot(n: PidNamespace): HostSnapshot['pidNamespaces'][number] {
+  return {
+    id: n.id,
+    level: n.level,
+    parent: n.parent?.id ?? null,
+    userNs: n.userNs.id,
+    lastPid: n.lastPid,
+    pidMax: n.pidMax,
+    reaper: n.childReaper ? n.childReaper.pid.nr : null,
+    accepting: n.accepting,
+    pids: [...n.pids.keys()],
+  };
+}
+
+function memorySnapshot(mm: MemoryMap): HostSnapshot['memory'][number] {
+  return {
+    users: mm.users,
+    vmas: mm.mappings(),
+    pages: mm.pageContents().filter(([, data]) => data.some((b) => b !== 0)).map(([i, data]) => [i, hex(data)] as [number, string]),
+  };
+}
+
+function fileTableSnapshot(f: FileTable): HostSnapshot['files'][number] {
+  return {
+    users: f.users,
+    fds: f.entries().map(([fd, file]): [number, string, number, number] => [fd, file.kind, file.flags, file.kind === 'ns_last_pid' || file.kind === 'pid_max' ? file.pos : file.kind === 'pidfd' ? file.pid.nr : 0]),
   };
 }

@@ -457,10 +457,10 @@ export class Task {
     return this.group.leader === this;
   }
 
-  /** state derives the ps state: zombie, then stopped, then blocked, else runnable. */
+  /** state derives the ps state: zombie, then stopped, then blocked, else runnable. Read without making a fork's group (which is not stopped). */
   get state(): TaskState {
     if (this.exited) return 'zombie';
-    if (this.group.stopped) return 'stopped';
+    if (this.groupIfMade?.stopped) return 'stopped';
     if (this.blockedIn) return 'blocked';
     return 'runnable';
   }

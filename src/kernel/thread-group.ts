@@ -30,6 +30,34 @@ const FLAGS = {
 const STOP_SIGNAL_SHIFT = 8;
 const FLAG_BITS = (1 << STOP_SIGNAL_SHIFT) - 1;
 
+/** a new group's flags word: no flag set, no stop signal (the constructor's, and so fromFork's) */
+const NEW_GROUP_STATE = 0;
+
+/** GroupFlags: a group's flags, stop signal and group exit status as plain data (a host snapshot's) */
+export interface GroupFlags {
+  sessionLeader: boolean;
+  unkillable: boolean;
+  stopped: boolean;
+  stopSignal: number;
+  stopReportPending: boolean;
+  continueReportPending: boolean;
+  groupExitStatus: number | null;
+}
+
+/** flagsOf reads a flags word (ThreadGroup.state) and group exit status as GroupFlags. */
+function flagsOf(state: number, groupExitStatus: number | null): GroupFlags {
+  const on = (bit: number): boolean => (state & bit) !== 0;
+  return {
+    sessionLeader: on(FLAGS.sessionLeader),
+    unkillable: on(FLAGS.unkillable),
+    stopped: on(FLAGS.stopped),
+    stopSignal: state >>> STOP_SIGNAL_SHIFT,
+    stopReportPending: on(FLAGS.stopReportPending),
+    continueReportPending: on(FLAGS.continueReportPending),
+    groupExitStatus,
+  };
+}
+
 /**
  * How many groups of each process group are stopped (attached to it, with
  * SIGNAL_STOP_STOPPED set): has_stopped_jobs in one look, where the kernel
@@ -76,7 +104,7 @@ export class ThreadGroup {
    * The flags and the stop signal in one number: a host holds 100,000s of
    * groups, and the garbage collector copies every field of each twice.
    */
-  private state = 0;
+  private state = NEW_GROUP_STATE;
 
   // Each flag of FLAGS becomes a boolean accessor of one bit of `state`.
   static {
@@ -123,6 +151,16 @@ export class ThreadGroup {
     const group = new ThreadGroup(leader, forked.pgrp, forked.session, null, true);
     group.addThread(leader);
     return group;
+  }
+
+  /** forkedFlags: the flags of the group fromFork makes (a new group's), read without making one */
+  static forkedFlags(): GroupFlags {
+    return flagsOf(NEW_GROUP_STATE, null);
+  }
+
+  /** flags: the group's flags, stop signal and group exit status as plain data */
+  get flags(): GroupFlags {
+    return flagsOf(this.state, this.groupExitStatus);
   }
 
   /**

@@ -337,197 +337,366 @@ function stopsAsTheImageHasThem(image: ContainerImage, pidAsSeenBy: (viewer: Act
  * every reply in order.
  */
 async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePlan, memory: boolean, opts: ExecuteOptions, nspids: Map<Actor, number[]>): Promise<RealRestore> {
-  const { enterFrom } = opts;
-  const userNs = opts.userNs === true;
-  const tasks = image.tasks;
+  const batch = new RestoreBatch(image, plan, memory, opts, nspids);
+  const ahead = new SendAhead(port, opts.userNs === true);
+  try {
+    batch.build(ahead);
+  } catch (e) {
+    // its replies are read all the same: nothing else may be sent before them (the undo's reset)
+    await ahead.settle();
+    throw e;
+  }
+  await ahead.check();
+  await run(port, batch.items);
+  await run(port, batch.joiningMappings());
+  writePages(batch.mem.pages, (t) => nspids.get(t)![0]!);
+  // the enterer is reaped: its channel goes with it
+  if (plan.enterer !== null && opts.enterFrom !== undefined) await port.command(`reset ${plan.enterer}`);
+  await run(port, stopsAsTheImageHasThem(image, (viewer, a) => batch.pidAsSeenBy(viewer, a)));
+  return batch.made();
+}
+
+/** Step: what RestoreBatch.build goes through: the plan's steps, and the two points where it checks what is made */
+type Step = RestorePlan['create'][number] | 'children' | 'verify';
+
+/**
+ * SendAhead: the plan's first clones, a chain of processes each made by the one before (the
+ * container's init, the init of each level below it, ...), with the mappings each makes before its
+ * children, go to the helper as soon as they are built, when the port can send a batch and read it
+ * later: the helper makes them, one after the other, while the rest is built, which goes once they
+ * are checked. Not with a user namespace of its own: its id maps are written before anything runs in it.
+ */
+class SendAhead {
+  private tried = false;
+  /** the creators of the chain so far: a second child of one of them ends it */
+  private readonly chain = new Set<Actor>();
+  private sent: { items: Item[]; replies: () => Promise<string[]> } | undefined;
+
+  constructor(
+    private readonly port: HelperPort,
+    private readonly userNs: boolean,
+  ) {}
+
+  /** before step `s` is built: once the chain ends, what is built so far (`items`, emptied) goes */
+  before(s: Step, items: Item[]): void {
+    if (this.tried || this.chainGoesOn(s)) return;
+    this.tried = true;
+    if (!this.port.begin || this.userNs || !items[0]?.line.startsWith('init ')) return;
+    const sent = items.splice(0);
+    this.sent = { items: sent, replies: this.port.begin(sent.map((it) => it.line)) };
+  }
+
+  /** check reads and checks the replies of what went ahead */
+  async check(): Promise<void> {
+    if (this.sent) checkReplies(this.sent.items, await this.sent.replies());
+  }
+
+  /** settle reads the replies of what went ahead, unchecked (the build failed) */
+  async settle(): Promise<void> {
+    await this.sent?.replies();
+  }
+
+  private chainGoesOn(s: Step): boolean {
+    if (s === 'children' || s === 'verify' || s.do !== 'clone' || this.chain.has(s.creator)) return false;
+    this.chain.add(s.creator);
+    return true;
+  }
+}
+
+/**
+ * RestoreBatch builds the helper's commands for a plan, each with the check of its reply, keeping
+ * what the plan says of each actor as the commands are built: its pids, where its children go, the
+ * image's mappings it has.
+ */
+class RestoreBatch {
+  readonly items: Item[] = [];
+  /** the image's mappings and pages to make (none when the memory is not restored) */
+  readonly mem: ReturnType<typeof planMemory>;
+  private readonly tasks: ContainerImage['tasks'];
+  private readonly userNs: boolean;
   /** each actor's pids at the container's levels, from the plan */
-  const inside = new Map<Actor, number[]>();
+  private readonly inside = new Map<Actor, number[]>();
   /** where each agent's pid_ns_for_children points: the image namespace, or its own */
-  const childrenIn = new Map<Actor, number | 'own'>();
+  private readonly childrenIn = new Map<Actor, number | 'own'>();
   /** the first process made in each image namespace: setns names a namespace by one of its processes */
-  const firstIn = new Map<number, Actor>();
+  private readonly firstIn = new Map<number, Actor>();
   /** the image's mappings each actor's process has: made for it, or inherited from its creator */
-  const held = new Map<Actor, Held[]>();
-  const heldBy = (a: Actor): Held[] => held.get(a) ?? (held.set(a, []), held.get(a)!);
+  private readonly held = new Map<Actor, Held[]>();
   /** each actor's process's start time, from its clone's reply */
-  const starts = new Map<Actor, string>();
-  const items: Item[] = [];
-  const name = (a: Actor): string => (a >= 0 && a < tasks.length ? `task ${tasks[a]!.numbers.join('/')}` : `helper ${a}`);
-  const insideOf = (a: Actor): number[] => inside.get(a) ?? fail(`${name(a)} was needed before it was made`);
+  private readonly starts = new Map<Actor, string>();
+  /** each live address space's mappings, by the task that maps them (planMemory's mapper), until made */
+  private readonly wanted = new Map<Actor, MappingStep[]>();
+  /** the actors that make others */
+  private readonly creators = new Set<Actor>();
+
+  constructor(
+    private readonly image: ContainerImage,
+    private readonly plan: RestorePlan,
+    memory: boolean,
+    private readonly opts: ExecuteOptions,
+    private readonly nspids: Map<Actor, number[]>,
+  ) {
+    this.tasks = image.tasks;
+    this.userNs = opts.userNs === true;
+    this.mem = memory ? planMemory(image) : { mappings: [], pages: [] };
+    for (const m of this.mem.mappings) (this.wanted.get(m.task) ?? (this.wanted.set(m.task, []), this.wanted.get(m.task)!)).push(m);
+    for (const s of [...plan.create, ...plan.groups, ...plan.exits]) if (s.do === 'clone' && s.creator !== RESTORER) this.creators.add(s.creator);
+  }
+
+  /** build: every step's commands, in the plan's order, `ahead` sending the first ones early */
+  build(ahead: SendAhead): void {
+    const { plan } = this;
+    for (const s of [...plan.create, 'children' as const, ...plan.groups, 'verify' as const, ...plan.exits]) {
+      ahead.before(s, this.items);
+      this.step(s);
+    }
+    this.lastPidsWhereTheImageHasThem();
+    // the mappings of address spaces whose first live task is not a leader (a thread's)
+    for (const a of [...this.wanted.keys()]) this.memoryOf(a);
+    // every process made is an agent that answers: each has said so once started (its hello)
+    this.items.push({
+      line: `confirm 0-${this.tasks.length + plan.helpers - 1}`,
+      check: (r) => {
+        if (r.kind !== 'ok') fail(`the restored processes did not all start as agents: ${r.kind === 'err' ? r.message : r.kind}`);
+      },
+    });
+  }
+
+  /** joiningMappings: the mappings that join another process's shared one, which they name by its pid on the machine, known once the batch is answered */
+  joiningMappings(): Item[] {
+    return this.mem.mappings.filter((m) => m.joins !== null).map((m) => this.mapping(m));
+  }
+
+  /** made: what the restore made, once every reply is checked */
+  made(): RealRestore {
+    const { tasks } = this;
+    const made = [...this.nspids].filter(([a]) => a >= 0 && a < tasks.length);
+    const helpers = [...this.nspids].filter(([a]) => a >= tasks.length);
+    return { agents: new Map(tasks.map((_, i) => [i, i])), pids: new Map(made.map(([a, p]) => [a, p[0]!])), nspids: new Map(made), helpers: new Map(helpers), starts: new Map([...this.starts].filter(([a]) => a >= 0 && a < tasks.length)) };
+  }
+
   /** pidAsSeenBy: a process's pid as `viewer`'s namespace numbers it (both are in the container) */
-  const pidAsSeenBy = (viewer: Actor, a: Actor): number => {
-    const pid = insideOf(a)[insideOf(viewer).length - 1];
-    if (pid === undefined) fail(`${name(a)} is not visible from ${name(viewer)}'s pid namespace`);
-    if (Number.isNaN(pid)) throw new RestoreError([{ code: 'CKPT_UNSUPPORTED', message: `${name(a)} would have a pid the kernel picks in ${name(viewer)}'s pid namespace, which the restore must name: this layout is not supported yet` }]);
+  pidAsSeenBy(viewer: Actor, a: Actor): number {
+    const pid = this.insideOf(a)[this.insideOf(viewer).length - 1];
+    if (pid === undefined) fail(`${this.name(a)} is not visible from ${this.name(viewer)}'s pid namespace`);
+    if (Number.isNaN(pid)) throw new RestoreError([{ code: 'CKPT_UNSUPPORTED', message: `${this.name(a)} would have a pid the kernel picks in ${this.name(viewer)}'s pid namespace, which the restore must name: this layout is not supported yet` }]);
     return pid;
-  };
-  const ownNs = (a: Actor): number | null => (a >= 0 && a < tasks.length ? tasks[a]!.ns : null);
+  }
+
+  private step(s: Step): void {
+    const { plan } = this;
+    if (s === 'verify') return this.verifyGroups();
+    if (s === 'children') return this.childrenWhereTheImageHasThem();
+    switch (s.do) {
+      case 'clone':
+        return this.clone(s);
+      case 'setsid':
+        return this.call(s.actor, 'setsid', `setsid for ${this.name(s.actor)}`);
+      case 'setpgid':
+        return this.call(s.actor, `setpgid 0 ${s.pgid}`, `setpgid for ${this.name(s.actor)}`);
+      case 'leave':
+        if (s.actor === plan.enterer && this.opts.enterFrom !== undefined) return this.leaveContainer(s.actor, this.opts.enterFrom);
+        return this.exitAndReap(s.actor, 0, s.reaper === RESTORER ? null : s.reaper);
+      case 'enter':
+        return this.enter(s.actor, s.setTid);
+      case 'exit': {
+        const t = this.tasks[s.task]!;
+        const status = t.group.groupExitStatus ?? t.exitStatus;
+        if ((status & 0x7f) === 0) return this.exitAndReap(s.task, (status >> 8) & 0xff, null);
+        return this.killedBy(s.task, status & 0x7f);
+      }
+      case 'adopt':
+      case 'last_pid':
+      case 'order':
+        return; // refused by whatLinuxCannot, or (order) already the kernel's
+    }
+  }
+
+  private name(a: Actor): string {
+    return a >= 0 && a < this.tasks.length ? `task ${this.tasks[a]!.numbers.join('/')}` : `helper ${a}`;
+  }
+
+  private insideOf(a: Actor): number[] {
+    return this.inside.get(a) ?? fail(`${this.name(a)} was needed before it was made`);
+  }
+
+  private heldBy(a: Actor): Held[] {
+    return this.held.get(a) ?? (this.held.set(a, []), this.held.get(a)!);
+  }
+
+  private ownNs(a: Actor): number | null {
+    return a >= 0 && a < this.tasks.length ? this.tasks[a]!.ns : null;
+  }
+
   /** answered: `r` is a call's success; else the restore fails, naming the call (`what`, or what makes that text: named only then) */
-  const answered = (r: Reply, what: string | (() => string), who = 'the agent'): Reply & { kind: 'r' } => {
+  private answered(r: Reply, what: string | (() => string), who = 'the agent'): Reply & { kind: 'r' } {
     if (r.kind === 'r' && !r.errno) return r;
     const text = typeof what === 'string' ? what : what();
     if (r.kind !== 'r') fail(`${text}: ${r.kind === 'err' ? r.message : `${who} answered ${r.kind}`}`);
     fail(`${text} failed with ${r.errno}`);
-  };
-  const call = (a: Actor, request: string, what: string, more?: (r: Reply & { kind: 'r' }) => void): void => {
-    items.push({
+  }
+
+  private call(a: Actor, request: string, what: string, more?: (r: Reply & { kind: 'r' }) => void): void {
+    this.items.push({
       line: `op ${a} ${request}`,
       check: (r) => {
-        const ok = answered(r, what);
+        const ok = this.answered(r, what);
         more?.(ok);
       },
     });
-  };
+  }
 
-  const pointChildren = (creator: Actor, where: CloneStep['childrenIn']): void => {
-    const want = where === 'own' ? 'own' : where.ns === ownNs(creator) ? 'own' : where.ns;
-    if ((childrenIn.get(creator) ?? 'own') === want) return;
-    const into = want === 'own' ? creator : (firstIn.get(want) ?? fail(`pid namespace ${want} of the image was needed before it was made`));
-    call(creator, `setns ${pidAsSeenBy(creator, into)} ${CLONE_NEWPID}`, `pointing ${name(creator)}'s children at the pid namespace of ${name(into)}`);
-    childrenIn.set(creator, want);
-  };
+  private pointChildren(creator: Actor, where: CloneStep['childrenIn']): void {
+    const want = where === 'own' ? 'own' : where.ns === this.ownNs(creator) ? 'own' : where.ns;
+    if ((this.childrenIn.get(creator) ?? 'own') === want) return;
+    const into = want === 'own' ? creator : (this.firstIn.get(want) ?? fail(`pid namespace ${want} of the image was needed before it was made`));
+    this.call(creator, `setns ${this.pidAsSeenBy(creator, into)} ${CLONE_NEWPID}`, `pointing ${this.name(creator)}'s children at the pid namespace of ${this.name(into)}`);
+    this.childrenIn.set(creator, want);
+  }
 
-  const clone = (s: CloneStep): void => {
+  private clone(s: CloneStep): void {
+    const { tasks, plan } = this;
     const what = (): string => (s.task === null ? `the placeholder for leader ${s.standsFor!.join('/')}` : `clone3 of task ${tasks[s.task]!.numbers.join('/')} (set_tid ${s.pids.join(', ')}, innermost level first)`);
     // a placeholder is made in its creator's namespace, set_tid naming the levels the plan names (innermost first); the kernel picks the others (NaN here)
-    const want = s.task !== null ? tasks[s.task]!.numbers : [...new Array<number>(Math.max(0, insideOf(s.creator).length - s.pids.length)).fill(NaN), ...[...s.pids].reverse()];
+    const want = s.task !== null ? tasks[s.task]!.numbers : [...new Array<number>(Math.max(0, this.insideOf(s.creator).length - s.pids.length)).fill(NaN), ...[...s.pids].reverse()];
     let line: string;
-    if (s.creator === RESTORER) line = `init ${s.actor} ${(s.flags & ~CLONE_NEWPID) | (userNs ? CLONE_NEWUSER : 0)} ${s.pids.length > 0 ? s.pids.join(',') : 0} 1`;
+    if (s.creator === RESTORER) line = `init ${s.actor} ${(s.flags & ~CLONE_NEWPID) | (this.userNs ? CLONE_NEWUSER : 0)} ${s.pids.length > 0 ? s.pids.join(',') : 0} 1`;
     else {
-      pointChildren(s.creator, s.childrenIn);
+      this.pointChildren(s.creator, s.childrenIn);
       line = `op ${s.creator} clone3 ${s.actor} ${s.flags} ${s.exitSignal} ${s.pids.length} ${s.pids.join(' ')}`;
     }
-    inside.set(s.actor, want);
+    this.inside.set(s.actor, want);
     // a clone copies its creator's mappings (CLONE_VM: shares them); the helper's child has none of the image's
-    held.set(s.actor, s.creator === RESTORER ? [] : s.flags & CLONE_VM ? heldBy(s.creator) : [...heldBy(s.creator)]);
-    items.push({
+    this.held.set(s.actor, s.creator === RESTORER ? [] : s.flags & CLONE_VM ? this.heldBy(s.creator) : [...this.heldBy(s.creator)]);
+    this.items.push({
       line,
       check: (reply) => {
-        const r = answered(reply, what, 'the creator');
+        const r = this.answered(reply, what, 'the creator');
         const made = r.fields.get('nspid');
         if (!made || r.fields.get('child') !== String(s.actor)) fail(`${what()}: the helper lost the new process`);
         const pids = made.split(',').map(Number);
-        nspids.set(s.actor, pids);
+        this.nspids.set(s.actor, pids);
         const start = r.fields.get('start');
-        if (start !== undefined) starts.set(s.actor, start);
+        if (start !== undefined) this.starts.set(s.actor, start);
         const got = pids.slice(plan.outerLevels);
         if (got.length !== want.length || want.some((p, k) => !Number.isNaN(p) && p !== got[k])) fail(`${s.task === null ? `the placeholder for leader ${s.standsFor!.join('/')}` : `task ${want.join('/')}`} came back as ${got.join('/')}`);
       },
     });
-    if (s.task !== null && !firstIn.has(tasks[s.task]!.ns)) firstIn.set(tasks[s.task]!.ns, s.actor);
+    if (s.task !== null && !this.firstIn.has(tasks[s.task]!.ns)) this.firstIn.set(tasks[s.task]!.ns, s.actor);
     // a process that makes others has its memory made before them, so that they inherit it as fork gives it
-    if (s.task !== null && creators.has(s.actor)) memoryOf(s.task);
-  };
+    if (s.task !== null && this.creators.has(s.actor)) this.memoryOf(s.task);
+  }
 
-  const exitAndReap = (a: Actor, code: number, reaper: Actor | null): void => {
-    items.push({
+  private exitAndReap(a: Actor, code: number, reaper: Actor | null): void {
+    this.items.push({
       line: `op ${a} exit ${code}`,
       check: (r) => {
-        if (r.kind !== 'dead' && r.kind !== 'stuck') fail(`${name(a)} did not exit: ${r.kind === 'err' ? r.message : r.kind}`);
+        if (r.kind !== 'dead' && r.kind !== 'stuck') fail(`${this.name(a)} did not exit: ${r.kind === 'err' ? r.message : r.kind}`);
       },
     });
-    if (reaper !== null) call(reaper, `wait4 ${pidAsSeenBy(reaper, a)} 0`, `reaping ${name(a)}`);
-  };
+    if (reaper !== null) this.call(reaper, `wait4 ${this.pidAsSeenBy(reaper, a)} 0`, `reaping ${this.name(a)}`);
+  }
 
   /**
    * enter makes the plan's enterer in the running container the restore goes into: `enterFrom`, an
    * agent there, clones it, set_tid naming its pids at the container's levels (innermost first; the
    * plan's last, the machine's level, is left to the kernel).
    */
-  const enter = (actor: Actor, setTid: readonly number[]): void => {
+  private enter(actor: Actor, setTid: readonly number[]): void {
+    const { enterFrom } = this.opts;
     if (enterFrom === undefined) fail('the plan goes into a running container, and no process of that container was named to make its helper');
     const tids = setTid.slice(0, -1);
-    inside.set(actor, []);
+    this.inside.set(actor, []);
     const what = `the helper inside the enclosing container (set_tid ${tids.join(', ')}, innermost level first)`;
-    items.push({
+    this.items.push({
       line: `op ${enterFrom} clone3 ${actor} 0 ${SIGCHLD} ${tids.length} ${tids.join(' ')}`.trim(),
       check: (reply) => {
-        const r = answered(reply, what, 'the container\'s process');
+        const r = this.answered(reply, what, 'the container\'s process');
         const made = r.fields.get('nspid');
         if (!made || r.fields.get('child') !== String(actor)) fail(`${what}: the helper lost the new process`);
         const pids = made.split(',').map(Number);
-        nspids.set(actor, pids);
-        if (pids.length !== plan.outerLevels || tids.some((p, k) => pids[pids.length - 1 - k] !== p)) fail(`${what} came back as ${pids.join('/')}`);
+        this.nspids.set(actor, pids);
+        if (pids.length !== this.plan.outerLevels || tids.some((p, k) => pids[pids.length - 1 - k] !== p)) fail(`${what} came back as ${pids.join('/')}`);
       },
     });
     // a fork of a process of that container: what it holds of the workload's memory is not the restored container's
-    for (const [address, length] of opts.notInherited ?? []) call(actor, `munmap ${address} ${length}`, `unmapping what the helper inside the enclosing container inherited at 0x${address.toString(16)}`);
-  };
+    for (const [address, length] of this.opts.notInherited ?? []) this.call(actor, `munmap ${address} ${length}`, `unmapping what the helper inside the enclosing container inherited at 0x${address.toString(16)}`);
+  }
 
   /** leaveContainer: the enterer exits (the container's init goes to the enclosing container's init) and the process that made it reaps it */
-  const leaveContainer = (actor: Actor, maker: Actor): void => {
-    const step = plan.create.find((s) => s.do === 'enter' && s.actor === actor);
+  private leaveContainer(actor: Actor, maker: Actor): void {
+    const step = this.plan.create.find((s) => s.do === 'enter' && s.actor === actor);
     const pid = step?.do === 'enter' ? step.setTid[0]! : fail('the enterer has no enter step');
-    exitAndReap(actor, 0, null);
-    call(maker, `wait4 ${pid} 0`, 'reaping the helper inside the enclosing container');
-  };
+    this.exitAndReap(actor, 0, null);
+    this.call(maker, `wait4 ${pid} 0`, 'reaping the helper inside the enclosing container');
+  }
 
   /**
    * killedBy makes a zombie killed by a signal: the process sends it to itself, or for a namespace's
    * init (which ignores what comes from inside its namespace) its parent sends it.
    */
-  const killedBy = (i: number, sig: number): void => {
-    const t = tasks[i]!;
+  private killedBy(i: number, sig: number): void {
+    const t = this.tasks[i]!;
     const sender = isInit(t) ? t.parent : i;
-    items.push({
-      line: `op ${sender} kill ${pidAsSeenBy(sender, i)} ${sig}`,
+    this.items.push({
+      line: `op ${sender} kill ${this.pidAsSeenBy(sender, i)} ${sig}`,
       check: (r) => {
         if (sender === i ? r.kind !== 'dead' && r.kind !== 'stuck' : r.kind !== 'r' || r.errno !== null) {
-          fail(`${name(i)} was not killed by signal ${sig}: ${r.kind === 'err' ? r.message : r.kind === 'r' ? (r.errno ?? 'it lives on') : r.kind}`);
+          fail(`${this.name(i)} was not killed by signal ${sig}: ${r.kind === 'err' ? r.message : r.kind === 'r' ? (r.errno ?? 'it lives on') : r.kind}`);
         }
       },
     });
-  };
+  }
 
-  // memory: the mappings made fresh go in the same batch, a process's before the processes it makes
-  // (which inherit what they share with it, as fork gives it), else right after its ids (the helper
-  // sends an agent's run of such requests as one line); those joining another process's shared
-  // mapping name it by its pid on the machine, known from the replies, so they go in a second
-  const mem = memory ? planMemory(image) : { mappings: [], pages: [] };
-  const mapping = (m: (typeof mem.mappings)[number]): Item => ({
-    line: `op ${m.task} ${mappingRequest(m, (t) => nspids.get(t)![0]!)}`,
-    check: (r) => {
-      const what = `mapping ${m.start.toString(16)}-${m.end.toString(16)} of ${name(m.task)}`;
-      if (r.kind === 'r' && r.errno === 'EEXIST') throw new RestoreError([{ code: 'CKPT_UNSUPPORTED', message: `${what} would overlap one the process already has (the helper's own, made since the check): not supported` }]);
-      answered(r, what);
-    },
-  });
-  /** each live address space's mappings, by the task that maps them (planMemory's mapper) */
-  const wanted = new Map<Actor, MappingStep[]>();
-  for (const m of mem.mappings) (wanted.get(m.task) ?? (wanted.set(m.task, []), wanted.get(m.task)!)).push(m);
-  const memoryOf = (task: Actor): void => {
-    const want = wanted.get(task);
+  /**
+   * mapping: the command that makes one fresh mapping. The mappings made fresh go in the same batch,
+   * a process's before the processes it makes (which inherit what they share with it, as fork gives
+   * it), else right after its ids (the helper sends an agent's run of such requests as one line);
+   * those joining another process's shared mapping go in a second (joiningMappings).
+   */
+  private mapping(m: MappingStep): Item {
+    return {
+      line: `op ${m.task} ${mappingRequest(m, (t) => this.nspids.get(t)![0]!)}`,
+      check: (r) => {
+        const what = `mapping ${m.start.toString(16)}-${m.end.toString(16)} of ${this.name(m.task)}`;
+        if (r.kind === 'r' && r.errno === 'EEXIST') throw new RestoreError([{ code: 'CKPT_UNSUPPORTED', message: `${what} would overlap one the process already has (the helper's own, made since the check): not supported` }]);
+        this.answered(r, what);
+      },
+    };
+  }
+
+  /** memoryOf: `task`'s address space gets the image's mappings, once: what it inherited and the image has not there goes */
+  private memoryOf(task: Actor): void {
+    const want = this.wanted.get(task);
     if (!want) return;
-    wanted.delete(task);
-    const has = heldBy(task);
+    this.wanted.delete(task);
+    const has = this.heldBy(task);
     const drop = (x: Held): void => {
       has.splice(has.indexOf(x), 1);
-      call(task, `munmap ${x.start} ${x.end - x.start}`, `unmapping ${x.start.toString(16)}-${x.end.toString(16)}, which ${name(task)} inherited and its image does not have there`);
+      this.call(task, `munmap ${x.start} ${x.end - x.start}`, `unmapping ${x.start.toString(16)}-${x.end.toString(16)}, which ${this.name(task)} inherited and its image does not have there`);
     };
     for (const m of want) {
       if (m.joins === null && !m.shared && has.some((x) => x.start === m.start && x.end === m.end && x.prot === m.prot && !x.shared)) continue; // inherited
       for (const x of has.filter((x) => x.start < m.end && m.start < x.end)) drop(x);
-      if (m.joins === null) items.push(mapping(m));
+      if (m.joins === null) this.items.push(this.mapping(m));
       has.push({ start: m.start, end: m.end, prot: m.prot, shared: m.shared });
     }
     for (const x of has.filter((x) => !want.some((m) => m.start === x.start && m.end === x.end))) drop(x);
-  };
-  const creators = new Set<Actor>();
-  for (const s of [...plan.create, ...plan.groups, ...plan.exits]) if (s.do === 'clone' && s.creator !== RESTORER) creators.add(s.creator);
+  }
 
   /**
    * verifyGroups reads, for every process while all still run, which group and session its own
    * namespace says it is in (the helper reads /proc, the process need not run), and has the
    * processes that made none make their mappings.
    */
-  const verifyGroups = (): void => {
-    for (const [i, t] of tasks.entries()) {
+  private verifyGroups(): void {
+    for (const [i, t] of this.tasks.entries()) {
       if (t.leader !== i) continue;
       const own = (id: number[] | null): number => id?.[t.numbers.length - 1] ?? 0;
-      items.push({
+      this.items.push({
         line: `ids ${i}`,
         check: (reply) => {
-          const r = answered(reply, () => `reading the ids of ${name(i)}`);
+          const r = this.answered(reply, () => `reading the ids of ${this.name(i)}`);
           const differs = (what: string, got: number, id: number[] | null): void => {
             if (got !== own(id)) throw new RestoreError([{ code: 'CKPT_UNSUPPORTED', message: `task ${t.numbers.join('/')} ended up in ${what} ${got || '(outside)'} instead of ${own(id) || '(outside)'} as its own namespace numbers them: this layout is not supported yet` }]);
           };
@@ -535,9 +704,9 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
           differs('session', Number(r.fields.get('sid')), t.sid);
         },
       });
-      memoryOf(i);
+      this.memoryOf(i);
     }
-  };
+  }
 
   /**
    * childrenWhereTheImageHasThem points each live task's pid_ns_for_children where the image says
@@ -545,18 +714,19 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
    * holds none yet, a fresh one made with unshare as the source made it), undoing the pointing the
    * clones needed.
    */
-  const childrenWhereTheImageHasThem = (): void => {
-    tasks.forEach((t, i) => {
+  private childrenWhereTheImageHasThem(): void {
+    this.tasks.forEach((t, i) => {
       if (t.exited) return;
       const want = t.nsForChildren === t.ns ? 'own' : t.nsForChildren;
-      if ((childrenIn.get(i) ?? 'own') === want) return;
-      if (want === 'own' || !firstIn.has(want)) {
-        if ((childrenIn.get(i) ?? 'own') !== 'own') call(i, `setns ${pidAsSeenBy(i, i)} ${CLONE_NEWPID}`, `pointing ${name(i)}'s children back at its own pid namespace`);
-        if (want !== 'own') call(i, `unshare ${CLONE_NEWPID}`, `unshare(CLONE_NEWPID) for ${name(i)}, whose children's pid namespace holds no process yet`);
-      } else call(i, `setns ${pidAsSeenBy(i, firstIn.get(want)!)} ${CLONE_NEWPID}`, `pointing ${name(i)}'s children at the pid namespace of ${name(firstIn.get(want)!)}`);
-      childrenIn.set(i, want);
+      if ((this.childrenIn.get(i) ?? 'own') === want) return;
+      const through = want === 'own' ? undefined : this.firstIn.get(want);
+      if (through === undefined) {
+        if ((this.childrenIn.get(i) ?? 'own') !== 'own') this.call(i, `setns ${this.pidAsSeenBy(i, i)} ${CLONE_NEWPID}`, `pointing ${this.name(i)}'s children back at its own pid namespace`);
+        if (want !== 'own') this.call(i, `unshare ${CLONE_NEWPID}`, `unshare(CLONE_NEWPID) for ${this.name(i)}, whose children's pid namespace holds no process yet`);
+      } else this.call(i, `setns ${this.pidAsSeenBy(i, through)} ${CLONE_NEWPID}`, `pointing ${this.name(i)}'s children at the pid namespace of ${this.name(through)}`);
+      this.childrenIn.set(i, want);
     });
-  };
+  }
 
   /**
    * lastPidsWhereTheImageHasThem writes each pid namespace's ns_last_pid as the image has it, once
@@ -565,105 +735,12 @@ async function carryOut(port: HelperPort, image: ContainerImage, plan: RestorePl
    * so the next fork would get another pid than on the source. A namespace whose pids were all
    * named reads -1 on both sides (nothing to write, and the file takes 0..pid_max only).
    */
-  const lastPidsWhereTheImageHasThem = (): void => {
-    image.pidNs.forEach(([, , lastPid], k) => {
+  private lastPidsWhereTheImageHasThem(): void {
+    this.image.pidNs.forEach(([, , lastPid], k) => {
       if (lastPid < 0) return;
-      const writer = tasks.findIndex((t) => t.ns === k && !t.exited);
+      const writer = this.tasks.findIndex((t) => t.ns === k && !t.exited);
       if (writer < 0) return; // no process lives there: nothing will fork in it again
-      call(writer, `write /proc/sys/kernel/ns_last_pid ${lastPid}`, `writing ns_last_pid ${lastPid} of the pid namespace of ${name(writer)}`);
+      this.call(writer, `write /proc/sys/kernel/ns_last_pid ${lastPid}`, `writing ns_last_pid ${lastPid} of the pid namespace of ${this.name(writer)}`);
     });
-  };
-
-  /**
-   * The plan's first clones, a chain of processes each made by the one before (the container's init,
-   * the init of each level below it, ...), with the mappings each makes before its children, go to
-   * the helper as soon as they are built, when the port can send a batch and read it later: the
-   * helper makes them, one after the other, while the rest is built, which goes once they are
-   * checked. Not with a user namespace of its own: its id maps are written before anything runs in it.
-   */
-  const ahead: { tried?: boolean; items?: Item[]; replies?: () => Promise<string[]> } = {};
-  /** the creators of the chain so far: a second child of one of them ends it */
-  const chain = new Set<Actor>();
-  const chainGoesOn = (s: (typeof plan.create)[number] | 'children' | 'verify'): boolean => {
-    if (s === 'children' || s === 'verify' || s.do !== 'clone' || chain.has(s.creator)) return false;
-    chain.add(s.creator);
-    return true;
-  };
-  const sendAhead = (): void => {
-    ahead.tried = true;
-    if (!port.begin || userNs || !items[0]?.line.startsWith('init ')) return;
-    ahead.items = items.splice(0);
-    ahead.replies = port.begin(ahead.items.map((it) => it.line));
-  };
-  try {
-    buildAll();
-  } catch (e) {
-    // its replies are read all the same: nothing else may be sent before them (the undo's reset)
-    await ahead.replies?.();
-    throw e;
-  }
-  if (ahead.items && ahead.replies) checkReplies(ahead.items, await ahead.replies());
-  await run(port, items);
-  await run(port, mem.mappings.filter((m) => m.joins !== null).map(mapping));
-  writePages(mem.pages, (t) => nspids.get(t)![0]!);
-  // the enterer is reaped: its channel goes with it
-  if (plan.enterer !== null && enterFrom !== undefined) await port.command(`reset ${plan.enterer}`);
-  await run(port, stopsAsTheImageHasThem(image, pidAsSeenBy));
-  const made = [...nspids].filter(([a]) => a >= 0 && a < tasks.length);
-  const helpers = [...nspids].filter(([a]) => a >= tasks.length);
-  return { agents: new Map(tasks.map((_, i) => [i, i])), pids: new Map(made.map(([a, p]) => [a, p[0]!])), nspids: new Map(made), helpers: new Map(helpers), starts: new Map([...starts].filter(([a]) => a >= 0 && a < tasks.length)) };
-
-  function buildAll(): void {
-  for (const s of [...plan.create, 'children' as const, ...plan.groups, 'verify' as const, ...plan.exits]) {
-    if (!ahead.tried && !chainGoesOn(s)) sendAhead();
-    if (s === 'verify') {
-      verifyGroups();
-      continue;
-    }
-    if (s === 'children') {
-      childrenWhereTheImageHasThem();
-      continue;
-    }
-    switch (s.do) {
-      case 'clone':
-        clone(s);
-        break;
-      case 'setsid':
-        call(s.actor, 'setsid', `setsid for ${name(s.actor)}`);
-        break;
-      case 'setpgid':
-        call(s.actor, `setpgid 0 ${s.pgid}`, `setpgid for ${name(s.actor)}`);
-        break;
-      case 'leave':
-        if (s.actor === plan.enterer && enterFrom !== undefined) leaveContainer(s.actor, enterFrom);
-        else exitAndReap(s.actor, 0, s.reaper === RESTORER ? null : s.reaper);
-        break;
-      case 'enter':
-        enter(s.actor, s.setTid);
-        break;
-      case 'exit': {
-        const t = tasks[s.task]!;
-        const status = t.group.groupExitStatus ?? t.exitStatus;
-        if ((status & 0x7f) === 0) exitAndReap(s.task, (status >> 8) & 0xff, null);
-        else killedBy(s.task, status & 0x7f);
-        break;
-      }
-      case 'adopt':
-      case 'last_pid':
-      case 'order':
-        break; // refused by whatLinuxCannot, or (order) already the kernel's
-    }
-  }
-
-  lastPidsWhereTheImageHasThem();
-  // the mappings of address spaces whose first live task is not a leader (a thread's)
-  for (const a of [...wanted.keys()]) memoryOf(a);
-  // every process made is an agent that answers: each has said so once started (its hello)
-  items.push({
-    line: `confirm 0-${tasks.length + plan.helpers - 1}`,
-    check: (r) => {
-      if (r.kind !== 'ok') fail(`the restored processes did not all start as agents: ${r.kind === 'err' ? r.message : r.kind}`);
-    },
-  });
   }
 }
