@@ -1350,7 +1350,7 @@ static int open_channel_ends(long long id, struct agent *ag) {
   return 0;
 }
 
-static int any_line(struct agent *ag, char *buf, long cap, int ms, int *why);
+static int any_line(struct agent *ag, char *buf, long cap, int ms, int asked, int *why);
 
 /* ids_moved: a setpgid naming another process has been sent: no hello's ids are trusted any more */
 static int ids_moved;
@@ -1413,7 +1413,7 @@ static void early_hellos(void) {
  */
 static int reply_line(struct agent *ag, char *buf, long cap, int ms, int *why) {
   for (;;) {
-    int r = any_line(ag, buf, cap, ms, why);
+    int r = any_line(ag, buf, cap, ms, 1, why);
     if (r < 0 || !ag->hello_pending) return r;
     if (take_hello(ag, buf) < 0) {
       ag->hello_pending = 0;
@@ -1424,11 +1424,18 @@ static int reply_line(struct agent *ag, char *buf, long cap, int ms, int *why) {
   }
 }
 
+/* skip_owed: `line` is a reply owed to a request answered "stopped" (counted off); a hello still to come is none, whatever is owed */
+static int skip_owed(struct agent *ag, const char *line) {
+  if (ag->owed == 0) return 0;
+  if (ag->hello_pending && !strncmp(line, "hello", 5) && (line[5] == 0 || line[5] == ' ')) return 0;
+  ag->owed--;
+  return 1;
+}
+
 /* fresh_line: line_from the agent's replies, past those owed to requests answered "stopped" before */
 static int fresh_line(struct agent *ag, char *buf, long cap) {
   while (line_from(ag->in, buf, cap))
-    if (ag->owed > 0) ag->owed--;
-    else return 1;
+    if (!skip_owed(ag, buf)) return 1;
   return 0;
 }
 
@@ -1441,16 +1448,16 @@ static int is_stopped(const struct agent *ag) {
 /*
  * any_line reads the next line an agent writes (its hello or a reply), past those owed to requests
  * answered "stopped"; *why 4: the agent stopped (a stop signal it sent itself, or was sent, before
- * it could answer: it answers once continued, and that answer is skipped then)
+ * it could answer: when `asked` (a request of ours is outstanding) it answers once continued, and
+ * that answer is skipped then; a hello alone (not asked) owes no reply, so nothing is to be skipped)
  */
-static int any_line(struct agent *ag, char *buf, long cap, int ms, int *why) {
+static int any_line(struct agent *ag, char *buf, long cap, int ms, int asked, int *why) {
   long since = 0, t0 = now_ms();
   *why = 0;
   if (fresh_line(ag, buf, cap)) return 0;
   /* what is there already is taken without a poll (take_line does not block): most replies are */
   while (take_line(ag, buf, cap) == 1) {
-    if (ag->owed == 0) return 0;
-    ag->owed--;
+    if (!skip_owed(ag, buf)) return 0;
     if (fresh_line(ag, buf, cap)) return 0;
   }
   for (;;) {
@@ -1459,8 +1466,7 @@ static int any_line(struct agent *ag, char *buf, long cap, int ms, int *why) {
     /* an agent writes each reply with one write (at most PIPE_BUF bytes), and has one request at a time */
     if (pf[0].revents & POLLIN) {
       int got = take_line(ag, buf, cap);
-      if (got == 1 && ag->owed > 0) {
-        ag->owed--;
+      if (got == 1 && skip_owed(ag, buf)) {
         if (fresh_line(ag, buf, cap)) return 0;
         continue;
       }
@@ -1482,7 +1488,7 @@ static int any_line(struct agent *ag, char *buf, long cap, int ms, int *why) {
       return -1;
     }
     if (r == 0 && ts.state == 'T' && !sigkill_pending(ag)) {
-      ag->owed++;
+      if (asked) ag->owed++;
       *why = 4;
       return -1;
     }
@@ -1691,7 +1697,7 @@ static void cmd_ids(long long id, struct out *o) {
   if (ag->alive && !ag->ids_sent && !ids_moved && ag->hello_pending && !pidfd_exited(ag, 0)) {
     char line[LINE];
     int why;
-    if (any_line(ag, line, sizeof line, 10000, &why) == 0 && take_hello(ag, line) < 0) {
+    if (any_line(ag, line, sizeof line, 10000, 0, &why) == 0 && take_hello(ag, line) < 0) {
       put_str(o, "err the agent said something else than its hello");
       return;
     }
@@ -1732,7 +1738,7 @@ static void cmd_confirm(struct out *o, const char *only) {
     int why;
     /* one the plan has killed since (a zombie killed by a signal) may have died before it ever ran: it owes nothing */
     if (pidfd_exited(ag, 0)) { ag->hello_pending = 0; continue; }
-    if (any_line(ag, line, sizeof line, 10000, &why) < 0 || take_hello(ag, line) < 0) {
+    if (any_line(ag, line, sizeof line, 10000, 0, &why) < 0 || take_hello(ag, line) < 0) {
       put_str(o, "err agent ");
       put_num(o, i);
       put_str(o, why == 1 ? " died before it started" : why == 3 ? " did not start in 10 s" : " did not start");
