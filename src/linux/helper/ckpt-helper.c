@@ -1541,23 +1541,18 @@ static int levels_known(const struct made *m, int pidfd, struct out *o) {
 }
 
 /*
- * adopt makes the controller's record `ag` of a new agent, reached on `sock` (its channel), or on
+ * follow makes the controller's record `ag` of a new agent, reached on `sock` (its channel), or on
  * its FIFOs when sock is -1. With a pidfd of it (CLONE_PIDFD, handed over with its socket), at once:
  * its pids are known (levels_known) or in the pidfd's fdinfo (NSpid as the helper's /proc numbers
  * them), and its hello is read ahead of its first reply (reply_line); else from its hello line,
  * which says its pids. `born`: its start time when its creator knew it.
  */
-static int adopt(struct agent *ag, long long id, struct out *o, int is_init, int sock, int pidfd, unsigned long long born, const struct made *m) {
-  memset(ag, 0, sizeof *ag);
-  ag->pidfd = -1;
+static int follow(struct agent *ag, long long id, struct out *o, int is_init, int sock, int pidfd, unsigned long long born, const struct made *m) {
   if (sock >= 0) {
     ag->sock = 1;
     ag->req = sock;
     ag->rep = sock; /* one descriptor both ways */
-    if (!(ag->in = calloc(1, sizeof *ag->in))) {
-      if (pidfd >= 0) close(pidfd);
-      return -1;
-    }
+    if (!(ag->in = calloc(1, sizeof *ag->in))) return -1;
   } else if (open_channel_ends(id, ag) < 0) return -1;
   char line[LINE];
   if (pidfd >= 0) {
@@ -1570,7 +1565,6 @@ static int adopt(struct agent *ag, long long id, struct out *o, int is_init, int
       snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
       if (read_file_raw(path, line, sizeof line) > 0) put_nspid(&pids, line);
     }
-    close(pidfd);
     if (pids.len == 6) return -1; /* no NSpid: the child is already gone */
     pids.buf[pids.len] = 0;
     memcpy(line, pids.buf, (size_t)pids.len + 1);
@@ -1583,6 +1577,41 @@ static int adopt(struct agent *ag, long long id, struct out *o, int is_init, int
       if (poll(&pf, 1, 10000) <= 0) return -1;
   }
   return record(ag, line, o, id, is_init, born);
+}
+
+/*
+ * adopt: follow, and when it fails (no NSpid, no pidfd of its own, no channel, no hello) the new
+ * agent is let go whole: killed through its pidfd when there is one, and its channel closed, so
+ * that it sees EOF and exits even where no signal could reach it; nothing of it is left open here.
+ */
+static int adopt(struct agent *ag, long long id, struct out *o, int is_init, int sock, int pidfd, unsigned long long born, const struct made *m) {
+  memset(ag, 0, sizeof *ag);
+  ag->pidfd = -1;
+  ag->req = ag->rep = -1;
+  int r = follow(ag, id, o, is_init, sock, pidfd, born, m);
+  if (r == 0) {
+    if (pidfd >= 0) close(pidfd);
+    return 0;
+  }
+  int kill_by = ag->pidfd >= 0 ? ag->pidfd : pidfd;
+  if (kill_by >= 0) SYS4(NR_PIDFD_SEND_SIGNAL, kill_by, SIGKILL, 0, 0);
+  if (pidfd >= 0) close(pidfd);
+  if (ag->pidfd >= 0) close(ag->pidfd);
+  if (sock >= 0) close(sock);
+  else {
+    char path[4096];
+    if (ag->req >= 0) close(ag->req);
+    if (ag->rep >= 0) close(ag->rep);
+    for (int end = 0; id >= 0 && end < 2; end++) {
+      snprintf(path, sizeof path, "%s/%lld.%s", dir_path, id, end ? "rep" : "req");
+      unlink(path);
+    }
+  }
+  for (int i = 0; ag->in && i < ag->in->nfds; i++) close(ag->in->fds[i]);
+  free(ag->in);
+  memset(ag, 0, sizeof *ag);
+  ag->pidfd = -1;
+  return -1;
 }
 
 /* record fills in an agent's record from a line carrying its nspid=, and says so in `o` (if any); `born`: its start time when its creator knew it (else /proc says) */
@@ -2001,9 +2030,8 @@ static void cmd_init(char **t, int n, struct out *o) {
   if (r < 0) { put_result(o, r); return; }
   /* followed from its pidfd at once; its hello, then its init (its first reply, unasked) */
   if (adopt(hd, -1, NULL, 0, sock, pidfd, 0, NULL) < 0) {
-    if (hd->pidfd >= 0) SYS4(NR_PIDFD_SEND_SIGNAL, hd->pidfd, SIGKILL, 0, 0);
-    else if (r > 0) kill((pid_t)r, SIGKILL);
-    close_agent(hd, -1);
+    /* adopt has killed it through its pidfd and closed its channel; without a pidfd, its pid is still its own (it is our child, not reaped) */
+    if (pidfd < 0 && r > 0) kill((pid_t)r, SIGKILL);
     put_str(o, "err the holder of a new init is gone");
     return;
   }
