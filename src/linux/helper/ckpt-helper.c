@@ -830,15 +830,25 @@ static void hold_init(uint64_t flags, int *tids, int ntid, int pdeath, unsigned 
     while (SYS4(SYS_wait4, leader, 0, __WALL, 0) == -EINTR) {}
   }
   SYS1(SYS_close, pp[0]);
-  put_result(o, r);
-  if (r <= 0) { SYS1(SYS_close, sv[0]); return; }
+  if (r <= 0) { SYS1(SYS_close, sv[0]); put_result(o, r); return; }
+  /* its socket, and a pidfd of it, which says its pids: its hello does not (quiet_hello), so without the pidfd the controller could never follow it */
+  long fd = SYS2(NR_PIDFD_OPEN, r, 0);
+  long handed = fd >= 0 ? SYS3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 0) : fd;
+  if (handed < 0) {
+    /* no init it cannot follow: killed (its socket closing too) and reaped here, its parent, and the hold fails with why */
+    SYS2(SYS_kill, r, SIGKILL);
+    while (SYS4(SYS_wait4, r, 0, __WALL, 0) == -EINTR) {}
+    if (fd >= 0) SYS1(SYS_close, fd);
+    SYS1(SYS_close, sv[0]);
+    put_result(o, handed);
+    return;
+  }
   watch_pid = r;
-  watch_fd = (int)SYS2(NR_PIDFD_OPEN, r, 0);
-  /* its socket, and a pidfd of it, which says its pids: the controller need not wait for its hello */
-  long handed = watch_fd >= 0 ? SYS3(SYS_fcntl, watch_fd, F_DUPFD_CLOEXEC, 0) : -1;
-  put_str(o, handed >= 0 ? " chan=fd2" : " chan=fd");
+  watch_fd = (int)fd;
+  put_result(o, r);
+  put_str(o, " chan=fd2");
   o->fd = sv[0];
-  if (handed >= 0) o->fd2 = (int)handed;
+  o->fd2 = (int)handed;
 }
 
 /* agent_request carries out one request; returns 0 to reply with `o`, 1 when the agent must stop. */
