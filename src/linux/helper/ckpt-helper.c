@@ -1741,7 +1741,8 @@ static void cmd_ids(long long id, struct out *o) {
       return;
     }
   }
-  if (ag->alive && !ag->ids_sent && !ids_moved && ag->hello_ids) {
+  /* one that has died since (not settled yet) is gone, as /proc would say */
+  if (ag->alive && !ag->ids_sent && !ids_moved && ag->hello_ids && !pidfd_exited(ag, 0)) {
     put_str(o, "r 0 - pgrp=");
     put_num(o, ag->hello_pgrp);
     put_str(o, " sid=");
