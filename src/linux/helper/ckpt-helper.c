@@ -667,17 +667,6 @@ static unsigned long long boot_tick(void) {
 #define CHANNEL_FAILED (-100000L)
 
 /*
- * spawn_agent is clone3 whose child becomes agent NEWID; returns clone3's
- * raw result, or CHANNEL_FAILED - errno. With `ctl` the channel is a socket
- * pair, nothing in the directory (no mknod, which a busy file system makes
- * slow): *ctl gets the controller's end, to hand over; else two FIFOs. With
- * `pidfd` (an agent's child, not a thread) the clone makes a pidfd of the
- * child too (CLONE_PIDFD), also to hand over: from it the controller knows
- * the child's pids at once, without waiting for the child to say them.
- * `from_helper`: the helper's own child, which must not keep its stdio. With `born`, the child's
- * start time when the clock says it for sure (see boot_tick), else 0.
- */
-/*
  * children_stack readies, at an agent's first child, the region its children start on (see
  * START_*): a fresh mapping, and its own stack (the STACK_SIZE below `stack_top`) kept from them.
  * 0, or -1 when it cannot (its children then start on a copy of its stack, as a thread's do).
@@ -695,6 +684,69 @@ static int children_stack(unsigned long stack_top, unsigned long *region) {
   return 0;
 }
 
+/*
+ * choose_stack says where a new agent starts, and where its start data are (`*s`, `*start`): on
+ * its creator's children_stack, its start data in registers (packed); on that region with its
+ * start data at the region's foot, once the region is there but the data do not pack (the
+ * creator's own stack is MADV_DONTFORK from then on: a child cannot start on a copy of it); the
+ * helper's child on a fresh stack of its own; an agent's child on the copy of its creator's stack
+ * (its creator made none on a region yet); in a shared address space (CLONE_VM) on a fresh
+ * stack, its start data on it, which outlive this frame. 0, or a negative errno (no fresh stack).
+ */
+static long choose_stack(uint64_t flags, int from_helper, int pdeath, unsigned long stack_top, unsigned long *region, struct start *local, struct start **s, int (**start)(void *, unsigned long), void **stack, struct clone_args_v2 *args) {
+  *s = local;
+  *start = agent_start;
+  *stack = NULL;
+  if (flags & CLONE_VM) {
+    void *fresh = (void *)SYS6(SYS_mmap, 0, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if ((long)fresh < 0 && (long)fresh > -4096) return (long)fresh;
+    *stack = fresh;
+    local->stack_top = (unsigned long)fresh + STACK_SIZE;
+    *s = (struct start *)fresh;
+    **s = *local;
+    args->stack = (uint64_t)(uintptr_t)fresh;
+    args->stack_size = STACK_SIZE;
+    return 0;
+  }
+  if (from_helper) {
+    /* its own copy of a fresh stack, so that it can let go of the helper's (agent_start) */
+    helper_memory(local->drop);
+    void *fresh = (void *)SYS6(SYS_mmap, 0, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if ((long)fresh < 0 && (long)fresh > -4096) memset(local->drop, 0, sizeof local->drop);
+    else *stack = fresh, args->stack = (uint64_t)(uintptr_t)fresh, args->stack_size = STACK_SIZE, local->stack_top = (unsigned long)fresh + STACK_SIZE;
+    return 0;
+  }
+  int packs = !pdeath && local->req < (1 << START_FD_BITS) && local->rep < (1 << START_FD_BITS);
+  if (region && (*region || packs) && children_stack(stack_top, region) == 0) {
+    args->stack = (uint64_t)*region;
+    args->stack_size = STACK_SIZE;
+    if (packs) {
+      *start = agent_start_packed;
+      *s = (struct start *)((unsigned long)local->req | ((unsigned long)local->rep << START_FD_BITS) | (local->own_files ? START_OWN_FILES : 0) | (local->quiet_hello ? START_QUIET_HELLO : 0));
+    } else {
+      /* the child's copy of the region holds them (agent_start copies them first) */
+      local->stack_top = *region + STACK_SIZE;
+      *s = (struct start *)*region;
+      **s = *local;
+    }
+    return 0;
+  }
+  local->stack_top = stack_top;
+  local->drop_frames = stack_top != 0;
+  return 0;
+}
+
+/*
+ * spawn_agent is clone3 whose child becomes agent NEWID; returns clone3's
+ * raw result, or CHANNEL_FAILED - errno. With `ctl` the channel is a socket
+ * pair, nothing in the directory (no mknod, which a busy file system makes
+ * slow): *ctl gets the controller's end, to hand over; else two FIFOs. With
+ * `pidfd` (an agent's child, not a thread) the clone makes a pidfd of the
+ * child too (CLONE_PIDFD), also to hand over: from it the controller knows
+ * the child's pids at once, without waiting for the child to say them.
+ * `from_helper`: the helper's own child, which must not keep its stdio. With `born`, the child's
+ * start time when the clock says it for sure (see boot_tick), else 0.
+ */
 static long spawn_agent(long long newid, uint64_t flags, uint64_t exit_signal, const int *tids, int ntid, int pdeath, int from_helper, unsigned long stack_top, unsigned long *region, int *ctl, int *pidfd, const struct hold *holder, unsigned long long *born) {
   int req, rep;
   if (ctl) {
@@ -720,40 +772,16 @@ static long spawn_agent(long long newid, uint64_t flags, uint64_t exit_signal, c
     args.pidfd = (uint64_t)(uintptr_t)pidfd;
   }
   struct start local = {.req = req, .rep = rep, .own_files = !(flags & CLONE_FILES), .stdio = from_helper && !(flags & CLONE_FILES), .pdeath = pdeath, .quiet_hello = pidfd != NULL, .holder = holder != NULL, .hold = holder};
-  struct start *s = &local;
-  void *stack = NULL;
-  int (*start)(void *, unsigned long) = agent_start;
-  unsigned long packed = 0;
-  if (!from_helper && !(flags & CLONE_VM) && !pdeath && req < (1 << START_FD_BITS) && rep < (1 << START_FD_BITS) && region && children_stack(stack_top, region) == 0) {
-    start = agent_start_packed;
-    packed = (unsigned long)req | ((unsigned long)rep << START_FD_BITS) | (local.own_files ? START_OWN_FILES : 0) | (local.quiet_hello ? START_QUIET_HELLO : 0);
-    s = (struct start *)packed;
-    args.stack = (uint64_t)*region;
-    args.stack_size = STACK_SIZE;
-  } else if (from_helper && !(flags & CLONE_VM)) {
-    /* its own copy of a fresh stack, so that it can let go of the helper's (agent_start) */
-    helper_memory(local.drop);
-    stack = (void *)SYS6(SYS_mmap, 0, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if ((long)stack < 0 && (long)stack > -4096) stack = NULL, memset(local.drop, 0, sizeof local.drop);
-    else args.stack = (uint64_t)(uintptr_t)stack, args.stack_size = STACK_SIZE, local.stack_top = (unsigned long)stack + STACK_SIZE;
-  } else if (!(flags & CLONE_VM)) {
-    local.stack_top = stack_top;
-    local.drop_frames = stack_top != 0;
-  } else if (flags & CLONE_VM) {
-    /* a shared address space: the child needs its own stack, and its start data must outlive this frame */
-    stack = (void *)SYS6(SYS_mmap, 0, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if ((long)stack < 0 && (long)stack > -4096) {
-      SYS1(SYS_close, req);
-      if (rep != req) SYS1(SYS_close, rep);
-      if (ctl) SYS1(SYS_close, *ctl);
-      else channel_remove(newid);
-      return (long)stack;
-    }
-    local.stack_top = (unsigned long)stack + STACK_SIZE;
-    s = (struct start *)stack;
-    *s = local;
-    args.stack = (uint64_t)(uintptr_t)stack;
-    args.stack_size = STACK_SIZE;
+  struct start *s;
+  void *stack;
+  int (*start)(void *, unsigned long);
+  long r = choose_stack(flags, from_helper, pdeath, stack_top, region, &local, &s, &start, &stack, &args);
+  if (r < 0) {
+    SYS1(SYS_close, req);
+    if (rep != req) SYS1(SYS_close, rep);
+    if (ctl) SYS1(SYS_close, *ctl);
+    else channel_remove(newid);
+    return r;
   }
   unsigned long long before = born ? boot_tick() : 0;
   long ret = clone3_run(&args, start, s, args.stack ? args.stack + args.stack_size : 0);
