@@ -249,6 +249,28 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
     expect(await gone(h, 5000)).toEqual([]);
   }, 30_000);
 
+  it('reads the hello of an agent stopped before it ran, for ids, without owing it a reply: its first request after it is continued is answered', async () => {
+    const { h } = session();
+    try {
+      await h.command('init 0 0 0 0');
+      // made and stopped in one batch (its creator's two calls, back to back): it mostly stops before it says its hello, which ids then reads; tried often, as it is a race
+      for (let k = 1; k <= 40; k += 2) {
+        const pid = 10 + k;
+        expect(await h.batch([`op 0 clone3 ${k} 0 17 1 ${pid}`, `op 0 kill ${pid} 19`, `ids ${k}`])).toEqual([expect.stringMatching(new RegExp(`^r ${pid} - child=${k} `)), 'r 0 -', 'r 0 - pgrp=0 sid=0']);
+        expect(await h.command(`op 0 kill ${pid} 18`)).toBe('r 0 -');
+        expect(await h.command(`op ${k} ids`)).toBe(`r 0 - pid=${pid} ppid=1 pgrp=0 sid=0 tid=${pid} uid=0`);
+        // the same with its first request sent while it is stopped with its hello unread
+        expect(await h.batch([`op 0 clone3 ${k + 1} 0 17 1 ${pid + 1}`, `op 0 kill ${pid + 1} 19`])).toEqual([expect.stringMatching(new RegExp(`^r ${pid + 1} - child=${k + 1} `)), 'r 0 -']);
+        expect(await h.command(`op ${k + 1} ids`)).toMatch(/^(stopped|err the agent is stopped: .*|r 0 - pid=\d+ .*)$/);
+        expect(await h.command(`op 0 kill ${pid + 1} 18`)).toBe('r 0 -');
+        expect(await h.command(`op ${k + 1} ids`)).toBe(`r 0 - pid=${pid + 1} ppid=1 pgrp=0 sid=0 tid=${pid + 1} uid=0`);
+      }
+    } finally {
+      await h.close();
+    }
+    expect(await gone(h, 5000)).toEqual([]);
+  }, 30_000);
+
   it('leaves an agent stopped in its kill to a later helper, which reaches it once it is continued', async () => {
     const { h, dir } = session();
     await h.command('init 0 0 0 1');

@@ -667,17 +667,6 @@ static unsigned long long boot_tick(void) {
 #define CHANNEL_FAILED (-100000L)
 
 /*
- * spawn_agent is clone3 whose child becomes agent NEWID; returns clone3's
- * raw result, or CHANNEL_FAILED - errno. With `ctl` the channel is a socket
- * pair, nothing in the directory (no mknod, which a busy file system makes
- * slow): *ctl gets the controller's end, to hand over; else two FIFOs. With
- * `pidfd` (an agent's child, not a thread) the clone makes a pidfd of the
- * child too (CLONE_PIDFD), also to hand over: from it the controller knows
- * the child's pids at once, without waiting for the child to say them.
- * `from_helper`: the helper's own child, which must not keep its stdio. With `born`, the child's
- * start time when the clock says it for sure (see boot_tick), else 0.
- */
-/*
  * children_stack readies, at an agent's first child, the region its children start on (see
  * START_*): a fresh mapping, and its own stack (the STACK_SIZE below `stack_top`) kept from them.
  * 0, or -1 when it cannot (its children then start on a copy of its stack, as a thread's do).
@@ -695,6 +684,69 @@ static int children_stack(unsigned long stack_top, unsigned long *region) {
   return 0;
 }
 
+/*
+ * choose_stack says where a new agent starts, and where its start data are (`*s`, `*start`): on
+ * its creator's children_stack, its start data in registers (packed); on that region with its
+ * start data at the region's foot, once the region is there but the data do not pack (the
+ * creator's own stack is MADV_DONTFORK from then on: a child cannot start on a copy of it); the
+ * helper's child on a fresh stack of its own; an agent's child on the copy of its creator's stack
+ * (its creator made none on a region yet); in a shared address space (CLONE_VM) on a fresh
+ * stack, its start data on it, which outlive this frame. 0, or a negative errno (no fresh stack).
+ */
+static long choose_stack(uint64_t flags, int from_helper, int pdeath, unsigned long stack_top, unsigned long *region, struct start *local, struct start **s, int (**start)(void *, unsigned long), void **stack, struct clone_args_v2 *args) {
+  *s = local;
+  *start = agent_start;
+  *stack = NULL;
+  if (flags & CLONE_VM) {
+    void *fresh = (void *)SYS6(SYS_mmap, 0, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if ((long)fresh < 0 && (long)fresh > -4096) return (long)fresh;
+    *stack = fresh;
+    local->stack_top = (unsigned long)fresh + STACK_SIZE;
+    *s = (struct start *)fresh;
+    **s = *local;
+    args->stack = (uint64_t)(uintptr_t)fresh;
+    args->stack_size = STACK_SIZE;
+    return 0;
+  }
+  if (from_helper) {
+    /* its own copy of a fresh stack, so that it can let go of the helper's (agent_start) */
+    helper_memory(local->drop);
+    void *fresh = (void *)SYS6(SYS_mmap, 0, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if ((long)fresh < 0 && (long)fresh > -4096) memset(local->drop, 0, sizeof local->drop);
+    else *stack = fresh, args->stack = (uint64_t)(uintptr_t)fresh, args->stack_size = STACK_SIZE, local->stack_top = (unsigned long)fresh + STACK_SIZE;
+    return 0;
+  }
+  int packs = !pdeath && local->req < (1 << START_FD_BITS) && local->rep < (1 << START_FD_BITS);
+  if (region && (*region || packs) && children_stack(stack_top, region) == 0) {
+    args->stack = (uint64_t)*region;
+    args->stack_size = STACK_SIZE;
+    if (packs) {
+      *start = agent_start_packed;
+      *s = (struct start *)((unsigned long)local->req | ((unsigned long)local->rep << START_FD_BITS) | (local->own_files ? START_OWN_FILES : 0) | (local->quiet_hello ? START_QUIET_HELLO : 0));
+    } else {
+      /* the child's copy of the region holds them (agent_start copies them first) */
+      local->stack_top = *region + STACK_SIZE;
+      *s = (struct start *)*region;
+      **s = *local;
+    }
+    return 0;
+  }
+  local->stack_top = stack_top;
+  local->drop_frames = stack_top != 0;
+  return 0;
+}
+
+/*
+ * spawn_agent is clone3 whose child becomes agent NEWID; returns clone3's
+ * raw result, or CHANNEL_FAILED - errno. With `ctl` the channel is a socket
+ * pair, nothing in the directory (no mknod, which a busy file system makes
+ * slow): *ctl gets the controller's end, to hand over; else two FIFOs. With
+ * `pidfd` (an agent's child, not a thread) the clone makes a pidfd of the
+ * child too (CLONE_PIDFD), also to hand over: from it the controller knows
+ * the child's pids at once, without waiting for the child to say them.
+ * `from_helper`: the helper's own child, which must not keep its stdio. With `born`, the child's
+ * start time when the clock says it for sure (see boot_tick), else 0.
+ */
 static long spawn_agent(long long newid, uint64_t flags, uint64_t exit_signal, const int *tids, int ntid, int pdeath, int from_helper, unsigned long stack_top, unsigned long *region, int *ctl, int *pidfd, const struct hold *holder, unsigned long long *born) {
   int req, rep;
   if (ctl) {
@@ -720,40 +772,16 @@ static long spawn_agent(long long newid, uint64_t flags, uint64_t exit_signal, c
     args.pidfd = (uint64_t)(uintptr_t)pidfd;
   }
   struct start local = {.req = req, .rep = rep, .own_files = !(flags & CLONE_FILES), .stdio = from_helper && !(flags & CLONE_FILES), .pdeath = pdeath, .quiet_hello = pidfd != NULL, .holder = holder != NULL, .hold = holder};
-  struct start *s = &local;
-  void *stack = NULL;
-  int (*start)(void *, unsigned long) = agent_start;
-  unsigned long packed = 0;
-  if (!from_helper && !(flags & CLONE_VM) && !pdeath && req < (1 << START_FD_BITS) && rep < (1 << START_FD_BITS) && region && children_stack(stack_top, region) == 0) {
-    start = agent_start_packed;
-    packed = (unsigned long)req | ((unsigned long)rep << START_FD_BITS) | (local.own_files ? START_OWN_FILES : 0) | (local.quiet_hello ? START_QUIET_HELLO : 0);
-    s = (struct start *)packed;
-    args.stack = (uint64_t)*region;
-    args.stack_size = STACK_SIZE;
-  } else if (from_helper && !(flags & CLONE_VM)) {
-    /* its own copy of a fresh stack, so that it can let go of the helper's (agent_start) */
-    helper_memory(local.drop);
-    stack = (void *)SYS6(SYS_mmap, 0, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if ((long)stack < 0 && (long)stack > -4096) stack = NULL, memset(local.drop, 0, sizeof local.drop);
-    else args.stack = (uint64_t)(uintptr_t)stack, args.stack_size = STACK_SIZE, local.stack_top = (unsigned long)stack + STACK_SIZE;
-  } else if (!(flags & CLONE_VM)) {
-    local.stack_top = stack_top;
-    local.drop_frames = stack_top != 0;
-  } else if (flags & CLONE_VM) {
-    /* a shared address space: the child needs its own stack, and its start data must outlive this frame */
-    stack = (void *)SYS6(SYS_mmap, 0, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if ((long)stack < 0 && (long)stack > -4096) {
-      SYS1(SYS_close, req);
-      if (rep != req) SYS1(SYS_close, rep);
-      if (ctl) SYS1(SYS_close, *ctl);
-      else channel_remove(newid);
-      return (long)stack;
-    }
-    local.stack_top = (unsigned long)stack + STACK_SIZE;
-    s = (struct start *)stack;
-    *s = local;
-    args.stack = (uint64_t)(uintptr_t)stack;
-    args.stack_size = STACK_SIZE;
+  struct start *s;
+  void *stack;
+  int (*start)(void *, unsigned long);
+  long r = choose_stack(flags, from_helper, pdeath, stack_top, region, &local, &s, &start, &stack, &args);
+  if (r < 0) {
+    SYS1(SYS_close, req);
+    if (rep != req) SYS1(SYS_close, rep);
+    if (ctl) SYS1(SYS_close, *ctl);
+    else channel_remove(newid);
+    return r;
   }
   unsigned long long before = born ? boot_tick() : 0;
   long ret = clone3_run(&args, start, s, args.stack ? args.stack + args.stack_size : 0);
@@ -830,15 +858,25 @@ static void hold_init(uint64_t flags, int *tids, int ntid, int pdeath, unsigned 
     while (SYS4(SYS_wait4, leader, 0, __WALL, 0) == -EINTR) {}
   }
   SYS1(SYS_close, pp[0]);
-  put_result(o, r);
-  if (r <= 0) { SYS1(SYS_close, sv[0]); return; }
+  if (r <= 0) { SYS1(SYS_close, sv[0]); put_result(o, r); return; }
+  /* its socket, and a pidfd of it, which says its pids: its hello does not (quiet_hello), so without the pidfd the controller could never follow it */
+  long fd = SYS2(NR_PIDFD_OPEN, r, 0);
+  long handed = fd >= 0 ? SYS3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 0) : fd;
+  if (handed < 0) {
+    /* no init it cannot follow: killed (its socket closing too) and reaped here, its parent, and the hold fails with why */
+    SYS2(SYS_kill, r, SIGKILL);
+    while (SYS4(SYS_wait4, r, 0, __WALL, 0) == -EINTR) {}
+    if (fd >= 0) SYS1(SYS_close, fd);
+    SYS1(SYS_close, sv[0]);
+    put_result(o, handed);
+    return;
+  }
   watch_pid = r;
-  watch_fd = (int)SYS2(NR_PIDFD_OPEN, r, 0);
-  /* its socket, and a pidfd of it, which says its pids: the controller need not wait for its hello */
-  long handed = watch_fd >= 0 ? SYS3(SYS_fcntl, watch_fd, F_DUPFD_CLOEXEC, 0) : -1;
-  put_str(o, handed >= 0 ? " chan=fd2" : " chan=fd");
+  watch_fd = (int)fd;
+  put_result(o, r);
+  put_str(o, " chan=fd2");
   o->fd = sv[0];
-  if (handed >= 0) o->fd2 = (int)handed;
+  o->fd2 = (int)handed;
 }
 
 /* agent_request carries out one request; returns 0 to reply with `o`, 1 when the agent must stop. */
@@ -1350,7 +1388,7 @@ static int open_channel_ends(long long id, struct agent *ag) {
   return 0;
 }
 
-static int any_line(struct agent *ag, char *buf, long cap, int ms, int *why);
+static int any_line(struct agent *ag, char *buf, long cap, int ms, int asked, int *why);
 
 /* ids_moved: a setpgid naming another process has been sent: no hello's ids are trusted any more */
 static int ids_moved;
@@ -1413,7 +1451,7 @@ static void early_hellos(void) {
  */
 static int reply_line(struct agent *ag, char *buf, long cap, int ms, int *why) {
   for (;;) {
-    int r = any_line(ag, buf, cap, ms, why);
+    int r = any_line(ag, buf, cap, ms, 1, why);
     if (r < 0 || !ag->hello_pending) return r;
     if (take_hello(ag, buf) < 0) {
       ag->hello_pending = 0;
@@ -1424,11 +1462,18 @@ static int reply_line(struct agent *ag, char *buf, long cap, int ms, int *why) {
   }
 }
 
+/* skip_owed: `line` is a reply owed to a request answered "stopped" (counted off); a hello still to come is none, whatever is owed */
+static int skip_owed(struct agent *ag, const char *line) {
+  if (ag->owed == 0) return 0;
+  if (ag->hello_pending && !strncmp(line, "hello", 5) && (line[5] == 0 || line[5] == ' ')) return 0;
+  ag->owed--;
+  return 1;
+}
+
 /* fresh_line: line_from the agent's replies, past those owed to requests answered "stopped" before */
 static int fresh_line(struct agent *ag, char *buf, long cap) {
   while (line_from(ag->in, buf, cap))
-    if (ag->owed > 0) ag->owed--;
-    else return 1;
+    if (!skip_owed(ag, buf)) return 1;
   return 0;
 }
 
@@ -1441,16 +1486,16 @@ static int is_stopped(const struct agent *ag) {
 /*
  * any_line reads the next line an agent writes (its hello or a reply), past those owed to requests
  * answered "stopped"; *why 4: the agent stopped (a stop signal it sent itself, or was sent, before
- * it could answer: it answers once continued, and that answer is skipped then)
+ * it could answer: when `asked` (a request of ours is outstanding) it answers once continued, and
+ * that answer is skipped then; a hello alone (not asked) owes no reply, so nothing is to be skipped)
  */
-static int any_line(struct agent *ag, char *buf, long cap, int ms, int *why) {
+static int any_line(struct agent *ag, char *buf, long cap, int ms, int asked, int *why) {
   long since = 0, t0 = now_ms();
   *why = 0;
   if (fresh_line(ag, buf, cap)) return 0;
   /* what is there already is taken without a poll (take_line does not block): most replies are */
   while (take_line(ag, buf, cap) == 1) {
-    if (ag->owed == 0) return 0;
-    ag->owed--;
+    if (!skip_owed(ag, buf)) return 0;
     if (fresh_line(ag, buf, cap)) return 0;
   }
   for (;;) {
@@ -1459,8 +1504,7 @@ static int any_line(struct agent *ag, char *buf, long cap, int ms, int *why) {
     /* an agent writes each reply with one write (at most PIPE_BUF bytes), and has one request at a time */
     if (pf[0].revents & POLLIN) {
       int got = take_line(ag, buf, cap);
-      if (got == 1 && ag->owed > 0) {
-        ag->owed--;
+      if (got == 1 && skip_owed(ag, buf)) {
         if (fresh_line(ag, buf, cap)) return 0;
         continue;
       }
@@ -1482,7 +1526,7 @@ static int any_line(struct agent *ag, char *buf, long cap, int ms, int *why) {
       return -1;
     }
     if (r == 0 && ts.state == 'T' && !sigkill_pending(ag)) {
-      ag->owed++;
+      if (asked) ag->owed++;
       *why = 4;
       return -1;
     }
@@ -1535,23 +1579,18 @@ static int levels_known(const struct made *m, int pidfd, struct out *o) {
 }
 
 /*
- * adopt makes the controller's record `ag` of a new agent, reached on `sock` (its channel), or on
+ * follow makes the controller's record `ag` of a new agent, reached on `sock` (its channel), or on
  * its FIFOs when sock is -1. With a pidfd of it (CLONE_PIDFD, handed over with its socket), at once:
  * its pids are known (levels_known) or in the pidfd's fdinfo (NSpid as the helper's /proc numbers
  * them), and its hello is read ahead of its first reply (reply_line); else from its hello line,
  * which says its pids. `born`: its start time when its creator knew it.
  */
-static int adopt(struct agent *ag, long long id, struct out *o, int is_init, int sock, int pidfd, unsigned long long born, const struct made *m) {
-  memset(ag, 0, sizeof *ag);
-  ag->pidfd = -1;
+static int follow(struct agent *ag, long long id, struct out *o, int is_init, int sock, int pidfd, unsigned long long born, const struct made *m) {
   if (sock >= 0) {
     ag->sock = 1;
     ag->req = sock;
     ag->rep = sock; /* one descriptor both ways */
-    if (!(ag->in = calloc(1, sizeof *ag->in))) {
-      if (pidfd >= 0) close(pidfd);
-      return -1;
-    }
+    if (!(ag->in = calloc(1, sizeof *ag->in))) return -1;
   } else if (open_channel_ends(id, ag) < 0) return -1;
   char line[LINE];
   if (pidfd >= 0) {
@@ -1564,7 +1603,6 @@ static int adopt(struct agent *ag, long long id, struct out *o, int is_init, int
       snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
       if (read_file_raw(path, line, sizeof line) > 0) put_nspid(&pids, line);
     }
-    close(pidfd);
     if (pids.len == 6) return -1; /* no NSpid: the child is already gone */
     pids.buf[pids.len] = 0;
     memcpy(line, pids.buf, (size_t)pids.len + 1);
@@ -1577,6 +1615,41 @@ static int adopt(struct agent *ag, long long id, struct out *o, int is_init, int
       if (poll(&pf, 1, 10000) <= 0) return -1;
   }
   return record(ag, line, o, id, is_init, born);
+}
+
+/*
+ * adopt: follow, and when it fails (no NSpid, no pidfd of its own, no channel, no hello) the new
+ * agent is let go whole: killed through its pidfd when there is one, and its channel closed, so
+ * that it sees EOF and exits even where no signal could reach it; nothing of it is left open here.
+ */
+static int adopt(struct agent *ag, long long id, struct out *o, int is_init, int sock, int pidfd, unsigned long long born, const struct made *m) {
+  memset(ag, 0, sizeof *ag);
+  ag->pidfd = -1;
+  ag->req = ag->rep = -1;
+  int r = follow(ag, id, o, is_init, sock, pidfd, born, m);
+  if (r == 0) {
+    if (pidfd >= 0) close(pidfd);
+    return 0;
+  }
+  int kill_by = ag->pidfd >= 0 ? ag->pidfd : pidfd;
+  if (kill_by >= 0) SYS4(NR_PIDFD_SEND_SIGNAL, kill_by, SIGKILL, 0, 0);
+  if (pidfd >= 0) close(pidfd);
+  if (ag->pidfd >= 0) close(ag->pidfd);
+  if (sock >= 0) close(sock);
+  else {
+    char path[4096];
+    if (ag->req >= 0) close(ag->req);
+    if (ag->rep >= 0) close(ag->rep);
+    for (int end = 0; id >= 0 && end < 2; end++) {
+      snprintf(path, sizeof path, "%s/%lld.%s", dir_path, id, end ? "rep" : "req");
+      unlink(path);
+    }
+  }
+  for (int i = 0; ag->in && i < ag->in->nfds; i++) close(ag->in->fds[i]);
+  free(ag->in);
+  memset(ag, 0, sizeof *ag);
+  ag->pidfd = -1;
+  return -1;
 }
 
 /* record fills in an agent's record from a line carrying its nspid=, and says so in `o` (if any); `born`: its start time when its creator knew it (else /proc says) */
@@ -1691,12 +1764,13 @@ static void cmd_ids(long long id, struct out *o) {
   if (ag->alive && !ag->ids_sent && !ids_moved && ag->hello_pending && !pidfd_exited(ag, 0)) {
     char line[LINE];
     int why;
-    if (any_line(ag, line, sizeof line, 10000, &why) == 0 && take_hello(ag, line) < 0) {
+    if (any_line(ag, line, sizeof line, 10000, 0, &why) == 0 && take_hello(ag, line) < 0) {
       put_str(o, "err the agent said something else than its hello");
       return;
     }
   }
-  if (ag->alive && !ag->ids_sent && !ids_moved && ag->hello_ids) {
+  /* one that has died since (not settled yet) is gone, as /proc would say */
+  if (ag->alive && !ag->ids_sent && !ids_moved && ag->hello_ids && !pidfd_exited(ag, 0)) {
     put_str(o, "r 0 - pgrp=");
     put_num(o, ag->hello_pgrp);
     put_str(o, " sid=");
@@ -1732,7 +1806,7 @@ static void cmd_confirm(struct out *o, const char *only) {
     int why;
     /* one the plan has killed since (a zombie killed by a signal) may have died before it ever ran: it owes nothing */
     if (pidfd_exited(ag, 0)) { ag->hello_pending = 0; continue; }
-    if (any_line(ag, line, sizeof line, 10000, &why) < 0 || take_hello(ag, line) < 0) {
+    if (any_line(ag, line, sizeof line, 10000, 0, &why) < 0 || take_hello(ag, line) < 0) {
       put_str(o, "err agent ");
       put_num(o, i);
       put_str(o, why == 1 ? " died before it started" : why == 3 ? " did not start in 10 s" : " did not start");
@@ -1995,9 +2069,8 @@ static void cmd_init(char **t, int n, struct out *o) {
   if (r < 0) { put_result(o, r); return; }
   /* followed from its pidfd at once; its hello, then its init (its first reply, unasked) */
   if (adopt(hd, -1, NULL, 0, sock, pidfd, 0, NULL) < 0) {
-    if (hd->pidfd >= 0) SYS4(NR_PIDFD_SEND_SIGNAL, hd->pidfd, SIGKILL, 0, 0);
-    else if (r > 0) kill((pid_t)r, SIGKILL);
-    close_agent(hd, -1);
+    /* adopt has killed it through its pidfd and closed its channel; without a pidfd, its pid is still its own (it is our child, not reaped) */
+    if (pidfd < 0 && r > 0) kill((pid_t)r, SIGKILL);
     put_str(o, "err the holder of a new init is gone");
     return;
   }
