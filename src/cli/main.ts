@@ -130,7 +130,12 @@ export function usageMessage(msg: string, args: readonly string[], known: readon
   const following = /^Not enough arguments following: (.*)$/.exec(msg);
   if (following) return `${dashed(following[1]!)} needs a value`;
   const required = /^Missing required arguments?: (.*)$/.exec(msg);
-  if (required) return `missing ${required[1]!.split(', ').map(dashed).join(', ')}`;
+  if (required) {
+    // yargs checks required options before unknown ones: a misspelled option is named too, first
+    const missing = `missing ${required[1]!.split(', ').map(dashed).join(', ')}`;
+    const stray = args.filter((a) => /^--?[a-z]/i.test(a) && !known.includes(a.split('=')[0]!.replace(/^--no-/, '--')));
+    return [...stray.map((a) => usageMessage(`Unknown argument: ${a.split('=')[0]!.replace(/^--?/, '')}`, args, known, usage)), missing].join('; ');
+  }
   const invalid = /Argument: (\S+), Given: (.*), Choices: (.*)$/m.exec(msg);
   if (invalid) return `${dashed(invalid[1]!)} ${invalid[2]!.replace(/^"(.*)"$/, '$1')} is not one of ${invalid[3]!.replace(/"/g, '')}`;
   return msg.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');

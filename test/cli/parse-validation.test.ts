@@ -123,6 +123,13 @@ describe('parsing is validation', () => {
     expect(JSON.parse(bad.out)).toEqual({ error: { code: 'CKPT_USAGE', message: 'unknown option --tre (did you mean --tree?)', hint: 'ckpt ps --help' } });
   });
 
+  it('a misspelled option is named even when a required one is missing too (yargs checks the required first)', async () => {
+    const before = stateBytes(dir);
+    const r = await ckptIn(root, ['host', 'create', 'x', '--pid-mx', '500']);
+    expect([r.code, r.err.split('\n')[0]]).toEqual([2, 'ckpt: unknown option --pid-mx (did you mean --pid-max?); missing --arch']);
+    expect(stateBytes(dir)).toBe(before);
+  });
+
   it('an option given twice takes its last value (ckptIn adds --root ROOT after the first --root)', async () => {
     const elsewhere = join(dir, 'no-such-state');
     const r = await ckptIn(root, ['--root', elsewhere, 'ps', 'web', '--json', '--no-json']);
