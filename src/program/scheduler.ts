@@ -141,17 +141,25 @@ export class Scheduler {
 
   /** rejoin merges the woken tasks back into `watch` in creation order. */
   private rejoin(): void {
-    const rank = (t: Task): number => this.order.get(t) ?? Infinity;
-    const woken = this.woken.sort((a, b) => rank(a) - rank(b));
-    const merged: Task[] = [];
-    let i = 0;
-    for (const t of this.watch) {
-      while (i < woken.length && rank(woken[i]!) < rank(t)) merged.push(woken[i++]!);
-      merged.push(t);
-    }
-    while (i < woken.length) merged.push(woken[i++]!);
-    this.watch = merged;
+    this.watch = this.merged(this.watch, this.woken.sort((a, b) => this.rank(a) - this.rank(b)));
     this.woken = [];
+  }
+
+  /** rank is a task's place in creation order (one not discovered yet goes last). */
+  private rank(t: Task): number {
+    return this.order.get(t) ?? Infinity;
+  }
+
+  /** merged merges two lists of tasks, each in creation order (rank), into one. */
+  private merged(a: readonly Task[], b: readonly Task[]): Task[] {
+    const out: Task[] = [];
+    let j = 0;
+    for (const t of a) {
+      while (j < b.length && this.rank(b[j]!) < this.rank(t)) out.push(b[j++]!);
+      out.push(t);
+    }
+    while (j < b.length) out.push(b[j++]!);
+    return out;
   }
 
   /**
@@ -250,18 +258,10 @@ export class Scheduler {
     }
   }
 
-  /** inCreationOrder merges two lists of tasks, each in creation order, into one. */
+  /** inCreationOrder merges two lists of tasks, each in creation order, into one, every task discovered first. */
   private inCreationOrder(a: readonly Task[], b: readonly Task[]): Task[] {
     this.discover();
-    const rank = (t: Task): number => this.order.get(t) ?? Infinity;
-    const out: Task[] = [];
-    let j = 0;
-    for (const t of a) {
-      while (j < b.length && rank(b[j]!) < rank(t)) out.push(b[j++]!);
-      out.push(t);
-    }
-    while (j < b.length) out.push(b[j++]!);
-    return out;
+    return this.merged(a, b);
   }
 
   /** runUntilIdle runs until every task is blocked or gone, at most `limit` steps. */
