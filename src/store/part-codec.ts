@@ -129,141 +129,106 @@ export interface PartContext {
   shared?: readonly CoreFrame[];
 }
 
-/** encodePart records one part; a reference to a namespace, pid or task of another part is Entangled. */
-export function encodePart(ctx: PartContext): EncodedPart {
-  const { core, id, partOf } = ctx;
-  const mine = new Numbering();
-  // a host's task list holds each task once
-  for (let i = 0; i < ctx.tasks.length; i++) mine.tasks.add(ctx.tasks[i]!);
-  const foreign = (ns: PidNamespace): never => {
-    throw new Entangled(id, partOf(ns));
-  };
-  // Each reference looks in this part's numbering first (most are to its own objects), then in the core's.
-  const userRef = (u: UserNamespace): number => {
-    const i = mine.userNs.get(u);
+/**
+ * PartRefs numbers what one part refers to. Each reference looks in this part's numbering first (most
+ * are to its own objects), then in the core's (-2 - index); one to a namespace, pid or task of
+ * another part is Entangled.
+ */
+class PartRefs {
+  readonly mine = new Numbering();
+  /** this part's references to the core's frames: how many, by frame */
+  readonly coreRefs = new Map<number, number>();
+  private readonly core: Numbering | null;
+  private readonly id: number;
+  private readonly partOf: (ns: PidNamespace) => number;
+
+  constructor(ctx: PartContext) {
+    this.core = ctx.core;
+    this.id = ctx.id;
+    this.partOf = ctx.partOf;
+    // a host's task list holds each task once
+    for (let i = 0; i < ctx.tasks.length; i++) this.mine.tasks.add(ctx.tasks[i]!);
+  }
+
+  private foreign(ns: PidNamespace): never {
+    throw new Entangled(this.id, this.partOf(ns));
+  }
+
+  readonly user = (u: UserNamespace): number => {
+    const i = this.mine.userNs.get(u);
     if (i !== undefined) return i;
-    if (core?.userNs.has(u)) return -2 - core.userNs.of(u);
-    if (u.parent) userRef(u.parent);
-    return mine.userNs.of(u);
+    if (this.core?.userNs.has(u)) return -2 - this.core.userNs.of(u);
+    if (u.parent) this.user(u.parent);
+    return this.mine.userNs.of(u);
   };
-  const nsRef = (ns: PidNamespace): number => {
-    const i = mine.pidNs.get(ns);
+
+  readonly ns = (ns: PidNamespace): number => {
+    const i = this.mine.pidNs.get(ns);
     if (i !== undefined) return i;
-    if (core?.pidNs.has(ns)) return -2 - core.pidNs.of(ns);
-    if (partOf(ns) !== id) foreign(ns);
-    if (ns.parent) nsRef(ns.parent);
-    userRef(ns.userNs);
-    return mine.pidNs.of(ns);
+    if (this.core?.pidNs.has(ns)) return -2 - this.core.pidNs.of(ns);
+    if (this.partOf(ns) !== this.id) this.foreign(ns);
+    if (ns.parent) this.ns(ns.parent);
+    this.user(ns.userNs);
+    return this.mine.pidNs.of(ns);
   };
-  // most pids are in the namespace of the one before
-  const pidNsRef = lastOne(nsRef);
-  const pidRef = (p: Pid): number => {
-    const i = mine.pids.get(p);
+
+  /** a pid's namespace: most pids are in the namespace of the one before */
+  readonly pidNs = lastOne(this.ns);
+
+  readonly pid = (p: Pid): number => {
+    const i = this.mine.pids.get(p);
     if (i !== undefined) return i;
-    if (core?.pids.has(p)) return -2 - core.pids.of(p);
-    pidNsRef(p.ns);
-    return mine.pids.add(p);
+    if (this.core?.pids.has(p)) return -2 - this.core.pids.of(p);
+    this.pidNs(p.ns);
+    return this.mine.pids.add(p);
   };
-  const taskRef = (t: Task | null): number => {
+
+  readonly task = (t: Task | null): number => {
     if (!t) return -1;
-    const i = mine.tasks.get(t);
+    const i = this.mine.tasks.get(t);
     if (i !== undefined) return i;
-    if (core?.tasks.has(t)) return -2 - core.tasks.of(t);
-    return foreign(t.pid.ns);
+    if (this.core?.tasks.has(t)) return -2 - this.core.tasks.of(t);
+    return this.foreign(t.pid.ns);
   };
-  const coreRefs = new Map<number, number>();
-  const pageRef = (p: Page): number => {
-    const k = core?.pages.get(p);
-    if (k === undefined) return mine.pages.of(p);
-    coreRefs.set(k, (coreRefs.get(k) ?? 0) + 1);
+
+  readonly page = (p: Page): number => {
+    const k = this.core?.pages.get(p);
+    if (k === undefined) return this.mine.pages.of(p);
+    this.coreRefs.set(k, (this.coreRefs.get(k) ?? 0) + 1);
     return -2 - k;
   };
-  const fpuRef = (f: Uint8Array): number => mine.fpus.get(f) ?? (core?.fpus.has(f) ? -2 - core.fpus.of(f) : mine.fpus.of(f));
-  // what a fork left is a part's own: the tasks holding it are its users, and they must all be loaded with it
-  const mmRef = (mm: MemoryMap | ForkedAddressSpace): number => mine.mms.get(mm) ?? (mm instanceof MemoryMap && core?.mms.has(mm) ? -2 - core.mms.of(mm) : mine.mms.of(mm));
-  const filesRef = (f: FileTable): number => (core?.files.has(f) ? -2 - core.files.of(f) : mine.files.of(f));
-  const consoleRef = (c: Console): number => (core?.consoles.has(c) ? -2 - core.consoles.of(c) : mine.consoles.of(c));
-  const groupRef = (g: ThreadGroup | ForkedGroup): number => mine.groups.get(g) ?? (g instanceof ThreadGroup && core?.groups.has(g) ? -2 - core.groups.of(g) : mine.groups.of(g));
 
-  for (const c of ctx.containers) consoleRef(c.console);
-  const coreChildren = ctx.coreChildren;
-  // a part's tasks mostly share their parent, address space, group, FPU state and namespaces: the last of each is looked up once
-  const tasks = encodeTasks(ctx.tasks, ctx.seqs, {
-    pid: pidRef,
-    group: lastOne(groupRef),
-    task: lastOne(taskRef),
-    fpu: lastOne(fpuRef),
-    space: lastOne(mmRef),
-    userNs: lastOne(userRef),
-    pidNs: lastOne(nsRef),
-    children: coreChildren
-      ? (t, out) => {
-          for (const x of coreChildren(t)) out.push(x);
-        }
-      : (t, out) => {
-          if (t.childCount > 0) t.eachChild((k) => out.push(taskRef(k)));
-        },
-  });
-  const groups = mine.groups.items.map((g): GroupRecord =>
-    g instanceof ThreadGroup
-      ? {
-          leader: taskRef(g.leader),
-          pgrp: pidRef(g.pgrp),
-          session: pidRef(g.session),
-          files: filesRef(g.files),
-          threads: g.threadList().map(taskRef),
-          flags: [g.unkillable, g.sessionLeader, g.stopped, g.stopSignal, g.stopReportPending, g.continueReportPending],
-          exit: g.groupExitStatus,
-        }
-      : { leader: -1, pgrp: pidRef(g.pgrp), session: pidRef(g.session), files: -1, threads: [], flags: [false, false, false, 0, false, false], exit: null },
-  );
+  readonly fpu = (f: Uint8Array): number => this.mine.fpus.get(f) ?? (this.core?.fpus.has(f) ? -2 - this.core.fpus.of(f) : this.mine.fpus.of(f));
+  // what a fork left is a part's own: the tasks holding it are its users, and they must all be loaded with it
+  readonly mm = (mm: MemoryMap | ForkedAddressSpace): number => this.mine.mms.get(mm) ?? (mm instanceof MemoryMap && this.core?.mms.has(mm) ? -2 - this.core.mms.of(mm) : this.mine.mms.of(mm));
+  readonly files = (f: FileTable): number => (this.core?.files.has(f) ? -2 - this.core.files.of(f) : this.mine.files.of(f));
+  readonly console = (c: Console): number => (this.core?.consoles.has(c) ? -2 - this.core.consoles.of(c) : this.mine.consoles.of(c));
+  readonly group = (g: ThreadGroup | ForkedGroup): number => this.mine.groups.get(g) ?? (g instanceof ThreadGroup && this.core?.groups.has(g) ? -2 - this.core.groups.of(g) : this.mine.groups.of(g));
+}
+
+/** encodePart records one part; a reference to a namespace, pid or task of another part is Entangled. */
+export function encodePart(ctx: PartContext): EncodedPart {
+  const refs = new PartRefs(ctx);
+  const { mine } = refs;
+  for (const c of ctx.containers) refs.console(c.console);
+  const tasks = encodeTasks(ctx.tasks, ctx.seqs, taskRefs(refs, ctx.coreChildren));
+  const groups = mine.groups.items.map((g) => groupRecord(g, refs));
   const files = mine.files.items.map((f): [number, FileRec[]] => [
     f.users,
-    f.entries().map(([fd, o]): FileRec => [fd, o.kind, o.flags, o.kind === 'ns_last_pid' || o.kind === 'pid_max' ? o.pos : o.kind === 'pidfd' ? pidRef(o.pid) : consoleRef(o.console)]),
+    f.entries().map(([fd, o]): FileRec => [fd, o.kind, o.flags, o.kind === 'ns_last_pid' || o.kind === 'pid_max' ? o.pos : o.kind === 'pidfd' ? refs.pid(o.pid) : refs.console(o.console)]),
   ]);
   /** the length of each of this part's frames, by number */
-  const frameLengths: number[] = [];
-  const pinned = ctx.pinned ?? [];
-  for (let k = 0; k < pinned.length; k++) {
-    // a gap keeps the numbers after it: an empty frame nothing refers to
-    mine.pages.of(pinned[k]?.frame ?? { bytes: NO_BYTES, at: 0, refs: 0, shared: false });
-    frameLengths.push(pinned[k]?.length ?? 0);
-  }
-  const mms = mine.mms.items.map((mm): MmRecord => {
-    const vmas = (mm instanceof MemoryMap ? mm.mappings() : mm.vmas).map((v): VmaRecord => [v.start, v.end, v.prot, v.shared, v.name]);
-    if (mm instanceof MemoryMap) {
-      // [index, frame] pairs flattened: an address space may hold hundreds of thousands of pages
-      const pages = new Float64Array(2 * mm.residentPages());
-      let k = 0;
-      mm.forEachPage((index, page, alone) => {
-        pages[k++] = index;
-        // a frame this address space alone holds is in no other part, nor met again here
-        const ref = alone ? mine.pages.once(page) : pageRef(page);
-        if (ref === frameLengths.length) frameLengths.push(mm.pageSize); // met first here
-        pages[k++] = ref;
-      });
-      return [mm.users, vmas, pages, false];
-    }
-    // what a fork left unmade: its table is shared with the address space it was forked from, so no frame is alone
-    const entries = [...mm.table.pages.entries()].sort((a, b) => a[0] - b[0]);
-    const pages = new Float64Array(2 * entries.length);
-    entries.forEach(([index, page], i) => {
-      const ref = pageRef(page);
-      if (ref === frameLengths.length) frameLengths.push(mm.layout.pageSize);
-      pages[2 * i] = index;
-      pages[2 * i + 1] = ref;
-    });
-    return [0, vmas, pages, true];
-  });
+  const frameLengths = pinnedFrames(mine, ctx.pinned ?? []);
+  const mms = mine.mms.items.map((mm) => mmRecord(mm, refs, frameLengths));
   for (const { frame, length } of ctx.shared ?? []) {
     if (mine.pages.has(frame)) continue;
     mine.pages.of(frame);
     frameLengths.push(length);
   }
   const record: PartRecord = {
-    userNs: mine.userNs.items.map((u) => [u.id, u.parent ? userRef(u.parent) : -1, u.ownerUid]),
-    pidNs: mine.pidNs.items.map((n) => [n.id, n.parent ? nsRef(n.parent) : -1, userRef(n.userNs), n.lastPid, n.accepting, taskRef(n.childReaper), n.pidMax]),
-    pids: encodePids(mine.pids.items, pidNsRef),
+    userNs: mine.userNs.items.map((u) => [u.id, u.parent ? refs.user(u.parent) : -1, u.ownerUid]),
+    pidNs: mine.pidNs.items.map((n) => [n.id, n.parent ? refs.ns(n.parent) : -1, refs.user(n.userNs), n.lastPid, n.accepting, refs.task(n.childReaper), n.pidMax]),
+    pids: encodePids(mine.pids.items, refs.pidNs),
     consoles: mine.consoles.items.map((c) => [c.name, c.text]),
     files,
     pageLengths: new Int32Array(frameLengths),
@@ -272,11 +237,84 @@ export function encodePart(ctx: PartContext): EncodedPart {
     ...packBytes(mine.fpus.items),
     groups: packGroups(groups),
     tasks,
-    containers: ctx.containers.map((c) => [c.name, taskRef(c.init), consoleRef(c.console)]),
-    round: ctx.round.map(taskRef),
+    containers: ctx.containers.map((c) => [c.name, refs.task(c.init), refs.console(c.console)]),
+    round: ctx.round.map(refs.task),
   };
-  const refs = [...coreRefs].sort((a, b) => a[0] - b[0]).flat();
-  return { record, pages: frameRuns(mine.pages.items, frameLengths), numbering: mine, coreRefs: refs };
+  const coreRefs = [...refs.coreRefs].sort((a, b) => a[0] - b[0]).flat();
+  return { record, pages: frameRuns(mine.pages.items, frameLengths), numbering: mine, coreRefs };
+}
+
+/** taskRefs: how encodeTasks refers to what a task uses. A part's tasks mostly share their parent, address space, group, FPU state and namespaces: the last of each is looked up once. */
+function taskRefs(refs: PartRefs, coreChildren: PartContext['coreChildren']): Parameters<typeof encodeTasks>[2] {
+  return {
+    pid: refs.pid,
+    group: lastOne(refs.group),
+    task: lastOne(refs.task),
+    fpu: lastOne(refs.fpu),
+    space: lastOne(refs.mm),
+    userNs: lastOne(refs.user),
+    pidNs: lastOne(refs.ns),
+    children: coreChildren
+      ? (t, out) => {
+          for (const x of coreChildren(t)) out.push(x);
+        }
+      : (t, out) => {
+          if (t.childCount > 0) t.eachChild((k) => out.push(refs.task(k)));
+        },
+  };
+}
+
+/** groupRecord: a thread group, or what a fork left (a group of the fork's own process group and session, no thread, no table yet) */
+function groupRecord(g: ThreadGroup | ForkedGroup, refs: PartRefs): GroupRecord {
+  if (!(g instanceof ThreadGroup)) return { leader: -1, pgrp: refs.pid(g.pgrp), session: refs.pid(g.session), files: -1, threads: [], flags: [false, false, false, 0, false, false], exit: null };
+  return {
+    leader: refs.task(g.leader),
+    pgrp: refs.pid(g.pgrp),
+    session: refs.pid(g.session),
+    files: refs.files(g.files),
+    threads: g.threadList().map(refs.task),
+    flags: [g.unkillable, g.sessionLeader, g.stopped, g.stopSignal, g.stopReportPending, g.continueReportPending],
+    exit: g.groupExitStatus,
+  };
+}
+
+/** pinnedFrames numbers the core's frames that keep their numbers first, and gives their lengths */
+function pinnedFrames(mine: Numbering, pinned: ReadonlyArray<CoreFrame | undefined>): number[] {
+  const frameLengths: number[] = [];
+  for (let k = 0; k < pinned.length; k++) {
+    // a gap keeps the numbers after it: an empty frame nothing refers to
+    mine.pages.of(pinned[k]?.frame ?? { bytes: NO_BYTES, at: 0, refs: 0, shared: false });
+    frameLengths.push(pinned[k]?.length ?? 0);
+  }
+  return frameLengths;
+}
+
+/** mmRecord: an address space's mappings and pages, each frame met first here numbered (its length added to `frameLengths`) */
+function mmRecord(mm: MemoryMap | ForkedAddressSpace, refs: PartRefs, frameLengths: number[]): MmRecord {
+  const vmas = (mm instanceof MemoryMap ? mm.mappings() : mm.vmas).map((v): VmaRecord => [v.start, v.end, v.prot, v.shared, v.name]);
+  if (mm instanceof MemoryMap) {
+    // [index, frame] pairs flattened: an address space may hold hundreds of thousands of pages
+    const pages = new Float64Array(2 * mm.residentPages());
+    let k = 0;
+    mm.forEachPage((index, page, alone) => {
+      pages[k++] = index;
+      // a frame this address space alone holds is in no other part, nor met again here
+      const ref = alone ? refs.mine.pages.once(page) : refs.page(page);
+      if (ref === frameLengths.length) frameLengths.push(mm.pageSize); // met first here
+      pages[k++] = ref;
+    });
+    return [mm.users, vmas, pages, false];
+  }
+  // what a fork left unmade: its table is shared with the address space it was forked from, so no frame is alone
+  const entries = [...mm.table.pages.entries()].sort((a, b) => a[0] - b[0]);
+  const pages = new Float64Array(2 * entries.length);
+  entries.forEach(([index, page], i) => {
+    const ref = refs.page(page);
+    if (ref === frameLengths.length) frameLengths.push(mm.layout.pageSize);
+    pages[2 * i] = index;
+    pages[2 * i + 1] = ref;
+  });
+  return [0, vmas, pages, true];
 }
 
 /** sharedFlags is 1 for each MAP_SHARED frame (a loop: TypedArray.from iterates, a result object per frame). */
