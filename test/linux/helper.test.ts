@@ -271,6 +271,20 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
     expect(await gone(h, 5000)).toEqual([]);
   }, 30_000);
 
+  it('answers a request line longer than its buffer "err request too long", once, and reads the next line whole', { timeout: 30_000 }, async () => {
+    const { h } = session();
+    try {
+      await h.command('init 0 0 0 0');
+      expect(await h.command(`op 0 getpid ${'7'.repeat(9000)}`)).toBe('err request too long');
+      expect(await h.command('op 0 ids')).toMatch(/^r 0 - pid=1 /);
+      expect(await h.batch(['op 0 ids', `ids ${'0'.repeat(5000)}`, 'ids 0'])).toEqual([expect.stringMatching(/^r 0 - pid=1 /), 'err request too long', 'skipped']);
+      expect(await h.command('ids 0')).toMatch(/^r 0 - pgrp=/);
+    } finally {
+      await h.close();
+    }
+    expect(await gone(h, 5000)).toEqual([]);
+  });
+
   it('leaves an agent stopped in its kill to a later helper, which reaches it once it is continued', async () => {
     const { h, dir } = session();
     await h.command('init 0 0 0 1');
