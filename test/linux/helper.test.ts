@@ -285,6 +285,26 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
     expect(await gone(h, 5000)).toEqual([]);
   });
 
+  it('outlives a terminal\'s SIGINT and SIGQUIT (its caller decides), while what it makes keeps their default actions', { timeout: 30_000 }, async () => {
+    const { h } = session();
+    try {
+      await h.command('init 0 0 0 0');
+      await h.command('op 0 clone3 1 0 17 1 5');
+      await h.command('op 0 clone3 2 0 17 1 6');
+      process.kill(h.pid!, 'SIGINT');
+      process.kill(h.pid!, 'SIGQUIT');
+      expect(await h.command('op 0 ids')).toMatch(/^r 0 - pid=1 /);
+      // the container's processes do not ignore them: each ends the process it is sent to
+      expect(await h.command('op 0 kill 5 2')).toBe('r 0 -');
+      expect(await h.command('op 0 kill 6 3')).toBe('r 0 -');
+      expect(await h.command('state 1')).toMatch(/^s (zombie|gone) /);
+      expect(await h.command('state 2')).toMatch(/^s (zombie|gone) /);
+    } finally {
+      await h.close();
+    }
+    expect(await gone(h, 5000)).toEqual([]);
+  });
+
   it('leaves an agent stopped in its kill to a later helper, which reaches it once it is continued', async () => {
     const { h, dir } = session();
     await h.command('init 0 0 0 1');

@@ -549,12 +549,14 @@ static int agent_run(struct start s, struct hold h) {
   if (s.holder) {
     SYS0(SYS_setsid);
     /*
-     * the helper ignores SIGCHLD (the kernel reaps its holders) and SIGPIPE (an agent it writes to
-     * may be gone); a holder waits for its children, and a container's processes, all made below it,
-     * keep every signal's default action, as on a model host (a SIGPIPE sent to one ends it)
+     * the helper ignores SIGCHLD (the kernel reaps its holders), SIGPIPE (an agent it writes to
+     * may be gone), SIGINT and SIGQUIT (a terminal's, Node's to judge); a holder waits for its
+     * children, and a container's processes, all made below it, keep every signal's default action, as on a model host (a SIGPIPE sent to one ends it)
      */
     set_disposition(SIGCHLD, 0);
     set_disposition(SIGPIPE, 0);
+    set_disposition(SIGINT, 0);
+    set_disposition(SIGQUIT, 0);
   }
   if (s.own_files) {
     /* its channel at 4 (a socket, both ways) or 4 and 5 (FIFOs), nothing else above its stdio */
@@ -2437,6 +2439,9 @@ static int serve(const char *dir) {
   const char *parent = getenv("CKPT_HELPER_PARENT");
   if (parent ? strtol(parent, NULL, 10) != (long)getppid() : getppid() == 1) return 1;
   signal(SIGPIPE, SIG_IGN);
+  /* a terminal's Ctrl-C or Ctrl-\ reaches the whole foreground group, Node with it: Node decides (and undoes through the helper), so the helper must outlive them */
+  signal(SIGINT, SIG_IGN);
+  signal(SIGQUIT, SIG_IGN);
   /* its only children are holders, which end on their own: the kernel reaps them */
   signal(SIGCHLD, SIG_IGN);
   int d = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
