@@ -383,7 +383,7 @@ static int split(char *line, char **tok) {
 }
 
 /* linebuf: what has been read of a channel, not yet taken as a line; the controller also queues the descriptors that came with it */
-struct linebuf { long have; int nfds; int fds[2 * HELD_FDS + 8]; char data[LINE]; };
+struct linebuf { long have; int nfds; int fds[2 * HELD_FDS + 8]; int skipping, too_long; char data[LINE]; };
 
 /*
  * line_from moves one line already read into `lb` to buf: 1, or 0 when there is none yet. A line
@@ -391,25 +391,25 @@ struct linebuf { long have; int nfds; int fds[2 * HELD_FDS + 8]; char data[LINE]
  * side writes: cut there, so that the lines after it stay in step).
  */
 static int line_from(struct linebuf *lb, char *buf, long cap) {
-  char *nl = memchr(lb->data, '\n', (size_t)lb->have);
-  long len = nl ? nl - lb->data : lb->have == LINE ? LINE : -1;
-  if (len < 0) return 0;
-  long n = len < cap - 1 ? len : cap - 1;
-  memcpy(buf, lb->data, (size_t)n);
-  buf[n] = 0;
-  long used = nl ? len + 1 : len;
-  lb->have -= used;
-  memmove(lb->data, lb->data + used, (size_t)lb->have);
-  return 1;
+  for (;;) {
+    char *nl = memchr(lb->data, '\n', (size_t)lb->have);
+    if (!nl && lb->have < LINE) return 0;
+    if (!nl) {
+      /* a line longer than the buffer: never run in pieces; thrown away up to its newline, then said to be too long */
+      lb->skipping = 1;
+      lb->have = 0;
+      return 0;
+    }
+    long len = nl - lb->data, n = len < cap - 1 ? len : cap - 1;
+    lb->too_long = lb->skipping;
+    lb->skipping = 0;
+    memcpy(buf, lb->data, (size_t)(lb->too_long ? 0 : n));
+    buf[lb->too_long ? 0 : n] = 0;
+    lb->have -= len + 1;
+    memmove(lb->data, nl + 1, (size_t)lb->have);
+    return 1;
+  }
 }
-
-/*
- * read_line takes an agent's next request line from fd through `lb` (a read takes what is there,
- * not a byte at a time): 0, or below 0 when the channel has ended. It waits in poll for input, not
- * in read: a reader asleep in a socket's read is woken whenever its peer reads what it wrote
- * (unix_write_space wakes every sleeper on the socket, whatever it waits for), so each reply the
- * controller takes would wake the agent for nothing; poll wakes for input alone.
- */
 static long read_line(int fd, struct linebuf *lb, char *buf, long cap) {
   while (!line_from(lb, buf, cap)) {
     struct pollfd pf = {.fd = fd, .events = POLLIN};
@@ -549,12 +549,14 @@ static int agent_run(struct start s, struct hold h) {
   if (s.holder) {
     SYS0(SYS_setsid);
     /*
-     * the helper ignores SIGCHLD (the kernel reaps its holders) and SIGPIPE (an agent it writes to
-     * may be gone); a holder waits for its children, and a container's processes, all made below it,
-     * keep every signal's default action, as on a model host (a SIGPIPE sent to one ends it)
+     * the helper ignores SIGCHLD (the kernel reaps its holders), SIGPIPE (an agent it writes to
+     * may be gone), SIGINT and SIGQUIT (a terminal's, Node's to judge); a holder waits for its
+     * children, and a container's processes, all made below it, keep every signal's default action, as on a model host (a SIGPIPE sent to one ends it)
      */
     set_disposition(SIGCHLD, 0);
     set_disposition(SIGPIPE, 0);
+    set_disposition(SIGINT, 0);
+    set_disposition(SIGQUIT, 0);
   }
   if (s.own_files) {
     /* its channel at 4 (a socket, both ways) or 4 and 5 (FIFOs), nothing else above its stdio */
@@ -1044,7 +1046,7 @@ static int own_only(const char *req) {
 static void agent_loop(int req, int rep, int on_socket, unsigned long stack_top) {
   char line[LINE];
   struct linebuf lb;
-  lb.have = 0, lb.nfds = 0;
+  lb.have = 0, lb.nfds = 0, lb.skipping = lb.too_long = 0;
   /*
    * the replies to requests that change only this agent's memory, and to clones (with the new
    * agents' descriptors), written together: at the end of their line, before any other request,
@@ -1059,6 +1061,14 @@ static void agent_loop(int req, int rep, int on_socket, unsigned long stack_top)
   for (;;) {
     long n = read_line(req, &lb, line, sizeof line);
     if (n < 0) agent_gone();
+    if (lb.too_long) {
+      struct out o;
+      OUT_EMPTY(o);
+      put_str(&o, "err request too long");
+      if (send_out(rep, &o) < 0 && !on_socket) agent_gone();
+      line_failed = 1;
+      continue;
+    }
     /* a line starting with '+' goes on from the one before: after a failure there, it is skipped too */
     int failed = line[0] == '+' ? line_failed : 0;
     long long id;
@@ -2123,7 +2133,24 @@ static const char *agents_named(char **t, int n) {
 }
 
 /* dispatch carries out one command line, its reply in `o`; within a batch, only the commands on agents */
+/* TOO_LONG stands for a request line longer than LINE (thrown away: see next_request) */
+#define TOO_LONG "\001"
+
+/* next_request reads the controller's next request line from stdin, without its newline: 1, or 0 at its end; an over-long one is read through its newline and given as TOO_LONG, never run in pieces */
+static int next_request(char *line, int cap) {
+  if (!fgets(line, cap, stdin)) return 0;
+  size_t len = strcspn(line, "\n");
+  if (line[len] == '\n' || feof(stdin)) {
+    line[len] = 0;
+    return 1;
+  }
+  for (int c; (c = getchar()) != EOF && c != '\n';) {}
+  snprintf(line, (size_t)cap, "%s", TOO_LONG);
+  return 1;
+}
+
 static int dispatch(char *line, struct out *o, int in_batch) {
+  if (!strcmp(line, TOO_LONG)) { put_str(o, "err request too long"); return DONE_REPLY; }
   char copy[LINE];
   snprintf(copy, sizeof copy, "%s", line);
   char *t[MAX_TOKENS];
@@ -2330,8 +2357,7 @@ static void cmd_batch(long long count) {
   char **lines = calloc((size_t)count + 1, sizeof *lines);
   long long got = 0;
   char line[LINE];
-  while (lines && got < count && fgets(line, sizeof line, stdin)) {
-    line[strcspn(line, "\n")] = 0;
+  while (lines && got < count && next_request(line, sizeof line)) {
     if (!(lines[got] = strdup(line))) break;
     got++;
   }
@@ -2413,6 +2439,9 @@ static int serve(const char *dir) {
   const char *parent = getenv("CKPT_HELPER_PARENT");
   if (parent ? strtol(parent, NULL, 10) != (long)getppid() : getppid() == 1) return 1;
   signal(SIGPIPE, SIG_IGN);
+  /* a terminal's Ctrl-C or Ctrl-\ reaches the whole foreground group, Node with it: Node decides (and undoes through the helper), so the helper must outlive them */
+  signal(SIGINT, SIG_IGN);
+  signal(SIGQUIT, SIG_IGN);
   /* its only children are holders, which end on their own: the kernel reaps them */
   signal(SIGCHLD, SIG_IGN);
   int d = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -2422,8 +2451,7 @@ static int serve(const char *dir) {
   if (d != DIRFD) { dup2(d, DIRFD); close(d); }
   char line[LINE];
   setvbuf(stdout, NULL, _IOLBF, 0);
-  while (fgets(line, sizeof line, stdin)) {
-    line[strcspn(line, "\n")] = 0;
+  while (next_request(line, sizeof line)) {
     struct out o;
   OUT_EMPTY(o);
     int done = dispatch(line, &o, 0);
