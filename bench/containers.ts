@@ -91,10 +91,12 @@ export async function storeFigures(binPath: string): Promise<Figure[]> {
     const store = new HostStore(root);
     // the same bytes: the host file and its parts, copied plainly (read, then written) and durably (each copy also fsynced, as a save must)
     const filesOf = (name: string): string[] => [store.path(name), ...readdirSync(store.partsDir(name)).map((f) => join(store.partsDir(name), f))];
-    const copy = (files: readonly string[], durable: boolean) => () => {
+    // each copy writes new files (a name never used before), as a save writes new part files: truncating an
+    // earlier copy's fsynced blocks would charge the baseline for freeing them
+    const copy = (files: readonly string[], durable: boolean, run: number) => () => {
       files.forEach((f, i) => {
         const b = readFileSync(f);
-        const fd = openSync(join(root, `copy-${i}`), 'w');
+        const fd = openSync(join(root, `copy-${durable ? 'durable' : 'plain'}-${run}-${i}`), 'wx');
         writeSync(fd, new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
         if (durable) fsyncSync(fd);
         closeSync(fd);
@@ -109,8 +111,8 @@ export async function storeFigures(binPath: string): Promise<Figure[]> {
       runs.save.push(time(() => void store.add(m), 1));
       runs.load.push(time(() => void (loaded = store.read(`big${i}`)), 1));
       const files = filesOf(`big${i}`);
-      runs.plain.push(time(copy(files, false), 1));
-      runs.durable.push(time(copy(files, true), 1));
+      runs.plain.push(time(copy(files, false, i), 1));
+      runs.durable.push(time(copy(files, true, i), 1));
     }
     void loaded;
     const [save, load, plain, durable] = [median(runs.save), median(runs.load), median(runs.plain), median(runs.durable)];
