@@ -30,6 +30,24 @@ export interface CaughtSignals {
   release(): void;
 }
 
+/** onStopSignals calls `first` with the first SIGINT or SIGTERM from now on; it returns how to stop listening. */
+function onStopSignals(first: (sig: NodeJS.Signals) => void): () => void {
+  let got = false;
+  const on = (sig: NodeJS.Signals) => (): void => {
+    if (got) return;
+    got = true;
+    first(sig);
+  };
+  const int = on('SIGINT');
+  const term = on('SIGTERM');
+  process.on('SIGINT', int);
+  process.on('SIGTERM', term);
+  return () => {
+    process.off('SIGINT', int);
+    process.off('SIGTERM', term);
+  };
+}
+
 /** Signals held from before a command catches them itself: the first that came, and how to stop holding. */
 let held: { got: NodeJS.Signals | null; release(): void } | null = null;
 
@@ -40,18 +58,8 @@ let held: { got: NodeJS.Signals | null; release(): void } | null = null;
  */
 export function holdSignals(): void {
   if (held) return;
-  const h = { got: null as NodeJS.Signals | null, release: (): void => undefined };
-  const on = (sig: NodeJS.Signals) => (): void => {
-    h.got ??= sig;
-  };
-  const int = on('SIGINT');
-  const term = on('SIGTERM');
-  process.on('SIGINT', int);
-  process.on('SIGTERM', term);
-  h.release = () => {
-    process.off('SIGINT', int);
-    process.off('SIGTERM', term);
-  };
+  const h: { got: NodeJS.Signals | null; release(): void } = { got: null, release: () => undefined };
+  h.release = onStopSignals((sig) => (h.got = sig));
   held = h;
 }
 
@@ -66,23 +74,17 @@ export function takeHeld(): NodeJS.Signals | null {
 export function catchSignals(): CaughtSignals {
   const controller = new AbortController();
   let got: NodeJS.Signals | null = null;
-  const on = (sig: NodeJS.Signals) => (): void => {
+  const stop = (sig: NodeJS.Signals): void => {
     if (got) return;
     got = sig;
     controller.abort(new Interrupted(sig, `interrupted by ${sig}`));
   };
-  const int = on('SIGINT');
-  const term = on('SIGTERM');
-  process.on('SIGINT', int);
-  process.on('SIGTERM', term);
   const before = takeHeld();
-  if (before) on(before)();
+  const release = onStopSignals(stop);
+  if (before) stop(before);
   return {
     signal: controller.signal,
     received: () => got,
-    release() {
-      process.off('SIGINT', int);
-      process.off('SIGTERM', term);
-    },
+    release,
   };
 }

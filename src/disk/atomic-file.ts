@@ -56,13 +56,7 @@ export function writeFileAtomically(path: string, bytes: Uint8Array | readonly U
   const tmp = tempName(path, process.pid);
   const chunks = bytes instanceof Uint8Array ? [bytes] : bytes;
   try {
-    const fd = openSync(tmp, 'w');
-    try {
-      writeAll(fd, chunks);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    writeFileDurably(tmp, chunks);
     renameSync(tmp, path);
   } catch (e) {
     rmSync(tmp, { force: true });

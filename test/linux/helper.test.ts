@@ -34,6 +34,16 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
     dirs.push(dir);
     return { h: HelperSession.start(dir), dir };
   };
+  /** inSession runs `body` on a fresh helper session, closes it, and checks that every process it made is gone. */
+  const inSession = async (body: (h: HelperSession) => Promise<void>): Promise<void> => {
+    const { h } = session();
+    try {
+      await body(h);
+    } finally {
+      await h.close();
+    }
+    expect(await gone(h, 5000)).toEqual([]);
+  };
 
   it('without root: "ok" where unprivileged users may make user namespaces, else one line saying what is missing', async () => {
     const which = await execa('sh', ['-c', 'command -v setpriv'], { reject: false });
@@ -249,8 +259,7 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
   }, 30_000);
 
   it('reads the hello of an agent stopped before it ran, for ids, without owing it a reply: its first request after it is continued is answered', async () => {
-    const { h } = session();
-    try {
+    await inSession(async (h) => {
       await h.command('init 0 0 0 0');
       // made and stopped in one batch (its creator's two calls, back to back): it mostly stops before it says its hello, which ids then reads; tried often, as it is a race
       for (let k = 1; k <= 40; k += 2) {
@@ -264,29 +273,21 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
         expect(await h.command(`op 0 kill ${pid + 1} 18`)).toBe('r 0 -');
         expect(await h.command(`op ${k + 1} ids`)).toBe(`r 0 - pid=${pid + 1} ppid=1 pgrp=0 sid=0 tid=${pid + 1} uid=0`);
       }
-    } finally {
-      await h.close();
-    }
-    expect(await gone(h, 5000)).toEqual([]);
+    });
   }, 30_000);
 
   it('answers a request line longer than its buffer "err request too long", once, and reads the next line whole', { timeout: 30_000 }, async () => {
-    const { h } = session();
-    try {
+    await inSession(async (h) => {
       await h.command('init 0 0 0 0');
       expect(await h.command(`op 0 getpid ${'7'.repeat(9000)}`)).toBe('err request too long');
       expect(await h.command('op 0 ids')).toMatch(/^r 0 - pid=1 /);
       expect(await h.batch(['op 0 ids', `ids ${'0'.repeat(5000)}`, 'ids 0'])).toEqual([expect.stringMatching(/^r 0 - pid=1 /), 'err request too long', 'skipped']);
       expect(await h.command('ids 0')).toMatch(/^r 0 - pgrp=/);
-    } finally {
-      await h.close();
-    }
-    expect(await gone(h, 5000)).toEqual([]);
+    });
   });
 
   it('outlives a terminal\'s SIGINT and SIGQUIT (its caller decides), while what it makes keeps their default actions', { timeout: 30_000 }, async () => {
-    const { h } = session();
-    try {
+    await inSession(async (h) => {
       await h.command('init 0 0 0 0');
       await h.command('op 0 clone3 1 0 17 1 5');
       await h.command('op 0 clone3 2 0 17 1 6');
@@ -298,10 +299,7 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
       expect(await h.command('op 0 kill 6 3')).toBe('r 0 -');
       expect(await h.command('state 1')).toMatch(/^s (zombie|gone) /);
       expect(await h.command('state 2')).toMatch(/^s (zombie|gone) /);
-    } finally {
-      await h.close();
-    }
-    expect(await gone(h, 5000)).toEqual([]);
+    });
   });
 
   it('leaves an agent stopped in its kill to a later helper, which reaches it once it is continued', async () => {
@@ -325,8 +323,7 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
   }, 30_000);
 
   it('carries out a batch in order: runs to one agent, waves of read-only requests, exits and reaps settled', async () => {
-    const { h } = session();
-    try {
+    await inSession(async (h) => {
       const replies = await h.batch([
         'init 0 0 0 0',
         // a run: one agent, three requests in one line
@@ -359,15 +356,11 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
       ]);
       // the pid the reap freed is free again at once
       expect(await h.command('op 0 clone3 3 0 17 1 5')).toMatch(/^r 5 - child=3 /);
-    } finally {
-      await h.close();
-    }
-    expect(await gone(h, 5000)).toEqual([]);
+    });
   }, 30_000);
 
   it('stops a batch at the first failure, inside a run too, and answers "skipped" for the rest', async () => {
-    const { h } = session();
-    try {
+    await inSession(async (h) => {
       await h.command('init 0 0 0 0');
       const replies = await h.batch(['op 0 clone3 1 0 17 1 5', 'op 0 clone3 2 0 17 1 5', 'op 0 clone3 3 0 17 1 7', 'op 1 ids', 'op 0 ids']);
       expect(replies).toEqual([expect.stringMatching(/^r 5 - child=1 /), 'r -1 EEXIST', 'skipped', 'skipped', 'skipped']);
@@ -378,15 +371,11 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
       expect(await h.batch(['op 1 setsid', 'op 9 ids', 'op 1 ids'])).toEqual(['r 5 -', 'err no agent', 'skipped']);
       expect(await h.batch(['op 0 nonsense'])).toEqual(['err unknown request nonsense']);
       expect(await h.batch(['reset'])).toEqual(['err not in a batch: reset']);
-    } finally {
-      await h.close();
-    }
-    expect(await gone(h, 5000)).toEqual([]);
+    });
   }, 30_000);
 
   it('resets only the agents named (one restore), leaving the others running', async () => {
-    const { h } = session();
-    try {
+    await inSession(async (h) => {
       const mine = await h.batch(['init 0 0 0 0', 'op 0 clone3 1 0 17 0', 'init 2 0 0 0', 'op 2 clone3 3 0 17 0']);
       const pid = (reply: string, field = 'nspid'): number => Number(new RegExp(` ${field}=(\\d+)`).exec(reply)![1]);
       expect(await h.command('reset 0-1')).toBe('ok');
@@ -396,15 +385,11 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
       const kept = [pid(mine[2]!, 'holder'), pid(mine[2]!), pid(mine[3]!)].sort();
       // polled until only the agents not named are left (or 5 s), not until none are
       expect((await gone(h, 5000, (left) => [...left].sort().join() === kept.join())).sort()).toEqual(kept);
-    } finally {
-      await h.close();
-    }
-    expect(await gone(h, 5000)).toEqual([]);
+    });
   }, 30_000);
 
   it('moves an init that sits in another process group of its namespace back into its own before killing it', async () => {
-    const { h } = session();
-    try {
+    await inSession(async (h) => {
       await h.command('init 0 0 0 0');
       await h.command('op 0 clone3 1 0 17 0');
       expect(await h.command('op 1 setpgid 0 0')).toBe('r 0 -');
@@ -413,15 +398,11 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
       expect(await h.command('op 0 wait4 2 1')).toBe('r 2 - status=0');
       // pid 2 lives on as the init's process group: killed there, the init would wait for it for good (zap_pid_ns_processes)
       expect(await h.command('reset')).toBe('ok');
-    } finally {
-      await h.close();
-    }
-    expect(await gone(h, 5000)).toEqual([]);
+    });
   }, 30_000);
 
   it('frees a stuck init of a nested namespace through its parent', async () => {
-    const { h } = session();
-    try {
+    await inSession(async (h) => {
       await h.command('init 0 0 0 0');
       expect(await h.command(`op 0 clone3 1 ${0x20000000} 17 0`)).toMatch(/^r 2 - child=1 nspid=\d+,2,1 start=\d+$/);
       await h.command('op 1 clone3 2 0 17 0');
@@ -431,10 +412,7 @@ onLinux(`the real-kernel helper${support.ok ? '' : ` (skipped: ${support.reason}
       expect(await h.command('op 1 wait4 2 1')).toBe('r 2 - status=0');
       expect(await h.command('op 1 exit 0')).toBe('stuck');
       expect(await h.command('reset')).toBe('ok');
-    } finally {
-      await h.close();
-    }
-    expect(await gone(h, 5000)).toEqual([]);
+    });
   }, 30_000);
 
   it('keeps persistent agents waiting between helpers: detach, then attach from another', async () => {
